@@ -1,0 +1,86 @@
+import { expect } from '@jest/globals';
+import { FakeGoogle } from '../test-bed/fake-google/index.ts';
+import { findLeaks, runAction, unmasked, type ActionRun, type RunOptions } from '../test-bed/runner.ts';
+
+/** The cast every end-to-end test uses: a project, a key, a provider, an IAP app, wired as the README sets them up. */
+export const PROJECT_NUMBER = '123456789012';
+export const PROVIDER = `projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/github-pool/providers/github`;
+export const DEPLOYER = 'deployer@my-project.iam.gserviceaccount.com';
+export const INVOKER = 'iap-invoker@my-project.iam.gserviceaccount.com';
+export const RELAY = 'relay@my-project.iam.gserviceaccount.com';
+export const REPO_MEMBER = `principalSet://iam.googleapis.com/projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app`;
+
+export interface World {
+  fake: FakeGoogle;
+  deployerKey: Record<string, string>;
+  audience: string;
+}
+
+export async function startWorld(): Promise<World> {
+  const fake = await new FakeGoogle().start();
+  const { keyFile: deployerKey } = fake.addServiceAccount(DEPLOYER);
+  fake.addServiceAccount(INVOKER);
+  fake.addServiceAccount(RELAY);
+  fake.addProvider(PROVIDER);
+  fake.iap.accessors.add(`serviceAccount:${DEPLOYER}`);
+  fake.iap.accessors.add(`serviceAccount:${INVOKER}`);
+  return { fake, deployerKey, audience: fake.iap.clientId };
+}
+
+export interface E2eRun extends ActionRun {
+  /** The secrets this run was given or was handed by the fake: each must have been masked. */
+  readonly received: readonly string[];
+}
+
+/** Runs the bundled action against the fake and checks, on every run, that nothing secret is visible. */
+export async function run(world: World, inputs: Record<string, string>, options: RunOptions = {}): Promise<E2eRun> {
+  const before = new Set(world.fake.secrets);
+  const env = { ...world.fake.env(), ...options.env };
+  const result = await runAction(inputs, { ...options, env });
+  const received = [...world.fake.secrets].filter((secret) => !before.has(secret));
+  const key = parseKey(inputs['credentials_json']);
+  if (key?.['private_key']) received.push(key['private_key']);
+  if (inputs['workload_identity_provider'] && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) received.push(env.ACTIONS_ID_TOKEN_REQUEST_TOKEN);
+  const secrets = [...world.fake.secrets, inputs['credentials_json'] ?? ''].filter(Boolean);
+  expect(findLeaks(result, secrets, result.outputs['token'])).toEqual([]);
+  expect(result.stderr).toBe('');
+  return { ...result, received };
+}
+
+function parseKey(raw: string | undefined): Record<string, string> | undefined {
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw.trim().startsWith('{') ? raw : Buffer.from(raw, 'base64').toString('utf8')) as Record<string, string>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every credential the fake handed this run, and the key the run was given, was registered as a mask. */
+export function expectAllMasked(result: E2eRun): void {
+  expect(result.received.length).toBeGreaterThan(0);
+  expect(unmasked(result, result.received)).toEqual([]);
+}
+
+export function expectSuccess(result: ActionRun): void {
+  expect({ exitCode: result.exitCode, errors: result.errors }).toEqual({ exitCode: 0, errors: [] });
+}
+
+/** A failed step: exit 1, one error, and no output or variable left behind. */
+export function expectFailure(result: ActionRun): string {
+  expect(result.exitCode).toBe(1);
+  expect(result.errors).toHaveLength(1);
+  expect(result.outputs).toEqual({});
+  expect(result.exportedEnv).toEqual({});
+  return result.errors[0] ?? '';
+}
+
+/** Calls the fake IAP app with the token, as the job's next step would. */
+export async function callApp(world: World, token: string): Promise<{ status: number; body: string; iap: boolean }> {
+  const response = await fetch(`${world.fake.appUrl}/healthz`, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });
+  return { status: response.status, body: await response.text(), iap: response.headers.get('x-goog-iap-generated-response') === 'true' };
+}
+
+export function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}

@@ -1,0 +1,13 @@
+// ts-jest in ESM mode: sources import each other with .ts extensions (Node 24 runs the test bed without a build), so
+// ts-jest only transpiles; `npm run typecheck` (tsc) does the type checking once for everything.
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }],
+  },
+  testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+  testTimeout: 60_000,
+  // The end-to-end files each start a fake Google and child processes; two workers fit this machine's two cores.
+  maxWorkers: 2,
+};

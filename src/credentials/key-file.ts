@@ -1,0 +1,74 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { InputError } from '../errors.ts';
+import { registerSecret } from '../secrets.ts';
+
+/** A service-account key, parsed and checked. The private key never leaves this process except as signatures. */
+export interface ServiceAccountKey {
+  readonly clientEmail: string;
+  readonly privateKey: KeyObject;
+  readonly privateKeyId: string | undefined;
+  /** The key's own `token_uri`, when it names one. */
+  readonly tokenUri: string | undefined;
+}
+
+/**
+ * Parses `credentials_json`: the key file's JSON, or base64 of it (how many teams store it as a secret). The raw value
+ * and the private key are masked before anything else happens, and no error quotes any part of them.
+ */
+export function parseCredentialsJson(raw: string, input: string): Record<string, unknown> {
+  registerSecret(raw, { perLine: false });
+  const text = raw.trim();
+  const json = parseObject(text) ?? (isBase64(text) ? parseObject(Buffer.from(text, 'base64').toString('utf8')) : undefined);
+  if (!json) {
+    throw new InputError(input, 'is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.');
+  }
+  // The fields that are secret; the rest (emails, ids, URLs) are useful in logs and not worth hiding.
+  for (const field of SECRET_FIELDS) {
+    const value = json[field];
+    if (typeof value === 'string') registerSecret(value.replace(/\\n/g, '\n'));
+  }
+  return json;
+}
+
+/** Secret fields of every credentials file type we read: keys, OAuth client secrets, refresh tokens. */
+const SECRET_FIELDS = ['private_key', 'client_secret', 'refresh_token'];
+
+export function parseServiceAccountKey(json: Record<string, unknown>, input: string): ServiceAccountKey {
+  const missing = ['client_email', 'private_key'].filter((field) => typeof json[field] !== 'string' || !json[field]);
+  if (missing.length > 0) {
+    throw new InputError(input, `the service-account key lacks ${missing.join(' and ')}. Use the JSON key file as downloaded from Google Cloud.`);
+  }
+  const clientEmail = json['client_email'] as string;
+  if (!isEmail(clientEmail)) throw new InputError(input, 'client_email is not an email address.');
+  let privateKey: KeyObject;
+  try {
+    // Keys pasted through some shells arrive with literal "\n" sequences instead of newlines.
+    privateKey = createPrivateKey((json['private_key'] as string).replace(/\\n/g, '\n'));
+  } catch {
+    throw new InputError(input, 'private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).');
+  }
+  if (privateKey.asymmetricKeyType !== 'rsa') {
+    throw new InputError(input, 'private_key is not an RSA key; Google service-account keys are RSA.');
+  }
+  const tokenUri = typeof json['token_uri'] === 'string' && json['token_uri'] ? json['token_uri'] : undefined;
+  const privateKeyId = typeof json['private_key_id'] === 'string' && json['private_key_id'] ? json['private_key_id'] : undefined;
+  return { clientEmail, privateKey, privateKeyId, tokenUri };
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  if (!text.startsWith('{')) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isBase64(text: string): boolean {
+  return text.length > 0 && /^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(text);
+}
+
+export function isEmail(value: string): boolean {
+  return /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/.test(value);
+}

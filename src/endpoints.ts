@@ -1,0 +1,67 @@
+import { InputError } from './errors.ts';
+
+/**
+ * Where each Google API lives. The default comes from the `universe` input; `GHA_ENDPOINT_OVERRIDE_<api>` replaces one
+ * API's base, the convention google-github-actions/auth set, so private endpoints (and our fake Google) work.
+ */
+export interface Endpoints {
+  /** OAuth 2.0 token endpoint base: `POST {oauth2}/token`. */
+  readonly oauth2: string;
+  /** Security Token Service base: `POST {sts}/token`. */
+  readonly sts: string;
+  /** IAM Service Account Credentials base: `{iamcredentials}/projects/-/serviceAccounts/…`. */
+  readonly iamcredentials: string;
+  /** The host that names IAM resources in federation audiences: `//iam.{universe}/projects/…`. */
+  readonly iamHost: string;
+  /** The APIs whose base an environment variable replaced. */
+  readonly overridden: ReadonlySet<string>;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const OVERRIDE_PREFIX = 'GHA_ENDPOINT_OVERRIDE_';
+
+const APIS = ['oauth2', 'sts', 'iamcredentials'] as const;
+
+export function resolveEndpoints(universe: string, env: Env): Endpoints {
+  const overrides = new Map(APIS.flatMap((api) => {
+    const value = override(env, api);
+    return value ? [[api, value] as const] : [];
+  }));
+  return {
+    oauth2: overrides.get('oauth2') ?? `https://oauth2.${universe}`,
+    sts: overrides.get('sts') ?? `https://sts.${universe}/v1`,
+    iamcredentials: overrides.get('iamcredentials') ?? `https://iamcredentials.${universe}/v1`,
+    iamHost: `iam.${universe}`,
+    overridden: new Set(overrides.keys()),
+  };
+}
+
+function override(env: Env, api: string): string | undefined {
+  const name = OVERRIDE_PREFIX + api;
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  checkEndpointUrl(value, name);
+  return value.replace(/\/+$/, '');
+}
+
+/**
+ * Tokens travel to these URLs, so they must be HTTPS. Plain HTTP is allowed only to this machine (a local fake or a
+ * test double); the metadata server, plain HTTP by design, is handled by its own credential.
+ */
+export function checkEndpointUrl(value: string, source: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InputError(source, 'is not a URL; expected https://host[/path]');
+  }
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && isLoopback(url.hostname)) return url;
+  throw new InputError(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
+}
+
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}

@@ -1,0 +1,105 @@
+import type { Credential } from './credentials/credential.ts';
+import { secretField } from './credentials/credential.ts';
+import { ApiError } from './errors.ts';
+import type { Http } from './http.ts';
+
+/**
+ * The IAM Service Account Credentials API: one client for its calls, each made on behalf of a caller (whose access
+ * token it carries) for a target service account, optionally through a chain of delegates.
+ */
+export interface Impersonation {
+  readonly serviceAccount: string;
+  readonly delegates: readonly string[];
+}
+
+export class IamCredentials {
+  readonly #http: Http;
+  readonly #base: string;
+
+  constructor(http: Http, base: string) {
+    this.#http = http;
+    this.#base = base;
+  }
+
+  /** `generateIdToken`: a Google-signed ID token for the service account. */
+  async generateIdToken(
+    caller: Credential,
+    target: Impersonation,
+    audience: string,
+    includeEmail: boolean,
+  ): Promise<string> {
+    const answer = await this.#call(caller, target, 'generateIdToken', { audience, includeEmail });
+    return secretField(answer, 'token', 'IAM Credentials generateIdToken');
+  }
+
+  async #call(
+    caller: Credential,
+    target: Impersonation,
+    method: string,
+    body: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
+    const accessToken = await caller.accessToken();
+    const delegates = target.delegates.map(resourceName);
+    try {
+      return await this.#http.json({
+        what: `IAM Credentials ${method} for ${target.serviceAccount}`,
+        method: 'POST',
+        // The `-` project is required: Google infers the project from the account.
+        url: `${this.#base}/${resourceName(target.serviceAccount)}:${method}`,
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(delegates.length ? { ...body, delegates } : body),
+      });
+    } catch (error) {
+      if (error instanceof ApiError) error.remedy = iamRemedy(error, caller, target);
+      throw error;
+    }
+  }
+}
+
+function resourceName(email: string): string {
+  return `projects/-/serviceAccounts/${email}`;
+}
+
+const TOKEN_CREATOR = 'roles/iam.serviceAccountTokenCreator';
+const OPENID_TOKEN_CREATOR = 'roles/iam.serviceAccountOpenIdTokenCreator';
+const WORKLOAD_IDENTITY_USER = 'roles/iam.workloadIdentityUser';
+
+/** Which role the caller lacks, on which account, and the gcloud line that grants it. */
+export function iamRemedy(error: ApiError, caller: Credential, target: Impersonation): string | undefined {
+  const { status, reason, message } = error.failure;
+  if (reason === 'SERVICE_DISABLED' || /has not been used in project|is disabled/i.test(message)) {
+    return 'Fix: enable the IAM Service Account Credentials API in the service account\'s project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID';
+  }
+  if (status === 404) {
+    return `Fix: the service account ${target.serviceAccount} does not exist; check service_account (and delegates).`;
+  }
+  if (status === 401) {
+    return 'Fix: the caller\'s access token was refused; the credential may have been revoked or the token expired.';
+  }
+  if (status !== 403) return undefined;
+  const permission = error.failure.permission ?? 'iam.serviceAccounts.getOpenIdToken';
+  if (target.delegates.length === 0) {
+    const role = caller.federated ? WORKLOAD_IDENTITY_USER : OPENID_TOKEN_CREATOR;
+    return [
+      `Fix: the caller ${caller.member} lacks ${permission} on ${target.serviceAccount} (or that account does not exist). Grant the caller ${role} on it:`,
+      grantCommand(target.serviceAccount, caller.member, role),
+      ...(caller.federated
+        ? ['(the member above assumes the provider maps attribute.repository=assertion.repository; IAM grants can take a few minutes to apply)']
+        : ['(IAM grants can take a few minutes to apply)']),
+    ].join('\n');
+  }
+  const chain = [caller.member, ...target.delegates, target.serviceAccount];
+  const hops = chain.slice(0, -1).map((from, i) => {
+    const to = chain[i + 1] ?? target.serviceAccount;
+    const member = i === 0 ? from : `serviceAccount:${from}`;
+    return grantCommand(to, member, TOKEN_CREATOR);
+  });
+  return [
+    `Fix: a hop in the delegation chain lacks ${permission}. Each account must hold ${TOKEN_CREATOR} on the next one (${chain.join(' → ')}):`,
+    ...hops,
+  ].join('\n');
+}
+
+function grantCommand(serviceAccount: string, member: string, role: string): string {
+  return `  gcloud iam service-accounts add-iam-policy-binding ${serviceAccount} --member='${member}' --role=${role}`;
+}

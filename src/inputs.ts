@@ -1,0 +1,176 @@
+import type { Config, CredentialSource } from './config.ts';
+import { isEmail, parseCredentialsJson, parseServiceAccountKey } from './credentials/key-file.ts';
+import { checkEndpointUrl, resolveEndpoints, type Env } from './endpoints.ts';
+import { InputError } from './errors.ts';
+import { registerSecret } from './secrets.ts';
+
+/**
+ * Reads every input once and returns one typed `Config`. Every input error comes from here, before any request or
+ * side effect; each names the input, says what is accepted, and never echoes a value that could be secret.
+ */
+
+/** What the runner does for `with:`: `INPUT_<NAME>`, upper-cased, spaces as underscores, trimmed. */
+export function readInput(env: Env, name: string): string {
+  return (env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim();
+}
+
+const PROVIDER_PATTERN =
+  /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
+const POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+
+export function readConfig(env: Env): Config {
+  const input = (name: string) => readInput(env, name);
+
+  const universe = input('universe') || 'googleapis.com';
+  if (!DOMAIN.test(universe)) {
+    throw new InputError('universe', `must be a domain such as googleapis.com, got "${universe}"`);
+  }
+  const endpoints = resolveEndpoints(universe, env);
+
+  const audience = readAudience(input('audience'));
+  const serviceAccount = optionalEmail(input('service_account'), 'service_account');
+  const delegates = readDelegates(input('delegates'));
+  if (delegates.length > 0 && !serviceAccount) {
+    throw new InputError('delegates', 'needs service_account: delegates are the chain from the caller to that service account.');
+  }
+
+  return {
+    audience,
+    source: readSource(env, input, serviceAccount, endpoints.iamHost),
+    serviceAccount,
+    delegates,
+    includeEmail: readBoolean(input('include_email'), 'include_email', true),
+    exportVariable: readExportVariable(input('export_variable')),
+    universe,
+    endpoints,
+  };
+}
+
+function readAudience(audience: string): string {
+  if (!audience) {
+    throw new InputError(
+      'audience',
+      'is required: the OAuth client ID of the IAP-protected app (…apps.googleusercontent.com). Find it in the console under Security > Identity-Aware Proxy, or in the client_id of the sign-in page IAP redirects a browser to.',
+    );
+  }
+  if (/\s/.test(audience)) throw new InputError('audience', 'must be a single value without spaces.');
+  if (/^https?:\/\//i.test(audience)) {
+    throw new InputError(
+      'audience',
+      'is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com), never for a URL.',
+    );
+  }
+  return audience;
+}
+
+function readSource(
+  env: Env,
+  input: (name: string) => string,
+  serviceAccount: string | undefined,
+  iamHost: string,
+): CredentialSource {
+  const credentialsJson = input('credentials_json');
+  const provider = input('workload_identity_provider');
+  if (credentialsJson && provider) {
+    throw new InputError(
+      'credentials_json',
+      'credentials_json and workload_identity_provider are both set; give one credential source. Workload Identity Federation needs no long-lived key, so it is the one to keep.',
+    );
+  }
+  if (credentialsJson) {
+    const json = parseCredentialsJson(credentialsJson, 'credentials_json');
+    if (json['type'] !== undefined && json['type'] !== 'service_account') {
+      throw new InputError('credentials_json', `has type "${String(json['type'])}"; a service-account key (type "service_account") is accepted.`);
+    }
+    const key = parseServiceAccountKey(json, 'credentials_json');
+    if (key.tokenUri) checkEndpointUrl(key.tokenUri, 'credentials_json (token_uri)');
+    return { kind: 'service_account_key', key };
+  }
+  if (provider) return readWorkloadIdentity(env, input, provider, serviceAccount, iamHost);
+  throw new InputError(
+    'credentials_json',
+    'credentials_json or workload_identity_provider is required: give the action a Google credential (Workload Identity Federation is recommended: no key to leak).',
+  );
+}
+
+function readWorkloadIdentity(
+  env: Env,
+  input: (name: string) => string,
+  provider: string,
+  serviceAccount: string | undefined,
+  iamHost: string,
+): CredentialSource {
+  const name = 'workload_identity_provider';
+  const accepted = 'projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER';
+  if (/^(https:)?\/\/iam\./.test(provider)) {
+    throw new InputError(name, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
+  }
+  const match = PROVIDER_PATTERN.exec(provider);
+  if (!match) throw new InputError(name, `must look like ${accepted}, got "${provider}"`);
+  const [, projectNumber = '', pool = '', providerId = ''] = match;
+  if (!/^\d+$/.test(projectNumber)) {
+    throw new InputError(
+      name,
+      `must use the project number, not the project ID "${projectNumber}". Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`,
+    );
+  }
+  for (const [what, id] of [['pool', pool], ['provider', providerId]] as const) {
+    if (!POOL_OR_PROVIDER_ID.test(id)) {
+      throw new InputError(name, `the ${what} ID "${id}" is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
+    }
+  }
+  if (!serviceAccount) {
+    throw new InputError(
+      'service_account',
+      'is required with workload_identity_provider: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.',
+    );
+  }
+  const oidcRequestUrl = env['ACTIONS_ID_TOKEN_REQUEST_URL'] ?? '';
+  const oidcRequestToken = env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'] ?? '';
+  registerSecret(oidcRequestToken);
+  if (!oidcRequestUrl || !oidcRequestToken) {
+    throw new InputError(
+      name,
+      'needs the job\'s GitHub OIDC token, but ACTIONS_ID_TOKEN_REQUEST_URL is not set. Give the job `permissions: id-token: write` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.',
+    );
+  }
+  checkEndpointUrl(oidcRequestUrl, 'ACTIONS_ID_TOKEN_REQUEST_URL');
+  const oidcAudience = input('workload_identity_audience') || `https://${iamHost}/${provider}`;
+  return { kind: 'workload_identity', provider, projectNumber, pool, oidcAudience, oidcRequestUrl, oidcRequestToken };
+}
+
+function optionalEmail(value: string, name: string): string | undefined {
+  if (!value) return undefined;
+  if (!isEmail(value)) {
+    throw new InputError(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got "${value}"`);
+  }
+  return value;
+}
+
+function readDelegates(value: string): string[] {
+  const emails = value.split(/[,\n]/).map((part) => part.trim()).filter(Boolean);
+  for (const email of emails) {
+    if (!isEmail(email)) throw new InputError('delegates', `"${email}" is not a service account email; list emails separated by commas or newlines.`);
+  }
+  return emails;
+}
+
+function readBoolean(value: string, name: string, fallback: boolean): boolean {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  throw new InputError(name, `must be true or false, got "${value}"`);
+}
+
+function readExportVariable(value: string): string | undefined {
+  if (!value) return undefined;
+  if (!ENV_NAME.test(value)) {
+    throw new InputError('export_variable', `must be an environment variable name (letters, digits, underscores; not starting with a digit), got "${value}"`);
+  }
+  if (/^(GITHUB_|RUNNER_|ACTIONS_)/i.test(value) || /^(NODE_OPTIONS|PATH)$/i.test(value)) {
+    throw new InputError('export_variable', `"${value}" is reserved by the runner; choose another name such as IAP_TOKEN.`);
+  }
+  return value;
+}

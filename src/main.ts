@@ -1,0 +1,28 @@
+import { info, setFailed, warning } from '@actions/core';
+import { createCredential } from './credentials/index.ts';
+import type { Env } from './endpoints.ts';
+import { explain } from './errors.ts';
+import { Http } from './http.ts';
+import { IamCredentials } from './iam.ts';
+import { readConfig } from './inputs.ts';
+import { publish } from './publish.ts';
+import { redact } from './secrets.ts';
+import { mintIdToken } from './tokens/id-token.ts';
+
+/** inputs → credential → token → publish. Any failure ends the step with one explained error and no outputs. */
+export async function run(env: Env = process.env): Promise<void> {
+  try {
+    const config = readConfig(env);
+    if (!config.includeEmail) {
+      warning('include_email is false: IAP refuses ID tokens without an email claim ("JWT \'email\' claim isn\'t a string").');
+    }
+    const http = new Http({ log: info });
+    const { credential, description } = createCredential(config, http, env);
+    info(`Credential: ${description}${config.serviceAccount ? `, impersonating ${config.serviceAccount}` : ''}.`);
+    const iam = new IamCredentials(http, config.endpoints.iamcredentials);
+    const minted = await mintIdToken(config, credential, iam);
+    await publish(minted, config, env);
+  } catch (error) {
+    setFailed(redact(explain(error)));
+  }
+}

@@ -1,0 +1,29 @@
+import { setSecret } from '@actions/core';
+
+/**
+ * Every secret passes through here the moment it exists: the runner masks it in the log from the next line on, and
+ * `redact` removes it from any text we produce ourselves (error messages), in case a service ever echoes one back.
+ */
+const known = new Set<string>();
+
+/** The shortest value worth masking; the runner would mask every `a` in the log for a one-letter "secret". */
+const MIN_SECRET_LENGTH = 6;
+
+export function registerSecret(value: string | undefined, { perLine = true }: { perLine?: boolean } = {}): void {
+  if (!value) return;
+  for (const candidate of perLine ? [value, ...value.split(/\r?\n/)] : [value]) {
+    const trimmed = candidate.trim();
+    if (trimmed.length < MIN_SECRET_LENGTH || known.has(trimmed)) continue;
+    known.add(trimmed);
+    // A multi-line value (a PEM key) is registered whole and line by line: the runner matches masks per line.
+    // `perLine: false` is for documents (a key file's JSON) whose lines are not secret each on their own.
+    setSecret(trimmed);
+  }
+}
+
+export function redact(text: string): string {
+  let out = text;
+  // Longest first, so that a secret containing another is replaced whole.
+  for (const secret of [...known].sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
+  return out;
+}

@@ -1,0 +1,41 @@
+import { ActionError } from '../errors.ts';
+import { decodeJwt } from '../jwt.ts';
+
+/** A token ready to hand on, with what we read from it. */
+export interface MintedToken {
+  readonly token: string;
+  readonly kind: 'id_token';
+  readonly audience: string;
+  /** The email the token is for (its `email` claim, else the account we asked for). */
+  readonly principal: string;
+  readonly expiresAt: Date;
+}
+
+export interface Expectations {
+  readonly audience: string;
+  readonly requireEmail: boolean;
+  /** The account the token should be for, when we know it. */
+  readonly principal: string | undefined;
+  readonly now: number;
+}
+
+/** A token IAP would refuse is our error to report here, not a smoke test's 401 later. */
+export function checkIdToken(token: string, expect: Expectations): MintedToken {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError('Google returned a token that is not a JWT; IAP would refuse it.');
+  const { aud, exp, email } = jwt.claims;
+  if (aud !== expect.audience) {
+    throw new ActionError(`The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`);
+  }
+  if (typeof exp !== 'number' || exp * 1000 <= expect.now) {
+    throw new ActionError('The minted token has already expired (check the runner\'s clock); IAP would refuse it.');
+  }
+  if (expect.requireEmail && typeof email !== 'string') {
+    throw new ActionError('The minted token has no email claim; IAP refuses such tokens ("JWT \'email\' claim isn\'t a string").');
+  }
+  if (typeof email === 'string' && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
+    throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
+  }
+  const principal = typeof email === 'string' ? email : (expect.principal ?? 'unknown');
+  return { token, kind: 'id_token', audience: expect.audience, principal, expiresAt: new Date(exp * 1000) };
+}

@@ -1,0 +1,66 @@
+import { apiError, parseBody, type FakeGoogle, type Identity, type Reply, type Req } from './server.ts';
+
+const PATH = /^\/iamcredentials\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+):(generateIdToken|generateAccessToken|signJwt)$/;
+const DELEGATE = /^projects\/-\/serviceAccounts\/([^/]+)$/;
+
+/** `POST …/projects/-/serviceAccounts/EMAIL:generateIdToken`, with Google's permission checks along the chain. */
+export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
+  const match = PATH.exec(req.path);
+  if (!match) return apiError(404, 'NOT_FOUND', `Method not found: ${req.path}`);
+  if (req.method !== 'POST') return apiError(405, 'METHOD_NOT_ALLOWED', 'Method not allowed.');
+  const [, project = '', email = '', method = ''] = match;
+  if (project !== '-') {
+    return apiError(400, 'INVALID_ARGUMENT', 'The project in the resource name must be "-"; replacing it with a project ID is invalid.');
+  }
+  const caller = fake.identify(req.headers['authorization'] as string | undefined);
+  if (!caller) {
+    return apiError(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+  }
+  if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
+    return apiError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received. Content-Type must be application/json.');
+  }
+  const body = parseBody(req);
+  if (!body) return apiError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+  const delegates: string[] = [];
+  for (const name of Array.isArray(body['delegates']) ? (body['delegates'] as unknown[]) : []) {
+    const delegate = DELEGATE.exec(String(name))?.[1];
+    if (!delegate) return apiError(400, 'INVALID_ARGUMENT', `Invalid delegate "${String(name)}": expected projects/-/serviceAccounts/EMAIL.`);
+    delegates.push(delegate);
+  }
+  if (method !== 'generateIdToken') return apiError(501, 'UNIMPLEMENTED', `${method} is not in this fake yet.`);
+  const permission = 'iam.serviceAccounts.getOpenIdToken';
+  const denied = checkChain(fake, caller, delegates, email, permission);
+  if (denied) return denied;
+  const audience = body['audience'];
+  if (typeof audience !== 'string' || !audience) return apiError(400, 'INVALID_ARGUMENT', 'audience is required.');
+  const account = fake.serviceAccounts.get(email);
+  if (!account) return permissionDenied(permission);
+  return { status: 200, body: { token: fake.issueIdToken(account, audience, body['includeEmail'] === true) } };
+}
+
+/**
+ * Each hop needs a role on the next one: implicitDelegation toward a delegate, the method's permission toward the
+ * target. A missing account is reported as a denied permission, as Google does, so as not to reveal existence.
+ */
+function checkChain(fake: FakeGoogle, caller: Identity, delegates: string[], target: string, permission: string): Reply | undefined {
+  const chain = [...delegates, target];
+  let from: Identity = caller;
+  for (const [i, to] of chain.entries()) {
+    const needed = i === chain.length - 1 ? permission : 'iam.serviceAccounts.implicitDelegation';
+    const account = fake.serviceAccounts.get(to);
+    if (!account || account.disabled || !fake.hasPermission(to, from, needed)) return permissionDenied(needed);
+    from = { kind: 'serviceAccount', email: to };
+  }
+  return undefined;
+}
+
+function permissionDenied(permission: string): Reply {
+  return apiError(403, 'PERMISSION_DENIED', `Permission '${permission}' denied on resource (or it may not exist).`, [
+    {
+      '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+      reason: 'IAM_PERMISSION_DENIED',
+      domain: 'iam.googleapis.com',
+      metadata: { permission },
+    },
+  ]);
+}

@@ -1,0 +1,48 @@
+import { parse, verify } from './jwt.ts';
+import { GOOGLE_ISSUER, type FakeGoogle, type Reply, type Req } from './server.ts';
+
+const IAP = { 'x-goog-iap-generated-response': 'true' };
+
+/**
+ * An app behind IAP. IAP checks the bearer token (Proxy-Authorization first, else Authorization) and answers itself,
+ * marked by X-Goog-IAP-Generated-Response, when it refuses; what passes reaches the app.
+ */
+export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
+  const token = bearer(req.headers['proxy-authorization']) ?? bearer(req.headers['authorization']);
+  if (!token) {
+    const signIn = new URL('https://accounts.google.com/o/oauth2/v2/auth');
+    signIn.searchParams.set('client_id', fake.iap.clientId);
+    signIn.searchParams.set('response_type', 'code');
+    signIn.searchParams.set('scope', 'openid email');
+    signIn.searchParams.set('redirect_uri', `${fake.url}/_gcp_gatekeeper/authenticate`);
+    return { status: 302, headers: { ...IAP, location: signIn.toString() }, body: 'Invalid IAP credentials: empty token' };
+  }
+  const refuse = (message: string): Reply => ({ status: 401, headers: IAP, body: `Invalid IAP credentials: ${message}` });
+  const jwt = parse(token);
+  if (!jwt) return refuse('Unable to parse JWT');
+  if (jwt.claims['iss'] !== GOOGLE_ISSUER || !verify(jwt, fake.googleKey.publicKey)) return refuse('JWT signature is invalid');
+  const audiences = [fake.iap.clientId, ...fake.iap.programmaticClients];
+  if (!audiences.includes(String(jwt.claims['aud']))) return refuse('Invalid bearer token. Invalid JWT audience.');
+  const exp = jwt.claims['exp'];
+  if (typeof exp !== 'number' || exp * 1000 < fake.now()) return refuse('Expired JWT');
+  const email = jwt.claims['email'];
+  if (typeof email !== 'string') return refuse("JWT 'email' claim isn't a string");
+  const member = email.endsWith('.gserviceaccount.com') ? `serviceAccount:${email}` : `user:${email}`;
+  if (!fake.iap.accessors.has(member)) {
+    return {
+      status: 403,
+      headers: { ...IAP, 'content-type': 'text/html' },
+      body: '<html><head><title>Error 403 (Forbidden)</title></head><body>You don\'t have access. Please contact your administrator.</body></html>',
+    };
+  }
+  return {
+    status: 200,
+    headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${email}` },
+    body: { ok: true, email, path: req.path },
+  };
+}
+
+function bearer(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  return /^Bearer\s+(\S+)$/i.exec(value ?? '')?.[1];
+}

@@ -1,0 +1,1 @@
+export { FakeGoogle, ROLE_PERMISSIONS, type Endpoint, type Fault, type Identity } from './server.ts';

@@ -1,0 +1,53 @@
+import { parse, verify } from './jwt.ts';
+import { oauthError, parseBody, type FakeGoogle, type Reply, type Req } from './server.ts';
+
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** Google tolerates a few minutes of clock skew on assertions. */
+const SKEW_S = 300;
+
+/** `POST /oauth2/token`: the JWT-bearer grant with `target_audience` (an ID token) or `scope` (an access token). */
+export function handleOAuthToken(fake: FakeGoogle, req: Req): Reply {
+  if (req.method !== 'POST') return { status: 405, body: 'Method Not Allowed' };
+  if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+    return oauthError(400, 'invalid_request', 'Invalid Content-Type; expected application/x-www-form-urlencoded.');
+  }
+  const form = parseBody(req) ?? {};
+  const grantType = form['grant_type'];
+  if (grantType === JWT_BEARER) return jwtBearer(fake, String(form['assertion'] ?? ''));
+  if (!grantType) return oauthError(400, 'unsupported_grant_type', 'Invalid grant_type: ');
+  return oauthError(400, 'unsupported_grant_type', `Invalid grant_type: ${String(grantType)}`);
+}
+
+function jwtBearer(fake: FakeGoogle, assertion: string): Reply {
+  const jwt = parse(assertion);
+  if (!jwt) return oauthError(400, 'invalid_grant', 'Invalid JWT: invalid assertion');
+  const { iss, aud, iat, exp, scope, target_audience: targetAudience } = jwt.claims;
+  const account = typeof iss === 'string' ? fake.serviceAccounts.get(iss) : undefined;
+  if (!account) return oauthError(400, 'invalid_grant', 'Invalid grant: account not found');
+  if (jwt.header['kid'] !== undefined && jwt.header['kid'] !== account.key.kid) {
+    return oauthError(400, 'invalid_grant', 'Invalid JWT Signature.');
+  }
+  if (!verify(jwt, account.key.publicKey)) return oauthError(400, 'invalid_grant', 'Invalid JWT Signature.');
+  if (account.disabled) return oauthError(400, 'invalid_grant', 'Invalid grant: account disabled');
+  const tokenUrl = `${fake.url}/oauth2/token`;
+  if (aud !== tokenUrl) {
+    return oauthError(400, 'invalid_grant', `Invalid JWT: Failed audience check. The right audience is ${tokenUrl}`);
+  }
+  const now = Math.floor(fake.now() / 1000);
+  if (typeof iat !== 'number' || typeof exp !== 'number' || exp - iat > 3600 || iat > now + SKEW_S || exp < now - SKEW_S) {
+    return oauthError(
+      400,
+      'invalid_grant',
+      'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.',
+    );
+  }
+  if (typeof targetAudience === 'string' && targetAudience && scope === undefined) {
+    // Google's ID tokens from this grant always carry the email claim.
+    return { status: 200, body: { id_token: fake.issueIdToken(account, targetAudience, true) } };
+  }
+  if (typeof scope === 'string' && scope && targetAudience === undefined) {
+    const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email: account.email });
+    return { status: 200, body: { access_token: accessToken, expires_in: 3599, token_type: 'Bearer' } };
+  }
+  return oauthError(400, 'invalid_scope', 'Invalid OAuth scope or ID token audience provided.');
+}

@@ -1,0 +1,317 @@
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { newSigningKey, sign, type SigningKey } from './jwt.ts';
+import { handleOAuthToken } from './oauth.ts';
+import { handleSts } from './sts.ts';
+import { handleIamCredentials } from './iam.ts';
+import { handleGitHubOidc } from './github.ts';
+import { handleIapApp } from './iap.ts';
+
+/**
+ * A fake Google on 127.0.0.1 for tests and the demo: the OAuth token endpoint, STS, IAM Credentials, GitHub's OIDC
+ * endpoint and an IAP-protected app, following ../shared/google-wire-formats.md. It signs real RS256 JWTs with keys
+ * it generates, checks requests as strictly as Google does, counts them, and injects faults per endpoint.
+ */
+
+export type Endpoint = 'oauth2' | 'sts' | 'iamcredentials' | 'github' | 'iap';
+
+export interface Req {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: string | Record<string, unknown>;
+}
+
+/** Served instead of the real answer, in order, one per request to the endpoint. */
+export interface Fault {
+  readonly status?: number;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+  /** Destroy the connection without an answer. */
+  readonly reset?: boolean;
+  /** Wait this long first; alone, the real answer follows the wait. */
+  readonly delayMs?: number;
+}
+
+export type Identity =
+  | { readonly kind: 'serviceAccount'; readonly email: string }
+  | { readonly kind: 'federated'; readonly members: readonly string[] };
+
+export interface ServiceAccount {
+  readonly email: string;
+  readonly uniqueId: string;
+  readonly key: SigningKey;
+  disabled: boolean;
+}
+
+export interface Provider {
+  /** Audiences GitHub's token may carry; empty means the default `https://iam.googleapis.com/<provider>`. */
+  readonly allowedAudiences: readonly string[];
+  readonly condition?: (claims: Record<string, unknown>) => boolean;
+  disabled?: boolean;
+}
+
+export const GOOGLE_ISSUER = 'https://accounts.google.com';
+export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
+
+/** Which IAM permissions each role grants, as far as this action needs them. */
+export const ROLE_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
+  'roles/iam.serviceAccountTokenCreator': [
+    'iam.serviceAccounts.getAccessToken',
+    'iam.serviceAccounts.getOpenIdToken',
+    'iam.serviceAccounts.implicitDelegation',
+    'iam.serviceAccounts.signBlob',
+    'iam.serviceAccounts.signJwt',
+  ],
+  'roles/iam.serviceAccountOpenIdTokenCreator': ['iam.serviceAccounts.getOpenIdToken'],
+  'roles/iam.workloadIdentityUser': ['iam.serviceAccounts.getAccessToken', 'iam.serviceAccounts.getOpenIdToken'],
+};
+
+export class FakeGoogle {
+  url = '';
+  /** Google's signer for ID tokens (accounts.google.com) and GitHub's for OIDC tokens. */
+  readonly googleKey = newSigningKey();
+  readonly githubKey = newSigningKey();
+  readonly serviceAccounts = new Map<string, ServiceAccount>();
+  readonly providers = new Map<string, Provider>();
+  readonly grants: Array<{ resource: string; member: string; role: string }> = [];
+  readonly accessTokens = new Map<string, { identity: Identity; expiresAt: number }>();
+  /** Every credential the fake handed out or was given to hand the action: none may show in a log. */
+  readonly secrets = new Set<string>();
+  readonly requests: Array<{ endpoint: Endpoint; method: string; path: string; at: number }> = [];
+  readonly faults = new Map<Endpoint, Fault[]>();
+  /** The runner's bearer token for GitHub's OIDC endpoint, and the claims of the job it vouches for. */
+  readonly githubRequestToken = `ghs_${randomBytes(24).toString('hex')}`;
+  githubClaims: Record<string, unknown> = {
+    repository: 'octo-org/deploy-app',
+    repository_owner: 'octo-org',
+    repository_id: '123456789',
+    ref: 'refs/heads/main',
+    event_name: 'push',
+    workflow_ref: 'octo-org/deploy-app/.github/workflows/deploy.yml@refs/heads/main',
+    sub: 'repo:octo-org/deploy-app:ref:refs/heads/main',
+  };
+  /** The IAP-protected app: the OAuth client IAP uses, others allowlisted, and who holds httpsResourceAccessor. */
+  readonly iap = {
+    clientId: '1234567890-iapclient.apps.googleusercontent.com',
+    programmaticClients: [] as string[],
+    accessors: new Set<string>(),
+  };
+  now: () => number = Date.now;
+
+  readonly #server: Server;
+
+  constructor() {
+    this.secrets.add(this.githubRequestToken);
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const url = new URL(req.url ?? '/', 'http://fake.invalid');
+        void this.#dispatch(
+          { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') },
+          res,
+        );
+      });
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** The environment that points the action at this fake instead of Google and GitHub. */
+  env(): Record<string, string> {
+    return {
+      GHA_ENDPOINT_OVERRIDE_oauth2: `${this.url}/oauth2`,
+      GHA_ENDPOINT_OVERRIDE_sts: `${this.url}/sts/v1`,
+      GHA_ENDPOINT_OVERRIDE_iamcredentials: `${this.url}/iamcredentials/v1`,
+      ACTIONS_ID_TOKEN_REQUEST_URL: `${this.url}/github/oidc?api-version=2.0`,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: this.githubRequestToken,
+    };
+  }
+
+  get appUrl(): string {
+    return `${this.url}/app`;
+  }
+
+  /** A service account with one key; returns the key file as Google would let you download it. */
+  addServiceAccount(email: string, options: { tokenUri?: string } = {}): { account: ServiceAccount; keyFile: Record<string, string> } {
+    const account: ServiceAccount = { email, uniqueId: String(100000000000000000000n + BigInt(this.serviceAccounts.size)), key: newSigningKey(), disabled: false };
+    this.serviceAccounts.set(email, account);
+    const privateKey = account.key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const keyFile = {
+      type: 'service_account',
+      project_id: email.split('@')[1]?.split('.')[0] ?? 'project',
+      private_key_id: account.key.kid,
+      private_key: privateKey,
+      client_email: email,
+      client_id: account.uniqueId,
+      auth_uri: 'https://accounts.google.com/o/oauth2/auth',
+      token_uri: options.tokenUri ?? `${this.url}/oauth2/token`,
+      universe_domain: 'googleapis.com',
+    };
+    this.secrets.add(privateKey);
+    return { account, keyFile };
+  }
+
+  addProvider(name: string, provider: Provider = { allowedAudiences: [] }): void {
+    this.providers.set(name, provider);
+  }
+
+  grant(resource: string, member: string, role: string): void {
+    this.grants.push({ resource, member, role });
+  }
+
+  hasPermission(resource: string, identity: Identity, permission: string): boolean {
+    const members = identity.kind === 'serviceAccount' ? [`serviceAccount:${identity.email}`] : identity.members;
+    return this.grants.some(
+      (g) => g.resource === resource && members.includes(g.member) && (ROLE_PERMISSIONS[g.role] ?? []).includes(permission),
+    );
+  }
+
+  inject(endpoint: Endpoint, ...faults: Fault[]): void {
+    this.faults.set(endpoint, [...(this.faults.get(endpoint) ?? []), ...faults]);
+  }
+
+  count(endpoint?: Endpoint): number {
+    return endpoint ? this.requests.filter((r) => r.endpoint === endpoint).length : this.requests.length;
+  }
+
+  issueAccessToken(identity: Identity, lifetimeS = 3599): string {
+    const token = `ya29.fake-${randomBytes(32).toString('base64url')}`;
+    this.accessTokens.set(token, { identity, expiresAt: this.now() + lifetimeS * 1000 });
+    this.secrets.add(token);
+    return token;
+  }
+
+  /** Who a bearer token belongs to, or undefined when it is unknown or expired. */
+  identify(authorization: string | undefined): Identity | undefined {
+    const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+    const entry = token ? this.accessTokens.get(token) : undefined;
+    return entry && entry.expiresAt > this.now() ? entry.identity : undefined;
+  }
+
+  /** A Google-signed ID token, as accounts.google.com issues them for service accounts. */
+  issueIdToken(account: ServiceAccount, audience: string, includeEmail: boolean): string {
+    const iat = Math.floor(this.now() / 1000);
+    const token = sign(
+      {
+        aud: audience,
+        azp: account.uniqueId,
+        ...(includeEmail ? { email: account.email, email_verified: true } : {}),
+        exp: iat + 3600,
+        iat,
+        iss: GOOGLE_ISSUER,
+        sub: account.uniqueId,
+      },
+      this.googleKey,
+    );
+    this.secrets.add(token);
+    return token;
+  }
+
+  /** A GitHub Actions OIDC token for the configured job. */
+  issueGitHubToken(audience: string): string {
+    const iat = Math.floor(this.now() / 1000);
+    const token = sign({ ...this.githubClaims, aud: audience, iss: GITHUB_ISSUER, iat, nbf: iat, exp: iat + 300, jti: randomUUID() }, this.githubKey);
+    this.secrets.add(token);
+    return token;
+  }
+
+  async #dispatch(req: Req, res: ServerResponse): Promise<void> {
+    const endpoint = routeOf(req.path);
+    if (!endpoint) return send(res, { status: 404, body: 'Not Found' });
+    this.requests.push({ endpoint, method: req.method, path: req.path, at: this.now() });
+    const fault = this.faults.get(endpoint)?.shift();
+    if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    if (res.destroyed) return;
+    if (fault?.reset) {
+      res.socket?.destroy();
+      return;
+    }
+    if (fault?.status) {
+      return send(res, {
+        status: fault.status,
+        headers: fault.headers ?? { 'content-type': 'application/json' },
+        body: fault.body ?? { error: { code: fault.status, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' } },
+      });
+    }
+    try {
+      send(res, this.#handle(endpoint, req));
+    } catch (error) {
+      send(res, { status: 500, body: { error: { code: 500, message: `fake Google bug: ${String(error)}`, status: 'INTERNAL' } } });
+    }
+  }
+
+  #handle(endpoint: Endpoint, req: Req): Reply {
+    switch (endpoint) {
+      case 'oauth2':
+        return handleOAuthToken(this, req);
+      case 'sts':
+        return handleSts(this, req);
+      case 'iamcredentials':
+        return handleIamCredentials(this, req);
+      case 'github':
+        return handleGitHubOidc(this, req);
+      case 'iap':
+        return handleIapApp(this, req);
+    }
+  }
+}
+
+function routeOf(path: string): Endpoint | undefined {
+  if (path === '/oauth2/token') return 'oauth2';
+  if (path === '/sts/v1/token') return 'sts';
+  if (path.startsWith('/iamcredentials/v1/')) return 'iamcredentials';
+  if (path === '/github/oidc') return 'github';
+  if (path === '/app' || path.startsWith('/app/')) return 'iap';
+  return undefined;
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const body = typeof reply.body === 'string' || reply.body === undefined ? (reply.body ?? '') : JSON.stringify(reply.body);
+  const json = typeof reply.body === 'object';
+  res.writeHead(reply.status, { ...(json ? { 'content-type': 'application/json; charset=utf-8' } : {}), ...reply.headers });
+  res.end(body);
+}
+
+/** Parses a form or JSON body; Google's token endpoints take both. */
+export function parseBody(req: Req): Record<string, unknown> | undefined {
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim();
+  if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(req.body));
+  if (type === 'application/json') {
+    try {
+      const value: unknown = JSON.parse(req.body);
+      return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Google's OAuth-style error (token endpoint, STS). */
+export function oauthError(status: number, error: string, description: string): Reply {
+  return { status, body: { error, error_description: description } };
+}
+
+/** Google's API-style error (IAM Credentials). */
+export function apiError(code: number, status: string, message: string, details?: Array<Record<string, unknown>>): Reply {
+  return { status: code, body: { error: { code, message, status, ...(details ? { details } : {}) } } };
+}

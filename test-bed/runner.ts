@@ -1,0 +1,200 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+
+/**
+ * Runs the bundled action the way the GitHub runner does: `node <runs.main>` with INPUT_* (action.yml defaults
+ * applied), the GITHUB_OUTPUT/ENV/STATE/STEP_SUMMARY files, and a log in which `::add-mask::` hides a value from the
+ * line after it on, never before. What a person would see is `visibleLog`.
+ */
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface ActionYaml {
+  inputs: Record<string, { default?: string; required?: boolean }>;
+  outputs: Record<string, unknown>;
+  runs: { using: string; main: string };
+}
+
+export function readActionYaml(): ActionYaml {
+  return parseYaml(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as ActionYaml;
+}
+
+export interface ActionRun {
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The log lines as the runner shows them: commands interpreted, masks applied. */
+  readonly visibleLog: readonly string[];
+  readonly masks: ReadonlySet<string>;
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly exportedEnv: Readonly<Record<string, string>>;
+  readonly state: string;
+  readonly summary: string;
+  readonly errors: readonly string[];
+  readonly warnings: readonly string[];
+  readonly ms: number;
+}
+
+export interface RunOptions {
+  readonly env?: Record<string, string>;
+  readonly timeoutMs?: number;
+  /** Set RUNNER_DEBUG=1, as a re-run with debug logging does. */
+  readonly debug?: boolean;
+}
+
+export async function runAction(inputs: Record<string, string>, options: RunOptions = {}): Promise<ActionRun> {
+  const action = readActionYaml();
+  for (const name of Object.keys(inputs)) {
+    if (!(name in action.inputs)) throw new Error(`test bug: action.yml has no input ${name}`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'iap-token-run-'));
+  const files = {
+    GITHUB_OUTPUT: join(dir, 'output'),
+    GITHUB_ENV: join(dir, 'env'),
+    GITHUB_STATE: join(dir, 'state'),
+    GITHUB_STEP_SUMMARY: join(dir, 'summary'),
+  };
+  for (const file of Object.values(files)) writeFileSync(file, '');
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    HOME: dir,
+    CI: 'true',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_REPOSITORY: 'octo-org/deploy-app',
+    GITHUB_WORKFLOW: 'deploy',
+    RUNNER_TEMP: dir,
+    ...(options.debug ? { RUNNER_DEBUG: '1' } : {}),
+    ...files,
+  };
+  // The runner sets every declared input: the workflow's value, else the default, else empty.
+  for (const [name, spec] of Object.entries(action.inputs)) {
+    env[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? '';
+  }
+  Object.assign(env, options.env);
+
+  const started = Date.now();
+  const child = spawn(process.execPath, [join(ROOT, action.runs.main)], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const exitCode = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+  const ms = Date.now() - started;
+
+  const { visibleLog, masks, errors, warnings } = renderLog(stdout);
+  const read = (file: string) => readFileSync(file, 'utf8');
+  const run: ActionRun = {
+    exitCode,
+    stdout,
+    stderr,
+    visibleLog,
+    masks,
+    outputs: parseFileCommand(read(files.GITHUB_OUTPUT)),
+    exportedEnv: parseFileCommand(read(files.GITHUB_ENV)),
+    state: read(files.GITHUB_STATE),
+    summary: read(files.GITHUB_STEP_SUMMARY),
+    errors,
+    warnings,
+    ms,
+  };
+  rmSync(dir, { recursive: true, force: true });
+  return run;
+}
+
+/** Unescapes a workflow command's data the way the runner does. */
+function unescapeData(value: string): string {
+  return value.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
+}
+
+function renderLog(stdout: string): { visibleLog: string[]; masks: Set<string>; errors: string[]; warnings: string[] } {
+  const masks = new Set<string>();
+  const visibleLog: string[] = [];
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const mask = (line: string) => {
+    let out = line;
+    for (const secret of [...masks].sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
+    return out;
+  };
+  for (const line of stdout.split('\n')) {
+    const command = /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line);
+    if (command?.[1] === 'add-mask') {
+      // Registered now: this line is not shown, and every later line is masked.
+      masks.add(unescapeData(command[2] ?? ''));
+      continue;
+    }
+    if (command) {
+      const data = unescapeData(command[2] ?? '');
+      for (const shown of data.split('\n')) visibleLog.push(mask(`${command[1]}: ${shown}`));
+      if (command[1] === 'error') errors.push(mask(data));
+      if (command[1] === 'warning') warnings.push(mask(data));
+      continue;
+    }
+    visibleLog.push(mask(line));
+  }
+  return { visibleLog, masks, errors, warnings };
+}
+
+/** Reads GITHUB_OUTPUT/GITHUB_ENV: `name<<DELIMITER\nvalue\nDELIMITER` blocks (or `name=value` lines). */
+export function parseFileCommand(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line);
+    if (heredoc) {
+      const [, name = '', delimiter = ''] = heredoc;
+      const value: string[] = [];
+      for (i++; i < lines.length && lines[i] !== delimiter; i++) value.push(lines[i] ?? '');
+      out[name] = value.join('\n');
+    } else if (line.includes('=')) {
+      out[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
+    }
+  }
+  return out;
+}
+
+/**
+ * Fails when any secret shows where a person could read it: the visible log, the step summary, GITHUB_STATE, stderr,
+ * or an output or variable other than the token's own. Returns the list of findings (empty: no leak).
+ */
+export function findLeaks(run: ActionRun, secrets: Iterable<string>, token?: string): string[] {
+  const findings: string[] = [];
+  const places: Array<[string, string]> = [
+    ['log', run.visibleLog.join('\n')],
+    ['step summary', run.summary],
+    ['GITHUB_STATE', run.state],
+    ['stderr', run.stderr],
+    ...Object.entries(run.outputs).filter(([, v]) => v !== token).map(([k, v]): [string, string] => [`output ${k}`, v]),
+    ...Object.entries(run.exportedEnv).filter(([, v]) => v !== token).map(([k, v]): [string, string] => [`env ${k}`, v]),
+  ];
+  for (const secret of secrets) {
+    const pieces = [secret, ...secret.split('\n').filter((line) => line.trim().length >= 16)];
+    for (const [where, text] of places) {
+      if (pieces.some((piece) => text.includes(piece))) findings.push(`a secret (${secret.slice(0, 8)}…) appears in ${where}`);
+    }
+  }
+  return findings;
+}
+
+/** Secrets the action received or fetched but never registered with `::add-mask::`. */
+export function unmasked(run: ActionRun, secrets: Iterable<string>): string[] {
+  const missing: string[] = [];
+  for (const secret of secrets) {
+    const lines = secret.split('\n').map((l) => l.trim()).filter((l) => l.length >= 6);
+    const masked = run.masks.has(secret) || run.masks.has(secret.trim()) || (lines.length > 1 && lines.every((l) => run.masks.has(l)));
+    if (!masked) missing.push(`${secret.slice(0, 8)}…`);
+  }
+  return missing;
+}
