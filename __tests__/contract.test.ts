@@ -1,0 +1,46 @@
+import { expect, test } from '@jest/globals';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readActionYaml, ROOT } from '../test-bed/runner.ts';
+
+/** Every source file's text, to find which inputs the code reads and which outputs it sets. */
+function sources(dir = join(ROOT, 'src')): string {
+  return readdirSync(dir, { withFileTypes: true })
+    .map((entry) => (entry.isDirectory() ? sources(join(dir, entry.name)) : readFileSync(join(dir, entry.name), 'utf8')))
+    .join('\n');
+}
+
+test('action.yml declares exactly the inputs the code reads', () => {
+  const code = sources();
+  const read = new Set([...code.matchAll(/\binput\('([a-z_]+)'\)/g)].map((m) => m[1]));
+  expect([...read].sort()).toEqual(Object.keys(readActionYaml().inputs).sort());
+});
+
+test('action.yml declares exactly the outputs the code sets', () => {
+  const set = new Set([...sources().matchAll(/\bsetOutput\('([a-z_]+)'/g)].map((m) => m[1]));
+  expect([...set].sort()).toEqual(Object.keys(readActionYaml().outputs).sort());
+});
+
+test('the action runs on node24 from dist/, and .node-version agrees', () => {
+  const { runs } = readActionYaml();
+  expect(runs).toEqual({ using: 'node24', main: 'dist/index.cjs' });
+  expect(readFileSync(join(ROOT, '.node-version'), 'utf8').trim()).toBe('24');
+});
+
+test('only the audience is required', () => {
+  const required = Object.entries(readActionYaml().inputs).filter(([, spec]) => spec.required).map(([name]) => name);
+  expect(required).toEqual(['audience']);
+});
+
+/** The first column of the README table under `## heading`, as names. */
+function readmeTable(heading: string): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.split(`\n## ${heading}\n`)[1]?.split('\n## ')[0] ?? '';
+  return [...section.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1] ?? '');
+}
+
+test('the README documents every input and output of action.yml, and no other', () => {
+  const action = readActionYaml();
+  expect(readmeTable('Inputs').sort()).toEqual(Object.keys(action.inputs).sort());
+  expect(readmeTable('Outputs').sort()).toEqual(Object.keys(action.outputs).sort());
+});

@@ -1,0 +1,266 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { ApiError } from '../src/errors.ts';
+import { Http, parseFailure, snippet, type HttpRequest, type HttpResponse, type Transport } from '../src/http.ts';
+
+const request: HttpRequest = { what: 'Test call', method: 'POST', url: 'https://sts.googleapis.com/v1/token', body: '{}' };
+
+/** A transport that plays a script: a status (with optional headers/body) or an error code per attempt. */
+function scripted(...steps: Array<number | string | HttpResponse>): { transport: Transport; calls: () => number } {
+  let calls = 0;
+  const transport: Transport = async () => {
+    const step = steps[Math.min(calls++, steps.length - 1)];
+    if (typeof step === 'string') throw Object.assign(new Error(step), { code: step });
+    if (typeof step === 'number') return { status: step, headers: {}, body: step < 300 ? '{"ok":true}' : '{"error":{"code":503,"message":"busy","status":"UNAVAILABLE"}}' };
+    return step as HttpResponse;
+  };
+  return { transport, calls: () => calls };
+}
+
+function client(transport: Transport, extra: Partial<ConstructorParameters<typeof Http>[0]> = {}) {
+  const sleeps: number[] = [];
+  const log: string[] = [];
+  let clock = 0;
+  const http = new Http({
+    transport,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      clock += ms;
+    },
+    now: () => clock,
+    random: () => 0.5,
+    log: (line) => log.push(line),
+    ...extra,
+  });
+  return { http, sleeps, log };
+}
+
+describe('retries', () => {
+  test('429, 5xx and connection errors are retried with growing, jittered waits, then the answer is returned', async () => {
+    const { transport, calls } = scripted(503, 'ECONNRESET', 429, 500, 200);
+    const { http, sleeps, log } = client(transport);
+    await expect(http.json(request)).resolves.toEqual({ ok: true });
+    expect(calls()).toBe(5);
+    // Half the ceiling plus half the ceiling times random(0.5): 0.75 × 500 ms × 2^n, capped at 8 s.
+    expect(sleeps).toEqual([375, 750, 1500, 3000]);
+    expect(log[0]).toBe('Test call: HTTP 503 (attempt 1 of 5); retrying in 0.4 s');
+    expect(log[1]).toBe('Test call: the connection to sts.googleapis.com was reset (attempt 2 of 5); retrying in 0.8 s');
+  });
+
+  test('jitter stays within half to all of the ceiling', async () => {
+    for (const random of [0, 0.999]) {
+      const { transport } = scripted(503, 200);
+      const { http, sleeps } = client(transport, { random: () => random });
+      await http.json(request);
+      expect(sleeps[0]).toBeGreaterThanOrEqual(250);
+      expect(sleeps[0]).toBeLessThanOrEqual(500);
+    }
+  });
+
+  test('gives up after 5 attempts and says so', async () => {
+    const { transport, calls } = scripted(503);
+    const { http } = client(transport);
+    const error = await http.json(request).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).message).toBe('Test call failed after 5 attempts: HTTP 503 UNAVAILABLE: busy');
+    expect(calls()).toBe(5);
+  });
+
+  test('connection failures that never heal end in an error naming the host', async () => {
+    const { transport } = scripted('ECONNREFUSED');
+    const { http } = client(transport, { attempts: 2 });
+    await expect(http.json(request)).rejects.toThrow('Test call failed after 2 attempts: sts.googleapis.com refused the connection');
+  });
+
+  test.each([400, 401, 403, 404, 409, 501])('HTTP %i is not retried', async (status) => {
+    const { transport, calls } = scripted(status, 200);
+    const { http, sleeps } = client(transport);
+    await expect(http.json(request)).rejects.toThrow(`HTTP ${status}`);
+    expect(calls()).toBe(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  test('Retry-After is honoured in seconds and as a date, and capped at 8 s', async () => {
+    const { transport } = scripted(
+      { status: 429, headers: { 'retry-after': '2' }, body: '' },
+      { status: 503, headers: { 'retry-after': new Date(5_000).toUTCString() }, body: '' },
+      { status: 429, headers: { 'retry-after': '3600' }, body: '' },
+      200,
+    );
+    const { http, sleeps } = client(transport, { budgetMs: 60_000 });
+    await http.json(request);
+    // The date is 5 s after the epoch; the clock stands at 2 s when it is read.
+    expect(sleeps).toEqual([2000, 3000, 8000]);
+  });
+
+  test('no attempt starts once the time budget would be exceeded', async () => {
+    const { transport, calls } = scripted(503);
+    const { http } = client(transport, { budgetMs: 1_000 });
+    await expect(http.json(request)).rejects.toThrow('after 2 attempts');
+    expect(calls()).toBe(2);
+  });
+});
+
+describe('answers', () => {
+  test('a 2xx that is not a JSON object is an error, quoted briefly', async () => {
+    const { transport } = scripted({ status: 200, headers: {}, body: '<html><title>Sign in</title></html>' });
+    const { http } = client(transport);
+    await expect(http.json(request)).rejects.toThrow('the response is not a JSON object (HTML page "Sign in")');
+  });
+
+  test('parses Google API errors with reason and permission', () => {
+    const body = JSON.stringify({
+      error: {
+        code: 403,
+        message: "Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist).",
+        status: 'PERMISSION_DENIED',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'IAM_PERMISSION_DENIED', metadata: { permission: 'iam.serviceAccounts.getOpenIdToken' } }],
+      },
+    });
+    expect(parseFailure({ status: 403, headers: {}, body })).toEqual({
+      status: 403,
+      code: 'PERMISSION_DENIED',
+      message: "Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist).",
+      reason: 'IAM_PERMISSION_DENIED',
+      permission: 'iam.serviceAccounts.getOpenIdToken',
+    });
+  });
+
+  test('parses OAuth errors, plain text, and redirects without following them', () => {
+    expect(parseFailure({ status: 400, headers: {}, body: '{"error":"invalid_grant","error_description":"Invalid JWT Signature."}' })).toEqual({
+      status: 400,
+      code: 'invalid_grant',
+      message: 'Invalid JWT Signature.',
+    });
+    expect(parseFailure({ status: 404, headers: {}, body: 'Not Found\n' })).toEqual({ status: 404, message: 'Not Found' });
+    expect(parseFailure({ status: 302, headers: { location: 'https://accounts.google.com/o/oauth2/v2/auth?client_id=x' }, body: '' }).message).toBe(
+      'a redirect to https://accounts.google.com, not followed: tokens are never sent on',
+    );
+  });
+
+  test('long bodies are cut', () => {
+    expect(snippet('x'.repeat(1000))).toHaveLength(301);
+  });
+});
+
+describe('the node transport against a local server', () => {
+  let server: Server;
+  let base = '';
+  let hits: string[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url} ${req.headers['authorization'] ?? ''}`);
+      if (req.url === '/slow') return void timers.push(setTimeout(() => res.end('{}'), 2_000));
+      if (req.url === '/redirect') {
+        res.writeHead(302, { location: 'http://127.0.0.2:1/steal' });
+        return void res.end();
+      }
+      if (req.url === '/reset') return void req.socket.destroy();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ method: req.method, length: req.headers['content-length'] ?? null }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    timers.forEach(clearTimeout);
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  afterEach(() => {
+    hits = [];
+  });
+
+  test('sends the body with its length and parses the answer', async () => {
+    const http = new Http();
+    await expect(http.json({ what: 'Echo', method: 'POST', url: `${base}/echo`, body: 'a=1' })).resolves.toEqual({ method: 'POST', length: '3' });
+  });
+
+  test('an answer slower than the timeout is abandoned and retried, within the bound', async () => {
+    const http = new Http({ timeoutMs: 200, attempts: 2, sleep: async () => undefined });
+    await expect(http.json({ what: 'Slow', method: 'GET', url: `${base}/slow` })).rejects.toThrow(
+      `Slow failed after 2 attempts: no complete answer from ${base.slice(7)} within 0.2 s`,
+    );
+    expect(hits).toHaveLength(2);
+  });
+
+  test('a reset connection is a retryable network failure', async () => {
+    const http = new Http({ attempts: 3, sleep: async () => undefined });
+    await expect(http.json({ what: 'Reset', method: 'GET', url: `${base}/reset` })).rejects.toThrow('failed after 3 attempts: the connection to');
+    expect(hits).toHaveLength(3);
+  });
+
+  test('a redirect is never followed, so the token goes nowhere else', async () => {
+    const http = new Http();
+    const error = await http
+      .json({ what: 'Redirected', method: 'GET', url: `${base}/redirect`, headers: { authorization: 'Bearer secret-token' } })
+      .catch((e: unknown) => e as ApiError);
+    expect(error.message).toBe('Redirected failed: HTTP 302: a redirect to http://127.0.0.2:1, not followed: tokens are never sent on');
+    expect(hits).toEqual(['GET /redirect Bearer secret-token']);
+  });
+
+  describe('proxies', () => {
+    let proxy: Server;
+    let proxyUrl = '';
+    let tunnels: string[] = [];
+    const saved = { ...process.env };
+    beforeAll(async () => {
+      // A CONNECT proxy that sends every tunnel to the local server, whatever host was asked for.
+      proxy = createServer();
+      proxy.on('connect', (req, socket, head) => {
+        tunnels.push(req.url ?? '');
+        const port = Number(new URL(base).port);
+        const upstream = connect(port, '127.0.0.1', () => {
+          socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          upstream.write(head);
+          upstream.pipe(socket);
+          socket.pipe(upstream);
+        });
+        upstream.on('error', () => socket.destroy());
+        socket.on('error', () => upstream.destroy());
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+      proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    });
+    afterEach(() => {
+      tunnels = [];
+      for (const name of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY']) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    });
+
+    test('http_proxy carries the request; the target name is resolved by the proxy, not here', async () => {
+      process.env['http_proxy'] = proxyUrl;
+      const http = new Http({ attempts: 1 });
+      await expect(http.json({ what: 'Proxied', method: 'POST', url: 'http://sts.fake-google.test:80/v1/token', body: 'x' })).resolves.toEqual({
+        method: 'POST',
+        length: '1',
+      });
+      expect(tunnels).toEqual(['sts.fake-google.test:80']);
+    });
+
+    test('no_proxy sends matching hosts direct', async () => {
+      process.env['HTTP_PROXY'] = proxyUrl;
+      process.env['NO_PROXY'] = '.fake-google.test';
+      const http = new Http({ attempts: 1, timeoutMs: 2_000 });
+      await expect(http.json({ what: 'Direct', method: 'GET', url: 'http://sts.fake-google.test/x' })).rejects.toThrow(ApiError);
+      expect(tunnels).toEqual([]);
+    });
+  });
+});
+
+test('the default sleep really waits (the only test that waits: 250 ms)', async () => {
+  const { transport, calls } = scripted(503, 200);
+  const http = new Http({ transport, random: () => 0, timeoutMs: 1_000 });
+  const started = Date.now();
+  await http.json(request);
+  expect(calls()).toBe(2);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(240);
+});

@@ -1,0 +1,153 @@
+import { beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { generateKeyPairSync } from 'node:crypto';
+
+// The runner's mask command is the only side effect of reading inputs; record it instead.
+const masked: string[] = [];
+jest.unstable_mockModule('@actions/core', () => ({ setSecret: (value: string) => masked.push(value) }));
+const { readConfig } = await import('../src/inputs.ts');
+const { InputError } = await import('../src/errors.ts');
+
+const PROVIDER = 'projects/123456789012/locations/global/workloadIdentityPools/github-pool/providers/github';
+const AUDIENCE = '1234-abc.apps.googleusercontent.com';
+let keyFile: Record<string, string>;
+
+beforeAll(() => {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  keyFile = {
+    type: 'service_account',
+    client_email: 'deployer@my-project.iam.gserviceaccount.com',
+    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    private_key_id: 'abc123',
+    token_uri: 'https://oauth2.googleapis.com/token',
+  };
+});
+
+const env = (inputs: Record<string, string>, extra: Record<string, string> = {}) => ({
+  ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])),
+  ...extra,
+});
+const oidc = { ACTIONS_ID_TOKEN_REQUEST_URL: 'https://pipelines.actions.githubusercontent.com/x?api-version=2.0', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-token-123' };
+
+function inputError(inputs: Record<string, string>, extra: Record<string, string> = {}): InstanceType<typeof InputError> {
+  try {
+    readConfig(env(inputs, extra));
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    return error as InstanceType<typeof InputError>;
+  }
+  throw new Error('expected an input error');
+}
+
+describe('a service-account key', () => {
+  test('as JSON, with defaults for every optional input', () => {
+    const config = readConfig(env({ audience: AUDIENCE, credentials_json: JSON.stringify(keyFile) }));
+    expect(config).toMatchObject({
+      audience: AUDIENCE,
+      serviceAccount: undefined,
+      delegates: [],
+      includeEmail: true,
+      exportVariable: undefined,
+      universe: 'googleapis.com',
+      endpoints: { oauth2: 'https://oauth2.googleapis.com', sts: 'https://sts.googleapis.com/v1', iamcredentials: 'https://iamcredentials.googleapis.com/v1' },
+    });
+    expect(config.source.kind).toBe('service_account_key');
+    if (config.source.kind === 'service_account_key') {
+      expect(config.source.key).toMatchObject({ clientEmail: keyFile['client_email'], privateKeyId: 'abc123', tokenUri: 'https://oauth2.googleapis.com/token' });
+    }
+  });
+
+  test('the raw input and every line of the private key are masked as soon as they are read', () => {
+    masked.length = 0;
+    // A key no other test has registered (the registry masks each value once per process).
+    const fresh = { ...keyFile, private_key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    const raw = JSON.stringify(fresh);
+    readConfig(env({ audience: AUDIENCE, credentials_json: raw }));
+    expect(masked).toContain(raw);
+    const body = (fresh.private_key ?? '').split('\n').filter((line) => line.length > 10 && !line.startsWith('-----'));
+    for (const line of body) expect(masked).toContain(line);
+  });
+
+  test('as base64, and with literal \\n sequences in the key', () => {
+    const escaped = { ...keyFile, private_key: (keyFile['private_key'] ?? '').replace(/\n/g, '\\n') };
+    const base64 = Buffer.from(JSON.stringify(escaped)).toString('base64');
+    expect(readConfig(env({ audience: AUDIENCE, credentials_json: base64 })).source.kind).toBe('service_account_key');
+  });
+
+  test('of another type is refused by name', () => {
+    expect(inputError({ audience: AUDIENCE, credentials_json: JSON.stringify({ ...keyFile, type: 'authorized_user' }) }).message).toContain(
+      'has type "authorized_user"',
+    );
+  });
+
+  test('whose token_uri is not https is refused', () => {
+    const error = inputError({ audience: AUDIENCE, credentials_json: JSON.stringify({ ...keyFile, token_uri: 'http://evil.example.com/token' }) });
+    expect(error.message).toContain('credentials_json (token_uri): must be an https:// URL');
+  });
+});
+
+describe('Workload Identity Federation', () => {
+  test('a provider, a service account and the OIDC variables', () => {
+    const config = readConfig(env({ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com', delegates: 'a@p.iam.gserviceaccount.com, b@p.iam.gserviceaccount.com\n' }, oidc));
+    expect(config.delegates).toEqual(['a@p.iam.gserviceaccount.com', 'b@p.iam.gserviceaccount.com']);
+    expect(config.source).toMatchObject({
+      kind: 'workload_identity',
+      projectNumber: '123456789012',
+      pool: 'github-pool',
+      oidcAudience: `https://iam.googleapis.com/${PROVIDER}`,
+    });
+  });
+
+  test('the runner\'s OIDC request token is masked', () => {
+    masked.length = 0;
+    const fresh = { ...oidc, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-token-fresh' };
+    readConfig(env({ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com' }, fresh));
+    expect(masked).toEqual(['runner-token-fresh']);
+  });
+
+  test('another universe changes every endpoint and the audience', () => {
+    const config = readConfig(env({ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com', universe: 's3nsapis.fr' }, oidc));
+    expect(config.endpoints).toMatchObject({ sts: 'https://sts.s3nsapis.fr/v1', iamHost: 'iam.s3nsapis.fr' });
+    expect(config.source).toMatchObject({ oidcAudience: `https://iam.s3nsapis.fr/${PROVIDER}` });
+  });
+
+  test('an endpoint override replaces one API, trailing slash dropped', () => {
+    const config = readConfig(env({ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com' }, { ...oidc, GHA_ENDPOINT_OVERRIDE_sts: 'https://sts.internal.example/v1/' }));
+    expect(config.endpoints.sts).toBe('https://sts.internal.example/v1');
+    expect([...config.endpoints.overridden]).toEqual(['sts']);
+  });
+});
+
+describe('errors name the input and never echo a secret', () => {
+  test.each([
+    [{}, 'Input audience: is required'],
+    [{ audience: 'a b' }, 'Input audience: must be a single value'],
+    [{ audience: AUDIENCE }, 'credentials_json or workload_identity_provider is required'],
+    [{ audience: AUDIENCE, credentials_json: 'hunter2-not-json' }, 'Input credentials_json: is neither JSON nor base64-encoded JSON'],
+    [{ audience: AUDIENCE, credentials_json: '[1,2]' }, 'Input credentials_json: is neither JSON'],
+    [{ audience: AUDIENCE, credentials_json: '{"client_email":"a@b.c"}' }, 'lacks private_key'],
+    [{ audience: AUDIENCE, workload_identity_provider: PROVIDER }, 'Input service_account: is required with workload_identity_provider'],
+    [{ audience: AUDIENCE, workload_identity_provider: 'projects/1/locations/global/workloadIdentityPools/abc/providers/github', service_account: 'a@b.co' }, 'the pool ID "abc" is not valid'],
+    [{ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com', delegates: 'a@b.co, nope' }, 'Input delegates: "nope" is not'],
+    [{ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com', include_email: 'TRUE-ish' }, 'Input include_email'],
+    [{ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com', export_variable: 'NODE_OPTIONS' }, 'reserved'],
+  ])('%o', (inputs, message) => {
+    expect(inputError(inputs, oidc).message).toContain(message);
+  });
+
+  test('no OIDC variables: the permission to add', () => {
+    const error = inputError({ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com' });
+    expect(error.input).toBe('workload_identity_provider');
+    expect(error.message).toContain('permissions: id-token: write');
+  });
+
+  test('a bad credentials_json is never quoted, whole or in part', () => {
+    const secret = 'c2VjcmV0LXRoYXQtbXVzdC1ub3QtbGVhaw-but-not-base64!';
+    expect(inputError({ audience: AUDIENCE, credentials_json: secret }).message).not.toContain(secret.slice(0, 10));
+  });
+
+  test('true and false in any case', () => {
+    const base = { audience: AUDIENCE, credentials_json: JSON.stringify(keyFile) };
+    expect(readConfig(env({ ...base, include_email: 'FALSE' })).includeEmail).toBe(false);
+    expect(readConfig(env({ ...base, include_email: 'True' })).includeEmail).toBe(true);
+  });
+});

@@ -1,0 +1,113 @@
+import { describe, expect, jest, test } from '@jest/globals';
+import { generateKeyPairSync, createVerify } from 'node:crypto';
+
+const masked: string[] = [];
+jest.unstable_mockModule('@actions/core', () => ({ setSecret: (value: string) => masked.push(value) }));
+const { registerSecret, redact } = await import('../src/secrets.ts');
+const { decodeJwt, signRs256 } = await import('../src/jwt.ts');
+const { checkIdToken } = await import('../src/tokens/check.ts');
+const { iamRemedy } = await import('../src/iam.ts');
+const { ApiError, ActionError, InputError, explain } = await import('../src/errors.ts');
+const { isLoopback } = await import('../src/endpoints.ts');
+
+describe('secrets', () => {
+  test('a multi-line secret is masked whole and line by line; short lines are not', () => {
+    masked.length = 0;
+    registerSecret('-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nab\n-----END PRIVATE KEY-----\n');
+    expect(masked).toContain('MIIEvQIBADANBgkqhkiG9w0BAQEFAASC');
+    expect(masked).not.toContain('ab');
+    expect(masked[0]).toContain('\n');
+  });
+
+  test('registering twice masks once; empty and tiny values are ignored', () => {
+    masked.length = 0;
+    registerSecret('ya29.token-value');
+    registerSecret('ya29.token-value');
+    registerSecret('');
+    registerSecret(undefined);
+    registerSecret('abc');
+    expect(masked).toEqual(['ya29.token-value']);
+  });
+
+  test('redact removes every registered secret, longest first', () => {
+    registerSecret('abcdef-secret');
+    registerSecret('abcdef-secret-longer');
+    expect(redact('x abcdef-secret-longer y abcdef-secret z')).toBe('x *** y *** z');
+  });
+});
+
+describe('jwt', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+
+  test('signs RS256 with the key id, and decodes what it signed', () => {
+    const token = signRs256({ iss: 'a@b.c', n: 1 }, privateKey, 'kid-1');
+    const decoded = decodeJwt(token);
+    expect(decoded).toEqual({ header: { alg: 'RS256', typ: 'JWT', kid: 'kid-1' }, claims: { iss: 'a@b.c', n: 1 } });
+    const [h, p, s] = token.split('.');
+    expect(createVerify('RSA-SHA256').update(`${h}.${p}`).verify(publicKey, Buffer.from(s ?? '', 'base64url'))).toBe(true);
+  });
+
+  test.each(['', 'a.b', 'ya29.opaque-access-token', 'a.b.c.d', '"eyJ.eyJ.sig"', 'bm90.anNvbg.c2ln'])('%s is not a JWT', (token) => {
+    expect(decodeJwt(token)).toBeUndefined();
+  });
+});
+
+describe('checkIdToken', () => {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const now = 1_800_000_000_000;
+  const token = (claims: Record<string, unknown>) => signRs256({ aud: 'aud-1', exp: now / 1000 + 3600, email: 'sa@p.iam.gserviceaccount.com', ...claims }, privateKey);
+  const expect_ = { audience: 'aud-1', requireEmail: true, principal: 'sa@p.iam.gserviceaccount.com', now };
+
+  test('accepts a good token and reads principal and expiry from it', () => {
+    const minted = checkIdToken(token({}), expect_);
+    expect(minted).toMatchObject({ principal: 'sa@p.iam.gserviceaccount.com', audience: 'aud-1', kind: 'id_token' });
+    expect(minted.expiresAt.getTime()).toBe(now + 3_600_000);
+  });
+
+  test.each([
+    [{ aud: 'other' }, 'audience is "other"'],
+    [{ exp: now / 1000 - 1 }, 'already expired'],
+    [{ email: undefined }, 'no email claim'],
+    [{ email: 'someone@else.com' }, 'is for someone@else.com'],
+  ])('refuses %o', (claims, message) => {
+    expect(() => checkIdToken(token(claims), expect_)).toThrow(message);
+  });
+
+  test('refuses what is not a JWT', () => {
+    expect(() => checkIdToken('ya29.access', expect_)).toThrow('not a JWT');
+  });
+
+  test('without the email requirement, the principal comes from what was asked', () => {
+    expect(checkIdToken(token({ email: undefined }), { ...expect_, requireEmail: false }).principal).toBe('sa@p.iam.gserviceaccount.com');
+  });
+});
+
+describe('iamRemedy', () => {
+  const caller = { principal: 'ci@p.iam.gserviceaccount.com', member: 'serviceAccount:ci@p.iam.gserviceaccount.com', federated: false, accessToken: async () => 'x' };
+  const target = { serviceAccount: 'sa@p.iam.gserviceaccount.com', delegates: [] };
+  const failure = (status: number, extra: Record<string, string> = {}) => new ApiError('IAM call', { status, message: 'm', ...extra }, 1);
+
+  test('a disabled API: the command that enables it', () => {
+    expect(iamRemedy(failure(403, { reason: 'SERVICE_DISABLED' }), caller, target)).toContain('gcloud services enable iamcredentials.googleapis.com');
+  });
+
+  test('401 and 404 say what they mean', () => {
+    expect(iamRemedy(failure(404), caller, target)).toContain('does not exist');
+    expect(iamRemedy(failure(401), caller, target)).toContain('access token was refused');
+    expect(iamRemedy(failure(400), caller, target)).toBeUndefined();
+  });
+});
+
+describe('explain', () => {
+  test('puts the remedy on its own line and hides stack traces of our own bugs', () => {
+    expect(explain(new ActionError('It broke.', 'Fix: this.'))).toBe('It broke.\nFix: this.');
+    expect(explain(new InputError('audience', 'is required'))).toBe('Input audience: is required');
+    const bug = new TypeError('x is undefined');
+    expect(explain(bug)).toBe('Unexpected error: x is undefined');
+  });
+});
+
+test('loopback hosts', () => {
+  expect(['localhost', '127.0.0.1', '127.1.2.3', '[::1]'].map(isLoopback)).toEqual([true, true, true, true]);
+  expect(['10.0.0.1', 'example.com', '127.0.0.1.evil.com', 'localhost.evil.com'].map(isLoopback)).toEqual([false, false, false, false]);
+});

@@ -1,0 +1,95 @@
+// npm run bench: start-up and round trips of the bundled action, measured against an empty Node process.
+// Not a test: it prints figures. Each flow runs as a whole process against the fake Google, alternating with an
+// empty Node process, RUNS times after WARMUP runs; the table shows medians.
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeGoogle } from '../test-bed/fake-google/index.ts';
+import { readActionYaml, ROOT } from '../test-bed/runner.ts';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 20);
+const WARMUP = 3;
+const PRELOAD = join(ROOT, 'bench', 'rusage.mjs');
+
+interface Sample { wallMs: number; cpuMs: number; rssMb: number; exitCode: number | null }
+
+async function measure(script: string, env: Record<string, string>): Promise<Sample> {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, ['--import', PRELOAD, script], { env, stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+  let report = '';
+  (child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => (report += chunk.toString()));
+  const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const { cpuUs, maxRssKb } = JSON.parse(report) as { cpuUs: number; maxRssKb: number };
+  return { wallMs, cpuMs: cpuUs / 1000, rssMb: maxRssKb / 1024, exitCode };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
+
+const fake = await new FakeGoogle().start();
+const dir = mkdtempSync(join(tmpdir(), 'iap-token-bench-'));
+const empty = join(dir, 'empty.mjs');
+writeFileSync(empty, '');
+const PROVIDER = 'projects/123456789012/locations/global/workloadIdentityPools/github-pool/providers/github';
+const INVOKER = 'iap-invoker@my-project.iam.gserviceaccount.com';
+const { keyFile } = fake.addServiceAccount('deployer@my-project.iam.gserviceaccount.com');
+fake.addServiceAccount(INVOKER);
+fake.addProvider(PROVIDER);
+fake.grant(INVOKER, 'principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app', 'roles/iam.workloadIdentityUser');
+
+function actionEnv(inputs: Record<string, string>): Record<string, string> {
+  const files = Object.fromEntries(['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY'].map((name) => {
+    const path = join(dir, name);
+    writeFileSync(path, '');
+    return [name, path];
+  }));
+  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', GITHUB_REPOSITORY: 'octo-org/deploy-app', ...files, ...fake.env() };
+  for (const [name, spec] of Object.entries(readActionYaml().inputs)) env[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? '';
+  return env;
+}
+
+const flows: Array<{ name: string; inputs: Record<string, string> }> = [
+  { name: 'key → ID token', inputs: { audience: fake.iap.clientId, credentials_json: JSON.stringify(keyFile) } },
+  { name: 'WIF → ID token', inputs: { audience: fake.iap.clientId, workload_identity_provider: PROVIDER, service_account: INVOKER } },
+];
+const main = join(ROOT, readActionYaml().runs.main);
+
+const rows: string[] = [];
+const baseline: Sample[] = [];
+const results = new Map<string, { samples: Sample[]; requests: number }>();
+for (const flow of flows) results.set(flow.name, { samples: [], requests: 0 });
+for (let i = 0; i < WARMUP + RUNS; i++) {
+  const base = await measure(empty, { PATH: process.env['PATH'] ?? '' });
+  if (i >= WARMUP) baseline.push(base);
+  for (const flow of flows) {
+    const before = fake.count();
+    const sample = await measure(main, actionEnv(flow.inputs));
+    if (sample.exitCode !== 0) throw new Error(`${flow.name} failed (exit ${sample.exitCode})`);
+    const entry = results.get(flow.name)!;
+    entry.requests = fake.count() - before;
+    if (i >= WARMUP) entry.samples.push(sample);
+  }
+}
+await fake.stop();
+
+const base = { wall: median(baseline.map((s) => s.wallMs)), cpu: median(baseline.map((s) => s.cpuMs)), rss: median(baseline.map((s) => s.rssMb)) };
+rows.push('| process | wall ms | CPU ms | peak RSS MB | CPU × empty | RSS − empty MB | requests |');
+rows.push('|---|---:|---:|---:|---:|---:|---:|');
+rows.push(`| empty Node ${process.version} | ${base.wall.toFixed(1)} | ${base.cpu.toFixed(1)} | ${base.rss.toFixed(1)} | 1.00 | 0.0 | 0 |`);
+for (const [name, { samples, requests }] of results) {
+  const wall = median(samples.map((s) => s.wallMs));
+  const cpu = median(samples.map((s) => s.cpuMs));
+  const rss = median(samples.map((s) => s.rssMb));
+  rows.push(`| ${name} | ${wall.toFixed(1)} | ${cpu.toFixed(1)} | ${rss.toFixed(1)} | ${(cpu / base.cpu).toFixed(2)} | ${(rss - base.rss).toFixed(1)} | ${requests} |`);
+}
+const distBytes = readdirSync(join(ROOT, 'dist'), { recursive: true, withFileTypes: true })
+  .filter((entry) => entry.isFile())
+  .reduce((sum, entry) => sum + statSync(join(entry.parentPath, entry.name)).size, 0);
+console.log(`Medians of ${RUNS} runs after ${WARMUP} warm-ups, alternating with an empty Node process.\n`);
+console.log(rows.join('\n'));
+console.log(`\ndist/: ${distBytes} bytes`);

@@ -1,0 +1,81 @@
+// npm run demo: the bundled action, end to end, against the local fake Google and its IAP-protected app. Each
+// scenario prints the step's log as the runner would show it (masks applied), its outputs, and what the app answered.
+import { FakeGoogle } from './fake-google/index.ts';
+import { runAction, type ActionRun } from './runner.ts';
+
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
+
+const fake = await new FakeGoogle().start();
+const PROVIDER = 'projects/123456789012/locations/global/workloadIdentityPools/github-pool/providers/github';
+const DEPLOYER = 'deployer@my-project.iam.gserviceaccount.com';
+const INVOKER = 'iap-invoker@my-project.iam.gserviceaccount.com';
+const { keyFile } = fake.addServiceAccount(DEPLOYER);
+fake.addServiceAccount(INVOKER);
+fake.addProvider(PROVIDER);
+fake.iap.accessors.add(`serviceAccount:${DEPLOYER}`);
+fake.iap.accessors.add(`serviceAccount:${INVOKER}`);
+const repoMember = `principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app`;
+
+async function scenario(title: string, yaml: string, inputs: Record<string, string>, before: () => void = () => undefined): Promise<void> {
+  console.log(`\n${bold(`▶ ${title}`)}`);
+  console.log(dim(yaml.trim().split('\n').map((line) => `  ${line}`).join('\n')));
+  before();
+  const startCount = fake.count();
+  const result = await runAction(inputs, { env: fake.env() });
+  console.log(bold('  log:'));
+  for (const line of result.visibleLog.filter(Boolean)) console.log(`    ${line}`);
+  report(result, fake.count() - startCount);
+  const token = result.outputs['token'];
+  if (token) {
+    const answer = await fetch(`${fake.appUrl}/`, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });
+    console.log(`  ${bold('the IAP-protected app answered:')} HTTP ${answer.status} ${await answer.text()}`);
+  }
+}
+
+function report(result: ActionRun, requests: number): void {
+  const outcome = result.exitCode === 0 ? 'succeeded' : 'failed';
+  console.log(`  ${bold(`step ${outcome}`)} in ${result.ms} ms, ${requests} request(s) to Google and GitHub`);
+  for (const [name, value] of Object.entries(result.outputs)) {
+    console.log(`    output ${name} = ${name === 'token' ? `*** (${value.length} characters, masked in the log)` : value}`);
+  }
+  for (const name of Object.keys(result.exportedEnv)) console.log(`    env ${name} = ***`);
+}
+
+try {
+  console.log(bold(`Fake Google and an IAP-protected app on ${fake.url}; the app's OAuth client is ${fake.iap.clientId}`));
+
+  await scenario(
+    'Service-account key, no impersonation: one request, no IAM role needed',
+    `with:\n  audience: ${fake.iap.clientId}\n  credentials_json: \${{ secrets.GCP_SA_KEY }}`,
+    { audience: fake.iap.clientId, credentials_json: JSON.stringify(keyFile) },
+  );
+
+  await scenario(
+    'Workload Identity Federation, before the service account grants the repository workloadIdentityUser',
+    `permissions: { id-token: write }\nwith:\n  audience: ${fake.iap.clientId}\n  workload_identity_provider: ${PROVIDER}\n  service_account: ${INVOKER}`,
+    { audience: fake.iap.clientId, workload_identity_provider: PROVIDER, service_account: INVOKER },
+  );
+
+  await scenario(
+    'Workload Identity Federation, after the grant: three requests (GitHub OIDC, STS, generateIdToken)',
+    `permissions: { id-token: write }\nwith:\n  audience: ${fake.iap.clientId}\n  workload_identity_provider: ${PROVIDER}\n  service_account: ${INVOKER}`,
+    { audience: fake.iap.clientId, workload_identity_provider: PROVIDER, service_account: INVOKER },
+    () => fake.grant(INVOKER, repoMember, 'roles/iam.workloadIdentityUser'),
+  );
+
+  await scenario(
+    'A Google outage: STS answers 503 twice, the action retries with backoff',
+    `with:\n  audience: ${fake.iap.clientId}\n  workload_identity_provider: ${PROVIDER}\n  service_account: ${INVOKER}`,
+    { audience: fake.iap.clientId, workload_identity_provider: PROVIDER, service_account: INVOKER },
+    () => fake.inject('sts', { status: 503 }, { status: 503 }),
+  );
+
+  await scenario(
+    'A mistake in the workflow: the provider named with the project ID',
+    `with:\n  workload_identity_provider: projects/my-project/locations/global/workloadIdentityPools/github-pool/providers/github`,
+    { audience: fake.iap.clientId, workload_identity_provider: 'projects/my-project/locations/global/workloadIdentityPools/github-pool/providers/github', service_account: INVOKER },
+  );
+} finally {
+  await fake.stop();
+}
