@@ -29,10 +29,6 @@ describe('every input is checked before any request', () => {
     expect(await inputError({ audience: 'https://app.example.com', credentials_json: key() })).toContain('Input audience: is a URL');
   });
 
-  test('no credential at all', async () => {
-    expect(await inputError({ audience: world.audience })).toContain('credentials_json or workload_identity_provider is required');
-  });
-
   test('both credential sources, named both', async () => {
     const error = await inputError({ audience: world.audience, credentials_json: key(), workload_identity_provider: PROVIDER, service_account: INVOKER });
     expect(error).toContain('credentials_json');

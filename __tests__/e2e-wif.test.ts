@@ -39,7 +39,7 @@ describe('Workload Identity Federation: GitHub OIDC → STS → generateIdToken'
     world.fake.addProvider(PROVIDER, { allowedAudiences: ['https://github.com/octo-org'] });
     const refused = expectFailure(await run(world, wifInputs()));
     expect(refused).toContain('STS token exchange failed: HTTP 400 invalid_grant: The audience in ID Token');
-    expect(refused).toContain(`allowed audiences must include https://iam.googleapis.com/${PROVIDER}`);
+    expect(refused).toContain(`its issuer is https://token.actions.githubusercontent.com and that its allowed audiences include https://iam.googleapis.com/${PROVIDER} (or are empty), or set workload_identity_audience to one of them.`);
     const result = await run(world, { ...wifInputs(), workload_identity_audience: 'https://github.com/octo-org' });
     expectSuccess(result);
   });

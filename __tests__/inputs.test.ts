@@ -73,9 +73,9 @@ describe('a service-account key', () => {
     expect(readConfig(env({ audience: AUDIENCE, credentials_json: base64 })).source.kind).toBe('service_account_key');
   });
 
-  test('of another type is refused by name', () => {
-    expect(inputError({ audience: AUDIENCE, credentials_json: JSON.stringify({ ...keyFile, type: 'authorized_user' }) }).message).toContain(
-      'has type "authorized_user"',
+  test('of an unknown type is refused, listing the accepted ones', () => {
+    expect(inputError({ audience: AUDIENCE, credentials_json: JSON.stringify({ ...keyFile, type: 'aws_key' }) }).message).toContain(
+      'has type "aws_key"; accepted: service_account, authorized_user, external_account, impersonated_service_account.',
     );
   });
 
@@ -121,7 +121,6 @@ describe('errors name the input and never echo a secret', () => {
   test.each([
     [{}, 'Input audience: is required'],
     [{ audience: 'a b' }, 'Input audience: must be a single value'],
-    [{ audience: AUDIENCE }, 'credentials_json or workload_identity_provider is required'],
     [{ audience: AUDIENCE, credentials_json: 'hunter2-not-json' }, 'Input credentials_json: is neither JSON nor base64-encoded JSON'],
     [{ audience: AUDIENCE, credentials_json: '[1,2]' }, 'Input credentials_json: is neither JSON'],
     [{ audience: AUDIENCE, credentials_json: '{"client_email":"a@b.c"}' }, 'lacks private_key'],

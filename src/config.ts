@@ -17,14 +17,25 @@ export interface Config {
   readonly endpoints: Endpoints;
 }
 
-export type CredentialSource = ServiceAccountKeySource | WorkloadIdentitySource;
+export type CredentialSource =
+  | ServiceAccountKeySource
+  | WorkloadIdentitySource
+  | MetadataSource
+  | RefreshTokenSource
+  | ExternalAccountSource
+  | ImpersonatedSource;
 
-export interface ServiceAccountKeySource {
+/** Where a source came from, for the log: `credentials_json`, `GOOGLE_APPLICATION_CREDENTIALS (/path)`, … */
+interface Origin {
+  readonly origin: string;
+}
+
+export interface ServiceAccountKeySource extends Origin {
   readonly kind: 'service_account_key';
   readonly key: ServiceAccountKey;
 }
 
-export interface WorkloadIdentitySource {
+export interface WorkloadIdentitySource extends Origin {
   readonly kind: 'workload_identity';
   /** `projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER` */
   readonly provider: string;
@@ -35,4 +46,44 @@ export interface WorkloadIdentitySource {
   /** `ACTIONS_ID_TOKEN_REQUEST_URL` and its bearer token, which the runner gives jobs with `id-token: write`. */
   readonly oidcRequestUrl: string;
   readonly oidcRequestToken: string;
+}
+
+/** The metadata server of a self-hosted runner on GCE, GKE or Cloud Run. */
+export interface MetadataSource extends Origin {
+  readonly kind: 'metadata';
+  /** `metadata.google.internal`, or `GCE_METADATA_HOST` (host[:port]). */
+  readonly host: string;
+}
+
+/** A user's OAuth refresh token with the desktop OAuth client that obtained it. */
+export interface RefreshTokenSource extends Origin {
+  readonly kind: 'refresh_token';
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly refreshToken: string;
+}
+
+/** An `external_account` credentials file: a subject token exchanged at STS. */
+export interface ExternalAccountSource extends Origin {
+  readonly kind: 'external_account';
+  /** The STS audience: `//iam.googleapis.com/projects/…/providers/…` (or a workforce pool provider). */
+  readonly audience: string;
+  readonly subjectTokenType: string;
+  readonly tokenUrl: string;
+  readonly subjectToken: SubjectTokenSource;
+  /** The service account named by `service_account_impersonation_url`, when there is one. */
+  readonly impersonate: string | undefined;
+  readonly workforcePoolUserProject: string | undefined;
+}
+
+export type SubjectTokenSource =
+  | { readonly from: 'file'; readonly path: string; readonly field: string | undefined }
+  | { readonly from: 'url'; readonly url: string; readonly headers: Readonly<Record<string, string>>; readonly field: string | undefined };
+
+/** An `impersonated_service_account` credentials file: source credentials acting as a service account. */
+export interface ImpersonatedSource extends Origin {
+  readonly kind: 'impersonated_service_account';
+  readonly inner: ServiceAccountKeySource | RefreshTokenSource;
+  readonly serviceAccount: string;
+  readonly delegates: readonly string[];
 }

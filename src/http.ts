@@ -17,6 +17,12 @@ export interface HttpRequest {
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string;
+  /** Bypass any proxy: for the metadata server, which is only reachable from the machine itself. */
+  readonly direct?: boolean;
+  /** Per-call limits, for endpoints that must fail fast (a metadata server that is not there). */
+  readonly timeoutMs?: number;
+  readonly attempts?: number;
+  readonly budgetMs?: number;
 }
 
 export interface HttpResponse {
@@ -73,32 +79,37 @@ export class Http {
   /** Sends the request, retrying what can heal. Resolves with the last response, whatever its status. */
   async send(request: HttpRequest): Promise<{ response: HttpResponse; attempts: number }> {
     const started = this.#now();
+    const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
+    const attempts = request.attempts ?? this.#attempts;
+    const budgetMs = request.budgetMs ?? this.#budgetMs;
     for (let attempt = 1; ; attempt++) {
       let outcome: HttpResponse | ApiFailure;
       try {
-        outcome = await this.#transport(request, AbortSignal.timeout(this.#timeoutMs));
+        outcome = await this.#transport(request, AbortSignal.timeout(timeoutMs));
       } catch (error) {
-        outcome = networkFailure(error, request, this.#timeoutMs);
+        outcome = networkFailure(error, request, timeoutMs);
       }
       const retryable = 'body' in outcome ? isRetryableStatus(outcome.status) : true;
       const delay = this.#backoff(attempt, 'body' in outcome ? outcome : undefined);
-      const outOfTime = this.#now() - started + delay >= this.#budgetMs;
-      if (!retryable || attempt >= this.#attempts || outOfTime) {
+      const outOfTime = this.#now() - started + delay >= budgetMs;
+      if (!retryable || attempt >= attempts || outOfTime) {
         if ('body' in outcome) return { response: outcome, attempts: attempt };
         throw new ApiError(request.what, outcome, attempt);
       }
       const why = 'body' in outcome ? `HTTP ${outcome.status}` : outcome.message;
-      this.#log(`${request.what}: ${why} (attempt ${attempt} of ${this.#attempts}); retrying in ${(delay / 1000).toFixed(1)} s`);
+      this.#log(`${request.what}: ${why} (attempt ${attempt} of ${attempts}); retrying in ${(delay / 1000).toFixed(1)} s`);
       await this.#sleep(delay);
     }
   }
 
+  /** Sends the request and returns a 2xx answer's body; anything else becomes an `ApiError` quoting the service. */
+  async text(request: HttpRequest): Promise<string> {
+    return (await this.#ok(request)).response.body;
+  }
+
   /** Sends the request and parses a 2xx JSON answer; anything else becomes an `ApiError` quoting the service. */
   async json(request: HttpRequest): Promise<Record<string, unknown>> {
-    const { response, attempts } = await this.send(request);
-    if (response.status < 200 || response.status > 299) {
-      throw new ApiError(request.what, parseFailure(response), attempts);
-    }
+    const { response, attempts } = await this.#ok(request);
     const parsed = parseJsonObject(response.body);
     if (!parsed) {
       throw new ApiError(
@@ -108,6 +119,14 @@ export class Http {
       );
     }
     return parsed;
+  }
+
+  async #ok(request: HttpRequest): Promise<{ response: HttpResponse; attempts: number }> {
+    const sent = await this.send(request);
+    if (sent.response.status < 200 || sent.response.status > 299) {
+      throw new ApiError(request.what, parseFailure(sent.response), sent.attempts);
+    }
+    return sent;
   }
 
   /** Full jitter over an exponential ceiling, or the server's Retry-After when it names a bearable wait. */
@@ -222,7 +241,7 @@ export function snippet(body: string): string {
 const nodeTransport: Transport = (request, signal) =>
   new Promise((resolve, reject) => {
     const url = new URL(request.url);
-    const agent = new HttpClient('iap-token').getAgent(request.url);
+    const agent = request.direct ? undefined : new HttpClient('iap-token').getAgent(request.url);
     const send = url.protocol === 'https:' ? https.request : http.request;
     const body = request.body === undefined ? undefined : Buffer.from(request.body);
     const headers: Record<string, string> = { 'user-agent': 'iap-token', ...request.headers };

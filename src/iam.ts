@@ -1,5 +1,5 @@
 import type { Credential } from './credentials/credential.ts';
-import { secretField } from './credentials/credential.ts';
+import { CLOUD_PLATFORM_SCOPE, secretField } from './credentials/credential.ts';
 import { ApiError } from './errors.ts';
 import type { Http } from './http.ts';
 
@@ -32,6 +32,12 @@ export class IamCredentials {
     return secretField(answer, 'token', 'IAM Credentials generateIdToken');
   }
 
+  /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
+  async generateAccessToken(caller: Credential, target: Impersonation): Promise<string> {
+    const answer = await this.#call(caller, target, 'generateAccessToken', { scope: [CLOUD_PLATFORM_SCOPE], lifetime: '3600s' });
+    return secretField(answer, 'accessToken', 'IAM Credentials generateAccessToken');
+  }
+
   async #call(
     caller: Credential,
     target: Impersonation,
@@ -50,7 +56,7 @@ export class IamCredentials {
         body: JSON.stringify(delegates.length ? { ...body, delegates } : body),
       });
     } catch (error) {
-      if (error instanceof ApiError) error.remedy = iamRemedy(error, caller, target);
+      if (error instanceof ApiError) error.remedy = iamRemedy(error, caller, target, PERMISSIONS[method]);
       throw error;
     }
   }
@@ -60,12 +66,24 @@ function resourceName(email: string): string {
   return `projects/-/serviceAccounts/${email}`;
 }
 
+/** The permission each method checks on the target, for remedies when Google's answer does not name it. */
+const PERMISSIONS: Record<string, string> = {
+  generateIdToken: 'iam.serviceAccounts.getOpenIdToken',
+  generateAccessToken: 'iam.serviceAccounts.getAccessToken',
+  signJwt: 'iam.serviceAccounts.signJwt',
+};
+
 const TOKEN_CREATOR = 'roles/iam.serviceAccountTokenCreator';
 const OPENID_TOKEN_CREATOR = 'roles/iam.serviceAccountOpenIdTokenCreator';
 const WORKLOAD_IDENTITY_USER = 'roles/iam.workloadIdentityUser';
 
 /** Which role the caller lacks, on which account, and the gcloud line that grants it. */
-export function iamRemedy(error: ApiError, caller: Credential, target: Impersonation): string | undefined {
+export function iamRemedy(
+  error: ApiError,
+  caller: Credential,
+  target: Impersonation,
+  expected = 'iam.serviceAccounts.getOpenIdToken',
+): string | undefined {
   const { status, reason, message } = error.failure;
   if (reason === 'SERVICE_DISABLED' || /has not been used in project|is disabled/i.test(message)) {
     return 'Fix: enable the IAM Service Account Credentials API in the service account\'s project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID';
@@ -77,9 +95,16 @@ export function iamRemedy(error: ApiError, caller: Credential, target: Impersona
     return 'Fix: the caller\'s access token was refused; the credential may have been revoked or the token expired.';
   }
   if (status !== 403) return undefined;
-  const permission = error.failure.permission ?? 'iam.serviceAccounts.getOpenIdToken';
+  const permission = error.failure.permission ?? expected;
+  if (/scope/i.test(error.failure.message) || error.failure.reason === 'ACCESS_TOKEN_SCOPE_INSUFFICIENT') {
+    return 'Fix: the caller\'s access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.';
+  }
   if (target.delegates.length === 0) {
-    const role = caller.federated ? WORKLOAD_IDENTITY_USER : OPENID_TOKEN_CREATOR;
+    const role = caller.federated
+      ? WORKLOAD_IDENTITY_USER
+      : permission === 'iam.serviceAccounts.getOpenIdToken'
+        ? OPENID_TOKEN_CREATOR
+        : TOKEN_CREATOR;
     return [
       `Fix: the caller ${caller.member} lacks ${permission} on ${target.serviceAccount} (or that account does not exist). Grant the caller ${role} on it:`,
       grantCommand(target.serviceAccount, caller.member, role),

@@ -1,5 +1,7 @@
 import type { Config, CredentialSource } from './config.ts';
-import { isEmail, parseCredentialsJson, parseServiceAccountKey } from './credentials/key-file.ts';
+import { readFileSync } from 'node:fs';
+import { parseCredentialsFile } from './credentials/credentials-file.ts';
+import { isEmail, parseCredentialsJson } from './credentials/key-file.ts';
 import { checkEndpointUrl, resolveEndpoints, type Env } from './endpoints.ts';
 import { InputError } from './errors.ts';
 import { registerSecret } from './secrets.ts';
@@ -65,34 +67,80 @@ function readAudience(audience: string): string {
   return audience;
 }
 
+/** The inputs that each name a credential source; at most one may be set. */
+const SOURCE_INPUTS = ['credentials_json', 'workload_identity_provider', 'refresh_token'] as const;
+
 function readSource(
   env: Env,
   input: (name: string) => string,
   serviceAccount: string | undefined,
   iamHost: string,
 ): CredentialSource {
-  const credentialsJson = input('credentials_json');
-  const provider = input('workload_identity_provider');
-  if (credentialsJson && provider) {
+  const given = SOURCE_INPUTS.filter((name) => input(name));
+  if (given.length > 1) {
+    const names = given.join(' and ');
     throw new InputError(
-      'credentials_json',
-      'credentials_json and workload_identity_provider are both set; give one credential source. Workload Identity Federation needs no long-lived key, so it is the one to keep.',
+      names,
+      `${names} are ${given.length === 2 ? 'both' : 'all'} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`,
     );
   }
-  if (credentialsJson) {
-    const json = parseCredentialsJson(credentialsJson, 'credentials_json');
-    if (json['type'] !== undefined && json['type'] !== 'service_account') {
-      throw new InputError('credentials_json', `has type "${String(json['type'])}"; a service-account key (type "service_account") is accepted.`);
-    }
-    const key = parseServiceAccountKey(json, 'credentials_json');
-    if (key.tokenUri) checkEndpointUrl(key.tokenUri, 'credentials_json (token_uri)');
-    return { kind: 'service_account_key', key };
+  for (const name of ['oauth_client_id', 'oauth_client_secret']) {
+    if (input(name) && !input('refresh_token')) throw new InputError(name, 'goes with refresh_token, which is not set.');
   }
+  const source = readExplicitSource(env, input, serviceAccount, iamHost) ?? readAmbientSource(env);
+  if (source.kind === 'external_account' && !source.impersonate && !serviceAccount) {
+    throw new InputError(
+      'service_account',
+      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`,
+    );
+  }
+  return source;
+}
+
+function readExplicitSource(
+  env: Env,
+  input: (name: string) => string,
+  serviceAccount: string | undefined,
+  iamHost: string,
+): CredentialSource | undefined {
+  const credentialsJson = input('credentials_json');
+  if (credentialsJson) {
+    return parseCredentialsFile(parseCredentialsJson(credentialsJson, 'credentials_json'), 'credentials_json', 'credentials_json');
+  }
+  const provider = input('workload_identity_provider');
   if (provider) return readWorkloadIdentity(env, input, provider, serviceAccount, iamHost);
-  throw new InputError(
-    'credentials_json',
-    'credentials_json or workload_identity_provider is required: give the action a Google credential (Workload Identity Federation is recommended: no key to leak).',
-  );
+  const refreshToken = input('refresh_token');
+  if (refreshToken) {
+    const clientId = input('oauth_client_id');
+    const clientSecret = input('oauth_client_secret');
+    for (const value of [refreshToken, clientSecret, clientId]) registerSecret(value);
+    for (const [name, value] of [['oauth_client_id', clientId], ['oauth_client_secret', clientSecret]] as const) {
+      if (!value) throw new InputError(name, 'is required with refresh_token: the desktop OAuth client that obtained the refresh token.');
+    }
+    return { kind: 'refresh_token', clientId, clientSecret, refreshToken, origin: 'refresh_token' };
+  }
+  return undefined;
+}
+
+/** No credential input: Application Default Credentials' file, else the metadata server, as Google's libraries do. */
+function readAmbientSource(env: Env): CredentialSource {
+  const adc = env['GOOGLE_APPLICATION_CREDENTIALS']?.trim();
+  if (adc) {
+    const name = 'GOOGLE_APPLICATION_CREDENTIALS';
+    let raw: string;
+    try {
+      raw = readFileSync(adc, 'utf8');
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      throw new InputError(name, `names ${adc}, which cannot be read (${code ?? 'error'}). Point it at a credentials JSON file, or unset it.`);
+    }
+    return parseCredentialsFile(parseCredentialsJson(raw, name), name, `${name} (${adc})`);
+  }
+  const host = env['GCE_METADATA_HOST']?.trim() || 'metadata.google.internal';
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
+    throw new InputError('GCE_METADATA_HOST', `must be host[:port] without a scheme, got "${host}"`);
+  }
+  return { kind: 'metadata', host, origin: host === 'metadata.google.internal' ? 'the metadata server' : `the metadata server at ${host}` };
 }
 
 function readWorkloadIdentity(
@@ -138,7 +186,7 @@ function readWorkloadIdentity(
   }
   checkEndpointUrl(oidcRequestUrl, 'ACTIONS_ID_TOKEN_REQUEST_URL');
   const oidcAudience = input('workload_identity_audience') || `https://${iamHost}/${provider}`;
-  return { kind: 'workload_identity', provider, projectNumber, pool, oidcAudience, oidcRequestUrl, oidcRequestToken };
+  return { kind: 'workload_identity', provider, projectNumber, pool, oidcAudience, oidcRequestUrl, oidcRequestToken, origin: 'workload_identity_provider' };
 }
 
 function optionalEmail(value: string, name: string): string | undefined {

@@ -1,5 +1,5 @@
 import { info, setFailed, warning } from '@actions/core';
-import { createCredential } from './credentials/index.ts';
+import { createCredential, describeSource } from './credentials/index.ts';
 import type { Env } from './endpoints.ts';
 import { explain } from './errors.ts';
 import { Http } from './http.ts';
@@ -17,9 +17,10 @@ export async function run(env: Env = process.env): Promise<void> {
       warning('include_email is false: IAP refuses ID tokens without an email claim ("JWT \'email\' claim isn\'t a string").');
     }
     const http = new Http({ log: info });
-    const { credential, description } = createCredential(config, http, env);
-    info(`Credential: ${description}${config.serviceAccount ? `, impersonating ${config.serviceAccount}` : ''}.`);
     const iam = new IamCredentials(http, config.endpoints.iamcredentials);
+    const credential = createCredential(config.source, { endpoints: config.endpoints, http, iam, env });
+    const as = config.serviceAccount ? `; minting for ${config.serviceAccount}` : '';
+    info(`Credential: ${describeSource(config.source)}${as}.`);
     const minted = await mintIdToken(config, credential, iam);
     await publish(minted, config, env);
   } catch (error) {

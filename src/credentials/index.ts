@@ -1,23 +1,55 @@
-import type { Config } from '../config.ts';
-import type { Env } from '../endpoints.ts';
+import type { CredentialSource } from '../config.ts';
+import type { Env, Endpoints } from '../endpoints.ts';
 import type { Http } from '../http.ts';
+import type { IamCredentials } from '../iam.ts';
 import type { Credential } from './credential.ts';
+import { externalAccountCredential } from './external-account.ts';
+import { impersonatedCredential } from './impersonated.ts';
+import { metadataCredential } from './metadata.ts';
+import { refreshTokenCredential } from './refresh-token.ts';
 import { serviceAccountKeyCredential } from './service-account-key.ts';
 import { workloadIdentityCredential } from './workload-identity.ts';
 
-/** The credential for the configured source, and a line for the log that says who it is (never a secret). */
-export function createCredential(config: Config, http: Http, env: Env): { credential: Credential; description: string } {
-  const { source, endpoints } = config;
+export interface CredentialContext {
+  readonly endpoints: Endpoints;
+  readonly http: Http;
+  readonly iam: IamCredentials;
+  readonly env: Env;
+}
+
+/** The credential for the configured source. */
+export function createCredential(source: CredentialSource, context: CredentialContext): Credential {
+  const { endpoints, http, iam, env } = context;
   switch (source.kind) {
     case 'service_account_key':
-      return {
-        credential: serviceAccountKeyCredential(source, endpoints, http),
-        description: `service-account key for ${source.key.clientEmail}`,
-      };
+      return serviceAccountKeyCredential(source, endpoints, http);
     case 'workload_identity':
-      return {
-        credential: workloadIdentityCredential(source, endpoints, http, env),
-        description: `Workload Identity Federation through ${source.provider}`,
-      };
+      return workloadIdentityCredential(source, endpoints, http, env);
+    case 'metadata':
+      return metadataCredential(source, http);
+    case 'refresh_token':
+      return refreshTokenCredential(source, endpoints, http);
+    case 'external_account':
+      return externalAccountCredential(source, endpoints, http, iam);
+    case 'impersonated_service_account':
+      return impersonatedCredential(source, createCredential(source.inner, context), iam);
+  }
+}
+
+/** A line for the log that says who the credential is (never a secret). */
+export function describeSource(source: CredentialSource): string {
+  switch (source.kind) {
+    case 'service_account_key':
+      return `service-account key for ${source.key.clientEmail} (${source.origin})`;
+    case 'workload_identity':
+      return `Workload Identity Federation through ${source.provider}`;
+    case 'metadata':
+      return `${source.origin} (no credential input is set)`;
+    case 'refresh_token':
+      return `OAuth refresh token (${source.origin})`;
+    case 'external_account':
+      return `external account through ${source.audience.replace(/^\/\/iam\.[^/]+\//, '')}${source.impersonate ? ` as ${source.impersonate}` : ''} (${source.origin})`;
+    case 'impersonated_service_account':
+      return `${describeSource(source.inner)}, impersonating ${source.serviceAccount} (${source.origin})`;
   }
 }

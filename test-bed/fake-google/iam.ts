@@ -27,6 +27,12 @@ export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
     if (!delegate) return apiError(400, 'INVALID_ARGUMENT', `Invalid delegate "${String(name)}": expected projects/-/serviceAccounts/EMAIL.`);
     delegates.push(delegate);
   }
+  if (caller.kind === 'user' && !caller.scopes.includes('https://www.googleapis.com/auth/cloud-platform')) {
+    return apiError(403, 'PERMISSION_DENIED', 'Request had insufficient authentication scopes.', [
+      { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ACCESS_TOKEN_SCOPE_INSUFFICIENT', domain: 'googleapis.com' },
+    ]);
+  }
+  if (method === 'generateAccessToken') return generateAccessToken(fake, caller, delegates, email, body);
   if (method !== 'generateIdToken') return apiError(501, 'UNIMPLEMENTED', `${method} is not in this fake yet.`);
   const permission = 'iam.serviceAccounts.getOpenIdToken';
   const denied = checkChain(fake, caller, delegates, email, permission);
@@ -36,6 +42,19 @@ export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
   const account = fake.serviceAccounts.get(email);
   if (!account) return permissionDenied(permission);
   return { status: 200, body: { token: fake.issueIdToken(account, audience, body['includeEmail'] === true) } };
+}
+
+function generateAccessToken(fake: FakeGoogle, caller: Identity, delegates: string[], email: string, body: Record<string, unknown>): Reply {
+  const denied = checkChain(fake, caller, delegates, email, 'iam.serviceAccounts.getAccessToken');
+  if (denied) return denied;
+  const scope = body['scope'];
+  if (!Array.isArray(scope) || scope.length === 0) return apiError(400, 'INVALID_ARGUMENT', 'scope is required.');
+  const lifetime = body['lifetime'];
+  if (lifetime !== undefined && !/^\d+s$/.test(String(lifetime))) return apiError(400, 'INVALID_ARGUMENT', `Invalid lifetime: ${String(lifetime)}`);
+  const seconds = lifetime === undefined ? 3600 : Number(String(lifetime).slice(0, -1));
+  if (seconds > 3600) return apiError(400, 'INVALID_ARGUMENT', 'The lifetime must be at most 3600s.');
+  const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email }, seconds);
+  return { status: 200, body: { accessToken, expireTime: new Date(fake.now() + seconds * 1000).toISOString() } };
 }
 
 /**

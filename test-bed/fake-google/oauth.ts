@@ -14,6 +14,7 @@ export function handleOAuthToken(fake: FakeGoogle, req: Req): Reply {
   const form = parseBody(req) ?? {};
   const grantType = form['grant_type'];
   if (grantType === JWT_BEARER) return jwtBearer(fake, String(form['assertion'] ?? ''));
+  if (grantType === 'refresh_token') return refreshGrant(fake, form);
   if (!grantType) return oauthError(400, 'unsupported_grant_type', 'Invalid grant_type: ');
   return oauthError(400, 'unsupported_grant_type', `Invalid grant_type: ${String(grantType)}`);
 }
@@ -50,4 +51,29 @@ function jwtBearer(fake: FakeGoogle, assertion: string): Reply {
     return { status: 200, body: { access_token: accessToken, expires_in: 3599, token_type: 'Bearer' } };
   }
   return oauthError(400, 'invalid_scope', 'Invalid OAuth scope or ID token audience provided.');
+}
+
+/** The refresh grant, as a desktop OAuth client uses it: an access token, and an ID token when `openid` was granted. */
+function refreshGrant(fake: FakeGoogle, form: Record<string, unknown>): Reply {
+  const clientId = String(form['client_id'] ?? '');
+  const secret = fake.oauthClients.get(clientId);
+  if (!clientId || secret === undefined || secret !== form['client_secret']) {
+    return oauthError(401, 'invalid_client', 'Unauthorized');
+  }
+  const grant = fake.refreshTokens.get(String(form['refresh_token'] ?? ''));
+  if (!grant || grant.clientId !== clientId) return oauthError(400, 'invalid_grant', 'Token has been expired or revoked.');
+  const audience = form['audience'] ?? form['target_audience'];
+  const knownAudiences = [fake.iap.clientId, ...fake.iap.programmaticClients, ...fake.oauthClients.keys()];
+  if (audience !== undefined && !knownAudiences.includes(String(audience))) {
+    return oauthError(400, 'invalid_audience', 'The audience client and the client need to be in the same project.');
+  }
+  const accessToken = fake.issueAccessToken({ kind: 'user', email: grant.email, scopes: grant.scopes });
+  const uniqueId = `1${Buffer.from(grant.email).toString('hex').slice(0, 20)}`;
+  const idToken = grant.scopes.includes('openid')
+    ? fake.issueIdToken({ email: grant.email, uniqueId, azp: clientId }, audience === undefined ? clientId : String(audience), grant.scopes.includes('email'))
+    : undefined;
+  return {
+    status: 200,
+    body: { access_token: accessToken, expires_in: 3599, scope: grant.scopes.join(' '), token_type: 'Bearer', ...(idToken ? { id_token: idToken } : {}) },
+  };
 }

@@ -7,6 +7,7 @@ import { handleSts } from './sts.ts';
 import { handleIamCredentials } from './iam.ts';
 import { handleGitHubOidc } from './github.ts';
 import { handleIapApp } from './iap.ts';
+import { handleMetadata } from './metadata.ts';
 
 /**
  * A fake Google on 127.0.0.1 for tests and the demo: the OAuth token endpoint, STS, IAM Credentials, GitHub's OIDC
@@ -14,7 +15,7 @@ import { handleIapApp } from './iap.ts';
  * it generates, checks requests as strictly as Google does, counts them, and injects faults per endpoint.
  */
 
-export type Endpoint = 'oauth2' | 'sts' | 'iamcredentials' | 'github' | 'iap';
+export type Endpoint = 'oauth2' | 'sts' | 'iamcredentials' | 'github' | 'iap' | 'metadata';
 
 export interface Req {
   readonly method: string;
@@ -43,7 +44,15 @@ export interface Fault {
 
 export type Identity =
   | { readonly kind: 'serviceAccount'; readonly email: string }
+  | { readonly kind: 'user'; readonly email: string; readonly scopes: readonly string[] }
   | { readonly kind: 'federated'; readonly members: readonly string[] };
+
+/** A person who signed in with a desktop OAuth client and holds a refresh token. */
+export interface RefreshGrant {
+  readonly clientId: string;
+  readonly email: string;
+  readonly scopes: readonly string[];
+}
 
 export interface ServiceAccount {
   readonly email: string;
@@ -105,6 +114,11 @@ export class FakeGoogle {
     programmaticClients: [] as string[],
     accessors: new Set<string>(),
   };
+  /** Desktop OAuth clients (id → secret) and the refresh tokens they issued. */
+  readonly oauthClients = new Map<string, string>();
+  readonly refreshTokens = new Map<string, RefreshGrant>();
+  /** The runner VM's metadata server: its default service account, if one is attached. */
+  readonly metadata: { serviceAccount: string | undefined } = { serviceAccount: undefined };
   now: () => number = Date.now;
 
   readonly #server: Server;
@@ -146,6 +160,11 @@ export class FakeGoogle {
     };
   }
 
+  /** GCE_METADATA_HOST for this fake: the metadata server answers on the same port. */
+  get metadataHost(): string {
+    return this.url.replace(/^http:\/\//, '');
+  }
+
   get appUrl(): string {
     return `${this.url}/app`;
   }
@@ -178,8 +197,20 @@ export class FakeGoogle {
     this.grants.push({ resource, member, role });
   }
 
+  /** A desktop OAuth client and a user's refresh token from it. */
+  addUser(email: string, scopes: readonly string[] = ['openid', 'email']): { clientId: string; clientSecret: string; refreshToken: string } {
+    const clientId = `${this.oauthClients.size + 1}00000-desktop.apps.googleusercontent.com`;
+    const clientSecret = `GOCSPX-${randomBytes(18).toString('base64url')}`;
+    const refreshToken = `1//0g${randomBytes(48).toString('base64url')}`;
+    this.oauthClients.set(clientId, clientSecret);
+    this.refreshTokens.set(refreshToken, { clientId, email, scopes });
+    this.secrets.add(clientSecret);
+    this.secrets.add(refreshToken);
+    return { clientId, clientSecret, refreshToken };
+  }
+
   hasPermission(resource: string, identity: Identity, permission: string): boolean {
-    const members = identity.kind === 'serviceAccount' ? [`serviceAccount:${identity.email}`] : identity.members;
+    const members = identity.kind === 'federated' ? identity.members : [memberOf(identity)];
     return this.grants.some(
       (g) => g.resource === resource && members.includes(g.member) && (ROLE_PERMISSIONS[g.role] ?? []).includes(permission),
     );
@@ -207,18 +238,18 @@ export class FakeGoogle {
     return entry && entry.expiresAt > this.now() ? entry.identity : undefined;
   }
 
-  /** A Google-signed ID token, as accounts.google.com issues them for service accounts. */
-  issueIdToken(account: ServiceAccount, audience: string, includeEmail: boolean): string {
+  /** A Google-signed ID token, as accounts.google.com issues them for service accounts and users. */
+  issueIdToken(subject: { email: string; uniqueId: string; azp?: string }, audience: string, includeEmail: boolean): string {
     const iat = Math.floor(this.now() / 1000);
     const token = sign(
       {
         aud: audience,
-        azp: account.uniqueId,
-        ...(includeEmail ? { email: account.email, email_verified: true } : {}),
+        azp: subject.azp ?? subject.uniqueId,
+        ...(includeEmail ? { email: subject.email, email_verified: true } : {}),
         exp: iat + 3600,
         iat,
         iss: GOOGLE_ISSUER,
-        sub: account.uniqueId,
+        sub: subject.uniqueId,
       },
       this.googleKey,
     );
@@ -271,8 +302,15 @@ export class FakeGoogle {
         return handleGitHubOidc(this, req);
       case 'iap':
         return handleIapApp(this, req);
+      case 'metadata':
+        return handleMetadata(this, req);
     }
   }
+}
+
+/** The IAM member an identity is granted roles as. */
+export function memberOf(identity: Exclude<Identity, { kind: 'federated' }>): string {
+  return identity.kind === 'user' ? `user:${identity.email}` : `serviceAccount:${identity.email}`;
 }
 
 function routeOf(path: string): Endpoint | undefined {
@@ -281,6 +319,7 @@ function routeOf(path: string): Endpoint | undefined {
   if (path.startsWith('/iamcredentials/v1/')) return 'iamcredentials';
   if (path === '/github/oidc') return 'github';
   if (path === '/app' || path.startsWith('/app/')) return 'iap';
+  if (path.startsWith('/computeMetadata/')) return 'metadata';
   return undefined;
 }
 

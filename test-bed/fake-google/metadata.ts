@@ -1,0 +1,30 @@
+import type { FakeGoogle, Reply, Req } from './server.ts';
+
+const PREFIX = '/computeMetadata/v1/instance/service-accounts/default/';
+const FLAVOR = { 'metadata-flavor': 'Google' };
+
+/** The GCE metadata server's service-account endpoints, for a VM whose default service account is configured. */
+export function handleMetadata(fake: FakeGoogle, req: Req): Reply {
+  if (req.headers['metadata-flavor'] !== 'Google') {
+    return { status: 403, headers: FLAVOR, body: 'Missing required header: Metadata-Flavor' };
+  }
+  const email = fake.metadata.serviceAccount;
+  const account = email ? fake.serviceAccounts.get(email) : undefined;
+  if (!req.path.startsWith(PREFIX) || !account) return { status: 404, headers: FLAVOR, body: 'Not Found' };
+  switch (req.path.slice(PREFIX.length)) {
+    case 'email':
+      return { status: 200, headers: { ...FLAVOR, 'content-type': 'application/text' }, body: account.email };
+    case 'token': {
+      const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email: account.email });
+      return { status: 200, headers: FLAVOR, body: { access_token: accessToken, expires_in: 3599, token_type: 'Bearer' } };
+    }
+    case 'identity': {
+      const audience = req.query.get('audience');
+      if (!audience) return { status: 400, headers: FLAVOR, body: 'non-empty audience parameter required' };
+      // Only format=full adds the email claim, which IAP needs.
+      return { status: 200, headers: { ...FLAVOR, 'content-type': 'text/html' }, body: fake.issueIdToken(account, audience, req.query.get('format') === 'full') };
+    }
+    default:
+      return { status: 404, headers: FLAVOR, body: 'Not Found' };
+  }
+}
