@@ -89,7 +89,7 @@ export class Http {
       } catch (error) {
         outcome = networkFailure(error, request, timeoutMs);
       }
-      const retryable = 'body' in outcome ? isRetryableStatus(outcome.status) : true;
+      const retryable = 'body' in outcome ? isRetryableStatus(outcome.status) : isRetryableNetworkFailure(outcome);
       const delay = this.#backoff(attempt, 'body' in outcome ? outcome : undefined);
       const outOfTime = this.#now() - started + delay >= budgetMs;
       if (!retryable || attempt >= attempts || outOfTime) {
@@ -142,6 +142,20 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status <= 599 && status !== 501);
 }
 
+/** A name that does not resolve or a certificate that is not trusted will not heal in seconds: no retry. */
+function isRetryableNetworkFailure(failure: ApiFailure): boolean {
+  return failure.code !== 'ENOTFOUND' && !TLS_TRUST_CODES.has(failure.code ?? '');
+}
+
+const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 function retryAfterMs(header: string | string[] | undefined, now: number): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (!value) return undefined;
@@ -166,6 +180,16 @@ function networkFailure(error: unknown, request: HttpRequest, timeoutMs: number)
     ERR_BODY_TOO_LARGE: `the answer from ${host} was larger than ${MAX_BODY_BYTES} bytes`,
   };
   const code = err.code ?? 'ERROR';
+  if (TLS_TRUST_CODES.has(code)) {
+    return {
+      status: 0,
+      code,
+      message: `the TLS certificate of ${host} is not trusted (${code}); behind a TLS-inspecting proxy, give the runner the proxy's CA with NODE_EXTRA_CA_CERTS`,
+    };
+  }
+  if (err.message?.startsWith('tunneling socket could not be established')) {
+    return { status: 0, code, message: `the proxy (https_proxy/http_proxy) did not open a tunnel to ${host}: ${err.message}` };
+  }
   return { status: 0, code, message: known[code] ?? `could not reach ${host}: ${err.message ?? code}` };
 }
 

@@ -13,13 +13,13 @@ export function handleOAuthToken(fake: FakeGoogle, req: Req): Reply {
   }
   const form = parseBody(req) ?? {};
   const grantType = form['grant_type'];
-  if (grantType === JWT_BEARER) return jwtBearer(fake, String(form['assertion'] ?? ''));
+  if (grantType === JWT_BEARER) return jwtBearer(fake, String(form['assertion'] ?? ''), `${req.origin}/oauth2/token`);
   if (grantType === 'refresh_token') return refreshGrant(fake, form);
   if (!grantType) return oauthError(400, 'unsupported_grant_type', 'Invalid grant_type: ');
   return oauthError(400, 'unsupported_grant_type', `Invalid grant_type: ${String(grantType)}`);
 }
 
-function jwtBearer(fake: FakeGoogle, assertion: string): Reply {
+function jwtBearer(fake: FakeGoogle, assertion: string, tokenUrl: string): Reply {
   const jwt = parse(assertion);
   if (!jwt) return oauthError(400, 'invalid_grant', 'Invalid JWT: invalid assertion');
   const { iss, aud, iat, exp, scope, target_audience: targetAudience } = jwt.claims;
@@ -30,7 +30,6 @@ function jwtBearer(fake: FakeGoogle, assertion: string): Reply {
   }
   if (!verify(jwt, account.key.publicKey)) return oauthError(400, 'invalid_grant', 'Invalid JWT Signature.');
   if (account.disabled) return oauthError(400, 'invalid_grant', 'Invalid grant: account disabled');
-  const tokenUrl = `${fake.url}/oauth2/token`;
   if (aud !== tokenUrl) {
     return oauthError(400, 'invalid_grant', `Invalid JWT: Failed audience check. The right audience is ${tokenUrl}`);
   }

@@ -1,4 +1,6 @@
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { newSigningKey, sign, type SigningKey } from './jwt.ts';
@@ -18,6 +20,8 @@ import { handleMetadata } from './metadata.ts';
 export type Endpoint = 'oauth2' | 'sts' | 'iamcredentials' | 'github' | 'iap' | 'metadata';
 
 export interface Req {
+  /** The origin the client addressed (scheme and Host header), as Google checks an assertion's audience. */
+  readonly origin: string;
   readonly method: string;
   readonly path: string;
   readonly query: URLSearchParams;
@@ -121,41 +125,58 @@ export class FakeGoogle {
   readonly metadata: { serviceAccount: string | undefined } = { serviceAccount: undefined };
   now: () => number = Date.now;
 
-  readonly #server: Server;
+  /** The same fake over HTTPS (certificate for *.fake-google.test, test-bed/tls/ca.pem), for proxy tests. */
+  httpsPort = 0;
+  readonly #servers: Server[];
 
   constructor() {
     this.secrets.add(this.githubRequestToken);
-    this.#server = createServer((req, res) => {
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         const url = new URL(req.url ?? '/', 'http://fake.invalid');
+        const scheme = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
         void this.#dispatch(
-          { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') },
+          { origin: `${scheme}://${req.headers.host ?? 'unknown'}`, method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') },
           res,
         );
       });
-    });
+    };
+    const tls = (name: string) => readFileSync(new URL(`../tls/${name}`, import.meta.url));
+    this.#servers = [createServer(handle), createTlsServer({ key: tls('server-key.pem'), cert: tls('server.pem') }, handle)];
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    const ports = await Promise.all(
+      this.#servers.map(
+        (server) => new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))),
+      ),
+    );
+    this.url = `http://127.0.0.1:${ports[0]}`;
+    this.httpsPort = ports[1] ?? 0;
     return this;
   }
 
   async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await Promise.all(
+      this.#servers.map((server) => {
+        server.closeAllConnections();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      }),
+    );
   }
 
-  /** The environment that points the action at this fake instead of Google and GitHub. */
-  env(): Record<string, string> {
+  /**
+   * The environment that points the action at this fake instead of Google and GitHub. `base(api)` gives each API's
+   * origin: by default this fake's plain-HTTP loopback address; proxy tests name https://API.fake-google.test hosts.
+   */
+  env(base: (api: string) => string = () => this.url): Record<string, string> {
     return {
-      GHA_ENDPOINT_OVERRIDE_oauth2: `${this.url}/oauth2`,
-      GHA_ENDPOINT_OVERRIDE_sts: `${this.url}/sts/v1`,
-      GHA_ENDPOINT_OVERRIDE_iamcredentials: `${this.url}/iamcredentials/v1`,
-      ACTIONS_ID_TOKEN_REQUEST_URL: `${this.url}/github/oidc?api-version=2.0`,
+      GHA_ENDPOINT_OVERRIDE_oauth2: `${base('oauth2')}/oauth2`,
+      GHA_ENDPOINT_OVERRIDE_sts: `${base('sts')}/sts/v1`,
+      GHA_ENDPOINT_OVERRIDE_iamcredentials: `${base('iamcredentials')}/iamcredentials/v1`,
+      ACTIONS_ID_TOKEN_REQUEST_URL: `${base('github')}/github/oidc?api-version=2.0`,
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: this.githubRequestToken,
     };
   }
