@@ -42,7 +42,10 @@ fake.addServiceAccount(INVOKER);
 fake.addProvider(PROVIDER);
 fake.grant(INVOKER, 'principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app', 'roles/iam.workloadIdentityUser');
 
-function actionEnv(inputs: Record<string, string>): Record<string, string> {
+fake.metadata.serviceAccount = INVOKER;
+const user = fake.addUser('alice@example.com');
+
+function actionEnv(inputs: Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
   const files = Object.fromEntries(['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY'].map((name) => {
     const path = join(dir, name);
     writeFileSync(path, '');
@@ -50,12 +53,17 @@ function actionEnv(inputs: Record<string, string>): Record<string, string> {
   }));
   const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', GITHUB_REPOSITORY: 'octo-org/deploy-app', ...files, ...fake.env() };
   for (const [name, spec] of Object.entries(readActionYaml().inputs)) env[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? '';
-  return env;
+  return { ...env, ...extra };
 }
 
-const flows: Array<{ name: string; inputs: Record<string, string> }> = [
+const flows: Array<{ name: string; inputs: Record<string, string>; env?: Record<string, string> }> = [
   { name: 'key → ID token', inputs: { audience: fake.iap.clientId, credentials_json: JSON.stringify(keyFile) } },
   { name: 'WIF → ID token', inputs: { audience: fake.iap.clientId, workload_identity_provider: PROVIDER, service_account: INVOKER } },
+  { name: 'metadata → ID token', inputs: { audience: fake.iap.clientId }, env: { GCE_METADATA_HOST: fake.metadataHost } },
+  {
+    name: 'refresh token → ID token',
+    inputs: { audience: fake.iap.clientId, refresh_token: user.refreshToken, oauth_client_id: user.clientId, oauth_client_secret: user.clientSecret },
+  },
 ];
 const main = join(ROOT, readActionYaml().runs.main);
 
@@ -68,7 +76,7 @@ for (let i = 0; i < WARMUP + RUNS; i++) {
   if (i >= WARMUP) baseline.push(base);
   for (const flow of flows) {
     const before = fake.count();
-    const sample = await measure(main, actionEnv(flow.inputs));
+    const sample = await measure(main, actionEnv(flow.inputs, flow.env));
     if (sample.exitCode !== 0) throw new Error(`${flow.name} failed (exit ${sample.exitCode})`);
     const entry = results.get(flow.name)!;
     entry.requests = fake.count() - before;

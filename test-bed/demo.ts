@@ -17,12 +17,18 @@ fake.iap.accessors.add(`serviceAccount:${DEPLOYER}`);
 fake.iap.accessors.add(`serviceAccount:${INVOKER}`);
 const repoMember = `principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app`;
 
-async function scenario(title: string, yaml: string, inputs: Record<string, string>, before: () => void = () => undefined): Promise<void> {
+async function scenario(
+  title: string,
+  yaml: string,
+  inputs: Record<string, string>,
+  before: () => void = () => undefined,
+  env: Record<string, string> = {},
+): Promise<void> {
   console.log(`\n${bold(`▶ ${title}`)}`);
   console.log(dim(yaml.trim().split('\n').map((line) => `  ${line}`).join('\n')));
   before();
   const startCount = fake.count();
-  const result = await runAction(inputs, { env: fake.env() });
+  const result = await runAction(inputs, { env: { ...fake.env(), ...env } });
   console.log(bold('  log:'));
   for (const line of result.visibleLog.filter(Boolean)) console.log(`    ${line}`);
   report(result, fake.count() - startCount);
@@ -69,6 +75,23 @@ try {
     `with:\n  audience: ${fake.iap.clientId}\n  workload_identity_provider: ${PROVIDER}\n  service_account: ${INVOKER}`,
     { audience: fake.iap.clientId, workload_identity_provider: PROVIDER, service_account: INVOKER },
     () => fake.inject('sts', { status: 503 }, { status: 503 }),
+  );
+
+  const user = fake.addUser('alice@example.com');
+  fake.iap.accessors.add('user:alice@example.com');
+  await scenario(
+    'A person\'s refresh token from a desktop OAuth client: one request',
+    `with:\n  audience: ${fake.iap.clientId}\n  refresh_token: \${{ secrets.IAP_REFRESH_TOKEN }}\n  oauth_client_id: \${{ vars.DESKTOP_CLIENT_ID }}\n  oauth_client_secret: \${{ secrets.DESKTOP_CLIENT_SECRET }}`,
+    { audience: fake.iap.clientId, refresh_token: user.refreshToken, oauth_client_id: user.clientId, oauth_client_secret: user.clientSecret },
+  );
+
+  fake.metadata.serviceAccount = DEPLOYER;
+  await scenario(
+    'A self-hosted runner on GCE: no credential input, the metadata server answers in one request',
+    `with:\n  audience: ${fake.iap.clientId}\n# GCE_METADATA_HOST=${fake.metadataHost} stands in for metadata.google.internal`,
+    { audience: fake.iap.clientId },
+    () => undefined,
+    { GCE_METADATA_HOST: fake.metadataHost },
   );
 
   await scenario(
