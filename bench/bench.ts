@@ -58,6 +58,7 @@ function actionEnv(inputs: Record<string, string>, extra: Record<string, string>
 
 const flows: Array<{ name: string; inputs: Record<string, string>; env?: Record<string, string> }> = [
   { name: 'key → ID token', inputs: { audience: fake.iap.clientId, credentials_json: JSON.stringify(keyFile) } },
+  { name: 'key → signed JWT (local)', inputs: { audience: 'https://app.example.com/*', token_type: 'signed_jwt', credentials_json: JSON.stringify(keyFile) } },
   { name: 'WIF → ID token', inputs: { audience: fake.iap.clientId, workload_identity_provider: PROVIDER, service_account: INVOKER } },
   { name: 'metadata → ID token', inputs: { audience: fake.iap.clientId }, env: { GCE_METADATA_HOST: fake.metadataHost } },
   {

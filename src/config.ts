@@ -2,9 +2,15 @@ import type { ServiceAccountKey } from './credentials/key-file.ts';
 import type { Endpoints } from './endpoints.ts';
 
 /** Everything the run needs, read and validated once by `readConfig` before any request or side effect. */
+export type TokenType = 'id_token' | 'signed_jwt';
+
 export interface Config {
-  /** The ID token's audience: the OAuth client ID IAP accepts. */
+  /** `id_token`: a Google-signed ID token; `signed_jwt`: a JWT signed by a service account. */
+  readonly tokenType: TokenType;
+  /** An ID token's audience is the OAuth client ID IAP accepts; a signed JWT's is the app's URL (or `https://host/*`). */
   readonly audience: string;
+  /** A signed JWT's lifetime in seconds (IAP accepts at most 3600). */
+  readonly lifetimeSeconds: number;
   readonly source: CredentialSource;
   /** Impersonate this service account (the token is then for it). */
   readonly serviceAccount: string | undefined;

@@ -38,6 +38,12 @@ export class IamCredentials {
     return secretField(answer, 'accessToken', 'IAM Credentials generateAccessToken');
   }
 
+  /** `signJwt`: the claims signed by one of the service account's Google-managed keys. */
+  async signJwt(caller: Credential, target: Impersonation, claims: Record<string, unknown>): Promise<string> {
+    const answer = await this.#call(caller, target, 'signJwt', { payload: JSON.stringify(claims) });
+    return secretField(answer, 'signedJwt', 'IAM Credentials signJwt');
+  }
+
   async #call(
     caller: Credential,
     target: Impersonation,
@@ -91,6 +97,9 @@ export function iamRemedy(
   if (status === 404) {
     return `Fix: the service account ${target.serviceAccount} does not exist; check service_account (and delegates).`;
   }
+  if (status === 401 && (error.failure.reason === 'ACCESS_TOKEN_TYPE_UNSUPPORTED' || caller.federated)) {
+    return 'Fix: a federated token cannot call this method; the action should have exchanged it for the service account\'s own access token first. Please report this.';
+  }
   if (status === 401) {
     return 'Fix: the caller\'s access token was refused; the credential may have been revoked or the token expired.';
   }
@@ -98,6 +107,12 @@ export function iamRemedy(
   const permission = error.failure.permission ?? expected;
   if (/scope/i.test(error.failure.message) || error.failure.reason === 'ACCESS_TOKEN_SCOPE_INSUFFICIENT') {
     return 'Fix: the caller\'s access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.';
+  }
+  if (target.delegates.length === 0 && caller.principal === target.serviceAccount) {
+    return [
+      `Fix: ${target.serviceAccount} lacks ${permission} on itself: a service account does not hold the token creator role on itself until granted. Grant it:`,
+      grantCommand(target.serviceAccount, `serviceAccount:${target.serviceAccount}`, TOKEN_CREATOR),
+    ].join('\n');
   }
   if (target.delegates.length === 0) {
     const role = caller.federated

@@ -1,4 +1,4 @@
-import type { Config, CredentialSource } from './config.ts';
+import type { Config, CredentialSource, TokenType } from './config.ts';
 import { readFileSync } from 'node:fs';
 import { parseCredentialsFile } from './credentials/credentials-file.ts';
 import { isEmail, parseCredentialsJson } from './credentials/key-file.ts';
@@ -31,16 +31,27 @@ export function readConfig(env: Env): Config {
   }
   const endpoints = resolveEndpoints(universe, env);
 
-  const audience = readAudience(input('audience'));
+  const tokenType = readTokenType(input('token_type'));
+  const audience = tokenType === 'signed_jwt' ? readUrlAudience(input('audience')) : readAudience(input('audience'));
+  const lifetimeSeconds = readLifetime(input('lifetime'), tokenType);
   const serviceAccount = optionalEmail(input('service_account'), 'service_account');
   const delegates = readDelegates(input('delegates'));
   if (delegates.length > 0 && !serviceAccount) {
     throw new InputError('delegates', 'needs service_account: delegates are the chain from the caller to that service account.');
   }
 
+  const source = readSource(env, input, serviceAccount, endpoints.iamHost);
+  if (tokenType === 'signed_jwt' && source.kind === 'refresh_token' && !serviceAccount) {
+    throw new InputError(
+      'service_account',
+      'is required for token_type signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.',
+    );
+  }
   return {
+    tokenType,
     audience,
-    source: readSource(env, input, serviceAccount, endpoints.iamHost),
+    lifetimeSeconds,
+    source,
     serviceAccount,
     delegates,
     includeEmail: readBoolean(input('include_email'), 'include_email', true),
@@ -61,7 +72,7 @@ function readAudience(audience: string): string {
   if (/^https?:\/\//i.test(audience)) {
     throw new InputError(
       'audience',
-      'is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com), never for a URL.',
+      'is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, set token_type: signed_jwt.',
     );
   }
   return audience;
@@ -69,6 +80,43 @@ function readAudience(audience: string): string {
 
 /** The inputs that each name a credential source; at most one may be set. */
 const SOURCE_INPUTS = ['credentials_json', 'workload_identity_provider', 'refresh_token'] as const;
+
+function readTokenType(value: string): TokenType {
+  if (!value || value === 'id_token') return 'id_token';
+  if (value === 'signed_jwt') return 'signed_jwt';
+  throw new InputError('token_type', `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got "${value}"`);
+}
+
+/** IAP takes a signed JWT's audience as the app's URL, exact or with a trailing path wildcard (`https://host/*`). */
+function readUrlAudience(audience: string): string {
+  const accepted = 'the app\'s URL, https://HOST/PATH or https://HOST/* for every path';
+  if (!audience) throw new InputError('audience', `is required: with token_type signed_jwt, ${accepted}.`);
+  let url: URL;
+  try {
+    url = new URL(audience);
+  } catch {
+    throw new InputError('audience', `must be a URL with token_type signed_jwt (${accepted}), got "${audience}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new InputError('audience', `must be an http(s) URL with token_type signed_jwt (${accepted}), got "${audience}"`);
+  }
+  if (audience.slice(0, -1).includes('*') || url.search || url.hash) {
+    throw new InputError('audience', `may end in * but have no other wildcard, query or fragment (${accepted}), got "${audience}"`);
+  }
+  return audience;
+}
+
+function readLifetime(value: string, tokenType: TokenType): number {
+  if (!value) return 3600;
+  if (tokenType !== 'signed_jwt') {
+    throw new InputError('lifetime', 'applies to token_type signed_jwt only: Google sets an ID token\'s lifetime (one hour).');
+  }
+  const seconds = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= 60 && seconds <= 3600)) {
+    throw new InputError('lifetime', `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got "${value}"`);
+  }
+  return seconds;
+}
 
 function readSource(
   env: Env,

@@ -8,12 +8,13 @@ import { readConfig } from './inputs.ts';
 import { publish } from './publish.ts';
 import { redact } from './secrets.ts';
 import { mintIdToken } from './tokens/id-token.ts';
+import { mintSignedJwt } from './tokens/signed-jwt.ts';
 
 /** inputs → credential → token → publish. Any failure ends the step with one explained error and no outputs. */
 export async function run(env: Env = process.env): Promise<void> {
   try {
     const config = readConfig(env);
-    if (!config.includeEmail) {
+    if (!config.includeEmail && config.tokenType === 'id_token') {
       warning('include_email is false: IAP refuses ID tokens without an email claim ("JWT \'email\' claim isn\'t a string").');
     }
     const http = new Http({ log: info });
@@ -21,7 +22,8 @@ export async function run(env: Env = process.env): Promise<void> {
     const credential = createCredential(config.source, { endpoints: config.endpoints, http, iam, env });
     const as = config.serviceAccount ? `; minting for ${config.serviceAccount}` : '';
     info(`Credential: ${describeSource(config.source)}${as}.`);
-    const minted = await mintIdToken(config, credential, iam);
+    const mint = config.tokenType === 'signed_jwt' ? mintSignedJwt : mintIdToken;
+    const minted = await mint(config, credential, iam);
     await publish(minted, config, env);
   } catch (error) {
     setFailed(redact(explain(error)));

@@ -18,14 +18,15 @@ export async function publish(minted: MintedToken, config: Config, env: Env, now
 
   const minutes = Math.round((minted.expiresAt.getTime() - now) / 60_000);
   const exported = config.exportVariable ? `; exported as $${config.exportVariable}` : '';
-  info(`Minted an ID token for ${minted.principal}, audience ${minted.audience}, expires ${expiresAt} (in ${minutes} min)${exported}.`);
+  const kind = minted.kind === 'signed_jwt' ? 'a signed JWT' : 'an ID token';
+  info(`Minted ${kind} for ${minted.principal}, audience ${minted.audience}, expires ${expiresAt} (in ${minutes} min)${exported}.`);
 
   if (env['GITHUB_STEP_SUMMARY']) {
     await summary
       .addHeading('IAP token', 3)
       .addTable([
         [{ data: 'Principal', header: true }, { data: 'Token type', header: true }, { data: 'Audience', header: true }, { data: 'Expires', header: true }],
-        [minted.principal, 'ID token', minted.audience, expiresAt],
+        [minted.principal, minted.kind === 'signed_jwt' ? 'signed JWT' : 'ID token', minted.audience, expiresAt],
       ])
       .write();
   }

@@ -16,6 +16,11 @@ export interface Credential {
   accessToken(): Promise<string>;
   /** An ID token for `audience` minted by the source itself, where it can (a key: the JWT-bearer grant). */
   readonly idToken?: (audience: string) => Promise<string>;
+  /**
+   * Claims signed as `principal` by the shortest route the source has (a key: locally, no request). Sources without
+   * it sign through IAM signJwt with their access token.
+   */
+  readonly signJwt?: (claims: Record<string, unknown>) => Promise<string>;
 }
 
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';

@@ -14,5 +14,6 @@ export function impersonatedCredential(source: ImpersonatedSource, inner: Creden
     federated: false,
     accessToken: once(() => iam.generateAccessToken(inner, target)),
     idToken: (audience) => iam.generateIdToken(inner, target, audience, true),
+    signJwt: (claims) => iam.signJwt(inner, target, claims),
   };
 }

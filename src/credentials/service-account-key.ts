@@ -54,6 +54,12 @@ export function serviceAccountKeyCredential(
       const answer = await grant(`Access token for ${key.clientEmail} (OAuth JWT-bearer grant)`, { scope: CLOUD_PLATFORM_SCOPE });
       return secretField(answer, 'access_token', 'the OAuth token endpoint');
     }),
+    // Google-managed and user-managed keys sign alike; IAP finds this key by its id among the account's public keys.
+    signJwt: async (claims) => {
+      const jwt = signRs256(claims, key.privateKey, key.privateKeyId);
+      registerSecret(jwt);
+      return jwt;
+    },
     idToken: async (audience) => {
       const answer = await grant(`ID token for ${key.clientEmail} (OAuth JWT-bearer grant)`, { target_audience: audience });
       return secretField(answer, 'id_token', 'the OAuth token endpoint');

@@ -4,7 +4,7 @@ import { decodeJwt } from '../jwt.ts';
 /** A token ready to hand on, with what we read from it. */
 export interface MintedToken {
   readonly token: string;
-  readonly kind: 'id_token';
+  readonly kind: 'id_token' | 'signed_jwt';
   readonly audience: string;
   /** The email the token is for (its `email` claim, else the account we asked for). */
   readonly principal: string;
@@ -38,4 +38,27 @@ export function checkIdToken(token: string, expect: Expectations): MintedToken {
   }
   const principal = typeof email === 'string' ? email : (expect.principal ?? 'unknown');
   return { token, kind: 'id_token', audience: expect.audience, principal, expiresAt: new Date(exp * 1000) };
+}
+
+export interface SignedJwtExpectations {
+  readonly audience: string;
+  readonly signer: string;
+  readonly lifetimeSeconds: number;
+  readonly now: number;
+}
+
+/** IAP's rules for a service-account-signed JWT: RS256, iss = sub = the account, the audience, at most an hour. */
+export function checkSignedJwt(token: string, expect: SignedJwtExpectations): MintedToken {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError('The signed JWT is not a JWT; IAP would refuse it.');
+  const { iss, sub, aud, iat, exp } = jwt.claims;
+  if (jwt.header['alg'] !== 'RS256') throw new ActionError(`The signed JWT uses ${String(jwt.header['alg'])}, not RS256; IAP would refuse it.`);
+  if (iss !== expect.signer || sub !== expect.signer) {
+    throw new ActionError(`The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`);
+  }
+  if (aud !== expect.audience) throw new ActionError(`The signed JWT's audience is "${String(aud)}", not "${expect.audience}".`);
+  if (typeof exp !== 'number' || typeof iat !== 'number' || exp - iat > 3600 || exp * 1000 <= expect.now) {
+    throw new ActionError('The signed JWT is expired or lives longer than an hour; IAP would refuse it.');
+  }
+  return { token, kind: 'signed_jwt', audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1000) };
 }

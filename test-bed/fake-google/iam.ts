@@ -1,3 +1,4 @@
+import { sign } from './jwt.ts';
 import { apiError, parseBody, type FakeGoogle, type Identity, type Reply, type Req } from './server.ts';
 
 const PATH = /^\/iamcredentials\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+):(generateIdToken|generateAccessToken|signJwt)$/;
@@ -33,6 +34,7 @@ export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
     ]);
   }
   if (method === 'generateAccessToken') return generateAccessToken(fake, caller, delegates, email, body);
+  if (method === 'signJwt') return signJwt(fake, caller, delegates, email, body);
   if (method !== 'generateIdToken') return apiError(501, 'UNIMPLEMENTED', `${method} is not in this fake yet.`);
   const permission = 'iam.serviceAccounts.getOpenIdToken';
   const denied = checkChain(fake, caller, delegates, email, permission);
@@ -42,6 +44,32 @@ export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
   const account = fake.serviceAccounts.get(email);
   if (!account) return permissionDenied(permission);
   return { status: 200, body: { token: fake.issueIdToken(account, audience, body['includeEmail'] === true) } };
+}
+
+function signJwt(fake: FakeGoogle, caller: Identity, delegates: string[], email: string, body: Record<string, unknown>): Reply {
+  if (caller.kind === 'federated') {
+    return apiError(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.', [
+      { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED', domain: 'googleapis.com' },
+    ]);
+  }
+  const denied = checkChain(fake, caller, delegates, email, 'iam.serviceAccounts.signJwt');
+  if (denied) return denied;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(String(body['payload'] ?? ''));
+  } catch {
+    return apiError(400, 'INVALID_ARGUMENT', 'The payload is not a valid JSON object.');
+  }
+  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) return apiError(400, 'INVALID_ARGUMENT', 'The payload is not a valid JSON object.');
+  const exp = (claims as Record<string, unknown>)['exp'];
+  if (typeof exp === 'number' && exp * 1000 > fake.now() + 12 * 3600 * 1000) {
+    return apiError(400, 'INVALID_ARGUMENT', 'The exp claim must be at most 12 hours in the future.');
+  }
+  const account = fake.serviceAccounts.get(email);
+  if (!account) return permissionDenied('iam.serviceAccounts.signJwt');
+  const signedJwt = sign(claims as Record<string, unknown>, account.key);
+  fake.secrets.add(signedJwt);
+  return { status: 200, body: { keyId: account.key.kid, signedJwt } };
 }
 
 function generateAccessToken(fake: FakeGoogle, caller: Identity, delegates: string[], email: string, body: Record<string, unknown>): Reply {

@@ -20,12 +20,29 @@ export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
   const refuse = (message: string): Reply => ({ status: 401, headers: IAP, body: `Invalid IAP credentials: ${message}` });
   const jwt = parse(token);
   if (!jwt) return refuse('Unable to parse JWT');
-  if (jwt.claims['iss'] !== GOOGLE_ISSUER || !verify(jwt, fake.googleKey.publicKey)) return refuse('JWT signature is invalid');
-  const audiences = [fake.iap.clientId, ...fake.iap.programmaticClients];
-  if (!audiences.includes(String(jwt.claims['aud']))) return refuse('Invalid bearer token. Invalid JWT audience.');
   const exp = jwt.claims['exp'];
-  if (typeof exp !== 'number' || exp * 1000 < fake.now()) return refuse('Expired JWT');
-  const email = jwt.claims['email'];
+  let email: unknown;
+  if (jwt.claims['iss'] === GOOGLE_ISSUER) {
+    // A Google-signed ID token: for the app's OAuth client or an allowlisted one, with an email claim.
+    if (!verify(jwt, fake.googleKey.publicKey)) return refuse('JWT signature is invalid');
+    const audiences = [fake.iap.clientId, ...fake.iap.programmaticClients];
+    if (!audiences.includes(String(jwt.claims['aud']))) return refuse('Invalid bearer token. Invalid JWT audience.');
+    if (typeof exp !== 'number' || exp * 1000 < fake.now()) return refuse('Expired JWT');
+    email = jwt.claims['email'];
+    if (typeof email !== 'string') return refuse("JWT 'email' claim isn't a string");
+  } else {
+    // A service-account-signed JWT: iss = sub = the account, signed by one of its keys, for this URL, at most an hour.
+    const account = fake.serviceAccounts.get(String(jwt.claims['iss']));
+    if (!account || jwt.claims['sub'] !== account.email || !verify(jwt, account.key.publicKey)) return refuse('JWT signature is invalid');
+    const aud = String(jwt.claims['aud'] ?? '');
+    const url = `${req.origin}${req.path}`;
+    const covers = aud.endsWith('*') ? url.startsWith(aud.slice(0, -1)) : url === aud;
+    if (!covers) return refuse('Invalid bearer token. Invalid JWT audience.');
+    const iat = jwt.claims['iat'];
+    if (typeof exp !== 'number' || typeof iat !== 'number' || exp - iat > 3600) return refuse('JWT lifetime exceeds one hour');
+    if (exp * 1000 < fake.now()) return refuse('Expired JWT');
+    email = account.email;
+  }
   if (typeof email !== 'string') return refuse("JWT 'email' claim isn't a string");
   const member = email.endsWith('.gserviceaccount.com') ? `serviceAccount:${email}` : `user:${email}`;
   if (!fake.iap.accessors.has(member)) {
