@@ -44,8 +44,8 @@ describe('retries', () => {
     expect(calls()).toBe(5);
     // Half the ceiling plus half the ceiling times random(0.5): 0.75 × 500 ms × 2^n, capped at 8 s.
     expect(sleeps).toEqual([375, 750, 1500, 3000]);
-    expect(log[0]).toBe('Test call: HTTP 503 (attempt 1 of 5); retrying in 0.4 s');
-    expect(log[1]).toBe('Test call: the connection to sts.googleapis.com was reset (attempt 2 of 5); retrying in 0.8 s');
+    expect(log[0]).toBe('Test call: HTTP 503 (attempt 1 of 5); retrying in 0.4 s, 29.6 s left');
+    expect(log[1]).toBe('Test call: the connection to sts.googleapis.com was reset (attempt 2 of 5); retrying in 0.8 s, 28.9 s left');
   });
 
   test('jitter stays within half to all of the ceiling', async () => {
@@ -137,6 +137,19 @@ describe('answers', () => {
     expect(parseFailure({ status: 302, headers: { location: 'https://accounts.google.com/o/oauth2/v2/auth?client_id=x' }, body: '' }).message).toBe(
       'a redirect to https://accounts.google.com, not followed: tokens are never sent on',
     );
+  });
+
+  test('a per-request policy: its own rule for what heals, its own log wording and limits', async () => {
+    const { transport, calls } = scripted(403, 403, 200);
+    const { http, sleeps, log } = client(transport);
+    const answer = await http.send({
+      ...request,
+      retry: { retryable: (r) => r.status === 403, describe: (r) => `IAP ${r.status}`, attempts: 1000, budgetMs: 300_000, baseDelayMs: 2000, maxDelayMs: 15_000 },
+    });
+    expect(answer).toMatchObject({ attempts: 3, response: { status: 200 } });
+    expect(calls()).toBe(3);
+    expect(sleeps).toEqual([1500, 3000]);
+    expect(log[0]).toBe('Test call: IAP 403 (attempt 1); retrying in 1.5 s, 298.5 s left');
   });
 
   test('long bodies are cut', () => {

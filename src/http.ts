@@ -13,16 +13,31 @@ import { ApiError, type ApiFailure } from './errors.ts';
 export interface HttpRequest {
   /** What this call is, for logs and errors: "STS token exchange". */
   readonly what: string;
-  readonly method: 'GET' | 'POST';
+  readonly method: string;
   readonly url: string;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string;
   /** Bypass any proxy: for the metadata server, which is only reachable from the machine itself. */
   readonly direct?: boolean;
-  /** Per-call limits, for endpoints that must fail fast (a metadata server that is not there). */
-  readonly timeoutMs?: number;
-  readonly attempts?: number;
-  readonly budgetMs?: number;
+  /** Per-call limits and rules, for endpoints that must fail fast (a metadata server that is not there) or that
+   *  heal slowly (an app behind IAP while an IAM grant propagates). */
+  readonly retry?: Partial<RetryPolicy>;
+}
+
+export interface RetryPolicy {
+  /** Attempts, the first included. */
+  readonly attempts: number;
+  /** Per attempt, from connect to the last byte. */
+  readonly timeoutMs: number;
+  /** No new attempt starts once this much time has passed since the first. */
+  readonly budgetMs: number;
+  /** The first wait's ceiling; each next one doubles, up to `maxDelayMs`. Each wait is jittered to 50–100 %. */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Which answers are worth another attempt; by default 408, 429 and 5xx but 501. */
+  readonly retryable: (response: HttpResponse) => boolean;
+  /** How an answer reads in the log line of a retry: "HTTP 503", "IAP 403". */
+  readonly describe: (response: HttpResponse) => string;
 }
 
 export interface HttpResponse {
@@ -34,25 +49,25 @@ export interface HttpResponse {
 /** Sends one request; rejects on a network failure or when `signal` aborts. */
 export type Transport = (request: HttpRequest, signal: AbortSignal) => Promise<HttpResponse>;
 
-export interface HttpOptions {
+export interface HttpOptions extends Partial<RetryPolicy> {
   readonly transport?: Transport;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
-  /** Attempts per call, the first included. */
-  readonly attempts?: number;
-  /** Per attempt, from connect to the last byte. */
-  readonly timeoutMs?: number;
-  /** No new attempt starts once this much time has passed since the first. */
-  readonly budgetMs?: number;
 }
 
-export const DEFAULT_ATTEMPTS = 5;
-export const DEFAULT_TIMEOUT_MS = 10_000;
-export const DEFAULT_BUDGET_MS = 30_000;
-const BASE_DELAY_MS = 500;
-const MAX_DELAY_MS = 8_000;
+/** Google's APIs: five attempts, 10 s each, within 30 s, waits of 0.5, 1, 2, 4 s (ceilings). */
+export const DEFAULT_POLICY: RetryPolicy = {
+  attempts: 5,
+  timeoutMs: 10_000,
+  budgetMs: 30_000,
+  baseDelayMs: 500,
+  maxDelayMs: 8_000,
+  retryable: (response) => isRetryableStatus(response.status),
+  describe: (response) => `HTTP ${response.status}`,
+};
+/** Bodies are read up to this size; the rest is dropped (a token answer is far smaller, an app's page may not be). */
 const MAX_BODY_BYTES = 1 << 20;
 
 export class Http {
@@ -61,43 +76,40 @@ export class Http {
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #log: (line: string) => void;
-  readonly #attempts: number;
-  readonly #timeoutMs: number;
-  readonly #budgetMs: number;
+  readonly #policy: RetryPolicy;
 
   constructor(options: HttpOptions = {}) {
-    this.#transport = options.transport ?? nodeTransport;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#random = options.random ?? Math.random;
-    this.#now = options.now ?? Date.now;
-    this.#log = options.log ?? (() => undefined);
-    this.#attempts = options.attempts ?? DEFAULT_ATTEMPTS;
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+    const { transport, sleep, random, now, log, ...policy } = options;
+    this.#transport = transport ?? nodeTransport;
+    this.#sleep = sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = random ?? Math.random;
+    this.#now = now ?? Date.now;
+    this.#log = log ?? (() => undefined);
+    this.#policy = { ...DEFAULT_POLICY, ...policy };
   }
 
   /** Sends the request, retrying what can heal. Resolves with the last response, whatever its status. */
   async send(request: HttpRequest): Promise<{ response: HttpResponse; attempts: number }> {
     const started = this.#now();
-    const timeoutMs = request.timeoutMs ?? this.#timeoutMs;
-    const attempts = request.attempts ?? this.#attempts;
-    const budgetMs = request.budgetMs ?? this.#budgetMs;
+    const policy = { ...this.#policy, ...request.retry };
     for (let attempt = 1; ; attempt++) {
-      let outcome: HttpResponse | ApiFailure;
+      let response: HttpResponse | undefined;
+      let failure: ApiFailure | undefined;
       try {
-        outcome = await this.#transport(request, AbortSignal.timeout(timeoutMs));
+        response = await this.#transport(request, AbortSignal.timeout(policy.timeoutMs));
       } catch (error) {
-        outcome = networkFailure(error, request, timeoutMs);
+        failure = networkFailure(error, request, policy.timeoutMs);
       }
-      const retryable = 'body' in outcome ? isRetryableStatus(outcome.status) : isRetryableNetworkFailure(outcome);
-      const delay = this.#backoff(attempt, 'body' in outcome ? outcome : undefined);
-      const outOfTime = this.#now() - started + delay >= budgetMs;
-      if (!retryable || attempt >= attempts || outOfTime) {
-        if ('body' in outcome) return { response: outcome, attempts: attempt };
-        throw new ApiError(request.what, outcome, attempt);
+      const retryable = response ? policy.retryable(response) : isRetryableNetworkFailure(failure);
+      const delay = this.#backoff(attempt, response, policy);
+      const left = policy.budgetMs - (this.#now() - started);
+      if (!retryable || attempt >= policy.attempts || delay >= left) {
+        if (response) return { response, attempts: attempt };
+        throw new ApiError(request.what, failure ?? { status: 0, message: 'no answer' }, attempt);
       }
-      const why = 'body' in outcome ? `HTTP ${outcome.status}` : outcome.message;
-      this.#log(`${request.what}: ${why} (attempt ${attempt} of ${attempts}); retrying in ${(delay / 1000).toFixed(1)} s`);
+      const why = response ? policy.describe(response) : (failure?.message ?? 'no answer');
+      const of = policy.attempts <= 10 ? ` of ${policy.attempts}` : '';
+      this.#log(`${request.what}: ${why} (attempt ${attempt}${of}); retrying in ${seconds(delay)} s, ${seconds(left - delay)} s left`);
       await this.#sleep(delay);
     }
   }
@@ -129,13 +141,17 @@ export class Http {
     return sent;
   }
 
-  /** Full jitter over an exponential ceiling, or the server's Retry-After when it names a bearable wait. */
-  #backoff(attempt: number, response: HttpResponse | undefined): number {
+  /** Jitter over an exponential ceiling, or the server's Retry-After when it names a bearable wait. */
+  #backoff(attempt: number, response: HttpResponse | undefined, policy: RetryPolicy): number {
     const retryAfter = response ? retryAfterMs(response.headers['retry-after'], this.#now()) : undefined;
-    if (retryAfter !== undefined) return Math.min(retryAfter, MAX_DELAY_MS);
-    const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (attempt - 1));
+    if (retryAfter !== undefined) return Math.min(retryAfter, policy.maxDelayMs);
+    const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
     return Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
   }
+}
+
+function seconds(ms: number): string {
+  return (Math.max(0, ms) / 1000).toFixed(1);
 }
 
 export function isRetryableStatus(status: number): boolean {
@@ -143,8 +159,8 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /** A name that does not resolve or a certificate that is not trusted will not heal in seconds: no retry. */
-function isRetryableNetworkFailure(failure: ApiFailure): boolean {
-  return failure.code !== 'ENOTFOUND' && !TLS_TRUST_CODES.has(failure.code ?? '');
+function isRetryableNetworkFailure(failure: ApiFailure | undefined): boolean {
+  return failure?.code !== 'ENOTFOUND' && !TLS_TRUST_CODES.has(failure?.code ?? '');
 }
 
 const TLS_TRUST_CODES = new Set([
@@ -177,7 +193,6 @@ function networkFailure(error: unknown, request: HttpRequest, timeoutMs: number)
     EAI_AGAIN: `the name ${host} did not resolve (DNS, temporary)`,
     ETIMEDOUT: `the connection to ${host} timed out`,
     EPIPE: `the connection to ${host} closed while sending`,
-    ERR_BODY_TOO_LARGE: `the answer from ${host} was larger than ${MAX_BODY_BYTES} bytes`,
   };
   const code = err.code ?? 'ERROR';
   if (TLS_TRUST_CODES.has(code)) {
@@ -273,14 +288,17 @@ const nodeTransport: Transport = (request, signal) =>
     const req = send(url, { method: request.method, headers, agent, signal }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
       res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk.subarray(0, Math.max(0, MAX_BODY_BYTES - size)));
         size += chunk.length;
-        if (size > MAX_BODY_BYTES) req.destroy(Object.assign(new Error('body too large'), { code: 'ERR_BODY_TOO_LARGE' }));
-        else chunks.push(chunk);
+        if (size >= MAX_BODY_BYTES) {
+          // Enough to judge the answer: stop reading and keep what arrived.
+          done();
+          req.destroy();
+        }
       });
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
+      res.on('end', done);
       res.on('error', reject);
     });
     req.on('error', reject);

@@ -17,9 +17,7 @@ export function metadataCredential(source: MetadataSource, http: Http): Credenti
     url: `${base}/${path}`,
     headers: { 'metadata-flavor': 'Google' },
     direct: true,
-    timeoutMs: 3_000,
-    attempts: 3,
-    budgetMs: 6_000,
+    retry: { timeoutMs: 3_000, attempts: 3, budgetMs: 6_000 },
   });
   let email: string | undefined;
 
