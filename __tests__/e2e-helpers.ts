@@ -22,8 +22,8 @@ export async function startWorld(): Promise<World> {
   fake.addServiceAccount(INVOKER);
   fake.addServiceAccount(RELAY);
   fake.addProvider(PROVIDER);
-  fake.iap.accessors.add(`serviceAccount:${DEPLOYER}`);
-  fake.iap.accessors.add(`serviceAccount:${INVOKER}`);
+  fake.allow(`serviceAccount:${DEPLOYER}`);
+  fake.allow(`serviceAccount:${INVOKER}`);
   return { fake, deployerKey, audience: fake.iap.clientId };
 }
 

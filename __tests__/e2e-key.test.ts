@@ -31,6 +31,7 @@ describe('service-account key, no service_account: the JWT-bearer grant', () => 
     expect(result.summary).toContain(DEPLOYER);
     expect(result.summary).toContain(world.audience);
     expect(result.visibleLog.join('\n')).toContain(`Minted an ID token for ${DEPLOYER}`);
+    expect(result.visibleLog.join('\n')).toContain('Exported the token as $IAP_TOKEN');
     expect(await callApp(world, token)).toMatchObject({ status: 200, iap: false });
   });
 

@@ -14,7 +14,7 @@ const USER = 'alice@example.com';
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 beforeAll(async () => {
   world = await startWorld();
-  world.fake.iap.accessors.add(`user:${USER}`);
+  world.fake.allow(`user:${USER}`);
   dir = mkdtempSync(join(tmpdir(), 'iap-token-adc-'));
 });
 afterAll(async () => world.fake.stop());

@@ -44,8 +44,8 @@ describe('retries', () => {
     expect(calls()).toBe(5);
     // Half the ceiling plus half the ceiling times random(0.5): 0.75 × 500 ms × 2^n, capped at 8 s.
     expect(sleeps).toEqual([375, 750, 1500, 3000]);
-    expect(log[0]).toBe('Test call: HTTP 503 (attempt 1 of 5); retrying in 0.4 s, 29.6 s left');
-    expect(log[1]).toBe('Test call: the connection to sts.googleapis.com was reset (attempt 2 of 5); retrying in 0.8 s, 28.9 s left');
+    expect(log[0]).toBe('Test call: HTTP 503 (attempt 1 of 5); retrying in 0.4 s (30.0 s left)');
+    expect(log[1]).toBe('Test call: the connection to sts.googleapis.com was reset (attempt 2 of 5); retrying in 0.8 s (29.6 s left)');
   });
 
   test('jitter stays within half to all of the ceiling', async () => {
@@ -149,7 +149,7 @@ describe('answers', () => {
     expect(answer).toMatchObject({ attempts: 3, response: { status: 200 } });
     expect(calls()).toBe(3);
     expect(sleeps).toEqual([1500, 3000]);
-    expect(log[0]).toBe('Test call: IAP 403 (attempt 1); retrying in 1.5 s, 298.5 s left');
+    expect(log[0]).toBe('Test call: IAP 403 (attempt 1); retrying in 1.5 s (300.0 s left)');
   });
 
   test('long bodies are cut', () => {

@@ -1,5 +1,6 @@
 import type { ServiceAccountKey } from './credentials/key-file.ts';
 import type { Endpoints } from './endpoints.ts';
+import type { SmokeConfig } from './smoke/config.ts';
 
 /** Everything the run needs, read and validated once by `readConfig` before any request or side effect. */
 export type TokenType = 'id_token' | 'signed_jwt';
@@ -21,6 +22,8 @@ export interface Config {
   readonly exportVariable: string | undefined;
   readonly universe: string;
   readonly endpoints: Endpoints;
+  /** Smoke tests of the app behind IAP, when smoke_test_urls names any. */
+  readonly smoke: SmokeConfig | undefined;
 }
 
 export type CredentialSource =

@@ -109,7 +109,7 @@ export class Http {
       }
       const why = response ? policy.describe(response) : (failure?.message ?? 'no answer');
       const of = policy.attempts <= 10 ? ` of ${policy.attempts}` : '';
-      this.#log(`${request.what}: ${why} (attempt ${attempt}${of}); retrying in ${seconds(delay)} s, ${seconds(left - delay)} s left`);
+      this.#log(`${request.what}: ${why} (attempt ${attempt}${of}); retrying in ${seconds(delay)} s (${seconds(left)} s left)`);
       await this.#sleep(delay);
     }
   }

@@ -5,6 +5,7 @@ import { isEmail, parseCredentialsJson } from './credentials/key-file.ts';
 import { checkEndpointUrl, resolveEndpoints, type Env } from './endpoints.ts';
 import { InputError } from './errors.ts';
 import { registerSecret } from './secrets.ts';
+import { coveredBy, readSmokeConfig } from './smoke/config.ts';
 
 /**
  * Reads every input once and returns one typed `Config`. Every input error comes from here, before any request or
@@ -47,6 +48,7 @@ export function readConfig(env: Env): Config {
       'is required for token_type signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.',
     );
   }
+  const smoke = readSmokeConfig(input, tokenType === 'signed_jwt' ? coveredBy(audience) : undefined);
   return {
     tokenType,
     audience,
@@ -58,6 +60,7 @@ export function readConfig(env: Env): Config {
     exportVariable: readExportVariable(input('export_variable')),
     universe,
     endpoints,
+    smoke,
   };
 }
 

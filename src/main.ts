@@ -5,7 +5,8 @@ import { explain } from './errors.ts';
 import { Http } from './http.ts';
 import { IamCredentials } from './iam.ts';
 import { readConfig } from './inputs.ts';
-import { publish } from './publish.ts';
+import { describeMinted, publish, writeSummary } from './publish.ts';
+import type { SmokeResult } from './smoke/run.ts';
 import { redact } from './secrets.ts';
 import { mintIdToken } from './tokens/id-token.ts';
 import { mintSignedJwt } from './tokens/signed-jwt.ts';
@@ -24,7 +25,20 @@ export async function run(env: Env = process.env): Promise<void> {
     info(`Credential: ${describeSource(config.source)}${as}.`);
     const mint = config.tokenType === 'signed_jwt' ? mintSignedJwt : mintIdToken;
     const minted = await mint(config, credential, iam);
-    await publish(minted, config, env);
+    info(describeMinted(minted));
+    let results: SmokeResult[] | undefined;
+    if (config.smoke) {
+      // Loaded only when asked for: most runs mint a token and stop.
+      const { runSmokeTests, smokeFailure } = await import('./smoke/run.ts');
+      info(`Smoke testing ${config.smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${config.smoke.retryForMs / 1000} s.`);
+      results = await runSmokeTests(config.smoke, minted, http, info);
+      const failure = smokeFailure(results);
+      if (failure) {
+        await writeSummary(minted, results, env);
+        throw failure;
+      }
+    }
+    await publish(minted, config, env, results);
   } catch (error) {
     setFailed(redact(explain(error)));
   }

@@ -2,32 +2,76 @@ import { exportVariable, info, setOutput, summary } from '@actions/core';
 import type { Config } from './config.ts';
 import type { Env } from './endpoints.ts';
 import { registerSecret } from './secrets.ts';
+import type { SmokeResult } from './smoke/run.ts';
 import type { MintedToken } from './tokens/check.ts';
 
 /**
  * The only place that writes outputs and the environment. It runs last, once everything else has succeeded, so a
  * failed step leaves no token behind. The token is masked before it is written anywhere.
  */
-export async function publish(minted: MintedToken, config: Config, env: Env, now: number = Date.now()): Promise<void> {
+export async function publish(
+  minted: MintedToken,
+  config: Config,
+  env: Env,
+  results: readonly SmokeResult[] | undefined,
+): Promise<void> {
   registerSecret(minted.token);
-  const expiresAt = minted.expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const expiresAt = rfc3339(minted.expiresAt);
   setOutput('token', minted.token);
   setOutput('expires_at', expiresAt);
   setOutput('principal', minted.principal);
-  if (config.exportVariable) exportVariable(config.exportVariable, minted.token);
-
-  const minutes = Math.round((minted.expiresAt.getTime() - now) / 60_000);
-  const exported = config.exportVariable ? `; exported as $${config.exportVariable}` : '';
-  const kind = minted.kind === 'signed_jwt' ? 'a signed JWT' : 'an ID token';
-  info(`Minted ${kind} for ${minted.principal}, audience ${minted.audience}, expires ${expiresAt} (in ${minutes} min)${exported}.`);
-
-  if (env['GITHUB_STEP_SUMMARY']) {
-    await summary
-      .addHeading('IAP token', 3)
-      .addTable([
-        [{ data: 'Principal', header: true }, { data: 'Token type', header: true }, { data: 'Audience', header: true }, { data: 'Expires', header: true }],
-        [minted.principal, minted.kind === 'signed_jwt' ? 'signed JWT' : 'ID token', minted.audience, expiresAt],
-      ])
-      .write();
+  if (results) {
+    setOutput('smoke_test_results', JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)));
   }
+  if (config.exportVariable) {
+    exportVariable(config.exportVariable, minted.token);
+    info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
+  }
+  await writeSummary(minted, results, env);
+}
+
+/** The log line for a fresh token: who, for what, until when; never the token. */
+export function describeMinted(minted: MintedToken, now: number = Date.now()): string {
+  const minutes = Math.round((minted.expiresAt.getTime() - now) / 60_000);
+  return `Minted ${kindOf(minted, 'a')} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+}
+
+/**
+ * The step summary: who the token is for and until when (never the token), and the smoke test results. Written on
+ * failure too, where it helps most.
+ */
+export async function writeSummary(minted: MintedToken, results: readonly SmokeResult[] | undefined, env: Env): Promise<void> {
+  if (!env['GITHUB_STEP_SUMMARY']) return;
+  const header = (cells: string[]) => cells.map((data) => ({ data, header: true }));
+  summary
+    .addHeading('IAP token', 3)
+    .addTable([
+      header(['Principal', 'Token type', 'Audience', 'Expires']),
+      [minted.principal, kindOf(minted), minted.audience, rfc3339(minted.expiresAt)],
+    ]);
+  if (results) {
+    summary.addHeading('Smoke tests', 3).addTable([
+      header(['Result', 'Request', 'Status', 'Answered by', 'Attempts', 'Time']),
+      ...results.map((result) => [
+        result.ok ? '✅' : '❌',
+        `${result.method} ${result.url}`,
+        result.status === null ? 'no answer' : String(result.status),
+        result.from === 'iap' ? 'IAP' : result.from === 'app' ? 'the app' : '—',
+        String(result.attempts),
+        `${(result.ms / 1000).toFixed(1)} s`,
+      ]),
+    ]);
+    const failed = results.filter((result) => result.diagnosis);
+    if (failed.length) summary.addList(failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? ''}`));
+  }
+  await summary.write();
+}
+
+function kindOf(minted: MintedToken, article?: 'a'): string {
+  const kind = minted.kind === 'signed_jwt' ? 'signed JWT' : 'ID token';
+  return article ? `${minted.kind === 'signed_jwt' ? 'a' : 'an'} ${kind}` : kind;
+}
+
+function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

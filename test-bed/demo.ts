@@ -13,8 +13,8 @@ const INVOKER = 'iap-invoker@my-project.iam.gserviceaccount.com';
 const { keyFile } = fake.addServiceAccount(DEPLOYER);
 fake.addServiceAccount(INVOKER);
 fake.addProvider(PROVIDER);
-fake.iap.accessors.add(`serviceAccount:${DEPLOYER}`);
-fake.iap.accessors.add(`serviceAccount:${INVOKER}`);
+fake.allow(`serviceAccount:${DEPLOYER}`);
+fake.allow(`serviceAccount:${INVOKER}`);
 const repoMember = `principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app`;
 
 async function scenario(
@@ -46,6 +46,11 @@ function report(result: ActionRun, requests: number): void {
     console.log(`    output ${name} = ${name === 'token' ? `*** (${value.length} characters, masked in the log)` : value}`);
   }
   for (const name of Object.keys(result.exportedEnv)) console.log(`    env ${name} = ***`);
+  if (result.summary.includes('Smoke tests')) {
+    console.log(`  ${bold('step summary (smoke tests):')}`);
+    const rows = [...result.summary.matchAll(/<tr>(.*?)<\/tr>/g)].map((row) => [...(row[1] ?? '').matchAll(/<t[dh]>(.*?)<\/t[dh]>/g)].map((cell) => cell[1]));
+    for (const row of rows.slice(2)) console.log(`    ${row.join('  ')}`);
+  }
 }
 
 try {
@@ -78,7 +83,7 @@ try {
   );
 
   const user = fake.addUser('alice@example.com');
-  fake.iap.accessors.add('user:alice@example.com');
+  fake.allow('user:alice@example.com');
   await scenario(
     'A person\'s refresh token from a desktop OAuth client: one request',
     `with:\n  audience: ${fake.iap.clientId}\n  refresh_token: \${{ secrets.IAP_REFRESH_TOKEN }}\n  oauth_client_id: \${{ vars.DESKTOP_CLIENT_ID }}\n  oauth_client_secret: \${{ secrets.DESKTOP_CLIENT_SECRET }}`,
@@ -92,6 +97,20 @@ try {
     { audience: fake.iap.clientId },
     () => undefined,
     { GCE_METADATA_HOST: fake.metadataHost },
+  );
+
+  await scenario(
+    'Post-deploy smoke test: three URLs side by side, one 503 on the way heals',
+    `with:\n  audience: ${fake.iap.clientId}\n  credentials_json: \${{ secrets.GCP_SA_KEY }}\n  smoke_test_urls: |\n    ${fake.appUrl}/healthz\n    HEAD ${fake.appUrl}/\n    POST ${fake.appUrl}/api/ping`,
+    { audience: fake.iap.clientId, credentials_json: JSON.stringify(keyFile), smoke_test_urls: `${fake.appUrl}/healthz\nHEAD ${fake.appUrl}/\nPOST ${fake.appUrl}/api/ping` },
+    () => fake.inject('iap', { status: 503 }),
+  );
+
+  const stranger = fake.addServiceAccount('new-deployer@my-project.iam.gserviceaccount.com');
+  await scenario(
+    'A smoke test IAP refuses: the account was never granted roles/iap.httpsResourceAccessor',
+    `with:\n  audience: ${fake.iap.clientId}\n  credentials_json: \${{ secrets.NEW_SA_KEY }}\n  smoke_test_urls: ${fake.appUrl}/healthz\n  smoke_test_retry_for: 3`,
+    { audience: fake.iap.clientId, credentials_json: JSON.stringify(stranger.keyFile), smoke_test_urls: `${fake.appUrl}/healthz`, smoke_test_retry_for: '3' },
   );
 
   await scenario(

@@ -8,7 +8,9 @@ const IAP = { 'x-goog-iap-generated-response': 'true' };
  * marked by X-Goog-IAP-Generated-Response, when it refuses; what passes reaches the app.
  */
 export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
-  const token = bearer(req.headers['proxy-authorization']) ?? bearer(req.headers['authorization']);
+  // IAP takes a token from Proxy-Authorization first; then the request's own Authorization goes on to the app.
+  const proxyToken = bearer(req.headers['proxy-authorization']);
+  const token = proxyToken ?? bearer(req.headers['authorization']);
   if (!token) {
     const signIn = new URL('https://accounts.google.com/o/oauth2/v2/auth');
     signIn.searchParams.set('client_id', fake.iap.clientId);
@@ -45,18 +47,26 @@ export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
   }
   if (typeof email !== 'string') return refuse("JWT 'email' claim isn't a string");
   const member = email.endsWith('.gserviceaccount.com') ? `serviceAccount:${email}` : `user:${email}`;
-  if (!fake.iap.accessors.has(member)) {
+  const since = fake.iap.accessors.get(member);
+  if (since === undefined || since > fake.now()) {
     return {
       status: 403,
       headers: { ...IAP, 'content-type': 'text/html' },
       body: '<html><head><title>Error 403 (Forbidden)</title></head><body>You don\'t have access. Please contact your administrator.</body></html>',
     };
   }
-  return {
-    status: 200,
-    headers: { 'x-goog-authenticated-user-email': `accounts.google.com:${email}` },
-    body: { ok: true, email, path: req.path },
-  };
+  const ownAuthorization = proxyToken ? String(req.headers['authorization'] ?? '') || null : null;
+  fake.appRequests.push({ path: req.path, method: req.method, authorization: ownAuthorization });
+  return app(req, email, ownAuthorization);
+}
+
+/** The app behind IAP: /app/status/NNN answers NNN, /app/redirect sends elsewhere, anything else 200. */
+function app(req: Req, email: string, ownAuthorization: string | null): Reply {
+  const headers = { 'x-goog-authenticated-user-email': `accounts.google.com:${email}` };
+  const status = /^\/app\/status\/([1-5]\d\d)$/.exec(req.path)?.[1];
+  if (status) return { status: Number(status), headers, body: `the app answered ${status}` };
+  if (req.path === '/app/redirect') return { status: 302, headers: { ...headers, location: 'https://login.example.com/start?next=/app' }, body: '' };
+  return { status: 200, headers, body: { ok: true, email, path: req.path, method: req.method, appAuthorization: ownAuthorization } };
 }
 
 function bearer(header: string | string[] | undefined): string | undefined {

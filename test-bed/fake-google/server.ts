@@ -101,6 +101,11 @@ export class FakeGoogle {
   readonly secrets = new Set<string>();
   readonly requests: Array<{ endpoint: Endpoint; method: string; path: string; at: number }> = [];
   readonly faults = new Map<Endpoint, Fault[]>();
+  /** Requests being handled now, and the most ever handled at once, per endpoint: proof of parallel callers. */
+  readonly inFlight = new Map<Endpoint, number>();
+  readonly maxInFlight = new Map<Endpoint, number>();
+  /** What reached the app behind IAP: the path and the Authorization header IAP passed on. */
+  readonly appRequests: Array<{ path: string; method: string; authorization: string | null }> = [];
   /** The runner's bearer token for GitHub's OIDC endpoint, and the claims of the job it vouches for. */
   readonly githubRequestToken = `ghs_${randomBytes(24).toString('hex')}`;
   githubClaims: Record<string, unknown> = {
@@ -116,8 +121,14 @@ export class FakeGoogle {
   readonly iap = {
     clientId: '1234567890-iapclient.apps.googleusercontent.com',
     programmaticClients: [] as string[],
-    accessors: new Set<string>(),
+    /** Members holding roles/iap.httpsResourceAccessor, and from when (a grant propagates, as IAM's do). */
+    accessors: new Map<string, number>(),
   };
+
+  /** Grants roles/iap.httpsResourceAccessor to `member`, effective after `propagationMs`. */
+  allow(member: string, propagationMs = 0): void {
+    this.iap.accessors.set(member, this.now() + propagationMs);
+  }
   /** Desktop OAuth clients (id → secret) and the refresh tokens they issued. */
   readonly oauthClients = new Map<string, string>();
   readonly refreshTokens = new Map<string, RefreshGrant>();
@@ -290,6 +301,10 @@ export class FakeGoogle {
     const endpoint = routeOf(req.path);
     if (!endpoint) return send(res, { status: 404, body: 'Not Found' });
     this.requests.push({ endpoint, method: req.method, path: req.path, at: this.now() });
+    const inFlight = (this.inFlight.get(endpoint) ?? 0) + 1;
+    this.inFlight.set(endpoint, inFlight);
+    this.maxInFlight.set(endpoint, Math.max(inFlight, this.maxInFlight.get(endpoint) ?? 0));
+    res.on('close', () => this.inFlight.set(endpoint, (this.inFlight.get(endpoint) ?? 1) - 1));
     const fault = this.faults.get(endpoint)?.shift();
     if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
     if (res.destroyed) return;

@@ -1,0 +1,154 @@
+import { InputError } from '../errors.ts';
+import { registerSecret } from '../secrets.ts';
+
+/** The smoke tests asked for: what to call, how to send the token, what counts as success, how long to wait. */
+export interface SmokeConfig {
+  readonly targets: readonly SmokeTarget[];
+  /** The header that carries the token: IAP reads Proxy-Authorization first, and then passes Authorization on. */
+  readonly header: 'authorization' | 'proxy-authorization';
+  /** Extra headers sent with every request (lower-case names). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly expected: StatusSet;
+  readonly retryForMs: number;
+  readonly timeoutMs: number;
+}
+
+export interface SmokeTarget {
+  readonly method: string;
+  readonly url: string;
+}
+
+export interface StatusSet {
+  /** As the user wrote it, for messages. */
+  readonly text: string;
+  readonly ranges: ReadonlyArray<readonly [number, number]>;
+}
+
+export function statusIn(set: StatusSet, status: number): boolean {
+  return set.ranges.some(([low, high]) => status >= low && status <= high);
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+/** Headers the HTTP layer owns; letting a workflow set them would break requests in confusing ways. */
+const RESERVED = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive']);
+/** Header names whose values are credentials; their values are masked (values are never logged in any case). */
+const SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
+
+type Input = (name: string) => string;
+
+/** Reads the smoke_test_* inputs; `undefined` when no URL is given. All errors name the input. */
+export function readSmokeConfig(input: Input, coverage: ((url: URL) => string | undefined) | undefined): SmokeConfig | undefined {
+  const targets = readTargets(input('smoke_test_urls'));
+  const header = readHeaderChoice(input('smoke_test_header'));
+  const headers = readHeaders(input('smoke_test_headers'), header);
+  const expected = readStatusSet(input('smoke_test_expected_status') || '200-299');
+  const retryForMs = readSeconds(input('smoke_test_retry_for'), 'smoke_test_retry_for', 300, 0, 3600) * 1000;
+  const timeoutMs = readSeconds(input('smoke_test_timeout'), 'smoke_test_timeout', 30, 1, 600) * 1000;
+  if (targets.length === 0) return undefined;
+  if (coverage) {
+    for (const target of targets) {
+      const problem = coverage(new URL(target.url));
+      if (problem) throw new InputError('smoke_test_urls', problem);
+    }
+  }
+  return { targets, header, headers, expected, retryForMs, timeoutMs };
+}
+
+function readTargets(value: string): SmokeTarget[] {
+  const targets: SmokeTarget[] = [];
+  for (const raw of value.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
+    const method = (match?.[1] ?? 'GET').toUpperCase();
+    const text = match?.[2] ?? line;
+    if (!match || !METHODS.includes(method)) {
+      throw new InputError('smoke_test_urls', `each line is URL or METHOD URL (${METHODS.join(', ')}); cannot read "${line}"`);
+    }
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new InputError('smoke_test_urls', `"${text}" is not a URL; give absolute http(s) URLs, one per line`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new InputError('smoke_test_urls', `"${text}" is not an http(s) URL`);
+    }
+    if (url.username || url.password) {
+      throw new InputError('smoke_test_urls', 'a URL carries a user name or password; send credentials in smoke_test_headers instead');
+    }
+    targets.push({ method, url: url.toString() });
+  }
+  if (targets.length > 50) throw new InputError('smoke_test_urls', `lists ${targets.length} URLs; at most 50 are accepted`);
+  return targets;
+}
+
+function readHeaderChoice(value: string): SmokeConfig['header'] {
+  const header = value.toLowerCase() || 'authorization';
+  if (header !== 'authorization' && header !== 'proxy-authorization') {
+    throw new InputError('smoke_test_header', `must be authorization or proxy-authorization (for apps that use their own Authorization header), got "${value}"`);
+  }
+  return header;
+}
+
+function readHeaders(value: string, tokenHeader: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const raw of value.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : '';
+    // The value is never quoted: it may be a credential.
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
+      throw new InputError('smoke_test_headers', 'each line is "Name: value"; a line has no valid header name before its colon');
+    }
+    if (RESERVED.has(name)) throw new InputError('smoke_test_headers', `${name} is set by the HTTP client and cannot be given`);
+    if (name === tokenHeader) {
+      throw new InputError(
+        'smoke_test_headers',
+        `sets ${name}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`,
+      );
+    }
+    const headerValue = line.slice(colon + 1).trim();
+    if (SENSITIVE.test(name)) registerSecret(headerValue.replace(/^(Bearer|Basic)\s+/i, ''));
+    headers[name] = headerValue;
+  }
+  return headers;
+}
+
+export function readStatusSet(value: string): StatusSet {
+  const ranges: Array<[number, number]> = [];
+  for (const part of value.split(/[\s,]+/).filter(Boolean)) {
+    const exact = /^([1-5]\d\d)$/.exec(part);
+    const range = /^([1-5]\d\d)-([1-5]\d\d)$/.exec(part);
+    const klass = /^([1-5])xx$/i.exec(part);
+    if (exact) ranges.push([Number(exact[1]), Number(exact[1])]);
+    else if (range && Number(range[1]) <= Number(range[2])) ranges.push([Number(range[1]), Number(range[2])]);
+    else if (klass) ranges.push([Number(klass[1]) * 100, Number(klass[1]) * 100 + 99]);
+    else {
+      throw new InputError(
+        'smoke_test_expected_status',
+        `"${part}" is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`,
+      );
+    }
+  }
+  if (ranges.length === 0) throw new InputError('smoke_test_expected_status', 'is empty; for example 200-299');
+  return { text: value, ranges };
+}
+
+function readSeconds(value: string, name: string, fallback: number, min: number, max: number): number {
+  if (!value) return fallback;
+  const seconds = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= min && seconds <= max)) throw new InputError(name, `must be whole seconds from ${min} to ${max}, got "${value}"`);
+  return seconds;
+}
+
+/** For a signed JWT: does its audience (exact URL, or a prefix ending in *) cover the URL? IAP ignores the query. */
+export function coveredBy(audience: string): (url: URL) => string | undefined {
+  return (url) => {
+    const bare = `${url.origin}${url.pathname}`;
+    const covered = audience.endsWith('*') ? bare.startsWith(audience.slice(0, -1)) : bare === audience;
+    if (covered) return undefined;
+    return `${url.toString()} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
+  };
+}

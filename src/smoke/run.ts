@@ -1,0 +1,92 @@
+import { ActionError, ApiError } from '../errors.ts';
+import { redact } from '../secrets.ts';
+import type { Http, HttpResponse } from '../http.ts';
+import type { MintedToken } from '../tokens/check.ts';
+import { canHeal, fromIap } from './classify.ts';
+import { statusIn, type SmokeConfig, type SmokeTarget } from './config.ts';
+import { diagnose } from './diagnose.ts';
+
+/** One target's outcome: what `smoke_test_results` lists and the summary shows. */
+export interface SmokeResult {
+  readonly method: string;
+  readonly url: string;
+  /** The final status, or null when no answer came. */
+  readonly status: number | null;
+  readonly ok: boolean;
+  readonly attempts: number;
+  readonly ms: number;
+  /** Who gave the final answer: IAP itself (X-Goog-IAP-Generated-Response), the app behind it, or nobody. */
+  readonly from: 'iap' | 'app' | null;
+  /** What went wrong and what to do, when not ok. */
+  readonly diagnosis?: string;
+}
+
+const SMOKE_POLICY = { baseDelayMs: 2_000, maxDelayMs: 15_000, attempts: 1_000 };
+
+/** Calls every target side by side with the token; each retries what can heal until smoke_test_retry_for runs out. */
+export async function runSmokeTests(
+  config: SmokeConfig,
+  minted: MintedToken,
+  http: Http,
+  log: (line: string) => void,
+  now: () => number = Date.now,
+): Promise<SmokeResult[]> {
+  return Promise.all(config.targets.map((target) => runOne(target, config, minted, http, log, now)));
+}
+
+async function runOne(
+  target: SmokeTarget,
+  config: SmokeConfig,
+  minted: MintedToken,
+  http: Http,
+  log: (line: string) => void,
+  now: () => number,
+): Promise<SmokeResult> {
+  const started = now();
+  const what = `${target.method} ${target.url}`;
+  let response: HttpResponse | undefined;
+  let attempts: number;
+  let failure: string | undefined;
+  try {
+    const sent = await http.send({
+      what,
+      method: target.method,
+      url: target.url,
+      headers: { ...config.headers, [config.header]: `Bearer ${minted.token}` },
+      retry: {
+        ...SMOKE_POLICY,
+        timeoutMs: config.timeoutMs,
+        budgetMs: config.retryForMs,
+        retryable: (answer) => canHeal(answer, config),
+        describe: (answer) => `${fromIap(answer) ? 'IAP' : 'the app'} answered ${answer.status}`,
+      },
+    });
+    response = sent.response;
+    attempts = sent.attempts;
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    attempts = error.attempts;
+    failure = error.failure.message;
+  }
+  const ms = Math.round(now() - started);
+  const status = response?.status ?? null;
+  const ok = response !== undefined && statusIn(config.expected, response.status);
+  const from = response ? (fromIap(response) ? 'iap' : 'app') : null;
+  const result: SmokeResult = { method: target.method, url: target.url, status, ok, attempts, ms, from };
+  const timing = `${attempts} attempt${attempts === 1 ? '' : 's'}, ${(ms / 1000).toFixed(1)} s`;
+  if (ok) {
+    log(`✓ ${what}: ${status} from the ${from === 'iap' ? 'IAP' : 'app'} (${timing})`);
+    return result;
+  }
+  const diagnosis = await diagnose({ target, response, failure, minted, config, http });
+  log(`✗ ${what}: ${status === null ? 'no answer' : `${status} from ${from === 'iap' ? 'IAP' : 'the app'}`} (${timing})`);
+  return { ...result, diagnosis: redact(diagnosis) };
+}
+
+/** The step's error when any target failed: each failed target with its diagnosis. */
+export function smokeFailure(results: readonly SmokeResult[]): ActionError | undefined {
+  const failed = results.filter((result) => !result.ok);
+  if (failed.length === 0) return undefined;
+  const lines = failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? 'failed'}`);
+  return new ActionError(`Smoke test failed for ${failed.length} of ${results.length} URL(s); no outputs were set.\n${lines.join('\n')}`);
+}
