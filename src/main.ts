@@ -11,6 +11,9 @@ import { redact } from './secrets.ts';
 import { mintIdToken } from './tokens/id-token.ts';
 import { mintSignedJwt } from './tokens/signed-jwt.ts';
 
+/** A token with less time left than this is likely to expire while the job still uses it. */
+const EXPIRY_WARNING_S = 300;
+
 /** inputs → credential → token → publish. Any failure ends the step with one explained error and no outputs. */
 export async function run(env: Env = process.env): Promise<void> {
   try {
@@ -26,6 +29,12 @@ export async function run(env: Env = process.env): Promise<void> {
     const mint = config.tokenType === 'signed_jwt' ? mintSignedJwt : mintIdToken;
     const minted = await mint(config, credential, iam);
     info(describeMinted(minted));
+    const secondsLeft = Math.round((minted.expiresAt.getTime() - Date.now()) / 1000);
+    if (secondsLeft < EXPIRY_WARNING_S) {
+      warning(
+        `The token expires in ${secondsLeft} s, before most jobs are done with it. ${config.tokenType === 'signed_jwt' ? 'Raise lifetime, or check' : 'Check'} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`,
+      );
+    }
     let results: SmokeResult[] | undefined;
     if (config.smoke) {
       // Loaded only when asked for: most runs mint a token and stop.

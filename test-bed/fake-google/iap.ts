@@ -42,6 +42,8 @@ export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
     if (!covers) return refuse('Invalid bearer token. Invalid JWT audience.');
     const iat = jwt.claims['iat'];
     if (typeof exp !== 'number' || typeof iat !== 'number' || exp - iat > 3600) return refuse('JWT lifetime exceeds one hour');
+    // Like Google, a few minutes of clock skew between the signer and IAP are tolerated.
+    if (iat * 1000 > fake.now() + 300_000) return refuse('JWT issued in the future');
     if (exp * 1000 < fake.now()) return refuse('Expired JWT');
     email = account.email;
   }

@@ -127,7 +127,7 @@ export class FakeGoogle {
 
   /** Grants roles/iap.httpsResourceAccessor to `member`, effective after `propagationMs`. */
   allow(member: string, propagationMs = 0): void {
-    this.iap.accessors.set(member, this.now() + propagationMs);
+    this.iap.accessors.set(member, propagationMs > 0 ? this.now() + propagationMs : 0);
   }
   /** Desktop OAuth clients (id → secret) and the refresh tokens they issued. */
   readonly oauthClients = new Map<string, string>();
