@@ -28,7 +28,9 @@ test('the action runs on node24 from dist/, and .node-version agrees', () => {
 });
 
 test('only the audience is required', () => {
-  const required = Object.entries(readActionYaml().inputs).filter(([, spec]) => spec.required).map(([name]) => name);
+  const required = Object.entries(readActionYaml().inputs)
+    .filter(([, spec]) => spec.required)
+    .map(([name]) => name);
   expect(required).toEqual(['audience']);
 });
 
@@ -36,7 +38,7 @@ test('only the audience is required', () => {
 function readmeTable(heading: string): string[] {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = readme.split(`\n## ${heading}\n`)[1]?.split('\n## ')[0] ?? '';
-  return [...section.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1] ?? '');
+  return [...section.matchAll(/^\| `([a-z_]+)`\s+\|/gm)].map((m) => m[1] ?? '');
 }
 
 test('the README documents every input and output of action.yml, and no other', () => {

@@ -58,54 +58,108 @@ const scenarios: Scenario[] = [
   ['metadata + service_account', 'succeeds', () => ({ audience: aud(), service_account: INVOKER }), metadata],
   ['refresh token', 'succeeds', () => ({ audience: aud(), ...refresh() })],
   ['refresh token + service_account', 'succeeds', () => ({ audience: aud(), ...refresh(), service_account: INVOKER })],
-  ['ADC authorized_user', 'succeeds', () => ({ audience: aud() }), () => {
-    const u = user();
-    return file('user.json', { type: 'authorized_user', client_id: u.clientId, client_secret: u.clientSecret, refresh_token: u.refreshToken });
-  }],
-  ['ADC external_account (URL source, impersonation)', 'succeeds', () => ({ audience: aud() }), () => ({
-    ...file('ext.json', {
-      type: 'external_account',
-      audience: `//iam.googleapis.com/${PROVIDER}`,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-      token_url: `${world.fake.url}/sts/v1/token`,
-      service_account_impersonation_url: `${world.fake.url}/iamcredentials/v1/projects/-/serviceAccounts/${INVOKER}:generateAccessToken`,
-      credential_source: {
-        url: `${world.fake.url}/github/oidc?api-version=2.0&audience=${encodeURIComponent(`https://iam.googleapis.com/${PROVIDER}`)}`,
-        headers: { Authorization: `Bearer ${world.fake.githubRequestToken}` },
-        format: { type: 'json', subject_token_field_name: 'value' },
-      },
+  [
+    'ADC authorized_user',
+    'succeeds',
+    () => ({ audience: aud() }),
+    () => {
+      const u = user();
+      return file('user.json', {
+        type: 'authorized_user',
+        client_id: u.clientId,
+        client_secret: u.clientSecret,
+        refresh_token: u.refreshToken,
+      });
+    },
+  ],
+  [
+    'ADC external_account (URL source, impersonation)',
+    'succeeds',
+    () => ({ audience: aud() }),
+    () => ({
+      ...file('ext.json', {
+        type: 'external_account',
+        audience: `//iam.googleapis.com/${PROVIDER}`,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        token_url: `${world.fake.url}/sts/v1/token`,
+        service_account_impersonation_url: `${world.fake.url}/iamcredentials/v1/projects/-/serviceAccounts/${INVOKER}:generateAccessToken`,
+        credential_source: {
+          url: `${world.fake.url}/github/oidc?api-version=2.0&audience=${encodeURIComponent(`https://iam.googleapis.com/${PROVIDER}`)}`,
+          headers: { Authorization: `Bearer ${world.fake.githubRequestToken}` },
+          format: { type: 'json', subject_token_field_name: 'value' },
+        },
+      }),
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: '',
     }),
-    ACTIONS_ID_TOKEN_REQUEST_TOKEN: '',
-  })],
-  ['impersonated_service_account', 'succeeds', () => ({
-    audience: aud(),
-    credentials_json: JSON.stringify({
-      type: 'impersonated_service_account',
-      service_account_impersonation_url: `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${INVOKER}:generateAccessToken`,
-      source_credentials: world.deployerKey,
+  ],
+  [
+    'impersonated_service_account',
+    'succeeds',
+    () => ({
+      audience: aud(),
+      credentials_json: JSON.stringify({
+        type: 'impersonated_service_account',
+        service_account_impersonation_url: `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${INVOKER}:generateAccessToken`,
+        source_credentials: world.deployerKey,
+      }),
     }),
-  })],
+  ],
   ['signed JWT from a key', 'succeeds', () => ({ audience: app('/*'), token_type: 'signed_jwt', credentials_json: key() })],
   ['signed JWT through WIF', 'succeeds', () => ({ audience: app('/*'), token_type: 'signed_jwt', ...wif() })],
-  ['signed JWT from the metadata server', 'succeeds', () => ({ audience: app('/*'), token_type: 'signed_jwt', service_account: INVOKER }), metadata],
-  ['smoke tests with proxy-authorization and the app\'s own credential', 'succeeds', () => ({
-    audience: aud(),
-    credentials_json: key(),
-    smoke_test_urls: `${app('/a')}\nPOST ${app('/b')}`,
-    smoke_test_header: 'proxy-authorization',
-    smoke_test_headers: 'Authorization: Bearer app-own-secret-credential\nX-Api-Key: another-app-secret',
-  })],
-  ['IAM permission denied', 'fails', () => ({ audience: aud(), credentials_json: key(), service_account: 'nobody@my-project.iam.gserviceaccount.com' })],
-  ['STS refuses GitHub\'s token', 'fails', () => ({ audience: aud(), ...wif(), workload_identity_audience: 'https://wrong.example.com' })],
-  ['a revoked refresh token', 'fails', () => {
-    const r = refresh();
-    world.fake.refreshTokens.delete(r.refresh_token);
-    return { audience: aud(), ...r };
-  }],
-  ['smoke test IAP refuses (audience)', 'fails', () => ({ audience: '999-other.apps.googleusercontent.com', credentials_json: key(), smoke_test_urls: app('/x') })],
-  ['smoke test the app refuses', 'fails', () => ({ audience: aud(), credentials_json: key(), smoke_test_urls: app('/status/403'), smoke_test_headers: 'Cookie: session=very-secret-cookie' })],
+  [
+    'signed JWT from the metadata server',
+    'succeeds',
+    () => ({ audience: app('/*'), token_type: 'signed_jwt', service_account: INVOKER }),
+    metadata,
+  ],
+  [
+    "smoke tests with proxy-authorization and the app's own credential",
+    'succeeds',
+    () => ({
+      audience: aud(),
+      credentials_json: key(),
+      smoke_test_urls: `${app('/a')}\nPOST ${app('/b')}`,
+      smoke_test_header: 'proxy-authorization',
+      smoke_test_headers: 'Authorization: Bearer app-own-secret-credential\nX-Api-Key: another-app-secret',
+    }),
+  ],
+  [
+    'IAM permission denied',
+    'fails',
+    () => ({ audience: aud(), credentials_json: key(), service_account: 'nobody@my-project.iam.gserviceaccount.com' }),
+  ],
+  ["STS refuses GitHub's token", 'fails', () => ({ audience: aud(), ...wif(), workload_identity_audience: 'https://wrong.example.com' })],
+  [
+    'a revoked refresh token',
+    'fails',
+    () => {
+      const r = refresh();
+      world.fake.refreshTokens.delete(r.refresh_token);
+      return { audience: aud(), ...r };
+    },
+  ],
+  [
+    'smoke test IAP refuses (audience)',
+    'fails',
+    () => ({ audience: '999-other.apps.googleusercontent.com', credentials_json: key(), smoke_test_urls: app('/x') }),
+  ],
+  [
+    'smoke test the app refuses',
+    'fails',
+    () => ({
+      audience: aud(),
+      credentials_json: key(),
+      smoke_test_urls: app('/status/403'),
+      smoke_test_headers: 'Cookie: session=very-secret-cookie',
+    }),
+  ],
   ['credentials_json that is not JSON', 'fails', () => ({ audience: aud(), credentials_json: 'not json but a secret 0123456789' })],
-  ['no OIDC variables', 'fails', () => ({ audience: aud(), ...wif() }), () => ({ ACTIONS_ID_TOKEN_REQUEST_URL: '', ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' })],
+  [
+    'no OIDC variables',
+    'fails',
+    () => ({ audience: aud(), ...wif() }),
+    () => ({ ACTIONS_ID_TOKEN_REQUEST_URL: '', ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' }),
+  ],
 ];
 
 /** Values handed to the action in inputs that are secret: each must be masked or never shown. */
@@ -115,18 +169,17 @@ describe('leak audit', () => {
   const figures = { runs: 0, received: 0 };
   afterAll(() => console.log(`leak audit: ${figures.runs} runs, ${figures.received} credentials received and masked, 0 leaks`));
 
-  test.each(scenarios.flatMap(([name, outcome, inputs, env]) => [false, true].map((debug) => [name, debug, outcome, inputs, env] as const)))(
-    '%s (RUNNER_DEBUG=%s)',
-    async (_name, debug, outcome, inputs, env) => {
-      const result = await run(world, inputs(), { debug, env: env?.() ?? {} });
-      figures.runs++;
-      figures.received += result.received.length;
-      expect(result.exitCode).toBe(outcome === 'succeeds' ? 0 : 1);
-      // run() has already checked every secret the fake knows; the app's own secrets too:
-      expect(findLeaks(result, [...world.fake.secrets, ...APP_SECRETS], result.outputs['token'])).toEqual([]);
-      expect(unmasked(result, result.received)).toEqual([]);
-      expect(result.state).toBe('');
-      if (outcome === 'fails') expect([result.outputs, result.exportedEnv]).toEqual([{}, {}]);
-    },
-  );
+  test.each(
+    scenarios.flatMap(([name, outcome, inputs, env]) => [false, true].map((debug) => [name, debug, outcome, inputs, env] as const)),
+  )('%s (RUNNER_DEBUG=%s)', async (_name, debug, outcome, inputs, env) => {
+    const result = await run(world, inputs(), { debug, env: env?.() ?? {} });
+    figures.runs++;
+    figures.received += result.received.length;
+    expect(result.exitCode).toBe(outcome === 'succeeds' ? 0 : 1);
+    // run() has already checked every secret the fake knows; the app's own secrets too:
+    expect(findLeaks(result, [...world.fake.secrets, ...APP_SECRETS], result.outputs['token'])).toEqual([]);
+    expect(unmasked(result, result.received)).toEqual([]);
+    expect(result.state).toBe('');
+    if (outcome === 'fails') expect([result.outputs, result.exportedEnv]).toEqual([{}, {}]);
+  });
 });

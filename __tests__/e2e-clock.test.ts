@@ -37,11 +37,16 @@ describe('clock skew', () => {
     world.fake.now = () => Date.now() - 10 * MINUTE;
     const error = expectFailure(await run(world, { audience: world.audience, credentials_json: key() }));
     expect(error).toContain('Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe');
-    expect(error).toContain('the runner\'s clock is off');
+    expect(error).toContain("the runner's clock is off");
   });
 
   test('a token that expires within five minutes of minting gets a warning', async () => {
-    const short = await run(world, { audience: `${world.fake.appUrl}/*`, token_type: 'signed_jwt', credentials_json: key(), lifetime: '120' });
+    const short = await run(world, {
+      audience: `${world.fake.appUrl}/*`,
+      token_type: 'signed_jwt',
+      credentials_json: key(),
+      lifetime: '120',
+    });
     expectSuccess(short);
     expect(short.warnings.join('\n')).toMatch(/The token expires in 1[12]\d s, before most jobs are done with it\. Raise lifetime/);
     // A runner 58 minutes fast sees Google's one-hour ID token as nearly expired.

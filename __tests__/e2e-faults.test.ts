@@ -19,7 +19,11 @@ interface Cell {
   readonly maxMs: number;
 }
 
-const HTML = { status: 200, headers: { 'content-type': 'text/html' }, body: '<html><head><title>Proxy error</title></head><body>…</body></html>' };
+const HTML = {
+  status: 200,
+  headers: { 'content-type': 'text/html' },
+  body: '<html><head><title>Proxy error</title></head><body>…</body></html>',
+};
 const NO_FIELD = { status: 200, body: '{"unexpected":true}' };
 
 function cells(endpoint: Endpoint): Cell[] {
@@ -36,14 +40,42 @@ function cells(endpoint: Endpoint): Cell[] {
   if (endpoint === 'iap') {
     // The app's own 200 is a pass whatever its body: no retry.
     list.push({ ...heals('an HTML page', HTML), extra: 0 }, { ...heals('JSON without the expected field', NO_FIELD), extra: 0 });
-    list.push({ name: 'persistent 503', faults: Array.from({ length: 30 }, () => ({ status: 503 })), expect: 'fails', message: /kept answering 503/, maxRequests: 30, maxMs: 15_000 });
+    list.push({
+      name: 'persistent 503',
+      faults: Array.from({ length: 30 }, () => ({ status: 503 })),
+      expect: 'fails',
+      message: /kept answering 503/,
+      maxRequests: 30,
+      maxMs: 15_000,
+    });
     return list;
   }
   const notJwt = /not a JWT/;
   list.push(
-    { name: 'an HTML page', faults: [HTML], expect: 'fails', message: endpoint === 'metadata' ? notJwt : /HTML page "Proxy error"/, maxRequests: 1, maxMs: 5_000 },
-    { name: 'JSON without the expected field', faults: [NO_FIELD], expect: 'fails', message: endpoint === 'metadata' ? notJwt : /answered without \w+ \(fields: unexpected\)/, maxRequests: 1, maxMs: 5_000 },
-    { name: 'persistent 503', faults: Array.from({ length: 10 }, () => ({ status: 503 })), expect: 'fails', message: new RegExp(`failed after ${attempts} attempts: HTTP 503`), maxRequests: attempts, maxMs: 35_000 },
+    {
+      name: 'an HTML page',
+      faults: [HTML],
+      expect: 'fails',
+      message: endpoint === 'metadata' ? notJwt : /HTML page "Proxy error"/,
+      maxRequests: 1,
+      maxMs: 5_000,
+    },
+    {
+      name: 'JSON without the expected field',
+      faults: [NO_FIELD],
+      expect: 'fails',
+      message: endpoint === 'metadata' ? notJwt : /answered without \w+ \(fields: unexpected\)/,
+      maxRequests: 1,
+      maxMs: 5_000,
+    },
+    {
+      name: 'persistent 503',
+      faults: Array.from({ length: 10 }, () => ({ status: 503 })),
+      expect: 'fails',
+      message: new RegExp(`failed after ${attempts} attempts: HTTP 503`),
+      maxRequests: attempts,
+      maxMs: 35_000,
+    },
   );
   return list;
 }
@@ -61,7 +93,13 @@ function flow(world: World, endpoint: Endpoint): { inputs: Record<string, string
       return { inputs: { audience }, env: { GCE_METADATA_HOST: world.fake.metadataHost } };
     case 'iap':
       return {
-        inputs: { audience, credentials_json: JSON.stringify(world.deployerKey), smoke_test_urls: `${world.fake.appUrl}/healthz`, smoke_test_timeout: '2', smoke_test_retry_for: '10' },
+        inputs: {
+          audience,
+          credentials_json: JSON.stringify(world.deployerKey),
+          smoke_test_urls: `${world.fake.appUrl}/healthz`,
+          smoke_test_timeout: '2',
+          smoke_test_retry_for: '10',
+        },
         env: {},
       };
   }
@@ -73,37 +111,41 @@ afterAll(async () => Promise.all(worlds.map((world) => world.fake.stop())));
 const ENDPOINTS: Endpoint[] = ['github', 'sts', 'iamcredentials', 'oauth2', 'metadata', 'iap'];
 
 describe('fault matrix', () => {
-  test.concurrent.each(ENDPOINTS)('%s × every fault', async (endpoint) => {
-    const world = await startWorld();
-    worlds.push(world);
-    world.fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');
-    world.fake.metadata.serviceAccount = DEPLOYER;
-    const { inputs, env } = flow(world, endpoint);
-    // A clean run first: how many requests this endpoint gets when nothing goes wrong.
-    world.fake.requests.length = 0;
-    expect((await run(world, inputs, { env })).exitCode).toBe(0);
-    const base = world.fake.count(endpoint);
-    const outcomes: string[] = [];
-    for (const cell of cells(endpoint)) {
+  test.concurrent.each(ENDPOINTS)(
+    '%s × every fault',
+    async (endpoint) => {
+      const world = await startWorld();
+      worlds.push(world);
+      world.fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');
+      world.fake.metadata.serviceAccount = DEPLOYER;
+      const { inputs, env } = flow(world, endpoint);
+      // A clean run first: how many requests this endpoint gets when nothing goes wrong.
       world.fake.requests.length = 0;
-      world.fake.faults.clear();
-      world.fake.inject(endpoint, ...cell.faults);
-      const result = await run(world, inputs, { env });
-      const requests = world.fake.count(endpoint);
-      const ok = result.exitCode === 0;
-      outcomes.push(`${cell.name}: ${ok ? 'ok' : 'failed'}, ${requests} request(s), ${result.ms} ms`);
-      expect({ cell: cell.name, ok }).toEqual({ cell: cell.name, ok: cell.expect === 'heals' });
-      expect(result.ms).toBeLessThan(cell.maxMs);
-      if (cell.expect === 'heals') {
-        expect({ cell: cell.name, requests }).toEqual({ cell: cell.name, requests: base + (cell.extra ?? 1) });
-      } else {
-        expect(requests).toBeLessThanOrEqual(cell.maxRequests);
-        expect(result.errors).toHaveLength(1);
-        expect(result.errors[0]).toMatch(cell.message ?? /./);
-        expect(result.outputs).toEqual({});
+      expect((await run(world, inputs, { env })).exitCode).toBe(0);
+      const base = world.fake.count(endpoint);
+      const outcomes: string[] = [];
+      for (const cell of cells(endpoint)) {
+        world.fake.requests.length = 0;
+        world.fake.faults.clear();
+        world.fake.inject(endpoint, ...cell.faults);
+        const result = await run(world, inputs, { env });
+        const requests = world.fake.count(endpoint);
+        const ok = result.exitCode === 0;
+        outcomes.push(`${cell.name}: ${ok ? 'ok' : 'failed'}, ${requests} request(s), ${result.ms} ms`);
+        expect({ cell: cell.name, ok }).toEqual({ cell: cell.name, ok: cell.expect === 'heals' });
+        expect(result.ms).toBeLessThan(cell.maxMs);
+        if (cell.expect === 'heals') {
+          expect({ cell: cell.name, requests }).toEqual({ cell: cell.name, requests: base + (cell.extra ?? 1) });
+        } else {
+          expect(requests).toBeLessThanOrEqual(cell.maxRequests);
+          expect(result.errors).toHaveLength(1);
+          expect(result.errors[0]).toMatch(cell.message ?? /./);
+          expect(result.outputs).toEqual({});
+        }
       }
-    }
-    // The figures for the sweep's record.
-    console.log(`${endpoint}:\n  ${outcomes.join('\n  ')}`);
-  }, 120_000);
+      // The figures for the sweep's record.
+      console.log(`${endpoint}:\n  ${outcomes.join('\n  ')}`);
+    },
+    120_000,
+  );
 });

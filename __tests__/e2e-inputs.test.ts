@@ -30,22 +30,34 @@ describe('every input is checked before any request', () => {
   });
 
   test('both credential sources, named both', async () => {
-    const error = await inputError({ audience: world.audience, credentials_json: key(), workload_identity_provider: PROVIDER, service_account: INVOKER });
+    const error = await inputError({
+      audience: world.audience,
+      credentials_json: key(),
+      workload_identity_provider: PROVIDER,
+      service_account: INVOKER,
+    });
     expect(error).toContain('credentials_json');
     expect(error).toContain('workload_identity_provider');
   });
 
   test('workload_identity_provider without service_account', async () => {
-    expect(await inputError({ audience: world.audience, workload_identity_provider: PROVIDER })).toContain('Input service_account: is required with workload_identity_provider');
+    expect(await inputError({ audience: world.audience, workload_identity_provider: PROVIDER })).toContain(
+      'Input service_account: is required with workload_identity_provider',
+    );
   });
 
   test.each([
-    ['projects/my-project/locations/global/workloadIdentityPools/github-pool/providers/github', 'must use the project number, not the project ID "my-project"'],
+    [
+      'projects/my-project/locations/global/workloadIdentityPools/github-pool/providers/github',
+      'must use the project number, not the project ID "my-project"',
+    ],
     [`//iam.googleapis.com/${PROVIDER}`, 'without the //iam.googleapis.com/ prefix'],
     ['projects/123/locations/us-east1/workloadIdentityPools/p/providers/x', 'must look like projects/PROJECT_NUMBER/locations/global/'],
     ['projects/123/locations/global/workloadIdentityPools/GitHub_Pool/providers/github', 'the pool ID "GitHub_Pool" is not valid'],
   ])('a malformed provider name: %s', async (provider, message) => {
-    expect(await inputError({ audience: world.audience, workload_identity_provider: provider, service_account: INVOKER })).toContain(message);
+    expect(await inputError({ audience: world.audience, workload_identity_provider: provider, service_account: INVOKER })).toContain(
+      message,
+    );
   });
 
   test('no ACTIONS_ID_TOKEN_REQUEST_URL: explains id-token: write and forks', async () => {
@@ -61,7 +73,9 @@ describe('every input is checked before any request', () => {
     const secretish = '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEsecretsecret';
     const result = await run(world, { audience: world.audience, credentials_json: secretish });
     const error = expectFailure(result);
-    expect(error).toBe('Input credentials_json: is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.');
+    expect(error).toBe(
+      'Input credentials_json: is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.',
+    );
     expect(result.visibleLog.join('\n')).not.toContain('MIIEsecretsecret');
     expect(world.fake.count()).toBe(0);
   });
@@ -96,7 +110,10 @@ describe('every input is checked before any request', () => {
   });
 
   test('an endpoint override that is not https', async () => {
-    const error = await inputError({ audience: world.audience, credentials_json: key() }, { GHA_ENDPOINT_OVERRIDE_sts: 'http://sts.example.com/v1' });
+    const error = await inputError(
+      { audience: world.audience, credentials_json: key() },
+      { GHA_ENDPOINT_OVERRIDE_sts: 'http://sts.example.com/v1' },
+    );
     expect(error).toContain('Input GHA_ENDPOINT_OVERRIDE_sts: must be an https:// URL');
   });
 });

@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import {
-  callApp, claimsOf, DEPLOYER, expectAllMasked, expectFailure, expectSuccess, INVOKER, RELAY, run, startWorld, type World,
+  callApp,
+  claimsOf,
+  DEPLOYER,
+  expectAllMasked,
+  expectFailure,
+  expectSuccess,
+  INVOKER,
+  RELAY,
+  run,
+  startWorld,
+  type World,
 } from './e2e-helpers.ts';
 
 let world: World;
@@ -46,14 +56,14 @@ describe('service-account key, no service_account: the JWT-bearer grant', () => 
     expect(none.outputs['token']).toBeTruthy();
   });
 
-  test('posts to the endpoint override when one is set, over the key file\'s token_uri', async () => {
+  test("posts to the endpoint override when one is set, over the key file's token_uri", async () => {
     const key = { ...world.deployerKey, token_uri: 'https://oauth2.googleapis.com/token' };
     const result = await run(world, { ...keyInputs(), credentials_json: JSON.stringify(key) });
     expectSuccess(result);
     expect(world.fake.count('oauth2')).toBe(1);
   });
 
-  test('a deleted or replaced key: Google\'s message and what to do, after one request', async () => {
+  test("a deleted or replaced key: Google's message and what to do, after one request", async () => {
     const { keyFile: stale } = world.fake.addServiceAccount('rotated@my-project.iam.gserviceaccount.com');
     world.fake.addServiceAccount('rotated@my-project.iam.gserviceaccount.com'); // a new key replaces the old
     const error = expectFailure(await run(world, { ...keyInputs(), credentials_json: JSON.stringify(stale) }));
@@ -81,7 +91,11 @@ describe('service-account key, no service_account: the JWT-bearer grant', () => 
   });
 
   test('an HTML error page is reported by its title, not dumped', async () => {
-    world.fake.inject('oauth2', { status: 400, headers: { 'content-type': 'text/html' }, body: '<html><head><title>Error 400 (Bad Request)!!1</title></head><body>…</body></html>' });
+    world.fake.inject('oauth2', {
+      status: 400,
+      headers: { 'content-type': 'text/html' },
+      body: '<html><head><title>Error 400 (Bad Request)!!1</title></head><body>…</body></html>',
+    });
     const error = expectFailure(await run(world, keyInputs()));
     expect(error).toContain('HTTP 400: HTML page "Error 400 (Bad Request)!!1"');
     expect(world.fake.count('oauth2')).toBe(1);
@@ -104,7 +118,9 @@ describe('service-account key + service_account: access token, then generateIdTo
     const error = expectFailure(await run(world, { ...keyInputs(), service_account: INVOKER }));
     expect(error).toContain(`IAM Credentials generateIdToken for ${INVOKER} failed: HTTP 403 PERMISSION_DENIED`);
     expect(error).toContain(`the caller serviceAccount:${DEPLOYER} lacks iam.serviceAccounts.getOpenIdToken on ${INVOKER}`);
-    expect(error).toContain(`gcloud iam service-accounts add-iam-policy-binding ${INVOKER} --member='serviceAccount:${DEPLOYER}' --role=roles/iam.serviceAccountOpenIdTokenCreator`);
+    expect(error).toContain(
+      `gcloud iam service-accounts add-iam-policy-binding ${INVOKER} --member='serviceAccount:${DEPLOYER}' --role=roles/iam.serviceAccountOpenIdTokenCreator`,
+    );
     expect(world.fake.count('iamcredentials')).toBe(1);
   });
 
@@ -112,7 +128,9 @@ describe('service-account key + service_account: access token, then generateIdTo
     world.fake.grant(RELAY, `serviceAccount:${DEPLOYER}`, 'roles/iam.serviceAccountTokenCreator');
     const denied = expectFailure(await run(world, { ...keyInputs(), service_account: INVOKER, delegates: RELAY }));
     expect(denied).toContain(`serviceAccount:${DEPLOYER} → ${RELAY} → ${INVOKER}`);
-    expect(denied).toContain(`add-iam-policy-binding ${INVOKER} --member='serviceAccount:${RELAY}' --role=roles/iam.serviceAccountTokenCreator`);
+    expect(denied).toContain(
+      `add-iam-policy-binding ${INVOKER} --member='serviceAccount:${RELAY}' --role=roles/iam.serviceAccountTokenCreator`,
+    );
     world.fake.grant(INVOKER, `serviceAccount:${RELAY}`, 'roles/iam.serviceAccountTokenCreator');
     const result = await run(world, { ...keyInputs(), service_account: INVOKER, delegates: `${RELAY}\n` });
     expectSuccess(result);
@@ -125,6 +143,10 @@ describe('service-account key + service_account: access token, then generateIdTo
     expectSuccess(result);
     expect(result.warnings.join('\n')).toContain('IAP refuses ID tokens without an email claim');
     expect(claimsOf(result.outputs['token'] ?? '')['email']).toBeUndefined();
-    expect(await callApp(world, result.outputs['token'] ?? '')).toEqual({ status: 401, iap: true, body: "Invalid IAP credentials: JWT 'email' claim isn't a string" });
+    expect(await callApp(world, result.outputs['token'] ?? '')).toEqual({
+      status: 401,
+      iap: true,
+      body: "Invalid IAP credentials: JWT 'email' claim isn't a string",
+    });
   });
 });

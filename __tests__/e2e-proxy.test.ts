@@ -51,14 +51,22 @@ describe('https_proxy and no_proxy', () => {
   });
 
   test('no_proxy sends a host direct: here it cannot resolve, which fails at once, not after retries', async () => {
-    const result = await run(world, { audience: world.audience, workload_identity_provider: PROVIDER, service_account: INVOKER }, { env: viaProxy({ no_proxy: 'sts.fake-google.test' }) });
+    const result = await run(
+      world,
+      { audience: world.audience, workload_identity_provider: PROVIDER, service_account: INVOKER },
+      { env: viaProxy({ no_proxy: 'sts.fake-google.test' }) },
+    );
     const error = expectFailure(result);
     expect(error).toContain('STS token exchange failed: the name sts.fake-google.test did not resolve (DNS)');
     expect(proxy.connects).toEqual(['github.fake-google.test:443']);
   });
 
   test('an untrusted certificate (a TLS-inspecting proxy without its CA): not retried, and NODE_EXTRA_CA_CERTS named', async () => {
-    const result = await run(world, { audience: world.audience, credentials_json: JSON.stringify(world.deployerKey) }, { env: viaProxy({ NODE_EXTRA_CA_CERTS: '' }) });
+    const result = await run(
+      world,
+      { audience: world.audience, credentials_json: JSON.stringify(world.deployerKey) },
+      { env: viaProxy({ NODE_EXTRA_CA_CERTS: '' }) },
+    );
     const error = expectFailure(result);
     expect(error).toContain('is not trusted');
     expect(error).toContain('NODE_EXTRA_CA_CERTS');

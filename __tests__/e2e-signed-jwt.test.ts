@@ -3,7 +3,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  claimsOf, DEPLOYER, expectAllMasked, expectFailure, expectSuccess, INVOKER, PROVIDER, REPO_MEMBER, run, startWorld, type World,
+  claimsOf,
+  DEPLOYER,
+  expectAllMasked,
+  expectFailure,
+  expectSuccess,
+  INVOKER,
+  PROVIDER,
+  REPO_MEMBER,
+  run,
+  startWorld,
+  type World,
 } from './e2e-helpers.ts';
 
 let world: World;
@@ -22,7 +32,8 @@ beforeEach(() => {
 });
 
 const key = () => JSON.stringify(world.deployerKey);
-const headerOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+const headerOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
 
 async function callAppAt(path: string, token: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`${world.fake.appUrl}${path}`, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });
@@ -30,7 +41,7 @@ async function callAppAt(path: string, token: string): Promise<{ status: number;
 }
 
 describe('a key without service_account signs locally', () => {
-  test('no request; iss = sub = the key\'s account, kid = the key id; IAP accepts it under the wildcard', async () => {
+  test("no request; iss = sub = the key's account, kid = the key id; IAP accepts it under the wildcard", async () => {
     const result = await run(world, { audience: appAll, token_type: 'signed_jwt', credentials_json: key() });
     expectSuccess(result);
     expect(world.fake.count()).toBe(0);
@@ -55,13 +66,18 @@ describe('a key without service_account signs locally', () => {
     const claims = claimsOf(token);
     expect((claims['exp'] as number) - (claims['iat'] as number)).toBe(600);
     expect(await callAppAt('/healthz', token)).toMatchObject({ status: 200 });
-    expect(await callAppAt('/other', token)).toEqual({ status: 401, body: 'Invalid IAP credentials: Invalid bearer token. Invalid JWT audience.' });
+    expect(await callAppAt('/other', token)).toEqual({
+      status: 401,
+      body: 'Invalid IAP credentials: Invalid bearer token. Invalid JWT audience.',
+    });
   });
 });
 
 describe('every other source signs through IAM signJwt', () => {
   test('key + service_account: access token, then signJwt on the account', async () => {
-    const denied = expectFailure(await run(world, { audience: appAll, token_type: 'signed_jwt', credentials_json: key(), service_account: INVOKER }));
+    const denied = expectFailure(
+      await run(world, { audience: appAll, token_type: 'signed_jwt', credentials_json: key(), service_account: INVOKER }),
+    );
     expect(denied).toContain(`IAM Credentials signJwt for ${INVOKER} failed: HTTP 403`);
     expect(denied).toContain(`lacks iam.serviceAccounts.signJwt on ${INVOKER}`);
     expect(denied).toContain(`--member='serviceAccount:${DEPLOYER}' --role=${TOKEN_CREATOR}`);
@@ -74,7 +90,7 @@ describe('every other source signs through IAM signJwt', () => {
     expect(await callAppAt('/', result.outputs['token'] ?? '')).toMatchObject({ status: 200 });
   });
 
-  test('WIF: the federated token becomes the account\'s own (generateAccessToken), which signs; the self-grant is explained', async () => {
+  test("WIF: the federated token becomes the account's own (generateAccessToken), which signs; the self-grant is explained", async () => {
     world.fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');
     const inputs = { audience: appAll, token_type: 'signed_jwt', workload_identity_provider: PROVIDER, service_account: INVOKER };
     const denied = expectFailure(await run(world, inputs));
@@ -84,15 +100,24 @@ describe('every other source signs through IAM signJwt', () => {
     world.fake.requests.length = 0;
     const result = await run(world, inputs);
     expectSuccess(result);
-    expect(world.fake.requests.map((r) => r.path.split(':').pop())).toEqual(['/github/oidc', '/sts/v1/token', 'generateAccessToken', 'signJwt']);
+    expect(world.fake.requests.map((r) => r.path.split(':').pop())).toEqual([
+      '/github/oidc',
+      '/sts/v1/token',
+      'generateAccessToken',
+      'signJwt',
+    ]);
     expectAllMasked(result);
     expect(await callAppAt('/x', result.outputs['token'] ?? '')).toMatchObject({ status: 200 });
   });
 
-  test('the metadata server: signs as the VM\'s own account', async () => {
+  test("the metadata server: signs as the VM's own account", async () => {
     world.fake.metadata.serviceAccount = DEPLOYER;
     world.fake.grant(DEPLOYER, `serviceAccount:${DEPLOYER}`, TOKEN_CREATOR);
-    const result = await run(world, { audience: appAll, token_type: 'signed_jwt' }, { env: { GCE_METADATA_HOST: world.fake.metadataHost } });
+    const result = await run(
+      world,
+      { audience: appAll, token_type: 'signed_jwt' },
+      { env: { GCE_METADATA_HOST: world.fake.metadataHost } },
+    );
     expectSuccess(result);
     expect(result.outputs['principal']).toBe(DEPLOYER);
     expect(world.fake.requests.map((r) => r.path.split('/').pop()?.split(':').pop()).sort()).toEqual(['email', 'signJwt', 'token']);
@@ -100,7 +125,13 @@ describe('every other source signs through IAM signJwt', () => {
 
   test('a refresh token needs service_account, then signs through it', async () => {
     const user = world.fake.addUser('alice@example.com', ['openid', 'email', CLOUD_PLATFORM]);
-    const inputs = { audience: appAll, token_type: 'signed_jwt', refresh_token: user.refreshToken, oauth_client_id: user.clientId, oauth_client_secret: user.clientSecret };
+    const inputs = {
+      audience: appAll,
+      token_type: 'signed_jwt',
+      refresh_token: user.refreshToken,
+      oauth_client_id: user.clientId,
+      oauth_client_secret: user.clientSecret,
+    };
     const missing = expectFailure(await run(world, inputs));
     expect(missing).toContain('Input service_account: is required for token_type signed_jwt with a refresh token');
     expect(world.fake.count()).toBe(0);
@@ -135,7 +166,11 @@ describe('every other source signs through IAM signJwt', () => {
       service_account_impersonation_url: `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${INVOKER}:generateAccessToken`,
       source_credentials: world.deployerKey,
     };
-    const fromImpersonated = await run(world, { audience: appAll, token_type: 'signed_jwt', credentials_json: JSON.stringify(impersonated) });
+    const fromImpersonated = await run(world, {
+      audience: appAll,
+      token_type: 'signed_jwt',
+      credentials_json: JSON.stringify(impersonated),
+    });
     expectSuccess(fromImpersonated);
     expect(fromImpersonated.outputs['principal']).toBe(INVOKER);
     expect(world.fake.requests.map((r) => r.path.split(':').pop())).toEqual(['/oauth2/token', 'signJwt']);
@@ -145,10 +180,16 @@ describe('every other source signs through IAM signJwt', () => {
 describe('inputs for signed JWTs', () => {
   test.each([
     [{ token_type: 'jwt' }, 'Input token_type: must be id_token'],
-    [{ token_type: 'signed_jwt', audience: '1234-abc.apps.googleusercontent.com' }, 'Input audience: must be a URL with token_type signed_jwt'],
+    [
+      { token_type: 'signed_jwt', audience: '1234-abc.apps.googleusercontent.com' },
+      'Input audience: must be a URL with token_type signed_jwt',
+    ],
     [{ token_type: 'signed_jwt', audience: 'ftp://app.example.com/' }, 'must be an http(s) URL'],
     [{ token_type: 'signed_jwt', audience: 'https://app.example.com/*/x' }, 'may end in * but have no other wildcard'],
-    [{ token_type: 'signed_jwt', audience: 'https://app.example.com/', lifetime: '7200' }, 'Input lifetime: must be whole seconds from 60 to 3600'],
+    [
+      { token_type: 'signed_jwt', audience: 'https://app.example.com/', lifetime: '7200' },
+      'Input lifetime: must be whole seconds from 60 to 3600',
+    ],
     [{ lifetime: '600' }, 'Input lifetime: applies to token_type signed_jwt only'],
   ])('%o', async (extra, message) => {
     const error = expectFailure(await run(world, { audience: world.audience, credentials_json: key(), ...extra }));

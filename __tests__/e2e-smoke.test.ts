@@ -16,9 +16,22 @@ beforeEach(() => {
 
 const key = () => JSON.stringify(world.deployerKey);
 const app = (path = '') => `${world.fake.appUrl}${path}`;
-interface Result { url: string; method: string; status: number | null; ok: boolean; attempts: number; ms: number; from: string | null }
+interface Result {
+  url: string;
+  method: string;
+  status: number | null;
+  ok: boolean;
+  attempts: number;
+  ms: number;
+  from: string | null;
+}
 const resultsOf = (outputs: Record<string, string>) => JSON.parse(outputs['smoke_test_results'] ?? 'null') as Result[];
-const smoke = (urls: string, extra: Record<string, string> = {}) => ({ audience: world.audience, credentials_json: key(), smoke_test_urls: urls, ...extra });
+const smoke = (urls: string, extra: Record<string, string> = {}) => ({
+  audience: world.audience,
+  credentials_json: key(),
+  smoke_test_urls: urls,
+  ...extra,
+});
 
 describe('smoke tests that pass', () => {
   test('each URL (and METHOD URL) is called with the token; results, summary and log say how it went', async () => {
@@ -30,7 +43,11 @@ describe('smoke tests that pass', () => {
       { method: 'HEAD', url: app('/ready'), status: 200, ok: true, attempts: 1, from: 'app' },
       { method: 'POST', url: app('/api/ping'), status: 200, ok: true, attempts: 1, from: 'app' },
     ]);
-    expect(world.fake.appRequests.map((r) => `${r.method} ${r.path}`).sort()).toEqual(['GET /app/healthz', 'HEAD /app/ready', 'POST /app/api/ping']);
+    expect(world.fake.appRequests.map((r) => `${r.method} ${r.path}`).sort()).toEqual([
+      'GET /app/healthz',
+      'HEAD /app/ready',
+      'POST /app/api/ping',
+    ]);
     expect(result.summary).toContain('Smoke tests');
     expect(result.summary).toContain(`GET ${app('/healthz')}`);
     expect(result.visibleLog.join('\n')).toContain(`✓ GET ${app('/healthz')}: 200 from the app (1 attempt`);
@@ -45,18 +62,23 @@ describe('smoke tests that pass', () => {
     expect(world.fake.maxInFlight.get('iap')).toBe(8);
   });
 
-  test('IAP\'s 403 while a grant propagates is retried until it heals', async () => {
+  test("IAP's 403 while a grant propagates is retried until it heals", async () => {
     const late = 'late@my-project.iam.gserviceaccount.com';
     const { keyFile } = world.fake.addServiceAccount(late);
     world.fake.allow(`serviceAccount:${late}`, 1_200);
-    const result = await run(world, { ...smoke(app('/healthz'), { smoke_test_retry_for: '60' }), credentials_json: JSON.stringify(keyFile) });
+    const result = await run(world, {
+      ...smoke(app('/healthz'), { smoke_test_retry_for: '60' }),
+      credentials_json: JSON.stringify(keyFile),
+    });
     expectSuccess(result);
     const [only] = resultsOf(result.outputs);
     expect(only?.attempts).toBeGreaterThanOrEqual(2);
-    expect(result.visibleLog.join('\n')).toMatch(/GET .*\/app\/healthz: IAP answered 403 \(attempt 1\); retrying in \d+\.\d s \(\d+\.\d s left\)/);
+    expect(result.visibleLog.join('\n')).toMatch(
+      /GET .*\/app\/healthz: IAP answered 403 \(attempt 1\); retrying in \d+\.\d s \(\d+\.\d s left\)/,
+    );
   });
 
-  test('the app\'s 5xx are retried; expected statuses can include others', async () => {
+  test("the app's 5xx are retried; expected statuses can include others", async () => {
     world.fake.inject('iap', { status: 503, body: 'warming up', headers: { 'content-type': 'text/plain' } }, { status: 502 });
     const healed = await run(world, smoke(app('/healthz')));
     expectSuccess(healed);
@@ -70,7 +92,10 @@ describe('smoke tests that pass', () => {
   test('proxy-authorization: IAP takes the token from it and passes the app its own Authorization', async () => {
     const result = await run(
       world,
-      smoke(app('/api'), { smoke_test_header: 'proxy-authorization', smoke_test_headers: 'Authorization: Basic YXBwLXVzZXI6YXBwLXNlY3JldA==\nX-Trace: smoke' }),
+      smoke(app('/api'), {
+        smoke_test_header: 'proxy-authorization',
+        smoke_test_headers: 'Authorization: Basic YXBwLXVzZXI6YXBwLXNlY3JldA==\nX-Trace: smoke',
+      }),
     );
     expectSuccess(result);
     expect(world.fake.appRequests).toEqual([{ path: '/app/api', method: 'GET', authorization: 'Basic YXBwLXVzZXI6YXBwLXNlY3JldA==' }]);
@@ -87,10 +112,13 @@ describe('smoke tests that pass', () => {
 });
 
 describe('smoke tests that fail say why, and leave no outputs', () => {
-  test('IAP\'s 403 for the whole window: the principal and roles/iap.httpsResourceAccessor', async () => {
+  test("IAP's 403 for the whole window: the principal and roles/iap.httpsResourceAccessor", async () => {
     const stranger = 'stranger@my-project.iam.gserviceaccount.com';
     const { keyFile } = world.fake.addServiceAccount(stranger);
-    const result = await run(world, { ...smoke(app('/healthz'), { smoke_test_retry_for: '3' }), credentials_json: JSON.stringify(keyFile) });
+    const result = await run(world, {
+      ...smoke(app('/healthz'), { smoke_test_retry_for: '3' }),
+      credentials_json: JSON.stringify(keyFile),
+    });
     const error = expectFailure(result);
     expect(error).toContain('Smoke test failed for 1 of 1 URL(s); no outputs were set.');
     expect(error).toContain(`IAP refused ${stranger} with 403 for the whole retry window (3 s)`);
@@ -103,7 +131,9 @@ describe('smoke tests that fail say why, and leave no outputs', () => {
     const result = await run(world, { ...smoke(app('/healthz')), audience: '999-other.apps.googleusercontent.com' });
     const error = expectFailure(result);
     expect(error).toContain('IAP refused the token with 401: "Invalid IAP credentials: Invalid bearer token. Invalid JWT audience."');
-    expect(error).toContain(`IAP on this app uses the OAuth client ${world.fake.iap.clientId}, and the token's audience is 999-other.apps.googleusercontent.com`);
+    expect(error).toContain(
+      `IAP on this app uses the OAuth client ${world.fake.iap.clientId}, and the token's audience is 999-other.apps.googleusercontent.com`,
+    );
     expect(error).toContain(`token_type: signed_jwt with audience ${world.fake.url}/*`);
     // One call with the token, one sign-in probe without it.
     expect(world.fake.requests.filter((r) => r.endpoint === 'iap')).toHaveLength(2);
@@ -145,12 +175,24 @@ describe('smoke-test inputs are checked before anything is minted', () => {
     [{ smoke_test_urls: 'not a url at all' }, 'Input smoke_test_urls: each line is URL or METHOD URL'],
     [{ smoke_test_urls: 'ftp://app.example.com/' }, '"ftp://app.example.com/" is not an http(s) URL'],
     [{ smoke_test_urls: 'FETCH https://app.example.com/' }, 'cannot read "FETCH https://app.example.com/"'],
-    [{ smoke_test_urls: 'https://app.example.com/', smoke_test_header: 'x-token' }, 'Input smoke_test_header: must be authorization or proxy-authorization'],
-    [{ smoke_test_urls: 'https://app.example.com/', smoke_test_headers: 'Authorization: Bearer mine' }, 'sets authorization, which carries the IAP token'],
+    [
+      { smoke_test_urls: 'https://app.example.com/', smoke_test_header: 'x-token' },
+      'Input smoke_test_header: must be authorization or proxy-authorization',
+    ],
+    [
+      { smoke_test_urls: 'https://app.example.com/', smoke_test_headers: 'Authorization: Bearer mine' },
+      'sets authorization, which carries the IAP token',
+    ],
     [{ smoke_test_urls: 'https://app.example.com/', smoke_test_headers: 'no colon here' }, 'each line is "Name: value"'],
     [{ smoke_test_urls: 'https://app.example.com/', smoke_test_expected_status: '2xx,abc' }, '"abc" is not a status'],
-    [{ smoke_test_urls: 'https://app.example.com/', smoke_test_retry_for: '-5' }, 'Input smoke_test_retry_for: must be whole seconds from 0 to 3600'],
-    [{ smoke_test_urls: 'https://app.example.com/', smoke_test_timeout: '0' }, 'Input smoke_test_timeout: must be whole seconds from 1 to 600'],
+    [
+      { smoke_test_urls: 'https://app.example.com/', smoke_test_retry_for: '-5' },
+      'Input smoke_test_retry_for: must be whole seconds from 0 to 3600',
+    ],
+    [
+      { smoke_test_urls: 'https://app.example.com/', smoke_test_timeout: '0' },
+      'Input smoke_test_timeout: must be whole seconds from 1 to 600',
+    ],
   ])('%o', async (extra, message) => {
     const error = expectFailure(await run(world, { audience: world.audience, credentials_json: key(), ...extra }));
     expect(error).toContain(message);
@@ -159,10 +201,20 @@ describe('smoke-test inputs are checked before anything is minted', () => {
 
   test('with a signed JWT, every URL must be covered by its audience', async () => {
     const error = expectFailure(
-      await run(world, { audience: app('/healthz'), token_type: 'signed_jwt', credentials_json: key(), smoke_test_urls: `${app('/healthz')}\n${app('/other')}` }),
+      await run(world, {
+        audience: app('/healthz'),
+        token_type: 'signed_jwt',
+        credentials_json: key(),
+        smoke_test_urls: `${app('/healthz')}\n${app('/other')}`,
+      }),
     );
     expect(error).toContain(`Input smoke_test_urls: ${app('/other')} is not covered by the signed JWT's audience ${app('/healthz')}`);
-    const wildcard = await run(world, { audience: `${world.fake.url}/*`, token_type: 'signed_jwt', credentials_json: key(), smoke_test_urls: `${app('/healthz')}\n${app('/other')}` });
+    const wildcard = await run(world, {
+      audience: `${world.fake.url}/*`,
+      token_type: 'signed_jwt',
+      credentials_json: key(),
+      smoke_test_urls: `${app('/healthz')}\n${app('/other')}`,
+    });
     expectSuccess(wildcard);
     expect(resultsOf(wildcard.outputs).every((r) => r.ok)).toBe(true);
   });

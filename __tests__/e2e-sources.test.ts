@@ -5,7 +5,18 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { unmasked } from '../test-bed/runner.ts';
 import {
-  callApp, claimsOf, DEPLOYER, expectAllMasked, expectFailure, expectSuccess, INVOKER, PROVIDER, REPO_MEMBER, run, startWorld, type World,
+  callApp,
+  claimsOf,
+  DEPLOYER,
+  expectAllMasked,
+  expectFailure,
+  expectSuccess,
+  INVOKER,
+  PROVIDER,
+  REPO_MEMBER,
+  run,
+  startWorld,
+  type World,
 } from './e2e-helpers.ts';
 
 let world: World;
@@ -54,12 +65,18 @@ describe('the metadata server (self-hosted runners on Google Cloud)', () => {
 
   test('with service_account: token and email side by side, then generateIdToken', async () => {
     world.fake.metadata.serviceAccount = DEPLOYER;
-    const denied = expectFailure(await run(world, { audience: world.audience, service_account: INVOKER }, { env: { GCE_METADATA_HOST: world.fake.metadataHost } }));
+    const denied = expectFailure(
+      await run(world, { audience: world.audience, service_account: INVOKER }, { env: { GCE_METADATA_HOST: world.fake.metadataHost } }),
+    );
     // The remedy names the VM's account, learned from the email endpoint.
     expect(denied).toContain(`--member='serviceAccount:${DEPLOYER}' --role=roles/iam.serviceAccountOpenIdTokenCreator`);
     world.fake.grant(INVOKER, `serviceAccount:${DEPLOYER}`, 'roles/iam.serviceAccountOpenIdTokenCreator');
     world.fake.requests.length = 0;
-    const result = await run(world, { audience: world.audience, service_account: INVOKER }, { env: { GCE_METADATA_HOST: world.fake.metadataHost } });
+    const result = await run(
+      world,
+      { audience: world.audience, service_account: INVOKER },
+      { env: { GCE_METADATA_HOST: world.fake.metadataHost } },
+    );
     expectSuccess(result);
     expect(result.outputs['principal']).toBe(INVOKER);
     expect([world.fake.count('metadata'), world.fake.count('iamcredentials')]).toEqual([2, 1]);
@@ -83,7 +100,9 @@ describe('the metadata server (self-hosted runners on Google Cloud)', () => {
   });
 
   test('GCE_METADATA_HOST with a scheme is an input error', async () => {
-    const error = expectFailure(await run(world, { audience: world.audience }, { env: { GCE_METADATA_HOST: `http://${world.fake.metadataHost}` } }));
+    const error = expectFailure(
+      await run(world, { audience: world.audience }, { env: { GCE_METADATA_HOST: `http://${world.fake.metadataHost}` } }),
+    );
     expect(error).toContain('Input GCE_METADATA_HOST: must be host[:port] without a scheme');
     expect(world.fake.count()).toBe(0);
   });
@@ -92,7 +111,12 @@ describe('the metadata server (self-hosted runners on Google Cloud)', () => {
 describe('an OAuth refresh token', () => {
   test('the refresh grant with the audience: one request, an ID token for the user', async () => {
     const user = world.fake.addUser(USER);
-    const result = await run(world, { audience: world.audience, refresh_token: user.refreshToken, oauth_client_id: user.clientId, oauth_client_secret: user.clientSecret });
+    const result = await run(world, {
+      audience: world.audience,
+      refresh_token: user.refreshToken,
+      oauth_client_id: user.clientId,
+      oauth_client_secret: user.clientSecret,
+    });
     expectSuccess(result);
     expect(world.fake.count()).toBe(1);
     expect(claimsOf(result.outputs['token'] ?? '')).toMatchObject({ email: USER, aud: world.audience });
@@ -104,9 +128,15 @@ describe('an OAuth refresh token', () => {
 
   test('all three inputs are needed; the missing one is named', async () => {
     const user = world.fake.addUser(USER);
-    const error = expectFailure(await run(world, { audience: world.audience, refresh_token: user.refreshToken, oauth_client_id: user.clientId }));
-    expect(error).toBe('Input oauth_client_secret: is required with refresh_token: the desktop OAuth client that obtained the refresh token.');
-    const orphan = expectFailure(await run(world, { audience: world.audience, oauth_client_id: user.clientId, credentials_json: JSON.stringify(world.deployerKey) }));
+    const error = expectFailure(
+      await run(world, { audience: world.audience, refresh_token: user.refreshToken, oauth_client_id: user.clientId }),
+    );
+    expect(error).toBe(
+      'Input oauth_client_secret: is required with refresh_token: the desktop OAuth client that obtained the refresh token.',
+    );
+    const orphan = expectFailure(
+      await run(world, { audience: world.audience, oauth_client_id: user.clientId, credentials_json: JSON.stringify(world.deployerKey) }),
+    );
     expect(orphan).toContain('Input oauth_client_id: goes with refresh_token');
     expect(world.fake.count()).toBe(0);
   });
@@ -114,11 +144,25 @@ describe('an OAuth refresh token', () => {
   test('a revoked refresh token and a wrong client secret: what to do', async () => {
     const user = world.fake.addUser(USER);
     world.fake.refreshTokens.delete(user.refreshToken);
-    const revoked = expectFailure(await run(world, { audience: world.audience, refresh_token: user.refreshToken, oauth_client_id: user.clientId, oauth_client_secret: user.clientSecret }));
+    const revoked = expectFailure(
+      await run(world, {
+        audience: world.audience,
+        refresh_token: user.refreshToken,
+        oauth_client_id: user.clientId,
+        oauth_client_secret: user.clientSecret,
+      }),
+    );
     expect(revoked).toContain('HTTP 400 invalid_grant: Token has been expired or revoked.');
     expect(revoked).toContain('Sign in again');
     const other = world.fake.addUser(USER);
-    const wrongSecret = expectFailure(await run(world, { audience: world.audience, refresh_token: other.refreshToken, oauth_client_id: other.clientId, oauth_client_secret: 'GOCSPX-wrong-secret' }));
+    const wrongSecret = expectFailure(
+      await run(world, {
+        audience: world.audience,
+        refresh_token: other.refreshToken,
+        oauth_client_id: other.clientId,
+        oauth_client_secret: 'GOCSPX-wrong-secret',
+      }),
+    );
     expect(wrongSecret).toContain('HTTP 401 invalid_client');
     expect(wrongSecret).toContain('check oauth_client_id and oauth_client_secret');
   });
@@ -127,13 +171,25 @@ describe('an OAuth refresh token', () => {
     const narrow = world.fake.addUser(USER);
     world.fake.grant(INVOKER, `user:${USER}`, 'roles/iam.serviceAccountOpenIdTokenCreator');
     const scopeError = expectFailure(
-      await run(world, { audience: world.audience, refresh_token: narrow.refreshToken, oauth_client_id: narrow.clientId, oauth_client_secret: narrow.clientSecret, service_account: INVOKER }),
+      await run(world, {
+        audience: world.audience,
+        refresh_token: narrow.refreshToken,
+        oauth_client_id: narrow.clientId,
+        oauth_client_secret: narrow.clientSecret,
+        service_account: INVOKER,
+      }),
     );
     expect(scopeError).toContain('insufficient authentication scopes');
     expect(scopeError).toContain('cloud-platform scope');
     const broad = world.fake.addUser(USER, ['openid', 'email', CLOUD_PLATFORM]);
     world.fake.requests.length = 0;
-    const result = await run(world, { audience: world.audience, refresh_token: broad.refreshToken, oauth_client_id: broad.clientId, oauth_client_secret: broad.clientSecret, service_account: INVOKER });
+    const result = await run(world, {
+      audience: world.audience,
+      refresh_token: broad.refreshToken,
+      oauth_client_id: broad.clientId,
+      oauth_client_secret: broad.clientSecret,
+      service_account: INVOKER,
+    });
     expectSuccess(result);
     expect(result.outputs['principal']).toBe(INVOKER);
     expect([world.fake.count('oauth2'), world.fake.count('iamcredentials')]).toEqual([1, 1]);
@@ -153,7 +209,12 @@ describe('Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS) and c
     const user = world.fake.addUser(USER);
     const result = await run(
       world,
-      { audience: world.audience, refresh_token: user.refreshToken, oauth_client_id: user.clientId, oauth_client_secret: user.clientSecret },
+      {
+        audience: world.audience,
+        refresh_token: user.refreshToken,
+        oauth_client_id: user.clientId,
+        oauth_client_secret: user.clientSecret,
+      },
       { env: adcFile('ignored.json', world.deployerKey) },
     );
     expectSuccess(result);
@@ -177,7 +238,11 @@ describe('Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS) and c
     audience: `//iam.googleapis.com/${PROVIDER}`,
     subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
     token_url: `${world.fake.url}/sts/v1/token`,
-    ...(impersonate ? { service_account_impersonation_url: `${world.fake.url}/iamcredentials/v1/projects/-/serviceAccounts/${impersonate}:generateAccessToken` } : {}),
+    ...(impersonate
+      ? {
+          service_account_impersonation_url: `${world.fake.url}/iamcredentials/v1/projects/-/serviceAccounts/${impersonate}:generateAccessToken`,
+        }
+      : {}),
     credential_source: credentialSource,
   });
 
@@ -191,7 +256,11 @@ describe('Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS) and c
       },
       INVOKER,
     );
-    const result = await run(world, { audience: world.audience }, { env: { ...adcFile('ext-url.json', file), ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' } });
+    const result = await run(
+      world,
+      { audience: world.audience },
+      { env: { ...adcFile('ext-url.json', file), ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' } },
+    );
     expectSuccess(result);
     expect(result.outputs['principal']).toBe(INVOKER);
     expect(world.fake.requests.map((r) => r.endpoint)).toEqual(['github', 'sts', 'iamcredentials']);
@@ -214,7 +283,13 @@ describe('Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS) and c
   });
 
   test('external_account sources this action does not read are named', async () => {
-    const error = expectFailure(await run(world, { audience: world.audience }, { env: adcFile('aws.json', externalAccount({ environment_id: 'aws1', region_url: 'http://169.254.169.254/x' }, INVOKER)) }));
+    const error = expectFailure(
+      await run(
+        world,
+        { audience: world.audience },
+        { env: adcFile('aws.json', externalAccount({ environment_id: 'aws1', region_url: 'http://169.254.169.254/x' }, INVOKER)) },
+      ),
+    );
     expect(error).toContain('credential_source of kind aws is not supported');
     expect(world.fake.count()).toBe(0);
   });
@@ -234,11 +309,15 @@ describe('Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS) and c
   });
 
   test('an unreadable or malformed file: the variable is named, nothing is sent', async () => {
-    const unreadable = expectFailure(await run(world, { audience: world.audience }, { env: { GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'missing.json') } }));
+    const unreadable = expectFailure(
+      await run(world, { audience: world.audience }, { env: { GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'missing.json') } }),
+    );
     expect(unreadable).toContain('Input GOOGLE_APPLICATION_CREDENTIALS: names');
     expect(unreadable).toContain('cannot be read (ENOENT)');
     writeFileSync(join(dir, 'broken.json'), '{"type": "authorized_user", "client_id": "x", "refresh_token": "1//secret-value-here"}');
-    const broken = expectFailure(await run(world, { audience: world.audience }, { env: { GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'broken.json') } }));
+    const broken = expectFailure(
+      await run(world, { audience: world.audience }, { env: { GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'broken.json') } }),
+    );
     expect(broken).toBe('Input GOOGLE_APPLICATION_CREDENTIALS: the authorized_user credentials lack client_secret.');
     expect(world.fake.count()).toBe(0);
   });
@@ -248,7 +327,13 @@ describe('several sources at once', () => {
   test('are refused, naming each', async () => {
     const user = world.fake.addUser(USER);
     const error = expectFailure(
-      await run(world, { audience: world.audience, credentials_json: JSON.stringify(world.deployerKey), refresh_token: user.refreshToken, oauth_client_id: user.clientId, oauth_client_secret: user.clientSecret }),
+      await run(world, {
+        audience: world.audience,
+        credentials_json: JSON.stringify(world.deployerKey),
+        refresh_token: user.refreshToken,
+        oauth_client_id: user.clientId,
+        oauth_client_secret: user.clientSecret,
+      }),
     );
     expect(error).toContain('credentials_json and refresh_token are both set');
     expect(world.fake.count()).toBe(0);

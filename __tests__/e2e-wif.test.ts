@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import {
-  callApp, claimsOf, expectAllMasked, expectFailure, expectSuccess, INVOKER, PROVIDER, REPO_MEMBER, run, startWorld, type World,
+  callApp,
+  claimsOf,
+  expectAllMasked,
+  expectFailure,
+  expectSuccess,
+  INVOKER,
+  PROVIDER,
+  REPO_MEMBER,
+  run,
+  startWorld,
+  type World,
 } from './e2e-helpers.ts';
 
 let world: World;
@@ -26,7 +36,9 @@ describe('Workload Identity Federation: GitHub OIDC → STS → generateIdToken'
     expect(claimsOf(token)).toMatchObject({ aud: world.audience, email: INVOKER });
     expect(result.outputs['principal']).toBe(INVOKER);
     expect(result.exportedEnv).toEqual({ IAP_TOKEN: token });
-    expect([world.fake.count('github'), world.fake.count('sts'), world.fake.count('iamcredentials'), world.fake.count()]).toEqual([1, 1, 1, 3]);
+    expect([world.fake.count('github'), world.fake.count('sts'), world.fake.count('iamcredentials'), world.fake.count()]).toEqual([
+      1, 1, 1, 3,
+    ]);
     // The GitHub token was asked for the provider's default audience.
     expect(world.fake.requests[0]?.path).toBe('/github/oidc');
     // GitHub's OIDC token, the runner's request token, the STS token and the ID token were all masked.
@@ -39,7 +51,9 @@ describe('Workload Identity Federation: GitHub OIDC → STS → generateIdToken'
     world.fake.addProvider(PROVIDER, { allowedAudiences: ['https://github.com/octo-org'] });
     const refused = expectFailure(await run(world, wifInputs()));
     expect(refused).toContain('STS token exchange failed: HTTP 400 invalid_grant: The audience in ID Token');
-    expect(refused).toContain(`its issuer is https://token.actions.githubusercontent.com and that its allowed audiences include https://iam.googleapis.com/${PROVIDER} (or are empty), or set workload_identity_audience to one of them.`);
+    expect(refused).toContain(
+      `its issuer is https://token.actions.githubusercontent.com and that its allowed audiences include https://iam.googleapis.com/${PROVIDER} (or are empty), or set workload_identity_audience to one of them.`,
+    );
     const result = await run(world, { ...wifInputs(), workload_identity_audience: 'https://github.com/octo-org' });
     expectSuccess(result);
   });

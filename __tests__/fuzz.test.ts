@@ -28,7 +28,9 @@ const anyText = fc.oneof(
 /** Provider names one mutation away from valid. */
 const nearProvider = fc.oneof(
   fc.constant(PROVIDER),
-  fc.nat({ max: PROVIDER.length - 1 }).chain((i) => fc.string({ maxLength: 3 }).map((s) => PROVIDER.slice(0, i) + s + PROVIDER.slice(i + 1))),
+  fc
+    .nat({ max: PROVIDER.length - 1 })
+    .chain((i) => fc.string({ maxLength: 3 }).map((s) => PROVIDER.slice(0, i) + s + PROVIDER.slice(i + 1))),
   fc.constantFrom(
     PROVIDER.replace('123456789012', 'my-project'),
     `//iam.googleapis.com/${PROVIDER}`,
@@ -41,39 +43,62 @@ const nearProvider = fc.oneof(
 
 /** Credentials files of every type, with fields dropped or given the wrong type. */
 const templates: Record<string, Record<string, unknown>> = {
-  service_account: { type: 'service_account', client_email: 'sa@p.iam.gserviceaccount.com', private_key: PEM, private_key_id: 'k1', token_uri: 'https://oauth2.googleapis.com/token' },
-  authorized_user: { type: 'authorized_user', client_id: 'cid.apps.googleusercontent.com', client_secret: 'GOCSPX-secret-value', refresh_token: '1//refresh-token-value' },
+  service_account: {
+    type: 'service_account',
+    client_email: 'sa@p.iam.gserviceaccount.com',
+    private_key: PEM,
+    private_key_id: 'k1',
+    token_uri: 'https://oauth2.googleapis.com/token',
+  },
+  authorized_user: {
+    type: 'authorized_user',
+    client_id: 'cid.apps.googleusercontent.com',
+    client_secret: 'GOCSPX-secret-value',
+    refresh_token: '1//refresh-token-value',
+  },
   external_account: {
     type: 'external_account',
     audience: `//iam.googleapis.com/${PROVIDER}`,
     subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
     token_url: 'https://sts.googleapis.com/v1/token',
-    service_account_impersonation_url: 'https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken',
-    credential_source: { url: 'https://token.example.com/', headers: { Authorization: 'Bearer header-secret-value' }, format: { type: 'json', subject_token_field_name: 'value' } },
+    service_account_impersonation_url:
+      'https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken',
+    credential_source: {
+      url: 'https://token.example.com/',
+      headers: { Authorization: 'Bearer header-secret-value' },
+      format: { type: 'json', subject_token_field_name: 'value' },
+    },
   },
   impersonated_service_account: {
     type: 'impersonated_service_account',
-    service_account_impersonation_url: 'https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken',
-    source_credentials: { type: 'authorized_user', client_id: 'cid', client_secret: 'GOCSPX-inner-secret', refresh_token: '1//inner-refresh' },
+    service_account_impersonation_url:
+      'https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken',
+    source_credentials: {
+      type: 'authorized_user',
+      client_id: 'cid',
+      client_secret: 'GOCSPX-inner-secret',
+      refresh_token: '1//inner-refresh',
+    },
   },
 };
 const wrongValue = fc.oneof(fc.constant(null), fc.integer(), fc.boolean(), fc.constant([]), fc.constant({}), anyText);
-const mangledFile = fc
-  .constantFrom(...Object.keys(templates))
-  .chain((type) => {
-    const template = templates[type] ?? {};
-    const keys = Object.keys(template);
-    return fc.record({
+const mangledFile = fc.constantFrom(...Object.keys(templates)).chain((type) => {
+  const template = templates[type] ?? {};
+  const keys = Object.keys(template);
+  return fc
+    .record({
       drop: fc.subarray(keys),
       retype: fc.dictionary(fc.constantFrom(...keys), wrongValue, { maxKeys: 2 }),
-    }).map(({ drop, retype }) => {
+    })
+    .map(({ drop, retype }) => {
       const file: Record<string, unknown> = { ...template, ...retype };
       for (const key of drop) delete file[key];
       return file;
     });
-  });
+});
 
-const asInput = (file: Record<string, unknown>) => fc.constantFrom(JSON.stringify(file), Buffer.from(JSON.stringify(file)).toString('base64'));
+const asInput = (file: Record<string, unknown>) =>
+  fc.constantFrom(JSON.stringify(file), Buffer.from(JSON.stringify(file)).toString('base64'));
 
 function env(inputs: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {
@@ -113,7 +138,14 @@ describe('fuzzed inputs', () => {
   test('near-valid provider names', () => {
     fc.assert(
       fc.property(nearProvider, (provider) => {
-        checkOutcome({ audience: 'aud.apps.googleusercontent.com', workload_identity_provider: provider, service_account: 'sa@p.iam.gserviceaccount.com' }, []);
+        checkOutcome(
+          {
+            audience: 'aud.apps.googleusercontent.com',
+            workload_identity_provider: provider,
+            service_account: 'sa@p.iam.gserviceaccount.com',
+          },
+          [],
+        );
       }),
       { numRuns: RUNS },
     );
@@ -121,31 +153,56 @@ describe('fuzzed inputs', () => {
 
   test('credentials files of every type with fields missing or mistyped never leak a secret field', () => {
     fc.assert(
-      fc.property(mangledFile.chain((file) => asInput(file).map((raw) => ({ file, raw }))), ({ file, raw }) => {
-        const secrets = [raw, JSON.stringify(file)];
-        const collect = (value: unknown): void => {
-          if (value && typeof value === 'object') {
-            for (const [key, inner] of Object.entries(value)) {
-              if (SECRET_FIELDS.includes(key) && typeof inner === 'string') secrets.push(inner);
-              if (key === 'headers' && inner && typeof inner === 'object') secrets.push(...Object.values(inner).map(String));
-              collect(inner);
+      fc.property(
+        mangledFile.chain((file) => asInput(file).map((raw) => ({ file, raw }))),
+        ({ file, raw }) => {
+          const secrets = [raw, JSON.stringify(file)];
+          const collect = (value: unknown): void => {
+            if (value && typeof value === 'object') {
+              for (const [key, inner] of Object.entries(value)) {
+                if (SECRET_FIELDS.includes(key) && typeof inner === 'string') secrets.push(inner);
+                if (key === 'headers' && inner && typeof inner === 'object') secrets.push(...Object.values(inner).map(String));
+                collect(inner);
+              }
             }
-          }
-        };
-        collect(file);
-        checkOutcome({ audience: 'aud.apps.googleusercontent.com', credentials_json: raw }, secrets);
-      }),
+          };
+          collect(file);
+          checkOutcome({ audience: 'aud.apps.googleusercontent.com', credentials_json: raw }, secrets);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   test('smoke-test inputs', () => {
-    const urlLines = fc.array(fc.oneof(fc.webUrl(), anyText, fc.webUrl().map((u) => `POST ${u}`)), { maxLength: 5 }).map((lines) => lines.join('\n'));
+    const urlLines = fc
+      .array(
+        fc.oneof(
+          fc.webUrl(),
+          anyText,
+          fc.webUrl().map((u) => `POST ${u}`),
+        ),
+        { maxLength: 5 },
+      )
+      .map((lines) => lines.join('\n'));
     fc.assert(
       fc.property(
-        fc.record({ smoke_test_urls: urlLines, smoke_test_headers: anyText, smoke_test_expected_status: anyText, smoke_test_retry_for: anyText, smoke_test_timeout: anyText, smoke_test_header: anyText }, { requiredKeys: ['smoke_test_urls'] }),
+        fc.record(
+          {
+            smoke_test_urls: urlLines,
+            smoke_test_headers: anyText,
+            smoke_test_expected_status: anyText,
+            smoke_test_retry_for: anyText,
+            smoke_test_timeout: anyText,
+            smoke_test_header: anyText,
+          },
+          { requiredKeys: ['smoke_test_urls'] },
+        ),
         (smoke) => {
-          checkOutcome({ audience: 'aud.apps.googleusercontent.com', credentials_json: JSON.stringify(templates['service_account']), ...smoke }, [PEM]);
+          checkOutcome(
+            { audience: 'aud.apps.googleusercontent.com', credentials_json: JSON.stringify(templates['service_account']), ...smoke },
+            [PEM],
+          );
         },
       ),
       { numRuns: RUNS },

@@ -12,7 +12,12 @@ function scripted(...steps: Array<number | string | HttpResponse>): { transport:
   const transport: Transport = async () => {
     const step = steps[Math.min(calls++, steps.length - 1)];
     if (typeof step === 'string') throw Object.assign(new Error(step), { code: step });
-    if (typeof step === 'number') return { status: step, headers: {}, body: step < 300 ? '{"ok":true}' : '{"error":{"code":503,"message":"busy","status":"UNAVAILABLE"}}' };
+    if (typeof step === 'number')
+      return {
+        status: step,
+        headers: {},
+        body: step < 300 ? '{"ok":true}' : '{"error":{"code":503,"message":"busy","status":"UNAVAILABLE"}}',
+      };
     return step as HttpResponse;
   };
   return { transport, calls: () => calls };
@@ -115,7 +120,13 @@ describe('answers', () => {
         code: 403,
         message: "Permission 'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not exist).",
         status: 'PERMISSION_DENIED',
-        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'IAM_PERMISSION_DENIED', metadata: { permission: 'iam.serviceAccounts.getOpenIdToken' } }],
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+            reason: 'IAM_PERMISSION_DENIED',
+            metadata: { permission: 'iam.serviceAccounts.getOpenIdToken' },
+          },
+        ],
       },
     });
     expect(parseFailure({ status: 403, headers: {}, body })).toEqual({
@@ -128,15 +139,17 @@ describe('answers', () => {
   });
 
   test('parses OAuth errors, plain text, and redirects without following them', () => {
-    expect(parseFailure({ status: 400, headers: {}, body: '{"error":"invalid_grant","error_description":"Invalid JWT Signature."}' })).toEqual({
+    expect(
+      parseFailure({ status: 400, headers: {}, body: '{"error":"invalid_grant","error_description":"Invalid JWT Signature."}' }),
+    ).toEqual({
       status: 400,
       code: 'invalid_grant',
       message: 'Invalid JWT Signature.',
     });
     expect(parseFailure({ status: 404, headers: {}, body: 'Not Found\n' })).toEqual({ status: 404, message: 'Not Found' });
-    expect(parseFailure({ status: 302, headers: { location: 'https://accounts.google.com/o/oauth2/v2/auth?client_id=x' }, body: '' }).message).toBe(
-      'a redirect to https://accounts.google.com, not followed: tokens are never sent on',
-    );
+    expect(
+      parseFailure({ status: 302, headers: { location: 'https://accounts.google.com/o/oauth2/v2/auth?client_id=x' }, body: '' }).message,
+    ).toBe('a redirect to https://accounts.google.com, not followed: tokens are never sent on');
   });
 
   test('a per-request policy: its own rule for what heals, its own log wording and limits', async () => {
@@ -144,7 +157,14 @@ describe('answers', () => {
     const { http, sleeps, log } = client(transport);
     const answer = await http.send({
       ...request,
-      retry: { retryable: (r) => r.status === 403, describe: (r) => `IAP ${r.status}`, attempts: 1000, budgetMs: 300_000, baseDelayMs: 2000, maxDelayMs: 15_000 },
+      retry: {
+        retryable: (r) => r.status === 403,
+        describe: (r) => `IAP ${r.status}`,
+        attempts: 1000,
+        budgetMs: 300_000,
+        baseDelayMs: 2000,
+        maxDelayMs: 15_000,
+      },
     });
     expect(answer).toMatchObject({ attempts: 3, response: { status: 200 } });
     expect(calls()).toBe(3);
@@ -188,7 +208,10 @@ describe('the node transport against a local server', () => {
 
   test('sends the body with its length and parses the answer', async () => {
     const http = new Http();
-    await expect(http.json({ what: 'Echo', method: 'POST', url: `${base}/echo`, body: 'a=1' })).resolves.toEqual({ method: 'POST', length: '3' });
+    await expect(http.json({ what: 'Echo', method: 'POST', url: `${base}/echo`, body: 'a=1' })).resolves.toEqual({
+      method: 'POST',
+      length: '3',
+    });
   });
 
   test('an answer slower than the timeout is abandoned and retried, within the bound', async () => {
@@ -201,7 +224,9 @@ describe('the node transport against a local server', () => {
 
   test('a reset connection is a retryable network failure', async () => {
     const http = new Http({ attempts: 3, sleep: async () => undefined });
-    await expect(http.json({ what: 'Reset', method: 'GET', url: `${base}/reset` })).rejects.toThrow('failed after 3 attempts: the connection to');
+    await expect(http.json({ what: 'Reset', method: 'GET', url: `${base}/reset` })).rejects.toThrow(
+      'failed after 3 attempts: the connection to',
+    );
     expect(hits).toHaveLength(3);
   });
 
@@ -252,7 +277,9 @@ describe('the node transport against a local server', () => {
     test('http_proxy carries the request; the target name is resolved by the proxy, not here', async () => {
       process.env['http_proxy'] = proxyUrl;
       const http = new Http({ attempts: 1 });
-      await expect(http.json({ what: 'Proxied', method: 'POST', url: 'http://sts.fake-google.test:80/v1/token', body: 'x' })).resolves.toEqual({
+      await expect(
+        http.json({ what: 'Proxied', method: 'POST', url: 'http://sts.fake-google.test:80/v1/token', body: 'x' }),
+      ).resolves.toEqual({
         method: 'POST',
         length: '1',
       });

@@ -26,7 +26,10 @@ const env = (inputs: Record<string, string>, extra: Record<string, string> = {})
   ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])),
   ...extra,
 });
-const oidc = { ACTIONS_ID_TOKEN_REQUEST_URL: 'https://pipelines.actions.githubusercontent.com/x?api-version=2.0', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-token-123' };
+const oidc = {
+  ACTIONS_ID_TOKEN_REQUEST_URL: 'https://pipelines.actions.githubusercontent.com/x?api-version=2.0',
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-token-123',
+};
 
 function inputError(inputs: Record<string, string>, extra: Record<string, string> = {}): InstanceType<typeof InputError> {
   try {
@@ -48,18 +51,29 @@ describe('a service-account key', () => {
       includeEmail: true,
       exportVariable: undefined,
       universe: 'googleapis.com',
-      endpoints: { oauth2: 'https://oauth2.googleapis.com', sts: 'https://sts.googleapis.com/v1', iamcredentials: 'https://iamcredentials.googleapis.com/v1' },
+      endpoints: {
+        oauth2: 'https://oauth2.googleapis.com',
+        sts: 'https://sts.googleapis.com/v1',
+        iamcredentials: 'https://iamcredentials.googleapis.com/v1',
+      },
     });
     expect(config.source.kind).toBe('service_account_key');
     if (config.source.kind === 'service_account_key') {
-      expect(config.source.key).toMatchObject({ clientEmail: keyFile['client_email'], privateKeyId: 'abc123', tokenUri: 'https://oauth2.googleapis.com/token' });
+      expect(config.source.key).toMatchObject({
+        clientEmail: keyFile['client_email'],
+        privateKeyId: 'abc123',
+        tokenUri: 'https://oauth2.googleapis.com/token',
+      });
     }
   });
 
   test('the raw input and every line of the private key are masked as soon as they are read', () => {
     masked.length = 0;
     // A key no other test has registered (the registry masks each value once per process).
-    const fresh = { ...keyFile, private_key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    const fresh = {
+      ...keyFile,
+      private_key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
     const raw = JSON.stringify(fresh);
     readConfig(env({ audience: AUDIENCE, credentials_json: raw }));
     expect(masked).toContain(raw);
@@ -80,14 +94,27 @@ describe('a service-account key', () => {
   });
 
   test('whose token_uri is not https is refused', () => {
-    const error = inputError({ audience: AUDIENCE, credentials_json: JSON.stringify({ ...keyFile, token_uri: 'http://evil.example.com/token' }) });
+    const error = inputError({
+      audience: AUDIENCE,
+      credentials_json: JSON.stringify({ ...keyFile, token_uri: 'http://evil.example.com/token' }),
+    });
     expect(error.message).toContain('credentials_json (token_uri): must be an https:// URL');
   });
 });
 
 describe('Workload Identity Federation', () => {
   test('a provider, a service account and the OIDC variables', () => {
-    const config = readConfig(env({ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com', delegates: 'a@p.iam.gserviceaccount.com, b@p.iam.gserviceaccount.com\n' }, oidc));
+    const config = readConfig(
+      env(
+        {
+          audience: AUDIENCE,
+          workload_identity_provider: PROVIDER,
+          service_account: 'sa@p.iam.gserviceaccount.com',
+          delegates: 'a@p.iam.gserviceaccount.com, b@p.iam.gserviceaccount.com\n',
+        },
+        oidc,
+      ),
+    );
     expect(config.delegates).toEqual(['a@p.iam.gserviceaccount.com', 'b@p.iam.gserviceaccount.com']);
     expect(config.source).toMatchObject({
       kind: 'workload_identity',
@@ -97,7 +124,7 @@ describe('Workload Identity Federation', () => {
     });
   });
 
-  test('the runner\'s OIDC request token is masked', () => {
+  test("the runner's OIDC request token is masked", () => {
     masked.length = 0;
     const fresh = { ...oidc, ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'runner-token-fresh' };
     readConfig(env({ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com' }, fresh));
@@ -105,13 +132,28 @@ describe('Workload Identity Federation', () => {
   });
 
   test('another universe changes every endpoint and the audience', () => {
-    const config = readConfig(env({ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com', universe: 's3nsapis.fr' }, oidc));
+    const config = readConfig(
+      env(
+        {
+          audience: AUDIENCE,
+          workload_identity_provider: PROVIDER,
+          service_account: 'sa@p.iam.gserviceaccount.com',
+          universe: 's3nsapis.fr',
+        },
+        oidc,
+      ),
+    );
     expect(config.endpoints).toMatchObject({ sts: 'https://sts.s3nsapis.fr/v1', iamHost: 'iam.s3nsapis.fr' });
     expect(config.source).toMatchObject({ oidcAudience: `https://iam.s3nsapis.fr/${PROVIDER}` });
   });
 
   test('an endpoint override replaces one API, trailing slash dropped', () => {
-    const config = readConfig(env({ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com' }, { ...oidc, GHA_ENDPOINT_OVERRIDE_sts: 'https://sts.internal.example/v1/' }));
+    const config = readConfig(
+      env(
+        { audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com' },
+        { ...oidc, GHA_ENDPOINT_OVERRIDE_sts: 'https://sts.internal.example/v1/' },
+      ),
+    );
     expect(config.endpoints.sts).toBe('https://sts.internal.example/v1');
     expect([...config.endpoints.overridden]).toEqual(['sts']);
   });
@@ -125,10 +167,41 @@ describe('errors name the input and never echo a secret', () => {
     [{ audience: AUDIENCE, credentials_json: '[1,2]' }, 'Input credentials_json: is neither JSON'],
     [{ audience: AUDIENCE, credentials_json: '{"client_email":"a@b.c"}' }, 'lacks private_key'],
     [{ audience: AUDIENCE, workload_identity_provider: PROVIDER }, 'Input service_account: is required with workload_identity_provider'],
-    [{ audience: AUDIENCE, workload_identity_provider: 'projects/1/locations/global/workloadIdentityPools/abc/providers/github', service_account: 'a@b.co' }, 'the pool ID "abc" is not valid'],
-    [{ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com', delegates: 'a@b.co, nope' }, 'Input delegates: "nope" is not'],
-    [{ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com', include_email: 'TRUE-ish' }, 'Input include_email'],
-    [{ audience: AUDIENCE, workload_identity_provider: PROVIDER, service_account: 'sa@p.iam.gserviceaccount.com', export_variable: 'NODE_OPTIONS' }, 'reserved'],
+    [
+      {
+        audience: AUDIENCE,
+        workload_identity_provider: 'projects/1/locations/global/workloadIdentityPools/abc/providers/github',
+        service_account: 'a@b.co',
+      },
+      'the pool ID "abc" is not valid',
+    ],
+    [
+      {
+        audience: AUDIENCE,
+        workload_identity_provider: PROVIDER,
+        service_account: 'sa@p.iam.gserviceaccount.com',
+        delegates: 'a@b.co, nope',
+      },
+      'Input delegates: "nope" is not',
+    ],
+    [
+      {
+        audience: AUDIENCE,
+        workload_identity_provider: PROVIDER,
+        service_account: 'sa@p.iam.gserviceaccount.com',
+        include_email: 'TRUE-ish',
+      },
+      'Input include_email',
+    ],
+    [
+      {
+        audience: AUDIENCE,
+        workload_identity_provider: PROVIDER,
+        service_account: 'sa@p.iam.gserviceaccount.com',
+        export_variable: 'NODE_OPTIONS',
+      },
+      'reserved',
+    ],
   ])('%o', (inputs, message) => {
     expect(inputError(inputs, oidc).message).toContain(message);
   });

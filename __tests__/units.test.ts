@@ -44,7 +44,11 @@ describe('jwt', () => {
     const decoded = decodeJwt(token);
     expect(decoded).toEqual({ header: { alg: 'RS256', typ: 'JWT', kid: 'kid-1' }, claims: { iss: 'a@b.c', n: 1 } });
     const [h, p, s] = token.split('.');
-    expect(createVerify('RSA-SHA256').update(`${h}.${p}`).verify(publicKey, Buffer.from(s ?? '', 'base64url'))).toBe(true);
+    expect(
+      createVerify('RSA-SHA256')
+        .update(`${h}.${p}`)
+        .verify(publicKey, Buffer.from(s ?? '', 'base64url')),
+    ).toBe(true);
   });
 
   test.each(['', 'a.b', 'ya29.opaque-access-token', 'a.b.c.d', '"eyJ.eyJ.sig"', 'bm90.anNvbg.c2ln'])('%s is not a JWT', (token) => {
@@ -55,7 +59,8 @@ describe('jwt', () => {
 describe('checkIdToken', () => {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const now = 1_800_000_000_000;
-  const token = (claims: Record<string, unknown>) => signRs256({ aud: 'aud-1', exp: now / 1000 + 3600, email: 'sa@p.iam.gserviceaccount.com', ...claims }, privateKey);
+  const token = (claims: Record<string, unknown>) =>
+    signRs256({ aud: 'aud-1', exp: now / 1000 + 3600, email: 'sa@p.iam.gserviceaccount.com', ...claims }, privateKey);
   const expect_ = { audience: 'aud-1', requireEmail: true, principal: 'sa@p.iam.gserviceaccount.com', now };
 
   test('accepts a good token and reads principal and expiry from it', () => {
@@ -83,12 +88,19 @@ describe('checkIdToken', () => {
 });
 
 describe('iamRemedy', () => {
-  const caller = { principal: 'ci@p.iam.gserviceaccount.com', member: 'serviceAccount:ci@p.iam.gserviceaccount.com', federated: false, accessToken: async () => 'x' };
+  const caller = {
+    principal: 'ci@p.iam.gserviceaccount.com',
+    member: 'serviceAccount:ci@p.iam.gserviceaccount.com',
+    federated: false,
+    accessToken: async () => 'x',
+  };
   const target = { serviceAccount: 'sa@p.iam.gserviceaccount.com', delegates: [] };
   const failure = (status: number, extra: Record<string, string> = {}) => new ApiError('IAM call', { status, message: 'm', ...extra }, 1);
 
   test('a disabled API: the command that enables it', () => {
-    expect(iamRemedy(failure(403, { reason: 'SERVICE_DISABLED' }), caller, target)).toContain('gcloud services enable iamcredentials.googleapis.com');
+    expect(iamRemedy(failure(403, { reason: 'SERVICE_DISABLED' }), caller, target)).toContain(
+      'gcloud services enable iamcredentials.googleapis.com',
+    );
   });
 
   test('401 and 404 say what they mean', () => {

@@ -12,7 +12,12 @@ const RUNS = Number(process.env['BENCH_RUNS'] ?? 20);
 const WARMUP = 3;
 const PRELOAD = join(ROOT, 'bench', 'rusage.mjs');
 
-interface Sample { wallMs: number; cpuMs: number; rssMb: number; exitCode: number | null }
+interface Sample {
+  wallMs: number;
+  cpuMs: number;
+  rssMb: number;
+  exitCode: number | null;
+}
 
 async function measure(script: string, env: Record<string, string>): Promise<Sample> {
   const started = process.hrtime.bigint();
@@ -40,30 +45,50 @@ const INVOKER = 'iap-invoker@my-project.iam.gserviceaccount.com';
 const { keyFile } = fake.addServiceAccount('deployer@my-project.iam.gserviceaccount.com');
 fake.addServiceAccount(INVOKER);
 fake.addProvider(PROVIDER);
-fake.grant(INVOKER, 'principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app', 'roles/iam.workloadIdentityUser');
+fake.grant(
+  INVOKER,
+  'principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app',
+  'roles/iam.workloadIdentityUser',
+);
 
 fake.metadata.serviceAccount = INVOKER;
 const user = fake.addUser('alice@example.com');
 
 function actionEnv(inputs: Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
-  const files = Object.fromEntries(['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY'].map((name) => {
-    const path = join(dir, name);
-    writeFileSync(path, '');
-    return [name, path];
-  }));
-  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', GITHUB_REPOSITORY: 'octo-org/deploy-app', ...files, ...fake.env() };
-  for (const [name, spec] of Object.entries(readActionYaml().inputs)) env[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? '';
+  const files = Object.fromEntries(
+    ['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE', 'GITHUB_STEP_SUMMARY'].map((name) => {
+      const path = join(dir, name);
+      writeFileSync(path, '');
+      return [name, path];
+    }),
+  );
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '',
+    GITHUB_REPOSITORY: 'octo-org/deploy-app',
+    ...files,
+    ...fake.env(),
+  };
+  for (const [name, spec] of Object.entries(readActionYaml().inputs))
+    env[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? '';
   return { ...env, ...extra };
 }
 
 const flows: Array<{ name: string; inputs: Record<string, string>; env?: Record<string, string> }> = [
   { name: 'key → ID token', inputs: { audience: fake.iap.clientId, credentials_json: JSON.stringify(keyFile) } },
-  { name: 'key → signed JWT (local)', inputs: { audience: 'https://app.example.com/*', token_type: 'signed_jwt', credentials_json: JSON.stringify(keyFile) } },
+  {
+    name: 'key → signed JWT (local)',
+    inputs: { audience: 'https://app.example.com/*', token_type: 'signed_jwt', credentials_json: JSON.stringify(keyFile) },
+  },
   { name: 'WIF → ID token', inputs: { audience: fake.iap.clientId, workload_identity_provider: PROVIDER, service_account: INVOKER } },
   { name: 'metadata → ID token', inputs: { audience: fake.iap.clientId }, env: { GCE_METADATA_HOST: fake.metadataHost } },
   {
     name: 'refresh token → ID token',
-    inputs: { audience: fake.iap.clientId, refresh_token: user.refreshToken, oauth_client_id: user.clientId, oauth_client_secret: user.clientSecret },
+    inputs: {
+      audience: fake.iap.clientId,
+      refresh_token: user.refreshToken,
+      oauth_client_id: user.clientId,
+      oauth_client_secret: user.clientSecret,
+    },
   },
 ];
 const main = join(ROOT, readActionYaml().runs.main);
@@ -86,7 +111,11 @@ for (let i = 0; i < WARMUP + RUNS; i++) {
 }
 await fake.stop();
 
-const base = { wall: median(baseline.map((s) => s.wallMs)), cpu: median(baseline.map((s) => s.cpuMs)), rss: median(baseline.map((s) => s.rssMb)) };
+const base = {
+  wall: median(baseline.map((s) => s.wallMs)),
+  cpu: median(baseline.map((s) => s.cpuMs)),
+  rss: median(baseline.map((s) => s.rssMb)),
+};
 rows.push('| process | wall ms | CPU ms | peak RSS MB | CPU × empty | RSS − empty MB | requests |');
 rows.push('|---|---:|---:|---:|---:|---:|---:|');
 rows.push(`| empty Node ${process.version} | ${base.wall.toFixed(1)} | ${base.cpu.toFixed(1)} | ${base.rss.toFixed(1)} | 1.00 | 0.0 | 0 |`);
@@ -94,7 +123,9 @@ for (const [name, { samples, requests }] of results) {
   const wall = median(samples.map((s) => s.wallMs));
   const cpu = median(samples.map((s) => s.cpuMs));
   const rss = median(samples.map((s) => s.rssMb));
-  rows.push(`| ${name} | ${wall.toFixed(1)} | ${cpu.toFixed(1)} | ${rss.toFixed(1)} | ${(cpu / base.cpu).toFixed(2)} | ${(rss - base.rss).toFixed(1)} | ${requests} |`);
+  rows.push(
+    `| ${name} | ${wall.toFixed(1)} | ${cpu.toFixed(1)} | ${rss.toFixed(1)} | ${(cpu / base.cpu).toFixed(2)} | ${(rss - base.rss).toFixed(1)} | ${requests} |`,
+  );
 }
 const distBytes = readdirSync(join(ROOT, 'dist'), { recursive: true, withFileTypes: true })
   .filter((entry) => entry.isFile())

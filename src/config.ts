@@ -27,12 +27,7 @@ export interface Config {
 }
 
 export type CredentialSource =
-  | ServiceAccountKeySource
-  | WorkloadIdentitySource
-  | MetadataSource
-  | RefreshTokenSource
-  | ExternalAccountSource
-  | ImpersonatedSource;
+  ServiceAccountKeySource | WorkloadIdentitySource | MetadataSource | RefreshTokenSource | ExternalAccountSource | ImpersonatedSource;
 
 /** Where a source came from, for the log: `credentials_json`, `GOOGLE_APPLICATION_CREDENTIALS (/path)`, … */
 interface Origin {

@@ -24,10 +24,12 @@ const OVERRIDE_PREFIX = 'GHA_ENDPOINT_OVERRIDE_';
 const APIS = ['oauth2', 'sts', 'iamcredentials'] as const;
 
 export function resolveEndpoints(universe: string, env: Env): Endpoints {
-  const overrides = new Map(APIS.flatMap((api) => {
-    const value = override(env, api);
-    return value ? [[api, value] as const] : [];
-  }));
+  const overrides = new Map(
+    APIS.flatMap((api) => {
+      const value = override(env, api);
+      return value ? [[api, value] as const] : [];
+    }),
+  );
   return {
     oauth2: overrides.get('oauth2') ?? `https://oauth2.${universe}`,
     sts: overrides.get('sts') ?? `https://sts.${universe}/v1`,

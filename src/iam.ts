@@ -22,12 +22,7 @@ export class IamCredentials {
   }
 
   /** `generateIdToken`: a Google-signed ID token for the service account. */
-  async generateIdToken(
-    caller: Credential,
-    target: Impersonation,
-    audience: string,
-    includeEmail: boolean,
-  ): Promise<string> {
+  async generateIdToken(caller: Credential, target: Impersonation, audience: string, includeEmail: boolean): Promise<string> {
     const answer = await this.#call(caller, target, 'generateIdToken', { audience, includeEmail });
     return secretField(answer, 'token', 'IAM Credentials generateIdToken');
   }
@@ -44,12 +39,7 @@ export class IamCredentials {
     return secretField(answer, 'signedJwt', 'IAM Credentials signJwt');
   }
 
-  async #call(
-    caller: Credential,
-    target: Impersonation,
-    method: string,
-    body: Record<string, unknown>,
-  ): Promise<Record<string, unknown>> {
+  async #call(caller: Credential, target: Impersonation, method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     const accessToken = await caller.accessToken();
     const delegates = target.delegates.map(resourceName);
     try {
@@ -92,21 +82,21 @@ export function iamRemedy(
 ): string | undefined {
   const { status, reason, message } = error.failure;
   if (reason === 'SERVICE_DISABLED' || /has not been used in project|is disabled/i.test(message)) {
-    return 'Fix: enable the IAM Service Account Credentials API in the service account\'s project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID';
+    return "Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";
   }
   if (status === 404) {
     return `Fix: the service account ${target.serviceAccount} does not exist; check service_account (and delegates).`;
   }
   if (status === 401 && (error.failure.reason === 'ACCESS_TOKEN_TYPE_UNSUPPORTED' || caller.federated)) {
-    return 'Fix: a federated token cannot call this method; the action should have exchanged it for the service account\'s own access token first. Please report this.';
+    return "Fix: a federated token cannot call this method; the action should have exchanged it for the service account's own access token first. Please report this.";
   }
   if (status === 401) {
-    return 'Fix: the caller\'s access token was refused; the credential may have been revoked or the token expired.';
+    return "Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";
   }
   if (status !== 403) return undefined;
   const permission = error.failure.permission ?? expected;
   if (/scope/i.test(error.failure.message) || error.failure.reason === 'ACCESS_TOKEN_SCOPE_INSUFFICIENT') {
-    return 'Fix: the caller\'s access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.';
+    return "Fix: the caller's access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.";
   }
   if (target.delegates.length === 0 && caller.principal === target.serviceAccount) {
     return [
@@ -124,7 +114,9 @@ export function iamRemedy(
       `Fix: the caller ${caller.member} lacks ${permission} on ${target.serviceAccount} (or that account does not exist). Grant the caller ${role} on it:`,
       grantCommand(target.serviceAccount, caller.member, role),
       ...(caller.federated
-        ? ['(the member above assumes the provider maps attribute.repository=assertion.repository; IAM grants can take a few minutes to apply)']
+        ? [
+            '(the member above assumes the provider maps attribute.repository=assertion.repository; IAM grants can take a few minutes to apply)',
+          ]
         : ['(IAM grants can take a few minutes to apply)']),
     ].join('\n');
   }

@@ -17,8 +17,7 @@ export function readInput(env: Env, name: string): string {
   return (env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '').trim();
 }
 
-const PROVIDER_PATTERN =
-  /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
+const PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
 const POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
@@ -87,12 +86,15 @@ const SOURCE_INPUTS = ['credentials_json', 'workload_identity_provider', 'refres
 function readTokenType(value: string): TokenType {
   if (!value || value === 'id_token') return 'id_token';
   if (value === 'signed_jwt') return 'signed_jwt';
-  throw new InputError('token_type', `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got "${value}"`);
+  throw new InputError(
+    'token_type',
+    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got "${value}"`,
+  );
 }
 
 /** IAP takes a signed JWT's audience as the app's URL, exact or with a trailing path wildcard (`https://host/*`). */
 function readUrlAudience(audience: string): string {
-  const accepted = 'the app\'s URL, https://HOST/PATH or https://HOST/* for every path';
+  const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
   if (!audience) throw new InputError('audience', `is required: with token_type signed_jwt, ${accepted}.`);
   let url: URL;
   try {
@@ -112,21 +114,19 @@ function readUrlAudience(audience: string): string {
 function readLifetime(value: string, tokenType: TokenType): number {
   if (!value) return 3600;
   if (tokenType !== 'signed_jwt') {
-    throw new InputError('lifetime', 'applies to token_type signed_jwt only: Google sets an ID token\'s lifetime (one hour).');
+    throw new InputError('lifetime', "applies to token_type signed_jwt only: Google sets an ID token's lifetime (one hour).");
   }
   const seconds = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(seconds >= 60 && seconds <= 3600)) {
-    throw new InputError('lifetime', `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got "${value}"`);
+    throw new InputError(
+      'lifetime',
+      `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got "${value}"`,
+    );
   }
   return seconds;
 }
 
-function readSource(
-  env: Env,
-  input: (name: string) => string,
-  serviceAccount: string | undefined,
-  iamHost: string,
-): CredentialSource {
+function readSource(env: Env, input: (name: string) => string, serviceAccount: string | undefined, iamHost: string): CredentialSource {
   const given = SOURCE_INPUTS.filter((name) => input(name));
   if (given.length > 1) {
     const names = given.join(' and ');
@@ -165,7 +165,10 @@ function readExplicitSource(
     const clientId = input('oauth_client_id');
     const clientSecret = input('oauth_client_secret');
     for (const value of [refreshToken, clientSecret, clientId]) registerSecret(value);
-    for (const [name, value] of [['oauth_client_id', clientId], ['oauth_client_secret', clientSecret]] as const) {
+    for (const [name, value] of [
+      ['oauth_client_id', clientId],
+      ['oauth_client_secret', clientSecret],
+    ] as const) {
       if (!value) throw new InputError(name, 'is required with refresh_token: the desktop OAuth client that obtained the refresh token.');
     }
     return { kind: 'refresh_token', clientId, clientSecret, refreshToken, origin: 'refresh_token' };
@@ -183,7 +186,10 @@ function readAmbientSource(env: Env): CredentialSource {
       raw = readFileSync(adc, 'utf8');
     } catch (error) {
       const code = (error as { code?: string }).code;
-      throw new InputError(name, `names ${adc}, which cannot be read (${code ?? 'error'}). Point it at a credentials JSON file, or unset it.`);
+      throw new InputError(
+        name,
+        `names ${adc}, which cannot be read (${code ?? 'error'}). Point it at a credentials JSON file, or unset it.`,
+      );
     }
     return parseCredentialsFile(parseCredentialsJson(raw, name), name, `${name} (${adc})`);
   }
@@ -215,7 +221,10 @@ function readWorkloadIdentity(
       `must use the project number, not the project ID "${projectNumber}". Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`,
     );
   }
-  for (const [what, id] of [['pool', pool], ['provider', providerId]] as const) {
+  for (const [what, id] of [
+    ['pool', pool],
+    ['provider', providerId],
+  ] as const) {
     if (!POOL_OR_PROVIDER_ID.test(id)) {
       throw new InputError(name, `the ${what} ID "${id}" is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
     }
@@ -232,12 +241,21 @@ function readWorkloadIdentity(
   if (!oidcRequestUrl || !oidcRequestToken) {
     throw new InputError(
       name,
-      'needs the job\'s GitHub OIDC token, but ACTIONS_ID_TOKEN_REQUEST_URL is not set. Give the job `permissions: id-token: write` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.',
+      "needs the job's GitHub OIDC token, but ACTIONS_ID_TOKEN_REQUEST_URL is not set. Give the job `permissions: id-token: write` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.",
     );
   }
   checkEndpointUrl(oidcRequestUrl, 'ACTIONS_ID_TOKEN_REQUEST_URL');
   const oidcAudience = input('workload_identity_audience') || `https://${iamHost}/${provider}`;
-  return { kind: 'workload_identity', provider, projectNumber, pool, oidcAudience, oidcRequestUrl, oidcRequestToken, origin: 'workload_identity_provider' };
+  return {
+    kind: 'workload_identity',
+    provider,
+    projectNumber,
+    pool,
+    oidcAudience,
+    oidcRequestUrl,
+    oidcRequestToken,
+    origin: 'workload_identity_provider',
+  };
 }
 
 function optionalEmail(value: string, name: string): string | undefined {
@@ -249,9 +267,13 @@ function optionalEmail(value: string, name: string): string | undefined {
 }
 
 function readDelegates(value: string): string[] {
-  const emails = value.split(/[,\n]/).map((part) => part.trim()).filter(Boolean);
+  const emails = value
+    .split(/[,\n]/)
+    .map((part) => part.trim())
+    .filter(Boolean);
   for (const email of emails) {
-    if (!isEmail(email)) throw new InputError('delegates', `"${email}" is not a service account email; list emails separated by commas or newlines.`);
+    if (!isEmail(email))
+      throw new InputError('delegates', `"${email}" is not a service account email; list emails separated by commas or newlines.`);
   }
   return emails;
 }
@@ -266,7 +288,10 @@ function readBoolean(value: string, name: string, fallback: boolean): boolean {
 function readExportVariable(value: string): string | undefined {
   if (!value) return undefined;
   if (!ENV_NAME.test(value)) {
-    throw new InputError('export_variable', `must be an environment variable name (letters, digits, underscores; not starting with a digit), got "${value}"`);
+    throw new InputError(
+      'export_variable',
+      `must be an environment variable name (letters, digits, underscores; not starting with a digit), got "${value}"`,
+    );
   }
   if (/^(GITHUB_|RUNNER_|ACTIONS_)/i.test(value) || /^(NODE_OPTIONS|PATH)$/i.test(value)) {
     throw new InputError('export_variable', `"${value}" is reserved by the runner; choose another name such as IAP_TOKEN.`);

@@ -19,7 +19,7 @@ export async function run(env: Env = process.env): Promise<void> {
   try {
     const config = readConfig(env);
     if (!config.includeEmail && config.tokenType === 'id_token') {
-      warning('include_email is false: IAP refuses ID tokens without an email claim ("JWT \'email\' claim isn\'t a string").');
+      warning("include_email is false: IAP refuses ID tokens without an email claim (\"JWT 'email' claim isn't a string\").");
     }
     const http = new Http({ log: info });
     const iam = new IamCredentials(http, config.endpoints.iamcredentials);
@@ -39,7 +39,9 @@ export async function run(env: Env = process.env): Promise<void> {
     if (config.smoke) {
       // Loaded only when asked for: most runs mint a token and stop.
       const { runSmokeTests, smokeFailure } = await import('./smoke/run.ts');
-      info(`Smoke testing ${config.smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${config.smoke.retryForMs / 1000} s.`);
+      info(
+        `Smoke testing ${config.smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${config.smoke.retryForMs / 1000} s.`,
+      );
       results = await runSmokeTests(config.smoke, minted, http, info);
       const failure = smokeFailure(results);
       if (failure) {

@@ -9,12 +9,7 @@ import type { MintedToken } from './tokens/check.ts';
  * The only place that writes outputs and the environment. It runs last, once everything else has succeeded, so a
  * failed step leaves no token behind. The token is masked before it is written anywhere.
  */
-export async function publish(
-  minted: MintedToken,
-  config: Config,
-  env: Env,
-  results: readonly SmokeResult[] | undefined,
-): Promise<void> {
+export async function publish(minted: MintedToken, config: Config, env: Env, results: readonly SmokeResult[] | undefined): Promise<void> {
   registerSecret(minted.token);
   const expiresAt = rfc3339(minted.expiresAt);
   setOutput('token', minted.token);
@@ -50,17 +45,19 @@ export async function writeSummary(minted: MintedToken, results: readonly SmokeR
       [minted.principal, kindOf(minted), minted.audience, rfc3339(minted.expiresAt)],
     ]);
   if (results) {
-    summary.addHeading('Smoke tests', 3).addTable([
-      header(['Result', 'Request', 'Status', 'Answered by', 'Attempts', 'Time']),
-      ...results.map((result) => [
-        result.ok ? '✅' : '❌',
-        `${result.method} ${result.url}`,
-        result.status === null ? 'no answer' : String(result.status),
-        result.from === 'iap' ? 'IAP' : result.from === 'app' ? 'the app' : '—',
-        String(result.attempts),
-        `${(result.ms / 1000).toFixed(1)} s`,
-      ]),
-    ]);
+    summary
+      .addHeading('Smoke tests', 3)
+      .addTable([
+        header(['Result', 'Request', 'Status', 'Answered by', 'Attempts', 'Time']),
+        ...results.map((result) => [
+          result.ok ? '✅' : '❌',
+          `${result.method} ${result.url}`,
+          result.status === null ? 'no answer' : String(result.status),
+          result.from === 'iap' ? 'IAP' : result.from === 'app' ? 'the app' : '—',
+          String(result.attempts),
+          `${(result.ms / 1000).toFixed(1)} s`,
+        ]),
+      ]);
     const failed = results.filter((result) => result.diagnosis);
     if (failed.length) summary.addList(failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? ''}`));
   }

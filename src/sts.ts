@@ -52,8 +52,8 @@ function stsRemedy(error: ApiError, exchange: Exchange): string | undefined {
     case 'invalid_request':
       return `Fix: STS refused the request's form; check the provider name (${provider}).`;
     case 'invalid_grant': {
-      const audience = exchange.expectedAudience ?? 'the subject token\'s audience';
-      const issuer = exchange.expectedIssuer ? `its issuer is ${exchange.expectedIssuer}` : 'its issuer matches the token\'s';
+      const audience = exchange.expectedAudience ?? "the subject token's audience";
+      const issuer = exchange.expectedIssuer ? `its issuer is ${exchange.expectedIssuer}` : "its issuer matches the token's";
       const input = exchange.audienceInput ? `, or set ${exchange.audienceInput} to one of them` : '';
       return `Fix: the provider refused the subject token. Check that ${issuer} and that its allowed audiences include ${audience} (or are empty)${input}. ${claims}`.trim();
     }

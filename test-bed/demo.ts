@@ -25,7 +25,15 @@ async function scenario(
   env: Record<string, string> = {},
 ): Promise<void> {
   console.log(`\n${bold(`▶ ${title}`)}`);
-  console.log(dim(yaml.trim().split('\n').map((line) => `  ${line}`).join('\n')));
+  console.log(
+    dim(
+      yaml
+        .trim()
+        .split('\n')
+        .map((line) => `  ${line}`)
+        .join('\n'),
+    ),
+  );
   before();
   const startCount = fake.count();
   const result = await runAction(inputs, { env: { ...fake.env(), ...env } });
@@ -48,7 +56,9 @@ function report(result: ActionRun, requests: number): void {
   for (const name of Object.keys(result.exportedEnv)) console.log(`    env ${name} = ***`);
   if (result.summary.includes('Smoke tests')) {
     console.log(`  ${bold('step summary (smoke tests):')}`);
-    const rows = [...result.summary.matchAll(/<tr>(.*?)<\/tr>/g)].map((row) => [...(row[1] ?? '').matchAll(/<t[dh]>(.*?)<\/t[dh]>/g)].map((cell) => cell[1]));
+    const rows = [...result.summary.matchAll(/<tr>(.*?)<\/tr>/g)].map((row) =>
+      [...(row[1] ?? '').matchAll(/<t[dh]>(.*?)<\/t[dh]>/g)].map((cell) => cell[1]),
+    );
     for (const row of rows.slice(2)) console.log(`    ${row.join('  ')}`);
   }
 }
@@ -85,9 +95,14 @@ try {
   const user = fake.addUser('alice@example.com');
   fake.allow('user:alice@example.com');
   await scenario(
-    'A person\'s refresh token from a desktop OAuth client: one request',
+    "A person's refresh token from a desktop OAuth client: one request",
     `with:\n  audience: ${fake.iap.clientId}\n  refresh_token: \${{ secrets.IAP_REFRESH_TOKEN }}\n  oauth_client_id: \${{ vars.DESKTOP_CLIENT_ID }}\n  oauth_client_secret: \${{ secrets.DESKTOP_CLIENT_SECRET }}`,
-    { audience: fake.iap.clientId, refresh_token: user.refreshToken, oauth_client_id: user.clientId, oauth_client_secret: user.clientSecret },
+    {
+      audience: fake.iap.clientId,
+      refresh_token: user.refreshToken,
+      oauth_client_id: user.clientId,
+      oauth_client_secret: user.clientSecret,
+    },
   );
 
   fake.metadata.serviceAccount = DEPLOYER;
@@ -102,7 +117,11 @@ try {
   await scenario(
     'Post-deploy smoke test: three URLs side by side, one 503 on the way heals',
     `with:\n  audience: ${fake.iap.clientId}\n  credentials_json: \${{ secrets.GCP_SA_KEY }}\n  smoke_test_urls: |\n    ${fake.appUrl}/healthz\n    HEAD ${fake.appUrl}/\n    POST ${fake.appUrl}/api/ping`,
-    { audience: fake.iap.clientId, credentials_json: JSON.stringify(keyFile), smoke_test_urls: `${fake.appUrl}/healthz\nHEAD ${fake.appUrl}/\nPOST ${fake.appUrl}/api/ping` },
+    {
+      audience: fake.iap.clientId,
+      credentials_json: JSON.stringify(keyFile),
+      smoke_test_urls: `${fake.appUrl}/healthz\nHEAD ${fake.appUrl}/\nPOST ${fake.appUrl}/api/ping`,
+    },
     () => fake.inject('iap', { status: 503 }),
   );
 
@@ -110,13 +129,22 @@ try {
   await scenario(
     'A smoke test IAP refuses: the account was never granted roles/iap.httpsResourceAccessor',
     `with:\n  audience: ${fake.iap.clientId}\n  credentials_json: \${{ secrets.NEW_SA_KEY }}\n  smoke_test_urls: ${fake.appUrl}/healthz\n  smoke_test_retry_for: 3`,
-    { audience: fake.iap.clientId, credentials_json: JSON.stringify(stranger.keyFile), smoke_test_urls: `${fake.appUrl}/healthz`, smoke_test_retry_for: '3' },
+    {
+      audience: fake.iap.clientId,
+      credentials_json: JSON.stringify(stranger.keyFile),
+      smoke_test_urls: `${fake.appUrl}/healthz`,
+      smoke_test_retry_for: '3',
+    },
   );
 
   await scenario(
     'A mistake in the workflow: the provider named with the project ID',
     `with:\n  workload_identity_provider: projects/my-project/locations/global/workloadIdentityPools/github-pool/providers/github`,
-    { audience: fake.iap.clientId, workload_identity_provider: 'projects/my-project/locations/global/workloadIdentityPools/github-pool/providers/github', service_account: INVOKER },
+    {
+      audience: fake.iap.clientId,
+      workload_identity_provider: 'projects/my-project/locations/global/workloadIdentityPools/github-pool/providers/github',
+      service_account: INVOKER,
+    },
   );
 } finally {
   await fake.stop();

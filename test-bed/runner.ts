@@ -176,8 +176,12 @@ export function findLeaks(run: ActionRun, secrets: Iterable<string>, token?: str
     ['step summary', run.summary],
     ['GITHUB_STATE', run.state],
     ['stderr', run.stderr],
-    ...Object.entries(run.outputs).filter(([, v]) => v !== token).map(([k, v]): [string, string] => [`output ${k}`, v]),
-    ...Object.entries(run.exportedEnv).filter(([, v]) => v !== token).map(([k, v]): [string, string] => [`env ${k}`, v]),
+    ...Object.entries(run.outputs)
+      .filter(([, v]) => v !== token)
+      .map(([k, v]): [string, string] => [`output ${k}`, v]),
+    ...Object.entries(run.exportedEnv)
+      .filter(([, v]) => v !== token)
+      .map(([k, v]): [string, string] => [`env ${k}`, v]),
   ];
   for (const secret of secrets) {
     const pieces = [secret, ...secret.split('\n').filter((line) => line.trim().length >= 16)];
@@ -192,7 +196,10 @@ export function findLeaks(run: ActionRun, secrets: Iterable<string>, token?: str
 export function unmasked(run: ActionRun, secrets: Iterable<string>): string[] {
   const missing: string[] = [];
   for (const secret of secrets) {
-    const lines = secret.split('\n').map((l) => l.trim()).filter((l) => l.length >= 6);
+    const lines = secret
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.length >= 6);
     const masked = run.masks.has(secret) || run.masks.has(secret.trim()) || (lines.length > 1 && lines.every((l) => run.masks.has(l)));
     if (!masked) missing.push(`${secret.slice(0, 8)}…`);
   }

@@ -26,7 +26,7 @@ export function parseCredentialsFile(json: Record<string, unknown>, input: strin
     default:
       throw new InputError(
         input,
-        `has type "${String(type)}"; accepted: service_account, authorized_user, external_account, impersonated_service_account.`,
+        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`,
       );
   }
 }
@@ -89,7 +89,7 @@ function parseCredentialSource(value: unknown, input: string): SubjectTokenSourc
   const format = (source['format'] ?? {}) as Record<string, unknown>;
   const formatType = format['type'] ?? 'text';
   if (formatType !== 'text' && formatType !== 'json') {
-    throw new InputError(input, `credential_source.format.type must be text or json, got "${String(formatType)}".`);
+    throw new InputError(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
   }
   let field: string | undefined;
   if (formatType === 'json') {

@@ -14,7 +14,12 @@ import { once, type Credential } from './credential.ts';
  * comes straight from `generateIdToken` on that account with the federated token, which Google's client libraries
  * cannot do; the access token comes from `generateAccessToken` there.
  */
-export function externalAccountCredential(source: ExternalAccountSource, endpoints: Endpoints, http: Http, iam: IamCredentials): Credential {
+export function externalAccountCredential(
+  source: ExternalAccountSource,
+  endpoints: Endpoints,
+  http: Http,
+  iam: IamCredentials,
+): Credential {
   const federated: Credential = {
     principal: undefined,
     member: federatedMember(source.audience, endpoints.iamHost),
@@ -53,10 +58,17 @@ async function readSubjectToken(source: SubjectTokenSource, http: Http): Promise
     try {
       text = await readFile(source.path, 'utf8');
     } catch (error) {
-      throw new ActionError(`The external_account credential_source.file ${source.path} cannot be read (${(error as { code?: string }).code ?? 'error'}).`);
+      throw new ActionError(
+        `The external_account credential_source.file ${source.path} cannot be read (${(error as { code?: string }).code ?? 'error'}).`,
+      );
     }
   } else {
-    text = await http.text({ what: 'Subject token request (credential_source.url)', method: 'GET', url: source.url, headers: source.headers });
+    text = await http.text({
+      what: 'Subject token request (credential_source.url)',
+      method: 'GET',
+      url: source.url,
+      headers: source.headers,
+    });
   }
   let token = text.trim();
   if (source.field) {
@@ -68,7 +80,9 @@ async function readSubjectToken(source: SubjectTokenSource, http: Http): Promise
     }
     const value = (parsed as Record<string, unknown> | null)?.[source.field];
     if (typeof value !== 'string') {
-      throw new ActionError(`The subject token source's JSON has no string field ${source.field} (credential_source.format.subject_token_field_name).`);
+      throw new ActionError(
+        `The subject token source's JSON has no string field ${source.field} (credential_source.format.subject_token_field_name).`,
+      );
     }
     token = value;
   }

@@ -36,7 +36,10 @@ const SECRET_FIELDS = ['private_key', 'client_secret', 'refresh_token'];
 export function parseServiceAccountKey(json: Record<string, unknown>, input: string): ServiceAccountKey {
   const missing = ['client_email', 'private_key'].filter((field) => typeof json[field] !== 'string' || !json[field]);
   if (missing.length > 0) {
-    throw new InputError(input, `the service-account key lacks ${missing.join(' and ')}. Use the JSON key file as downloaded from Google Cloud.`);
+    throw new InputError(
+      input,
+      `the service-account key lacks ${missing.join(' and ')}. Use the JSON key file as downloaded from Google Cloud.`,
+    );
   }
   const clientEmail = json['client_email'] as string;
   if (!isEmail(clientEmail)) throw new InputError(input, 'client_email is not an email address.');

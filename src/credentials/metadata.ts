@@ -51,7 +51,9 @@ export function metadataCredential(source: MetadataSource, http: Http): Credenti
     ),
     idToken: (audience) =>
       call(async () => {
-        const token = (await http.text(request('Metadata server ID token', `identity?audience=${encodeURIComponent(audience)}&format=full`))).trim();
+        const token = (
+          await http.text(request('Metadata server ID token', `identity?audience=${encodeURIComponent(audience)}&format=full`))
+        ).trim();
         registerSecret(token);
         if (!token) throw new ActionError('The metadata server answered with an empty ID token.');
         return token;
@@ -59,7 +61,8 @@ export function metadataCredential(source: MetadataSource, http: Http): Credenti
   };
 }
 
-const INPUTS = 'workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)';
+const INPUTS =
+  'workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)';
 
 function metadataRemedy(error: ApiError, source: MetadataSource): string {
   const { status } = error.failure;

@@ -66,7 +66,7 @@ function refreshRemedy(error: ApiError, source: RefreshTokenSource): string | un
     return 'Fix: the OAuth client was not recognised: check oauth_client_id and oauth_client_secret are the desktop client that issued the refresh token.';
   }
   if (code === 'invalid_audience' || code === 'invalid_request') {
-    return 'Fix: Google refused the audience: it must be the OAuth client ID IAP uses for the app, in the same project as the desktop client, or a client on the app\'s programmaticClients allowlist.';
+    return "Fix: Google refused the audience: it must be the OAuth client ID IAP uses for the app, in the same project as the desktop client, or a client on the app's programmaticClients allowlist.";
   }
   return undefined;
 }

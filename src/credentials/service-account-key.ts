@@ -55,10 +55,10 @@ export function serviceAccountKeyCredential(
       return secretField(answer, 'access_token', 'the OAuth token endpoint');
     }),
     // Google-managed and user-managed keys sign alike; IAP finds this key by its id among the account's public keys.
-    signJwt: async (claims) => {
+    signJwt: (claims) => {
       const jwt = signRs256(claims, key.privateKey, key.privateKeyId);
       registerSecret(jwt);
-      return jwt;
+      return Promise.resolve(jwt);
     },
     idToken: async (audience) => {
       const answer = await grant(`ID token for ${key.clientEmail} (OAuth JWT-bearer grant)`, { target_audience: audience });
@@ -73,7 +73,7 @@ function keyGrantRemedy(error: ApiError, email: string): string | undefined {
     return `Fix: the key in credentials_json was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and update the secret.`;
   }
   if (code === 'invalid_grant' && /timeframe|short-lived|iat|exp/i.test(message)) {
-    return 'Fix: the runner\'s clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.';
+    return "Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";
   }
   if (code === 'invalid_grant' && /account not found|disabled|invalid_account/i.test(message)) {
     return `Fix: the service account ${email} does not exist or is disabled; enable it or use a key of an existing one.`;

@@ -9,12 +9,7 @@ import { once, type Credential } from './credential.ts';
  * Workload Identity Federation: the job's GitHub OIDC token, exchanged at STS for a federated access token. That
  * token cannot mint ID tokens itself; the caller impersonates a service account with it.
  */
-export function workloadIdentityCredential(
-  source: WorkloadIdentitySource,
-  endpoints: Endpoints,
-  http: Http,
-  env: Env,
-): Credential {
+export function workloadIdentityCredential(source: WorkloadIdentitySource, endpoints: Endpoints, http: Http, env: Env): Credential {
   const poolResource = `projects/${source.projectNumber}/locations/global/workloadIdentityPools/${source.pool}`;
   const repository = env['GITHUB_REPOSITORY'] || 'OWNER/REPO';
   return {

@@ -86,7 +86,10 @@ function readTargets(value: string): SmokeTarget[] {
 function readHeaderChoice(value: string): SmokeConfig['header'] {
   const header = value.toLowerCase() || 'authorization';
   if (header !== 'authorization' && header !== 'proxy-authorization') {
-    throw new InputError('smoke_test_header', `must be authorization or proxy-authorization (for apps that use their own Authorization header), got "${value}"`);
+    throw new InputError(
+      'smoke_test_header',
+      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got "${value}"`,
+    );
   }
   return header;
 }

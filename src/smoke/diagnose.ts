@@ -38,7 +38,7 @@ export async function diagnose(failed: Failed): Promise<string> {
   if (status === 401) {
     const hint =
       config.header === 'authorization'
-        ? ' If the app checks its own Authorization header, set smoke_test_header: proxy-authorization and send the app\'s credential in smoke_test_headers.'
+        ? " If the app checks its own Authorization header, set smoke_test_header: proxy-authorization and send the app's credential in smoke_test_headers."
         : '';
     return `The request passed IAP, and the app refused it with 401 (its own authentication).${hint}`;
   }
@@ -56,7 +56,7 @@ function iapForbidden(principal: string, window: string): string {
   const member = principal.endsWith('.gserviceaccount.com') ? `serviceAccount:${principal}` : `user:${principal}`;
   return [
     `IAP refused ${principal} with 403 for the whole retry window (${window}): it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (it can take 7 minutes or more; raise smoke_test_retry_for).`,
-    'Fix: grant it on the app\'s backend service (or --resource-type=cloud-run --service=SERVICE --region=REGION):',
+    "Fix: grant it on the app's backend service (or --resource-type=cloud-run --service=SERVICE --region=REGION):",
     `  gcloud iap web add-iam-policy-binding --resource-type=backend-services --service=BACKEND_SERVICE --member=${member} --role=roles/iap.httpsResourceAccessor`,
   ].join('\n');
 }
@@ -70,7 +70,8 @@ async function iapRefusedToken(failed: Failed, response: HttpResponse): Promise<
       return `${quoted}\nFix: the signed JWT's audience ${minted.audience} does not cover the URL IAP saw; use https://HOST/* as audience.`;
     }
     const clientId = await signInClientId(failed);
-    const aud = String(decodeJwt(minted.token)?.claims['aud'] ?? minted.audience);
+    const claim = decodeJwt(minted.token)?.claims['aud'];
+    const aud = typeof claim === 'string' ? claim : minted.audience;
     const url = new URL(failed.target.url);
     const expected = clientId
       ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist`

@@ -25,13 +25,15 @@ export function checkIdToken(token: string, expect: Expectations): MintedToken {
   if (!jwt) throw new ActionError('Google returned a token that is not a JWT; IAP would refuse it.');
   const { aud, exp, email } = jwt.claims;
   if (aud !== expect.audience) {
-    throw new ActionError(`The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`);
+    throw new ActionError(
+      `The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`,
+    );
   }
   if (typeof exp !== 'number' || exp * 1000 <= expect.now) {
-    throw new ActionError('The minted token has already expired (check the runner\'s clock); IAP would refuse it.');
+    throw new ActionError("The minted token has already expired (check the runner's clock); IAP would refuse it.");
   }
   if (expect.requireEmail && typeof email !== 'string') {
-    throw new ActionError('The minted token has no email claim; IAP refuses such tokens ("JWT \'email\' claim isn\'t a string").');
+    throw new ActionError("The minted token has no email claim; IAP refuses such tokens (\"JWT 'email' claim isn't a string\").");
   }
   if (typeof email === 'string' && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
     throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
@@ -52,9 +54,12 @@ export function checkSignedJwt(token: string, expect: SignedJwtExpectations): Mi
   const jwt = decodeJwt(token);
   if (!jwt) throw new ActionError('The signed JWT is not a JWT; IAP would refuse it.');
   const { iss, sub, aud, iat, exp } = jwt.claims;
-  if (jwt.header['alg'] !== 'RS256') throw new ActionError(`The signed JWT uses ${String(jwt.header['alg'])}, not RS256; IAP would refuse it.`);
+  if (jwt.header['alg'] !== 'RS256')
+    throw new ActionError(`The signed JWT uses ${String(jwt.header['alg'])}, not RS256; IAP would refuse it.`);
   if (iss !== expect.signer || sub !== expect.signer) {
-    throw new ActionError(`The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`);
+    throw new ActionError(
+      `The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`,
+    );
   }
   if (aud !== expect.audience) throw new ActionError(`The signed JWT's audience is "${String(aud)}", not "${expect.audience}".`);
   if (typeof exp !== 'number' || typeof iat !== 'number' || exp - iat > 3600 || exp * 1000 <= expect.now) {

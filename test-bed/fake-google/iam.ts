@@ -1,5 +1,5 @@
 import { sign } from './jwt.ts';
-import { apiError, parseBody, type FakeGoogle, type Identity, type Reply, type Req } from './server.ts';
+import { apiError, parseBody, type FakeGoogle, type Identity, type Reply, type Req, text } from './server.ts';
 
 const PATH = /^\/iamcredentials\/v1\/projects\/([^/]+)\/serviceAccounts\/([^/:]+):(generateIdToken|generateAccessToken|signJwt)$/;
 const DELEGATE = /^projects\/-\/serviceAccounts\/([^/]+)$/;
@@ -13,9 +13,13 @@ export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
   if (project !== '-') {
     return apiError(400, 'INVALID_ARGUMENT', 'The project in the resource name must be "-"; replacing it with a project ID is invalid.');
   }
-  const caller = fake.identify(req.headers['authorization'] as string | undefined);
+  const caller = fake.identify(req.headers['authorization']);
   if (!caller) {
-    return apiError(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+    return apiError(
+      401,
+      'UNAUTHENTICATED',
+      'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+    );
   }
   if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
     return apiError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received. Content-Type must be application/json.');
@@ -25,7 +29,8 @@ export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
   const delegates: string[] = [];
   for (const name of Array.isArray(body['delegates']) ? (body['delegates'] as unknown[]) : []) {
     const delegate = DELEGATE.exec(String(name))?.[1];
-    if (!delegate) return apiError(400, 'INVALID_ARGUMENT', `Invalid delegate "${String(name)}": expected projects/-/serviceAccounts/EMAIL.`);
+    if (!delegate)
+      return apiError(400, 'INVALID_ARGUMENT', `Invalid delegate "${String(name)}": expected projects/-/serviceAccounts/EMAIL.`);
     delegates.push(delegate);
   }
   if (caller.kind === 'user' && !caller.scopes.includes('https://www.googleapis.com/auth/cloud-platform')) {
@@ -48,19 +53,23 @@ export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
 
 function signJwt(fake: FakeGoogle, caller: Identity, delegates: string[], email: string, body: Record<string, unknown>): Reply {
   if (caller.kind === 'federated') {
-    return apiError(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.', [
-      { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED', domain: 'googleapis.com' },
-    ]);
+    return apiError(
+      401,
+      'UNAUTHENTICATED',
+      'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+      [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ACCESS_TOKEN_TYPE_UNSUPPORTED', domain: 'googleapis.com' }],
+    );
   }
   const denied = checkChain(fake, caller, delegates, email, 'iam.serviceAccounts.signJwt');
   if (denied) return denied;
   let claims: unknown;
   try {
-    claims = JSON.parse(String(body['payload'] ?? ''));
+    claims = JSON.parse(text(body['payload']));
   } catch {
     return apiError(400, 'INVALID_ARGUMENT', 'The payload is not a valid JSON object.');
   }
-  if (!claims || typeof claims !== 'object' || Array.isArray(claims)) return apiError(400, 'INVALID_ARGUMENT', 'The payload is not a valid JSON object.');
+  if (!claims || typeof claims !== 'object' || Array.isArray(claims))
+    return apiError(400, 'INVALID_ARGUMENT', 'The payload is not a valid JSON object.');
   const exp = (claims as Record<string, unknown>)['exp'];
   if (typeof exp === 'number' && exp * 1000 > fake.now() + 12 * 3600 * 1000) {
     return apiError(400, 'INVALID_ARGUMENT', 'The exp claim must be at most 12 hours in the future.');
@@ -78,8 +87,9 @@ function generateAccessToken(fake: FakeGoogle, caller: Identity, delegates: stri
   const scope = body['scope'];
   if (!Array.isArray(scope) || scope.length === 0) return apiError(400, 'INVALID_ARGUMENT', 'scope is required.');
   const lifetime = body['lifetime'];
-  if (lifetime !== undefined && !/^\d+s$/.test(String(lifetime))) return apiError(400, 'INVALID_ARGUMENT', `Invalid lifetime: ${String(lifetime)}`);
-  const seconds = lifetime === undefined ? 3600 : Number(String(lifetime).slice(0, -1));
+  if (lifetime !== undefined && !/^\d+s$/.test(text(lifetime)))
+    return apiError(400, 'INVALID_ARGUMENT', `Invalid lifetime: ${text(lifetime)}`);
+  const seconds = lifetime === undefined ? 3600 : Number(text(lifetime).slice(0, -1));
   if (seconds > 3600) return apiError(400, 'INVALID_ARGUMENT', 'The lifetime must be at most 3600s.');
   const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email }, seconds);
   return { status: 200, body: { accessToken, expireTime: new Date(fake.now() + seconds * 1000).toISOString() } };

@@ -1,5 +1,5 @@
 import { parse, verify } from './jwt.ts';
-import { GOOGLE_ISSUER, type FakeGoogle, type Reply, type Req } from './server.ts';
+import { GOOGLE_ISSUER, type FakeGoogle, type Reply, type Req, text } from './server.ts';
 
 const IAP = { 'x-goog-iap-generated-response': 'true' };
 
@@ -36,7 +36,7 @@ export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
     // A service-account-signed JWT: iss = sub = the account, signed by one of its keys, for this URL, at most an hour.
     const account = fake.serviceAccounts.get(String(jwt.claims['iss']));
     if (!account || jwt.claims['sub'] !== account.email || !verify(jwt, account.key.publicKey)) return refuse('JWT signature is invalid');
-    const aud = String(jwt.claims['aud'] ?? '');
+    const aud = text(jwt.claims['aud']);
     const url = `${req.origin}${req.path}`;
     const covers = aud.endsWith('*') ? url.startsWith(aud.slice(0, -1)) : url === aud;
     if (!covers) return refuse('Invalid bearer token. Invalid JWT audience.');
@@ -54,7 +54,7 @@ export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
     return {
       status: 403,
       headers: { ...IAP, 'content-type': 'text/html' },
-      body: '<html><head><title>Error 403 (Forbidden)</title></head><body>You don\'t have access. Please contact your administrator.</body></html>',
+      body: "<html><head><title>Error 403 (Forbidden)</title></head><body>You don't have access. Please contact your administrator.</body></html>",
     };
   }
   const ownAuthorization = proxyToken ? String(req.headers['authorization'] ?? '') || null : null;
@@ -67,7 +67,8 @@ function app(req: Req, email: string, ownAuthorization: string | null): Reply {
   const headers = { 'x-goog-authenticated-user-email': `accounts.google.com:${email}` };
   const status = /^\/app\/status\/([1-5]\d\d)$/.exec(req.path)?.[1];
   if (status) return { status: Number(status), headers, body: `the app answered ${status}` };
-  if (req.path === '/app/redirect') return { status: 302, headers: { ...headers, location: 'https://login.example.com/start?next=/app' }, body: '' };
+  if (req.path === '/app/redirect')
+    return { status: 302, headers: { ...headers, location: 'https://login.example.com/start?next=/app' }, body: '' };
   return { status: 200, headers, body: { ok: true, email, path: req.path, method: req.method, appAuthorization: ownAuthorization } };
 }
 

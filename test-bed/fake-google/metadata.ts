@@ -22,7 +22,11 @@ export function handleMetadata(fake: FakeGoogle, req: Req): Reply {
       const audience = req.query.get('audience');
       if (!audience) return { status: 400, headers: FLAVOR, body: 'non-empty audience parameter required' };
       // Only format=full adds the email claim, which IAP needs.
-      return { status: 200, headers: { ...FLAVOR, 'content-type': 'text/html' }, body: fake.issueIdToken(account, audience, req.query.get('format') === 'full') };
+      return {
+        status: 200,
+        headers: { ...FLAVOR, 'content-type': 'text/html' },
+        body: fake.issueIdToken(account, audience, req.query.get('format') === 'full'),
+      };
     }
     default:
       return { status: 404, headers: FLAVOR, body: 'Not Found' };

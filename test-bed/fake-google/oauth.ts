@@ -1,5 +1,5 @@
 import { parse, verify } from './jwt.ts';
-import { oauthError, parseBody, type FakeGoogle, type Reply, type Req } from './server.ts';
+import { oauthError, parseBody, type FakeGoogle, type Reply, type Req, text } from './server.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** Google tolerates a few minutes of clock skew on assertions. */
@@ -13,10 +13,10 @@ export function handleOAuthToken(fake: FakeGoogle, req: Req): Reply {
   }
   const form = parseBody(req) ?? {};
   const grantType = form['grant_type'];
-  if (grantType === JWT_BEARER) return jwtBearer(fake, String(form['assertion'] ?? ''), `${req.origin}/oauth2/token`);
+  if (grantType === JWT_BEARER) return jwtBearer(fake, text(form['assertion']), `${req.origin}/oauth2/token`);
   if (grantType === 'refresh_token') return refreshGrant(fake, form);
   if (!grantType) return oauthError(400, 'unsupported_grant_type', 'Invalid grant_type: ');
-  return oauthError(400, 'unsupported_grant_type', `Invalid grant_type: ${String(grantType)}`);
+  return oauthError(400, 'unsupported_grant_type', `Invalid grant_type: ${text(grantType)}`);
 }
 
 function jwtBearer(fake: FakeGoogle, assertion: string, tokenUrl: string): Reply {
@@ -54,25 +54,35 @@ function jwtBearer(fake: FakeGoogle, assertion: string, tokenUrl: string): Reply
 
 /** The refresh grant, as a desktop OAuth client uses it: an access token, and an ID token when `openid` was granted. */
 function refreshGrant(fake: FakeGoogle, form: Record<string, unknown>): Reply {
-  const clientId = String(form['client_id'] ?? '');
+  const clientId = text(form['client_id']);
   const secret = fake.oauthClients.get(clientId);
   if (!clientId || secret === undefined || secret !== form['client_secret']) {
     return oauthError(401, 'invalid_client', 'Unauthorized');
   }
-  const grant = fake.refreshTokens.get(String(form['refresh_token'] ?? ''));
+  const grant = fake.refreshTokens.get(text(form['refresh_token']));
   if (!grant || grant.clientId !== clientId) return oauthError(400, 'invalid_grant', 'Token has been expired or revoked.');
   const audience = form['audience'] ?? form['target_audience'];
   const knownAudiences = [fake.iap.clientId, ...fake.iap.programmaticClients, ...fake.oauthClients.keys()];
-  if (audience !== undefined && !knownAudiences.includes(String(audience))) {
+  if (audience !== undefined && !knownAudiences.includes(text(audience))) {
     return oauthError(400, 'invalid_audience', 'The audience client and the client need to be in the same project.');
   }
   const accessToken = fake.issueAccessToken({ kind: 'user', email: grant.email, scopes: grant.scopes });
   const uniqueId = `1${Buffer.from(grant.email).toString('hex').slice(0, 20)}`;
   const idToken = grant.scopes.includes('openid')
-    ? fake.issueIdToken({ email: grant.email, uniqueId, azp: clientId }, audience === undefined ? clientId : String(audience), grant.scopes.includes('email'))
+    ? fake.issueIdToken(
+        { email: grant.email, uniqueId, azp: clientId },
+        audience === undefined ? clientId : text(audience),
+        grant.scopes.includes('email'),
+      )
     : undefined;
   return {
     status: 200,
-    body: { access_token: accessToken, expires_in: 3599, scope: grant.scopes.join(' '), token_type: 'Bearer', ...(idToken ? { id_token: idToken } : {}) },
+    body: {
+      access_token: accessToken,
+      expires_in: 3599,
+      scope: grant.scopes.join(' '),
+      token_type: 'Bearer',
+      ...(idToken ? { id_token: idToken } : {}),
+    },
   };
 }

@@ -149,7 +149,14 @@ export class FakeGoogle {
         const url = new URL(req.url ?? '/', 'http://fake.invalid');
         const scheme = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
         void this.#dispatch(
-          { origin: `${scheme}://${req.headers.host ?? 'unknown'}`, method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') },
+          {
+            origin: `${scheme}://${req.headers.host ?? 'unknown'}`,
+            method: req.method ?? 'GET',
+            path: url.pathname,
+            query: url.searchParams,
+            headers: req.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          },
           res,
         );
       });
@@ -203,7 +210,12 @@ export class FakeGoogle {
 
   /** A service account with one key; returns the key file as Google would let you download it. */
   addServiceAccount(email: string, options: { tokenUri?: string } = {}): { account: ServiceAccount; keyFile: Record<string, string> } {
-    const account: ServiceAccount = { email, uniqueId: String(100000000000000000000n + BigInt(this.serviceAccounts.size)), key: newSigningKey(), disabled: false };
+    const account: ServiceAccount = {
+      email,
+      uniqueId: String(100000000000000000000n + BigInt(this.serviceAccounts.size)),
+      key: newSigningKey(),
+      disabled: false,
+    };
     this.serviceAccounts.set(email, account);
     const privateKey = account.key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const keyFile = {
@@ -230,7 +242,10 @@ export class FakeGoogle {
   }
 
   /** A desktop OAuth client and a user's refresh token from it. */
-  addUser(email: string, scopes: readonly string[] = ['openid', 'email']): { clientId: string; clientSecret: string; refreshToken: string } {
+  addUser(
+    email: string,
+    scopes: readonly string[] = ['openid', 'email'],
+  ): { clientId: string; clientSecret: string; refreshToken: string } {
     const clientId = `${this.oauthClients.size + 1}00000-desktop.apps.googleusercontent.com`;
     const clientSecret = `GOCSPX-${randomBytes(18).toString('base64url')}`;
     const refreshToken = `1//0g${randomBytes(48).toString('base64url')}`;
@@ -292,7 +307,10 @@ export class FakeGoogle {
   /** A GitHub Actions OIDC token for the configured job. */
   issueGitHubToken(audience: string): string {
     const iat = Math.floor(this.now() / 1000);
-    const token = sign({ ...this.githubClaims, aud: audience, iss: GITHUB_ISSUER, iat, nbf: iat, exp: iat + 300, jti: randomUUID() }, this.githubKey);
+    const token = sign(
+      { ...this.githubClaims, aud: audience, iss: GITHUB_ISSUER, iat, nbf: iat, exp: iat + 300, jti: randomUUID() },
+      this.githubKey,
+    );
     this.secrets.add(token);
     return token;
   }
@@ -368,7 +386,9 @@ function send(res: ServerResponse, reply: Reply): void {
 
 /** Parses a form or JSON body; Google's token endpoints take both. */
 export function parseBody(req: Req): Record<string, unknown> | undefined {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]
+    ?.trim();
   if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(req.body));
   if (type === 'application/json') {
     try {
@@ -379,6 +399,12 @@ export function parseBody(req: Req): Record<string, unknown> | undefined {
     }
   }
   return undefined;
+}
+
+/** A request field as text: form values are strings already; anything else (JSON) is shown as JSON. */
+export function text(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /** Google's OAuth-style error (token endpoint, STS). */

@@ -1,5 +1,5 @@
 import { parse, verify } from './jwt.ts';
-import { GITHUB_ISSUER, oauthError, parseBody, type FakeGoogle, type Reply, type Req } from './server.ts';
+import { GITHUB_ISSUER, oauthError, parseBody, type FakeGoogle, type Reply, type Req, text } from './server.ts';
 
 const PROVIDER_AUDIENCE =
   /^\/\/iam\.googleapis\.com\/(projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+))$/;
@@ -10,7 +10,7 @@ export function handleSts(fake: FakeGoogle, req: Req): Reply {
   const body = parseBody(req);
   if (!body) return oauthError(400, 'invalid_request', 'Request body must be JSON or form-encoded.');
   // STS takes camelCase JSON fields and their snake_case form equivalents.
-  const get = (camel: string, snake: string) => String(body[camel] ?? body[snake] ?? '');
+  const get = (camel: string, snake: string) => text(body[camel] ?? body[snake]);
   if (get('grantType', 'grant_type') !== 'urn:ietf:params:oauth:grant-type:token-exchange') {
     return oauthError(400, 'unsupported_grant_type', `Invalid value for "grant_type": ${get('grantType', 'grant_type')}`);
   }
@@ -24,7 +24,12 @@ export function handleSts(fake: FakeGoogle, req: Req): Reply {
     return oauthError(400, 'invalid_scope', 'The scope must include https://www.googleapis.com/auth/cloud-platform.');
   }
   const match = PROVIDER_AUDIENCE.exec(get('audience', 'audience'));
-  if (!match) return oauthError(400, 'invalid_request', 'Invalid value for "audience". This value should be the full resource name of the Identity Provider.');
+  if (!match)
+    return oauthError(
+      400,
+      'invalid_request',
+      'Invalid value for "audience". This value should be the full resource name of the Identity Provider.',
+    );
   const [, providerName = '', projectNumber = '', pool = ''] = match;
   const provider = fake.providers.get(providerName);
   if (!provider || provider.disabled || !/^\d+$/.test(projectNumber)) {
@@ -39,7 +44,8 @@ export function handleSts(fake: FakeGoogle, req: Req): Reply {
     return oauthError(400, 'invalid_grant', 'Unable to verify the ID Token signature.');
   }
   const { iss, aud, exp, sub } = jwt.claims;
-  if (iss !== GITHUB_ISSUER) return oauthError(400, 'invalid_grant', `The issuer in ID Token ${String(iss)} does not match the expected ones.`);
+  if (iss !== GITHUB_ISSUER)
+    return oauthError(400, 'invalid_grant', `The issuer in ID Token ${String(iss)} does not match the expected ones.`);
   const allowed = provider.allowedAudiences.length ? provider.allowedAudiences : [`https://iam.googleapis.com/${providerName}`];
   if (typeof aud !== 'string' || !allowed.includes(aud)) {
     return oauthError(400, 'invalid_grant', `The audience in ID Token [${String(aud)}] does not match the expected audience.`);
