@@ -1,31 +1,8 @@
 import { expect } from '@jest/globals';
-import { FakeGoogle } from '../test-bed/fake-google/index.ts';
+import type { World } from '../test-bed/world.ts';
 import { findLeaks, runAction, unmasked, type ActionRun, type RunOptions } from '../test-bed/runner.ts';
 
-/** The cast every end-to-end test uses: a project, a key, a provider, an IAP app, wired as the README sets them up. */
-export const PROJECT_NUMBER = '123456789012';
-export const PROVIDER = `projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/github-pool/providers/github`;
-export const DEPLOYER = 'deployer@my-project.iam.gserviceaccount.com';
-export const INVOKER = 'iap-invoker@my-project.iam.gserviceaccount.com';
-export const RELAY = 'relay@my-project.iam.gserviceaccount.com';
-export const REPO_MEMBER = `principalSet://iam.googleapis.com/projects/${PROJECT_NUMBER}/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app`;
-
-export interface World {
-  fake: FakeGoogle;
-  deployerKey: Record<string, string>;
-  audience: string;
-}
-
-export async function startWorld(): Promise<World> {
-  const fake = await new FakeGoogle().start();
-  const { keyFile: deployerKey } = fake.addServiceAccount(DEPLOYER);
-  fake.addServiceAccount(INVOKER);
-  fake.addServiceAccount(RELAY);
-  fake.addProvider(PROVIDER);
-  fake.allow(`serviceAccount:${DEPLOYER}`);
-  fake.allow(`serviceAccount:${INVOKER}`);
-  return { fake, deployerKey, audience: fake.iap.clientId };
-}
+export { DEPLOYER, INVOKER, PROJECT_NUMBER, PROVIDER, RELAY, REPO_MEMBER, startWorld, type World } from '../test-bed/world.ts';
 
 export interface E2eRun extends ActionRun {
   /** The secrets this run was given or was handed by the fake: each must have been masked. */

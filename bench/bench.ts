@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeGoogle } from '../test-bed/fake-google/index.ts';
+import { INVOKER, PROVIDER, REPO_MEMBER, startWorld } from '../test-bed/world.ts';
 import { readActionYaml, ROOT } from '../test-bed/runner.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 20);
@@ -36,20 +36,11 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 };
 
-const fake = await new FakeGoogle().start();
+const { fake, deployerKey: keyFile } = await startWorld();
 const dir = mkdtempSync(join(tmpdir(), 'iap-token-bench-'));
 const empty = join(dir, 'empty.mjs');
 writeFileSync(empty, '');
-const PROVIDER = 'projects/123456789012/locations/global/workloadIdentityPools/github-pool/providers/github';
-const INVOKER = 'iap-invoker@my-project.iam.gserviceaccount.com';
-const { keyFile } = fake.addServiceAccount('deployer@my-project.iam.gserviceaccount.com');
-fake.addServiceAccount(INVOKER);
-fake.addProvider(PROVIDER);
-fake.grant(
-  INVOKER,
-  'principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app',
-  'roles/iam.workloadIdentityUser',
-);
+fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');
 
 fake.metadata.serviceAccount = INVOKER;
 const user = fake.addUser('alice@example.com');

@@ -1,21 +1,13 @@
 // npm run demo: the bundled action, end to end, against the local fake Google and its IAP-protected app. Each
 // scenario prints the step's log as the runner would show it (masks applied), its outputs, and what the app answered.
-import { FakeGoogle } from './fake-google/index.ts';
+import { DEPLOYER, INVOKER, PROVIDER, REPO_MEMBER, startWorld } from './world.ts';
 import { runAction, type ActionRun } from './runner.ts';
 
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
 
-const fake = await new FakeGoogle().start();
-const PROVIDER = 'projects/123456789012/locations/global/workloadIdentityPools/github-pool/providers/github';
-const DEPLOYER = 'deployer@my-project.iam.gserviceaccount.com';
-const INVOKER = 'iap-invoker@my-project.iam.gserviceaccount.com';
-const { keyFile } = fake.addServiceAccount(DEPLOYER);
-fake.addServiceAccount(INVOKER);
-fake.addProvider(PROVIDER);
-fake.allow(`serviceAccount:${DEPLOYER}`);
-fake.allow(`serviceAccount:${INVOKER}`);
-const repoMember = `principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github-pool/attribute.repository/octo-org/deploy-app`;
+const { fake, deployerKey: keyFile } = await startWorld();
+const repoMember = REPO_MEMBER;
 
 async function scenario(
   title: string,
