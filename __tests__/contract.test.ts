@@ -46,3 +46,20 @@ test('the README documents every input and output of action.yml, and no other', 
   expect(readmeTable('Inputs').sort()).toEqual(Object.keys(action.inputs).sort());
   expect(readmeTable('Outputs').sort()).toEqual(Object.keys(action.outputs).sort());
 });
+
+test("every error the README's troubleshooting table quotes is one the action (or Google) really says", () => {
+  const corpus = [sources(), sources(join(ROOT, 'test-bed', 'fake-google'))].join('\n');
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const table = readme.split('\n## Troubleshooting\n')[1]?.split('\n## ')[0] ?? '';
+  const quoted = [...table.matchAll(/^\| ([^|]+)\|/gm)]
+    .slice(2)
+    .flatMap((row) => [...(row[1] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? ''));
+  expect(quoted.length).toBeGreaterThan(15);
+  // The parts the code formats (status, attempts, what failed) are not literal in the source; the rest is.
+  const fragments = quoted
+    .flatMap((text) => text.split(/…| failed(?: after \d+ attempts)?:|HTTP \d{3}(?: [A-Za-z_]+)?:?|^Input [a-z_]+:|\b[a-z]+_[a-z_]+:/))
+    .map((fragment) => fragment.trim().replace(/[.:]$/, ''))
+    .filter((fragment) => fragment.length >= 8);
+  const missing = fragments.filter((fragment) => !corpus.includes(fragment));
+  expect(missing).toEqual([]);
+});
