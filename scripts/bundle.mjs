@@ -10,6 +10,31 @@
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * @actions/core and @actions/http-client do nothing when their modules load, but do not say so (no "sideEffects" in
+ * their package.json), so esbuild keeps every module they import: the OIDC client, which pulls in the HTTP client and
+ * its tunnelling agent, and the platform helpers, which pull in child_process. Declaring them side-effect free lets
+ * esbuild drop what the action never calls: measured, 1 ms less start-up CPU and 1 MB less memory... see README.
+ */
+const actionsToolkitIsSideEffectFree = {
+  name: 'actions-toolkit-side-effect-free',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData === 'resolving') return undefined;
+      const fromToolkit = args.importer.includes('/node_modules/@actions/');
+      if (!fromToolkit && !args.path.startsWith('@actions/')) return undefined;
+      const resolved = await build.resolve(args.path, {
+        kind: args.kind,
+        importer: args.importer,
+        resolveDir: args.resolveDir,
+        pluginData: 'resolving',
+      });
+      if (resolved.errors.length > 0 || resolved.external) return resolved;
+      return { ...resolved, sideEffects: false };
+    });
+  },
+};
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 export const bundleOptions = {
@@ -25,6 +50,7 @@ export const bundleOptions = {
   legalComments: 'linked',
   charset: 'utf8',
   alias: { undici: './scripts/undici-stub.mjs' },
+  plugins: [actionsToolkitIsSideEffectFree],
   logLevel: 'warning',
 };
 
