@@ -91,6 +91,8 @@ function flow(world: World, endpoint: Endpoint): { inputs: Record<string, string
       return { inputs: { audience, credentials_json: JSON.stringify(world.deployerKey) }, env: {} };
     case 'metadata':
       return { inputs: { audience }, env: { GCE_METADATA_HOST: world.fake.metadataHost } };
+    case 'accounts':
+      throw new Error("the sign-in page is the CLI's, not the action's");
     case 'iap':
       return {
         inputs: {

@@ -11,6 +11,8 @@ export interface Endpoints {
   readonly sts: string;
   /** IAM Service Account Credentials base: `{iamcredentials}/projects/-/serviceAccounts/…`. */
   readonly iamcredentials: string;
+  /** Google's sign-in (authorization endpoint `{accounts}/o/oauth2/v2/auth`), for the CLI's login. */
+  readonly accounts: string;
   /** The host that names IAM resources in federation audiences: `//iam.{universe}/projects/…`. */
   readonly iamHost: string;
   /** The APIs whose base an environment variable replaced. */
@@ -21,7 +23,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 const OVERRIDE_PREFIX = 'GHA_ENDPOINT_OVERRIDE_';
 
-const APIS = ['oauth2', 'sts', 'iamcredentials'] as const;
+const APIS = ['oauth2', 'sts', 'iamcredentials', 'accounts'] as const;
 
 export function resolveEndpoints(universe: string, env: Env): Endpoints {
   const overrides = new Map(
@@ -34,6 +36,8 @@ export function resolveEndpoints(universe: string, env: Env): Endpoints {
     oauth2: overrides.get('oauth2') ?? `https://oauth2.${universe}`,
     sts: overrides.get('sts') ?? `https://sts.${universe}/v1`,
     iamcredentials: overrides.get('iamcredentials') ?? `https://iamcredentials.${universe}/v1`,
+    // Sign-in lives on accounts.google.com in every universe that has it.
+    accounts: overrides.get('accounts') ?? 'https://accounts.google.com',
     iamHost: `iam.${universe}`,
     overridden: new Set(overrides.keys()),
   };

@@ -6,6 +6,13 @@ import { setSecret } from '@actions/core';
  */
 const known = new Set<string>();
 
+/** How a secret is hidden: the runner's mask command in the action; nothing in the CLI, whose terminal is no log. */
+let mask: (secret: string) => void = setSecret;
+
+export function setMasker(masker: (secret: string) => void): void {
+  mask = masker;
+}
+
 /** The shortest value worth masking; the runner would mask every `a` in the log for a one-letter "secret". */
 const MIN_SECRET_LENGTH = 6;
 
@@ -17,7 +24,7 @@ export function registerSecret(value: string | undefined, { perLine = true }: { 
     known.add(trimmed);
     // A multi-line value (a PEM key) is registered whole and line by line: the runner matches masks per line.
     // `perLine: false` is for documents (a key file's JSON) whose lines are not secret each on their own.
-    setSecret(trimmed);
+    mask(trimmed);
   }
 }
 

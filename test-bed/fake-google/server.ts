@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { newSigningKey, sign, type SigningKey } from './jwt.ts';
-import { handleOAuthToken } from './oauth.ts';
+import { handleAuthorize, handleOAuthToken } from './oauth.ts';
 import { handleSts } from './sts.ts';
 import { handleIamCredentials } from './iam.ts';
 import { handleGitHubOidc } from './github.ts';
@@ -17,7 +17,7 @@ import { handleMetadata } from './metadata.ts';
  * it generates, checks requests as strictly as Google does, counts them, and injects faults per endpoint.
  */
 
-export type Endpoint = 'oauth2' | 'sts' | 'iamcredentials' | 'github' | 'iap' | 'metadata';
+export type Endpoint = 'oauth2' | 'sts' | 'iamcredentials' | 'github' | 'iap' | 'metadata' | 'accounts';
 
 export interface Req {
   /** The origin the client addressed (scheme and Host header), as Google checks an assertion's audience. */
@@ -132,6 +132,9 @@ export class FakeGoogle {
   /** Desktop OAuth clients (id → secret) and the refresh tokens they issued. */
   readonly oauthClients = new Map<string, string>();
   readonly refreshTokens = new Map<string, RefreshGrant>();
+  /** Google's sign-in page: who signs in, and whether they consent; and the codes it has issued. */
+  readonly signIn: { email: string; consent: boolean } = { email: 'alice@example.com', consent: true };
+  readonly authorizationCodes = new Map<string, { clientId: string; redirectUri: string; challenge: string; email: string }>();
   /** The runner VM's metadata server: its default service account, if one is attached. */
   readonly metadata: { serviceAccount: string | undefined } = { serviceAccount: undefined };
   now: () => number = Date.now;
@@ -194,6 +197,7 @@ export class FakeGoogle {
       GHA_ENDPOINT_OVERRIDE_oauth2: `${base('oauth2')}/oauth2`,
       GHA_ENDPOINT_OVERRIDE_sts: `${base('sts')}/sts/v1`,
       GHA_ENDPOINT_OVERRIDE_iamcredentials: `${base('iamcredentials')}/iamcredentials/v1`,
+      GHA_ENDPOINT_OVERRIDE_accounts: base('accounts'),
       ACTIONS_ID_TOKEN_REQUEST_URL: `${base('github')}/github/oidc?api-version=2.0`,
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: this.githubRequestToken,
     };
@@ -358,6 +362,8 @@ export class FakeGoogle {
         return handleIapApp(this, req);
       case 'metadata':
         return handleMetadata(this, req);
+      case 'accounts':
+        return handleAuthorize(this, req);
     }
   }
 }
@@ -374,6 +380,7 @@ function routeOf(path: string): Endpoint | undefined {
   if (path === '/github/oidc') return 'github';
   if (path === '/app' || path.startsWith('/app/')) return 'iap';
   if (path.startsWith('/computeMetadata/')) return 'metadata';
+  if (path === '/o/oauth2/v2/auth') return 'accounts';
   return undefined;
 }
 

@@ -1,0 +1,35 @@
+/** A usage mistake: the CLI prints it with the command's help and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface ParsedArgs {
+  readonly values: Readonly<Record<string, string>>;
+  readonly flags: ReadonlySet<string>;
+}
+
+/**
+ * `--name value`, `--name=value` and boolean `--flag`, for the options each command declares; anything else is a
+ * usage error that names it.
+ */
+export function parseArgs(argv: readonly string[], options: { values: readonly string[]; flags: readonly string[] }): ParsedArgs {
+  const values: Record<string, string> = {};
+  const flags = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const match = /^--([a-z][a-z-]*)(?:=(.*))?$/s.exec(arg);
+    if (!match) throw new UsageError(`unexpected argument "${arg}"`);
+    const [, name = '', inline] = match;
+    if (options.flags.includes(name)) {
+      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
+      flags.add(name);
+    } else if (options.values.includes(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      values[name] = value;
+    } else {
+      throw new UsageError(`unknown option --${name}`);
+    }
+  }
+  return { values, flags };
+}

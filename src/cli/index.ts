@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// npx iap-token login | token: the action's modules for a person at a terminal. Standard output carries only the
+// result (the token, or the refresh token with its instructions); progress and errors go to standard error.
+import { explain } from '../errors.ts';
+import { redact, setMasker } from '../secrets.ts';
+import { UsageError } from './args.ts';
+import { LOGIN_HELP, loginCommand } from './login.ts';
+import { TOKEN_HELP, tokenCommand } from './token.ts';
+
+const HELP = `Usage: iap-token <command> [options]
+
+Commands:
+  login   sign in with a desktop OAuth client and get a refresh token for the action
+  token   print a token IAP accepts, for curl and scripts
+
+Run iap-token <command> --help for its options.`;
+
+const COMMANDS = {
+  login: { run: loginCommand, help: LOGIN_HELP },
+  token: { run: tokenCommand, help: TOKEN_HELP },
+} as const;
+
+async function main(argv: string[]): Promise<number> {
+  // A terminal is not a runner's log: there are no masks to register, and ::add-mask:: lines would pollute stdout.
+  setMasker(() => undefined);
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name as keyof typeof COMMANDS];
+  if (!command) {
+    log(`iap-token: unknown command "${name}"\n\n${HELP}`);
+    return 2;
+  }
+  if (rest.includes('--help')) {
+    process.stdout.write(`${command.help}\n`);
+    return 0;
+  }
+  try {
+    const output = await command.run(rest, process.env, log);
+    process.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      log(`iap-token ${name}: ${error.message}\n\n${command.help}`);
+      return 2;
+    }
+    log(`iap-token ${name}: ${redact(explain(error))}`);
+    return 1;
+  }
+}
+
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

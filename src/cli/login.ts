@@ -1,0 +1,200 @@
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { secretField } from '../credentials/credential.ts';
+import { resolveEndpoints } from '../endpoints.ts';
+import { ActionError, ApiError } from '../errors.ts';
+import { Http } from '../http.ts';
+import { decodeJwt } from '../jwt.ts';
+import { parseArgs, UsageError } from './args.ts';
+
+export const LOGIN_HELP = `Usage: iap-token login --client-id ID --client-secret SECRET [--audience IAP_CLIENT_ID] [--port N] [--no-browser]
+
+Signs you in with a desktop OAuth client, as Google's IAP page describes with netcat and curl, in one command, and
+prints the refresh token the action's refresh_token input takes.
+
+Options:
+  --client-id ID          the desktop OAuth client (Google Cloud console: APIs & Services > Credentials)
+  --client-secret SECRET
+  --audience ID           the OAuth client ID IAP uses for the app: checks that the sign-in yields a token for it
+  --port N                the loopback port for Google's redirect (default: any free port)
+  --timeout SECONDS       how long to wait for the sign-in (default 300)
+  --no-browser            only print the sign-in URL
+  --help`;
+
+export interface LoginResult {
+  readonly refreshToken: string;
+  readonly email: string | undefined;
+}
+
+/**
+ * The authorization-code flow with a loopback redirect and PKCE: a one-shot server on 127.0.0.1, a random `state`,
+ * the browser sent to Google's sign-in, the code exchanged for a refresh token.
+ */
+export async function loginCommand(argv: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
+  const { values, flags } = parseArgs(argv, {
+    values: ['client-id', 'client-secret', 'audience', 'port', 'timeout'],
+    flags: ['no-browser'],
+  });
+  const clientId = values['client-id'];
+  const clientSecret = values['client-secret'];
+  if (!clientId || !clientSecret) throw new UsageError('--client-id and --client-secret are required: the desktop OAuth client');
+  const port = values['port'] === undefined ? 0 : Number(values['port']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number');
+  const timeoutS = values['timeout'] === undefined ? 300 : Number(values['timeout']);
+  if (!Number.isInteger(timeoutS) || timeoutS < 1) throw new UsageError('--timeout must be whole seconds');
+  const endpoints = resolveEndpoints('googleapis.com', env);
+  const audience = values['audience'];
+
+  const verifier = randomBytes(48).toString('base64url');
+  const state = randomBytes(24).toString('base64url');
+  const loopback = await listen(port);
+  const redirectUri = `http://127.0.0.1:${(loopback.address() as AddressInfo).port}`;
+  try {
+    const url = new URL(`${endpoints.accounts}/o/oauth2/v2/auth`);
+    url.search = new URLSearchParams({
+      client_id: clientId,
+      response_type: 'code',
+      scope: 'openid email',
+      access_type: 'offline',
+      prompt: 'consent',
+      redirect_uri: redirectUri,
+      state,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    }).toString();
+    log(`Sign in with the account that should reach the app:\n\n  ${url.toString()}\n`);
+    if (!flags.has('no-browser')) openBrowser(url.toString(), log);
+    log(`Waiting up to ${timeoutS} s for the sign-in to come back to ${redirectUri} …`);
+    const code = await waitForCode(loopback, state, timeoutS * 1000);
+
+    const http = new Http({ log });
+    let answer: Record<string, unknown>;
+    try {
+      answer = await http.json({
+        what: 'Code exchange (OAuth authorization_code grant)',
+        method: 'POST',
+        url: `${endpoints.oauth2}/token`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: redirectUri,
+          client_id: clientId,
+          client_secret: clientSecret,
+          code_verifier: verifier,
+          ...(audience ? { audience } : {}),
+        }).toString(),
+      });
+    } catch (error) {
+      if (error instanceof ApiError && error.failure.code === 'invalid_client') {
+        error.remedy = 'Fix: check --client-id and --client-secret: a client of type "Desktop app".';
+      }
+      throw error;
+    }
+    if (typeof answer['refresh_token'] !== 'string') {
+      throw new ActionError(
+        "Google returned no refresh token. Revoke the app's access at https://myaccount.google.com/permissions and sign in again.",
+      );
+    }
+    const refreshToken = secretField(answer, 'refresh_token', 'The OAuth token endpoint');
+    const claims = typeof answer['id_token'] === 'string' ? decodeJwt(answer['id_token'])?.claims : undefined;
+    const email = typeof claims?.['email'] === 'string' ? claims['email'] : undefined;
+    if (audience && claims?.['aud'] !== audience) {
+      throw new ActionError(`Signed in, but Google's ID token is for ${String(claims?.['aud'])}, not ${audience}.`);
+    }
+    return instructions({ refreshToken, email }, clientId, audience);
+  } finally {
+    loopback.close();
+  }
+}
+
+function listen(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new UsageError(`port ${port} is in use; pick another with --port, or leave it out`) : error),
+    );
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** Resolves with the code of the first redirect that carries our `state`; a refusal, a wrong state or the timeout fail. */
+function waitForCode(server: Server, state: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new ActionError(`No sign-in came back within ${timeoutMs / 1000} s. Run login again (with --timeout for more time).`)),
+      timeoutMs,
+    );
+    server.on('request', (req, res) => {
+      const params = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams;
+      if (!params.has('code') && !params.has('error')) {
+        res.writeHead(404).end();
+        return;
+      }
+      const finish = (status: number, page: string, outcome: () => void) => {
+        res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', connection: 'close' });
+        res.end(`<!doctype html><title>iap-token</title><p>${page}</p>`);
+        clearTimeout(timer);
+        outcome();
+      };
+      if (params.get('state') !== state) {
+        finish(400, 'This sign-in does not belong to the login that is waiting. Start again.', () =>
+          reject(
+            new ActionError(
+              "The sign-in answer did not carry this login's state, so nothing was exchanged (a stale tab, or a forged request). Run login again.",
+            ),
+          ),
+        );
+      } else if (params.has('error')) {
+        const error = params.get('error') ?? 'error';
+        finish(400, 'Sign-in was not completed. You can close this tab.', () =>
+          reject(
+            new ActionError(
+              error === 'access_denied'
+                ? 'The sign-in was cancelled or consent was refused (access_denied).'
+                : `Google refused the sign-in: ${error}.`,
+            ),
+          ),
+        );
+      } else {
+        finish(200, 'Signed in. You can close this tab and return to the terminal.', () => resolve(params.get('code') ?? ''));
+      }
+    });
+  });
+}
+
+function openBrowser(url: string, log: (line: string) => void): void {
+  const [command, ...args] =
+    process.platform === 'darwin' ? ['open', url] : process.platform === 'win32' ? ['cmd', '/c', 'start', '""', url] : ['xdg-open', url];
+  try {
+    const child = spawn(command ?? 'xdg-open', args, { stdio: 'ignore', detached: true });
+    child.on('error', () => log('(Could not open a browser; open the URL above yourself.)'));
+    child.unref();
+  } catch {
+    log('(Could not open a browser; open the URL above yourself.)');
+  }
+}
+
+function instructions(result: LoginResult, clientId: string, audience: string | undefined): string {
+  return `Signed in${result.email ? ` as ${result.email}` : ''}. The refresh token, shown this once:
+
+${result.refreshToken}
+
+Store it and the client as repository secrets and variables (gh reads the secret's value from standard input):
+
+  gh secret set IAP_REFRESH_TOKEN
+  gh secret set DESKTOP_CLIENT_SECRET
+  gh variable set DESKTOP_CLIENT_ID --body ${clientId}
+
+Then, in a workflow:
+
+  - uses: <org>/iap-token@v1
+    with:
+      audience: ${audience ?? 'IAP_CLIENT_ID'}
+      refresh_token: \${{ secrets.IAP_REFRESH_TOKEN }}
+      oauth_client_id: \${{ vars.DESKTOP_CLIENT_ID }}
+      oauth_client_secret: \${{ secrets.DESKTOP_CLIENT_SECRET }}
+`;
+}
