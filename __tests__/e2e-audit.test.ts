@@ -1,24 +1,19 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findLeaks, unmasked } from '../test-bed/runner.ts';
-import { DEPLOYER, INVOKER, PROVIDER, RELAY, REPO_MEMBER, run, startWorld, type World } from './e2e-helpers.ts';
+import { CLOUD_PLATFORM, TOKEN_CREATOR, DEPLOYER, INVOKER, PROVIDER, RELAY, REPO_MEMBER, run, useWorld } from './e2e-helpers.ts';
 
 /**
  * The leak audit: every scenario, successes and failures, with and without RUNNER_DEBUG=1. Nothing secret may show in
  * the log as a person sees it (masks count from their line on), the step summary, GITHUB_STATE, stderr, or any output
  * or variable but the token's own; and every credential the run received must have been masked.
  */
-let world: World;
 let dir: string;
-const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
-const TOKEN_CREATOR = 'roles/iam.serviceAccountTokenCreator';
-
-beforeAll(async () => {
-  world = await startWorld();
+const world = useWorld((w) => {
   dir = mkdtempSync(join(tmpdir(), 'iap-token-audit-'));
-  const fake = world.fake;
+  const fake = w.fake;
   fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');
   fake.grant(INVOKER, `serviceAccount:${INVOKER}`, TOKEN_CREATOR);
   fake.grant(INVOKER, `serviceAccount:${DEPLOYER}`, TOKEN_CREATOR);
@@ -28,7 +23,6 @@ beforeAll(async () => {
   fake.metadata.serviceAccount = DEPLOYER;
   fake.allow('user:alice@example.com');
 });
-afterAll(async () => world.fake.stop());
 
 type Scenario = [name: string, outcome: 'succeeds' | 'fails', inputs: () => Record<string, string>, env?: () => Record<string, string>];
 

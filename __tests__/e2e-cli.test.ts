@@ -1,21 +1,18 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { beforeEach, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../test-bed/runner.ts';
-import { claimsOf, DEPLOYER, expectSuccess, run, startWorld, type World } from './e2e-helpers.ts';
+import { claimsOf, DEPLOYER, expectSuccess, run, useWorld } from './e2e-helpers.ts';
 
 /** `iap-token login` and `iap-token token`, run from dist/ as npx would, against the fake Google. */
-let world: World;
 let dir: string;
 const CLI = join(ROOT, 'dist', 'cli.cjs');
-beforeAll(async () => {
-  world = await startWorld();
-  world.fake.allow('user:alice@example.com');
+const world = useWorld((w) => {
+  w.fake.allow('user:alice@example.com');
   dir = mkdtempSync(join(tmpdir(), 'iap-token-cli-'));
 });
-afterAll(async () => world.fake.stop());
 beforeEach(() => {
   world.fake.signIn.consent = true;
 });

@@ -1,13 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { claimsOf, expectFailure, expectSuccess, INVOKER, PROVIDER, REPO_MEMBER, run, startWorld, type World } from './e2e-helpers.ts';
+import { beforeEach, describe, expect, test } from '@jest/globals';
+import { claimsOf, expectFailure, expectSuccess, INVOKER, PROVIDER, REPO_MEMBER, run, useWorld } from './e2e-helpers.ts';
 
 /** The runner's clock and Google's disagree: by a few minutes it must not matter; by more, the error says so. */
-let world: World;
-beforeAll(async () => {
-  world = await startWorld();
-  world.fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');
+const world = useWorld((w) => {
+  w.fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');
 });
-afterAll(async () => world.fake.stop());
 beforeEach(() => {
   world.fake.now = Date.now;
 });

@@ -122,13 +122,12 @@ describe('fault matrix', () => {
       world.fake.metadata.serviceAccount = DEPLOYER;
       const { inputs, env } = flow(world, endpoint);
       // A clean run first: how many requests this endpoint gets when nothing goes wrong.
-      world.fake.requests.length = 0;
+      world.fake.reset();
       expect((await run(world, inputs, { env })).exitCode).toBe(0);
       const base = world.fake.count(endpoint);
       const outcomes: string[] = [];
       for (const cell of cells(endpoint)) {
-        world.fake.requests.length = 0;
-        world.fake.faults.clear();
+        world.fake.reset();
         world.fake.inject(endpoint, ...cell.faults);
         const result = await run(world, inputs, { env });
         const requests = world.fake.count(endpoint);

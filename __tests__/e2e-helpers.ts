@@ -1,8 +1,27 @@
-import { expect } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, expect } from '@jest/globals';
 import type { World } from '../test-bed/world.ts';
 import { findLeaks, runAction, unmasked, type ActionRun, type RunOptions } from '../test-bed/runner.ts';
 
+import { startWorld } from '../test-bed/world.ts';
 export { DEPLOYER, INVOKER, PROJECT_NUMBER, PROVIDER, RELAY, REPO_MEMBER, startWorld, type World } from '../test-bed/world.ts';
+
+/**
+ * One world for a test file: started before its tests (then `setup` runs), stopped after them, and the fake's
+ * per-test state (requests, faults) forgotten before each. The object is filled in when the world starts.
+ */
+export function useWorld(setup: (world: World) => void | Promise<void> = () => undefined): World {
+  const world = {} as World;
+  beforeAll(async () => {
+    Object.assign(world, await startWorld());
+    await setup(world);
+  });
+  afterAll(async () => world.fake.stop());
+  beforeEach(() => world.fake.reset());
+  return world;
+}
+
+export const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
+export const TOKEN_CREATOR = 'roles/iam.serviceAccountTokenCreator';
 
 export interface E2eRun extends ActionRun {
   /** The secrets this run was given or was handed by the fake: each must have been masked. */

@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { expectFailure, INVOKER, PROVIDER, run, startWorld, type World } from './e2e-helpers.ts';
+import { describe, expect, test } from '@jest/globals';
+import { expectFailure, INVOKER, PROVIDER, run, useWorld } from './e2e-helpers.ts';
 
-let world: World;
-beforeAll(async () => {
-  world = await startWorld();
-});
-afterAll(async () => world.fake.stop());
-beforeEach(() => {
-  world.fake.requests.length = 0;
-});
+const world = useWorld();
 
 /** Each bad input: one error naming the input, no request made, nothing published, no secret echoed. */
 async function inputError(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<string> {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { beforeEach, describe, expect, test } from '@jest/globals';
 import {
   callApp,
   claimsOf,
@@ -9,18 +9,11 @@ import {
   INVOKER,
   RELAY,
   run,
-  startWorld,
-  type World,
+  useWorld,
 } from './e2e-helpers.ts';
 
-let world: World;
-beforeAll(async () => {
-  world = await startWorld();
-});
-afterAll(async () => world.fake.stop());
+const world = useWorld();
 beforeEach(() => {
-  world.fake.requests.length = 0;
-  world.fake.faults.clear();
   world.fake.grants.length = 0;
 });
 

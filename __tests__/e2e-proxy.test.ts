@@ -21,7 +21,7 @@ afterAll(async () => {
   await world.fake.stop();
 });
 beforeEach(() => {
-  world.fake.requests.length = 0;
+  world.fake.reset();
   proxy.connects.length = 0;
   world.fake.grants.length = 0;
   world.fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');

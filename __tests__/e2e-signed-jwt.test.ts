@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { beforeEach, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CLOUD_PLATFORM,
+  TOKEN_CREATOR,
   claimsOf,
   DEPLOYER,
   expectAllMasked,
@@ -12,21 +14,14 @@ import {
   PROVIDER,
   REPO_MEMBER,
   run,
-  startWorld,
-  type World,
+  useWorld,
 } from './e2e-helpers.ts';
 
-let world: World;
 let appAll: string;
-const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
-const TOKEN_CREATOR = 'roles/iam.serviceAccountTokenCreator';
-beforeAll(async () => {
-  world = await startWorld();
-  appAll = `${world.fake.appUrl}/*`;
+const world = useWorld((w) => {
+  appAll = `${w.fake.appUrl}/*`;
 });
-afterAll(async () => world.fake.stop());
 beforeEach(() => {
-  world.fake.requests.length = 0;
   world.fake.grants.length = 0;
   world.fake.metadata.serviceAccount = undefined;
 });
@@ -82,7 +77,7 @@ describe('every other source signs through IAM signJwt', () => {
     expect(denied).toContain(`lacks iam.serviceAccounts.signJwt on ${INVOKER}`);
     expect(denied).toContain(`--member='serviceAccount:${DEPLOYER}' --role=${TOKEN_CREATOR}`);
     world.fake.grant(INVOKER, `serviceAccount:${DEPLOYER}`, TOKEN_CREATOR);
-    world.fake.requests.length = 0;
+    world.fake.reset();
     const result = await run(world, { audience: appAll, token_type: 'signed_jwt', credentials_json: key(), service_account: INVOKER });
     expectSuccess(result);
     expect(claimsOf(result.outputs['token'] ?? '')).toMatchObject({ iss: INVOKER, sub: INVOKER });
@@ -97,7 +92,7 @@ describe('every other source signs through IAM signJwt', () => {
     expect(denied).toContain(`${INVOKER} lacks iam.serviceAccounts.signJwt on itself`);
     expect(denied).toContain(`add-iam-policy-binding ${INVOKER} --member='serviceAccount:${INVOKER}' --role=${TOKEN_CREATOR}`);
     world.fake.grant(INVOKER, `serviceAccount:${INVOKER}`, TOKEN_CREATOR);
-    world.fake.requests.length = 0;
+    world.fake.reset();
     const result = await run(world, inputs);
     expectSuccess(result);
     expect(world.fake.requests.map((r) => r.path.split(':').pop())).toEqual([
@@ -160,7 +155,7 @@ describe('every other source signs through IAM signJwt', () => {
     const fromExternal = await run(world, { audience: appAll, token_type: 'signed_jwt', credentials_json: JSON.stringify(external) });
     expectSuccess(fromExternal);
     expect(world.fake.requests.map((r) => r.path.split(':').pop())).toEqual(['/sts/v1/token', 'generateAccessToken', 'signJwt']);
-    world.fake.requests.length = 0;
+    world.fake.reset();
     const impersonated = {
       type: 'impersonated_service_account',
       service_account_impersonation_url: `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${INVOKER}:generateAccessToken`,

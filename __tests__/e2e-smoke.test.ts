@@ -1,16 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import { DEPLOYER, expectFailure, expectSuccess, INVOKER, run, startWorld, type World } from './e2e-helpers.ts';
+import { beforeEach, describe, expect, test } from '@jest/globals';
+import { DEPLOYER, expectFailure, expectSuccess, INVOKER, run, useWorld } from './e2e-helpers.ts';
 
-let world: World;
-beforeAll(async () => {
-  world = await startWorld();
-});
-afterAll(async () => world.fake.stop());
+const world = useWorld();
 beforeEach(() => {
-  world.fake.requests.length = 0;
-  world.fake.appRequests.length = 0;
-  world.fake.faults.clear();
-  world.fake.maxInFlight.clear();
   world.fake.grants.length = 0;
 });
 

@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { beforeEach, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { unmasked } from '../test-bed/runner.ts';
 import {
+  CLOUD_PLATFORM,
   callApp,
   claimsOf,
   DEPLOYER,
@@ -15,23 +16,16 @@ import {
   PROVIDER,
   REPO_MEMBER,
   run,
-  startWorld,
-  type World,
+  useWorld,
 } from './e2e-helpers.ts';
 
-let world: World;
 let dir: string;
 const USER = 'alice@example.com';
-const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
-beforeAll(async () => {
-  world = await startWorld();
-  world.fake.allow(`user:${USER}`);
+const world = useWorld((w) => {
+  w.fake.allow(`user:${USER}`);
   dir = mkdtempSync(join(tmpdir(), 'iap-token-adc-'));
 });
-afterAll(async () => world.fake.stop());
 beforeEach(() => {
-  world.fake.requests.length = 0;
-  world.fake.faults.clear();
   world.fake.grants.length = 0;
   world.fake.metadata.serviceAccount = undefined;
 });
@@ -71,7 +65,7 @@ describe('the metadata server (self-hosted runners on Google Cloud)', () => {
     // The remedy names the VM's account, learned from the email endpoint.
     expect(denied).toContain(`--member='serviceAccount:${DEPLOYER}' --role=roles/iam.serviceAccountOpenIdTokenCreator`);
     world.fake.grant(INVOKER, `serviceAccount:${DEPLOYER}`, 'roles/iam.serviceAccountOpenIdTokenCreator');
-    world.fake.requests.length = 0;
+    world.fake.reset();
     const result = await run(
       world,
       { audience: world.audience, service_account: INVOKER },
@@ -182,7 +176,7 @@ describe('an OAuth refresh token', () => {
     expect(scopeError).toContain('insufficient authentication scopes');
     expect(scopeError).toContain('cloud-platform scope');
     const broad = world.fake.addUser(USER, ['openid', 'email', CLOUD_PLATFORM]);
-    world.fake.requests.length = 0;
+    world.fake.reset();
     const result = await run(world, {
       audience: world.audience,
       refresh_token: broad.refreshToken,

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { TestProxy } from '../test-bed/proxy.ts';
 import { ApiError } from '../src/errors.ts';
 import { Http, parseFailure, snippet, type HttpRequest, type HttpResponse, type Transport } from '../src/http.ts';
 
@@ -240,34 +241,14 @@ describe('the node transport against a local server', () => {
   });
 
   describe('proxies', () => {
-    let proxy: Server;
-    let proxyUrl = '';
-    let tunnels: string[] = [];
+    let proxy: TestProxy;
     const saved = { ...process.env };
     beforeAll(async () => {
-      // A CONNECT proxy that sends every tunnel to the local server, whatever host was asked for.
-      proxy = createServer();
-      proxy.on('connect', (req, socket, head) => {
-        tunnels.push(req.url ?? '');
-        const port = Number(new URL(base).port);
-        const upstream = connect(port, '127.0.0.1', () => {
-          socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-          upstream.write(head);
-          upstream.pipe(socket);
-          socket.pipe(upstream);
-        });
-        upstream.on('error', () => socket.destroy());
-        socket.on('error', () => upstream.destroy());
-      });
-      await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-      proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      proxy = await new TestProxy(() => Number(new URL(base).port)).start();
     });
-    afterAll(async () => {
-      proxy.closeAllConnections();
-      await new Promise((resolve) => proxy.close(resolve));
-    });
+    afterAll(async () => proxy.stop());
     afterEach(() => {
-      tunnels = [];
+      proxy.connects.length = 0;
       for (const name of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY']) {
         if (saved[name] === undefined) delete process.env[name];
         else process.env[name] = saved[name];
@@ -275,7 +256,7 @@ describe('the node transport against a local server', () => {
     });
 
     test('http_proxy carries the request; the target name is resolved by the proxy, not here', async () => {
-      process.env['http_proxy'] = proxyUrl;
+      process.env['http_proxy'] = proxy.url;
       const http = new Http({ attempts: 1 });
       await expect(
         http.json({ what: 'Proxied', method: 'POST', url: 'http://sts.fake-google.test:80/v1/token', body: 'x' }),
@@ -283,15 +264,15 @@ describe('the node transport against a local server', () => {
         method: 'POST',
         length: '1',
       });
-      expect(tunnels).toEqual(['sts.fake-google.test:80']);
+      expect(proxy.connects).toEqual(['sts.fake-google.test:80']);
     });
 
     test('no_proxy sends matching hosts direct', async () => {
-      process.env['HTTP_PROXY'] = proxyUrl;
+      process.env['HTTP_PROXY'] = proxy.url;
       process.env['NO_PROXY'] = '.fake-google.test';
       const http = new Http({ attempts: 1, timeoutMs: 2_000 });
       await expect(http.json({ what: 'Direct', method: 'GET', url: 'http://sts.fake-google.test/x' })).rejects.toThrow(ApiError);
-      expect(tunnels).toEqual([]);
+      expect(proxy.connects).toEqual([]);
     });
   });
 });

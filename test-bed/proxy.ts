@@ -3,7 +3,7 @@ import { connect, type AddressInfo } from 'node:net';
 
 /**
  * An HTTP CONNECT proxy for tests, like a corporate egress proxy: it opens a tunnel for every CONNECT it receives and
- * records the host:port asked for. Every tunnel leads to one port on 127.0.0.1 (the fake Google's HTTPS listener),
+ * records the host:port asked for. Every tunnel leads to one port on 127.0.0.1 (the fake Google's, or a test server's),
  * so the names the action asks for never need to resolve on this machine.
  */
 export class TestProxy {

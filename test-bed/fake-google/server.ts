@@ -267,6 +267,14 @@ export class FakeGoogle {
     );
   }
 
+  /** Forgets what the last test did: requests seen, faults not yet served, concurrency figures. Keeps accounts and grants. */
+  reset(): void {
+    this.requests.length = 0;
+    this.appRequests.length = 0;
+    this.faults.clear();
+    this.maxInFlight.clear();
+  }
+
   inject(endpoint: Endpoint, ...faults: Fault[]): void {
     this.faults.set(endpoint, [...(this.faults.get(endpoint) ?? []), ...faults]);
   }
