@@ -1,4 +1,4 @@
-import { exportVariable, info, setOutput, summary } from '@actions/core';
+import { exportVariable, info, setOutput, summary, warning } from '@actions/core';
 import type { Config } from './config.ts';
 import type { Env } from './endpoints.ts';
 import { registerSecret } from './secrets.ts';
@@ -37,6 +37,15 @@ export function describeMinted(minted: MintedToken, now: number = Date.now()): s
  */
 export async function writeSummary(minted: MintedToken, results: readonly SmokeResult[] | undefined, env: Env): Promise<void> {
   if (!env['GITHUB_STEP_SUMMARY']) return;
+  try {
+    await buildSummary(minted, results).write();
+  } catch (error) {
+    // The summary is a courtesy: failing to write it must not hide the step's real outcome.
+    warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function buildSummary(minted: MintedToken, results: readonly SmokeResult[] | undefined): typeof summary {
   const header = (cells: string[]) => cells.map((data) => ({ data, header: true }));
   summary
     .addHeading('IAP token', 3)
@@ -61,7 +70,7 @@ export async function writeSummary(minted: MintedToken, results: readonly SmokeR
     const failed = results.filter((result) => result.diagnosis);
     if (failed.length) summary.addList(failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? ''}`));
   }
-  await summary.write();
+  return summary;
 }
 
 function kindOf(minted: MintedToken, article?: 'a'): string {
