@@ -49,6 +49,13 @@ describe('service-account key, no service_account: the JWT-bearer grant', () => 
     expect(none.outputs['token']).toBeTruthy();
   });
 
+  test('a step summary that cannot be written is a warning, not a failure', async () => {
+    const result = await run(world, keyInputs(), { env: { GITHUB_STEP_SUMMARY: '/proc/not-writable/summary.md' } });
+    expectSuccess(result);
+    expect(result.warnings.join('\n')).toContain('Could not write the step summary');
+    expect(result.outputs['token']).toBeTruthy();
+  });
+
   test("posts to the endpoint override when one is set, over the key file's token_uri", async () => {
     const key = { ...world.deployerKey, token_uri: 'https://oauth2.googleapis.com/token' };
     const result = await run(world, { ...keyInputs(), credentials_json: JSON.stringify(key) });
