@@ -163,7 +163,7 @@ describe('iap-token token', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     expect(claimsOf(stdout.trim())).toMatchObject({ email: DEPLOYER, aud: world.audience });
-    expect(stderr).toContain(`Minted for ${DEPLOYER}`);
+    expect(stderr).toContain(`Minted an ID token for ${DEPLOYER}`);
     expect(stderr).not.toContain('::add-mask::');
     expect(await callApp(stdout.trim())).toBe(200);
   });

@@ -6,8 +6,7 @@ import { Http } from '../http.ts';
 import { IamCredentials } from '../iam.ts';
 import { InputError } from '../errors.ts';
 import { readConfig } from '../inputs.ts';
-import { mintIdToken } from '../tokens/id-token.ts';
-import { mintSignedJwt } from '../tokens/signed-jwt.ts';
+import { mintToken } from '../tokens/mint.ts';
 import { parseArgs, UsageError } from './args.ts';
 
 export const TOKEN_HELP = `Usage: iap-token token --audience AUDIENCE [options]
@@ -63,8 +62,7 @@ export async function tokenCommand(argv: readonly string[], env: NodeJS.ProcessE
   const http = new Http({ log });
   const iam = new IamCredentials(http, config.endpoints.iamcredentials);
   const credential = createCredential(config.source, { endpoints: config.endpoints, http, iam, env });
-  const minted = await (config.tokenType === 'signed_jwt' ? mintSignedJwt : mintIdToken)(config, credential, iam);
-  log(`Minted for ${minted.principal}, audience ${minted.audience}, expires ${minted.expiresAt.toISOString()}.`);
+  const minted = await mintToken(config, credential, iam, { info: log, warning: (line) => log(`warning: ${line}`) });
   return minted.token;
 }
 

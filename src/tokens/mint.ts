@@ -1,0 +1,38 @@
+import type { Config } from '../config.ts';
+import type { Credential } from '../credentials/credential.ts';
+import type { IamCredentials } from '../iam.ts';
+import { describeMinted } from '../publish.ts';
+import type { MintedToken } from './check.ts';
+import { mintIdToken } from './id-token.ts';
+import { mintSignedJwt } from './signed-jwt.ts';
+
+/** A token with less time left than this is likely to expire while the job still uses it. */
+const EXPIRY_WARNING_S = 300;
+
+/** Where a run reports: the runner's log in the action, standard error in the CLI. */
+export interface Reporter {
+  readonly info: (line: string) => void;
+  readonly warning: (line: string) => void;
+}
+
+/** The kind of token asked for, checked, logged (never the token itself), with a warning when IAP is likely to balk. */
+export async function mintToken(
+  config: Config,
+  credential: Credential,
+  iam: IamCredentials,
+  { info, warning }: Reporter,
+): Promise<MintedToken> {
+  if (!config.includeEmail && config.tokenType === 'id_token') {
+    warning("include_email is false: IAP refuses ID tokens without an email claim (\"JWT 'email' claim isn't a string\").");
+  }
+  const minted = await (config.tokenType === 'signed_jwt' ? mintSignedJwt : mintIdToken)(config, credential, iam);
+  info(describeMinted(minted));
+  const secondsLeft = Math.round((minted.expiresAt.getTime() - Date.now()) / 1000);
+  if (secondsLeft < EXPIRY_WARNING_S) {
+    const fix = config.tokenType === 'signed_jwt' ? 'Raise lifetime, or check' : 'Check';
+    warning(
+      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`,
+    );
+  }
+  return minted;
+}
