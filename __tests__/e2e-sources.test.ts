@@ -276,15 +276,42 @@ describe('Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS) and c
     expect(world.fake.requests.map((r) => r.endpoint)).toEqual(['sts', 'iamcredentials']);
   });
 
-  test('external_account sources this action does not read are named', async () => {
+  test('an executable credential source, through google-auth-library loaded from its own file', async () => {
+    world.fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');
+    const script = join(dir, 'subject-token.cjs');
+    const response = {
+      version: 1,
+      success: true,
+      token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      id_token: world.fake.issueGitHubToken(githubAudience),
+      expiration_time: Math.floor(Date.now() / 1000) + 300,
+    };
+    writeFileSync(script, `process.stdout.write(${JSON.stringify(JSON.stringify(response))});`);
+    const file = externalAccount({ executable: { command: `${process.execPath} ${script}`, timeout_millis: 10_000 } }, INVOKER);
+    const refused = expectFailure(await run(world, { audience: world.audience }, { env: adcFile('exec.json', file) }));
+    expect(refused).toContain('Input GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES: must be 1 to run the command');
+    expect(world.fake.count()).toBe(0);
+    const result = await run(
+      world,
+      { audience: world.audience },
+      { env: { ...adcFile('exec.json', file), GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES: '1' } },
+    );
+    expectSuccess(result);
+    expect(result.outputs['principal']).toBe(INVOKER);
+    expect(world.fake.requests.map((r) => r.endpoint)).toEqual(['sts', 'iamcredentials']);
+    expectAllMasked(result);
+  });
+
+  test('a credential source google-auth-library cannot use fails with its reason, quoted', async () => {
+    const file = externalAccount({ executable: { command: `${process.execPath} -e process.exit(3)`, timeout_millis: 5_000 } }, INVOKER);
     const error = expectFailure(
       await run(
         world,
         { audience: world.audience },
-        { env: adcFile('aws.json', externalAccount({ environment_id: 'aws1', region_url: 'http://169.254.169.254/x' }, INVOKER)) },
+        { env: { ...adcFile('exec-fail.json', file), GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES: '1' } },
       ),
     );
-    expect(error).toContain('credential_source of kind aws is not supported');
+    expect(error).toContain("The external account's executable credential source failed (google-auth-library)");
     expect(world.fake.count()).toBe(0);
   });
 

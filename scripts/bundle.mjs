@@ -39,7 +39,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 export const bundleOptions = {
   absWorkingDir: root,
-  entryPoints: { index: 'src/index.ts', cli: 'src/cli/index.ts' },
+  entryPoints: { index: 'src/index.ts', cli: 'src/cli/index.ts', 'google-auth': 'src/credentials/library-external-account.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   bundle: true,

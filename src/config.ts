@@ -82,7 +82,9 @@ export interface ExternalAccountSource extends Origin {
 
 export type SubjectTokenSource =
   | { readonly from: 'file'; readonly path: string; readonly field: string | undefined }
-  | { readonly from: 'url'; readonly url: string; readonly headers: Readonly<Record<string, string>>; readonly field: string | undefined };
+  | { readonly from: 'url'; readonly url: string; readonly headers: Readonly<Record<string, string>>; readonly field: string | undefined }
+  /** AWS, an executable or a certificate: google-auth-library does the exchange from the file's own JSON. */
+  | { readonly from: 'library'; readonly kind: 'aws' | 'executable' | 'certificate'; readonly file: Readonly<Record<string, unknown>> };
 
 /** An `impersonated_service_account` credentials file: source credentials acting as a service account. */
 export interface ImpersonatedSource extends Origin {

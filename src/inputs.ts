@@ -139,6 +139,13 @@ function readSource(env: Env, input: (name: string) => string, serviceAccount: s
     if (input(name) && !input('refresh_token')) throw new InputError(name, 'goes with refresh_token, which is not set.');
   }
   const source = readExplicitSource(env, input, serviceAccount, iamHost) ?? readAmbientSource(env);
+  const subject = source.kind === 'external_account' ? source.subjectToken : undefined;
+  if (subject?.from === 'library' && subject.kind === 'executable' && env['GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES'] !== '1') {
+    throw new InputError(
+      'GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES',
+      `must be 1 to run the command that the credentials in ${source.origin} name (credential_source.executable), as Google's libraries require.`,
+    );
+  }
   if (source.kind === 'external_account' && !source.impersonate && !serviceAccount) {
     throw new InputError(
       'service_account',

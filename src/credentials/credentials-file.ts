@@ -76,16 +76,25 @@ function parseExternalAccount(json: Record<string, unknown>, input: string, orig
     audience,
     subjectTokenType,
     tokenUrl,
-    subjectToken: parseCredentialSource(json['credential_source'], input),
+    subjectToken: parseCredentialSource(json, input),
     impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input) : undefined,
     workforcePoolUserProject: text(json, 'workforce_pool_user_project'),
     origin,
   };
 }
 
-function parseCredentialSource(value: unknown, input: string): SubjectTokenSource {
+function parseCredentialSource(file: Record<string, unknown>, input: string): SubjectTokenSource {
+  const value = file['credential_source'];
   if (!value || typeof value !== 'object') throw new InputError(input, 'the external_account credentials lack credential_source.');
   const source = value as Record<string, unknown>;
+  const libraryKind = source['environment_id']
+    ? 'aws'
+    : source['executable']
+      ? 'executable'
+      : source['certificate']
+        ? 'certificate'
+        : undefined;
+  if (libraryKind) return { from: 'library', kind: libraryKind, file };
   const format = (source['format'] ?? {}) as Record<string, unknown>;
   const formatType = format['type'] ?? 'text';
   if (formatType !== 'text' && formatType !== 'json') {
@@ -108,11 +117,7 @@ function parseCredentialSource(value: unknown, input: string): SubjectTokenSourc
     }
     return { from: 'url', url: source['url'], headers, field };
   }
-  const kind = source['environment_id'] ? 'aws' : source['executable'] ? 'executable' : source['certificate'] ? 'certificate' : 'unknown';
-  throw new InputError(
-    input,
-    `credential_source of kind ${kind} is not supported: this action reads subject tokens from a file or a URL. Use a file- or URL-sourced configuration, or workload_identity_provider.`,
-  );
+  throw new InputError(input, 'credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.');
 }
 
 function parseImpersonated(json: Record<string, unknown>, input: string, origin: string): ImpersonatedSource {

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ExternalAccountSource, SubjectTokenSource } from '../config.ts';
 import type { Endpoints } from '../endpoints.ts';
 import { ActionError } from '../errors.ts';
 import type { Http } from '../http.ts';
 import type { IamCredentials } from '../iam.ts';
-import { registerSecret } from '../secrets.ts';
+import { redact, registerSecret } from '../secrets.ts';
 import { exchangeAtSts } from '../sts.ts';
 import { once, type Credential } from './credential.ts';
 
@@ -24,15 +25,17 @@ export function externalAccountCredential(
     principal: undefined,
     member: federatedMember(source.audience, endpoints.iamHost),
     federated: true,
-    accessToken: once(async () =>
-      exchangeAtSts(http, {
+    accessToken: once(async () => {
+      const subject = source.subjectToken;
+      if (subject.from === 'library') return libraryExchange(subject.kind, subject.file);
+      return exchangeAtSts(http, {
         tokenUrl: source.tokenUrl,
         audience: source.audience,
-        subjectToken: await readSubjectToken(source.subjectToken, http),
+        subjectToken: await readSubjectToken(subject, http),
         subjectTokenType: source.subjectTokenType,
         workforcePoolUserProject: source.workforcePoolUserProject,
-      }),
-    ),
+      });
+    }),
   };
   const account = source.impersonate;
   if (!account) return federated;
@@ -52,7 +55,35 @@ function federatedMember(audience: string, iamHost: string): string {
   return pool ? `principalSet://${iamHost}/${pool}/*` : `principalSet://${iamHost}/(the pool of ${audience})`;
 }
 
-async function readSubjectToken(source: SubjectTokenSource, http: Http): Promise<string> {
+/** AWS, executable and certificate sources, through google-auth-library, read from its own file next to this one. */
+async function libraryExchange(kind: 'aws' | 'executable' | 'certificate', file: Readonly<Record<string, unknown>>): Promise<string> {
+  let library: typeof import('./library-external-account.ts');
+  try {
+    // A runtime path esbuild leaves alone: the library stays out of the action's start-up.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- dist/ is CommonJS; this loads its sibling file
+    library = (await Promise.resolve(require(join(__dirname, 'google-auth.cjs')))) as typeof library;
+  } catch {
+    // Running from source (src/, under the tests): the module itself. Its path is a variable so that the bundler
+    // does not inline the library into the action.
+    const fromSource = './library-external-account.ts';
+    library = (await import(fromSource)) as typeof library;
+  }
+  try {
+    const token = await library.libraryFederatedToken(kind, file);
+    registerSecret(token);
+    return token;
+  } catch (error) {
+    const message = redact(error instanceof Error ? error.message : String(error));
+    throw new ActionError(
+      `The external account's ${kind} credential source failed (google-auth-library): ${message}`,
+      kind === 'executable'
+        ? 'Fix: run the credential_source.executable.command by hand on the runner and check it prints a successful response.'
+        : undefined,
+    );
+  }
+}
+
+async function readSubjectToken(source: Exclude<SubjectTokenSource, { from: 'library' }>, http: Http): Promise<string> {
   let text: string;
   if (source.from === 'file') {
     try {
