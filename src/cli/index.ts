@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      log(`iap-token ${name}: ${error.message}\n\n${command.help}`);
+      log(`iap-token ${name}: ${redact(error.message)}\n\n${command.help}`);
       return 2;
     }
     log(`iap-token ${name}: ${redact(explain(error))}`);
