@@ -144,7 +144,7 @@ describe('iap-token login', () => {
   test('usage errors exit 2 with the help', async () => {
     expect(await cli(['login', '--client-id', 'x']).done).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining('--client-id and --client-secret are required'),
+      stderr: expect.stringContaining('--client-id and the client secret (IAP_TOKEN_CLIENT_SECRET, or --client-secret) are required'),
     });
     expect(await cli(['login', '--bogus']).done).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown option --bogus') });
     expect(await cli(['login', '--help']).done).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: iap-token login') });

@@ -179,8 +179,8 @@ describe('inputs for signed JWTs', () => {
       { token_type: 'signed_jwt', audience: '1234-abc.apps.googleusercontent.com' },
       'Input audience: must be a URL with token_type signed_jwt',
     ],
-    [{ token_type: 'signed_jwt', audience: 'ftp://app.example.com/' }, 'must be an http(s) URL'],
-    [{ token_type: 'signed_jwt', audience: 'https://app.example.com/*/x' }, 'may end in * but have no other wildcard'],
+    [{ token_type: 'signed_jwt', audience: 'ftp://app.example.com/' }, 'must be an https URL'],
+    [{ token_type: 'signed_jwt', audience: 'https://app.example.com/*/x' }, 'may end in /* but have no other wildcard'],
     [
       { token_type: 'signed_jwt', audience: 'https://app.example.com/', lifetime: '7200' },
       'Input lifetime: must be whole seconds from 60 to 3600',

@@ -87,17 +87,23 @@ describe('retries', () => {
     expect(sleeps).toEqual([]);
   });
 
-  test('Retry-After is honoured in seconds and as a date, and capped at 8 s', async () => {
-    const { transport } = scripted(
+  test('Retry-After is honoured in seconds and as a date; zero never means a busy loop; a long one ends the retries', async () => {
+    const { transport, calls } = scripted(
       { status: 429, headers: { 'retry-after': '2' }, body: '' },
       { status: 503, headers: { 'retry-after': new Date(5_000).toUTCString() }, body: '' },
-      { status: 429, headers: { 'retry-after': '3600' }, body: '' },
+      { status: 429, headers: { 'retry-after': '0' }, body: '' },
+      {
+        status: 429,
+        headers: { 'retry-after': '3600' },
+        body: '{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED"}}',
+      },
       200,
     );
     const { http, sleeps } = client(transport, { budgetMs: 60_000 });
-    await http.json(request);
-    // The date is 5 s after the epoch; the clock stands at 2 s when it is read.
-    expect(sleeps).toEqual([2000, 3000, 8000]);
+    await expect(http.json(request)).rejects.toThrow('failed after 4 attempts: HTTP 429 RESOURCE_EXHAUSTED: slow down');
+    // 2 s as asked; the date is 5 s after the epoch with the clock at 2 s; 0 gets the jittered backoff (1.5 s).
+    expect(sleeps).toEqual([2000, 3000, 1500]);
+    expect(calls()).toBe(4);
   });
 
   test('no attempt starts once the time budget would be exceeded', async () => {
@@ -265,6 +271,24 @@ describe('the node transport against a local server', () => {
         length: '1',
       });
       expect(proxy.connects).toEqual(['sts.fake-google.test:80']);
+    });
+
+    test('a proxy that accepts the connection and never answers CONNECT still times out, and is retried', async () => {
+      const { createServer: createTcpServer } = await import('node:net');
+      const sockets: Array<import('node:net').Socket> = [];
+      const silent = createTcpServer((socket) => void sockets.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      process.env['https_proxy'] = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      try {
+        const http = new Http({ attempts: 2, timeoutMs: 300, sleep: async () => undefined });
+        await expect(http.json({ what: 'Stalled', method: 'GET', url: 'https://sts.fake-google.test/v1/x' })).rejects.toThrow(
+          'Stalled failed after 2 attempts: no complete answer from sts.fake-google.test within 0.3 s',
+        );
+        expect(sockets).toHaveLength(2);
+      } finally {
+        sockets.forEach((socket) => socket.destroy());
+        await new Promise((resolve) => silent.close(resolve));
+      }
     });
 
     test('no_proxy sends matching hosts direct', async () => {

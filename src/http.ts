@@ -37,6 +37,8 @@ export interface RetryPolicy {
   readonly retryable: (response: HttpResponse) => boolean;
   /** How an answer reads in the log line of a retry: "HTTP 503", "IAP 403". */
   readonly describe: (response: HttpResponse) => string;
+  /** Which failures without an answer are worth another attempt; by default all but DNS and TLS-trust errors. */
+  readonly retryableFailure: (failure: ApiFailure) => boolean;
 }
 
 export interface HttpResponse {
@@ -65,6 +67,7 @@ export const DEFAULT_POLICY: RetryPolicy = {
   maxDelayMs: 8_000,
   retryable: (response) => isRetryableStatus(response.status),
   describe: (response) => `HTTP ${response.status}`,
+  retryableFailure: (failure) => isRetryableNetworkFailure(failure),
 };
 /** Bodies are read up to this size; the rest is dropped (a token answer is far smaller, an app's page may not be). */
 const MAX_BODY_BYTES = 1 << 20;
@@ -99,7 +102,7 @@ export class Http {
       } catch (error) {
         failure = networkFailure(error, request, policy.timeoutMs);
       }
-      const retryable = response ? policy.retryable(response) : isRetryableNetworkFailure(failure);
+      const retryable = response ? policy.retryable(response) : failure !== undefined && policy.retryableFailure(failure);
       const delay = this.#backoff(attempt, response, policy);
       const left = policy.budgetMs - (this.#now() - started);
       if (!retryable || attempt >= policy.attempts || delay >= left) {
@@ -140,12 +143,16 @@ export class Http {
     return sent;
   }
 
-  /** Jitter over an exponential ceiling, or the server's Retry-After when it names a bearable wait. */
+  /**
+   * Jitter over an exponential ceiling, or longer when the server's Retry-After asks for more. A Retry-After beyond
+   * `maxDelayMs` is an answer, not a wait: Infinity, and the caller stops retrying.
+   */
   #backoff(attempt: number, response: HttpResponse | undefined, policy: RetryPolicy): number {
-    const retryAfter = response ? retryAfterMs(response.headers['retry-after'], this.#now()) : undefined;
-    if (retryAfter !== undefined) return Math.min(retryAfter, policy.maxDelayMs);
     const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
-    return Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
+    const jittered = Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
+    const retryAfter = response ? retryAfterMs(response.headers['retry-after'], this.#now()) : undefined;
+    if (retryAfter === undefined) return jittered;
+    return retryAfter > policy.maxDelayMs ? Infinity : Math.max(retryAfter, jittered);
   }
 }
 
@@ -158,8 +165,8 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /** A name that does not resolve or a certificate that is not trusted will not heal in seconds: no retry. */
-function isRetryableNetworkFailure(failure: ApiFailure | undefined): boolean {
-  return failure?.code !== 'ENOTFOUND' && !TLS_TRUST_CODES.has(failure?.code ?? '');
+export function isRetryableNetworkFailure(failure: ApiFailure): boolean {
+  return failure.code !== 'ENOTFOUND' && !TLS_TRUST_CODES.has(failure.code ?? '');
 }
 
 const TLS_TRUST_CODES = new Set([
@@ -305,6 +312,15 @@ const nodeTransport: Transport = async (request, signal) => {
       res.on('error', reject);
     });
     req.on('error', reject);
+    // The signal alone does not reach a request still waiting for a socket (a proxy that never answers CONNECT):
+    // on timeout, end the request and settle here whatever state it is in.
+    const onAbort = () => {
+      req.destroy(signal.reason as Error);
+      reject(signal.reason as Error);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    req.on('close', () => signal.removeEventListener('abort', onAbort));
     req.end(body);
   });
 };

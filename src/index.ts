@@ -1,5 +1,6 @@
 // The entry point the runner starts (through dist/); everything testable lives in main.ts. `run` reports its own
-// failures through setFailed and never rejects.
+// failures through setFailed and never rejects. Once it is done the step is over: exit, rather than wait on a socket a
+// misbehaving proxy may hold open (a CONNECT that never completes outlives the request that gave up on it).
 import { run } from './main.ts';
 
-void run();
+void run().then(() => process.exit());

@@ -2,7 +2,7 @@ import type { Config, CredentialSource, TokenType } from './config.ts';
 import { readFileSync } from 'node:fs';
 import { parseCredentialsFile } from './credentials/credentials-file.ts';
 import { isEmail, parseCredentialsJson } from './credentials/key-file.ts';
-import { checkEndpointUrl, resolveEndpoints, type Env } from './endpoints.ts';
+import { checkEndpointUrl, isLoopback, resolveEndpoints, type Env } from './endpoints.ts';
 import { InputError } from './errors.ts';
 import { registerSecret } from './secrets.ts';
 import { coveredBy, readSmokeConfig } from './smoke/config.ts';
@@ -102,13 +102,17 @@ function readUrlAudience(audience: string): string {
   } catch {
     throw new InputError('audience', `must be a URL with token_type signed_jwt (${accepted}), got "${audience}"`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new InputError('audience', `must be an http(s) URL with token_type signed_jwt (${accepted}), got "${audience}"`);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+    throw new InputError('audience', `must be an https URL with token_type signed_jwt (${accepted}), got "${audience}"`);
   }
-  if (audience.slice(0, -1).includes('*') || url.search || url.hash) {
-    throw new InputError('audience', `may end in * but have no other wildcard, query or fragment (${accepted}), got "${audience}"`);
+  // IAP compares the audience with the URL it serves, so the audience is that URL normalised (host in lower case, no
+  // default port); a wildcard is allowed only as a whole last path segment, so https://host* cannot cover host.evil.
+  const normalized = `${url.origin}${url.pathname}`;
+  const wildcard = normalized.indexOf('*');
+  if ((wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith('/*'))) || url.search || url.hash) {
+    throw new InputError('audience', `may end in /* but have no other wildcard, query or fragment (${accepted}), got "${audience}"`);
   }
-  return audience;
+  return normalized;
 }
 
 function readLifetime(value: string, tokenType: TokenType): number {

@@ -52,6 +52,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-void main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+// Exit when done: a proxy that never completes a CONNECT would otherwise hold the process open.
+void main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -3,23 +3,28 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { secretField } from '../credentials/credential.ts';
-import { resolveEndpoints } from '../endpoints.ts';
-import { ActionError, ApiError } from '../errors.ts';
+import { CLOUD_PLATFORM_SCOPE } from '../credentials/credential.ts';
+import { refreshTokenCredential } from '../credentials/refresh-token.ts';
+import { resolveEndpoints, type Endpoints } from '../endpoints.ts';
+import { checkIdToken } from '../tokens/check.ts';
+import { redact } from '../secrets.ts';
+import { ActionError, ApiError, explain } from '../errors.ts';
 import { Http } from '../http.ts';
 import { decodeJwt } from '../jwt.ts';
 import { parseArgs, UsageError } from './args.ts';
 
-export const LOGIN_HELP = `Usage: iap-token login --client-id ID --client-secret SECRET [--audience IAP_CLIENT_ID] [--port N] [--no-browser]
+export const LOGIN_HELP = `Usage: iap-token login --client-id ID [--client-secret SECRET] [--audience IAP_CLIENT_ID] [--cloud-platform] [--port N] [--no-browser]
 
 Signs you in with a desktop OAuth client, as Google's IAP page describes with netcat and curl, in one command, and
 prints the refresh token the action's refresh_token input takes.
 
 Options:
   --client-id ID          the desktop OAuth client (Google Cloud console: APIs & Services > Credentials)
-  --client-secret SECRET
+  --client-secret SECRET  better: set IAP_TOKEN_CLIENT_SECRET (kept out of shell history and process lists)
   --audience ID           the OAuth client ID IAP uses for the app: checks that the sign-in yields a token for it
   --port N                the loopback port for Google's redirect (default: any free port)
   --timeout SECONDS       how long to wait for the sign-in (default 300)
+  --cloud-platform        also ask for the cloud-platform scope, which impersonation (service_account) needs
   --no-browser            only print the sign-in URL
   --help`;
 
@@ -35,11 +40,16 @@ export interface LoginResult {
 export async function loginCommand(argv: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
   const { values, flags } = parseArgs(argv, {
     values: ['client-id', 'client-secret', 'audience', 'port', 'timeout'],
-    flags: ['no-browser'],
+    flags: ['no-browser', 'cloud-platform'],
   });
   const clientId = values['client-id'];
-  const clientSecret = values['client-secret'];
-  if (!clientId || !clientSecret) throw new UsageError('--client-id and --client-secret are required: the desktop OAuth client');
+  // From the environment, the secret stays out of shell history and other users' process lists.
+  const clientSecret = values['client-secret'] ?? env['IAP_TOKEN_CLIENT_SECRET'];
+  if (!clientId || !clientSecret) {
+    throw new UsageError(
+      '--client-id and the client secret (IAP_TOKEN_CLIENT_SECRET, or --client-secret) are required: the desktop OAuth client',
+    );
+  }
   const port = values['port'] === undefined ? 0 : Number(values['port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number');
   const timeoutS = values['timeout'] === undefined ? 300 : Number(values['timeout']);
@@ -56,7 +66,7 @@ export async function loginCommand(argv: readonly string[], env: NodeJS.ProcessE
     url.search = new URLSearchParams({
       client_id: clientId,
       response_type: 'code',
-      scope: 'openid email',
+      scope: flags.has('cloud-platform') ? `openid email ${CLOUD_PLATFORM_SCOPE}` : 'openid email',
       access_type: 'offline',
       prompt: 'consent',
       redirect_uri: redirectUri,
@@ -84,7 +94,6 @@ export async function loginCommand(argv: readonly string[], env: NodeJS.ProcessE
           client_id: clientId,
           client_secret: clientSecret,
           code_verifier: verifier,
-          ...(audience ? { audience } : {}),
         }).toString(),
       });
     } catch (error) {
@@ -101,12 +110,31 @@ export async function loginCommand(argv: readonly string[], env: NodeJS.ProcessE
     const refreshToken = secretField(answer, 'refresh_token', 'The OAuth token endpoint');
     const claims = typeof answer['id_token'] === 'string' ? decodeJwt(answer['id_token'])?.claims : undefined;
     const email = typeof claims?.['email'] === 'string' ? claims['email'] : undefined;
-    if (audience && claims?.['aud'] !== audience) {
-      throw new ActionError(`Signed in, but Google's ID token is for ${String(claims?.['aud'])}, not ${audience}.`);
-    }
+    if (audience) await checkAudience({ clientId, clientSecret, refreshToken }, audience, endpoints, http, log);
     return instructions({ refreshToken, email }, clientId, audience);
   } finally {
     loopback.close();
+  }
+}
+
+/**
+ * Does the refresh token yield an ID token for the IAP client, as the action will ask? The same refresh grant the
+ * action makes. A failure is a warning: the refresh token itself is good, and is still printed, never lost.
+ */
+async function checkAudience(
+  client: { clientId: string; clientSecret: string; refreshToken: string },
+  audience: string,
+  endpoints: Endpoints,
+  http: Http,
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    const credential = refreshTokenCredential({ kind: 'refresh_token', origin: 'the refresh token', ...client }, endpoints, http);
+    const token = await credential.idToken?.(audience);
+    checkIdToken(token ?? '', { audience, requireEmail: true, principal: undefined, now: Date.now() });
+    log(`Checked: the refresh token yields ID tokens for ${audience}.`);
+  } catch (error) {
+    log(`warning: the refresh token does not yield an ID token for ${audience}: ${redact(explain(error))}`);
   }
 }
 
@@ -166,8 +194,13 @@ function waitForCode(server: Server, state: string, timeoutMs: number): Promise<
 }
 
 function openBrowser(url: string, log: (line: string) => void): void {
+  // Windows: rundll32 opens the URL whole; `cmd /c start` would split it at every &.
   const [command, ...args] =
-    process.platform === 'darwin' ? ['open', url] : process.platform === 'win32' ? ['cmd', '/c', 'start', '""', url] : ['xdg-open', url];
+    process.platform === 'darwin'
+      ? ['open', url]
+      : process.platform === 'win32'
+        ? ['rundll32', 'url.dll,FileProtocolHandler', url]
+        : ['xdg-open', url];
   try {
     const child = spawn(command ?? 'xdg-open', args, { stdio: 'ignore', detached: true });
     child.on('error', () => log('(Could not open a browser; open the URL above yourself.)'));

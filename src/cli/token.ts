@@ -19,9 +19,10 @@ Options:
   --token-type TYPE          id_token (default) or signed_jwt
   --lifetime SECONDS         a signed JWT's lifetime, 60 to 3600
   --credentials-file PATH    a credentials JSON file of any type (service-account key, authorized_user, …)
-  --refresh-token TOKEN      a refresh token, with --client-id and --client-secret (see: iap-token login)
+  --refresh-token TOKEN      a refresh token, with --client-id and --client-secret (see: iap-token login);
+                             better: IAP_TOKEN_REFRESH_TOKEN in the environment
   --client-id ID             the desktop OAuth client that issued the refresh token
-  --client-secret SECRET
+  --client-secret SECRET     better: IAP_TOKEN_CLIENT_SECRET in the environment
   --service-account EMAIL    mint the token for this service account (impersonation)
   --delegates EMAILS         the delegation chain to it, comma-separated
   --help
@@ -42,8 +43,16 @@ const INPUT_OF: Record<string, string> = {
 };
 
 export async function tokenCommand(argv: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
-  const { values } = parseArgs(argv, { values: [...Object.keys(INPUT_OF), 'credentials-file'], flags: [] });
+  const values: Record<string, string> = {
+    ...parseArgs(argv, { values: [...Object.keys(INPUT_OF), 'credentials-file'], flags: [] }).values,
+  };
   if (!values['audience']) throw new UsageError('--audience is required');
+  // Secrets from the environment stay out of shell history and other users' process lists.
+  const fromEnv: Record<string, string | undefined> = {
+    'refresh-token': env['IAP_TOKEN_REFRESH_TOKEN'],
+    'client-secret': env['IAP_TOKEN_CLIENT_SECRET'],
+  };
+  for (const [option, value] of Object.entries(fromEnv)) if (values[option] === undefined && value) values[option] = value;
   const inputs: Record<string, string> = { INPUT_EXPORT_VARIABLE: '' };
   for (const [option, input] of Object.entries(INPUT_OF)) {
     if (values[option] !== undefined) inputs[`INPUT_${input.toUpperCase()}`] = values[option];

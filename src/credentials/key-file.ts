@@ -22,12 +22,20 @@ export function parseCredentialsJson(raw: string, input: string): Record<string,
   if (!json) {
     throw new InputError(input, 'is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.');
   }
-  // The fields that are secret; the rest (emails, ids, URLs) are useful in logs and not worth hiding.
-  for (const field of SECRET_FIELDS) {
-    const value = json[field];
-    if (typeof value === 'string') registerSecret(value.replace(/\\n/g, '\n'));
-  }
+  registerSecretFields(json);
   return json;
+}
+
+/**
+ * Masks the fields that are secret, at any depth (an impersonated_service_account file nests its source's key, an
+ * external_account file its request headers); the rest (emails, ids, URLs) are useful in logs and not worth hiding.
+ */
+function registerSecretFields(value: unknown, depth = 0): void {
+  if (!value || typeof value !== 'object' || depth > 5) return;
+  for (const [field, inner] of Object.entries(value)) {
+    if (typeof inner === 'string' && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, '\n'));
+    else registerSecretFields(inner, depth + 1);
+  }
 }
 
 /** Secret fields of every credentials file type we read: keys, OAuth client secrets, refresh tokens. */
@@ -72,6 +80,7 @@ function isBase64(text: string): boolean {
   return text.length > 0 && /^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(text);
 }
 
+/** An email as Google accounts spell them; strict, because service-account emails go into request paths. */
 export function isEmail(value: string): boolean {
-  return /^[^\s@,]+@[^\s@,]+\.[^\s@,]+$/.test(value);
+  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
 }

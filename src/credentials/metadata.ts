@@ -3,6 +3,7 @@ import { ActionError, ApiError } from '../errors.ts';
 import type { Http, HttpRequest } from '../http.ts';
 import { registerSecret } from '../secrets.ts';
 import { once, secretField, type Credential } from './credential.ts';
+import { isEmail } from './key-file.ts';
 
 /**
  * The metadata server of a self-hosted runner on GCE, GKE or Cloud Run. Its identity endpoint returns an ID token
@@ -45,6 +46,8 @@ export function metadataCredential(source: MetadataSource, http: Http): Credenti
           http.json(request('Metadata server access token', 'token')),
           http.text(request('Metadata server email', 'email')),
         ]);
+        // It names the account in later request paths: accept only an email.
+        if (!isEmail(address.trim())) throw new ActionError('The metadata server named no service account email for this runner.');
         email = address.trim();
         return secretField(answer, 'access_token', 'The metadata server');
       }),

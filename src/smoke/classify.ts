@@ -1,4 +1,5 @@
-import { isRetryableStatus, type HttpResponse } from '../http.ts';
+import type { ApiFailure } from '../errors.ts';
+import { isRetryableNetworkFailure, isRetryableStatus, type HttpResponse } from '../http.ts';
 import { statusIn, type SmokeConfig } from './config.ts';
 
 /** Answers IAP made itself carry this header; everything else passed IAP and came from the app. */
@@ -12,6 +13,25 @@ export function fromIap(response: HttpResponse): boolean {
  */
 export function canHeal(response: HttpResponse, config: SmokeConfig): boolean {
   if (statusIn(config.expected, response.status)) return false;
-  if (fromIap(response)) return response.status === 403 || response.status >= 500;
+  if (fromIap(response)) return response.status === 403 || isRetryableStatus(response.status);
   return isRetryableStatus(response.status);
+}
+
+/** Methods whose repetition can repeat an effect in the app. */
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * For POST, PUT, PATCH and DELETE only what the app cannot have acted on is retried: answers IAP made itself (the
+ * request never reached the app) and connections that were never made. A timeout or a reset may follow a request the
+ * app did receive, and an app's 5xx may follow a partial effect.
+ */
+export function canRetrySafely(
+  method: string,
+  config: SmokeConfig,
+): { answer: (response: HttpResponse) => boolean; failure: (failure: ApiFailure) => boolean } {
+  if (!UNSAFE.has(method)) return { answer: (response) => canHeal(response, config), failure: isRetryableNetworkFailure };
+  return {
+    answer: (response) => fromIap(response) && canHeal(response, config),
+    failure: (failure) => failure.code === 'ECONNREFUSED' || failure.code === 'EAI_AGAIN',
+  };
 }

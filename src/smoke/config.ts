@@ -1,3 +1,4 @@
+import { isLoopback } from '../endpoints.ts';
 import { InputError } from '../errors.ts';
 import { registerSecret } from '../secrets.ts';
 
@@ -73,6 +74,10 @@ function readTargets(value: string): SmokeTarget[] {
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new InputError('smoke_test_urls', `"${text}" is not an http(s) URL`);
+    }
+    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+      // The token (and any smoke_test_headers) would cross the network in the clear.
+      throw new InputError('smoke_test_urls', `"${text}" is plain http; the token is sent only over https (http only to localhost)`);
     }
     if (url.username || url.password) {
       throw new InputError('smoke_test_urls', 'a URL carries a user name or password; send credentials in smoke_test_headers instead');

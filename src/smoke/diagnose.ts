@@ -87,6 +87,9 @@ async function iapRefusedToken(failed: Failed, response: HttpResponse): Promise<
   if (/parse/i.test(said)) {
     return `${quoted}\nFix: IAP did not receive a JWT in the ${config.header} header. Check smoke_test_headers and any proxy on the way.`;
   }
+  if (/empty token/i.test(said)) {
+    return `${quoted}\nFix: IAP saw no token: something between the runner and IAP strips the ${config.header} header (a proxy, a load balancer rule).`;
+  }
   if (/expire/i.test(said)) return `${quoted}\nFix: the token expired; check the runner's clock, or mint it closer to its use.`;
   return quoted;
 }

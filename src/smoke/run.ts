@@ -2,7 +2,7 @@ import { ActionError, ApiError } from '../errors.ts';
 import { redact } from '../secrets.ts';
 import type { Http, HttpResponse } from '../http.ts';
 import type { MintedToken } from '../tokens/check.ts';
-import { canHeal, fromIap } from './classify.ts';
+import { canRetrySafely, fromIap } from './classify.ts';
 import { statusIn, type SmokeConfig, type SmokeTarget } from './config.ts';
 import { diagnose } from './diagnose.ts';
 
@@ -44,6 +44,7 @@ async function runOne(
 ): Promise<SmokeResult> {
   const started = now();
   const what = `${target.method} ${target.url}`;
+  const retry = canRetrySafely(target.method, config);
   let response: HttpResponse | undefined;
   let attempts: number;
   let failure: string | undefined;
@@ -57,7 +58,8 @@ async function runOne(
         ...SMOKE_POLICY,
         timeoutMs: config.timeoutMs,
         budgetMs: config.retryForMs,
-        retryable: (answer) => canHeal(answer, config),
+        retryable: retry.answer,
+        retryableFailure: retry.failure,
         describe: (answer) => `${fromIap(answer) ? 'IAP' : 'the app'} answered ${answer.status}`,
       },
     });
