@@ -141,6 +141,17 @@ describe('iap-token login', () => {
     expect(stderr).toContain('check --client-id and --client-secret');
   });
 
+  test('the client secret from IAP_TOKEN_CLIENT_SECRET; --cloud-platform asks for the scope impersonation needs', async () => {
+    const user = world.fake.addUser('someone@example.com');
+    const login = cli(['login', '--client-id', user.clientId, '--cloud-platform', '--no-browser'], {
+      IAP_TOKEN_CLIENT_SECRET: user.clientSecret,
+    });
+    const url = new URL(await login.waitFor(SIGN_IN_URL));
+    expect(url.searchParams.get('scope')).toBe('openid email https://www.googleapis.com/auth/cloud-platform');
+    await browse(url.toString());
+    expect((await login.done).code).toBe(0);
+  });
+
   test('usage errors exit 2 with the help', async () => {
     expect(await cli(['login', '--client-id', 'x']).done).toMatchObject({
       code: 2,

@@ -35,18 +35,23 @@ export async function run(world: World, inputs: Record<string, string>, options:
   const result = await runAction(inputs, { ...options, env });
   const received = [...world.fake.secrets].filter((secret) => !before.has(secret));
   const key = parseKey(inputs['credentials_json']);
-  if (key?.['private_key']) received.push(key['private_key']);
+  // Every key the credentials carry, nested ones (impersonated_service_account's source) included.
+  const keys = (value: unknown): string[] =>
+    value && typeof value === 'object'
+      ? Object.entries(value).flatMap(([field, inner]) => (field === 'private_key' && typeof inner === 'string' ? [inner] : keys(inner)))
+      : [];
+  received.push(...keys(key));
   if (inputs['workload_identity_provider'] && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN) received.push(env.ACTIONS_ID_TOKEN_REQUEST_TOKEN);
   const secrets = [...world.fake.secrets, inputs['credentials_json'] ?? ''].filter(Boolean);
-  expect(findLeaks(result, secrets, result.outputs['token'])).toEqual([]);
+  expect(findLeaks(result, secrets, inputs['export_variable'] ?? 'IAP_TOKEN')).toEqual([]);
   expect(result.stderr).toBe('');
   return { ...result, received };
 }
 
-function parseKey(raw: string | undefined): Record<string, string> | undefined {
+function parseKey(raw: string | undefined): Record<string, unknown> | undefined {
   if (!raw) return undefined;
   try {
-    return JSON.parse(raw.trim().startsWith('{') ? raw : Buffer.from(raw, 'base64').toString('utf8')) as Record<string, string>;
+    return JSON.parse(raw.trim().startsWith('{') ? raw : Buffer.from(raw, 'base64').toString('utf8')) as Record<string, unknown>;
   } catch {
     return undefined;
   }

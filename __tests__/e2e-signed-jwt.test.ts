@@ -181,6 +181,8 @@ describe('inputs for signed JWTs', () => {
     ],
     [{ token_type: 'signed_jwt', audience: 'ftp://app.example.com/' }, 'must be an https URL'],
     [{ token_type: 'signed_jwt', audience: 'https://app.example.com/*/x' }, 'may end in /* but have no other wildcard'],
+    [{ token_type: 'signed_jwt', audience: 'https://app.example.com*' }, 'may end in /* but have no other wildcard'],
+    [{ token_type: 'signed_jwt', audience: 'http://app.example.com/*' }, 'must be an https URL'],
     [
       { token_type: 'signed_jwt', audience: 'https://app.example.com/', lifetime: '7200' },
       'Input lifetime: must be whole seconds from 60 to 3600',
@@ -190,6 +192,19 @@ describe('inputs for signed JWTs', () => {
     const error = expectFailure(await run(world, { audience: world.audience, credentials_json: key(), ...extra }));
     expect(error).toContain(message);
     expect(world.fake.count()).toBe(0);
+  });
+
+  test('a key without private_key_id cannot sign locally: IAP needs the kid', async () => {
+    const { private_key_id: _kid, ...noKid } = world.deployerKey;
+    const error = expectFailure(await run(world, { audience: appAll, token_type: 'signed_jwt', credentials_json: JSON.stringify(noKid) }));
+    expect(error).toContain('Input credentials_json: has no private_key_id');
+  });
+
+  test('the audience is normalised as IAP compares it: host in lower case, no default port', async () => {
+    const port = new URL(world.fake.url).port;
+    const result = await run(world, { audience: `HTTP://LOCALHOST:${port}/app/*`, token_type: 'signed_jwt', credentials_json: key() });
+    expectSuccess(result);
+    expect(claimsOf(result.outputs['token'] ?? '')['aud']).toBe(`http://localhost:${port}/app/*`);
   });
 
   test('an ID token asked for a URL points to signed_jwt', async () => {

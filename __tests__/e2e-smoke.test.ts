@@ -81,6 +81,18 @@ describe('smoke tests that pass', () => {
     expect(resultsOf(notFound.outputs).map((r) => [r.status, r.attempts])).toEqual([[404, 1]]);
   });
 
+  test('a POST is not repeated once the app may have seen it; an IAP refusal before the app still is', async () => {
+    world.fake.inject('iap', { status: 503 });
+    const error = expectFailure(await run(world, smoke(`POST ${app('/orders')}`)));
+    expect(error).toContain('The app kept answering 503');
+    expect(world.fake.count('iap')).toBe(1);
+    world.fake.reset();
+    world.fake.inject('iap', { status: 403, headers: { 'x-goog-iap-generated-response': 'true' }, body: 'denied' });
+    const healed = await run(world, smoke(`POST ${app('/orders')}`));
+    expectSuccess(healed);
+    expect(world.fake.count('iap')).toBe(2);
+  });
+
   test('proxy-authorization: IAP takes the token from it and passes the app its own Authorization', async () => {
     const result = await run(
       world,
@@ -166,6 +178,7 @@ describe('smoke-test inputs are checked before anything is minted', () => {
   test.each([
     [{ smoke_test_urls: 'not a url at all' }, 'Input smoke_test_urls: each line is URL or METHOD URL'],
     [{ smoke_test_urls: 'ftp://app.example.com/' }, '"ftp://app.example.com/" is not an http(s) URL'],
+    [{ smoke_test_urls: 'http://app.example.com/' }, 'is plain http; the token is sent only over https'],
     [{ smoke_test_urls: 'FETCH https://app.example.com/' }, 'cannot read "FETCH https://app.example.com/"'],
     [
       { smoke_test_urls: 'https://app.example.com/', smoke_test_header: 'x-token' },

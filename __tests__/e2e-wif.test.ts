@@ -34,6 +34,7 @@ describe('Workload Identity Federation: GitHub OIDC → STS → generateIdToken'
     ]);
     // The GitHub token was asked for the provider's default audience.
     expect(world.fake.requests[0]?.path).toBe('/github/oidc');
+    expect(world.fake.requests[0]?.query.get('audience')).toBe(`https://iam.googleapis.com/${PROVIDER}`);
     // GitHub's OIDC token, the runner's request token, the STS token and the ID token were all masked.
     expect(result.received.length).toBeGreaterThanOrEqual(4);
     expectAllMasked(result);

@@ -291,6 +291,27 @@ describe('the node transport against a local server', () => {
       }
     });
 
+    test('a proxy that refuses the tunnel (407) is not asked again', async () => {
+      const { createServer: createHttpServer } = await import('node:http');
+      let connects = 0;
+      const refusing = createHttpServer();
+      refusing.on('connect', (_req, socket) => {
+        connects++;
+        socket.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
+      });
+      await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+      process.env['https_proxy'] = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+      try {
+        const http = new Http({ sleep: async () => undefined });
+        await expect(http.json({ what: 'Refused', method: 'GET', url: 'https://sts.fake-google.test/v1/x' })).rejects.toThrow(
+          'Refused failed: the proxy (https_proxy/http_proxy) did not open a tunnel to sts.fake-google.test',
+        );
+        expect(connects).toBe(1);
+      } finally {
+        await new Promise((resolve) => refusing.close(resolve));
+      }
+    });
+
     test('no_proxy sends matching hosts direct', async () => {
       process.env['HTTP_PROXY'] = proxy.url;
       process.env['NO_PROXY'] = '.fake-google.test';

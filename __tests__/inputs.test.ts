@@ -102,6 +102,29 @@ describe('a service-account key', () => {
   });
 });
 
+test('a key nested in an impersonated_service_account file is masked line by line', () => {
+  masked.length = 0;
+  const nested = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const file = {
+    type: 'impersonated_service_account',
+    service_account_impersonation_url:
+      'https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken',
+    source_credentials: { ...keyFile, private_key: nested },
+  };
+  readConfig(env({ audience: AUDIENCE, credentials_json: JSON.stringify(file) }));
+  for (const line of nested.split('\n').filter((l) => l.length > 10 && !l.startsWith('-----'))) expect(masked).toContain(line);
+});
+
+test('a long or structured value in the wrong input is described, not echoed', () => {
+  const message = inputError({
+    audience: AUDIENCE,
+    credentials_json: JSON.stringify(keyFile),
+    service_account: JSON.stringify(keyFile),
+  }).message;
+  expect(message).toMatch(/got a \d+-character value \(not shown: it may be a secret\)/);
+  expect(message).not.toContain('PRIVATE');
+});
+
 describe('Workload Identity Federation', () => {
   test('a provider, a service account and the OIDC variables', () => {
     const config = readConfig(
@@ -165,6 +188,7 @@ describe('errors name the input and never echo a secret', () => {
     [{ audience: 'a b' }, 'Input audience: must be a single value'],
     [{ audience: AUDIENCE, credentials_json: 'hunter2-not-json' }, 'Input credentials_json: is neither JSON nor base64-encoded JSON'],
     [{ audience: AUDIENCE, credentials_json: '[1,2]' }, 'Input credentials_json: is neither JSON'],
+    [{ audience: AUDIENCE, workload_identity_audience: 'x' }, 'goes with workload_identity_provider'],
     [{ audience: AUDIENCE, credentials_json: '{"client_email":"a@b.c"}' }, 'lacks private_key'],
     [{ audience: AUDIENCE, workload_identity_provider: PROVIDER }, 'Input service_account: is required with workload_identity_provider'],
     [

@@ -15,6 +15,15 @@ export class InputError extends Error {
   }
 }
 
+/**
+ * A value for an error message. Inputs are echoed to help, but a long or structured value in the wrong input (a key
+ * pasted into service_account) could be a secret the runner does not know to mask: those are described, not shown.
+ */
+export function quote(value: string): string {
+  if (value.length <= 100 && !/[\r\n{}]/.test(value)) return `"${value}"`;
+  return `a ${value.length}-character value (not shown: it may be a secret)`;
+}
+
 /** What Google (or GitHub) answered, parsed from whichever of its error formats the endpoint uses. */
 export interface ApiFailure {
   /** HTTP status, or 0 when no response arrived (timeout, reset, refused). */

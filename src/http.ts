@@ -128,7 +128,7 @@ export class Http {
     if (!parsed) {
       throw new ApiError(
         request.what,
-        { status: response.status, message: `the response is not a JSON object (${snippet(response.body)})` },
+        { status: response.status, message: `the response is not a JSON object (${describeBody(response)})` },
         attempts,
       );
     }
@@ -166,7 +166,8 @@ export function isRetryableStatus(status: number): boolean {
 
 /** A name that does not resolve or a certificate that is not trusted will not heal in seconds: no retry. */
 export function isRetryableNetworkFailure(failure: ApiFailure): boolean {
-  return failure.code !== 'ENOTFOUND' && !TLS_TRUST_CODES.has(failure.code ?? '');
+  const code = failure.code ?? '';
+  return code !== 'ENOTFOUND' && !TLS_TRUST_CODES.has(code) && !/^PROXY_4/.test(code);
 }
 
 const TLS_TRUST_CODES = new Set([
@@ -209,7 +210,13 @@ function networkFailure(error: unknown, request: HttpRequest, timeoutMs: number)
     };
   }
   if (err.message?.startsWith('tunneling socket could not be established')) {
-    return { status: 0, code, message: `the proxy (https_proxy/http_proxy) did not open a tunnel to ${host}: ${err.message}` };
+    // The proxy answered CONNECT with a status (407: it wants credentials in the proxy URL): that will not heal.
+    const proxyStatus = /statusCode=(\d{3})/.exec(err.message)?.[1];
+    return {
+      status: 0,
+      code: proxyStatus ? `PROXY_${proxyStatus}` : code,
+      message: `the proxy (https_proxy/http_proxy) did not open a tunnel to ${host}: ${err.message}`,
+    };
   }
   return { status: 0, code, message: known[code] ?? `could not reach ${host}: ${err.message ?? code}` };
 }
@@ -271,6 +278,16 @@ function safeOrigin(location: string): string {
   } catch {
     return 'another location';
   }
+}
+
+/**
+ * What a successful answer that is not JSON looked like, without quoting it: it may be a token in another format, or
+ * cut off at the size limit, and so unmasked. An HTML page (a proxy's or a sign-in page) is named by its title.
+ */
+function describeBody(response: HttpResponse): string {
+  const type = String(response.headers['content-type'] ?? 'no content type').split(';')[0];
+  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(response.body)?.[1];
+  return title ? `HTML page "${title.trim().slice(0, 100)}"` : `${response.body.length} characters of ${type}`;
 }
 
 /** A short, single-line rendering of a body for an error message; an HTML page is reduced to its title. */

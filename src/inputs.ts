@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseCredentialsFile } from './credentials/credentials-file.ts';
 import { isEmail, parseCredentialsJson } from './credentials/key-file.ts';
 import { checkEndpointUrl, isLoopback, resolveEndpoints, type Env } from './endpoints.ts';
-import { InputError } from './errors.ts';
+import { InputError, quote } from './errors.ts';
 import { registerSecret } from './secrets.ts';
 import { coveredBy, readSmokeConfig } from './smoke/config.ts';
 
@@ -27,7 +27,7 @@ export function readConfig(env: Env): Config {
 
   const universe = input('universe') || 'googleapis.com';
   if (!DOMAIN.test(universe)) {
-    throw new InputError('universe', `must be a domain such as googleapis.com, got "${universe}"`);
+    throw new InputError('universe', `must be a domain such as googleapis.com, got ${quote(universe)}`);
   }
   const endpoints = resolveEndpoints(universe, env);
 
@@ -45,6 +45,12 @@ export function readConfig(env: Env): Config {
     throw new InputError(
       'service_account',
       'is required for token_type signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.',
+    );
+  }
+  if (tokenType === 'signed_jwt' && !serviceAccount && source.kind === 'service_account_key' && !source.key.privateKeyId) {
+    throw new InputError(
+      'credentials_json',
+      'has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded.',
     );
   }
   const smoke = readSmokeConfig(input, tokenType === 'signed_jwt' ? coveredBy(audience) : undefined);
@@ -88,7 +94,7 @@ function readTokenType(value: string): TokenType {
   if (value === 'signed_jwt') return 'signed_jwt';
   throw new InputError(
     'token_type',
-    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got "${value}"`,
+    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(value)}`,
   );
 }
 
@@ -100,17 +106,17 @@ function readUrlAudience(audience: string): string {
   try {
     url = new URL(audience);
   } catch {
-    throw new InputError('audience', `must be a URL with token_type signed_jwt (${accepted}), got "${audience}"`);
+    throw new InputError('audience', `must be a URL with token_type signed_jwt (${accepted}), got ${quote(audience)}`);
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
-    throw new InputError('audience', `must be an https URL with token_type signed_jwt (${accepted}), got "${audience}"`);
+    throw new InputError('audience', `must be an https URL with token_type signed_jwt (${accepted}), got ${quote(audience)}`);
   }
   // IAP compares the audience with the URL it serves, so the audience is that URL normalised (host in lower case, no
   // default port); a wildcard is allowed only as a whole last path segment, so https://host* cannot cover host.evil.
   const normalized = `${url.origin}${url.pathname}`;
   const wildcard = normalized.indexOf('*');
   if ((wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith('/*'))) || url.search || url.hash) {
-    throw new InputError('audience', `may end in /* but have no other wildcard, query or fragment (${accepted}), got "${audience}"`);
+    throw new InputError('audience', `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(audience)}`);
   }
   return normalized;
 }
@@ -124,7 +130,7 @@ function readLifetime(value: string, tokenType: TokenType): number {
   if (!(seconds >= 60 && seconds <= 3600)) {
     throw new InputError(
       'lifetime',
-      `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got "${value}"`,
+      `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got ${quote(value)}`,
     );
   }
   return seconds;
@@ -171,6 +177,9 @@ function readExplicitSource(
   }
   const provider = input('workload_identity_provider');
   if (provider) return readWorkloadIdentity(env, input, provider, serviceAccount, iamHost);
+  if (input('workload_identity_audience')) {
+    throw new InputError('workload_identity_audience', 'goes with workload_identity_provider, which is not set.');
+  }
   const refreshToken = input('refresh_token');
   if (refreshToken) {
     const clientId = input('oauth_client_id');
@@ -206,7 +215,7 @@ function readAmbientSource(env: Env): CredentialSource {
   }
   const host = env['GCE_METADATA_HOST']?.trim() || 'metadata.google.internal';
   if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
-    throw new InputError('GCE_METADATA_HOST', `must be host[:port] without a scheme, got "${host}"`);
+    throw new InputError('GCE_METADATA_HOST', `must be host[:port] without a scheme, got ${quote(host)}`);
   }
   return { kind: 'metadata', host, origin: host === 'metadata.google.internal' ? 'the metadata server' : `the metadata server at ${host}` };
 }
@@ -224,12 +233,12 @@ function readWorkloadIdentity(
     throw new InputError(name, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
   }
   const match = PROVIDER_PATTERN.exec(provider);
-  if (!match) throw new InputError(name, `must look like ${accepted}, got "${provider}"`);
+  if (!match) throw new InputError(name, `must look like ${accepted}, got ${quote(provider)}`);
   const [, projectNumber = '', pool = '', providerId = ''] = match;
   if (!/^\d+$/.test(projectNumber)) {
     throw new InputError(
       name,
-      `must use the project number, not the project ID "${projectNumber}". Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`,
+      `must use the project number, not the project ID ${quote(projectNumber)}. Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`,
     );
   }
   for (const [what, id] of [
@@ -237,7 +246,7 @@ function readWorkloadIdentity(
     ['provider', providerId],
   ] as const) {
     if (!POOL_OR_PROVIDER_ID.test(id)) {
-      throw new InputError(name, `the ${what} ID "${id}" is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
+      throw new InputError(name, `the ${what} ID ${quote(id)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
     }
   }
   if (!serviceAccount) {
@@ -250,9 +259,10 @@ function readWorkloadIdentity(
   const oidcRequestToken = env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'] ?? '';
   registerSecret(oidcRequestToken);
   if (!oidcRequestUrl || !oidcRequestToken) {
+    const missing = !oidcRequestUrl ? 'ACTIONS_ID_TOKEN_REQUEST_URL is not set' : 'ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set';
     throw new InputError(
       name,
-      "needs the job's GitHub OIDC token, but ACTIONS_ID_TOKEN_REQUEST_URL is not set. Give the job `permissions: id-token: write` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.",
+      `needs the job's GitHub OIDC token, but ${missing}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`,
     );
   }
   checkEndpointUrl(oidcRequestUrl, 'ACTIONS_ID_TOKEN_REQUEST_URL');
@@ -272,7 +282,7 @@ function readWorkloadIdentity(
 function optionalEmail(value: string, name: string): string | undefined {
   if (!value) return undefined;
   if (!isEmail(value)) {
-    throw new InputError(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got "${value}"`);
+    throw new InputError(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${quote(value)}`);
   }
   return value;
 }
@@ -284,7 +294,7 @@ function readDelegates(value: string): string[] {
     .filter(Boolean);
   for (const email of emails) {
     if (!isEmail(email))
-      throw new InputError('delegates', `"${email}" is not a service account email; list emails separated by commas or newlines.`);
+      throw new InputError('delegates', `${quote(email)} is not a service account email; list emails separated by commas or newlines.`);
   }
   return emails;
 }
@@ -293,7 +303,7 @@ function readBoolean(value: string, name: string, fallback: boolean): boolean {
   if (!value) return fallback;
   if (/^true$/i.test(value)) return true;
   if (/^false$/i.test(value)) return false;
-  throw new InputError(name, `must be true or false, got "${value}"`);
+  throw new InputError(name, `must be true or false, got ${quote(value)}`);
 }
 
 function readExportVariable(value: string): string | undefined {
@@ -301,11 +311,11 @@ function readExportVariable(value: string): string | undefined {
   if (!ENV_NAME.test(value)) {
     throw new InputError(
       'export_variable',
-      `must be an environment variable name (letters, digits, underscores; not starting with a digit), got "${value}"`,
+      `must be an environment variable name (letters, digits, underscores; not starting with a digit), got ${quote(value)}`,
     );
   }
   if (/^(GITHUB_|RUNNER_|ACTIONS_)/i.test(value) || /^(NODE_OPTIONS|PATH)$/i.test(value)) {
-    throw new InputError('export_variable', `"${value}" is reserved by the runner; choose another name such as IAP_TOKEN.`);
+    throw new InputError('export_variable', `${quote(value)} is reserved by the runner; choose another name such as IAP_TOKEN.`);
   }
   return value;
 }

@@ -166,10 +166,11 @@ export function parseFileCommand(text: string): Record<string, string> {
 }
 
 /**
- * Fails when any secret shows where a person could read it: the visible log, the step summary, GITHUB_STATE, stderr,
- * or an output or variable other than the token's own. Returns the list of findings (empty: no leak).
+ * Finds any secret where a person could read it: the visible log, the step summary, GITHUB_STATE, stderr, or any
+ * output or variable but the two that carry the token by design (the `token` output and the exported variable).
+ * A secret counts as shown whole, by any of its lines, or (a JWT) by any of its three parts.
  */
-export function findLeaks(run: ActionRun, secrets: Iterable<string>, token?: string): string[] {
+export function findLeaks(run: ActionRun, secrets: Iterable<string>, exportVariable = 'IAP_TOKEN'): string[] {
   const findings: string[] = [];
   const places: Array<[string, string]> = [
     ['log', run.visibleLog.join('\n')],
@@ -177,14 +178,16 @@ export function findLeaks(run: ActionRun, secrets: Iterable<string>, token?: str
     ['GITHUB_STATE', run.state],
     ['stderr', run.stderr],
     ...Object.entries(run.outputs)
-      .filter(([, v]) => v !== token)
+      .filter(([name]) => name !== 'token')
       .map(([k, v]): [string, string] => [`output ${k}`, v]),
     ...Object.entries(run.exportedEnv)
-      .filter(([, v]) => v !== token)
+      .filter(([name]) => name !== exportVariable)
       .map(([k, v]): [string, string] => [`env ${k}`, v]),
   ];
   for (const secret of secrets) {
-    const pieces = [secret, ...secret.split('\n').filter((line) => line.trim().length >= 16)];
+    const lines = secret.split('\n').filter((line) => line.trim().length >= 16);
+    const jwtParts = /^[\w-]+\.[\w-]+\.[\w-]+$/.test(secret) ? secret.split('.').filter((part) => part.length >= 16) : [];
+    const pieces = [secret, ...lines, ...jwtParts];
     for (const [where, text] of places) {
       if (pieces.some((piece) => text.includes(piece))) findings.push(`a secret (${secret.slice(0, 8)}…) appears in ${where}`);
     }

@@ -1,6 +1,6 @@
 import type { CredentialSource, ExternalAccountSource, ImpersonatedSource, RefreshTokenSource, SubjectTokenSource } from '../config.ts';
 import { checkEndpointUrl } from '../endpoints.ts';
-import { InputError } from '../errors.ts';
+import { InputError, quote } from '../errors.ts';
 import { registerSecret } from '../secrets.ts';
 import { isEmail, parseServiceAccountKey } from './key-file.ts';
 
@@ -133,7 +133,7 @@ function parseImpersonated(json: Record<string, unknown>, input: string, origin:
   }
   const delegates = (Array.isArray(json['delegates']) ? (json['delegates'] as unknown[]) : []).map((entry) => {
     const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, '');
-    if (!isEmail(email)) throw new InputError(input, `delegates entry "${String(entry)}" is not a service account.`);
+    if (!isEmail(email)) throw new InputError(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
     return email;
   });
   return { kind: 'impersonated_service_account', inner, serviceAccount, delegates, origin };

@@ -1,5 +1,5 @@
 import { isLoopback } from '../endpoints.ts';
-import { InputError } from '../errors.ts';
+import { InputError, quote } from '../errors.ts';
 import { registerSecret } from '../secrets.ts';
 
 /** The smoke tests asked for: what to call, how to send the token, what counts as success, how long to wait. */
@@ -64,20 +64,20 @@ function readTargets(value: string): SmokeTarget[] {
     const method = (match?.[1] ?? 'GET').toUpperCase();
     const text = match?.[2] ?? line;
     if (!match || !METHODS.includes(method)) {
-      throw new InputError('smoke_test_urls', `each line is URL or METHOD URL (${METHODS.join(', ')}); cannot read "${line}"`);
+      throw new InputError('smoke_test_urls', `each line is URL or METHOD URL (${METHODS.join(', ')}); cannot read ${quote(line)}`);
     }
     let url: URL;
     try {
       url = new URL(text);
     } catch {
-      throw new InputError('smoke_test_urls', `"${text}" is not a URL; give absolute http(s) URLs, one per line`);
+      throw new InputError('smoke_test_urls', `${quote(text)} is not a URL; give absolute http(s) URLs, one per line`);
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new InputError('smoke_test_urls', `"${text}" is not an http(s) URL`);
+      throw new InputError('smoke_test_urls', `${quote(text)} is not an http(s) URL`);
     }
     if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
       // The token (and any smoke_test_headers) would cross the network in the clear.
-      throw new InputError('smoke_test_urls', `"${text}" is plain http; the token is sent only over https (http only to localhost)`);
+      throw new InputError('smoke_test_urls', `${quote(text)} is plain http; the token is sent only over https (http only to localhost)`);
     }
     if (url.username || url.password) {
       throw new InputError('smoke_test_urls', 'a URL carries a user name or password; send credentials in smoke_test_headers instead');
@@ -93,7 +93,7 @@ function readHeaderChoice(value: string): SmokeConfig['header'] {
   if (header !== 'authorization' && header !== 'proxy-authorization') {
     throw new InputError(
       'smoke_test_header',
-      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got "${value}"`,
+      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(value)}`,
     );
   }
   return header;
@@ -136,7 +136,7 @@ export function readStatusSet(value: string): StatusSet {
     else {
       throw new InputError(
         'smoke_test_expected_status',
-        `"${part}" is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`,
+        `${quote(part)} is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`,
       );
     }
   }
@@ -147,7 +147,7 @@ export function readStatusSet(value: string): StatusSet {
 function readSeconds(value: string, name: string, fallback: number, min: number, max: number): number {
   if (!value) return fallback;
   const seconds = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(seconds >= min && seconds <= max)) throw new InputError(name, `must be whole seconds from ${min} to ${max}, got "${value}"`);
+  if (!(seconds >= min && seconds <= max)) throw new InputError(name, `must be whole seconds from ${min} to ${max}, got ${quote(value)}`);
   return seconds;
 }
 

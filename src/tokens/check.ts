@@ -56,6 +56,9 @@ export function checkSignedJwt(token: string, expect: SignedJwtExpectations): Mi
   const { iss, sub, aud, iat, exp } = jwt.claims;
   if (jwt.header['alg'] !== 'RS256')
     throw new ActionError(`The signed JWT uses ${String(jwt.header['alg'])}, not RS256; IAP would refuse it.`);
+  if (typeof jwt.header['kid'] !== 'string' || !jwt.header['kid']) {
+    throw new ActionError('The signed JWT names no key (kid); IAP, which looks the key up by it, would refuse it.');
+  }
   if (iss !== expect.signer || sub !== expect.signer) {
     throw new ActionError(
       `The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`,

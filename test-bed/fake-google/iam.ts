@@ -26,6 +26,14 @@ export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
   }
   const body = parseBody(req);
   if (!body) return apiError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+  // Google refuses fields a method does not have, so a misspelt field in a request fails here too.
+  const known: Record<string, string[]> = {
+    generateIdToken: ['audience', 'includeEmail', 'delegates'],
+    generateAccessToken: ['scope', 'lifetime', 'delegates'],
+    signJwt: ['payload', 'delegates'],
+  };
+  const unknown = Object.keys(body).find((key) => !(known[method] ?? []).includes(key));
+  if (unknown) return apiError(400, 'INVALID_ARGUMENT', `Invalid JSON payload received. Unknown name "${unknown}": Cannot find field.`);
   const delegates: string[] = [];
   for (const name of Array.isArray(body['delegates']) ? (body['delegates'] as unknown[]) : []) {
     const delegate = DELEGATE.exec(String(name))?.[1];

@@ -35,7 +35,10 @@ export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
   } else {
     // A service-account-signed JWT: iss = sub = the account, signed by one of its keys, for this URL, at most an hour.
     const account = fake.serviceAccounts.get(String(jwt.claims['iss']));
-    if (!account || jwt.claims['sub'] !== account.email || !verify(jwt, account.key.publicKey)) return refuse('JWT signature is invalid');
+    // IAP looks the signing key up by kid among the account's public keys.
+    if (!account || jwt.claims['sub'] !== account.email || jwt.header['kid'] !== account.key.kid || !verify(jwt, account.key.publicKey)) {
+      return refuse('JWT signature is invalid');
+    }
     const aud = text(jwt.claims['aud']);
     const url = `${req.origin}${req.path}`;
     const covers = aud.endsWith('*') ? url.startsWith(aud.slice(0, -1)) : url === aud;

@@ -99,7 +99,7 @@ export class FakeGoogle {
   readonly accessTokens = new Map<string, { identity: Identity; expiresAt: number }>();
   /** Every credential the fake handed out or was given to hand the action: none may show in a log. */
   readonly secrets = new Set<string>();
-  readonly requests: Array<{ endpoint: Endpoint; method: string; path: string; at: number }> = [];
+  readonly requests: Array<{ endpoint: Endpoint; method: string; path: string; query: URLSearchParams; at: number }> = [];
   readonly faults = new Map<Endpoint, Fault[]>();
   /** Requests being handled now, and the most ever handled at once, per endpoint: proof of parallel callers. */
   readonly inFlight = new Map<Endpoint, number>();
@@ -330,7 +330,7 @@ export class FakeGoogle {
   async #dispatch(req: Req, res: ServerResponse): Promise<void> {
     const endpoint = routeOf(req.path);
     if (!endpoint) return send(res, { status: 404, body: 'Not Found' });
-    this.requests.push({ endpoint, method: req.method, path: req.path, at: this.now() });
+    this.requests.push({ endpoint, method: req.method, path: req.path, query: req.query, at: this.now() });
     const inFlight = (this.inFlight.get(endpoint) ?? 0) + 1;
     this.inFlight.set(endpoint, inFlight);
     this.maxInFlight.set(endpoint, Math.max(inFlight, this.maxInFlight.get(endpoint) ?? 0));
