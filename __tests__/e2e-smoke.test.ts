@@ -107,6 +107,13 @@ describe('smoke tests that pass', () => {
     expect(result.visibleLog.join('\n')).not.toContain('YXBwLXVzZXI6YXBwLXNlY3JldA==');
   });
 
+  test('a query string (which may carry a key) is sent but never shown', async () => {
+    const result = await run(world, smoke(app('/healthz?key=query-secret-value')));
+    expectSuccess(result);
+    expect(resultsOf(result.outputs)[0]?.url).toBe(`${app('/healthz')}?…`);
+    expect([result.visibleLog.join('\n'), result.summary, result.outputs['smoke_test_results']].join()).not.toContain('query-secret-value');
+  });
+
   test('a redirect is a result, never followed', async () => {
     const result = await run(world, smoke(app('/redirect'), { smoke_test_expected_status: '302' }));
     expectSuccess(result);

@@ -151,6 +151,12 @@ function readSeconds(value: string, name: string, fallback: number, min: number,
   return seconds;
 }
 
+/** A URL as logs, the summary and the results show it: a query string may carry a key, so it is not shown. */
+export function displayUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}${parsed.search ? '?…' : ''}`;
+}
+
 /** For a signed JWT: does its audience (exact URL, or a prefix ending in *) cover the URL? IAP ignores the query. */
 export function coveredBy(audience: string): (url: URL) => string | undefined {
   return (url) => {

@@ -1,7 +1,7 @@
 import type { Http, HttpResponse } from '../http.ts';
 import { decodeJwt } from '../jwt.ts';
 import type { MintedToken } from '../tokens/check.ts';
-import type { SmokeConfig, SmokeTarget } from './config.ts';
+import { displayUrl, type SmokeConfig, type SmokeTarget } from './config.ts';
 import { fromIap } from './classify.ts';
 
 interface Failed {
@@ -101,7 +101,7 @@ async function iapRefusedToken(failed: Failed, response: HttpResponse): Promise<
 async function signInClientId(failed: Failed): Promise<string | undefined> {
   try {
     const { response } = await failed.http.send({
-      what: `Sign-in probe of ${failed.target.url}`,
+      what: `Sign-in probe of ${displayUrl(failed.target.url)}`,
       method: 'GET',
       url: failed.target.url,
       retry: { attempts: 1, timeoutMs: failed.config.timeoutMs },

@@ -3,7 +3,7 @@ import { redact } from '../secrets.ts';
 import type { Http, HttpResponse } from '../http.ts';
 import type { MintedToken } from '../tokens/check.ts';
 import { canRetrySafely, fromIap } from './classify.ts';
-import { statusIn, type SmokeConfig, type SmokeTarget } from './config.ts';
+import { displayUrl, statusIn, type SmokeConfig, type SmokeTarget } from './config.ts';
 import { diagnose } from './diagnose.ts';
 
 /** One target's outcome: what `smoke_test_results` lists and the summary shows. */
@@ -43,7 +43,8 @@ async function runOne(
   now: () => number,
 ): Promise<SmokeResult> {
   const started = now();
-  const what = `${target.method} ${target.url}`;
+  const shown = displayUrl(target.url);
+  const what = `${target.method} ${shown}`;
   const retry = canRetrySafely(target.method, config);
   let response: HttpResponse | undefined;
   let attempts: number;
@@ -74,7 +75,7 @@ async function runOne(
   const status = response?.status ?? null;
   const ok = response !== undefined && statusIn(config.expected, response.status);
   const from = response ? (fromIap(response) ? 'iap' : 'app') : null;
-  const result: SmokeResult = { method: target.method, url: target.url, status, ok, attempts, ms, from };
+  const result: SmokeResult = { method: target.method, url: shown, status, ok, attempts, ms, from };
   const timing = `${attempts} attempt${attempts === 1 ? '' : 's'}, ${(ms / 1000).toFixed(1)} s`;
   if (ok) {
     log(`✓ ${what}: ${status} from the ${from === 'iap' ? 'IAP' : 'app'} (${timing})`);
