@@ -1,6 +1,7 @@
 import type { Agent } from 'node:http';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
 import { ApiError, type ApiFailure } from './errors.ts';
+import { parseJsonObject } from './json.ts';
 
 /**
  * The only module that talks to the network. It gives every call a timeout, retries what can heal (429, 5xx, a
@@ -229,15 +230,6 @@ function safeHost(url: string): string {
   }
 }
 
-export function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Google answers errors three ways: Google API style `{error: {code, message, status, details}}`, OAuth style
  * `{error: "invalid_grant", error_description}`, and plain text or HTML (metadata server, proxies, load balancers).
@@ -280,20 +272,25 @@ function safeOrigin(location: string): string {
   }
 }
 
+/** The title of an HTML page (a proxy's error, a sign-in page), which names it better than its markup. */
+function htmlTitle(body: string): string | undefined {
+  return /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1]?.trim();
+}
+
 /**
  * What a successful answer that is not JSON looked like, without quoting it: it may be a token in another format, or
  * cut off at the size limit, and so unmasked. An HTML page (a proxy's or a sign-in page) is named by its title.
  */
 function describeBody(response: HttpResponse): string {
   const type = String(response.headers['content-type'] ?? 'no content type').split(';')[0];
-  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(response.body)?.[1];
-  return title ? `HTML page "${title.trim().slice(0, 100)}"` : `${response.body.length} characters of ${type}`;
+  const title = htmlTitle(response.body);
+  return title ? `HTML page "${title.slice(0, 100)}"` : `${response.body.length} characters of ${type}`;
 }
 
 /** A short, single-line rendering of a body for an error message; an HTML page is reduced to its title. */
 export function snippet(body: string): string {
-  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1];
-  const text = (title ? `HTML page "${title.trim()}"` : body).replace(/\s+/g, ' ').trim();
+  const title = htmlTitle(body);
+  const text = (title ? `HTML page "${title}"` : body).replace(/\s+/g, ' ').trim();
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 

@@ -1,4 +1,5 @@
 import { createSign, type KeyObject } from 'node:crypto';
+import { parseJsonObject } from './json.ts';
 
 /** The parts of a JWT we read. Signatures are Google's (or IAP's) to check, not ours. */
 export interface DecodedJwt {
@@ -20,12 +21,7 @@ export function decodeJwt(token: string): DecodedJwt | undefined {
 }
 
 function parseSegment(segment: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseJsonObject(Buffer.from(segment, 'base64url').toString('utf8'));
 }
 
 /** Signs claims as an RS256 JWT, the only algorithm Google's service-account keys use. */

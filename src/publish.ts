@@ -3,7 +3,7 @@ import type { Config } from './config.ts';
 import type { Env } from './endpoints.ts';
 import { registerSecret } from './secrets.ts';
 import type { SmokeResult } from './smoke/run.ts';
-import type { MintedToken } from './tokens/check.ts';
+import { kindOf, rfc3339, type MintedToken } from './tokens/check.ts';
 
 /**
  * The only place that writes outputs and the environment. It runs last, once everything else has succeeded, so a
@@ -23,12 +23,6 @@ export async function publish(minted: MintedToken, config: Config, env: Env, res
     info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
   }
   await writeSummary(minted, results, env);
-}
-
-/** The log line for a fresh token: who, for what, until when; never the token. */
-export function describeMinted(minted: MintedToken, now: number = Date.now()): string {
-  const minutes = Math.round((minted.expiresAt.getTime() - now) / 60_000);
-  return `Minted ${kindOf(minted, 'a')} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
 }
 
 /**
@@ -71,13 +65,4 @@ function buildSummary(minted: MintedToken, results: readonly SmokeResult[] | und
     if (failed.length) summary.addList(failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? ''}`));
   }
   return summary;
-}
-
-function kindOf(minted: MintedToken, article?: 'a'): string {
-  const kind = minted.kind === 'signed_jwt' ? 'signed JWT' : 'ID token';
-  return article ? `${minted.kind === 'signed_jwt' ? 'a' : 'an'} ${kind}` : kind;
-}
-
-function rfc3339(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -5,6 +5,7 @@ import type { Endpoints } from '../endpoints.ts';
 import { ActionError } from '../errors.ts';
 import type { Http } from '../http.ts';
 import type { IamCredentials } from '../iam.ts';
+import { parseJsonObject } from '../json.ts';
 import { redact, registerSecret } from '../secrets.ts';
 import { exchangeAtSts } from '../sts.ts';
 import { once, type Credential } from './credential.ts';
@@ -103,13 +104,9 @@ async function readSubjectToken(source: Exclude<SubjectTokenSource, { from: 'lib
   }
   let token = text.trim();
   if (source.field) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new ActionError(`The subject token source did not return JSON, but credential_source.format says json.`);
-    }
-    const value = (parsed as Record<string, unknown> | null)?.[source.field];
+    const parsed = parseJsonObject(text);
+    if (!parsed) throw new ActionError('The subject token source did not return a JSON object, but credential_source.format says json.');
+    const value = parsed[source.field];
     if (typeof value !== 'string') {
       throw new ActionError(
         `The subject token source's JSON has no string field ${source.field} (credential_source.format.subject_token_field_name).`,

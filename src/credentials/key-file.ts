@@ -1,5 +1,6 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { InputError } from '../errors.ts';
+import { parseJsonObject } from '../json.ts';
 import { registerSecret } from '../secrets.ts';
 
 /** A service-account key, parsed and checked. The private key never leaves this process except as signatures. */
@@ -67,13 +68,7 @@ export function parseServiceAccountKey(json: Record<string, unknown>, input: str
 }
 
 function parseObject(text: string): Record<string, unknown> | undefined {
-  if (!text.startsWith('{')) return undefined;
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
+  return text.startsWith('{') ? parseJsonObject(text) : undefined;
 }
 
 function isBase64(text: string): boolean {

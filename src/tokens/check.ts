@@ -70,3 +70,20 @@ export function checkSignedJwt(token: string, expect: SignedJwtExpectations): Mi
   }
   return { token, kind: 'signed_jwt', audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1000) };
 }
+
+/** The log line for a fresh token: who, for what, until when; never the token. */
+export function describeMinted(minted: MintedToken, now: number = Date.now()): string {
+  const minutes = Math.round((minted.expiresAt.getTime() - now) / 60_000);
+  return `Minted ${kindOf(minted, 'a')} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+}
+
+/** "ID token" or "signed JWT" (with its article when asked): how logs and the summary name a token's kind. */
+export function kindOf(minted: MintedToken, article?: 'a'): string {
+  const kind = minted.kind === 'signed_jwt' ? 'signed JWT' : 'ID token';
+  return article ? `${minted.kind === 'signed_jwt' ? 'a' : 'an'} ${kind}` : kind;
+}
+
+/** The RFC 3339 form of `expires_at`, to the second. */
+export function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

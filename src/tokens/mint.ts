@@ -1,8 +1,7 @@
 import type { Config } from '../config.ts';
 import type { Credential } from '../credentials/credential.ts';
 import type { IamCredentials } from '../iam.ts';
-import { describeMinted } from '../publish.ts';
-import type { MintedToken } from './check.ts';
+import { describeMinted, type MintedToken } from './check.ts';
 import { mintIdToken } from './id-token.ts';
 import { mintSignedJwt } from './signed-jwt.ts';
 
