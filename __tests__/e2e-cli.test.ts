@@ -223,10 +223,10 @@ describe('iap-token token', () => {
   });
 
   test('errors go to standard error, never a token to standard output', async () => {
-    expect(await cli(['token']).done).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('--audience is required') });
+    expect(await cli(['token']).done).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('--audience: is required') });
     const bad = await cli(['token', '--audience', world.audience, '--credentials-file', join(dir, 'missing.json')]).done;
     expect(bad).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('cannot be read (ENOENT)') });
     const refused = await cli(['token', '--audience', 'https://app.example.com/', '--credentials-file', join(dir, 'key.json')]).done;
-    expect(refused).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('set --token-type signed_jwt') });
+    expect(refused).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('use --token-type signed_jwt') });
   });
 });

@@ -1,11 +1,13 @@
-import { describe, expect, jest, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { generateKeyPairSync } from 'node:crypto';
 import { readActionYaml } from '../test-bed/runner.ts';
 
 // Masking is the one side effect of reading inputs; record nothing, just keep the runner's stdout clean.
-jest.unstable_mockModule('@actions/core', () => ({ setSecret: () => undefined }));
-const { readConfig } = await import('../src/inputs.ts');
+const { setMasker } = await import('../src/secrets.ts');
+setMasker(() => undefined);
+const { ACTION_VOCABULARY, actionInputs, readConfig: readInputs } = await import('../src/inputs/index.ts');
+const readConfig = (env: Record<string, string | undefined>) => readInputs(actionInputs(env), env, ACTION_VOCABULARY);
 const { InputError } = await import('../src/errors.ts');
 
 const INPUTS = Object.keys(readActionYaml().inputs);

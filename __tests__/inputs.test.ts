@@ -1,10 +1,14 @@
-import { beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 
 // The runner's mask command is the only side effect of reading inputs; record it instead.
 const masked: string[] = [];
-jest.unstable_mockModule('@actions/core', () => ({ setSecret: (value: string) => masked.push(value) }));
-const { readConfig } = await import('../src/inputs.ts');
+const { setMasker } = await import('../src/secrets.ts');
+setMasker((value) => masked.push(value));
+const { ACTION_VOCABULARY, actionInputs, INPUT_DEFAULTS, readConfig: readInputs } = await import('../src/inputs/index.ts');
+const { CLI_VOCABULARY } = await import('../src/cli/vocabulary.ts');
+/** The action's way: INPUT_* from the environment, in the action's words. */
+const readConfig = (env: Record<string, string | undefined>) => readInputs(actionInputs(env), env, ACTION_VOCABULARY);
 const { InputError } = await import('../src/errors.ts');
 
 const PROVIDER = 'projects/123456789012/locations/global/workloadIdentityPools/github-pool/providers/github';
@@ -49,7 +53,8 @@ describe('a service-account key', () => {
       serviceAccount: undefined,
       delegates: [],
       includeEmail: true,
-      exportVariable: undefined,
+      // Not given at all: action.yml's default, as a runner that does not fill defaults (local-action) still exports.
+      exportVariable: 'IAP_TOKEN',
       universe: 'googleapis.com',
       endpoints: {
         oauth2: 'https://oauth2.googleapis.com',
@@ -245,5 +250,80 @@ describe('errors name the input and never echo a secret', () => {
     const base = { audience: AUDIENCE, credentials_json: JSON.stringify(keyFile) };
     expect(readConfig(env({ ...base, include_email: 'FALSE' })).includeEmail).toBe(false);
     expect(readConfig(env({ ...base, include_email: 'True' })).includeEmail).toBe(true);
+  });
+});
+
+describe('unset inputs and empty inputs', () => {
+  test('an input that is not given takes action.yml default; one given empty means none', () => {
+    const base = { audience: AUDIENCE, credentials_json: JSON.stringify(keyFile) };
+    expect(readConfig(env(base)).exportVariable).toBe('IAP_TOKEN');
+    expect(readConfig(env({ ...base, export_variable: '' })).exportVariable).toBeUndefined();
+    expect(readConfig(env({ ...base, export_variable: 'MY_TOKEN' })).exportVariable).toBe('MY_TOKEN');
+  });
+
+  test('readConfig reads every input it declares, and through the reader only (never INPUT_* itself)', () => {
+    const asked = new Set<string>();
+    const given: Record<string, string> = {
+      audience: AUDIENCE,
+      workload_identity_provider: PROVIDER,
+      service_account: 'sa@p.iam.gserviceaccount.com',
+    };
+    // The environment carries INPUT_* that must be ignored: only the reader speaks for the front door.
+    const config = readInputs(
+      (name) => {
+        asked.add(name);
+        return given[name];
+      },
+      { ...oidc, INPUT_AUDIENCE: 'ignored', INPUT_TOKEN_TYPE: 'signed_jwt' },
+      ACTION_VOCABULARY,
+    );
+    expect([...asked].sort()).toEqual(Object.keys(INPUT_DEFAULTS).sort());
+    expect([config.audience, config.tokenType]).toEqual([AUDIENCE, 'id_token']);
+  });
+});
+
+describe("the CLI's words", () => {
+  const cli = (values: Record<string, string>, environment: Record<string, string> = {}) => {
+    try {
+      readInputs((name) => values[name], environment, CLI_VOCABULARY);
+    } catch (error) {
+      expect(error).toBeInstanceOf(InputError);
+      return (error as Error).message;
+    }
+    throw new Error('expected an input error');
+  };
+
+  test('errors name flags, never action inputs', () => {
+    expect(cli({})).toMatch(/^--audience: is required/);
+    expect(cli({ audience: 'https://app.example.com/' })).toContain('use --token-type signed_jwt');
+    expect(cli({ audience: AUDIENCE, lifetime: '600' })).toMatch(/^--lifetime: applies to --token-type signed_jwt only/);
+    expect(cli({ audience: AUDIENCE, refresh_token: 'a-refresh-token-value' })).toMatch(/^--client-id: is required with --refresh-token/);
+    expect(cli({ audience: AUDIENCE, delegates: 'a@p.iam.gserviceaccount.com' })).toBe(
+      '--delegates: needs --service-account: delegates are the chain from the caller to that service account.',
+    );
+    expect(cli({ audience: AUDIENCE, credentials_json: '{"type":"service_account"}' })).toMatch(
+      /^--credentials-file: the service-account key lacks/,
+    );
+    const both = cli({ audience: AUDIENCE, credentials_json: JSON.stringify(keyFile), refresh_token: 'a-refresh-token-value' });
+    expect(both).toMatch(/^--credentials-file and --refresh-token are both set/);
+    for (const message of [both, cli({}), cli({ audience: AUDIENCE, lifetime: '600' })]) {
+      expect(message).not.toMatch(/\b(token_type|credentials_json|refresh_token|service_account|Input )/);
+    }
+  });
+
+  test('environment variables are named as they are, without the action\'s "Input"', () => {
+    expect(cli({ audience: AUDIENCE }, { GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent/adc.json' })).toMatch(
+      /^GOOGLE_APPLICATION_CREDENTIALS: names \/nonexistent\/adc.json, which cannot be read/,
+    );
+    expect(cli({ audience: AUDIENCE }, { GCE_METADATA_HOST: 'http://x' })).toMatch(/^GCE_METADATA_HOST: must be host\[:port\]/);
+  });
+
+  test('with no credential, the metadata server is asked with advice for a laptop', () => {
+    const config = readInputs((name) => ({ audience: AUDIENCE })[name as 'audience'], {}, CLI_VOCABULARY);
+    expect(config.source.kind).toBe('metadata');
+    const advice = config.source.kind === 'metadata' ? config.source.unreachable : '';
+    expect(advice).toContain('gcloud auth application-default login');
+    expect(advice).toContain('iap-token login');
+    expect(advice).not.toContain('workload_identity_provider');
   });
 });

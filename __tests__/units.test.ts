@@ -1,14 +1,14 @@
-import { describe, expect, jest, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { generateKeyPairSync, createVerify } from 'node:crypto';
 
 const masked: string[] = [];
-jest.unstable_mockModule('@actions/core', () => ({ setSecret: (value: string) => masked.push(value) }));
-const { registerSecret, redact } = await import('../src/secrets.ts');
+const { registerSecret, redact, setMasker } = await import('../src/secrets.ts');
+setMasker((value) => masked.push(value));
 const { decodeJwt, signRs256 } = await import('../src/jwt.ts');
 const { checkIdToken } = await import('../src/tokens/check.ts');
-const { iamRemedy } = await import('../src/iam.ts');
-const { ApiError, ActionError, InputError, explain } = await import('../src/errors.ts');
-const { isLoopback } = await import('../src/endpoints.ts');
+const { iamRemedy } = await import('../src/google/iam-credentials.ts');
+const { ActionError, InputError, explain } = await import('../src/errors.ts');
+const { isLoopback } = await import('../src/urls.ts');
 
 describe('secrets', () => {
   test('a multi-line secret is masked whole and line by line; short lines are not', () => {
@@ -95,7 +95,7 @@ describe('iamRemedy', () => {
     accessToken: async () => 'x',
   };
   const target = { serviceAccount: 'sa@p.iam.gserviceaccount.com', delegates: [] };
-  const failure = (status: number, extra: Record<string, string> = {}) => new ApiError('IAM call', { status, message: 'm', ...extra }, 1);
+  const failure = (status: number, extra: Record<string, string> = {}) => ({ status, message: 'm', ...extra });
 
   test('a disabled API: the command that enables it', () => {
     expect(iamRemedy(failure(403, { reason: 'SERVICE_DISABLED' }), caller, target)).toContain(

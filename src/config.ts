@@ -1,8 +1,10 @@
-import type { ServiceAccountKey } from './credentials/key-file.ts';
+import type { KeyObject } from 'node:crypto';
 import type { Endpoints } from './endpoints.ts';
-import type { SmokeConfig } from './smoke/config.ts';
 
-/** Everything the run needs, read and validated once by `readConfig` before any request or side effect. */
+/**
+ * Everything a run needs, read and validated once by `readConfig` (src/inputs/) before any request or side effect.
+ * This module is the data model only: the layers below read it, none of them imports the readers above.
+ */
 export type TokenType = 'id_token' | 'signed_jwt';
 
 export interface Config {
@@ -24,6 +26,17 @@ export interface Config {
   readonly endpoints: Endpoints;
   /** Smoke tests of the app behind IAP, when smoke_test_urls names any. */
   readonly smoke: SmokeConfig | undefined;
+  /** How the front door that read this config names an input (`lifetime`, `--lifetime`), for advice given later. */
+  readonly nameOf: (input: string) => string;
+}
+
+/** A service-account key, parsed and checked. The private key never leaves this process except as signatures. */
+export interface ServiceAccountKey {
+  readonly clientEmail: string;
+  readonly privateKey: KeyObject;
+  readonly privateKeyId: string | undefined;
+  /** The key's own `token_uri`, when it names one. */
+  readonly tokenUri: string | undefined;
 }
 
 export type CredentialSource =
@@ -57,6 +70,10 @@ export interface MetadataSource extends Origin {
   readonly kind: 'metadata';
   /** `metadata.google.internal`, or `GCE_METADATA_HOST` (host[:port]). */
   readonly host: string;
+  /** What to say when none answers, in the front door's words: which credentials the user can give instead. */
+  readonly unreachable: string;
+  /** The same advice as a closing clause: "or give the action a credential: …". */
+  readonly otherwise: string;
 }
 
 /** A user's OAuth refresh token with the desktop OAuth client that obtained it. */
@@ -65,6 +82,8 @@ export interface RefreshTokenSource extends Origin {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly refreshToken: string;
+  /** Where the client came from, for remedies: `oauth_client_id and oauth_client_secret`, an ADC file. */
+  readonly clientOrigin: string;
 }
 
 /** An `external_account` credentials file: a subject token exchanged at STS. */
@@ -92,4 +111,31 @@ export interface ImpersonatedSource extends Origin {
   readonly inner: ServiceAccountKeySource | RefreshTokenSource;
   readonly serviceAccount: string;
   readonly delegates: readonly string[];
+}
+
+/** The smoke tests asked for: what to call, how to send the token, what counts as success, how long to wait. */
+export interface SmokeConfig {
+  readonly targets: readonly SmokeTarget[];
+  /** The header that carries the token: IAP reads Proxy-Authorization first, and then passes Authorization on. */
+  readonly header: 'authorization' | 'proxy-authorization';
+  /** Extra headers sent with every request (lower-case names). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly expected: StatusSet;
+  readonly retryForMs: number;
+  readonly timeoutMs: number;
+}
+
+export interface SmokeTarget {
+  readonly method: string;
+  readonly url: string;
+}
+
+export interface StatusSet {
+  /** As the user wrote it, for messages. */
+  readonly text: string;
+  readonly ranges: ReadonlyArray<readonly [number, number]>;
+}
+
+export function statusIn(set: StatusSet, status: number): boolean {
+  return set.ranges.some(([low, high]) => status >= low && status <= high);
 }

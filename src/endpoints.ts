@@ -1,4 +1,5 @@
-import { InputError } from './errors.ts';
+import type { Complain } from './errors.ts';
+import { carriesTokens } from './urls.ts';
 
 /**
  * Where each Google API lives. The default comes from the `universe` input; `GHA_ENDPOINT_OVERRIDE_<api>` replaces one
@@ -25,10 +26,10 @@ const OVERRIDE_PREFIX = 'GHA_ENDPOINT_OVERRIDE_';
 
 const APIS = ['oauth2', 'sts', 'iamcredentials', 'accounts'] as const;
 
-export function resolveEndpoints(universe: string, env: Env): Endpoints {
+export function resolveEndpoints(universe: string, env: Env, complain: Complain): Endpoints {
   const overrides = new Map(
     APIS.flatMap((api) => {
-      const value = override(env, api);
+      const value = override(env, api, complain);
       return value ? [[api, value] as const] : [];
     }),
   );
@@ -43,31 +44,25 @@ export function resolveEndpoints(universe: string, env: Env): Endpoints {
   };
 }
 
-function override(env: Env, api: string): string | undefined {
+function override(env: Env, api: string, complain: Complain): string | undefined {
   const name = OVERRIDE_PREFIX + api;
   const value = env[name]?.trim();
   if (!value) return undefined;
-  checkEndpointUrl(value, name);
+  checkEndpointUrl(value, name, complain);
   return value.replace(/\/+$/, '');
 }
 
 /**
  * Tokens travel to these URLs, so they must be HTTPS. Plain HTTP is allowed only to this machine (a local fake or a
- * test double); the metadata server, plain HTTP by design, is handled by its own credential.
+ * test double); the metadata server, plain HTTP by design, is handled by its own client.
  */
-export function checkEndpointUrl(value: string, source: string): URL {
+export function checkEndpointUrl(value: string, source: string, complain: Complain): URL {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new InputError(source, 'is not a URL; expected https://host[/path]');
+    throw complain(source, 'is not a URL; expected https://host[/path]');
   }
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && isLoopback(url.hostname)) return url;
-  throw new InputError(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
-}
-
-export function isLoopback(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+  if (carriesTokens(url)) return url;
+  throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
 }

@@ -3,17 +3,26 @@
  * sentence that says what went wrong and what to do, never a stack trace.
  */
 
-/** A problem with what the workflow gave us; raised before any request or side effect. */
+/** A problem with what the user gave us (inputs, flags, environment); raised before any request or side effect. */
 export class InputError extends Error {
   override readonly name = 'InputError';
-  /** The input (or environment variable) at fault, as the user spells it in the workflow. */
+  /** The input, flag or environment variable at fault, as the user spells it where they gave it. */
   readonly input: string;
-  /** `problem` reads after "Input <input>: ", unless it is a sentence that starts with the input's name itself. */
-  constructor(input: string, problem: string) {
-    super(problem.startsWith(input) ? problem : `Input ${input}: ${problem}`);
+  /**
+   * `problem` reads after `label: ` (the action's "Input token_type", the CLI's "--token-type"), unless it is a sentence
+   * that starts with the input's name itself.
+   */
+  constructor(input: string, problem: string, label = `Input ${input}`) {
+    super(problem.startsWith(input) ? problem : `${label}: ${problem}`);
     this.input = input;
   }
 }
+
+/** Makes the error for one input in a front door's words: `Input audience: …` in the action, `--audience: …` in the CLI. */
+export type Complain = (input: string, problem: string) => InputError;
+
+/** The action's words: every input, and every environment variable it reads, is an "Input". */
+export const complainAsAction: Complain = (input, problem) => new InputError(input, problem);
 
 /**
  * A value for an error message. Inputs are echoed to help, but a long or structured value in the wrong input (a key
@@ -38,13 +47,16 @@ export interface ApiFailure {
   readonly permission?: string;
 }
 
-/** A request that failed for good (after any retries). `remedy` says what to change. */
+/**
+ * A request that failed for good (after any retries). `remedy` says what to change; the client that made the request
+ * declared it up front (see `HttpRequest.remedy`), so the error is complete, and immutable, when it is thrown.
+ */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly what: string;
   readonly failure: ApiFailure;
   readonly attempts: number;
-  remedy: string | undefined;
+  readonly remedy: string | undefined;
   constructor(what: string, failure: ApiFailure, attempts: number, remedy?: string) {
     super(describeFailure(what, failure, attempts));
     this.what = what;

@@ -1,27 +1,24 @@
-import { info, setFailed, warning } from '@actions/core';
-import { createCredential, describeSource } from './credentials/index.ts';
+import { info, setFailed, setSecret, warning } from '@actions/core';
+import type { SmokeConfig } from './config.ts';
 import type { Env } from './endpoints.ts';
 import { explain } from './errors.ts';
-import { Http } from './http.ts';
-import { IamCredentials } from './iam.ts';
-import { readConfig } from './inputs.ts';
+import type { Http } from './http/client.ts';
+import { ACTION_VOCABULARY, actionInputs, readConfig } from './inputs/index.ts';
+import { createMinter } from './pipeline.ts';
 import { publish, writeSummary } from './publish.ts';
-import { redact } from './secrets.ts';
-import type { SmokeConfig } from './smoke/config.ts';
+import { redact, setMasker } from './secrets.ts';
 import type { SmokeResult } from './smoke/run.ts';
 import type { MintedToken } from './tokens/check.ts';
-import { mintToken } from './tokens/mint.ts';
 
 /** inputs → credential → token → smoke tests → publish. Any failure ends the step with one explained error and no outputs. */
 export async function run(env: Env = process.env): Promise<void> {
+  // The runner masks a secret from the line after its ::add-mask:: on: every secret is registered as it appears.
+  setMasker(setSecret);
   try {
-    const config = readConfig(env);
-    const http = new Http({ log: info });
-    const iam = new IamCredentials(http, config.endpoints.iamcredentials);
-    const credential = createCredential(config.source, { endpoints: config.endpoints, http, iam, env });
-    info(`Credential: ${describeSource(config.source)}${config.serviceAccount ? `; minting for ${config.serviceAccount}` : ''}.`);
-    const minted = await mintToken(config, credential, iam, { info, warning });
-    const results = config.smoke ? await smokeTest(config.smoke, minted, http, env) : undefined;
+    const config = readConfig(actionInputs(env), env, ACTION_VOCABULARY);
+    const minter = createMinter(config, { env, report: { info, warning } });
+    const minted = await minter.mint();
+    const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : undefined;
     await publish(minted, config, env, results);
   } catch (error) {
     setFailed(redact(explain(error)));

@@ -1,13 +1,16 @@
-import { setSecret } from '@actions/core';
-
 /**
  * Every secret passes through here the moment it exists: the runner masks it in the log from the next line on, and
  * `redact` removes it from any text we produce ourselves (error messages), in case a service ever echoes one back.
  */
 const known = new Set<string>();
 
-/** How a secret is hidden: the runner's mask command in the action; nothing in the CLI, whose terminal is no log. */
-let mask: (secret: string) => void = setSecret;
+/**
+ * How a secret is hidden, chosen by the front door before anything else runs: the runner's mask command in the
+ * action; nothing in the CLI, whose terminal is no log. Until one is chosen, registering a secret is a bug, and loud.
+ */
+let mask: (secret: string) => void = () => {
+  throw new Error('no masker: the front door must call setMasker before any secret exists');
+};
 
 export function setMasker(masker: (secret: string) => void): void {
   mask = masker;

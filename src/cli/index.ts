@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npx iap-token login | token: the action's modules for a person at a terminal. Standard output carries only the
 // result (the token, or the refresh token with its instructions); progress and errors go to standard error.
-import { explain } from '../errors.ts';
+import { explain, InputError } from '../errors.ts';
 import { redact, setMasker } from '../secrets.ts';
 import { UsageError } from './args.ts';
 import { LOGIN_HELP, loginCommand } from './login.ts';
@@ -45,6 +45,11 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       log(`iap-token ${name}: ${redact(error.message)}\n\n${command.help}`);
+      return 2;
+    }
+    // A flag or an environment variable to change: the message names it, and says what is accepted.
+    if (error instanceof InputError) {
+      log(`iap-token ${name}: ${redact(error.message)}`);
       return 2;
     }
     log(`iap-token ${name}: ${redact(explain(error))}`);

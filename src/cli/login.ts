@@ -1,17 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { secretField } from '../credentials/credential.ts';
-import { CLOUD_PLATFORM_SCOPE } from '../credentials/credential.ts';
-import { refreshTokenCredential } from '../credentials/refresh-token.ts';
-import { resolveEndpoints, type Endpoints } from '../endpoints.ts';
-import { checkIdToken } from '../tokens/check.ts';
+import { resolveEndpoints, type Env } from '../endpoints.ts';
+import { ActionError, explain } from '../errors.ts';
+import { CLOUD_PLATFORM_SCOPE } from '../google/answer.ts';
+import { OAuthTokenEndpoint, type RefreshTokenGrant } from '../google/oauth.ts';
+import { Http } from '../http/client.ts';
+import { listenOnLoopback, type Server } from '../http/loopback.ts';
 import { redact } from '../secrets.ts';
-import { ActionError, ApiError, explain } from '../errors.ts';
-import { Http } from '../http.ts';
-import { decodeJwt } from '../jwt.ts';
+import { checkIdToken } from '../tokens/check.ts';
 import { parseArgs, UsageError } from './args.ts';
+import { CLI_VOCABULARY } from './vocabulary.ts';
 
 export const LOGIN_HELP = `Usage: iap-token login --client-id ID [--client-secret SECRET] [--audience IAP_CLIENT_ID] [--cloud-platform] [--port N] [--no-browser]
 
@@ -37,7 +35,7 @@ export interface LoginResult {
  * The authorization-code flow with a loopback redirect and PKCE: a one-shot server on 127.0.0.1, a random `state`,
  * the browser sent to Google's sign-in, the code exchanged for a refresh token.
  */
-export async function loginCommand(argv: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
+export async function loginCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<string> {
   const { values, flags } = parseArgs(argv, {
     values: ['client-id', 'client-secret', 'audience', 'port', 'timeout'],
     flags: ['no-browser', 'cloud-platform'],
@@ -54,13 +52,15 @@ export async function loginCommand(argv: readonly string[], env: NodeJS.ProcessE
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number');
   const timeoutS = values['timeout'] === undefined ? 300 : Number(values['timeout']);
   if (!Number.isInteger(timeoutS) || timeoutS < 1) throw new UsageError('--timeout must be whole seconds');
-  const endpoints = resolveEndpoints('googleapis.com', env);
+  const endpoints = resolveEndpoints('googleapis.com', env, CLI_VOCABULARY.complain);
   const audience = values['audience'];
 
   const verifier = randomBytes(48).toString('base64url');
   const state = randomBytes(24).toString('base64url');
-  const loopback = await listen(port);
-  const redirectUri = `http://127.0.0.1:${(loopback.address() as AddressInfo).port}`;
+  const { server: loopback, port: listening } = await listenOnLoopback(port).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'EADDRINUSE' ? new UsageError(`port ${port} is in use; pick another with --port, or leave it out`) : error;
+  });
+  const redirectUri = `http://127.0.0.1:${listening}`;
   try {
     const url = new URL(`${endpoints.accounts}/o/oauth2/v2/auth`);
     url.search = new URLSearchParams({
@@ -79,38 +79,25 @@ export async function loginCommand(argv: readonly string[], env: NodeJS.ProcessE
     log(`Waiting up to ${timeoutS} s for the sign-in to come back to ${redirectUri} …`);
     const code = await waitForCode(loopback, state, timeoutS * 1000);
 
-    const http = new Http({ log });
-    let answer: Record<string, unknown>;
-    try {
-      answer = await http.json({
-        what: 'Code exchange (OAuth authorization_code grant)',
-        method: 'POST',
-        url: `${endpoints.oauth2}/token`,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: redirectUri,
-          client_id: clientId,
-          client_secret: clientSecret,
-          code_verifier: verifier,
-        }).toString(),
-      });
-    } catch (error) {
-      if (error instanceof ApiError && error.failure.code === 'invalid_client') {
-        error.remedy = 'Fix: check --client-id and --client-secret: a client of type "Desktop app".';
-      }
-      throw error;
-    }
-    if (typeof answer['refresh_token'] !== 'string') {
+    const oauth = new OAuthTokenEndpoint(new Http({ log }));
+    const clientOrigin = '--client-id and --client-secret';
+    const { refreshToken, email } = await oauth.exchangeCode(endpoints.oauth2, {
+      clientId,
+      clientSecret,
+      code,
+      redirectUri,
+      verifier,
+      clientOrigin,
+    });
+    if (!refreshToken) {
       throw new ActionError(
         "Google returned no refresh token. Revoke the app's access at https://myaccount.google.com/permissions and sign in again.",
       );
     }
-    const refreshToken = secretField(answer, 'refresh_token', 'The OAuth token endpoint');
-    const claims = typeof answer['id_token'] === 'string' ? decodeJwt(answer['id_token'])?.claims : undefined;
-    const email = typeof claims?.['email'] === 'string' ? claims['email'] : undefined;
-    if (audience) await checkAudience({ clientId, clientSecret, refreshToken }, audience, endpoints, http, log);
+    if (audience) {
+      const grant: RefreshTokenGrant = { clientId, clientSecret, refreshToken, origin: 'the refresh token', clientOrigin };
+      await checkAudience(audience, () => oauth.refreshIdToken(endpoints.oauth2, grant, audience), log);
+    }
     return instructions({ refreshToken, email }, clientId, audience);
   } finally {
     loopback.close();
@@ -121,31 +108,13 @@ export async function loginCommand(argv: readonly string[], env: NodeJS.ProcessE
  * Does the refresh token yield an ID token for the IAP client, as the action will ask? The same refresh grant the
  * action makes. A failure is a warning: the refresh token itself is good, and is still printed, never lost.
  */
-async function checkAudience(
-  client: { clientId: string; clientSecret: string; refreshToken: string },
-  audience: string,
-  endpoints: Endpoints,
-  http: Http,
-  log: (line: string) => void,
-): Promise<void> {
+async function checkAudience(audience: string, mint: () => Promise<string>, log: (line: string) => void): Promise<void> {
   try {
-    const credential = refreshTokenCredential({ kind: 'refresh_token', origin: 'the refresh token', ...client }, endpoints, http);
-    const token = await credential.idToken?.(audience);
-    checkIdToken(token ?? '', { audience, requireEmail: true, principal: undefined, now: Date.now() });
+    checkIdToken(await mint(), { audience, requireEmail: true, principal: undefined, now: Date.now() });
     log(`Checked: the refresh token yields ID tokens for ${audience}.`);
   } catch (error) {
     log(`warning: the refresh token does not yield an ID token for ${audience}: ${redact(explain(error))}`);
   }
-}
-
-function listen(port: number): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new UsageError(`port ${port} is in use; pick another with --port, or leave it out`) : error),
-    );
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
 }
 
 /** Resolves with the code of the first redirect that carries our `state`; a refusal, a wrong state or the timeout fail. */

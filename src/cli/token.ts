@@ -1,13 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { createCredential } from '../credentials/index.ts';
-import { Http } from '../http.ts';
-import { IamCredentials } from '../iam.ts';
-import { InputError } from '../errors.ts';
-import { readConfig } from '../inputs.ts';
-import { mintToken } from '../tokens/mint.ts';
-import { parseArgs, UsageError } from './args.ts';
+import type { Env } from '../endpoints.ts';
+import { readConfig, type InputReader } from '../inputs/index.ts';
+import { createMinter } from '../pipeline.ts';
+import { parseArgs } from './args.ts';
+import { CLI_VOCABULARY, FLAG_OF } from './vocabulary.ts';
 
 export const TOKEN_HELP = `Usage: iap-token token --audience AUDIENCE [options]
 
@@ -30,70 +28,38 @@ Options:
 With no credential option: GOOGLE_APPLICATION_CREDENTIALS, else gcloud's application default credentials
 (gcloud auth application-default login), else the metadata server. The same code as the GitHub Action mints it.`;
 
-/** The options and the action input each stands for: the CLI runs the action's own validation on them. */
-const INPUT_OF: Record<string, string> = {
-  audience: 'audience',
-  'token-type': 'token_type',
-  lifetime: 'lifetime',
-  'refresh-token': 'refresh_token',
-  'client-id': 'oauth_client_id',
-  'client-secret': 'oauth_client_secret',
-  'service-account': 'service_account',
-  delegates: 'delegates',
+/** Secrets read from the environment stay out of shell history and other users' process lists. */
+const FROM_ENV: Partial<Record<string, string>> = {
+  '--refresh-token': 'IAP_TOKEN_REFRESH_TOKEN',
+  '--client-secret': 'IAP_TOKEN_CLIENT_SECRET',
 };
 
-export async function tokenCommand(argv: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<string> {
-  const values: Record<string, string> = {
-    ...parseArgs(argv, { values: [...Object.keys(INPUT_OF), 'credentials-file'], flags: [] }).values,
-  };
-  if (!values['audience']) throw new UsageError('--audience is required');
-  // Secrets from the environment stay out of shell history and other users' process lists.
-  const fromEnv: Record<string, string | undefined> = {
-    'refresh-token': env['IAP_TOKEN_REFRESH_TOKEN'],
-    'client-secret': env['IAP_TOKEN_CLIENT_SECRET'],
-  };
-  for (const [option, value] of Object.entries(fromEnv)) if (values[option] === undefined && value) values[option] = value;
-  const inputs: Record<string, string> = { INPUT_EXPORT_VARIABLE: '' };
-  for (const [option, input] of Object.entries(INPUT_OF)) {
-    if (values[option] !== undefined) inputs[`INPUT_${input.toUpperCase()}`] = values[option];
-  }
-  const file = values['credentials-file'];
-  if (file !== undefined) {
-    try {
-      inputs['INPUT_CREDENTIALS_JSON'] = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new UsageError(`--credentials-file ${file} cannot be read (${(error as { code?: string }).code ?? 'error'})`);
-    }
-  }
-  // Only the options given here count as inputs, whatever INPUT_* variables the shell may hold.
-  const ambient = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('INPUT_')));
-  const config = readWithOptionNames({ ...withGcloudDefaults(ambient), ...inputs });
-  const http = new Http({ log });
-  const iam = new IamCredentials(http, config.endpoints.iamcredentials);
-  const credential = createCredential(config.source, { endpoints: config.endpoints, http, iam, env });
-  const minted = await mintToken(config, credential, iam, { info: log, warning: (line) => log(`warning: ${line}`) });
-  return minted.token;
+export async function tokenCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<string> {
+  const flags = Object.values(FLAG_OF).map((flag) => flag.slice(2));
+  const { values } = parseArgs(argv, { values: flags, flags: [] });
+  const config = readConfig(flagInputs(values, env), withGcloudDefaults(env), CLI_VOCABULARY);
+  const minter = createMinter(config, { env, report: { info: log, warning: (line) => log(`warning: ${line}`) } });
+  return (await minter.mint()).token;
 }
 
-/** The action's input checks, with its errors in the CLI's words: `--token-type` where the action says token_type. */
-function readWithOptionNames(env: NodeJS.ProcessEnv): ReturnType<typeof readConfig> {
-  try {
-    return readConfig(env);
-  } catch (error) {
-    if (!(error instanceof InputError)) throw error;
-    const names = new Map<string, string>(Object.entries(INPUT_OF).map(([option, input]) => [input, option]));
-    names.set('credentials_json', 'credentials-file');
-    // "Input audience: is …" and "… set token_type: signed_jwt" read as options here.
-    let message = error.message.replace(/^Input ([a-z_]+): /, (whole, input: string) =>
-      names.has(input) ? `--${names.get(input)}: ` : whole,
-    );
-    for (const [input, option] of names) message = message.replaceAll(` ${input}: `, ` --${option} `);
-    throw new UsageError(message);
-  }
+/** The command line as `readConfig` reads inputs: each flag for its input, a file's text for credentials_json. */
+function flagInputs(values: Readonly<Record<string, string>>, env: Env): InputReader {
+  return (input) => {
+    const flag = FLAG_OF[input];
+    if (!flag) return undefined;
+    const fromEnv = FROM_ENV[flag];
+    const value = values[flag.slice(2)] ?? (fromEnv ? env[fromEnv] || undefined : undefined);
+    if (value === undefined || input !== 'credentials_json') return value?.trim();
+    try {
+      return readFileSync(value, 'utf8');
+    } catch (error) {
+      throw CLI_VOCABULARY.complain(flag, `names ${value}, which cannot be read (${(error as { code?: string }).code ?? 'error'}).`);
+    }
+  };
 }
 
 /** Like Google's libraries on a workstation: gcloud's application default credentials when nothing else is set. */
-function withGcloudDefaults(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function withGcloudDefaults(env: Env): Env {
   if (env['GOOGLE_APPLICATION_CREDENTIALS']) return env;
   const dir =
     process.platform === 'win32'

@@ -1,42 +1,39 @@
-import { ActionError } from '../errors.ts';
-import { registerSecret } from '../secrets.ts';
+import type { AccessToken } from '../google/answer.ts';
+import type { CallerIdentity } from '../google/iam-credentials.ts';
 
 /**
  * What every credential source turns into: who it is, how to get a cloud-platform access token, and, where the
- * source can do it in one request, how to get an ID token itself.
+ * source can do it itself, how to get an ID token or sign a JWT. A credential is a short composition of the Google
+ * API clients in src/google/; it may be asked again and again (the agent re-mints every hour), so what it caches it
+ * renews before it expires.
  */
-export interface Credential {
-  /** The email the source itself acts as, when it is a service account (or a user) and known. */
-  readonly principal: string | undefined;
-  /** The IAM member that must hold roles, as `gcloud … --member` wants it: for remedies. */
-  readonly member: string;
-  /** True for identities from Workload Identity Federation, which IAM grants roles through workloadIdentityUser. */
-  readonly federated: boolean;
-  /** A `cloud-platform` access token; fetched once, then reused. */
+export interface Credential extends CallerIdentity {
+  /** A `cloud-platform` access token, reused until it nears its expiry. */
   accessToken(): Promise<string>;
-  /** An ID token for `audience` minted by the source itself, where it can (a key: the JWT-bearer grant). */
-  readonly idToken?: (audience: string) => Promise<string>;
-  /**
-   * Claims signed as `principal` by the shortest route the source has (a key: locally, no request). Sources without
-   * it sign through IAM signJwt with their access token.
-   */
+  /** An ID token for `audience` minted by the source itself (a key: the JWT-bearer grant; a VM: its metadata server). */
+  readonly idToken?: (audience: string, includeEmail: boolean) => Promise<string>;
+  /** Claims signed as `principal` by the shortest route the source has (a key: locally, no request). */
   readonly signJwt?: (claims: Record<string, unknown>) => Promise<string>;
 }
 
-export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+/** An access token this close to its expiry is renewed rather than handed out: a request must still succeed with it. */
+export const RENEW_BEFORE_MS = 5 * 60_000;
 
-/** Runs `fetch` once and hands every caller the same promise: a credential never asks twice. */
-export function once<T>(fetch: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | undefined;
-  return () => (pending ??= fetch());
-}
-
-/** Reads a token field from an answer and masks it before anyone can print it. */
-export function secretField(answer: Record<string, unknown>, name: string, from: string): string {
-  const value = answer[name];
-  if (typeof value !== 'string' || !value) {
-    throw new ActionError(`${from} answered without ${name} (fields: ${Object.keys(answer).join(', ') || 'none'}).`);
-  }
-  registerSecret(value);
-  return value;
+/**
+ * Fetches an access token once and hands every caller the same promise until it nears its expiry; then fetches
+ * again. A failed fetch is not kept, so the next call tries afresh (a long-lived agent retries; a one-shot run has
+ * already failed).
+ */
+export function renewing(fetch: () => Promise<AccessToken>, now: () => number = Date.now): () => Promise<string> {
+  let current: AccessToken | undefined;
+  let inFlight: Promise<AccessToken> | undefined;
+  return async () => {
+    if (current && current.expiresAt - now() > RENEW_BEFORE_MS) return current.token;
+    // Callers that arrive while a fetch is under way share it: a credential never asks twice at once.
+    inFlight ??= fetch().finally(() => {
+      inFlight = undefined;
+    });
+    current = await inFlight;
+    return current.token;
+  };
 }

@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import type { ExternalAccountSource, SubjectTokenSource } from '../config.ts';
 import type { Endpoints } from '../endpoints.ts';
 import { ActionError } from '../errors.ts';
-import type { Http } from '../http.ts';
-import type { IamCredentials } from '../iam.ts';
+import type { IamCredentials } from '../google/iam-credentials.ts';
+import { exchangeAtSts } from '../google/sts.ts';
+import type { Http } from '../http/client.ts';
 import { parseJsonObject } from '../json.ts';
 import { redact, registerSecret } from '../secrets.ts';
-import { exchangeAtSts } from '../sts.ts';
-import { once, type Credential } from './credential.ts';
+import { renewing, type Credential } from './credential.ts';
+import { impersonate } from './impersonation.ts';
 
 /**
  * An `external_account` credentials file (what google-github-actions/auth writes with create_credentials_file): a
@@ -21,34 +22,34 @@ export function externalAccountCredential(
   endpoints: Endpoints,
   http: Http,
   iam: IamCredentials,
+  now: () => number = Date.now,
 ): Credential {
   const federated: Credential = {
     principal: undefined,
     member: federatedMember(source.audience, endpoints.iamHost),
     federated: true,
-    accessToken: once(async () => {
+    accessToken: renewing(async () => {
       const subject = source.subjectToken;
-      if (subject.from === 'library') return libraryExchange(subject.kind, subject.file);
-      return exchangeAtSts(http, {
-        tokenUrl: source.tokenUrl,
-        audience: source.audience,
-        subjectToken: await readSubjectToken(subject, http),
-        subjectTokenType: source.subjectTokenType,
-        workforcePoolUserProject: source.workforcePoolUserProject,
-      });
-    }),
+      if (subject.from === 'library')
+        return { token: await libraryExchange(subject.kind, subject.file), expiresAt: now() + STS_LIFETIME_MS };
+      return exchangeAtSts(
+        http,
+        {
+          tokenUrl: source.tokenUrl,
+          audience: source.audience,
+          subjectToken: await readSubjectToken(subject, http),
+          subjectTokenType: source.subjectTokenType,
+          workforcePoolUserProject: source.workforcePoolUserProject,
+        },
+        now,
+      );
+    }, now),
   };
-  const account = source.impersonate;
-  if (!account) return federated;
-  const target = { serviceAccount: account, delegates: [] };
-  return {
-    principal: account,
-    member: `serviceAccount:${account}`,
-    federated: false,
-    accessToken: once(() => iam.generateAccessToken(federated, target)),
-    idToken: (audience) => iam.generateIdToken(federated, target, audience, true),
-  };
+  return source.impersonate ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [] }, iam, now) : federated;
 }
+
+/** STS issues federated tokens for an hour; the library does not say when its token expires. */
+const STS_LIFETIME_MS = 3600_000;
 
 /** `principalSet://…/POOL/*` for a provider audience: the broadest member a grant could name. */
 function federatedMember(audience: string, iamHost: string): string {

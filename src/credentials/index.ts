@@ -1,38 +1,51 @@
 import type { CredentialSource } from '../config.ts';
 import type { Env, Endpoints } from '../endpoints.ts';
-import type { Http } from '../http.ts';
-import type { IamCredentials } from '../iam.ts';
+import type { IamCredentials } from '../google/iam-credentials.ts';
+import type { OAuthTokenEndpoint } from '../google/oauth.ts';
+import type { Http } from '../http/client.ts';
 import type { Credential } from './credential.ts';
 import { externalAccountCredential } from './external-account.ts';
-import { impersonatedCredential } from './impersonated.ts';
+import { impersonate } from './impersonation.ts';
 import { metadataCredential } from './metadata.ts';
 import { refreshTokenCredential } from './refresh-token.ts';
 import { serviceAccountKeyCredential } from './service-account-key.ts';
 import { workloadIdentityCredential } from './workload-identity.ts';
 
-export interface CredentialContext {
+export type { Credential } from './credential.ts';
+export { impersonate } from './impersonation.ts';
+
+/** The Google API clients (one set per run or agent) that credentials compose, and what they read. */
+export interface GoogleClients {
   readonly endpoints: Endpoints;
   readonly http: Http;
+  readonly oauth: OAuthTokenEndpoint;
   readonly iam: IamCredentials;
   readonly env: Env;
+  readonly now: () => number;
 }
 
 /** The credential for the configured source. */
-export function createCredential(source: CredentialSource, context: CredentialContext): Credential {
-  const { endpoints, http, iam, env } = context;
+export function createCredential(source: CredentialSource, clients: GoogleClients): Credential {
+  const { endpoints, http, oauth, iam, env, now } = clients;
   switch (source.kind) {
     case 'service_account_key':
-      return serviceAccountKeyCredential(source, endpoints, http);
+      return serviceAccountKeyCredential(source, endpoints, oauth, now);
     case 'workload_identity':
-      return workloadIdentityCredential(source, endpoints, http, env);
+      return workloadIdentityCredential(source, endpoints, http, env, now);
     case 'metadata':
-      return metadataCredential(source, http);
+      return metadataCredential(source, http, now);
     case 'refresh_token':
-      return refreshTokenCredential(source, endpoints, http);
+      return refreshTokenCredential(source, endpoints, oauth, now);
     case 'external_account':
-      return externalAccountCredential(source, endpoints, http, iam);
+      return externalAccountCredential(source, endpoints, http, iam, now);
     case 'impersonated_service_account':
-      return impersonatedCredential(source, createCredential(source.inner, context), iam);
+      // gcloud's --impersonate-service-account ADC: the source credentials acting as the account, through IAM.
+      return impersonate(
+        createCredential(source.inner, clients),
+        { serviceAccount: source.serviceAccount, delegates: source.delegates },
+        iam,
+        now,
+      );
   }
 }
 
@@ -44,7 +57,7 @@ export function describeSource(source: CredentialSource): string {
     case 'workload_identity':
       return `Workload Identity Federation through ${source.provider}`;
     case 'metadata':
-      return `${source.origin} (no credential input is set)`;
+      return `${source.origin} (no credential is given)`;
     case 'refresh_token':
       return `OAuth refresh token (${source.origin})`;
     case 'external_account':

@@ -1,6 +1,6 @@
 import type { ApiFailure } from '../errors.ts';
-import { isRetryableNetworkFailure, isRetryableStatus, type HttpResponse } from '../http.ts';
-import { statusIn, type SmokeConfig } from './config.ts';
+import { isRetryableNetworkFailure, isRetryableStatus, type HttpResponse } from '../http/client.ts';
+import { statusIn, type SmokeConfig } from '../config.ts';
 
 /** Answers IAP made itself carry this header; everything else passed IAP and came from the app. */
 export function fromIap(response: HttpResponse): boolean {

@@ -1,7 +1,8 @@
-import type { Http, HttpResponse } from '../http.ts';
+import type { Http, HttpResponse } from '../http/client.ts';
 import { decodeJwt } from '../jwt.ts';
 import type { MintedToken } from '../tokens/check.ts';
-import { displayUrl, type SmokeConfig, type SmokeTarget } from './config.ts';
+import type { SmokeConfig, SmokeTarget } from '../config.ts';
+import { displayUrl } from '../urls.ts';
 import { fromIap } from './classify.ts';
 
 interface Failed {

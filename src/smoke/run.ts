@@ -1,9 +1,10 @@
 import { ActionError, ApiError } from '../errors.ts';
 import { redact } from '../secrets.ts';
-import type { Http, HttpResponse } from '../http.ts';
+import type { Http, HttpResponse } from '../http/client.ts';
 import type { MintedToken } from '../tokens/check.ts';
 import { canRetrySafely, fromIap } from './classify.ts';
-import { displayUrl, statusIn, type SmokeConfig, type SmokeTarget } from './config.ts';
+import { statusIn, type SmokeConfig, type SmokeTarget } from '../config.ts';
+import { displayUrl } from '../urls.ts';
 import { diagnose } from './diagnose.ts';
 
 /** One target's outcome: what `smoke_test_results` lists and the summary shows. */

@@ -1,31 +1,18 @@
 import type { Config } from '../config.ts';
-import type { Credential } from '../credentials/credential.ts';
-import type { IamCredentials } from '../iam.ts';
+import type { Credential } from '../credentials/index.ts';
+import { ActionError } from '../errors.ts';
 import { checkIdToken, type MintedToken } from './check.ts';
 
 /**
- * The shortest path to a Google-signed ID token: the source's own grant when it can mint one for itself (a key: one
- * request, no IAM role), else `generateIdToken` on the service account to impersonate.
+ * A Google-signed ID token by the credential's own shortest path: a key's JWT-bearer grant, a VM's metadata server,
+ * a refresh grant (one request each), or `generateIdToken` when the credential impersonates a service account.
  */
-export async function mintIdToken(
-  config: Config,
-  credential: Credential,
-  iam: IamCredentials,
-  now: () => number = Date.now,
-): Promise<MintedToken> {
-  const { audience, serviceAccount, delegates, includeEmail } = config;
-  let token: string;
-  if (!serviceAccount && credential.idToken) {
-    token = await credential.idToken(audience);
-  } else {
-    // inputs.ts guarantees a service account for every source that cannot mint its own ID token.
-    const target = serviceAccount ?? credential.principal ?? '';
-    token = await iam.generateIdToken(credential, { serviceAccount: target, delegates }, audience, includeEmail);
+export async function mintIdToken(config: Config, credential: Credential, now: () => number = Date.now): Promise<MintedToken> {
+  const { audience, includeEmail } = config;
+  if (!credential.idToken) {
+    // readConfig requires service_account for every source that cannot mint its own ID token.
+    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf('service_account')}.`);
   }
-  return checkIdToken(token, {
-    audience,
-    requireEmail: includeEmail,
-    principal: serviceAccount ?? credential.principal,
-    now: now(),
-  });
+  const token = await credential.idToken(audience, includeEmail);
+  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
 }

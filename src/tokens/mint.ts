@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
-import type { Credential } from '../credentials/credential.ts';
-import type { IamCredentials } from '../iam.ts';
+import type { Credential } from '../credentials/index.ts';
+import type { IamCredentials } from '../google/iam-credentials.ts';
 import { describeMinted, type MintedToken } from './check.ts';
 import { mintIdToken } from './id-token.ts';
 import { mintSignedJwt } from './signed-jwt.ts';
@@ -22,13 +22,15 @@ export async function mintToken(
   { info, warning }: Reporter,
 ): Promise<MintedToken> {
   if (!config.includeEmail && config.tokenType === 'id_token') {
-    warning("include_email is false: IAP refuses ID tokens without an email claim (\"JWT 'email' claim isn't a string\").");
+    warning(
+      `${config.nameOf('include_email')} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`,
+    );
   }
-  const minted = await (config.tokenType === 'signed_jwt' ? mintSignedJwt : mintIdToken)(config, credential, iam);
+  const minted = await (config.tokenType === 'signed_jwt' ? mintSignedJwt(config, credential, iam) : mintIdToken(config, credential));
   info(describeMinted(minted));
   const secondsLeft = Math.round((minted.expiresAt.getTime() - Date.now()) / 1000);
   if (secondsLeft < EXPIRY_WARNING_S) {
-    const fix = config.tokenType === 'signed_jwt' ? 'Raise lifetime, or check' : 'Check';
+    const fix = config.tokenType === 'signed_jwt' ? `Raise ${config.nameOf('lifetime')}, or check` : 'Check';
     warning(
       `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`,
     );

@@ -1,33 +1,10 @@
-import { isLoopback } from '../endpoints.ts';
+import type { SmokeConfig, SmokeTarget, StatusSet } from '../config.ts';
 import { InputError, quote } from '../errors.ts';
 import { registerSecret } from '../secrets.ts';
+import { carriesTokens } from '../urls.ts';
+import type { InputName } from './vocabulary.ts';
 
-/** The smoke tests asked for: what to call, how to send the token, what counts as success, how long to wait. */
-export interface SmokeConfig {
-  readonly targets: readonly SmokeTarget[];
-  /** The header that carries the token: IAP reads Proxy-Authorization first, and then passes Authorization on. */
-  readonly header: 'authorization' | 'proxy-authorization';
-  /** Extra headers sent with every request (lower-case names). */
-  readonly headers: Readonly<Record<string, string>>;
-  readonly expected: StatusSet;
-  readonly retryForMs: number;
-  readonly timeoutMs: number;
-}
-
-export interface SmokeTarget {
-  readonly method: string;
-  readonly url: string;
-}
-
-export interface StatusSet {
-  /** As the user wrote it, for messages. */
-  readonly text: string;
-  readonly ranges: ReadonlyArray<readonly [number, number]>;
-}
-
-export function statusIn(set: StatusSet, status: number): boolean {
-  return set.ranges.some(([low, high]) => status >= low && status <= high);
-}
+/** The smoke_test_* inputs (the action's only; the CLI has no smoke tests). Every error names its input. */
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 /** Headers the HTTP layer owns; letting a workflow set them would break requests in confusing ways. */
@@ -35,7 +12,7 @@ const RESERVED = new Set(['host', 'content-length', 'transfer-encoding', 'connec
 /** Header names whose values are credentials; their values are masked (values are never logged in any case). */
 const SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
 
-type Input = (name: string) => string;
+type Input = (name: InputName) => string;
 
 /** Reads the smoke_test_* inputs; `undefined` when no URL is given. All errors name the input. */
 export function readSmokeConfig(input: Input, coverage: ((url: URL) => string | undefined) | undefined): SmokeConfig | undefined {
@@ -75,7 +52,7 @@ function readTargets(value: string): SmokeTarget[] {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw new InputError('smoke_test_urls', `${quote(text)} is not an http(s) URL`);
     }
-    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    if (!carriesTokens(url)) {
       // The token (and any smoke_test_headers) would cross the network in the clear.
       throw new InputError('smoke_test_urls', `${quote(text)} is plain http; the token is sent only over https (http only to localhost)`);
     }
@@ -149,20 +126,4 @@ function readSeconds(value: string, name: string, fallback: number, min: number,
   const seconds = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(seconds >= min && seconds <= max)) throw new InputError(name, `must be whole seconds from ${min} to ${max}, got ${quote(value)}`);
   return seconds;
-}
-
-/** A URL as logs, the summary and the results show it: a query string may carry a key, so it is not shown. */
-export function displayUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}${parsed.search ? '?…' : ''}`;
-}
-
-/** For a signed JWT: does its audience (exact URL, or a prefix ending in *) cover the URL? IAP ignores the query. */
-export function coveredBy(audience: string): (url: URL) => string | undefined {
-  return (url) => {
-    const bare = `${url.origin}${url.pathname}`;
-    const covered = audience.endsWith('*') ? bare.startsWith(audience.slice(0, -1)) : bare === audience;
-    if (covered) return undefined;
-    return `${url.toString()} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
-  };
 }

@@ -1,7 +1,7 @@
 import type { Agent } from 'node:http';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
-import { ApiError, type ApiFailure } from './errors.ts';
-import { parseJsonObject } from './json.ts';
+import { ApiError, type ApiFailure } from '../errors.ts';
+import { parseJsonObject } from '../json.ts';
 
 /**
  * The only module that talks to the network. It gives every call a timeout, retries what can heal (429, 5xx, a
@@ -22,6 +22,11 @@ export interface HttpRequest {
   /** Per-call limits and rules, for endpoints that must fail fast (a metadata server that is not there) or that
    *  heal slowly (an app behind IAP while an IAM grant propagates). */
   readonly retry?: Partial<RetryPolicy>;
+  /**
+   * What the user should change when this request fails for good, declared by the client that knows the API: the
+   * error is built once, complete, and never patched on its way up.
+   */
+  readonly remedy?: (failure: ApiFailure) => string | undefined;
 }
 
 export interface RetryPolicy {
@@ -108,7 +113,7 @@ export class Http {
       const left = policy.budgetMs - (this.#now() - started);
       if (!retryable || attempt >= policy.attempts || delay >= left) {
         if (response) return { response, attempts: attempt };
-        throw new ApiError(request.what, failure ?? { status: 0, message: 'no answer' }, attempt);
+        throw apiError(request, failure ?? { status: 0, message: 'no answer' }, attempt);
       }
       const why = response ? policy.describe(response) : (failure?.message ?? 'no answer');
       const of = policy.attempts <= 10 ? ` of ${policy.attempts}` : '';
@@ -127,8 +132,8 @@ export class Http {
     const { response, attempts } = await this.#ok(request);
     const parsed = parseJsonObject(response.body);
     if (!parsed) {
-      throw new ApiError(
-        request.what,
+      throw apiError(
+        request,
         { status: response.status, message: `the response is not a JSON object (${describeBody(response)})` },
         attempts,
       );
@@ -139,7 +144,7 @@ export class Http {
   async #ok(request: HttpRequest): Promise<{ response: HttpResponse; attempts: number }> {
     const sent = await this.send(request);
     if (sent.response.status < 200 || sent.response.status > 299) {
-      throw new ApiError(request.what, parseFailure(sent.response), sent.attempts);
+      throw apiError(request, parseFailure(sent.response), sent.attempts);
     }
     return sent;
   }
@@ -155,6 +160,10 @@ export class Http {
     if (retryAfter === undefined) return jittered;
     return retryAfter > policy.maxDelayMs ? Infinity : Math.max(retryAfter, jittered);
   }
+}
+
+function apiError(request: HttpRequest, failure: ApiFailure, attempts: number): ApiError {
+  return new ApiError(request.what, failure, attempts, request.remedy?.(failure));
 }
 
 function seconds(ms: number): string {

@@ -1,27 +1,20 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { InputError } from '../errors.ts';
+import type { ServiceAccountKey } from '../config.ts';
+import { isEmail } from '../email.ts';
+import type { Complain } from '../errors.ts';
 import { parseJsonObject } from '../json.ts';
 import { registerSecret } from '../secrets.ts';
-
-/** A service-account key, parsed and checked. The private key never leaves this process except as signatures. */
-export interface ServiceAccountKey {
-  readonly clientEmail: string;
-  readonly privateKey: KeyObject;
-  readonly privateKeyId: string | undefined;
-  /** The key's own `token_uri`, when it names one. */
-  readonly tokenUri: string | undefined;
-}
 
 /**
  * Parses `credentials_json`: the key file's JSON, or base64 of it (how many teams store it as a secret). The raw value
  * and the private key are masked before anything else happens, and no error quotes any part of them.
  */
-export function parseCredentialsJson(raw: string, input: string): Record<string, unknown> {
+export function parseCredentialsJson(raw: string, input: string, complain: Complain): Record<string, unknown> {
   registerSecret(raw, { perLine: false });
   const text = raw.trim();
   const json = parseObject(text) ?? (isBase64(text) ? parseObject(Buffer.from(text, 'base64').toString('utf8')) : undefined);
   if (!json) {
-    throw new InputError(input, 'is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.');
+    throw complain(input, 'is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.');
   }
   registerSecretFields(json);
   return json;
@@ -42,25 +35,22 @@ function registerSecretFields(value: unknown, depth = 0): void {
 /** Secret fields of every credentials file type we read: keys, OAuth client secrets, refresh tokens. */
 const SECRET_FIELDS = ['private_key', 'client_secret', 'refresh_token'];
 
-export function parseServiceAccountKey(json: Record<string, unknown>, input: string): ServiceAccountKey {
+export function parseServiceAccountKey(json: Record<string, unknown>, input: string, complain: Complain): ServiceAccountKey {
   const missing = ['client_email', 'private_key'].filter((field) => typeof json[field] !== 'string' || !json[field]);
   if (missing.length > 0) {
-    throw new InputError(
-      input,
-      `the service-account key lacks ${missing.join(' and ')}. Use the JSON key file as downloaded from Google Cloud.`,
-    );
+    throw complain(input, `the service-account key lacks ${missing.join(' and ')}. Use the JSON key file as downloaded from Google Cloud.`);
   }
   const clientEmail = json['client_email'] as string;
-  if (!isEmail(clientEmail)) throw new InputError(input, 'client_email is not an email address.');
+  if (!isEmail(clientEmail)) throw complain(input, 'client_email is not an email address.');
   let privateKey: KeyObject;
   try {
     // Keys pasted through some shells arrive with literal "\n" sequences instead of newlines.
     privateKey = createPrivateKey((json['private_key'] as string).replace(/\\n/g, '\n'));
   } catch {
-    throw new InputError(input, 'private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).');
+    throw complain(input, 'private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).');
   }
   if (privateKey.asymmetricKeyType !== 'rsa') {
-    throw new InputError(input, 'private_key is not an RSA key; Google service-account keys are RSA.');
+    throw complain(input, 'private_key is not an RSA key; Google service-account keys are RSA.');
   }
   const tokenUri = typeof json['token_uri'] === 'string' && json['token_uri'] ? json['token_uri'] : undefined;
   const privateKeyId = typeof json['private_key_id'] === 'string' && json['private_key_id'] ? json['private_key_id'] : undefined;
@@ -73,9 +63,4 @@ function parseObject(text: string): Record<string, unknown> | undefined {
 
 function isBase64(text: string): boolean {
   return text.length > 0 && /^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(text);
-}
-
-/** An email as Google accounts spell them; strict, because service-account emails go into request paths. */
-export function isEmail(value: string): boolean {
-  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
 }

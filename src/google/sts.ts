@@ -1,7 +1,7 @@
-import { CLOUD_PLATFORM_SCOPE, secretField } from './credentials/credential.ts';
-import { ApiError } from './errors.ts';
-import type { Http } from './http.ts';
-import { decodeJwt } from './jwt.ts';
+import type { ApiFailure } from '../errors.ts';
+import type { Http } from '../http/client.ts';
+import { decodeJwt } from '../jwt.ts';
+import { CLOUD_PLATFORM_SCOPE, expiresAt, secretField, type AccessToken } from './answer.ts';
 
 /** One STS token exchange: a subject token (GitHub's, or another issuer's) for a federated access token. */
 export interface Exchange {
@@ -18,35 +18,32 @@ export interface Exchange {
   readonly audienceInput?: string | undefined;
 }
 
-export async function exchangeAtSts(http: Http, exchange: Exchange): Promise<string> {
-  try {
-    const answer = await http.json({
-      what: 'STS token exchange',
-      method: 'POST',
-      url: exchange.tokenUrl,
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({
-        audience: exchange.audience,
-        grantType: 'urn:ietf:params:oauth:grant-type:token-exchange',
-        requestedTokenType: 'urn:ietf:params:oauth:token-type:access_token',
-        scope: CLOUD_PLATFORM_SCOPE,
-        subjectTokenType: exchange.subjectTokenType,
-        subjectToken: exchange.subjectToken,
-        ...(exchange.workforcePoolUserProject ? { options: JSON.stringify({ userProject: exchange.workforcePoolUserProject }) } : {}),
-      }),
-    });
-    return secretField(answer, 'access_token', 'STS');
-  } catch (error) {
-    if (error instanceof ApiError) error.remedy = stsRemedy(error, exchange);
-    throw error;
-  }
+/** The Security Token Service: a subject token for a federated access token (JSON body, camelCase fields). */
+export async function exchangeAtSts(http: Http, exchange: Exchange, now: () => number = Date.now): Promise<AccessToken> {
+  const answer = await http.json({
+    what: 'STS token exchange',
+    method: 'POST',
+    url: exchange.tokenUrl,
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({
+      audience: exchange.audience,
+      grantType: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      requestedTokenType: 'urn:ietf:params:oauth:token-type:access_token',
+      scope: CLOUD_PLATFORM_SCOPE,
+      subjectTokenType: exchange.subjectTokenType,
+      subjectToken: exchange.subjectToken,
+      ...(exchange.workforcePoolUserProject ? { options: JSON.stringify({ userProject: exchange.workforcePoolUserProject }) } : {}),
+    }),
+    remedy: (failure) => stsRemedy(failure, exchange),
+  });
+  return { token: secretField(answer, 'access_token', 'STS'), expiresAt: expiresAt(answer, now()) };
 }
 
 /** STS says little; the likely cause for each of its error codes, with the claims the provider saw. */
-function stsRemedy(error: ApiError, exchange: Exchange): string | undefined {
+function stsRemedy(failure: ApiFailure, exchange: Exchange): string | undefined {
   const provider = exchange.audience.replace(/^\/\/iam\.[^/]+\//, '');
   const claims = describeClaims(exchange.subjectToken);
-  switch (error.failure.code) {
+  switch (failure.code) {
     case 'invalid_target':
       return `Fix: the pool or provider ${provider} does not exist or is disabled. It must use the project number; check it with: gcloud iam workload-identity-pools providers describe ${provider}`;
     case 'invalid_request':

@@ -1,7 +1,6 @@
-import type { Credential } from './credentials/credential.ts';
-import { CLOUD_PLATFORM_SCOPE, secretField } from './credentials/credential.ts';
-import { ApiError } from './errors.ts';
-import type { Http } from './http.ts';
+import type { ApiFailure } from '../errors.ts';
+import type { Http } from '../http/client.ts';
+import { CLOUD_PLATFORM_SCOPE, secretField, type AccessToken } from './answer.ts';
 
 /**
  * The IAM Service Account Credentials API: one client for its calls, each made on behalf of a caller (whose access
@@ -12,49 +11,75 @@ export interface Impersonation {
   readonly delegates: readonly string[];
 }
 
+/** Who calls, as far as remedies need to say it: which member must hold a role, and whether it is federated. */
+export interface CallerIdentity {
+  /** The email the caller acts as, when it is a service account (or a user) and known. */
+  readonly principal: string | undefined;
+  /** The IAM member that must hold roles, as `gcloud … --member` wants it. */
+  readonly member: string;
+  /** Identities from Workload Identity Federation, which IAM grants roles through workloadIdentityUser. */
+  readonly federated: boolean;
+}
+
+const ACCESS_TOKEN_LIFETIME_S = 3600;
+
 export class IamCredentials {
   readonly #http: Http;
   readonly #base: string;
+  readonly #now: () => number;
 
-  constructor(http: Http, base: string) {
+  constructor(http: Http, base: string, now: () => number = Date.now) {
     this.#http = http;
     this.#base = base;
+    this.#now = now;
   }
 
   /** `generateIdToken`: a Google-signed ID token for the service account. */
-  async generateIdToken(caller: Credential, target: Impersonation, audience: string, includeEmail: boolean): Promise<string> {
-    const answer = await this.#call(caller, target, 'generateIdToken', { audience, includeEmail });
+  async generateIdToken(
+    caller: CallerIdentity,
+    accessToken: string,
+    target: Impersonation,
+    audience: string,
+    includeEmail: boolean,
+  ): Promise<string> {
+    const answer = await this.#call(caller, accessToken, target, 'generateIdToken', { audience, includeEmail });
     return secretField(answer, 'token', 'IAM Credentials generateIdToken');
   }
 
   /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
-  async generateAccessToken(caller: Credential, target: Impersonation): Promise<string> {
-    const answer = await this.#call(caller, target, 'generateAccessToken', { scope: [CLOUD_PLATFORM_SCOPE], lifetime: '3600s' });
-    return secretField(answer, 'accessToken', 'IAM Credentials generateAccessToken');
+  async generateAccessToken(caller: CallerIdentity, accessToken: string, target: Impersonation): Promise<AccessToken> {
+    const answer = await this.#call(caller, accessToken, target, 'generateAccessToken', {
+      scope: [CLOUD_PLATFORM_SCOPE],
+      lifetime: `${ACCESS_TOKEN_LIFETIME_S}s`,
+    });
+    const token = secretField(answer, 'accessToken', 'IAM Credentials generateAccessToken');
+    const expireTime = typeof answer['expireTime'] === 'string' ? Date.parse(answer['expireTime']) : NaN;
+    return { token, expiresAt: Number.isNaN(expireTime) ? this.#now() + ACCESS_TOKEN_LIFETIME_S * 1000 : expireTime };
   }
 
   /** `signJwt`: the claims signed by one of the service account's Google-managed keys. */
-  async signJwt(caller: Credential, target: Impersonation, claims: Record<string, unknown>): Promise<string> {
-    const answer = await this.#call(caller, target, 'signJwt', { payload: JSON.stringify(claims) });
+  async signJwt(caller: CallerIdentity, accessToken: string, target: Impersonation, claims: Record<string, unknown>): Promise<string> {
+    const answer = await this.#call(caller, accessToken, target, 'signJwt', { payload: JSON.stringify(claims) });
     return secretField(answer, 'signedJwt', 'IAM Credentials signJwt');
   }
 
-  async #call(caller: Credential, target: Impersonation, method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const accessToken = await caller.accessToken();
+  #call(
+    caller: CallerIdentity,
+    accessToken: string,
+    target: Impersonation,
+    method: keyof typeof PERMISSIONS,
+    body: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
     const delegates = target.delegates.map(resourceName);
-    try {
-      return await this.#http.json({
-        what: `IAM Credentials ${method} for ${target.serviceAccount}`,
-        method: 'POST',
-        // The `-` project is required: Google infers the project from the account.
-        url: `${this.#base}/${resourceName(target.serviceAccount)}:${method}`,
-        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(delegates.length ? { ...body, delegates } : body),
-      });
-    } catch (error) {
-      if (error instanceof ApiError) error.remedy = iamRemedy(error, caller, target, PERMISSIONS[method]);
-      throw error;
-    }
+    return this.#http.json({
+      what: `IAM Credentials ${method} for ${target.serviceAccount}`,
+      method: 'POST',
+      // The `-` project is required: Google infers the project from the account.
+      url: `${this.#base}/${resourceName(target.serviceAccount)}:${method}`,
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(delegates.length ? { ...body, delegates } : body),
+      remedy: (failure) => iamRemedy(failure, caller, target, PERMISSIONS[method]),
+    });
   }
 }
 
@@ -63,11 +88,11 @@ function resourceName(email: string): string {
 }
 
 /** The permission each method checks on the target, for remedies when Google's answer does not name it. */
-const PERMISSIONS: Record<string, string> = {
+const PERMISSIONS = {
   generateIdToken: 'iam.serviceAccounts.getOpenIdToken',
   generateAccessToken: 'iam.serviceAccounts.getAccessToken',
   signJwt: 'iam.serviceAccounts.signJwt',
-};
+} as const;
 
 const TOKEN_CREATOR = 'roles/iam.serviceAccountTokenCreator';
 const OPENID_TOKEN_CREATOR = 'roles/iam.serviceAccountOpenIdTokenCreator';
@@ -75,27 +100,27 @@ const WORKLOAD_IDENTITY_USER = 'roles/iam.workloadIdentityUser';
 
 /** Which role the caller lacks, on which account, and the gcloud line that grants it. */
 export function iamRemedy(
-  error: ApiError,
-  caller: Credential,
+  failure: ApiFailure,
+  caller: CallerIdentity,
   target: Impersonation,
-  expected = 'iam.serviceAccounts.getOpenIdToken',
+  expected: string = PERMISSIONS.generateIdToken,
 ): string | undefined {
-  const { status, reason, message } = error.failure;
+  const { status, reason, message } = failure;
   if (reason === 'SERVICE_DISABLED' || /has not been used in project|is disabled/i.test(message)) {
     return "Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";
   }
   if (status === 404) {
     return `Fix: the service account ${target.serviceAccount} does not exist; check service_account (and delegates).`;
   }
-  if (status === 401 && (error.failure.reason === 'ACCESS_TOKEN_TYPE_UNSUPPORTED' || caller.federated)) {
+  if (status === 401 && (failure.reason === 'ACCESS_TOKEN_TYPE_UNSUPPORTED' || caller.federated)) {
     return "Fix: a federated token cannot call this method; the action should have exchanged it for the service account's own access token first. Please report this.";
   }
   if (status === 401) {
     return "Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";
   }
   if (status !== 403) return undefined;
-  const permission = error.failure.permission ?? expected;
-  if (/scope/i.test(error.failure.message) || error.failure.reason === 'ACCESS_TOKEN_SCOPE_INSUFFICIENT') {
+  const permission = failure.permission ?? expected;
+  if (/scope/i.test(failure.message) || failure.reason === 'ACCESS_TOKEN_SCOPE_INSUFFICIENT') {
     return "Fix: the caller's access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.";
   }
   if (target.delegates.length === 0 && caller.principal === target.serviceAccount) {
