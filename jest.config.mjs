@@ -7,6 +7,9 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }],
   },
   testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+  // The end-to-end tests run a bundle of the current src/, built once here (test-bed/build-under-test.mjs).
+  globalSetup: '<rootDir>/test-bed/build-under-test.mjs',
+  globalTeardown: '<rootDir>/test-bed/remove-build-under-test.mjs',
   testTimeout: 60_000,
   // The end-to-end files each start a fake Google and child processes; two workers fit this machine's two cores.
   maxWorkers: 2,

@@ -3,12 +3,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../test-bed/runner.ts';
+import { UNDER_TEST } from '../test-bed/runner.ts';
 import { claimsOf, DEPLOYER, expectSuccess, run, useWorld } from './e2e-helpers.ts';
 
 /** `iap-token login` and `iap-token token`, run from dist/ as npx would, against the fake Google. */
 let dir: string;
-const CLI = join(ROOT, 'dist', 'cli.cjs');
+const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
 const world = useWorld((w) => {
   w.fake.allow('user:alice@example.com');
   dir = mkdtempSync(join(tmpdir(), 'iap-token-cli-'));

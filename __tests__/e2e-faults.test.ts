@@ -120,6 +120,7 @@ describe('fault matrix', () => {
       worlds.push(world);
       world.fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');
       world.fake.metadata.serviceAccount = DEPLOYER;
+      world.fake.markBaseline();
       const { inputs, env } = flow(world, endpoint);
       // A clean run first: how many requests this endpoint gets when nothing goes wrong.
       world.fake.reset();

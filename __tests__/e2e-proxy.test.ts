@@ -14,6 +14,7 @@ const CA = join(ROOT, 'test-bed', 'tls', 'ca.pem');
 
 beforeAll(async () => {
   world = await startWorld();
+  world.fake.markBaseline();
   proxy = await new TestProxy(() => world.fake.httpsPort).start();
 });
 afterAll(async () => {

@@ -77,7 +77,7 @@ describe('every other source signs through IAM signJwt', () => {
     expect(denied).toContain(`lacks iam.serviceAccounts.signJwt on ${INVOKER}`);
     expect(denied).toContain(`--member='serviceAccount:${DEPLOYER}' --role=${TOKEN_CREATOR}`);
     world.fake.grant(INVOKER, `serviceAccount:${DEPLOYER}`, TOKEN_CREATOR);
-    world.fake.reset();
+    world.fake.forgetRequests();
     const result = await run(world, { audience: appAll, token_type: 'signed_jwt', credentials_json: key(), service_account: INVOKER });
     expectSuccess(result);
     expect(claimsOf(result.outputs['token'] ?? '')).toMatchObject({ iss: INVOKER, sub: INVOKER });
@@ -92,7 +92,7 @@ describe('every other source signs through IAM signJwt', () => {
     expect(denied).toContain(`${INVOKER} lacks iam.serviceAccounts.signJwt on itself`);
     expect(denied).toContain(`add-iam-policy-binding ${INVOKER} --member='serviceAccount:${INVOKER}' --role=${TOKEN_CREATOR}`);
     world.fake.grant(INVOKER, `serviceAccount:${INVOKER}`, TOKEN_CREATOR);
-    world.fake.reset();
+    world.fake.forgetRequests();
     const result = await run(world, inputs);
     expectSuccess(result);
     expect(world.fake.requests.map((r) => r.path.split(':').pop())).toEqual([
@@ -155,7 +155,7 @@ describe('every other source signs through IAM signJwt', () => {
     const fromExternal = await run(world, { audience: appAll, token_type: 'signed_jwt', credentials_json: JSON.stringify(external) });
     expectSuccess(fromExternal);
     expect(world.fake.requests.map((r) => r.path.split(':').pop())).toEqual(['/sts/v1/token', 'generateAccessToken', 'signJwt']);
-    world.fake.reset();
+    world.fake.forgetRequests();
     const impersonated = {
       type: 'impersonated_service_account',
       service_account_impersonation_url: `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${INVOKER}:generateAccessToken`,

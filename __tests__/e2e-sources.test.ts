@@ -65,7 +65,7 @@ describe('the metadata server (self-hosted runners on Google Cloud)', () => {
     // The remedy names the VM's account, learned from the email endpoint.
     expect(denied).toContain(`--member='serviceAccount:${DEPLOYER}' --role=roles/iam.serviceAccountOpenIdTokenCreator`);
     world.fake.grant(INVOKER, `serviceAccount:${DEPLOYER}`, 'roles/iam.serviceAccountOpenIdTokenCreator');
-    world.fake.reset();
+    world.fake.forgetRequests();
     const result = await run(
       world,
       { audience: world.audience, service_account: INVOKER },
@@ -176,7 +176,7 @@ describe('an OAuth refresh token', () => {
     expect(scopeError).toContain('insufficient authentication scopes');
     expect(scopeError).toContain('cloud-platform scope');
     const broad = world.fake.addUser(USER, ['openid', 'email', CLOUD_PLATFORM]);
-    world.fake.reset();
+    world.fake.forgetRequests();
     const result = await run(world, {
       audience: world.audience,
       refresh_token: broad.refreshToken,

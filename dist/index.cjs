@@ -1,22 +1,3571 @@
-"use strict";var Sn=Object.create;var Ee=Object.defineProperty;var En=Object.getOwnPropertyDescriptor;var Rn=Object.getOwnPropertyNames;var $n=Object.getPrototypeOf,On=Object.prototype.hasOwnProperty;var A=(e,t,n)=>()=>{if(n)throw n[0];try{return e&&(t=e(e=0)),t}catch(r){throw n=[r],r}};var it=(e,t)=>()=>{try{return t||e((t={exports:{}}).exports,t),t.exports}catch(n){throw t=0,n}},st=(e,t)=>{for(var n in t)Ee(e,n,{get:t[n],enumerable:!0})},In=(e,t,n,r)=>{if(t&&typeof t=="object"||typeof t=="function")for(let o of Rn(t))!On.call(e,o)&&o!==n&&Ee(e,o,{get:()=>t[o],enumerable:!(r=En(t,o))||r.enumerable});return e};var j=(e,t,n)=>(n=e!=null?Sn($n(e)):{},In(t||!e||!e.__esModule?Ee(n,"default",{value:e,enumerable:!0}):n,e));function K(e){let t=e.protocol==="https:";if(Un(e))return;let n=t?process.env.https_proxy||process.env.HTTPS_PROXY:process.env.http_proxy||process.env.HTTP_PROXY;if(n)try{return new pe(n)}catch{if(!n.startsWith("http://")&&!n.startsWith("https://"))return new pe(`http://${n}`)}else return}function Un(e){if(!e.hostname)return!1;let t=e.hostname;if(Nn(t))return!0;let n=process.env.no_proxy||process.env.NO_PROXY||"";if(!n)return!1;let r;e.port?r=Number(e.port):e.protocol==="http:"?r=80:e.protocol==="https:"&&(r=443);let o=[e.hostname.toUpperCase()];typeof r=="number"&&o.push(`${o[0]}:${r}`);for(let i of n.split(",").map(s=>s.trim().toUpperCase()).filter(s=>s))if(i==="*"||o.some(s=>s===i||s.endsWith(`.${i}`)||i.startsWith(".")&&s.endsWith(`${i}`)))return!0;return!1}function Nn(e){let t=e.toLowerCase();return t==="localhost"||t.startsWith("127.")||t.startsWith("[::1]")||t.startsWith("[0:0:0:0:0:0:0:1]")}var pe,Ce=A(()=>{pe=class extends URL{constructor(t,n){super(t,n),this._decodedUsername=decodeURIComponent(super.username),this._decodedPassword=decodeURIComponent(super.password)}get username(){return this._decodedUsername}get password(){return this._decodedPassword}}});var ft=it(z=>{"use strict";var xo=require("net"),jn=require("tls"),Pe=require("http"),ut=require("https"),Mn=require("events"),So=require("assert"),Dn=require("util");z.httpOverHttp=Fn;z.httpsOverHttp=qn;z.httpOverHttps=Jn;z.httpsOverHttps=Hn;function Fn(e){var t=new C(e);return t.request=Pe.request,t}function qn(e){var t=new C(e);return t.request=Pe.request,t.createSocket=lt,t.defaultPort=443,t}function Jn(e){var t=new C(e);return t.request=ut.request,t}function Hn(e){var t=new C(e);return t.request=ut.request,t.createSocket=lt,t.defaultPort=443,t}function C(e){var t=this;t.options=e||{},t.proxyOptions=t.options.proxy||{},t.maxSockets=t.options.maxSockets||Pe.Agent.defaultMaxSockets,t.requests=[],t.sockets=[],t.on("free",function(r,o,i,s){for(var a=pt(o,i,s),d=0,c=t.requests.length;d<c;++d){var u=t.requests[d];if(u.host===a.host&&u.port===a.port){t.requests.splice(d,1),u.request.onSocket(r);return}}r.destroy(),t.removeSocket(r)})}Dn.inherits(C,Mn.EventEmitter);C.prototype.addRequest=function(t,n,r,o){var i=this,s=Ue({request:t},i.options,pt(n,r,o));if(i.sockets.length>=this.maxSockets){i.requests.push(s);return}i.createSocket(s,function(a){a.on("free",d),a.on("close",c),a.on("agentRemove",c),t.onSocket(a);function d(){i.emit("free",a,s)}function c(u){i.removeSocket(a),a.removeListener("free",d),a.removeListener("close",c),a.removeListener("agentRemove",c)}})};C.prototype.createSocket=function(t,n){var r=this,o={};r.sockets.push(o);var i=Ue({},r.proxyOptions,{method:"CONNECT",path:t.host+":"+t.port,agent:!1,headers:{host:t.host+":"+t.port}});t.localAddress&&(i.localAddress=t.localAddress),i.proxyAuth&&(i.headers=i.headers||{},i.headers["Proxy-Authorization"]="Basic "+new Buffer(i.proxyAuth).toString("base64")),M("making CONNECT request");var s=r.request(i);s.useChunkedEncodingByDefault=!1,s.once("response",a),s.once("upgrade",d),s.once("connect",c),s.once("error",u),s.end();function a(l){l.upgrade=!0}function d(l,p,k){process.nextTick(function(){c(l,p,k)})}function c(l,p,k){if(s.removeAllListeners(),p.removeAllListeners(),l.statusCode!==200){M("tunneling socket could not be established, statusCode=%d",l.statusCode),p.destroy();var h=new Error("tunneling socket could not be established, statusCode="+l.statusCode);h.code="ECONNRESET",t.request.emit("error",h),r.removeSocket(o);return}if(k.length>0){M("got illegal response body from proxy"),p.destroy();var h=new Error("got illegal response body from proxy");h.code="ECONNRESET",t.request.emit("error",h),r.removeSocket(o);return}return M("tunneling connection has established"),r.sockets[r.sockets.indexOf(o)]=p,n(p)}function u(l){s.removeAllListeners(),M(`tunneling socket could not be established, cause=%s
-`,l.message,l.stack);var p=new Error("tunneling socket could not be established, cause="+l.message);p.code="ECONNRESET",t.request.emit("error",p),r.removeSocket(o)}};C.prototype.removeSocket=function(t){var n=this.sockets.indexOf(t);if(n!==-1){this.sockets.splice(n,1);var r=this.requests.shift();r&&this.createSocket(r,function(o){r.request.onSocket(o)})}};function lt(e,t){var n=this;C.prototype.createSocket.call(n,e,function(r){var o=e.request.getHeader("host"),i=Ue({},n.options,{socket:r,servername:o?o.replace(/:.*$/,""):e.host}),s=jn.connect(0,i);n.sockets[n.sockets.indexOf(r)]=s,t(s)})}function pt(e,t,n){return typeof e=="string"?{host:e,port:t,localAddress:n}:e}function Ue(e){for(var t=1,n=arguments.length;t<n;++t){var r=arguments[t];if(typeof r=="object")for(var o=Object.keys(r),i=0,s=o.length;i<s;++i){var a=o[i];r[a]!==void 0&&(e[a]=r[a])}}return e}var M;process.env.NODE_DEBUG&&/\btunnel\b/.test(process.env.NODE_DEBUG)?M=function(){var e=Array.prototype.slice.call(arguments);typeof e[0]=="string"?e[0]="TUNNEL: "+e[0]:e.unshift("TUNNEL:"),console.error.apply(console,e)}:M=function(){};z.debug=M});var ht=it((Ro,mt)=>{mt.exports=ft()});var fe,gt=A(()=>{fe=class{constructor(){throw new Error("iap-token: undici is not bundled; use HttpClient.getAgent, not getAgentDispatcher")}}});var yt={};st(yt,{Headers:()=>T,HttpClient:()=>Ne,HttpClientError:()=>me,HttpClientResponse:()=>he,HttpCodes:()=>v,MediaTypes:()=>$,getProxyUrl:()=>Bn,isHttps:()=>Yn});function Bn(e){let t=K(new URL(e));return t?t.href:""}function Yn(e){return new URL(e).protocol==="https:"}var oe,Le,D,y,v,T,$,Gn,Wn,Kn,zn,Vn,me,he,Ne,re,kt=A(()=>{oe=j(require("http")),Le=j(require("https"));Ce();D=j(ht());gt();y=function(e,t,n,r){function o(i){return i instanceof n?i:new n(function(s){s(i)})}return new(n||(n=Promise))(function(i,s){function a(u){try{c(r.next(u))}catch(l){s(l)}}function d(u){try{c(r.throw(u))}catch(l){s(l)}}function c(u){u.done?i(u.value):o(u.value).then(a,d)}c((r=r.apply(e,t||[])).next())})};(function(e){e[e.OK=200]="OK",e[e.MultipleChoices=300]="MultipleChoices",e[e.MovedPermanently=301]="MovedPermanently",e[e.ResourceMoved=302]="ResourceMoved",e[e.SeeOther=303]="SeeOther",e[e.NotModified=304]="NotModified",e[e.UseProxy=305]="UseProxy",e[e.SwitchProxy=306]="SwitchProxy",e[e.TemporaryRedirect=307]="TemporaryRedirect",e[e.PermanentRedirect=308]="PermanentRedirect",e[e.BadRequest=400]="BadRequest",e[e.Unauthorized=401]="Unauthorized",e[e.PaymentRequired=402]="PaymentRequired",e[e.Forbidden=403]="Forbidden",e[e.NotFound=404]="NotFound",e[e.MethodNotAllowed=405]="MethodNotAllowed",e[e.NotAcceptable=406]="NotAcceptable",e[e.ProxyAuthenticationRequired=407]="ProxyAuthenticationRequired",e[e.RequestTimeout=408]="RequestTimeout",e[e.Conflict=409]="Conflict",e[e.Gone=410]="Gone",e[e.TooManyRequests=429]="TooManyRequests",e[e.InternalServerError=500]="InternalServerError",e[e.NotImplemented=501]="NotImplemented",e[e.BadGateway=502]="BadGateway",e[e.ServiceUnavailable=503]="ServiceUnavailable",e[e.GatewayTimeout=504]="GatewayTimeout"})(v||(v={}));(function(e){e.Accept="accept",e.ContentType="content-type"})(T||(T={}));(function(e){e.ApplicationJson="application/json"})($||($={}));Gn=[v.MovedPermanently,v.ResourceMoved,v.SeeOther,v.TemporaryRedirect,v.PermanentRedirect],Wn=[v.BadGateway,v.ServiceUnavailable,v.GatewayTimeout],Kn=["OPTIONS","GET","DELETE","HEAD"],zn=10,Vn=5,me=class e extends Error{constructor(t,n){super(t),this.name="HttpClientError",this.statusCode=n,Object.setPrototypeOf(this,e.prototype)}},he=class{constructor(t){this.message=t}readBody(){return y(this,void 0,void 0,function*(){return new Promise(t=>y(this,void 0,void 0,function*(){let n=Buffer.alloc(0);this.message.on("data",r=>{n=Buffer.concat([n,r])}),this.message.on("end",()=>{t(n.toString())})}))})}readBodyBuffer(){return y(this,void 0,void 0,function*(){return new Promise(t=>y(this,void 0,void 0,function*(){let n=[];this.message.on("data",r=>{n.push(r)}),this.message.on("end",()=>{t(Buffer.concat(n))})}))})}};Ne=class{constructor(t,n,r){this._ignoreSslError=!1,this._allowRedirects=!0,this._allowRedirectDowngrade=!1,this._maxRedirects=50,this._allowRetries=!1,this._maxRetries=1,this._keepAlive=!1,this._disposed=!1,this.userAgent=this._getUserAgentWithOrchestrationId(t),this.handlers=n||[],this.requestOptions=r,r&&(r.ignoreSslError!=null&&(this._ignoreSslError=r.ignoreSslError),this._socketTimeout=r.socketTimeout,r.allowRedirects!=null&&(this._allowRedirects=r.allowRedirects),r.allowRedirectDowngrade!=null&&(this._allowRedirectDowngrade=r.allowRedirectDowngrade),r.maxRedirects!=null&&(this._maxRedirects=Math.max(r.maxRedirects,0)),r.keepAlive!=null&&(this._keepAlive=r.keepAlive),r.allowRetries!=null&&(this._allowRetries=r.allowRetries),r.maxRetries!=null&&(this._maxRetries=r.maxRetries))}options(t,n){return y(this,void 0,void 0,function*(){return this.request("OPTIONS",t,null,n||{})})}get(t,n){return y(this,void 0,void 0,function*(){return this.request("GET",t,null,n||{})})}del(t,n){return y(this,void 0,void 0,function*(){return this.request("DELETE",t,null,n||{})})}post(t,n,r){return y(this,void 0,void 0,function*(){return this.request("POST",t,n,r||{})})}patch(t,n,r){return y(this,void 0,void 0,function*(){return this.request("PATCH",t,n,r||{})})}put(t,n,r){return y(this,void 0,void 0,function*(){return this.request("PUT",t,n,r||{})})}head(t,n){return y(this,void 0,void 0,function*(){return this.request("HEAD",t,null,n||{})})}sendStream(t,n,r,o){return y(this,void 0,void 0,function*(){return this.request(t,n,r,o)})}getJson(t){return y(this,arguments,void 0,function*(n,r={}){r[T.Accept]=this._getExistingOrDefaultHeader(r,T.Accept,$.ApplicationJson);let o=yield this.get(n,r);return this._processResponse(o,this.requestOptions)})}postJson(t,n){return y(this,arguments,void 0,function*(r,o,i={}){let s=JSON.stringify(o,null,2);i[T.Accept]=this._getExistingOrDefaultHeader(i,T.Accept,$.ApplicationJson),i[T.ContentType]=this._getExistingOrDefaultContentTypeHeader(i,$.ApplicationJson);let a=yield this.post(r,s,i);return this._processResponse(a,this.requestOptions)})}putJson(t,n){return y(this,arguments,void 0,function*(r,o,i={}){let s=JSON.stringify(o,null,2);i[T.Accept]=this._getExistingOrDefaultHeader(i,T.Accept,$.ApplicationJson),i[T.ContentType]=this._getExistingOrDefaultContentTypeHeader(i,$.ApplicationJson);let a=yield this.put(r,s,i);return this._processResponse(a,this.requestOptions)})}patchJson(t,n){return y(this,arguments,void 0,function*(r,o,i={}){let s=JSON.stringify(o,null,2);i[T.Accept]=this._getExistingOrDefaultHeader(i,T.Accept,$.ApplicationJson),i[T.ContentType]=this._getExistingOrDefaultContentTypeHeader(i,$.ApplicationJson);let a=yield this.patch(r,s,i);return this._processResponse(a,this.requestOptions)})}request(t,n,r,o){return y(this,void 0,void 0,function*(){if(this._disposed)throw new Error("Client has already been disposed.");let i=new URL(n),s=this._prepareRequest(t,i,o),a=this._allowRetries&&Kn.includes(t)?this._maxRetries+1:1,d=0,c;do{if(c=yield this.requestRaw(s,r),c&&c.message&&c.message.statusCode===v.Unauthorized){let l;for(let p of this.handlers)if(p.canHandleAuthentication(c)){l=p;break}return l?l.handleAuthentication(this,s,r):c}let u=this._maxRedirects;for(;c.message.statusCode&&Gn.includes(c.message.statusCode)&&this._allowRedirects&&u>0;){let l=c.message.headers.location;if(!l)break;let p=new URL(l);if(i.protocol==="https:"&&i.protocol!==p.protocol&&!this._allowRedirectDowngrade)throw new Error("Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.");if(yield c.readBody(),p.hostname!==i.hostname)for(let k in o)k.toLowerCase()==="authorization"&&delete o[k];s=this._prepareRequest(t,p,o),c=yield this.requestRaw(s,r),u--}if(!c.message.statusCode||!Wn.includes(c.message.statusCode))return c;d+=1,d<a&&(yield c.readBody(),yield this._performExponentialBackoff(d))}while(d<a);return c})}dispose(){this._agent&&this._agent.destroy(),this._disposed=!0}requestRaw(t,n){return y(this,void 0,void 0,function*(){return new Promise((r,o)=>{function i(s,a){s?o(s):a?r(a):o(new Error("Unknown error"))}this.requestRawWithCallback(t,n,i)})})}requestRawWithCallback(t,n,r){typeof n=="string"&&(t.options.headers||(t.options.headers={}),t.options.headers["Content-Length"]=Buffer.byteLength(n,"utf8"));let o=!1;function i(d,c){o||(o=!0,r(d,c))}let s=t.httpModule.request(t.options,d=>{let c=new he(d);i(void 0,c)}),a;s.on("socket",d=>{a=d}),s.setTimeout(this._socketTimeout||3*6e4,()=>{a&&a.end(),i(new Error(`Request timeout: ${t.options.path}`))}),s.on("error",function(d){i(d)}),n&&typeof n=="string"&&s.write(n,"utf8"),n&&typeof n!="string"?(n.on("close",function(){s.end()}),n.pipe(s)):s.end()}getAgent(t){let n=new URL(t);return this._getAgent(n)}getAgentDispatcher(t){let n=new URL(t),r=K(n);if(r&&r.hostname)return this._getProxyAgentDispatcher(n,r)}_prepareRequest(t,n,r){let o={};o.parsedUrl=n;let i=o.parsedUrl.protocol==="https:";o.httpModule=i?Le:oe;let s=i?443:80;if(o.options={},o.options.host=o.parsedUrl.hostname,o.options.port=o.parsedUrl.port?parseInt(o.parsedUrl.port):s,o.options.path=(o.parsedUrl.pathname||"")+(o.parsedUrl.search||""),o.options.method=t,o.options.headers=this._mergeHeaders(r),this.userAgent!=null&&(o.options.headers["user-agent"]=this.userAgent),o.options.agent=this._getAgent(o.parsedUrl),this.handlers)for(let a of this.handlers)a.prepareRequest(o.options);return o}_mergeHeaders(t){return this.requestOptions&&this.requestOptions.headers?Object.assign({},re(this.requestOptions.headers),re(t||{})):re(t||{})}_getExistingOrDefaultHeader(t,n,r){let o;if(this.requestOptions&&this.requestOptions.headers){let s=re(this.requestOptions.headers)[n];s&&(o=typeof s=="number"?s.toString():s)}let i=t[n];return i!==void 0?typeof i=="number"?i.toString():i:o!==void 0?o:r}_getExistingOrDefaultContentTypeHeader(t,n){let r;if(this.requestOptions&&this.requestOptions.headers){let i=re(this.requestOptions.headers)[T.ContentType];i&&(typeof i=="number"?r=String(i):Array.isArray(i)?r=i.join(", "):r=i)}let o=t[T.ContentType];return o!==void 0?typeof o=="number"?String(o):Array.isArray(o)?o.join(", "):o:r!==void 0?r:n}_getAgent(t){let n,r=K(t),o=r&&r.hostname;if(this._keepAlive&&o&&(n=this._proxyAgent),o||(n=this._agent),n)return n;let i=t.protocol==="https:",s=100;if(this.requestOptions&&(s=this.requestOptions.maxSockets||oe.globalAgent.maxSockets),r&&r.hostname){let a={maxSockets:s,keepAlive:this._keepAlive,proxy:Object.assign(Object.assign({},(r.username||r.password)&&{proxyAuth:`${r.username}:${r.password}`}),{host:r.hostname,port:r.port})},d,c=r.protocol==="https:";i?d=c?D.httpsOverHttps:D.httpsOverHttp:d=c?D.httpOverHttps:D.httpOverHttp,n=d(a),this._proxyAgent=n}if(!n){let a={keepAlive:this._keepAlive,maxSockets:s};n=i?new Le.Agent(a):new oe.Agent(a),this._agent=n}return i&&this._ignoreSslError&&(n.options=Object.assign(n.options||{},{rejectUnauthorized:!1})),n}_getProxyAgentDispatcher(t,n){let r;if(this._keepAlive&&(r=this._proxyAgentDispatcher),r)return r;let o=t.protocol==="https:";return r=new fe(Object.assign({uri:n.href,pipelining:this._keepAlive?1:0},(n.username||n.password)&&{token:`Basic ${Buffer.from(`${n.username}:${n.password}`).toString("base64")}`})),this._proxyAgentDispatcher=r,o&&this._ignoreSslError&&(r.options=Object.assign(r.options.requestTls||{},{rejectUnauthorized:!1})),r}_getUserAgentWithOrchestrationId(t){let n=t||"actions/http-client",r=process.env.ACTIONS_ORCHESTRATION_ID;if(r){let o=r.replace(/[^a-z0-9_.-]/gi,"_");return`${n} actions_orchestration_id/${o}`}return n}_performExponentialBackoff(t){return y(this,void 0,void 0,function*(){t=Math.min(zn,t);let n=Vn*Math.pow(2,t);return new Promise(r=>setTimeout(()=>r(),n))})}_processResponse(t,n){return y(this,void 0,void 0,function*(){return new Promise((r,o)=>y(this,void 0,void 0,function*(){let i=t.message.statusCode||0,s={statusCode:i,result:null,headers:{}};i===v.NotFound&&r(s);function a(u,l){if(typeof l=="string"){let p=new Date(l);if(!isNaN(p.valueOf()))return p}return l}let d,c;try{c=yield t.readBody(),c&&c.length>0&&(n&&n.deserializeDates?d=JSON.parse(c,a):d=JSON.parse(c),s.result=d),s.headers=t.message.headers}catch{}if(i>299){let u;d&&d.message?u=d.message:c&&c.length>0?u=c:u=`Failed request: (${i})`;let l=new me(u,i);l.result=s.result,o(l)}else r(s)}))})}},re=e=>Object.keys(e).reduce((t,n)=>(t[n.toLowerCase()]=e[n],t),{})});function m(e){return e.length<=100&&!/[\r\n{}]/.test(e)?`"${e}"`:`a ${e.length}-character value (not shown: it may be a secret)`}function nr(e,t,n){let r=n>1?` after ${n} attempts`:"";if(t.status===0)return`${e} failed${r}: ${t.message}`;let o=t.code?` ${t.code}`:"";return`${e} failed${r}: HTTP ${t.status}${o}: ${t.message}`}function xt(e){return e instanceof H||e instanceof f?e.remedy?`${e.message}
-${e.remedy}`:e.message:e instanceof _?e.message:`Unexpected error: ${e instanceof Error?e.message:String(e)}`}var _,vt,H,f,b=A(()=>{"use strict";_=class extends Error{name="InputError";input;constructor(t,n,r=`Input ${t}`){super(n.startsWith(t)?n:`${r}: ${n}`),this.input=t}},vt=(e,t)=>new _(e,t);H=class extends Error{name="ApiError";what;failure;attempts;remedy;constructor(t,n,r,o){super(nr(t,n,r)),this.what=t,this.failure=n,this.attempts=r,this.remedy=o}},f=class extends Error{name="ActionError";remedy;constructor(t,n){super(t),this.remedy=n}}});function rr(e){let t=e.toLowerCase().replace(/^\[|\]$/g,"");return t==="localhost"||t==="::1"||/^127(\.\d{1,3}){3}$/.test(t)}function X(e){return e.protocol==="https:"||e.protocol==="http:"&&rr(e.hostname)}function ae(e){let t=typeof e=="string"?new URL(e):e;return`${t.origin}${t.pathname}${t.search?"?…":""}`}function St(e,t){let n=`${t.origin}${t.pathname}`;if(!(e.endsWith("*")?n.startsWith(e.slice(0,-1)):n===e))return`${ae(t)} is not covered by the signed JWT's audience ${e}, so IAP would refuse it. Use an audience that covers every URL, such as ${t.origin}/*`}var Z=A(()=>{"use strict"});function $t(e){Rt=e}function g(e,{perLine:t=!0}={}){if(e)for(let n of t?[e,...e.split(/\r?\n/)]:[e]){let r=n.trim();r.length<ar||qe.has(r)||(qe.add(r),Rt(r))}}function Q(e){let t=e;for(let n of[...qe].sort((r,o)=>o.length-r.length))t=t.split(n).join("***");return t}var qe,Rt,ar,S=A(()=>{"use strict";qe=new Set,Rt=()=>{throw new Error("no masker: the front door must call setMasker before any secret exists")};ar=6});function P(e){try{let t=JSON.parse(e);return t!==null&&typeof t=="object"&&!Array.isArray(t)?t:void 0}catch{return}}var ce=A(()=>{"use strict"});function Ke(e){return Buffer.from(e).toString("base64url")}function U(e){let t=e.split(".");if(t.length!==3||t.some(o=>!/^[A-Za-z0-9_-]+$/.test(o)))return;let n=qt(t[0]??""),r=qt(t[1]??"");return n&&r?{header:n,claims:r}:void 0}function qt(e){return P(Buffer.from(e,"base64url").toString("utf8"))}function Ht(e,t,n){let o=`${Ke(JSON.stringify(n?{alg:"RS256",typ:"JWT",kid:n}:{alg:"RS256",typ:"JWT"}))}.${Ke(JSON.stringify(e))}`,i=(0,Jt.createSign)("RSA-SHA256").update(o).sign(t);return`${o}.${Ke(i)}`}var Jt,ee=A(()=>{"use strict";Jt=require("node:crypto");ce()});function Xe(e,t,n){return new H(e.what,t,n,e.remedy?.(t))}function sn(e){return(Math.max(0,e)/1e3).toFixed(1)}function ve(e){return e===408||e===429||e>=500&&e<=599&&e!==501}function Ze(e){let t=e.code??"";return t!=="ENOTFOUND"&&!cn.has(t)&&!/^PROXY_4/.test(t)}function Xr(e,t){let n=Array.isArray(e)?e[0]:e;if(!n)return;if(/^\d+$/.test(n.trim()))return Number(n.trim())*1e3;let r=Date.parse(n);return Number.isNaN(r)?void 0:Math.max(0,r-t)}function Zr(e,t,n){let r=Qr(t.url),o=e;if(o.name==="TimeoutError"||o.name==="AbortError"||o.code==="ABORT_ERR")return{status:0,code:"TIMEOUT",message:`no complete answer from ${r} within ${n/1e3} s`};let i={ECONNRESET:`the connection to ${r} was reset`,ECONNREFUSED:`${r} refused the connection`,ENOTFOUND:`the name ${r} did not resolve (DNS)`,EAI_AGAIN:`the name ${r} did not resolve (DNS, temporary)`,ETIMEDOUT:`the connection to ${r} timed out`,EPIPE:`the connection to ${r} closed while sending`},s=o.code??"ERROR";if(cn.has(s))return{status:0,code:s,message:`the TLS certificate of ${r} is not trusted (${s}); behind a TLS-inspecting proxy, give the runner the proxy's CA with NODE_EXTRA_CA_CERTS`};if(o.message?.startsWith("tunneling socket could not be established")){let a=/statusCode=(\d{3})/.exec(o.message)?.[1];return{status:0,code:a?`PROXY_${a}`:s,message:`the proxy (https_proxy/http_proxy) did not open a tunnel to ${r}: ${o.message}`}}return{status:0,code:s,message:i[s]??`could not reach ${r}: ${o.message??s}`}}function Qr(e){try{return new URL(e).host}catch{return"the server"}}function eo(e){let t=P(e.body),n=t?.error;if(n&&typeof n=="object"){let r=n,o=Array.isArray(r.details)?r.details:[],i=o.map(a=>a?.reason).find(a=>typeof a=="string"),s=o.map(a=>a?.metadata?.permission).find(a=>typeof a=="string");return{status:e.status,...typeof r.status=="string"?{code:r.status}:{},message:typeof r.message=="string"?r.message:an(e.body),...i?{reason:i}:{},...s?{permission:s}:{}}}if(typeof n=="string"){let r=t?.error_description;return{status:e.status,code:n,message:typeof r=="string"?r:n}}if(e.status>=300&&e.status<400){let r=e.headers.location,o=typeof r=="string"?` to ${to(r)}`:"";return{status:e.status,message:`a redirect${o}, not followed: tokens are never sent on`}}return{status:e.status,message:an(e.body)||"(empty body)"}}function to(e){try{return new URL(e).origin}catch{return"another location"}}function dn(e){return/<title[^>]*>([^<]*)<\/title>/i.exec(e)?.[1]?.trim()}function no(e){let t=String(e.headers["content-type"]??"no content type").split(";")[0],n=dn(e.body);return n?`HTML page "${n.slice(0,100)}"`:`${e.body.length} characters of ${t}`}function an(e){let t=dn(e),n=(t?`HTML page "${t}"`:e).replace(/\s+/g," ").trim();return n.length>300?`${n.slice(0,300)}…`:n}async function oo(e){let{HttpClient:t}=await Promise.resolve().then(()=>(kt(),yt));return new t("iap-token").getAgent(e)}var Yr,on,Ae,cn,ro,Qe=A(()=>{"use strict";Ce();b();ce();Yr={attempts:5,timeoutMs:1e4,budgetMs:3e4,baseDelayMs:500,maxDelayMs:8e3,retryable:e=>ve(e.status),describe:e=>`HTTP ${e.status}`,retryableFailure:e=>Ze(e)},on=1<<20,Ae=class{#t;#n;#r;#e;#o;#i;constructor(t={}){let{transport:n,sleep:r,random:o,now:i,log:s,...a}=t;this.#t=n??ro,this.#n=r??(d=>new Promise(c=>setTimeout(c,d))),this.#r=o??Math.random,this.#e=i??Date.now,this.#o=s??(()=>{}),this.#i={...Yr,...a}}async send(t){let n=this.#e(),r={...this.#i,...t.retry};for(let o=1;;o++){let i,s;try{i=await this.#t(t,AbortSignal.timeout(r.timeoutMs))}catch(p){s=Zr(p,t,r.timeoutMs)}let a=i?r.retryable(i):s!==void 0&&r.retryableFailure(s),d=this.#a(o,i,r),c=r.budgetMs-(this.#e()-n);if(!a||o>=r.attempts||d>=c){if(i)return{response:i,attempts:o};throw Xe(t,s??{status:0,message:"no answer"},o)}let u=i?r.describe(i):s?.message??"no answer",l=r.attempts<=10?` of ${r.attempts}`:"";this.#o(`${t.what}: ${u} (attempt ${o}${l}); retrying in ${sn(d)} s (${sn(c)} s left)`),await this.#n(d)}}async text(t){return(await this.#s(t)).response.body}async json(t){let{response:n,attempts:r}=await this.#s(t),o=P(n.body);if(!o)throw Xe(t,{status:n.status,message:`the response is not a JSON object (${no(n)})`},r);return o}async#s(t){let n=await this.send(t);if(n.response.status<200||n.response.status>299)throw Xe(t,eo(n.response),n.attempts);return n}#a(t,n,r){let o=Math.min(r.maxDelayMs,r.baseDelayMs*2**Math.min(t-1,30)),i=Math.round(o/2+this.#r()*o/2),s=n?Xr(n.headers["retry-after"],this.#e()):void 0;return s===void 0?i:s>r.maxDelayMs?1/0:Math.max(s,i)}};cn=new Set(["UNABLE_TO_VERIFY_LEAF_SIGNATURE","UNABLE_TO_GET_ISSUER_CERT_LOCALLY","SELF_SIGNED_CERT_IN_CHAIN","DEPTH_ZERO_SELF_SIGNED_CERT","CERT_HAS_EXPIRED","ERR_TLS_CERT_ALTNAME_INVALID"]);ro=async(e,t)=>{let n=new URL(e.url),{request:r}=n.protocol==="https:"?process.getBuiltinModule("node:https"):process.getBuiltinModule("node:http"),o=!e.direct&&K(n)?await oo(e.url):void 0;return new Promise((i,s)=>{let a=e.body===void 0?void 0:Buffer.from(e.body),d={"user-agent":"iap-token",...e.headers};a&&(d["content-length"]=String(a.length));let c=r(n,{method:e.method,headers:d,signal:t,...o?{agent:o}:{}},l=>{let p=[],k=0,h=()=>i({status:l.statusCode??0,headers:l.headers,body:Buffer.concat(p).toString("utf8")});l.on("data",R=>{p.push(R.subarray(0,Math.max(0,on-k))),k+=R.length,k>=on&&(h(),c.destroy())}),l.on("end",h),l.on("error",s)});c.on("error",s);let u=()=>{c.destroy(t.reason),s(t.reason)};t.aborted?u():t.addEventListener("abort",u,{once:!0}),c.on("close",()=>t.removeEventListener("abort",u)),c.end(a)})}});function Se(e,t){return e.ranges.some(([n,r])=>t>=n&&t<=r)}var nt=A(()=>{"use strict"});function G(e){return String(e.headers["x-goog-iap-generated-response"]??"").toLowerCase()==="true"}function kn(e,t){return Se(t.expected,e.status)?!1:G(e)?e.status===403||ve(e.status):ve(e.status)}function wn(e,t){return co.has(e)?{answer:n=>G(n)&&kn(n,t),failure:n=>n.code==="ECONNREFUSED"||n.code==="EAI_AGAIN"}:{answer:n=>kn(n,t),failure:Ze}}var co,rt=A(()=>{"use strict";Qe();nt();co=new Set(["POST","PUT","PATCH","DELETE"])});async function _n(e){let{response:t,failure:n,config:r}=e,o=`${r.retryForMs/1e3} s`;if(!t)return`No answer within the retry window (${o}): ${n??"unknown error"}.`;let{status:i}=t;if(G(t))return i===401?lo(e,t):i===403?uo(e.minted.principal,o):i>=300&&i<400?`IAP redirected to its sign-in page: it did not see the token. Check that nothing between the runner and IAP strips the ${r.header} header.`:`IAP answered ${i}, which smoke_test_expected_status (${r.expected.text}) does not accept.`;if(i===403)return["The request passed IAP, and the app (or the service behind IAP) refused it with 403.","Fix: for Cloud Run behind IAP, the IAP service agent needs roles/run.invoker on the service:","  gcloud run services add-iam-policy-binding SERVICE --region=REGION --role=roles/run.invoker --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-iap.iam.gserviceaccount.com"].join(`
-`);if(i===401)return`The request passed IAP, and the app refused it with 401 (its own authentication).${r.header==="authorization"?" If the app checks its own Authorization header, set smoke_test_header: proxy-authorization and send the app's credential in smoke_test_headers.":""}`;if(i>=300&&i<400){let s=String(t.headers.location??"");return`The app redirected to ${fo(s)}; redirects are not followed (the token would travel on). Call the final URL, or add ${i} to smoke_test_expected_status.`}return i>=500||i===429||i===408?`The app kept answering ${i} for the whole retry window (${o}).`:`The app answered ${i}, which smoke_test_expected_status (${r.expected.text}) does not accept.`}function uo(e,t){let n=e.endsWith(".gserviceaccount.com")?`serviceAccount:${e}`:`user:${e}`;return[`IAP refused ${e} with 403 for the whole retry window (${t}): it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (it can take 7 minutes or more; raise smoke_test_retry_for).`,"Fix: grant it on the app's backend service (or --resource-type=cloud-run --service=SERVICE --region=REGION):",`  gcloud iap web add-iam-policy-binding --resource-type=backend-services --service=BACKEND_SERVICE --member=${n} --role=roles/iap.httpsResourceAccessor`].join(`
-`)}async function lo(e,t){let{minted:n,config:r}=e,o=t.body.trim().slice(0,200),i=`IAP refused the token with 401: "${o}".`;if(/audience/i.test(o)){if(n.kind==="signed_jwt")return`${i}
-Fix: the signed JWT's audience ${n.audience} does not cover the URL IAP saw; use https://HOST/* as audience.`;let s=await po(e),a=U(n.token)?.claims.aud,d=typeof a=="string"?a:n.audience,c=new URL(e.target.url),u=s?`IAP on this app uses the OAuth client ${s}, and the token's audience is ${d}. Set audience: ${s}, or add ${d} to the app's programmaticClients allowlist`:`The token's audience ${d} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;return`${i}
-Fix: ${u}; or, with no OAuth client at all, token_type: signed_jwt with audience ${c.origin}/*.`}return/email/i.test(o)?`${i}
-Fix: the ID token has no email claim; set include_email: true.`:/signature/i.test(o)?n.kind==="signed_jwt"?`${i}
-Fix: IAP could not verify the JWT with ${n.principal}'s public keys; the signing key may have been deleted. Mint again.`:`${i}
-Fix: the token is not signed by Google; pass the action's token output unchanged.`:/parse/i.test(o)?`${i}
-Fix: IAP did not receive a JWT in the ${r.header} header. Check smoke_test_headers and any proxy on the way.`:/empty token/i.test(o)?`${i}
-Fix: IAP saw no token: something between the runner and IAP strips the ${r.header} header (a proxy, a load balancer rule).`:/expire/i.test(o)?`${i}
-Fix: the token expired; check the runner's clock, or mint it closer to its use.`:i}async function po(e){try{let{response:t}=await e.http.send({what:`Sign-in probe of ${ae(e.target.url)}`,method:"GET",url:e.target.url,retry:{attempts:1,timeoutMs:e.config.timeoutMs}}),n=t.headers.location;return t.status<300||t.status>399||typeof n!="string"?void 0:new URL(n,e.target.url).searchParams.get("client_id")??void 0}catch{return}}function fo(e){try{let t=new URL(e);return`${t.origin}${t.pathname}`}catch{return"another location"}}var Tn=A(()=>{"use strict";ee();Z();rt()});var bn={};st(bn,{runSmokeTests:()=>ho,smokeFailure:()=>yo});async function ho(e,t,n,r,o=Date.now){return Promise.all(e.targets.map(i=>go(i,e,t,n,r,o)))}async function go(e,t,n,r,o,i){let s=i(),a=ae(e.url),d=`${e.method} ${a}`,c=wn(e.method,t),u,l,p;try{let J=await r.send({what:d,method:e.method,url:e.url,headers:{...t.headers,[t.header]:`Bearer ${n.token}`},retry:{...mo,timeoutMs:t.timeoutMs,budgetMs:t.retryForMs,retryable:c.answer,retryableFailure:c.failure,describe:ot=>`${G(ot)?"IAP":"the app"} answered ${ot.status}`}});u=J.response,l=J.attempts}catch(J){if(!(J instanceof H))throw J;l=J.attempts,p=J.failure.message}let k=Math.round(i()-s),h=u?.status??null,R=u!==void 0&&Se(t.expected,u.status),x=u?G(u)?"iap":"app":null,q={method:e.method,url:a,status:h,ok:R,attempts:l,ms:k,from:x},ne=`${l} attempt${l===1?"":"s"}, ${(k/1e3).toFixed(1)} s`;if(R)return o(`✓ ${d}: ${h} from the ${x==="iap"?"IAP":"app"} (${ne})`),q;let xn=await _n({target:e,response:u,failure:p,minted:n,config:t,http:r});return o(`✗ ${d}: ${h===null?"no answer":`${h} from ${x==="iap"?"IAP":"the app"}`} (${ne})`),{...q,diagnosis:Q(xn)}}function yo(e){let t=e.filter(r=>!r.ok);if(t.length===0)return;let n=t.map(r=>`${r.method} ${r.url}: ${r.diagnosis??"failed"}`);return new f(`Smoke test failed for ${t.length} of ${e.length} URL(s); no outputs were set.
-${n.join(`
-`)}`)}var mo,An=A(()=>{"use strict";b();S();rt();nt();Z();Tn();mo={baseDelayMs:2e3,maxDelayMs:15e3,attempts:1e3}});var ct=j(require("os"));function I(e){return e==null?"":typeof e=="string"||e instanceof String?e:JSON.stringify(e)}function Re(e){return Object.keys(e).length?{title:e.title,file:e.file,line:e.startLine,endLine:e.endLine,col:e.startColumn,endColumn:e.endColumn}:{}}function W(e,t,n){let r=new $e(e,t,n);process.stdout.write(r.toString()+ct.EOL)}var at="::",$e=class{constructor(t,n,r){t||(t="missing.command"),this.command=t,this.properties=n,this.message=r}toString(){let t=at+this.command;if(this.properties&&Object.keys(this.properties).length>0){t+=" ";let n=!0;for(let r in this.properties)if(this.properties.hasOwnProperty(r)){let o=this.properties[r];o&&(n?n=!1:t+=",",t+=`${r}=${Pn(o)}`)}}return t+=`${at}${Cn(this.message)}`,t}};function Cn(e){return I(e).replace(/%/g,"%25").replace(/\r/g,"%0D").replace(/\n/g,"%0A")}function Pn(e){return I(e).replace(/%/g,"%25").replace(/\r/g,"%0D").replace(/\n/g,"%0A").replace(/:/g,"%3A").replace(/,/g,"%2C")}var dt=j(require("crypto")),le=j(require("fs")),ue=j(require("os"));function Oe(e,t){let n=process.env[`GITHUB_${e}`];if(!n)throw new Error(`Unable to find environment variable for file command ${e}`);if(!le.existsSync(n))throw new Error(`Missing file at path: ${n}`);le.appendFileSync(n,`${I(t)}${ue.EOL}`,{encoding:"utf8"})}function Ie(e,t){let n=`ghadelimiter_${dt.randomUUID()}`,r=I(t);if(e.includes(n))throw new Error(`Unexpected input: name should not contain the delimiter "${n}"`);if(r.includes(n))throw new Error(`Unexpected input: value should not contain the delimiter "${n}"`);return`${e}<<${n}${ue.EOL}${r}${ue.EOL}${n}`}var Fe=j(require("os"));var _t=require("os"),ie=require("fs"),je=function(e,t,n,r){function o(i){return i instanceof n?i:new n(function(s){s(i)})}return new(n||(n=Promise))(function(i,s){function a(u){try{c(r.next(u))}catch(l){s(l)}}function d(u){try{c(r.throw(u))}catch(l){s(l)}}function c(u){u.done?i(u.value):o(u.value).then(a,d)}c((r=r.apply(e,t||[])).next())})},{access:Xn,appendFile:Zn,writeFile:Qn}=ie.promises,wt="GITHUB_STEP_SUMMARY";var Me=class{constructor(){this._buffer=""}filePath(){return je(this,void 0,void 0,function*(){if(this._filePath)return this._filePath;let t=process.env[wt];if(!t)throw new Error(`Unable to find environment variable for $${wt}. Check if your runtime environment supports job summaries.`);try{yield Xn(t,ie.constants.R_OK|ie.constants.W_OK)}catch{throw new Error(`Unable to access summary file: '${t}'. Check if the file has correct read/write permissions.`)}return this._filePath=t,this._filePath})}wrap(t,n,r={}){let o=Object.entries(r).map(([i,s])=>` ${i}="${s}"`).join("");return n?`<${t}${o}>${n}</${t}>`:`<${t}${o}>`}write(t){return je(this,void 0,void 0,function*(){let n=!!t?.overwrite,r=yield this.filePath();return yield(n?Qn:Zn)(r,this._buffer,{encoding:"utf8"}),this.emptyBuffer()})}clear(){return je(this,void 0,void 0,function*(){return this.emptyBuffer().write({overwrite:!0})})}stringify(){return this._buffer}isEmptyBuffer(){return this._buffer.length===0}emptyBuffer(){return this._buffer="",this}addRaw(t,n=!1){return this._buffer+=t,n?this.addEOL():this}addEOL(){return this.addRaw(_t.EOL)}addCodeBlock(t,n){let r=Object.assign({},n&&{lang:n}),o=this.wrap("pre",this.wrap("code",t),r);return this.addRaw(o).addEOL()}addList(t,n=!1){let r=n?"ol":"ul",o=t.map(s=>this.wrap("li",s)).join(""),i=this.wrap(r,o);return this.addRaw(i).addEOL()}addTable(t){let n=t.map(o=>{let i=o.map(s=>{if(typeof s=="string")return this.wrap("td",s);let{header:a,data:d,colspan:c,rowspan:u}=s,l=a?"th":"td",p=Object.assign(Object.assign({},c&&{colspan:c}),u&&{rowspan:u});return this.wrap(l,d,p)}).join("");return this.wrap("tr",i)}).join(""),r=this.wrap("table",n);return this.addRaw(r).addEOL()}addDetails(t,n){let r=this.wrap("details",this.wrap("summary",t)+n);return this.addRaw(r).addEOL()}addImage(t,n,r){let{width:o,height:i}=r||{},s=Object.assign(Object.assign({},o&&{width:o}),i&&{height:i}),a=this.wrap("img",null,Object.assign({src:t,alt:n},s));return this.addRaw(a).addEOL()}addHeading(t,n){let r=`h${n}`,o=["h1","h2","h3","h4","h5","h6"].includes(r)?r:"h1",i=this.wrap(o,t);return this.addRaw(i).addEOL()}addSeparator(){let t=this.wrap("hr",null);return this.addRaw(t).addEOL()}addBreak(){let t=this.wrap("br",null);return this.addRaw(t).addEOL()}addQuote(t,n){let r=Object.assign({},n&&{cite:n}),o=this.wrap("blockquote",t,r);return this.addRaw(o).addEOL()}addLink(t,n){let r=this.wrap("a",t,{href:n});return this.addRaw(r).addEOL()}},er=new Me;var V=er;var De;(function(e){e[e.Success=0]="Success",e[e.Failure=1]="Failure"})(De||(De={}));function Tt(e,t){let n=I(t);if(process.env[e]=n,process.env.GITHUB_ENV||"")return Oe("ENV",Ie(e,t));W("set-env",{name:e},n)}function bt(e){W("add-mask",{},e)}function se(e,t){if(process.env.GITHUB_OUTPUT||"")return Oe("OUTPUT",Ie(e,t));process.stdout.write(Fe.EOL),W("set-output",{name:e},I(t))}function At(e){process.exitCode=De.Failure,tr(e)}function tr(e,t={}){W("error",Re(t),e instanceof Error?e.toString():e)}function ge(e,t={}){W("warning",Re(t),e instanceof Error?e.toString():e)}function Y(e){process.stdout.write(e+Fe.EOL)}b();var Dt=require("node:fs");function O(e){return/^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(e)}Z();var or="GHA_ENDPOINT_OVERRIDE_",ir=["oauth2","sts","iamcredentials","accounts"];function Et(e,t,n){let r=new Map(ir.flatMap(o=>{let i=sr(t,o,n);return i?[[o,i]]:[]}));return{oauth2:r.get("oauth2")??`https://oauth2.${e}`,sts:r.get("sts")??`https://sts.${e}/v1`,iamcredentials:r.get("iamcredentials")??`https://iamcredentials.${e}/v1`,accounts:r.get("accounts")??"https://accounts.google.com",iamHost:`iam.${e}`,overridden:new Set(r.keys())}}function sr(e,t,n){let r=or+t,o=e[r]?.trim();if(o)return F(o,r,n),o.replace(/\/+$/,"")}function F(e,t,n){let r;try{r=new URL(e)}catch{throw n(t,"is not a URL; expected https://host[/path]")}if(X(r))return r;throw n(t,`must be an https:// URL (http:// is accepted only for localhost), got ${r.protocol}//${r.host}`)}b();S();Z();b();S();var It=require("node:crypto");ce();S();function Je(e,t,n){g(e,{perLine:!1});let r=e.trim(),o=Ot(r)??(dr(r)?Ot(Buffer.from(r,"base64").toString("utf8")):void 0);if(!o)throw n(t,"is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");return Ct(o),o}function Ct(e,t=0){if(!(!e||typeof e!="object"||t>5))for(let[n,r]of Object.entries(e))typeof r=="string"&&cr.includes(n)?g(r.replace(/\\n/g,`
-`)):Ct(r,t+1)}var cr=["private_key","client_secret","refresh_token"];function Pt(e,t,n){let r=["client_email","private_key"].filter(d=>typeof e[d]!="string"||!e[d]);if(r.length>0)throw n(t,`the service-account key lacks ${r.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);let o=e.client_email;if(!O(o))throw n(t,"client_email is not an email address.");let i;try{i=(0,It.createPrivateKey)(e.private_key.replace(/\\n/g,`
-`))}catch{throw n(t,"private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).")}if(i.asymmetricKeyType!=="rsa")throw n(t,"private_key is not an RSA key; Google service-account keys are RSA.");let s=typeof e.token_uri=="string"&&e.token_uri?e.token_uri:void 0,a=typeof e.private_key_id=="string"&&e.private_key_id?e.private_key_id:void 0;return{clientEmail:o,privateKey:i,privateKeyId:a,tokenUri:s}}function Ot(e){return e.startsWith("{")?P(e):void 0}function dr(e){return e.length>0&&/^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(e)}function ye(e,t,n,r){let o=e.type??"service_account";switch(o){case"service_account":{let i=Pt(e,t,r);return i.tokenUri&&F(i.tokenUri,`${t} (token_uri)`,r),{kind:"service_account_key",key:i,origin:n}}case"authorized_user":return ur(e,t,n,r);case"external_account":return pr(e,t,n,r);case"impersonated_service_account":return mr(e,t,n,r);default:throw r(t,`has type ${JSON.stringify(o)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`)}}function de(e,t){let n=e[t];return typeof n=="string"&&n.trim()?n.trim():void 0}function He(e,t,n,r,o){let i=t.filter(s=>!de(e,s));if(i.length)throw o(n,`the ${r} lack ${i.join(", ")}.`);return t.map(s=>de(e,s)??"")}function ur(e,t,n,r){let[o="",i="",s=""]=He(e,["client_id","client_secret","refresh_token"],t,"authorized_user credentials",r);return g(i),g(s),{kind:"refresh_token",clientId:o,clientSecret:i,refreshToken:s,origin:n,clientOrigin:`the client in ${n}`}}var lr=/\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;function Ut(e,t,n){F(e,`${t} (service_account_impersonation_url)`,n);let r=lr.exec(new URL(e).pathname)?.[1];if(!r||!O(decodeURIComponent(r)))throw n(t,"service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");return decodeURIComponent(r)}function pr(e,t,n,r){let[o="",i=""]=He(e,["audience","subject_token_type"],t,"external_account credentials",r),s=de(e,"token_url")??"https://sts.googleapis.com/v1/token";F(s,`${t} (token_url)`,r);let a=de(e,"service_account_impersonation_url");return{kind:"external_account",audience:o,subjectTokenType:i,tokenUrl:s,subjectToken:fr(e,t,r),impersonate:a?Ut(a,t,r):void 0,workforcePoolUserProject:de(e,"workforce_pool_user_project"),origin:n}}function fr(e,t,n){let r=e.credential_source;if(!r||typeof r!="object")throw n(t,"the external_account credentials lack credential_source.");let o=r,i=o.environment_id?"aws":o.executable?"executable":o.certificate?"certificate":void 0;if(i)return{from:"library",kind:i,file:e};let s=o.format??{},a=s.type??"text";if(a!=="text"&&a!=="json")throw n(t,`credential_source.format.type must be text or json, got ${JSON.stringify(a)}.`);let d;if(a==="json"&&(d=typeof s.subject_token_field_name=="string"?s.subject_token_field_name:void 0,!d))throw n(t,"credential_source.format of type json needs subject_token_field_name.");if(typeof o.file=="string"&&o.file)return{from:"file",path:o.file,field:d};if(typeof o.url=="string"&&o.url){F(o.url,`${t} (credential_source.url)`,n);let c={};for(let[u,l]of Object.entries(o.headers??{})){if(typeof l!="string")throw n(t,`credential_source.headers.${u} must be a string.`);g(l.replace(/^Bearer\s+/i,"")),c[u.toLowerCase()]=l}return{from:"url",url:o.url,headers:c,field:d}}throw n(t,"credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.")}function mr(e,t,n,r){let[o=""]=He(e,["service_account_impersonation_url"],t,"impersonated_service_account credentials",r),i=Ut(o,t,r),s=e.source_credentials;if(!s||typeof s!="object")throw r(t,"the impersonated_service_account credentials lack source_credentials.");let a=ye(s,`${t} (source_credentials)`,n,r);if(a.kind!=="service_account_key"&&a.kind!=="refresh_token")throw r(t,"source_credentials must be of type service_account or authorized_user.");let d=(Array.isArray(e.delegates)?e.delegates:[]).map(c=>{let u=String(c).replace(/^projects\/-\/serviceAccounts\//,"");if(!O(u))throw r(t,`a delegates entry is not a service account email: ${m(String(c))}.`);return u});return{kind:"impersonated_service_account",inner:a,serviceAccount:i,delegates:d,origin:n}}b();S();Z();var Nt=["GET","HEAD","POST","PUT","PATCH","DELETE","OPTIONS"],hr=new Set(["host","content-length","transfer-encoding","connection","upgrade","te","trailer","keep-alive"]),gr=/authorization|cookie|token|secret|key|auth|password|session/i;function jt(e,t){let n=yr(e("smoke_test_urls")),r=kr(e("smoke_test_header")),o=wr(e("smoke_test_headers"),r),i=_r(e("smoke_test_expected_status")||"200-299"),s=Lt(e("smoke_test_retry_for"),"smoke_test_retry_for",300,0,3600)*1e3,a=Lt(e("smoke_test_timeout"),"smoke_test_timeout",30,1,600)*1e3;if(n.length!==0){if(t)for(let d of n){let c=t(new URL(d.url));if(c)throw new _("smoke_test_urls",c)}return{targets:n,header:r,headers:o,expected:i,retryForMs:s,timeoutMs:a}}}function yr(e){let t=[];for(let n of e.split(`
-`)){let r=n.trim();if(!r||r.startsWith("#"))continue;let o=/^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(r),i=(o?.[1]??"GET").toUpperCase(),s=o?.[2]??r;if(!o||!Nt.includes(i))throw new _("smoke_test_urls",`each line is URL or METHOD URL (${Nt.join(", ")}); cannot read ${m(r)}`);let a;try{a=new URL(s)}catch{throw new _("smoke_test_urls",`${m(s)} is not a URL; give absolute http(s) URLs, one per line`)}if(a.protocol!=="https:"&&a.protocol!=="http:")throw new _("smoke_test_urls",`${m(s)} is not an http(s) URL`);if(!X(a))throw new _("smoke_test_urls",`${m(s)} is plain http; the token is sent only over https (http only to localhost)`);if(a.username||a.password)throw new _("smoke_test_urls","a URL carries a user name or password; send credentials in smoke_test_headers instead");t.push({method:i,url:a.toString()})}if(t.length>50)throw new _("smoke_test_urls",`lists ${t.length} URLs; at most 50 are accepted`);return t}function kr(e){let t=e.toLowerCase()||"authorization";if(t!=="authorization"&&t!=="proxy-authorization")throw new _("smoke_test_header",`must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${m(e)}`);return t}function wr(e,t){let n={};for(let r of e.split(`
-`)){let o=r.trim();if(!o)continue;let i=o.indexOf(":"),s=i>0?o.slice(0,i).trim().toLowerCase():"";if(!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(s))throw new _("smoke_test_headers",'each line is "Name: value"; a line has no valid header name before its colon');if(hr.has(s))throw new _("smoke_test_headers",`${s} is set by the HTTP client and cannot be given`);if(s===t)throw new _("smoke_test_headers",`sets ${s}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`);let a=o.slice(i+1).trim();gr.test(s)&&g(a.replace(/^(Bearer|Basic)\s+/i,"")),n[s]=a}return n}function _r(e){let t=[];for(let n of e.split(/[\s,]+/).filter(Boolean)){let r=/^([1-5]\d\d)$/.exec(n),o=/^([1-5]\d\d)-([1-5]\d\d)$/.exec(n),i=/^([1-5])xx$/i.exec(n);if(r)t.push([Number(r[1]),Number(r[1])]);else if(o&&Number(o[1])<=Number(o[2]))t.push([Number(o[1]),Number(o[2])]);else if(i)t.push([Number(i[1])*100,Number(i[1])*100+99]);else throw new _("smoke_test_expected_status",`${m(n)} is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`)}if(t.length===0)throw new _("smoke_test_expected_status","is empty; for example 200-299");return{text:e,ranges:t}}function Lt(e,t,n,r,o){if(!e)return n;let i=/^\d+$/.test(e)?Number(e):NaN;if(!(i>=r&&i<=o))throw new _(t,`must be whole seconds from ${r} to ${o}, got ${m(e)}`);return i}b();var Be={audience:"",token_type:"id_token",lifetime:"",workload_identity_provider:"",workload_identity_audience:"",credentials_json:"",refresh_token:"",oauth_client_id:"",oauth_client_secret:"",service_account:"",delegates:"",include_email:"true",export_variable:"IAP_TOKEN",universe:"googleapis.com",smoke_test_urls:"",smoke_test_header:"authorization",smoke_test_headers:"",smoke_test_expected_status:"200-299",smoke_test_retry_for:"300",smoke_test_timeout:"30"},Mt="workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)",Ge={name:e=>e,setting:(e,t)=>`set ${e}: ${t}`,complain:vt,noCredential:e=>`No credential input is set, so the action asked ${e}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${Mt}.`,otherwise:`or give the action a credential: ${Mt}.`};function We(e){return t=>e[`INPUT_${t.toUpperCase()}`]?.trim()}var Tr=/^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/,br=/^[a-z0-9-]{4,32}$/,Ar=/^[A-Za-z_][A-Za-z0-9_]*$/,vr=/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;function Ft(e,t,n){let r=x=>e(x)??Be[x],o={env:t,input:r,words:n,fail:(x,q)=>{throw n.complain(n.name(x),q)}},{fail:i,words:s}=o,a=r("universe")||"googleapis.com";vr.test(a)||i("universe",`must be a domain such as googleapis.com, got ${m(a)}`);let d=Et(a,t,n.complain),c=Er(o,r("token_type")),u=c==="signed_jwt"?Rr(o,r("audience")):xr(o,r("audience")),l=$r(o,r("lifetime"),c),p=Ur(o,r("service_account"),"service_account"),k=Nr(o,r("delegates"));k.length>0&&!p&&i("delegates",`needs ${s.name("service_account")}: delegates are the chain from the caller to that service account.`);let h=Or(o,p,d.iamHost);if(c==="signed_jwt"&&h.kind==="refresh_token"&&!p&&i("service_account",`is required for ${s.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`),c==="signed_jwt"&&!p&&h.kind==="service_account_key"&&!h.key.privateKeyId)throw n.complain(h.origin,"has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded.");let R=jt(r,c==="signed_jwt"?x=>St(u,x):void 0);return{tokenType:c,audience:u,lifetimeSeconds:l,source:h,serviceAccount:p,delegates:k,includeEmail:Lr(o,r("include_email"),"include_email",!0),exportVariable:jr(o,r("export_variable")),universe:a,endpoints:d,smoke:R,nameOf:n.name}}function xr({fail:e,words:t},n){return n||e("audience","is required: the OAuth client ID of the IAP-protected app (…apps.googleusercontent.com). Find it in the console under Security > Identity-Aware Proxy, or in the client_id of the sign-in page IAP redirects a browser to."),/\s/.test(n)&&e("audience","must be a single value without spaces."),/^https?:\/\//i.test(n)&&e("audience",`is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, ${t.setting("token_type","signed_jwt")}.`),n}var Sr=["credentials_json","workload_identity_provider","refresh_token"];function Er({fail:e},t){return!t||t==="id_token"?"id_token":t==="signed_jwt"?"signed_jwt":e("token_type",`must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${m(t)}`)}function Rr({fail:e,words:t},n){let r="the app's URL, https://HOST/PATH or https://HOST/* for every path",o=`with ${t.name("token_type")} signed_jwt`;n||e("audience",`is required: ${o}, ${r}.`);let i;try{i=new URL(n)}catch{return e("audience",`must be a URL ${o} (${r}), got ${m(n)}`)}X(i)||e("audience",`must be an https URL ${o} (${r}), got ${m(n)}`);let s=`${i.origin}${i.pathname}`,a=s.indexOf("*");return(a!==-1&&!(a===s.length-1&&s.endsWith("/*"))||i.search||i.hash)&&e("audience",`may end in /* but have no other wildcard, query or fragment (${r}), got ${m(n)}`),s}function $r({fail:e,words:t},n,r){if(!n)return 3600;r!=="signed_jwt"&&e("lifetime",`applies to ${t.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);let o=/^\d+$/.test(n)?Number(n):NaN;return o>=60&&o<=3600||e("lifetime",`must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got ${m(n)}`),o}function Or(e,t,n){let{env:r,input:o,words:i}=e,s=Sr.filter(c=>o(c));if(s.length>1){let c=s.map(i.name).join(" and ");throw i.complain(c,`${c} are ${s.length===2?"both":"all"} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`)}for(let c of["oauth_client_id","oauth_client_secret"])o(c)&&!o("refresh_token")&&e.fail(c,`goes with ${i.name("refresh_token")}, which is not set.`);let a=Ir(e,t,n)??Cr(e),d=a.kind==="external_account"?a.subjectToken:void 0;if(d?.from==="library"&&d.kind==="executable"&&r.GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES!=="1")throw i.complain("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",`must be 1 to run the command that the credentials in ${a.origin} name (credential_source.executable), as Google's libraries require.`);return a.kind==="external_account"&&!a.impersonate&&!t&&e.fail("service_account",`is required: the external_account credentials in ${a.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`),a}function Ir(e,t,n){let{input:r,words:o,fail:i}=e,s=r("credentials_json");if(s){let c=o.name("credentials_json");return ye(Je(s,c,o.complain),c,c,o.complain)}let a=r("workload_identity_provider");if(a)return Pr(e,a,t,n);r("workload_identity_audience")&&i("workload_identity_audience",`goes with ${o.name("workload_identity_provider")}, which is not set.`);let d=r("refresh_token");if(d){let c=r("oauth_client_id"),u=r("oauth_client_secret");for(let l of[d,u,c])g(l);for(let[l,p]of[["oauth_client_id",c],["oauth_client_secret",u]])p||i(l,`is required with ${o.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);return{kind:"refresh_token",clientId:c,clientSecret:u,refreshToken:d,origin:o.name("refresh_token"),clientOrigin:`${o.name("oauth_client_id")} and ${o.name("oauth_client_secret")}`}}}function Cr({env:e,words:t}){let n=e.GOOGLE_APPLICATION_CREDENTIALS?.trim();if(n){let i="GOOGLE_APPLICATION_CREDENTIALS",s;try{s=(0,Dt.readFileSync)(n,"utf8")}catch(a){let d=a.code;throw t.complain(i,`names ${n}, which cannot be read (${d??"error"}). Point it at a credentials JSON file, or unset it.`)}return ye(Je(s,i,t.complain),i,`${i} (${n})`,t.complain)}let r=e.GCE_METADATA_HOST?.trim()||"metadata.google.internal";if(!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(r))throw t.complain("GCE_METADATA_HOST",`must be host[:port] without a scheme, got ${m(r)}`);let o=r==="metadata.google.internal"?"the metadata server":`the metadata server at ${r}`;return{kind:"metadata",host:r,origin:o,unreachable:t.noCredential(o),otherwise:t.otherwise}}function Pr(e,t,n,r){let{env:o,input:i,words:s,fail:a}=e,d="workload_identity_provider",c="projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER";/^(https:)?\/\/iam\./.test(t)&&a(d,`must be the resource name without the //iam.googleapis.com/ prefix: ${c}`);let u=Tr.exec(t);if(!u)return a(d,`must look like ${c}, got ${m(t)}`);let[,l="",p="",k=""]=u;/^\d+$/.test(l)||a(d,`must use the project number, not the project ID ${m(l)}. Find it with: gcloud projects describe ${l} --format='value(projectNumber)'`);for(let[q,ne]of[["pool",p],["provider",k]])br.test(ne)||a(d,`the ${q} ID ${m(ne)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);n||a("service_account",`is required with ${s.name(d)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`);let h=o.ACTIONS_ID_TOKEN_REQUEST_URL??"",R=o.ACTIONS_ID_TOKEN_REQUEST_TOKEN??"";g(R),(!h||!R)&&a(d,`needs the job's GitHub OIDC token, but ${h?"ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set":"ACTIONS_ID_TOKEN_REQUEST_URL is not set"}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`),F(h,"ACTIONS_ID_TOKEN_REQUEST_URL",s.complain);let x=i("workload_identity_audience")||`https://${r}/${t}`;return{kind:"workload_identity",provider:t,projectNumber:l,pool:p,oidcAudience:x,oidcRequestUrl:h,oidcRequestToken:R,origin:s.name(d)}}function Ur({fail:e},t,n){if(t)return O(t)||e(n,`must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${m(t)}`),t}function Nr({fail:e},t){let n=t.split(/[,\n]/).map(r=>r.trim()).filter(Boolean);for(let r of n)O(r)||e("delegates",`${m(r)} is not a service account email; list emails separated by commas or newlines.`);return n}function Lr({fail:e},t,n,r){return t?/^true$/i.test(t)?!0:/^false$/i.test(t)?!1:e(n,`must be true or false, got ${m(t)}`):r}function jr({fail:e},t){if(t)return Ar.test(t)||e("export_variable",`must be an environment variable name (letters, digits, underscores; not starting with a digit), got ${m(t)}`),(/^(GITHUB_|RUNNER_|ACTIONS_)/i.test(t)||/^(NODE_OPTIONS|PATH)$/i.test(t))&&e("export_variable",`${m(t)} is reserved by the runner; choose another name such as IAP_TOKEN.`),t}var Bt=require("node:fs/promises"),Gt=require("node:path");b();ee();b();S();var te="https://www.googleapis.com/auth/cloud-platform";function w(e,t,n){let r=e[t];if(typeof r!="string"||!r)throw new f(`${n} answered without ${t} (fields: ${Object.keys(e).join(", ")||"none"}).`);return g(r),r}function B(e,t){let n=typeof e.expires_in=="number"?e.expires_in:Number(e.expires_in);return t+(Number.isFinite(n)&&n>0?n:3600)*1e3}async function ke(e,t,n=Date.now){let r=await e.json({what:"STS token exchange",method:"POST",url:t.tokenUrl,headers:{"content-type":"application/json",accept:"application/json"},body:JSON.stringify({audience:t.audience,grantType:"urn:ietf:params:oauth:grant-type:token-exchange",requestedTokenType:"urn:ietf:params:oauth:token-type:access_token",scope:te,subjectTokenType:t.subjectTokenType,subjectToken:t.subjectToken,...t.workforcePoolUserProject?{options:JSON.stringify({userProject:t.workforcePoolUserProject})}:{}}),remedy:o=>Mr(o,t)});return{token:w(r,"access_token","STS"),expiresAt:B(r,n())}}function Mr(e,t){let n=t.audience.replace(/^\/\/iam\.[^/]+\//,""),r=Dr(t.subjectToken);switch(e.code){case"invalid_target":return`Fix: the pool or provider ${n} does not exist or is disabled. It must use the project number; check it with: gcloud iam workload-identity-pools providers describe ${n}`;case"invalid_request":return`Fix: STS refused the request's form; check the provider name (${n}).`;case"invalid_grant":{let o=t.expectedAudience??"the subject token's audience",i=t.expectedIssuer?`its issuer is ${t.expectedIssuer}`:"its issuer matches the token's",s=t.audienceInput?`, or set ${t.audienceInput} to one of them`:"";return`Fix: the provider refused the subject token. Check that ${i} and that its allowed audiences include ${o} (or are empty)${s}. ${r}`.trim()}case"unauthorized_client":return`Fix: the provider's attribute condition rejected this job. Compare the condition with the token's claims. ${r}`.trim();default:return}}function Dr(e){let t=U(e)?.claims;if(!t)return"";let n=["iss","repository","repository_owner","ref","event_name","workflow_ref","aud"].filter(r=>typeof t[r]=="string").map(r=>`${r}=${String(t[r])}`);return n.length?`The token has ${n.join(", ")}.`:""}ce();S();function E(e,t=Date.now){let n,r;return async()=>(n&&n.expiresAt-t()>3e5||(r??=e().finally(()=>{r=void 0}),n=await r),n.token)}function N(e,t,n,r=Date.now){let o={principal:t.serviceAccount,member:`serviceAccount:${t.serviceAccount}`,federated:!1},i=E(async()=>n.generateAccessToken(e,await e.accessToken(),t),r);return{...o,accessToken:i,idToken:async(s,a)=>n.generateIdToken(e,await e.accessToken(),t,s,a),signJwt:e.federated?async s=>n.signJwt(o,await i(),{serviceAccount:t.serviceAccount,delegates:[]},s):async s=>n.signJwt(e,await e.accessToken(),t,s)}}function Wt(e,t,n,r,o=Date.now){let i={principal:void 0,member:qr(e.audience,t.iamHost),federated:!0,accessToken:E(async()=>{let s=e.subjectToken;return s.from==="library"?{token:await Jr(s.kind,s.file),expiresAt:o()+Fr}:ke(n,{tokenUrl:e.tokenUrl,audience:e.audience,subjectToken:await Hr(s,n),subjectTokenType:e.subjectTokenType,workforcePoolUserProject:e.workforcePoolUserProject},o)},o)};return e.impersonate?N(i,{serviceAccount:e.impersonate,delegates:[]},r,o):i}var Fr=36e5;function qr(e,t){let n=/(projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+)\/providers\//.exec(e)?.[1];return n?`principalSet://${t}/${n}/*`:`principalSet://${t}/(the pool of ${e})`}async function Jr(e,t){let n;try{n=await Promise.resolve(require((0,Gt.join)(__dirname,"google-auth.cjs")))}catch{n=await import("./library-external-account.ts")}try{let r=await n.libraryFederatedToken(e,t);return g(r),r}catch(r){let o=Q(r instanceof Error?r.message:String(r));throw new f(`The external account's ${e} credential source failed (google-auth-library): ${o}`,e==="executable"?"Fix: run the credential_source.executable.command by hand on the runner and check it prints a successful response.":void 0)}}async function Hr(e,t){let n;if(e.from==="file")try{n=await(0,Bt.readFile)(e.path,"utf8")}catch(o){throw new f(`The external_account credential_source.file ${e.path} cannot be read (${o.code??"error"}).`)}else n=await t.text({what:"Subject token request (credential_source.url)",method:"GET",url:e.url,headers:e.headers});let r=n.trim();if(e.field){let o=P(n);if(!o)throw new f("The subject token source did not return a JSON object, but credential_source.format says json.");let i=o[e.field];if(typeof i!="string")throw new f(`The subject token source's JSON has no string field ${e.field} (credential_source.format.subject_token_field_name).`);r=i}if(!r)throw new f("The subject token source returned an empty token.");return g(r),r}b();S();var we=class{#t;#n;#r;constructor(t,n,r=Date.now){this.#t=t,this.#n=n,this.#r=r}async accessToken(){let t=await this.#t.json(this.#e("Metadata server access token","token"));return{token:w(t,"access_token","The metadata server"),expiresAt:B(t,this.#r())}}async email(){let t=(await this.#t.text(this.#e("Metadata server email","email"))).trim();if(!O(t))throw new f("The metadata server named no service account email for this runner.");return t}async idToken(t){let n=`identity?audience=${encodeURIComponent(t)}&format=full`,r=(await this.#t.text(this.#e("Metadata server ID token",n))).trim();if(g(r),!r)throw new f("The metadata server answered with an empty ID token.");return r}#e(t,n){return{what:t,method:"GET",url:`http://${this.#n.host}/computeMetadata/v1/instance/service-accounts/default/${n}`,headers:{"metadata-flavor":"Google"},direct:!0,retry:{timeoutMs:3e3,attempts:3,budgetMs:6e3},remedy:r=>Br(r,this.#n)}}};function Br({status:e},t){return e===0?t.unreachable:e===404?"Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, or give a credential instead.":e===403?"Fix: the metadata server refused the request; on GKE, check Workload Identity is enabled for the node pool and the Kubernetes service account is bound to a Google service account.":`Fix: the metadata server could not provide a token; check the runner's service account and its scopes, ${t.otherwise}`}function Kt(e,t,n=Date.now){let r=new we(t,e,n),o;return{get principal(){return o},get member(){return`serviceAccount:${o??"THE_RUNNER_VM_SERVICE_ACCOUNT"}`},federated:!1,accessToken:E(async()=>{let[i,s]=await Promise.all([r.accessToken(),o??r.email()]);return o=s,i},n),idToken:i=>r.idToken(i)}}function zt(e,t,n,r=Date.now){let o;return{get principal(){return o},get member(){return`user:${o??"YOUR_EMAIL"}`},federated:!1,accessToken:E(async()=>{let i=await n.refreshAccessToken(t.oauth2,e);return o=i.email??o,i.accessToken},r),idToken:i=>n.refreshIdToken(t.oauth2,e,i)}}ee();S();var Gr=3600;function Vt(e,t,n,r=Date.now){let{key:o}=e,i=t.overridden.has("oauth2")?`${t.oauth2}/token`:o.tokenUri??`${t.oauth2}/token`,s={email:o.clientEmail,origin:e.origin},a=c=>{let u=Ht(c,o.privateKey,o.privateKeyId);return g(u),u},d=c=>{let u=Math.floor(r()/1e3);return a({iss:o.clientEmail,aud:i,iat:u,exp:u+Gr,...c})};return{principal:o.clientEmail,member:`serviceAccount:${o.clientEmail}`,federated:!1,accessToken:E(()=>n.keyAccessToken(i,d({scope:te}),s),r),idToken:c=>n.keyIdToken(i,d({target_audience:c}),s),signJwt:c=>Promise.resolve(a(c))}}async function Yt(e,t,n,r){let o=new URL(t);o.searchParams.set("audience",r);let i=await e.json({what:"GitHub OIDC token request",method:"GET",url:o.toString(),headers:{authorization:`Bearer ${n}`,accept:"application/json"},remedy:({status:s})=>s===401||s===403?"Fix: the runner's token for OIDC requests was refused. Check that the job has `permissions: id-token: write`, and that the step runs in the job that was given it (tokens do not cross jobs).":void 0});return w(i,"value","GitHub's OIDC token endpoint")}function Xt(e,t,n,r,o=Date.now){let i=`projects/${e.projectNumber}/locations/global/workloadIdentityPools/${e.pool}`,s=r.GITHUB_REPOSITORY||"OWNER/REPO";return{principal:void 0,member:`principalSet://${t.iamHost}/${i}/attribute.repository/${s}`,federated:!0,accessToken:E(async()=>{let a=await Yt(n,e.oidcRequestUrl,e.oidcRequestToken,e.oidcAudience);return ke(n,{tokenUrl:`${t.sts}/token`,audience:`//${t.iamHost}/${e.provider}`,subjectToken:a,subjectTokenType:"urn:ietf:params:oauth:token-type:jwt",expectedAudience:e.oidcAudience,expectedIssuer:"https://token.actions.githubusercontent.com",audienceInput:"workload_identity_audience"},o)},o)}}function ze(e,t){let{endpoints:n,http:r,oauth:o,iam:i,env:s,now:a}=t;switch(e.kind){case"service_account_key":return Vt(e,n,o,a);case"workload_identity":return Xt(e,n,r,s,a);case"metadata":return Kt(e,r,a);case"refresh_token":return zt(e,n,o,a);case"external_account":return Wt(e,n,r,i,a);case"impersonated_service_account":return N(ze(e.inner,t),{serviceAccount:e.serviceAccount,delegates:e.delegates},i,a)}}function Ve(e){switch(e.kind){case"service_account_key":return`service-account key for ${e.key.clientEmail} (${e.origin})`;case"workload_identity":return`Workload Identity Federation through ${e.provider}`;case"metadata":return`${e.origin} (no credential is given)`;case"refresh_token":return`OAuth refresh token (${e.origin})`;case"external_account":return`external account through ${e.audience.replace(/^\/\/iam\.[^/]+\//,"")}${e.impersonate?` as ${e.impersonate}`:""} (${e.origin})`;case"impersonated_service_account":return`${Ve(e.inner)}, impersonating ${e.serviceAccount} (${e.origin})`}}var Zt=3600,Te=class{#t;#n;#r;constructor(t,n,r=Date.now){this.#t=t,this.#n=n,this.#r=r}async generateIdToken(t,n,r,o,i){let s=await this.#e(t,n,r,"generateIdToken",{audience:o,includeEmail:i});return w(s,"token","IAM Credentials generateIdToken")}async generateAccessToken(t,n,r){let o=await this.#e(t,n,r,"generateAccessToken",{scope:[te],lifetime:`${Zt}s`}),i=w(o,"accessToken","IAM Credentials generateAccessToken"),s=typeof o.expireTime=="string"?Date.parse(o.expireTime):NaN;return{token:i,expiresAt:Number.isNaN(s)?this.#r()+Zt*1e3:s}}async signJwt(t,n,r,o){let i=await this.#e(t,n,r,"signJwt",{payload:JSON.stringify(o)});return w(i,"signedJwt","IAM Credentials signJwt")}#e(t,n,r,o,i){let s=r.delegates.map(Qt);return this.#t.json({what:`IAM Credentials ${o} for ${r.serviceAccount}`,method:"POST",url:`${this.#n}/${Qt(r.serviceAccount)}:${o}`,headers:{authorization:`Bearer ${n}`,"content-type":"application/json",accept:"application/json"},body:JSON.stringify(s.length?{...i,delegates:s}:i),remedy:a=>zr(a,t,r,en[o])})}};function Qt(e){return`projects/-/serviceAccounts/${e}`}var en={generateIdToken:"iam.serviceAccounts.getOpenIdToken",generateAccessToken:"iam.serviceAccounts.getAccessToken",signJwt:"iam.serviceAccounts.signJwt"},_e="roles/iam.serviceAccountTokenCreator",Wr="roles/iam.serviceAccountOpenIdTokenCreator",Kr="roles/iam.workloadIdentityUser";function zr(e,t,n,r=en.generateIdToken){let{status:o,reason:i,message:s}=e;if(i==="SERVICE_DISABLED"||/has not been used in project|is disabled/i.test(s))return"Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";if(o===404)return`Fix: the service account ${n.serviceAccount} does not exist; check service_account (and delegates).`;if(o===401&&(e.reason==="ACCESS_TOKEN_TYPE_UNSUPPORTED"||t.federated))return"Fix: a federated token cannot call this method; the action should have exchanged it for the service account's own access token first. Please report this.";if(o===401)return"Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";if(o!==403)return;let a=e.permission??r;if(/scope/i.test(e.message)||e.reason==="ACCESS_TOKEN_SCOPE_INSUFFICIENT")return"Fix: the caller's access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.";if(n.delegates.length===0&&t.principal===n.serviceAccount)return[`Fix: ${n.serviceAccount} lacks ${a} on itself: a service account does not hold the token creator role on itself until granted. Grant it:`,Ye(n.serviceAccount,`serviceAccount:${n.serviceAccount}`,_e)].join(`
-`);if(n.delegates.length===0){let u=t.federated?Kr:a==="iam.serviceAccounts.getOpenIdToken"?Wr:_e;return[`Fix: the caller ${t.member} lacks ${a} on ${n.serviceAccount} (or that account does not exist). Grant the caller ${u} on it:`,Ye(n.serviceAccount,t.member,u),...t.federated?["(the member above assumes the provider maps attribute.repository=assertion.repository; IAM grants can take a few minutes to apply)"]:["(IAM grants can take a few minutes to apply)"]].join(`
-`)}let d=[t.member,...n.delegates,n.serviceAccount],c=d.slice(0,-1).map((u,l)=>{let p=d[l+1]??n.serviceAccount,k=l===0?u:`serviceAccount:${u}`;return Ye(p,k,_e)});return[`Fix: a hop in the delegation chain lacks ${a}. Each account must hold ${_e} on the next one (${d.join(" → ")}):`,...c].join(`
-`)}function Ye(e,t,n){return`  gcloud iam service-accounts add-iam-policy-binding ${e} --member='${t}' --role=${n}`}ee();var tn="urn:ietf:params:oauth:grant-type:jwt-bearer",L="The OAuth token endpoint",be=class{#t;#n;constructor(t,n=Date.now){this.#t=t,this.#n=n}async keyIdToken(t,n,r){let o=await this.#e(`ID token for ${r.email} (OAuth JWT-bearer grant)`,t,{grant_type:tn,assertion:n},i=>rn(i,r));return w(o,"id_token",L)}async keyAccessToken(t,n,r){let o=await this.#e(`Access token for ${r.email} (OAuth JWT-bearer grant)`,t,{grant_type:tn,assertion:n},i=>rn(i,r));return{token:w(o,"access_token",L),expiresAt:B(o,this.#n())}}async refreshIdToken(t,n,r){let o=await this.#r(t,n,"ID token from the refresh token (OAuth refresh grant)",{audience:r});return typeof o.access_token=="string"&&w(o,"access_token",L),w(o,"id_token",`${L} (was the refresh token granted the openid scope?)`)}async refreshAccessToken(t,n){let r=await this.#r(t,n,"Access token from the refresh token (OAuth refresh grant)",{}),o=typeof r.id_token=="string"?nn(w(r,"id_token",L)):void 0;return{accessToken:{token:w(r,"access_token",L),expiresAt:B(r,this.#n())},email:o}}async exchangeCode(t,n){let r=await this.#e("Code exchange (OAuth authorization_code grant)",`${t}/token`,{grant_type:"authorization_code",code:n.code,redirect_uri:n.redirectUri,client_id:n.clientId,client_secret:n.clientSecret,code_verifier:n.verifier},s=>s.code==="invalid_client"?`Fix: check ${n.clientOrigin}: a client of type "Desktop app".`:void 0);typeof r.access_token=="string"&&w(r,"access_token",L);let o=typeof r.refresh_token=="string"?w(r,"refresh_token",L):void 0,i=typeof r.id_token=="string"?nn(w(r,"id_token",L)):void 0;return{refreshToken:o,email:i}}#r(t,n,r,o){return this.#e(r,`${t}/token`,{grant_type:"refresh_token",client_id:n.clientId,client_secret:n.clientSecret,refresh_token:n.refreshToken,...o},i=>Vr(i,n))}#e(t,n,r,o){return this.#t.json({what:t,method:"POST",url:n,headers:{"content-type":"application/x-www-form-urlencoded",accept:"application/json"},body:new URLSearchParams(r).toString(),remedy:o})}};function nn(e){let t=U(e)?.claims.email;return typeof t=="string"?t:void 0}function rn({code:e,message:t},{email:n,origin:r}){if(e==="invalid_grant"&&/signature/i.test(t))return`Fix: the key in ${r} was deleted, disabled or replaced. Create a new key for ${n} (gcloud iam service-accounts keys create key.json --iam-account=${n}) and update the secret.`;if(e==="invalid_grant"&&/timeframe|short-lived|iat|exp/i.test(t))return"Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";if(e==="invalid_grant"&&/account not found|disabled|invalid_account/i.test(t))return`Fix: the service account ${n} does not exist or is disabled; enable it or use a key of an existing one.`;if(e==="invalid_client"||e==="unauthorized_client")return`Fix: the key for ${n} is not accepted; check that the service account is enabled and the key not revoked.`}function Vr({code:e},t){if(e==="invalid_grant")return`Fix: the refresh token was revoked or has expired (refresh tokens of OAuth apps in "Testing" status expire after 7 days; a password change revokes them). Sign in again to get a new one and update ${t.origin}.`;if(e==="invalid_client"||e==="unauthorized_client")return`Fix: the OAuth client was not recognised: check ${t.clientOrigin} are the desktop client that issued the refresh token.`;if(e==="invalid_audience"||e==="invalid_request")return"Fix: Google refused the audience: it must be the OAuth client ID IAP uses for the app, in the same project as the desktop client, or a client on the app's programmaticClients allowlist."}Qe();b();ee();function un(e,t){let n=U(e);if(!n)throw new f("Google returned a token that is not a JWT; IAP would refuse it.");let{aud:r,exp:o,email:i}=n.claims;if(r!==t.audience)throw new f(`The minted token's audience is "${String(r)}", not the audience asked for ("${t.audience}"); IAP would refuse it.`);if(typeof o!="number"||o*1e3<=t.now)throw new f("The minted token has already expired (check the runner's clock); IAP would refuse it.");if(t.requireEmail&&typeof i!="string")throw new f(`The minted token has no email claim; IAP refuses such tokens ("JWT 'email' claim isn't a string").`);if(typeof i=="string"&&t.principal&&i.toLowerCase()!==t.principal.toLowerCase())throw new f(`The minted token is for ${i}, not ${t.principal} as asked.`);let s=typeof i=="string"?i:t.principal??"unknown";return{token:e,kind:"id_token",audience:t.audience,principal:s,expiresAt:new Date(o*1e3)}}function ln(e,t){let n=U(e);if(!n)throw new f("The signed JWT is not a JWT; IAP would refuse it.");let{iss:r,sub:o,aud:i,iat:s,exp:a}=n.claims;if(n.header.alg!=="RS256")throw new f(`The signed JWT uses ${String(n.header.alg)}, not RS256; IAP would refuse it.`);if(typeof n.header.kid!="string"||!n.header.kid)throw new f("The signed JWT names no key (kid); IAP, which looks the key up by it, would refuse it.");if(r!==t.signer||o!==t.signer)throw new f(`The signed JWT names ${String(r)} as issuer and ${String(o)} as subject, not ${t.signer}; IAP would refuse it.`);if(i!==t.audience)throw new f(`The signed JWT's audience is "${String(i)}", not "${t.audience}".`);if(typeof a!="number"||typeof s!="number"||a-s>3600||a*1e3<=t.now)throw new f("The signed JWT is expired or lives longer than an hour; IAP would refuse it.");return{token:e,kind:"signed_jwt",audience:t.audience,principal:t.signer,expiresAt:new Date(a*1e3)}}function pn(e,t=Date.now()){let n=Math.round((e.expiresAt.getTime()-t)/6e4);return`Minted ${et(e,"a")} for ${e.principal}, audience ${e.audience}, expires ${xe(e.expiresAt)} (in ${n} min).`}function et(e,t){let n=e.kind==="signed_jwt"?"signed JWT":"ID token";return t?`${e.kind==="signed_jwt"?"a":"an"} ${n}`:n}function xe(e){return e.toISOString().replace(/\.\d{3}Z$/,"Z")}b();async function fn(e,t,n=Date.now){let{audience:r,includeEmail:o}=e;if(!t.idToken)throw new f(`This credential cannot mint an ID token itself: set ${e.nameOf("service_account")}.`);let i=await t.idToken(r,o);return un(i,{audience:r,requireEmail:o,principal:t.principal,now:n()})}b();async function mn(e,t,n,r=Date.now){let{audience:o,lifetimeSeconds:i}=e,s=await io(t,e,n,r),a=Math.floor(r()/1e3),d=await s.sign({iss:s.email,sub:s.email,aud:o,iat:a,exp:a+i});return ln(d,{audience:o,signer:s.email,lifetimeSeconds:i,now:r()})}async function io(e,t,n,r){if(e.signJwt&&e.principal)return{email:e.principal,sign:e.signJwt};await e.accessToken();let o=e.principal;if(!o)throw new f(`No service account to sign the JWT as: set ${t.nameOf("service_account")}.`);return{email:o,sign:N(e,{serviceAccount:o,delegates:[]},n,r).signJwt}}var so=300;async function hn(e,t,n,{info:r,warning:o}){!e.includeEmail&&e.tokenType==="id_token"&&o(`${e.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`);let i=await(e.tokenType==="signed_jwt"?mn(e,t,n):fn(e,t));r(pn(i));let s=Math.round((i.expiresAt.getTime()-Date.now())/1e3);if(s<so){let a=e.tokenType==="signed_jwt"?`Raise ${e.nameOf("lifetime")}, or check`:"Check";o(`The token expires in ${s} s, before most jobs are done with it. ${a} the runner's clock (the token's exp is ${i.expiresAt.toISOString()}).`)}return i}function gn(e,{env:t,report:n,http:r=new Ae({log:n.info}),now:o=Date.now}){let i=new be(r,o),s=new Te(r,e.endpoints.iamcredentials,o),a=ze(e.source,{endpoints:e.endpoints,http:r,oauth:i,iam:s,env:t,now:o}),{serviceAccount:d,delegates:c}=e,u=d?N(a,{serviceAccount:d,delegates:c},s,o):a;return n.info(`Credential: ${Ve(e.source)}${d?`; minting for ${d}`:""}.`),{credential:u,http:r,mint:()=>hn(e,u,s,n)}}S();async function yn(e,t,n,r){g(e.token);let o=xe(e.expiresAt);se("token",e.token),se("expires_at",o),se("principal",e.principal),r&&se("smoke_test_results",JSON.stringify(r.map(({diagnosis:i,...s})=>s))),t.exportVariable&&(Tt(t.exportVariable,e.token),Y(`Exported the token as $${t.exportVariable} for the job's next steps.`)),await tt(e,r,n)}async function tt(e,t,n){if(n.GITHUB_STEP_SUMMARY)try{await ao(e,t).write()}catch(r){ge(`Could not write the step summary: ${r instanceof Error?r.message:String(r)}`)}}function ao(e,t){let n=r=>r.map(o=>({data:o,header:!0}));if(V.addHeading("IAP token",3).addTable([n(["Principal","Token type","Audience","Expires"]),[e.principal,et(e),e.audience,xe(e.expiresAt)]]),t){V.addHeading("Smoke tests",3).addTable([n(["Result","Request","Status","Answered by","Attempts","Time"]),...t.map(o=>[o.ok?"✅":"❌",`${o.method} ${o.url}`,o.status===null?"no answer":String(o.status),o.from==="iap"?"IAP":o.from==="app"?"the app":"—",String(o.attempts),`${(o.ms/1e3).toFixed(1)} s`])]);let r=t.filter(o=>o.diagnosis);r.length&&V.addList(r.map(o=>`${o.method} ${o.url}: ${o.diagnosis??""}`))}return V}S();async function vn(e=process.env){$t(bt);try{let t=Ft(We(e),e,Ge),n=gn(t,{env:e,report:{info:Y,warning:ge}}),r=await n.mint(),o=t.smoke?await ko(t.smoke,r,n.http,e):void 0;await yn(r,t,e,o)}catch(t){At(Q(xt(t)))}}async function ko(e,t,n,r){let{runSmokeTests:o,smokeFailure:i}=await Promise.resolve().then(()=>(An(),bn));Y(`Smoke testing ${e.targets.length} URL(s) side by side, retrying what can heal for up to ${e.retryForMs/1e3} s.`);let s=await o(e,t,n,Y),a=i(s);if(a)throw await tt(t,s,r),a;return s}vn().then(()=>process.exit());
+"use strict";
+var __create = Object.create;
+var __defProp = Object.defineProperty;
+var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
+var __getOwnPropNames = Object.getOwnPropertyNames;
+var __getProtoOf = Object.getPrototypeOf;
+var __hasOwnProp = Object.prototype.hasOwnProperty;
+var __esm = (fn, res, err) => function __init() {
+  if (err) throw err[0];
+  try {
+    return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
+  } catch (e) {
+    throw err = [e], e;
+  }
+};
+var __commonJS = (cb, mod) => function __require() {
+  try {
+    return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;
+  } catch (e) {
+    throw mod = 0, e;
+  }
+};
+var __export = (target, all) => {
+  for (var name in all)
+    __defProp(target, name, { get: all[name], enumerable: true });
+};
+var __copyProps = (to, from, except, desc) => {
+  if (from && typeof from === "object" || typeof from === "function") {
+    for (let key of __getOwnPropNames(from))
+      if (!__hasOwnProp.call(to, key) && key !== except)
+        __defProp(to, key, { get: () => from[key], enumerable: !(desc = __getOwnPropDesc(from, key)) || desc.enumerable });
+  }
+  return to;
+};
+var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__getProtoOf(mod)) : {}, __copyProps(
+  // If the importer is in node compatibility mode or this is not an ESM
+  // file that has been converted to a CommonJS file using a Babel-
+  // compatible transform (i.e. "__esModule" has not been set), then set
+  // "default" to the CommonJS "module.exports" for node compatibility.
+  isNodeMode || !mod || !mod.__esModule ? __defProp(target, "default", { value: mod, enumerable: true }) : target,
+  mod
+));
+
+// node_modules/@actions/http-client/lib/proxy.js
+function getProxyUrl(reqUrl) {
+  const usingSsl = reqUrl.protocol === "https:";
+  if (checkBypass(reqUrl)) {
+    return void 0;
+  }
+  const proxyVar = (() => {
+    if (usingSsl) {
+      return process.env["https_proxy"] || process.env["HTTPS_PROXY"];
+    } else {
+      return process.env["http_proxy"] || process.env["HTTP_PROXY"];
+    }
+  })();
+  if (proxyVar) {
+    try {
+      return new DecodedURL(proxyVar);
+    } catch (_a) {
+      if (!proxyVar.startsWith("http://") && !proxyVar.startsWith("https://"))
+        return new DecodedURL(`http://${proxyVar}`);
+    }
+  } else {
+    return void 0;
+  }
+}
+function checkBypass(reqUrl) {
+  if (!reqUrl.hostname) {
+    return false;
+  }
+  const reqHost = reqUrl.hostname;
+  if (isLoopbackAddress(reqHost)) {
+    return true;
+  }
+  const noProxy = process.env["no_proxy"] || process.env["NO_PROXY"] || "";
+  if (!noProxy) {
+    return false;
+  }
+  let reqPort;
+  if (reqUrl.port) {
+    reqPort = Number(reqUrl.port);
+  } else if (reqUrl.protocol === "http:") {
+    reqPort = 80;
+  } else if (reqUrl.protocol === "https:") {
+    reqPort = 443;
+  }
+  const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+  if (typeof reqPort === "number") {
+    upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+  }
+  for (const upperNoProxyItem of noProxy.split(",").map((x) => x.trim().toUpperCase()).filter((x) => x)) {
+    if (upperNoProxyItem === "*" || upperReqHosts.some((x) => x === upperNoProxyItem || x.endsWith(`.${upperNoProxyItem}`) || upperNoProxyItem.startsWith(".") && x.endsWith(`${upperNoProxyItem}`))) {
+      return true;
+    }
+  }
+  return false;
+}
+function isLoopbackAddress(host) {
+  const hostLower = host.toLowerCase();
+  return hostLower === "localhost" || hostLower.startsWith("127.") || hostLower.startsWith("[::1]") || hostLower.startsWith("[0:0:0:0:0:0:0:1]");
+}
+var DecodedURL;
+var init_proxy = __esm({
+  "node_modules/@actions/http-client/lib/proxy.js"() {
+    DecodedURL = class extends URL {
+      constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+      }
+      get username() {
+        return this._decodedUsername;
+      }
+      get password() {
+        return this._decodedPassword;
+      }
+    };
+  }
+});
+
+// node_modules/tunnel/lib/tunnel.js
+var require_tunnel = __commonJS({
+  "node_modules/tunnel/lib/tunnel.js"(exports2) {
+    "use strict";
+    var net = require("net");
+    var tls = require("tls");
+    var http2 = require("http");
+    var https2 = require("https");
+    var events = require("events");
+    var assert = require("assert");
+    var util = require("util");
+    exports2.httpOverHttp = httpOverHttp2;
+    exports2.httpsOverHttp = httpsOverHttp2;
+    exports2.httpOverHttps = httpOverHttps2;
+    exports2.httpsOverHttps = httpsOverHttps2;
+    function httpOverHttp2(options) {
+      var agent = new TunnelingAgent(options);
+      agent.request = http2.request;
+      return agent;
+    }
+    function httpsOverHttp2(options) {
+      var agent = new TunnelingAgent(options);
+      agent.request = http2.request;
+      agent.createSocket = createSecureSocket;
+      agent.defaultPort = 443;
+      return agent;
+    }
+    function httpOverHttps2(options) {
+      var agent = new TunnelingAgent(options);
+      agent.request = https2.request;
+      return agent;
+    }
+    function httpsOverHttps2(options) {
+      var agent = new TunnelingAgent(options);
+      agent.request = https2.request;
+      agent.createSocket = createSecureSocket;
+      agent.defaultPort = 443;
+      return agent;
+    }
+    function TunnelingAgent(options) {
+      var self = this;
+      self.options = options || {};
+      self.proxyOptions = self.options.proxy || {};
+      self.maxSockets = self.options.maxSockets || http2.Agent.defaultMaxSockets;
+      self.requests = [];
+      self.sockets = [];
+      self.on("free", function onFree(socket, host, port, localAddress) {
+        var options2 = toOptions(host, port, localAddress);
+        for (var i = 0, len = self.requests.length; i < len; ++i) {
+          var pending = self.requests[i];
+          if (pending.host === options2.host && pending.port === options2.port) {
+            self.requests.splice(i, 1);
+            pending.request.onSocket(socket);
+            return;
+          }
+        }
+        socket.destroy();
+        self.removeSocket(socket);
+      });
+    }
+    util.inherits(TunnelingAgent, events.EventEmitter);
+    TunnelingAgent.prototype.addRequest = function addRequest(req, host, port, localAddress) {
+      var self = this;
+      var options = mergeOptions({ request: req }, self.options, toOptions(host, port, localAddress));
+      if (self.sockets.length >= this.maxSockets) {
+        self.requests.push(options);
+        return;
+      }
+      self.createSocket(options, function(socket) {
+        socket.on("free", onFree);
+        socket.on("close", onCloseOrRemove);
+        socket.on("agentRemove", onCloseOrRemove);
+        req.onSocket(socket);
+        function onFree() {
+          self.emit("free", socket, options);
+        }
+        function onCloseOrRemove(err) {
+          self.removeSocket(socket);
+          socket.removeListener("free", onFree);
+          socket.removeListener("close", onCloseOrRemove);
+          socket.removeListener("agentRemove", onCloseOrRemove);
+        }
+      });
+    };
+    TunnelingAgent.prototype.createSocket = function createSocket(options, cb) {
+      var self = this;
+      var placeholder = {};
+      self.sockets.push(placeholder);
+      var connectOptions = mergeOptions({}, self.proxyOptions, {
+        method: "CONNECT",
+        path: options.host + ":" + options.port,
+        agent: false,
+        headers: {
+          host: options.host + ":" + options.port
+        }
+      });
+      if (options.localAddress) {
+        connectOptions.localAddress = options.localAddress;
+      }
+      if (connectOptions.proxyAuth) {
+        connectOptions.headers = connectOptions.headers || {};
+        connectOptions.headers["Proxy-Authorization"] = "Basic " + new Buffer(connectOptions.proxyAuth).toString("base64");
+      }
+      debug("making CONNECT request");
+      var connectReq = self.request(connectOptions);
+      connectReq.useChunkedEncodingByDefault = false;
+      connectReq.once("response", onResponse);
+      connectReq.once("upgrade", onUpgrade);
+      connectReq.once("connect", onConnect);
+      connectReq.once("error", onError);
+      connectReq.end();
+      function onResponse(res) {
+        res.upgrade = true;
+      }
+      function onUpgrade(res, socket, head) {
+        process.nextTick(function() {
+          onConnect(res, socket, head);
+        });
+      }
+      function onConnect(res, socket, head) {
+        connectReq.removeAllListeners();
+        socket.removeAllListeners();
+        if (res.statusCode !== 200) {
+          debug(
+            "tunneling socket could not be established, statusCode=%d",
+            res.statusCode
+          );
+          socket.destroy();
+          var error2 = new Error("tunneling socket could not be established, statusCode=" + res.statusCode);
+          error2.code = "ECONNRESET";
+          options.request.emit("error", error2);
+          self.removeSocket(placeholder);
+          return;
+        }
+        if (head.length > 0) {
+          debug("got illegal response body from proxy");
+          socket.destroy();
+          var error2 = new Error("got illegal response body from proxy");
+          error2.code = "ECONNRESET";
+          options.request.emit("error", error2);
+          self.removeSocket(placeholder);
+          return;
+        }
+        debug("tunneling connection has established");
+        self.sockets[self.sockets.indexOf(placeholder)] = socket;
+        return cb(socket);
+      }
+      function onError(cause) {
+        connectReq.removeAllListeners();
+        debug(
+          "tunneling socket could not be established, cause=%s\n",
+          cause.message,
+          cause.stack
+        );
+        var error2 = new Error("tunneling socket could not be established, cause=" + cause.message);
+        error2.code = "ECONNRESET";
+        options.request.emit("error", error2);
+        self.removeSocket(placeholder);
+      }
+    };
+    TunnelingAgent.prototype.removeSocket = function removeSocket(socket) {
+      var pos = this.sockets.indexOf(socket);
+      if (pos === -1) {
+        return;
+      }
+      this.sockets.splice(pos, 1);
+      var pending = this.requests.shift();
+      if (pending) {
+        this.createSocket(pending, function(socket2) {
+          pending.request.onSocket(socket2);
+        });
+      }
+    };
+    function createSecureSocket(options, cb) {
+      var self = this;
+      TunnelingAgent.prototype.createSocket.call(self, options, function(socket) {
+        var hostHeader = options.request.getHeader("host");
+        var tlsOptions = mergeOptions({}, self.options, {
+          socket,
+          servername: hostHeader ? hostHeader.replace(/:.*$/, "") : options.host
+        });
+        var secureSocket = tls.connect(0, tlsOptions);
+        self.sockets[self.sockets.indexOf(socket)] = secureSocket;
+        cb(secureSocket);
+      });
+    }
+    function toOptions(host, port, localAddress) {
+      if (typeof host === "string") {
+        return {
+          host,
+          port,
+          localAddress
+        };
+      }
+      return host;
+    }
+    function mergeOptions(target) {
+      for (var i = 1, len = arguments.length; i < len; ++i) {
+        var overrides = arguments[i];
+        if (typeof overrides === "object") {
+          var keys = Object.keys(overrides);
+          for (var j = 0, keyLen = keys.length; j < keyLen; ++j) {
+            var k = keys[j];
+            if (overrides[k] !== void 0) {
+              target[k] = overrides[k];
+            }
+          }
+        }
+      }
+      return target;
+    }
+    var debug;
+    if (process.env.NODE_DEBUG && /\btunnel\b/.test(process.env.NODE_DEBUG)) {
+      debug = function() {
+        var args = Array.prototype.slice.call(arguments);
+        if (typeof args[0] === "string") {
+          args[0] = "TUNNEL: " + args[0];
+        } else {
+          args.unshift("TUNNEL:");
+        }
+        console.error.apply(console, args);
+      };
+    } else {
+      debug = function() {
+      };
+    }
+    exports2.debug = debug;
+  }
+});
+
+// node_modules/tunnel/index.js
+var require_tunnel2 = __commonJS({
+  "node_modules/tunnel/index.js"(exports2, module2) {
+    module2.exports = require_tunnel();
+  }
+});
+
+// scripts/undici-stub.mjs
+var ProxyAgent;
+var init_undici_stub = __esm({
+  "scripts/undici-stub.mjs"() {
+    ProxyAgent = class {
+      constructor() {
+        throw new Error("iap-token: undici is not bundled; use HttpClient.getAgent, not getAgentDispatcher");
+      }
+    };
+  }
+});
+
+// node_modules/@actions/http-client/lib/index.js
+var lib_exports = {};
+__export(lib_exports, {
+  Headers: () => Headers,
+  HttpClient: () => HttpClient,
+  HttpClientError: () => HttpClientError,
+  HttpClientResponse: () => HttpClientResponse,
+  HttpCodes: () => HttpCodes,
+  MediaTypes: () => MediaTypes,
+  getProxyUrl: () => getProxyUrl2,
+  isHttps: () => isHttps
+});
+function getProxyUrl2(serverUrl) {
+  const proxyUrl = getProxyUrl(new URL(serverUrl));
+  return proxyUrl ? proxyUrl.href : "";
+}
+function isHttps(requestUrl) {
+  const parsedUrl = new URL(requestUrl);
+  return parsedUrl.protocol === "https:";
+}
+var http, https, tunnel, __awaiter, HttpCodes, Headers, MediaTypes, HttpRedirectCodes, HttpResponseRetryCodes, RetryableHttpVerbs, ExponentialBackoffCeiling, ExponentialBackoffTimeSlice, HttpClientError, HttpClientResponse, HttpClient, lowercaseKeys;
+var init_lib = __esm({
+  "node_modules/@actions/http-client/lib/index.js"() {
+    http = __toESM(require("http"));
+    https = __toESM(require("https"));
+    init_proxy();
+    tunnel = __toESM(require_tunnel2());
+    init_undici_stub();
+    __awaiter = function(thisArg, _arguments, P, generator) {
+      function adopt(value) {
+        return value instanceof P ? value : new P(function(resolve) {
+          resolve(value);
+        });
+      }
+      return new (P || (P = Promise))(function(resolve, reject) {
+        function fulfilled(value) {
+          try {
+            step(generator.next(value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+        function rejected(value) {
+          try {
+            step(generator["throw"](value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+        function step(result) {
+          result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+        }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+      });
+    };
+    (function(HttpCodes2) {
+      HttpCodes2[HttpCodes2["OK"] = 200] = "OK";
+      HttpCodes2[HttpCodes2["MultipleChoices"] = 300] = "MultipleChoices";
+      HttpCodes2[HttpCodes2["MovedPermanently"] = 301] = "MovedPermanently";
+      HttpCodes2[HttpCodes2["ResourceMoved"] = 302] = "ResourceMoved";
+      HttpCodes2[HttpCodes2["SeeOther"] = 303] = "SeeOther";
+      HttpCodes2[HttpCodes2["NotModified"] = 304] = "NotModified";
+      HttpCodes2[HttpCodes2["UseProxy"] = 305] = "UseProxy";
+      HttpCodes2[HttpCodes2["SwitchProxy"] = 306] = "SwitchProxy";
+      HttpCodes2[HttpCodes2["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+      HttpCodes2[HttpCodes2["PermanentRedirect"] = 308] = "PermanentRedirect";
+      HttpCodes2[HttpCodes2["BadRequest"] = 400] = "BadRequest";
+      HttpCodes2[HttpCodes2["Unauthorized"] = 401] = "Unauthorized";
+      HttpCodes2[HttpCodes2["PaymentRequired"] = 402] = "PaymentRequired";
+      HttpCodes2[HttpCodes2["Forbidden"] = 403] = "Forbidden";
+      HttpCodes2[HttpCodes2["NotFound"] = 404] = "NotFound";
+      HttpCodes2[HttpCodes2["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+      HttpCodes2[HttpCodes2["NotAcceptable"] = 406] = "NotAcceptable";
+      HttpCodes2[HttpCodes2["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+      HttpCodes2[HttpCodes2["RequestTimeout"] = 408] = "RequestTimeout";
+      HttpCodes2[HttpCodes2["Conflict"] = 409] = "Conflict";
+      HttpCodes2[HttpCodes2["Gone"] = 410] = "Gone";
+      HttpCodes2[HttpCodes2["TooManyRequests"] = 429] = "TooManyRequests";
+      HttpCodes2[HttpCodes2["InternalServerError"] = 500] = "InternalServerError";
+      HttpCodes2[HttpCodes2["NotImplemented"] = 501] = "NotImplemented";
+      HttpCodes2[HttpCodes2["BadGateway"] = 502] = "BadGateway";
+      HttpCodes2[HttpCodes2["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+      HttpCodes2[HttpCodes2["GatewayTimeout"] = 504] = "GatewayTimeout";
+    })(HttpCodes || (HttpCodes = {}));
+    (function(Headers2) {
+      Headers2["Accept"] = "accept";
+      Headers2["ContentType"] = "content-type";
+    })(Headers || (Headers = {}));
+    (function(MediaTypes2) {
+      MediaTypes2["ApplicationJson"] = "application/json";
+    })(MediaTypes || (MediaTypes = {}));
+    HttpRedirectCodes = [
+      HttpCodes.MovedPermanently,
+      HttpCodes.ResourceMoved,
+      HttpCodes.SeeOther,
+      HttpCodes.TemporaryRedirect,
+      HttpCodes.PermanentRedirect
+    ];
+    HttpResponseRetryCodes = [
+      HttpCodes.BadGateway,
+      HttpCodes.ServiceUnavailable,
+      HttpCodes.GatewayTimeout
+    ];
+    RetryableHttpVerbs = ["OPTIONS", "GET", "DELETE", "HEAD"];
+    ExponentialBackoffCeiling = 10;
+    ExponentialBackoffTimeSlice = 5;
+    HttpClientError = class _HttpClientError extends Error {
+      constructor(message, statusCode) {
+        super(message);
+        this.name = "HttpClientError";
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, _HttpClientError.prototype);
+      }
+    };
+    HttpClientResponse = class {
+      constructor(message) {
+        this.message = message;
+      }
+      readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+            let output = Buffer.alloc(0);
+            this.message.on("data", (chunk) => {
+              output = Buffer.concat([output, chunk]);
+            });
+            this.message.on("end", () => {
+              resolve(output.toString());
+            });
+          }));
+        });
+      }
+      readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+            const chunks = [];
+            this.message.on("data", (chunk) => {
+              chunks.push(chunk);
+            });
+            this.message.on("end", () => {
+              resolve(Buffer.concat(chunks));
+            });
+          }));
+        });
+      }
+    };
+    HttpClient = class {
+      constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+          if (requestOptions.ignoreSslError != null) {
+            this._ignoreSslError = requestOptions.ignoreSslError;
+          }
+          this._socketTimeout = requestOptions.socketTimeout;
+          if (requestOptions.allowRedirects != null) {
+            this._allowRedirects = requestOptions.allowRedirects;
+          }
+          if (requestOptions.allowRedirectDowngrade != null) {
+            this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+          }
+          if (requestOptions.maxRedirects != null) {
+            this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+          }
+          if (requestOptions.keepAlive != null) {
+            this._keepAlive = requestOptions.keepAlive;
+          }
+          if (requestOptions.allowRetries != null) {
+            this._allowRetries = requestOptions.allowRetries;
+          }
+          if (requestOptions.maxRetries != null) {
+            this._maxRetries = requestOptions.maxRetries;
+          }
+        }
+      }
+      options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("OPTIONS", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("GET", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("DELETE", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("POST", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("PATCH", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("PUT", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("HEAD", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+      }
+      /**
+       * Gets a typed object from an endpoint
+       * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+       */
+      getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          const res = yield this.get(requestUrl, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+          const res = yield this.post(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+          const res = yield this.put(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+          const res = yield this.patch(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      /**
+       * Makes a raw http request.
+       * All other methods such as get, post, patch, and request ultimately call this.
+       * Prefer get, del, post and patch
+       */
+      request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+          if (this._disposed) {
+            throw new Error("Client has already been disposed.");
+          }
+          const parsedUrl = new URL(requestUrl);
+          let info2 = this._prepareRequest(verb, parsedUrl, headers);
+          const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb) ? this._maxRetries + 1 : 1;
+          let numTries = 0;
+          let response;
+          do {
+            response = yield this.requestRaw(info2, data);
+            if (response && response.message && response.message.statusCode === HttpCodes.Unauthorized) {
+              let authenticationHandler;
+              for (const handler of this.handlers) {
+                if (handler.canHandleAuthentication(response)) {
+                  authenticationHandler = handler;
+                  break;
+                }
+              }
+              if (authenticationHandler) {
+                return authenticationHandler.handleAuthentication(this, info2, data);
+              } else {
+                return response;
+              }
+            }
+            let redirectsRemaining = this._maxRedirects;
+            while (response.message.statusCode && HttpRedirectCodes.includes(response.message.statusCode) && this._allowRedirects && redirectsRemaining > 0) {
+              const redirectUrl = response.message.headers["location"];
+              if (!redirectUrl) {
+                break;
+              }
+              const parsedRedirectUrl = new URL(redirectUrl);
+              if (parsedUrl.protocol === "https:" && parsedUrl.protocol !== parsedRedirectUrl.protocol && !this._allowRedirectDowngrade) {
+                throw new Error("Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.");
+              }
+              yield response.readBody();
+              if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                for (const header in headers) {
+                  if (header.toLowerCase() === "authorization") {
+                    delete headers[header];
+                  }
+                }
+              }
+              info2 = this._prepareRequest(verb, parsedRedirectUrl, headers);
+              response = yield this.requestRaw(info2, data);
+              redirectsRemaining--;
+            }
+            if (!response.message.statusCode || !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+              return response;
+            }
+            numTries += 1;
+            if (numTries < maxTries) {
+              yield response.readBody();
+              yield this._performExponentialBackoff(numTries);
+            }
+          } while (numTries < maxTries);
+          return response;
+        });
+      }
+      /**
+       * Needs to be called if keepAlive is set to true in request options.
+       */
+      dispose() {
+        if (this._agent) {
+          this._agent.destroy();
+        }
+        this._disposed = true;
+      }
+      /**
+       * Raw request.
+       * @param info
+       * @param data
+       */
+      requestRaw(info2, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve, reject) => {
+            function callbackForResult(err, res) {
+              if (err) {
+                reject(err);
+              } else if (!res) {
+                reject(new Error("Unknown error"));
+              } else {
+                resolve(res);
+              }
+            }
+            this.requestRawWithCallback(info2, data, callbackForResult);
+          });
+        });
+      }
+      /**
+       * Raw request with callback.
+       * @param info
+       * @param data
+       * @param onResult
+       */
+      requestRawWithCallback(info2, data, onResult) {
+        if (typeof data === "string") {
+          if (!info2.options.headers) {
+            info2.options.headers = {};
+          }
+          info2.options.headers["Content-Length"] = Buffer.byteLength(data, "utf8");
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+          if (!callbackCalled) {
+            callbackCalled = true;
+            onResult(err, res);
+          }
+        }
+        const req = info2.httpModule.request(info2.options, (msg) => {
+          const res = new HttpClientResponse(msg);
+          handleResult(void 0, res);
+        });
+        let socket;
+        req.on("socket", (sock) => {
+          socket = sock;
+        });
+        req.setTimeout(this._socketTimeout || 3 * 6e4, () => {
+          if (socket) {
+            socket.end();
+          }
+          handleResult(new Error(`Request timeout: ${info2.options.path}`));
+        });
+        req.on("error", function(err) {
+          handleResult(err);
+        });
+        if (data && typeof data === "string") {
+          req.write(data, "utf8");
+        }
+        if (data && typeof data !== "string") {
+          data.on("close", function() {
+            req.end();
+          });
+          data.pipe(req);
+        } else {
+          req.end();
+        }
+      }
+      /**
+       * Gets an http agent. This function is useful when you need an http agent that handles
+       * routing through a proxy server - depending upon the url and proxy environment variables.
+       * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+       */
+      getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+      }
+      getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+          return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+      }
+      _prepareRequest(method, requestUrl, headers) {
+        const info2 = {};
+        info2.parsedUrl = requestUrl;
+        const usingSsl = info2.parsedUrl.protocol === "https:";
+        info2.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info2.options = {};
+        info2.options.host = info2.parsedUrl.hostname;
+        info2.options.port = info2.parsedUrl.port ? parseInt(info2.parsedUrl.port) : defaultPort;
+        info2.options.path = (info2.parsedUrl.pathname || "") + (info2.parsedUrl.search || "");
+        info2.options.method = method;
+        info2.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+          info2.options.headers["user-agent"] = this.userAgent;
+        }
+        info2.options.agent = this._getAgent(info2.parsedUrl);
+        if (this.handlers) {
+          for (const handler of this.handlers) {
+            handler.prepareRequest(info2.options);
+          }
+        }
+        return info2;
+      }
+      _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+          return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+      }
+      /**
+       * Gets an existing header value or returns a default.
+       * Handles converting number header values to strings since HTTP headers must be strings.
+       * Note: This returns string | string[] since some headers can have multiple values.
+       * For headers that must always be a single string (like Content-Type), use the
+       * specialized _getExistingOrDefaultContentTypeHeader method instead.
+       */
+      _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+          const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+          if (headerValue) {
+            clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
+          }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== void 0) {
+          return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
+        }
+        if (clientHeader !== void 0) {
+          return clientHeader;
+        }
+        return _default;
+      }
+      /**
+       * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+       * Always returns a single string (not an array) since Content-Type should be a single value.
+       * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+       * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+       * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+       */
+      _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+          const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+          if (headerValue) {
+            if (typeof headerValue === "number") {
+              clientHeader = String(headerValue);
+            } else if (Array.isArray(headerValue)) {
+              clientHeader = headerValue.join(", ");
+            } else {
+              clientHeader = headerValue;
+            }
+          }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        if (additionalValue !== void 0) {
+          if (typeof additionalValue === "number") {
+            return String(additionalValue);
+          } else if (Array.isArray(additionalValue)) {
+            return additionalValue.join(", ");
+          } else {
+            return additionalValue;
+          }
+        }
+        if (clientHeader !== void 0) {
+          return clientHeader;
+        }
+        return _default;
+      }
+      _getAgent(parsedUrl) {
+        let agent;
+        const proxyUrl = getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+          agent = this._proxyAgent;
+        }
+        if (!useProxy) {
+          agent = this._agent;
+        }
+        if (agent) {
+          return agent;
+        }
+        const usingSsl = parsedUrl.protocol === "https:";
+        let maxSockets = 100;
+        if (this.requestOptions) {
+          maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        if (proxyUrl && proxyUrl.hostname) {
+          const agentOptions = {
+            maxSockets,
+            keepAlive: this._keepAlive,
+            proxy: Object.assign(Object.assign({}, (proxyUrl.username || proxyUrl.password) && {
+              proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+            }), { host: proxyUrl.hostname, port: proxyUrl.port })
+          };
+          let tunnelAgent;
+          const overHttps = proxyUrl.protocol === "https:";
+          if (usingSsl) {
+            tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+          } else {
+            tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+          }
+          agent = tunnelAgent(agentOptions);
+          this._proxyAgent = agent;
+        }
+        if (!agent) {
+          const options = { keepAlive: this._keepAlive, maxSockets };
+          agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+          this._agent = agent;
+        }
+        if (usingSsl && this._ignoreSslError) {
+          agent.options = Object.assign(agent.options || {}, {
+            rejectUnauthorized: false
+          });
+        }
+        return agent;
+      }
+      _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent2;
+        if (this._keepAlive) {
+          proxyAgent2 = this._proxyAgentDispatcher;
+        }
+        if (proxyAgent2) {
+          return proxyAgent2;
+        }
+        const usingSsl = parsedUrl.protocol === "https:";
+        proxyAgent2 = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, (proxyUrl.username || proxyUrl.password) && {
+          token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString("base64")}`
+        }));
+        this._proxyAgentDispatcher = proxyAgent2;
+        if (usingSsl && this._ignoreSslError) {
+          proxyAgent2.options = Object.assign(proxyAgent2.options.requestTls || {}, {
+            rejectUnauthorized: false
+          });
+        }
+        return proxyAgent2;
+      }
+      _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || "actions/http-client";
+        const orchId = process.env["ACTIONS_ORCHESTRATION_ID"];
+        if (orchId) {
+          const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
+          return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+      }
+      _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+          retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+          const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+          return new Promise((resolve) => setTimeout(() => resolve(), ms));
+        });
+      }
+      _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+            const statusCode = res.message.statusCode || 0;
+            const response = {
+              statusCode,
+              result: null,
+              headers: {}
+            };
+            if (statusCode === HttpCodes.NotFound) {
+              resolve(response);
+            }
+            function dateTimeDeserializer(key, value) {
+              if (typeof value === "string") {
+                const a = new Date(value);
+                if (!isNaN(a.valueOf())) {
+                  return a;
+                }
+              }
+              return value;
+            }
+            let obj;
+            let contents;
+            try {
+              contents = yield res.readBody();
+              if (contents && contents.length > 0) {
+                if (options && options.deserializeDates) {
+                  obj = JSON.parse(contents, dateTimeDeserializer);
+                } else {
+                  obj = JSON.parse(contents);
+                }
+                response.result = obj;
+              }
+              response.headers = res.message.headers;
+            } catch (err) {
+            }
+            if (statusCode > 299) {
+              let msg;
+              if (obj && obj.message) {
+                msg = obj.message;
+              } else if (contents && contents.length > 0) {
+                msg = contents;
+              } else {
+                msg = `Failed request: (${statusCode})`;
+              }
+              const err = new HttpClientError(msg, statusCode);
+              err.result = response.result;
+              reject(err);
+            } else {
+              resolve(response);
+            }
+          }));
+        });
+      }
+    };
+    lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
+  }
+});
+
+// src/errors.ts
+function quote(value) {
+  if (value.length <= 100 && !/[\r\n{}]/.test(value)) return `"${value}"`;
+  return `a ${value.length}-character value (not shown: it may be a secret)`;
+}
+function describeFailure(what, failure, attempts) {
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+  if (failure.status === 0) return `${what} failed${tries}: ${failure.message}`;
+  const code = failure.code ? ` ${failure.code}` : "";
+  return `${what} failed${tries}: HTTP ${failure.status}${code}: ${failure.message}`;
+}
+function explain(error2) {
+  if (error2 instanceof ApiError || error2 instanceof ActionError) {
+    return error2.remedy ? `${error2.message}
+${error2.remedy}` : error2.message;
+  }
+  if (error2 instanceof InputError) return error2.message;
+  const message = error2 instanceof Error ? error2.message : String(error2);
+  return `Unexpected error: ${message}`;
+}
+var InputError, complainAsAction, ApiError, ActionError;
+var init_errors = __esm({
+  "src/errors.ts"() {
+    "use strict";
+    InputError = class extends Error {
+      name = "InputError";
+      /** The input, flag or environment variable at fault, as the user spells it where they gave it. */
+      input;
+      /**
+       * `problem` reads after `label: ` (the action's "Input token_type", the CLI's "--token-type"), unless it is a sentence
+       * that starts with the input's name itself.
+       */
+      constructor(input, problem, label = `Input ${input}`) {
+        super(problem.startsWith(input) ? problem : `${label}: ${problem}`);
+        this.input = input;
+      }
+    };
+    complainAsAction = (input, problem) => new InputError(input, problem);
+    ApiError = class extends Error {
+      name = "ApiError";
+      what;
+      failure;
+      attempts;
+      remedy;
+      constructor(what, failure, attempts, remedy) {
+        super(describeFailure(what, failure, attempts));
+        this.what = what;
+        this.failure = failure;
+        this.attempts = attempts;
+        this.remedy = remedy;
+      }
+    };
+    ActionError = class extends Error {
+      name = "ActionError";
+      remedy;
+      constructor(message, remedy) {
+        super(message);
+        this.remedy = remedy;
+      }
+    };
+  }
+});
+
+// src/urls.ts
+function isLoopback(hostname) {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+function carriesTokens(url) {
+  return url.protocol === "https:" || url.protocol === "http:" && isLoopback(url.hostname);
+}
+function displayUrl(url) {
+  const parsed = typeof url === "string" ? new URL(url) : url;
+  return `${parsed.origin}${parsed.pathname}${parsed.search ? "?…" : ""}`;
+}
+function audienceCovers(audience, url) {
+  const bare = `${url.origin}${url.pathname}`;
+  const covered = audience.endsWith("*") ? bare.startsWith(audience.slice(0, -1)) : bare === audience;
+  if (covered) return void 0;
+  return `${displayUrl(url)} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
+}
+var init_urls = __esm({
+  "src/urls.ts"() {
+    "use strict";
+  }
+});
+
+// src/secrets.ts
+function setMasker(masker) {
+  mask = masker;
+}
+function registerSecret(value, { perLine = true } = {}) {
+  if (!value) return;
+  for (const candidate of perLine ? [value, ...value.split(/\r?\n/)] : [value]) {
+    const trimmed = candidate.trim();
+    if (trimmed.length < MIN_SECRET_LENGTH || known.has(trimmed)) continue;
+    known.add(trimmed);
+    mask(trimmed);
+  }
+}
+function redact(text2) {
+  let out = text2;
+  for (const secret of [...known].sort((a, b) => b.length - a.length)) out = out.split(secret).join("***");
+  return out;
+}
+var known, mask, MIN_SECRET_LENGTH;
+var init_secrets = __esm({
+  "src/secrets.ts"() {
+    "use strict";
+    known = /* @__PURE__ */ new Set();
+    mask = () => {
+      throw new Error("no masker: the front door must call setMasker before any secret exists");
+    };
+    MIN_SECRET_LENGTH = 6;
+  }
+});
+
+// src/json.ts
+function parseJsonObject(text2) {
+  try {
+    const value = JSON.parse(text2);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : void 0;
+  } catch {
+    return void 0;
+  }
+}
+var init_json = __esm({
+  "src/json.ts"() {
+    "use strict";
+  }
+});
+
+// src/jwt.ts
+function base64url(input) {
+  return Buffer.from(input).toString("base64url");
+}
+function decodeJwt(token) {
+  const parts = token.split(".");
+  if (parts.length !== 3 || parts.some((part) => !/^[A-Za-z0-9_-]+$/.test(part))) return void 0;
+  const header = parseSegment(parts[0] ?? "");
+  const claims = parseSegment(parts[1] ?? "");
+  return header && claims ? { header, claims } : void 0;
+}
+function parseSegment(segment) {
+  return parseJsonObject(Buffer.from(segment, "base64url").toString("utf8"));
+}
+function signRs256(claims, key, keyId) {
+  const header = keyId ? { alg: "RS256", typ: "JWT", kid: keyId } : { alg: "RS256", typ: "JWT" };
+  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
+  const signature = (0, import_node_crypto2.createSign)("RSA-SHA256").update(signingInput).sign(key);
+  return `${signingInput}.${base64url(signature)}`;
+}
+var import_node_crypto2;
+var init_jwt = __esm({
+  "src/jwt.ts"() {
+    "use strict";
+    import_node_crypto2 = require("node:crypto");
+    init_json();
+  }
+});
+
+// src/http/client.ts
+function apiError(request, failure, attempts) {
+  return new ApiError(request.what, failure, attempts, request.remedy?.(failure));
+}
+function seconds(ms) {
+  return (Math.max(0, ms) / 1e3).toFixed(1);
+}
+function isRetryableStatus(status) {
+  return status === 408 || status === 429 || status >= 500 && status <= 599 && status !== 501;
+}
+function isRetryableNetworkFailure(failure) {
+  const code = failure.code ?? "";
+  return code !== "ENOTFOUND" && !TLS_TRUST_CODES.has(code) && !/^PROXY_4/.test(code);
+}
+function retryAfterMs(header, now) {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return void 0;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1e3;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
+}
+function networkFailure(error2, request, timeoutMs) {
+  const host = safeHost(request.url);
+  const err = error2;
+  if (err.name === "TimeoutError" || err.name === "AbortError" || err.code === "ABORT_ERR") {
+    return { status: 0, code: "TIMEOUT", message: `no complete answer from ${host} within ${timeoutMs / 1e3} s` };
+  }
+  const known2 = {
+    ECONNRESET: `the connection to ${host} was reset`,
+    ECONNREFUSED: `${host} refused the connection`,
+    ENOTFOUND: `the name ${host} did not resolve (DNS)`,
+    EAI_AGAIN: `the name ${host} did not resolve (DNS, temporary)`,
+    ETIMEDOUT: `the connection to ${host} timed out`,
+    EPIPE: `the connection to ${host} closed while sending`
+  };
+  const code = err.code ?? "ERROR";
+  if (TLS_TRUST_CODES.has(code)) {
+    return {
+      status: 0,
+      code,
+      message: `the TLS certificate of ${host} is not trusted (${code}); behind a TLS-inspecting proxy, give the runner the proxy's CA with NODE_EXTRA_CA_CERTS`
+    };
+  }
+  if (err.message?.startsWith("tunneling socket could not be established")) {
+    const proxyStatus = /statusCode=(\d{3})/.exec(err.message)?.[1];
+    return {
+      status: 0,
+      code: proxyStatus ? `PROXY_${proxyStatus}` : code,
+      message: `the proxy (https_proxy/http_proxy) did not open a tunnel to ${host}: ${err.message}`
+    };
+  }
+  return { status: 0, code, message: known2[code] ?? `could not reach ${host}: ${err.message ?? code}` };
+}
+function safeHost(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "the server";
+  }
+}
+function parseFailure(response) {
+  const json = parseJsonObject(response.body);
+  const error2 = json?.["error"];
+  if (error2 && typeof error2 === "object") {
+    const e = error2;
+    const details = Array.isArray(e["details"]) ? e["details"] : [];
+    const reason = details.map((d) => d?.["reason"]).find((r) => typeof r === "string");
+    const permission = details.map((d) => d?.["metadata"]?.["permission"]).find((p) => typeof p === "string");
+    return {
+      status: response.status,
+      ...typeof e["status"] === "string" ? { code: e["status"] } : {},
+      message: typeof e["message"] === "string" ? e["message"] : snippet(response.body),
+      ...reason ? { reason } : {},
+      ...permission ? { permission } : {}
+    };
+  }
+  if (typeof error2 === "string") {
+    const description = json?.["error_description"];
+    return { status: response.status, code: error2, message: typeof description === "string" ? description : error2 };
+  }
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers["location"];
+    const target = typeof location === "string" ? ` to ${safeOrigin(location)}` : "";
+    return { status: response.status, message: `a redirect${target}, not followed: tokens are never sent on` };
+  }
+  return { status: response.status, message: snippet(response.body) || "(empty body)" };
+}
+function safeOrigin(location) {
+  try {
+    return new URL(location).origin;
+  } catch {
+    return "another location";
+  }
+}
+function htmlTitle(body) {
+  return /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1]?.trim();
+}
+function describeBody(response) {
+  const type = String(response.headers["content-type"] ?? "no content type").split(";")[0];
+  const title = htmlTitle(response.body);
+  return title ? `HTML page "${title.slice(0, 100)}"` : `${response.body.length} characters of ${type}`;
+}
+function snippet(body) {
+  const title = htmlTitle(body);
+  const text2 = (title ? `HTML page "${title}"` : body).replace(/\s+/g, " ").trim();
+  return text2.length > 300 ? `${text2.slice(0, 300)}…` : text2;
+}
+async function proxyAgent(url) {
+  const { HttpClient: HttpClient2 } = await Promise.resolve().then(() => (init_lib(), lib_exports));
+  return new HttpClient2("iap-token").getAgent(url);
+}
+var DEFAULT_POLICY, MAX_BODY_BYTES, Http, TLS_TRUST_CODES, nodeTransport;
+var init_client = __esm({
+  "src/http/client.ts"() {
+    "use strict";
+    init_proxy();
+    init_errors();
+    init_json();
+    DEFAULT_POLICY = {
+      attempts: 5,
+      timeoutMs: 1e4,
+      budgetMs: 3e4,
+      baseDelayMs: 500,
+      maxDelayMs: 8e3,
+      retryable: (response) => isRetryableStatus(response.status),
+      describe: (response) => `HTTP ${response.status}`,
+      retryableFailure: (failure) => isRetryableNetworkFailure(failure)
+    };
+    MAX_BODY_BYTES = 1 << 20;
+    Http = class {
+      #transport;
+      #sleep;
+      #random;
+      #now;
+      #log;
+      #policy;
+      constructor(options = {}) {
+        const { transport, sleep, random, now, log, ...policy } = options;
+        this.#transport = transport ?? nodeTransport;
+        this.#sleep = sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+        this.#random = random ?? Math.random;
+        this.#now = now ?? Date.now;
+        this.#log = log ?? (() => void 0);
+        this.#policy = { ...DEFAULT_POLICY, ...policy };
+      }
+      /** Sends the request, retrying what can heal. Resolves with the last response, whatever its status. */
+      async send(request) {
+        const started = this.#now();
+        const policy = { ...this.#policy, ...request.retry };
+        for (let attempt = 1; ; attempt++) {
+          let response;
+          let failure;
+          try {
+            response = await this.#transport(request, AbortSignal.timeout(policy.timeoutMs));
+          } catch (error2) {
+            failure = networkFailure(error2, request, policy.timeoutMs);
+          }
+          const retryable = response ? policy.retryable(response) : failure !== void 0 && policy.retryableFailure(failure);
+          const delay = this.#backoff(attempt, response, policy);
+          const left = policy.budgetMs - (this.#now() - started);
+          if (!retryable || attempt >= policy.attempts || delay >= left) {
+            if (response) return { response, attempts: attempt };
+            throw apiError(request, failure ?? { status: 0, message: "no answer" }, attempt);
+          }
+          const why = response ? policy.describe(response) : failure?.message ?? "no answer";
+          const of = policy.attempts <= 10 ? ` of ${policy.attempts}` : "";
+          this.#log(`${request.what}: ${why} (attempt ${attempt}${of}); retrying in ${seconds(delay)} s (${seconds(left)} s left)`);
+          await this.#sleep(delay);
+        }
+      }
+      /** Sends the request and returns a 2xx answer's body; anything else becomes an `ApiError` quoting the service. */
+      async text(request) {
+        return (await this.#ok(request)).response.body;
+      }
+      /** Sends the request and parses a 2xx JSON answer; anything else becomes an `ApiError` quoting the service. */
+      async json(request) {
+        const { response, attempts } = await this.#ok(request);
+        const parsed = parseJsonObject(response.body);
+        if (!parsed) {
+          throw apiError(
+            request,
+            { status: response.status, message: `the response is not a JSON object (${describeBody(response)})` },
+            attempts
+          );
+        }
+        return parsed;
+      }
+      async #ok(request) {
+        const sent = await this.send(request);
+        if (sent.response.status < 200 || sent.response.status > 299) {
+          throw apiError(request, parseFailure(sent.response), sent.attempts);
+        }
+        return sent;
+      }
+      /**
+       * Jitter over an exponential ceiling, or longer when the server's Retry-After asks for more. A Retry-After beyond
+       * `maxDelayMs` is an answer, not a wait: Infinity, and the caller stops retrying.
+       */
+      #backoff(attempt, response, policy) {
+        const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
+        const jittered = Math.round(ceiling / 2 + this.#random() * ceiling / 2);
+        const retryAfter = response ? retryAfterMs(response.headers["retry-after"], this.#now()) : void 0;
+        if (retryAfter === void 0) return jittered;
+        return retryAfter > policy.maxDelayMs ? Infinity : Math.max(retryAfter, jittered);
+      }
+    };
+    TLS_TRUST_CODES = /* @__PURE__ */ new Set([
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+      "SELF_SIGNED_CERT_IN_CHAIN",
+      "DEPTH_ZERO_SELF_SIGNED_CERT",
+      "CERT_HAS_EXPIRED",
+      "ERR_TLS_CERT_ALTNAME_INVALID"
+    ]);
+    nodeTransport = async (request, signal) => {
+      const url = new URL(request.url);
+      const { request: send } = url.protocol === "https:" ? process.getBuiltinModule("node:https") : process.getBuiltinModule("node:http");
+      const agent = !request.direct && getProxyUrl(url) ? await proxyAgent(request.url) : void 0;
+      return new Promise((resolve, reject) => {
+        const body = request.body === void 0 ? void 0 : Buffer.from(request.body);
+        const headers = { "user-agent": "iap-token", ...request.headers };
+        if (body) headers["content-length"] = String(body.length);
+        const req = send(url, { method: request.method, headers, signal, ...agent ? { agent } : {} }, (res) => {
+          const chunks = [];
+          let size = 0;
+          const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") });
+          res.on("data", (chunk) => {
+            chunks.push(chunk.subarray(0, Math.max(0, MAX_BODY_BYTES - size)));
+            size += chunk.length;
+            if (size >= MAX_BODY_BYTES) {
+              done();
+              req.destroy();
+            }
+          });
+          res.on("end", done);
+          res.on("error", reject);
+        });
+        req.on("error", reject);
+        const onAbort = () => {
+          req.destroy(signal.reason);
+          reject(signal.reason);
+        };
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+        req.on("close", () => signal.removeEventListener("abort", onAbort));
+        req.end(body);
+      });
+    };
+  }
+});
+
+// src/config.ts
+function statusIn(set, status) {
+  return set.ranges.some(([low, high]) => status >= low && status <= high);
+}
+var init_config = __esm({
+  "src/config.ts"() {
+    "use strict";
+  }
+});
+
+// src/smoke/classify.ts
+function fromIap(response) {
+  return String(response.headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
+}
+function canHeal(response, config) {
+  if (statusIn(config.expected, response.status)) return false;
+  if (fromIap(response)) return response.status === 403 || isRetryableStatus(response.status);
+  return isRetryableStatus(response.status);
+}
+function canRetrySafely(method, config) {
+  if (!UNSAFE.has(method)) return { answer: (response) => canHeal(response, config), failure: isRetryableNetworkFailure };
+  return {
+    answer: (response) => fromIap(response) && canHeal(response, config),
+    failure: (failure) => failure.code === "ECONNREFUSED" || failure.code === "EAI_AGAIN"
+  };
+}
+var UNSAFE;
+var init_classify = __esm({
+  "src/smoke/classify.ts"() {
+    "use strict";
+    init_client();
+    init_config();
+    UNSAFE = /* @__PURE__ */ new Set(["POST", "PUT", "PATCH", "DELETE"]);
+  }
+});
+
+// src/smoke/diagnose.ts
+async function diagnose(failed) {
+  const { response, failure, config } = failed;
+  const window = `${config.retryForMs / 1e3} s`;
+  if (!response) return `No answer within the retry window (${window}): ${failure ?? "unknown error"}.`;
+  const { status } = response;
+  if (fromIap(response)) {
+    if (status === 401) return iapRefusedToken(failed, response);
+    if (status === 403) return iapForbidden(failed.minted.principal, window);
+    if (status >= 300 && status < 400) {
+      return `IAP redirected to its sign-in page: it did not see the token. Check that nothing between the runner and IAP strips the ${config.header} header.`;
+    }
+    return `IAP answered ${status}, which smoke_test_expected_status (${config.expected.text}) does not accept.`;
+  }
+  if (status === 403) {
+    return [
+      "The request passed IAP, and the app (or the service behind IAP) refused it with 403.",
+      "Fix: for Cloud Run behind IAP, the IAP service agent needs roles/run.invoker on the service:",
+      "  gcloud run services add-iam-policy-binding SERVICE --region=REGION --role=roles/run.invoker --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-iap.iam.gserviceaccount.com"
+    ].join("\n");
+  }
+  if (status === 401) {
+    const hint = config.header === "authorization" ? " If the app checks its own Authorization header, set smoke_test_header: proxy-authorization and send the app's credential in smoke_test_headers." : "";
+    return `The request passed IAP, and the app refused it with 401 (its own authentication).${hint}`;
+  }
+  if (status >= 300 && status < 400) {
+    const location = String(response.headers["location"] ?? "");
+    return `The app redirected to ${safeLocation(location)}; redirects are not followed (the token would travel on). Call the final URL, or add ${status} to smoke_test_expected_status.`;
+  }
+  if (status >= 500 || status === 429 || status === 408) {
+    return `The app kept answering ${status} for the whole retry window (${window}).`;
+  }
+  return `The app answered ${status}, which smoke_test_expected_status (${config.expected.text}) does not accept.`;
+}
+function iapForbidden(principal, window) {
+  const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
+  return [
+    `IAP refused ${principal} with 403 for the whole retry window (${window}): it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (it can take 7 minutes or more; raise smoke_test_retry_for).`,
+    "Fix: grant it on the app's backend service (or --resource-type=cloud-run --service=SERVICE --region=REGION):",
+    `  gcloud iap web add-iam-policy-binding --resource-type=backend-services --service=BACKEND_SERVICE --member=${member} --role=roles/iap.httpsResourceAccessor`
+  ].join("\n");
+}
+async function iapRefusedToken(failed, response) {
+  const { minted, config } = failed;
+  const said = response.body.trim().slice(0, 200);
+  const quoted = `IAP refused the token with 401: "${said}".`;
+  if (/audience/i.test(said)) {
+    if (minted.kind === "signed_jwt") {
+      return `${quoted}
+Fix: the signed JWT's audience ${minted.audience} does not cover the URL IAP saw; use https://HOST/* as audience.`;
+    }
+    const clientId = await signInClientId(failed);
+    const claim = decodeJwt(minted.token)?.claims["aud"];
+    const aud = typeof claim === "string" ? claim : minted.audience;
+    const url = new URL(failed.target.url);
+    const expected = clientId ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist` : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
+    return `${quoted}
+Fix: ${expected}; or, with no OAuth client at all, token_type: signed_jwt with audience ${url.origin}/*.`;
+  }
+  if (/email/i.test(said)) return `${quoted}
+Fix: the ID token has no email claim; set include_email: true.`;
+  if (/signature/i.test(said)) {
+    return minted.kind === "signed_jwt" ? `${quoted}
+Fix: IAP could not verify the JWT with ${minted.principal}'s public keys; the signing key may have been deleted. Mint again.` : `${quoted}
+Fix: the token is not signed by Google; pass the action's token output unchanged.`;
+  }
+  if (/parse/i.test(said)) {
+    return `${quoted}
+Fix: IAP did not receive a JWT in the ${config.header} header. Check smoke_test_headers and any proxy on the way.`;
+  }
+  if (/empty token/i.test(said)) {
+    return `${quoted}
+Fix: IAP saw no token: something between the runner and IAP strips the ${config.header} header (a proxy, a load balancer rule).`;
+  }
+  if (/expire/i.test(said)) return `${quoted}
+Fix: the token expired; check the runner's clock, or mint it closer to its use.`;
+  return quoted;
+}
+async function signInClientId(failed) {
+  try {
+    const { response } = await failed.http.send({
+      what: `Sign-in probe of ${displayUrl(failed.target.url)}`,
+      method: "GET",
+      url: failed.target.url,
+      retry: { attempts: 1, timeoutMs: failed.config.timeoutMs }
+    });
+    const location = response.headers["location"];
+    if (response.status < 300 || response.status > 399 || typeof location !== "string") return void 0;
+    return new URL(location, failed.target.url).searchParams.get("client_id") ?? void 0;
+  } catch {
+    return void 0;
+  }
+}
+function safeLocation(location) {
+  try {
+    const url = new URL(location);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return "another location";
+  }
+}
+var init_diagnose = __esm({
+  "src/smoke/diagnose.ts"() {
+    "use strict";
+    init_jwt();
+    init_urls();
+    init_classify();
+  }
+});
+
+// src/smoke/run.ts
+var run_exports = {};
+__export(run_exports, {
+  runSmokeTests: () => runSmokeTests,
+  smokeFailure: () => smokeFailure
+});
+async function runSmokeTests(config, minted, http2, log, now = Date.now) {
+  return Promise.all(config.targets.map((target) => runOne(target, config, minted, http2, log, now)));
+}
+async function runOne(target, config, minted, http2, log, now) {
+  const started = now();
+  const shown = displayUrl(target.url);
+  const what = `${target.method} ${shown}`;
+  const retry = canRetrySafely(target.method, config);
+  let response;
+  let attempts;
+  let failure;
+  try {
+    const sent = await http2.send({
+      what,
+      method: target.method,
+      url: target.url,
+      headers: { ...config.headers, [config.header]: `Bearer ${minted.token}` },
+      retry: {
+        ...SMOKE_POLICY,
+        timeoutMs: config.timeoutMs,
+        budgetMs: config.retryForMs,
+        retryable: retry.answer,
+        retryableFailure: retry.failure,
+        describe: (answer) => `${fromIap(answer) ? "IAP" : "the app"} answered ${answer.status}`
+      }
+    });
+    response = sent.response;
+    attempts = sent.attempts;
+  } catch (error2) {
+    if (!(error2 instanceof ApiError)) throw error2;
+    attempts = error2.attempts;
+    failure = error2.failure.message;
+  }
+  const ms = Math.round(now() - started);
+  const status = response?.status ?? null;
+  const ok = response !== void 0 && statusIn(config.expected, response.status);
+  const from = response ? fromIap(response) ? "iap" : "app" : null;
+  const result = { method: target.method, url: shown, status, ok, attempts, ms, from };
+  const timing = `${attempts} attempt${attempts === 1 ? "" : "s"}, ${(ms / 1e3).toFixed(1)} s`;
+  if (ok) {
+    log(`✓ ${what}: ${status} from the ${from === "iap" ? "IAP" : "app"} (${timing})`);
+    return result;
+  }
+  const diagnosis = await diagnose({ target, response, failure, minted, config, http: http2 });
+  log(`✗ ${what}: ${status === null ? "no answer" : `${status} from ${from === "iap" ? "IAP" : "the app"}`} (${timing})`);
+  return { ...result, diagnosis: redact(diagnosis) };
+}
+function smokeFailure(results) {
+  const failed = results.filter((result) => !result.ok);
+  if (failed.length === 0) return void 0;
+  const lines = failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? "failed"}`);
+  return new ActionError(`Smoke test failed for ${failed.length} of ${results.length} URL(s); no outputs were set.
+${lines.join("\n")}`);
+}
+var SMOKE_POLICY;
+var init_run = __esm({
+  "src/smoke/run.ts"() {
+    "use strict";
+    init_errors();
+    init_secrets();
+    init_classify();
+    init_config();
+    init_urls();
+    init_diagnose();
+    SMOKE_POLICY = { baseDelayMs: 2e3, maxDelayMs: 15e3, attempts: 1e3 };
+  }
+});
+
+// node_modules/@actions/core/lib/command.js
+var os = __toESM(require("os"));
+
+// node_modules/@actions/core/lib/utils.js
+function toCommandValue(input) {
+  if (input === null || input === void 0) {
+    return "";
+  } else if (typeof input === "string" || input instanceof String) {
+    return input;
+  }
+  return JSON.stringify(input);
+}
+function toCommandProperties(annotationProperties) {
+  if (!Object.keys(annotationProperties).length) {
+    return {};
+  }
+  return {
+    title: annotationProperties.title,
+    file: annotationProperties.file,
+    line: annotationProperties.startLine,
+    endLine: annotationProperties.endLine,
+    col: annotationProperties.startColumn,
+    endColumn: annotationProperties.endColumn
+  };
+}
+
+// node_modules/@actions/core/lib/command.js
+function issueCommand(command, properties, message) {
+  const cmd = new Command(command, properties, message);
+  process.stdout.write(cmd.toString() + os.EOL);
+}
+var CMD_STRING = "::";
+var Command = class {
+  constructor(command, properties, message) {
+    if (!command) {
+      command = "missing.command";
+    }
+    this.command = command;
+    this.properties = properties;
+    this.message = message;
+  }
+  toString() {
+    let cmdStr = CMD_STRING + this.command;
+    if (this.properties && Object.keys(this.properties).length > 0) {
+      cmdStr += " ";
+      let first = true;
+      for (const key in this.properties) {
+        if (this.properties.hasOwnProperty(key)) {
+          const val = this.properties[key];
+          if (val) {
+            if (first) {
+              first = false;
+            } else {
+              cmdStr += ",";
+            }
+            cmdStr += `${key}=${escapeProperty(val)}`;
+          }
+        }
+      }
+    }
+    cmdStr += `${CMD_STRING}${escapeData(this.message)}`;
+    return cmdStr;
+  }
+};
+function escapeData(s) {
+  return toCommandValue(s).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+}
+function escapeProperty(s) {
+  return toCommandValue(s).replace(/%/g, "%25").replace(/\r/g, "%0D").replace(/\n/g, "%0A").replace(/:/g, "%3A").replace(/,/g, "%2C");
+}
+
+// node_modules/@actions/core/lib/file-command.js
+var crypto = __toESM(require("crypto"));
+var fs = __toESM(require("fs"));
+var os2 = __toESM(require("os"));
+function issueFileCommand(command, message) {
+  const filePath = process.env[`GITHUB_${command}`];
+  if (!filePath) {
+    throw new Error(`Unable to find environment variable for file command ${command}`);
+  }
+  if (!fs.existsSync(filePath)) {
+    throw new Error(`Missing file at path: ${filePath}`);
+  }
+  fs.appendFileSync(filePath, `${toCommandValue(message)}${os2.EOL}`, {
+    encoding: "utf8"
+  });
+}
+function prepareKeyValueMessage(key, value) {
+  const delimiter = `ghadelimiter_${crypto.randomUUID()}`;
+  const convertedValue = toCommandValue(value);
+  if (key.includes(delimiter)) {
+    throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+  }
+  if (convertedValue.includes(delimiter)) {
+    throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+  }
+  return `${key}<<${delimiter}${os2.EOL}${convertedValue}${os2.EOL}${delimiter}`;
+}
+
+// node_modules/@actions/core/lib/core.js
+var os3 = __toESM(require("os"));
+
+// node_modules/@actions/core/lib/summary.js
+var import_os = require("os");
+var import_fs = require("fs");
+var __awaiter2 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve) {
+      resolve(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e) {
+        reject(e);
+      }
+    }
+    function step(result) {
+      result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+var { access, appendFile, writeFile } = import_fs.promises;
+var SUMMARY_ENV_VAR = "GITHUB_STEP_SUMMARY";
+var Summary = class {
+  constructor() {
+    this._buffer = "";
+  }
+  /**
+   * Finds the summary file path from the environment, rejects if env var is not found or file does not exist
+   * Also checks r/w permissions.
+   *
+   * @returns step summary file path
+   */
+  filePath() {
+    return __awaiter2(this, void 0, void 0, function* () {
+      if (this._filePath) {
+        return this._filePath;
+      }
+      const pathFromEnv = process.env[SUMMARY_ENV_VAR];
+      if (!pathFromEnv) {
+        throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
+      }
+      try {
+        yield access(pathFromEnv, import_fs.constants.R_OK | import_fs.constants.W_OK);
+      } catch (_a) {
+        throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
+      }
+      this._filePath = pathFromEnv;
+      return this._filePath;
+    });
+  }
+  /**
+   * Wraps content in an HTML tag, adding any HTML attributes
+   *
+   * @param {string} tag HTML tag to wrap
+   * @param {string | null} content content within the tag
+   * @param {[attribute: string]: string} attrs key-value list of HTML attributes to add
+   *
+   * @returns {string} content wrapped in HTML element
+   */
+  wrap(tag, content, attrs = {}) {
+    const htmlAttrs = Object.entries(attrs).map(([key, value]) => ` ${key}="${value}"`).join("");
+    if (!content) {
+      return `<${tag}${htmlAttrs}>`;
+    }
+    return `<${tag}${htmlAttrs}>${content}</${tag}>`;
+  }
+  /**
+   * Writes text in the buffer to the summary buffer file and empties buffer. Will append by default.
+   *
+   * @param {SummaryWriteOptions} [options] (optional) options for write operation
+   *
+   * @returns {Promise<Summary>} summary instance
+   */
+  write(options) {
+    return __awaiter2(this, void 0, void 0, function* () {
+      const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
+      const filePath = yield this.filePath();
+      const writeFunc = overwrite ? writeFile : appendFile;
+      yield writeFunc(filePath, this._buffer, { encoding: "utf8" });
+      return this.emptyBuffer();
+    });
+  }
+  /**
+   * Clears the summary buffer and wipes the summary file
+   *
+   * @returns {Summary} summary instance
+   */
+  clear() {
+    return __awaiter2(this, void 0, void 0, function* () {
+      return this.emptyBuffer().write({ overwrite: true });
+    });
+  }
+  /**
+   * Returns the current summary buffer as a string
+   *
+   * @returns {string} string of summary buffer
+   */
+  stringify() {
+    return this._buffer;
+  }
+  /**
+   * If the summary buffer is empty
+   *
+   * @returns {boolen} true if the buffer is empty
+   */
+  isEmptyBuffer() {
+    return this._buffer.length === 0;
+  }
+  /**
+   * Resets the summary buffer without writing to summary file
+   *
+   * @returns {Summary} summary instance
+   */
+  emptyBuffer() {
+    this._buffer = "";
+    return this;
+  }
+  /**
+   * Adds raw text to the summary buffer
+   *
+   * @param {string} text content to add
+   * @param {boolean} [addEOL=false] (optional) append an EOL to the raw text (default: false)
+   *
+   * @returns {Summary} summary instance
+   */
+  addRaw(text2, addEOL = false) {
+    this._buffer += text2;
+    return addEOL ? this.addEOL() : this;
+  }
+  /**
+   * Adds the operating system-specific end-of-line marker to the buffer
+   *
+   * @returns {Summary} summary instance
+   */
+  addEOL() {
+    return this.addRaw(import_os.EOL);
+  }
+  /**
+   * Adds an HTML codeblock to the summary buffer
+   *
+   * @param {string} code content to render within fenced code block
+   * @param {string} lang (optional) language to syntax highlight code
+   *
+   * @returns {Summary} summary instance
+   */
+  addCodeBlock(code, lang) {
+    const attrs = Object.assign({}, lang && { lang });
+    const element = this.wrap("pre", this.wrap("code", code), attrs);
+    return this.addRaw(element).addEOL();
+  }
+  /**
+   * Adds an HTML list to the summary buffer
+   *
+   * @param {string[]} items list of items to render
+   * @param {boolean} [ordered=false] (optional) if the rendered list should be ordered or not (default: false)
+   *
+   * @returns {Summary} summary instance
+   */
+  addList(items, ordered = false) {
+    const tag = ordered ? "ol" : "ul";
+    const listItems = items.map((item) => this.wrap("li", item)).join("");
+    const element = this.wrap(tag, listItems);
+    return this.addRaw(element).addEOL();
+  }
+  /**
+   * Adds an HTML table to the summary buffer
+   *
+   * @param {SummaryTableCell[]} rows table rows
+   *
+   * @returns {Summary} summary instance
+   */
+  addTable(rows) {
+    const tableBody = rows.map((row) => {
+      const cells = row.map((cell) => {
+        if (typeof cell === "string") {
+          return this.wrap("td", cell);
+        }
+        const { header, data, colspan, rowspan } = cell;
+        const tag = header ? "th" : "td";
+        const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
+        return this.wrap(tag, data, attrs);
+      }).join("");
+      return this.wrap("tr", cells);
+    }).join("");
+    const element = this.wrap("table", tableBody);
+    return this.addRaw(element).addEOL();
+  }
+  /**
+   * Adds a collapsable HTML details element to the summary buffer
+   *
+   * @param {string} label text for the closed state
+   * @param {string} content collapsable content
+   *
+   * @returns {Summary} summary instance
+   */
+  addDetails(label, content) {
+    const element = this.wrap("details", this.wrap("summary", label) + content);
+    return this.addRaw(element).addEOL();
+  }
+  /**
+   * Adds an HTML image tag to the summary buffer
+   *
+   * @param {string} src path to the image you to embed
+   * @param {string} alt text description of the image
+   * @param {SummaryImageOptions} options (optional) addition image attributes
+   *
+   * @returns {Summary} summary instance
+   */
+  addImage(src, alt, options) {
+    const { width, height } = options || {};
+    const attrs = Object.assign(Object.assign({}, width && { width }), height && { height });
+    const element = this.wrap("img", null, Object.assign({ src, alt }, attrs));
+    return this.addRaw(element).addEOL();
+  }
+  /**
+   * Adds an HTML section heading element
+   *
+   * @param {string} text heading text
+   * @param {number | string} [level=1] (optional) the heading level, default: 1
+   *
+   * @returns {Summary} summary instance
+   */
+  addHeading(text2, level) {
+    const tag = `h${level}`;
+    const allowedTag = ["h1", "h2", "h3", "h4", "h5", "h6"].includes(tag) ? tag : "h1";
+    const element = this.wrap(allowedTag, text2);
+    return this.addRaw(element).addEOL();
+  }
+  /**
+   * Adds an HTML thematic break (<hr>) to the summary buffer
+   *
+   * @returns {Summary} summary instance
+   */
+  addSeparator() {
+    const element = this.wrap("hr", null);
+    return this.addRaw(element).addEOL();
+  }
+  /**
+   * Adds an HTML line break (<br>) to the summary buffer
+   *
+   * @returns {Summary} summary instance
+   */
+  addBreak() {
+    const element = this.wrap("br", null);
+    return this.addRaw(element).addEOL();
+  }
+  /**
+   * Adds an HTML blockquote to the summary buffer
+   *
+   * @param {string} text quote text
+   * @param {string} cite (optional) citation url
+   *
+   * @returns {Summary} summary instance
+   */
+  addQuote(text2, cite) {
+    const attrs = Object.assign({}, cite && { cite });
+    const element = this.wrap("blockquote", text2, attrs);
+    return this.addRaw(element).addEOL();
+  }
+  /**
+   * Adds an HTML anchor tag to the summary buffer
+   *
+   * @param {string} text link text/content
+   * @param {string} href hyperlink
+   *
+   * @returns {Summary} summary instance
+   */
+  addLink(text2, href) {
+    const element = this.wrap("a", text2, { href });
+    return this.addRaw(element).addEOL();
+  }
+};
+var _summary = new Summary();
+var summary = _summary;
+
+// node_modules/@actions/core/lib/core.js
+var ExitCode;
+(function(ExitCode2) {
+  ExitCode2[ExitCode2["Success"] = 0] = "Success";
+  ExitCode2[ExitCode2["Failure"] = 1] = "Failure";
+})(ExitCode || (ExitCode = {}));
+function exportVariable(name, val) {
+  const convertedVal = toCommandValue(val);
+  process.env[name] = convertedVal;
+  const filePath = process.env["GITHUB_ENV"] || "";
+  if (filePath) {
+    return issueFileCommand("ENV", prepareKeyValueMessage(name, val));
+  }
+  issueCommand("set-env", { name }, convertedVal);
+}
+function setSecret(secret) {
+  issueCommand("add-mask", {}, secret);
+}
+function setOutput(name, value) {
+  const filePath = process.env["GITHUB_OUTPUT"] || "";
+  if (filePath) {
+    return issueFileCommand("OUTPUT", prepareKeyValueMessage(name, value));
+  }
+  process.stdout.write(os3.EOL);
+  issueCommand("set-output", { name }, toCommandValue(value));
+}
+function setFailed(message) {
+  process.exitCode = ExitCode.Failure;
+  error(message);
+}
+function error(message, properties = {}) {
+  issueCommand("error", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+function warning(message, properties = {}) {
+  issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+function info(message) {
+  process.stdout.write(message + os3.EOL);
+}
+
+// src/main.ts
+init_errors();
+
+// src/inputs/index.ts
+var import_node_fs = require("node:fs");
+
+// src/email.ts
+function isEmail(value) {
+  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
+}
+
+// src/endpoints.ts
+init_urls();
+var OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
+var APIS = ["oauth2", "sts", "iamcredentials", "accounts"];
+function resolveEndpoints(universe, env, complain) {
+  const overrides = new Map(
+    APIS.flatMap((api) => {
+      const value = override(env, api, complain);
+      return value ? [[api, value]] : [];
+    })
+  );
+  return {
+    oauth2: overrides.get("oauth2") ?? `https://oauth2.${universe}`,
+    sts: overrides.get("sts") ?? `https://sts.${universe}/v1`,
+    iamcredentials: overrides.get("iamcredentials") ?? `https://iamcredentials.${universe}/v1`,
+    // Sign-in lives on accounts.google.com in every universe that has it.
+    accounts: overrides.get("accounts") ?? "https://accounts.google.com",
+    iamHost: `iam.${universe}`,
+    overridden: new Set(overrides.keys())
+  };
+}
+function override(env, api, complain) {
+  const name = OVERRIDE_PREFIX + api;
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  checkEndpointUrl(value, name, complain);
+  return value.replace(/\/+$/, "");
+}
+function checkEndpointUrl(value, source, complain) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    throw complain(source, "is not a URL; expected https://host[/path]");
+  }
+  if (carriesTokens(url)) return url;
+  throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
+}
+
+// src/inputs/index.ts
+init_errors();
+init_secrets();
+init_urls();
+
+// src/inputs/credentials-file.ts
+init_errors();
+init_secrets();
+
+// src/inputs/key-file.ts
+var import_node_crypto = require("node:crypto");
+init_json();
+init_secrets();
+function parseCredentialsJson(raw, input, complain) {
+  registerSecret(raw, { perLine: false });
+  const text2 = raw.trim();
+  const json = parseObject(text2) ?? (isBase64(text2) ? parseObject(Buffer.from(text2, "base64").toString("utf8")) : void 0);
+  if (!json) {
+    throw complain(input, "is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");
+  }
+  registerSecretFields(json);
+  return json;
+}
+function registerSecretFields(value, depth = 0) {
+  if (!value || typeof value !== "object" || depth > 5) return;
+  for (const [field, inner] of Object.entries(value)) {
+    if (typeof inner === "string" && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, "\n"));
+    else registerSecretFields(inner, depth + 1);
+  }
+}
+var SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
+function parseServiceAccountKey(json, input, complain) {
+  const missing = ["client_email", "private_key"].filter((field) => typeof json[field] !== "string" || !json[field]);
+  if (missing.length > 0) {
+    throw complain(input, `the service-account key lacks ${missing.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);
+  }
+  const clientEmail = json["client_email"];
+  if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
+  let privateKey;
+  try {
+    privateKey = (0, import_node_crypto.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
+  } catch {
+    throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
+  }
+  if (privateKey.asymmetricKeyType !== "rsa") {
+    throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
+  }
+  const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
+  const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
+  return { clientEmail, privateKey, privateKeyId, tokenUri };
+}
+function parseObject(text2) {
+  return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
+}
+function isBase64(text2) {
+  return text2.length > 0 && /^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(text2);
+}
+
+// src/inputs/credentials-file.ts
+function parseCredentialsFile(json, input, origin, complain) {
+  const type = json["type"] ?? "service_account";
+  switch (type) {
+    case "service_account": {
+      const key = parseServiceAccountKey(json, input, complain);
+      if (key.tokenUri) checkEndpointUrl(key.tokenUri, `${input} (token_uri)`, complain);
+      return { kind: "service_account_key", key, origin };
+    }
+    case "authorized_user":
+      return parseAuthorizedUser(json, input, origin, complain);
+    case "external_account":
+      return parseExternalAccount(json, input, origin, complain);
+    case "impersonated_service_account":
+      return parseImpersonated(json, input, origin, complain);
+    default:
+      throw complain(
+        input,
+        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`
+      );
+  }
+}
+function text(json, field) {
+  const value = json[field];
+  return typeof value === "string" && value.trim() ? value.trim() : void 0;
+}
+function required(json, fields, input, what, complain) {
+  const missing = fields.filter((field) => !text(json, field));
+  if (missing.length) throw complain(input, `the ${what} lack ${missing.join(", ")}.`);
+  return fields.map((field) => text(json, field) ?? "");
+}
+function parseAuthorizedUser(json, input, origin, complain) {
+  const [clientId = "", clientSecret = "", refreshToken = ""] = required(
+    json,
+    ["client_id", "client_secret", "refresh_token"],
+    input,
+    "authorized_user credentials",
+    complain
+  );
+  registerSecret(clientSecret);
+  registerSecret(refreshToken);
+  return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
+}
+var IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
+function impersonatedAccount(url, input, complain) {
+  checkEndpointUrl(url, `${input} (service_account_impersonation_url)`, complain);
+  const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
+  if (!email || !isEmail(decodeURIComponent(email))) {
+    throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
+  }
+  return decodeURIComponent(email);
+}
+function parseExternalAccount(json, input, origin, complain) {
+  const [audience = "", subjectTokenType = ""] = required(
+    json,
+    ["audience", "subject_token_type"],
+    input,
+    "external_account credentials",
+    complain
+  );
+  const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
+  checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
+  const impersonationUrl = text(json, "service_account_impersonation_url");
+  return {
+    kind: "external_account",
+    audience,
+    subjectTokenType,
+    tokenUrl,
+    subjectToken: parseCredentialSource(json, input, complain),
+    impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input, complain) : void 0,
+    workforcePoolUserProject: text(json, "workforce_pool_user_project"),
+    origin
+  };
+}
+function parseCredentialSource(file, input, complain) {
+  const value = file["credential_source"];
+  if (!value || typeof value !== "object") throw complain(input, "the external_account credentials lack credential_source.");
+  const source = value;
+  const libraryKind = source["environment_id"] ? "aws" : source["executable"] ? "executable" : source["certificate"] ? "certificate" : void 0;
+  if (libraryKind) return { from: "library", kind: libraryKind, file };
+  const format = source["format"] ?? {};
+  const formatType = format["type"] ?? "text";
+  if (formatType !== "text" && formatType !== "json") {
+    throw complain(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
+  }
+  let field;
+  if (formatType === "json") {
+    field = typeof format["subject_token_field_name"] === "string" ? format["subject_token_field_name"] : void 0;
+    if (!field) throw complain(input, "credential_source.format of type json needs subject_token_field_name.");
+  }
+  if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
+  if (typeof source["url"] === "string" && source["url"]) {
+    checkEndpointUrl(source["url"], `${input} (credential_source.url)`, complain);
+    const headers = {};
+    for (const [name, header] of Object.entries(source["headers"] ?? {})) {
+      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name} must be a string.`);
+      registerSecret(header.replace(/^Bearer\s+/i, ""));
+      headers[name.toLowerCase()] = header;
+    }
+    return { from: "url", url: source["url"], headers, field };
+  }
+  throw complain(input, "credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.");
+}
+function parseImpersonated(json, input, origin, complain) {
+  const [url = ""] = required(json, ["service_account_impersonation_url"], input, "impersonated_service_account credentials", complain);
+  const serviceAccount = impersonatedAccount(url, input, complain);
+  const sourceJson = json["source_credentials"];
+  if (!sourceJson || typeof sourceJson !== "object") {
+    throw complain(input, "the impersonated_service_account credentials lack source_credentials.");
+  }
+  const inner = parseCredentialsFile(sourceJson, `${input} (source_credentials)`, origin, complain);
+  if (inner.kind !== "service_account_key" && inner.kind !== "refresh_token") {
+    throw complain(input, "source_credentials must be of type service_account or authorized_user.");
+  }
+  const delegates = (Array.isArray(json["delegates"]) ? json["delegates"] : []).map((entry) => {
+    const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, "");
+    if (!isEmail(email)) throw complain(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
+    return email;
+  });
+  return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
+}
+
+// src/inputs/smoke.ts
+init_errors();
+init_secrets();
+init_urls();
+var METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+var RESERVED = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
+var SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
+function readSmokeConfig(input, coverage) {
+  const targets = readTargets(input("smoke_test_urls"));
+  const header = readHeaderChoice(input("smoke_test_header"));
+  const headers = readHeaders(input("smoke_test_headers"), header);
+  const expected = readStatusSet(input("smoke_test_expected_status") || "200-299");
+  const retryForMs = readSeconds(input("smoke_test_retry_for"), "smoke_test_retry_for", 300, 0, 3600) * 1e3;
+  const timeoutMs = readSeconds(input("smoke_test_timeout"), "smoke_test_timeout", 30, 1, 600) * 1e3;
+  if (targets.length === 0) return void 0;
+  if (coverage) {
+    for (const target of targets) {
+      const problem = coverage(new URL(target.url));
+      if (problem) throw new InputError("smoke_test_urls", problem);
+    }
+  }
+  return { targets, header, headers, expected, retryForMs, timeoutMs };
+}
+function readTargets(value) {
+  const targets = [];
+  for (const raw of value.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
+    const method = (match?.[1] ?? "GET").toUpperCase();
+    const text2 = match?.[2] ?? line;
+    if (!match || !METHODS.includes(method)) {
+      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); cannot read ${quote(line)}`);
+    }
+    let url;
+    try {
+      url = new URL(text2);
+    } catch {
+      throw new InputError("smoke_test_urls", `${quote(text2)} is not a URL; give absolute http(s) URLs, one per line`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new InputError("smoke_test_urls", `${quote(text2)} is not an http(s) URL`);
+    }
+    if (!carriesTokens(url)) {
+      throw new InputError("smoke_test_urls", `${quote(text2)} is plain http; the token is sent only over https (http only to localhost)`);
+    }
+    if (url.username || url.password) {
+      throw new InputError("smoke_test_urls", "a URL carries a user name or password; send credentials in smoke_test_headers instead");
+    }
+    targets.push({ method, url: url.toString() });
+  }
+  if (targets.length > 50) throw new InputError("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
+  return targets;
+}
+function readHeaderChoice(value) {
+  const header = value.toLowerCase() || "authorization";
+  if (header !== "authorization" && header !== "proxy-authorization") {
+    throw new InputError(
+      "smoke_test_header",
+      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(value)}`
+    );
+  }
+  return header;
+}
+function readHeaders(value, tokenHeader) {
+  const headers = {};
+  for (const raw of value.split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
+      throw new InputError("smoke_test_headers", 'each line is "Name: value"; a line has no valid header name before its colon');
+    }
+    if (RESERVED.has(name)) throw new InputError("smoke_test_headers", `${name} is set by the HTTP client and cannot be given`);
+    if (name === tokenHeader) {
+      throw new InputError(
+        "smoke_test_headers",
+        `sets ${name}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`
+      );
+    }
+    const headerValue = line.slice(colon + 1).trim();
+    if (SENSITIVE.test(name)) registerSecret(headerValue.replace(/^(Bearer|Basic)\s+/i, ""));
+    headers[name] = headerValue;
+  }
+  return headers;
+}
+function readStatusSet(value) {
+  const ranges = [];
+  for (const part of value.split(/[\s,]+/).filter(Boolean)) {
+    const exact = /^([1-5]\d\d)$/.exec(part);
+    const range = /^([1-5]\d\d)-([1-5]\d\d)$/.exec(part);
+    const klass = /^([1-5])xx$/i.exec(part);
+    if (exact) ranges.push([Number(exact[1]), Number(exact[1])]);
+    else if (range && Number(range[1]) <= Number(range[2])) ranges.push([Number(range[1]), Number(range[2])]);
+    else if (klass) ranges.push([Number(klass[1]) * 100, Number(klass[1]) * 100 + 99]);
+    else {
+      throw new InputError(
+        "smoke_test_expected_status",
+        `${quote(part)} is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`
+      );
+    }
+  }
+  if (ranges.length === 0) throw new InputError("smoke_test_expected_status", "is empty; for example 200-299");
+  return { text: value, ranges };
+}
+function readSeconds(value, name, fallback, min, max) {
+  if (!value) return fallback;
+  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(seconds2 >= min && seconds2 <= max)) throw new InputError(name, `must be whole seconds from ${min} to ${max}, got ${quote(value)}`);
+  return seconds2;
+}
+
+// src/inputs/vocabulary.ts
+init_errors();
+var INPUT_DEFAULTS = {
+  audience: "",
+  token_type: "id_token",
+  lifetime: "",
+  workload_identity_provider: "",
+  workload_identity_audience: "",
+  credentials_json: "",
+  refresh_token: "",
+  oauth_client_id: "",
+  oauth_client_secret: "",
+  service_account: "",
+  delegates: "",
+  include_email: "true",
+  export_variable: "IAP_TOKEN",
+  universe: "googleapis.com",
+  smoke_test_urls: "",
+  smoke_test_header: "authorization",
+  smoke_test_headers: "",
+  smoke_test_expected_status: "200-299",
+  smoke_test_retry_for: "300",
+  smoke_test_timeout: "30"
+};
+var ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
+var ACTION_VOCABULARY = {
+  name: (input) => input,
+  setting: (input, value) => `set ${input}: ${value}`,
+  complain: complainAsAction,
+  noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
+  otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
+};
+function actionInputs(env) {
+  return (name) => env[`INPUT_${name.toUpperCase()}`]?.trim();
+}
+
+// src/inputs/index.ts
+var PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
+var POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
+var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+var DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+function readConfig(read, env, words) {
+  const input = (name) => read(name) ?? INPUT_DEFAULTS[name];
+  const ctx = {
+    env,
+    input,
+    words,
+    fail: (name, problem) => {
+      throw words.complain(words.name(name), problem);
+    }
+  };
+  const { fail, words: w } = ctx;
+  const universe = input("universe") || "googleapis.com";
+  if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
+  const endpoints = resolveEndpoints(universe, env, words.complain);
+  const tokenType = readTokenType(ctx, input("token_type"));
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, input("audience")) : readAudience(ctx, input("audience"));
+  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
+  const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
+  const delegates = readDelegates(ctx, input("delegates"));
+  if (delegates.length > 0 && !serviceAccount) {
+    fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
+  }
+  const source = readSource(ctx, serviceAccount, endpoints.iamHost);
+  if (tokenType === "signed_jwt" && source.kind === "refresh_token" && !serviceAccount) {
+    fail(
+      "service_account",
+      `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
+    );
+  }
+  if (tokenType === "signed_jwt" && !serviceAccount && source.kind === "service_account_key" && !source.key.privateKeyId) {
+    throw words.complain(
+      source.origin,
+      "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
+    );
+  }
+  const smoke = readSmokeConfig(input, tokenType === "signed_jwt" ? (url) => audienceCovers(audience, url) : void 0);
+  return {
+    tokenType,
+    audience,
+    lifetimeSeconds,
+    source,
+    serviceAccount,
+    delegates,
+    includeEmail: readBoolean(ctx, input("include_email"), "include_email", true),
+    exportVariable: readExportVariable(ctx, input("export_variable")),
+    universe,
+    endpoints,
+    smoke,
+    nameOf: words.name
+  };
+}
+function readAudience({ fail, words }, audience) {
+  if (!audience) {
+    fail(
+      "audience",
+      "is required: the OAuth client ID of the IAP-protected app (…apps.googleusercontent.com). Find it in the console under Security > Identity-Aware Proxy, or in the client_id of the sign-in page IAP redirects a browser to."
+    );
+  }
+  if (/\s/.test(audience)) fail("audience", "must be a single value without spaces.");
+  if (/^https?:\/\//i.test(audience)) {
+    fail(
+      "audience",
+      `is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, ${words.setting("token_type", "signed_jwt")}.`
+    );
+  }
+  return audience;
+}
+var SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
+function readTokenType({ fail }, value) {
+  if (!value || value === "id_token") return "id_token";
+  if (value === "signed_jwt") return "signed_jwt";
+  return fail(
+    "token_type",
+    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(value)}`
+  );
+}
+function readUrlAudience({ fail, words }, audience) {
+  const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
+  const signedJwt = `with ${words.name("token_type")} signed_jwt`;
+  if (!audience) fail("audience", `is required: ${signedJwt}, ${accepted}.`);
+  let url;
+  try {
+    url = new URL(audience);
+  } catch {
+    return fail("audience", `must be a URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+  }
+  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+  const normalized = `${url.origin}${url.pathname}`;
+  const wildcard = normalized.indexOf("*");
+  if (wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith("/*")) || url.search || url.hash) {
+    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(audience)}`);
+  }
+  return normalized;
+}
+function readLifetime({ fail, words }, value, tokenType) {
+  if (!value) return 3600;
+  if (tokenType !== "signed_jwt") {
+    fail("lifetime", `applies to ${words.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
+  }
+  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(seconds2 >= 60 && seconds2 <= 3600)) {
+    fail("lifetime", `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got ${quote(value)}`);
+  }
+  return seconds2;
+}
+function readSource(ctx, serviceAccount, iamHost) {
+  const { env, input, words } = ctx;
+  const given = SOURCE_INPUTS.filter((name) => input(name));
+  if (given.length > 1) {
+    const names = given.map(words.name).join(" and ");
+    throw words.complain(
+      names,
+      `${names} are ${given.length === 2 ? "both" : "all"} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`
+    );
+  }
+  for (const name of ["oauth_client_id", "oauth_client_secret"]) {
+    if (input(name) && !input("refresh_token")) ctx.fail(name, `goes with ${words.name("refresh_token")}, which is not set.`);
+  }
+  const source = readExplicitSource(ctx, serviceAccount, iamHost) ?? readAmbientSource(ctx);
+  const subject = source.kind === "external_account" ? source.subjectToken : void 0;
+  if (subject?.from === "library" && subject.kind === "executable" && env["GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"] !== "1") {
+    throw words.complain(
+      "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+      `must be 1 to run the command that the credentials in ${source.origin} name (credential_source.executable), as Google's libraries require.`
+    );
+  }
+  if (source.kind === "external_account" && !source.impersonate && !serviceAccount) {
+    ctx.fail(
+      "service_account",
+      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`
+    );
+  }
+  return source;
+}
+function readExplicitSource(ctx, serviceAccount, iamHost) {
+  const { input, words, fail } = ctx;
+  const credentialsJson = input("credentials_json");
+  if (credentialsJson) {
+    const name = words.name("credentials_json");
+    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name, words.complain), name, name, words.complain);
+  }
+  const provider = input("workload_identity_provider");
+  if (provider) return readWorkloadIdentity(ctx, provider, serviceAccount, iamHost);
+  if (input("workload_identity_audience")) {
+    fail("workload_identity_audience", `goes with ${words.name("workload_identity_provider")}, which is not set.`);
+  }
+  const refreshToken = input("refresh_token");
+  if (refreshToken) {
+    const clientId = input("oauth_client_id");
+    const clientSecret = input("oauth_client_secret");
+    for (const value of [refreshToken, clientSecret, clientId]) registerSecret(value);
+    for (const [name, value] of [
+      ["oauth_client_id", clientId],
+      ["oauth_client_secret", clientSecret]
+    ]) {
+      if (!value) {
+        fail(name, `is required with ${words.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);
+      }
+    }
+    return {
+      kind: "refresh_token",
+      clientId,
+      clientSecret,
+      refreshToken,
+      origin: words.name("refresh_token"),
+      clientOrigin: `${words.name("oauth_client_id")} and ${words.name("oauth_client_secret")}`
+    };
+  }
+  return void 0;
+}
+function readAmbientSource({ env, words }) {
+  const adc = env["GOOGLE_APPLICATION_CREDENTIALS"]?.trim();
+  if (adc) {
+    const name = "GOOGLE_APPLICATION_CREDENTIALS";
+    let raw;
+    try {
+      raw = (0, import_node_fs.readFileSync)(adc, "utf8");
+    } catch (error2) {
+      const code = error2.code;
+      throw words.complain(
+        name,
+        `names ${adc}, which cannot be read (${code ?? "error"}). Point it at a credentials JSON file, or unset it.`
+      );
+    }
+    return parseCredentialsFile(parseCredentialsJson(raw, name, words.complain), name, `${name} (${adc})`, words.complain);
+  }
+  const host = env["GCE_METADATA_HOST"]?.trim() || "metadata.google.internal";
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
+    throw words.complain("GCE_METADATA_HOST", `must be host[:port] without a scheme, got ${quote(host)}`);
+  }
+  const origin = host === "metadata.google.internal" ? "the metadata server" : `the metadata server at ${host}`;
+  return { kind: "metadata", host, origin, unreachable: words.noCredential(origin), otherwise: words.otherwise };
+}
+function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
+  const { env, input, words, fail } = ctx;
+  const name = "workload_identity_provider";
+  const accepted = "projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER";
+  if (/^(https:)?\/\/iam\./.test(provider)) {
+    fail(name, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
+  }
+  const match = PROVIDER_PATTERN.exec(provider);
+  if (!match) return fail(name, `must look like ${accepted}, got ${quote(provider)}`);
+  const [, projectNumber = "", pool = "", providerId = ""] = match;
+  if (!/^\d+$/.test(projectNumber)) {
+    fail(
+      name,
+      `must use the project number, not the project ID ${quote(projectNumber)}. Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`
+    );
+  }
+  for (const [what, id] of [
+    ["pool", pool],
+    ["provider", providerId]
+  ]) {
+    if (!POOL_OR_PROVIDER_ID.test(id)) {
+      fail(name, `the ${what} ID ${quote(id)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
+    }
+  }
+  if (!serviceAccount) {
+    fail(
+      "service_account",
+      `is required with ${words.name(name)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
+    );
+  }
+  const oidcRequestUrl = env["ACTIONS_ID_TOKEN_REQUEST_URL"] ?? "";
+  const oidcRequestToken = env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] ?? "";
+  registerSecret(oidcRequestToken);
+  if (!oidcRequestUrl || !oidcRequestToken) {
+    const missing = !oidcRequestUrl ? "ACTIONS_ID_TOKEN_REQUEST_URL is not set" : "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set";
+    fail(
+      name,
+      `needs the job's GitHub OIDC token, but ${missing}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`
+    );
+  }
+  checkEndpointUrl(oidcRequestUrl, "ACTIONS_ID_TOKEN_REQUEST_URL", words.complain);
+  const oidcAudience = input("workload_identity_audience") || `https://${iamHost}/${provider}`;
+  return {
+    kind: "workload_identity",
+    provider,
+    projectNumber,
+    pool,
+    oidcAudience,
+    oidcRequestUrl,
+    oidcRequestToken,
+    origin: words.name(name)
+  };
+}
+function optionalEmail({ fail }, value, name) {
+  if (!value) return void 0;
+  if (!isEmail(value)) fail(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${quote(value)}`);
+  return value;
+}
+function readDelegates({ fail }, value) {
+  const emails = value.split(/[,\n]/).map((part) => part.trim()).filter(Boolean);
+  for (const email of emails) {
+    if (!isEmail(email)) fail("delegates", `${quote(email)} is not a service account email; list emails separated by commas or newlines.`);
+  }
+  return emails;
+}
+function readBoolean({ fail }, value, name, fallback) {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  return fail(name, `must be true or false, got ${quote(value)}`);
+}
+function readExportVariable({ fail }, value) {
+  if (!value) return void 0;
+  if (!ENV_NAME.test(value)) {
+    fail(
+      "export_variable",
+      `must be an environment variable name (letters, digits, underscores; not starting with a digit), got ${quote(value)}`
+    );
+  }
+  if (/^(GITHUB_|RUNNER_|ACTIONS_)/i.test(value) || /^(NODE_OPTIONS|PATH)$/i.test(value)) {
+    fail("export_variable", `${quote(value)} is reserved by the runner; choose another name such as IAP_TOKEN.`);
+  }
+  return value;
+}
+
+// src/credentials/external-account.ts
+var import_promises = require("node:fs/promises");
+var import_node_path = require("node:path");
+init_errors();
+
+// src/google/sts.ts
+init_jwt();
+
+// src/google/answer.ts
+init_errors();
+init_secrets();
+var CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+function secretField(answer, name, from) {
+  const value = answer[name];
+  if (typeof value !== "string" || !value) {
+    throw new ActionError(`${from} answered without ${name} (fields: ${Object.keys(answer).join(", ") || "none"}).`);
+  }
+  registerSecret(value);
+  return value;
+}
+function expiresAt(answer, now) {
+  const seconds2 = typeof answer["expires_in"] === "number" ? answer["expires_in"] : Number(answer["expires_in"]);
+  return now + (Number.isFinite(seconds2) && seconds2 > 0 ? seconds2 : 3600) * 1e3;
+}
+
+// src/google/sts.ts
+async function exchangeAtSts(http2, exchange, now = Date.now) {
+  const answer = await http2.json({
+    what: "STS token exchange",
+    method: "POST",
+    url: exchange.tokenUrl,
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({
+      audience: exchange.audience,
+      grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
+      requestedTokenType: "urn:ietf:params:oauth:token-type:access_token",
+      scope: CLOUD_PLATFORM_SCOPE,
+      subjectTokenType: exchange.subjectTokenType,
+      subjectToken: exchange.subjectToken,
+      ...exchange.workforcePoolUserProject ? { options: JSON.stringify({ userProject: exchange.workforcePoolUserProject }) } : {}
+    }),
+    remedy: (failure) => stsRemedy(failure, exchange)
+  });
+  return { token: secretField(answer, "access_token", "STS"), expiresAt: expiresAt(answer, now()) };
+}
+function stsRemedy(failure, exchange) {
+  const provider = exchange.audience.replace(/^\/\/iam\.[^/]+\//, "");
+  const claims = describeClaims(exchange.subjectToken);
+  switch (failure.code) {
+    case "invalid_target":
+      return `Fix: the pool or provider ${provider} does not exist or is disabled. It must use the project number; check it with: gcloud iam workload-identity-pools providers describe ${provider}`;
+    case "invalid_request":
+      return `Fix: STS refused the request's form; check the provider name (${provider}).`;
+    case "invalid_grant": {
+      const audience = exchange.expectedAudience ?? "the subject token's audience";
+      const issuer = exchange.expectedIssuer ? `its issuer is ${exchange.expectedIssuer}` : "its issuer matches the token's";
+      const input = exchange.audienceInput ? `, or set ${exchange.audienceInput} to one of them` : "";
+      return `Fix: the provider refused the subject token. Check that ${issuer} and that its allowed audiences include ${audience} (or are empty)${input}. ${claims}`.trim();
+    }
+    case "unauthorized_client":
+      return `Fix: the provider's attribute condition rejected this job. Compare the condition with the token's claims. ${claims}`.trim();
+    default:
+      return void 0;
+  }
+}
+function describeClaims(token) {
+  const claims = decodeJwt(token)?.claims;
+  if (!claims) return "";
+  const shown = ["iss", "repository", "repository_owner", "ref", "event_name", "workflow_ref", "aud"].filter((name) => typeof claims[name] === "string").map((name) => `${name}=${String(claims[name])}`);
+  return shown.length ? `The token has ${shown.join(", ")}.` : "";
+}
+
+// src/credentials/external-account.ts
+init_json();
+init_secrets();
+
+// src/credentials/credential.ts
+var RENEW_BEFORE_MS = 5 * 6e4;
+function renewing(fetch, now = Date.now) {
+  let current;
+  let inFlight;
+  return async () => {
+    if (current && current.expiresAt - now() > RENEW_BEFORE_MS) return current.token;
+    inFlight ??= fetch().finally(() => {
+      inFlight = void 0;
+    });
+    current = await inFlight;
+    return current.token;
+  };
+}
+
+// src/credentials/impersonation.ts
+function impersonate(caller, target, iam, now = Date.now) {
+  const self = {
+    principal: target.serviceAccount,
+    member: `serviceAccount:${target.serviceAccount}`,
+    federated: false
+  };
+  const accessToken = renewing(async () => iam.generateAccessToken(caller, await caller.accessToken(), target), now);
+  return {
+    ...self,
+    accessToken,
+    idToken: async (audience, includeEmail) => iam.generateIdToken(caller, await caller.accessToken(), target, audience, includeEmail),
+    // signJwt refuses federated tokens (ACCESS_TOKEN_TYPE_UNSUPPORTED): such a caller first becomes the account (its
+    // own access token), which then signs as itself; that needs the token creator role on itself, as the remedy says.
+    signJwt: caller.federated ? async (claims) => iam.signJwt(self, await accessToken(), { serviceAccount: target.serviceAccount, delegates: [] }, claims) : async (claims) => iam.signJwt(caller, await caller.accessToken(), target, claims)
+  };
+}
+
+// src/credentials/external-account.ts
+function externalAccountCredential(source, endpoints, http2, iam, now = Date.now) {
+  const federated = {
+    principal: void 0,
+    member: federatedMember(source.audience, endpoints.iamHost),
+    federated: true,
+    accessToken: renewing(async () => {
+      const subject = source.subjectToken;
+      if (subject.from === "library")
+        return { token: await libraryExchange(subject.kind, subject.file), expiresAt: now() + STS_LIFETIME_MS };
+      return exchangeAtSts(
+        http2,
+        {
+          tokenUrl: source.tokenUrl,
+          audience: source.audience,
+          subjectToken: await readSubjectToken(subject, http2),
+          subjectTokenType: source.subjectTokenType,
+          workforcePoolUserProject: source.workforcePoolUserProject
+        },
+        now
+      );
+    }, now)
+  };
+  return source.impersonate ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [] }, iam, now) : federated;
+}
+var STS_LIFETIME_MS = 36e5;
+function federatedMember(audience, iamHost) {
+  const pool = /(projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+)\/providers\//.exec(audience)?.[1];
+  return pool ? `principalSet://${iamHost}/${pool}/*` : `principalSet://${iamHost}/(the pool of ${audience})`;
+}
+async function libraryExchange(kind, file) {
+  let library;
+  try {
+    library = await Promise.resolve(require((0, import_node_path.join)(__dirname, "google-auth.cjs")));
+  } catch {
+    const fromSource = "./library-external-account.ts";
+    library = await import(fromSource);
+  }
+  try {
+    const token = await library.libraryFederatedToken(kind, file);
+    registerSecret(token);
+    return token;
+  } catch (error2) {
+    const message = redact(error2 instanceof Error ? error2.message : String(error2));
+    throw new ActionError(
+      `The external account's ${kind} credential source failed (google-auth-library): ${message}`,
+      kind === "executable" ? "Fix: run the credential_source.executable.command by hand on the runner and check it prints a successful response." : void 0
+    );
+  }
+}
+async function readSubjectToken(source, http2) {
+  let text2;
+  if (source.from === "file") {
+    try {
+      text2 = await (0, import_promises.readFile)(source.path, "utf8");
+    } catch (error2) {
+      throw new ActionError(
+        `The external_account credential_source.file ${source.path} cannot be read (${error2.code ?? "error"}).`
+      );
+    }
+  } else {
+    text2 = await http2.text({
+      what: "Subject token request (credential_source.url)",
+      method: "GET",
+      url: source.url,
+      headers: source.headers
+    });
+  }
+  let token = text2.trim();
+  if (source.field) {
+    const parsed = parseJsonObject(text2);
+    if (!parsed) throw new ActionError("The subject token source did not return a JSON object, but credential_source.format says json.");
+    const value = parsed[source.field];
+    if (typeof value !== "string") {
+      throw new ActionError(
+        `The subject token source's JSON has no string field ${source.field} (credential_source.format.subject_token_field_name).`
+      );
+    }
+    token = value;
+  }
+  if (!token) throw new ActionError("The subject token source returned an empty token.");
+  registerSecret(token);
+  return token;
+}
+
+// src/google/metadata.ts
+init_errors();
+init_secrets();
+var MetadataClient = class {
+  #http;
+  #server;
+  #now;
+  constructor(http2, server, now = Date.now) {
+    this.#http = http2;
+    this.#server = server;
+    this.#now = now;
+  }
+  /** A cloud-platform access token for the runner's default service account. */
+  async accessToken() {
+    const answer = await this.#http.json(this.#request("Metadata server access token", "token"));
+    return { token: secretField(answer, "access_token", "The metadata server"), expiresAt: expiresAt(answer, this.#now()) };
+  }
+  /** The default service account's email; it names the account in later request paths, so only an email is accepted. */
+  async email() {
+    const address = (await this.#http.text(this.#request("Metadata server email", "email"))).trim();
+    if (!isEmail(address)) throw new ActionError("The metadata server named no service account email for this runner.");
+    return address;
+  }
+  /** An ID token with the email claim (`format=full` adds it) for `audience`, in one request. */
+  async idToken(audience) {
+    const path = `identity?audience=${encodeURIComponent(audience)}&format=full`;
+    const token = (await this.#http.text(this.#request("Metadata server ID token", path))).trim();
+    registerSecret(token);
+    if (!token) throw new ActionError("The metadata server answered with an empty ID token.");
+    return token;
+  }
+  #request(what, path) {
+    return {
+      what,
+      method: "GET",
+      url: `http://${this.#server.host}/computeMetadata/v1/instance/service-accounts/default/${path}`,
+      headers: { "metadata-flavor": "Google" },
+      direct: true,
+      retry: { timeoutMs: 3e3, attempts: 3, budgetMs: 6e3 },
+      remedy: (failure) => metadataRemedy(failure, this.#server)
+    };
+  }
+};
+function metadataRemedy({ status }, server) {
+  if (status === 0) {
+    return server.unreachable;
+  }
+  if (status === 404) {
+    return "Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, or give a credential instead.";
+  }
+  if (status === 403) {
+    return "Fix: the metadata server refused the request; on GKE, check Workload Identity is enabled for the node pool and the Kubernetes service account is bound to a Google service account.";
+  }
+  return `Fix: the metadata server could not provide a token; check the runner's service account and its scopes, ${server.otherwise}`;
+}
+
+// src/credentials/metadata.ts
+function metadataCredential(source, http2, now = Date.now) {
+  const metadata = new MetadataClient(http2, source, now);
+  let email;
+  return {
+    get principal() {
+      return email;
+    },
+    get member() {
+      return `serviceAccount:${email ?? "THE_RUNNER_VM_SERVICE_ACCOUNT"}`;
+    },
+    federated: false,
+    accessToken: renewing(async () => {
+      const [token, address] = await Promise.all([metadata.accessToken(), email ?? metadata.email()]);
+      email = address;
+      return token;
+    }, now),
+    idToken: (audience) => metadata.idToken(audience)
+  };
+}
+
+// src/credentials/refresh-token.ts
+function refreshTokenCredential(source, endpoints, oauth, now = Date.now) {
+  let email;
+  return {
+    get principal() {
+      return email;
+    },
+    get member() {
+      return `user:${email ?? "YOUR_EMAIL"}`;
+    },
+    federated: false,
+    accessToken: renewing(async () => {
+      const answer = await oauth.refreshAccessToken(endpoints.oauth2, source);
+      email = answer.email ?? email;
+      return answer.accessToken;
+    }, now),
+    idToken: (audience) => oauth.refreshIdToken(endpoints.oauth2, source, audience)
+  };
+}
+
+// src/credentials/service-account-key.ts
+init_jwt();
+init_secrets();
+var ASSERTION_LIFETIME_S = 3600;
+function serviceAccountKeyCredential(source, endpoints, oauth, now = Date.now) {
+  const { key } = source;
+  const tokenUrl = endpoints.overridden.has("oauth2") ? `${endpoints.oauth2}/token` : key.tokenUri ?? `${endpoints.oauth2}/token`;
+  const signer = { email: key.clientEmail, origin: source.origin };
+  const sign = (claims) => {
+    const jwt = signRs256(claims, key.privateKey, key.privateKeyId);
+    registerSecret(jwt);
+    return jwt;
+  };
+  const assertion = (claim) => {
+    const iat = Math.floor(now() / 1e3);
+    return sign({ iss: key.clientEmail, aud: tokenUrl, iat, exp: iat + ASSERTION_LIFETIME_S, ...claim });
+  };
+  return {
+    principal: key.clientEmail,
+    member: `serviceAccount:${key.clientEmail}`,
+    federated: false,
+    accessToken: renewing(() => oauth.keyAccessToken(tokenUrl, assertion({ scope: CLOUD_PLATFORM_SCOPE }), signer), now),
+    idToken: (audience) => oauth.keyIdToken(tokenUrl, assertion({ target_audience: audience }), signer),
+    signJwt: (claims) => Promise.resolve(sign(claims))
+  };
+}
+
+// src/google/github-oidc.ts
+async function fetchGitHubOidcToken(http2, requestUrl, requestToken, audience) {
+  const url = new URL(requestUrl);
+  url.searchParams.set("audience", audience);
+  const answer = await http2.json({
+    what: "GitHub OIDC token request",
+    method: "GET",
+    url: url.toString(),
+    headers: { authorization: `Bearer ${requestToken}`, accept: "application/json" },
+    remedy: ({ status }) => status === 401 || status === 403 ? "Fix: the runner's token for OIDC requests was refused. Check that the job has `permissions: id-token: write`, and that the step runs in the job that was given it (tokens do not cross jobs)." : void 0
+  });
+  return secretField(answer, "value", "GitHub's OIDC token endpoint");
+}
+
+// src/credentials/workload-identity.ts
+function workloadIdentityCredential(source, endpoints, http2, env, now = Date.now) {
+  const poolResource = `projects/${source.projectNumber}/locations/global/workloadIdentityPools/${source.pool}`;
+  const repository = env["GITHUB_REPOSITORY"] || "OWNER/REPO";
+  return {
+    principal: void 0,
+    member: `principalSet://${endpoints.iamHost}/${poolResource}/attribute.repository/${repository}`,
+    federated: true,
+    accessToken: renewing(async () => {
+      const subjectToken = await fetchGitHubOidcToken(http2, source.oidcRequestUrl, source.oidcRequestToken, source.oidcAudience);
+      return exchangeAtSts(
+        http2,
+        {
+          tokenUrl: `${endpoints.sts}/token`,
+          audience: `//${endpoints.iamHost}/${source.provider}`,
+          subjectToken,
+          subjectTokenType: "urn:ietf:params:oauth:token-type:jwt",
+          expectedAudience: source.oidcAudience,
+          expectedIssuer: "https://token.actions.githubusercontent.com",
+          audienceInput: "workload_identity_audience"
+        },
+        now
+      );
+    }, now)
+  };
+}
+
+// src/credentials/index.ts
+function createCredential(source, clients) {
+  const { endpoints, http: http2, oauth, iam, env, now } = clients;
+  switch (source.kind) {
+    case "service_account_key":
+      return serviceAccountKeyCredential(source, endpoints, oauth, now);
+    case "workload_identity":
+      return workloadIdentityCredential(source, endpoints, http2, env, now);
+    case "metadata":
+      return metadataCredential(source, http2, now);
+    case "refresh_token":
+      return refreshTokenCredential(source, endpoints, oauth, now);
+    case "external_account":
+      return externalAccountCredential(source, endpoints, http2, iam, now);
+    case "impersonated_service_account":
+      return impersonate(
+        createCredential(source.inner, clients),
+        { serviceAccount: source.serviceAccount, delegates: source.delegates },
+        iam,
+        now
+      );
+  }
+}
+function describeSource(source) {
+  switch (source.kind) {
+    case "service_account_key":
+      return `service-account key for ${source.key.clientEmail} (${source.origin})`;
+    case "workload_identity":
+      return `Workload Identity Federation through ${source.provider}`;
+    case "metadata":
+      return `${source.origin} (no credential is given)`;
+    case "refresh_token":
+      return `OAuth refresh token (${source.origin})`;
+    case "external_account":
+      return `external account through ${source.audience.replace(/^\/\/iam\.[^/]+\//, "")}${source.impersonate ? ` as ${source.impersonate}` : ""} (${source.origin})`;
+    case "impersonated_service_account":
+      return `${describeSource(source.inner)}, impersonating ${source.serviceAccount} (${source.origin})`;
+  }
+}
+
+// src/google/iam-credentials.ts
+var ACCESS_TOKEN_LIFETIME_S = 3600;
+var IamCredentials = class {
+  #http;
+  #base;
+  #now;
+  constructor(http2, base, now = Date.now) {
+    this.#http = http2;
+    this.#base = base;
+    this.#now = now;
+  }
+  /** `generateIdToken`: a Google-signed ID token for the service account. */
+  async generateIdToken(caller, accessToken, target, audience, includeEmail) {
+    const answer = await this.#call(caller, accessToken, target, "generateIdToken", { audience, includeEmail });
+    return secretField(answer, "token", "IAM Credentials generateIdToken");
+  }
+  /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
+  async generateAccessToken(caller, accessToken, target) {
+    const answer = await this.#call(caller, accessToken, target, "generateAccessToken", {
+      scope: [CLOUD_PLATFORM_SCOPE],
+      lifetime: `${ACCESS_TOKEN_LIFETIME_S}s`
+    });
+    const token = secretField(answer, "accessToken", "IAM Credentials generateAccessToken");
+    const expireTime = typeof answer["expireTime"] === "string" ? Date.parse(answer["expireTime"]) : NaN;
+    return { token, expiresAt: Number.isNaN(expireTime) ? this.#now() + ACCESS_TOKEN_LIFETIME_S * 1e3 : expireTime };
+  }
+  /** `signJwt`: the claims signed by one of the service account's Google-managed keys. */
+  async signJwt(caller, accessToken, target, claims) {
+    const answer = await this.#call(caller, accessToken, target, "signJwt", { payload: JSON.stringify(claims) });
+    return secretField(answer, "signedJwt", "IAM Credentials signJwt");
+  }
+  #call(caller, accessToken, target, method, body) {
+    const delegates = target.delegates.map(resourceName);
+    return this.#http.json({
+      what: `IAM Credentials ${method} for ${target.serviceAccount}`,
+      method: "POST",
+      // The `-` project is required: Google infers the project from the account.
+      url: `${this.#base}/${resourceName(target.serviceAccount)}:${method}`,
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(delegates.length ? { ...body, delegates } : body),
+      remedy: (failure) => iamRemedy(failure, caller, target, PERMISSIONS[method])
+    });
+  }
+};
+function resourceName(email) {
+  return `projects/-/serviceAccounts/${email}`;
+}
+var PERMISSIONS = {
+  generateIdToken: "iam.serviceAccounts.getOpenIdToken",
+  generateAccessToken: "iam.serviceAccounts.getAccessToken",
+  signJwt: "iam.serviceAccounts.signJwt"
+};
+var TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator";
+var OPENID_TOKEN_CREATOR = "roles/iam.serviceAccountOpenIdTokenCreator";
+var WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser";
+function iamRemedy(failure, caller, target, expected = PERMISSIONS.generateIdToken) {
+  const { status, reason, message } = failure;
+  if (reason === "SERVICE_DISABLED" || /has not been used in project|is disabled/i.test(message)) {
+    return "Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";
+  }
+  if (status === 404) {
+    return `Fix: the service account ${target.serviceAccount} does not exist; check service_account (and delegates).`;
+  }
+  if (status === 401 && (failure.reason === "ACCESS_TOKEN_TYPE_UNSUPPORTED" || caller.federated)) {
+    return "Fix: a federated token cannot call this method; the action should have exchanged it for the service account's own access token first. Please report this.";
+  }
+  if (status === 401) {
+    return "Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";
+  }
+  if (status !== 403) return void 0;
+  const permission = failure.permission ?? expected;
+  if (/scope/i.test(failure.message) || failure.reason === "ACCESS_TOKEN_SCOPE_INSUFFICIENT") {
+    return "Fix: the caller's access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.";
+  }
+  if (target.delegates.length === 0 && caller.principal === target.serviceAccount) {
+    return [
+      `Fix: ${target.serviceAccount} lacks ${permission} on itself: a service account does not hold the token creator role on itself until granted. Grant it:`,
+      grantCommand(target.serviceAccount, `serviceAccount:${target.serviceAccount}`, TOKEN_CREATOR)
+    ].join("\n");
+  }
+  if (target.delegates.length === 0) {
+    const role = caller.federated ? WORKLOAD_IDENTITY_USER : permission === "iam.serviceAccounts.getOpenIdToken" ? OPENID_TOKEN_CREATOR : TOKEN_CREATOR;
+    return [
+      `Fix: the caller ${caller.member} lacks ${permission} on ${target.serviceAccount} (or that account does not exist). Grant the caller ${role} on it:`,
+      grantCommand(target.serviceAccount, caller.member, role),
+      ...caller.federated ? [
+        "(the member above assumes the provider maps attribute.repository=assertion.repository; IAM grants can take a few minutes to apply)"
+      ] : ["(IAM grants can take a few minutes to apply)"]
+    ].join("\n");
+  }
+  const chain = [caller.member, ...target.delegates, target.serviceAccount];
+  const hops = chain.slice(0, -1).map((from, i) => {
+    const to = chain[i + 1] ?? target.serviceAccount;
+    const member = i === 0 ? from : `serviceAccount:${from}`;
+    return grantCommand(to, member, TOKEN_CREATOR);
+  });
+  return [
+    `Fix: a hop in the delegation chain lacks ${permission}. Each account must hold ${TOKEN_CREATOR} on the next one (${chain.join(" → ")}):`,
+    ...hops
+  ].join("\n");
+}
+function grantCommand(serviceAccount, member, role) {
+  return `  gcloud iam service-accounts add-iam-policy-binding ${serviceAccount} --member='${member}' --role=${role}`;
+}
+
+// src/google/oauth.ts
+init_jwt();
+var JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+var FROM = "The OAuth token endpoint";
+var OAuthTokenEndpoint = class {
+  #http;
+  #now;
+  constructor(http2, now = Date.now) {
+    this.#http = http2;
+    this.#now = now;
+  }
+  /** JWT-bearer grant with `target_audience`: a Google-signed ID token for the key's own account, no IAM role needed. */
+  async keyIdToken(tokenUrl, assertion, signer) {
+    const answer = await this.#post(
+      `ID token for ${signer.email} (OAuth JWT-bearer grant)`,
+      tokenUrl,
+      {
+        grant_type: JWT_BEARER,
+        assertion
+      },
+      (failure) => keyGrantRemedy(failure, signer)
+    );
+    return secretField(answer, "id_token", FROM);
+  }
+  /** JWT-bearer grant with `scope`: an access token for the key's own account. */
+  async keyAccessToken(tokenUrl, assertion, signer) {
+    const answer = await this.#post(
+      `Access token for ${signer.email} (OAuth JWT-bearer grant)`,
+      tokenUrl,
+      {
+        grant_type: JWT_BEARER,
+        assertion
+      },
+      (failure) => keyGrantRemedy(failure, signer)
+    );
+    return { token: secretField(answer, "access_token", FROM), expiresAt: expiresAt(answer, this.#now()) };
+  }
+  /** Refresh grant with `audience` (as IAP's documentation does): an ID token for it in one request. */
+  async refreshIdToken(base, grant, audience) {
+    const answer = await this.#refresh(base, grant, "ID token from the refresh token (OAuth refresh grant)", { audience });
+    if (typeof answer["access_token"] === "string") secretField(answer, "access_token", FROM);
+    return secretField(answer, "id_token", `${FROM} (was the refresh token granted the openid scope?)`);
+  }
+  /** Refresh grant without an audience: an access token, and the user's email when the answer names it. */
+  async refreshAccessToken(base, grant) {
+    const answer = await this.#refresh(base, grant, "Access token from the refresh token (OAuth refresh grant)", {});
+    const email = typeof answer["id_token"] === "string" ? emailOf(secretField(answer, "id_token", FROM)) : void 0;
+    return { accessToken: { token: secretField(answer, "access_token", FROM), expiresAt: expiresAt(answer, this.#now()) }, email };
+  }
+  /** Authorization-code grant with PKCE, for a sign-in that came back to a loopback redirect. */
+  async exchangeCode(base, exchange) {
+    const answer = await this.#post(
+      "Code exchange (OAuth authorization_code grant)",
+      `${base}/token`,
+      {
+        grant_type: "authorization_code",
+        code: exchange.code,
+        redirect_uri: exchange.redirectUri,
+        client_id: exchange.clientId,
+        client_secret: exchange.clientSecret,
+        code_verifier: exchange.verifier
+      },
+      (failure) => failure.code === "invalid_client" ? `Fix: check ${exchange.clientOrigin}: a client of type "Desktop app".` : void 0
+    );
+    if (typeof answer["access_token"] === "string") secretField(answer, "access_token", FROM);
+    const refreshToken = typeof answer["refresh_token"] === "string" ? secretField(answer, "refresh_token", FROM) : void 0;
+    const email = typeof answer["id_token"] === "string" ? emailOf(secretField(answer, "id_token", FROM)) : void 0;
+    return { refreshToken, email };
+  }
+  #refresh(base, grant, what, extra) {
+    return this.#post(
+      what,
+      `${base}/token`,
+      {
+        grant_type: "refresh_token",
+        client_id: grant.clientId,
+        client_secret: grant.clientSecret,
+        refresh_token: grant.refreshToken,
+        ...extra
+      },
+      (failure) => refreshRemedy(failure, grant)
+    );
+  }
+  #post(what, url, form, remedy) {
+    return this.#http.json({
+      what,
+      method: "POST",
+      url,
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: new URLSearchParams(form).toString(),
+      remedy
+    });
+  }
+};
+function emailOf(idToken) {
+  const email = decodeJwt(idToken)?.claims["email"];
+  return typeof email === "string" ? email : void 0;
+}
+function keyGrantRemedy({ code, message }, { email, origin }) {
+  if (code === "invalid_grant" && /signature/i.test(message)) {
+    return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and update the secret.`;
+  }
+  if (code === "invalid_grant" && /timeframe|short-lived|iat|exp/i.test(message)) {
+    return "Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";
+  }
+  if (code === "invalid_grant" && /account not found|disabled|invalid_account/i.test(message)) {
+    return `Fix: the service account ${email} does not exist or is disabled; enable it or use a key of an existing one.`;
+  }
+  if (code === "invalid_client" || code === "unauthorized_client") {
+    return `Fix: the key for ${email} is not accepted; check that the service account is enabled and the key not revoked.`;
+  }
+  return void 0;
+}
+function refreshRemedy({ code }, grant) {
+  if (code === "invalid_grant") {
+    return `Fix: the refresh token was revoked or has expired (refresh tokens of OAuth apps in "Testing" status expire after 7 days; a password change revokes them). Sign in again to get a new one and update ${grant.origin}.`;
+  }
+  if (code === "invalid_client" || code === "unauthorized_client") {
+    return `Fix: the OAuth client was not recognised: check ${grant.clientOrigin} are the desktop client that issued the refresh token.`;
+  }
+  if (code === "invalid_audience" || code === "invalid_request") {
+    return "Fix: Google refused the audience: it must be the OAuth client ID IAP uses for the app, in the same project as the desktop client, or a client on the app's programmaticClients allowlist.";
+  }
+  return void 0;
+}
+
+// src/pipeline.ts
+init_client();
+
+// src/tokens/check.ts
+init_errors();
+init_jwt();
+function checkIdToken(token, expect) {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError("Google returned a token that is not a JWT; IAP would refuse it.");
+  const { aud, exp, email } = jwt.claims;
+  if (aud !== expect.audience) {
+    throw new ActionError(
+      `The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`
+    );
+  }
+  if (typeof exp !== "number" || exp * 1e3 <= expect.now) {
+    throw new ActionError("The minted token has already expired (check the runner's clock); IAP would refuse it.");
+  }
+  if (expect.requireEmail && typeof email !== "string") {
+    throw new ActionError(`The minted token has no email claim; IAP refuses such tokens ("JWT 'email' claim isn't a string").`);
+  }
+  if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
+    throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
+  }
+  const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
+  return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
+}
+function checkSignedJwt(token, expect) {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError("The signed JWT is not a JWT; IAP would refuse it.");
+  const { iss, sub, aud, iat, exp } = jwt.claims;
+  if (jwt.header["alg"] !== "RS256")
+    throw new ActionError(`The signed JWT uses ${String(jwt.header["alg"])}, not RS256; IAP would refuse it.`);
+  if (typeof jwt.header["kid"] !== "string" || !jwt.header["kid"]) {
+    throw new ActionError("The signed JWT names no key (kid); IAP, which looks the key up by it, would refuse it.");
+  }
+  if (iss !== expect.signer || sub !== expect.signer) {
+    throw new ActionError(
+      `The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`
+    );
+  }
+  if (aud !== expect.audience) throw new ActionError(`The signed JWT's audience is "${String(aud)}", not "${expect.audience}".`);
+  if (typeof exp !== "number" || typeof iat !== "number" || exp - iat > 3600 || exp * 1e3 <= expect.now) {
+    throw new ActionError("The signed JWT is expired or lives longer than an hour; IAP would refuse it.");
+  }
+  return { token, kind: "signed_jwt", audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1e3) };
+}
+function describeMinted(minted, now = Date.now()) {
+  const minutes = Math.round((minted.expiresAt.getTime() - now) / 6e4);
+  return `Minted ${kindOf(minted, "a")} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+}
+function kindOf(minted, article) {
+  const kind = minted.kind === "signed_jwt" ? "signed JWT" : "ID token";
+  return article ? `${minted.kind === "signed_jwt" ? "a" : "an"} ${kind}` : kind;
+}
+function rfc3339(date) {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+// src/tokens/id-token.ts
+init_errors();
+async function mintIdToken(config, credential, now = Date.now) {
+  const { audience, includeEmail } = config;
+  if (!credential.idToken) {
+    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf("service_account")}.`);
+  }
+  const token = await credential.idToken(audience, includeEmail);
+  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
+}
+
+// src/tokens/signed-jwt.ts
+init_errors();
+async function mintSignedJwt(config, credential, iam, now = Date.now) {
+  const { audience, lifetimeSeconds } = config;
+  const signer = await signerOf(credential, config, iam, now);
+  const iat = Math.floor(now() / 1e3);
+  const token = await signer.sign({ iss: signer.email, sub: signer.email, aud: audience, iat, exp: iat + lifetimeSeconds });
+  return checkSignedJwt(token, { audience, signer: signer.email, lifetimeSeconds, now: now() });
+}
+async function signerOf(credential, config, iam, now) {
+  if (credential.signJwt && credential.principal) return { email: credential.principal, sign: credential.signJwt };
+  await credential.accessToken();
+  const email = credential.principal;
+  if (!email) throw new ActionError(`No service account to sign the JWT as: set ${config.nameOf("service_account")}.`);
+  return { email, sign: impersonate(credential, { serviceAccount: email, delegates: [] }, iam, now).signJwt };
+}
+
+// src/tokens/mint.ts
+var EXPIRY_WARNING_S = 300;
+async function mintToken(config, credential, iam, { info: info2, warning: warning2 }) {
+  if (!config.includeEmail && config.tokenType === "id_token") {
+    warning2(
+      `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
+    );
+  }
+  const minted = await (config.tokenType === "signed_jwt" ? mintSignedJwt(config, credential, iam) : mintIdToken(config, credential));
+  info2(describeMinted(minted));
+  const secondsLeft = Math.round((minted.expiresAt.getTime() - Date.now()) / 1e3);
+  if (secondsLeft < EXPIRY_WARNING_S) {
+    const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
+    warning2(
+      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`
+    );
+  }
+  return minted;
+}
+
+// src/pipeline.ts
+function createMinter(config, { env, report, http: http2 = new Http({ log: report.info }), now = Date.now }) {
+  const oauth = new OAuthTokenEndpoint(http2, now);
+  const iam = new IamCredentials(http2, config.endpoints.iamcredentials, now);
+  const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
+  const { serviceAccount, delegates } = config;
+  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates }, iam, now) : source;
+  report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
+  return { credential, http: http2, mint: () => mintToken(config, credential, iam, report) };
+}
+
+// src/publish.ts
+init_secrets();
+async function publish(minted, config, env, results) {
+  registerSecret(minted.token);
+  const outputs = {
+    token: minted.token,
+    expires_at: rfc3339(minted.expiresAt),
+    principal: minted.principal,
+    ...results ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)) } : {}
+  };
+  for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
+  if (config.exportVariable) {
+    exportVariable(config.exportVariable, minted.token);
+    info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
+  }
+  await writeSummary(minted, results, env);
+}
+async function writeSummary(minted, results, env) {
+  if (!env["GITHUB_STEP_SUMMARY"]) return;
+  try {
+    await buildSummary(minted, results).write();
+  } catch (error2) {
+    warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
+  }
+}
+function buildSummary(minted, results) {
+  const header = (cells) => cells.map((data) => ({ data, header: true }));
+  summary.addHeading("IAP token", 3).addTable([
+    header(["Principal", "Token type", "Audience", "Expires"]),
+    [minted.principal, kindOf(minted), minted.audience, rfc3339(minted.expiresAt)]
+  ]);
+  if (results) {
+    summary.addHeading("Smoke tests", 3).addTable([
+      header(["Result", "Request", "Status", "Answered by", "Attempts", "Time"]),
+      ...results.map((result) => [
+        result.ok ? "✅" : "❌",
+        `${result.method} ${result.url}`,
+        result.status === null ? "no answer" : String(result.status),
+        result.from === "iap" ? "IAP" : result.from === "app" ? "the app" : "—",
+        String(result.attempts),
+        `${(result.ms / 1e3).toFixed(1)} s`
+      ])
+    ]);
+    const failed = results.filter((result) => result.diagnosis);
+    if (failed.length) summary.addList(failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? ""}`));
+  }
+  return summary;
+}
+
+// src/main.ts
+init_secrets();
+async function run(env = process.env) {
+  setMasker(setSecret);
+  try {
+    const config = readConfig(actionInputs(env), env, ACTION_VOCABULARY);
+    const minter = createMinter(config, { env, report: { info, warning } });
+    const minted = await minter.mint();
+    const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : void 0;
+    await publish(minted, config, env, results);
+  } catch (error2) {
+    setFailed(redact(explain(error2)));
+  }
+}
+async function smokeTest(smoke, minted, http2, env) {
+  const { runSmokeTests: runSmokeTests2, smokeFailure: smokeFailure2 } = await Promise.resolve().then(() => (init_run(), run_exports));
+  info(`Smoke testing ${smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${smoke.retryForMs / 1e3} s.`);
+  const results = await runSmokeTests2(smoke, minted, http2, info);
+  const failure = smokeFailure2(results);
+  if (failure) {
+    await writeSummary(minted, results, env);
+    throw failure;
+  }
+  return results;
+}
+
+// src/index.ts
+void run().then(() => process.exit());

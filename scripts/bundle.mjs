@@ -1,20 +1,24 @@
-// Builds dist/ from src/ with esbuild. Run: npm run bundle. The freshness test imports `bundleOptions` and compares
-// a fresh in-memory build with the committed dist/, so both always use these exact settings.
+// Builds dist/ from src/ with esbuild. Run: npm run bundle. The freshness test (__tests__/dist.test.ts) and the test
+// set-up (test-bed/build-under-test.mjs) call `bundle()` too, so all three always use these exact settings.
 //
-// Measured on this machine (npm run bench; README, Development):
+// Measured on this machine (npm run bench; CONTRIBUTING figures in the README's Development section):
 // - esbuild over ncc and rollup: the same use of @actions/core 3 started in 60–70 ms CPU bundled by esbuild,
 //   130–150 ms by ncc, 180 ms by rollup (empty Node: 30 ms).
 // - CommonJS output over ESM: the source is ESM, but an ESM bundle imports Node's built-ins as ES modules, and
 //   Node 24 builds a namespace object for each, evaluating lazy getters (node:http's pulls in its WebSocket
 //   support). As CommonJS the same code started in 56 ms CPU instead of 69 ms on the key flow.
+// - Not minified: action users diff dist/ on upgrades, so it keeps its names and layout; with every bundled
+//   package's licence listed in dist/licenses.txt. Parsing the larger file costs start-up nothing measurable (bench).
 import { build } from 'esbuild';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
  * @actions/core and @actions/http-client do nothing when their modules load, but do not say so (no "sideEffects" in
  * their package.json), so esbuild keeps every module they import: the OIDC client, which pulls in the HTTP client and
  * its tunnelling agent, and the platform helpers, which pull in child_process. Declaring them side-effect free lets
- * esbuild drop what the action never calls: measured, 1 ms less start-up CPU and 1 MB less memory... see README.
+ * esbuild drop what the action never calls: measured, 1 ms less start-up CPU and 1 MB less memory.
  */
 const actionsToolkitIsSideEffectFree = {
   name: 'actions-toolkit-side-effect-free',
@@ -35,27 +39,68 @@ const actionsToolkitIsSideEffectFree = {
   },
 };
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-export const bundleOptions = {
-  absWorkingDir: root,
+const options = {
+  absWorkingDir: ROOT,
   entryPoints: { index: 'src/index.ts', cli: 'src/cli/index.ts', 'google-auth': 'src/credentials/library-external-account.ts' },
-  outdir: 'dist',
   outExtension: { '.js': '.cjs' },
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node24',
-  minify: true,
-  legalComments: 'linked',
+  minify: false,
+  legalComments: 'none',
   charset: 'utf8',
+  metafile: true,
+  write: false,
   alias: { undici: './scripts/undici-stub.mjs' },
   plugins: [actionsToolkitIsSideEffectFree],
   logLevel: 'warning',
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { rmSync } = await import('node:fs');
-  rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
-  await build(bundleOptions);
+/**
+ * The bundle of the current src/ as files (path relative to `outdir` → text), not yet written: the entry points, and
+ * `licenses.txt` with the licence of every package bundled into them.
+ */
+export async function bundle(outdir = join(ROOT, 'dist')) {
+  const result = await build({ ...options, outdir });
+  const files = new Map(result.outputFiles.map((file) => [relative(outdir, file.path), file.text]));
+  files.set('licenses.txt', licenses(result.metafile));
+  return files;
 }
+
+/** Every node_modules package any input of the bundle came from, with its version, licence name and licence text. */
+function licenses(metafile) {
+  const packages = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (match) packages.add(match[1]);
+  }
+  const sections = [...packages]
+    .map((dir) => {
+      const manifest = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8'));
+      const licenseFile = readdirSync(join(ROOT, dir)).find((name) => /^(licen[cs]e|copying)(\.|$)/i.test(name));
+      const text = licenseFile ? readFileSync(join(ROOT, dir, licenseFile), 'utf8').trim() : `(no licence file; package.json says ${manifest.license})`;
+      return { name: manifest.name, text: `${manifest.name}@${manifest.version} (${manifest.license ?? 'unknown'})\n\n${text}` };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const header = `Packages bundled into this folder's files, with their licences (${sections.length}).\n`;
+  return [header, ...sections.map((section) => section.text)].join(`\n${'='.repeat(80)}\n\n`) + '\n';
+}
+
+/** Writes the bundle into `outdir`, replacing what was there. */
+export async function writeBundle(outdir = join(ROOT, 'dist')) {
+  const { mkdirSync, rmSync, writeFileSync, chmodSync } = await import('node:fs');
+  const files = await bundle(outdir);
+  rmSync(outdir, { recursive: true, force: true });
+  for (const [path, text] of files) {
+    mkdirSync(dirname(join(outdir, path)), { recursive: true });
+    writeFileSync(join(outdir, path), text);
+  }
+  // The CLI is run as a command (package.json bin).
+  chmodSync(join(outdir, 'cli.cjs'), 0o755);
+  return files;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await writeBundle();

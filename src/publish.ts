@@ -5,19 +5,23 @@ import { registerSecret } from './secrets.ts';
 import type { SmokeResult } from './smoke/run.ts';
 import { kindOf, rfc3339, type MintedToken } from './tokens/check.ts';
 
+/** Every output the action sets, as action.yml declares them (a test keeps the two equal). */
+export const OUTPUT_NAMES = ['token', 'expires_at', 'principal', 'smoke_test_results'] as const;
+type OutputName = (typeof OUTPUT_NAMES)[number];
+
 /**
  * The only place that writes outputs and the environment. It runs last, once everything else has succeeded, so a
  * failed step leaves no token behind. The token is masked before it is written anywhere.
  */
 export async function publish(minted: MintedToken, config: Config, env: Env, results: readonly SmokeResult[] | undefined): Promise<void> {
   registerSecret(minted.token);
-  const expiresAt = rfc3339(minted.expiresAt);
-  setOutput('token', minted.token);
-  setOutput('expires_at', expiresAt);
-  setOutput('principal', minted.principal);
-  if (results) {
-    setOutput('smoke_test_results', JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)));
-  }
+  const outputs: Partial<Record<OutputName, string>> = {
+    token: minted.token,
+    expires_at: rfc3339(minted.expiresAt),
+    principal: minted.principal,
+    ...(results ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)) } : {}),
+  };
+  for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
   if (config.exportVariable) {
     exportVariable(config.exportVariable, minted.token);
     info(`Exported the token as $${config.exportVariable} for the job's next steps.`);

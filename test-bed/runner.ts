@@ -13,6 +13,12 @@ import { parse as parseYaml } from 'yaml';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/**
+ * The action under test: under jest, a bundle of the current src/ that the global set-up built (action.yml beside
+ * its dist/); elsewhere (the demo, the benchmark) this repository with its committed dist/.
+ */
+export const UNDER_TEST = process.env['IAP_TOKEN_UNDER_TEST'] || ROOT;
+
 interface ActionYaml {
   inputs: Record<string, { default?: string; required?: boolean }>;
   outputs: Record<string, unknown>;
@@ -77,7 +83,7 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   Object.assign(env, options.env);
 
   const started = Date.now();
-  const child = spawn(process.execPath, [join(ROOT, action.runs.main)], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(UNDER_TEST, action.runs.main)], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));

@@ -97,7 +97,10 @@ export class FakeGoogle {
   readonly providers = new Map<string, Provider>();
   readonly grants: Array<{ resource: string; member: string; role: string }> = [];
   readonly accessTokens = new Map<string, { identity: Identity; expiresAt: number }>();
-  /** Every credential the fake handed out or was given to hand the action: none may show in a log. */
+  /**
+   * Every credential the fake handed out or was given to hand the action: none may show in a log. It only grows:
+   * reset() keeps it, so a credential from an earlier test that shows up in a later test's log is still a leak.
+   */
   readonly secrets = new Set<string>();
   readonly requests: Array<{ endpoint: Endpoint; method: string; path: string; query: URLSearchParams; at: number }> = [];
   readonly faults = new Map<Endpoint, Fault[]>();
@@ -142,9 +145,14 @@ export class FakeGoogle {
   /** The same fake over HTTPS (certificate for *.fake-google.test, test-bed/tls/ca.pem), for proxy tests. */
   httpsPort = 0;
   readonly #servers: Server[];
+  /** What reset() returns to: the state as constructed, until markBaseline() takes another. */
+  #baseline: Baseline;
+  /** Counts forgetRequests() calls: the in-flight figures belong to the requests since the last one. */
+  #generation = 0;
 
   constructor() {
     this.secrets.add(this.githubRequestToken);
+    this.#baseline = this.#snapshot();
     const handle = (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -267,12 +275,90 @@ export class FakeGoogle {
     );
   }
 
-  /** Forgets what the last test did: requests seen, faults not yet served, concurrency figures. Keeps accounts and grants. */
+  /**
+   * Takes the current state as the baseline reset() returns to: a test file's world (accounts, providers, grants, IAP
+   * accessors, users…) once it is set up. Copies it, so what tests change afterwards never reaches the baseline.
+   */
+  markBaseline(): void {
+    this.#baseline = this.#snapshot();
+  }
+
+  /**
+   * Forgets everything the last test did: returns every piece of state to the baseline (markBaseline(), else the state
+   * as constructed) and forgets the traffic (forgetRequests()). Objects that were there at the baseline (service
+   * accounts, providers, signIn, metadata, iap) are restored in place, so references to them stay live; anything added
+   * since is removed. Only `secrets` is kept, and keeps growing: it is every credential ever handed out, for leak checks.
+   */
   reset(): void {
+    const base = this.#baseline;
+    this.forgetRequests();
+    refill(
+      this.serviceAccounts,
+      base.serviceAccounts.map(({ email, account, fields }) => {
+        restoreFields(account, { ...fields });
+        return [email, account];
+      }),
+    );
+    refill(
+      this.providers,
+      base.providers.map(({ name, provider, fields }) => {
+        restoreFields(provider, copyProvider(fields));
+        return [name, provider];
+      }),
+    );
+    this.grants.splice(0, this.grants.length, ...base.grants.map((grant) => ({ ...grant })));
+    refill(
+      this.accessTokens,
+      base.accessTokens.map(([token, entry]) => [token, { ...entry }]),
+    );
+    refill(this.oauthClients, base.oauthClients);
+    refill(
+      this.refreshTokens,
+      base.refreshTokens.map(([token, grant]) => [token, copyRefreshGrant(grant)]),
+    );
+    refill(
+      this.authorizationCodes,
+      base.authorizationCodes.map(([code, issued]) => [code, { ...issued }]),
+    );
+    this.githubClaims = structuredClone(base.githubClaims);
+    this.iap.clientId = base.iap.clientId;
+    this.iap.programmaticClients = [...base.iap.programmaticClients];
+    refill(this.iap.accessors, base.iap.accessors);
+    restoreFields(this.signIn, { ...base.signIn });
+    restoreFields(this.metadata, { ...base.metadata });
+    this.now = base.now;
+  }
+
+  /**
+   * Forgets the traffic only: requests seen (and what reached the app), faults not yet served, concurrency figures;
+   * keeps accounts, grants and every other state. For a test that changes the world and then counts a second run's
+   * requests from zero. A baseline never includes traffic: reset() always empties it.
+   */
+  forgetRequests(): void {
     this.requests.length = 0;
     this.appRequests.length = 0;
     this.faults.clear();
+    this.inFlight.clear();
     this.maxInFlight.clear();
+    this.#generation++;
+  }
+
+  /** A copy of every piece of mutable state but the traffic and `secrets`; SigningKeys and functions are shared. */
+  #snapshot(): Baseline {
+    return {
+      serviceAccounts: [...this.serviceAccounts].map(([email, account]) => ({ email, account, fields: { ...account } })),
+      providers: [...this.providers].map(([name, provider]) => ({ name, provider, fields: copyProvider(provider) })),
+      grants: this.grants.map((grant) => ({ ...grant })),
+      accessTokens: [...this.accessTokens].map(([token, entry]) => [token, { ...entry }]),
+      oauthClients: [...this.oauthClients],
+      refreshTokens: [...this.refreshTokens].map(([token, grant]) => [token, copyRefreshGrant(grant)]),
+      authorizationCodes: [...this.authorizationCodes].map(([code, issued]) => [code, { ...issued }]),
+      githubClaims: structuredClone(this.githubClaims),
+      iap: { clientId: this.iap.clientId, programmaticClients: [...this.iap.programmaticClients], accessors: [...this.iap.accessors] },
+      signIn: { ...this.signIn },
+      metadata: { ...this.metadata },
+      now: this.now,
+    };
   }
 
   inject(endpoint: Endpoint, ...faults: Fault[]): void {
@@ -334,7 +420,11 @@ export class FakeGoogle {
     const inFlight = (this.inFlight.get(endpoint) ?? 0) + 1;
     this.inFlight.set(endpoint, inFlight);
     this.maxInFlight.set(endpoint, Math.max(inFlight, this.maxInFlight.get(endpoint) ?? 0));
-    res.on('close', () => this.inFlight.set(endpoint, (this.inFlight.get(endpoint) ?? 1) - 1));
+    // A request that began before forgetRequests() no longer counts, so it must not lower the new figures either.
+    const generation = this.#generation;
+    res.on('close', () => {
+      if (generation === this.#generation) this.inFlight.set(endpoint, (this.inFlight.get(endpoint) ?? 1) - 1);
+    });
     const fault = this.faults.get(endpoint)?.shift();
     if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
     if (res.destroyed) return;
@@ -374,6 +464,54 @@ export class FakeGoogle {
         return handleAuthorize(this, req);
     }
   }
+}
+
+/**
+ * The state FakeGoogle.reset() returns to. Each part is a copy, never the live object, so that a test's changes (an
+ * account disabled, a grant pushed, a claim changed) do not reach it; live objects that were present are remembered
+ * alongside their fields so that reset() can restore them in place.
+ */
+interface Baseline {
+  readonly serviceAccounts: ReadonlyArray<{ readonly email: string; readonly account: ServiceAccount; readonly fields: ServiceAccount }>;
+  readonly providers: ReadonlyArray<{ readonly name: string; readonly provider: Provider; readonly fields: Provider }>;
+  readonly grants: ReadonlyArray<{ resource: string; member: string; role: string }>;
+  readonly accessTokens: ReadonlyArray<readonly [string, { identity: Identity; expiresAt: number }]>;
+  readonly oauthClients: ReadonlyArray<readonly [string, string]>;
+  readonly refreshTokens: ReadonlyArray<readonly [string, RefreshGrant]>;
+  readonly authorizationCodes: ReadonlyArray<
+    readonly [string, { clientId: string; redirectUri: string; challenge: string; email: string }]
+  >;
+  readonly githubClaims: Record<string, unknown>;
+  readonly iap: {
+    readonly clientId: string;
+    readonly programmaticClients: readonly string[];
+    readonly accessors: ReadonlyArray<readonly [string, number]>;
+  };
+  readonly signIn: { email: string; consent: boolean };
+  readonly metadata: { serviceAccount: string | undefined };
+  readonly now: () => number;
+}
+
+function copyProvider(provider: Provider): Provider {
+  return { ...provider, allowedAudiences: [...provider.allowedAudiences] };
+}
+
+function copyRefreshGrant(grant: RefreshGrant): RefreshGrant {
+  return { ...grant, scopes: [...grant.scopes] };
+}
+
+/** Empties `map` in place (it may be readonly, or held elsewhere) and fills it with `entries`. */
+function refill<K, V>(map: Map<K, V>, entries: Iterable<readonly [K, V]>): void {
+  map.clear();
+  for (const [key, value] of entries) map.set(key, value);
+}
+
+/** Makes `target` hold exactly `fields`, in place: properties added since are deleted, changed ones set back. */
+function restoreFields<T extends object>(target: T, fields: T): void {
+  for (const key of Object.keys(target)) {
+    if (!Object.hasOwn(fields, key)) delete (target as Record<string, unknown>)[key];
+  }
+  Object.assign(target, fields);
 }
 
 /** The IAM member an identity is granted roles as. */
