@@ -1,7 +1,6 @@
 import { expect, test } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-// @ts-expect-error: a plain ESM script without type declarations
 import { bundle } from '../scripts/bundle.mjs';
 import { ROOT, UNDER_TEST } from '../test-bed/runner.ts';
 
@@ -12,7 +11,7 @@ function listFiles(dir: string): string[] {
 }
 
 test('dist/ is exactly a fresh bundle of src/ (run `npm run bundle` and commit dist/)', async () => {
-  const fresh = (await bundle()) as Map<string, string>;
+  const fresh = await bundle();
   const dist = join(ROOT, 'dist');
   const committed = new Map(listFiles(dist).map((path) => [relative(dist, path), readFileSync(path, 'utf8')]));
   expect([...committed.keys()].sort()).toEqual([...fresh.keys()].sort());

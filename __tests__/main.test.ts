@@ -15,7 +15,6 @@ let dir: string;
 let log: string[];
 const write = process.stdout.write.bind(process.stdout);
 
-
 /** Runs the action with these inputs; returns what it wrote to the log and to each runner file. */
 async function runAction(
   inputs: Record<string, string>,
@@ -27,10 +26,10 @@ async function runAction(
     process.env[name] = join(dir, file);
   }
   log = [];
-  process.stdout.write = ((chunk: string | Uint8Array) => {
+  process.stdout.write = (chunk: string | Uint8Array) => {
     log.push(...String(chunk).split('\n').filter(Boolean));
     return true;
-  }) as typeof process.stdout.write;
+  };
   process.exitCode = 0;
   try {
     const env = {

@@ -2830,7 +2830,12 @@ function renewing(fetch, now = Date.now) {
     inFlight ??= fetch().finally(() => {
       inFlight = void 0;
     });
-    current = await inFlight;
+    try {
+      current = await inFlight;
+    } catch (error2) {
+      if (current && current.expiresAt > now()) return current.token;
+      throw error2;
+    }
     return current.token;
   };
 }
@@ -3206,7 +3211,7 @@ function iamRemedy(failure, caller, target, expected = PERMISSIONS.generateIdTok
   if (status === 404) {
     return `Fix: the service account ${target.serviceAccount} does not exist; check service_account (and delegates).`;
   }
-  if (status === 401 && (failure.reason === "ACCESS_TOKEN_TYPE_UNSUPPORTED" || caller.federated)) {
+  if (status === 401 && (failure.reason === "ACCESS_TOKEN_TYPE_UNSUPPORTED" || caller.federated && expected === PERMISSIONS.signJwt)) {
     return "Fix: a federated token cannot call this method; the action should have exchanged it for the service account's own access token first. Please report this.";
   }
   if (status === 401) {
@@ -3350,7 +3355,7 @@ function keyGrantRemedy({ code, message }, { email, origin }) {
   if (code === "invalid_grant" && /signature/i.test(message)) {
     return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and update the secret.`;
   }
-  if (code === "invalid_grant" && /timeframe|short-lived|iat|exp/i.test(message)) {
+  if (code === "invalid_grant" && /timeframe|short-lived|\biat\b|\bexp\b/i.test(message)) {
     return "Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";
   }
   if (code === "invalid_grant" && /account not found|disabled|invalid_account/i.test(message)) {
@@ -3463,15 +3468,15 @@ async function signerOf(credential, config, iam, now) {
 
 // src/tokens/mint.ts
 var EXPIRY_WARNING_S = 300;
-async function mintToken(config, credential, iam, { info: info2, warning: warning2 }) {
+async function mintToken(config, credential, iam, { info: info2, warning: warning2 }, now = Date.now) {
   if (!config.includeEmail && config.tokenType === "id_token") {
     warning2(
       `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
     );
   }
-  const minted = await (config.tokenType === "signed_jwt" ? mintSignedJwt(config, credential, iam) : mintIdToken(config, credential));
-  info2(describeMinted(minted));
-  const secondsLeft = Math.round((minted.expiresAt.getTime() - Date.now()) / 1e3);
+  const minted = await (config.tokenType === "signed_jwt" ? mintSignedJwt(config, credential, iam, now) : mintIdToken(config, credential, now));
+  info2(describeMinted(minted, now()));
+  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1e3);
   if (secondsLeft < EXPIRY_WARNING_S) {
     const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
     warning2(
@@ -3489,7 +3494,7 @@ function createMinter(config, { env, report, http: http2 = new Http({ log: repor
   const { serviceAccount, delegates } = config;
   const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates }, iam, now) : source;
   report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
-  return { credential, http: http2, mint: () => mintToken(config, credential, iam, report) };
+  return { credential, http: http2, mint: () => mintToken(config, credential, iam, report, now) };
 }
 
 // src/publish.ts

@@ -81,7 +81,9 @@ function licenses(metafile) {
     .map((dir) => {
       const manifest = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8'));
       const licenseFile = readdirSync(join(ROOT, dir)).find((name) => /^(licen[cs]e|copying)(\.|$)/i.test(name));
-      const text = licenseFile ? readFileSync(join(ROOT, dir, licenseFile), 'utf8').trim() : `(no licence file; package.json says ${manifest.license})`;
+      const text = licenseFile
+        ? readFileSync(join(ROOT, dir, licenseFile), 'utf8').trim()
+        : `(no licence file; package.json says ${manifest.license})`;
       return { name: manifest.name, text: `${manifest.name}@${manifest.version} (${manifest.license ?? 'unknown'})\n\n${text}` };
     })
     .sort((a, b) => (a.name < b.name ? -1 : 1));

@@ -38,5 +38,5 @@ export function createMinter(
   const { serviceAccount, delegates } = config;
   const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates }, iam, now) : source;
   report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ''}.`);
-  return { credential, http, mint: () => mintToken(config, credential, iam, report) };
+  return { credential, http, mint: () => mintToken(config, credential, iam, report, now) };
 }

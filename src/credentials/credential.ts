@@ -22,7 +22,7 @@ export const RENEW_BEFORE_MS = 5 * 60_000;
 /**
  * Fetches an access token once and hands every caller the same promise until it nears its expiry; then fetches
  * again. A failed fetch is not kept, so the next call tries afresh (a long-lived agent retries; a one-shot run has
- * already failed).
+ * already failed); while the old token still works, a failed renewal hands out the old token instead of the error.
  */
 export function renewing(fetch: () => Promise<AccessToken>, now: () => number = Date.now): () => Promise<string> {
   let current: AccessToken | undefined;
@@ -33,7 +33,12 @@ export function renewing(fetch: () => Promise<AccessToken>, now: () => number = 
     inFlight ??= fetch().finally(() => {
       inFlight = undefined;
     });
-    current = await inFlight;
+    try {
+      current = await inFlight;
+    } catch (error) {
+      if (current && current.expiresAt > now()) return current.token;
+      throw error;
+    }
     return current.token;
   };
 }

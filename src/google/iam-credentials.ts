@@ -112,7 +112,8 @@ export function iamRemedy(
   if (status === 404) {
     return `Fix: the service account ${target.serviceAccount} does not exist; check service_account (and delegates).`;
   }
-  if (status === 401 && (failure.reason === 'ACCESS_TOKEN_TYPE_UNSUPPORTED' || caller.federated)) {
+  // Only signJwt refuses federated tokens by type; a federated token refused elsewhere has expired or been revoked.
+  if (status === 401 && (failure.reason === 'ACCESS_TOKEN_TYPE_UNSUPPORTED' || (caller.federated && expected === PERMISSIONS.signJwt))) {
     return "Fix: a federated token cannot call this method; the action should have exchanged it for the service account's own access token first. Please report this.";
   }
   if (status === 401) {

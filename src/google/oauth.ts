@@ -146,7 +146,7 @@ function keyGrantRemedy({ code, message }: ApiFailure, { email, origin }: KeySig
   if (code === 'invalid_grant' && /signature/i.test(message)) {
     return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and update the secret.`;
   }
-  if (code === 'invalid_grant' && /timeframe|short-lived|iat|exp/i.test(message)) {
+  if (code === 'invalid_grant' && /timeframe|short-lived|\biat\b|\bexp\b/i.test(message)) {
     return "Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";
   }
   if (code === 'invalid_grant' && /account not found|disabled|invalid_account/i.test(message)) {

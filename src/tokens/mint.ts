@@ -20,15 +20,18 @@ export async function mintToken(
   credential: Credential,
   iam: IamCredentials,
   { info, warning }: Reporter,
+  now: () => number = Date.now,
 ): Promise<MintedToken> {
   if (!config.includeEmail && config.tokenType === 'id_token') {
     warning(
       `${config.nameOf('include_email')} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`,
     );
   }
-  const minted = await (config.tokenType === 'signed_jwt' ? mintSignedJwt(config, credential, iam) : mintIdToken(config, credential));
-  info(describeMinted(minted));
-  const secondsLeft = Math.round((minted.expiresAt.getTime() - Date.now()) / 1000);
+  const minted = await (config.tokenType === 'signed_jwt'
+    ? mintSignedJwt(config, credential, iam, now)
+    : mintIdToken(config, credential, now));
+  info(describeMinted(minted, now()));
+  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1000);
   if (secondsLeft < EXPIRY_WARNING_S) {
     const fix = config.tokenType === 'signed_jwt' ? `Raise ${config.nameOf('lifetime')}, or check` : 'Check';
     warning(
