@@ -2,8 +2,106 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Node's HTTP modules and the toolkit's client: the network, which only src/http/ may reach. */
-const NETWORK_MODULES = ['node:http', 'node:https', 'http', 'https', 'node:net', 'net', 'node:tls', 'tls', '@actions/http-client'];
+/** Node's network modules and the toolkit's client: the network, which only src/http/ may reach. */
+const NETWORK_MODULES = [
+  'node:http',
+  'node:https',
+  'http',
+  'https',
+  'node:net',
+  'net',
+  'node:tls',
+  'tls',
+  'node:dns',
+  'dns',
+  'node:dns/promises',
+];
+const NETWORK = 'Only src/http/ talks to the network: use Http (client.ts), loopback.ts or reverse-proxy.ts.';
+/** What writes the runner's files; only publish.ts may, and only the action's front doors choose the masker. */
+const RUNNER_FILES = ['setOutput', 'exportVariable', 'summary', 'saveState', 'addPath'];
+
+/** The same modules reached without an import statement: process.getBuiltinModule('node:http'), import('node:https'). */
+const NETWORK_SOURCE = '/^(node:)?(https?|net|tls|dns)(\\/promises)?$|^@actions\\/http-client/';
+const networkSyntax = [
+  { selector: `CallExpression[callee.property.name='getBuiltinModule'][arguments.0.value=${NETWORK_SOURCE}]`, message: NETWORK },
+  { selector: `ImportExpression[source.value=${NETWORK_SOURCE}]`, message: NETWORK },
+];
+
+/**
+ * One rule set per kind of file under src/: which modules it may not import. Flat config lets a later block replace
+ * an earlier one's rule, so every file matches exactly one of these (the `ignores` keep them apart).
+ */
+function layerRules() {
+  const network = NETWORK_MODULES.map((name) => ({ name, message: NETWORK }));
+  const networkPatterns = [{ group: ['@actions/http-client', '@actions/http-client/*'], message: NETWORK }];
+  const toolkitDeep = { group: ['@actions/core/*'], message: 'Import @actions/core itself, where the rules below can see what is used.' };
+  const restrict = (files, ignores, { paths = [], patterns = [], syntax = networkSyntax } = {}) => ({
+    files,
+    ignores,
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { paths, patterns }],
+      'no-restricted-syntax': syntax.length ? ['error', ...syntax] : 'off',
+    },
+  });
+  const special = ['src/http/**', 'src/publish.ts', 'src/main.ts', 'src/post.ts', 'src/cli/**', 'src/google/**', 'src/config.ts'];
+  const frontDoorOnly = {
+    name: '@actions/core',
+    importNames: [...RUNNER_FILES, 'setSecret'],
+    message: 'Only src/publish.ts writes outputs, variables and the summary; only the front doors (main.ts, post.ts) choose the masker.',
+  };
+  const publishOnly = {
+    name: '@actions/core',
+    importNames: RUNNER_FILES,
+    message: 'Only src/publish.ts writes outputs, variables, state and the summary.',
+  };
+  const up = (names) => names.flatMap((name) => [`**/${name}`, `**/${name.replace(/\.ts$/, '')}`, `**/${name.replace(/\.ts$/, '.js')}`]);
+  return [
+    // The pipeline and everything cross-cutting.
+    restrict(['src/**/*.ts'], special, { paths: [...network, frontDoorOnly], patterns: [...networkPatterns, toolkitDeep] }),
+    // The HTTP layer: the network is its job; it writes no runner file.
+    restrict(['src/http/**/*.ts'], [], { paths: [frontDoorOnly], patterns: [toolkitDeep], syntax: [] }),
+    // The action's front doors choose the masker, and publish.
+    restrict(['src/main.ts', 'src/post.ts'], [], { paths: [...network, publishOnly], patterns: [...networkPatterns, toolkitDeep] }),
+    restrict(['src/publish.ts'], [], { paths: network, patterns: [...networkPatterns, toolkitDeep] }),
+    // The CLI writes to a terminal, not to a runner: it never loads the toolkit, the action's front door or publisher.
+    restrict(['src/cli/**/*.ts'], [], {
+      paths: network,
+      patterns: [
+        ...networkPatterns,
+        { group: ['@actions/*'], message: 'The CLI never imports the Actions toolkit.' },
+        { group: up(['main.ts', 'post.ts', 'publish.ts']), message: "The CLI never imports the action's front doors or its publisher." },
+      ],
+    }),
+    // Google's API clients sit below the pipeline: requests and answers, not credentials, configs or front doors.
+    restrict(['src/google/**/*.ts'], [], {
+      paths: network,
+      patterns: [
+        ...networkPatterns,
+        {
+          group: [
+            '@actions/*',
+            '**/credentials/**',
+            '**/inputs/**',
+            '**/tokens/**',
+            '**/smoke/**',
+            '**/agent/**',
+            '**/cli/**',
+            ...up(['config.ts', 'pipeline.ts', 'publish.ts', 'main.ts', 'post.ts']),
+          ],
+          message: 'src/google/ imports only the cross-cutting modules (http, errors, secrets, jwt, json, email, urls).',
+        },
+      ],
+    }),
+    // The data model imports no layer (types live with their owners).
+    restrict(['src/config.ts'], [], {
+      paths: network,
+      patterns: [
+        ...networkPatterns,
+        { group: ['./**', '!./endpoints.ts', '@actions/*'], message: 'config.ts is the data model: it imports no layer.' },
+      ],
+    }),
+  ];
+}
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
@@ -25,101 +123,8 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
-  // The layers (docs/architecture.md), kept by rules rather than by review.
-  {
-    // Only the HTTP layer talks to the network.
-    files: ['src/**/*.ts'],
-    ignores: ['src/http/**'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            ...NETWORK_MODULES.map((name) => ({
-              name,
-              message: 'Only src/http/ talks to the network: use Http (client.ts) or loopback.ts.',
-            })),
-            {
-              name: '@actions/core',
-              importNames: ['setOutput', 'exportVariable', 'summary', 'saveState', 'addPath', 'setSecret'],
-              message: 'Only src/publish.ts writes outputs, variables and the summary; only main.ts chooses the masker.',
-            },
-          ],
-          patterns: [{ group: ['@actions/http-client/*'], message: 'Only src/http/ talks to the network.' }],
-        },
-      ],
-    },
-  },
-  {
-    files: ['src/publish.ts', 'src/main.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          paths: NETWORK_MODULES.map((name) => ({ name, message: 'Only src/http/ talks to the network.' })),
-          patterns: [{ group: ['@actions/http-client/*'], message: 'Only src/http/ talks to the network.' }],
-        },
-      ],
-    },
-  },
-  {
-    // The CLI writes to a terminal, not to a runner: it never loads the toolkit, nor the modules that write runner files.
-    files: ['src/cli/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          paths: NETWORK_MODULES.map((name) => ({ name, message: 'Only src/http/ talks to the network.' })),
-          patterns: [
-            { group: ['@actions/*'], message: 'The CLI never imports the Actions toolkit.' },
-            { group: ['**/publish.ts', '**/main.ts'], message: "The CLI never imports the action's front door or its publisher." },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // Google's API clients sit below the pipeline: they know requests and answers, not credentials, configs or front doors.
-    files: ['src/google/**/*.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          paths: NETWORK_MODULES.map((name) => ({ name, message: 'Only src/http/ talks to the network.' })),
-          patterns: [
-            {
-              group: [
-                '**/credentials/**',
-                '**/inputs/**',
-                '**/tokens/**',
-                '**/smoke/**',
-                '**/cli/**',
-                '**/config.ts',
-                '**/pipeline.ts',
-                '**/publish.ts',
-                '**/main.ts',
-                '@actions/core',
-              ],
-              message: 'src/google/ imports only the cross-cutting modules (http, errors, secrets, jwt, json, email, urls).',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // The data model imports nothing above it.
-    files: ['src/config.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        {
-          paths: NETWORK_MODULES.map((name) => ({ name, message: 'Only src/http/ talks to the network.' })),
-          patterns: [{ group: ['./*/**'], message: 'config.ts is the data model: it imports no layer (types live with their owners).' }],
-        },
-      ],
-    },
-  },
+  // The layers (docs/architecture.md), kept by rules rather than by review. Each file gets one rule set, its own.
+  ...layerRules(),
   {
     // Tests, the test bed, the demo and the benchmark print by design, and tests assert on loosely typed JSON.
     files: ['__tests__/**', 'test-bed/**', 'bench/**', 'scripts/**'],

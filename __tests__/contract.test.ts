@@ -23,7 +23,7 @@ test('action.yml declares exactly the outputs publish sets', () => {
 
 test('the action runs on node24 from dist/, and .node-version agrees', () => {
   const { runs } = readActionYaml();
-  expect(runs).toEqual({ using: 'node24', main: 'dist/index.cjs' });
+  expect(runs).toEqual({ using: 'node24', main: 'dist/index.cjs', post: 'dist/post.cjs', 'post-if': 'always()' });
   expect(readFileSync(join(ROOT, '.node-version'), 'utf8').trim()).toBe('24');
 });
 

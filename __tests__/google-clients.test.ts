@@ -101,7 +101,7 @@ describe('OAuthTokenEndpoint: the JWT-bearer grant of a key, the refresh grant, 
     expect(error.failure).toMatchObject({ status: 400, code: 'invalid_grant', message: 'Invalid JWT Signature.' });
     expect(error.attempts).toBe(1);
     expect(error.remedy).toBe(
-      `Fix: the key in credentials_json was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and update the secret.`,
+      `Fix: the key in credentials_json was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and use it in place of the old one (credentials_json).`,
     );
   });
 

@@ -1194,16 +1194,16 @@ function checkEndpointUrl(value, source, complain) {
 
 // src/google/answer.ts
 var CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
-function secretField(answer, name, from) {
-  const value = answer[name];
+function secretField(answer2, name, from) {
+  const value = answer2[name];
   if (typeof value !== "string" || !value) {
-    throw new ActionError(`${from} answered without ${name} (fields: ${Object.keys(answer).join(", ") || "none"}).`);
+    throw new ActionError(`${from} answered without ${name} (fields: ${Object.keys(answer2).join(", ") || "none"}).`);
   }
   registerSecret(value);
   return value;
 }
-function expiresAt(answer, now) {
-  const seconds2 = typeof answer["expires_in"] === "number" ? answer["expires_in"] : Number(answer["expires_in"]);
+function expiresAt(answer2, now) {
+  const seconds2 = typeof answer2["expires_in"] === "number" ? answer2["expires_in"] : Number(answer2["expires_in"]);
   return now + (Number.isFinite(seconds2) && seconds2 > 0 ? seconds2 : 3600) * 1e3;
 }
 
@@ -1253,7 +1253,7 @@ var OAuthTokenEndpoint = class {
   }
   /** JWT-bearer grant with `target_audience`: a Google-signed ID token for the key's own account, no IAM role needed. */
   async keyIdToken(tokenUrl, assertion, signer) {
-    const answer = await this.#post(
+    const answer2 = await this.#post(
       `ID token for ${signer.email} (OAuth JWT-bearer grant)`,
       tokenUrl,
       {
@@ -1262,11 +1262,11 @@ var OAuthTokenEndpoint = class {
       },
       (failure) => keyGrantRemedy(failure, signer)
     );
-    return secretField(answer, "id_token", FROM);
+    return secretField(answer2, "id_token", FROM);
   }
   /** JWT-bearer grant with `scope`: an access token for the key's own account. */
   async keyAccessToken(tokenUrl, assertion, signer) {
-    const answer = await this.#post(
+    const answer2 = await this.#post(
       `Access token for ${signer.email} (OAuth JWT-bearer grant)`,
       tokenUrl,
       {
@@ -1275,23 +1275,23 @@ var OAuthTokenEndpoint = class {
       },
       (failure) => keyGrantRemedy(failure, signer)
     );
-    return { token: secretField(answer, "access_token", FROM), expiresAt: expiresAt(answer, this.#now()) };
+    return { token: secretField(answer2, "access_token", FROM), expiresAt: expiresAt(answer2, this.#now()) };
   }
   /** Refresh grant with `audience` (as IAP's documentation does): an ID token for it in one request. */
   async refreshIdToken(base, grant, audience) {
-    const answer = await this.#refresh(base, grant, "ID token from the refresh token (OAuth refresh grant)", { audience });
-    if (typeof answer["access_token"] === "string") secretField(answer, "access_token", FROM);
-    return secretField(answer, "id_token", `${FROM} (was the refresh token granted the openid scope?)`);
+    const answer2 = await this.#refresh(base, grant, "ID token from the refresh token (OAuth refresh grant)", { audience });
+    if (typeof answer2["access_token"] === "string") secretField(answer2, "access_token", FROM);
+    return secretField(answer2, "id_token", `${FROM} (was the refresh token granted the openid scope?)`);
   }
   /** Refresh grant without an audience: an access token, and the user's email when the answer names it. */
   async refreshAccessToken(base, grant) {
-    const answer = await this.#refresh(base, grant, "Access token from the refresh token (OAuth refresh grant)", {});
-    const email = typeof answer["id_token"] === "string" ? emailOf(secretField(answer, "id_token", FROM)) : void 0;
-    return { accessToken: { token: secretField(answer, "access_token", FROM), expiresAt: expiresAt(answer, this.#now()) }, email };
+    const answer2 = await this.#refresh(base, grant, "Access token from the refresh token (OAuth refresh grant)", {});
+    const email = typeof answer2["id_token"] === "string" ? emailOf(secretField(answer2, "id_token", FROM)) : void 0;
+    return { accessToken: { token: secretField(answer2, "access_token", FROM), expiresAt: expiresAt(answer2, this.#now()) }, email };
   }
   /** Authorization-code grant with PKCE, for a sign-in that came back to a loopback redirect. */
   async exchangeCode(base, exchange) {
-    const answer = await this.#post(
+    const answer2 = await this.#post(
       "Code exchange (OAuth authorization_code grant)",
       `${base}/token`,
       {
@@ -1304,9 +1304,9 @@ var OAuthTokenEndpoint = class {
       },
       (failure) => failure.code === "invalid_client" ? `Fix: check ${exchange.clientOrigin}: a client of type "Desktop app".` : void 0
     );
-    if (typeof answer["access_token"] === "string") secretField(answer, "access_token", FROM);
-    const refreshToken = typeof answer["refresh_token"] === "string" ? secretField(answer, "refresh_token", FROM) : void 0;
-    const email = typeof answer["id_token"] === "string" ? emailOf(secretField(answer, "id_token", FROM)) : void 0;
+    if (typeof answer2["access_token"] === "string") secretField(answer2, "access_token", FROM);
+    const refreshToken = typeof answer2["refresh_token"] === "string" ? secretField(answer2, "refresh_token", FROM) : void 0;
+    const email = typeof answer2["id_token"] === "string" ? emailOf(secretField(answer2, "id_token", FROM)) : void 0;
     return { refreshToken, email };
   }
   #refresh(base, grant, what, extra) {
@@ -1340,7 +1340,7 @@ function emailOf(idToken) {
 }
 function keyGrantRemedy({ code, message }, { email, origin }) {
   if (code === "invalid_grant" && /signature/i.test(message)) {
-    return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and update the secret.`;
+    return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and use it in place of the old one (${origin}).`;
   }
   if (code === "invalid_grant" && /timeframe|short-lived|\biat\b|\bexp\b/i.test(message)) {
     return "Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";
@@ -1686,8 +1686,22 @@ var FLAG_OF = {
   oauth_client_id: "--client-id",
   oauth_client_secret: "--client-secret",
   service_account: "--service-account",
-  delegates: "--delegates"
+  delegates: "--delegates",
+  proxy_to: "--to",
+  proxy_header: "--header",
+  proxy_listen: "--listen"
 };
+var TOKEN_FLAGS = [
+  "--audience",
+  "--token-type",
+  "--lifetime",
+  "--credentials-file",
+  "--refresh-token",
+  "--client-id",
+  "--client-secret",
+  "--service-account",
+  "--delegates"
+];
 var CREDENTIALS = "sign in with `gcloud auth application-default login` and run this again, pass --credentials-file KEY.json, or get a refresh token with `iap-token login` and pass it with --client-id (IAP_TOKEN_REFRESH_TOKEN and IAP_TOKEN_CLIENT_SECRET in the environment)";
 var CLI_VOCABULARY = {
   name: (input) => FLAG_OF[input] ?? input,
@@ -1865,21 +1879,1095 @@ Then, in a workflow:
 `;
 }
 
-// src/cli/token.ts
-var import_node_fs2 = require("node:fs");
-var import_node_os = require("node:os");
-var import_node_path2 = require("node:path");
+// src/http/reverse-proxy.ts
+var import_node_http2 = require("node:http");
+var import_node_https = require("node:https");
+var import_promises = require("node:dns/promises");
+init_proxy();
+var HEALTH_PATH = "/.iap-token/healthz";
+var HOP_BY_HOP = /* @__PURE__ */ new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host"
+]);
+var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+var REFUSAL_BYTES = 16 * 1024;
+async function startReverseProxy(options) {
+  const { target } = options;
+  if (!getProxyUrl(target) && !isLoopback(target.hostname)) {
+    await (0, import_promises.lookup)(target.hostname).catch(() => {
+      throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
+    });
+  }
+  const secure = target.protocol === "https:";
+  const send = secure ? import_node_https.request : import_node_http2.request;
+  const agent = getProxyUrl(target) ? await tunnellingAgent(target) : secure ? new import_node_https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" }) : new import_node_http2.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" });
+  const idleTimeoutMs = options.idleTimeoutMs ?? 12e4;
+  let origin = "";
+  const upstreamHeaders = (incoming, token, upgrade) => {
+    const headers = {};
+    for (const [name, value] of Object.entries(incoming)) if (value !== void 0 && !HOP_BY_HOP.has(name)) headers[name] = value;
+    headers["host"] = target.host;
+    if (options.header === "authorization") headers["authorization"] = `Bearer ${token}`;
+    else headers["proxy-authorization"] = `Bearer ${token}`;
+    if (upgrade) {
+      headers["connection"] = "Upgrade";
+      headers["upgrade"] = incoming["upgrade"];
+    }
+    return headers;
+  };
+  const forward = async (req, res, path, retried) => {
+    let token;
+    try {
+      token = await options.token();
+    } catch (error) {
+      return answer(res, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const replayable = IDEMPOTENT.has(req.method ?? "") && !hasBody(req);
+    const upstream = send({
+      protocol: target.protocol,
+      hostname: target.hostname,
+      port: target.port,
+      method: req.method,
+      path,
+      agent,
+      headers: upstreamHeaders(req.headers, token, false)
+    });
+    upstream.setTimeout(idleTimeoutMs, () => upstream.destroy(Object.assign(new Error("timeout"), { code: "UPSTREAM_TIMEOUT" })));
+    res.on("close", () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    upstream.on("error", (error) => {
+      options.count?.("upstream-error");
+      if (!res.headersSent) answer(res, error.code === "UPSTREAM_TIMEOUT" ? 504 : 502, upstreamReason(error, target, idleTimeoutMs));
+      else res.destroy();
+    });
+    upstream.on("response", (up) => {
+      const status = up.statusCode ?? 502;
+      if (String(up.headers["x-goog-iap-generated-response"]).toLowerCase() === "true" && (status === 401 || status === 403 || status === 302)) {
+        void readSome(up, REFUSAL_BYTES).then(async (body) => {
+          const { explanation, retry } = await options.onIapRefusal(status, body, token);
+          if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
+          const headers = downstreamHeaders(up.headers, target, origin);
+          const text2 = `${body.replace(/\s+$/, "")}
 
-// src/inputs/index.ts
-var import_node_fs = require("node:fs");
+iap-token: ${explanation}
+`;
+          headers["x-iap-token-diagnosis"] = explanation.replace(/[^\x20-\x7e]/g, "?");
+          headers["content-length"] = String(Buffer.byteLength(text2));
+          res.writeHead(status, headers);
+          res.end(req.method === "HEAD" ? void 0 : text2);
+          return void 0;
+        });
+        return;
+      }
+      res.writeHead(status, downstreamHeaders(up.headers, target, origin));
+      up.pipe(res);
+    });
+    if (replayable) upstream.end();
+    else req.pipe(upstream);
+  };
+  const server = (0, import_node_http2.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+    options.count?.("request");
+    const path = requestPath(req.url ?? "/");
+    if (path === void 0) {
+      answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
+      return;
+    }
+    if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
+      const { ok, body } = options.health();
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    forward(req, res, path, false).catch((error) => {
+      options.log(`Proxy error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) answer(res, 502, "the proxy failed on this request");
+      else res.destroy();
+    });
+  });
+  server.on("connect", (_req, socket) => {
+    socket.end(
+      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niap-token proxy: CONNECT is refused; this proxy forwards to one origin only.\n"
+    );
+  });
+  const upgraded = /* @__PURE__ */ new Set();
+  server.on("upgrade", (req, socket, head) => {
+    options.count?.("websocket");
+    upgraded.add(socket);
+    socket.on("close", () => upgraded.delete(socket));
+    const path = requestPath(req.url ?? "/");
+    socket.on("error", () => socket.destroy());
+    if (path === void 0) {
+      socket.destroy();
+      return;
+    }
+    options.token().then((token) => {
+      const upstream = send({
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        method: req.method,
+        path,
+        headers: upstreamHeaders(req.headers, token, true)
+      });
+      upstream.on("upgrade", (up, upSocket, upHead) => {
+        socket.write(rawHead(101, up.statusMessage ?? "Switching Protocols", up.rawHeaders));
+        if (upHead.length) socket.write(upHead);
+        if (head.length) upSocket.write(head);
+        upSocket.on("error", () => socket.destroy());
+        socket.on("close", () => upSocket.destroy());
+        upSocket.on("close", () => socket.destroy());
+        upSocket.pipe(socket).pipe(upSocket);
+      });
+      upstream.on("response", (up) => {
+        socket.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? "", up.rawHeaders));
+        up.pipe(socket);
+      });
+      upstream.on("error", (error) => {
+        options.count?.("upstream-error");
+        socket.end(rawAnswer(502, upstreamReason(error, target, idleTimeoutMs)));
+      });
+      upstream.end();
+    }).catch((error) => socket.end(rawAnswer(503, `no token to send: ${error instanceof Error ? error.message : String(error)}`)));
+  });
+  await new Promise((resolve, reject) => {
+    server.once("error", (error) => {
+      agent.destroy();
+      const where = `${options.listen.host}:${options.listen.port}`;
+      reject(
+        error.code === "EADDRINUSE" ? new ActionError(`The proxy cannot listen on ${where}: the port is in use. Choose another port, or 0 for any free one.`) : error.code === "EADDRNOTAVAIL" ? new ActionError(`The proxy cannot listen on ${where}: this machine has no such address.`) : error
+      );
+    });
+    server.listen(options.listen.port, options.listen.host, () => resolve());
+  });
+  const { port } = server.address();
+  const host = options.listen.host.includes(":") ? `[${options.listen.host}]` : options.listen.host;
+  origin = `http://${host}:${port}`;
+  return {
+    url: origin,
+    port,
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      for (const socket of upgraded) socket.destroy();
+      agent.destroy();
+    })
+  };
+}
+function requestPath(url) {
+  if (url.startsWith("/")) return url;
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const parsed = new URL(url);
+      return `${parsed.pathname}${parsed.search}`;
+    } catch {
+      return void 0;
+    }
+  }
+  return void 0;
+}
+function hasBody(req) {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== void 0 || length !== void 0 && length !== "0";
+}
+function downstreamHeaders(headers, target, origin) {
+  const out = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== void 0 && !HOP_BY_HOP.has(name)) out[name] = value;
+  const location = headers["location"];
+  if (typeof location === "string" && origin) {
+    try {
+      const url = new URL(location);
+      if (url.origin === target.origin) out["location"] = `${origin}${url.pathname}${url.search}${url.hash}`;
+    } catch {
+    }
+  }
+  const cookies = headers["set-cookie"];
+  if (cookies) out["set-cookie"] = cookies.map((cookie) => withoutTargetDomain(cookie, target.hostname));
+  return out;
+}
+function withoutTargetDomain(cookie, hostname) {
+  return cookie.split(";").filter((attribute) => {
+    const [name = "", value = ""] = attribute.split("=", 2);
+    return !(name.trim().toLowerCase() === "domain" && value.trim().replace(/^\./, "").toLowerCase() === hostname.toLowerCase());
+  }).join(";");
+}
+function readSome(stream, limit) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    let size = 0;
+    stream.on("data", (chunk) => {
+      if (size < limit) chunks.push(chunk.subarray(0, limit - size));
+      size += chunk.length;
+    });
+    stream.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    stream.on("error", () => resolve(Buffer.concat(chunks).toString("utf8")));
+  });
+}
+function answer(res, status, reason) {
+  const text2 = `iap-token proxy: ${reason}
+`;
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(text2),
+    "x-iap-token-diagnosis": reason.replace(/[^\x20-\x7e]/g, "?")
+  });
+  res.end(text2);
+}
+function rawAnswer(status, reason) {
+  const text2 = `iap-token proxy: ${reason}
+`;
+  return `HTTP/1.1 ${status} ${status === 503 ? "Service Unavailable" : "Bad Gateway"}\r
+content-type: text/plain; charset=utf-8\r
+content-length: ${Buffer.byteLength(text2)}\r
+connection: close\r
+\r
+${text2}`;
+}
+function rawHead(status, message, rawHeaders) {
+  const lines = [`HTTP/1.1 ${status} ${message}`];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i] ?? ""}: ${rawHeaders[i + 1] ?? ""}`);
+  return `${lines.join("\r\n")}\r
+\r
+`;
+}
+function upstreamReason(error, target, idleTimeoutMs) {
+  switch (error.code) {
+    case "UPSTREAM_TIMEOUT":
+      return `${target.host} sent nothing for ${idleTimeoutMs / 1e3} s`;
+    case "ECONNRESET":
+      return `the connection to ${target.host} was reset`;
+    case "ECONNREFUSED":
+      return `${target.host} refused the connection`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `the name ${target.hostname} did not resolve`;
+    default:
+      return `could not reach ${target.host} (${error.code ?? error.message})`;
+  }
+}
+async function tunnellingAgent(target) {
+  const { HttpClient: HttpClient2 } = await Promise.resolve().then(() => (init_lib(), lib_exports));
+  return new HttpClient2("iap-token").getAgent(target.toString());
+}
+
+// src/iap/answers.ts
+var READ_CHARS = 512;
+function iapRefusal(status, body) {
+  if (status === 403) return "forbidden";
+  if (status >= 300 && status < 400) return "sign-in";
+  const said = body.slice(0, READ_CHARS).toLowerCase();
+  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
+  if (said.includes("audience")) return "audience";
+  if (said.includes("email")) return "email";
+  if (said.includes("signature")) return "signature";
+  if (said.includes("parse")) return "parse";
+  if (said.includes("empty token")) return "empty";
+  return "other";
+}
+function explainRefusal(kind, header, principal) {
+  switch (kind) {
+    case "expired":
+      return "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.";
+    case "audience":
+      return "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*.";
+    case "email":
+      return "IAP refused an ID token without an email claim: mint it with include_email.";
+    case "signature":
+      return "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.";
+    case "parse":
+      return `IAP did not receive a JWT in the ${header} header: something on the way changed it.`;
+    case "empty":
+    case "sign-in":
+      return `IAP saw no token: something between the proxy and IAP strips the ${header} header.`;
+    case "forbidden":
+      return `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`;
+    case "other":
+      return "IAP refused the request.";
+  }
+}
+
+// src/credentials/external-account.ts
+var import_promises2 = require("node:fs/promises");
+var import_node_path = require("node:path");
+
+// src/google/sts.ts
+async function exchangeAtSts(http2, exchange, now = Date.now) {
+  const answer2 = await http2.json({
+    what: "STS token exchange",
+    method: "POST",
+    url: exchange.tokenUrl,
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({
+      audience: exchange.audience,
+      grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
+      requestedTokenType: "urn:ietf:params:oauth:token-type:access_token",
+      scope: CLOUD_PLATFORM_SCOPE,
+      subjectTokenType: exchange.subjectTokenType,
+      subjectToken: exchange.subjectToken,
+      ...exchange.workforcePoolUserProject ? { options: JSON.stringify({ userProject: exchange.workforcePoolUserProject }) } : {}
+    }),
+    remedy: (failure) => stsRemedy(failure, exchange)
+  });
+  return { token: secretField(answer2, "access_token", "STS"), expiresAt: expiresAt(answer2, now()) };
+}
+function stsRemedy(failure, exchange) {
+  const provider = exchange.audience.replace(/^\/\/iam\.[^/]+\//, "");
+  const claims = describeClaims(exchange.subjectToken);
+  switch (failure.code) {
+    case "invalid_target":
+      return `Fix: the pool or provider ${provider} does not exist or is disabled. It must use the project number; check it with: gcloud iam workload-identity-pools providers describe ${provider}`;
+    case "invalid_request":
+      return `Fix: STS refused the request's form; check the provider name (${provider}).`;
+    case "invalid_grant": {
+      const audience = exchange.expectedAudience ?? "the subject token's audience";
+      const issuer = exchange.expectedIssuer ? `its issuer is ${exchange.expectedIssuer}` : "its issuer matches the token's";
+      const input = exchange.audienceInput ? `, or set ${exchange.audienceInput} to one of them` : "";
+      return `Fix: the provider refused the subject token. Check that ${issuer} and that its allowed audiences include ${audience} (or are empty)${input}. ${claims}`.trim();
+    }
+    case "unauthorized_client":
+      return `Fix: the provider's attribute condition rejected this job. Compare the condition with the token's claims. ${claims}`.trim();
+    default:
+      return void 0;
+  }
+}
+function describeClaims(token) {
+  const claims = decodeJwt(token)?.claims;
+  if (!claims) return "";
+  const shown = ["iss", "repository", "repository_owner", "ref", "event_name", "workflow_ref", "aud"].filter((name) => typeof claims[name] === "string").map((name) => `${name}=${String(claims[name])}`);
+  return shown.length ? `The token has ${shown.join(", ")}.` : "";
+}
+
+// src/credentials/credential.ts
+var RENEW_BEFORE_MS = 5 * 6e4;
+function renewing(fetch, now = Date.now) {
+  let current;
+  let fetchedAt = 0;
+  let inFlight;
+  return async () => {
+    const margin = current ? Math.min(RENEW_BEFORE_MS, (current.expiresAt - fetchedAt) / 2) : 0;
+    if (current && current.expiresAt - now() > margin) return current.token;
+    inFlight ??= fetch().finally(() => {
+      inFlight = void 0;
+    });
+    try {
+      current = await inFlight;
+      fetchedAt = now();
+    } catch (error) {
+      if (current && current.expiresAt > now()) return current.token;
+      throw error;
+    }
+    return current.token;
+  };
+}
+
+// src/credentials/impersonation.ts
+function impersonate(caller, target, iam, now = Date.now) {
+  const self = {
+    principal: target.serviceAccount,
+    member: `serviceAccount:${target.serviceAccount}`,
+    federated: false
+  };
+  const accessToken = renewing(async () => iam.generateAccessToken(caller, await caller.accessToken(), target), now);
+  return {
+    ...self,
+    accessToken,
+    idToken: async (audience, includeEmail) => iam.generateIdToken(caller, await caller.accessToken(), target, audience, includeEmail),
+    // signJwt refuses federated tokens (ACCESS_TOKEN_TYPE_UNSUPPORTED): such a caller first becomes the account (its
+    // own access token), which then signs as itself; that needs the token creator role on itself, as the remedy says.
+    signJwt: caller.federated ? async (claims) => iam.signJwt(self, await accessToken(), { serviceAccount: target.serviceAccount, delegates: [] }, claims) : async (claims) => iam.signJwt(caller, await caller.accessToken(), target, claims)
+  };
+}
+
+// src/credentials/external-account.ts
+function externalAccountCredential(source, endpoints, http2, iam, now = Date.now) {
+  const federated = {
+    principal: void 0,
+    member: federatedMember(source.audience, endpoints.iamHost),
+    federated: true,
+    accessToken: renewing(async () => {
+      const subject = source.subjectToken;
+      if (subject.from === "library")
+        return { token: await libraryExchange(subject.kind, subject.file), expiresAt: now() + STS_LIFETIME_MS };
+      return exchangeAtSts(
+        http2,
+        {
+          tokenUrl: source.tokenUrl,
+          audience: source.audience,
+          subjectToken: await readSubjectToken(subject, http2),
+          subjectTokenType: source.subjectTokenType,
+          workforcePoolUserProject: source.workforcePoolUserProject
+        },
+        now
+      );
+    }, now)
+  };
+  return source.impersonate ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [], origin: source.origin }, iam, now) : federated;
+}
+var STS_LIFETIME_MS = 36e5;
+function federatedMember(audience, iamHost) {
+  const pool = /(projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+)\/providers\//.exec(audience)?.[1];
+  return pool ? `principalSet://${iamHost}/${pool}/*` : `principalSet://${iamHost}/(the pool of ${audience})`;
+}
+async function libraryExchange(kind, file) {
+  let library;
+  try {
+    library = await Promise.resolve(require((0, import_node_path.join)(__dirname, "google-auth.cjs")));
+  } catch {
+    const fromSource = "./library-external-account.ts";
+    library = await import(fromSource);
+  }
+  try {
+    const token = await library.libraryFederatedToken(kind, file);
+    registerSecret(token);
+    return token;
+  } catch (error) {
+    const message = redact(error instanceof Error ? error.message : String(error));
+    throw new ActionError(
+      `The external account's ${kind} credential source failed (google-auth-library): ${message}`,
+      kind === "executable" ? "Fix: run the credential_source.executable.command by hand on the runner and check it prints a successful response." : void 0
+    );
+  }
+}
+async function readSubjectToken(source, http2) {
+  let text2;
+  if (source.from === "file") {
+    try {
+      text2 = await (0, import_promises2.readFile)(source.path, "utf8");
+    } catch (error) {
+      throw new ActionError(
+        `The external_account credential_source.file ${source.path} cannot be read (${error.code ?? "error"}).`
+      );
+    }
+  } else {
+    text2 = await http2.text({
+      what: "Subject token request (credential_source.url)",
+      method: "GET",
+      url: source.url,
+      headers: source.headers
+    });
+  }
+  let token = text2.trim();
+  if (source.field) {
+    const parsed = parseJsonObject(text2);
+    if (!parsed) throw new ActionError("The subject token source did not return a JSON object, but credential_source.format says json.");
+    const value = parsed[source.field];
+    if (typeof value !== "string") {
+      throw new ActionError(
+        `The subject token source's JSON has no string field ${source.field} (credential_source.format.subject_token_field_name).`
+      );
+    }
+    token = value;
+  }
+  if (!token) throw new ActionError("The subject token source returned an empty token.");
+  registerSecret(token);
+  return token;
+}
 
 // src/email.ts
 function isEmail(value) {
   return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
 }
 
-// src/inputs/key-file.ts
+// src/google/metadata.ts
+var MetadataClient = class {
+  #http;
+  #server;
+  #now;
+  constructor(http2, server, now = Date.now) {
+    this.#http = http2;
+    this.#server = server;
+    this.#now = now;
+  }
+  /** A cloud-platform access token for the runner's default service account. */
+  async accessToken() {
+    const answer2 = await this.#http.json(this.#request("Metadata server access token", "token"));
+    return { token: secretField(answer2, "access_token", "The metadata server"), expiresAt: expiresAt(answer2, this.#now()) };
+  }
+  /** The default service account's email; it names the account in later request paths, so only an email is accepted. */
+  async email() {
+    const address = (await this.#http.text(this.#request("Metadata server email", "email"))).trim();
+    if (!isEmail(address)) throw new ActionError("The metadata server named no service account email for this runner.");
+    return address;
+  }
+  /** An ID token with the email claim (`format=full` adds it) for `audience`, in one request. */
+  async idToken(audience) {
+    const path = `identity?audience=${encodeURIComponent(audience)}&format=full`;
+    const token = (await this.#http.text(this.#request("Metadata server ID token", path))).trim();
+    registerSecret(token);
+    if (!token) throw new ActionError("The metadata server answered with an empty ID token.");
+    return token;
+  }
+  #request(what, path) {
+    return {
+      what,
+      method: "GET",
+      url: `http://${this.#server.host}/computeMetadata/v1/instance/service-accounts/default/${path}`,
+      headers: { "metadata-flavor": "Google" },
+      direct: true,
+      retry: { timeoutMs: 3e3, attempts: 3, budgetMs: 6e3 },
+      remedy: (failure) => metadataRemedy(failure, this.#server)
+    };
+  }
+};
+function metadataRemedy({ status }, server) {
+  if (status === 0) {
+    return server.unreachable;
+  }
+  if (status === 404) {
+    return `Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, ${server.otherwise}`;
+  }
+  if (status === 403) {
+    return "Fix: the metadata server refused the request; on GKE, check Workload Identity is enabled for the node pool and the Kubernetes service account is bound to a Google service account.";
+  }
+  return `Fix: the metadata server could not provide a token; check the runner's service account and its scopes, ${server.otherwise}`;
+}
+
+// src/credentials/metadata.ts
+function metadataCredential(source, http2, now = Date.now) {
+  const metadata = new MetadataClient(http2, source, now);
+  let email;
+  return {
+    get principal() {
+      return email;
+    },
+    get member() {
+      return `serviceAccount:${email ?? "THE_RUNNER_VM_SERVICE_ACCOUNT"}`;
+    },
+    federated: false,
+    accessToken: renewing(async () => {
+      const [token, address] = await Promise.all([metadata.accessToken(), email ?? metadata.email()]);
+      email = address;
+      return token;
+    }, now),
+    idToken: (audience) => metadata.idToken(audience)
+  };
+}
+
+// src/credentials/refresh-token.ts
+function refreshTokenCredential(source, endpoints, oauth, now = Date.now) {
+  let email;
+  return {
+    get principal() {
+      return email;
+    },
+    get member() {
+      return `user:${email ?? "YOUR_EMAIL"}`;
+    },
+    federated: false,
+    accessToken: renewing(async () => {
+      const answer2 = await oauth.refreshAccessToken(endpoints.oauth2, source);
+      email = answer2.email ?? email;
+      return answer2.accessToken;
+    }, now),
+    idToken: (audience) => oauth.refreshIdToken(endpoints.oauth2, source, audience)
+  };
+}
+
+// src/credentials/service-account-key.ts
+var ASSERTION_LIFETIME_S = 3600;
+function serviceAccountKeyCredential(source, endpoints, oauth, now = Date.now) {
+  const { key } = source;
+  const tokenUrl = endpoints.overridden.has("oauth2") ? `${endpoints.oauth2}/token` : key.tokenUri ?? `${endpoints.oauth2}/token`;
+  const signer = { email: key.clientEmail, origin: source.origin };
+  const sign = (claims) => {
+    const jwt = signRs256(claims, key.privateKey, key.privateKeyId);
+    registerSecret(jwt);
+    return jwt;
+  };
+  const assertion = (claim) => {
+    const iat = Math.floor(now() / 1e3);
+    return sign({ iss: key.clientEmail, aud: tokenUrl, iat, exp: iat + ASSERTION_LIFETIME_S, ...claim });
+  };
+  return {
+    principal: key.clientEmail,
+    member: `serviceAccount:${key.clientEmail}`,
+    federated: false,
+    accessToken: renewing(() => oauth.keyAccessToken(tokenUrl, assertion({ scope: CLOUD_PLATFORM_SCOPE }), signer), now),
+    idToken: (audience) => oauth.keyIdToken(tokenUrl, assertion({ target_audience: audience }), signer),
+    signJwt: (claims) => Promise.resolve(sign(claims))
+  };
+}
+
+// src/google/github-oidc.ts
+async function fetchGitHubOidcToken(http2, requestUrl, requestToken, audience) {
+  const url = new URL(requestUrl);
+  url.searchParams.set("audience", audience);
+  const answer2 = await http2.json({
+    what: "GitHub OIDC token request",
+    method: "GET",
+    url: url.toString(),
+    headers: { authorization: `Bearer ${requestToken}`, accept: "application/json" },
+    remedy: ({ status }) => status === 401 || status === 403 ? "Fix: the runner's token for OIDC requests was refused. Check that the job has `permissions: id-token: write`, and that the step runs in the job that was given it (tokens do not cross jobs)." : void 0
+  });
+  return secretField(answer2, "value", "GitHub's OIDC token endpoint");
+}
+
+// src/credentials/workload-identity.ts
+function workloadIdentityCredential(source, endpoints, http2, env, now = Date.now) {
+  const poolResource = `projects/${source.projectNumber}/locations/global/workloadIdentityPools/${source.pool}`;
+  const repository = env["GITHUB_REPOSITORY"] || "OWNER/REPO";
+  return {
+    principal: void 0,
+    member: `principalSet://${endpoints.iamHost}/${poolResource}/attribute.repository/${repository}`,
+    federated: true,
+    accessToken: renewing(async () => {
+      const subjectToken = await fetchGitHubOidcToken(http2, source.oidcRequestUrl, source.oidcRequestToken, source.oidcAudience);
+      return exchangeAtSts(
+        http2,
+        {
+          tokenUrl: `${endpoints.sts}/token`,
+          audience: `//${endpoints.iamHost}/${source.provider}`,
+          subjectToken,
+          subjectTokenType: "urn:ietf:params:oauth:token-type:jwt",
+          expectedAudience: source.oidcAudience,
+          expectedIssuer: "https://token.actions.githubusercontent.com",
+          audienceInput: "workload_identity_audience"
+        },
+        now
+      );
+    }, now)
+  };
+}
+
+// src/credentials/index.ts
+function createCredential(source, clients) {
+  const { endpoints, http: http2, oauth, iam, env, now } = clients;
+  switch (source.kind) {
+    case "service_account_key":
+      return serviceAccountKeyCredential(source, endpoints, oauth, now);
+    case "workload_identity":
+      return workloadIdentityCredential(source, endpoints, http2, env, now);
+    case "metadata":
+      return metadataCredential(source, http2, now);
+    case "refresh_token":
+      return refreshTokenCredential(source, endpoints, oauth, now);
+    case "external_account":
+      return externalAccountCredential(source, endpoints, http2, iam, now);
+    case "impersonated_service_account":
+      return impersonate(
+        createCredential(source.inner, clients),
+        { serviceAccount: source.serviceAccount, delegates: source.delegates, origin: source.origin },
+        iam,
+        now
+      );
+  }
+}
+function describeSource(source) {
+  switch (source.kind) {
+    case "service_account_key":
+      return `service-account key for ${source.key.clientEmail} (${source.origin})`;
+    case "workload_identity":
+      return `Workload Identity Federation through ${source.provider}`;
+    case "metadata":
+      return `${source.origin} (no credential is given)`;
+    case "refresh_token":
+      return `OAuth refresh token (${source.origin})`;
+    case "external_account":
+      return `external account through ${source.audience.replace(/^\/\/iam\.[^/]+\//, "")}${source.impersonate ? ` as ${source.impersonate}` : ""} (${source.origin})`;
+    case "impersonated_service_account":
+      return `${describeSource(source.inner)}, impersonating ${source.serviceAccount} (${source.origin})`;
+  }
+}
+
+// src/google/iam-credentials.ts
+var ACCESS_TOKEN_LIFETIME_S = 3600;
+var IamCredentials = class {
+  #http;
+  #base;
+  #now;
+  constructor(http2, base, now = Date.now) {
+    this.#http = http2;
+    this.#base = base;
+    this.#now = now;
+  }
+  /** `generateIdToken`: a Google-signed ID token for the service account. */
+  async generateIdToken(caller, accessToken, target, audience, includeEmail) {
+    const answer2 = await this.#call(caller, accessToken, target, "generateIdToken", { audience, includeEmail });
+    return secretField(answer2, "token", "IAM Credentials generateIdToken");
+  }
+  /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
+  async generateAccessToken(caller, accessToken, target) {
+    const answer2 = await this.#call(caller, accessToken, target, "generateAccessToken", {
+      scope: [CLOUD_PLATFORM_SCOPE],
+      lifetime: `${ACCESS_TOKEN_LIFETIME_S}s`
+    });
+    const token = secretField(answer2, "accessToken", "IAM Credentials generateAccessToken");
+    const expireTime = typeof answer2["expireTime"] === "string" ? Date.parse(answer2["expireTime"]) : NaN;
+    return { token, expiresAt: Number.isNaN(expireTime) ? this.#now() + ACCESS_TOKEN_LIFETIME_S * 1e3 : expireTime };
+  }
+  /** `signJwt`: the claims signed by one of the service account's Google-managed keys. */
+  async signJwt(caller, accessToken, target, claims) {
+    const answer2 = await this.#call(caller, accessToken, target, "signJwt", { payload: JSON.stringify(claims) });
+    return secretField(answer2, "signedJwt", "IAM Credentials signJwt");
+  }
+  #call(caller, accessToken, target, method, body) {
+    const delegates = target.delegates.map(resourceName);
+    return this.#http.json({
+      what: `IAM Credentials ${method} for ${target.serviceAccount}`,
+      method: "POST",
+      // The `-` project is required: Google infers the project from the account.
+      url: `${this.#base}/${resourceName(target.serviceAccount)}:${method}`,
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(delegates.length ? { ...body, delegates } : body),
+      remedy: (failure) => iamRemedy(failure, caller, target, PERMISSIONS[method])
+    });
+  }
+};
+function resourceName(email) {
+  return `projects/-/serviceAccounts/${email}`;
+}
+var PERMISSIONS = {
+  generateIdToken: "iam.serviceAccounts.getOpenIdToken",
+  generateAccessToken: "iam.serviceAccounts.getAccessToken",
+  signJwt: "iam.serviceAccounts.signJwt"
+};
+var TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator";
+var OPENID_TOKEN_CREATOR = "roles/iam.serviceAccountOpenIdTokenCreator";
+var WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser";
+function iamRemedy(failure, caller, target, expected = PERMISSIONS.generateIdToken) {
+  const { status, reason, message } = failure;
+  if (reason === "SERVICE_DISABLED" || /has not been used in project|is disabled/i.test(message)) {
+    return "Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";
+  }
+  if (status === 404) {
+    return `Fix: the service account ${target.serviceAccount} does not exist; check ${target.origin ?? "the service account (and delegates)"}.`;
+  }
+  if (status === 401 && (failure.reason === "ACCESS_TOKEN_TYPE_UNSUPPORTED" || caller.federated && expected === PERMISSIONS.signJwt)) {
+    return "Fix: a federated token cannot call this method; iap-token should have exchanged it for the service account's own access token first. Please report this.";
+  }
+  if (status === 401) {
+    return "Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";
+  }
+  if (status !== 403) return void 0;
+  const permission = failure.permission ?? expected;
+  if (/scope/i.test(failure.message) || failure.reason === "ACCESS_TOKEN_SCOPE_INSUFFICIENT") {
+    return "Fix: the caller's access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.";
+  }
+  if (target.delegates.length === 0 && caller.principal === target.serviceAccount) {
+    return [
+      `Fix: ${target.serviceAccount} lacks ${permission} on itself: a service account does not hold the token creator role on itself until granted. Grant it:`,
+      grantCommand(target.serviceAccount, `serviceAccount:${target.serviceAccount}`, TOKEN_CREATOR)
+    ].join("\n");
+  }
+  if (target.delegates.length === 0) {
+    const role = caller.federated ? WORKLOAD_IDENTITY_USER : permission === "iam.serviceAccounts.getOpenIdToken" ? OPENID_TOKEN_CREATOR : TOKEN_CREATOR;
+    return [
+      `Fix: the caller ${caller.member} lacks ${permission} on ${target.serviceAccount} (or that account does not exist). Grant the caller ${role} on it:`,
+      grantCommand(target.serviceAccount, caller.member, role),
+      ...caller.federated ? [
+        "(the member above assumes the provider maps attribute.repository=assertion.repository; IAM grants can take a few minutes to apply)"
+      ] : ["(IAM grants can take a few minutes to apply)"]
+    ].join("\n");
+  }
+  const chain = [caller.member, ...target.delegates, target.serviceAccount];
+  const hops = chain.slice(0, -1).map((from, i) => {
+    const to = chain[i + 1] ?? target.serviceAccount;
+    const member = i === 0 ? from : `serviceAccount:${from}`;
+    return grantCommand(to, member, TOKEN_CREATOR);
+  });
+  return [
+    `Fix: a hop in the delegation chain lacks ${permission}. Each account must hold ${TOKEN_CREATOR} on the next one (${chain.join(" → ")}):`,
+    ...hops
+  ].join("\n");
+}
+function grantCommand(serviceAccount, member, role) {
+  return `  gcloud iam service-accounts add-iam-policy-binding ${serviceAccount} --member='${member}' --role=${role}`;
+}
+
+// src/tokens/id-token.ts
+async function mintIdToken(config, credential, now = Date.now) {
+  const { audience, includeEmail } = config;
+  if (!credential.idToken) {
+    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf("service_account")}.`);
+  }
+  const token = await credential.idToken(audience, includeEmail);
+  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
+}
+
+// src/tokens/signed-jwt.ts
+async function mintSignedJwt(config, credential, iam, now = Date.now) {
+  const { audience, lifetimeSeconds } = config;
+  const signer = await signerOf(credential, config, iam, now);
+  const iat = Math.floor(now() / 1e3);
+  const token = await signer.sign({ iss: signer.email, sub: signer.email, aud: audience, iat, exp: iat + lifetimeSeconds });
+  return checkSignedJwt(token, { audience, signer: signer.email, lifetimeSeconds, now: now() });
+}
+async function signerOf(credential, config, iam, now) {
+  if (credential.signJwt && credential.principal) return { email: credential.principal, sign: credential.signJwt };
+  await credential.accessToken();
+  const email = credential.principal;
+  if (!email) throw new ActionError(`No service account to sign the JWT as: set ${config.nameOf("service_account")}.`);
+  return { email, sign: impersonate(credential, { serviceAccount: email, delegates: [] }, iam, now).signJwt };
+}
+
+// src/tokens/mint.ts
+var EXPIRY_WARNING_S = 300;
+async function mintToken(config, credential, iam, { info, warning }, now = Date.now) {
+  if (!config.includeEmail && config.tokenType === "id_token") {
+    warning(
+      `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
+    );
+  }
+  const minted = await (config.tokenType === "signed_jwt" ? mintSignedJwt(config, credential, iam, now) : mintIdToken(config, credential, now));
+  info(describeMinted(minted, now()));
+  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1e3);
+  if (secondsLeft < EXPIRY_WARNING_S) {
+    const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
+    warning(
+      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`
+    );
+  }
+  return minted;
+}
+
+// src/pipeline.ts
+function createMinter(config, { env, report, http: http2 = new Http({ log: report.info }), now = Date.now }) {
+  const oauth = new OAuthTokenEndpoint(http2, now);
+  const iam = new IamCredentials(http2, config.endpoints.iamcredentials, now);
+  const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
+  const { serviceAccount, delegates } = config;
+  const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
+  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
+  report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
+  return { credential, http: http2, mint: () => mintToken(config, credential, iam, report, now) };
+}
+
+// src/agent/keeper.ts
+var USABLE_MARGIN_MS = 1e4;
+var RETRY_BASE_MS = 2e3;
+var RETRY_MAX_MS = 6e4;
+var TokenKeeper = class {
+  #options;
+  #now;
+  #current;
+  #mintedAt = 0;
+  #minting;
+  #timer;
+  #stopped = false;
+  #failuresInARow = 0;
+  #stats = { refreshes: 0, failures: 0, lastError: void 0 };
+  constructor(options) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+  /** Takes the initial token (or mints the first), and schedules the next mint. Rejects when the first mint fails. */
+  async start() {
+    const { initial } = this.#options;
+    if (initial && initial.expiresAt.getTime() - this.#now() > USABLE_MARGIN_MS) {
+      this.#accept(initial, false);
+      return initial;
+    }
+    return this.#mint(false);
+  }
+  /** A token that IAP will still accept, minting one first when there is none; rejects with why minting fails. */
+  async current() {
+    const current = this.#current;
+    if (current && this.#usable(current)) return current;
+    if (this.#stopped) throw new Error("the token agent has stopped");
+    return this.#minting ?? this.#mint(true);
+  }
+  /**
+   * IAP refused `stale` as expired (or not yet valid): mint now, unless another caller already replaced it. Many
+   * requests refused with the same token cause one mint.
+   */
+  async refreshNow(stale) {
+    if (this.#current && this.#current.token !== stale && this.#usable(this.#current)) return this.#current;
+    return this.#minting ?? this.#mint(true);
+  }
+  stats() {
+    return { ...this.#stats, expiresAt: this.#current?.expiresAt };
+  }
+  stop() {
+    this.#stopped = true;
+    this.#clear();
+  }
+  #usable(minted) {
+    return minted.expiresAt.getTime() - this.#now() > USABLE_MARGIN_MS;
+  }
+  #mint(refresh) {
+    const minting = this.#options.mint().then((minted) => {
+      this.#accept(minted, refresh || this.#current !== void 0);
+      return minted;
+    }).catch((error) => {
+      this.#fail(error);
+      throw error;
+    }).finally(() => {
+      if (this.#minting === minting) this.#minting = void 0;
+    });
+    this.#minting = minting;
+    return minting;
+  }
+  #accept(minted, refresh) {
+    this.#options.onToken?.(minted);
+    this.#current = minted;
+    this.#mintedAt = this.#now();
+    this.#failuresInARow = 0;
+    this.#stats.lastError = void 0;
+    if (refresh) this.#stats.refreshes++;
+    const lifetime = minted.expiresAt.getTime() - this.#mintedAt;
+    const next = Math.max(1e3, lifetime - lifetime / 4);
+    this.#schedule(next);
+    this.#options.log(
+      `Next refresh at ${rfc3339(new Date(this.#mintedAt + next))}, before the token expires at ${rfc3339(minted.expiresAt)}.`
+    );
+  }
+  #fail(error) {
+    this.#stats.failures++;
+    this.#failuresInARow++;
+    this.#stats.lastError = redact(explain(error));
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.#failuresInARow - 1, 10));
+    const wait = Math.round(ceiling / 2 + (this.#options.random ?? Math.random)() * ceiling / 2);
+    const left = this.#current ? ` The current token still works until ${rfc3339(this.#current.expiresAt)}.` : "";
+    this.#options.log(
+      `Could not mint a token (attempt ${this.#failuresInARow}); trying again in ${(wait / 1e3).toFixed(1)} s.${left} ${this.#stats.lastError}`
+    );
+    this.#schedule(wait);
+  }
+  #schedule(ms) {
+    this.#clear();
+    if (this.#stopped) return;
+    const set = this.#options.setTimer ?? ((run, wait) => setTimeout(run, wait));
+    this.#timer = set(() => {
+      this.#timer = void 0;
+      if (!this.#minting) this.#mint(true).catch(() => void 0);
+    }, ms);
+  }
+  #clear() {
+    if (this.#timer === void 0) return;
+    (this.#options.clearTimer ?? ((timer) => clearTimeout(timer)))(this.#timer);
+    this.#timer = void 0;
+  }
+};
+
+// src/agent/token-file.ts
 var import_node_crypto3 = require("node:crypto");
+var import_node_fs = require("node:fs");
+function writeTokenFile(path, token) {
+  writeFileAtomically(path, token);
+}
+function writeFileAtomically(path, text2) {
+  const temporary = `${path}.${(0, import_node_crypto3.randomBytes)(6).toString("hex")}.tmp`;
+  const fd = (0, import_node_fs.openSync)(temporary, "wx", 384);
+  try {
+    (0, import_node_fs.writeSync)(fd, text2);
+    (0, import_node_fs.fsyncSync)(fd);
+  } finally {
+    (0, import_node_fs.closeSync)(fd);
+  }
+  (0, import_node_fs.renameSync)(temporary, path);
+}
+
+// src/agent/agent.ts
+async function startAgent(options) {
+  const { config, env, report, tokenFile } = options;
+  const startedAt = (/* @__PURE__ */ new Date()).toISOString();
+  const counts = { requests: 0, websockets: 0, upstreamErrors: 0 };
+  const refusals = {};
+  const minter = createMinter(config, { env, report });
+  let changed = () => void 0;
+  const keeper = new TokenKeeper({
+    mint: () => minter.mint(),
+    initial: options.initial,
+    onToken: (minted) => {
+      if (tokenFile) writeTokenFile(tokenFile, minted.token);
+      changed();
+    },
+    log: report.info
+  });
+  const stats = () => {
+    const kept = keeper.stats();
+    return {
+      startedAt,
+      refreshes: kept.refreshes,
+      mintFailures: kept.failures,
+      lastError: kept.lastError,
+      expiresAt: kept.expiresAt?.toISOString(),
+      ...counts,
+      refusals: { ...refusals }
+    };
+  };
+  changed = () => options.onChange?.(stats());
+  await keeper.start();
+  let proxy;
+  const settings = config.agent?.proxy;
+  if (settings) {
+    if (!isLoopback(settings.host)) {
+      report.warning(
+        `The proxy listens on ${settings.host}: anyone who can reach that address passes IAP as ${(await keeper.current()).principal}.`
+      );
+    }
+    try {
+      proxy = await startReverseProxy({
+        target: new URL(settings.target),
+        header: settings.header,
+        listen: { host: settings.host, port: settings.port },
+        token: async () => (await keeper.current()).token,
+        onIapRefusal: async (status, body, sentToken) => {
+          const kind = iapRefusal(status, body);
+          refusals[kind] = (refusals[kind] ?? 0) + 1;
+          const explanation = explainRefusal(
+            kind,
+            settings.header,
+            (await keeper.current().catch(() => void 0))?.principal ?? "the caller"
+          );
+          report.info(`IAP refused a request with ${status} (${kind}): ${explanation}`);
+          changed();
+          if (kind !== "expired") return { explanation, retry: false };
+          const fresh = await keeper.refreshNow(sentToken).catch(() => void 0);
+          return { explanation, retry: fresh !== void 0 };
+        },
+        health: () => {
+          const kept = keeper.stats();
+          const ok = kept.expiresAt !== void 0 && kept.expiresAt.getTime() > Date.now();
+          return {
+            ok,
+            body: {
+              ok,
+              target: settings.target,
+              expiresAt: kept.expiresAt?.toISOString() ?? null,
+              refreshes: kept.refreshes,
+              lastError: kept.lastError ?? null
+            }
+          };
+        },
+        log: report.info,
+        count: (event) => {
+          if (event === "request") counts.requests++;
+          else if (event === "websocket") counts.websockets++;
+          else counts.upstreamErrors++;
+          if (event !== "request") changed();
+        }
+      });
+    } catch (error) {
+      keeper.stop();
+      throw error;
+    }
+  }
+  changed();
+  return {
+    proxyUrl: proxy?.url,
+    current: () => keeper.current(),
+    stats,
+    stop: async () => {
+      keeper.stop();
+      await proxy?.close();
+    }
+  };
+}
+
+// src/inputs/index.ts
+var import_node_fs2 = require("node:fs");
+
+// src/inputs/key-file.ts
+var import_node_crypto4 = require("node:crypto");
 function parseCredentialsJson(raw, input, complain) {
   registerSecret(raw, { perLine: false });
   const text2 = raw.trim();
@@ -1907,7 +2995,7 @@ function parseServiceAccountKey(json, input, complain) {
   if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
   let privateKey;
   try {
-    privateKey = (0, import_node_crypto3.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
+    privateKey = (0, import_node_crypto4.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
   } catch {
     throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
   }
@@ -2157,6 +3245,65 @@ function readSeconds(value, name, fallback, min, max) {
   return seconds2;
 }
 
+// src/inputs/agent.ts
+function proxyTarget({ input, fail }) {
+  const value = input("proxy_to");
+  if (!value) return void 0;
+  const accepted = "an origin such as https://app.example.com (no path, query or user name)";
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail("proxy_to", `must be ${accepted}, got ${quote(value)}`);
+  }
+  if (url.username || url.password) return fail("proxy_to", `must be ${accepted}; it carries a user name or password`);
+  if (!carriesTokens(url)) {
+    fail("proxy_to", `must be https (http only to localhost): the token would cross the network in the clear; got ${displayUrl(url)}`);
+  }
+  if (url.pathname !== "/" && url.pathname !== "" || url.search || url.hash) {
+    fail("proxy_to", `must be ${accepted}: every request's own path is forwarded to it; got ${displayUrl(url)}`);
+  }
+  return url.origin;
+}
+function readAgentConfig(ctx, signedJwtAudience) {
+  const { input, fail, words } = ctx;
+  const target = proxyTarget(ctx);
+  const keepFresh = readKeepFresh(ctx);
+  const header = input("proxy_header").toLowerCase() || "authorization";
+  if (header !== "authorization" && header !== "proxy-authorization") {
+    fail(
+      "proxy_header",
+      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(input("proxy_header"))}`
+    );
+  }
+  const { host, port } = readListen(ctx);
+  if (!target) return keepFresh ? { proxy: void 0 } : void 0;
+  if (signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
+    fail(
+      "audience",
+      `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words.name("audience")} out).`
+    );
+  }
+  const proxy = { target, header, host, port };
+  return { proxy };
+}
+function readKeepFresh({ input, fail }) {
+  const value = input("keep_fresh");
+  if (!value || /^false$/i.test(value)) return false;
+  if (/^true$/i.test(value)) return true;
+  return fail("keep_fresh", `must be true or false, got ${quote(value)}`);
+}
+function readListen({ input, fail }) {
+  const value = input("proxy_listen") || "127.0.0.1:0";
+  const match = /^(\[[0-9A-Fa-f:]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2] ?? NaN);
+  if (!match || port > 65535) {
+    fail("proxy_listen", `must be HOST:PORT with an IP address (127.0.0.1, [::1]) and a port (0: any free one), got ${quote(value)}`);
+  }
+  const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
+  return { host: host === "localhost" ? "127.0.0.1" : host, port };
+}
+
 // src/inputs/vocabulary.ts
 var INPUT_DEFAULTS = {
   audience: "",
@@ -2178,7 +3325,11 @@ var INPUT_DEFAULTS = {
   smoke_test_headers: "",
   smoke_test_expected_status: "200-299",
   smoke_test_retry_for: "300",
-  smoke_test_timeout: "30"
+  smoke_test_timeout: "30",
+  keep_fresh: "false",
+  proxy_to: "",
+  proxy_header: "authorization",
+  proxy_listen: "127.0.0.1:0"
 };
 var ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
 var ACTION_VOCABULARY = {
@@ -2209,7 +3360,9 @@ function readConfig(read, env, words) {
   if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
   const endpoints = resolveEndpoints(universe, env, words.complain);
   const tokenType = readTokenType(ctx, input("token_type"));
-  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, input("audience")) : readAudience(ctx, input("audience"));
+  const target = proxyTarget(ctx);
+  const givenAudience = input("audience") || (tokenType === "signed_jwt" && target ? `${target}/*` : "");
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
   const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
   const delegates = readDelegates(ctx, input("delegates"));
@@ -2242,6 +3395,7 @@ function readConfig(read, env, words) {
     universe,
     endpoints,
     smoke,
+    agent: readAgentConfig(ctx, tokenType === "signed_jwt" ? audience : void 0),
     nameOf: words.name
   };
 }
@@ -2370,7 +3524,7 @@ function readAmbientSource({ env, words }) {
     const name = "GOOGLE_APPLICATION_CREDENTIALS";
     let raw;
     try {
-      raw = (0, import_node_fs.readFileSync)(adc, "utf8");
+      raw = (0, import_node_fs2.readFileSync)(adc, "utf8");
     } catch (error) {
       const code = error.code;
       throw words.complain(
@@ -2472,548 +3626,17 @@ function readExportVariable({ fail }, value) {
   return value;
 }
 
-// src/credentials/external-account.ts
-var import_promises = require("node:fs/promises");
-var import_node_path = require("node:path");
-
-// src/google/sts.ts
-async function exchangeAtSts(http2, exchange, now = Date.now) {
-  const answer = await http2.json({
-    what: "STS token exchange",
-    method: "POST",
-    url: exchange.tokenUrl,
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: JSON.stringify({
-      audience: exchange.audience,
-      grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
-      requestedTokenType: "urn:ietf:params:oauth:token-type:access_token",
-      scope: CLOUD_PLATFORM_SCOPE,
-      subjectTokenType: exchange.subjectTokenType,
-      subjectToken: exchange.subjectToken,
-      ...exchange.workforcePoolUserProject ? { options: JSON.stringify({ userProject: exchange.workforcePoolUserProject }) } : {}
-    }),
-    remedy: (failure) => stsRemedy(failure, exchange)
-  });
-  return { token: secretField(answer, "access_token", "STS"), expiresAt: expiresAt(answer, now()) };
-}
-function stsRemedy(failure, exchange) {
-  const provider = exchange.audience.replace(/^\/\/iam\.[^/]+\//, "");
-  const claims = describeClaims(exchange.subjectToken);
-  switch (failure.code) {
-    case "invalid_target":
-      return `Fix: the pool or provider ${provider} does not exist or is disabled. It must use the project number; check it with: gcloud iam workload-identity-pools providers describe ${provider}`;
-    case "invalid_request":
-      return `Fix: STS refused the request's form; check the provider name (${provider}).`;
-    case "invalid_grant": {
-      const audience = exchange.expectedAudience ?? "the subject token's audience";
-      const issuer = exchange.expectedIssuer ? `its issuer is ${exchange.expectedIssuer}` : "its issuer matches the token's";
-      const input = exchange.audienceInput ? `, or set ${exchange.audienceInput} to one of them` : "";
-      return `Fix: the provider refused the subject token. Check that ${issuer} and that its allowed audiences include ${audience} (or are empty)${input}. ${claims}`.trim();
-    }
-    case "unauthorized_client":
-      return `Fix: the provider's attribute condition rejected this job. Compare the condition with the token's claims. ${claims}`.trim();
-    default:
-      return void 0;
-  }
-}
-function describeClaims(token) {
-  const claims = decodeJwt(token)?.claims;
-  if (!claims) return "";
-  const shown = ["iss", "repository", "repository_owner", "ref", "event_name", "workflow_ref", "aud"].filter((name) => typeof claims[name] === "string").map((name) => `${name}=${String(claims[name])}`);
-  return shown.length ? `The token has ${shown.join(", ")}.` : "";
-}
-
-// src/credentials/credential.ts
-var RENEW_BEFORE_MS = 5 * 6e4;
-function renewing(fetch, now = Date.now) {
-  let current;
-  let inFlight;
-  return async () => {
-    if (current && current.expiresAt - now() > RENEW_BEFORE_MS) return current.token;
-    inFlight ??= fetch().finally(() => {
-      inFlight = void 0;
-    });
-    try {
-      current = await inFlight;
-    } catch (error) {
-      if (current && current.expiresAt > now()) return current.token;
-      throw error;
-    }
-    return current.token;
-  };
-}
-
-// src/credentials/impersonation.ts
-function impersonate(caller, target, iam, now = Date.now) {
-  const self = {
-    principal: target.serviceAccount,
-    member: `serviceAccount:${target.serviceAccount}`,
-    federated: false
-  };
-  const accessToken = renewing(async () => iam.generateAccessToken(caller, await caller.accessToken(), target), now);
-  return {
-    ...self,
-    accessToken,
-    idToken: async (audience, includeEmail) => iam.generateIdToken(caller, await caller.accessToken(), target, audience, includeEmail),
-    // signJwt refuses federated tokens (ACCESS_TOKEN_TYPE_UNSUPPORTED): such a caller first becomes the account (its
-    // own access token), which then signs as itself; that needs the token creator role on itself, as the remedy says.
-    signJwt: caller.federated ? async (claims) => iam.signJwt(self, await accessToken(), { serviceAccount: target.serviceAccount, delegates: [] }, claims) : async (claims) => iam.signJwt(caller, await caller.accessToken(), target, claims)
-  };
-}
-
-// src/credentials/external-account.ts
-function externalAccountCredential(source, endpoints, http2, iam, now = Date.now) {
-  const federated = {
-    principal: void 0,
-    member: federatedMember(source.audience, endpoints.iamHost),
-    federated: true,
-    accessToken: renewing(async () => {
-      const subject = source.subjectToken;
-      if (subject.from === "library")
-        return { token: await libraryExchange(subject.kind, subject.file), expiresAt: now() + STS_LIFETIME_MS };
-      return exchangeAtSts(
-        http2,
-        {
-          tokenUrl: source.tokenUrl,
-          audience: source.audience,
-          subjectToken: await readSubjectToken(subject, http2),
-          subjectTokenType: source.subjectTokenType,
-          workforcePoolUserProject: source.workforcePoolUserProject
-        },
-        now
-      );
-    }, now)
-  };
-  return source.impersonate ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [] }, iam, now) : federated;
-}
-var STS_LIFETIME_MS = 36e5;
-function federatedMember(audience, iamHost) {
-  const pool = /(projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+)\/providers\//.exec(audience)?.[1];
-  return pool ? `principalSet://${iamHost}/${pool}/*` : `principalSet://${iamHost}/(the pool of ${audience})`;
-}
-async function libraryExchange(kind, file) {
-  let library;
-  try {
-    library = await Promise.resolve(require((0, import_node_path.join)(__dirname, "google-auth.cjs")));
-  } catch {
-    const fromSource = "./library-external-account.ts";
-    library = await import(fromSource);
-  }
-  try {
-    const token = await library.libraryFederatedToken(kind, file);
-    registerSecret(token);
-    return token;
-  } catch (error) {
-    const message = redact(error instanceof Error ? error.message : String(error));
-    throw new ActionError(
-      `The external account's ${kind} credential source failed (google-auth-library): ${message}`,
-      kind === "executable" ? "Fix: run the credential_source.executable.command by hand on the runner and check it prints a successful response." : void 0
-    );
-  }
-}
-async function readSubjectToken(source, http2) {
-  let text2;
-  if (source.from === "file") {
-    try {
-      text2 = await (0, import_promises.readFile)(source.path, "utf8");
-    } catch (error) {
-      throw new ActionError(
-        `The external_account credential_source.file ${source.path} cannot be read (${error.code ?? "error"}).`
-      );
-    }
-  } else {
-    text2 = await http2.text({
-      what: "Subject token request (credential_source.url)",
-      method: "GET",
-      url: source.url,
-      headers: source.headers
-    });
-  }
-  let token = text2.trim();
-  if (source.field) {
-    const parsed = parseJsonObject(text2);
-    if (!parsed) throw new ActionError("The subject token source did not return a JSON object, but credential_source.format says json.");
-    const value = parsed[source.field];
-    if (typeof value !== "string") {
-      throw new ActionError(
-        `The subject token source's JSON has no string field ${source.field} (credential_source.format.subject_token_field_name).`
-      );
-    }
-    token = value;
-  }
-  if (!token) throw new ActionError("The subject token source returned an empty token.");
-  registerSecret(token);
-  return token;
-}
-
-// src/google/metadata.ts
-var MetadataClient = class {
-  #http;
-  #server;
-  #now;
-  constructor(http2, server, now = Date.now) {
-    this.#http = http2;
-    this.#server = server;
-    this.#now = now;
-  }
-  /** A cloud-platform access token for the runner's default service account. */
-  async accessToken() {
-    const answer = await this.#http.json(this.#request("Metadata server access token", "token"));
-    return { token: secretField(answer, "access_token", "The metadata server"), expiresAt: expiresAt(answer, this.#now()) };
-  }
-  /** The default service account's email; it names the account in later request paths, so only an email is accepted. */
-  async email() {
-    const address = (await this.#http.text(this.#request("Metadata server email", "email"))).trim();
-    if (!isEmail(address)) throw new ActionError("The metadata server named no service account email for this runner.");
-    return address;
-  }
-  /** An ID token with the email claim (`format=full` adds it) for `audience`, in one request. */
-  async idToken(audience) {
-    const path = `identity?audience=${encodeURIComponent(audience)}&format=full`;
-    const token = (await this.#http.text(this.#request("Metadata server ID token", path))).trim();
-    registerSecret(token);
-    if (!token) throw new ActionError("The metadata server answered with an empty ID token.");
-    return token;
-  }
-  #request(what, path) {
-    return {
-      what,
-      method: "GET",
-      url: `http://${this.#server.host}/computeMetadata/v1/instance/service-accounts/default/${path}`,
-      headers: { "metadata-flavor": "Google" },
-      direct: true,
-      retry: { timeoutMs: 3e3, attempts: 3, budgetMs: 6e3 },
-      remedy: (failure) => metadataRemedy(failure, this.#server)
-    };
-  }
-};
-function metadataRemedy({ status }, server) {
-  if (status === 0) {
-    return server.unreachable;
-  }
-  if (status === 404) {
-    return "Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, or give a credential instead.";
-  }
-  if (status === 403) {
-    return "Fix: the metadata server refused the request; on GKE, check Workload Identity is enabled for the node pool and the Kubernetes service account is bound to a Google service account.";
-  }
-  return `Fix: the metadata server could not provide a token; check the runner's service account and its scopes, ${server.otherwise}`;
-}
-
-// src/credentials/metadata.ts
-function metadataCredential(source, http2, now = Date.now) {
-  const metadata = new MetadataClient(http2, source, now);
-  let email;
-  return {
-    get principal() {
-      return email;
-    },
-    get member() {
-      return `serviceAccount:${email ?? "THE_RUNNER_VM_SERVICE_ACCOUNT"}`;
-    },
-    federated: false,
-    accessToken: renewing(async () => {
-      const [token, address] = await Promise.all([metadata.accessToken(), email ?? metadata.email()]);
-      email = address;
-      return token;
-    }, now),
-    idToken: (audience) => metadata.idToken(audience)
-  };
-}
-
-// src/credentials/refresh-token.ts
-function refreshTokenCredential(source, endpoints, oauth, now = Date.now) {
-  let email;
-  return {
-    get principal() {
-      return email;
-    },
-    get member() {
-      return `user:${email ?? "YOUR_EMAIL"}`;
-    },
-    federated: false,
-    accessToken: renewing(async () => {
-      const answer = await oauth.refreshAccessToken(endpoints.oauth2, source);
-      email = answer.email ?? email;
-      return answer.accessToken;
-    }, now),
-    idToken: (audience) => oauth.refreshIdToken(endpoints.oauth2, source, audience)
-  };
-}
-
-// src/credentials/service-account-key.ts
-var ASSERTION_LIFETIME_S = 3600;
-function serviceAccountKeyCredential(source, endpoints, oauth, now = Date.now) {
-  const { key } = source;
-  const tokenUrl = endpoints.overridden.has("oauth2") ? `${endpoints.oauth2}/token` : key.tokenUri ?? `${endpoints.oauth2}/token`;
-  const signer = { email: key.clientEmail, origin: source.origin };
-  const sign = (claims) => {
-    const jwt = signRs256(claims, key.privateKey, key.privateKeyId);
-    registerSecret(jwt);
-    return jwt;
-  };
-  const assertion = (claim) => {
-    const iat = Math.floor(now() / 1e3);
-    return sign({ iss: key.clientEmail, aud: tokenUrl, iat, exp: iat + ASSERTION_LIFETIME_S, ...claim });
-  };
-  return {
-    principal: key.clientEmail,
-    member: `serviceAccount:${key.clientEmail}`,
-    federated: false,
-    accessToken: renewing(() => oauth.keyAccessToken(tokenUrl, assertion({ scope: CLOUD_PLATFORM_SCOPE }), signer), now),
-    idToken: (audience) => oauth.keyIdToken(tokenUrl, assertion({ target_audience: audience }), signer),
-    signJwt: (claims) => Promise.resolve(sign(claims))
-  };
-}
-
-// src/google/github-oidc.ts
-async function fetchGitHubOidcToken(http2, requestUrl, requestToken, audience) {
-  const url = new URL(requestUrl);
-  url.searchParams.set("audience", audience);
-  const answer = await http2.json({
-    what: "GitHub OIDC token request",
-    method: "GET",
-    url: url.toString(),
-    headers: { authorization: `Bearer ${requestToken}`, accept: "application/json" },
-    remedy: ({ status }) => status === 401 || status === 403 ? "Fix: the runner's token for OIDC requests was refused. Check that the job has `permissions: id-token: write`, and that the step runs in the job that was given it (tokens do not cross jobs)." : void 0
-  });
-  return secretField(answer, "value", "GitHub's OIDC token endpoint");
-}
-
-// src/credentials/workload-identity.ts
-function workloadIdentityCredential(source, endpoints, http2, env, now = Date.now) {
-  const poolResource = `projects/${source.projectNumber}/locations/global/workloadIdentityPools/${source.pool}`;
-  const repository = env["GITHUB_REPOSITORY"] || "OWNER/REPO";
-  return {
-    principal: void 0,
-    member: `principalSet://${endpoints.iamHost}/${poolResource}/attribute.repository/${repository}`,
-    federated: true,
-    accessToken: renewing(async () => {
-      const subjectToken = await fetchGitHubOidcToken(http2, source.oidcRequestUrl, source.oidcRequestToken, source.oidcAudience);
-      return exchangeAtSts(
-        http2,
-        {
-          tokenUrl: `${endpoints.sts}/token`,
-          audience: `//${endpoints.iamHost}/${source.provider}`,
-          subjectToken,
-          subjectTokenType: "urn:ietf:params:oauth:token-type:jwt",
-          expectedAudience: source.oidcAudience,
-          expectedIssuer: "https://token.actions.githubusercontent.com",
-          audienceInput: "workload_identity_audience"
-        },
-        now
-      );
-    }, now)
-  };
-}
-
-// src/credentials/index.ts
-function createCredential(source, clients) {
-  const { endpoints, http: http2, oauth, iam, env, now } = clients;
-  switch (source.kind) {
-    case "service_account_key":
-      return serviceAccountKeyCredential(source, endpoints, oauth, now);
-    case "workload_identity":
-      return workloadIdentityCredential(source, endpoints, http2, env, now);
-    case "metadata":
-      return metadataCredential(source, http2, now);
-    case "refresh_token":
-      return refreshTokenCredential(source, endpoints, oauth, now);
-    case "external_account":
-      return externalAccountCredential(source, endpoints, http2, iam, now);
-    case "impersonated_service_account":
-      return impersonate(
-        createCredential(source.inner, clients),
-        { serviceAccount: source.serviceAccount, delegates: source.delegates },
-        iam,
-        now
-      );
-  }
-}
-function describeSource(source) {
-  switch (source.kind) {
-    case "service_account_key":
-      return `service-account key for ${source.key.clientEmail} (${source.origin})`;
-    case "workload_identity":
-      return `Workload Identity Federation through ${source.provider}`;
-    case "metadata":
-      return `${source.origin} (no credential is given)`;
-    case "refresh_token":
-      return `OAuth refresh token (${source.origin})`;
-    case "external_account":
-      return `external account through ${source.audience.replace(/^\/\/iam\.[^/]+\//, "")}${source.impersonate ? ` as ${source.impersonate}` : ""} (${source.origin})`;
-    case "impersonated_service_account":
-      return `${describeSource(source.inner)}, impersonating ${source.serviceAccount} (${source.origin})`;
-  }
-}
-
-// src/google/iam-credentials.ts
-var ACCESS_TOKEN_LIFETIME_S = 3600;
-var IamCredentials = class {
-  #http;
-  #base;
-  #now;
-  constructor(http2, base, now = Date.now) {
-    this.#http = http2;
-    this.#base = base;
-    this.#now = now;
-  }
-  /** `generateIdToken`: a Google-signed ID token for the service account. */
-  async generateIdToken(caller, accessToken, target, audience, includeEmail) {
-    const answer = await this.#call(caller, accessToken, target, "generateIdToken", { audience, includeEmail });
-    return secretField(answer, "token", "IAM Credentials generateIdToken");
-  }
-  /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
-  async generateAccessToken(caller, accessToken, target) {
-    const answer = await this.#call(caller, accessToken, target, "generateAccessToken", {
-      scope: [CLOUD_PLATFORM_SCOPE],
-      lifetime: `${ACCESS_TOKEN_LIFETIME_S}s`
-    });
-    const token = secretField(answer, "accessToken", "IAM Credentials generateAccessToken");
-    const expireTime = typeof answer["expireTime"] === "string" ? Date.parse(answer["expireTime"]) : NaN;
-    return { token, expiresAt: Number.isNaN(expireTime) ? this.#now() + ACCESS_TOKEN_LIFETIME_S * 1e3 : expireTime };
-  }
-  /** `signJwt`: the claims signed by one of the service account's Google-managed keys. */
-  async signJwt(caller, accessToken, target, claims) {
-    const answer = await this.#call(caller, accessToken, target, "signJwt", { payload: JSON.stringify(claims) });
-    return secretField(answer, "signedJwt", "IAM Credentials signJwt");
-  }
-  #call(caller, accessToken, target, method, body) {
-    const delegates = target.delegates.map(resourceName);
-    return this.#http.json({
-      what: `IAM Credentials ${method} for ${target.serviceAccount}`,
-      method: "POST",
-      // The `-` project is required: Google infers the project from the account.
-      url: `${this.#base}/${resourceName(target.serviceAccount)}:${method}`,
-      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify(delegates.length ? { ...body, delegates } : body),
-      remedy: (failure) => iamRemedy(failure, caller, target, PERMISSIONS[method])
-    });
-  }
-};
-function resourceName(email) {
-  return `projects/-/serviceAccounts/${email}`;
-}
-var PERMISSIONS = {
-  generateIdToken: "iam.serviceAccounts.getOpenIdToken",
-  generateAccessToken: "iam.serviceAccounts.getAccessToken",
-  signJwt: "iam.serviceAccounts.signJwt"
-};
-var TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator";
-var OPENID_TOKEN_CREATOR = "roles/iam.serviceAccountOpenIdTokenCreator";
-var WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser";
-function iamRemedy(failure, caller, target, expected = PERMISSIONS.generateIdToken) {
-  const { status, reason, message } = failure;
-  if (reason === "SERVICE_DISABLED" || /has not been used in project|is disabled/i.test(message)) {
-    return "Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";
-  }
-  if (status === 404) {
-    return `Fix: the service account ${target.serviceAccount} does not exist; check service_account (and delegates).`;
-  }
-  if (status === 401 && (failure.reason === "ACCESS_TOKEN_TYPE_UNSUPPORTED" || caller.federated && expected === PERMISSIONS.signJwt)) {
-    return "Fix: a federated token cannot call this method; the action should have exchanged it for the service account's own access token first. Please report this.";
-  }
-  if (status === 401) {
-    return "Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";
-  }
-  if (status !== 403) return void 0;
-  const permission = failure.permission ?? expected;
-  if (/scope/i.test(failure.message) || failure.reason === "ACCESS_TOKEN_SCOPE_INSUFFICIENT") {
-    return "Fix: the caller's access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.";
-  }
-  if (target.delegates.length === 0 && caller.principal === target.serviceAccount) {
-    return [
-      `Fix: ${target.serviceAccount} lacks ${permission} on itself: a service account does not hold the token creator role on itself until granted. Grant it:`,
-      grantCommand(target.serviceAccount, `serviceAccount:${target.serviceAccount}`, TOKEN_CREATOR)
-    ].join("\n");
-  }
-  if (target.delegates.length === 0) {
-    const role = caller.federated ? WORKLOAD_IDENTITY_USER : permission === "iam.serviceAccounts.getOpenIdToken" ? OPENID_TOKEN_CREATOR : TOKEN_CREATOR;
-    return [
-      `Fix: the caller ${caller.member} lacks ${permission} on ${target.serviceAccount} (or that account does not exist). Grant the caller ${role} on it:`,
-      grantCommand(target.serviceAccount, caller.member, role),
-      ...caller.federated ? [
-        "(the member above assumes the provider maps attribute.repository=assertion.repository; IAM grants can take a few minutes to apply)"
-      ] : ["(IAM grants can take a few minutes to apply)"]
-    ].join("\n");
-  }
-  const chain = [caller.member, ...target.delegates, target.serviceAccount];
-  const hops = chain.slice(0, -1).map((from, i) => {
-    const to = chain[i + 1] ?? target.serviceAccount;
-    const member = i === 0 ? from : `serviceAccount:${from}`;
-    return grantCommand(to, member, TOKEN_CREATOR);
-  });
-  return [
-    `Fix: a hop in the delegation chain lacks ${permission}. Each account must hold ${TOKEN_CREATOR} on the next one (${chain.join(" → ")}):`,
-    ...hops
-  ].join("\n");
-}
-function grantCommand(serviceAccount, member, role) {
-  return `  gcloud iam service-accounts add-iam-policy-binding ${serviceAccount} --member='${member}' --role=${role}`;
-}
-
-// src/tokens/id-token.ts
-async function mintIdToken(config, credential, now = Date.now) {
-  const { audience, includeEmail } = config;
-  if (!credential.idToken) {
-    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf("service_account")}.`);
-  }
-  const token = await credential.idToken(audience, includeEmail);
-  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
-}
-
-// src/tokens/signed-jwt.ts
-async function mintSignedJwt(config, credential, iam, now = Date.now) {
-  const { audience, lifetimeSeconds } = config;
-  const signer = await signerOf(credential, config, iam, now);
-  const iat = Math.floor(now() / 1e3);
-  const token = await signer.sign({ iss: signer.email, sub: signer.email, aud: audience, iat, exp: iat + lifetimeSeconds });
-  return checkSignedJwt(token, { audience, signer: signer.email, lifetimeSeconds, now: now() });
-}
-async function signerOf(credential, config, iam, now) {
-  if (credential.signJwt && credential.principal) return { email: credential.principal, sign: credential.signJwt };
-  await credential.accessToken();
-  const email = credential.principal;
-  if (!email) throw new ActionError(`No service account to sign the JWT as: set ${config.nameOf("service_account")}.`);
-  return { email, sign: impersonate(credential, { serviceAccount: email, delegates: [] }, iam, now).signJwt };
-}
-
-// src/tokens/mint.ts
-var EXPIRY_WARNING_S = 300;
-async function mintToken(config, credential, iam, { info, warning }, now = Date.now) {
-  if (!config.includeEmail && config.tokenType === "id_token") {
-    warning(
-      `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
-    );
-  }
-  const minted = await (config.tokenType === "signed_jwt" ? mintSignedJwt(config, credential, iam, now) : mintIdToken(config, credential, now));
-  info(describeMinted(minted, now()));
-  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1e3);
-  if (secondsLeft < EXPIRY_WARNING_S) {
-    const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
-    warning(
-      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`
-    );
-  }
-  return minted;
-}
-
-// src/pipeline.ts
-function createMinter(config, { env, report, http: http2 = new Http({ log: report.info }), now = Date.now }) {
-  const oauth = new OAuthTokenEndpoint(http2, now);
-  const iam = new IamCredentials(http2, config.endpoints.iamcredentials, now);
-  const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
-  const { serviceAccount, delegates } = config;
-  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates }, iam, now) : source;
-  report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
-  return { credential, http: http2, mint: () => mintToken(config, credential, iam, report, now) };
-}
-
 // src/cli/token.ts
-var TOKEN_HELP = `Usage: iap-token token --audience AUDIENCE [options]
+var import_node_child_process2 = require("node:child_process");
+var import_node_fs3 = require("node:fs");
+var import_node_os = require("node:os");
+var import_node_path2 = require("node:path");
+var TOKEN_HELP = `Usage: iap-token token --audience AUDIENCE [options] [--exec -- COMMAND ARGS…]
 
 Prints a token IAP accepts, and nothing else, on standard output:
-  curl -H "Authorization: Bearer $(npx iap-token token --audience AUDIENCE)" https://app.example.com/
+  curl -H "Authorization: Bearer $(iap-token token --audience AUDIENCE)" https://app.example.com/
+With --exec, runs COMMAND once with the token in IAP_TOKEN instead, and exits with its exit code; nothing
+renews the token while it runs (an hour at most): for longer, use iap-token proxy.
 
 Options:
   --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt, its URL (https://HOST/*)
@@ -3026,6 +3649,7 @@ Options:
   --client-secret SECRET     better: IAP_TOKEN_CLIENT_SECRET in the environment
   --service-account EMAIL    mint the token for this service account (impersonation)
   --delegates EMAILS         the delegation chain to it, comma-separated
+  --exec -- COMMAND ARGS…    run COMMAND with IAP_TOKEN set
   --help
 
 With no credential option: GOOGLE_APPLICATION_CREDENTIALS, else gcloud's application default credentials
@@ -3035,11 +3659,32 @@ var FROM_ENV = {
   "--client-secret": "IAP_TOKEN_CLIENT_SECRET"
 };
 async function tokenCommand(argv, env, log) {
-  const flags = Object.values(FLAG_OF).map((flag) => flag.slice(2));
-  const { values } = parseArgs(argv, { values: flags, flags: [] });
+  const exec = argv.indexOf("--exec");
+  const command = exec === -1 ? void 0 : argv.slice(exec + 1);
+  if (command && (command[0] !== "--" || command.length < 2))
+    throw new UsageError("--exec is followed by -- and the command to run: --exec -- COMMAND ARGS…");
+  const { values } = parseArgs(exec === -1 ? argv : argv.slice(0, exec), { values: TOKEN_FLAGS.map((flag) => flag.slice(2)), flags: [] });
   const config = readConfig(flagInputs(values, env), withGcloudDefaults(env), CLI_VOCABULARY);
-  const minter = createMinter(config, { env, report: { info: log, warning: (line) => log(`warning: ${line}`) } });
-  return (await minter.mint()).token;
+  const minter = createMinter(config, { env, report: cliReport(log) });
+  const { token } = await minter.mint();
+  if (!command) return token;
+  return runWithToken(command.slice(1), token, env);
+}
+function cliReport(log) {
+  return { info: log, warning: (line) => log(`warning: ${line}`) };
+}
+function runWithToken([file = "", ...args], token, env) {
+  return new Promise((resolve, reject) => {
+    const child = (0, import_node_child_process2.spawn)(file, args, { stdio: "inherit", env: { ...env, IAP_TOKEN: token } });
+    child.on(
+      "error",
+      (error) => reject(new UsageError(`--exec could not run ${file} (${error.code ?? error.message})`))
+    );
+    child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1)));
+  });
+}
+function signalNumber(signal) {
+  return process.getBuiltinModule("node:os").constants.signals[signal];
 }
 function flagInputs(values, env) {
   return (input) => {
@@ -3049,7 +3694,7 @@ function flagInputs(values, env) {
     const value = values[flag.slice(2)] ?? (fromEnv ? env[fromEnv] || void 0 : void 0);
     if (value === void 0 || input !== "credentials_json") return value?.trim();
     try {
-      return (0, import_node_fs2.readFileSync)(value, "utf8");
+      return (0, import_node_fs3.readFileSync)(value, "utf8");
     } catch (error) {
       throw CLI_VOCABULARY.complain(flag, `names ${value}, which cannot be read (${error.code ?? "error"}).`);
     }
@@ -3059,7 +3704,45 @@ function withGcloudDefaults(env) {
   if (env["GOOGLE_APPLICATION_CREDENTIALS"]) return env;
   const dir = process.platform === "win32" ? (0, import_node_path2.join)(env["APPDATA"] ?? "", "gcloud") : (0, import_node_path2.join)(env["CLOUDSDK_CONFIG"] ?? (0, import_node_path2.join)((0, import_node_os.homedir)(), ".config", "gcloud"));
   const file = (0, import_node_path2.join)(dir, "application_default_credentials.json");
-  return (0, import_node_fs2.existsSync)(file) ? { ...env, GOOGLE_APPLICATION_CREDENTIALS: file } : env;
+  return (0, import_node_fs3.existsSync)(file) ? { ...env, GOOGLE_APPLICATION_CREDENTIALS: file } : env;
+}
+
+// src/cli/proxy.ts
+var PROXY_HELP = `Usage: iap-token proxy --to ORIGIN [--audience AUDIENCE] [--token-type TYPE] [--listen 127.0.0.1:PORT]
+                       [--header authorization|proxy-authorization] [credential options]
+
+Serves http://127.0.0.1:PORT and sends every request to ORIGIN through IAP with a token it keeps fresh (it mints
+again before each one expires), for test suites, load tests and tools that cannot set a header:
+  iap-token proxy --to https://app.example.com --token-type signed_jwt
+  curl http://127.0.0.1:PORT/api/health
+It runs until Ctrl-C (SIGINT) or SIGTERM. GET /.iap-token/healthz answers whether it has a token.
+
+Options:
+  --to ORIGIN                the app's origin, https://HOST[:PORT], no path
+  --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt it defaults to ORIGIN/*
+  --token-type TYPE          id_token (default) or signed_jwt
+  --listen HOST:PORT         where to listen (default 127.0.0.1:0, any free port); another address than loopback
+                             lets anyone who reaches it through IAP as you
+  --header NAME              authorization (default), or proxy-authorization for apps that read their own
+                             Authorization header (the client's is then passed through untouched)
+  --lifetime, --credentials-file, --refresh-token, --client-id, --client-secret, --service-account, --delegates:
+                             as for iap-token token
+  --help`;
+var PROXY_FLAGS = ["--to", "--listen", "--header"];
+async function proxyCommand(argv, env, log) {
+  const { values } = parseArgs(argv, { values: [...TOKEN_FLAGS, ...PROXY_FLAGS].map((flag) => flag.slice(2)), flags: [] });
+  if (!values["to"]) throw new UsageError("--to is required: the origin of the app behind IAP, such as https://app.example.com");
+  const config = readConfig(flagInputs(values, env), withGcloudDefaults(env), CLI_VOCABULARY);
+  const agent = await startAgent({ config, env, report: cliReport(log) });
+  log(`Proxying ${agent.proxyUrl ?? ""} → ${config.agent?.proxy?.target ?? ""}`);
+  const signal = await new Promise((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await agent.stop();
+  const stats = agent.stats();
+  log(`Stopped (${signal}): ${stats.requests} request(s) proxied, ${stats.refreshes} refresh(es).`);
+  return 0;
 }
 
 // src/cli/index.ts
@@ -3067,12 +3750,14 @@ var HELP = `Usage: iap-token <command> [options]
 
 Commands:
   login   sign in with a desktop OAuth client and get a refresh token for the action
-  token   print a token IAP accepts, for curl and scripts
+  token   print a token IAP accepts, for curl and scripts (or run a command with it: --exec)
+  proxy   serve a local proxy to an app behind IAP that adds a fresh token to every request
 
 Run iap-token <command> --help for its options.`;
 var COMMANDS = {
   login: { run: loginCommand, help: LOGIN_HELP },
-  token: { run: tokenCommand, help: TOKEN_HELP }
+  token: { run: tokenCommand, help: TOKEN_HELP },
+  proxy: { run: proxyCommand, help: PROXY_HELP }
 };
 async function main(argv) {
   setMasker(() => void 0);
@@ -3091,13 +3776,15 @@ async function main(argv) {
 ${HELP}`);
     return 2;
   }
-  if (rest.includes("--help")) {
+  const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (own.includes("--help") || own.includes("-h")) {
     process.stdout.write(`${command.help}
 `);
     return 0;
   }
   try {
     const output = await command.run(rest, process.env, log);
+    if (typeof output === "number") return output;
     process.stdout.write(output.endsWith("\n") ? output : `${output}
 `);
     return 0;

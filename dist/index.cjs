@@ -1086,6 +1086,16 @@ var init_errors = __esm({
   }
 });
 
+// src/email.ts
+function isEmail(value) {
+  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
+}
+var init_email = __esm({
+  "src/email.ts"() {
+    "use strict";
+  }
+});
+
 // src/urls.ts
 function isLoopback(hostname) {
   const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
@@ -1107,6 +1117,51 @@ function audienceCovers(audience, url) {
 var init_urls = __esm({
   "src/urls.ts"() {
     "use strict";
+  }
+});
+
+// src/endpoints.ts
+function resolveEndpoints(universe, env, complain) {
+  const overrides = new Map(
+    APIS.flatMap((api) => {
+      const value = override(env, api, complain);
+      return value ? [[api, value]] : [];
+    })
+  );
+  return {
+    oauth2: overrides.get("oauth2") ?? `https://oauth2.${universe}`,
+    sts: overrides.get("sts") ?? `https://sts.${universe}/v1`,
+    iamcredentials: overrides.get("iamcredentials") ?? `https://iamcredentials.${universe}/v1`,
+    // Sign-in lives on accounts.google.com in every universe that has it.
+    accounts: overrides.get("accounts") ?? "https://accounts.google.com",
+    iamHost: `iam.${universe}`,
+    overridden: new Set(overrides.keys())
+  };
+}
+function override(env, api, complain) {
+  const name = OVERRIDE_PREFIX + api;
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  checkEndpointUrl(value, name, complain);
+  return value.replace(/\/+$/, "");
+}
+function checkEndpointUrl(value, source, complain) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    throw complain(source, "is not a URL; expected https://host[/path]");
+  }
+  if (carriesTokens(url)) return url;
+  throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
+}
+var OVERRIDE_PREFIX, APIS;
+var init_endpoints = __esm({
+  "src/endpoints.ts"() {
+    "use strict";
+    init_urls();
+    OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
+    APIS = ["oauth2", "sts", "iamcredentials", "accounts"];
   }
 });
 
@@ -1152,6 +1207,730 @@ function parseJsonObject(text2) {
 var init_json = __esm({
   "src/json.ts"() {
     "use strict";
+  }
+});
+
+// src/inputs/key-file.ts
+function parseCredentialsJson(raw, input, complain) {
+  registerSecret(raw, { perLine: false });
+  const text2 = raw.trim();
+  const json = parseObject(text2) ?? (isBase64(text2) ? parseObject(Buffer.from(text2, "base64").toString("utf8")) : void 0);
+  if (!json) {
+    throw complain(input, "is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");
+  }
+  registerSecretFields(json);
+  return json;
+}
+function registerSecretFields(value, depth = 0) {
+  if (!value || typeof value !== "object" || depth > 5) return;
+  for (const [field, inner] of Object.entries(value)) {
+    if (typeof inner === "string" && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, "\n"));
+    else registerSecretFields(inner, depth + 1);
+  }
+}
+function parseServiceAccountKey(json, input, complain) {
+  const missing = ["client_email", "private_key"].filter((field) => typeof json[field] !== "string" || !json[field]);
+  if (missing.length > 0) {
+    throw complain(input, `the service-account key lacks ${missing.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);
+  }
+  const clientEmail = json["client_email"];
+  if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
+  let privateKey;
+  try {
+    privateKey = (0, import_node_crypto.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
+  } catch {
+    throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
+  }
+  if (privateKey.asymmetricKeyType !== "rsa") {
+    throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
+  }
+  const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
+  const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
+  return { clientEmail, privateKey, privateKeyId, tokenUri };
+}
+function parseObject(text2) {
+  return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
+}
+function isBase64(text2) {
+  return text2.length > 0 && /^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(text2);
+}
+var import_node_crypto, SECRET_FIELDS;
+var init_key_file = __esm({
+  "src/inputs/key-file.ts"() {
+    "use strict";
+    import_node_crypto = require("node:crypto");
+    init_email();
+    init_json();
+    init_secrets();
+    SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
+  }
+});
+
+// src/inputs/credentials-file.ts
+function parseCredentialsFile(json, input, origin, complain) {
+  const type = json["type"] ?? "service_account";
+  switch (type) {
+    case "service_account": {
+      const key = parseServiceAccountKey(json, input, complain);
+      if (key.tokenUri) checkEndpointUrl(key.tokenUri, `${input} (token_uri)`, complain);
+      return { kind: "service_account_key", key, origin };
+    }
+    case "authorized_user":
+      return parseAuthorizedUser(json, input, origin, complain);
+    case "external_account":
+      return parseExternalAccount(json, input, origin, complain);
+    case "impersonated_service_account":
+      return parseImpersonated(json, input, origin, complain);
+    default:
+      throw complain(
+        input,
+        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`
+      );
+  }
+}
+function text(json, field) {
+  const value = json[field];
+  return typeof value === "string" && value.trim() ? value.trim() : void 0;
+}
+function required(json, fields, input, what, complain) {
+  const missing = fields.filter((field) => !text(json, field));
+  if (missing.length) throw complain(input, `the ${what} lack ${missing.join(", ")}.`);
+  return fields.map((field) => text(json, field) ?? "");
+}
+function parseAuthorizedUser(json, input, origin, complain) {
+  const [clientId = "", clientSecret = "", refreshToken = ""] = required(
+    json,
+    ["client_id", "client_secret", "refresh_token"],
+    input,
+    "authorized_user credentials",
+    complain
+  );
+  registerSecret(clientSecret);
+  registerSecret(refreshToken);
+  return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
+}
+function impersonatedAccount(url, input, complain) {
+  checkEndpointUrl(url, `${input} (service_account_impersonation_url)`, complain);
+  const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
+  if (!email || !isEmail(decodeURIComponent(email))) {
+    throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
+  }
+  return decodeURIComponent(email);
+}
+function parseExternalAccount(json, input, origin, complain) {
+  const [audience = "", subjectTokenType = ""] = required(
+    json,
+    ["audience", "subject_token_type"],
+    input,
+    "external_account credentials",
+    complain
+  );
+  const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
+  checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
+  const impersonationUrl = text(json, "service_account_impersonation_url");
+  return {
+    kind: "external_account",
+    audience,
+    subjectTokenType,
+    tokenUrl,
+    subjectToken: parseCredentialSource(json, input, complain),
+    impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input, complain) : void 0,
+    workforcePoolUserProject: text(json, "workforce_pool_user_project"),
+    origin
+  };
+}
+function parseCredentialSource(file, input, complain) {
+  const value = file["credential_source"];
+  if (!value || typeof value !== "object") throw complain(input, "the external_account credentials lack credential_source.");
+  const source = value;
+  const libraryKind = source["environment_id"] ? "aws" : source["executable"] ? "executable" : source["certificate"] ? "certificate" : void 0;
+  if (libraryKind) return { from: "library", kind: libraryKind, file };
+  const format = source["format"] ?? {};
+  const formatType = format["type"] ?? "text";
+  if (formatType !== "text" && formatType !== "json") {
+    throw complain(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
+  }
+  let field;
+  if (formatType === "json") {
+    field = typeof format["subject_token_field_name"] === "string" ? format["subject_token_field_name"] : void 0;
+    if (!field) throw complain(input, "credential_source.format of type json needs subject_token_field_name.");
+  }
+  if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
+  if (typeof source["url"] === "string" && source["url"]) {
+    checkEndpointUrl(source["url"], `${input} (credential_source.url)`, complain);
+    const headers = {};
+    for (const [name, header] of Object.entries(source["headers"] ?? {})) {
+      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name} must be a string.`);
+      registerSecret(header.replace(/^Bearer\s+/i, ""));
+      headers[name.toLowerCase()] = header;
+    }
+    return { from: "url", url: source["url"], headers, field };
+  }
+  throw complain(input, "credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.");
+}
+function parseImpersonated(json, input, origin, complain) {
+  const [url = ""] = required(json, ["service_account_impersonation_url"], input, "impersonated_service_account credentials", complain);
+  const serviceAccount = impersonatedAccount(url, input, complain);
+  const sourceJson = json["source_credentials"];
+  if (!sourceJson || typeof sourceJson !== "object") {
+    throw complain(input, "the impersonated_service_account credentials lack source_credentials.");
+  }
+  const inner = parseCredentialsFile(sourceJson, `${input} (source_credentials)`, origin, complain);
+  if (inner.kind !== "service_account_key" && inner.kind !== "refresh_token") {
+    throw complain(input, "source_credentials must be of type service_account or authorized_user.");
+  }
+  const delegates = (Array.isArray(json["delegates"]) ? json["delegates"] : []).map((entry) => {
+    const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, "");
+    if (!isEmail(email)) throw complain(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
+    return email;
+  });
+  return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
+}
+var IMPERSONATION_URL;
+var init_credentials_file = __esm({
+  "src/inputs/credentials-file.ts"() {
+    "use strict";
+    init_email();
+    init_endpoints();
+    init_errors();
+    init_secrets();
+    init_key_file();
+    IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
+  }
+});
+
+// src/inputs/smoke.ts
+function readSmokeConfig(input, coverage) {
+  const targets = readTargets(input("smoke_test_urls"));
+  const header = readHeaderChoice(input("smoke_test_header"));
+  const headers = readHeaders(input("smoke_test_headers"), header);
+  const expected = readStatusSet(input("smoke_test_expected_status") || "200-299");
+  const retryForMs = readSeconds(input("smoke_test_retry_for"), "smoke_test_retry_for", 300, 0, 3600) * 1e3;
+  const timeoutMs = readSeconds(input("smoke_test_timeout"), "smoke_test_timeout", 30, 1, 600) * 1e3;
+  if (targets.length === 0) return void 0;
+  if (coverage) {
+    for (const target of targets) {
+      const problem = coverage(new URL(target.url));
+      if (problem) throw new InputError("smoke_test_urls", problem);
+    }
+  }
+  return { targets, header, headers, expected, retryForMs, timeoutMs };
+}
+function readTargets(value) {
+  const targets = [];
+  for (const raw of value.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
+    const method = (match?.[1] ?? "GET").toUpperCase();
+    const text2 = match?.[2] ?? line;
+    if (!match || !METHODS.includes(method)) {
+      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); cannot read ${quote(line)}`);
+    }
+    let url;
+    try {
+      url = new URL(text2);
+    } catch {
+      throw new InputError("smoke_test_urls", `${quote(text2)} is not a URL; give absolute http(s) URLs, one per line`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new InputError("smoke_test_urls", `${quote(text2)} is not an http(s) URL`);
+    }
+    if (!carriesTokens(url)) {
+      throw new InputError("smoke_test_urls", `${quote(text2)} is plain http; the token is sent only over https (http only to localhost)`);
+    }
+    if (url.username || url.password) {
+      throw new InputError("smoke_test_urls", "a URL carries a user name or password; send credentials in smoke_test_headers instead");
+    }
+    targets.push({ method, url: url.toString() });
+  }
+  if (targets.length > 50) throw new InputError("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
+  return targets;
+}
+function readHeaderChoice(value) {
+  const header = value.toLowerCase() || "authorization";
+  if (header !== "authorization" && header !== "proxy-authorization") {
+    throw new InputError(
+      "smoke_test_header",
+      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(value)}`
+    );
+  }
+  return header;
+}
+function readHeaders(value, tokenHeader) {
+  const headers = {};
+  for (const raw of value.split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
+      throw new InputError("smoke_test_headers", 'each line is "Name: value"; a line has no valid header name before its colon');
+    }
+    if (RESERVED.has(name)) throw new InputError("smoke_test_headers", `${name} is set by the HTTP client and cannot be given`);
+    if (name === tokenHeader) {
+      throw new InputError(
+        "smoke_test_headers",
+        `sets ${name}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`
+      );
+    }
+    const headerValue = line.slice(colon + 1).trim();
+    if (SENSITIVE.test(name)) registerSecret(headerValue.replace(/^(Bearer|Basic)\s+/i, ""));
+    headers[name] = headerValue;
+  }
+  return headers;
+}
+function readStatusSet(value) {
+  const ranges = [];
+  for (const part of value.split(/[\s,]+/).filter(Boolean)) {
+    const exact = /^([1-5]\d\d)$/.exec(part);
+    const range = /^([1-5]\d\d)-([1-5]\d\d)$/.exec(part);
+    const klass = /^([1-5])xx$/i.exec(part);
+    if (exact) ranges.push([Number(exact[1]), Number(exact[1])]);
+    else if (range && Number(range[1]) <= Number(range[2])) ranges.push([Number(range[1]), Number(range[2])]);
+    else if (klass) ranges.push([Number(klass[1]) * 100, Number(klass[1]) * 100 + 99]);
+    else {
+      throw new InputError(
+        "smoke_test_expected_status",
+        `${quote(part)} is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`
+      );
+    }
+  }
+  if (ranges.length === 0) throw new InputError("smoke_test_expected_status", "is empty; for example 200-299");
+  return { text: value, ranges };
+}
+function readSeconds(value, name, fallback, min, max) {
+  if (!value) return fallback;
+  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(seconds2 >= min && seconds2 <= max)) throw new InputError(name, `must be whole seconds from ${min} to ${max}, got ${quote(value)}`);
+  return seconds2;
+}
+var METHODS, RESERVED, SENSITIVE;
+var init_smoke = __esm({
+  "src/inputs/smoke.ts"() {
+    "use strict";
+    init_errors();
+    init_secrets();
+    init_urls();
+    METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    RESERVED = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
+    SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
+  }
+});
+
+// src/inputs/agent.ts
+function proxyTarget({ input, fail }) {
+  const value = input("proxy_to");
+  if (!value) return void 0;
+  const accepted = "an origin such as https://app.example.com (no path, query or user name)";
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail("proxy_to", `must be ${accepted}, got ${quote(value)}`);
+  }
+  if (url.username || url.password) return fail("proxy_to", `must be ${accepted}; it carries a user name or password`);
+  if (!carriesTokens(url)) {
+    fail("proxy_to", `must be https (http only to localhost): the token would cross the network in the clear; got ${displayUrl(url)}`);
+  }
+  if (url.pathname !== "/" && url.pathname !== "" || url.search || url.hash) {
+    fail("proxy_to", `must be ${accepted}: every request's own path is forwarded to it; got ${displayUrl(url)}`);
+  }
+  return url.origin;
+}
+function readAgentConfig(ctx, signedJwtAudience) {
+  const { input, fail, words } = ctx;
+  const target = proxyTarget(ctx);
+  const keepFresh = readKeepFresh(ctx);
+  const header = input("proxy_header").toLowerCase() || "authorization";
+  if (header !== "authorization" && header !== "proxy-authorization") {
+    fail(
+      "proxy_header",
+      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(input("proxy_header"))}`
+    );
+  }
+  const { host, port } = readListen(ctx);
+  if (!target) return keepFresh ? { proxy: void 0 } : void 0;
+  if (signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
+    fail(
+      "audience",
+      `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words.name("audience")} out).`
+    );
+  }
+  const proxy = { target, header, host, port };
+  return { proxy };
+}
+function readKeepFresh({ input, fail }) {
+  const value = input("keep_fresh");
+  if (!value || /^false$/i.test(value)) return false;
+  if (/^true$/i.test(value)) return true;
+  return fail("keep_fresh", `must be true or false, got ${quote(value)}`);
+}
+function readListen({ input, fail }) {
+  const value = input("proxy_listen") || "127.0.0.1:0";
+  const match = /^(\[[0-9A-Fa-f:]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2] ?? NaN);
+  if (!match || port > 65535) {
+    fail("proxy_listen", `must be HOST:PORT with an IP address (127.0.0.1, [::1]) and a port (0: any free one), got ${quote(value)}`);
+  }
+  const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
+  return { host: host === "localhost" ? "127.0.0.1" : host, port };
+}
+var init_agent = __esm({
+  "src/inputs/agent.ts"() {
+    "use strict";
+    init_errors();
+    init_urls();
+  }
+});
+
+// src/inputs/vocabulary.ts
+function actionInputs(env) {
+  return (name) => env[`INPUT_${name.toUpperCase()}`]?.trim();
+}
+var INPUT_DEFAULTS, ACTION_CREDENTIALS, ACTION_VOCABULARY;
+var init_vocabulary = __esm({
+  "src/inputs/vocabulary.ts"() {
+    "use strict";
+    init_errors();
+    INPUT_DEFAULTS = {
+      audience: "",
+      token_type: "id_token",
+      lifetime: "",
+      workload_identity_provider: "",
+      workload_identity_audience: "",
+      credentials_json: "",
+      refresh_token: "",
+      oauth_client_id: "",
+      oauth_client_secret: "",
+      service_account: "",
+      delegates: "",
+      include_email: "true",
+      export_variable: "IAP_TOKEN",
+      universe: "googleapis.com",
+      smoke_test_urls: "",
+      smoke_test_header: "authorization",
+      smoke_test_headers: "",
+      smoke_test_expected_status: "200-299",
+      smoke_test_retry_for: "300",
+      smoke_test_timeout: "30",
+      keep_fresh: "false",
+      proxy_to: "",
+      proxy_header: "authorization",
+      proxy_listen: "127.0.0.1:0"
+    };
+    ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
+    ACTION_VOCABULARY = {
+      name: (input) => input,
+      setting: (input, value) => `set ${input}: ${value}`,
+      complain: complainAsAction,
+      noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
+      otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
+    };
+  }
+});
+
+// src/inputs/index.ts
+function readConfig(read, env, words) {
+  const input = (name) => read(name) ?? INPUT_DEFAULTS[name];
+  const ctx = {
+    env,
+    input,
+    words,
+    fail: (name, problem) => {
+      throw words.complain(words.name(name), problem);
+    }
+  };
+  const { fail, words: w } = ctx;
+  const universe = input("universe") || "googleapis.com";
+  if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
+  const endpoints = resolveEndpoints(universe, env, words.complain);
+  const tokenType = readTokenType(ctx, input("token_type"));
+  const target = proxyTarget(ctx);
+  const givenAudience = input("audience") || (tokenType === "signed_jwt" && target ? `${target}/*` : "");
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
+  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
+  const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
+  const delegates = readDelegates(ctx, input("delegates"));
+  if (delegates.length > 0 && !serviceAccount) {
+    fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
+  }
+  const source = readSource(ctx, serviceAccount, endpoints.iamHost);
+  if (tokenType === "signed_jwt" && source.kind === "refresh_token" && !serviceAccount) {
+    fail(
+      "service_account",
+      `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
+    );
+  }
+  if (tokenType === "signed_jwt" && !serviceAccount && source.kind === "service_account_key" && !source.key.privateKeyId) {
+    throw words.complain(
+      source.origin,
+      "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
+    );
+  }
+  const smoke = readSmokeConfig(input, tokenType === "signed_jwt" ? (url) => audienceCovers(audience, url) : void 0);
+  return {
+    tokenType,
+    audience,
+    lifetimeSeconds,
+    source,
+    serviceAccount,
+    delegates,
+    includeEmail: readBoolean(ctx, input("include_email"), "include_email", true),
+    exportVariable: readExportVariable(ctx, input("export_variable")),
+    universe,
+    endpoints,
+    smoke,
+    agent: readAgentConfig(ctx, tokenType === "signed_jwt" ? audience : void 0),
+    nameOf: words.name
+  };
+}
+function readAudience({ fail, words }, audience) {
+  if (!audience) {
+    fail(
+      "audience",
+      "is required: the OAuth client ID of the IAP-protected app (…apps.googleusercontent.com). Find it in the console under Security > Identity-Aware Proxy, or in the client_id of the sign-in page IAP redirects a browser to."
+    );
+  }
+  if (/\s/.test(audience)) fail("audience", "must be a single value without spaces.");
+  if (/^https?:\/\//i.test(audience)) {
+    fail(
+      "audience",
+      `is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, ${words.setting("token_type", "signed_jwt")}.`
+    );
+  }
+  return audience;
+}
+function readTokenType({ fail }, value) {
+  if (!value || value === "id_token") return "id_token";
+  if (value === "signed_jwt") return "signed_jwt";
+  return fail(
+    "token_type",
+    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(value)}`
+  );
+}
+function readUrlAudience({ fail, words }, audience) {
+  const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
+  const signedJwt = `with ${words.name("token_type")} signed_jwt`;
+  if (!audience) fail("audience", `is required: ${signedJwt}, ${accepted}.`);
+  let url;
+  try {
+    url = new URL(audience);
+  } catch {
+    return fail("audience", `must be a URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+  }
+  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+  const normalized = `${url.origin}${url.pathname}`;
+  const wildcard = normalized.indexOf("*");
+  if (wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith("/*")) || url.search || url.hash) {
+    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(audience)}`);
+  }
+  return normalized;
+}
+function readLifetime({ fail, words }, value, tokenType) {
+  if (!value) return 3600;
+  if (tokenType !== "signed_jwt") {
+    fail("lifetime", `applies to ${words.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
+  }
+  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(seconds2 >= 60 && seconds2 <= 3600)) {
+    fail("lifetime", `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got ${quote(value)}`);
+  }
+  return seconds2;
+}
+function readSource(ctx, serviceAccount, iamHost) {
+  const { env, input, words } = ctx;
+  const given = SOURCE_INPUTS.filter((name) => input(name));
+  if (given.length > 1) {
+    const names = given.map(words.name).join(" and ");
+    throw words.complain(
+      names,
+      `${names} are ${given.length === 2 ? "both" : "all"} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`
+    );
+  }
+  for (const name of ["oauth_client_id", "oauth_client_secret"]) {
+    if (input(name) && !input("refresh_token")) ctx.fail(name, `goes with ${words.name("refresh_token")}, which is not set.`);
+  }
+  const source = readExplicitSource(ctx, serviceAccount, iamHost) ?? readAmbientSource(ctx);
+  const subject = source.kind === "external_account" ? source.subjectToken : void 0;
+  if (subject?.from === "library" && subject.kind === "executable" && env["GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"] !== "1") {
+    throw words.complain(
+      "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+      `must be 1 to run the command that the credentials in ${source.origin} name (credential_source.executable), as Google's libraries require.`
+    );
+  }
+  if (source.kind === "external_account" && !source.impersonate && !serviceAccount) {
+    ctx.fail(
+      "service_account",
+      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`
+    );
+  }
+  return source;
+}
+function readExplicitSource(ctx, serviceAccount, iamHost) {
+  const { input, words, fail } = ctx;
+  const credentialsJson = input("credentials_json");
+  if (credentialsJson) {
+    const name = words.name("credentials_json");
+    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name, words.complain), name, name, words.complain);
+  }
+  const provider = input("workload_identity_provider");
+  if (provider) return readWorkloadIdentity(ctx, provider, serviceAccount, iamHost);
+  if (input("workload_identity_audience")) {
+    fail("workload_identity_audience", `goes with ${words.name("workload_identity_provider")}, which is not set.`);
+  }
+  const refreshToken = input("refresh_token");
+  if (refreshToken) {
+    const clientId = input("oauth_client_id");
+    const clientSecret = input("oauth_client_secret");
+    for (const value of [refreshToken, clientSecret, clientId]) registerSecret(value);
+    for (const [name, value] of [
+      ["oauth_client_id", clientId],
+      ["oauth_client_secret", clientSecret]
+    ]) {
+      if (!value) {
+        fail(name, `is required with ${words.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);
+      }
+    }
+    return {
+      kind: "refresh_token",
+      clientId,
+      clientSecret,
+      refreshToken,
+      origin: words.name("refresh_token"),
+      clientOrigin: `${words.name("oauth_client_id")} and ${words.name("oauth_client_secret")}`
+    };
+  }
+  return void 0;
+}
+function readAmbientSource({ env, words }) {
+  const adc = env["GOOGLE_APPLICATION_CREDENTIALS"]?.trim();
+  if (adc) {
+    const name = "GOOGLE_APPLICATION_CREDENTIALS";
+    let raw;
+    try {
+      raw = (0, import_node_fs.readFileSync)(adc, "utf8");
+    } catch (error2) {
+      const code = error2.code;
+      throw words.complain(
+        name,
+        `names ${adc}, which cannot be read (${code ?? "error"}). Point it at a credentials JSON file, or unset it.`
+      );
+    }
+    return parseCredentialsFile(parseCredentialsJson(raw, name, words.complain), name, `${name} (${adc})`, words.complain);
+  }
+  const host = env["GCE_METADATA_HOST"]?.trim() || "metadata.google.internal";
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
+    throw words.complain("GCE_METADATA_HOST", `must be host[:port] without a scheme, got ${quote(host)}`);
+  }
+  const origin = host === "metadata.google.internal" ? "the metadata server" : `the metadata server at ${host}`;
+  return { kind: "metadata", host, origin, unreachable: words.noCredential(origin), otherwise: words.otherwise };
+}
+function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
+  const { env, input, words, fail } = ctx;
+  const name = "workload_identity_provider";
+  const accepted = "projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER";
+  if (/^(https:)?\/\/iam\./.test(provider)) {
+    fail(name, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
+  }
+  const match = PROVIDER_PATTERN.exec(provider);
+  if (!match) return fail(name, `must look like ${accepted}, got ${quote(provider)}`);
+  const [, projectNumber = "", pool = "", providerId = ""] = match;
+  if (!/^\d+$/.test(projectNumber)) {
+    fail(
+      name,
+      `must use the project number, not the project ID ${quote(projectNumber)}. Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`
+    );
+  }
+  for (const [what, id] of [
+    ["pool", pool],
+    ["provider", providerId]
+  ]) {
+    if (!POOL_OR_PROVIDER_ID.test(id)) {
+      fail(name, `the ${what} ID ${quote(id)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
+    }
+  }
+  if (!serviceAccount) {
+    fail(
+      "service_account",
+      `is required with ${words.name(name)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
+    );
+  }
+  const oidcRequestUrl = env["ACTIONS_ID_TOKEN_REQUEST_URL"] ?? "";
+  const oidcRequestToken = env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] ?? "";
+  registerSecret(oidcRequestToken);
+  if (!oidcRequestUrl || !oidcRequestToken) {
+    const missing = !oidcRequestUrl ? "ACTIONS_ID_TOKEN_REQUEST_URL is not set" : "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set";
+    fail(
+      name,
+      `needs the job's GitHub OIDC token, but ${missing}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`
+    );
+  }
+  checkEndpointUrl(oidcRequestUrl, "ACTIONS_ID_TOKEN_REQUEST_URL", words.complain);
+  const oidcAudience = input("workload_identity_audience") || `https://${iamHost}/${provider}`;
+  return {
+    kind: "workload_identity",
+    provider,
+    projectNumber,
+    pool,
+    oidcAudience,
+    oidcRequestUrl,
+    oidcRequestToken,
+    origin: words.name(name)
+  };
+}
+function optionalEmail({ fail }, value, name) {
+  if (!value) return void 0;
+  if (!isEmail(value)) fail(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${quote(value)}`);
+  return value;
+}
+function readDelegates({ fail }, value) {
+  const emails = value.split(/[,\n]/).map((part) => part.trim()).filter(Boolean);
+  for (const email of emails) {
+    if (!isEmail(email)) fail("delegates", `${quote(email)} is not a service account email; list emails separated by commas or newlines.`);
+  }
+  return emails;
+}
+function readBoolean({ fail }, value, name, fallback) {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  return fail(name, `must be true or false, got ${quote(value)}`);
+}
+function readExportVariable({ fail }, value) {
+  if (!value) return void 0;
+  if (!ENV_NAME.test(value)) {
+    fail(
+      "export_variable",
+      `must be an environment variable name (letters, digits, underscores; not starting with a digit), got ${quote(value)}`
+    );
+  }
+  if (/^(GITHUB_|RUNNER_|ACTIONS_)/i.test(value) || /^(NODE_OPTIONS|PATH)$/i.test(value)) {
+    fail("export_variable", `${quote(value)} is reserved by the runner; choose another name such as IAP_TOKEN.`);
+  }
+  return value;
+}
+var import_node_fs, PROVIDER_PATTERN, POOL_OR_PROVIDER_ID, ENV_NAME, DOMAIN, SOURCE_INPUTS;
+var init_inputs = __esm({
+  "src/inputs/index.ts"() {
+    "use strict";
+    import_node_fs = require("node:fs");
+    init_email();
+    init_endpoints();
+    init_errors();
+    init_secrets();
+    init_urls();
+    init_credentials_file();
+    init_key_file();
+    init_smoke();
+    init_agent();
+    init_vocabulary();
+    init_vocabulary();
+    PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
+    POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
+    ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+    DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+    SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
   }
 });
 
@@ -1435,19 +2214,179 @@ var init_client = __esm({
   }
 });
 
-// src/config.ts
-function statusIn(set, status) {
-  return set.ranges.some(([low, high]) => status >= low && status <= high);
-}
-var init_config = __esm({
-  "src/config.ts"() {
+// src/http/reverse-proxy.ts
+var HEALTH_PATH, REFUSAL_BYTES;
+var init_reverse_proxy = __esm({
+  "src/http/reverse-proxy.ts"() {
     "use strict";
+    init_errors();
+    init_urls();
+    HEALTH_PATH = "/.iap-token/healthz";
+    REFUSAL_BYTES = 16 * 1024;
+  }
+});
+
+// src/agent/token-file.ts
+function tokenFilePath(parent) {
+  const dir = (0, import_node_fs3.mkdtempSync)((0, import_node_path2.join)(parent, "iap-token-"));
+  (0, import_node_fs3.chmodSync)(dir, 448);
+  return (0, import_node_path2.join)(dir, "token");
+}
+function removeTokenFile(path) {
+  (0, import_node_fs3.rmSync)(path, { force: true });
+  const dir = (0, import_node_path2.dirname)(path);
+  if ((0, import_node_path2.basename)(path) === "token" && (0, import_node_path2.basename)(dir).startsWith("iap-token-")) (0, import_node_fs3.rmSync)(dir, { recursive: true, force: true });
+}
+var import_node_fs3, import_node_path2;
+var init_token_file = __esm({
+  "src/agent/token-file.ts"() {
+    "use strict";
+    import_node_fs3 = require("node:fs");
+    import_node_path2 = require("node:path");
+  }
+});
+
+// src/agent/launch.ts
+var launch_exports = {};
+__export(launch_exports, {
+  launchAgent: () => launchAgent,
+  logTail: () => logTail
+});
+async function launchAgent(read, env, minted, log) {
+  const tokenFile = tokenFilePath(env["RUNNER_TEMP"] || (0, import_node_os.tmpdir)());
+  const dir = (0, import_node_path3.dirname)(tokenFile);
+  const statsFile = (0, import_node_path3.join)(dir, "agent.json");
+  const logFile = (0, import_node_path3.join)(dir, "agent.log");
+  const launch = {
+    inputs: Object.fromEntries(Object.keys(INPUT_DEFAULTS).map((name) => [name, read(name)])),
+    initial: {
+      token: minted.token,
+      kind: minted.kind,
+      audience: minted.audience,
+      principal: minted.principal,
+      expiresAt: minted.expiresAt.toISOString()
+    },
+    tokenFile,
+    statsFile
+  };
+  const logFd = (0, import_node_fs4.openSync)(logFile, "a", 384);
+  const childEnv = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith("INPUT_")));
+  const child = (0, import_node_child_process.spawn)(process.execPath, [agentEntry()], { detached: true, stdio: ["pipe", logFd, logFd, "pipe"], env: childEnv, cwd: dir });
+  (0, import_node_fs4.closeSync)(logFd);
+  child.stdin?.end(JSON.stringify(launch));
+  try {
+    const ready = await readiness(child, logFile);
+    if (ready.proxyUrl) await healthy(ready.proxyUrl, log);
+    return { pid: child.pid ?? 0, tokenFile, statsFile, logFile, proxyUrl: ready.proxyUrl };
+  } catch (error2) {
+    child.kill("SIGTERM");
+    removeTokenFile(tokenFile);
+    throw error2;
+  } finally {
+    child.stdio[3]?.removeAllListeners();
+    child.stdio[3]?.destroy?.();
+    child.removeAllListeners();
+    child.unref();
+  }
+}
+function agentEntry() {
+  const entry = (0, import_node_path3.join)(typeof __dirname === "string" ? __dirname : ".", "agent.cjs");
+  if (!(0, import_node_fs4.existsSync)(entry)) throw new ActionError(`The token agent (${entry}) is missing from this build of the action.`);
+  return entry;
+}
+function readiness(child, logFile) {
+  return new Promise((resolve, reject) => {
+    const status = child.stdio[3];
+    let text2 = "";
+    const timer = setTimeout(
+      () => reject(new ActionError(`The token agent did not start within ${READY_TIMEOUT_MS / 1e3} s.${logTail(logFile)}`)),
+      READY_TIMEOUT_MS
+    );
+    status.on("data", (chunk) => {
+      text2 += chunk.toString("utf8");
+      if (!text2.includes("\n")) return;
+      clearTimeout(timer);
+      try {
+        const answer = JSON.parse(text2.slice(0, text2.indexOf("\n")));
+        if (answer.ready) resolve({ proxyUrl: answer.proxyUrl });
+        else reject(new ActionError(`The token agent could not start: ${redact(answer.error ?? "no reason given")}`));
+      } catch {
+        reject(new ActionError(`The token agent answered something unexpected.${logTail(logFile)}`));
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new ActionError(`The token agent exited (code ${String(code)}) before it was ready.${logTail(logFile)}`));
+    });
+  });
+}
+async function healthy(proxyUrl, log) {
+  const http2 = new Http({ log });
+  const { response } = await http2.send({
+    what: "Token agent health check",
+    method: "GET",
+    url: `${proxyUrl}${HEALTH_PATH}`,
+    direct: true,
+    retry: { attempts: 10, timeoutMs: 2e3, budgetMs: 1e4, retryable: (answer) => answer.status !== 200 }
+  });
+  if (response.status !== 200)
+    throw new ActionError(`The proxy answered its health check with ${response.status}: ${redact(response.body.slice(0, 300))}`);
+}
+function logTail(logFile, lines = 5) {
+  try {
+    const tail = (0, import_node_fs4.readFileSync)(logFile, "utf8").trim().split("\n").slice(-lines).join("\n");
+    return tail ? `
+The agent's last log lines:
+${redact(tail)}` : "";
+  } catch {
+    return "";
+  }
+}
+var import_node_child_process, import_node_fs4, import_node_os, import_node_path3, READY_TIMEOUT_MS;
+var init_launch = __esm({
+  "src/agent/launch.ts"() {
+    "use strict";
+    import_node_child_process = require("node:child_process");
+    import_node_fs4 = require("node:fs");
+    import_node_os = require("node:os");
+    import_node_path3 = require("node:path");
+    init_errors();
+    init_client();
+    init_reverse_proxy();
+    init_inputs();
+    init_secrets();
+    init_token_file();
+    READY_TIMEOUT_MS = 3e4;
+  }
+});
+
+// src/iap/answers.ts
+function answeredByIap(headers) {
+  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
+}
+function iapRefusal(status, body) {
+  if (status === 403) return "forbidden";
+  if (status >= 300 && status < 400) return "sign-in";
+  const said = body.slice(0, READ_CHARS).toLowerCase();
+  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
+  if (said.includes("audience")) return "audience";
+  if (said.includes("email")) return "email";
+  if (said.includes("signature")) return "signature";
+  if (said.includes("parse")) return "parse";
+  if (said.includes("empty token")) return "empty";
+  return "other";
+}
+var READ_CHARS;
+var init_answers = __esm({
+  "src/iap/answers.ts"() {
+    "use strict";
+    READ_CHARS = 512;
   }
 });
 
 // src/smoke/classify.ts
 function fromIap(response) {
-  return String(response.headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
+  return answeredByIap(response.headers);
 }
 function canHeal(response, config) {
   if (statusIn(config.expected, response.status)) return false;
@@ -1461,12 +2400,15 @@ function canRetrySafely(method, config) {
     failure: (failure) => failure.code === "ECONNREFUSED" || failure.code === "EAI_AGAIN"
   };
 }
+function statusIn(set, status) {
+  return set.ranges.some(([low, high]) => status >= low && status <= high);
+}
 var UNSAFE;
 var init_classify = __esm({
   "src/smoke/classify.ts"() {
     "use strict";
+    init_answers();
     init_client();
-    init_config();
     UNSAFE = /* @__PURE__ */ new Set(["POST", "PUT", "PATCH", "DELETE"]);
   }
 });
@@ -1517,37 +2459,39 @@ async function iapRefusedToken(failed, response) {
   const { minted, config } = failed;
   const said = response.body.trim().slice(0, 200);
   const quoted = `IAP refused the token with 401: "${said}".`;
-  if (/audience/i.test(said)) {
-    if (minted.kind === "signed_jwt") {
-      return `${quoted}
+  switch (iapRefusal(response.status, said)) {
+    case "audience": {
+      if (minted.kind === "signed_jwt") {
+        return `${quoted}
 Fix: the signed JWT's audience ${minted.audience} does not cover the URL IAP saw; use https://HOST/* as audience.`;
-    }
-    const clientId = await signInClientId(failed);
-    const claim = decodeJwt(minted.token)?.claims["aud"];
-    const aud = typeof claim === "string" ? claim : minted.audience;
-    const url = new URL(failed.target.url);
-    const expected = clientId ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist` : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
-    return `${quoted}
+      }
+      const clientId = await signInClientId(failed);
+      const claim = decodeJwt(minted.token)?.claims["aud"];
+      const aud = typeof claim === "string" ? claim : minted.audience;
+      const url = new URL(failed.target.url);
+      const expected = clientId ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist` : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
+      return `${quoted}
 Fix: ${expected}; or, with no OAuth client at all, token_type: signed_jwt with audience ${url.origin}/*.`;
-  }
-  if (/email/i.test(said)) return `${quoted}
+    }
+    case "email":
+      return `${quoted}
 Fix: the ID token has no email claim; set include_email: true.`;
-  if (/signature/i.test(said)) {
-    return minted.kind === "signed_jwt" ? `${quoted}
+    case "signature":
+      return minted.kind === "signed_jwt" ? `${quoted}
 Fix: IAP could not verify the JWT with ${minted.principal}'s public keys; the signing key may have been deleted. Mint again.` : `${quoted}
 Fix: the token is not signed by Google; pass the action's token output unchanged.`;
-  }
-  if (/parse/i.test(said)) {
-    return `${quoted}
+    case "parse":
+      return `${quoted}
 Fix: IAP did not receive a JWT in the ${config.header} header. Check smoke_test_headers and any proxy on the way.`;
-  }
-  if (/empty token/i.test(said)) {
-    return `${quoted}
+    case "empty":
+      return `${quoted}
 Fix: IAP saw no token: something between the runner and IAP strips the ${config.header} header (a proxy, a load balancer rule).`;
-  }
-  if (/expire/i.test(said)) return `${quoted}
+    case "expired":
+      return `${quoted}
 Fix: the token expired; check the runner's clock, or mint it closer to its use.`;
-  return quoted;
+    default:
+      return quoted;
+  }
 }
 async function signInClientId(failed) {
   try {
@@ -1578,6 +2522,7 @@ var init_diagnose = __esm({
     init_jwt();
     init_urls();
     init_classify();
+    init_answers();
   }
 });
 
@@ -1648,7 +2593,6 @@ var init_run = __esm({
     init_errors();
     init_secrets();
     init_classify();
-    init_config();
     init_urls();
     init_diagnose();
     SMOKE_POLICY = { baseDelayMs: 2e3, maxDelayMs: 15e3, attempts: 1e3 };
@@ -2081,668 +3025,17 @@ function warning(message, properties = {}) {
 function info(message) {
   process.stdout.write(message + os3.EOL);
 }
+function saveState(name, value) {
+  const filePath = process.env["GITHUB_STATE"] || "";
+  if (filePath) {
+    return issueFileCommand("STATE", prepareKeyValueMessage(name, value));
+  }
+  issueCommand("save-state", { name }, toCommandValue(value));
+}
 
 // src/main.ts
 init_errors();
-
-// src/inputs/index.ts
-var import_node_fs = require("node:fs");
-
-// src/email.ts
-function isEmail(value) {
-  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
-}
-
-// src/endpoints.ts
-init_urls();
-var OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
-var APIS = ["oauth2", "sts", "iamcredentials", "accounts"];
-function resolveEndpoints(universe, env, complain) {
-  const overrides = new Map(
-    APIS.flatMap((api) => {
-      const value = override(env, api, complain);
-      return value ? [[api, value]] : [];
-    })
-  );
-  return {
-    oauth2: overrides.get("oauth2") ?? `https://oauth2.${universe}`,
-    sts: overrides.get("sts") ?? `https://sts.${universe}/v1`,
-    iamcredentials: overrides.get("iamcredentials") ?? `https://iamcredentials.${universe}/v1`,
-    // Sign-in lives on accounts.google.com in every universe that has it.
-    accounts: overrides.get("accounts") ?? "https://accounts.google.com",
-    iamHost: `iam.${universe}`,
-    overridden: new Set(overrides.keys())
-  };
-}
-function override(env, api, complain) {
-  const name = OVERRIDE_PREFIX + api;
-  const value = env[name]?.trim();
-  if (!value) return void 0;
-  checkEndpointUrl(value, name, complain);
-  return value.replace(/\/+$/, "");
-}
-function checkEndpointUrl(value, source, complain) {
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    throw complain(source, "is not a URL; expected https://host[/path]");
-  }
-  if (carriesTokens(url)) return url;
-  throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
-}
-
-// src/inputs/index.ts
-init_errors();
-init_secrets();
-init_urls();
-
-// src/inputs/credentials-file.ts
-init_errors();
-init_secrets();
-
-// src/inputs/key-file.ts
-var import_node_crypto = require("node:crypto");
-init_json();
-init_secrets();
-function parseCredentialsJson(raw, input, complain) {
-  registerSecret(raw, { perLine: false });
-  const text2 = raw.trim();
-  const json = parseObject(text2) ?? (isBase64(text2) ? parseObject(Buffer.from(text2, "base64").toString("utf8")) : void 0);
-  if (!json) {
-    throw complain(input, "is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");
-  }
-  registerSecretFields(json);
-  return json;
-}
-function registerSecretFields(value, depth = 0) {
-  if (!value || typeof value !== "object" || depth > 5) return;
-  for (const [field, inner] of Object.entries(value)) {
-    if (typeof inner === "string" && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, "\n"));
-    else registerSecretFields(inner, depth + 1);
-  }
-}
-var SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
-function parseServiceAccountKey(json, input, complain) {
-  const missing = ["client_email", "private_key"].filter((field) => typeof json[field] !== "string" || !json[field]);
-  if (missing.length > 0) {
-    throw complain(input, `the service-account key lacks ${missing.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);
-  }
-  const clientEmail = json["client_email"];
-  if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
-  let privateKey;
-  try {
-    privateKey = (0, import_node_crypto.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
-  } catch {
-    throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
-  }
-  if (privateKey.asymmetricKeyType !== "rsa") {
-    throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
-  }
-  const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
-  const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
-  return { clientEmail, privateKey, privateKeyId, tokenUri };
-}
-function parseObject(text2) {
-  return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
-}
-function isBase64(text2) {
-  return text2.length > 0 && /^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(text2);
-}
-
-// src/inputs/credentials-file.ts
-function parseCredentialsFile(json, input, origin, complain) {
-  const type = json["type"] ?? "service_account";
-  switch (type) {
-    case "service_account": {
-      const key = parseServiceAccountKey(json, input, complain);
-      if (key.tokenUri) checkEndpointUrl(key.tokenUri, `${input} (token_uri)`, complain);
-      return { kind: "service_account_key", key, origin };
-    }
-    case "authorized_user":
-      return parseAuthorizedUser(json, input, origin, complain);
-    case "external_account":
-      return parseExternalAccount(json, input, origin, complain);
-    case "impersonated_service_account":
-      return parseImpersonated(json, input, origin, complain);
-    default:
-      throw complain(
-        input,
-        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`
-      );
-  }
-}
-function text(json, field) {
-  const value = json[field];
-  return typeof value === "string" && value.trim() ? value.trim() : void 0;
-}
-function required(json, fields, input, what, complain) {
-  const missing = fields.filter((field) => !text(json, field));
-  if (missing.length) throw complain(input, `the ${what} lack ${missing.join(", ")}.`);
-  return fields.map((field) => text(json, field) ?? "");
-}
-function parseAuthorizedUser(json, input, origin, complain) {
-  const [clientId = "", clientSecret = "", refreshToken = ""] = required(
-    json,
-    ["client_id", "client_secret", "refresh_token"],
-    input,
-    "authorized_user credentials",
-    complain
-  );
-  registerSecret(clientSecret);
-  registerSecret(refreshToken);
-  return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
-}
-var IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
-function impersonatedAccount(url, input, complain) {
-  checkEndpointUrl(url, `${input} (service_account_impersonation_url)`, complain);
-  const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
-  if (!email || !isEmail(decodeURIComponent(email))) {
-    throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
-  }
-  return decodeURIComponent(email);
-}
-function parseExternalAccount(json, input, origin, complain) {
-  const [audience = "", subjectTokenType = ""] = required(
-    json,
-    ["audience", "subject_token_type"],
-    input,
-    "external_account credentials",
-    complain
-  );
-  const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
-  checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
-  const impersonationUrl = text(json, "service_account_impersonation_url");
-  return {
-    kind: "external_account",
-    audience,
-    subjectTokenType,
-    tokenUrl,
-    subjectToken: parseCredentialSource(json, input, complain),
-    impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input, complain) : void 0,
-    workforcePoolUserProject: text(json, "workforce_pool_user_project"),
-    origin
-  };
-}
-function parseCredentialSource(file, input, complain) {
-  const value = file["credential_source"];
-  if (!value || typeof value !== "object") throw complain(input, "the external_account credentials lack credential_source.");
-  const source = value;
-  const libraryKind = source["environment_id"] ? "aws" : source["executable"] ? "executable" : source["certificate"] ? "certificate" : void 0;
-  if (libraryKind) return { from: "library", kind: libraryKind, file };
-  const format = source["format"] ?? {};
-  const formatType = format["type"] ?? "text";
-  if (formatType !== "text" && formatType !== "json") {
-    throw complain(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
-  }
-  let field;
-  if (formatType === "json") {
-    field = typeof format["subject_token_field_name"] === "string" ? format["subject_token_field_name"] : void 0;
-    if (!field) throw complain(input, "credential_source.format of type json needs subject_token_field_name.");
-  }
-  if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
-  if (typeof source["url"] === "string" && source["url"]) {
-    checkEndpointUrl(source["url"], `${input} (credential_source.url)`, complain);
-    const headers = {};
-    for (const [name, header] of Object.entries(source["headers"] ?? {})) {
-      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name} must be a string.`);
-      registerSecret(header.replace(/^Bearer\s+/i, ""));
-      headers[name.toLowerCase()] = header;
-    }
-    return { from: "url", url: source["url"], headers, field };
-  }
-  throw complain(input, "credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.");
-}
-function parseImpersonated(json, input, origin, complain) {
-  const [url = ""] = required(json, ["service_account_impersonation_url"], input, "impersonated_service_account credentials", complain);
-  const serviceAccount = impersonatedAccount(url, input, complain);
-  const sourceJson = json["source_credentials"];
-  if (!sourceJson || typeof sourceJson !== "object") {
-    throw complain(input, "the impersonated_service_account credentials lack source_credentials.");
-  }
-  const inner = parseCredentialsFile(sourceJson, `${input} (source_credentials)`, origin, complain);
-  if (inner.kind !== "service_account_key" && inner.kind !== "refresh_token") {
-    throw complain(input, "source_credentials must be of type service_account or authorized_user.");
-  }
-  const delegates = (Array.isArray(json["delegates"]) ? json["delegates"] : []).map((entry) => {
-    const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, "");
-    if (!isEmail(email)) throw complain(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
-    return email;
-  });
-  return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
-}
-
-// src/inputs/smoke.ts
-init_errors();
-init_secrets();
-init_urls();
-var METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-var RESERVED = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
-var SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
-function readSmokeConfig(input, coverage) {
-  const targets = readTargets(input("smoke_test_urls"));
-  const header = readHeaderChoice(input("smoke_test_header"));
-  const headers = readHeaders(input("smoke_test_headers"), header);
-  const expected = readStatusSet(input("smoke_test_expected_status") || "200-299");
-  const retryForMs = readSeconds(input("smoke_test_retry_for"), "smoke_test_retry_for", 300, 0, 3600) * 1e3;
-  const timeoutMs = readSeconds(input("smoke_test_timeout"), "smoke_test_timeout", 30, 1, 600) * 1e3;
-  if (targets.length === 0) return void 0;
-  if (coverage) {
-    for (const target of targets) {
-      const problem = coverage(new URL(target.url));
-      if (problem) throw new InputError("smoke_test_urls", problem);
-    }
-  }
-  return { targets, header, headers, expected, retryForMs, timeoutMs };
-}
-function readTargets(value) {
-  const targets = [];
-  for (const raw of value.split("\n")) {
-    const line = raw.trim();
-    if (!line || line.startsWith("#")) continue;
-    const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
-    const method = (match?.[1] ?? "GET").toUpperCase();
-    const text2 = match?.[2] ?? line;
-    if (!match || !METHODS.includes(method)) {
-      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); cannot read ${quote(line)}`);
-    }
-    let url;
-    try {
-      url = new URL(text2);
-    } catch {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is not a URL; give absolute http(s) URLs, one per line`);
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is not an http(s) URL`);
-    }
-    if (!carriesTokens(url)) {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is plain http; the token is sent only over https (http only to localhost)`);
-    }
-    if (url.username || url.password) {
-      throw new InputError("smoke_test_urls", "a URL carries a user name or password; send credentials in smoke_test_headers instead");
-    }
-    targets.push({ method, url: url.toString() });
-  }
-  if (targets.length > 50) throw new InputError("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
-  return targets;
-}
-function readHeaderChoice(value) {
-  const header = value.toLowerCase() || "authorization";
-  if (header !== "authorization" && header !== "proxy-authorization") {
-    throw new InputError(
-      "smoke_test_header",
-      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(value)}`
-    );
-  }
-  return header;
-}
-function readHeaders(value, tokenHeader) {
-  const headers = {};
-  for (const raw of value.split("\n")) {
-    const line = raw.trim();
-    if (!line) continue;
-    const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
-    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
-      throw new InputError("smoke_test_headers", 'each line is "Name: value"; a line has no valid header name before its colon');
-    }
-    if (RESERVED.has(name)) throw new InputError("smoke_test_headers", `${name} is set by the HTTP client and cannot be given`);
-    if (name === tokenHeader) {
-      throw new InputError(
-        "smoke_test_headers",
-        `sets ${name}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`
-      );
-    }
-    const headerValue = line.slice(colon + 1).trim();
-    if (SENSITIVE.test(name)) registerSecret(headerValue.replace(/^(Bearer|Basic)\s+/i, ""));
-    headers[name] = headerValue;
-  }
-  return headers;
-}
-function readStatusSet(value) {
-  const ranges = [];
-  for (const part of value.split(/[\s,]+/).filter(Boolean)) {
-    const exact = /^([1-5]\d\d)$/.exec(part);
-    const range = /^([1-5]\d\d)-([1-5]\d\d)$/.exec(part);
-    const klass = /^([1-5])xx$/i.exec(part);
-    if (exact) ranges.push([Number(exact[1]), Number(exact[1])]);
-    else if (range && Number(range[1]) <= Number(range[2])) ranges.push([Number(range[1]), Number(range[2])]);
-    else if (klass) ranges.push([Number(klass[1]) * 100, Number(klass[1]) * 100 + 99]);
-    else {
-      throw new InputError(
-        "smoke_test_expected_status",
-        `${quote(part)} is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`
-      );
-    }
-  }
-  if (ranges.length === 0) throw new InputError("smoke_test_expected_status", "is empty; for example 200-299");
-  return { text: value, ranges };
-}
-function readSeconds(value, name, fallback, min, max) {
-  if (!value) return fallback;
-  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(seconds2 >= min && seconds2 <= max)) throw new InputError(name, `must be whole seconds from ${min} to ${max}, got ${quote(value)}`);
-  return seconds2;
-}
-
-// src/inputs/vocabulary.ts
-init_errors();
-var INPUT_DEFAULTS = {
-  audience: "",
-  token_type: "id_token",
-  lifetime: "",
-  workload_identity_provider: "",
-  workload_identity_audience: "",
-  credentials_json: "",
-  refresh_token: "",
-  oauth_client_id: "",
-  oauth_client_secret: "",
-  service_account: "",
-  delegates: "",
-  include_email: "true",
-  export_variable: "IAP_TOKEN",
-  universe: "googleapis.com",
-  smoke_test_urls: "",
-  smoke_test_header: "authorization",
-  smoke_test_headers: "",
-  smoke_test_expected_status: "200-299",
-  smoke_test_retry_for: "300",
-  smoke_test_timeout: "30"
-};
-var ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
-var ACTION_VOCABULARY = {
-  name: (input) => input,
-  setting: (input, value) => `set ${input}: ${value}`,
-  complain: complainAsAction,
-  noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
-  otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
-};
-function actionInputs(env) {
-  return (name) => env[`INPUT_${name.toUpperCase()}`]?.trim();
-}
-
-// src/inputs/index.ts
-var PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
-var POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
-var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-var DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
-function readConfig(read, env, words) {
-  const input = (name) => read(name) ?? INPUT_DEFAULTS[name];
-  const ctx = {
-    env,
-    input,
-    words,
-    fail: (name, problem) => {
-      throw words.complain(words.name(name), problem);
-    }
-  };
-  const { fail, words: w } = ctx;
-  const universe = input("universe") || "googleapis.com";
-  if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
-  const endpoints = resolveEndpoints(universe, env, words.complain);
-  const tokenType = readTokenType(ctx, input("token_type"));
-  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, input("audience")) : readAudience(ctx, input("audience"));
-  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
-  const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
-  const delegates = readDelegates(ctx, input("delegates"));
-  if (delegates.length > 0 && !serviceAccount) {
-    fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
-  }
-  const source = readSource(ctx, serviceAccount, endpoints.iamHost);
-  if (tokenType === "signed_jwt" && source.kind === "refresh_token" && !serviceAccount) {
-    fail(
-      "service_account",
-      `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
-    );
-  }
-  if (tokenType === "signed_jwt" && !serviceAccount && source.kind === "service_account_key" && !source.key.privateKeyId) {
-    throw words.complain(
-      source.origin,
-      "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
-    );
-  }
-  const smoke = readSmokeConfig(input, tokenType === "signed_jwt" ? (url) => audienceCovers(audience, url) : void 0);
-  return {
-    tokenType,
-    audience,
-    lifetimeSeconds,
-    source,
-    serviceAccount,
-    delegates,
-    includeEmail: readBoolean(ctx, input("include_email"), "include_email", true),
-    exportVariable: readExportVariable(ctx, input("export_variable")),
-    universe,
-    endpoints,
-    smoke,
-    nameOf: words.name
-  };
-}
-function readAudience({ fail, words }, audience) {
-  if (!audience) {
-    fail(
-      "audience",
-      "is required: the OAuth client ID of the IAP-protected app (…apps.googleusercontent.com). Find it in the console under Security > Identity-Aware Proxy, or in the client_id of the sign-in page IAP redirects a browser to."
-    );
-  }
-  if (/\s/.test(audience)) fail("audience", "must be a single value without spaces.");
-  if (/^https?:\/\//i.test(audience)) {
-    fail(
-      "audience",
-      `is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, ${words.setting("token_type", "signed_jwt")}.`
-    );
-  }
-  return audience;
-}
-var SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
-function readTokenType({ fail }, value) {
-  if (!value || value === "id_token") return "id_token";
-  if (value === "signed_jwt") return "signed_jwt";
-  return fail(
-    "token_type",
-    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(value)}`
-  );
-}
-function readUrlAudience({ fail, words }, audience) {
-  const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
-  const signedJwt = `with ${words.name("token_type")} signed_jwt`;
-  if (!audience) fail("audience", `is required: ${signedJwt}, ${accepted}.`);
-  let url;
-  try {
-    url = new URL(audience);
-  } catch {
-    return fail("audience", `must be a URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
-  }
-  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
-  const normalized = `${url.origin}${url.pathname}`;
-  const wildcard = normalized.indexOf("*");
-  if (wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith("/*")) || url.search || url.hash) {
-    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(audience)}`);
-  }
-  return normalized;
-}
-function readLifetime({ fail, words }, value, tokenType) {
-  if (!value) return 3600;
-  if (tokenType !== "signed_jwt") {
-    fail("lifetime", `applies to ${words.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
-  }
-  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(seconds2 >= 60 && seconds2 <= 3600)) {
-    fail("lifetime", `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got ${quote(value)}`);
-  }
-  return seconds2;
-}
-function readSource(ctx, serviceAccount, iamHost) {
-  const { env, input, words } = ctx;
-  const given = SOURCE_INPUTS.filter((name) => input(name));
-  if (given.length > 1) {
-    const names = given.map(words.name).join(" and ");
-    throw words.complain(
-      names,
-      `${names} are ${given.length === 2 ? "both" : "all"} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`
-    );
-  }
-  for (const name of ["oauth_client_id", "oauth_client_secret"]) {
-    if (input(name) && !input("refresh_token")) ctx.fail(name, `goes with ${words.name("refresh_token")}, which is not set.`);
-  }
-  const source = readExplicitSource(ctx, serviceAccount, iamHost) ?? readAmbientSource(ctx);
-  const subject = source.kind === "external_account" ? source.subjectToken : void 0;
-  if (subject?.from === "library" && subject.kind === "executable" && env["GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"] !== "1") {
-    throw words.complain(
-      "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
-      `must be 1 to run the command that the credentials in ${source.origin} name (credential_source.executable), as Google's libraries require.`
-    );
-  }
-  if (source.kind === "external_account" && !source.impersonate && !serviceAccount) {
-    ctx.fail(
-      "service_account",
-      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`
-    );
-  }
-  return source;
-}
-function readExplicitSource(ctx, serviceAccount, iamHost) {
-  const { input, words, fail } = ctx;
-  const credentialsJson = input("credentials_json");
-  if (credentialsJson) {
-    const name = words.name("credentials_json");
-    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name, words.complain), name, name, words.complain);
-  }
-  const provider = input("workload_identity_provider");
-  if (provider) return readWorkloadIdentity(ctx, provider, serviceAccount, iamHost);
-  if (input("workload_identity_audience")) {
-    fail("workload_identity_audience", `goes with ${words.name("workload_identity_provider")}, which is not set.`);
-  }
-  const refreshToken = input("refresh_token");
-  if (refreshToken) {
-    const clientId = input("oauth_client_id");
-    const clientSecret = input("oauth_client_secret");
-    for (const value of [refreshToken, clientSecret, clientId]) registerSecret(value);
-    for (const [name, value] of [
-      ["oauth_client_id", clientId],
-      ["oauth_client_secret", clientSecret]
-    ]) {
-      if (!value) {
-        fail(name, `is required with ${words.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);
-      }
-    }
-    return {
-      kind: "refresh_token",
-      clientId,
-      clientSecret,
-      refreshToken,
-      origin: words.name("refresh_token"),
-      clientOrigin: `${words.name("oauth_client_id")} and ${words.name("oauth_client_secret")}`
-    };
-  }
-  return void 0;
-}
-function readAmbientSource({ env, words }) {
-  const adc = env["GOOGLE_APPLICATION_CREDENTIALS"]?.trim();
-  if (adc) {
-    const name = "GOOGLE_APPLICATION_CREDENTIALS";
-    let raw;
-    try {
-      raw = (0, import_node_fs.readFileSync)(adc, "utf8");
-    } catch (error2) {
-      const code = error2.code;
-      throw words.complain(
-        name,
-        `names ${adc}, which cannot be read (${code ?? "error"}). Point it at a credentials JSON file, or unset it.`
-      );
-    }
-    return parseCredentialsFile(parseCredentialsJson(raw, name, words.complain), name, `${name} (${adc})`, words.complain);
-  }
-  const host = env["GCE_METADATA_HOST"]?.trim() || "metadata.google.internal";
-  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
-    throw words.complain("GCE_METADATA_HOST", `must be host[:port] without a scheme, got ${quote(host)}`);
-  }
-  const origin = host === "metadata.google.internal" ? "the metadata server" : `the metadata server at ${host}`;
-  return { kind: "metadata", host, origin, unreachable: words.noCredential(origin), otherwise: words.otherwise };
-}
-function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
-  const { env, input, words, fail } = ctx;
-  const name = "workload_identity_provider";
-  const accepted = "projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER";
-  if (/^(https:)?\/\/iam\./.test(provider)) {
-    fail(name, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
-  }
-  const match = PROVIDER_PATTERN.exec(provider);
-  if (!match) return fail(name, `must look like ${accepted}, got ${quote(provider)}`);
-  const [, projectNumber = "", pool = "", providerId = ""] = match;
-  if (!/^\d+$/.test(projectNumber)) {
-    fail(
-      name,
-      `must use the project number, not the project ID ${quote(projectNumber)}. Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`
-    );
-  }
-  for (const [what, id] of [
-    ["pool", pool],
-    ["provider", providerId]
-  ]) {
-    if (!POOL_OR_PROVIDER_ID.test(id)) {
-      fail(name, `the ${what} ID ${quote(id)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
-    }
-  }
-  if (!serviceAccount) {
-    fail(
-      "service_account",
-      `is required with ${words.name(name)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
-    );
-  }
-  const oidcRequestUrl = env["ACTIONS_ID_TOKEN_REQUEST_URL"] ?? "";
-  const oidcRequestToken = env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] ?? "";
-  registerSecret(oidcRequestToken);
-  if (!oidcRequestUrl || !oidcRequestToken) {
-    const missing = !oidcRequestUrl ? "ACTIONS_ID_TOKEN_REQUEST_URL is not set" : "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set";
-    fail(
-      name,
-      `needs the job's GitHub OIDC token, but ${missing}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`
-    );
-  }
-  checkEndpointUrl(oidcRequestUrl, "ACTIONS_ID_TOKEN_REQUEST_URL", words.complain);
-  const oidcAudience = input("workload_identity_audience") || `https://${iamHost}/${provider}`;
-  return {
-    kind: "workload_identity",
-    provider,
-    projectNumber,
-    pool,
-    oidcAudience,
-    oidcRequestUrl,
-    oidcRequestToken,
-    origin: words.name(name)
-  };
-}
-function optionalEmail({ fail }, value, name) {
-  if (!value) return void 0;
-  if (!isEmail(value)) fail(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${quote(value)}`);
-  return value;
-}
-function readDelegates({ fail }, value) {
-  const emails = value.split(/[,\n]/).map((part) => part.trim()).filter(Boolean);
-  for (const email of emails) {
-    if (!isEmail(email)) fail("delegates", `${quote(email)} is not a service account email; list emails separated by commas or newlines.`);
-  }
-  return emails;
-}
-function readBoolean({ fail }, value, name, fallback) {
-  if (!value) return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  return fail(name, `must be true or false, got ${quote(value)}`);
-}
-function readExportVariable({ fail }, value) {
-  if (!value) return void 0;
-  if (!ENV_NAME.test(value)) {
-    fail(
-      "export_variable",
-      `must be an environment variable name (letters, digits, underscores; not starting with a digit), got ${quote(value)}`
-    );
-  }
-  if (/^(GITHUB_|RUNNER_|ACTIONS_)/i.test(value) || /^(NODE_OPTIONS|PATH)$/i.test(value)) {
-    fail("export_variable", `${quote(value)} is reserved by the runner; choose another name such as IAP_TOKEN.`);
-  }
-  return value;
-}
+init_inputs();
 
 // src/credentials/external-account.ts
 var import_promises = require("node:fs/promises");
@@ -2824,14 +3117,17 @@ init_secrets();
 var RENEW_BEFORE_MS = 5 * 6e4;
 function renewing(fetch, now = Date.now) {
   let current;
+  let fetchedAt = 0;
   let inFlight;
   return async () => {
-    if (current && current.expiresAt - now() > RENEW_BEFORE_MS) return current.token;
+    const margin = current ? Math.min(RENEW_BEFORE_MS, (current.expiresAt - fetchedAt) / 2) : 0;
+    if (current && current.expiresAt - now() > margin) return current.token;
     inFlight ??= fetch().finally(() => {
       inFlight = void 0;
     });
     try {
       current = await inFlight;
+      fetchedAt = now();
     } catch (error2) {
       if (current && current.expiresAt > now()) return current.token;
       throw error2;
@@ -2881,7 +3177,7 @@ function externalAccountCredential(source, endpoints, http2, iam, now = Date.now
       );
     }, now)
   };
-  return source.impersonate ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [] }, iam, now) : federated;
+  return source.impersonate ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [], origin: source.origin }, iam, now) : federated;
 }
 var STS_LIFETIME_MS = 36e5;
 function federatedMember(audience, iamHost) {
@@ -2945,6 +3241,7 @@ async function readSubjectToken(source, http2) {
 
 // src/google/metadata.ts
 init_errors();
+init_email();
 init_secrets();
 var MetadataClient = class {
   #http;
@@ -2991,7 +3288,7 @@ function metadataRemedy({ status }, server) {
     return server.unreachable;
   }
   if (status === 404) {
-    return "Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, or give a credential instead.";
+    return `Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, ${server.otherwise}`;
   }
   if (status === 403) {
     return "Fix: the metadata server refused the request; on GKE, check Workload Identity is enabled for the node pool and the Kubernetes service account is bound to a Google service account.";
@@ -3125,7 +3422,7 @@ function createCredential(source, clients) {
     case "impersonated_service_account":
       return impersonate(
         createCredential(source.inner, clients),
-        { serviceAccount: source.serviceAccount, delegates: source.delegates },
+        { serviceAccount: source.serviceAccount, delegates: source.delegates, origin: source.origin },
         iam,
         now
       );
@@ -3209,10 +3506,10 @@ function iamRemedy(failure, caller, target, expected = PERMISSIONS.generateIdTok
     return "Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";
   }
   if (status === 404) {
-    return `Fix: the service account ${target.serviceAccount} does not exist; check service_account (and delegates).`;
+    return `Fix: the service account ${target.serviceAccount} does not exist; check ${target.origin ?? "the service account (and delegates)"}.`;
   }
   if (status === 401 && (failure.reason === "ACCESS_TOKEN_TYPE_UNSUPPORTED" || caller.federated && expected === PERMISSIONS.signJwt)) {
-    return "Fix: a federated token cannot call this method; the action should have exchanged it for the service account's own access token first. Please report this.";
+    return "Fix: a federated token cannot call this method; iap-token should have exchanged it for the service account's own access token first. Please report this.";
   }
   if (status === 401) {
     return "Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";
@@ -3353,7 +3650,7 @@ function emailOf(idToken) {
 }
 function keyGrantRemedy({ code, message }, { email, origin }) {
   if (code === "invalid_grant" && /signature/i.test(message)) {
-    return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and update the secret.`;
+    return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and use it in place of the old one (${origin}).`;
   }
   if (code === "invalid_grant" && /timeframe|short-lived|\biat\b|\bexp\b/i.test(message)) {
     return "Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";
@@ -3492,27 +3789,63 @@ function createMinter(config, { env, report, http: http2 = new Http({ log: repor
   const iam = new IamCredentials(http2, config.endpoints.iamcredentials, now);
   const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
   const { serviceAccount, delegates } = config;
-  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates }, iam, now) : source;
+  const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
+  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
   report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
   return { credential, http: http2, mint: () => mintToken(config, credential, iam, report, now) };
 }
 
 // src/publish.ts
+var import_node_fs2 = require("node:fs");
+init_errors();
 init_secrets();
-async function publish(minted, config, env, results) {
+async function publish(minted, config, env, results, agent) {
   registerSecret(minted.token);
+  checkWritable(env, agent ? ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STATE"] : ["GITHUB_OUTPUT", "GITHUB_ENV"]);
   const outputs = {
     token: minted.token,
     expires_at: rfc3339(minted.expiresAt),
     principal: minted.principal,
-    ...results ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)) } : {}
+    ...results ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)) } : {},
+    ...agent ? { token_file: agent.tokenFile } : {},
+    ...agent?.proxyUrl ? { proxy_url: agent.proxyUrl } : {}
   };
-  for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
+  const variables = {};
   if (config.exportVariable) {
-    exportVariable(config.exportVariable, minted.token);
-    info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
+    variables[config.exportVariable] = minted.token;
+    if (agent) variables[`${config.exportVariable}_FILE`] = agent.tokenFile;
   }
+  if (agent?.proxyUrl) variables["IAP_PROXY_URL"] = agent.proxyUrl;
+  if (agent) {
+    const { pid, tokenFile, statsFile, logFile } = agent;
+    saveState("agent", JSON.stringify({ pid, tokenFile, statsFile, logFile }));
+  }
+  for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
+  for (const [name, value] of Object.entries(variables)) exportVariable(name, value);
+  if (config.exportVariable) info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
+  if (agent) {
+    info(
+      `The token agent (pid ${agent.pid}) keeps ${agent.tokenFile} fresh${config.exportVariable ? ` ($${config.exportVariable}_FILE)` : ""} until the job ends.`
+    );
+  }
+  if (agent?.proxyUrl)
+    info(
+      `Proxy ready: $IAP_PROXY_URL is ${agent.proxyUrl}; it adds a fresh token to every request to ${config.agent?.proxy?.target ?? ""}.`
+    );
   await writeSummary(minted, results, env);
+}
+function checkWritable(env, names) {
+  for (const name of names) {
+    const path = env[name];
+    if (!path) continue;
+    try {
+      (0, import_node_fs2.accessSync)(path, import_node_fs2.constants.W_OK);
+    } catch (error2) {
+      throw new ActionError(
+        `The runner's ${name} file cannot be written (${error2.code ?? "error"}); nothing was published.`
+      );
+    }
+  }
 }
 async function writeSummary(minted, results, env) {
   if (!env["GITHUB_STEP_SUMMARY"]) return;
@@ -3551,14 +3884,26 @@ init_secrets();
 async function run(env = process.env) {
   setMasker(setSecret);
   try {
-    const config = readConfig(actionInputs(env), env, ACTION_VOCABULARY);
+    const read = actionInputs(env);
+    const config = readConfig(read, env, ACTION_VOCABULARY);
     const minter = createMinter(config, { env, report: { info, warning } });
     const minted = await minter.mint();
     const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : void 0;
-    await publish(minted, config, env, results);
+    const agent = config.agent ? await startAgentProcess(read, env, minted) : void 0;
+    try {
+      await publish(minted, config, env, results, agent);
+    } catch (error2) {
+      if (agent) process.kill(agent.pid, "SIGTERM");
+      throw error2;
+    }
   } catch (error2) {
     setFailed(redact(explain(error2)));
   }
+}
+async function startAgentProcess(read, env, minted) {
+  const { launchAgent: launchAgent2 } = await Promise.resolve().then(() => (init_launch(), launch_exports));
+  info("Starting the token agent for the rest of the job.");
+  return launchAgent2(read, env, minted, info);
 }
 async function smokeTest(smoke, minted, http2, env) {
   const { runSmokeTests: runSmokeTests2, smokeFailure: smokeFailure2 } = await Promise.resolve().then(() => (init_run(), run_exports));

@@ -43,7 +43,13 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const options = {
   absWorkingDir: ROOT,
-  entryPoints: { index: 'src/index.ts', cli: 'src/cli/index.ts', 'google-auth': 'src/credentials/library-external-account.ts' },
+  entryPoints: {
+    index: 'src/index.ts',
+    post: 'src/post-index.ts',
+    agent: 'src/agent-main.ts',
+    cli: 'src/cli/index.ts',
+    'google-auth': 'src/credentials/library-external-account.ts',
+  },
   outExtension: { '.js': '.cjs' },
   bundle: true,
   platform: 'node',
@@ -83,12 +89,28 @@ function licenses(metafile) {
       const licenseFile = readdirSync(join(ROOT, dir)).find((name) => /^(licen[cs]e|copying)(\.|$)/i.test(name));
       const text = licenseFile
         ? readFileSync(join(ROOT, dir, licenseFile), 'utf8').trim()
-        : `(no licence file; package.json says ${manifest.license})`;
+        : (readmeLicence(join(ROOT, dir)) ?? `(no licence text shipped; package.json says ${manifest.license})`);
       return { name: manifest.name, text: `${manifest.name}@${manifest.version} (${manifest.license ?? 'unknown'})\n\n${text}` };
     })
     .sort((a, b) => (a.name < b.name ? -1 : 1));
   const header = `Packages bundled into this folder's files, with their licences (${sections.length}).\n`;
   return [header, ...sections.map((section) => section.text)].join(`\n${'='.repeat(80)}\n\n`) + '\n';
+}
+
+/** The licence section of a package's README, for packages that ship their licence text only there. */
+function readmeLicence(dir) {
+  const readme = readdirSync(dir).find((name) => /^readme(\.md)?$/i.test(name));
+  if (!readme) return undefined;
+  const text = readFileSync(join(dir, readme), 'utf8');
+  // An ATX heading (## License) or a setext one (License, then a line of - or =).
+  const start = text.search(/^(#+\s*licen[cs]e\b|licen[cs]e\s*\n[-=]{3,})/im);
+  if (start === -1) return undefined;
+  const rest = text.slice(start);
+  // The section runs from after its heading to the next heading of either kind.
+  const headingLines = /^#/.test(rest) ? 1 : 2;
+  const body = rest.split('\n').slice(headingLines).join('\n');
+  const next = body.search(/^#+\s|^\S.*\n[-=]{3,}\s*$/m);
+  return `(from its README)\n${(next === -1 ? body : body.slice(0, next)).trim()}`;
 }
 
 /** Writes the bundle into `outdir`, replacing what was there. */

@@ -26,6 +26,8 @@ export interface Config {
   readonly endpoints: Endpoints;
   /** Smoke tests of the app behind IAP, when smoke_test_urls names any. */
   readonly smoke: SmokeConfig | undefined;
+  /** A token agent for the rest of the job (keep_fresh, proxy_to), or undefined for a one-shot token. */
+  readonly agent: AgentConfig | undefined;
   /** How the front door that read this config names an input (`lifetime`, `--lifetime`), for advice given later. */
   readonly nameOf: (input: string) => string;
 }
@@ -113,6 +115,22 @@ export interface ImpersonatedSource extends Origin {
   readonly delegates: readonly string[];
 }
 
+/** The token agent: it re-mints before expiry, keeps a token file fresh, and may serve a proxy. */
+export interface AgentConfig {
+  /** The authenticating reverse proxy to one origin, when asked for. */
+  readonly proxy: ProxyConfig | undefined;
+}
+
+export interface ProxyConfig {
+  /** The origin every request goes to: `https://app.example.com` (no path, query or user). */
+  readonly target: string;
+  /** The header that carries the token: IAP reads Proxy-Authorization first, and then passes Authorization on. */
+  readonly header: 'authorization' | 'proxy-authorization';
+  /** Where the proxy listens: 127.0.0.1 unless asked; port 0 is any free port. */
+  readonly host: string;
+  readonly port: number;
+}
+
 /** The smoke tests asked for: what to call, how to send the token, what counts as success, how long to wait. */
 export interface SmokeConfig {
   readonly targets: readonly SmokeTarget[];
@@ -134,8 +152,4 @@ export interface StatusSet {
   /** As the user wrote it, for messages. */
   readonly text: string;
   readonly ranges: ReadonlyArray<readonly [number, number]>;
-}
-
-export function statusIn(set: StatusSet, status: number): boolean {
-  return set.ranges.some(([low, high]) => status >= low && status <= high);
 }

@@ -3,7 +3,8 @@ import type { SmokeConfig } from './config.ts';
 import type { Env } from './endpoints.ts';
 import { explain } from './errors.ts';
 import type { Http } from './http/client.ts';
-import { ACTION_VOCABULARY, actionInputs, readConfig } from './inputs/index.ts';
+import type { AgentHandle } from './agent/launch.ts';
+import { ACTION_VOCABULARY, actionInputs, readConfig, type InputReader } from './inputs/index.ts';
 import { createMinter } from './pipeline.ts';
 import { publish, writeSummary } from './publish.ts';
 import { redact, setMasker } from './secrets.ts';
@@ -15,14 +16,29 @@ export async function run(env: Env = process.env): Promise<void> {
   // The runner masks a secret from the line after its ::add-mask:: on: every secret is registered as it appears.
   setMasker(setSecret);
   try {
-    const config = readConfig(actionInputs(env), env, ACTION_VOCABULARY);
+    const read = actionInputs(env);
+    const config = readConfig(read, env, ACTION_VOCABULARY);
     const minter = createMinter(config, { env, report: { info, warning } });
     const minted = await minter.mint();
     const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : undefined;
-    await publish(minted, config, env, results);
+    // keep_fresh, proxy_to: the agent runs on for the rest of the job; the step publishes only once it is ready.
+    const agent = config.agent ? await startAgentProcess(read, env, minted) : undefined;
+    try {
+      await publish(minted, config, env, results, agent);
+    } catch (error) {
+      if (agent) process.kill(agent.pid, 'SIGTERM');
+      throw error;
+    }
   } catch (error) {
     setFailed(redact(explain(error)));
   }
+}
+
+/** The agent's launcher, loaded only when asked for. */
+async function startAgentProcess(read: InputReader, env: Env, minted: MintedToken): Promise<AgentHandle> {
+  const { launchAgent } = await import('./agent/launch.ts');
+  info('Starting the token agent for the rest of the job.');
+  return launchAgent(read, env, minted, info);
 }
 
 /** The smoke tests, loaded only when asked for (most runs mint a token and stop). A failure still gets its summary. */

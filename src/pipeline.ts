@@ -36,7 +36,10 @@ export function createMinter(
   const iam = new IamCredentials(http, config.endpoints.iamcredentials, now);
   const source = createCredential(config.source, { endpoints: config.endpoints, http, oauth, iam, env, now });
   const { serviceAccount, delegates } = config;
-  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates }, iam, now) : source;
+  const origin = delegates.length
+    ? `${config.nameOf('service_account')} and ${config.nameOf('delegates')}`
+    : config.nameOf('service_account');
+  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
   report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ''}.`);
   return { credential, http, mint: () => mintToken(config, credential, iam, report, now) };
 }

@@ -1,32 +1,103 @@
-import { exportVariable, info, setOutput, summary, warning } from '@actions/core';
+import { accessSync, constants } from 'node:fs';
+import { exportVariable, info, saveState, setOutput, summary, warning } from '@actions/core';
+import type { AgentHandle } from './agent/launch.ts';
+import type { AgentReport } from './agent-main.ts';
 import type { Config } from './config.ts';
+import { ActionError } from './errors.ts';
 import type { Env } from './endpoints.ts';
 import { registerSecret } from './secrets.ts';
 import type { SmokeResult } from './smoke/run.ts';
 import { kindOf, rfc3339, type MintedToken } from './tokens/check.ts';
 
 /** Every output the action sets, as action.yml declares them (a test keeps the two equal). */
-export const OUTPUT_NAMES = ['token', 'expires_at', 'principal', 'smoke_test_results'] as const;
+export const OUTPUT_NAMES = ['token', 'expires_at', 'principal', 'smoke_test_results', 'token_file', 'proxy_url'] as const;
 type OutputName = (typeof OUTPUT_NAMES)[number];
 
 /**
  * The only place that writes outputs and the environment. It runs last, once everything else has succeeded, so a
  * failed step leaves no token behind. The token is masked before it is written anywhere.
  */
-export async function publish(minted: MintedToken, config: Config, env: Env, results: readonly SmokeResult[] | undefined): Promise<void> {
+export async function publish(
+  minted: MintedToken,
+  config: Config,
+  env: Env,
+  results: readonly SmokeResult[] | undefined,
+  agent?: AgentHandle,
+): Promise<void> {
   registerSecret(minted.token);
+  // All or nothing: a runner file that cannot be written fails the step before any output exists.
+  checkWritable(env, agent ? ['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE'] : ['GITHUB_OUTPUT', 'GITHUB_ENV']);
   const outputs: Partial<Record<OutputName, string>> = {
     token: minted.token,
     expires_at: rfc3339(minted.expiresAt),
     principal: minted.principal,
     ...(results ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)) } : {}),
+    ...(agent ? { token_file: agent.tokenFile } : {}),
+    ...(agent?.proxyUrl ? { proxy_url: agent.proxyUrl } : {}),
   };
-  for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
+  const variables: Record<string, string> = {};
   if (config.exportVariable) {
-    exportVariable(config.exportVariable, minted.token);
-    info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
+    variables[config.exportVariable] = minted.token;
+    if (agent) variables[`${config.exportVariable}_FILE`] = agent.tokenFile;
   }
+  if (agent?.proxyUrl) variables['IAP_PROXY_URL'] = agent.proxyUrl;
+  if (agent) {
+    // For the post step: where the agent is and what to clean up. No secret: a process id and paths.
+    const { pid, tokenFile, statsFile, logFile } = agent;
+    saveState('agent', JSON.stringify({ pid, tokenFile, statsFile, logFile }));
+  }
+  for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
+  for (const [name, value] of Object.entries(variables)) exportVariable(name, value);
+  if (config.exportVariable) info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
+  if (agent) {
+    info(
+      `The token agent (pid ${agent.pid}) keeps ${agent.tokenFile} fresh${config.exportVariable ? ` ($${config.exportVariable}_FILE)` : ''} until the job ends.`,
+    );
+  }
+  if (agent?.proxyUrl)
+    info(
+      `Proxy ready: $IAP_PROXY_URL is ${agent.proxyUrl}; it adds a fresh token to every request to ${config.agent?.proxy?.target ?? ''}.`,
+    );
   await writeSummary(minted, results, env);
+}
+
+function checkWritable(env: Env, names: readonly string[]): void {
+  for (const name of names) {
+    const path = env[name];
+    if (!path) continue;
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (error) {
+      throw new ActionError(
+        `The runner's ${name} file cannot be written (${(error as { code?: string }).code ?? 'error'}); nothing was published.`,
+      );
+    }
+  }
+}
+
+/** The post step's report of the agent: what it did for the job, as a table in the step summary. */
+export async function writeAgentSummary(report: AgentReport, env: Env): Promise<void> {
+  if (!env['GITHUB_STEP_SUMMARY']) return;
+  const refusals = Object.entries(report.refusals)
+    .map(([kind, count]) => `${kind} ${String(count)}`)
+    .join(', ');
+  try {
+    await summary
+      .addHeading('IAP token agent', 3)
+      .addTable([
+        [
+          { data: 'Refreshes', header: true },
+          { data: 'Requests proxied', header: true },
+          { data: 'IAP refusals', header: true },
+          { data: 'Upstream errors', header: true },
+          { data: 'Failed mints', header: true },
+        ],
+        [String(report.refreshes), String(report.requests), refusals || 'none', String(report.upstreamErrors), String(report.mintFailures)],
+      ])
+      .write();
+  } catch (error) {
+    warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 /**

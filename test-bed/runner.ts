@@ -22,7 +22,7 @@ export const UNDER_TEST = process.env['IAP_TOKEN_UNDER_TEST'] || ROOT;
 interface ActionYaml {
   inputs: Record<string, { default?: string; required?: boolean }>;
   outputs: Record<string, unknown>;
-  runs: { using: string; main: string };
+  runs: { using: string; main: string; post?: string; 'post-if'?: string };
 }
 
 export function readActionYaml(): ActionYaml {
@@ -53,6 +53,52 @@ export interface RunOptions {
 }
 
 export async function runAction(inputs: Record<string, string>, options: RunOptions = {}): Promise<ActionRun> {
+  const job = prepareJob(inputs, options);
+  try {
+    return await runStep(job, 'main', options);
+  } finally {
+    rmSync(job.dir, { recursive: true, force: true });
+  }
+}
+
+export interface JobRun {
+  readonly main: ActionRun;
+  /** The post step, as the runner runs it at the end of the job (`post-if: always()`). */
+  readonly post: ActionRun;
+}
+
+/**
+ * A job with this step: the main step, then `between` (the job's later steps: they may use what the step left, such
+ * as a token file or a proxy), then the post step with the state the main step saved. Masks last for the whole job.
+ */
+export async function runJob(
+  inputs: Record<string, string>,
+  options: RunOptions = {},
+  between: (main: ActionRun) => Promise<void> = async () => undefined,
+): Promise<JobRun> {
+  const job = prepareJob(inputs, options);
+  try {
+    const main = await runStep(job, 'main', options);
+    // The post step runs whatever happened in between, as the runner runs it at the end of the job.
+    const failure = await between(main).then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+    const post = await runStep(job, 'post', options, main);
+    if (failure) throw failure;
+    return { main, post };
+  } finally {
+    rmSync(job.dir, { recursive: true, force: true });
+  }
+}
+
+interface Job {
+  readonly dir: string;
+  readonly files: Readonly<Record<'GITHUB_OUTPUT' | 'GITHUB_ENV' | 'GITHUB_STATE' | 'GITHUB_STEP_SUMMARY', string>>;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+function prepareJob(inputs: Record<string, string>, options: RunOptions): Job {
   const action = readActionYaml();
   for (const name of Object.keys(inputs)) {
     if (!(name in action.inputs)) throw new Error(`test bug: action.yml has no input ${name}`);
@@ -64,7 +110,6 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     GITHUB_STATE: join(dir, 'state'),
     GITHUB_STEP_SUMMARY: join(dir, 'summary'),
   };
-  for (const file of Object.values(files)) writeFileSync(file, '');
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     HOME: dir,
@@ -81,14 +126,28 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     env[`INPUT_${name.toUpperCase()}`] = inputs[name] ?? spec.default ?? '';
   }
   Object.assign(env, options.env);
+  return { dir, files, env };
+}
+
+async function runStep(job: Job, step: 'main' | 'post', options: RunOptions, main?: ActionRun): Promise<ActionRun> {
+  const action = readActionYaml();
+  const { files } = job;
+  // Each step gets fresh output, env and summary files; the state the main step saved reaches the post step as STATE_*.
+  const state = main ? parseFileCommand(main.state) : {};
+  for (const file of Object.values(files)) writeFileSync(file, '');
+  const env = { ...job.env, ...Object.fromEntries(Object.entries(state).map(([name, value]) => [`STATE_${name}`, value])) };
+  const entry = step === 'main' ? action.runs.main : action.runs.post;
+  if (!entry) throw new Error('test bug: action.yml has no post step');
 
   const started = Date.now();
-  const child = spawn(process.execPath, [join(UNDER_TEST, action.runs.main)], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(UNDER_TEST, entry)], { env, cwd: job.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const timeoutMs = options.timeoutMs ?? 60_000;
+  // Like the runner, the step is over when the process has exited and its standard output and error are closed: a
+  // background process that holds them holds the step (until the timeout here).
   const exitCode = await new Promise<number | null>((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => {
@@ -98,9 +157,9 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
   });
   const ms = Date.now() - started;
 
-  const { visibleLog, masks, errors, warnings } = renderLog(stdout);
+  const { visibleLog, masks, errors, warnings } = renderLog(stdout, main?.masks);
   const read = (file: string) => readFileSync(file, 'utf8');
-  const run: ActionRun = {
+  return {
     exitCode,
     stdout,
     stderr,
@@ -114,8 +173,6 @@ export async function runAction(inputs: Record<string, string>, options: RunOpti
     warnings,
     ms,
   };
-  rmSync(dir, { recursive: true, force: true });
-  return run;
 }
 
 /** Unescapes a workflow command's data the way the runner does. */
@@ -123,8 +180,12 @@ function unescapeData(value: string): string {
   return value.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 }
 
-function renderLog(stdout: string): { visibleLog: string[]; masks: Set<string>; errors: string[]; warnings: string[] } {
-  const masks = new Set<string>();
+function renderLog(
+  stdout: string,
+  earlier: ReadonlySet<string> = new Set(),
+): { visibleLog: string[]; masks: Set<string>; errors: string[]; warnings: string[] } {
+  // Masks registered by an earlier step of the job still apply.
+  const masks = new Set<string>(earlier);
   const visibleLog: string[] = [];
   const errors: string[] = [];
   const warnings: string[] = [];

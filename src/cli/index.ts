@@ -1,23 +1,26 @@
 #!/usr/bin/env node
-// npx iap-token login | token: the action's modules for a person at a terminal. Standard output carries only the
+// iap-token login | token | proxy: the action's modules for a person at a terminal. Standard output carries only the
 // result (the token, or the refresh token with its instructions); progress and errors go to standard error.
 import { explain, InputError } from '../errors.ts';
 import { redact, setMasker } from '../secrets.ts';
 import { UsageError } from './args.ts';
 import { LOGIN_HELP, loginCommand } from './login.ts';
+import { PROXY_HELP, proxyCommand } from './proxy.ts';
 import { TOKEN_HELP, tokenCommand } from './token.ts';
 
 const HELP = `Usage: iap-token <command> [options]
 
 Commands:
   login   sign in with a desktop OAuth client and get a refresh token for the action
-  token   print a token IAP accepts, for curl and scripts
+  token   print a token IAP accepts, for curl and scripts (or run a command with it: --exec)
+  proxy   serve a local proxy to an app behind IAP that adds a fresh token to every request
 
 Run iap-token <command> --help for its options.`;
 
 const COMMANDS = {
   login: { run: loginCommand, help: LOGIN_HELP },
   token: { run: tokenCommand, help: TOKEN_HELP },
+  proxy: { run: proxyCommand, help: PROXY_HELP },
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -34,12 +37,16 @@ async function main(argv: string[]): Promise<number> {
     log(`iap-token: unknown command "${name}"\n\n${HELP}`);
     return 2;
   }
-  if (rest.includes('--help')) {
+  // After `--` come another command's arguments (token --exec -- CMD ARGS), never ours.
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     process.stdout.write(`${command.help}\n`);
     return 0;
   }
   try {
     const output = await command.run(rest, process.env, log);
+    // A number is the exit code of a command the CLI ran (or of a proxy that was stopped); it printed what it had to.
+    if (typeof output === 'number') return output;
     process.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
     return 0;
   } catch (error) {

@@ -1,16 +1,19 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Env } from '../endpoints.ts';
 import { readConfig, type InputReader } from '../inputs/index.ts';
 import { createMinter } from '../pipeline.ts';
-import { parseArgs } from './args.ts';
-import { CLI_VOCABULARY, FLAG_OF } from './vocabulary.ts';
+import { parseArgs, UsageError } from './args.ts';
+import { CLI_VOCABULARY, FLAG_OF, TOKEN_FLAGS } from './vocabulary.ts';
 
-export const TOKEN_HELP = `Usage: iap-token token --audience AUDIENCE [options]
+export const TOKEN_HELP = `Usage: iap-token token --audience AUDIENCE [options] [--exec -- COMMAND ARGS…]
 
 Prints a token IAP accepts, and nothing else, on standard output:
-  curl -H "Authorization: Bearer $(npx iap-token token --audience AUDIENCE)" https://app.example.com/
+  curl -H "Authorization: Bearer $(iap-token token --audience AUDIENCE)" https://app.example.com/
+With --exec, runs COMMAND once with the token in IAP_TOKEN instead, and exits with its exit code; nothing
+renews the token while it runs (an hour at most): for longer, use iap-token proxy.
 
 Options:
   --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt, its URL (https://HOST/*)
@@ -23,6 +26,7 @@ Options:
   --client-secret SECRET     better: IAP_TOKEN_CLIENT_SECRET in the environment
   --service-account EMAIL    mint the token for this service account (impersonation)
   --delegates EMAILS         the delegation chain to it, comma-separated
+  --exec -- COMMAND ARGS…    run COMMAND with IAP_TOKEN set
   --help
 
 With no credential option: GOOGLE_APPLICATION_CREDENTIALS, else gcloud's application default credentials
@@ -34,16 +38,41 @@ const FROM_ENV: Partial<Record<string, string>> = {
   '--client-secret': 'IAP_TOKEN_CLIENT_SECRET',
 };
 
-export async function tokenCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<string> {
-  const flags = Object.values(FLAG_OF).map((flag) => flag.slice(2));
-  const { values } = parseArgs(argv, { values: flags, flags: [] });
+export async function tokenCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<string | number> {
+  const exec = argv.indexOf('--exec');
+  const command = exec === -1 ? undefined : argv.slice(exec + 1);
+  if (command && (command[0] !== '--' || command.length < 2))
+    throw new UsageError('--exec is followed by -- and the command to run: --exec -- COMMAND ARGS…');
+  const { values } = parseArgs(exec === -1 ? argv : argv.slice(0, exec), { values: TOKEN_FLAGS.map((flag) => flag.slice(2)), flags: [] });
   const config = readConfig(flagInputs(values, env), withGcloudDefaults(env), CLI_VOCABULARY);
-  const minter = createMinter(config, { env, report: { info: log, warning: (line) => log(`warning: ${line}`) } });
-  return (await minter.mint()).token;
+  const minter = createMinter(config, { env, report: cliReport(log) });
+  const { token } = await minter.mint();
+  if (!command) return token;
+  return runWithToken(command.slice(1), token, env);
+}
+
+/** Progress and warnings on standard error. */
+export function cliReport(log: (line: string) => void): { info: (line: string) => void; warning: (line: string) => void } {
+  return { info: log, warning: (line) => log(`warning: ${line}`) };
+}
+
+/** Runs the command with IAP_TOKEN set, its standard streams the terminal's, and resolves with its exit code. */
+function runWithToken([file = '', ...args]: readonly string[], token: string, env: Env): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: 'inherit', env: { ...env, IAP_TOKEN: token } });
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(new UsageError(`--exec could not run ${file} (${error.code ?? error.message})`)),
+    );
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1)));
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  return process.getBuiltinModule('node:os').constants.signals[signal];
 }
 
 /** The command line as `readConfig` reads inputs: each flag for its input, a file's text for credentials_json. */
-function flagInputs(values: Readonly<Record<string, string>>, env: Env): InputReader {
+export function flagInputs(values: Readonly<Record<string, string>>, env: Env): InputReader {
   return (input) => {
     const flag = FLAG_OF[input];
     if (!flag) return undefined;
@@ -59,7 +88,7 @@ function flagInputs(values: Readonly<Record<string, string>>, env: Env): InputRe
 }
 
 /** Like Google's libraries on a workstation: gcloud's application default credentials when nothing else is set. */
-function withGcloudDefaults(env: Env): Env {
+export function withGcloudDefaults(env: Env): Env {
   if (env['GOOGLE_APPLICATION_CREDENTIALS']) return env;
   const dir =
     process.platform === 'win32'

@@ -12,7 +12,23 @@ export const FLAG_OF: Partial<Record<InputName, string>> = {
   oauth_client_secret: '--client-secret',
   service_account: '--service-account',
   delegates: '--delegates',
+  proxy_to: '--to',
+  proxy_header: '--header',
+  proxy_listen: '--listen',
 };
+
+/** The flags of `iap-token token` (and every command that mints): the credential and the token asked for. */
+export const TOKEN_FLAGS = [
+  '--audience',
+  '--token-type',
+  '--lifetime',
+  '--credentials-file',
+  '--refresh-token',
+  '--client-id',
+  '--client-secret',
+  '--service-account',
+  '--delegates',
+];
 
 const CREDENTIALS =
   'sign in with `gcloud auth application-default login` and run this again, pass --credentials-file KEY.json, or get a refresh token with `iap-token login` and pass it with --client-id (IAP_TOKEN_REFRESH_TOKEN and IAP_TOKEN_CLIENT_SECRET in the environment)';

@@ -26,15 +26,19 @@ export const RENEW_BEFORE_MS = 5 * 60_000;
  */
 export function renewing(fetch: () => Promise<AccessToken>, now: () => number = Date.now): () => Promise<string> {
   let current: AccessToken | undefined;
+  /** When `current` arrived: a token that lives less than twice the margin is renewed at half its life instead. */
+  let fetchedAt = 0;
   let inFlight: Promise<AccessToken> | undefined;
   return async () => {
-    if (current && current.expiresAt - now() > RENEW_BEFORE_MS) return current.token;
+    const margin = current ? Math.min(RENEW_BEFORE_MS, (current.expiresAt - fetchedAt) / 2) : 0;
+    if (current && current.expiresAt - now() > margin) return current.token;
     // Callers that arrive while a fetch is under way share it: a credential never asks twice at once.
     inFlight ??= fetch().finally(() => {
       inFlight = undefined;
     });
     try {
       current = await inFlight;
+      fetchedAt = now();
     } catch (error) {
       if (current && current.expiresAt > now()) return current.token;
       throw error;

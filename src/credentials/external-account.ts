@@ -45,7 +45,9 @@ export function externalAccountCredential(
       );
     }, now),
   };
-  return source.impersonate ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [] }, iam, now) : federated;
+  return source.impersonate
+    ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [], origin: source.origin }, iam, now)
+    : federated;
 }
 
 /** STS issues federated tokens for an hour; the library does not say when its token expires. */

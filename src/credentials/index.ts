@@ -42,7 +42,7 @@ export function createCredential(source: CredentialSource, clients: GoogleClient
       // gcloud's --impersonate-service-account ADC: the source credentials acting as the account, through IAM.
       return impersonate(
         createCredential(source.inner, clients),
-        { serviceAccount: source.serviceAccount, delegates: source.delegates },
+        { serviceAccount: source.serviceAccount, delegates: source.delegates, origin: source.origin },
         iam,
         now,
       );

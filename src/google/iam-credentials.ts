@@ -9,6 +9,8 @@ import { CLOUD_PLATFORM_SCOPE, secretField, type AccessToken } from './answer.ts
 export interface Impersonation {
   readonly serviceAccount: string;
   readonly delegates: readonly string[];
+  /** Where the user named them, for remedies: `service_account and delegates`, `--service-account`, a file. */
+  readonly origin?: string;
 }
 
 /** Who calls, as far as remedies need to say it: which member must hold a role, and whether it is federated. */
@@ -110,11 +112,11 @@ export function iamRemedy(
     return "Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";
   }
   if (status === 404) {
-    return `Fix: the service account ${target.serviceAccount} does not exist; check service_account (and delegates).`;
+    return `Fix: the service account ${target.serviceAccount} does not exist; check ${target.origin ?? 'the service account (and delegates)'}.`;
   }
   // Only signJwt refuses federated tokens by type; a federated token refused elsewhere has expired or been revoked.
   if (status === 401 && (failure.reason === 'ACCESS_TOKEN_TYPE_UNSUPPORTED' || (caller.federated && expected === PERMISSIONS.signJwt))) {
-    return "Fix: a federated token cannot call this method; the action should have exchanged it for the service account's own access token first. Please report this.";
+    return "Fix: a federated token cannot call this method; iap-token should have exchanged it for the service account's own access token first. Please report this.";
   }
   if (status === 401) {
     return "Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";

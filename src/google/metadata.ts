@@ -73,7 +73,7 @@ function metadataRemedy({ status }: ApiFailure, server: MetadataServer): string 
     return server.unreachable;
   }
   if (status === 404) {
-    return 'Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, or give a credential instead.';
+    return `Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, ${server.otherwise}`;
   }
   if (status === 403) {
     return 'Fix: the metadata server refused the request; on GKE, check Workload Identity is enabled for the node pool and the Kubernetes service account is bound to a Google service account.';

@@ -144,7 +144,7 @@ function emailOf(idToken: string): string | undefined {
 
 function keyGrantRemedy({ code, message }: ApiFailure, { email, origin }: KeySigner): string | undefined {
   if (code === 'invalid_grant' && /signature/i.test(message)) {
-    return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and update the secret.`;
+    return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and use it in place of the old one (${origin}).`;
   }
   if (code === 'invalid_grant' && /timeframe|short-lived|\biat\b|\bexp\b/i.test(message)) {
     return "Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";

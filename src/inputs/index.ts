@@ -8,6 +8,8 @@ import { audienceCovers, carriesTokens } from '../urls.ts';
 import { parseCredentialsFile } from './credentials-file.ts';
 import { parseCredentialsJson } from './key-file.ts';
 import { readSmokeConfig } from './smoke.ts';
+import { readAgentConfig, proxyTarget } from './agent.ts';
+import type { Context } from './context.ts';
 import { INPUT_DEFAULTS, type InputName, type InputReader, type Vocabulary } from './vocabulary.ts';
 
 export { ACTION_VOCABULARY, actionInputs, INPUT_DEFAULTS, type InputName, type InputReader, type Vocabulary } from './vocabulary.ts';
@@ -42,7 +44,10 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
   const endpoints = resolveEndpoints(universe, env, words.complain);
 
   const tokenType = readTokenType(ctx, input('token_type'));
-  const audience = tokenType === 'signed_jwt' ? readUrlAudience(ctx, input('audience')) : readAudience(ctx, input('audience'));
+  // A proxy to one origin gives a signed JWT its natural audience: every path of that origin.
+  const target = proxyTarget(ctx);
+  const givenAudience = input('audience') || (tokenType === 'signed_jwt' && target ? `${target}/*` : '');
+  const audience = tokenType === 'signed_jwt' ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
   const lifetimeSeconds = readLifetime(ctx, input('lifetime'), tokenType);
   const serviceAccount = optionalEmail(ctx, input('service_account'), 'service_account');
   const delegates = readDelegates(ctx, input('delegates'));
@@ -76,17 +81,9 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
     universe,
     endpoints,
     smoke,
+    agent: readAgentConfig(ctx, tokenType === 'signed_jwt' ? audience : undefined),
     nameOf: words.name,
   };
-}
-
-/** What every reader below needs: the inputs, the environment, and the front door's words. */
-interface Context {
-  readonly env: Env;
-  readonly input: (name: InputName) => string;
-  readonly words: Vocabulary;
-  /** Throws the error for `name`, spelled as the front door spells it. */
-  readonly fail: (name: InputName, problem: string) => never;
 }
 
 function readAudience({ fail, words }: Context, audience: string): string {

@@ -26,6 +26,10 @@ export const INPUT_DEFAULTS = {
   smoke_test_expected_status: '200-299',
   smoke_test_retry_for: '300',
   smoke_test_timeout: '30',
+  keep_fresh: 'false',
+  proxy_to: '',
+  proxy_header: 'authorization',
+  proxy_listen: '127.0.0.1:0',
 } as const;
 
 export type InputName = keyof typeof INPUT_DEFAULTS;

@@ -1,10 +1,11 @@
+import { answeredByIap } from '../iap/answers.ts';
 import type { ApiFailure } from '../errors.ts';
 import { isRetryableNetworkFailure, isRetryableStatus, type HttpResponse } from '../http/client.ts';
-import { statusIn, type SmokeConfig } from '../config.ts';
+import type { SmokeConfig, StatusSet } from '../config.ts';
 
 /** Answers IAP made itself carry this header; everything else passed IAP and came from the app. */
 export function fromIap(response: HttpResponse): boolean {
-  return String(response.headers['x-goog-iap-generated-response'] ?? '').toLowerCase() === 'true';
+  return answeredByIap(response.headers);
 }
 
 /**
@@ -34,4 +35,8 @@ export function canRetrySafely(
     answer: (response) => fromIap(response) && canHeal(response, config),
     failure: (failure) => failure.code === 'ECONNREFUSED' || failure.code === 'EAI_AGAIN',
   };
+}
+
+export function statusIn(set: StatusSet, status: number): boolean {
+  return set.ranges.some(([low, high]) => status >= low && status <= high);
 }

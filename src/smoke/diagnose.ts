@@ -4,6 +4,7 @@ import type { MintedToken } from '../tokens/check.ts';
 import type { SmokeConfig, SmokeTarget } from '../config.ts';
 import { displayUrl } from '../urls.ts';
 import { fromIap } from './classify.ts';
+import { iapRefusal } from '../iap/answers.ts';
 
 interface Failed {
   readonly target: SmokeTarget;
@@ -66,33 +67,35 @@ async function iapRefusedToken(failed: Failed, response: HttpResponse): Promise<
   const { minted, config } = failed;
   const said = response.body.trim().slice(0, 200);
   const quoted = `IAP refused the token with 401: "${said}".`;
-  if (/audience/i.test(said)) {
-    if (minted.kind === 'signed_jwt') {
-      return `${quoted}\nFix: the signed JWT's audience ${minted.audience} does not cover the URL IAP saw; use https://HOST/* as audience.`;
+  switch (iapRefusal(response.status, said)) {
+    case 'audience': {
+      if (minted.kind === 'signed_jwt') {
+        return `${quoted}\nFix: the signed JWT's audience ${minted.audience} does not cover the URL IAP saw; use https://HOST/* as audience.`;
+      }
+      const clientId = await signInClientId(failed);
+      const claim = decodeJwt(minted.token)?.claims['aud'];
+      const aud = typeof claim === 'string' ? claim : minted.audience;
+      const url = new URL(failed.target.url);
+      const expected = clientId
+        ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist`
+        : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
+      return `${quoted}\nFix: ${expected}; or, with no OAuth client at all, token_type: signed_jwt with audience ${url.origin}/*.`;
     }
-    const clientId = await signInClientId(failed);
-    const claim = decodeJwt(minted.token)?.claims['aud'];
-    const aud = typeof claim === 'string' ? claim : minted.audience;
-    const url = new URL(failed.target.url);
-    const expected = clientId
-      ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist`
-      : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
-    return `${quoted}\nFix: ${expected}; or, with no OAuth client at all, token_type: signed_jwt with audience ${url.origin}/*.`;
+    case 'email':
+      return `${quoted}\nFix: the ID token has no email claim; set include_email: true.`;
+    case 'signature':
+      return minted.kind === 'signed_jwt'
+        ? `${quoted}\nFix: IAP could not verify the JWT with ${minted.principal}'s public keys; the signing key may have been deleted. Mint again.`
+        : `${quoted}\nFix: the token is not signed by Google; pass the action's token output unchanged.`;
+    case 'parse':
+      return `${quoted}\nFix: IAP did not receive a JWT in the ${config.header} header. Check smoke_test_headers and any proxy on the way.`;
+    case 'empty':
+      return `${quoted}\nFix: IAP saw no token: something between the runner and IAP strips the ${config.header} header (a proxy, a load balancer rule).`;
+    case 'expired':
+      return `${quoted}\nFix: the token expired; check the runner's clock, or mint it closer to its use.`;
+    default:
+      return quoted;
   }
-  if (/email/i.test(said)) return `${quoted}\nFix: the ID token has no email claim; set include_email: true.`;
-  if (/signature/i.test(said)) {
-    return minted.kind === 'signed_jwt'
-      ? `${quoted}\nFix: IAP could not verify the JWT with ${minted.principal}'s public keys; the signing key may have been deleted. Mint again.`
-      : `${quoted}\nFix: the token is not signed by Google; pass the action's token output unchanged.`;
-  }
-  if (/parse/i.test(said)) {
-    return `${quoted}\nFix: IAP did not receive a JWT in the ${config.header} header. Check smoke_test_headers and any proxy on the way.`;
-  }
-  if (/empty token/i.test(said)) {
-    return `${quoted}\nFix: IAP saw no token: something between the runner and IAP strips the ${config.header} header (a proxy, a load balancer rule).`;
-  }
-  if (/expire/i.test(said)) return `${quoted}\nFix: the token expired; check the runner's clock, or mint it closer to its use.`;
-  return quoted;
 }
 
 /**

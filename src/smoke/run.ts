@@ -2,8 +2,8 @@ import { ActionError, ApiError } from '../errors.ts';
 import { redact } from '../secrets.ts';
 import type { Http, HttpResponse } from '../http/client.ts';
 import type { MintedToken } from '../tokens/check.ts';
-import { canRetrySafely, fromIap } from './classify.ts';
-import { statusIn, type SmokeConfig, type SmokeTarget } from '../config.ts';
+import { canRetrySafely, fromIap, statusIn } from './classify.ts';
+import type { SmokeConfig, SmokeTarget } from '../config.ts';
 import { displayUrl } from '../urls.ts';
 import { diagnose } from './diagnose.ts';
 

@@ -99,8 +99,10 @@ function generateAccessToken(fake: FakeGoogle, caller: Identity, delegates: stri
     return apiError(400, 'INVALID_ARGUMENT', `Invalid lifetime: ${text(lifetime)}`);
   const seconds = lifetime === undefined ? 3600 : Number(text(lifetime).slice(0, -1));
   if (seconds > 3600) return apiError(400, 'INVALID_ARGUMENT', 'The lifetime must be at most 3600s.');
-  const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email }, seconds);
-  return { status: 200, body: { accessToken, expireTime: new Date(fake.now() + seconds * 1000).toISOString() } };
+  // A test may shorten every access token's life (fake.accessTokenLifetimeS) to see renewals.
+  const lives = Math.min(seconds, fake.accessTokenLifetimeS);
+  const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email }, lives);
+  return { status: 200, body: { accessToken, expireTime: new Date(fake.now() + lives * 1000).toISOString() } };
 }
 
 /**

@@ -8,6 +8,23 @@ const IAP = { 'x-goog-iap-generated-response': 'true' };
  * marked by X-Goog-IAP-Generated-Response, when it refuses; what passes reaches the app.
  */
 export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
+  const passed = iapGate(fake, req);
+  if ('status' in passed) return passed;
+  fake.appRequests.push({ path: req.path, method: req.method, authorization: passed.ownAuthorization });
+  return app(req, passed.email, passed.ownAuthorization);
+}
+
+/** What IAP lets through: who the token is for, and the request's own Authorization when the token came in Proxy-Authorization. */
+export interface Passed {
+  readonly email: string;
+  readonly ownAuthorization: string | null;
+}
+
+/**
+ * IAP's check of one request, from its headers alone (so that streamed and upgraded requests pass the same gate):
+ * IAP's own refusal, or who passed.
+ */
+export function iapGate(fake: FakeGoogle, req: Pick<Req, 'origin' | 'path' | 'headers'>): Reply | Passed {
   // IAP takes a token from Proxy-Authorization first; then the request's own Authorization goes on to the app.
   const proxyToken = bearer(req.headers['proxy-authorization']);
   const token = proxyToken ?? bearer(req.headers['authorization']);
@@ -20,6 +37,8 @@ export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
     return { status: 302, headers: { ...IAP, location: signIn.toString() }, body: 'Invalid IAP credentials: empty token' };
   }
   const refuse = (message: string): Reply => ({ status: 401, headers: IAP, body: `Invalid IAP credentials: ${message}` });
+  // IAP's words for an expired token, as long test suites meet them (kubeflow/pipelines#4321).
+  const expired = (): Reply => ({ status: 401, headers: IAP, body: 'OpenID Connect token expired: JWT has expired' });
   const jwt = parse(token);
   if (!jwt) return refuse('Unable to parse JWT');
   const exp = jwt.claims['exp'];
@@ -29,7 +48,7 @@ export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
     if (!verify(jwt, fake.googleKey.publicKey)) return refuse('JWT signature is invalid');
     const audiences = [fake.iap.clientId, ...fake.iap.programmaticClients];
     if (!audiences.includes(String(jwt.claims['aud']))) return refuse('Invalid bearer token. Invalid JWT audience.');
-    if (typeof exp !== 'number' || exp * 1000 < fake.now()) return refuse('Expired JWT');
+    if (typeof exp !== 'number' || exp * 1000 < fake.now()) return expired();
     email = jwt.claims['email'];
     if (typeof email !== 'string') return refuse("JWT 'email' claim isn't a string");
   } else {
@@ -47,7 +66,7 @@ export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
     if (typeof exp !== 'number' || typeof iat !== 'number' || exp - iat > 3600) return refuse('JWT lifetime exceeds one hour');
     // Like Google, a few minutes of clock skew between the signer and IAP are tolerated.
     if (iat * 1000 > fake.now() + 300_000) return refuse('JWT issued in the future');
-    if (exp * 1000 < fake.now()) return refuse('Expired JWT');
+    if (exp * 1000 < fake.now()) return expired();
     email = account.email;
   }
   if (typeof email !== 'string') return refuse("JWT 'email' claim isn't a string");
@@ -61,8 +80,7 @@ export function handleIapApp(fake: FakeGoogle, req: Req): Reply {
     };
   }
   const ownAuthorization = proxyToken ? String(req.headers['authorization'] ?? '') || null : null;
-  fake.appRequests.push({ path: req.path, method: req.method, authorization: ownAuthorization });
-  return app(req, email, ownAuthorization);
+  return { email, ownAuthorization };
 }
 
 /** The app behind IAP: /app/status/NNN answers NNN, /app/redirect sends elsewhere, anything else 200. */

@@ -16,7 +16,11 @@ export function handleMetadata(fake: FakeGoogle, req: Req): Reply {
       return { status: 200, headers: { ...FLAVOR, 'content-type': 'application/text' }, body: account.email };
     case 'token': {
       const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email: account.email });
-      return { status: 200, headers: FLAVOR, body: { access_token: accessToken, expires_in: 3599, token_type: 'Bearer' } };
+      return {
+        status: 200,
+        headers: FLAVOR,
+        body: { access_token: accessToken, expires_in: fake.accessTokenLifetimeS, token_type: 'Bearer' },
+      };
     }
     case 'identity': {
       const audience = req.query.get('audience');

@@ -49,7 +49,7 @@ function jwtBearer(fake: FakeGoogle, assertion: string, tokenUrl: string): Reply
   }
   if (typeof scope === 'string' && scope && targetAudience === undefined) {
     const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email: account.email });
-    return { status: 200, body: { access_token: accessToken, expires_in: 3599, token_type: 'Bearer' } };
+    return { status: 200, body: { access_token: accessToken, expires_in: fake.accessTokenLifetimeS, token_type: 'Bearer' } };
   }
   return oauthError(400, 'invalid_scope', 'Invalid OAuth scope or ID token audience provided.');
 }
@@ -81,7 +81,7 @@ function refreshGrant(fake: FakeGoogle, form: Record<string, unknown>): Reply {
     status: 200,
     body: {
       access_token: accessToken,
-      expires_in: 3599,
+      expires_in: fake.accessTokenLifetimeS,
       scope: grant.scopes.join(' '),
       token_type: 'Bearer',
       ...(idToken ? { id_token: idToken } : {}),
@@ -155,7 +155,7 @@ function authorizationCodeGrant(fake: FakeGoogle, form: Record<string, unknown>)
     status: 200,
     body: {
       access_token: fake.issueAccessToken({ kind: 'user', email: issued.email, scopes }),
-      expires_in: 3599,
+      expires_in: fake.accessTokenLifetimeS,
       refresh_token: refreshToken,
       scope: scopes.join(' '),
       token_type: 'Bearer',

@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import { createServer as createTlsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { newSigningKey, sign, type SigningKey } from './jwt.ts';
 import { handleAuthorize, handleOAuthToken } from './oauth.ts';
@@ -10,6 +11,7 @@ import { handleIamCredentials } from './iam.ts';
 import { handleGitHubOidc } from './github.ts';
 import { handleIapApp } from './iap.ts';
 import { handleMetadata } from './metadata.ts';
+import { handleStream, handleUpgrade } from './streams.ts';
 
 /**
  * A fake Google on 127.0.0.1 for tests and the demo: the OAuth token endpoint, STS, IAM Credentials, GitHub's OIDC
@@ -141,10 +143,15 @@ export class FakeGoogle {
   /** The runner VM's metadata server: its default service account, if one is attached. */
   readonly metadata: { serviceAccount: string | undefined } = { serviceAccount: undefined };
   now: () => number = Date.now;
+  /** How long the ID tokens it issues live: Google's hour, or seconds, so that the agent's refresh runs in a test. */
+  idTokenLifetimeS = 3600;
+  /** How long the access tokens it issues live (STS, OAuth, IAM, metadata): an hour, or seconds for refresh tests. */
+  accessTokenLifetimeS = 3599;
 
   /** The same fake over HTTPS (certificate for *.fake-google.test, test-bed/tls/ca.pem), for proxy tests. */
   httpsPort = 0;
   readonly #servers: Server[];
+  readonly #upgraded = new Set<Duplex>();
   /** What reset() returns to: the state as constructed, until markBaseline() takes another. */
   #baseline: Baseline;
   /** Counts forgetRequests() calls: the in-flight figures belong to the requests since the last one. */
@@ -154,6 +161,8 @@ export class FakeGoogle {
     this.secrets.add(this.githubRequestToken);
     this.#baseline = this.#snapshot();
     const handle = (req: IncomingMessage, res: ServerResponse) => {
+      // Uploads and downloads of any size are streamed, never held whole (test-bed/fake-google/streams.ts).
+      if (handleStream(this, req, res)) return;
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
@@ -174,6 +183,14 @@ export class FakeGoogle {
     };
     const tls = (name: string) => readFileSync(new URL(`../tls/${name}`, import.meta.url));
     this.#servers = [createServer(handle), createTlsServer({ key: tls('server-key.pem'), cert: tls('server.pem') }, handle)];
+    for (const server of this.#servers) {
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+        // An upgraded connection is no longer the server's to close: stop() ends these itself.
+        this.#upgraded.add(socket);
+        socket.on('close', () => this.#upgraded.delete(socket));
+        handleUpgrade(this, req, socket);
+      });
+    }
   }
 
   async start(): Promise<this> {
@@ -188,6 +205,7 @@ export class FakeGoogle {
   }
 
   async stop(): Promise<void> {
+    for (const socket of this.#upgraded) socket.destroy();
     await Promise.all(
       this.#servers.map((server) => {
         server.closeAllConnections();
@@ -327,6 +345,8 @@ export class FakeGoogle {
     restoreFields(this.signIn, { ...base.signIn });
     restoreFields(this.metadata, { ...base.metadata });
     this.now = base.now;
+    this.idTokenLifetimeS = base.idTokenLifetimeS;
+    this.accessTokenLifetimeS = base.accessTokenLifetimeS;
   }
 
   /**
@@ -358,6 +378,8 @@ export class FakeGoogle {
       signIn: { ...this.signIn },
       metadata: { ...this.metadata },
       now: this.now,
+      idTokenLifetimeS: this.idTokenLifetimeS,
+      accessTokenLifetimeS: this.accessTokenLifetimeS,
     };
   }
 
@@ -369,7 +391,7 @@ export class FakeGoogle {
     return endpoint ? this.requests.filter((r) => r.endpoint === endpoint).length : this.requests.length;
   }
 
-  issueAccessToken(identity: Identity, lifetimeS = 3599): string {
+  issueAccessToken(identity: Identity, lifetimeS = this.accessTokenLifetimeS): string {
     const token = `ya29.fake-${randomBytes(32).toString('base64url')}`;
     this.accessTokens.set(token, { identity, expiresAt: this.now() + lifetimeS * 1000 });
     this.secrets.add(token);
@@ -391,7 +413,7 @@ export class FakeGoogle {
         aud: audience,
         azp: subject.azp ?? subject.uniqueId,
         ...(includeEmail ? { email: subject.email, email_verified: true } : {}),
-        exp: iat + 3600,
+        exp: iat + this.idTokenLifetimeS,
         iat,
         iss: GOOGLE_ISSUER,
         sub: subject.uniqueId,
@@ -490,6 +512,8 @@ interface Baseline {
   readonly signIn: { email: string; consent: boolean };
   readonly metadata: { serviceAccount: string | undefined };
   readonly now: () => number;
+  readonly idTokenLifetimeS: number;
+  readonly accessTokenLifetimeS: number;
 }
 
 function copyProvider(provider: Provider): Provider {

@@ -67,7 +67,7 @@ export function handleSts(fake: FakeGoogle, req: Req): Reply {
       access_token: accessToken,
       issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
       token_type: 'Bearer',
-      expires_in: 3599,
+      expires_in: fake.accessTokenLifetimeS,
     },
   };
 }

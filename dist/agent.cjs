@@ -1,0 +1,3442 @@
+"use strict";
+var __create = Object.create;
+var __defProp = Object.defineProperty;
+var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
+var __getOwnPropNames = Object.getOwnPropertyNames;
+var __getProtoOf = Object.getPrototypeOf;
+var __hasOwnProp = Object.prototype.hasOwnProperty;
+var __esm = (fn, res, err) => function __init() {
+  if (err) throw err[0];
+  try {
+    return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
+  } catch (e) {
+    throw err = [e], e;
+  }
+};
+var __commonJS = (cb, mod) => function __require() {
+  try {
+    return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;
+  } catch (e) {
+    throw mod = 0, e;
+  }
+};
+var __export = (target, all) => {
+  for (var name in all)
+    __defProp(target, name, { get: all[name], enumerable: true });
+};
+var __copyProps = (to, from, except, desc) => {
+  if (from && typeof from === "object" || typeof from === "function") {
+    for (let key of __getOwnPropNames(from))
+      if (!__hasOwnProp.call(to, key) && key !== except)
+        __defProp(to, key, { get: () => from[key], enumerable: !(desc = __getOwnPropDesc(from, key)) || desc.enumerable });
+  }
+  return to;
+};
+var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__getProtoOf(mod)) : {}, __copyProps(
+  // If the importer is in node compatibility mode or this is not an ESM
+  // file that has been converted to a CommonJS file using a Babel-
+  // compatible transform (i.e. "__esModule" has not been set), then set
+  // "default" to the CommonJS "module.exports" for node compatibility.
+  isNodeMode || !mod || !mod.__esModule ? __defProp(target, "default", { value: mod, enumerable: true }) : target,
+  mod
+));
+var __toCommonJS = (mod) => __copyProps(__defProp({}, "__esModule", { value: true }), mod);
+
+// node_modules/@actions/http-client/lib/proxy.js
+function getProxyUrl(reqUrl) {
+  const usingSsl = reqUrl.protocol === "https:";
+  if (checkBypass(reqUrl)) {
+    return void 0;
+  }
+  const proxyVar = (() => {
+    if (usingSsl) {
+      return process.env["https_proxy"] || process.env["HTTPS_PROXY"];
+    } else {
+      return process.env["http_proxy"] || process.env["HTTP_PROXY"];
+    }
+  })();
+  if (proxyVar) {
+    try {
+      return new DecodedURL(proxyVar);
+    } catch (_a) {
+      if (!proxyVar.startsWith("http://") && !proxyVar.startsWith("https://"))
+        return new DecodedURL(`http://${proxyVar}`);
+    }
+  } else {
+    return void 0;
+  }
+}
+function checkBypass(reqUrl) {
+  if (!reqUrl.hostname) {
+    return false;
+  }
+  const reqHost = reqUrl.hostname;
+  if (isLoopbackAddress(reqHost)) {
+    return true;
+  }
+  const noProxy = process.env["no_proxy"] || process.env["NO_PROXY"] || "";
+  if (!noProxy) {
+    return false;
+  }
+  let reqPort;
+  if (reqUrl.port) {
+    reqPort = Number(reqUrl.port);
+  } else if (reqUrl.protocol === "http:") {
+    reqPort = 80;
+  } else if (reqUrl.protocol === "https:") {
+    reqPort = 443;
+  }
+  const upperReqHosts = [reqUrl.hostname.toUpperCase()];
+  if (typeof reqPort === "number") {
+    upperReqHosts.push(`${upperReqHosts[0]}:${reqPort}`);
+  }
+  for (const upperNoProxyItem of noProxy.split(",").map((x) => x.trim().toUpperCase()).filter((x) => x)) {
+    if (upperNoProxyItem === "*" || upperReqHosts.some((x) => x === upperNoProxyItem || x.endsWith(`.${upperNoProxyItem}`) || upperNoProxyItem.startsWith(".") && x.endsWith(`${upperNoProxyItem}`))) {
+      return true;
+    }
+  }
+  return false;
+}
+function isLoopbackAddress(host) {
+  const hostLower = host.toLowerCase();
+  return hostLower === "localhost" || hostLower.startsWith("127.") || hostLower.startsWith("[::1]") || hostLower.startsWith("[0:0:0:0:0:0:0:1]");
+}
+var DecodedURL;
+var init_proxy = __esm({
+  "node_modules/@actions/http-client/lib/proxy.js"() {
+    DecodedURL = class extends URL {
+      constructor(url, base) {
+        super(url, base);
+        this._decodedUsername = decodeURIComponent(super.username);
+        this._decodedPassword = decodeURIComponent(super.password);
+      }
+      get username() {
+        return this._decodedUsername;
+      }
+      get password() {
+        return this._decodedPassword;
+      }
+    };
+  }
+});
+
+// node_modules/tunnel/lib/tunnel.js
+var require_tunnel = __commonJS({
+  "node_modules/tunnel/lib/tunnel.js"(exports2) {
+    "use strict";
+    var net = require("net");
+    var tls = require("tls");
+    var http2 = require("http");
+    var https2 = require("https");
+    var events = require("events");
+    var assert = require("assert");
+    var util = require("util");
+    exports2.httpOverHttp = httpOverHttp2;
+    exports2.httpsOverHttp = httpsOverHttp2;
+    exports2.httpOverHttps = httpOverHttps2;
+    exports2.httpsOverHttps = httpsOverHttps2;
+    function httpOverHttp2(options) {
+      var agent2 = new TunnelingAgent(options);
+      agent2.request = http2.request;
+      return agent2;
+    }
+    function httpsOverHttp2(options) {
+      var agent2 = new TunnelingAgent(options);
+      agent2.request = http2.request;
+      agent2.createSocket = createSecureSocket;
+      agent2.defaultPort = 443;
+      return agent2;
+    }
+    function httpOverHttps2(options) {
+      var agent2 = new TunnelingAgent(options);
+      agent2.request = https2.request;
+      return agent2;
+    }
+    function httpsOverHttps2(options) {
+      var agent2 = new TunnelingAgent(options);
+      agent2.request = https2.request;
+      agent2.createSocket = createSecureSocket;
+      agent2.defaultPort = 443;
+      return agent2;
+    }
+    function TunnelingAgent(options) {
+      var self = this;
+      self.options = options || {};
+      self.proxyOptions = self.options.proxy || {};
+      self.maxSockets = self.options.maxSockets || http2.Agent.defaultMaxSockets;
+      self.requests = [];
+      self.sockets = [];
+      self.on("free", function onFree(socket, host, port, localAddress) {
+        var options2 = toOptions(host, port, localAddress);
+        for (var i = 0, len = self.requests.length; i < len; ++i) {
+          var pending = self.requests[i];
+          if (pending.host === options2.host && pending.port === options2.port) {
+            self.requests.splice(i, 1);
+            pending.request.onSocket(socket);
+            return;
+          }
+        }
+        socket.destroy();
+        self.removeSocket(socket);
+      });
+    }
+    util.inherits(TunnelingAgent, events.EventEmitter);
+    TunnelingAgent.prototype.addRequest = function addRequest(req, host, port, localAddress) {
+      var self = this;
+      var options = mergeOptions({ request: req }, self.options, toOptions(host, port, localAddress));
+      if (self.sockets.length >= this.maxSockets) {
+        self.requests.push(options);
+        return;
+      }
+      self.createSocket(options, function(socket) {
+        socket.on("free", onFree);
+        socket.on("close", onCloseOrRemove);
+        socket.on("agentRemove", onCloseOrRemove);
+        req.onSocket(socket);
+        function onFree() {
+          self.emit("free", socket, options);
+        }
+        function onCloseOrRemove(err) {
+          self.removeSocket(socket);
+          socket.removeListener("free", onFree);
+          socket.removeListener("close", onCloseOrRemove);
+          socket.removeListener("agentRemove", onCloseOrRemove);
+        }
+      });
+    };
+    TunnelingAgent.prototype.createSocket = function createSocket(options, cb) {
+      var self = this;
+      var placeholder = {};
+      self.sockets.push(placeholder);
+      var connectOptions = mergeOptions({}, self.proxyOptions, {
+        method: "CONNECT",
+        path: options.host + ":" + options.port,
+        agent: false,
+        headers: {
+          host: options.host + ":" + options.port
+        }
+      });
+      if (options.localAddress) {
+        connectOptions.localAddress = options.localAddress;
+      }
+      if (connectOptions.proxyAuth) {
+        connectOptions.headers = connectOptions.headers || {};
+        connectOptions.headers["Proxy-Authorization"] = "Basic " + new Buffer(connectOptions.proxyAuth).toString("base64");
+      }
+      debug("making CONNECT request");
+      var connectReq = self.request(connectOptions);
+      connectReq.useChunkedEncodingByDefault = false;
+      connectReq.once("response", onResponse);
+      connectReq.once("upgrade", onUpgrade);
+      connectReq.once("connect", onConnect);
+      connectReq.once("error", onError);
+      connectReq.end();
+      function onResponse(res) {
+        res.upgrade = true;
+      }
+      function onUpgrade(res, socket, head) {
+        process.nextTick(function() {
+          onConnect(res, socket, head);
+        });
+      }
+      function onConnect(res, socket, head) {
+        connectReq.removeAllListeners();
+        socket.removeAllListeners();
+        if (res.statusCode !== 200) {
+          debug(
+            "tunneling socket could not be established, statusCode=%d",
+            res.statusCode
+          );
+          socket.destroy();
+          var error = new Error("tunneling socket could not be established, statusCode=" + res.statusCode);
+          error.code = "ECONNRESET";
+          options.request.emit("error", error);
+          self.removeSocket(placeholder);
+          return;
+        }
+        if (head.length > 0) {
+          debug("got illegal response body from proxy");
+          socket.destroy();
+          var error = new Error("got illegal response body from proxy");
+          error.code = "ECONNRESET";
+          options.request.emit("error", error);
+          self.removeSocket(placeholder);
+          return;
+        }
+        debug("tunneling connection has established");
+        self.sockets[self.sockets.indexOf(placeholder)] = socket;
+        return cb(socket);
+      }
+      function onError(cause) {
+        connectReq.removeAllListeners();
+        debug(
+          "tunneling socket could not be established, cause=%s\n",
+          cause.message,
+          cause.stack
+        );
+        var error = new Error("tunneling socket could not be established, cause=" + cause.message);
+        error.code = "ECONNRESET";
+        options.request.emit("error", error);
+        self.removeSocket(placeholder);
+      }
+    };
+    TunnelingAgent.prototype.removeSocket = function removeSocket(socket) {
+      var pos = this.sockets.indexOf(socket);
+      if (pos === -1) {
+        return;
+      }
+      this.sockets.splice(pos, 1);
+      var pending = this.requests.shift();
+      if (pending) {
+        this.createSocket(pending, function(socket2) {
+          pending.request.onSocket(socket2);
+        });
+      }
+    };
+    function createSecureSocket(options, cb) {
+      var self = this;
+      TunnelingAgent.prototype.createSocket.call(self, options, function(socket) {
+        var hostHeader = options.request.getHeader("host");
+        var tlsOptions = mergeOptions({}, self.options, {
+          socket,
+          servername: hostHeader ? hostHeader.replace(/:.*$/, "") : options.host
+        });
+        var secureSocket = tls.connect(0, tlsOptions);
+        self.sockets[self.sockets.indexOf(socket)] = secureSocket;
+        cb(secureSocket);
+      });
+    }
+    function toOptions(host, port, localAddress) {
+      if (typeof host === "string") {
+        return {
+          host,
+          port,
+          localAddress
+        };
+      }
+      return host;
+    }
+    function mergeOptions(target) {
+      for (var i = 1, len = arguments.length; i < len; ++i) {
+        var overrides = arguments[i];
+        if (typeof overrides === "object") {
+          var keys = Object.keys(overrides);
+          for (var j = 0, keyLen = keys.length; j < keyLen; ++j) {
+            var k = keys[j];
+            if (overrides[k] !== void 0) {
+              target[k] = overrides[k];
+            }
+          }
+        }
+      }
+      return target;
+    }
+    var debug;
+    if (process.env.NODE_DEBUG && /\btunnel\b/.test(process.env.NODE_DEBUG)) {
+      debug = function() {
+        var args = Array.prototype.slice.call(arguments);
+        if (typeof args[0] === "string") {
+          args[0] = "TUNNEL: " + args[0];
+        } else {
+          args.unshift("TUNNEL:");
+        }
+        console.error.apply(console, args);
+      };
+    } else {
+      debug = function() {
+      };
+    }
+    exports2.debug = debug;
+  }
+});
+
+// node_modules/tunnel/index.js
+var require_tunnel2 = __commonJS({
+  "node_modules/tunnel/index.js"(exports2, module2) {
+    module2.exports = require_tunnel();
+  }
+});
+
+// scripts/undici-stub.mjs
+var ProxyAgent;
+var init_undici_stub = __esm({
+  "scripts/undici-stub.mjs"() {
+    ProxyAgent = class {
+      constructor() {
+        throw new Error("iap-token: undici is not bundled; use HttpClient.getAgent, not getAgentDispatcher");
+      }
+    };
+  }
+});
+
+// node_modules/@actions/http-client/lib/index.js
+var lib_exports = {};
+__export(lib_exports, {
+  Headers: () => Headers,
+  HttpClient: () => HttpClient,
+  HttpClientError: () => HttpClientError,
+  HttpClientResponse: () => HttpClientResponse,
+  HttpCodes: () => HttpCodes,
+  MediaTypes: () => MediaTypes,
+  getProxyUrl: () => getProxyUrl2,
+  isHttps: () => isHttps
+});
+function getProxyUrl2(serverUrl) {
+  const proxyUrl = getProxyUrl(new URL(serverUrl));
+  return proxyUrl ? proxyUrl.href : "";
+}
+function isHttps(requestUrl) {
+  const parsedUrl = new URL(requestUrl);
+  return parsedUrl.protocol === "https:";
+}
+var http, https, tunnel, __awaiter, HttpCodes, Headers, MediaTypes, HttpRedirectCodes, HttpResponseRetryCodes, RetryableHttpVerbs, ExponentialBackoffCeiling, ExponentialBackoffTimeSlice, HttpClientError, HttpClientResponse, HttpClient, lowercaseKeys;
+var init_lib = __esm({
+  "node_modules/@actions/http-client/lib/index.js"() {
+    http = __toESM(require("http"));
+    https = __toESM(require("https"));
+    init_proxy();
+    tunnel = __toESM(require_tunnel2());
+    init_undici_stub();
+    __awaiter = function(thisArg, _arguments, P, generator) {
+      function adopt(value) {
+        return value instanceof P ? value : new P(function(resolve) {
+          resolve(value);
+        });
+      }
+      return new (P || (P = Promise))(function(resolve, reject) {
+        function fulfilled(value) {
+          try {
+            step(generator.next(value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+        function rejected(value) {
+          try {
+            step(generator["throw"](value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+        function step(result) {
+          result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+        }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+      });
+    };
+    (function(HttpCodes2) {
+      HttpCodes2[HttpCodes2["OK"] = 200] = "OK";
+      HttpCodes2[HttpCodes2["MultipleChoices"] = 300] = "MultipleChoices";
+      HttpCodes2[HttpCodes2["MovedPermanently"] = 301] = "MovedPermanently";
+      HttpCodes2[HttpCodes2["ResourceMoved"] = 302] = "ResourceMoved";
+      HttpCodes2[HttpCodes2["SeeOther"] = 303] = "SeeOther";
+      HttpCodes2[HttpCodes2["NotModified"] = 304] = "NotModified";
+      HttpCodes2[HttpCodes2["UseProxy"] = 305] = "UseProxy";
+      HttpCodes2[HttpCodes2["SwitchProxy"] = 306] = "SwitchProxy";
+      HttpCodes2[HttpCodes2["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+      HttpCodes2[HttpCodes2["PermanentRedirect"] = 308] = "PermanentRedirect";
+      HttpCodes2[HttpCodes2["BadRequest"] = 400] = "BadRequest";
+      HttpCodes2[HttpCodes2["Unauthorized"] = 401] = "Unauthorized";
+      HttpCodes2[HttpCodes2["PaymentRequired"] = 402] = "PaymentRequired";
+      HttpCodes2[HttpCodes2["Forbidden"] = 403] = "Forbidden";
+      HttpCodes2[HttpCodes2["NotFound"] = 404] = "NotFound";
+      HttpCodes2[HttpCodes2["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+      HttpCodes2[HttpCodes2["NotAcceptable"] = 406] = "NotAcceptable";
+      HttpCodes2[HttpCodes2["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+      HttpCodes2[HttpCodes2["RequestTimeout"] = 408] = "RequestTimeout";
+      HttpCodes2[HttpCodes2["Conflict"] = 409] = "Conflict";
+      HttpCodes2[HttpCodes2["Gone"] = 410] = "Gone";
+      HttpCodes2[HttpCodes2["TooManyRequests"] = 429] = "TooManyRequests";
+      HttpCodes2[HttpCodes2["InternalServerError"] = 500] = "InternalServerError";
+      HttpCodes2[HttpCodes2["NotImplemented"] = 501] = "NotImplemented";
+      HttpCodes2[HttpCodes2["BadGateway"] = 502] = "BadGateway";
+      HttpCodes2[HttpCodes2["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+      HttpCodes2[HttpCodes2["GatewayTimeout"] = 504] = "GatewayTimeout";
+    })(HttpCodes || (HttpCodes = {}));
+    (function(Headers2) {
+      Headers2["Accept"] = "accept";
+      Headers2["ContentType"] = "content-type";
+    })(Headers || (Headers = {}));
+    (function(MediaTypes2) {
+      MediaTypes2["ApplicationJson"] = "application/json";
+    })(MediaTypes || (MediaTypes = {}));
+    HttpRedirectCodes = [
+      HttpCodes.MovedPermanently,
+      HttpCodes.ResourceMoved,
+      HttpCodes.SeeOther,
+      HttpCodes.TemporaryRedirect,
+      HttpCodes.PermanentRedirect
+    ];
+    HttpResponseRetryCodes = [
+      HttpCodes.BadGateway,
+      HttpCodes.ServiceUnavailable,
+      HttpCodes.GatewayTimeout
+    ];
+    RetryableHttpVerbs = ["OPTIONS", "GET", "DELETE", "HEAD"];
+    ExponentialBackoffCeiling = 10;
+    ExponentialBackoffTimeSlice = 5;
+    HttpClientError = class _HttpClientError extends Error {
+      constructor(message, statusCode) {
+        super(message);
+        this.name = "HttpClientError";
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, _HttpClientError.prototype);
+      }
+    };
+    HttpClientResponse = class {
+      constructor(message) {
+        this.message = message;
+      }
+      readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+            let output = Buffer.alloc(0);
+            this.message.on("data", (chunk) => {
+              output = Buffer.concat([output, chunk]);
+            });
+            this.message.on("end", () => {
+              resolve(output.toString());
+            });
+          }));
+        });
+      }
+      readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+            const chunks = [];
+            this.message.on("data", (chunk) => {
+              chunks.push(chunk);
+            });
+            this.message.on("end", () => {
+              resolve(Buffer.concat(chunks));
+            });
+          }));
+        });
+      }
+    };
+    HttpClient = class {
+      constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+          if (requestOptions.ignoreSslError != null) {
+            this._ignoreSslError = requestOptions.ignoreSslError;
+          }
+          this._socketTimeout = requestOptions.socketTimeout;
+          if (requestOptions.allowRedirects != null) {
+            this._allowRedirects = requestOptions.allowRedirects;
+          }
+          if (requestOptions.allowRedirectDowngrade != null) {
+            this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+          }
+          if (requestOptions.maxRedirects != null) {
+            this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+          }
+          if (requestOptions.keepAlive != null) {
+            this._keepAlive = requestOptions.keepAlive;
+          }
+          if (requestOptions.allowRetries != null) {
+            this._allowRetries = requestOptions.allowRetries;
+          }
+          if (requestOptions.maxRetries != null) {
+            this._maxRetries = requestOptions.maxRetries;
+          }
+        }
+      }
+      options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("OPTIONS", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("GET", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("DELETE", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("POST", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("PATCH", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("PUT", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("HEAD", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+      }
+      /**
+       * Gets a typed object from an endpoint
+       * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+       */
+      getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          const res = yield this.get(requestUrl, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+          const res = yield this.post(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+          const res = yield this.put(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+          const res = yield this.patch(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      /**
+       * Makes a raw http request.
+       * All other methods such as get, post, patch, and request ultimately call this.
+       * Prefer get, del, post and patch
+       */
+      request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+          if (this._disposed) {
+            throw new Error("Client has already been disposed.");
+          }
+          const parsedUrl = new URL(requestUrl);
+          let info = this._prepareRequest(verb, parsedUrl, headers);
+          const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb) ? this._maxRetries + 1 : 1;
+          let numTries = 0;
+          let response;
+          do {
+            response = yield this.requestRaw(info, data);
+            if (response && response.message && response.message.statusCode === HttpCodes.Unauthorized) {
+              let authenticationHandler;
+              for (const handler of this.handlers) {
+                if (handler.canHandleAuthentication(response)) {
+                  authenticationHandler = handler;
+                  break;
+                }
+              }
+              if (authenticationHandler) {
+                return authenticationHandler.handleAuthentication(this, info, data);
+              } else {
+                return response;
+              }
+            }
+            let redirectsRemaining = this._maxRedirects;
+            while (response.message.statusCode && HttpRedirectCodes.includes(response.message.statusCode) && this._allowRedirects && redirectsRemaining > 0) {
+              const redirectUrl = response.message.headers["location"];
+              if (!redirectUrl) {
+                break;
+              }
+              const parsedRedirectUrl = new URL(redirectUrl);
+              if (parsedUrl.protocol === "https:" && parsedUrl.protocol !== parsedRedirectUrl.protocol && !this._allowRedirectDowngrade) {
+                throw new Error("Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.");
+              }
+              yield response.readBody();
+              if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                for (const header in headers) {
+                  if (header.toLowerCase() === "authorization") {
+                    delete headers[header];
+                  }
+                }
+              }
+              info = this._prepareRequest(verb, parsedRedirectUrl, headers);
+              response = yield this.requestRaw(info, data);
+              redirectsRemaining--;
+            }
+            if (!response.message.statusCode || !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+              return response;
+            }
+            numTries += 1;
+            if (numTries < maxTries) {
+              yield response.readBody();
+              yield this._performExponentialBackoff(numTries);
+            }
+          } while (numTries < maxTries);
+          return response;
+        });
+      }
+      /**
+       * Needs to be called if keepAlive is set to true in request options.
+       */
+      dispose() {
+        if (this._agent) {
+          this._agent.destroy();
+        }
+        this._disposed = true;
+      }
+      /**
+       * Raw request.
+       * @param info
+       * @param data
+       */
+      requestRaw(info, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve, reject) => {
+            function callbackForResult(err, res) {
+              if (err) {
+                reject(err);
+              } else if (!res) {
+                reject(new Error("Unknown error"));
+              } else {
+                resolve(res);
+              }
+            }
+            this.requestRawWithCallback(info, data, callbackForResult);
+          });
+        });
+      }
+      /**
+       * Raw request with callback.
+       * @param info
+       * @param data
+       * @param onResult
+       */
+      requestRawWithCallback(info, data, onResult) {
+        if (typeof data === "string") {
+          if (!info.options.headers) {
+            info.options.headers = {};
+          }
+          info.options.headers["Content-Length"] = Buffer.byteLength(data, "utf8");
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+          if (!callbackCalled) {
+            callbackCalled = true;
+            onResult(err, res);
+          }
+        }
+        const req = info.httpModule.request(info.options, (msg) => {
+          const res = new HttpClientResponse(msg);
+          handleResult(void 0, res);
+        });
+        let socket;
+        req.on("socket", (sock) => {
+          socket = sock;
+        });
+        req.setTimeout(this._socketTimeout || 3 * 6e4, () => {
+          if (socket) {
+            socket.end();
+          }
+          handleResult(new Error(`Request timeout: ${info.options.path}`));
+        });
+        req.on("error", function(err) {
+          handleResult(err);
+        });
+        if (data && typeof data === "string") {
+          req.write(data, "utf8");
+        }
+        if (data && typeof data !== "string") {
+          data.on("close", function() {
+            req.end();
+          });
+          data.pipe(req);
+        } else {
+          req.end();
+        }
+      }
+      /**
+       * Gets an http agent. This function is useful when you need an http agent that handles
+       * routing through a proxy server - depending upon the url and proxy environment variables.
+       * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+       */
+      getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+      }
+      getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+          return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+      }
+      _prepareRequest(method, requestUrl, headers) {
+        const info = {};
+        info.parsedUrl = requestUrl;
+        const usingSsl = info.parsedUrl.protocol === "https:";
+        info.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info.options = {};
+        info.options.host = info.parsedUrl.hostname;
+        info.options.port = info.parsedUrl.port ? parseInt(info.parsedUrl.port) : defaultPort;
+        info.options.path = (info.parsedUrl.pathname || "") + (info.parsedUrl.search || "");
+        info.options.method = method;
+        info.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+          info.options.headers["user-agent"] = this.userAgent;
+        }
+        info.options.agent = this._getAgent(info.parsedUrl);
+        if (this.handlers) {
+          for (const handler of this.handlers) {
+            handler.prepareRequest(info.options);
+          }
+        }
+        return info;
+      }
+      _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+          return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+      }
+      /**
+       * Gets an existing header value or returns a default.
+       * Handles converting number header values to strings since HTTP headers must be strings.
+       * Note: This returns string | string[] since some headers can have multiple values.
+       * For headers that must always be a single string (like Content-Type), use the
+       * specialized _getExistingOrDefaultContentTypeHeader method instead.
+       */
+      _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+          const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+          if (headerValue) {
+            clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
+          }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== void 0) {
+          return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
+        }
+        if (clientHeader !== void 0) {
+          return clientHeader;
+        }
+        return _default;
+      }
+      /**
+       * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+       * Always returns a single string (not an array) since Content-Type should be a single value.
+       * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+       * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+       * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+       */
+      _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+          const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+          if (headerValue) {
+            if (typeof headerValue === "number") {
+              clientHeader = String(headerValue);
+            } else if (Array.isArray(headerValue)) {
+              clientHeader = headerValue.join(", ");
+            } else {
+              clientHeader = headerValue;
+            }
+          }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        if (additionalValue !== void 0) {
+          if (typeof additionalValue === "number") {
+            return String(additionalValue);
+          } else if (Array.isArray(additionalValue)) {
+            return additionalValue.join(", ");
+          } else {
+            return additionalValue;
+          }
+        }
+        if (clientHeader !== void 0) {
+          return clientHeader;
+        }
+        return _default;
+      }
+      _getAgent(parsedUrl) {
+        let agent2;
+        const proxyUrl = getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+          agent2 = this._proxyAgent;
+        }
+        if (!useProxy) {
+          agent2 = this._agent;
+        }
+        if (agent2) {
+          return agent2;
+        }
+        const usingSsl = parsedUrl.protocol === "https:";
+        let maxSockets = 100;
+        if (this.requestOptions) {
+          maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        if (proxyUrl && proxyUrl.hostname) {
+          const agentOptions = {
+            maxSockets,
+            keepAlive: this._keepAlive,
+            proxy: Object.assign(Object.assign({}, (proxyUrl.username || proxyUrl.password) && {
+              proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+            }), { host: proxyUrl.hostname, port: proxyUrl.port })
+          };
+          let tunnelAgent;
+          const overHttps = proxyUrl.protocol === "https:";
+          if (usingSsl) {
+            tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+          } else {
+            tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+          }
+          agent2 = tunnelAgent(agentOptions);
+          this._proxyAgent = agent2;
+        }
+        if (!agent2) {
+          const options = { keepAlive: this._keepAlive, maxSockets };
+          agent2 = usingSsl ? new https.Agent(options) : new http.Agent(options);
+          this._agent = agent2;
+        }
+        if (usingSsl && this._ignoreSslError) {
+          agent2.options = Object.assign(agent2.options || {}, {
+            rejectUnauthorized: false
+          });
+        }
+        return agent2;
+      }
+      _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent2;
+        if (this._keepAlive) {
+          proxyAgent2 = this._proxyAgentDispatcher;
+        }
+        if (proxyAgent2) {
+          return proxyAgent2;
+        }
+        const usingSsl = parsedUrl.protocol === "https:";
+        proxyAgent2 = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, (proxyUrl.username || proxyUrl.password) && {
+          token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString("base64")}`
+        }));
+        this._proxyAgentDispatcher = proxyAgent2;
+        if (usingSsl && this._ignoreSslError) {
+          proxyAgent2.options = Object.assign(proxyAgent2.options.requestTls || {}, {
+            rejectUnauthorized: false
+          });
+        }
+        return proxyAgent2;
+      }
+      _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || "actions/http-client";
+        const orchId = process.env["ACTIONS_ORCHESTRATION_ID"];
+        if (orchId) {
+          const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
+          return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+      }
+      _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+          retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+          const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+          return new Promise((resolve) => setTimeout(() => resolve(), ms));
+        });
+      }
+      _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+            const statusCode = res.message.statusCode || 0;
+            const response = {
+              statusCode,
+              result: null,
+              headers: {}
+            };
+            if (statusCode === HttpCodes.NotFound) {
+              resolve(response);
+            }
+            function dateTimeDeserializer(key, value) {
+              if (typeof value === "string") {
+                const a = new Date(value);
+                if (!isNaN(a.valueOf())) {
+                  return a;
+                }
+              }
+              return value;
+            }
+            let obj;
+            let contents;
+            try {
+              contents = yield res.readBody();
+              if (contents && contents.length > 0) {
+                if (options && options.deserializeDates) {
+                  obj = JSON.parse(contents, dateTimeDeserializer);
+                } else {
+                  obj = JSON.parse(contents);
+                }
+                response.result = obj;
+              }
+              response.headers = res.message.headers;
+            } catch (err) {
+            }
+            if (statusCode > 299) {
+              let msg;
+              if (obj && obj.message) {
+                msg = obj.message;
+              } else if (contents && contents.length > 0) {
+                msg = contents;
+              } else {
+                msg = `Failed request: (${statusCode})`;
+              }
+              const err = new HttpClientError(msg, statusCode);
+              err.result = response.result;
+              reject(err);
+            } else {
+              resolve(response);
+            }
+          }));
+        });
+      }
+    };
+    lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
+  }
+});
+
+// src/agent-main.ts
+var agent_main_exports = {};
+module.exports = __toCommonJS(agent_main_exports);
+var import_node_fs3 = require("node:fs");
+
+// src/http/reverse-proxy.ts
+var import_node_http = require("node:http");
+var import_node_https = require("node:https");
+var import_promises = require("node:dns/promises");
+init_proxy();
+
+// src/errors.ts
+var InputError = class extends Error {
+  name = "InputError";
+  /** The input, flag or environment variable at fault, as the user spells it where they gave it. */
+  input;
+  /**
+   * `problem` reads after `label: ` (the action's "Input token_type", the CLI's "--token-type"), unless it is a sentence
+   * that starts with the input's name itself.
+   */
+  constructor(input, problem, label = `Input ${input}`) {
+    super(problem.startsWith(input) ? problem : `${label}: ${problem}`);
+    this.input = input;
+  }
+};
+var complainAsAction = (input, problem) => new InputError(input, problem);
+function quote(value) {
+  if (value.length <= 100 && !/[\r\n{}]/.test(value)) return `"${value}"`;
+  return `a ${value.length}-character value (not shown: it may be a secret)`;
+}
+var ApiError = class extends Error {
+  name = "ApiError";
+  what;
+  failure;
+  attempts;
+  remedy;
+  constructor(what, failure, attempts, remedy) {
+    super(describeFailure(what, failure, attempts));
+    this.what = what;
+    this.failure = failure;
+    this.attempts = attempts;
+    this.remedy = remedy;
+  }
+};
+var ActionError = class extends Error {
+  name = "ActionError";
+  remedy;
+  constructor(message, remedy) {
+    super(message);
+    this.remedy = remedy;
+  }
+};
+function describeFailure(what, failure, attempts) {
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+  if (failure.status === 0) return `${what} failed${tries}: ${failure.message}`;
+  const code = failure.code ? ` ${failure.code}` : "";
+  return `${what} failed${tries}: HTTP ${failure.status}${code}: ${failure.message}`;
+}
+function explain(error) {
+  if (error instanceof ApiError || error instanceof ActionError) {
+    return error.remedy ? `${error.message}
+${error.remedy}` : error.message;
+  }
+  if (error instanceof InputError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  return `Unexpected error: ${message}`;
+}
+
+// src/urls.ts
+function isLoopback(hostname) {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+function carriesTokens(url) {
+  return url.protocol === "https:" || url.protocol === "http:" && isLoopback(url.hostname);
+}
+function displayUrl(url) {
+  const parsed = typeof url === "string" ? new URL(url) : url;
+  return `${parsed.origin}${parsed.pathname}${parsed.search ? "?…" : ""}`;
+}
+function audienceCovers(audience, url) {
+  const bare = `${url.origin}${url.pathname}`;
+  const covered = audience.endsWith("*") ? bare.startsWith(audience.slice(0, -1)) : bare === audience;
+  if (covered) return void 0;
+  return `${displayUrl(url)} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
+}
+
+// src/http/reverse-proxy.ts
+var HEALTH_PATH = "/.iap-token/healthz";
+var HOP_BY_HOP = /* @__PURE__ */ new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host"
+]);
+var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+var REFUSAL_BYTES = 16 * 1024;
+async function startReverseProxy(options) {
+  const { target } = options;
+  if (!getProxyUrl(target) && !isLoopback(target.hostname)) {
+    await (0, import_promises.lookup)(target.hostname).catch(() => {
+      throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
+    });
+  }
+  const secure = target.protocol === "https:";
+  const send = secure ? import_node_https.request : import_node_http.request;
+  const agent2 = getProxyUrl(target) ? await tunnellingAgent(target) : secure ? new import_node_https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" }) : new import_node_http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" });
+  const idleTimeoutMs = options.idleTimeoutMs ?? 12e4;
+  let origin = "";
+  const upstreamHeaders = (incoming, token, upgrade) => {
+    const headers = {};
+    for (const [name, value] of Object.entries(incoming)) if (value !== void 0 && !HOP_BY_HOP.has(name)) headers[name] = value;
+    headers["host"] = target.host;
+    if (options.header === "authorization") headers["authorization"] = `Bearer ${token}`;
+    else headers["proxy-authorization"] = `Bearer ${token}`;
+    if (upgrade) {
+      headers["connection"] = "Upgrade";
+      headers["upgrade"] = incoming["upgrade"];
+    }
+    return headers;
+  };
+  const forward = async (req, res, path, retried) => {
+    let token;
+    try {
+      token = await options.token();
+    } catch (error) {
+      return answer(res, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const replayable = IDEMPOTENT.has(req.method ?? "") && !hasBody(req);
+    const upstream = send({
+      protocol: target.protocol,
+      hostname: target.hostname,
+      port: target.port,
+      method: req.method,
+      path,
+      agent: agent2,
+      headers: upstreamHeaders(req.headers, token, false)
+    });
+    upstream.setTimeout(idleTimeoutMs, () => upstream.destroy(Object.assign(new Error("timeout"), { code: "UPSTREAM_TIMEOUT" })));
+    res.on("close", () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    upstream.on("error", (error) => {
+      options.count?.("upstream-error");
+      if (!res.headersSent) answer(res, error.code === "UPSTREAM_TIMEOUT" ? 504 : 502, upstreamReason(error, target, idleTimeoutMs));
+      else res.destroy();
+    });
+    upstream.on("response", (up) => {
+      const status2 = up.statusCode ?? 502;
+      if (String(up.headers["x-goog-iap-generated-response"]).toLowerCase() === "true" && (status2 === 401 || status2 === 403 || status2 === 302)) {
+        void readSome(up, REFUSAL_BYTES).then(async (body) => {
+          const { explanation, retry } = await options.onIapRefusal(status2, body, token);
+          if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
+          const headers = downstreamHeaders(up.headers, target, origin);
+          const text2 = `${body.replace(/\s+$/, "")}
+
+iap-token: ${explanation}
+`;
+          headers["x-iap-token-diagnosis"] = explanation.replace(/[^\x20-\x7e]/g, "?");
+          headers["content-length"] = String(Buffer.byteLength(text2));
+          res.writeHead(status2, headers);
+          res.end(req.method === "HEAD" ? void 0 : text2);
+          return void 0;
+        });
+        return;
+      }
+      res.writeHead(status2, downstreamHeaders(up.headers, target, origin));
+      up.pipe(res);
+    });
+    if (replayable) upstream.end();
+    else req.pipe(upstream);
+  };
+  const server = (0, import_node_http.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+    options.count?.("request");
+    const path = requestPath(req.url ?? "/");
+    if (path === void 0) {
+      answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
+      return;
+    }
+    if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
+      const { ok, body } = options.health();
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    forward(req, res, path, false).catch((error) => {
+      options.log(`Proxy error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) answer(res, 502, "the proxy failed on this request");
+      else res.destroy();
+    });
+  });
+  server.on("connect", (_req, socket) => {
+    socket.end(
+      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niap-token proxy: CONNECT is refused; this proxy forwards to one origin only.\n"
+    );
+  });
+  const upgraded = /* @__PURE__ */ new Set();
+  server.on("upgrade", (req, socket, head) => {
+    options.count?.("websocket");
+    upgraded.add(socket);
+    socket.on("close", () => upgraded.delete(socket));
+    const path = requestPath(req.url ?? "/");
+    socket.on("error", () => socket.destroy());
+    if (path === void 0) {
+      socket.destroy();
+      return;
+    }
+    options.token().then((token) => {
+      const upstream = send({
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        method: req.method,
+        path,
+        headers: upstreamHeaders(req.headers, token, true)
+      });
+      upstream.on("upgrade", (up, upSocket, upHead) => {
+        socket.write(rawHead(101, up.statusMessage ?? "Switching Protocols", up.rawHeaders));
+        if (upHead.length) socket.write(upHead);
+        if (head.length) upSocket.write(head);
+        upSocket.on("error", () => socket.destroy());
+        socket.on("close", () => upSocket.destroy());
+        upSocket.on("close", () => socket.destroy());
+        upSocket.pipe(socket).pipe(upSocket);
+      });
+      upstream.on("response", (up) => {
+        socket.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? "", up.rawHeaders));
+        up.pipe(socket);
+      });
+      upstream.on("error", (error) => {
+        options.count?.("upstream-error");
+        socket.end(rawAnswer(502, upstreamReason(error, target, idleTimeoutMs)));
+      });
+      upstream.end();
+    }).catch((error) => socket.end(rawAnswer(503, `no token to send: ${error instanceof Error ? error.message : String(error)}`)));
+  });
+  await new Promise((resolve, reject) => {
+    server.once("error", (error) => {
+      agent2.destroy();
+      const where = `${options.listen.host}:${options.listen.port}`;
+      reject(
+        error.code === "EADDRINUSE" ? new ActionError(`The proxy cannot listen on ${where}: the port is in use. Choose another port, or 0 for any free one.`) : error.code === "EADDRNOTAVAIL" ? new ActionError(`The proxy cannot listen on ${where}: this machine has no such address.`) : error
+      );
+    });
+    server.listen(options.listen.port, options.listen.host, () => resolve());
+  });
+  const { port } = server.address();
+  const host = options.listen.host.includes(":") ? `[${options.listen.host}]` : options.listen.host;
+  origin = `http://${host}:${port}`;
+  return {
+    url: origin,
+    port,
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      for (const socket of upgraded) socket.destroy();
+      agent2.destroy();
+    })
+  };
+}
+function requestPath(url) {
+  if (url.startsWith("/")) return url;
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const parsed = new URL(url);
+      return `${parsed.pathname}${parsed.search}`;
+    } catch {
+      return void 0;
+    }
+  }
+  return void 0;
+}
+function hasBody(req) {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== void 0 || length !== void 0 && length !== "0";
+}
+function downstreamHeaders(headers, target, origin) {
+  const out = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== void 0 && !HOP_BY_HOP.has(name)) out[name] = value;
+  const location = headers["location"];
+  if (typeof location === "string" && origin) {
+    try {
+      const url = new URL(location);
+      if (url.origin === target.origin) out["location"] = `${origin}${url.pathname}${url.search}${url.hash}`;
+    } catch {
+    }
+  }
+  const cookies = headers["set-cookie"];
+  if (cookies) out["set-cookie"] = cookies.map((cookie) => withoutTargetDomain(cookie, target.hostname));
+  return out;
+}
+function withoutTargetDomain(cookie, hostname) {
+  return cookie.split(";").filter((attribute) => {
+    const [name = "", value = ""] = attribute.split("=", 2);
+    return !(name.trim().toLowerCase() === "domain" && value.trim().replace(/^\./, "").toLowerCase() === hostname.toLowerCase());
+  }).join(";");
+}
+function readSome(stream, limit) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    let size = 0;
+    stream.on("data", (chunk) => {
+      if (size < limit) chunks.push(chunk.subarray(0, limit - size));
+      size += chunk.length;
+    });
+    stream.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    stream.on("error", () => resolve(Buffer.concat(chunks).toString("utf8")));
+  });
+}
+function answer(res, status2, reason) {
+  const text2 = `iap-token proxy: ${reason}
+`;
+  res.writeHead(status2, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(text2),
+    "x-iap-token-diagnosis": reason.replace(/[^\x20-\x7e]/g, "?")
+  });
+  res.end(text2);
+}
+function rawAnswer(status2, reason) {
+  const text2 = `iap-token proxy: ${reason}
+`;
+  return `HTTP/1.1 ${status2} ${status2 === 503 ? "Service Unavailable" : "Bad Gateway"}\r
+content-type: text/plain; charset=utf-8\r
+content-length: ${Buffer.byteLength(text2)}\r
+connection: close\r
+\r
+${text2}`;
+}
+function rawHead(status2, message, rawHeaders) {
+  const lines = [`HTTP/1.1 ${status2} ${message}`];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i] ?? ""}: ${rawHeaders[i + 1] ?? ""}`);
+  return `${lines.join("\r\n")}\r
+\r
+`;
+}
+function upstreamReason(error, target, idleTimeoutMs) {
+  switch (error.code) {
+    case "UPSTREAM_TIMEOUT":
+      return `${target.host} sent nothing for ${idleTimeoutMs / 1e3} s`;
+    case "ECONNRESET":
+      return `the connection to ${target.host} was reset`;
+    case "ECONNREFUSED":
+      return `${target.host} refused the connection`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `the name ${target.hostname} did not resolve`;
+    default:
+      return `could not reach ${target.host} (${error.code ?? error.message})`;
+  }
+}
+async function tunnellingAgent(target) {
+  const { HttpClient: HttpClient2 } = await Promise.resolve().then(() => (init_lib(), lib_exports));
+  return new HttpClient2("iap-token").getAgent(target.toString());
+}
+
+// src/iap/answers.ts
+var READ_CHARS = 512;
+function iapRefusal(status2, body) {
+  if (status2 === 403) return "forbidden";
+  if (status2 >= 300 && status2 < 400) return "sign-in";
+  const said = body.slice(0, READ_CHARS).toLowerCase();
+  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
+  if (said.includes("audience")) return "audience";
+  if (said.includes("email")) return "email";
+  if (said.includes("signature")) return "signature";
+  if (said.includes("parse")) return "parse";
+  if (said.includes("empty token")) return "empty";
+  return "other";
+}
+function explainRefusal(kind, header, principal) {
+  switch (kind) {
+    case "expired":
+      return "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.";
+    case "audience":
+      return "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*.";
+    case "email":
+      return "IAP refused an ID token without an email claim: mint it with include_email.";
+    case "signature":
+      return "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.";
+    case "parse":
+      return `IAP did not receive a JWT in the ${header} header: something on the way changed it.`;
+    case "empty":
+    case "sign-in":
+      return `IAP saw no token: something between the proxy and IAP strips the ${header} header.`;
+    case "forbidden":
+      return `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`;
+    case "other":
+      return "IAP refused the request.";
+  }
+}
+
+// src/credentials/external-account.ts
+var import_promises2 = require("node:fs/promises");
+var import_node_path = require("node:path");
+
+// src/jwt.ts
+var import_node_crypto = require("node:crypto");
+
+// src/json.ts
+function parseJsonObject(text2) {
+  try {
+    const value = JSON.parse(text2);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : void 0;
+  } catch {
+    return void 0;
+  }
+}
+
+// src/jwt.ts
+function base64url(input) {
+  return Buffer.from(input).toString("base64url");
+}
+function decodeJwt(token) {
+  const parts = token.split(".");
+  if (parts.length !== 3 || parts.some((part) => !/^[A-Za-z0-9_-]+$/.test(part))) return void 0;
+  const header = parseSegment(parts[0] ?? "");
+  const claims = parseSegment(parts[1] ?? "");
+  return header && claims ? { header, claims } : void 0;
+}
+function parseSegment(segment) {
+  return parseJsonObject(Buffer.from(segment, "base64url").toString("utf8"));
+}
+function signRs256(claims, key, keyId) {
+  const header = keyId ? { alg: "RS256", typ: "JWT", kid: keyId } : { alg: "RS256", typ: "JWT" };
+  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
+  const signature = (0, import_node_crypto.createSign)("RSA-SHA256").update(signingInput).sign(key);
+  return `${signingInput}.${base64url(signature)}`;
+}
+
+// src/secrets.ts
+var known = /* @__PURE__ */ new Set();
+var mask = () => {
+  throw new Error("no masker: the front door must call setMasker before any secret exists");
+};
+function setMasker(masker) {
+  mask = masker;
+}
+var MIN_SECRET_LENGTH = 6;
+function registerSecret(value, { perLine = true } = {}) {
+  if (!value) return;
+  for (const candidate of perLine ? [value, ...value.split(/\r?\n/)] : [value]) {
+    const trimmed = candidate.trim();
+    if (trimmed.length < MIN_SECRET_LENGTH || known.has(trimmed)) continue;
+    known.add(trimmed);
+    mask(trimmed);
+  }
+}
+function redact(text2) {
+  let out = text2;
+  for (const secret of [...known].sort((a, b) => b.length - a.length)) out = out.split(secret).join("***");
+  return out;
+}
+
+// src/google/answer.ts
+var CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+function secretField(answer2, name, from) {
+  const value = answer2[name];
+  if (typeof value !== "string" || !value) {
+    throw new ActionError(`${from} answered without ${name} (fields: ${Object.keys(answer2).join(", ") || "none"}).`);
+  }
+  registerSecret(value);
+  return value;
+}
+function expiresAt(answer2, now) {
+  const seconds2 = typeof answer2["expires_in"] === "number" ? answer2["expires_in"] : Number(answer2["expires_in"]);
+  return now + (Number.isFinite(seconds2) && seconds2 > 0 ? seconds2 : 3600) * 1e3;
+}
+
+// src/google/sts.ts
+async function exchangeAtSts(http2, exchange, now = Date.now) {
+  const answer2 = await http2.json({
+    what: "STS token exchange",
+    method: "POST",
+    url: exchange.tokenUrl,
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({
+      audience: exchange.audience,
+      grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
+      requestedTokenType: "urn:ietf:params:oauth:token-type:access_token",
+      scope: CLOUD_PLATFORM_SCOPE,
+      subjectTokenType: exchange.subjectTokenType,
+      subjectToken: exchange.subjectToken,
+      ...exchange.workforcePoolUserProject ? { options: JSON.stringify({ userProject: exchange.workforcePoolUserProject }) } : {}
+    }),
+    remedy: (failure) => stsRemedy(failure, exchange)
+  });
+  return { token: secretField(answer2, "access_token", "STS"), expiresAt: expiresAt(answer2, now()) };
+}
+function stsRemedy(failure, exchange) {
+  const provider = exchange.audience.replace(/^\/\/iam\.[^/]+\//, "");
+  const claims = describeClaims(exchange.subjectToken);
+  switch (failure.code) {
+    case "invalid_target":
+      return `Fix: the pool or provider ${provider} does not exist or is disabled. It must use the project number; check it with: gcloud iam workload-identity-pools providers describe ${provider}`;
+    case "invalid_request":
+      return `Fix: STS refused the request's form; check the provider name (${provider}).`;
+    case "invalid_grant": {
+      const audience = exchange.expectedAudience ?? "the subject token's audience";
+      const issuer = exchange.expectedIssuer ? `its issuer is ${exchange.expectedIssuer}` : "its issuer matches the token's";
+      const input = exchange.audienceInput ? `, or set ${exchange.audienceInput} to one of them` : "";
+      return `Fix: the provider refused the subject token. Check that ${issuer} and that its allowed audiences include ${audience} (or are empty)${input}. ${claims}`.trim();
+    }
+    case "unauthorized_client":
+      return `Fix: the provider's attribute condition rejected this job. Compare the condition with the token's claims. ${claims}`.trim();
+    default:
+      return void 0;
+  }
+}
+function describeClaims(token) {
+  const claims = decodeJwt(token)?.claims;
+  if (!claims) return "";
+  const shown = ["iss", "repository", "repository_owner", "ref", "event_name", "workflow_ref", "aud"].filter((name) => typeof claims[name] === "string").map((name) => `${name}=${String(claims[name])}`);
+  return shown.length ? `The token has ${shown.join(", ")}.` : "";
+}
+
+// src/credentials/credential.ts
+var RENEW_BEFORE_MS = 5 * 6e4;
+function renewing(fetch, now = Date.now) {
+  let current;
+  let fetchedAt = 0;
+  let inFlight;
+  return async () => {
+    const margin = current ? Math.min(RENEW_BEFORE_MS, (current.expiresAt - fetchedAt) / 2) : 0;
+    if (current && current.expiresAt - now() > margin) return current.token;
+    inFlight ??= fetch().finally(() => {
+      inFlight = void 0;
+    });
+    try {
+      current = await inFlight;
+      fetchedAt = now();
+    } catch (error) {
+      if (current && current.expiresAt > now()) return current.token;
+      throw error;
+    }
+    return current.token;
+  };
+}
+
+// src/credentials/impersonation.ts
+function impersonate(caller, target, iam, now = Date.now) {
+  const self = {
+    principal: target.serviceAccount,
+    member: `serviceAccount:${target.serviceAccount}`,
+    federated: false
+  };
+  const accessToken = renewing(async () => iam.generateAccessToken(caller, await caller.accessToken(), target), now);
+  return {
+    ...self,
+    accessToken,
+    idToken: async (audience, includeEmail) => iam.generateIdToken(caller, await caller.accessToken(), target, audience, includeEmail),
+    // signJwt refuses federated tokens (ACCESS_TOKEN_TYPE_UNSUPPORTED): such a caller first becomes the account (its
+    // own access token), which then signs as itself; that needs the token creator role on itself, as the remedy says.
+    signJwt: caller.federated ? async (claims) => iam.signJwt(self, await accessToken(), { serviceAccount: target.serviceAccount, delegates: [] }, claims) : async (claims) => iam.signJwt(caller, await caller.accessToken(), target, claims)
+  };
+}
+
+// src/credentials/external-account.ts
+function externalAccountCredential(source, endpoints, http2, iam, now = Date.now) {
+  const federated = {
+    principal: void 0,
+    member: federatedMember(source.audience, endpoints.iamHost),
+    federated: true,
+    accessToken: renewing(async () => {
+      const subject = source.subjectToken;
+      if (subject.from === "library")
+        return { token: await libraryExchange(subject.kind, subject.file), expiresAt: now() + STS_LIFETIME_MS };
+      return exchangeAtSts(
+        http2,
+        {
+          tokenUrl: source.tokenUrl,
+          audience: source.audience,
+          subjectToken: await readSubjectToken(subject, http2),
+          subjectTokenType: source.subjectTokenType,
+          workforcePoolUserProject: source.workforcePoolUserProject
+        },
+        now
+      );
+    }, now)
+  };
+  return source.impersonate ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [], origin: source.origin }, iam, now) : federated;
+}
+var STS_LIFETIME_MS = 36e5;
+function federatedMember(audience, iamHost) {
+  const pool = /(projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+)\/providers\//.exec(audience)?.[1];
+  return pool ? `principalSet://${iamHost}/${pool}/*` : `principalSet://${iamHost}/(the pool of ${audience})`;
+}
+async function libraryExchange(kind, file) {
+  let library;
+  try {
+    library = await Promise.resolve(require((0, import_node_path.join)(__dirname, "google-auth.cjs")));
+  } catch {
+    const fromSource = "./library-external-account.ts";
+    library = await import(fromSource);
+  }
+  try {
+    const token = await library.libraryFederatedToken(kind, file);
+    registerSecret(token);
+    return token;
+  } catch (error) {
+    const message = redact(error instanceof Error ? error.message : String(error));
+    throw new ActionError(
+      `The external account's ${kind} credential source failed (google-auth-library): ${message}`,
+      kind === "executable" ? "Fix: run the credential_source.executable.command by hand on the runner and check it prints a successful response." : void 0
+    );
+  }
+}
+async function readSubjectToken(source, http2) {
+  let text2;
+  if (source.from === "file") {
+    try {
+      text2 = await (0, import_promises2.readFile)(source.path, "utf8");
+    } catch (error) {
+      throw new ActionError(
+        `The external_account credential_source.file ${source.path} cannot be read (${error.code ?? "error"}).`
+      );
+    }
+  } else {
+    text2 = await http2.text({
+      what: "Subject token request (credential_source.url)",
+      method: "GET",
+      url: source.url,
+      headers: source.headers
+    });
+  }
+  let token = text2.trim();
+  if (source.field) {
+    const parsed = parseJsonObject(text2);
+    if (!parsed) throw new ActionError("The subject token source did not return a JSON object, but credential_source.format says json.");
+    const value = parsed[source.field];
+    if (typeof value !== "string") {
+      throw new ActionError(
+        `The subject token source's JSON has no string field ${source.field} (credential_source.format.subject_token_field_name).`
+      );
+    }
+    token = value;
+  }
+  if (!token) throw new ActionError("The subject token source returned an empty token.");
+  registerSecret(token);
+  return token;
+}
+
+// src/email.ts
+function isEmail(value) {
+  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
+}
+
+// src/google/metadata.ts
+var MetadataClient = class {
+  #http;
+  #server;
+  #now;
+  constructor(http2, server, now = Date.now) {
+    this.#http = http2;
+    this.#server = server;
+    this.#now = now;
+  }
+  /** A cloud-platform access token for the runner's default service account. */
+  async accessToken() {
+    const answer2 = await this.#http.json(this.#request("Metadata server access token", "token"));
+    return { token: secretField(answer2, "access_token", "The metadata server"), expiresAt: expiresAt(answer2, this.#now()) };
+  }
+  /** The default service account's email; it names the account in later request paths, so only an email is accepted. */
+  async email() {
+    const address = (await this.#http.text(this.#request("Metadata server email", "email"))).trim();
+    if (!isEmail(address)) throw new ActionError("The metadata server named no service account email for this runner.");
+    return address;
+  }
+  /** An ID token with the email claim (`format=full` adds it) for `audience`, in one request. */
+  async idToken(audience) {
+    const path = `identity?audience=${encodeURIComponent(audience)}&format=full`;
+    const token = (await this.#http.text(this.#request("Metadata server ID token", path))).trim();
+    registerSecret(token);
+    if (!token) throw new ActionError("The metadata server answered with an empty ID token.");
+    return token;
+  }
+  #request(what, path) {
+    return {
+      what,
+      method: "GET",
+      url: `http://${this.#server.host}/computeMetadata/v1/instance/service-accounts/default/${path}`,
+      headers: { "metadata-flavor": "Google" },
+      direct: true,
+      retry: { timeoutMs: 3e3, attempts: 3, budgetMs: 6e3 },
+      remedy: (failure) => metadataRemedy(failure, this.#server)
+    };
+  }
+};
+function metadataRemedy({ status: status2 }, server) {
+  if (status2 === 0) {
+    return server.unreachable;
+  }
+  if (status2 === 404) {
+    return `Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, ${server.otherwise}`;
+  }
+  if (status2 === 403) {
+    return "Fix: the metadata server refused the request; on GKE, check Workload Identity is enabled for the node pool and the Kubernetes service account is bound to a Google service account.";
+  }
+  return `Fix: the metadata server could not provide a token; check the runner's service account and its scopes, ${server.otherwise}`;
+}
+
+// src/credentials/metadata.ts
+function metadataCredential(source, http2, now = Date.now) {
+  const metadata = new MetadataClient(http2, source, now);
+  let email;
+  return {
+    get principal() {
+      return email;
+    },
+    get member() {
+      return `serviceAccount:${email ?? "THE_RUNNER_VM_SERVICE_ACCOUNT"}`;
+    },
+    federated: false,
+    accessToken: renewing(async () => {
+      const [token, address] = await Promise.all([metadata.accessToken(), email ?? metadata.email()]);
+      email = address;
+      return token;
+    }, now),
+    idToken: (audience) => metadata.idToken(audience)
+  };
+}
+
+// src/credentials/refresh-token.ts
+function refreshTokenCredential(source, endpoints, oauth, now = Date.now) {
+  let email;
+  return {
+    get principal() {
+      return email;
+    },
+    get member() {
+      return `user:${email ?? "YOUR_EMAIL"}`;
+    },
+    federated: false,
+    accessToken: renewing(async () => {
+      const answer2 = await oauth.refreshAccessToken(endpoints.oauth2, source);
+      email = answer2.email ?? email;
+      return answer2.accessToken;
+    }, now),
+    idToken: (audience) => oauth.refreshIdToken(endpoints.oauth2, source, audience)
+  };
+}
+
+// src/credentials/service-account-key.ts
+var ASSERTION_LIFETIME_S = 3600;
+function serviceAccountKeyCredential(source, endpoints, oauth, now = Date.now) {
+  const { key } = source;
+  const tokenUrl = endpoints.overridden.has("oauth2") ? `${endpoints.oauth2}/token` : key.tokenUri ?? `${endpoints.oauth2}/token`;
+  const signer = { email: key.clientEmail, origin: source.origin };
+  const sign = (claims) => {
+    const jwt = signRs256(claims, key.privateKey, key.privateKeyId);
+    registerSecret(jwt);
+    return jwt;
+  };
+  const assertion = (claim) => {
+    const iat = Math.floor(now() / 1e3);
+    return sign({ iss: key.clientEmail, aud: tokenUrl, iat, exp: iat + ASSERTION_LIFETIME_S, ...claim });
+  };
+  return {
+    principal: key.clientEmail,
+    member: `serviceAccount:${key.clientEmail}`,
+    federated: false,
+    accessToken: renewing(() => oauth.keyAccessToken(tokenUrl, assertion({ scope: CLOUD_PLATFORM_SCOPE }), signer), now),
+    idToken: (audience) => oauth.keyIdToken(tokenUrl, assertion({ target_audience: audience }), signer),
+    signJwt: (claims) => Promise.resolve(sign(claims))
+  };
+}
+
+// src/google/github-oidc.ts
+async function fetchGitHubOidcToken(http2, requestUrl, requestToken, audience) {
+  const url = new URL(requestUrl);
+  url.searchParams.set("audience", audience);
+  const answer2 = await http2.json({
+    what: "GitHub OIDC token request",
+    method: "GET",
+    url: url.toString(),
+    headers: { authorization: `Bearer ${requestToken}`, accept: "application/json" },
+    remedy: ({ status: status2 }) => status2 === 401 || status2 === 403 ? "Fix: the runner's token for OIDC requests was refused. Check that the job has `permissions: id-token: write`, and that the step runs in the job that was given it (tokens do not cross jobs)." : void 0
+  });
+  return secretField(answer2, "value", "GitHub's OIDC token endpoint");
+}
+
+// src/credentials/workload-identity.ts
+function workloadIdentityCredential(source, endpoints, http2, env, now = Date.now) {
+  const poolResource = `projects/${source.projectNumber}/locations/global/workloadIdentityPools/${source.pool}`;
+  const repository = env["GITHUB_REPOSITORY"] || "OWNER/REPO";
+  return {
+    principal: void 0,
+    member: `principalSet://${endpoints.iamHost}/${poolResource}/attribute.repository/${repository}`,
+    federated: true,
+    accessToken: renewing(async () => {
+      const subjectToken = await fetchGitHubOidcToken(http2, source.oidcRequestUrl, source.oidcRequestToken, source.oidcAudience);
+      return exchangeAtSts(
+        http2,
+        {
+          tokenUrl: `${endpoints.sts}/token`,
+          audience: `//${endpoints.iamHost}/${source.provider}`,
+          subjectToken,
+          subjectTokenType: "urn:ietf:params:oauth:token-type:jwt",
+          expectedAudience: source.oidcAudience,
+          expectedIssuer: "https://token.actions.githubusercontent.com",
+          audienceInput: "workload_identity_audience"
+        },
+        now
+      );
+    }, now)
+  };
+}
+
+// src/credentials/index.ts
+function createCredential(source, clients) {
+  const { endpoints, http: http2, oauth, iam, env, now } = clients;
+  switch (source.kind) {
+    case "service_account_key":
+      return serviceAccountKeyCredential(source, endpoints, oauth, now);
+    case "workload_identity":
+      return workloadIdentityCredential(source, endpoints, http2, env, now);
+    case "metadata":
+      return metadataCredential(source, http2, now);
+    case "refresh_token":
+      return refreshTokenCredential(source, endpoints, oauth, now);
+    case "external_account":
+      return externalAccountCredential(source, endpoints, http2, iam, now);
+    case "impersonated_service_account":
+      return impersonate(
+        createCredential(source.inner, clients),
+        { serviceAccount: source.serviceAccount, delegates: source.delegates, origin: source.origin },
+        iam,
+        now
+      );
+  }
+}
+function describeSource(source) {
+  switch (source.kind) {
+    case "service_account_key":
+      return `service-account key for ${source.key.clientEmail} (${source.origin})`;
+    case "workload_identity":
+      return `Workload Identity Federation through ${source.provider}`;
+    case "metadata":
+      return `${source.origin} (no credential is given)`;
+    case "refresh_token":
+      return `OAuth refresh token (${source.origin})`;
+    case "external_account":
+      return `external account through ${source.audience.replace(/^\/\/iam\.[^/]+\//, "")}${source.impersonate ? ` as ${source.impersonate}` : ""} (${source.origin})`;
+    case "impersonated_service_account":
+      return `${describeSource(source.inner)}, impersonating ${source.serviceAccount} (${source.origin})`;
+  }
+}
+
+// src/google/iam-credentials.ts
+var ACCESS_TOKEN_LIFETIME_S = 3600;
+var IamCredentials = class {
+  #http;
+  #base;
+  #now;
+  constructor(http2, base, now = Date.now) {
+    this.#http = http2;
+    this.#base = base;
+    this.#now = now;
+  }
+  /** `generateIdToken`: a Google-signed ID token for the service account. */
+  async generateIdToken(caller, accessToken, target, audience, includeEmail) {
+    const answer2 = await this.#call(caller, accessToken, target, "generateIdToken", { audience, includeEmail });
+    return secretField(answer2, "token", "IAM Credentials generateIdToken");
+  }
+  /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
+  async generateAccessToken(caller, accessToken, target) {
+    const answer2 = await this.#call(caller, accessToken, target, "generateAccessToken", {
+      scope: [CLOUD_PLATFORM_SCOPE],
+      lifetime: `${ACCESS_TOKEN_LIFETIME_S}s`
+    });
+    const token = secretField(answer2, "accessToken", "IAM Credentials generateAccessToken");
+    const expireTime = typeof answer2["expireTime"] === "string" ? Date.parse(answer2["expireTime"]) : NaN;
+    return { token, expiresAt: Number.isNaN(expireTime) ? this.#now() + ACCESS_TOKEN_LIFETIME_S * 1e3 : expireTime };
+  }
+  /** `signJwt`: the claims signed by one of the service account's Google-managed keys. */
+  async signJwt(caller, accessToken, target, claims) {
+    const answer2 = await this.#call(caller, accessToken, target, "signJwt", { payload: JSON.stringify(claims) });
+    return secretField(answer2, "signedJwt", "IAM Credentials signJwt");
+  }
+  #call(caller, accessToken, target, method, body) {
+    const delegates = target.delegates.map(resourceName);
+    return this.#http.json({
+      what: `IAM Credentials ${method} for ${target.serviceAccount}`,
+      method: "POST",
+      // The `-` project is required: Google infers the project from the account.
+      url: `${this.#base}/${resourceName(target.serviceAccount)}:${method}`,
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(delegates.length ? { ...body, delegates } : body),
+      remedy: (failure) => iamRemedy(failure, caller, target, PERMISSIONS[method])
+    });
+  }
+};
+function resourceName(email) {
+  return `projects/-/serviceAccounts/${email}`;
+}
+var PERMISSIONS = {
+  generateIdToken: "iam.serviceAccounts.getOpenIdToken",
+  generateAccessToken: "iam.serviceAccounts.getAccessToken",
+  signJwt: "iam.serviceAccounts.signJwt"
+};
+var TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator";
+var OPENID_TOKEN_CREATOR = "roles/iam.serviceAccountOpenIdTokenCreator";
+var WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser";
+function iamRemedy(failure, caller, target, expected = PERMISSIONS.generateIdToken) {
+  const { status: status2, reason, message } = failure;
+  if (reason === "SERVICE_DISABLED" || /has not been used in project|is disabled/i.test(message)) {
+    return "Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";
+  }
+  if (status2 === 404) {
+    return `Fix: the service account ${target.serviceAccount} does not exist; check ${target.origin ?? "the service account (and delegates)"}.`;
+  }
+  if (status2 === 401 && (failure.reason === "ACCESS_TOKEN_TYPE_UNSUPPORTED" || caller.federated && expected === PERMISSIONS.signJwt)) {
+    return "Fix: a federated token cannot call this method; iap-token should have exchanged it for the service account's own access token first. Please report this.";
+  }
+  if (status2 === 401) {
+    return "Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";
+  }
+  if (status2 !== 403) return void 0;
+  const permission = failure.permission ?? expected;
+  if (/scope/i.test(failure.message) || failure.reason === "ACCESS_TOKEN_SCOPE_INSUFFICIENT") {
+    return "Fix: the caller's access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.";
+  }
+  if (target.delegates.length === 0 && caller.principal === target.serviceAccount) {
+    return [
+      `Fix: ${target.serviceAccount} lacks ${permission} on itself: a service account does not hold the token creator role on itself until granted. Grant it:`,
+      grantCommand(target.serviceAccount, `serviceAccount:${target.serviceAccount}`, TOKEN_CREATOR)
+    ].join("\n");
+  }
+  if (target.delegates.length === 0) {
+    const role = caller.federated ? WORKLOAD_IDENTITY_USER : permission === "iam.serviceAccounts.getOpenIdToken" ? OPENID_TOKEN_CREATOR : TOKEN_CREATOR;
+    return [
+      `Fix: the caller ${caller.member} lacks ${permission} on ${target.serviceAccount} (or that account does not exist). Grant the caller ${role} on it:`,
+      grantCommand(target.serviceAccount, caller.member, role),
+      ...caller.federated ? [
+        "(the member above assumes the provider maps attribute.repository=assertion.repository; IAM grants can take a few minutes to apply)"
+      ] : ["(IAM grants can take a few minutes to apply)"]
+    ].join("\n");
+  }
+  const chain = [caller.member, ...target.delegates, target.serviceAccount];
+  const hops = chain.slice(0, -1).map((from, i) => {
+    const to = chain[i + 1] ?? target.serviceAccount;
+    const member = i === 0 ? from : `serviceAccount:${from}`;
+    return grantCommand(to, member, TOKEN_CREATOR);
+  });
+  return [
+    `Fix: a hop in the delegation chain lacks ${permission}. Each account must hold ${TOKEN_CREATOR} on the next one (${chain.join(" → ")}):`,
+    ...hops
+  ].join("\n");
+}
+function grantCommand(serviceAccount, member, role) {
+  return `  gcloud iam service-accounts add-iam-policy-binding ${serviceAccount} --member='${member}' --role=${role}`;
+}
+
+// src/google/oauth.ts
+var JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+var FROM = "The OAuth token endpoint";
+var OAuthTokenEndpoint = class {
+  #http;
+  #now;
+  constructor(http2, now = Date.now) {
+    this.#http = http2;
+    this.#now = now;
+  }
+  /** JWT-bearer grant with `target_audience`: a Google-signed ID token for the key's own account, no IAM role needed. */
+  async keyIdToken(tokenUrl, assertion, signer) {
+    const answer2 = await this.#post(
+      `ID token for ${signer.email} (OAuth JWT-bearer grant)`,
+      tokenUrl,
+      {
+        grant_type: JWT_BEARER,
+        assertion
+      },
+      (failure) => keyGrantRemedy(failure, signer)
+    );
+    return secretField(answer2, "id_token", FROM);
+  }
+  /** JWT-bearer grant with `scope`: an access token for the key's own account. */
+  async keyAccessToken(tokenUrl, assertion, signer) {
+    const answer2 = await this.#post(
+      `Access token for ${signer.email} (OAuth JWT-bearer grant)`,
+      tokenUrl,
+      {
+        grant_type: JWT_BEARER,
+        assertion
+      },
+      (failure) => keyGrantRemedy(failure, signer)
+    );
+    return { token: secretField(answer2, "access_token", FROM), expiresAt: expiresAt(answer2, this.#now()) };
+  }
+  /** Refresh grant with `audience` (as IAP's documentation does): an ID token for it in one request. */
+  async refreshIdToken(base, grant, audience) {
+    const answer2 = await this.#refresh(base, grant, "ID token from the refresh token (OAuth refresh grant)", { audience });
+    if (typeof answer2["access_token"] === "string") secretField(answer2, "access_token", FROM);
+    return secretField(answer2, "id_token", `${FROM} (was the refresh token granted the openid scope?)`);
+  }
+  /** Refresh grant without an audience: an access token, and the user's email when the answer names it. */
+  async refreshAccessToken(base, grant) {
+    const answer2 = await this.#refresh(base, grant, "Access token from the refresh token (OAuth refresh grant)", {});
+    const email = typeof answer2["id_token"] === "string" ? emailOf(secretField(answer2, "id_token", FROM)) : void 0;
+    return { accessToken: { token: secretField(answer2, "access_token", FROM), expiresAt: expiresAt(answer2, this.#now()) }, email };
+  }
+  /** Authorization-code grant with PKCE, for a sign-in that came back to a loopback redirect. */
+  async exchangeCode(base, exchange) {
+    const answer2 = await this.#post(
+      "Code exchange (OAuth authorization_code grant)",
+      `${base}/token`,
+      {
+        grant_type: "authorization_code",
+        code: exchange.code,
+        redirect_uri: exchange.redirectUri,
+        client_id: exchange.clientId,
+        client_secret: exchange.clientSecret,
+        code_verifier: exchange.verifier
+      },
+      (failure) => failure.code === "invalid_client" ? `Fix: check ${exchange.clientOrigin}: a client of type "Desktop app".` : void 0
+    );
+    if (typeof answer2["access_token"] === "string") secretField(answer2, "access_token", FROM);
+    const refreshToken = typeof answer2["refresh_token"] === "string" ? secretField(answer2, "refresh_token", FROM) : void 0;
+    const email = typeof answer2["id_token"] === "string" ? emailOf(secretField(answer2, "id_token", FROM)) : void 0;
+    return { refreshToken, email };
+  }
+  #refresh(base, grant, what, extra) {
+    return this.#post(
+      what,
+      `${base}/token`,
+      {
+        grant_type: "refresh_token",
+        client_id: grant.clientId,
+        client_secret: grant.clientSecret,
+        refresh_token: grant.refreshToken,
+        ...extra
+      },
+      (failure) => refreshRemedy(failure, grant)
+    );
+  }
+  #post(what, url, form, remedy) {
+    return this.#http.json({
+      what,
+      method: "POST",
+      url,
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: new URLSearchParams(form).toString(),
+      remedy
+    });
+  }
+};
+function emailOf(idToken) {
+  const email = decodeJwt(idToken)?.claims["email"];
+  return typeof email === "string" ? email : void 0;
+}
+function keyGrantRemedy({ code, message }, { email, origin }) {
+  if (code === "invalid_grant" && /signature/i.test(message)) {
+    return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and use it in place of the old one (${origin}).`;
+  }
+  if (code === "invalid_grant" && /timeframe|short-lived|\biat\b|\bexp\b/i.test(message)) {
+    return "Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";
+  }
+  if (code === "invalid_grant" && /account not found|disabled|invalid_account/i.test(message)) {
+    return `Fix: the service account ${email} does not exist or is disabled; enable it or use a key of an existing one.`;
+  }
+  if (code === "invalid_client" || code === "unauthorized_client") {
+    return `Fix: the key for ${email} is not accepted; check that the service account is enabled and the key not revoked.`;
+  }
+  return void 0;
+}
+function refreshRemedy({ code }, grant) {
+  if (code === "invalid_grant") {
+    return `Fix: the refresh token was revoked or has expired (refresh tokens of OAuth apps in "Testing" status expire after 7 days; a password change revokes them). Sign in again to get a new one and update ${grant.origin}.`;
+  }
+  if (code === "invalid_client" || code === "unauthorized_client") {
+    return `Fix: the OAuth client was not recognised: check ${grant.clientOrigin} are the desktop client that issued the refresh token.`;
+  }
+  if (code === "invalid_audience" || code === "invalid_request") {
+    return "Fix: Google refused the audience: it must be the OAuth client ID IAP uses for the app, in the same project as the desktop client, or a client on the app's programmaticClients allowlist.";
+  }
+  return void 0;
+}
+
+// src/http/client.ts
+init_proxy();
+var DEFAULT_POLICY = {
+  attempts: 5,
+  timeoutMs: 1e4,
+  budgetMs: 3e4,
+  baseDelayMs: 500,
+  maxDelayMs: 8e3,
+  retryable: (response) => isRetryableStatus(response.status),
+  describe: (response) => `HTTP ${response.status}`,
+  retryableFailure: (failure) => isRetryableNetworkFailure(failure)
+};
+var MAX_BODY_BYTES = 1 << 20;
+var Http = class {
+  #transport;
+  #sleep;
+  #random;
+  #now;
+  #log;
+  #policy;
+  constructor(options = {}) {
+    const { transport, sleep, random, now, log: log2, ...policy } = options;
+    this.#transport = transport ?? nodeTransport;
+    this.#sleep = sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = random ?? Math.random;
+    this.#now = now ?? Date.now;
+    this.#log = log2 ?? (() => void 0);
+    this.#policy = { ...DEFAULT_POLICY, ...policy };
+  }
+  /** Sends the request, retrying what can heal. Resolves with the last response, whatever its status. */
+  async send(request) {
+    const started = this.#now();
+    const policy = { ...this.#policy, ...request.retry };
+    for (let attempt = 1; ; attempt++) {
+      let response;
+      let failure;
+      try {
+        response = await this.#transport(request, AbortSignal.timeout(policy.timeoutMs));
+      } catch (error) {
+        failure = networkFailure(error, request, policy.timeoutMs);
+      }
+      const retryable = response ? policy.retryable(response) : failure !== void 0 && policy.retryableFailure(failure);
+      const delay = this.#backoff(attempt, response, policy);
+      const left = policy.budgetMs - (this.#now() - started);
+      if (!retryable || attempt >= policy.attempts || delay >= left) {
+        if (response) return { response, attempts: attempt };
+        throw apiError(request, failure ?? { status: 0, message: "no answer" }, attempt);
+      }
+      const why = response ? policy.describe(response) : failure?.message ?? "no answer";
+      const of = policy.attempts <= 10 ? ` of ${policy.attempts}` : "";
+      this.#log(`${request.what}: ${why} (attempt ${attempt}${of}); retrying in ${seconds(delay)} s (${seconds(left)} s left)`);
+      await this.#sleep(delay);
+    }
+  }
+  /** Sends the request and returns a 2xx answer's body; anything else becomes an `ApiError` quoting the service. */
+  async text(request) {
+    return (await this.#ok(request)).response.body;
+  }
+  /** Sends the request and parses a 2xx JSON answer; anything else becomes an `ApiError` quoting the service. */
+  async json(request) {
+    const { response, attempts } = await this.#ok(request);
+    const parsed = parseJsonObject(response.body);
+    if (!parsed) {
+      throw apiError(
+        request,
+        { status: response.status, message: `the response is not a JSON object (${describeBody(response)})` },
+        attempts
+      );
+    }
+    return parsed;
+  }
+  async #ok(request) {
+    const sent = await this.send(request);
+    if (sent.response.status < 200 || sent.response.status > 299) {
+      throw apiError(request, parseFailure(sent.response), sent.attempts);
+    }
+    return sent;
+  }
+  /**
+   * Jitter over an exponential ceiling, or longer when the server's Retry-After asks for more. A Retry-After beyond
+   * `maxDelayMs` is an answer, not a wait: Infinity, and the caller stops retrying.
+   */
+  #backoff(attempt, response, policy) {
+    const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
+    const jittered = Math.round(ceiling / 2 + this.#random() * ceiling / 2);
+    const retryAfter = response ? retryAfterMs(response.headers["retry-after"], this.#now()) : void 0;
+    if (retryAfter === void 0) return jittered;
+    return retryAfter > policy.maxDelayMs ? Infinity : Math.max(retryAfter, jittered);
+  }
+};
+function apiError(request, failure, attempts) {
+  return new ApiError(request.what, failure, attempts, request.remedy?.(failure));
+}
+function seconds(ms) {
+  return (Math.max(0, ms) / 1e3).toFixed(1);
+}
+function isRetryableStatus(status2) {
+  return status2 === 408 || status2 === 429 || status2 >= 500 && status2 <= 599 && status2 !== 501;
+}
+function isRetryableNetworkFailure(failure) {
+  const code = failure.code ?? "";
+  return code !== "ENOTFOUND" && !TLS_TRUST_CODES.has(code) && !/^PROXY_4/.test(code);
+}
+var TLS_TRUST_CODES = /* @__PURE__ */ new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID"
+]);
+function retryAfterMs(header, now) {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return void 0;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1e3;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
+}
+function networkFailure(error, request, timeoutMs) {
+  const host = safeHost(request.url);
+  const err = error;
+  if (err.name === "TimeoutError" || err.name === "AbortError" || err.code === "ABORT_ERR") {
+    return { status: 0, code: "TIMEOUT", message: `no complete answer from ${host} within ${timeoutMs / 1e3} s` };
+  }
+  const known2 = {
+    ECONNRESET: `the connection to ${host} was reset`,
+    ECONNREFUSED: `${host} refused the connection`,
+    ENOTFOUND: `the name ${host} did not resolve (DNS)`,
+    EAI_AGAIN: `the name ${host} did not resolve (DNS, temporary)`,
+    ETIMEDOUT: `the connection to ${host} timed out`,
+    EPIPE: `the connection to ${host} closed while sending`
+  };
+  const code = err.code ?? "ERROR";
+  if (TLS_TRUST_CODES.has(code)) {
+    return {
+      status: 0,
+      code,
+      message: `the TLS certificate of ${host} is not trusted (${code}); behind a TLS-inspecting proxy, give the runner the proxy's CA with NODE_EXTRA_CA_CERTS`
+    };
+  }
+  if (err.message?.startsWith("tunneling socket could not be established")) {
+    const proxyStatus = /statusCode=(\d{3})/.exec(err.message)?.[1];
+    return {
+      status: 0,
+      code: proxyStatus ? `PROXY_${proxyStatus}` : code,
+      message: `the proxy (https_proxy/http_proxy) did not open a tunnel to ${host}: ${err.message}`
+    };
+  }
+  return { status: 0, code, message: known2[code] ?? `could not reach ${host}: ${err.message ?? code}` };
+}
+function safeHost(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "the server";
+  }
+}
+function parseFailure(response) {
+  const json = parseJsonObject(response.body);
+  const error = json?.["error"];
+  if (error && typeof error === "object") {
+    const e = error;
+    const details = Array.isArray(e["details"]) ? e["details"] : [];
+    const reason = details.map((d) => d?.["reason"]).find((r) => typeof r === "string");
+    const permission = details.map((d) => d?.["metadata"]?.["permission"]).find((p) => typeof p === "string");
+    return {
+      status: response.status,
+      ...typeof e["status"] === "string" ? { code: e["status"] } : {},
+      message: typeof e["message"] === "string" ? e["message"] : snippet(response.body),
+      ...reason ? { reason } : {},
+      ...permission ? { permission } : {}
+    };
+  }
+  if (typeof error === "string") {
+    const description = json?.["error_description"];
+    return { status: response.status, code: error, message: typeof description === "string" ? description : error };
+  }
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers["location"];
+    const target = typeof location === "string" ? ` to ${safeOrigin(location)}` : "";
+    return { status: response.status, message: `a redirect${target}, not followed: tokens are never sent on` };
+  }
+  return { status: response.status, message: snippet(response.body) || "(empty body)" };
+}
+function safeOrigin(location) {
+  try {
+    return new URL(location).origin;
+  } catch {
+    return "another location";
+  }
+}
+function htmlTitle(body) {
+  return /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1]?.trim();
+}
+function describeBody(response) {
+  const type = String(response.headers["content-type"] ?? "no content type").split(";")[0];
+  const title = htmlTitle(response.body);
+  return title ? `HTML page "${title.slice(0, 100)}"` : `${response.body.length} characters of ${type}`;
+}
+function snippet(body) {
+  const title = htmlTitle(body);
+  const text2 = (title ? `HTML page "${title}"` : body).replace(/\s+/g, " ").trim();
+  return text2.length > 300 ? `${text2.slice(0, 300)}…` : text2;
+}
+var nodeTransport = async (request, signal) => {
+  const url = new URL(request.url);
+  const { request: send } = url.protocol === "https:" ? process.getBuiltinModule("node:https") : process.getBuiltinModule("node:http");
+  const agent2 = !request.direct && getProxyUrl(url) ? await proxyAgent(request.url) : void 0;
+  return new Promise((resolve, reject) => {
+    const body = request.body === void 0 ? void 0 : Buffer.from(request.body);
+    const headers = { "user-agent": "iap-token", ...request.headers };
+    if (body) headers["content-length"] = String(body.length);
+    const req = send(url, { method: request.method, headers, signal, ...agent2 ? { agent: agent2 } : {} }, (res) => {
+      const chunks = [];
+      let size = 0;
+      const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") });
+      res.on("data", (chunk) => {
+        chunks.push(chunk.subarray(0, Math.max(0, MAX_BODY_BYTES - size)));
+        size += chunk.length;
+        if (size >= MAX_BODY_BYTES) {
+          done();
+          req.destroy();
+        }
+      });
+      res.on("end", done);
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    const onAbort = () => {
+      req.destroy(signal.reason);
+      reject(signal.reason);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    req.on("close", () => signal.removeEventListener("abort", onAbort));
+    req.end(body);
+  });
+};
+async function proxyAgent(url) {
+  const { HttpClient: HttpClient2 } = await Promise.resolve().then(() => (init_lib(), lib_exports));
+  return new HttpClient2("iap-token").getAgent(url);
+}
+
+// src/tokens/check.ts
+function checkIdToken(token, expect) {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError("Google returned a token that is not a JWT; IAP would refuse it.");
+  const { aud, exp, email } = jwt.claims;
+  if (aud !== expect.audience) {
+    throw new ActionError(
+      `The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`
+    );
+  }
+  if (typeof exp !== "number" || exp * 1e3 <= expect.now) {
+    throw new ActionError("The minted token has already expired (check the runner's clock); IAP would refuse it.");
+  }
+  if (expect.requireEmail && typeof email !== "string") {
+    throw new ActionError(`The minted token has no email claim; IAP refuses such tokens ("JWT 'email' claim isn't a string").`);
+  }
+  if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
+    throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
+  }
+  const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
+  return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
+}
+function checkSignedJwt(token, expect) {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError("The signed JWT is not a JWT; IAP would refuse it.");
+  const { iss, sub, aud, iat, exp } = jwt.claims;
+  if (jwt.header["alg"] !== "RS256")
+    throw new ActionError(`The signed JWT uses ${String(jwt.header["alg"])}, not RS256; IAP would refuse it.`);
+  if (typeof jwt.header["kid"] !== "string" || !jwt.header["kid"]) {
+    throw new ActionError("The signed JWT names no key (kid); IAP, which looks the key up by it, would refuse it.");
+  }
+  if (iss !== expect.signer || sub !== expect.signer) {
+    throw new ActionError(
+      `The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`
+    );
+  }
+  if (aud !== expect.audience) throw new ActionError(`The signed JWT's audience is "${String(aud)}", not "${expect.audience}".`);
+  if (typeof exp !== "number" || typeof iat !== "number" || exp - iat > 3600 || exp * 1e3 <= expect.now) {
+    throw new ActionError("The signed JWT is expired or lives longer than an hour; IAP would refuse it.");
+  }
+  return { token, kind: "signed_jwt", audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1e3) };
+}
+function describeMinted(minted, now = Date.now()) {
+  const minutes = Math.round((minted.expiresAt.getTime() - now) / 6e4);
+  return `Minted ${kindOf(minted, "a")} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+}
+function kindOf(minted, article) {
+  const kind = minted.kind === "signed_jwt" ? "signed JWT" : "ID token";
+  return article ? `${minted.kind === "signed_jwt" ? "a" : "an"} ${kind}` : kind;
+}
+function rfc3339(date) {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+// src/tokens/id-token.ts
+async function mintIdToken(config, credential, now = Date.now) {
+  const { audience, includeEmail } = config;
+  if (!credential.idToken) {
+    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf("service_account")}.`);
+  }
+  const token = await credential.idToken(audience, includeEmail);
+  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
+}
+
+// src/tokens/signed-jwt.ts
+async function mintSignedJwt(config, credential, iam, now = Date.now) {
+  const { audience, lifetimeSeconds } = config;
+  const signer = await signerOf(credential, config, iam, now);
+  const iat = Math.floor(now() / 1e3);
+  const token = await signer.sign({ iss: signer.email, sub: signer.email, aud: audience, iat, exp: iat + lifetimeSeconds });
+  return checkSignedJwt(token, { audience, signer: signer.email, lifetimeSeconds, now: now() });
+}
+async function signerOf(credential, config, iam, now) {
+  if (credential.signJwt && credential.principal) return { email: credential.principal, sign: credential.signJwt };
+  await credential.accessToken();
+  const email = credential.principal;
+  if (!email) throw new ActionError(`No service account to sign the JWT as: set ${config.nameOf("service_account")}.`);
+  return { email, sign: impersonate(credential, { serviceAccount: email, delegates: [] }, iam, now).signJwt };
+}
+
+// src/tokens/mint.ts
+var EXPIRY_WARNING_S = 300;
+async function mintToken(config, credential, iam, { info, warning }, now = Date.now) {
+  if (!config.includeEmail && config.tokenType === "id_token") {
+    warning(
+      `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
+    );
+  }
+  const minted = await (config.tokenType === "signed_jwt" ? mintSignedJwt(config, credential, iam, now) : mintIdToken(config, credential, now));
+  info(describeMinted(minted, now()));
+  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1e3);
+  if (secondsLeft < EXPIRY_WARNING_S) {
+    const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
+    warning(
+      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`
+    );
+  }
+  return minted;
+}
+
+// src/pipeline.ts
+function createMinter(config, { env, report: report2, http: http2 = new Http({ log: report2.info }), now = Date.now }) {
+  const oauth = new OAuthTokenEndpoint(http2, now);
+  const iam = new IamCredentials(http2, config.endpoints.iamcredentials, now);
+  const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
+  const { serviceAccount, delegates } = config;
+  const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
+  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
+  report2.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
+  return { credential, http: http2, mint: () => mintToken(config, credential, iam, report2, now) };
+}
+
+// src/agent/keeper.ts
+var USABLE_MARGIN_MS = 1e4;
+var RETRY_BASE_MS = 2e3;
+var RETRY_MAX_MS = 6e4;
+var TokenKeeper = class {
+  #options;
+  #now;
+  #current;
+  #mintedAt = 0;
+  #minting;
+  #timer;
+  #stopped = false;
+  #failuresInARow = 0;
+  #stats = { refreshes: 0, failures: 0, lastError: void 0 };
+  constructor(options) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+  /** Takes the initial token (or mints the first), and schedules the next mint. Rejects when the first mint fails. */
+  async start() {
+    const { initial } = this.#options;
+    if (initial && initial.expiresAt.getTime() - this.#now() > USABLE_MARGIN_MS) {
+      this.#accept(initial, false);
+      return initial;
+    }
+    return this.#mint(false);
+  }
+  /** A token that IAP will still accept, minting one first when there is none; rejects with why minting fails. */
+  async current() {
+    const current = this.#current;
+    if (current && this.#usable(current)) return current;
+    if (this.#stopped) throw new Error("the token agent has stopped");
+    return this.#minting ?? this.#mint(true);
+  }
+  /**
+   * IAP refused `stale` as expired (or not yet valid): mint now, unless another caller already replaced it. Many
+   * requests refused with the same token cause one mint.
+   */
+  async refreshNow(stale) {
+    if (this.#current && this.#current.token !== stale && this.#usable(this.#current)) return this.#current;
+    return this.#minting ?? this.#mint(true);
+  }
+  stats() {
+    return { ...this.#stats, expiresAt: this.#current?.expiresAt };
+  }
+  stop() {
+    this.#stopped = true;
+    this.#clear();
+  }
+  #usable(minted) {
+    return minted.expiresAt.getTime() - this.#now() > USABLE_MARGIN_MS;
+  }
+  #mint(refresh) {
+    const minting = this.#options.mint().then((minted) => {
+      this.#accept(minted, refresh || this.#current !== void 0);
+      return minted;
+    }).catch((error) => {
+      this.#fail(error);
+      throw error;
+    }).finally(() => {
+      if (this.#minting === minting) this.#minting = void 0;
+    });
+    this.#minting = minting;
+    return minting;
+  }
+  #accept(minted, refresh) {
+    this.#options.onToken?.(minted);
+    this.#current = minted;
+    this.#mintedAt = this.#now();
+    this.#failuresInARow = 0;
+    this.#stats.lastError = void 0;
+    if (refresh) this.#stats.refreshes++;
+    const lifetime = minted.expiresAt.getTime() - this.#mintedAt;
+    const next = Math.max(1e3, lifetime - lifetime / 4);
+    this.#schedule(next);
+    this.#options.log(
+      `Next refresh at ${rfc3339(new Date(this.#mintedAt + next))}, before the token expires at ${rfc3339(minted.expiresAt)}.`
+    );
+  }
+  #fail(error) {
+    this.#stats.failures++;
+    this.#failuresInARow++;
+    this.#stats.lastError = redact(explain(error));
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.#failuresInARow - 1, 10));
+    const wait = Math.round(ceiling / 2 + (this.#options.random ?? Math.random)() * ceiling / 2);
+    const left = this.#current ? ` The current token still works until ${rfc3339(this.#current.expiresAt)}.` : "";
+    this.#options.log(
+      `Could not mint a token (attempt ${this.#failuresInARow}); trying again in ${(wait / 1e3).toFixed(1)} s.${left} ${this.#stats.lastError}`
+    );
+    this.#schedule(wait);
+  }
+  #schedule(ms) {
+    this.#clear();
+    if (this.#stopped) return;
+    const set = this.#options.setTimer ?? ((run, wait) => setTimeout(run, wait));
+    this.#timer = set(() => {
+      this.#timer = void 0;
+      if (!this.#minting) this.#mint(true).catch(() => void 0);
+    }, ms);
+  }
+  #clear() {
+    if (this.#timer === void 0) return;
+    (this.#options.clearTimer ?? ((timer) => clearTimeout(timer)))(this.#timer);
+    this.#timer = void 0;
+  }
+};
+
+// src/agent/token-file.ts
+var import_node_crypto2 = require("node:crypto");
+var import_node_fs = require("node:fs");
+function writeTokenFile(path, token) {
+  writeFileAtomically(path, token);
+}
+function writeFileAtomically(path, text2) {
+  const temporary = `${path}.${(0, import_node_crypto2.randomBytes)(6).toString("hex")}.tmp`;
+  const fd = (0, import_node_fs.openSync)(temporary, "wx", 384);
+  try {
+    (0, import_node_fs.writeSync)(fd, text2);
+    (0, import_node_fs.fsyncSync)(fd);
+  } finally {
+    (0, import_node_fs.closeSync)(fd);
+  }
+  (0, import_node_fs.renameSync)(temporary, path);
+}
+
+// src/agent/agent.ts
+async function startAgent(options) {
+  const { config, env, report: report2, tokenFile } = options;
+  const startedAt = (/* @__PURE__ */ new Date()).toISOString();
+  const counts = { requests: 0, websockets: 0, upstreamErrors: 0 };
+  const refusals = {};
+  const minter = createMinter(config, { env, report: report2 });
+  let changed = () => void 0;
+  const keeper = new TokenKeeper({
+    mint: () => minter.mint(),
+    initial: options.initial,
+    onToken: (minted) => {
+      if (tokenFile) writeTokenFile(tokenFile, minted.token);
+      changed();
+    },
+    log: report2.info
+  });
+  const stats = () => {
+    const kept = keeper.stats();
+    return {
+      startedAt,
+      refreshes: kept.refreshes,
+      mintFailures: kept.failures,
+      lastError: kept.lastError,
+      expiresAt: kept.expiresAt?.toISOString(),
+      ...counts,
+      refusals: { ...refusals }
+    };
+  };
+  changed = () => options.onChange?.(stats());
+  await keeper.start();
+  let proxy;
+  const settings = config.agent?.proxy;
+  if (settings) {
+    if (!isLoopback(settings.host)) {
+      report2.warning(
+        `The proxy listens on ${settings.host}: anyone who can reach that address passes IAP as ${(await keeper.current()).principal}.`
+      );
+    }
+    try {
+      proxy = await startReverseProxy({
+        target: new URL(settings.target),
+        header: settings.header,
+        listen: { host: settings.host, port: settings.port },
+        token: async () => (await keeper.current()).token,
+        onIapRefusal: async (status2, body, sentToken) => {
+          const kind = iapRefusal(status2, body);
+          refusals[kind] = (refusals[kind] ?? 0) + 1;
+          const explanation = explainRefusal(
+            kind,
+            settings.header,
+            (await keeper.current().catch(() => void 0))?.principal ?? "the caller"
+          );
+          report2.info(`IAP refused a request with ${status2} (${kind}): ${explanation}`);
+          changed();
+          if (kind !== "expired") return { explanation, retry: false };
+          const fresh = await keeper.refreshNow(sentToken).catch(() => void 0);
+          return { explanation, retry: fresh !== void 0 };
+        },
+        health: () => {
+          const kept = keeper.stats();
+          const ok = kept.expiresAt !== void 0 && kept.expiresAt.getTime() > Date.now();
+          return {
+            ok,
+            body: {
+              ok,
+              target: settings.target,
+              expiresAt: kept.expiresAt?.toISOString() ?? null,
+              refreshes: kept.refreshes,
+              lastError: kept.lastError ?? null
+            }
+          };
+        },
+        log: report2.info,
+        count: (event) => {
+          if (event === "request") counts.requests++;
+          else if (event === "websocket") counts.websockets++;
+          else counts.upstreamErrors++;
+          if (event !== "request") changed();
+        }
+      });
+    } catch (error) {
+      keeper.stop();
+      throw error;
+    }
+  }
+  changed();
+  return {
+    proxyUrl: proxy?.url,
+    current: () => keeper.current(),
+    stats,
+    stop: async () => {
+      keeper.stop();
+      await proxy?.close();
+    }
+  };
+}
+
+// src/inputs/index.ts
+var import_node_fs2 = require("node:fs");
+
+// src/endpoints.ts
+var OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
+var APIS = ["oauth2", "sts", "iamcredentials", "accounts"];
+function resolveEndpoints(universe, env, complain) {
+  const overrides = new Map(
+    APIS.flatMap((api) => {
+      const value = override(env, api, complain);
+      return value ? [[api, value]] : [];
+    })
+  );
+  return {
+    oauth2: overrides.get("oauth2") ?? `https://oauth2.${universe}`,
+    sts: overrides.get("sts") ?? `https://sts.${universe}/v1`,
+    iamcredentials: overrides.get("iamcredentials") ?? `https://iamcredentials.${universe}/v1`,
+    // Sign-in lives on accounts.google.com in every universe that has it.
+    accounts: overrides.get("accounts") ?? "https://accounts.google.com",
+    iamHost: `iam.${universe}`,
+    overridden: new Set(overrides.keys())
+  };
+}
+function override(env, api, complain) {
+  const name = OVERRIDE_PREFIX + api;
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  checkEndpointUrl(value, name, complain);
+  return value.replace(/\/+$/, "");
+}
+function checkEndpointUrl(value, source, complain) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    throw complain(source, "is not a URL; expected https://host[/path]");
+  }
+  if (carriesTokens(url)) return url;
+  throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
+}
+
+// src/inputs/key-file.ts
+var import_node_crypto3 = require("node:crypto");
+function parseCredentialsJson(raw, input, complain) {
+  registerSecret(raw, { perLine: false });
+  const text2 = raw.trim();
+  const json = parseObject(text2) ?? (isBase64(text2) ? parseObject(Buffer.from(text2, "base64").toString("utf8")) : void 0);
+  if (!json) {
+    throw complain(input, "is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");
+  }
+  registerSecretFields(json);
+  return json;
+}
+function registerSecretFields(value, depth = 0) {
+  if (!value || typeof value !== "object" || depth > 5) return;
+  for (const [field, inner] of Object.entries(value)) {
+    if (typeof inner === "string" && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, "\n"));
+    else registerSecretFields(inner, depth + 1);
+  }
+}
+var SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
+function parseServiceAccountKey(json, input, complain) {
+  const missing = ["client_email", "private_key"].filter((field) => typeof json[field] !== "string" || !json[field]);
+  if (missing.length > 0) {
+    throw complain(input, `the service-account key lacks ${missing.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);
+  }
+  const clientEmail = json["client_email"];
+  if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
+  let privateKey;
+  try {
+    privateKey = (0, import_node_crypto3.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
+  } catch {
+    throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
+  }
+  if (privateKey.asymmetricKeyType !== "rsa") {
+    throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
+  }
+  const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
+  const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
+  return { clientEmail, privateKey, privateKeyId, tokenUri };
+}
+function parseObject(text2) {
+  return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
+}
+function isBase64(text2) {
+  return text2.length > 0 && /^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(text2);
+}
+
+// src/inputs/credentials-file.ts
+function parseCredentialsFile(json, input, origin, complain) {
+  const type = json["type"] ?? "service_account";
+  switch (type) {
+    case "service_account": {
+      const key = parseServiceAccountKey(json, input, complain);
+      if (key.tokenUri) checkEndpointUrl(key.tokenUri, `${input} (token_uri)`, complain);
+      return { kind: "service_account_key", key, origin };
+    }
+    case "authorized_user":
+      return parseAuthorizedUser(json, input, origin, complain);
+    case "external_account":
+      return parseExternalAccount(json, input, origin, complain);
+    case "impersonated_service_account":
+      return parseImpersonated(json, input, origin, complain);
+    default:
+      throw complain(
+        input,
+        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`
+      );
+  }
+}
+function text(json, field) {
+  const value = json[field];
+  return typeof value === "string" && value.trim() ? value.trim() : void 0;
+}
+function required(json, fields, input, what, complain) {
+  const missing = fields.filter((field) => !text(json, field));
+  if (missing.length) throw complain(input, `the ${what} lack ${missing.join(", ")}.`);
+  return fields.map((field) => text(json, field) ?? "");
+}
+function parseAuthorizedUser(json, input, origin, complain) {
+  const [clientId = "", clientSecret = "", refreshToken = ""] = required(
+    json,
+    ["client_id", "client_secret", "refresh_token"],
+    input,
+    "authorized_user credentials",
+    complain
+  );
+  registerSecret(clientSecret);
+  registerSecret(refreshToken);
+  return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
+}
+var IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
+function impersonatedAccount(url, input, complain) {
+  checkEndpointUrl(url, `${input} (service_account_impersonation_url)`, complain);
+  const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
+  if (!email || !isEmail(decodeURIComponent(email))) {
+    throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
+  }
+  return decodeURIComponent(email);
+}
+function parseExternalAccount(json, input, origin, complain) {
+  const [audience = "", subjectTokenType = ""] = required(
+    json,
+    ["audience", "subject_token_type"],
+    input,
+    "external_account credentials",
+    complain
+  );
+  const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
+  checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
+  const impersonationUrl = text(json, "service_account_impersonation_url");
+  return {
+    kind: "external_account",
+    audience,
+    subjectTokenType,
+    tokenUrl,
+    subjectToken: parseCredentialSource(json, input, complain),
+    impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input, complain) : void 0,
+    workforcePoolUserProject: text(json, "workforce_pool_user_project"),
+    origin
+  };
+}
+function parseCredentialSource(file, input, complain) {
+  const value = file["credential_source"];
+  if (!value || typeof value !== "object") throw complain(input, "the external_account credentials lack credential_source.");
+  const source = value;
+  const libraryKind = source["environment_id"] ? "aws" : source["executable"] ? "executable" : source["certificate"] ? "certificate" : void 0;
+  if (libraryKind) return { from: "library", kind: libraryKind, file };
+  const format = source["format"] ?? {};
+  const formatType = format["type"] ?? "text";
+  if (formatType !== "text" && formatType !== "json") {
+    throw complain(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
+  }
+  let field;
+  if (formatType === "json") {
+    field = typeof format["subject_token_field_name"] === "string" ? format["subject_token_field_name"] : void 0;
+    if (!field) throw complain(input, "credential_source.format of type json needs subject_token_field_name.");
+  }
+  if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
+  if (typeof source["url"] === "string" && source["url"]) {
+    checkEndpointUrl(source["url"], `${input} (credential_source.url)`, complain);
+    const headers = {};
+    for (const [name, header] of Object.entries(source["headers"] ?? {})) {
+      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name} must be a string.`);
+      registerSecret(header.replace(/^Bearer\s+/i, ""));
+      headers[name.toLowerCase()] = header;
+    }
+    return { from: "url", url: source["url"], headers, field };
+  }
+  throw complain(input, "credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.");
+}
+function parseImpersonated(json, input, origin, complain) {
+  const [url = ""] = required(json, ["service_account_impersonation_url"], input, "impersonated_service_account credentials", complain);
+  const serviceAccount = impersonatedAccount(url, input, complain);
+  const sourceJson = json["source_credentials"];
+  if (!sourceJson || typeof sourceJson !== "object") {
+    throw complain(input, "the impersonated_service_account credentials lack source_credentials.");
+  }
+  const inner = parseCredentialsFile(sourceJson, `${input} (source_credentials)`, origin, complain);
+  if (inner.kind !== "service_account_key" && inner.kind !== "refresh_token") {
+    throw complain(input, "source_credentials must be of type service_account or authorized_user.");
+  }
+  const delegates = (Array.isArray(json["delegates"]) ? json["delegates"] : []).map((entry) => {
+    const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, "");
+    if (!isEmail(email)) throw complain(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
+    return email;
+  });
+  return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
+}
+
+// src/inputs/smoke.ts
+var METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+var RESERVED = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
+var SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
+function readSmokeConfig(input, coverage) {
+  const targets = readTargets(input("smoke_test_urls"));
+  const header = readHeaderChoice(input("smoke_test_header"));
+  const headers = readHeaders(input("smoke_test_headers"), header);
+  const expected = readStatusSet(input("smoke_test_expected_status") || "200-299");
+  const retryForMs = readSeconds(input("smoke_test_retry_for"), "smoke_test_retry_for", 300, 0, 3600) * 1e3;
+  const timeoutMs = readSeconds(input("smoke_test_timeout"), "smoke_test_timeout", 30, 1, 600) * 1e3;
+  if (targets.length === 0) return void 0;
+  if (coverage) {
+    for (const target of targets) {
+      const problem = coverage(new URL(target.url));
+      if (problem) throw new InputError("smoke_test_urls", problem);
+    }
+  }
+  return { targets, header, headers, expected, retryForMs, timeoutMs };
+}
+function readTargets(value) {
+  const targets = [];
+  for (const raw of value.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
+    const method = (match?.[1] ?? "GET").toUpperCase();
+    const text2 = match?.[2] ?? line;
+    if (!match || !METHODS.includes(method)) {
+      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); cannot read ${quote(line)}`);
+    }
+    let url;
+    try {
+      url = new URL(text2);
+    } catch {
+      throw new InputError("smoke_test_urls", `${quote(text2)} is not a URL; give absolute http(s) URLs, one per line`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new InputError("smoke_test_urls", `${quote(text2)} is not an http(s) URL`);
+    }
+    if (!carriesTokens(url)) {
+      throw new InputError("smoke_test_urls", `${quote(text2)} is plain http; the token is sent only over https (http only to localhost)`);
+    }
+    if (url.username || url.password) {
+      throw new InputError("smoke_test_urls", "a URL carries a user name or password; send credentials in smoke_test_headers instead");
+    }
+    targets.push({ method, url: url.toString() });
+  }
+  if (targets.length > 50) throw new InputError("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
+  return targets;
+}
+function readHeaderChoice(value) {
+  const header = value.toLowerCase() || "authorization";
+  if (header !== "authorization" && header !== "proxy-authorization") {
+    throw new InputError(
+      "smoke_test_header",
+      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(value)}`
+    );
+  }
+  return header;
+}
+function readHeaders(value, tokenHeader) {
+  const headers = {};
+  for (const raw of value.split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
+      throw new InputError("smoke_test_headers", 'each line is "Name: value"; a line has no valid header name before its colon');
+    }
+    if (RESERVED.has(name)) throw new InputError("smoke_test_headers", `${name} is set by the HTTP client and cannot be given`);
+    if (name === tokenHeader) {
+      throw new InputError(
+        "smoke_test_headers",
+        `sets ${name}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`
+      );
+    }
+    const headerValue = line.slice(colon + 1).trim();
+    if (SENSITIVE.test(name)) registerSecret(headerValue.replace(/^(Bearer|Basic)\s+/i, ""));
+    headers[name] = headerValue;
+  }
+  return headers;
+}
+function readStatusSet(value) {
+  const ranges = [];
+  for (const part of value.split(/[\s,]+/).filter(Boolean)) {
+    const exact = /^([1-5]\d\d)$/.exec(part);
+    const range = /^([1-5]\d\d)-([1-5]\d\d)$/.exec(part);
+    const klass = /^([1-5])xx$/i.exec(part);
+    if (exact) ranges.push([Number(exact[1]), Number(exact[1])]);
+    else if (range && Number(range[1]) <= Number(range[2])) ranges.push([Number(range[1]), Number(range[2])]);
+    else if (klass) ranges.push([Number(klass[1]) * 100, Number(klass[1]) * 100 + 99]);
+    else {
+      throw new InputError(
+        "smoke_test_expected_status",
+        `${quote(part)} is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`
+      );
+    }
+  }
+  if (ranges.length === 0) throw new InputError("smoke_test_expected_status", "is empty; for example 200-299");
+  return { text: value, ranges };
+}
+function readSeconds(value, name, fallback, min, max) {
+  if (!value) return fallback;
+  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(seconds2 >= min && seconds2 <= max)) throw new InputError(name, `must be whole seconds from ${min} to ${max}, got ${quote(value)}`);
+  return seconds2;
+}
+
+// src/inputs/agent.ts
+function proxyTarget({ input, fail }) {
+  const value = input("proxy_to");
+  if (!value) return void 0;
+  const accepted = "an origin such as https://app.example.com (no path, query or user name)";
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail("proxy_to", `must be ${accepted}, got ${quote(value)}`);
+  }
+  if (url.username || url.password) return fail("proxy_to", `must be ${accepted}; it carries a user name or password`);
+  if (!carriesTokens(url)) {
+    fail("proxy_to", `must be https (http only to localhost): the token would cross the network in the clear; got ${displayUrl(url)}`);
+  }
+  if (url.pathname !== "/" && url.pathname !== "" || url.search || url.hash) {
+    fail("proxy_to", `must be ${accepted}: every request's own path is forwarded to it; got ${displayUrl(url)}`);
+  }
+  return url.origin;
+}
+function readAgentConfig(ctx, signedJwtAudience) {
+  const { input, fail, words } = ctx;
+  const target = proxyTarget(ctx);
+  const keepFresh = readKeepFresh(ctx);
+  const header = input("proxy_header").toLowerCase() || "authorization";
+  if (header !== "authorization" && header !== "proxy-authorization") {
+    fail(
+      "proxy_header",
+      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(input("proxy_header"))}`
+    );
+  }
+  const { host, port } = readListen(ctx);
+  if (!target) return keepFresh ? { proxy: void 0 } : void 0;
+  if (signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
+    fail(
+      "audience",
+      `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words.name("audience")} out).`
+    );
+  }
+  const proxy = { target, header, host, port };
+  return { proxy };
+}
+function readKeepFresh({ input, fail }) {
+  const value = input("keep_fresh");
+  if (!value || /^false$/i.test(value)) return false;
+  if (/^true$/i.test(value)) return true;
+  return fail("keep_fresh", `must be true or false, got ${quote(value)}`);
+}
+function readListen({ input, fail }) {
+  const value = input("proxy_listen") || "127.0.0.1:0";
+  const match = /^(\[[0-9A-Fa-f:]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2] ?? NaN);
+  if (!match || port > 65535) {
+    fail("proxy_listen", `must be HOST:PORT with an IP address (127.0.0.1, [::1]) and a port (0: any free one), got ${quote(value)}`);
+  }
+  const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
+  return { host: host === "localhost" ? "127.0.0.1" : host, port };
+}
+
+// src/inputs/vocabulary.ts
+var INPUT_DEFAULTS = {
+  audience: "",
+  token_type: "id_token",
+  lifetime: "",
+  workload_identity_provider: "",
+  workload_identity_audience: "",
+  credentials_json: "",
+  refresh_token: "",
+  oauth_client_id: "",
+  oauth_client_secret: "",
+  service_account: "",
+  delegates: "",
+  include_email: "true",
+  export_variable: "IAP_TOKEN",
+  universe: "googleapis.com",
+  smoke_test_urls: "",
+  smoke_test_header: "authorization",
+  smoke_test_headers: "",
+  smoke_test_expected_status: "200-299",
+  smoke_test_retry_for: "300",
+  smoke_test_timeout: "30",
+  keep_fresh: "false",
+  proxy_to: "",
+  proxy_header: "authorization",
+  proxy_listen: "127.0.0.1:0"
+};
+var ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
+var ACTION_VOCABULARY = {
+  name: (input) => input,
+  setting: (input, value) => `set ${input}: ${value}`,
+  complain: complainAsAction,
+  noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
+  otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
+};
+
+// src/inputs/index.ts
+var PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
+var POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
+var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+var DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+function readConfig(read, env, words) {
+  const input = (name) => read(name) ?? INPUT_DEFAULTS[name];
+  const ctx = {
+    env,
+    input,
+    words,
+    fail: (name, problem) => {
+      throw words.complain(words.name(name), problem);
+    }
+  };
+  const { fail, words: w } = ctx;
+  const universe = input("universe") || "googleapis.com";
+  if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
+  const endpoints = resolveEndpoints(universe, env, words.complain);
+  const tokenType = readTokenType(ctx, input("token_type"));
+  const target = proxyTarget(ctx);
+  const givenAudience = input("audience") || (tokenType === "signed_jwt" && target ? `${target}/*` : "");
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
+  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
+  const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
+  const delegates = readDelegates(ctx, input("delegates"));
+  if (delegates.length > 0 && !serviceAccount) {
+    fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
+  }
+  const source = readSource(ctx, serviceAccount, endpoints.iamHost);
+  if (tokenType === "signed_jwt" && source.kind === "refresh_token" && !serviceAccount) {
+    fail(
+      "service_account",
+      `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
+    );
+  }
+  if (tokenType === "signed_jwt" && !serviceAccount && source.kind === "service_account_key" && !source.key.privateKeyId) {
+    throw words.complain(
+      source.origin,
+      "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
+    );
+  }
+  const smoke = readSmokeConfig(input, tokenType === "signed_jwt" ? (url) => audienceCovers(audience, url) : void 0);
+  return {
+    tokenType,
+    audience,
+    lifetimeSeconds,
+    source,
+    serviceAccount,
+    delegates,
+    includeEmail: readBoolean(ctx, input("include_email"), "include_email", true),
+    exportVariable: readExportVariable(ctx, input("export_variable")),
+    universe,
+    endpoints,
+    smoke,
+    agent: readAgentConfig(ctx, tokenType === "signed_jwt" ? audience : void 0),
+    nameOf: words.name
+  };
+}
+function readAudience({ fail, words }, audience) {
+  if (!audience) {
+    fail(
+      "audience",
+      "is required: the OAuth client ID of the IAP-protected app (…apps.googleusercontent.com). Find it in the console under Security > Identity-Aware Proxy, or in the client_id of the sign-in page IAP redirects a browser to."
+    );
+  }
+  if (/\s/.test(audience)) fail("audience", "must be a single value without spaces.");
+  if (/^https?:\/\//i.test(audience)) {
+    fail(
+      "audience",
+      `is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, ${words.setting("token_type", "signed_jwt")}.`
+    );
+  }
+  return audience;
+}
+var SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
+function readTokenType({ fail }, value) {
+  if (!value || value === "id_token") return "id_token";
+  if (value === "signed_jwt") return "signed_jwt";
+  return fail(
+    "token_type",
+    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(value)}`
+  );
+}
+function readUrlAudience({ fail, words }, audience) {
+  const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
+  const signedJwt = `with ${words.name("token_type")} signed_jwt`;
+  if (!audience) fail("audience", `is required: ${signedJwt}, ${accepted}.`);
+  let url;
+  try {
+    url = new URL(audience);
+  } catch {
+    return fail("audience", `must be a URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+  }
+  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+  const normalized = `${url.origin}${url.pathname}`;
+  const wildcard = normalized.indexOf("*");
+  if (wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith("/*")) || url.search || url.hash) {
+    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(audience)}`);
+  }
+  return normalized;
+}
+function readLifetime({ fail, words }, value, tokenType) {
+  if (!value) return 3600;
+  if (tokenType !== "signed_jwt") {
+    fail("lifetime", `applies to ${words.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
+  }
+  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(seconds2 >= 60 && seconds2 <= 3600)) {
+    fail("lifetime", `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got ${quote(value)}`);
+  }
+  return seconds2;
+}
+function readSource(ctx, serviceAccount, iamHost) {
+  const { env, input, words } = ctx;
+  const given = SOURCE_INPUTS.filter((name) => input(name));
+  if (given.length > 1) {
+    const names = given.map(words.name).join(" and ");
+    throw words.complain(
+      names,
+      `${names} are ${given.length === 2 ? "both" : "all"} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`
+    );
+  }
+  for (const name of ["oauth_client_id", "oauth_client_secret"]) {
+    if (input(name) && !input("refresh_token")) ctx.fail(name, `goes with ${words.name("refresh_token")}, which is not set.`);
+  }
+  const source = readExplicitSource(ctx, serviceAccount, iamHost) ?? readAmbientSource(ctx);
+  const subject = source.kind === "external_account" ? source.subjectToken : void 0;
+  if (subject?.from === "library" && subject.kind === "executable" && env["GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"] !== "1") {
+    throw words.complain(
+      "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+      `must be 1 to run the command that the credentials in ${source.origin} name (credential_source.executable), as Google's libraries require.`
+    );
+  }
+  if (source.kind === "external_account" && !source.impersonate && !serviceAccount) {
+    ctx.fail(
+      "service_account",
+      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`
+    );
+  }
+  return source;
+}
+function readExplicitSource(ctx, serviceAccount, iamHost) {
+  const { input, words, fail } = ctx;
+  const credentialsJson = input("credentials_json");
+  if (credentialsJson) {
+    const name = words.name("credentials_json");
+    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name, words.complain), name, name, words.complain);
+  }
+  const provider = input("workload_identity_provider");
+  if (provider) return readWorkloadIdentity(ctx, provider, serviceAccount, iamHost);
+  if (input("workload_identity_audience")) {
+    fail("workload_identity_audience", `goes with ${words.name("workload_identity_provider")}, which is not set.`);
+  }
+  const refreshToken = input("refresh_token");
+  if (refreshToken) {
+    const clientId = input("oauth_client_id");
+    const clientSecret = input("oauth_client_secret");
+    for (const value of [refreshToken, clientSecret, clientId]) registerSecret(value);
+    for (const [name, value] of [
+      ["oauth_client_id", clientId],
+      ["oauth_client_secret", clientSecret]
+    ]) {
+      if (!value) {
+        fail(name, `is required with ${words.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);
+      }
+    }
+    return {
+      kind: "refresh_token",
+      clientId,
+      clientSecret,
+      refreshToken,
+      origin: words.name("refresh_token"),
+      clientOrigin: `${words.name("oauth_client_id")} and ${words.name("oauth_client_secret")}`
+    };
+  }
+  return void 0;
+}
+function readAmbientSource({ env, words }) {
+  const adc = env["GOOGLE_APPLICATION_CREDENTIALS"]?.trim();
+  if (adc) {
+    const name = "GOOGLE_APPLICATION_CREDENTIALS";
+    let raw;
+    try {
+      raw = (0, import_node_fs2.readFileSync)(adc, "utf8");
+    } catch (error) {
+      const code = error.code;
+      throw words.complain(
+        name,
+        `names ${adc}, which cannot be read (${code ?? "error"}). Point it at a credentials JSON file, or unset it.`
+      );
+    }
+    return parseCredentialsFile(parseCredentialsJson(raw, name, words.complain), name, `${name} (${adc})`, words.complain);
+  }
+  const host = env["GCE_METADATA_HOST"]?.trim() || "metadata.google.internal";
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
+    throw words.complain("GCE_METADATA_HOST", `must be host[:port] without a scheme, got ${quote(host)}`);
+  }
+  const origin = host === "metadata.google.internal" ? "the metadata server" : `the metadata server at ${host}`;
+  return { kind: "metadata", host, origin, unreachable: words.noCredential(origin), otherwise: words.otherwise };
+}
+function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
+  const { env, input, words, fail } = ctx;
+  const name = "workload_identity_provider";
+  const accepted = "projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER";
+  if (/^(https:)?\/\/iam\./.test(provider)) {
+    fail(name, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
+  }
+  const match = PROVIDER_PATTERN.exec(provider);
+  if (!match) return fail(name, `must look like ${accepted}, got ${quote(provider)}`);
+  const [, projectNumber = "", pool = "", providerId = ""] = match;
+  if (!/^\d+$/.test(projectNumber)) {
+    fail(
+      name,
+      `must use the project number, not the project ID ${quote(projectNumber)}. Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`
+    );
+  }
+  for (const [what, id] of [
+    ["pool", pool],
+    ["provider", providerId]
+  ]) {
+    if (!POOL_OR_PROVIDER_ID.test(id)) {
+      fail(name, `the ${what} ID ${quote(id)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
+    }
+  }
+  if (!serviceAccount) {
+    fail(
+      "service_account",
+      `is required with ${words.name(name)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
+    );
+  }
+  const oidcRequestUrl = env["ACTIONS_ID_TOKEN_REQUEST_URL"] ?? "";
+  const oidcRequestToken = env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] ?? "";
+  registerSecret(oidcRequestToken);
+  if (!oidcRequestUrl || !oidcRequestToken) {
+    const missing = !oidcRequestUrl ? "ACTIONS_ID_TOKEN_REQUEST_URL is not set" : "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set";
+    fail(
+      name,
+      `needs the job's GitHub OIDC token, but ${missing}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`
+    );
+  }
+  checkEndpointUrl(oidcRequestUrl, "ACTIONS_ID_TOKEN_REQUEST_URL", words.complain);
+  const oidcAudience = input("workload_identity_audience") || `https://${iamHost}/${provider}`;
+  return {
+    kind: "workload_identity",
+    provider,
+    projectNumber,
+    pool,
+    oidcAudience,
+    oidcRequestUrl,
+    oidcRequestToken,
+    origin: words.name(name)
+  };
+}
+function optionalEmail({ fail }, value, name) {
+  if (!value) return void 0;
+  if (!isEmail(value)) fail(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${quote(value)}`);
+  return value;
+}
+function readDelegates({ fail }, value) {
+  const emails = value.split(/[,\n]/).map((part) => part.trim()).filter(Boolean);
+  for (const email of emails) {
+    if (!isEmail(email)) fail("delegates", `${quote(email)} is not a service account email; list emails separated by commas or newlines.`);
+  }
+  return emails;
+}
+function readBoolean({ fail }, value, name, fallback) {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  return fail(name, `must be true or false, got ${quote(value)}`);
+}
+function readExportVariable({ fail }, value) {
+  if (!value) return void 0;
+  if (!ENV_NAME.test(value)) {
+    fail(
+      "export_variable",
+      `must be an environment variable name (letters, digits, underscores; not starting with a digit), got ${quote(value)}`
+    );
+  }
+  if (/^(GITHUB_|RUNNER_|ACTIONS_)/i.test(value) || /^(NODE_OPTIONS|PATH)$/i.test(value)) {
+    fail("export_variable", `${quote(value)} is reserved by the runner; choose another name such as IAP_TOKEN.`);
+  }
+  return value;
+}
+
+// src/agent-main.ts
+setMasker(() => void 0);
+var log = (line) => process.stdout.write(`${(/* @__PURE__ */ new Date()).toISOString()} ${redact(line)}
+`);
+var status = (0, import_node_fs3.createWriteStream)("", { fd: 3 });
+var agent;
+var statsFile = "";
+function report(extra = {}) {
+  if (!agent || !statsFile) return;
+  const figures = { ...agent.stats(), pid: process.pid, ...extra };
+  writeFileAtomically(statsFile, JSON.stringify(figures));
+}
+async function main() {
+  const launch = JSON.parse((0, import_node_fs3.readFileSync)(0, "utf8"));
+  registerSecret(launch.initial.token);
+  statsFile = launch.statsFile;
+  const config = readConfig((name) => launch.inputs[name], process.env, ACTION_VOCABULARY);
+  const initial = { ...launch.initial, expiresAt: new Date(launch.initial.expiresAt) };
+  agent = await startAgent({
+    config,
+    env: process.env,
+    report: { info: log, warning: (line) => log(`warning: ${line}`) },
+    initial,
+    tokenFile: launch.tokenFile,
+    onChange: () => report()
+  });
+  log(
+    `Token agent ready (pid ${process.pid})${agent.proxyUrl ? `; proxying ${agent.proxyUrl} → ${config.agent?.proxy?.target ?? ""}` : ""}.`
+  );
+  status.end(`${JSON.stringify({ ready: true, proxyUrl: agent.proxyUrl })}
+`);
+}
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.once(signal, () => {
+    log(`Stopping (${signal}).`);
+    void (agent?.stop() ?? Promise.resolve()).finally(() => {
+      report({ stoppedAt: (/* @__PURE__ */ new Date()).toISOString() });
+      process.exit(0);
+    });
+  });
+}
+process.on("uncaughtException", (error) => {
+  const why = redact(explain(error));
+  log(`The agent failed: ${why}`);
+  report({ died: why });
+  process.exit(1);
+});
+main().catch((error) => {
+  const why = redact(explain(error));
+  log(`Could not start: ${why}`);
+  status.end(`${JSON.stringify({ error: why })}
+`, () => process.exit(1));
+});

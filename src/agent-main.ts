@@ -1,0 +1,75 @@
+// The token agent's process (dist/agent.cjs), started in the background by the action (src/agent/launch.ts). It reads
+// its launch from standard input, says on file descriptor 3 when it is ready (or why it cannot be), logs to the file
+// its standard output was given, writes its figures for the post step, and stops cleanly on SIGTERM.
+import { createWriteStream, readFileSync } from 'node:fs';
+import { startAgent, type AgentStats, type RunningAgent } from './agent/agent.ts';
+import type { AgentLaunch } from './agent/launch.ts';
+import { writeFileAtomically } from './agent/token-file.ts';
+import { explain } from './errors.ts';
+import { ACTION_VOCABULARY, readConfig, type InputName } from './inputs/index.ts';
+import { redact, registerSecret, setMasker } from './secrets.ts';
+
+/** What the post step reads: the figures, and how the agent ended. */
+export interface AgentReport extends AgentStats {
+  readonly pid: number;
+  readonly stoppedAt?: string;
+  /** Why the agent ended on its own (a crash), when it did. */
+  readonly died?: string;
+}
+
+// Its log is a file, not the runner's log: no masks to register; every line is still redacted.
+setMasker(() => undefined);
+const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${redact(line)}\n`);
+const status = createWriteStream('', { fd: 3 });
+
+let agent: RunningAgent | undefined;
+let statsFile = '';
+
+function report(extra: Partial<AgentReport> = {}): void {
+  if (!agent || !statsFile) return;
+  const figures: AgentReport = { ...agent.stats(), pid: process.pid, ...extra };
+  writeFileAtomically(statsFile, JSON.stringify(figures));
+}
+
+async function main(): Promise<void> {
+  const launch = JSON.parse(readFileSync(0, 'utf8')) as AgentLaunch;
+  registerSecret(launch.initial.token);
+  statsFile = launch.statsFile;
+  const config = readConfig((name: InputName) => launch.inputs[name], process.env, ACTION_VOCABULARY);
+  const initial = { ...launch.initial, expiresAt: new Date(launch.initial.expiresAt) };
+  agent = await startAgent({
+    config,
+    env: process.env,
+    report: { info: log, warning: (line) => log(`warning: ${line}`) },
+    initial,
+    tokenFile: launch.tokenFile,
+    onChange: () => report(),
+  });
+  log(
+    `Token agent ready (pid ${process.pid})${agent.proxyUrl ? `; proxying ${agent.proxyUrl} → ${config.agent?.proxy?.target ?? ''}` : ''}.`,
+  );
+  status.end(`${JSON.stringify({ ready: true, proxyUrl: agent.proxyUrl })}\n`);
+}
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    log(`Stopping (${signal}).`);
+    void (agent?.stop() ?? Promise.resolve()).finally(() => {
+      report({ stoppedAt: new Date().toISOString() });
+      process.exit(0);
+    });
+  });
+}
+
+process.on('uncaughtException', (error) => {
+  const why = redact(explain(error));
+  log(`The agent failed: ${why}`);
+  report({ died: why });
+  process.exit(1);
+});
+
+main().catch((error: unknown) => {
+  const why = redact(explain(error));
+  log(`Could not start: ${why}`);
+  status.end(`${JSON.stringify({ error: why })}\n`, () => process.exit(1));
+});

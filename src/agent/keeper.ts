@@ -1,0 +1,159 @@
+import { explain } from '../errors.ts';
+import { redact } from '../secrets.ts';
+import { rfc3339, type MintedToken } from '../tokens/check.ts';
+
+/**
+ * Keeps a token valid for as long as the agent runs: it re-mints when less than a quarter of the token's lifetime is
+ * left, at once when IAP says a token expired, and, when minting fails (a revoked key, a removed role, Google down),
+ * keeps trying with jittered backoff while reporting why, instead of exiting. Clock and timers are injectable, so
+ * the schedule is tested in milliseconds.
+ */
+
+export interface KeeperOptions {
+  /** The pipeline's mint (src/pipeline.ts): a fresh, checked token. */
+  readonly mint: () => Promise<MintedToken>;
+  /** A token minted already (the action's own step), so that the agent starts without a request. */
+  readonly initial?: MintedToken | undefined;
+  /** Called with every new token before anyone is handed it (the token file is written here). */
+  readonly onToken?: (minted: MintedToken) => void;
+  readonly log: (line: string) => void;
+  readonly now?: () => number;
+  readonly setTimer?: (run: () => void, ms: number) => unknown;
+  readonly clearTimer?: (timer: unknown) => void;
+  readonly random?: () => number;
+}
+
+export interface KeeperStats {
+  /** New tokens after the first. */
+  readonly refreshes: number;
+  readonly failures: number;
+  /** The last failure to mint, explained (never a secret), until a mint succeeds again. */
+  readonly lastError: string | undefined;
+  readonly expiresAt: Date | undefined;
+}
+
+/** A token with less than this left is not handed out: a request must still get through IAP with it. */
+const USABLE_MARGIN_MS = 10_000;
+/** The first retry after a failed mint; each next one doubles, up to the ceiling, each jittered to 50–100 %. */
+const RETRY_BASE_MS = 2_000;
+const RETRY_MAX_MS = 60_000;
+
+export class TokenKeeper {
+  readonly #options: KeeperOptions;
+  readonly #now: () => number;
+  #current: MintedToken | undefined;
+  #mintedAt = 0;
+  #minting: Promise<MintedToken> | undefined;
+  #timer: unknown;
+  #stopped = false;
+  #failuresInARow = 0;
+  #stats = { refreshes: 0, failures: 0, lastError: undefined as string | undefined };
+
+  constructor(options: KeeperOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Takes the initial token (or mints the first), and schedules the next mint. Rejects when the first mint fails. */
+  async start(): Promise<MintedToken> {
+    const { initial } = this.#options;
+    if (initial && initial.expiresAt.getTime() - this.#now() > USABLE_MARGIN_MS) {
+      this.#accept(initial, false);
+      return initial;
+    }
+    return this.#mint(false);
+  }
+
+  /** A token that IAP will still accept, minting one first when there is none; rejects with why minting fails. */
+  async current(): Promise<MintedToken> {
+    const current = this.#current;
+    if (current && this.#usable(current)) return current;
+    if (this.#stopped) throw new Error('the token agent has stopped');
+    return this.#minting ?? this.#mint(true);
+  }
+
+  /**
+   * IAP refused `stale` as expired (or not yet valid): mint now, unless another caller already replaced it. Many
+   * requests refused with the same token cause one mint.
+   */
+  async refreshNow(stale: string): Promise<MintedToken> {
+    if (this.#current && this.#current.token !== stale && this.#usable(this.#current)) return this.#current;
+    return this.#minting ?? this.#mint(true);
+  }
+
+  stats(): KeeperStats {
+    return { ...this.#stats, expiresAt: this.#current?.expiresAt };
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#clear();
+  }
+
+  #usable(minted: MintedToken): boolean {
+    return minted.expiresAt.getTime() - this.#now() > USABLE_MARGIN_MS;
+  }
+
+  #mint(refresh: boolean): Promise<MintedToken> {
+    const minting = this.#options
+      .mint()
+      .then((minted) => {
+        this.#accept(minted, refresh || this.#current !== undefined);
+        return minted;
+      })
+      .catch((error: unknown) => {
+        this.#fail(error);
+        throw error;
+      })
+      .finally(() => {
+        if (this.#minting === minting) this.#minting = undefined;
+      });
+    this.#minting = minting;
+    return minting;
+  }
+
+  #accept(minted: MintedToken, refresh: boolean): void {
+    this.#options.onToken?.(minted);
+    this.#current = minted;
+    this.#mintedAt = this.#now();
+    this.#failuresInARow = 0;
+    this.#stats.lastError = undefined;
+    if (refresh) this.#stats.refreshes++;
+    // Less than a quarter of the lifetime left: mint again.
+    const lifetime = minted.expiresAt.getTime() - this.#mintedAt;
+    const next = Math.max(1_000, lifetime - lifetime / 4);
+    this.#schedule(next);
+    this.#options.log(
+      `Next refresh at ${rfc3339(new Date(this.#mintedAt + next))}, before the token expires at ${rfc3339(minted.expiresAt)}.`,
+    );
+  }
+
+  #fail(error: unknown): void {
+    this.#stats.failures++;
+    this.#failuresInARow++;
+    this.#stats.lastError = redact(explain(error));
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.#failuresInARow - 1, 10));
+    const wait = Math.round(ceiling / 2 + ((this.#options.random ?? Math.random)() * ceiling) / 2);
+    const left = this.#current ? ` The current token still works until ${rfc3339(this.#current.expiresAt)}.` : '';
+    this.#options.log(
+      `Could not mint a token (attempt ${this.#failuresInARow}); trying again in ${(wait / 1000).toFixed(1)} s.${left} ${this.#stats.lastError}`,
+    );
+    this.#schedule(wait);
+  }
+
+  #schedule(ms: number): void {
+    this.#clear();
+    if (this.#stopped) return;
+    const set = this.#options.setTimer ?? ((run: () => void, wait: number) => setTimeout(run, wait));
+    this.#timer = set(() => {
+      this.#timer = undefined;
+      if (!this.#minting) this.#mint(true).catch(() => undefined);
+    }, ms);
+  }
+
+  #clear(): void {
+    if (this.#timer === undefined) return;
+    (this.#options.clearTimer ?? ((timer: unknown) => clearTimeout(timer as NodeJS.Timeout)))(this.#timer);
+    this.#timer = undefined;
+  }
+}

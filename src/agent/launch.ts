@@ -1,0 +1,140 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Env } from '../endpoints.ts';
+import { ActionError } from '../errors.ts';
+import { Http } from '../http/client.ts';
+import { HEALTH_PATH } from '../http/reverse-proxy.ts';
+import { INPUT_DEFAULTS, type InputName, type InputReader } from '../inputs/index.ts';
+import { redact } from '../secrets.ts';
+import type { MintedToken } from '../tokens/check.ts';
+import { removeTokenFile, tokenFilePath } from './token-file.ts';
+
+/**
+ * Starts the token agent as a background process for the rest of the job (keep_fresh, proxy_to). The step must be
+ * able to end while the agent runs: the runner waits for every process holding the step's standard output, so the
+ * agent writes to its own log file and gets its settings through a pipe that is closed once it is ready. The
+ * credential reaches it through that pipe too, never through a file.
+ */
+
+/** What the agent's process is handed on its standard input. */
+export interface AgentLaunch {
+  /** The inputs as the step read them, so that the agent validates and mints exactly as the step did. */
+  readonly inputs: Partial<Record<InputName, string>>;
+  readonly initial: { token: string; kind: MintedToken['kind']; audience: string; principal: string; expiresAt: string };
+  readonly tokenFile: string;
+  readonly statsFile: string;
+}
+
+/** What the step and the post step know of a running agent (GITHUB_STATE: no secret). */
+export interface AgentHandle {
+  readonly pid: number;
+  readonly tokenFile: string;
+  readonly statsFile: string;
+  readonly logFile: string;
+  readonly proxyUrl: string | undefined;
+}
+
+/** How long the agent may take to say it is ready (its first token is the step's, so no request is needed). */
+const READY_TIMEOUT_MS = 30_000;
+
+export async function launchAgent(read: InputReader, env: Env, minted: MintedToken, log: (line: string) => void): Promise<AgentHandle> {
+  const tokenFile = tokenFilePath(env['RUNNER_TEMP'] || tmpdir());
+  const dir = dirname(tokenFile);
+  const statsFile = join(dir, 'agent.json');
+  const logFile = join(dir, 'agent.log');
+  const launch: AgentLaunch = {
+    inputs: Object.fromEntries(Object.keys(INPUT_DEFAULTS).map((name) => [name, read(name as InputName)])),
+    initial: {
+      token: minted.token,
+      kind: minted.kind,
+      audience: minted.audience,
+      principal: minted.principal,
+      expiresAt: minted.expiresAt.toISOString(),
+    },
+    tokenFile,
+    statsFile,
+  };
+  const logFd = openSync(logFile, 'a', 0o600);
+  // The agent reads its inputs from the launch, not from INPUT_*: they are not left in a long-lived environment.
+  const childEnv = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('INPUT_')));
+  const child = spawn(process.execPath, [agentEntry()], { detached: true, stdio: ['pipe', logFd, logFd, 'pipe'], env: childEnv, cwd: dir });
+  closeSync(logFd);
+  child.stdin?.end(JSON.stringify(launch));
+  try {
+    const ready = await readiness(child, logFile);
+    if (ready.proxyUrl) await healthy(ready.proxyUrl, log);
+    return { pid: child.pid ?? 0, tokenFile, statsFile, logFile, proxyUrl: ready.proxyUrl };
+  } catch (error) {
+    child.kill('SIGTERM');
+    removeTokenFile(tokenFile);
+    throw error;
+  } finally {
+    // The step must not wait for the agent: drop every handle on it.
+    (child.stdio[3] as NodeJS.ReadableStream | null)?.removeAllListeners();
+    (child.stdio[3] as { destroy?: () => void } | null)?.destroy?.();
+    child.removeAllListeners();
+    child.unref();
+  }
+}
+
+/** dist/agent.cjs, beside the bundle that runs this. */
+function agentEntry(): string {
+  // Only the bundle (CommonJS) has __dirname; from the sources, there is no agent.cjs to start.
+  const entry = join(typeof __dirname === 'string' ? __dirname : '.', 'agent.cjs');
+  if (!existsSync(entry)) throw new ActionError(`The token agent (${entry}) is missing from this build of the action.`);
+  return entry;
+}
+
+/** The agent's one line on its status pipe: ready (with the proxy's URL), or why it could not start. */
+function readiness(child: ReturnType<typeof spawn>, logFile: string): Promise<{ proxyUrl: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const status = child.stdio[3] as NodeJS.ReadableStream;
+    let text = '';
+    const timer = setTimeout(
+      () => reject(new ActionError(`The token agent did not start within ${READY_TIMEOUT_MS / 1000} s.${logTail(logFile)}`)),
+      READY_TIMEOUT_MS,
+    );
+    status.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      if (!text.includes('\n')) return;
+      clearTimeout(timer);
+      try {
+        const answer = JSON.parse(text.slice(0, text.indexOf('\n'))) as { ready?: boolean; proxyUrl?: string; error?: string };
+        if (answer.ready) resolve({ proxyUrl: answer.proxyUrl });
+        else reject(new ActionError(`The token agent could not start: ${redact(answer.error ?? 'no reason given')}`));
+      } catch {
+        reject(new ActionError(`The token agent answered something unexpected.${logTail(logFile)}`));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new ActionError(`The token agent exited (code ${String(code)}) before it was ready.${logTail(logFile)}`));
+    });
+  });
+}
+
+/** The step ends only once the proxy answers its health check, so that the next step can use it at once. */
+async function healthy(proxyUrl: string, log: (line: string) => void): Promise<void> {
+  const http = new Http({ log });
+  const { response } = await http.send({
+    what: 'Token agent health check',
+    method: 'GET',
+    url: `${proxyUrl}${HEALTH_PATH}`,
+    direct: true,
+    retry: { attempts: 10, timeoutMs: 2_000, budgetMs: 10_000, retryable: (answer) => answer.status !== 200 },
+  });
+  if (response.status !== 200)
+    throw new ActionError(`The proxy answered its health check with ${response.status}: ${redact(response.body.slice(0, 300))}`);
+}
+
+/** The last lines of the agent's log, for an error (the log holds no secret; it is redacted all the same). */
+export function logTail(logFile: string, lines = 5): string {
+  try {
+    const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    return tail ? `\nThe agent's last log lines:\n${redact(tail)}` : '';
+  } catch {
+    return '';
+  }
+}

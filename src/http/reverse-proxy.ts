@@ -1,0 +1,364 @@
+import {
+  Agent as HttpAgent,
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { getProxyUrl } from '@actions/http-client/lib/proxy';
+import { ActionError } from '../errors.ts';
+import { isLoopback } from '../urls.ts';
+
+/**
+ * An authenticating reverse proxy on loopback: every request goes to one target origin, with the current token in
+ * the header IAP reads, streamed both ways (no body is held whole), over kept-alive upstream connections. It never
+ * follows a redirect, and is never an open proxy: whatever the request names (an absolute URL, another Host), it goes
+ * to the target alone; CONNECT is refused. What to do with IAP's refusals is the caller's (`onIapRefusal`).
+ */
+
+export interface ReverseProxyOptions {
+  /** The origin every request goes to: `https://app.example.com` (http only for loopback, checked by the caller). */
+  readonly target: URL;
+  /** `authorization`, or `proxy-authorization` for apps that read their own Authorization (passed through). */
+  readonly header: 'authorization' | 'proxy-authorization';
+  /** The token to send now; rejects with a one-line reason when none can be had (the client then gets 503). */
+  readonly token: () => Promise<string>;
+  /**
+   * IAP answered `status` itself (it refused the token). Returns what the client is told under IAP's own body, and
+   * whether a fresh token is worth one more try (an expired token); `retry` is honoured for replayable requests only.
+   */
+  readonly onIapRefusal: (status: number, body: string, sentToken: string) => Promise<{ explanation: string; retry: boolean }>;
+  /** `GET /.iap-token/healthz`: readiness, without touching the target. */
+  readonly health: () => { ok: boolean; body: Record<string, unknown> };
+  readonly listen: { readonly host: string; readonly port: number };
+  /** An upstream connection silent for this long is given up (504). */
+  readonly idleTimeoutMs?: number;
+  readonly log: (line: string) => void;
+  /** Counts for the summary. */
+  readonly count?: (event: 'request' | 'upstream-error' | 'websocket') => void;
+}
+
+export interface RunningProxy {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export const HEALTH_PATH = '/.iap-token/healthz';
+
+/** Headers that describe one connection, not the message: never forwarded either way. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
+/** Methods whose repetition has no further effect; only these are retried, and only without a body. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** IAP's refusals are a line or a small page; more is not read before answering the client. */
+const REFUSAL_BYTES = 16 * 1024;
+
+export async function startReverseProxy(options: ReverseProxyOptions): Promise<RunningProxy> {
+  const { target } = options;
+  // A target that does not resolve is an error before anything listens (behind a proxy, the proxy resolves it).
+  if (!getProxyUrl(target) && !isLoopback(target.hostname)) {
+    await lookup(target.hostname).catch(() => {
+      throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
+    });
+  }
+  const secure = target.protocol === 'https:';
+  const send = secure ? httpsRequest : httpRequest;
+  // Kept-alive connections: a handshake per request would cost more than the proxy itself.
+  const agent = getProxyUrl(target)
+    ? await tunnellingAgent(target)
+    : secure
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' })
+      : new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
+  const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+  let origin = '';
+
+  const upstreamHeaders = (incoming: IncomingHttpHeaders, token: string, upgrade: boolean): OutgoingHttpHeaders => {
+    const headers: OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(incoming)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+    headers['host'] = target.host;
+    if (options.header === 'authorization') headers['authorization'] = `Bearer ${token}`;
+    else headers['proxy-authorization'] = `Bearer ${token}`;
+    if (upgrade) {
+      headers['connection'] = 'Upgrade';
+      headers['upgrade'] = incoming['upgrade'];
+    }
+    return headers;
+  };
+
+  const forward = async (req: IncomingMessage, res: ServerResponse, path: string, retried: boolean): Promise<void> => {
+    let token: string;
+    try {
+      token = await options.token();
+    } catch (error) {
+      return answer(res, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const replayable = IDEMPOTENT.has(req.method ?? '') && !hasBody(req);
+    const upstream = send({
+      protocol: target.protocol,
+      hostname: target.hostname,
+      port: target.port,
+      method: req.method,
+      path,
+      agent,
+      headers: upstreamHeaders(req.headers, token, false),
+    });
+    upstream.setTimeout(idleTimeoutMs, () => upstream.destroy(Object.assign(new Error('timeout'), { code: 'UPSTREAM_TIMEOUT' })));
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      options.count?.('upstream-error');
+      if (!res.headersSent) answer(res, error.code === 'UPSTREAM_TIMEOUT' ? 504 : 502, upstreamReason(error, target, idleTimeoutMs));
+      else res.destroy();
+    });
+    upstream.on('response', (up) => {
+      const status = up.statusCode ?? 502;
+      if (
+        String(up.headers['x-goog-iap-generated-response']).toLowerCase() === 'true' &&
+        (status === 401 || status === 403 || status === 302)
+      ) {
+        void readSome(up, REFUSAL_BYTES).then(async (body) => {
+          const { explanation, retry } = await options.onIapRefusal(status, body, token);
+          if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
+          const headers = downstreamHeaders(up.headers, target, origin);
+          const text = `${body.replace(/\s+$/, '')}\n\niap-token: ${explanation}\n`;
+          headers['x-iap-token-diagnosis'] = explanation.replace(/[^\x20-\x7e]/g, '?');
+          headers['content-length'] = String(Buffer.byteLength(text));
+          res.writeHead(status, headers);
+          res.end(req.method === 'HEAD' ? undefined : text);
+          return undefined;
+        });
+        return;
+      }
+      res.writeHead(status, downstreamHeaders(up.headers, target, origin));
+      up.pipe(res);
+    });
+    if (replayable) upstream.end();
+    else req.pipe(upstream);
+  };
+
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    options.count?.('request');
+    const path = requestPath(req.url ?? '/');
+    if (path === undefined) {
+      answer(res, 400, 'a request names a path (or an absolute URL, of which only the path is used)');
+      return;
+    }
+    if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
+      const { ok, body } = options.health();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    forward(req, res, path, false).catch((error: unknown) => {
+      options.log(`Proxy error: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) answer(res, 502, 'the proxy failed on this request');
+      else res.destroy();
+    });
+  });
+
+  // A forward proxy's CONNECT is not ours to serve: this proxy reaches one origin only.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niap-token proxy: CONNECT is refused; this proxy forwards to one origin only.\n',
+    );
+  });
+
+  // Upgraded connections leave the server's keeping: close() ends them itself.
+  const upgraded = new Set<Socket>();
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    options.count?.('websocket');
+    upgraded.add(socket);
+    socket.on('close', () => upgraded.delete(socket));
+    const path = requestPath(req.url ?? '/');
+    socket.on('error', () => socket.destroy());
+    if (path === undefined) {
+      socket.destroy();
+      return;
+    }
+    options
+      .token()
+      .then((token) => {
+        const upstream = send({
+          protocol: target.protocol,
+          hostname: target.hostname,
+          port: target.port,
+          method: req.method,
+          path,
+          headers: upstreamHeaders(req.headers, token, true),
+        });
+        upstream.on('upgrade', (up, upSocket, upHead) => {
+          socket.write(rawHead(101, up.statusMessage ?? 'Switching Protocols', up.rawHeaders));
+          if (upHead.length) socket.write(upHead);
+          if (head.length) upSocket.write(head);
+          upSocket.on('error', () => socket.destroy());
+          socket.on('close', () => upSocket.destroy());
+          upSocket.on('close', () => socket.destroy());
+          upSocket.pipe(socket).pipe(upSocket);
+        });
+        upstream.on('response', (up) => {
+          // No upgrade (IAP refused, or the app): the answer goes back as it is, and the connection ends.
+          socket.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? '', up.rawHeaders));
+          up.pipe(socket);
+        });
+        upstream.on('error', (error: NodeJS.ErrnoException) => {
+          options.count?.('upstream-error');
+          socket.end(rawAnswer(502, upstreamReason(error, target, idleTimeoutMs)));
+        });
+        upstream.end();
+      })
+      .catch((error: unknown) => socket.end(rawAnswer(503, `no token to send: ${error instanceof Error ? error.message : String(error)}`)));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      agent.destroy();
+      const where = `${options.listen.host}:${options.listen.port}`;
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new ActionError(`The proxy cannot listen on ${where}: the port is in use. Choose another port, or 0 for any free one.`)
+          : error.code === 'EADDRNOTAVAIL'
+            ? new ActionError(`The proxy cannot listen on ${where}: this machine has no such address.`)
+            : error,
+      );
+    });
+    server.listen(options.listen.port, options.listen.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.listen.host.includes(':') ? `[${options.listen.host}]` : options.listen.host;
+  origin = `http://${host}:${port}`;
+  return {
+    url: origin,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
+        agent.destroy();
+      }),
+  };
+}
+
+/** The path and query of a request, also from an absolute-form URL (whose host is ignored: the target is fixed). */
+function requestPath(url: string): string | undefined {
+  if (url.startsWith('/')) return url;
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const parsed = new URL(url);
+      return `${parsed.pathname}${parsed.search}`;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * The app's headers for the client: hop-by-hop ones dropped; a `Location` on the target rewritten to the proxy, and a
+ * cookie's `Domain` naming the target dropped, so that the client stays on the proxy. Nothing else is changed.
+ */
+function downstreamHeaders(headers: IncomingHttpHeaders, target: URL, origin: string): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  const location = headers['location'];
+  if (typeof location === 'string' && origin) {
+    try {
+      const url = new URL(location);
+      if (url.origin === target.origin) out['location'] = `${origin}${url.pathname}${url.search}${url.hash}`;
+    } catch {
+      // A relative Location stays as it is: it is relative to the proxy already.
+    }
+  }
+  const cookies = headers['set-cookie'];
+  if (cookies) out['set-cookie'] = cookies.map((cookie) => withoutTargetDomain(cookie, target.hostname));
+  return out;
+}
+
+function withoutTargetDomain(cookie: string, hostname: string): string {
+  return cookie
+    .split(';')
+    .filter((attribute) => {
+      const [name = '', value = ''] = attribute.split('=', 2);
+      return !(name.trim().toLowerCase() === 'domain' && value.trim().replace(/^\./, '').toLowerCase() === hostname.toLowerCase());
+    })
+    .join(';');
+}
+
+/** Up to `limit` bytes of a body, then the rest is drained: IAP's refusal texts are short. */
+function readSome(stream: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      if (size < limit) chunks.push(chunk.subarray(0, limit - size));
+      size += chunk.length;
+    });
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+function answer(res: ServerResponse, status: number, reason: string): void {
+  const text = `iap-token proxy: ${reason}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'x-iap-token-diagnosis': reason.replace(/[^\x20-\x7e]/g, '?'),
+  });
+  res.end(text);
+}
+
+function rawAnswer(status: number, reason: string): string {
+  const text = `iap-token proxy: ${reason}\n`;
+  return `HTTP/1.1 ${status} ${status === 503 ? 'Service Unavailable' : 'Bad Gateway'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
+}
+
+function rawHead(status: number, message: string, rawHeaders: readonly string[]): string {
+  const lines = [`HTTP/1.1 ${status} ${message}`];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i] ?? ''}: ${rawHeaders[i + 1] ?? ''}`);
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+function upstreamReason(error: NodeJS.ErrnoException, target: URL, idleTimeoutMs: number): string {
+  switch (error.code) {
+    case 'UPSTREAM_TIMEOUT':
+      return `${target.host} sent nothing for ${idleTimeoutMs / 1000} s`;
+    case 'ECONNRESET':
+      return `the connection to ${target.host} was reset`;
+    case 'ECONNREFUSED':
+      return `${target.host} refused the connection`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `the name ${target.hostname} did not resolve`;
+    default:
+      return `could not reach ${target.host} (${error.code ?? error.message})`;
+  }
+}
+
+async function tunnellingAgent(target: URL): Promise<HttpAgent> {
+  const { HttpClient } = await import('@actions/http-client');
+  return new HttpClient('iap-token').getAgent(target.toString());
+}
