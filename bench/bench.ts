@@ -153,3 +153,8 @@ const distFiles = readdirSync(join(ROOT, 'dist'), { recursive: true, withFileTyp
 console.log(`Medians of ${RUNS} runs after ${WARMUP} warm-ups, alternating with an empty Node process.\n`);
 console.log(rows.join('\n'));
 console.log(`\ndist/: ${distFiles.join(', ')} (the action starts from index.cjs alone)`);
+
+if (process.env['BENCH_PROXY'] !== '0') {
+  const { benchProxy } = await import('./proxy.ts');
+  console.log(`\n${(await benchProxy()).join('\n')}`);
+}

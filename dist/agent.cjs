@@ -1136,8 +1136,8 @@ async function startReverseProxy(options) {
   }
   const secure = target.protocol === "https:";
   const send = secure ? import_node_https.request : import_node_http.request;
-  const agent2 = getProxyUrl(target) ? await tunnellingAgent(target) : secure ? new import_node_https.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" }) : new import_node_http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" });
   const idleTimeoutMs = options.idleTimeoutMs ?? 12e4;
+  const agent2 = getProxyUrl(target) ? await tunnellingAgent(target) : secure ? new import_node_https.Agent({ keepAlive: true, maxSockets: 256, timeout: idleTimeoutMs }) : new import_node_http.Agent({ keepAlive: true, maxSockets: 256, timeout: idleTimeoutMs });
   let origin = "";
   const upstreamHeaders = (incoming, token, upgrade) => {
     const headers = {};
@@ -1168,7 +1168,7 @@ async function startReverseProxy(options) {
       agent: agent2,
       headers: upstreamHeaders(req.headers, token, false)
     });
-    upstream.setTimeout(idleTimeoutMs, () => upstream.destroy(Object.assign(new Error("timeout"), { code: "UPSTREAM_TIMEOUT" })));
+    upstream.on("timeout", () => upstream.destroy(Object.assign(new Error("timeout"), { code: "UPSTREAM_TIMEOUT" })));
     res.on("close", () => {
       if (!res.writableFinished) upstream.destroy();
     });
@@ -1193,6 +1193,10 @@ iap-token: ${explanation}
           res.writeHead(status2, headers);
           res.end(req.method === "HEAD" ? void 0 : text2);
           return void 0;
+        }).catch((error) => {
+          options.log(`Proxy error after IAP's refusal: ${error instanceof Error ? error.message : String(error)}`);
+          if (!res.headersSent) answer(res, 502, "the proxy failed on this request");
+          else res.destroy();
         });
         return;
       }
@@ -1322,10 +1326,14 @@ function downstreamHeaders(headers, target, origin) {
   return out;
 }
 function withoutTargetDomain(cookie, hostname) {
-  return cookie.split(";").filter((attribute) => {
-    const [name = "", value = ""] = attribute.split("=", 2);
-    return !(name.trim().toLowerCase() === "domain" && value.trim().replace(/^\./, "").toLowerCase() === hostname.toLowerCase());
-  }).join(";");
+  const [pair = "", ...attributes] = cookie.split(";");
+  return [
+    pair,
+    ...attributes.filter((attribute) => {
+      const [name = "", value = ""] = attribute.split("=", 2);
+      return !(name.trim().toLowerCase() === "domain" && value.trim().replace(/^\./, "").toLowerCase() === hostname.toLowerCase());
+    })
+  ].join(";");
 }
 function readSome(stream, limit) {
   return new Promise((resolve) => {
@@ -2464,7 +2472,7 @@ function createMinter(config, { env, report: report2, http: http2 = new Http({ l
 }
 
 // src/agent/keeper.ts
-var USABLE_MARGIN_MS = 1e4;
+var USABLE_MARGIN_MS = 5e3;
 var RETRY_BASE_MS = 2e3;
 var RETRY_MAX_MS = 6e4;
 var TokenKeeper = class {
@@ -2488,22 +2496,23 @@ var TokenKeeper = class {
       this.#accept(initial, false);
       return initial;
     }
-    return this.#mint(false);
+    return this.#mint();
   }
   /** A token that IAP will still accept, minting one first when there is none; rejects with why minting fails. */
   async current() {
     const current = this.#current;
     if (current && this.#usable(current)) return current;
     if (this.#stopped) throw new Error("the token agent has stopped");
-    return this.#minting ?? this.#mint(true);
+    return this.#minting ?? this.#mint();
   }
   /**
    * IAP refused `stale` as expired (or not yet valid): mint now, unless another caller already replaced it. Many
    * requests refused with the same token cause one mint.
    */
   async refreshNow(stale) {
+    if (this.#stopped) throw new Error("the token agent has stopped");
     if (this.#current && this.#current.token !== stale && this.#usable(this.#current)) return this.#current;
-    return this.#minting ?? this.#mint(true);
+    return this.#minting ?? this.#mint();
   }
   stats() {
     return { ...this.#stats, expiresAt: this.#current?.expiresAt };
@@ -2515,9 +2524,9 @@ var TokenKeeper = class {
   #usable(minted) {
     return minted.expiresAt.getTime() - this.#now() > USABLE_MARGIN_MS;
   }
-  #mint(refresh) {
+  #mint() {
     const minting = this.#options.mint().then((minted) => {
-      this.#accept(minted, refresh || this.#current !== void 0);
+      if (!this.#stopped) this.#accept(minted, this.#current !== void 0);
       return minted;
     }).catch((error) => {
       this.#fail(error);
@@ -2560,7 +2569,7 @@ var TokenKeeper = class {
     const set = this.#options.setTimer ?? ((run, wait) => setTimeout(run, wait));
     this.#timer = set(() => {
       this.#timer = void 0;
-      if (!this.#minting) this.#mint(true).catch(() => void 0);
+      if (!this.#minting) this.#mint().catch(() => void 0);
     }, ms);
   }
   #clear() {
@@ -2618,7 +2627,12 @@ async function startAgent(options) {
     };
   };
   changed = () => options.onChange?.(stats());
-  await keeper.start();
+  try {
+    await keeper.start();
+  } catch (error) {
+    keeper.stop();
+    throw error;
+  }
   let proxy;
   const settings = config.agent?.proxy;
   if (settings) {

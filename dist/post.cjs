@@ -56,6 +56,9 @@ function issueCommand(command, properties, message) {
   const cmd = new Command(command, properties, message);
   process.stdout.write(cmd.toString() + os.EOL);
 }
+function issue(name, message = "") {
+  issueCommand(name, {}, message);
+}
 var CMD_STRING = "::";
 var Command = class {
   constructor(command, properties, message) {
@@ -406,6 +409,12 @@ function warning(message, properties = {}) {
 function info(message) {
   process.stdout.write(message + os2.EOL);
 }
+function startGroup(name) {
+  issue("group", name);
+}
+function endGroup() {
+  issue("endgroup");
+}
 function getState(name) {
   return process.env[`STATE_${name}`] || "";
 }
@@ -561,6 +570,7 @@ async function post(env = process.env) {
     if (wasRunning) await stop(pid);
     const report = readReport(statsFile);
     const tail = logTail(logFile);
+    showLog(logFile);
     if (tokenFile) removeTokenFile(tokenFile);
     if (report) await writeAgentSummary(report, env);
     if (report) {
@@ -593,6 +603,17 @@ async function stop(pid) {
   }
   warning(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1e3} s of SIGTERM; killing it.`);
   process.kill(pid, "SIGKILL");
+}
+function showLog(path, most = 500) {
+  let lines;
+  try {
+    lines = (0, import_node_fs3.readFileSync)(path, "utf8").trimEnd().split("\n");
+  } catch {
+    return;
+  }
+  startGroup(`Token agent log (${lines.length} lines${lines.length > most ? `, the last ${most}` : ""})`);
+  for (const line of lines.slice(-most)) info(redact(line));
+  endGroup();
 }
 function readReport(path) {
   try {

@@ -1,7 +1,7 @@
 // The action's post step (action.yml `post:`, run even when the job failed): stops the token agent the main step
 // left running, removes its token file, and reports what it did. Without an agent (no keep_fresh), it does nothing.
 import { existsSync, readFileSync } from 'node:fs';
-import { getState, info, setFailed, setSecret, warning } from '@actions/core';
+import { endGroup, getState, info, setFailed, setSecret, startGroup, warning } from '@actions/core';
 import type { AgentReport } from './agent-main.ts';
 import { logTail } from './agent/launch.ts';
 import { removeTokenFile } from './agent/token-file.ts';
@@ -25,6 +25,7 @@ export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     if (wasRunning) await stop(pid);
     const report = readReport(statsFile);
     const tail = logTail(logFile);
+    showLog(logFile);
     if (tokenFile) removeTokenFile(tokenFile);
     if (report) await writeAgentSummary(report, env);
     if (report) {
@@ -60,6 +61,19 @@ async function stop(pid: number): Promise<void> {
   }
   warning(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killing it.`);
   process.kill(pid, 'SIGKILL');
+}
+
+/** The agent's own log (refreshes, refusals; redacted when written), folded in the post step's log. */
+function showLog(path: string, most = 500): void {
+  let lines: string[];
+  try {
+    lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+  } catch {
+    return;
+  }
+  startGroup(`Token agent log (${lines.length} lines${lines.length > most ? `, the last ${most}` : ''})`);
+  for (const line of lines.slice(-most)) info(redact(line));
+  endGroup();
 }
 
 function readReport(path: string): AgentReport | undefined {

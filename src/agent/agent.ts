@@ -77,7 +77,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     };
   };
   changed = () => options.onChange?.(stats());
-  await keeper.start();
+  try {
+    await keeper.start();
+  } catch (error) {
+    keeper.stop();
+    throw error;
+  }
 
   let proxy: RunningProxy | undefined;
   const settings = config.agent?.proxy;

@@ -32,8 +32,11 @@ export interface KeeperStats {
   readonly expiresAt: Date | undefined;
 }
 
-/** A token with less than this left is not handed out: a request must still get through IAP with it. */
-const USABLE_MARGIN_MS = 10_000;
+/**
+ * A token with less than this left is not handed out: a request must still get through IAP with it. The agent
+ * replaces tokens long before (a quarter of their life ahead), so this only matters when minting fails.
+ */
+const USABLE_MARGIN_MS = 5_000;
 /** The first retry after a failed mint; each next one doubles, up to the ceiling, each jittered to 50–100 %. */
 const RETRY_BASE_MS = 2_000;
 const RETRY_MAX_MS = 60_000;
@@ -61,7 +64,7 @@ export class TokenKeeper {
       this.#accept(initial, false);
       return initial;
     }
-    return this.#mint(false);
+    return this.#mint();
   }
 
   /** A token that IAP will still accept, minting one first when there is none; rejects with why minting fails. */
@@ -69,7 +72,7 @@ export class TokenKeeper {
     const current = this.#current;
     if (current && this.#usable(current)) return current;
     if (this.#stopped) throw new Error('the token agent has stopped');
-    return this.#minting ?? this.#mint(true);
+    return this.#minting ?? this.#mint();
   }
 
   /**
@@ -77,8 +80,9 @@ export class TokenKeeper {
    * requests refused with the same token cause one mint.
    */
   async refreshNow(stale: string): Promise<MintedToken> {
+    if (this.#stopped) throw new Error('the token agent has stopped');
     if (this.#current && this.#current.token !== stale && this.#usable(this.#current)) return this.#current;
-    return this.#minting ?? this.#mint(true);
+    return this.#minting ?? this.#mint();
   }
 
   stats(): KeeperStats {
@@ -94,11 +98,12 @@ export class TokenKeeper {
     return minted.expiresAt.getTime() - this.#now() > USABLE_MARGIN_MS;
   }
 
-  #mint(refresh: boolean): Promise<MintedToken> {
+  #mint(): Promise<MintedToken> {
     const minting = this.#options
       .mint()
       .then((minted) => {
-        this.#accept(minted, refresh || this.#current !== undefined);
+        // A token minted after stop() is handed to whoever asked, but not kept, written or scheduled on.
+        if (!this.#stopped) this.#accept(minted, this.#current !== undefined);
         return minted;
       })
       .catch((error: unknown) => {
@@ -147,7 +152,7 @@ export class TokenKeeper {
     const set = this.#options.setTimer ?? ((run: () => void, wait: number) => setTimeout(run, wait));
     this.#timer = set(() => {
       this.#timer = undefined;
-      if (!this.#minting) this.#mint(true).catch(() => undefined);
+      if (!this.#minting) this.#mint().catch(() => undefined);
     }, ms);
   }
 

@@ -81,12 +81,13 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   const secure = target.protocol === 'https:';
   const send = secure ? httpsRequest : httpRequest;
   // Kept-alive connections: a handshake per request would cost more than the proxy itself.
+  const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+  // The idle timeout is the socket's, set once per connection by the agent rather than re-armed per request.
   const agent = getProxyUrl(target)
     ? await tunnellingAgent(target)
     : secure
-      ? new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' })
-      : new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
-  const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 256, timeout: idleTimeoutMs })
+      : new HttpAgent({ keepAlive: true, maxSockets: 256, timeout: idleTimeoutMs });
   let origin = '';
 
   const upstreamHeaders = (incoming: IncomingHttpHeaders, token: string, upgrade: boolean): OutgoingHttpHeaders => {
@@ -119,7 +120,7 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
       agent,
       headers: upstreamHeaders(req.headers, token, false),
     });
-    upstream.setTimeout(idleTimeoutMs, () => upstream.destroy(Object.assign(new Error('timeout'), { code: 'UPSTREAM_TIMEOUT' })));
+    upstream.on('timeout', () => upstream.destroy(Object.assign(new Error('timeout'), { code: 'UPSTREAM_TIMEOUT' })));
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
@@ -134,17 +135,23 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
         String(up.headers['x-goog-iap-generated-response']).toLowerCase() === 'true' &&
         (status === 401 || status === 403 || status === 302)
       ) {
-        void readSome(up, REFUSAL_BYTES).then(async (body) => {
-          const { explanation, retry } = await options.onIapRefusal(status, body, token);
-          if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
-          const headers = downstreamHeaders(up.headers, target, origin);
-          const text = `${body.replace(/\s+$/, '')}\n\niap-token: ${explanation}\n`;
-          headers['x-iap-token-diagnosis'] = explanation.replace(/[^\x20-\x7e]/g, '?');
-          headers['content-length'] = String(Buffer.byteLength(text));
-          res.writeHead(status, headers);
-          res.end(req.method === 'HEAD' ? undefined : text);
-          return undefined;
-        });
+        void readSome(up, REFUSAL_BYTES)
+          .then(async (body) => {
+            const { explanation, retry } = await options.onIapRefusal(status, body, token);
+            if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
+            const headers = downstreamHeaders(up.headers, target, origin);
+            const text = `${body.replace(/\s+$/, '')}\n\niap-token: ${explanation}\n`;
+            headers['x-iap-token-diagnosis'] = explanation.replace(/[^\x20-\x7e]/g, '?');
+            headers['content-length'] = String(Buffer.byteLength(text));
+            res.writeHead(status, headers);
+            res.end(req.method === 'HEAD' ? undefined : text);
+            return undefined;
+          })
+          .catch((error: unknown) => {
+            options.log(`Proxy error after IAP's refusal: ${error instanceof Error ? error.message : String(error)}`);
+            if (!res.headersSent) answer(res, 502, 'the proxy failed on this request');
+            else res.destroy();
+          });
         return;
       }
       res.writeHead(status, downstreamHeaders(up.headers, target, origin));
@@ -298,13 +305,15 @@ function downstreamHeaders(headers: IncomingHttpHeaders, target: URL, origin: st
 }
 
 function withoutTargetDomain(cookie: string, hostname: string): string {
-  return cookie
-    .split(';')
-    .filter((attribute) => {
+  // The first part is the cookie's own name=value (which may be named "domain"); attributes follow.
+  const [pair = '', ...attributes] = cookie.split(';');
+  return [
+    pair,
+    ...attributes.filter((attribute) => {
       const [name = '', value = ''] = attribute.split('=', 2);
       return !(name.trim().toLowerCase() === 'domain' && value.trim().replace(/^\./, '').toLowerCase() === hostname.toLowerCase());
-    })
-    .join(';');
+    }),
+  ].join(';');
 }
 
 /** Up to `limit` bytes of a body, then the rest is drained: IAP's refusal texts are short. */

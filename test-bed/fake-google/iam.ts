@@ -100,7 +100,7 @@ function generateAccessToken(fake: FakeGoogle, caller: Identity, delegates: stri
   const seconds = lifetime === undefined ? 3600 : Number(text(lifetime).slice(0, -1));
   if (seconds > 3600) return apiError(400, 'INVALID_ARGUMENT', 'The lifetime must be at most 3600s.');
   // A test may shorten every access token's life (fake.accessTokenLifetimeS) to see renewals.
-  const lives = Math.min(seconds, fake.accessTokenLifetimeS);
+  const lives = fake.accessTokenLifetimeS < 3599 ? Math.min(seconds, fake.accessTokenLifetimeS) : seconds;
   const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email }, lives);
   return { status: 200, body: { accessToken, expireTime: new Date(fake.now() + lives * 1000).toISOString() } };
 }

@@ -1,0 +1,167 @@
+import { describe, expect, test } from '@jest/globals';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { websocketRoundTrip } from '../test-bed/fake-google/streams.ts';
+import { findLeaks, parseFileCommand, runJob, type ActionRun } from '../test-bed/runner.ts';
+import { callApp, DEPLOYER, expectFailure, expectSuccess, INVOKER, PROVIDER, REPO_MEMBER, useWorld } from './e2e-helpers.ts';
+
+/**
+ * keep_fresh and proxy_to as a workflow runs them: the main step starts the agent and ends (its output closed), the
+ * job's later steps use the token file and $IAP_PROXY_URL past the token's life, and the post step stops the agent,
+ * removes the file and reports. Tokens from the fake live seconds, so that refreshes happen within the test.
+ */
+
+const world = useWorld();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const key = () => JSON.stringify(world.deployerKey);
+
+function agentState(main: ActionRun): { pid: number; tokenFile: string } {
+  return JSON.parse(parseFileCommand(main.state)['agent'] ?? '{}') as { pid: number; tokenFile: string };
+}
+
+/** Running, and not a zombie waiting for a parent (the step that started it is gone) to reap it. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Nothing secret where a person could read it, in either step. */
+function expectNoLeaks(...runs: ActionRun[]): void {
+  for (const run of runs) expect(findLeaks(run, world.fake.secrets)).toEqual([]);
+}
+
+describe('keep_fresh: a token file that is always valid', () => {
+  test('the step ends while the agent runs; the file is replaced before expiry; the post step stops the agent and removes it', async () => {
+    world.fake.idTokenLifetimeS = 8;
+    let pid = 0;
+    let tokenFile = '';
+    const tokens: string[] = [];
+    const { main, post } = await runJob(
+      { audience: world.audience, credentials_json: key(), keep_fresh: 'true' },
+      { timeoutMs: 20_000 },
+      async (main) => {
+        expectSuccess(main);
+        ({ pid, tokenFile } = agentState(main));
+        expect(alive(pid)).toBe(true);
+        expect(main.outputs['token_file']).toBe(tokenFile);
+        expect(main.exportedEnv['IAP_TOKEN_FILE']).toBe(tokenFile);
+        expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+        // The file starts with the step's own token: the agent needed no request to start.
+        expect(readFileSync(tokenFile, 'utf8')).toBe(main.outputs['token']);
+        // Over twice the token's life, read as a later step (k6, a shell loop) would: always a token IAP accepts.
+        for (let i = 0; i < 17; i++) {
+          const token = readFileSync(tokenFile, 'utf8');
+          if (tokens.at(-1) !== token) tokens.push(token);
+          expect((await callApp(world, token)).status).toBe(200);
+          await sleep(1_000);
+        }
+      },
+    );
+    expect(tokens.length).toBeGreaterThanOrEqual(3);
+    expect(post.exitCode).toBe(0);
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(tokenFile)).toBe(false);
+    expect(post.summary).toContain('IAP token agent');
+    expect(post.visibleLog.join('\n')).toMatch(/Token agent: [2-9]\d* refresh\(es\), 0 request\(s\) proxied, 0 failed mint\(s\)\./);
+    expectNoLeaks(main, post);
+    expect(main.state).not.toContain(main.outputs['token']);
+  });
+
+  test('with Workload Identity Federation, each refresh asks GitHub for a fresh OIDC token', async () => {
+    world.fake.grant(INVOKER, REPO_MEMBER, 'roles/iam.workloadIdentityUser');
+    world.fake.idTokenLifetimeS = 8;
+    world.fake.accessTokenLifetimeS = 8;
+    const inputs = { audience: world.audience, workload_identity_provider: PROVIDER, service_account: INVOKER, keep_fresh: 'true' };
+    const { post } = await runJob(inputs, { env: world.fake.env(), timeoutMs: 20_000 }, async (main) => {
+      expectSuccess(main);
+      expect(world.fake.count('github')).toBe(1);
+      await sleep(13_000);
+      expect((await callApp(world, readFileSync(agentState(main).tokenFile, 'utf8'))).status).toBe(200);
+    });
+    expect(world.fake.count('github')).toBeGreaterThanOrEqual(2);
+    expect(post.exitCode).toBe(0);
+  });
+
+  test('an agent that died is reported by the post step, which fails', async () => {
+    const { post } = await runJob({ audience: world.audience, credentials_json: key(), keep_fresh: 'true' }, {}, async (main) => {
+      expectSuccess(main);
+      process.kill(agentState(main).pid, 'SIGKILL');
+      await sleep(200);
+    });
+    expect(post.exitCode).toBe(1);
+    expect(post.errors[0]).toContain('The token agent stopped before the end of the job');
+  });
+});
+
+describe('proxy_to: $IAP_PROXY_URL for tools that cannot set a header', () => {
+  test('a signed JWT for ORIGIN/* by default; requests, a WebSocket and redirects; the post step counts them', async () => {
+    const { main, post } = await runJob(
+      { credentials_json: key(), token_type: 'signed_jwt', proxy_to: world.fake.url, export_variable: 'APP_TOKEN' },
+      {},
+      async (main) => {
+        expectSuccess(main);
+        const url = main.outputs['proxy_url'] ?? '';
+        expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+        expect(main.exportedEnv).toMatchObject({ IAP_PROXY_URL: url, APP_TOKEN_FILE: main.outputs['token_file'] });
+        const answer = await fetch(`${url}/app/from-a-test-suite`);
+        expect([answer.status, ((await answer.json()) as { email: string }).email]).toEqual([200, DEPLOYER]);
+        const redirect = await fetch(`${url}/app/redirect`, { redirect: 'manual' });
+        expect(redirect.status).toBe(302);
+        expect(await websocketRoundTrip(`${url.replace('http', 'ws')}/app/ws`, 'hi')).toBe('echo: hi');
+      },
+    );
+    expect(main.outputs['token']?.split('.')).toHaveLength(3);
+    expect(post.exitCode).toBe(0);
+    expect(post.visibleLog.join('\n')).toMatch(/Token agent: 0 refresh\(es\), 3 request\(s\) proxied/);
+    expectNoLeaks(main, post);
+  });
+
+  test('a busy port: the step fails, publishes nothing and leaves no agent behind', async () => {
+    const busy: Server = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = busy.address() as AddressInfo;
+    const { main, post } = await runJob({
+      audience: world.audience,
+      credentials_json: key(),
+      proxy_to: world.fake.url,
+      proxy_listen: `127.0.0.1:${port}`,
+    });
+    busy.close();
+    expect(expectFailure(main)).toContain(
+      `The token agent could not start: The proxy cannot listen on 127.0.0.1:${port}: the port is in use.`,
+    );
+    expect(main.state).toBe('');
+    expect(post.exitCode).toBe(0);
+  });
+
+  test('bad proxy inputs fail before any request', async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ proxy_to: 'https://app.example.com/api' }, 'Input proxy_to: must be an origin such as https://app.example.com'],
+      [
+        { proxy_to: 'https://user:pw@app.example.com' },
+        'Input proxy_to: must be an origin such as https://app.example.com (no path, query or user name); it carries a user name or password',
+      ],
+      [{ proxy_to: 'http://app.example.com' }, 'Input proxy_to: must be https'],
+      [
+        { proxy_to: 'https://app.example.com', proxy_header: 'x-token' },
+        'Input proxy_header: must be authorization or proxy-authorization',
+      ],
+      [{ proxy_to: 'https://app.example.com', proxy_listen: '0.0.0.0' }, 'Input proxy_listen: must be HOST:PORT'],
+      [{ keep_fresh: 'yes' }, 'Input keep_fresh: must be true or false'],
+      [
+        { proxy_to: 'https://app.example.com', token_type: 'signed_jwt', audience: 'https://app.example.com/api/*' },
+        'Input audience: must be https://app.example.com/* with a proxy',
+      ],
+    ];
+    for (const [inputs, message] of cases) {
+      const { main } = await runJob({ audience: world.audience, credentials_json: key(), ...inputs });
+      expect(expectFailure(main)).toContain(message);
+      expect(main.errors[0]).not.toContain('pw@');
+    }
+    expect(world.fake.count()).toBe(0);
+  });
+});
