@@ -107,7 +107,18 @@ export async function benchProxy(): Promise<string[]> {
   );
   const proxy = await start(
     process.execPath,
-    [join(ROOT, 'dist', 'cli.cjs'), 'proxy', '--to', upstreamUrl, '--token-type', 'signed_jwt', '--credentials-file', keyFile],
+    // As the action runs its agent: with a bounded young generation (src/agent/launch.ts).
+    [
+      '--max-semi-space-size=4',
+      join(ROOT, 'dist', 'cli.cjs'),
+      'proxy',
+      '--to',
+      upstreamUrl,
+      '--token-type',
+      'signed_jwt',
+      '--credentials-file',
+      keyFile,
+    ],
     /Proxying (http:\/\/127\.0\.0\.1:\d+) /,
   );
   const proxyUrl = proxy.match[1] ?? '';

@@ -2214,15 +2214,12 @@ var init_client = __esm({
   }
 });
 
-// src/http/reverse-proxy.ts
-var HEALTH_PATH, REFUSAL_BYTES;
-var init_reverse_proxy = __esm({
-  "src/http/reverse-proxy.ts"() {
+// src/http/health.ts
+var HEALTH_PATH;
+var init_health = __esm({
+  "src/http/health.ts"() {
     "use strict";
-    init_errors();
-    init_urls();
     HEALTH_PATH = "/.iap-token/healthz";
-    REFUSAL_BYTES = 16 * 1024;
   }
 });
 
@@ -2249,6 +2246,7 @@ var init_token_file = __esm({
 // src/agent/launch.ts
 var launch_exports = {};
 __export(launch_exports, {
+  AGENT_NODE_FLAGS: () => AGENT_NODE_FLAGS,
   launchAgent: () => launchAgent,
   logTail: () => logTail
 });
@@ -2271,7 +2269,12 @@ async function launchAgent(read, env, minted, log) {
   };
   const logFd = (0, import_node_fs4.openSync)(logFile, "a", 384);
   const childEnv = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith("INPUT_")));
-  const child = (0, import_node_child_process.spawn)(process.execPath, [agentEntry()], { detached: true, stdio: ["pipe", logFd, logFd, "pipe"], env: childEnv, cwd: dir });
+  const child = (0, import_node_child_process.spawn)(process.execPath, [...AGENT_NODE_FLAGS, agentEntry()], {
+    detached: true,
+    stdio: ["pipe", logFd, logFd, "pipe"],
+    env: childEnv,
+    cwd: dir
+  });
   (0, import_node_fs4.closeSync)(logFd);
   child.stdin?.end(JSON.stringify(launch));
   try {
@@ -2342,7 +2345,7 @@ ${redact(tail)}` : "";
     return "";
   }
 }
-var import_node_child_process, import_node_fs4, import_node_os, import_node_path3, READY_TIMEOUT_MS;
+var import_node_child_process, import_node_fs4, import_node_os, import_node_path3, AGENT_NODE_FLAGS, READY_TIMEOUT_MS;
 var init_launch = __esm({
   "src/agent/launch.ts"() {
     "use strict";
@@ -2352,10 +2355,11 @@ var init_launch = __esm({
     import_node_path3 = require("node:path");
     init_errors();
     init_client();
-    init_reverse_proxy();
+    init_health();
     init_inputs();
     init_secrets();
     init_token_file();
+    AGENT_NODE_FLAGS = ["--max-semi-space-size=4"];
     READY_TIMEOUT_MS = 3e4;
   }
 });

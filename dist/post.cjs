@@ -488,9 +488,6 @@ function parseJsonObject(text) {
 // src/http/client.ts
 var MAX_BODY_BYTES = 1 << 20;
 
-// src/http/reverse-proxy.ts
-var REFUSAL_BYTES = 16 * 1024;
-
 // src/secrets.ts
 var known = /* @__PURE__ */ new Set();
 var mask = () => {

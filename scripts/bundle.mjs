@@ -39,6 +39,20 @@ const actionsToolkitIsSideEffectFree = {
   },
 };
 
+/**
+ * @actions/http-client imports undici for a helper this code never calls; bundled, that costs ~400 kB and ~40 ms of
+ * start-up CPU on every run, so the toolkit gets a stand-in (scripts/undici-stub.mjs). The agent's proxy uses undici
+ * itself (src/http/reverse-proxy.ts), and gets the real one.
+ */
+const undiciOnlyForTheProxy = {
+  name: 'undici-only-for-the-proxy',
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, (args) =>
+      args.importer.includes('/node_modules/@actions/') ? { path: fileURLToPath(new URL('./undici-stub.mjs', import.meta.url)) } : undefined,
+    );
+  },
+};
+
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const options = {
@@ -60,8 +74,7 @@ const options = {
   charset: 'utf8',
   metafile: true,
   write: false,
-  alias: { undici: './scripts/undici-stub.mjs' },
-  plugins: [actionsToolkitIsSideEffectFree],
+  plugins: [actionsToolkitIsSideEffectFree, undiciOnlyForTheProxy],
   logLevel: 'warning',
 };
 

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { Env } from '../endpoints.ts';
 import { ActionError } from '../errors.ts';
 import { Http } from '../http/client.ts';
-import { HEALTH_PATH } from '../http/reverse-proxy.ts';
+import { HEALTH_PATH } from '../http/health.ts';
 import { INPUT_DEFAULTS, type InputName, type InputReader } from '../inputs/index.ts';
 import { redact } from '../secrets.ts';
 import type { MintedToken } from '../tokens/check.ts';
@@ -36,6 +36,12 @@ export interface AgentHandle {
   readonly proxyUrl: string | undefined;
 }
 
+/**
+ * A young generation of at most 4 MB: under load V8 grows it to 64 MB and keeps it, so a proxy that holds nothing per
+ * request would sit near 210 MB; with this it stays near 110 MB at the same throughput (npm run bench).
+ */
+export const AGENT_NODE_FLAGS = ['--max-semi-space-size=4'];
+
 /** How long the agent may take to say it is ready (its first token is the step's, so no request is needed). */
 const READY_TIMEOUT_MS = 30_000;
 
@@ -59,7 +65,12 @@ export async function launchAgent(read: InputReader, env: Env, minted: MintedTok
   const logFd = openSync(logFile, 'a', 0o600);
   // The agent reads its inputs from the launch, not from INPUT_*: they are not left in a long-lived environment.
   const childEnv = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('INPUT_')));
-  const child = spawn(process.execPath, [agentEntry()], { detached: true, stdio: ['pipe', logFd, logFd, 'pipe'], env: childEnv, cwd: dir });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, agentEntry()], {
+    detached: true,
+    stdio: ['pipe', logFd, logFd, 'pipe'],
+    env: childEnv,
+    cwd: dir,
+  });
   closeSync(logFd);
   child.stdin?.end(JSON.stringify(launch));
   try {

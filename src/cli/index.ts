@@ -4,9 +4,7 @@
 import { explain, InputError } from '../errors.ts';
 import { redact, setMasker } from '../secrets.ts';
 import { UsageError } from './args.ts';
-import { LOGIN_HELP, loginCommand } from './login.ts';
-import { PROXY_HELP, proxyCommand } from './proxy.ts';
-import { TOKEN_HELP, tokenCommand } from './token.ts';
+import { LOGIN_HELP, PROXY_HELP, TOKEN_HELP } from './help.ts';
 
 const HELP = `Usage: iap-token <command> [options]
 
@@ -17,11 +15,14 @@ Commands:
 
 Run iap-token <command> --help for its options.`;
 
-const COMMANDS = {
-  login: { run: loginCommand, help: LOGIN_HELP },
-  token: { run: tokenCommand, help: TOKEN_HELP },
-  proxy: { run: proxyCommand, help: PROXY_HELP },
-} as const;
+type Command = (argv: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void) => Promise<string | number>;
+
+/** Each command's code loads when it runs: `token` does not pay for the proxy's HTTP client, nor `proxy` for login. */
+const COMMANDS: Record<string, { run: Command; help: string }> = {
+  login: { run: async (...args) => (await import('./login.ts')).loginCommand(...args), help: LOGIN_HELP },
+  token: { run: async (...args) => (await import('./token.ts')).tokenCommand(...args), help: TOKEN_HELP },
+  proxy: { run: async (...args) => (await import('./proxy.ts')).proxyCommand(...args), help: PROXY_HELP },
+};
 
 async function main(argv: string[]): Promise<number> {
   // A terminal is not a runner's log: there are no masks to register, and ::add-mask:: lines would pollute stdout.
@@ -32,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name as keyof typeof COMMANDS];
+  const command = COMMANDS[name];
   if (!command) {
     log(`iap-token: unknown command "${name}"\n\n${HELP}`);
     return 2;

@@ -11,21 +11,6 @@ import { checkIdToken } from '../tokens/check.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { CLI_VOCABULARY } from './vocabulary.ts';
 
-export const LOGIN_HELP = `Usage: iap-token login --client-id ID [--client-secret SECRET] [--audience IAP_CLIENT_ID] [--cloud-platform] [--port N] [--no-browser]
-
-Signs you in with a desktop OAuth client, as Google's IAP page describes with netcat and curl, in one command, and
-prints the refresh token the action's refresh_token input takes.
-
-Options:
-  --client-id ID          the desktop OAuth client (Google Cloud console: APIs & Services > Credentials)
-  --client-secret SECRET  better: set IAP_TOKEN_CLIENT_SECRET (kept out of shell history and process lists)
-  --audience ID           the OAuth client ID IAP uses for the app: checks that the sign-in yields a token for it
-  --port N                the loopback port for Google's redirect (default: any free port)
-  --timeout SECONDS       how long to wait for the sign-in (default 300)
-  --cloud-platform        also ask for the cloud-platform scope, which impersonation (service_account) needs
-  --no-browser            only print the sign-in URL
-  --help`;
-
 export interface LoginResult {
   readonly refreshToken: string;
   readonly email: string | undefined;

@@ -5,27 +5,6 @@ import { parseArgs, UsageError } from './args.ts';
 import { cliReport, flagInputs, withGcloudDefaults } from './token.ts';
 import { CLI_VOCABULARY, TOKEN_FLAGS } from './vocabulary.ts';
 
-export const PROXY_HELP = `Usage: iap-token proxy --to ORIGIN [--audience AUDIENCE] [--token-type TYPE] [--listen 127.0.0.1:PORT]
-                       [--header authorization|proxy-authorization] [credential options]
-
-Serves http://127.0.0.1:PORT and sends every request to ORIGIN through IAP with a token it keeps fresh (it mints
-again before each one expires), for test suites, load tests and tools that cannot set a header:
-  iap-token proxy --to https://app.example.com --token-type signed_jwt
-  curl http://127.0.0.1:PORT/api/health
-It runs until Ctrl-C (SIGINT) or SIGTERM. GET /.iap-token/healthz answers whether it has a token.
-
-Options:
-  --to ORIGIN                the app's origin, https://HOST[:PORT], no path
-  --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt it defaults to ORIGIN/*
-  --token-type TYPE          id_token (default) or signed_jwt
-  --listen HOST:PORT         where to listen (default 127.0.0.1:0, any free port); another address than loopback
-                             lets anyone who reaches it through IAP as you
-  --header NAME              authorization (default), or proxy-authorization for apps that read their own
-                             Authorization header (the client's is then passed through untouched)
-  --lifetime, --credentials-file, --refresh-token, --client-id, --client-secret, --service-account, --delegates:
-                             as for iap-token token
-  --help`;
-
 const PROXY_FLAGS = ['--to', '--listen', '--header'];
 
 export async function proxyCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<number> {

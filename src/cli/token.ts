@@ -8,30 +8,6 @@ import { createMinter } from '../pipeline.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { CLI_VOCABULARY, FLAG_OF, TOKEN_FLAGS } from './vocabulary.ts';
 
-export const TOKEN_HELP = `Usage: iap-token token --audience AUDIENCE [options] [--exec -- COMMAND ARGS…]
-
-Prints a token IAP accepts, and nothing else, on standard output:
-  curl -H "Authorization: Bearer $(iap-token token --audience AUDIENCE)" https://app.example.com/
-With --exec, runs COMMAND once with the token in IAP_TOKEN instead, and exits with its exit code; nothing
-renews the token while it runs (an hour at most): for longer, use iap-token proxy.
-
-Options:
-  --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt, its URL (https://HOST/*)
-  --token-type TYPE          id_token (default) or signed_jwt
-  --lifetime SECONDS         a signed JWT's lifetime, 60 to 3600
-  --credentials-file PATH    a credentials JSON file of any type (service-account key, authorized_user, …)
-  --refresh-token TOKEN      a refresh token, with --client-id and --client-secret (see: iap-token login);
-                             better: IAP_TOKEN_REFRESH_TOKEN in the environment
-  --client-id ID             the desktop OAuth client that issued the refresh token
-  --client-secret SECRET     better: IAP_TOKEN_CLIENT_SECRET in the environment
-  --service-account EMAIL    mint the token for this service account (impersonation)
-  --delegates EMAILS         the delegation chain to it, comma-separated
-  --exec -- COMMAND ARGS…    run COMMAND with IAP_TOKEN set
-  --help
-
-With no credential option: GOOGLE_APPLICATION_CREDENTIALS, else gcloud's application default credentials
-(gcloud auth application-default login), else the metadata server. The same code as the GitHub Action mints it.`;
-
 /** Secrets read from the environment stay out of shell history and other users' process lists. */
 const FROM_ENV: Partial<Record<string, string>> = {
   '--refresh-token': 'IAP_TOKEN_REFRESH_TOKEN',

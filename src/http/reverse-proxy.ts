@@ -1,5 +1,4 @@
 import {
-  Agent as HttpAgent,
   createServer,
   request as httpRequest,
   type IncomingHttpHeaders,
@@ -7,11 +6,13 @@ import {
   type OutgoingHttpHeaders,
   type ServerResponse,
 } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { lookup } from 'node:dns/promises';
+import { Writable } from 'node:stream';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
+import { Pool, ProxyAgent, type Dispatcher } from 'undici';
 import { ActionError } from '../errors.ts';
 import { isLoopback } from '../urls.ts';
 
@@ -50,7 +51,8 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-export const HEALTH_PATH = '/.iap-token/healthz';
+export { HEALTH_PATH } from './health.ts';
+import { HEALTH_PATH } from './health.ts';
 
 /** Headers that describe one connection, not the message: never forwarded either way. */
 const HOP_BY_HOP = new Set([
@@ -82,12 +84,13 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   const send = secure ? httpsRequest : httpRequest;
   // Kept-alive connections: a handshake per request would cost more than the proxy itself.
   const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
-  // The idle timeout is the socket's, set once per connection by the agent rather than re-armed per request.
-  const agent = getProxyUrl(target)
-    ? await tunnellingAgent(target)
-    : secure
-      ? new HttpsAgent({ keepAlive: true, maxSockets: 256, timeout: idleTimeoutMs })
-      : new HttpAgent({ keepAlive: true, maxSockets: 256, timeout: idleTimeoutMs });
+  // undici's pool for the upstream: kept-alive connections, and measured 1.6 times the throughput of node:http's
+  // client as a proxy on this machine (npm run bench). Through https_proxy, its ProxyAgent tunnels.
+  const proxyUrl = getProxyUrl(target);
+  const timeouts = { headersTimeout: idleTimeoutMs, bodyTimeout: idleTimeoutMs };
+  const dispatcher: Dispatcher = proxyUrl
+    ? new ProxyAgent({ uri: proxyUrl.toString(), ...timeouts })
+    : new Pool(target.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 60_000, ...timeouts });
   let origin = '';
 
   const upstreamHeaders = (incoming: IncomingHttpHeaders, token: string, upgrade: boolean): OutgoingHttpHeaders => {
@@ -111,54 +114,65 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
       return answer(res, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
     }
     const replayable = IDEMPOTENT.has(req.method ?? '') && !hasBody(req);
-    const upstream = send({
-      protocol: target.protocol,
-      hostname: target.hostname,
-      port: target.port,
-      method: req.method,
-      path,
-      agent,
-      headers: upstreamHeaders(req.headers, token, false),
-    });
-    upstream.on('timeout', () => upstream.destroy(Object.assign(new Error('timeout'), { code: 'UPSTREAM_TIMEOUT' })));
-    res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
-    });
-    upstream.on('error', (error: NodeJS.ErrnoException) => {
-      options.count?.('upstream-error');
-      if (!res.headersSent) answer(res, error.code === 'UPSTREAM_TIMEOUT' ? 504 : 502, upstreamReason(error, target, idleTimeoutMs));
-      else res.destroy();
-    });
-    upstream.on('response', (up) => {
-      const status = up.statusCode ?? 502;
-      if (
-        String(up.headers['x-goog-iap-generated-response']).toLowerCase() === 'true' &&
-        (status === 401 || status === 403 || status === 302)
-      ) {
-        void readSome(up, REFUSAL_BYTES)
-          .then(async (body) => {
-            const { explanation, retry } = await options.onIapRefusal(status, body, token);
-            if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
-            const headers = downstreamHeaders(up.headers, target, origin);
-            const text = `${body.replace(/\s+$/, '')}\n\niap-token: ${explanation}\n`;
-            headers['x-iap-token-diagnosis'] = explanation.replace(/[^\x20-\x7e]/g, '?');
-            headers['content-length'] = String(Buffer.byteLength(text));
-            res.writeHead(status, headers);
-            res.end(req.method === 'HEAD' ? undefined : text);
-            return undefined;
-          })
-          .catch((error: unknown) => {
-            options.log(`Proxy error after IAP's refusal: ${error instanceof Error ? error.message : String(error)}`);
-            if (!res.headersSent) answer(res, 502, 'the proxy failed on this request');
-            else res.destroy();
-          });
-        return;
-      }
-      res.writeHead(status, downstreamHeaders(up.headers, target, origin));
-      up.pipe(res);
-    });
-    if (replayable) upstream.end();
-    else req.pipe(upstream);
+    let refusal: { status: number; headers: IncomingHttpHeaders; body: Collector } | undefined;
+    dispatcher.stream(
+      {
+        origin: target.origin,
+        path,
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: upstreamHeaders(req.headers, token, false) as Record<string, string | string[]>,
+        body: hasBody(req) ? req : null,
+      },
+      ({ statusCode, headers }) => {
+        const answered = headers as IncomingHttpHeaders;
+        if (isIapRefusal(statusCode, answered)) {
+          refusal = { status: statusCode, headers: answered, body: new Collector(REFUSAL_BYTES) };
+          return refusal.body;
+        }
+        res.writeHead(statusCode, downstreamHeaders(answered, target, origin));
+        return res;
+      },
+      (error) => {
+        if (error) {
+          const failure = error as NodeJS.ErrnoException;
+          options.count?.('upstream-error');
+          if (!res.headersSent) answer(res, /TIMEOUT/.test(failure.code ?? '') ? 504 : 502, upstreamReason(failure, target, idleTimeoutMs));
+          else res.destroy();
+          return;
+        }
+        if (refusal) refused(req, res, path, retried, replayable, token, refusal);
+      },
+    );
+  };
+
+  /** IAP refused the token: ask the caller what to say, and retry once with a fresh token where that is safe. */
+  const refused = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    retried: boolean,
+    replayable: boolean,
+    token: string,
+    refusal: { status: number; headers: IncomingHttpHeaders; body: Collector },
+  ): void => {
+    const body = refusal.body.text();
+    options
+      .onIapRefusal(refusal.status, body, token)
+      .then(async ({ explanation, retry }) => {
+        if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
+        const headers = downstreamHeaders(refusal.headers, target, origin);
+        const text = `${body.replace(/\s+$/, '')}\n\niap-token: ${explanation}\n`;
+        headers['x-iap-token-diagnosis'] = explanation.replace(/[^\x20-\x7e]/g, '?');
+        headers['content-length'] = String(Buffer.byteLength(text));
+        res.writeHead(refusal.status, headers);
+        res.end(req.method === 'HEAD' ? undefined : text);
+        return undefined;
+      })
+      .catch((error: unknown) => {
+        options.log(`Proxy error after IAP's refusal: ${error instanceof Error ? error.message : String(error)}`);
+        if (!res.headersSent) answer(res, 502, 'the proxy failed on this request');
+        else res.destroy();
+      });
   };
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
@@ -236,7 +250,7 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
-      agent.destroy();
+      void dispatcher.destroy();
       const where = `${options.listen.host}:${options.listen.port}`;
       reject(
         error.code === 'EADDRINUSE'
@@ -259,7 +273,7 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
         server.close(() => resolve());
         server.closeAllConnections();
         for (const socket of upgraded) socket.destroy();
-        agent.destroy();
+        void dispatcher.destroy();
       }),
   };
 }
@@ -316,18 +330,31 @@ function withoutTargetDomain(cookie: string, hostname: string): string {
   ].join(';');
 }
 
-/** Up to `limit` bytes of a body, then the rest is drained: IAP's refusal texts are short. */
-function readSome(stream: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (chunk: Buffer) => {
-      if (size < limit) chunks.push(chunk.subarray(0, limit - size));
-      size += chunk.length;
-    });
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    stream.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
+/** IAP's own answers to a token: 401 and 403, or its sign-in redirect. */
+function isIapRefusal(status: number, headers: IncomingHttpHeaders): boolean {
+  return (status === 401 || status === 403 || status === 302) && String(headers['x-goog-iap-generated-response']).toLowerCase() === 'true';
+}
+
+/** Keeps up to `limit` bytes of a body and drops the rest: IAP's refusal texts are short. */
+class Collector extends Writable {
+  readonly #chunks: Buffer[] = [];
+  #size = 0;
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    super();
+    this.#limit = limit;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (this.#size < this.#limit) this.#chunks.push(chunk.subarray(0, this.#limit - this.#size));
+    this.#size += chunk.length;
+    done();
+  }
+
+  text(): string {
+    return Buffer.concat(this.#chunks).toString('utf8');
+  }
 }
 
 function answer(res: ServerResponse, status: number, reason: string): void {
@@ -353,9 +380,12 @@ function rawHead(status: number, message: string, rawHeaders: readonly string[])
 
 function upstreamReason(error: NodeJS.ErrnoException, target: URL, idleTimeoutMs: number): string {
   switch (error.code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
     case 'UPSTREAM_TIMEOUT':
       return `${target.host} sent nothing for ${idleTimeoutMs / 1000} s`;
     case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
       return `the connection to ${target.host} was reset`;
     case 'ECONNREFUSED':
       return `${target.host} refused the connection`;
@@ -365,9 +395,4 @@ function upstreamReason(error: NodeJS.ErrnoException, target: URL, idleTimeoutMs
     default:
       return `could not reach ${target.host} (${error.code ?? error.message})`;
   }
-}
-
-async function tunnellingAgent(target: URL): Promise<HttpAgent> {
-  const { HttpClient } = await import('@actions/http-client');
-  return new HttpClient('iap-token').getAgent(target.toString());
 }
