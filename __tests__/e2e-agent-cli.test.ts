@@ -293,3 +293,40 @@ describe('iap-token proxy: bad input fails before anything listens', () => {
     });
   });
 });
+
+describe('iap-token token --exec', () => {
+  test('runs the command once with IAP_TOKEN set, passes its exit code on, and prints no token itself', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'token',
+        ...idToken(),
+        '--exec',
+        '--',
+        process.execPath,
+        '-e',
+        'console.log(process.env.IAP_TOKEN.split(".").length); process.exit(3)',
+      ],
+      { env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env() }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    running.push(child);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect([code, stdout]).toEqual([3, '3\n']);
+  });
+
+  test('--exec without -- and a command is a usage error', async () => {
+    const child = spawn(process.execPath, [CLI, 'token', ...idToken(), '--exec', 'ls'], {
+      env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.push(child);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('--exec is followed by -- and the command to run');
+  });
+});
