@@ -19907,12 +19907,9 @@ module.exports = __toCommonJS(agent_main_exports);
 var import_node_fs3 = require("node:fs");
 
 // src/http/reverse-proxy.ts
-var import_node_http = require("node:http");
-var import_node_https = require("node:https");
+var import_node_http2 = require("node:http");
 var import_promises = require("node:dns/promises");
-var import_node_stream = require("node:stream");
 init_proxy();
-var import_undici = __toESM(require_undici(), 1);
 
 // src/errors.ts
 var InputError = class extends Error {
@@ -19990,10 +19987,12 @@ function audienceCovers(audience, url) {
   return `${displayUrl(url)} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
 }
 
-// src/http/health.ts
-var HEALTH_PATH = "/.iap-token/healthz";
-
-// src/http/reverse-proxy.ts
+// src/http/forwarder.ts
+var import_node_http = require("node:http");
+var import_node_https = require("node:https");
+var import_node_stream = require("node:stream");
+init_proxy();
+var import_undici = __toESM(require_undici(), 1);
 var HOP_BY_HOP = /* @__PURE__ */ new Set([
   "connection",
   "keep-alive",
@@ -20008,20 +20007,15 @@ var HOP_BY_HOP = /* @__PURE__ */ new Set([
 ]);
 var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 var REFUSAL_BYTES = 16 * 1024;
-async function startReverseProxy(options) {
+function createForwarder(options) {
   const { target } = options;
-  if (!getProxyUrl(target) && !isLoopback(target.hostname)) {
-    await (0, import_promises.lookup)(target.hostname).catch(() => {
-      throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
-    });
-  }
-  const secure = target.protocol === "https:";
-  const send = secure ? import_node_https.request : import_node_http.request;
+  const send = target.protocol === "https:" ? import_node_https.request : import_node_http.request;
   const idleTimeoutMs = options.idleTimeoutMs ?? 12e4;
   const proxyUrl = getProxyUrl(target);
   const timeouts = { headersTimeout: idleTimeoutMs, bodyTimeout: idleTimeoutMs };
   const dispatcher = proxyUrl ? new import_undici.ProxyAgent({ uri: proxyUrl.toString(), ...timeouts }) : new import_undici.Pool(target.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 6e4, ...timeouts });
-  let origin = "";
+  const origin = () => options.origin?.() ?? "";
+  const upgraded = /* @__PURE__ */ new Set();
   const upstreamHeaders = (incoming, token, upgrade) => {
     const headers = {};
     for (const [name, value] of Object.entries(incoming)) if (value !== void 0 && !HOP_BY_HOP.has(name)) headers[name] = value;
@@ -20057,7 +20051,7 @@ async function startReverseProxy(options) {
           refusal = { status: statusCode, headers: answered, body: new Collector(REFUSAL_BYTES) };
           return refusal.body;
         }
-        res.writeHead(statusCode, downstreamHeaders(answered, target, origin));
+        res.writeHead(statusCode, downstreamHeaders(answered, target, origin()));
         return res;
       },
       (error) => {
@@ -20076,7 +20070,7 @@ async function startReverseProxy(options) {
     const body = refusal.body.text();
     options.onIapRefusal(refusal.status, body, token).then(async ({ explanation, retry }) => {
       if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
-      const headers = downstreamHeaders(refusal.headers, target, origin);
+      const headers = downstreamHeaders(refusal.headers, target, origin());
       const text2 = `${body.replace(/\s+$/, "")}
 
 iap-token: ${explanation}
@@ -20092,92 +20086,54 @@ iap-token: ${explanation}
       else res.destroy();
     });
   };
-  const server = (0, import_node_http.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
-    options.count?.("request");
-    const path = requestPath(req.url ?? "/");
-    if (path === void 0) {
-      answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
-      return;
-    }
-    if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
-      const { ok, body } = options.health();
-      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
-      res.end(JSON.stringify(body));
-      return;
-    }
-    forward(req, res, path, false).catch((error) => {
-      options.log(`Proxy error: ${error instanceof Error ? error.message : String(error)}`);
-      if (!res.headersSent) answer(res, 502, "the proxy failed on this request");
-      else res.destroy();
-    });
-  });
-  server.on("connect", (_req, socket) => {
-    socket.end(
-      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niap-token proxy: CONNECT is refused; this proxy forwards to one origin only.\n"
-    );
-  });
-  const upgraded = /* @__PURE__ */ new Set();
-  server.on("upgrade", (req, socket, head) => {
-    options.count?.("websocket");
-    upgraded.add(socket);
-    socket.on("close", () => upgraded.delete(socket));
-    const path = requestPath(req.url ?? "/");
-    socket.on("error", () => socket.destroy());
-    if (path === void 0) {
-      socket.destroy();
-      return;
-    }
-    options.token().then((token) => {
-      const upstream = send({
-        protocol: target.protocol,
-        hostname: target.hostname,
-        port: target.port,
-        method: req.method,
-        path,
-        headers: upstreamHeaders(req.headers, token, true)
-      });
-      upstream.on("upgrade", (up, upSocket, upHead) => {
-        socket.write(rawHead(101, up.statusMessage ?? "Switching Protocols", up.rawHeaders));
-        if (upHead.length) socket.write(upHead);
-        if (head.length) upSocket.write(head);
-        upSocket.on("error", () => socket.destroy());
-        socket.on("close", () => upSocket.destroy());
-        upSocket.on("close", () => socket.destroy());
-        upSocket.pipe(socket).pipe(upSocket);
-      });
-      upstream.on("response", (up) => {
-        socket.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? "", up.rawHeaders));
-        up.pipe(socket);
-      });
-      upstream.on("error", (error) => {
-        options.count?.("upstream-error");
-        socket.end(rawAnswer(502, upstreamReason(error, target, idleTimeoutMs)));
-      });
-      upstream.end();
-    }).catch((error) => socket.end(rawAnswer(503, `no token to send: ${error instanceof Error ? error.message : String(error)}`)));
-  });
-  await new Promise((resolve, reject) => {
-    server.once("error", (error) => {
-      void dispatcher.destroy();
-      const where = `${options.listen.host}:${options.listen.port}`;
-      reject(
-        error.code === "EADDRINUSE" ? new ActionError(`The proxy cannot listen on ${where}: the port is in use. Choose another port, or 0 for any free one.`) : error.code === "EADDRNOTAVAIL" ? new ActionError(`The proxy cannot listen on ${where}: this machine has no such address.`) : error
-      );
-    });
-    server.listen(options.listen.port, options.listen.host, () => resolve());
-  });
-  const { port } = server.address();
-  const host = options.listen.host.includes(":") ? `[${options.listen.host}]` : options.listen.host;
-  origin = `http://${host}:${port}`;
   return {
-    url: origin,
-    port,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
+    request: (req, res, path) => {
+      forward(req, res, path, false).catch((error) => {
+        options.log(`Proxy error: ${error instanceof Error ? error.message : String(error)}`);
+        if (!res.headersSent) answer(res, 502, "the proxy failed on this request");
+        else res.destroy();
+      });
+    },
+    upgrade: (req, socket, head, path) => {
+      options.count?.("websocket");
+      upgraded.add(socket);
+      socket.on("close", () => upgraded.delete(socket));
+      socket.on("error", () => socket.destroy());
+      options.token().then((token) => {
+        const upstream = send({
+          protocol: target.protocol,
+          hostname: target.hostname,
+          port: target.port,
+          method: req.method,
+          path,
+          headers: upstreamHeaders(req.headers, token, true)
+        });
+        upstream.on("upgrade", (up, upSocket, upHead) => {
+          socket.write(rawHead(101, up.statusMessage ?? "Switching Protocols", up.rawHeaders));
+          if (upHead.length) socket.write(upHead);
+          if (head.length) upSocket.write(head);
+          upSocket.on("error", () => socket.destroy());
+          socket.on("close", () => upSocket.destroy());
+          upSocket.on("close", () => socket.destroy());
+          upSocket.pipe(socket).pipe(upSocket);
+        });
+        upstream.on("response", (up) => {
+          socket.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? "", up.rawHeaders));
+          up.pipe(socket);
+        });
+        upstream.on("error", (error) => {
+          options.count?.("upstream-error");
+          socket.end(rawAnswer(502, upstreamReason(error, target, idleTimeoutMs)));
+        });
+        upstream.end();
+      }).catch(
+        (error) => socket.end(rawAnswer(503, `no token to send: ${error instanceof Error ? error.message : String(error)}`))
+      );
+    },
+    close: async () => {
       for (const socket of upgraded) socket.destroy();
-      void dispatcher.destroy();
-    })
+      await dispatcher.destroy();
+    }
   };
 }
 function requestPath(url) {
@@ -20285,6 +20241,79 @@ function upstreamReason(error, target, idleTimeoutMs) {
     default:
       return `could not reach ${target.host} (${error.code ?? error.message})`;
   }
+}
+
+// src/http/health.ts
+var HEALTH_PATH = "/.iap-token/healthz";
+
+// src/http/listen.ts
+function listen(server, where) {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error) => {
+      const named = `${where.host}:${where.port}`;
+      reject(
+        error.code === "EADDRINUSE" ? new ActionError(`The proxy cannot listen on ${named}: the port is in use. Choose another port, or 0 for any free one.`) : error.code === "EADDRNOTAVAIL" ? new ActionError(`The proxy cannot listen on ${named}: this machine has no such address.`) : error
+      );
+    });
+    server.listen(where.port, where.host, () => {
+      const { port } = server.address();
+      resolve(`http://${where.host.includes(":") ? `[${where.host}]` : where.host}:${port}`);
+    });
+  });
+}
+
+// src/http/reverse-proxy.ts
+async function startReverseProxy(options) {
+  const { target } = options;
+  await checkResolves(target);
+  let origin = "";
+  const forwarder = createForwarder({ ...options, origin: () => origin });
+  const server = (0, import_node_http2.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+    options.count?.("request");
+    const path = requestPath(req.url ?? "/");
+    if (path === void 0) {
+      answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
+      return;
+    }
+    if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
+      const { ok, body } = options.health();
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    forwarder.request(req, res, path);
+  });
+  server.on("connect", (_req, socket) => {
+    socket.end(
+      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niap-token proxy: CONNECT is refused; this proxy forwards to one origin only.\n"
+    );
+  });
+  server.on("upgrade", (req, socket, head) => {
+    const path = requestPath(req.url ?? "/");
+    if (path === void 0) socket.destroy();
+    else forwarder.upgrade(req, socket, head, path);
+  });
+  try {
+    origin = await listen(server, options.listen);
+  } catch (error) {
+    await forwarder.close();
+    throw error;
+  }
+  return {
+    url: origin,
+    port: Number(new URL(origin).port),
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      void forwarder.close();
+    })
+  };
+}
+async function checkResolves(target) {
+  if (getProxyUrl(target) || isLoopback(target.hostname)) return;
+  await (0, import_promises.lookup)(target.hostname).catch(() => {
+    throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
+  });
 }
 
 // src/iap/answers.ts

@@ -22320,30 +22320,16 @@ var require_undici = __commonJS({
   }
 });
 
-// src/http/health.ts
-var HEALTH_PATH;
-var init_health = __esm({
-  "src/http/health.ts"() {
-    "use strict";
-    HEALTH_PATH = "/.iap-token/healthz";
-  }
-});
-
-// src/http/reverse-proxy.ts
-async function startReverseProxy(options) {
+// src/http/forwarder.ts
+function createForwarder(options) {
   const { target } = options;
-  if (!getProxyUrl(target) && !isLoopback(target.hostname)) {
-    await (0, import_promises2.lookup)(target.hostname).catch(() => {
-      throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
-    });
-  }
-  const secure = target.protocol === "https:";
-  const send = secure ? import_node_https.request : import_node_http2.request;
+  const send = target.protocol === "https:" ? import_node_https.request : import_node_http2.request;
   const idleTimeoutMs = options.idleTimeoutMs ?? 12e4;
   const proxyUrl = getProxyUrl(target);
   const timeouts = { headersTimeout: idleTimeoutMs, bodyTimeout: idleTimeoutMs };
   const dispatcher = proxyUrl ? new import_undici2.ProxyAgent({ uri: proxyUrl.toString(), ...timeouts }) : new import_undici2.Pool(target.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 6e4, ...timeouts });
-  let origin = "";
+  const origin = () => options.origin?.() ?? "";
+  const upgraded = /* @__PURE__ */ new Set();
   const upstreamHeaders = (incoming, token, upgrade) => {
     const headers = {};
     for (const [name, value] of Object.entries(incoming)) if (value !== void 0 && !HOP_BY_HOP.has(name)) headers[name] = value;
@@ -22379,7 +22365,7 @@ async function startReverseProxy(options) {
           refusal = { status: statusCode, headers: answered, body: new Collector(REFUSAL_BYTES) };
           return refusal.body;
         }
-        res.writeHead(statusCode, downstreamHeaders(answered, target, origin));
+        res.writeHead(statusCode, downstreamHeaders(answered, target, origin()));
         return res;
       },
       (error) => {
@@ -22398,7 +22384,7 @@ async function startReverseProxy(options) {
     const body = refusal.body.text();
     options.onIapRefusal(refusal.status, body, token).then(async ({ explanation, retry }) => {
       if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
-      const headers = downstreamHeaders(refusal.headers, target, origin);
+      const headers = downstreamHeaders(refusal.headers, target, origin());
       const text2 = `${body.replace(/\s+$/, "")}
 
 iap-token: ${explanation}
@@ -22414,92 +22400,54 @@ iap-token: ${explanation}
       else res.destroy();
     });
   };
-  const server = (0, import_node_http2.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
-    options.count?.("request");
-    const path = requestPath(req.url ?? "/");
-    if (path === void 0) {
-      answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
-      return;
-    }
-    if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
-      const { ok, body } = options.health();
-      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
-      res.end(JSON.stringify(body));
-      return;
-    }
-    forward(req, res, path, false).catch((error) => {
-      options.log(`Proxy error: ${error instanceof Error ? error.message : String(error)}`);
-      if (!res.headersSent) answer(res, 502, "the proxy failed on this request");
-      else res.destroy();
-    });
-  });
-  server.on("connect", (_req, socket) => {
-    socket.end(
-      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niap-token proxy: CONNECT is refused; this proxy forwards to one origin only.\n"
-    );
-  });
-  const upgraded = /* @__PURE__ */ new Set();
-  server.on("upgrade", (req, socket, head) => {
-    options.count?.("websocket");
-    upgraded.add(socket);
-    socket.on("close", () => upgraded.delete(socket));
-    const path = requestPath(req.url ?? "/");
-    socket.on("error", () => socket.destroy());
-    if (path === void 0) {
-      socket.destroy();
-      return;
-    }
-    options.token().then((token) => {
-      const upstream = send({
-        protocol: target.protocol,
-        hostname: target.hostname,
-        port: target.port,
-        method: req.method,
-        path,
-        headers: upstreamHeaders(req.headers, token, true)
-      });
-      upstream.on("upgrade", (up, upSocket, upHead) => {
-        socket.write(rawHead(101, up.statusMessage ?? "Switching Protocols", up.rawHeaders));
-        if (upHead.length) socket.write(upHead);
-        if (head.length) upSocket.write(head);
-        upSocket.on("error", () => socket.destroy());
-        socket.on("close", () => upSocket.destroy());
-        upSocket.on("close", () => socket.destroy());
-        upSocket.pipe(socket).pipe(upSocket);
-      });
-      upstream.on("response", (up) => {
-        socket.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? "", up.rawHeaders));
-        up.pipe(socket);
-      });
-      upstream.on("error", (error) => {
-        options.count?.("upstream-error");
-        socket.end(rawAnswer(502, upstreamReason(error, target, idleTimeoutMs)));
-      });
-      upstream.end();
-    }).catch((error) => socket.end(rawAnswer(503, `no token to send: ${error instanceof Error ? error.message : String(error)}`)));
-  });
-  await new Promise((resolve, reject) => {
-    server.once("error", (error) => {
-      void dispatcher.destroy();
-      const where = `${options.listen.host}:${options.listen.port}`;
-      reject(
-        error.code === "EADDRINUSE" ? new ActionError(`The proxy cannot listen on ${where}: the port is in use. Choose another port, or 0 for any free one.`) : error.code === "EADDRNOTAVAIL" ? new ActionError(`The proxy cannot listen on ${where}: this machine has no such address.`) : error
-      );
-    });
-    server.listen(options.listen.port, options.listen.host, () => resolve());
-  });
-  const { port } = server.address();
-  const host = options.listen.host.includes(":") ? `[${options.listen.host}]` : options.listen.host;
-  origin = `http://${host}:${port}`;
   return {
-    url: origin,
-    port,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
+    request: (req, res, path) => {
+      forward(req, res, path, false).catch((error) => {
+        options.log(`Proxy error: ${error instanceof Error ? error.message : String(error)}`);
+        if (!res.headersSent) answer(res, 502, "the proxy failed on this request");
+        else res.destroy();
+      });
+    },
+    upgrade: (req, socket, head, path) => {
+      options.count?.("websocket");
+      upgraded.add(socket);
+      socket.on("close", () => upgraded.delete(socket));
+      socket.on("error", () => socket.destroy());
+      options.token().then((token) => {
+        const upstream = send({
+          protocol: target.protocol,
+          hostname: target.hostname,
+          port: target.port,
+          method: req.method,
+          path,
+          headers: upstreamHeaders(req.headers, token, true)
+        });
+        upstream.on("upgrade", (up, upSocket, upHead) => {
+          socket.write(rawHead(101, up.statusMessage ?? "Switching Protocols", up.rawHeaders));
+          if (upHead.length) socket.write(upHead);
+          if (head.length) upSocket.write(head);
+          upSocket.on("error", () => socket.destroy());
+          socket.on("close", () => upSocket.destroy());
+          upSocket.on("close", () => socket.destroy());
+          upSocket.pipe(socket).pipe(upSocket);
+        });
+        upstream.on("response", (up) => {
+          socket.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? "", up.rawHeaders));
+          up.pipe(socket);
+        });
+        upstream.on("error", (error) => {
+          options.count?.("upstream-error");
+          socket.end(rawAnswer(502, upstreamReason(error, target, idleTimeoutMs)));
+        });
+        upstream.end();
+      }).catch(
+        (error) => socket.end(rawAnswer(503, `no token to send: ${error instanceof Error ? error.message : String(error)}`))
+      );
+    },
+    close: async () => {
       for (const socket of upgraded) socket.destroy();
-      void dispatcher.destroy();
-    })
+      await dispatcher.destroy();
+    }
   };
 }
 function requestPath(url) {
@@ -22591,20 +22539,15 @@ function upstreamReason(error, target, idleTimeoutMs) {
       return `could not reach ${target.host} (${error.code ?? error.message})`;
   }
 }
-var import_node_http2, import_node_https, import_promises2, import_node_stream, import_undici2, HOP_BY_HOP, IDEMPOTENT, REFUSAL_BYTES, Collector;
-var init_reverse_proxy = __esm({
-  "src/http/reverse-proxy.ts"() {
+var import_node_http2, import_node_https, import_node_stream, import_undici2, HOP_BY_HOP, IDEMPOTENT, REFUSAL_BYTES, Collector;
+var init_forwarder = __esm({
+  "src/http/forwarder.ts"() {
     "use strict";
     import_node_http2 = require("node:http");
     import_node_https = require("node:https");
-    import_promises2 = require("node:dns/promises");
     import_node_stream = require("node:stream");
     init_proxy();
     import_undici2 = __toESM(require_undici(), 1);
-    init_errors();
-    init_urls();
-    init_health();
-    init_health();
     HOP_BY_HOP = /* @__PURE__ */ new Set([
       "connection",
       "keep-alive",
@@ -22636,6 +22579,106 @@ var init_reverse_proxy = __esm({
         return Buffer.concat(this.#chunks).toString("utf8");
       }
     };
+  }
+});
+
+// src/http/health.ts
+var HEALTH_PATH;
+var init_health = __esm({
+  "src/http/health.ts"() {
+    "use strict";
+    HEALTH_PATH = "/.iap-token/healthz";
+  }
+});
+
+// src/http/listen.ts
+function listen(server, where) {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error) => {
+      const named = `${where.host}:${where.port}`;
+      reject(
+        error.code === "EADDRINUSE" ? new ActionError(`The proxy cannot listen on ${named}: the port is in use. Choose another port, or 0 for any free one.`) : error.code === "EADDRNOTAVAIL" ? new ActionError(`The proxy cannot listen on ${named}: this machine has no such address.`) : error
+      );
+    });
+    server.listen(where.port, where.host, () => {
+      const { port } = server.address();
+      resolve(`http://${where.host.includes(":") ? `[${where.host}]` : where.host}:${port}`);
+    });
+  });
+}
+var init_listen = __esm({
+  "src/http/listen.ts"() {
+    "use strict";
+    init_errors();
+  }
+});
+
+// src/http/reverse-proxy.ts
+async function startReverseProxy(options) {
+  const { target } = options;
+  await checkResolves(target);
+  let origin = "";
+  const forwarder = createForwarder({ ...options, origin: () => origin });
+  const server = (0, import_node_http3.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+    options.count?.("request");
+    const path = requestPath(req.url ?? "/");
+    if (path === void 0) {
+      answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
+      return;
+    }
+    if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
+      const { ok, body } = options.health();
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    forwarder.request(req, res, path);
+  });
+  server.on("connect", (_req, socket) => {
+    socket.end(
+      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niap-token proxy: CONNECT is refused; this proxy forwards to one origin only.\n"
+    );
+  });
+  server.on("upgrade", (req, socket, head) => {
+    const path = requestPath(req.url ?? "/");
+    if (path === void 0) socket.destroy();
+    else forwarder.upgrade(req, socket, head, path);
+  });
+  try {
+    origin = await listen(server, options.listen);
+  } catch (error) {
+    await forwarder.close();
+    throw error;
+  }
+  return {
+    url: origin,
+    port: Number(new URL(origin).port),
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      void forwarder.close();
+    })
+  };
+}
+async function checkResolves(target) {
+  if (getProxyUrl(target) || isLoopback(target.hostname)) return;
+  await (0, import_promises2.lookup)(target.hostname).catch(() => {
+    throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
+  });
+}
+var import_node_http3, import_promises2;
+var init_reverse_proxy = __esm({
+  "src/http/reverse-proxy.ts"() {
+    "use strict";
+    import_node_http3 = require("node:http");
+    import_promises2 = require("node:dns/promises");
+    init_proxy();
+    init_errors();
+    init_urls();
+    init_forwarder();
+    init_health();
+    init_listen();
+    init_health();
   }
 });
 

@@ -1,46 +1,23 @@
-import {
-  createServer,
-  request as httpRequest,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  type ServerResponse,
-} from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { Writable } from 'node:stream';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
-import { Pool, ProxyAgent, type Dispatcher } from 'undici';
 import { ActionError } from '../errors.ts';
 import { isLoopback } from '../urls.ts';
+import { answer, createForwarder, requestPath, type ForwarderOptions } from './forwarder.ts';
+import { HEALTH_PATH } from './health.ts';
+import { listen } from './listen.ts';
 
 /**
- * An authenticating reverse proxy on loopback: every request goes to one target origin, with the current token in
- * the header IAP reads, streamed both ways (no body is held whole), over kept-alive upstream connections. It never
- * follows a redirect, and is never an open proxy: whatever the request names (an absolute URL, another Host), it goes
- * to the target alone; CONNECT is refused. What to do with IAP's refusals is the caller's (`onIapRefusal`).
+ * An authenticating reverse proxy on loopback: every request goes to one target origin (src/http/forwarder.ts). It
+ * is never an open proxy: whatever the request names (an absolute URL, another Host), it goes to the target alone;
+ * CONNECT is refused. `GET /.iap-token/healthz` answers readiness without touching the target.
  */
 
-export interface ReverseProxyOptions {
-  /** The origin every request goes to: `https://app.example.com` (http only for loopback, checked by the caller). */
-  readonly target: URL;
-  /** `authorization`, or `proxy-authorization` for apps that read their own Authorization (passed through). */
-  readonly header: 'authorization' | 'proxy-authorization';
-  /** The token to send now; rejects with a one-line reason when none can be had (the client then gets 503). */
-  readonly token: () => Promise<string>;
-  /**
-   * IAP answered `status` itself (it refused the token). Returns what the client is told under IAP's own body, and
-   * whether a fresh token is worth one more try (an expired token); `retry` is honoured for replayable requests only.
-   */
-  readonly onIapRefusal: (status: number, body: string, sentToken: string) => Promise<{ explanation: string; retry: boolean }>;
+export interface ReverseProxyOptions extends Omit<ForwarderOptions, 'origin' | 'count'> {
   /** `GET /.iap-token/healthz`: readiness, without touching the target. */
   readonly health: () => { ok: boolean; body: Record<string, unknown> };
   readonly listen: { readonly host: string; readonly port: number };
-  /** An upstream connection silent for this long is given up (504). */
-  readonly idleTimeoutMs?: number;
-  readonly log: (line: string) => void;
   /** Counts for the summary. */
   readonly count?: (event: 'request' | 'upstream-error' | 'websocket') => void;
 }
@@ -52,128 +29,12 @@ export interface RunningProxy {
 }
 
 export { HEALTH_PATH } from './health.ts';
-import { HEALTH_PATH } from './health.ts';
-
-/** Headers that describe one connection, not the message: never forwarded either way. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-]);
-/** Methods whose repetition has no further effect; only these are retried, and only without a body. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** IAP's refusals are a line or a small page; more is not read before answering the client. */
-const REFUSAL_BYTES = 16 * 1024;
 
 export async function startReverseProxy(options: ReverseProxyOptions): Promise<RunningProxy> {
   const { target } = options;
-  // A target that does not resolve is an error before anything listens (behind a proxy, the proxy resolves it).
-  if (!getProxyUrl(target) && !isLoopback(target.hostname)) {
-    await lookup(target.hostname).catch(() => {
-      throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
-    });
-  }
-  const secure = target.protocol === 'https:';
-  const send = secure ? httpsRequest : httpRequest;
-  // Kept-alive connections: a handshake per request would cost more than the proxy itself.
-  const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
-  // undici's pool for the upstream: kept-alive connections, and measured 1.6 times the throughput of node:http's
-  // client as a proxy on this machine (npm run bench). Through https_proxy, its ProxyAgent tunnels.
-  const proxyUrl = getProxyUrl(target);
-  const timeouts = { headersTimeout: idleTimeoutMs, bodyTimeout: idleTimeoutMs };
-  const dispatcher: Dispatcher = proxyUrl
-    ? new ProxyAgent({ uri: proxyUrl.toString(), ...timeouts })
-    : new Pool(target.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 60_000, ...timeouts });
+  await checkResolves(target);
   let origin = '';
-
-  const upstreamHeaders = (incoming: IncomingHttpHeaders, token: string, upgrade: boolean): OutgoingHttpHeaders => {
-    const headers: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(incoming)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
-    headers['host'] = target.host;
-    if (options.header === 'authorization') headers['authorization'] = `Bearer ${token}`;
-    else headers['proxy-authorization'] = `Bearer ${token}`;
-    if (upgrade) {
-      headers['connection'] = 'Upgrade';
-      headers['upgrade'] = incoming['upgrade'];
-    }
-    return headers;
-  };
-
-  const forward = async (req: IncomingMessage, res: ServerResponse, path: string, retried: boolean): Promise<void> => {
-    let token: string;
-    try {
-      token = await options.token();
-    } catch (error) {
-      return answer(res, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const replayable = IDEMPOTENT.has(req.method ?? '') && !hasBody(req);
-    let refusal: { status: number; headers: IncomingHttpHeaders; body: Collector } | undefined;
-    dispatcher.stream(
-      {
-        origin: target.origin,
-        path,
-        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers: upstreamHeaders(req.headers, token, false) as Record<string, string | string[]>,
-        body: hasBody(req) ? req : null,
-      },
-      ({ statusCode, headers }) => {
-        const answered = headers as IncomingHttpHeaders;
-        if (isIapRefusal(statusCode, answered)) {
-          refusal = { status: statusCode, headers: answered, body: new Collector(REFUSAL_BYTES) };
-          return refusal.body;
-        }
-        res.writeHead(statusCode, downstreamHeaders(answered, target, origin));
-        return res;
-      },
-      (error) => {
-        if (error) {
-          const failure = error as NodeJS.ErrnoException;
-          options.count?.('upstream-error');
-          if (!res.headersSent) answer(res, /TIMEOUT/.test(failure.code ?? '') ? 504 : 502, upstreamReason(failure, target, idleTimeoutMs));
-          else res.destroy();
-          return;
-        }
-        if (refusal) refused(req, res, path, retried, replayable, token, refusal);
-      },
-    );
-  };
-
-  /** IAP refused the token: ask the caller what to say, and retry once with a fresh token where that is safe. */
-  const refused = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    retried: boolean,
-    replayable: boolean,
-    token: string,
-    refusal: { status: number; headers: IncomingHttpHeaders; body: Collector },
-  ): void => {
-    const body = refusal.body.text();
-    options
-      .onIapRefusal(refusal.status, body, token)
-      .then(async ({ explanation, retry }) => {
-        if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
-        const headers = downstreamHeaders(refusal.headers, target, origin);
-        const text = `${body.replace(/\s+$/, '')}\n\niap-token: ${explanation}\n`;
-        headers['x-iap-token-diagnosis'] = explanation.replace(/[^\x20-\x7e]/g, '?');
-        headers['content-length'] = String(Buffer.byteLength(text));
-        res.writeHead(refusal.status, headers);
-        res.end(req.method === 'HEAD' ? undefined : text);
-        return undefined;
-      })
-      .catch((error: unknown) => {
-        options.log(`Proxy error after IAP's refusal: ${error instanceof Error ? error.message : String(error)}`);
-        if (!res.headersSent) answer(res, 502, 'the proxy failed on this request');
-        else res.destroy();
-      });
-  };
+  const forwarder = createForwarder({ ...options, origin: () => origin });
 
   const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     options.count?.('request');
@@ -188,11 +49,7 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
       res.end(JSON.stringify(body));
       return;
     }
-    forward(req, res, path, false).catch((error: unknown) => {
-      options.log(`Proxy error: ${error instanceof Error ? error.message : String(error)}`);
-      if (!res.headersSent) answer(res, 502, 'the proxy failed on this request');
-      else res.destroy();
-    });
+    forwarder.request(req, res, path);
   });
 
   // A forward proxy's CONNECT is not ours to serve: this proxy reaches one origin only.
@@ -201,198 +58,34 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
       'HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niap-token proxy: CONNECT is refused; this proxy forwards to one origin only.\n',
     );
   });
-
-  // Upgraded connections leave the server's keeping: close() ends them itself.
-  const upgraded = new Set<Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    options.count?.('websocket');
-    upgraded.add(socket);
-    socket.on('close', () => upgraded.delete(socket));
     const path = requestPath(req.url ?? '/');
-    socket.on('error', () => socket.destroy());
-    if (path === undefined) {
-      socket.destroy();
-      return;
-    }
-    options
-      .token()
-      .then((token) => {
-        const upstream = send({
-          protocol: target.protocol,
-          hostname: target.hostname,
-          port: target.port,
-          method: req.method,
-          path,
-          headers: upstreamHeaders(req.headers, token, true),
-        });
-        upstream.on('upgrade', (up, upSocket, upHead) => {
-          socket.write(rawHead(101, up.statusMessage ?? 'Switching Protocols', up.rawHeaders));
-          if (upHead.length) socket.write(upHead);
-          if (head.length) upSocket.write(head);
-          upSocket.on('error', () => socket.destroy());
-          socket.on('close', () => upSocket.destroy());
-          upSocket.on('close', () => socket.destroy());
-          upSocket.pipe(socket).pipe(upSocket);
-        });
-        upstream.on('response', (up) => {
-          // No upgrade (IAP refused, or the app): the answer goes back as it is, and the connection ends.
-          socket.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? '', up.rawHeaders));
-          up.pipe(socket);
-        });
-        upstream.on('error', (error: NodeJS.ErrnoException) => {
-          options.count?.('upstream-error');
-          socket.end(rawAnswer(502, upstreamReason(error, target, idleTimeoutMs)));
-        });
-        upstream.end();
-      })
-      .catch((error: unknown) => socket.end(rawAnswer(503, `no token to send: ${error instanceof Error ? error.message : String(error)}`)));
+    if (path === undefined) socket.destroy();
+    else forwarder.upgrade(req, socket, head, path);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      void dispatcher.destroy();
-      const where = `${options.listen.host}:${options.listen.port}`;
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new ActionError(`The proxy cannot listen on ${where}: the port is in use. Choose another port, or 0 for any free one.`)
-          : error.code === 'EADDRNOTAVAIL'
-            ? new ActionError(`The proxy cannot listen on ${where}: this machine has no such address.`)
-            : error,
-      );
-    });
-    server.listen(options.listen.port, options.listen.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.listen.host.includes(':') ? `[${options.listen.host}]` : options.listen.host;
-  origin = `http://${host}:${port}`;
+  try {
+    origin = await listen(server, options.listen);
+  } catch (error) {
+    await forwarder.close();
+    throw error;
+  }
   return {
     url: origin,
-    port,
+    port: Number(new URL(origin).port),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        for (const socket of upgraded) socket.destroy();
-        void dispatcher.destroy();
+        void forwarder.close();
       }),
   };
 }
 
-/** The path and query of a request, also from an absolute-form URL (whose host is ignored: the target is fixed). */
-function requestPath(url: string): string | undefined {
-  if (url.startsWith('/')) return url;
-  if (/^https?:\/\//i.test(url)) {
-    try {
-      const parsed = new URL(url);
-      return `${parsed.pathname}${parsed.search}`;
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/**
- * The app's headers for the client: hop-by-hop ones dropped; a `Location` on the target rewritten to the proxy, and a
- * cookie's `Domain` naming the target dropped, so that the client stays on the proxy. Nothing else is changed.
- */
-function downstreamHeaders(headers: IncomingHttpHeaders, target: URL, origin: string): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-  const location = headers['location'];
-  if (typeof location === 'string' && origin) {
-    try {
-      const url = new URL(location);
-      if (url.origin === target.origin) out['location'] = `${origin}${url.pathname}${url.search}${url.hash}`;
-    } catch {
-      // A relative Location stays as it is: it is relative to the proxy already.
-    }
-  }
-  const cookies = headers['set-cookie'];
-  if (cookies) out['set-cookie'] = cookies.map((cookie) => withoutTargetDomain(cookie, target.hostname));
-  return out;
-}
-
-function withoutTargetDomain(cookie: string, hostname: string): string {
-  // The first part is the cookie's own name=value (which may be named "domain"); attributes follow.
-  const [pair = '', ...attributes] = cookie.split(';');
-  return [
-    pair,
-    ...attributes.filter((attribute) => {
-      const [name = '', value = ''] = attribute.split('=', 2);
-      return !(name.trim().toLowerCase() === 'domain' && value.trim().replace(/^\./, '').toLowerCase() === hostname.toLowerCase());
-    }),
-  ].join(';');
-}
-
-/** IAP's own answers to a token: 401 and 403, or its sign-in redirect. */
-function isIapRefusal(status: number, headers: IncomingHttpHeaders): boolean {
-  return (status === 401 || status === 403 || status === 302) && String(headers['x-goog-iap-generated-response']).toLowerCase() === 'true';
-}
-
-/** Keeps up to `limit` bytes of a body and drops the rest: IAP's refusal texts are short. */
-class Collector extends Writable {
-  readonly #chunks: Buffer[] = [];
-  #size = 0;
-  readonly #limit: number;
-
-  constructor(limit: number) {
-    super();
-    this.#limit = limit;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    if (this.#size < this.#limit) this.#chunks.push(chunk.subarray(0, this.#limit - this.#size));
-    this.#size += chunk.length;
-    done();
-  }
-
-  text(): string {
-    return Buffer.concat(this.#chunks).toString('utf8');
-  }
-}
-
-function answer(res: ServerResponse, status: number, reason: string): void {
-  const text = `iap-token proxy: ${reason}\n`;
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'x-iap-token-diagnosis': reason.replace(/[^\x20-\x7e]/g, '?'),
+/** A target that does not resolve is an error before anything listens (behind a proxy, the proxy resolves it). */
+export async function checkResolves(target: URL): Promise<void> {
+  if (getProxyUrl(target) || isLoopback(target.hostname)) return;
+  await lookup(target.hostname).catch(() => {
+    throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
   });
-  res.end(text);
-}
-
-function rawAnswer(status: number, reason: string): string {
-  const text = `iap-token proxy: ${reason}\n`;
-  return `HTTP/1.1 ${status} ${status === 503 ? 'Service Unavailable' : 'Bad Gateway'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
-}
-
-function rawHead(status: number, message: string, rawHeaders: readonly string[]): string {
-  const lines = [`HTTP/1.1 ${status} ${message}`];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i] ?? ''}: ${rawHeaders[i + 1] ?? ''}`);
-  return `${lines.join('\r\n')}\r\n\r\n`;
-}
-
-function upstreamReason(error: NodeJS.ErrnoException, target: URL, idleTimeoutMs: number): string {
-  switch (error.code) {
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'UPSTREAM_TIMEOUT':
-      return `${target.host} sent nothing for ${idleTimeoutMs / 1000} s`;
-    case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
-      return `the connection to ${target.host} was reset`;
-    case 'ECONNREFUSED':
-      return `${target.host} refused the connection`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `the name ${target.hostname} did not resolve`;
-    default:
-      return `could not reach ${target.host} (${error.code ?? error.message})`;
-  }
 }
