@@ -2,8 +2,12 @@ import { describe, expect, test } from '@jest/globals';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { request } from 'node:http';
 import { websocketRoundTrip } from '../test-bed/fake-google/streams.ts';
-import { findLeaks, parseFileCommand, runJob, type ActionRun } from '../test-bed/runner.ts';
+import { TestProxy } from '../test-bed/proxy.ts';
+import { findLeaks, parseFileCommand, ROOT, runJob, type ActionRun } from '../test-bed/runner.ts';
 import { callApp, DEPLOYER, expectFailure, expectSuccess, INVOKER, PROVIDER, REPO_MEMBER, useWorld } from './e2e-helpers.ts';
 
 /**
@@ -165,3 +169,73 @@ describe('proxy_to: $IAP_PROXY_URL for tools that cannot set a header', () => {
     expect(world.fake.count()).toBe(0);
   });
 });
+
+describe('proxy_hosts: a forward proxy for browsers', () => {
+  test('outputs the proxy, its CA and key hash; a request through it reaches IAP with a token; the post step stops it', async () => {
+    // The app by name, reached through an egress proxy (https_proxy) as behind a corporate proxy.
+    const egress = await new TestProxy(() => world.fake.httpsPort).start();
+    try {
+      const env = { https_proxy: egress.url, NODE_EXTRA_CA_CERTS: join(ROOT, 'test-bed', 'tls', 'ca.pem') };
+      const { main, post } = await runJob(
+        { credentials_json: key(), token_type: 'signed_jwt', proxy_hosts: 'app.fake-google.test' },
+        { env },
+        async (main) => {
+          expectSuccess(main);
+          expect(main.outputs['forward_proxy_url']).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+          expect(main.exportedEnv).toMatchObject({
+            IAP_FORWARD_PROXY: main.outputs['forward_proxy_url'],
+            IAP_PROXY_CA_FILE: main.outputs['proxy_ca_file'],
+            IAP_PROXY_SPKI: main.outputs['proxy_spki'],
+          });
+          const answer = await throughForwardProxy(
+            main.outputs['forward_proxy_url'] ?? '',
+            readFileSync(main.outputs['proxy_ca_file'] ?? '', 'utf8'),
+          );
+          expect(answer).toMatch(/^HTTP\/1\.1 200/);
+          expect(answer).toContain(`"email":"${DEPLOYER}"`);
+        },
+      );
+      // A signed JWT's audience defaults to the first host's origin.
+      expect(main.visibleLog.join('\n')).toContain('audience https://app.fake-google.test/*');
+      expect(post.exitCode).toBe(0);
+      expectNoLeaks(main, post);
+    } finally {
+      await egress.stop();
+    }
+  });
+
+  test('bad hosts fail before any request', async () => {
+    const cases: Array<[string, string]> = [
+      ['10.0.0.1', 'is an IP address'],
+      ['app.example.com:8443', 'has a port'],
+      ['https://app.example.com', 'has a scheme'],
+      ['*.*.example.com', 'a wildcard stands only for the first label'],
+      ['*.com', 'is not a host name'],
+      ['app_example', 'is not a host name'],
+    ];
+    for (const [hosts, message] of cases) {
+      const { main } = await runJob({ audience: world.audience, credentials_json: key(), proxy_hosts: hosts });
+      expect(expectFailure(main)).toContain(message);
+    }
+    expect(world.fake.count()).toBe(0);
+  });
+});
+
+/** GET /app/x on app.fake-google.test through the forward proxy (CONNECT, then TLS trusting `ca` alone). */
+function throughForwardProxy(proxyUrl: string, ca: string): Promise<string> {
+  const url = new URL(proxyUrl);
+  return new Promise((resolve, reject) => {
+    const tunnel = request({ host: url.hostname, port: url.port, method: 'CONNECT', path: 'app.fake-google.test:443' });
+    tunnel.on('connect', (_res, socket) => {
+      const tls = tlsConnect({ socket, servername: 'app.fake-google.test', ca }, () =>
+        tls.write('GET /app/x HTTP/1.1\r\nhost: app.fake-google.test\r\nconnection: close\r\n\r\n'),
+      );
+      let text = '';
+      tls.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      tls.on('end', () => resolve(text));
+      tls.on('error', reject);
+    });
+    tunnel.on('error', reject);
+    tunnel.end();
+  });
+}

@@ -93,6 +93,8 @@ function flow(world: World, endpoint: Endpoint): { inputs: Record<string, string
       return { inputs: { audience }, env: { GCE_METADATA_HOST: world.fake.metadataHost } };
     case 'accounts':
       throw new Error("the sign-in page is the CLI's, not the action's");
+    case 'public':
+      throw new Error('the public origin beside the app is for browser tests');
     case 'iap':
       return {
         inputs: {

@@ -158,3 +158,8 @@ if (process.env['BENCH_PROXY'] !== '0') {
   const { benchProxy } = await import('./proxy.ts');
   console.log(`\n${(await benchProxy()).join('\n')}`);
 }
+
+if (process.env['BENCH_FORWARD'] !== '0') {
+  const { benchForwardProxy } = await import('./forward.ts');
+  console.log((await benchForwardProxy()).join('\n'));
+}

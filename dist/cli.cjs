@@ -22,8 +22,8 @@ var __commonJS = (cb, mod) => function __require() {
   }
 };
 var __export = (target, all) => {
-  for (var name in all)
-    __defProp(target, name, { get: all[name], enumerable: true });
+  for (var name2 in all)
+    __defProp(target, name2, { get: all[name2], enumerable: true });
 };
 var __copyProps = (to, from, except, desc) => {
   if (from && typeof from === "object" || typeof from === "function") {
@@ -143,16 +143,18 @@ function parseArgs(argv, options) {
     const arg = argv[i] ?? "";
     const match = /^--([a-z][a-z-]*)(?:=(.*))?$/s.exec(arg);
     if (!match) throw new UsageError(`unexpected argument "${arg}"`);
-    const [, name = "", inline] = match;
-    if (options.flags.includes(name)) {
-      if (inline !== void 0) throw new UsageError(`--${name} takes no value`);
-      flags.add(name);
-    } else if (options.values.includes(name)) {
+    const [, name2 = "", inline] = match;
+    if (options.flags.includes(name2)) {
+      if (inline !== void 0) throw new UsageError(`--${name2} takes no value`);
+      flags.add(name2);
+    } else if (options.values.includes(name2)) {
       const value = inline ?? argv[++i];
-      if (value === void 0) throw new UsageError(`--${name} needs a value`);
-      values[name] = value;
+      if (value === void 0) throw new UsageError(`--${name2} needs a value`);
+      if (values[name2] !== void 0 && !options.repeatable?.includes(name2)) throw new UsageError(`--${name2} is given twice`);
+      values[name2] = values[name2] === void 0 ? value : `${values[name2]}
+${value}`;
     } else {
-      throw new UsageError(`unknown option --${name}`);
+      throw new UsageError(`unknown option --${name2}`);
     }
   }
   return { values, flags };
@@ -210,10 +212,10 @@ function resolveEndpoints(universe, env, complain) {
   };
 }
 function override(env, api, complain) {
-  const name = OVERRIDE_PREFIX + api;
-  const value = env[name]?.trim();
+  const name2 = OVERRIDE_PREFIX + api;
+  const value = env[name2]?.trim();
   if (!value) return void 0;
-  checkEndpointUrl(value, name, complain);
+  checkEndpointUrl(value, name2, complain);
   return value.replace(/\/+$/, "");
 }
 function checkEndpointUrl(value, source, complain) {
@@ -237,10 +239,10 @@ var init_endpoints = __esm({
 });
 
 // src/google/answer.ts
-function secretField(answer2, name, from) {
-  const value = answer2[name];
+function secretField(answer2, name2, from) {
+  const value = answer2[name2];
   if (typeof value !== "string" || !value) {
-    throw new ActionError(`${from} answered without ${name} (fields: ${Object.keys(answer2).join(", ") || "none"}).`);
+    throw new ActionError(`${from} answered without ${name2} (fields: ${Object.keys(answer2).join(", ") || "none"}).`);
   }
   registerSecret(value);
   return value;
@@ -1767,7 +1769,8 @@ var init_vocabulary = __esm({
       delegates: "--delegates",
       proxy_to: "--to",
       proxy_header: "--header",
-      proxy_listen: "--listen"
+      proxy_listen: "--listen",
+      proxy_hosts: "--host"
     };
     TOKEN_FLAGS = [
       "--audience",
@@ -1784,7 +1787,7 @@ var init_vocabulary = __esm({
     CLI_VOCABULARY = {
       name: (input) => FLAG_OF[input] ?? input,
       setting: (input, value) => `use ${FLAG_OF[input] ?? input} ${value}`,
-      complain: (name, problem) => new InputError(name, problem, name),
+      complain: (name2, problem) => new InputError(name2, problem, name2),
       noCredential: (asked) => `No credential was given, and none was found (GOOGLE_APPLICATION_CREDENTIALS, gcloud's application default credentials), so ${asked} was asked, and none answered: this machine is not on Google Cloud. To get a credential here, ${CREDENTIALS}.`,
       otherwise: `or give a credential instead: ${CREDENTIALS}.`
     };
@@ -2126,10 +2129,10 @@ function parseCredentialSource(file, input, complain) {
   if (typeof source["url"] === "string" && source["url"]) {
     checkEndpointUrl(source["url"], `${input} (credential_source.url)`, complain);
     const headers = {};
-    for (const [name, header] of Object.entries(source["headers"] ?? {})) {
-      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name} must be a string.`);
+    for (const [name2, header] of Object.entries(source["headers"] ?? {})) {
+      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name2} must be a string.`);
       registerSecret(header.replace(/^Bearer\s+/i, ""));
-      headers[name.toLowerCase()] = header;
+      headers[name2.toLowerCase()] = header;
     }
     return { from: "url", url: source["url"], headers, field };
   }
@@ -2230,20 +2233,20 @@ function readHeaders(value, tokenHeader) {
     const line = raw.trim();
     if (!line) continue;
     const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
-    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
+    const name2 = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name2)) {
       throw new InputError("smoke_test_headers", 'each line is "Name: value"; a line has no valid header name before its colon');
     }
-    if (RESERVED.has(name)) throw new InputError("smoke_test_headers", `${name} is set by the HTTP client and cannot be given`);
-    if (name === tokenHeader) {
+    if (RESERVED.has(name2)) throw new InputError("smoke_test_headers", `${name2} is set by the HTTP client and cannot be given`);
+    if (name2 === tokenHeader) {
       throw new InputError(
         "smoke_test_headers",
-        `sets ${name}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`
+        `sets ${name2}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`
       );
     }
     const headerValue = line.slice(colon + 1).trim();
-    if (SENSITIVE.test(name)) registerSecret(headerValue.replace(/^(Bearer|Basic)\s+/i, ""));
-    headers[name] = headerValue;
+    if (SENSITIVE.test(name2)) registerSecret(headerValue.replace(/^(Bearer|Basic)\s+/i, ""));
+    headers[name2] = headerValue;
   }
   return headers;
 }
@@ -2266,10 +2269,10 @@ function readStatusSet(value) {
   if (ranges.length === 0) throw new InputError("smoke_test_expected_status", "is empty; for example 200-299");
   return { text: value, ranges };
 }
-function readSeconds(value, name, fallback, min, max) {
+function readSeconds(value, name2, fallback, min, max) {
   if (!value) return fallback;
   const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(seconds2 >= min && seconds2 <= max)) throw new InputError(name, `must be whole seconds from ${min} to ${max}, got ${quote(value)}`);
+  if (!(seconds2 >= min && seconds2 <= max)) throw new InputError(name2, `must be whole seconds from ${min} to ${max}, got ${quote(value)}`);
   return seconds2;
 }
 var METHODS, RESERVED, SENSITIVE;
@@ -2317,15 +2320,48 @@ function readAgentConfig(ctx, signedJwtAudience) {
     );
   }
   const { host, port } = readListen(ctx);
-  if (!target) return keepFresh ? { proxy: void 0 } : void 0;
-  if (signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
+  const hosts = proxyHosts(ctx);
+  if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0 } : void 0;
+  if (target && signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
     fail(
       "audience",
       `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words.name("audience")} out).`
     );
   }
-  const proxy = { target, header, host, port };
-  return { proxy };
+  const tokenHeader = header;
+  return {
+    proxy: target ? { target, header: tokenHeader, host, port } : void 0,
+    forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : void 0
+  };
+}
+function proxyHosts({ input, fail }) {
+  const hosts = [];
+  for (const raw of input("proxy_hosts").split(/[\n,]/)) {
+    const host = raw.trim().toLowerCase();
+    if (!host) continue;
+    const accepted = "a host name such as app.example.com, or *.example.com for its direct subdomains";
+    if (host.includes("://")) fail("proxy_hosts", `${quote(host)} has a scheme; give ${accepted}`);
+    if (/^\[|^\d+(\.\d+){3}$|^[0-9a-f:]+:[0-9a-f:]*$/.test(host)) {
+      fail("proxy_hosts", `${quote(host)} is an IP address; IAP serves host names: give ${accepted}`);
+    }
+    if (host.includes(":")) fail("proxy_hosts", `${quote(host)} has a port; give the host alone (any port of it is intercepted)`);
+    if (host.includes("*") && !/^\*\.[^*]+$/.test(host)) {
+      fail("proxy_hosts", `${quote(host)}: a wildcard stands only for the first label (*.example.com), covering one label`);
+    }
+    if (!DNS_NAME.test(host)) fail("proxy_hosts", `${quote(host)} is not a host name: give ${accepted}`);
+    if (!hosts.includes(host)) hosts.push(host);
+  }
+  if (hosts.length > 50) fail("proxy_hosts", `names ${hosts.length} hosts; at most 50 are accepted`);
+  return hosts;
+}
+function hostMatches(hosts, host) {
+  const name2 = host.toLowerCase();
+  return hosts.some((entry) => {
+    if (!entry.startsWith("*.")) return name2 === entry;
+    const domain = entry.slice(1);
+    const label = name2.slice(0, -domain.length);
+    return name2.endsWith(domain) && label.length > 0 && !label.includes(".");
+  });
 }
 function readKeepFresh({ input, fail }) {
   const value = input("keep_fresh");
@@ -2343,11 +2379,14 @@ function readListen({ input, fail }) {
   const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
   return { host: host === "localhost" ? "127.0.0.1" : host, port };
 }
+var LABEL, DNS_NAME;
 var init_agent = __esm({
   "src/inputs/agent.ts"() {
     "use strict";
     init_errors();
     init_urls();
+    LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+    DNS_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})+$`);
   }
 });
 
@@ -2381,7 +2420,8 @@ var init_vocabulary2 = __esm({
       keep_fresh: "false",
       proxy_to: "",
       proxy_header: "authorization",
-      proxy_listen: "127.0.0.1:0"
+      proxy_listen: "127.0.0.1:0",
+      proxy_hosts: ""
     };
     ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
     ACTION_VOCABULARY = {
@@ -2396,13 +2436,13 @@ var init_vocabulary2 = __esm({
 
 // src/inputs/index.ts
 function readConfig(read, env, words) {
-  const input = (name) => read(name) ?? INPUT_DEFAULTS[name];
+  const input = (name2) => read(name2) ?? INPUT_DEFAULTS[name2];
   const ctx = {
     env,
     input,
     words,
-    fail: (name, problem) => {
-      throw words.complain(words.name(name), problem);
+    fail: (name2, problem) => {
+      throw words.complain(words.name(name2), problem);
     }
   };
   const { fail, words: w } = ctx;
@@ -2411,7 +2451,9 @@ function readConfig(read, env, words) {
   const endpoints = resolveEndpoints(universe, env, words.complain);
   const tokenType = readTokenType(ctx, input("token_type"));
   const target = proxyTarget(ctx);
-  const givenAudience = input("audience") || (tokenType === "signed_jwt" && target ? `${target}/*` : "");
+  const firstHost = proxyHosts(ctx)[0];
+  const implied = target ? `${target}/*` : firstHost && !firstHost.startsWith("*.") ? `https://${firstHost}/*` : "";
+  const givenAudience = input("audience") || (tokenType === "signed_jwt" ? implied : "");
   const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
   const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
@@ -2504,7 +2546,7 @@ function readLifetime({ fail, words }, value, tokenType) {
 }
 function readSource(ctx, serviceAccount, iamHost) {
   const { env, input, words } = ctx;
-  const given = SOURCE_INPUTS.filter((name) => input(name));
+  const given = SOURCE_INPUTS.filter((name2) => input(name2));
   if (given.length > 1) {
     const names = given.map(words.name).join(" and ");
     throw words.complain(
@@ -2512,8 +2554,8 @@ function readSource(ctx, serviceAccount, iamHost) {
       `${names} are ${given.length === 2 ? "both" : "all"} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`
     );
   }
-  for (const name of ["oauth_client_id", "oauth_client_secret"]) {
-    if (input(name) && !input("refresh_token")) ctx.fail(name, `goes with ${words.name("refresh_token")}, which is not set.`);
+  for (const name2 of ["oauth_client_id", "oauth_client_secret"]) {
+    if (input(name2) && !input("refresh_token")) ctx.fail(name2, `goes with ${words.name("refresh_token")}, which is not set.`);
   }
   const source = readExplicitSource(ctx, serviceAccount, iamHost) ?? readAmbientSource(ctx);
   const subject = source.kind === "external_account" ? source.subjectToken : void 0;
@@ -2535,8 +2577,8 @@ function readExplicitSource(ctx, serviceAccount, iamHost) {
   const { input, words, fail } = ctx;
   const credentialsJson = input("credentials_json");
   if (credentialsJson) {
-    const name = words.name("credentials_json");
-    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name, words.complain), name, name, words.complain);
+    const name2 = words.name("credentials_json");
+    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name2, words.complain), name2, name2, words.complain);
   }
   const provider = input("workload_identity_provider");
   if (provider) return readWorkloadIdentity(ctx, provider, serviceAccount, iamHost);
@@ -2548,12 +2590,12 @@ function readExplicitSource(ctx, serviceAccount, iamHost) {
     const clientId = input("oauth_client_id");
     const clientSecret = input("oauth_client_secret");
     for (const value of [refreshToken, clientSecret, clientId]) registerSecret(value);
-    for (const [name, value] of [
+    for (const [name2, value] of [
       ["oauth_client_id", clientId],
       ["oauth_client_secret", clientSecret]
     ]) {
       if (!value) {
-        fail(name, `is required with ${words.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);
+        fail(name2, `is required with ${words.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);
       }
     }
     return {
@@ -2570,18 +2612,18 @@ function readExplicitSource(ctx, serviceAccount, iamHost) {
 function readAmbientSource({ env, words }) {
   const adc = env["GOOGLE_APPLICATION_CREDENTIALS"]?.trim();
   if (adc) {
-    const name = "GOOGLE_APPLICATION_CREDENTIALS";
+    const name2 = "GOOGLE_APPLICATION_CREDENTIALS";
     let raw;
     try {
       raw = (0, import_node_fs.readFileSync)(adc, "utf8");
     } catch (error) {
       const code = error.code;
       throw words.complain(
-        name,
+        name2,
         `names ${adc}, which cannot be read (${code ?? "error"}). Point it at a credentials JSON file, or unset it.`
       );
     }
-    return parseCredentialsFile(parseCredentialsJson(raw, name, words.complain), name, `${name} (${adc})`, words.complain);
+    return parseCredentialsFile(parseCredentialsJson(raw, name2, words.complain), name2, `${name2} (${adc})`, words.complain);
   }
   const host = env["GCE_METADATA_HOST"]?.trim() || "metadata.google.internal";
   if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
@@ -2592,17 +2634,17 @@ function readAmbientSource({ env, words }) {
 }
 function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
   const { env, input, words, fail } = ctx;
-  const name = "workload_identity_provider";
+  const name2 = "workload_identity_provider";
   const accepted = "projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER";
   if (/^(https:)?\/\/iam\./.test(provider)) {
-    fail(name, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
+    fail(name2, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
   }
   const match = PROVIDER_PATTERN.exec(provider);
-  if (!match) return fail(name, `must look like ${accepted}, got ${quote(provider)}`);
+  if (!match) return fail(name2, `must look like ${accepted}, got ${quote(provider)}`);
   const [, projectNumber = "", pool = "", providerId = ""] = match;
   if (!/^\d+$/.test(projectNumber)) {
     fail(
-      name,
+      name2,
       `must use the project number, not the project ID ${quote(projectNumber)}. Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`
     );
   }
@@ -2611,13 +2653,13 @@ function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
     ["provider", providerId]
   ]) {
     if (!POOL_OR_PROVIDER_ID.test(id)) {
-      fail(name, `the ${what} ID ${quote(id)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
+      fail(name2, `the ${what} ID ${quote(id)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
     }
   }
   if (!serviceAccount) {
     fail(
       "service_account",
-      `is required with ${words.name(name)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
+      `is required with ${words.name(name2)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
     );
   }
   const oidcRequestUrl = env["ACTIONS_ID_TOKEN_REQUEST_URL"] ?? "";
@@ -2626,7 +2668,7 @@ function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
   if (!oidcRequestUrl || !oidcRequestToken) {
     const missing = !oidcRequestUrl ? "ACTIONS_ID_TOKEN_REQUEST_URL is not set" : "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set";
     fail(
-      name,
+      name2,
       `needs the job's GitHub OIDC token, but ${missing}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`
     );
   }
@@ -2640,12 +2682,12 @@ function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
     oidcAudience,
     oidcRequestUrl,
     oidcRequestToken,
-    origin: words.name(name)
+    origin: words.name(name2)
   };
 }
-function optionalEmail({ fail }, value, name) {
+function optionalEmail({ fail }, value, name2) {
   if (!value) return void 0;
-  if (!isEmail(value)) fail(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${quote(value)}`);
+  if (!isEmail(value)) fail(name2, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${quote(value)}`);
   return value;
 }
 function readDelegates({ fail }, value) {
@@ -2655,11 +2697,11 @@ function readDelegates({ fail }, value) {
   }
   return emails;
 }
-function readBoolean({ fail }, value, name, fallback) {
+function readBoolean({ fail }, value, name2, fallback) {
   if (!value) return fallback;
   if (/^true$/i.test(value)) return true;
   if (/^false$/i.test(value)) return false;
-  return fail(name, `must be true or false, got ${quote(value)}`);
+  return fail(name2, `must be true or false, got ${quote(value)}`);
 }
 function readExportVariable({ fail }, value) {
   if (!value) return void 0;
@@ -2741,7 +2783,7 @@ function stsRemedy(failure, exchange) {
 function describeClaims(token) {
   const claims = decodeJwt(token)?.claims;
   if (!claims) return "";
-  const shown = ["iss", "repository", "repository_owner", "ref", "event_name", "workflow_ref", "aud"].filter((name) => typeof claims[name] === "string").map((name) => `${name}=${String(claims[name])}`);
+  const shown = ["iss", "repository", "repository_owner", "ref", "event_name", "workflow_ref", "aud"].filter((name2) => typeof claims[name2] === "string").map((name2) => `${name2}=${String(claims[name2])}`);
   return shown.length ? `The token has ${shown.join(", ")}.` : "";
 }
 var init_sts = __esm({
@@ -3027,14 +3069,14 @@ function serviceAccountKeyCredential(source, endpoints, oauth, now = Date.now) {
   const { key } = source;
   const tokenUrl = endpoints.overridden.has("oauth2") ? `${endpoints.oauth2}/token` : key.tokenUri ?? `${endpoints.oauth2}/token`;
   const signer = { email: key.clientEmail, origin: source.origin };
-  const sign = (claims) => {
+  const sign2 = (claims) => {
     const jwt = signRs256(claims, key.privateKey, key.privateKeyId);
     registerSecret(jwt);
     return jwt;
   };
   const assertion = (claim) => {
     const iat = Math.floor(now() / 1e3);
-    return sign({ iss: key.clientEmail, aud: tokenUrl, iat, exp: iat + ASSERTION_LIFETIME_S, ...claim });
+    return sign2({ iss: key.clientEmail, aud: tokenUrl, iat, exp: iat + ASSERTION_LIFETIME_S, ...claim });
   };
   return {
     principal: key.clientEmail,
@@ -3042,7 +3084,7 @@ function serviceAccountKeyCredential(source, endpoints, oauth, now = Date.now) {
     federated: false,
     accessToken: renewing(() => oauth.keyAccessToken(tokenUrl, assertion({ scope: CLOUD_PLATFORM_SCOPE }), signer), now),
     idToken: (audience) => oauth.keyIdToken(tokenUrl, assertion({ target_audience: audience }), signer),
-    signJwt: (claims) => Promise.resolve(sign(claims))
+    signJwt: (claims) => Promise.resolve(sign2(claims))
   };
 }
 var ASSERTION_LIFETIME_S;
@@ -4542,15 +4584,15 @@ var require_util = __commonJS({
         size: m[3] ? parseInt(m[3]) : null
       } : null;
     }
-    function addListener(obj, name, listener) {
+    function addListener(obj, name2, listener) {
       const listeners = obj[kListeners] ??= [];
-      listeners.push([name, listener]);
-      obj.on(name, listener);
+      listeners.push([name2, listener]);
+      obj.on(name2, listener);
       return obj;
     }
     function removeAllListeners(obj) {
-      for (const [name, listener] of obj[kListeners] ?? []) {
-        obj.removeListener(name, listener);
+      for (const [name2, listener] of obj[kListeners] ?? []) {
+        obj.removeListener(name2, listener);
       }
       obj[kListeners] = null;
     }
@@ -5748,7 +5790,7 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect2({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
           if (!tls) {
@@ -6718,9 +6760,9 @@ var require_data_url = __commonJS({
       assert(mimeType !== "failure");
       const { parameters, essence } = mimeType;
       let serialization = essence;
-      for (let [name, value] of parameters.entries()) {
+      for (let [name2, value] of parameters.entries()) {
         serialization += ";";
-        serialization += name;
+        serialization += name2;
         serialization += "=";
         if (!HTTP_TOKEN_CODEPOINTS.test(value)) {
           value = value.replace(/(\\|")/g, "\\$1");
@@ -6991,7 +7033,7 @@ var require_webidl = __commonJS({
           });
         }
         const method = typeof Iterable === "function" ? Iterable() : V?.[Symbol.iterator]?.();
-        const seq = [];
+        const seq2 = [];
         let index = 0;
         if (method === void 0 || typeof method.next !== "function") {
           throw webidl.errors.exception({
@@ -7004,9 +7046,9 @@ var require_webidl = __commonJS({
           if (done) {
             break;
           }
-          seq.push(converter(value, prefix, `${argument}[${index++}]`));
+          seq2.push(converter(value, prefix, `${argument}[${index++}]`));
         }
-        return seq;
+        return seq2;
       };
     };
     webidl.recordConverter = function(keyConverter, valueConverter) {
@@ -7168,11 +7210,11 @@ var require_webidl = __commonJS({
       }
       return V;
     };
-    webidl.converters.TypedArray = function(V, T, prefix, name, opts) {
+    webidl.converters.TypedArray = function(V, T, prefix, name2, opts) {
       if (webidl.util.Type(V) !== "Object" || !types.isTypedArray(V) || V.constructor.name !== T.name) {
         throw webidl.errors.conversionFailed({
           prefix,
-          argument: `${name} ("${webidl.util.Stringify(V)}")`,
+          argument: `${name2} ("${webidl.util.Stringify(V)}")`,
           types: [T.name]
         });
       }
@@ -7190,11 +7232,11 @@ var require_webidl = __commonJS({
       }
       return V;
     };
-    webidl.converters.DataView = function(V, prefix, name, opts) {
+    webidl.converters.DataView = function(V, prefix, name2, opts) {
       if (webidl.util.Type(V) !== "Object" || !types.isDataView(V)) {
         throw webidl.errors.exception({
           header: prefix,
-          message: `${name} is not a DataView.`
+          message: `${name2} is not a DataView.`
         });
       }
       if (opts?.allowShared === false && types.isSharedArrayBuffer(V.buffer)) {
@@ -7211,19 +7253,19 @@ var require_webidl = __commonJS({
       }
       return V;
     };
-    webidl.converters.BufferSource = function(V, prefix, name, opts) {
+    webidl.converters.BufferSource = function(V, prefix, name2, opts) {
       if (types.isAnyArrayBuffer(V)) {
-        return webidl.converters.ArrayBuffer(V, prefix, name, { ...opts, allowShared: false });
+        return webidl.converters.ArrayBuffer(V, prefix, name2, { ...opts, allowShared: false });
       }
       if (types.isTypedArray(V)) {
-        return webidl.converters.TypedArray(V, V.constructor, prefix, name, { ...opts, allowShared: false });
+        return webidl.converters.TypedArray(V, V.constructor, prefix, name2, { ...opts, allowShared: false });
       }
       if (types.isDataView(V)) {
-        return webidl.converters.DataView(V, prefix, name, { ...opts, allowShared: false });
+        return webidl.converters.DataView(V, prefix, name2, { ...opts, allowShared: false });
       }
       throw webidl.errors.conversionFailed({
         prefix,
-        argument: `${name} ("${webidl.util.Stringify(V)}")`,
+        argument: `${name2} ("${webidl.util.Stringify(V)}")`,
         types: ["BufferSource"]
       });
     };
@@ -7353,10 +7395,10 @@ var require_util2 = __commonJS({
     function TAOCheck() {
       return "success";
     }
-    function appendFetchMetadata(httpRequest2) {
+    function appendFetchMetadata(httpRequest3) {
       let header = null;
-      header = httpRequest2.mode;
-      httpRequest2.headersList.set("sec-fetch-mode", header, true);
+      header = httpRequest3.mode;
+      httpRequest3.headersList.set("sec-fetch-mode", header, true);
     }
     function appendRequestOriginHeader(request) {
       let serializedOrigin = request.origin;
@@ -7667,7 +7709,7 @@ var require_util2 = __commonJS({
       return result;
     }
     var esIteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
-    function createIterator(name, kInternalIterator, keyIndex = 0, valueIndex = 1) {
+    function createIterator(name2, kInternalIterator, keyIndex = 0, valueIndex = 1) {
       class FastIterableIterator {
         /** @type {any} */
         #target;
@@ -7688,7 +7730,7 @@ var require_util2 = __commonJS({
         next() {
           if (typeof this !== "object" || this === null || !(#target in this)) {
             throw new TypeError(
-              `'next' called on an object that does not implement interface ${name} Iterator.`
+              `'next' called on an object that does not implement interface ${name2} Iterator.`
             );
           }
           const index = this.#index;
@@ -7727,7 +7769,7 @@ var require_util2 = __commonJS({
           writable: false,
           enumerable: false,
           configurable: true,
-          value: `${name} Iterator`
+          value: `${name2} Iterator`
         },
         next: { writable: true, enumerable: true, configurable: true }
       });
@@ -7735,8 +7777,8 @@ var require_util2 = __commonJS({
         return new FastIterableIterator(target, kind);
       };
     }
-    function iteratorMixin(name, object, kInternalIterator, keyIndex = 0, valueIndex = 1) {
-      const makeIterator = createIterator(name, kInternalIterator, keyIndex, valueIndex);
+    function iteratorMixin(name2, object, kInternalIterator, keyIndex = 0, valueIndex = 1) {
+      const makeIterator = createIterator(name2, kInternalIterator, keyIndex, valueIndex);
       const properties = {
         keys: {
           writable: true,
@@ -7771,10 +7813,10 @@ var require_util2 = __commonJS({
           configurable: true,
           value: function forEach(callbackfn, thisArg = globalThis) {
             webidl.brandCheck(this, object);
-            webidl.argumentLengthCheck(arguments, 1, `${name}.forEach`);
+            webidl.argumentLengthCheck(arguments, 1, `${name2}.forEach`);
             if (typeof callbackfn !== "function") {
               throw new TypeError(
-                `Failed to execute 'forEach' on '${name}': parameter 1 is not of type 'Function'.`
+                `Failed to execute 'forEach' on '${name2}': parameter 1 is not of type 'Function'.`
               );
             }
             for (const { 0: key, 1: value } of makeIterator(this, "key+value")) {
@@ -8026,8 +8068,8 @@ var require_util2 = __commonJS({
       }
       return values;
     }
-    function getDecodeSplit(name, list) {
-      const value = list.get(name, true);
+    function getDecodeSplit(name2, list) {
+      const value = list.get(name2, true);
       if (value === null) {
         return null;
       }
@@ -8214,7 +8256,7 @@ var require_formdata = __commonJS({
         }
         this[kState] = [];
       }
-      append(name, value, filename = void 0) {
+      append(name2, value, filename = void 0) {
         webidl.brandCheck(this, _FormData);
         const prefix = "FormData.append";
         webidl.argumentLengthCheck(arguments, 2, prefix);
@@ -8223,45 +8265,45 @@ var require_formdata = __commonJS({
             "Failed to execute 'append' on 'FormData': parameter 2 is not of type 'Blob'"
           );
         }
-        name = webidl.converters.USVString(name, prefix, "name");
+        name2 = webidl.converters.USVString(name2, prefix, "name");
         value = isBlobLike(value) ? webidl.converters.Blob(value, prefix, "value", { strict: false }) : webidl.converters.USVString(value, prefix, "value");
         filename = arguments.length === 3 ? webidl.converters.USVString(filename, prefix, "filename") : void 0;
-        const entry = makeEntry(name, value, filename);
+        const entry = makeEntry(name2, value, filename);
         this[kState].push(entry);
       }
-      delete(name) {
+      delete(name2) {
         webidl.brandCheck(this, _FormData);
         const prefix = "FormData.delete";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        name = webidl.converters.USVString(name, prefix, "name");
-        this[kState] = this[kState].filter((entry) => entry.name !== name);
+        name2 = webidl.converters.USVString(name2, prefix, "name");
+        this[kState] = this[kState].filter((entry) => entry.name !== name2);
       }
-      get(name) {
+      get(name2) {
         webidl.brandCheck(this, _FormData);
         const prefix = "FormData.get";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        name = webidl.converters.USVString(name, prefix, "name");
-        const idx = this[kState].findIndex((entry) => entry.name === name);
+        name2 = webidl.converters.USVString(name2, prefix, "name");
+        const idx = this[kState].findIndex((entry) => entry.name === name2);
         if (idx === -1) {
           return null;
         }
         return this[kState][idx].value;
       }
-      getAll(name) {
+      getAll(name2) {
         webidl.brandCheck(this, _FormData);
         const prefix = "FormData.getAll";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        name = webidl.converters.USVString(name, prefix, "name");
-        return this[kState].filter((entry) => entry.name === name).map((entry) => entry.value);
+        name2 = webidl.converters.USVString(name2, prefix, "name");
+        return this[kState].filter((entry) => entry.name === name2).map((entry) => entry.value);
       }
-      has(name) {
+      has(name2) {
         webidl.brandCheck(this, _FormData);
         const prefix = "FormData.has";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        name = webidl.converters.USVString(name, prefix, "name");
-        return this[kState].findIndex((entry) => entry.name === name) !== -1;
+        name2 = webidl.converters.USVString(name2, prefix, "name");
+        return this[kState].findIndex((entry) => entry.name === name2) !== -1;
       }
-      set(name, value, filename = void 0) {
+      set(name2, value, filename = void 0) {
         webidl.brandCheck(this, _FormData);
         const prefix = "FormData.set";
         webidl.argumentLengthCheck(arguments, 2, prefix);
@@ -8270,16 +8312,16 @@ var require_formdata = __commonJS({
             "Failed to execute 'set' on 'FormData': parameter 2 is not of type 'Blob'"
           );
         }
-        name = webidl.converters.USVString(name, prefix, "name");
+        name2 = webidl.converters.USVString(name2, prefix, "name");
         value = isBlobLike(value) ? webidl.converters.Blob(value, prefix, "name", { strict: false }) : webidl.converters.USVString(value, prefix, "name");
         filename = arguments.length === 3 ? webidl.converters.USVString(filename, prefix, "name") : void 0;
-        const entry = makeEntry(name, value, filename);
-        const idx = this[kState].findIndex((entry2) => entry2.name === name);
+        const entry = makeEntry(name2, value, filename);
+        const idx = this[kState].findIndex((entry2) => entry2.name === name2);
         if (idx !== -1) {
           this[kState] = [
             ...this[kState].slice(0, idx),
             entry,
-            ...this[kState].slice(idx + 1).filter((entry2) => entry2.name !== name)
+            ...this[kState].slice(idx + 1).filter((entry2) => entry2.name !== name2)
           ];
         } else {
           this[kState].push(entry);
@@ -8317,7 +8359,7 @@ var require_formdata = __commonJS({
         configurable: true
       }
     });
-    function makeEntry(name, value, filename) {
+    function makeEntry(name2, value, filename) {
       if (typeof value === "string") {
       } else {
         if (!isFileLike(value)) {
@@ -8331,7 +8373,7 @@ var require_formdata = __commonJS({
           value = value instanceof NativeFile ? new File([value], filename, options) : new FileLike(value, filename, options);
         }
       }
-      return { name, value };
+      return { name: name2, value };
     }
     module2.exports = { FormData, makeEntry };
   }
@@ -8410,7 +8452,7 @@ var require_formdata_parser = __commonJS({
         if (result === "failure") {
           return "failure";
         }
-        let { name, filename, contentType, encoding } = result;
+        let { name: name2, filename, contentType, encoding } = result;
         position.position += 2;
         let body;
         {
@@ -8439,22 +8481,22 @@ var require_formdata_parser = __commonJS({
         } else {
           value = utf8DecodeBytes(Buffer.from(body));
         }
-        assert(isUSVString(name));
+        assert(isUSVString(name2));
         assert(typeof value === "string" && isUSVString(value) || isFileLike(value));
-        entryList.push(makeEntry(name, value, filename));
+        entryList.push(makeEntry(name2, value, filename));
       }
     }
     function parseMultipartFormDataHeaders(input, position) {
-      let name = null;
+      let name2 = null;
       let filename = null;
       let contentType = null;
       let encoding = null;
       while (true) {
         if (input[position.position] === 13 && input[position.position + 1] === 10) {
-          if (name === null) {
+          if (name2 === null) {
             return "failure";
           }
-          return { name, filename, contentType, encoding };
+          return { name: name2, filename, contentType, encoding };
         }
         let headerName = collectASequenceOfBytes(
           (char) => char !== 10 && char !== 13 && char !== 58,
@@ -8476,13 +8518,13 @@ var require_formdata_parser = __commonJS({
         );
         switch (bufferToLowerCasedHeaderName(headerName)) {
           case "content-disposition": {
-            name = filename = null;
+            name2 = filename = null;
             if (!bufferStartsWith(input, formDataNameBuffer, position)) {
               return "failure";
             }
             position.position += 17;
-            name = parseMultipartFormDataName(input, position);
-            if (name === null) {
+            name2 = parseMultipartFormDataName(input, position);
+            if (name2 === null) {
               return "failure";
             }
             if (bufferStartsWith(input, filenameBuffer, position)) {
@@ -8539,7 +8581,7 @@ var require_formdata_parser = __commonJS({
     }
     function parseMultipartFormDataName(input, position) {
       assert(input[position.position - 1] === 34);
-      let name = collectASequenceOfBytes(
+      let name2 = collectASequenceOfBytes(
         (char) => char !== 10 && char !== 13 && char !== 34,
         input,
         position
@@ -8549,8 +8591,8 @@ var require_formdata_parser = __commonJS({
       } else {
         position.position++;
       }
-      name = new TextDecoder().decode(name).replace(/%0A/ig, "\n").replace(/%0D/ig, "\r").replace(/%22/g, '"');
-      return name;
+      name2 = new TextDecoder().decode(name2).replace(/%0A/ig, "\n").replace(/%0D/ig, "\r").replace(/%22/g, '"');
+      return name2;
     }
     function collectASequenceOfBytes(condition, input, position) {
       let start = position.position;
@@ -8677,16 +8719,16 @@ Content-Disposition: form-data`;
         const rn = new Uint8Array([13, 10]);
         length = 0;
         let hasUnknownSizeValue = false;
-        for (const [name, value] of object) {
+        for (const [name2, value] of object) {
           if (typeof value === "string") {
-            const chunk2 = textEncoder.encode(prefix + `; name="${escape(normalizeLinefeeds(name))}"\r
+            const chunk2 = textEncoder.encode(prefix + `; name="${escape(normalizeLinefeeds(name2))}"\r
 \r
 ${normalizeLinefeeds(value)}\r
 `);
             blobParts.push(chunk2);
             length += chunk2.byteLength;
           } else {
-            const chunk2 = textEncoder.encode(`${prefix}; name="${escape(normalizeLinefeeds(name))}"` + (value.name ? `; filename="${escape(value.name)}"` : "") + `\r
+            const chunk2 = textEncoder.encode(`${prefix}; name="${escape(normalizeLinefeeds(name2))}"` + (value.name ? `; filename="${escape(value.name)}"` : "") + `\r
 Content-Type: ${value.type || "application/octet-stream"}\r
 \r
 `);
@@ -8830,8 +8872,8 @@ Content-Type: ${value.type || "application/octet-stream"}\r
                 case "application/x-www-form-urlencoded": {
                   const entries = new URLSearchParams(value.toString());
                   const fd = new FormData();
-                  for (const [name, value2] of entries) {
-                    fd.append(name, value2);
+                  for (const [name2, value2] of entries) {
+                    fd.append(name2, value2);
                   }
                   return fd;
                 }
@@ -10087,13 +10129,13 @@ var require_client_h2 = __commonJS({
     } = http2;
     function parseH2Headers(headers) {
       const result = [];
-      for (const [name, value] of Object.entries(headers)) {
+      for (const [name2, value] of Object.entries(headers)) {
         if (Array.isArray(value)) {
           for (const subvalue of value) {
-            result.push(Buffer.from(name), Buffer.from(subvalue));
+            result.push(Buffer.from(name2), Buffer.from(subvalue));
           }
         } else {
-          result.push(Buffer.from(name), Buffer.from(value));
+          result.push(Buffer.from(name2), Buffer.from(value));
         }
       }
       return result;
@@ -10737,8 +10779,8 @@ var require_redirect_handler = __commonJS({
         return true;
       }
       if (unknownOrigin && (header.length === 13 || header.length === 6 || header.length === 19)) {
-        const name = util.headerNameToString(header);
-        return name === "authorization" || name === "cookie" || name === "proxy-authorization";
+        const name2 = util.headerNameToString(header);
+        return name2 === "authorization" || name2 === "cookie" || name2 === "proxy-authorization";
       }
       return false;
     }
@@ -10881,7 +10923,7 @@ var require_client = __commonJS({
         strictContentLength,
         maxCachedSessions,
         maxRedirections,
-        connect: connect2,
+        connect: connect3,
         maxRequestsPerClient,
         localAddress,
         maxResponseSize,
@@ -10933,7 +10975,7 @@ var require_client = __commonJS({
         if (bodyTimeout != null && (!Number.isInteger(bodyTimeout) || bodyTimeout < 0)) {
           throw new InvalidArgumentError("bodyTimeout must be a positive integer or zero");
         }
-        if (connect2 != null && typeof connect2 !== "function" && typeof connect2 !== "object") {
+        if (connect3 != null && typeof connect3 !== "function" && typeof connect3 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
         if (maxRedirections != null && (!Number.isInteger(maxRedirections) || maxRedirections < 0)) {
@@ -10957,15 +10999,15 @@ var require_client = __commonJS({
         if (maxConcurrentStreams != null && (typeof maxConcurrentStreams !== "number" || maxConcurrentStreams < 1)) {
           throw new InvalidArgumentError("maxConcurrentStreams must be a positive integer, greater than 0");
         }
-        if (typeof connect2 !== "function") {
-          connect2 = buildConnector({
+        if (typeof connect3 !== "function") {
+          connect3 = buildConnector({
             ...tls,
             maxCachedSessions,
             allowH2,
             socketPath,
             timeout: connectTimeout,
             ...autoSelectFamily ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : void 0,
-            ...connect2
+            ...connect3
           });
         }
         if (interceptors?.Client && Array.isArray(interceptors.Client)) {
@@ -10980,7 +11022,7 @@ var require_client = __commonJS({
           this[kInterceptors] = [createRedirectInterceptor({ maxRedirections })];
         }
         this[kUrl] = util.parseOrigin(url);
-        this[kConnector] = connect2;
+        this[kConnector] = connect3;
         this[kPipelining] = pipelining != null ? pipelining : 1;
         this[kMaxHeadersSize] = maxHeaderSize || http2.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
@@ -11034,7 +11076,7 @@ var require_client = __commonJS({
       }
       /* istanbul ignore: only used for test */
       [kConnect](cb) {
-        connect(this);
+        connect2(this);
         this.once("connect", cb);
       }
       [kDispatch](opts, handler) {
@@ -11098,7 +11140,7 @@ var require_client = __commonJS({
         assert(client[kSize] === 0);
       }
     }
-    async function connect(client) {
+    async function connect2(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
       let { host, hostname, protocol, port } = client[kUrl];
@@ -11269,7 +11311,7 @@ var require_client = __commonJS({
           return;
         }
         if (!client[kHTTPContext]) {
-          connect(client);
+          connect2(client);
           return;
         }
         if (client[kHTTPContext].destroyed) {
@@ -11561,7 +11603,7 @@ var require_pool = __commonJS({
       constructor(origin, {
         connections,
         factory = defaultFactory,
-        connect,
+        connect: connect2,
         connectTimeout,
         tls,
         maxCachedSessions,
@@ -11577,25 +11619,25 @@ var require_pool = __commonJS({
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
         }
-        if (connect != null && typeof connect !== "function" && typeof connect !== "object") {
+        if (connect2 != null && typeof connect2 !== "function" && typeof connect2 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
-        if (typeof connect !== "function") {
-          connect = buildConnector({
+        if (typeof connect2 !== "function") {
+          connect2 = buildConnector({
             ...tls,
             maxCachedSessions,
             allowH2,
             socketPath,
             timeout: connectTimeout,
             ...autoSelectFamily ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : void 0,
-            ...connect
+            ...connect2
           });
         }
         super(options);
         this[kInterceptors] = options.interceptors?.Pool && Array.isArray(options.interceptors.Pool) ? options.interceptors.Pool : [];
         this[kConnections] = connections || null;
         this[kUrl] = util.parseOrigin(origin);
-        this[kOptions] = { ...util.deepClone(options), connect, allowH2 };
+        this[kOptions] = { ...util.deepClone(options), connect: connect2, allowH2 };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kFactory] = factory;
         this.on("connectionError", (origin2, targets, error) => {
@@ -11790,25 +11832,25 @@ var require_agent = __commonJS({
       return opts && opts.connections === 1 ? new Client(origin, opts) : new Pool2(origin, opts);
     }
     var Agent3 = class extends DispatcherBase {
-      constructor({ factory = defaultFactory, maxRedirections = 0, connect, tls, ...options } = {}) {
+      constructor({ factory = defaultFactory, maxRedirections = 0, connect: connect2, tls, ...options } = {}) {
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
         }
-        if (connect != null && typeof connect !== "function" && typeof connect !== "object") {
+        if (connect2 != null && typeof connect2 !== "function" && typeof connect2 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
         if (!Number.isInteger(maxRedirections) || maxRedirections < 0) {
           throw new InvalidArgumentError("maxRedirections must be a positive number");
         }
         super(options);
-        if (connect && typeof connect !== "function") {
-          connect = { ...connect };
+        if (connect2 && typeof connect2 !== "function") {
+          connect2 = { ...connect2 };
         }
         if (tls && typeof tls !== "function") {
           tls = { ...tls };
         }
         this[kInterceptors] = options.interceptors?.Agent && Array.isArray(options.interceptors.Agent) ? options.interceptors.Agent : [createRedirectInterceptor({ maxRedirections })];
-        this[kOptions] = { ...util.deepClone(options), connect, tls };
+        this[kOptions] = { ...util.deepClone(options), connect: connect2, tls };
         this[kOptions].interceptors = options.interceptors ? { ...options.interceptors } : void 0;
         this[kMaxRedirections] = maxRedirections;
         this[kFactory] = factory;
@@ -11903,16 +11945,16 @@ var require_proxy_agent = __commonJS({
     }
     var Http1ProxyWrapper = class extends DispatcherBase {
       #client;
-      constructor(proxyUrl, { headers = {}, connect, factory }) {
+      constructor(proxyUrl, { headers = {}, connect: connect2, factory }) {
         super();
         if (!proxyUrl) {
           throw new InvalidArgumentError("Proxy URL is mandatory");
         }
         this[kProxyHeaders] = headers;
         if (factory) {
-          this.#client = factory(proxyUrl, { connect });
+          this.#client = factory(proxyUrl, { connect: connect2 });
         } else {
-          this.#client = new Client(proxyUrl, { connect });
+          this.#client = new Client(proxyUrl, { connect: connect2 });
         }
       }
       [kDispatch](opts, handler) {
@@ -11974,7 +12016,7 @@ var require_proxy_agent = __commonJS({
         } else if (username && password) {
           this[kProxyHeaders]["proxy-authorization"] = `Basic ${Buffer.from(`${decodeURIComponent(username)}:${decodeURIComponent(password)}`).toString("base64")}`;
         }
-        const connect = buildConnector({ ...opts.proxyTls });
+        const connect2 = buildConnector({ ...opts.proxyTls });
         this[kConnectEndpoint] = buildConnector({ ...opts.requestTls });
         const agentFactory = opts.factory || defaultAgentFactory;
         const factory = (origin2, options) => {
@@ -11982,13 +12024,13 @@ var require_proxy_agent = __commonJS({
           if (!this[kTunnelProxy] && protocol2 === "http:" && this[kProxy].protocol === "http:") {
             return new Http1ProxyWrapper(this[kProxy].uri, {
               headers: this[kProxyHeaders],
-              connect,
+              connect: connect2,
               factory: agentFactory
             });
           }
           return agentFactory(origin2, options);
         };
-        this[kClient] = clientFactory(url, { connect });
+        this[kClient] = clientFactory(url, { connect: connect2 });
         this[kAgent] = new Agent3({
           ...opts,
           factory,
@@ -13734,10 +13776,10 @@ var require_api_connect = __commonJS({
         }
       }
     };
-    function connect(opts, callback) {
+    function connect2(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve, reject) => {
-          connect.call(this, opts, (err, data) => {
+          connect2.call(this, opts, (err, data) => {
             return err ? reject(err) : resolve(data);
           });
         });
@@ -13753,7 +13795,7 @@ var require_api_connect = __commonJS({
         queueMicrotask(() => callback(err, { opaque }));
       }
     }
-    module2.exports = connect;
+    module2.exports = connect2;
   }
 });
 
@@ -13991,13 +14033,13 @@ var require_mock_utils = __commonJS({
       for (let i = 0; i < keys.length; ++i) {
         const key = keys[i];
         const value = data[key];
-        const name = Buffer.from(`${key}`);
+        const name2 = Buffer.from(`${key}`);
         if (Array.isArray(value)) {
           for (let j = 0; j < value.length; ++j) {
-            result.push(name, Buffer.from(`${value[j]}`));
+            result.push(name2, Buffer.from(`${value[j]}`));
           }
         } else {
-          result.push(name, Buffer.from(`${value}`));
+          result.push(name2, Buffer.from(`${value}`));
         }
       }
       return result;
@@ -15147,12 +15189,12 @@ var require_headers = __commonJS({
         });
       }
     }
-    function appendHeader(headers, name, value) {
+    function appendHeader(headers, name2, value) {
       value = headerValueNormalize(value);
-      if (!isValidHeaderName(name)) {
+      if (!isValidHeaderName(name2)) {
         throw webidl.errors.invalidArgument({
           prefix: "Headers.append",
-          value: name,
+          value: name2,
           type: "header name"
         });
       } else if (!isValidHeaderValue(value)) {
@@ -15165,7 +15207,7 @@ var require_headers = __commonJS({
       if (getHeadersGuard(headers) === "immutable") {
         throw new TypeError("immutable");
       }
-      return getHeadersList(headers).append(name, value, false);
+      return getHeadersList(headers).append(name2, value, false);
     }
     function compareHeaderName(a, b) {
       return a[0] < b[0] ? -1 : 1;
@@ -15188,8 +15230,8 @@ var require_headers = __commonJS({
        * @param {string} name
        * @param {boolean} isLowerCase
        */
-      contains(name, isLowerCase) {
-        return this[kHeadersMap].has(isLowerCase ? name : name.toLowerCase());
+      contains(name2, isLowerCase) {
+        return this[kHeadersMap].has(isLowerCase ? name2 : name2.toLowerCase());
       }
       clear() {
         this[kHeadersMap].clear();
@@ -15202,9 +15244,9 @@ var require_headers = __commonJS({
        * @param {string} value
        * @param {boolean} isLowerCase
        */
-      append(name, value, isLowerCase) {
+      append(name2, value, isLowerCase) {
         this[kHeadersSortedMap] = null;
-        const lowercaseName = isLowerCase ? name : name.toLowerCase();
+        const lowercaseName = isLowerCase ? name2 : name2.toLowerCase();
         const exists = this[kHeadersMap].get(lowercaseName);
         if (exists) {
           const delimiter = lowercaseName === "cookie" ? "; " : ", ";
@@ -15213,7 +15255,7 @@ var require_headers = __commonJS({
             value: `${exists.value}${delimiter}${value}`
           });
         } else {
-          this[kHeadersMap].set(lowercaseName, { name, value });
+          this[kHeadersMap].set(lowercaseName, { name: name2, value });
         }
         if (lowercaseName === "set-cookie") {
           (this.cookies ??= []).push(value);
@@ -15225,26 +15267,26 @@ var require_headers = __commonJS({
        * @param {string} value
        * @param {boolean} isLowerCase
        */
-      set(name, value, isLowerCase) {
+      set(name2, value, isLowerCase) {
         this[kHeadersSortedMap] = null;
-        const lowercaseName = isLowerCase ? name : name.toLowerCase();
+        const lowercaseName = isLowerCase ? name2 : name2.toLowerCase();
         if (lowercaseName === "set-cookie") {
           this.cookies = [value];
         }
-        this[kHeadersMap].set(lowercaseName, { name, value });
+        this[kHeadersMap].set(lowercaseName, { name: name2, value });
       }
       /**
        * @see https://fetch.spec.whatwg.org/#concept-header-list-delete
        * @param {string} name
        * @param {boolean} isLowerCase
        */
-      delete(name, isLowerCase) {
+      delete(name2, isLowerCase) {
         this[kHeadersSortedMap] = null;
-        if (!isLowerCase) name = name.toLowerCase();
-        if (name === "set-cookie") {
+        if (!isLowerCase) name2 = name2.toLowerCase();
+        if (name2 === "set-cookie") {
           this.cookies = null;
         }
-        this[kHeadersMap].delete(name);
+        this[kHeadersMap].delete(name2);
       }
       /**
        * @see https://fetch.spec.whatwg.org/#concept-header-list-get
@@ -15252,19 +15294,19 @@ var require_headers = __commonJS({
        * @param {boolean} isLowerCase
        * @returns {string | null}
        */
-      get(name, isLowerCase) {
-        return this[kHeadersMap].get(isLowerCase ? name : name.toLowerCase())?.value ?? null;
+      get(name2, isLowerCase) {
+        return this[kHeadersMap].get(isLowerCase ? name2 : name2.toLowerCase())?.value ?? null;
       }
       *[Symbol.iterator]() {
-        for (const { 0: name, 1: { value } } of this[kHeadersMap]) {
-          yield [name, value];
+        for (const { 0: name2, 1: { value } } of this[kHeadersMap]) {
+          yield [name2, value];
         }
       }
       get entries() {
         const headers = {};
         if (this[kHeadersMap].size !== 0) {
-          for (const { name, value } of this[kHeadersMap].values()) {
-            headers[name] = value;
+          for (const { name: name2, value } of this[kHeadersMap].values()) {
+            headers[name2] = value;
           }
         }
         return headers;
@@ -15275,13 +15317,13 @@ var require_headers = __commonJS({
       get entriesList() {
         const headers = [];
         if (this[kHeadersMap].size !== 0) {
-          for (const { 0: lowerName, 1: { name, value } } of this[kHeadersMap]) {
+          for (const { 0: lowerName, 1: { name: name2, value } } of this[kHeadersMap]) {
             if (lowerName === "set-cookie") {
               for (const cookie of this.cookies) {
-                headers.push([name, cookie]);
+                headers.push([name2, cookie]);
               }
             } else {
-              headers.push([name, value]);
+              headers.push([name2, value]);
             }
           }
         }
@@ -15327,8 +15369,8 @@ var require_headers = __commonJS({
           return array;
         } else {
           let i = 0;
-          for (const { 0: name, 1: { value } } of this[kHeadersMap]) {
-            array[i++] = [name, value];
+          for (const { 0: name2, 1: { value } } of this[kHeadersMap]) {
+            array[i++] = [name2, value];
             assert(value !== null);
           }
           return array.sort(compareHeaderName);
@@ -15351,77 +15393,77 @@ var require_headers = __commonJS({
         }
       }
       // https://fetch.spec.whatwg.org/#dom-headers-append
-      append(name, value) {
+      append(name2, value) {
         webidl.brandCheck(this, _Headers);
         webidl.argumentLengthCheck(arguments, 2, "Headers.append");
         const prefix = "Headers.append";
-        name = webidl.converters.ByteString(name, prefix, "name");
+        name2 = webidl.converters.ByteString(name2, prefix, "name");
         value = webidl.converters.ByteString(value, prefix, "value");
-        return appendHeader(this, name, value);
+        return appendHeader(this, name2, value);
       }
       // https://fetch.spec.whatwg.org/#dom-headers-delete
-      delete(name) {
+      delete(name2) {
         webidl.brandCheck(this, _Headers);
         webidl.argumentLengthCheck(arguments, 1, "Headers.delete");
         const prefix = "Headers.delete";
-        name = webidl.converters.ByteString(name, prefix, "name");
-        if (!isValidHeaderName(name)) {
+        name2 = webidl.converters.ByteString(name2, prefix, "name");
+        if (!isValidHeaderName(name2)) {
           throw webidl.errors.invalidArgument({
             prefix: "Headers.delete",
-            value: name,
+            value: name2,
             type: "header name"
           });
         }
         if (this.#guard === "immutable") {
           throw new TypeError("immutable");
         }
-        if (!this.#headersList.contains(name, false)) {
+        if (!this.#headersList.contains(name2, false)) {
           return;
         }
-        this.#headersList.delete(name, false);
+        this.#headersList.delete(name2, false);
       }
       // https://fetch.spec.whatwg.org/#dom-headers-get
-      get(name) {
+      get(name2) {
         webidl.brandCheck(this, _Headers);
         webidl.argumentLengthCheck(arguments, 1, "Headers.get");
         const prefix = "Headers.get";
-        name = webidl.converters.ByteString(name, prefix, "name");
-        if (!isValidHeaderName(name)) {
+        name2 = webidl.converters.ByteString(name2, prefix, "name");
+        if (!isValidHeaderName(name2)) {
           throw webidl.errors.invalidArgument({
             prefix,
-            value: name,
+            value: name2,
             type: "header name"
           });
         }
-        return this.#headersList.get(name, false);
+        return this.#headersList.get(name2, false);
       }
       // https://fetch.spec.whatwg.org/#dom-headers-has
-      has(name) {
+      has(name2) {
         webidl.brandCheck(this, _Headers);
         webidl.argumentLengthCheck(arguments, 1, "Headers.has");
         const prefix = "Headers.has";
-        name = webidl.converters.ByteString(name, prefix, "name");
-        if (!isValidHeaderName(name)) {
+        name2 = webidl.converters.ByteString(name2, prefix, "name");
+        if (!isValidHeaderName(name2)) {
           throw webidl.errors.invalidArgument({
             prefix,
-            value: name,
+            value: name2,
             type: "header name"
           });
         }
-        return this.#headersList.contains(name, false);
+        return this.#headersList.contains(name2, false);
       }
       // https://fetch.spec.whatwg.org/#dom-headers-set
-      set(name, value) {
+      set(name2, value) {
         webidl.brandCheck(this, _Headers);
         webidl.argumentLengthCheck(arguments, 2, "Headers.set");
         const prefix = "Headers.set";
-        name = webidl.converters.ByteString(name, prefix, "name");
+        name2 = webidl.converters.ByteString(name2, prefix, "name");
         value = webidl.converters.ByteString(value, prefix, "value");
         value = headerValueNormalize(value);
-        if (!isValidHeaderName(name)) {
+        if (!isValidHeaderName(name2)) {
           throw webidl.errors.invalidArgument({
             prefix,
-            value: name,
+            value: name2,
             type: "header name"
           });
         } else if (!isValidHeaderValue(value)) {
@@ -15434,7 +15476,7 @@ var require_headers = __commonJS({
         if (this.#guard === "immutable") {
           throw new TypeError("immutable");
         }
-        this.#headersList.set(name, value, false);
+        this.#headersList.set(name2, value, false);
       }
       // https://fetch.spec.whatwg.org/#dom-headers-getsetcookie
       getSetCookie() {
@@ -15457,13 +15499,13 @@ var require_headers = __commonJS({
           return this.#headersList[kHeadersSortedMap] = names;
         }
         for (let i = 0; i < names.length; ++i) {
-          const { 0: name, 1: value } = names[i];
-          if (name === "set-cookie") {
+          const { 0: name2, 1: value } = names[i];
+          if (name2 === "set-cookie") {
             for (let j = 0; j < cookies.length; ++j) {
-              headers.push([name, cookies[j]]);
+              headers.push([name2, cookies[j]]);
             }
           } else {
-            headers.push([name, value]);
+            headers.push([name2, value]);
           }
         }
         return this.#headersList[kHeadersSortedMap] = headers;
@@ -15883,23 +15925,23 @@ var require_response = __commonJS({
     webidl.converters.URLSearchParams = webidl.interfaceConverter(
       URLSearchParams
     );
-    webidl.converters.XMLHttpRequestBodyInit = function(V, prefix, name) {
+    webidl.converters.XMLHttpRequestBodyInit = function(V, prefix, name2) {
       if (typeof V === "string") {
-        return webidl.converters.USVString(V, prefix, name);
+        return webidl.converters.USVString(V, prefix, name2);
       }
       if (isBlobLike(V)) {
-        return webidl.converters.Blob(V, prefix, name, { strict: false });
+        return webidl.converters.Blob(V, prefix, name2, { strict: false });
       }
       if (ArrayBuffer.isView(V) || types.isArrayBuffer(V)) {
-        return webidl.converters.BufferSource(V, prefix, name);
+        return webidl.converters.BufferSource(V, prefix, name2);
       }
       if (util.isFormDataLike(V)) {
-        return webidl.converters.FormData(V, prefix, name, { strict: false });
+        return webidl.converters.FormData(V, prefix, name2, { strict: false });
       }
       if (V instanceof URLSearchParams) {
-        return webidl.converters.URLSearchParams(V, prefix, name);
+        return webidl.converters.URLSearchParams(V, prefix, name2);
       }
-      return webidl.converters.DOMString(V, prefix, name);
+      return webidl.converters.DOMString(V, prefix, name2);
     };
     webidl.converters.BodyInit = function(V, prefix, argument) {
       if (V instanceof ReadableStream) {
@@ -16270,8 +16312,8 @@ var require_request2 = __commonJS({
           const headers = init.headers !== void 0 ? init.headers : new HeadersList(headersList);
           headersList.clear();
           if (headers instanceof HeadersList) {
-            for (const { name, value } of headers.rawValues()) {
-              headersList.append(name, value, false);
+            for (const { name: name2, value } of headers.rawValues()) {
+              headersList.append(name2, value, false);
             }
             headersList.cookies = headers.cookies;
           } else {
@@ -17315,74 +17357,74 @@ var require_fetch = __commonJS({
     async function httpNetworkOrCacheFetch(fetchParams, isAuthenticationFetch = false, isNewConnectionFetch = false) {
       const request = fetchParams.request;
       let httpFetchParams = null;
-      let httpRequest2 = null;
+      let httpRequest3 = null;
       let response = null;
       const httpCache = null;
       const revalidatingFlag = false;
       if (request.window === "no-window" && request.redirect === "error") {
         httpFetchParams = fetchParams;
-        httpRequest2 = request;
+        httpRequest3 = request;
       } else {
-        httpRequest2 = cloneRequest(request);
+        httpRequest3 = cloneRequest(request);
         httpFetchParams = { ...fetchParams };
-        httpFetchParams.request = httpRequest2;
+        httpFetchParams.request = httpRequest3;
       }
       const includeCredentials = request.credentials === "include" || request.credentials === "same-origin" && request.responseTainting === "basic";
-      const contentLength = httpRequest2.body ? httpRequest2.body.length : null;
+      const contentLength = httpRequest3.body ? httpRequest3.body.length : null;
       let contentLengthHeaderValue = null;
-      if (httpRequest2.body == null && ["POST", "PUT"].includes(httpRequest2.method)) {
+      if (httpRequest3.body == null && ["POST", "PUT"].includes(httpRequest3.method)) {
         contentLengthHeaderValue = "0";
       }
       if (contentLength != null) {
         contentLengthHeaderValue = isomorphicEncode(`${contentLength}`);
       }
       if (contentLengthHeaderValue != null) {
-        httpRequest2.headersList.append("content-length", contentLengthHeaderValue, true);
+        httpRequest3.headersList.append("content-length", contentLengthHeaderValue, true);
       }
-      if (contentLength != null && httpRequest2.keepalive) {
+      if (contentLength != null && httpRequest3.keepalive) {
       }
-      if (httpRequest2.referrer instanceof URL) {
-        httpRequest2.headersList.append("referer", isomorphicEncode(httpRequest2.referrer.href), true);
+      if (httpRequest3.referrer instanceof URL) {
+        httpRequest3.headersList.append("referer", isomorphicEncode(httpRequest3.referrer.href), true);
       }
-      appendRequestOriginHeader(httpRequest2);
-      appendFetchMetadata(httpRequest2);
-      if (!httpRequest2.headersList.contains("user-agent", true)) {
-        httpRequest2.headersList.append("user-agent", defaultUserAgent);
+      appendRequestOriginHeader(httpRequest3);
+      appendFetchMetadata(httpRequest3);
+      if (!httpRequest3.headersList.contains("user-agent", true)) {
+        httpRequest3.headersList.append("user-agent", defaultUserAgent);
       }
-      if (httpRequest2.cache === "default" && (httpRequest2.headersList.contains("if-modified-since", true) || httpRequest2.headersList.contains("if-none-match", true) || httpRequest2.headersList.contains("if-unmodified-since", true) || httpRequest2.headersList.contains("if-match", true) || httpRequest2.headersList.contains("if-range", true))) {
-        httpRequest2.cache = "no-store";
+      if (httpRequest3.cache === "default" && (httpRequest3.headersList.contains("if-modified-since", true) || httpRequest3.headersList.contains("if-none-match", true) || httpRequest3.headersList.contains("if-unmodified-since", true) || httpRequest3.headersList.contains("if-match", true) || httpRequest3.headersList.contains("if-range", true))) {
+        httpRequest3.cache = "no-store";
       }
-      if (httpRequest2.cache === "no-cache" && !httpRequest2.preventNoCacheCacheControlHeaderModification && !httpRequest2.headersList.contains("cache-control", true)) {
-        httpRequest2.headersList.append("cache-control", "max-age=0", true);
+      if (httpRequest3.cache === "no-cache" && !httpRequest3.preventNoCacheCacheControlHeaderModification && !httpRequest3.headersList.contains("cache-control", true)) {
+        httpRequest3.headersList.append("cache-control", "max-age=0", true);
       }
-      if (httpRequest2.cache === "no-store" || httpRequest2.cache === "reload") {
-        if (!httpRequest2.headersList.contains("pragma", true)) {
-          httpRequest2.headersList.append("pragma", "no-cache", true);
+      if (httpRequest3.cache === "no-store" || httpRequest3.cache === "reload") {
+        if (!httpRequest3.headersList.contains("pragma", true)) {
+          httpRequest3.headersList.append("pragma", "no-cache", true);
         }
-        if (!httpRequest2.headersList.contains("cache-control", true)) {
-          httpRequest2.headersList.append("cache-control", "no-cache", true);
+        if (!httpRequest3.headersList.contains("cache-control", true)) {
+          httpRequest3.headersList.append("cache-control", "no-cache", true);
         }
       }
-      if (httpRequest2.headersList.contains("range", true)) {
-        httpRequest2.headersList.append("accept-encoding", "identity", true);
+      if (httpRequest3.headersList.contains("range", true)) {
+        httpRequest3.headersList.append("accept-encoding", "identity", true);
       }
-      if (!httpRequest2.headersList.contains("accept-encoding", true)) {
-        if (urlHasHttpsScheme(requestCurrentURL(httpRequest2))) {
-          httpRequest2.headersList.append("accept-encoding", "br, gzip, deflate", true);
+      if (!httpRequest3.headersList.contains("accept-encoding", true)) {
+        if (urlHasHttpsScheme(requestCurrentURL(httpRequest3))) {
+          httpRequest3.headersList.append("accept-encoding", "br, gzip, deflate", true);
         } else {
-          httpRequest2.headersList.append("accept-encoding", "gzip, deflate", true);
+          httpRequest3.headersList.append("accept-encoding", "gzip, deflate", true);
         }
       }
-      httpRequest2.headersList.delete("host", true);
+      httpRequest3.headersList.delete("host", true);
       if (includeCredentials) {
       }
       if (httpCache == null) {
-        httpRequest2.cache = "no-store";
+        httpRequest3.cache = "no-store";
       }
-      if (httpRequest2.cache !== "no-store" && httpRequest2.cache !== "reload") {
+      if (httpRequest3.cache !== "no-store" && httpRequest3.cache !== "reload") {
       }
       if (response == null) {
-        if (httpRequest2.cache === "only-if-cached") {
+        if (httpRequest3.cache === "only-if-cached") {
           return makeNetworkError("only if cached");
         }
         const forwardResponse = await httpNetworkFetch(
@@ -17390,7 +17432,7 @@ var require_fetch = __commonJS({
           includeCredentials,
           isNewConnectionFetch
         );
-        if (!safeMethodsSet.has(httpRequest2.method) && forwardResponse.status >= 200 && forwardResponse.status <= 399) {
+        if (!safeMethodsSet.has(httpRequest3.method) && forwardResponse.status >= 200 && forwardResponse.status <= 399) {
         }
         if (revalidatingFlag && forwardResponse.status === 304) {
         }
@@ -17398,8 +17440,8 @@ var require_fetch = __commonJS({
           response = forwardResponse;
         }
       }
-      response.urlList = [...httpRequest2.urlList];
-      if (httpRequest2.headersList.contains("range", true)) {
+      response.urlList = [...httpRequest3.urlList];
+      if (httpRequest3.headersList.contains("range", true)) {
         response.rangeRequested = true;
       }
       response.requestIncludesCredentials = includeCredentials;
@@ -19275,9 +19317,9 @@ var require_util6 = __commonJS({
       }
       return false;
     }
-    function validateCookieName(name) {
-      for (let i = 0; i < name.length; ++i) {
-        const code = name.charCodeAt(i);
+    function validateCookieName(name2) {
+      for (let i = 0; i < name2.length; ++i) {
+        const code = name2.charCodeAt(i);
         if (code < 33 || // exclude CTLs (0-31), SP and HT
         code > 126 || // exclude non-ascii and DEL
         code === 34 || // "
@@ -19484,7 +19526,7 @@ var require_parse = __commonJS({
       }
       let nameValuePair = "";
       let unparsedAttributes = "";
-      let name = "";
+      let name2 = "";
       let value = "";
       if (header.includes(";")) {
         const position = { position: 0 };
@@ -19497,20 +19539,20 @@ var require_parse = __commonJS({
         value = nameValuePair;
       } else {
         const position = { position: 0 };
-        name = collectASequenceOfCodePointsFast(
+        name2 = collectASequenceOfCodePointsFast(
           "=",
           nameValuePair,
           position
         );
         value = nameValuePair.slice(position.position + 1);
       }
-      name = name.trim();
+      name2 = name2.trim();
       value = value.trim();
-      if (name.length + value.length > maxNameValuePairSize) {
+      if (name2.length + value.length > maxNameValuePairSize) {
         return null;
       }
       return {
-        name,
+        name: name2,
         value,
         ...parseUnparsedAttributes(unparsedAttributes)
       };
@@ -19623,19 +19665,19 @@ var require_cookies = __commonJS({
         return out;
       }
       for (const piece of cookie.split(";")) {
-        const [name, ...value] = piece.split("=");
-        out[name.trim()] = value.join("=");
+        const [name2, ...value] = piece.split("=");
+        out[name2.trim()] = value.join("=");
       }
       return out;
     }
-    function deleteCookie(headers, name, attributes) {
+    function deleteCookie(headers, name2, attributes) {
       webidl.brandCheck(headers, Headers2, { strict: false });
       const prefix = "deleteCookie";
       webidl.argumentLengthCheck(arguments, 2, prefix);
-      name = webidl.converters.DOMString(name, prefix, "name");
+      name2 = webidl.converters.DOMString(name2, prefix, "name");
       attributes = webidl.converters.DeleteCookieAttributes(attributes);
       setCookie(headers, {
-        name,
+        name: name2,
         value: "",
         expires: /* @__PURE__ */ new Date(0),
         ...attributes
@@ -20197,9 +20239,9 @@ var require_util7 = __commonJS({
       const extensionList = /* @__PURE__ */ new Map();
       while (position.position < extensions.length) {
         const pair = collectASequenceOfCodePointsFast(";", extensions, position);
-        const [name, value = ""] = pair.split("=");
+        const [name2, value = ""] = pair.split("=");
         extensionList.set(
-          removeHTTPWhitespace(name, true, false),
+          removeHTTPWhitespace(name2, true, false),
           removeHTTPWhitespace(value, false, true)
         );
         position.position++;
@@ -22332,7 +22374,7 @@ function createForwarder(options) {
   const upgraded = /* @__PURE__ */ new Set();
   const upstreamHeaders = (incoming, token, upgrade) => {
     const headers = {};
-    for (const [name, value] of Object.entries(incoming)) if (value !== void 0 && !HOP_BY_HOP.has(name)) headers[name] = value;
+    for (const [name2, value] of Object.entries(incoming)) if (value !== void 0 && !HOP_BY_HOP.has(name2)) headers[name2] = value;
     headers["host"] = target.host;
     if (options.header === "authorization") headers["authorization"] = `Bearer ${token}`;
     else headers["proxy-authorization"] = `Bearer ${token}`;
@@ -22468,7 +22510,7 @@ function hasBody(req) {
 }
 function downstreamHeaders(headers, target, origin) {
   const out = {};
-  for (const [name, value] of Object.entries(headers)) if (value !== void 0 && !HOP_BY_HOP.has(name)) out[name] = value;
+  for (const [name2, value] of Object.entries(headers)) if (value !== void 0 && !HOP_BY_HOP.has(name2)) out[name2] = value;
   const location = headers["location"];
   if (typeof location === "string" && origin) {
     try {
@@ -22486,8 +22528,8 @@ function withoutTargetDomain(cookie, hostname) {
   return [
     pair,
     ...attributes.filter((attribute) => {
-      const [name = "", value = ""] = attribute.split("=", 2);
-      return !(name.trim().toLowerCase() === "domain" && value.trim().replace(/^\./, "").toLowerCase() === hostname.toLowerCase());
+      const [name2 = "", value = ""] = attribute.split("=", 2);
+      return !(name2.trim().toLowerCase() === "domain" && value.trim().replace(/^\./, "").toLowerCase() === hostname.toLowerCase());
     })
   ].join(";");
 }
@@ -22613,13 +22655,190 @@ var init_listen = __esm({
   }
 });
 
+// src/http/forward-proxy.ts
+async function startForwardProxy(options) {
+  const contexts = /* @__PURE__ */ new Map();
+  const contextFor = (host) => {
+    let context = contexts.get(host);
+    if (!context) {
+      const { certificatePem, keyPem } = options.certificateFor(host);
+      context = (0, import_node_tls.createSecureContext)({ cert: certificatePem, key: keyPem });
+      contexts.set(host, context);
+    }
+    return context;
+  };
+  const originOf = /* @__PURE__ */ new WeakMap();
+  const sockets = /* @__PURE__ */ new Set();
+  const track = (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  };
+  const inner = (0, import_node_http3.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+    options.count?.("request");
+    const origin2 = originOf.get(req.socket);
+    const path = requestPath(req.url ?? "/");
+    if (!origin2 || path === void 0) return answer(res, 400, "a request names a path");
+    options.forwarderFor(origin2).request(req, res, path);
+  });
+  inner.on("upgrade", (req, socket, head) => {
+    const origin2 = originOf.get(socket);
+    const path = requestPath(req.url ?? "/");
+    if (!origin2 || path === void 0) socket.destroy();
+    else options.forwarderFor(origin2).upgrade(req, socket, head, path);
+  });
+  const server = (0, import_node_http3.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+    if (req.url === HEALTH_PATH || req.url?.startsWith(`${HEALTH_PATH}?`)) {
+      const { ok, body } = options.health();
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    plainHttp(req, res, options);
+  });
+  server.on("connect", (req, client, head) => {
+    track(client);
+    client.on("error", () => client.destroy());
+    const authority = parseAuthority(req.url ?? "");
+    if (!authority) {
+      client.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+      return;
+    }
+    if (options.intercepts(authority.host)) {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      const tls = new import_node_tls.TLSSocket(client, { isServer: true, secureContext: contextFor(authority.host), ALPNProtocols: ["http/1.1"] });
+      track(tls);
+      tls.on("error", () => tls.destroy());
+      originOf.set(tls, authority.port === 443 ? `https://${authority.host}` : `https://${authority.host}:${authority.port}`);
+      if (head.length) tls.unshift(head);
+      inner.emit("connection", tls);
+      return;
+    }
+    options.count?.("tunnel");
+    tunnel2(client, authority, head, options.log);
+  });
+  const origin = await listen(server, options.listen);
+  return {
+    url: origin,
+    port: Number(new URL(origin).port),
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      inner.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+    })
+  };
+}
+function parseAuthority(authority) {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]/@\s]+):(\d{1,5})$/.exec(authority);
+  const port = Number(match?.[2]);
+  if (!match || !(port > 0 && port < 65536)) return void 0;
+  return { host: (match[1] ?? "").toLowerCase().replace(/^\[|\]$/g, ""), port };
+}
+function tunnel2(client, { host, port }, head, log) {
+  const via = getProxyUrl(new URL(`https://${host.includes(":") ? `[${host}]` : host}:${port}`));
+  const upstream = via ? (0, import_node_net.connect)(Number(via.port || 80), via.hostname) : (0, import_node_net.connect)(port, host);
+  const authority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const fail = (reason) => {
+    log(`Tunnel to ${authority}: ${reason}`);
+    if (!client.destroyed) client.end(`HTTP/1.1 502 Bad Gateway\r
+connection: close\r
+content-length: 0\r
+\r
+`);
+    upstream.destroy();
+  };
+  upstream.once("error", (error) => fail(error.code ?? error.message));
+  client.on("close", () => upstream.destroy());
+  const open = () => {
+    client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    if (head.length) upstream.write(head);
+    upstream.on("error", () => client.destroy());
+    upstream.on("close", () => client.destroy());
+    upstream.pipe(client).pipe(upstream);
+  };
+  if (!via) {
+    upstream.once("connect", open);
+    return;
+  }
+  const credentials = via.username ? `proxy-authorization: Basic ${Buffer.from(`${decodeURIComponent(via.username)}:${decodeURIComponent(via.password)}`).toString("base64")}\r
+` : "";
+  upstream.once("connect", () => upstream.write(`CONNECT ${authority} HTTP/1.1\r
+host: ${authority}\r
+${credentials}\r
+`));
+  let answered = "";
+  const onData = (chunk) => {
+    answered += chunk.toString("latin1");
+    const end = answered.indexOf("\r\n\r\n");
+    if (end === -1) {
+      if (answered.length > 16384) fail("the upstream proxy sent an oversized answer");
+      return;
+    }
+    upstream.off("data", onData);
+    if (!/^HTTP\/1\.[01] 200/.test(answered)) return fail(`the upstream proxy refused: ${answered.split("\r\n")[0] ?? ""}`);
+    const rest = Buffer.from(answered.slice(end + 4), "latin1");
+    if (rest.length) client.write(rest);
+    open();
+  };
+  upstream.on("data", onData);
+}
+function plainHttp(req, res, options) {
+  let url;
+  try {
+    url = new URL(req.url ?? "");
+  } catch {
+    return answer(res, 400, "this is a forward proxy: requests name an absolute http:// URL, or use CONNECT");
+  }
+  if (url.protocol !== "http:") return answer(res, 400, "plain requests through this proxy are http:// only; https goes through CONNECT");
+  if (options.intercepts(url.hostname.toLowerCase())) {
+    return answer(res, 403, `${url.hostname} is reached through IAP over https only: the token never travels in clear text`);
+  }
+  const headers = { ...req.headers };
+  for (const name2 of HOP_BY_HOP2) delete headers[name2];
+  const upstream = (0, import_node_http3.request)({
+    hostname: url.hostname,
+    port: url.port || 80,
+    method: req.method,
+    path: `${url.pathname}${url.search}`,
+    headers
+  });
+  upstream.on("response", (up) => {
+    const out = { ...up.headers };
+    for (const name2 of HOP_BY_HOP2) delete out[name2];
+    res.writeHead(up.statusCode ?? 502, out);
+    up.pipe(res);
+  });
+  upstream.on("error", (error) => {
+    if (!res.headersSent) answer(res, 502, `could not reach ${url.host} (${error.code ?? error.message})`);
+    else res.destroy();
+  });
+  res.on("close", () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
+  req.pipe(upstream);
+}
+var import_node_http3, import_node_net, import_node_tls, HOP_BY_HOP2;
+var init_forward_proxy = __esm({
+  "src/http/forward-proxy.ts"() {
+    "use strict";
+    import_node_http3 = require("node:http");
+    import_node_net = require("node:net");
+    import_node_tls = require("node:tls");
+    init_proxy();
+    init_forwarder();
+    init_health();
+    init_listen();
+    HOP_BY_HOP2 = ["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "upgrade"];
+  }
+});
+
 // src/http/reverse-proxy.ts
 async function startReverseProxy(options) {
   const { target } = options;
   await checkResolves(target);
   let origin = "";
   const forwarder = createForwarder({ ...options, origin: () => origin });
-  const server = (0, import_node_http3.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+  const server = (0, import_node_http4.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
     options.count?.("request");
     const path = requestPath(req.url ?? "/");
     if (path === void 0) {
@@ -22666,11 +22885,11 @@ async function checkResolves(target) {
     throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
   });
 }
-var import_node_http3, import_promises2;
+var import_node_http4, import_promises2;
 var init_reverse_proxy = __esm({
   "src/http/reverse-proxy.ts"() {
     "use strict";
-    import_node_http3 = require("node:http");
+    import_node_http4 = require("node:http");
     import_promises2 = require("node:dns/promises");
     init_proxy();
     init_errors();
@@ -22826,8 +23045,8 @@ var init_keeper = __esm({
       #schedule(ms) {
         this.#clear();
         if (this.#stopped) return;
-        const set = this.#options.setTimer ?? ((run, wait) => setTimeout(run, wait));
-        this.#timer = set(() => {
+        const set2 = this.#options.setTimer ?? ((run, wait) => setTimeout(run, wait));
+        this.#timer = set2(() => {
           this.#timer = void 0;
           if (!this.#minting) this.#mint().catch(() => void 0);
         }, ms);
@@ -22841,12 +23060,173 @@ var init_keeper = __esm({
   }
 });
 
+// src/agent/certificates.ts
+function createCertificateAuthority(hosts, now = /* @__PURE__ */ new Date()) {
+  const ca = (0, import_node_crypto4.generateKeyPairSync)("ec", { namedCurve: "prime256v1" });
+  const leafKey = (0, import_node_crypto4.generateKeyPairSync)("ec", { namedCurve: "prime256v1" });
+  const caSpki = ca.publicKey.export({ type: "spki", format: "der" });
+  const leafSpki = leafKey.publicKey.export({ type: "spki", format: "der" });
+  const notBefore = new Date(now.getTime() - VALID_BEFORE_MS);
+  const notAfter = new Date(now.getTime() + VALID_FOR_MS);
+  const caName = name(`iap-token proxy CA ${(0, import_node_crypto4.randomBytes)(4).toString("hex")}`);
+  const caKeyId = keyIdentifier(caSpki);
+  const caDer = certificate(
+    {
+      issuer: caName,
+      subject: caName,
+      notBefore,
+      notAfter,
+      spki: caSpki,
+      extensions: [
+        extension(OID.basicConstraints, true, seq(bool(true))),
+        extension(OID.keyUsage, true, bitString(Buffer.from([6]), 1)),
+        // keyCertSign, cRLSign
+        extension(OID.subjectKeyIdentifier, false, octets(caKeyId)),
+        // Where the library allows, the CA can vouch for the named hosts only, whoever gets hold of its certificate.
+        extension(
+          OID.nameConstraints,
+          true,
+          seq(tag(160, Buffer.concat(hosts.map((host) => seq(tag(130, Buffer.from(constraintOf(host))))))))
+        )
+      ]
+    },
+    ca.privateKey
+  );
+  const leafKeyPem = leafKey.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  const leaves = /* @__PURE__ */ new Map();
+  return {
+    certificatePem: pem(caDer),
+    spkiSha256: (0, import_node_crypto4.createHash)("sha256").update(caSpki).digest("base64"),
+    leafSpkiSha256: (0, import_node_crypto4.createHash)("sha256").update(leafSpki).digest("base64"),
+    leafFor(host) {
+      let leaf = leaves.get(host);
+      if (!leaf) {
+        const der = certificate(
+          {
+            issuer: caName,
+            subject: name(host),
+            notBefore,
+            notAfter,
+            spki: leafSpki,
+            extensions: [
+              extension(OID.basicConstraints, true, seq()),
+              extension(OID.keyUsage, true, bitString(Buffer.from([128]), 7)),
+              // digitalSignature
+              extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth))),
+              extension(OID.subjectAltName, false, seq(tag(130, Buffer.from(host)))),
+              extension(OID.authorityKeyIdentifier, false, seq(tag(128, caKeyId)))
+            ]
+          },
+          ca.privateKey
+        );
+        leaf = pem(der);
+        leaves.set(host, leaf);
+      }
+      return { certificatePem: leaf, keyPem: leafKeyPem };
+    }
+  };
+}
+function constraintOf(host) {
+  return host.startsWith("*.") ? host.slice(2) : host;
+}
+function certificate(fields, signer) {
+  const serial = (0, import_node_crypto4.randomBytes)(16);
+  serial[0] = (serial[0] ?? 0) & 127;
+  const algorithm = seq(oid(OID.ecdsaWithSha256));
+  const tbs = seq(
+    tag(160, integer(Buffer.from([2]))),
+    // v3
+    integer(serial),
+    algorithm,
+    fields.issuer,
+    seq(utcTime(fields.notBefore), utcTime(fields.notAfter)),
+    fields.subject,
+    fields.spki,
+    tag(163, seq(...fields.extensions))
+  );
+  return seq(tbs, algorithm, bitString((0, import_node_crypto4.sign)("sha256", tbs, signer), 0));
+}
+function name(commonName) {
+  return seq(set(seq(oid(OID.commonName), tag(12, Buffer.from(commonName, "utf8")))));
+}
+function extension(id, critical, value) {
+  return critical ? seq(oid(id), bool(true), octets(value)) : seq(oid(id), octets(value));
+}
+function keyIdentifier(spki) {
+  return (0, import_node_crypto4.createHash)("sha1").update(spki.subarray(spki.length - 65)).digest();
+}
+function pem(der) {
+  const lines = der.toString("base64").match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----
+${lines.join("\n")}
+-----END CERTIFICATE-----
+`;
+}
+function tag(type, content) {
+  const length = content.length;
+  const head = length < 128 ? Buffer.from([type, length]) : length < 256 ? Buffer.from([type, 129, length]) : Buffer.from([type, 130, length >> 8, length & 255]);
+  return Buffer.concat([head, content]);
+}
+function seq(...items) {
+  return tag(48, Buffer.concat(items));
+}
+function set(...items) {
+  return tag(49, Buffer.concat(items));
+}
+function integer(bytes) {
+  return tag(2, (bytes[0] ?? 0) & 128 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+}
+function bool(value) {
+  return tag(1, Buffer.from([value ? 255 : 0]));
+}
+function octets(bytes) {
+  return tag(4, bytes);
+}
+function bitString(bytes, unusedBits) {
+  return tag(3, Buffer.concat([Buffer.from([unusedBits]), bytes]));
+}
+function oid(dotted) {
+  const [first = 0, second = 0, ...rest] = dotted.split(".").map(Number);
+  const bytes = [first * 40 + second];
+  for (const arc of rest) {
+    const part = [arc & 127];
+    for (let value = arc >> 7; value > 0; value >>= 7) part.unshift(value & 127 | 128);
+    bytes.push(...part);
+  }
+  return tag(6, Buffer.from(bytes));
+}
+function utcTime(date) {
+  const text2 = date.toISOString().replace(/[-:T]/g, "").slice(2, 14) + "Z";
+  return tag(23, Buffer.from(text2));
+}
+var import_node_crypto4, VALID_BEFORE_MS, VALID_FOR_MS, OID;
+var init_certificates = __esm({
+  "src/agent/certificates.ts"() {
+    "use strict";
+    import_node_crypto4 = require("node:crypto");
+    VALID_BEFORE_MS = 36e5;
+    VALID_FOR_MS = 24 * 36e5;
+    OID = {
+      ecdsaWithSha256: "1.2.840.10045.4.3.2",
+      commonName: "2.5.4.3",
+      basicConstraints: "2.5.29.19",
+      keyUsage: "2.5.29.15",
+      extKeyUsage: "2.5.29.37",
+      serverAuth: "1.3.6.1.5.5.7.3.1",
+      subjectAltName: "2.5.29.17",
+      subjectKeyIdentifier: "2.5.29.14",
+      authorityKeyIdentifier: "2.5.29.35",
+      nameConstraints: "2.5.29.30"
+    };
+  }
+});
+
 // src/agent/token-file.ts
 function writeTokenFile(path, token) {
   writeFileAtomically(path, token);
 }
 function writeFileAtomically(path, text2) {
-  const temporary = `${path}.${(0, import_node_crypto4.randomBytes)(6).toString("hex")}.tmp`;
+  const temporary = `${path}.${(0, import_node_crypto5.randomBytes)(6).toString("hex")}.tmp`;
   const fd = (0, import_node_fs3.openSync)(temporary, "wx", 384);
   try {
     (0, import_node_fs3.writeSync)(fd, text2);
@@ -22856,11 +23236,11 @@ function writeFileAtomically(path, text2) {
   }
   (0, import_node_fs3.renameSync)(temporary, path);
 }
-var import_node_crypto4, import_node_fs3;
+var import_node_crypto5, import_node_fs3;
 var init_token_file = __esm({
   "src/agent/token-file.ts"() {
     "use strict";
-    import_node_crypto4 = require("node:crypto");
+    import_node_crypto5 = require("node:crypto");
     import_node_fs3 = require("node:fs");
   }
 });
@@ -22869,7 +23249,7 @@ var init_token_file = __esm({
 async function startAgent(options) {
   const { config, env, report, tokenFile } = options;
   const startedAt = (/* @__PURE__ */ new Date()).toISOString();
-  const counts = { requests: 0, websockets: 0, upstreamErrors: 0 };
+  const counts = { requests: 0, websockets: 0, upstreamErrors: 0, tunnels: 0 };
   const refusals = {};
   const minter = createMinter(config, { env, report });
   let changed = () => void 0;
@@ -22901,80 +23281,122 @@ async function startAgent(options) {
     keeper.stop();
     throw error;
   }
-  let proxy;
-  const settings = config.agent?.proxy;
-  if (settings) {
-    if (!isLoopback(settings.host)) {
+  const forwarding = (keeper2, header) => ({
+    header,
+    token: async () => (await keeper2.current()).token,
+    onIapRefusal: async (status, body, sentToken) => {
+      const kind = iapRefusal(status, body);
+      refusals[kind] = (refusals[kind] ?? 0) + 1;
+      const principal = (await keeper2.current().catch(() => void 0))?.principal ?? "the caller";
+      const explanation = explainRefusal(kind, header, principal);
+      report.info(`IAP refused a request with ${status} (${kind}): ${explanation}`);
+      changed();
+      if (kind !== "expired") return { explanation, retry: false };
+      const fresh = await keeper2.refreshNow(sentToken).catch(() => void 0);
+      return { explanation, retry: fresh !== void 0 };
+    },
+    log: report.info,
+    count: (event) => {
+      if (event === "request") counts.requests++;
+      else if (event === "websocket") counts.websockets++;
+      else if (event === "tunnel") counts.tunnels++;
+      else counts.upstreamErrors++;
+      if (event !== "request") changed();
+    }
+  });
+  const health = (target) => () => {
+    const kept = keeper.stats();
+    const ok = kept.expiresAt !== void 0 && kept.expiresAt.getTime() > Date.now();
+    return {
+      ok,
+      body: { ok, target, expiresAt: kept.expiresAt?.toISOString() ?? null, refreshes: kept.refreshes, lastError: kept.lastError ?? null }
+    };
+  };
+  const warnIfExposed = async (host, what) => {
+    if (!isLoopback(host)) {
       report.warning(
-        `The proxy listens on ${settings.host}: anyone who can reach that address passes IAP as ${(await keeper.current()).principal}.`
+        `The ${what} listens on ${host}: anyone who can reach that address passes IAP as ${(await keeper.current()).principal}.`
       );
     }
-    try {
-      proxy = await startReverseProxy({
+  };
+  const running = [];
+  const extraKeepers = [];
+  const stopAll = async () => {
+    keeper.stop();
+    for (const extra of extraKeepers) extra.stop();
+    await Promise.all(running.map((proxy) => proxy.close()));
+  };
+  let proxyUrl;
+  let forwardProxyUrl;
+  let spki;
+  try {
+    const settings = config.agent?.proxy;
+    if (settings) {
+      await warnIfExposed(settings.host, "proxy");
+      const proxy = await startReverseProxy({
+        ...forwarding(keeper, settings.header),
         target: new URL(settings.target),
-        header: settings.header,
         listen: { host: settings.host, port: settings.port },
-        token: async () => (await keeper.current()).token,
-        onIapRefusal: async (status, body, sentToken) => {
-          const kind = iapRefusal(status, body);
-          refusals[kind] = (refusals[kind] ?? 0) + 1;
-          const explanation = explainRefusal(
-            kind,
-            settings.header,
-            (await keeper.current().catch(() => void 0))?.principal ?? "the caller"
-          );
-          report.info(`IAP refused a request with ${status} (${kind}): ${explanation}`);
-          changed();
-          if (kind !== "expired") return { explanation, retry: false };
-          const fresh = await keeper.refreshNow(sentToken).catch(() => void 0);
-          return { explanation, retry: fresh !== void 0 };
-        },
-        health: () => {
-          const kept = keeper.stats();
-          const ok = kept.expiresAt !== void 0 && kept.expiresAt.getTime() > Date.now();
-          return {
-            ok,
-            body: {
-              ok,
-              target: settings.target,
-              expiresAt: kept.expiresAt?.toISOString() ?? null,
-              refreshes: kept.refreshes,
-              lastError: kept.lastError ?? null
-            }
-          };
-        },
-        log: report.info,
-        count: (event) => {
-          if (event === "request") counts.requests++;
-          else if (event === "websocket") counts.websockets++;
-          else counts.upstreamErrors++;
-          if (event !== "request") changed();
-        }
+        health: health(settings.target)
       });
-    } catch (error) {
-      keeper.stop();
-      throw error;
+      running.push(proxy);
+      proxyUrl = proxy.url;
     }
+    const forward = config.agent?.forward;
+    if (forward) {
+      await warnIfExposed(forward.host, "forward proxy");
+      const ca = createCertificateAuthority(forward.hosts);
+      spki = ca.leafSpkiSha256;
+      if (options.caFile) writeFileAtomically(options.caFile, ca.certificatePem);
+      const keeperFor = (origin) => {
+        if (config.tokenType !== "signed_jwt" || config.audience === `${origin}/*`) return keeper;
+        const perOrigin = createMinter({ ...config, audience: `${origin}/*` }, { env, report });
+        const extra = new TokenKeeper({ mint: () => perOrigin.mint(), log: report.info, onToken: () => changed() });
+        extraKeepers.push(extra);
+        return extra;
+      };
+      const forwarders = /* @__PURE__ */ new Map();
+      const proxy = await startForwardProxy({
+        intercepts: (host) => hostMatches(forward.hosts, host),
+        forwarderFor: (origin) => {
+          let forwarder = forwarders.get(origin);
+          if (!forwarder) {
+            forwarder = createForwarder({ ...forwarding(keeperFor(origin), forward.header), target: new URL(origin) });
+            forwarders.set(origin, forwarder);
+          }
+          return forwarder;
+        },
+        certificateFor: (host) => ca.leafFor(host),
+        health: health(forward.hosts.join(", ")),
+        listen: { host: forward.host, port: forward.port },
+        log: report.info,
+        count: forwarding(keeper, forward.header).count
+      });
+      running.push({
+        ...proxy,
+        close: async () => (await Promise.all([proxy.close(), ...[...forwarders.values()].map((f) => f.close())]), void 0)
+      });
+      forwardProxyUrl = proxy.url;
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
   }
   changed();
-  return {
-    proxyUrl: proxy?.url,
-    current: () => keeper.current(),
-    stats,
-    stop: async () => {
-      keeper.stop();
-      await proxy?.close();
-    }
-  };
+  return { proxyUrl, forwardProxyUrl, spki, current: () => keeper.current(), stats, stop: stopAll };
 }
 var init_agent2 = __esm({
   "src/agent/agent.ts"() {
     "use strict";
+    init_forward_proxy();
+    init_forwarder();
     init_reverse_proxy();
+    init_agent();
     init_answers();
     init_pipeline();
     init_urls();
     init_keeper();
+    init_certificates();
     init_token_file();
   }
 });
@@ -22985,30 +23407,49 @@ __export(proxy_exports2, {
   proxyCommand: () => proxyCommand
 });
 async function proxyCommand(argv, env, log) {
-  const { values } = parseArgs(argv, { values: [...TOKEN_FLAGS, ...PROXY_FLAGS].map((flag) => flag.slice(2)), flags: [] });
-  if (!values["to"]) throw new UsageError("--to is required: the origin of the app behind IAP, such as https://app.example.com");
+  const { values, flags } = parseArgs(argv, {
+    values: [...TOKEN_FLAGS, ...PROXY_FLAGS].map((flag) => flag.slice(2)),
+    flags: ["forward"],
+    repeatable: ["host"]
+  });
+  const forward = flags.has("forward");
+  if (forward && (values["to"] || !values["host"])) {
+    throw new UsageError("--forward takes --host HOST (once per host, or *.example.com), not --to: it proxies a browser to those hosts");
+  }
+  if (!forward && values["host"]) throw new UsageError("--host goes with --forward");
+  if (!forward && !values["to"])
+    throw new UsageError("--to is required: the origin of the app behind IAP, such as https://app.example.com");
   const config = readConfig(flagInputs(values, env), withGcloudDefaults(env), CLI_VOCABULARY);
-  const agent = await startAgent({ config, env, report: cliReport(log) });
-  log(`Proxying ${agent.proxyUrl ?? ""} → ${config.agent?.proxy?.target ?? ""}`);
+  const dir = forward ? (0, import_node_fs4.mkdtempSync)((0, import_node_path3.join)((0, import_node_os2.tmpdir)(), "iap-token-proxy-")) : void 0;
+  const caFile = dir ? (0, import_node_path3.join)(dir, "ca.pem") : void 0;
+  const agent = await startAgent({ config, env, report: cliReport(log), caFile });
+  if (agent.forwardProxyUrl) {
+    log(`Forward proxy ${agent.forwardProxyUrl} (CA: ${caFile ?? ""})`);
+    log(`Chromium: --proxy-server=${agent.forwardProxyUrl} --ignore-certificate-errors-spki-list=${agent.spki ?? ""}`);
+  } else log(`Proxying ${agent.proxyUrl ?? ""} → ${config.agent?.proxy?.target ?? ""}`);
   const signal = await new Promise((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
   await agent.stop();
+  if (dir) (0, import_node_fs4.rmSync)(dir, { recursive: true, force: true });
   const stats = agent.stats();
   log(`Stopped (${signal}): ${stats.requests} request(s) proxied, ${stats.refreshes} refresh(es).`);
   return 0;
 }
-var PROXY_FLAGS;
+var import_node_fs4, import_node_os2, import_node_path3, PROXY_FLAGS;
 var init_proxy2 = __esm({
   "src/cli/proxy.ts"() {
     "use strict";
+    import_node_fs4 = require("node:fs");
+    import_node_os2 = require("node:os");
+    import_node_path3 = require("node:path");
     init_agent2();
     init_inputs();
     init_args();
     init_token();
     init_vocabulary();
-    PROXY_FLAGS = ["--to", "--listen", "--header"];
+    PROXY_FLAGS = ["--to", "--listen", "--header", "--host"];
   }
 });
 
@@ -23057,6 +23498,7 @@ With no credential option: GOOGLE_APPLICATION_CREDENTIALS, else gcloud's applica
 (gcloud auth application-default login), else the metadata server. The same code as the GitHub Action mints it.`;
 var PROXY_HELP = `Usage: iap-token proxy --to ORIGIN [--audience AUDIENCE] [--token-type TYPE] [--listen 127.0.0.1:PORT]
                        [--header authorization|proxy-authorization] [credential options]
+       iap-token proxy --forward --host HOST [--host HOST …] [same options]
 
 Serves http://127.0.0.1:PORT and sends every request to ORIGIN through IAP with a token it keeps fresh (it mints
 again before each one expires), for test suites, load tests and tools that cannot set a header:
@@ -23064,8 +23506,15 @@ again before each one expires), for test suites, load tests and tools that canno
   curl http://127.0.0.1:PORT/api/health
 It runs until Ctrl-C (SIGINT) or SIGTERM. GET /.iap-token/healthz answers whether it has a token.
 
+With --forward it is a forward proxy for a browser instead (--proxy-server=http://127.0.0.1:PORT): it adds the
+token for the named hosts only, with a certificate from a CA it makes for this run (the CA's PEM file is printed;
+its key stays in memory), and tunnels every other host untouched:
+  Forward proxy http://127.0.0.1:PORT (CA: /tmp/iap-token-proxy-…/ca.pem)
+
 Options:
   --to ORIGIN                the app's origin, https://HOST[:PORT], no path
+  --forward                  a forward proxy for browsers, for the hosts given with --host
+  --host HOST                with --forward: a host behind IAP (or *.example.com); repeat for more
   --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt it defaults to ORIGIN/*
   --token-type TYPE          id_token (default) or signed_jwt
   --listen HOST:PORT         where to listen (default 127.0.0.1:0, any free port); another address than loopback
@@ -23094,15 +23543,15 @@ async function main(argv) {
   setMasker(() => void 0);
   const log = (line) => process.stderr.write(`${line}
 `);
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "help") {
+  const [name2, ...rest] = argv;
+  if (!name2 || name2 === "--help" || name2 === "help") {
     process.stdout.write(`${HELP}
 `);
-    return name ? 0 : 2;
+    return name2 ? 0 : 2;
   }
-  const command = COMMANDS[name];
+  const command = COMMANDS[name2];
   if (!command) {
-    log(`iap-token: unknown command "${name}"
+    log(`iap-token: unknown command "${name2}"
 
 ${HELP}`);
     return 2;
@@ -23121,16 +23570,16 @@ ${HELP}`);
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      log(`iap-token ${name}: ${redact(error.message)}
+      log(`iap-token ${name2}: ${redact(error.message)}
 
 ${command.help}`);
       return 2;
     }
     if (error instanceof InputError) {
-      log(`iap-token ${name}: ${redact(error.message)}`);
+      log(`iap-token ${name2}: ${redact(error.message)}`);
       return 2;
     }
-    log(`iap-token ${name}: ${redact(explain(error))}`);
+    log(`iap-token ${name2}: ${redact(explain(error))}`);
     return 1;
   }
 }

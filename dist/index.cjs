@@ -1550,15 +1550,39 @@ function readAgentConfig(ctx, signedJwtAudience) {
     );
   }
   const { host, port } = readListen(ctx);
-  if (!target) return keepFresh ? { proxy: void 0 } : void 0;
-  if (signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
+  const hosts = proxyHosts(ctx);
+  if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0 } : void 0;
+  if (target && signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
     fail(
       "audience",
       `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words.name("audience")} out).`
     );
   }
-  const proxy = { target, header, host, port };
-  return { proxy };
+  const tokenHeader = header;
+  return {
+    proxy: target ? { target, header: tokenHeader, host, port } : void 0,
+    forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : void 0
+  };
+}
+function proxyHosts({ input, fail }) {
+  const hosts = [];
+  for (const raw of input("proxy_hosts").split(/[\n,]/)) {
+    const host = raw.trim().toLowerCase();
+    if (!host) continue;
+    const accepted = "a host name such as app.example.com, or *.example.com for its direct subdomains";
+    if (host.includes("://")) fail("proxy_hosts", `${quote(host)} has a scheme; give ${accepted}`);
+    if (/^\[|^\d+(\.\d+){3}$|^[0-9a-f:]+:[0-9a-f:]*$/.test(host)) {
+      fail("proxy_hosts", `${quote(host)} is an IP address; IAP serves host names: give ${accepted}`);
+    }
+    if (host.includes(":")) fail("proxy_hosts", `${quote(host)} has a port; give the host alone (any port of it is intercepted)`);
+    if (host.includes("*") && !/^\*\.[^*]+$/.test(host)) {
+      fail("proxy_hosts", `${quote(host)}: a wildcard stands only for the first label (*.example.com), covering one label`);
+    }
+    if (!DNS_NAME.test(host)) fail("proxy_hosts", `${quote(host)} is not a host name: give ${accepted}`);
+    if (!hosts.includes(host)) hosts.push(host);
+  }
+  if (hosts.length > 50) fail("proxy_hosts", `names ${hosts.length} hosts; at most 50 are accepted`);
+  return hosts;
 }
 function readKeepFresh({ input, fail }) {
   const value = input("keep_fresh");
@@ -1576,11 +1600,14 @@ function readListen({ input, fail }) {
   const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
   return { host: host === "localhost" ? "127.0.0.1" : host, port };
 }
+var LABEL, DNS_NAME;
 var init_agent = __esm({
   "src/inputs/agent.ts"() {
     "use strict";
     init_errors();
     init_urls();
+    LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+    DNS_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})+$`);
   }
 });
 
@@ -1617,7 +1644,8 @@ var init_vocabulary = __esm({
       keep_fresh: "false",
       proxy_to: "",
       proxy_header: "authorization",
-      proxy_listen: "127.0.0.1:0"
+      proxy_listen: "127.0.0.1:0",
+      proxy_hosts: ""
     };
     ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
     ACTION_VOCABULARY = {
@@ -1647,7 +1675,9 @@ function readConfig(read, env, words) {
   const endpoints = resolveEndpoints(universe, env, words.complain);
   const tokenType = readTokenType(ctx, input("token_type"));
   const target = proxyTarget(ctx);
-  const givenAudience = input("audience") || (tokenType === "signed_jwt" && target ? `${target}/*` : "");
+  const firstHost = proxyHosts(ctx)[0];
+  const implied = target ? `${target}/*` : firstHost && !firstHost.startsWith("*.") ? `https://${firstHost}/*` : "";
+  const givenAudience = input("audience") || (tokenType === "signed_jwt" ? implied : "");
   const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
   const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
@@ -2255,6 +2285,7 @@ async function launchAgent(read, env, minted, log) {
   const dir = (0, import_node_path3.dirname)(tokenFile);
   const statsFile = (0, import_node_path3.join)(dir, "agent.json");
   const logFile = (0, import_node_path3.join)(dir, "agent.log");
+  const caFile = (0, import_node_path3.join)(dir, "ca.pem");
   const launch = {
     inputs: Object.fromEntries(Object.keys(INPUT_DEFAULTS).map((name) => [name, read(name)])),
     initial: {
@@ -2265,7 +2296,8 @@ async function launchAgent(read, env, minted, log) {
       expiresAt: minted.expiresAt.toISOString()
     },
     tokenFile,
-    statsFile
+    statsFile,
+    caFile
   };
   const logFd = (0, import_node_fs4.openSync)(logFile, "a", 384);
   const childEnv = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith("INPUT_")));
@@ -2279,8 +2311,17 @@ async function launchAgent(read, env, minted, log) {
   child.stdin?.end(JSON.stringify(launch));
   try {
     const ready = await readiness(child, logFile);
-    if (ready.proxyUrl) await healthy(ready.proxyUrl, log);
-    return { pid: child.pid ?? 0, tokenFile, statsFile, logFile, proxyUrl: ready.proxyUrl };
+    for (const url of [ready.proxyUrl, ready.forwardProxyUrl]) if (url) await healthy(url, log);
+    return {
+      pid: child.pid ?? 0,
+      tokenFile,
+      statsFile,
+      logFile,
+      proxyUrl: ready.proxyUrl,
+      forwardProxyUrl: ready.forwardProxyUrl,
+      caFile: ready.forwardProxyUrl ? caFile : void 0,
+      spki: ready.spki
+    };
   } catch (error2) {
     child.kill("SIGTERM");
     removeTokenFile(tokenFile);
@@ -2311,7 +2352,7 @@ function readiness(child, logFile) {
       clearTimeout(timer);
       try {
         const answer = JSON.parse(text2.slice(0, text2.indexOf("\n")));
-        if (answer.ready) resolve({ proxyUrl: answer.proxyUrl });
+        if (answer.ready) resolve({ proxyUrl: answer.proxyUrl, forwardProxyUrl: answer.forwardProxyUrl, spki: answer.spki });
         else reject(new ActionError(`The token agent could not start: ${redact(answer.error ?? "no reason given")}`));
       } catch {
         reject(new ActionError(`The token agent answered something unexpected.${logTail(logFile)}`));
@@ -3812,7 +3853,10 @@ async function publish(minted, config, env, results, agent) {
     principal: minted.principal,
     ...results ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)) } : {},
     ...agent ? { token_file: agent.tokenFile } : {},
-    ...agent?.proxyUrl ? { proxy_url: agent.proxyUrl } : {}
+    ...agent?.proxyUrl ? { proxy_url: agent.proxyUrl } : {},
+    ...agent?.forwardProxyUrl ? { forward_proxy_url: agent.forwardProxyUrl } : {},
+    ...agent?.caFile ? { proxy_ca_file: agent.caFile } : {},
+    ...agent?.spki ? { proxy_spki: agent.spki } : {}
   };
   const variables = {};
   if (config.exportVariable) {
@@ -3820,6 +3864,9 @@ async function publish(minted, config, env, results, agent) {
     if (agent) variables[`${config.exportVariable}_FILE`] = agent.tokenFile;
   }
   if (agent?.proxyUrl) variables["IAP_PROXY_URL"] = agent.proxyUrl;
+  if (agent?.forwardProxyUrl) variables["IAP_FORWARD_PROXY"] = agent.forwardProxyUrl;
+  if (agent?.caFile) variables["IAP_PROXY_CA_FILE"] = agent.caFile;
+  if (agent?.spki) variables["IAP_PROXY_SPKI"] = agent.spki;
   if (agent) {
     const { pid, tokenFile, statsFile, logFile } = agent;
     saveState("agent", JSON.stringify({ pid, tokenFile, statsFile, logFile }));
@@ -3830,6 +3877,11 @@ async function publish(minted, config, env, results, agent) {
   if (agent) {
     info(
       `The token agent (pid ${agent.pid}) keeps ${agent.tokenFile} fresh${config.exportVariable ? ` ($${config.exportVariable}_FILE)` : ""} until the job ends.`
+    );
+  }
+  if (agent?.forwardProxyUrl) {
+    info(
+      `Forward proxy ready: $IAP_FORWARD_PROXY is ${agent.forwardProxyUrl}; browsers trust its CA in $IAP_PROXY_CA_FILE (${agent.caFile ?? ""}).`
     );
   }
   if (agent?.proxyUrl)

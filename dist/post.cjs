@@ -502,6 +502,10 @@ function redact(text) {
   return out;
 }
 
+// src/inputs/agent.ts
+var LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+var DNS_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})+$`);
+
 // src/inputs/vocabulary.ts
 var ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
 var ACTION_VOCABULARY = {

@@ -48,7 +48,9 @@ const undiciOnlyForTheProxy = {
   name: 'undici-only-for-the-proxy',
   setup(build) {
     build.onResolve({ filter: /^undici$/ }, (args) =>
-      args.importer.includes('/node_modules/@actions/') ? { path: fileURLToPath(new URL('./undici-stub.mjs', import.meta.url)) } : undefined,
+      args.importer.includes('/node_modules/@actions/')
+        ? { path: fileURLToPath(new URL('./undici-stub.mjs', import.meta.url)) }
+        : undefined,
     );
   },
 };

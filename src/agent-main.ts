@@ -43,12 +43,13 @@ async function main(): Promise<void> {
     report: { info: log, warning: (line) => log(`warning: ${line}`) },
     initial,
     tokenFile: launch.tokenFile,
+    caFile: launch.caFile,
     onChange: () => report(),
   });
   log(
     `Token agent ready (pid ${process.pid})${agent.proxyUrl ? `; proxying ${agent.proxyUrl} → ${config.agent?.proxy?.target ?? ''}` : ''}.`,
   );
-  status.end(`${JSON.stringify({ ready: true, proxyUrl: agent.proxyUrl })}\n`);
+  status.end(`${JSON.stringify({ ready: true, proxyUrl: agent.proxyUrl, forwardProxyUrl: agent.forwardProxyUrl, spki: agent.spki })}\n`);
 }
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

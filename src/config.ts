@@ -119,6 +119,16 @@ export interface ImpersonatedSource extends Origin {
 export interface AgentConfig {
   /** The authenticating reverse proxy to one origin, when asked for. */
   readonly proxy: ProxyConfig | undefined;
+  /** The forward proxy for browsers, adding the token for these hosts only, when asked for. */
+  readonly forward: ForwardProxyConfig | undefined;
+}
+
+export interface ForwardProxyConfig {
+  /** Host names, or `*.domain` for its direct subdomains, in lower case. */
+  readonly hosts: readonly string[];
+  readonly header: 'authorization' | 'proxy-authorization';
+  readonly host: string;
+  readonly port: number;
 }
 
 export interface ProxyConfig {

@@ -10,7 +10,17 @@ import type { SmokeResult } from './smoke/run.ts';
 import { kindOf, rfc3339, type MintedToken } from './tokens/check.ts';
 
 /** Every output the action sets, as action.yml declares them (a test keeps the two equal). */
-export const OUTPUT_NAMES = ['token', 'expires_at', 'principal', 'smoke_test_results', 'token_file', 'proxy_url'] as const;
+export const OUTPUT_NAMES = [
+  'token',
+  'expires_at',
+  'principal',
+  'smoke_test_results',
+  'token_file',
+  'proxy_url',
+  'forward_proxy_url',
+  'proxy_ca_file',
+  'proxy_spki',
+] as const;
 type OutputName = (typeof OUTPUT_NAMES)[number];
 
 /**
@@ -34,6 +44,9 @@ export async function publish(
     ...(results ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)) } : {}),
     ...(agent ? { token_file: agent.tokenFile } : {}),
     ...(agent?.proxyUrl ? { proxy_url: agent.proxyUrl } : {}),
+    ...(agent?.forwardProxyUrl ? { forward_proxy_url: agent.forwardProxyUrl } : {}),
+    ...(agent?.caFile ? { proxy_ca_file: agent.caFile } : {}),
+    ...(agent?.spki ? { proxy_spki: agent.spki } : {}),
   };
   const variables: Record<string, string> = {};
   if (config.exportVariable) {
@@ -41,6 +54,9 @@ export async function publish(
     if (agent) variables[`${config.exportVariable}_FILE`] = agent.tokenFile;
   }
   if (agent?.proxyUrl) variables['IAP_PROXY_URL'] = agent.proxyUrl;
+  if (agent?.forwardProxyUrl) variables['IAP_FORWARD_PROXY'] = agent.forwardProxyUrl;
+  if (agent?.caFile) variables['IAP_PROXY_CA_FILE'] = agent.caFile;
+  if (agent?.spki) variables['IAP_PROXY_SPKI'] = agent.spki;
   if (agent) {
     // For the post step: where the agent is and what to clean up. No secret: a process id and paths.
     const { pid, tokenFile, statsFile, logFile } = agent;
@@ -52,6 +68,11 @@ export async function publish(
   if (agent) {
     info(
       `The token agent (pid ${agent.pid}) keeps ${agent.tokenFile} fresh${config.exportVariable ? ` ($${config.exportVariable}_FILE)` : ''} until the job ends.`,
+    );
+  }
+  if (agent?.forwardProxyUrl) {
+    info(
+      `Forward proxy ready: $IAP_FORWARD_PROXY is ${agent.forwardProxyUrl}; browsers trust its CA in $IAP_PROXY_CA_FILE (${agent.caFile ?? ''}).`,
     );
   }
   if (agent?.proxyUrl)

@@ -1,13 +1,17 @@
 import type { Config } from '../config.ts';
 import type { Env } from '../endpoints.ts';
+import { startForwardProxy } from '../http/forward-proxy.ts';
+import { createForwarder, type Forwarder } from '../http/forwarder.ts';
 import { startReverseProxy, type RunningProxy } from '../http/reverse-proxy.ts';
+import { hostMatches } from '../inputs/agent.ts';
 import { explainRefusal, iapRefusal, type IapRefusal } from '../iap/answers.ts';
 import { createMinter } from '../pipeline.ts';
 import type { MintedToken } from '../tokens/check.ts';
 import type { Reporter } from '../tokens/mint.ts';
 import { isLoopback } from '../urls.ts';
 import { TokenKeeper } from './keeper.ts';
-import { writeTokenFile } from './token-file.ts';
+import { createCertificateAuthority } from './certificates.ts';
+import { writeFileAtomically, writeTokenFile } from './token-file.ts';
 
 /**
  * The token agent: one engine behind two front doors (the action's background process, `iap-token proxy`). It holds
@@ -23,6 +27,8 @@ export interface AgentOptions {
   readonly initial?: MintedToken | undefined;
   /** Keep the current token in this file (mode 0600, replaced atomically). */
   readonly tokenFile?: string | undefined;
+  /** Where to write the forward proxy's CA certificate (PEM), for browsers to trust. */
+  readonly caFile?: string | undefined;
   /** Told whenever the figures change (the action writes them to a file the post step reads). */
   readonly onChange?: (stats: AgentStats) => void;
 }
@@ -37,12 +43,17 @@ export interface AgentStats {
   readonly requests: number;
   readonly websockets: number;
   readonly upstreamErrors: number;
+  /** Connections the forward proxy passed through untouched (hosts it does not add the token for). */
+  readonly tunnels: number;
   /** IAP's refusals the proxy saw, by kind. */
   readonly refusals: Readonly<Partial<Record<IapRefusal, number>>>;
 }
 
 export interface RunningAgent {
   readonly proxyUrl: string | undefined;
+  readonly forwardProxyUrl: string | undefined;
+  /** base64 SHA-256 of the key of every certificate the forward proxy presents: Chromium's --ignore-certificate-errors-spki-list. */
+  readonly spki: string | undefined;
   readonly current: () => Promise<MintedToken>;
   stats(): AgentStats;
   stop(): Promise<void>;
@@ -51,7 +62,7 @@ export interface RunningAgent {
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { config, env, report, tokenFile } = options;
   const startedAt = new Date().toISOString();
-  const counts = { requests: 0, websockets: 0, upstreamErrors: 0 };
+  const counts = { requests: 0, websockets: 0, upstreamErrors: 0, tunnels: 0 };
   const refusals: Partial<Record<IapRefusal, number>> = {};
   const minter = createMinter(config, { env, report });
   let changed = (): void => undefined;
@@ -84,69 +95,110 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     throw error;
   }
 
-  let proxy: RunningProxy | undefined;
-  const settings = config.agent?.proxy;
-  if (settings) {
-    if (!isLoopback(settings.host)) {
+  /** What every proxied request shares: the token of `keeper`, IAP's refusals told and counted, the figures. */
+  const forwarding = (keeper: TokenKeeper, header: 'authorization' | 'proxy-authorization') => ({
+    header,
+    token: async () => (await keeper.current()).token,
+    onIapRefusal: async (status: number, body: string, sentToken: string) => {
+      const kind = iapRefusal(status, body);
+      refusals[kind] = (refusals[kind] ?? 0) + 1;
+      const principal = (await keeper.current().catch(() => undefined))?.principal ?? 'the caller';
+      const explanation = explainRefusal(kind, header, principal);
+      report.info(`IAP refused a request with ${status} (${kind}): ${explanation}`);
+      changed();
+      if (kind !== 'expired') return { explanation, retry: false };
+      const fresh = await keeper.refreshNow(sentToken).catch(() => undefined);
+      return { explanation, retry: fresh !== undefined };
+    },
+    log: report.info,
+    count: (event: 'request' | 'upstream-error' | 'websocket' | 'tunnel') => {
+      if (event === 'request') counts.requests++;
+      else if (event === 'websocket') counts.websockets++;
+      else if (event === 'tunnel') counts.tunnels++;
+      else counts.upstreamErrors++;
+      if (event !== 'request') changed();
+    },
+  });
+  const health = (target: string) => () => {
+    const kept = keeper.stats();
+    const ok = kept.expiresAt !== undefined && kept.expiresAt.getTime() > Date.now();
+    return {
+      ok,
+      body: { ok, target, expiresAt: kept.expiresAt?.toISOString() ?? null, refreshes: kept.refreshes, lastError: kept.lastError ?? null },
+    };
+  };
+  const warnIfExposed = async (host: string, what: string) => {
+    if (!isLoopback(host)) {
       report.warning(
-        `The proxy listens on ${settings.host}: anyone who can reach that address passes IAP as ${(await keeper.current()).principal}.`,
+        `The ${what} listens on ${host}: anyone who can reach that address passes IAP as ${(await keeper.current()).principal}.`,
       );
     }
-    try {
-      proxy = await startReverseProxy({
+  };
+
+  const running: RunningProxy[] = [];
+  const extraKeepers: TokenKeeper[] = [];
+  const stopAll = async () => {
+    keeper.stop();
+    for (const extra of extraKeepers) extra.stop();
+    await Promise.all(running.map((proxy) => proxy.close()));
+  };
+  let proxyUrl: string | undefined;
+  let forwardProxyUrl: string | undefined;
+  let spki: string | undefined;
+  try {
+    const settings = config.agent?.proxy;
+    if (settings) {
+      await warnIfExposed(settings.host, 'proxy');
+      const proxy = await startReverseProxy({
+        ...forwarding(keeper, settings.header),
         target: new URL(settings.target),
-        header: settings.header,
         listen: { host: settings.host, port: settings.port },
-        token: async () => (await keeper.current()).token,
-        onIapRefusal: async (status, body, sentToken) => {
-          const kind = iapRefusal(status, body);
-          refusals[kind] = (refusals[kind] ?? 0) + 1;
-          const explanation = explainRefusal(
-            kind,
-            settings.header,
-            (await keeper.current().catch(() => undefined))?.principal ?? 'the caller',
-          );
-          report.info(`IAP refused a request with ${status} (${kind}): ${explanation}`);
-          changed();
-          if (kind !== 'expired') return { explanation, retry: false };
-          const fresh = await keeper.refreshNow(sentToken).catch(() => undefined);
-          return { explanation, retry: fresh !== undefined };
-        },
-        health: () => {
-          const kept = keeper.stats();
-          const ok = kept.expiresAt !== undefined && kept.expiresAt.getTime() > Date.now();
-          return {
-            ok,
-            body: {
-              ok,
-              target: settings.target,
-              expiresAt: kept.expiresAt?.toISOString() ?? null,
-              refreshes: kept.refreshes,
-              lastError: kept.lastError ?? null,
-            },
-          };
-        },
-        log: report.info,
-        count: (event) => {
-          if (event === 'request') counts.requests++;
-          else if (event === 'websocket') counts.websockets++;
-          else counts.upstreamErrors++;
-          if (event !== 'request') changed();
-        },
+        health: health(settings.target),
       });
-    } catch (error) {
-      keeper.stop();
-      throw error;
+      running.push(proxy);
+      proxyUrl = proxy.url;
     }
+    const forward = config.agent?.forward;
+    if (forward) {
+      await warnIfExposed(forward.host, 'forward proxy');
+      const ca = createCertificateAuthority(forward.hosts);
+      spki = ca.leafSpkiSha256;
+      if (options.caFile) writeFileAtomically(options.caFile, ca.certificatePem);
+      /** An ID token serves every host (its audience is the OAuth client); a signed JWT is minted per origin. */
+      const keeperFor = (origin: string): TokenKeeper => {
+        if (config.tokenType !== 'signed_jwt' || config.audience === `${origin}/*`) return keeper;
+        const perOrigin = createMinter({ ...config, audience: `${origin}/*` }, { env, report });
+        const extra = new TokenKeeper({ mint: () => perOrigin.mint(), log: report.info, onToken: () => changed() });
+        extraKeepers.push(extra);
+        return extra;
+      };
+      const forwarders = new Map<string, Forwarder>();
+      const proxy = await startForwardProxy({
+        intercepts: (host) => hostMatches(forward.hosts, host),
+        forwarderFor: (origin) => {
+          let forwarder = forwarders.get(origin);
+          if (!forwarder) {
+            forwarder = createForwarder({ ...forwarding(keeperFor(origin), forward.header), target: new URL(origin) });
+            forwarders.set(origin, forwarder);
+          }
+          return forwarder;
+        },
+        certificateFor: (host) => ca.leafFor(host),
+        health: health(forward.hosts.join(', ')),
+        listen: { host: forward.host, port: forward.port },
+        log: report.info,
+        count: forwarding(keeper, forward.header).count,
+      });
+      running.push({
+        ...proxy,
+        close: async () => (await Promise.all([proxy.close(), ...[...forwarders.values()].map((f) => f.close())]), undefined),
+      });
+      forwardProxyUrl = proxy.url;
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
   }
   changed();
-  return {
-    proxyUrl: proxy?.url,
-    current: () => keeper.current(),
-    stats,
-    stop: async () => {
-      keeper.stop();
-      await proxy?.close();
-    },
-  };
+  return { proxyUrl, forwardProxyUrl, spki, current: () => keeper.current(), stats, stop: stopAll };
 }

@@ -25,6 +25,7 @@ export interface AgentLaunch {
   readonly initial: { token: string; kind: MintedToken['kind']; audience: string; principal: string; expiresAt: string };
   readonly tokenFile: string;
   readonly statsFile: string;
+  readonly caFile: string;
 }
 
 /** What the step and the post step know of a running agent (GITHUB_STATE: no secret). */
@@ -34,6 +35,11 @@ export interface AgentHandle {
   readonly statsFile: string;
   readonly logFile: string;
   readonly proxyUrl: string | undefined;
+  readonly forwardProxyUrl: string | undefined;
+  /** The forward proxy's CA certificate (PEM), when there is a forward proxy. */
+  readonly caFile: string | undefined;
+  /** base64 SHA-256 of the forward proxy's certificate key, for Chromium's --ignore-certificate-errors-spki-list. */
+  readonly spki: string | undefined;
 }
 
 /**
@@ -50,6 +56,7 @@ export async function launchAgent(read: InputReader, env: Env, minted: MintedTok
   const dir = dirname(tokenFile);
   const statsFile = join(dir, 'agent.json');
   const logFile = join(dir, 'agent.log');
+  const caFile = join(dir, 'ca.pem');
   const launch: AgentLaunch = {
     inputs: Object.fromEntries(Object.keys(INPUT_DEFAULTS).map((name) => [name, read(name as InputName)])),
     initial: {
@@ -61,6 +68,7 @@ export async function launchAgent(read: InputReader, env: Env, minted: MintedTok
     },
     tokenFile,
     statsFile,
+    caFile,
   };
   const logFd = openSync(logFile, 'a', 0o600);
   // The agent reads its inputs from the launch, not from INPUT_*: they are not left in a long-lived environment.
@@ -75,8 +83,17 @@ export async function launchAgent(read: InputReader, env: Env, minted: MintedTok
   child.stdin?.end(JSON.stringify(launch));
   try {
     const ready = await readiness(child, logFile);
-    if (ready.proxyUrl) await healthy(ready.proxyUrl, log);
-    return { pid: child.pid ?? 0, tokenFile, statsFile, logFile, proxyUrl: ready.proxyUrl };
+    for (const url of [ready.proxyUrl, ready.forwardProxyUrl]) if (url) await healthy(url, log);
+    return {
+      pid: child.pid ?? 0,
+      tokenFile,
+      statsFile,
+      logFile,
+      proxyUrl: ready.proxyUrl,
+      forwardProxyUrl: ready.forwardProxyUrl,
+      caFile: ready.forwardProxyUrl ? caFile : undefined,
+      spki: ready.spki,
+    };
   } catch (error) {
     child.kill('SIGTERM');
     removeTokenFile(tokenFile);
@@ -99,7 +116,10 @@ function agentEntry(): string {
 }
 
 /** The agent's one line on its status pipe: ready (with the proxy's URL), or why it could not start. */
-function readiness(child: ReturnType<typeof spawn>, logFile: string): Promise<{ proxyUrl: string | undefined }> {
+function readiness(
+  child: ReturnType<typeof spawn>,
+  logFile: string,
+): Promise<{ proxyUrl: string | undefined; forwardProxyUrl: string | undefined; spki: string | undefined }> {
   return new Promise((resolve, reject) => {
     const status = child.stdio[3] as NodeJS.ReadableStream;
     let text = '';
@@ -112,8 +132,14 @@ function readiness(child: ReturnType<typeof spawn>, logFile: string): Promise<{ 
       if (!text.includes('\n')) return;
       clearTimeout(timer);
       try {
-        const answer = JSON.parse(text.slice(0, text.indexOf('\n'))) as { ready?: boolean; proxyUrl?: string; error?: string };
-        if (answer.ready) resolve({ proxyUrl: answer.proxyUrl });
+        const answer = JSON.parse(text.slice(0, text.indexOf('\n'))) as {
+          ready?: boolean;
+          proxyUrl?: string;
+          forwardProxyUrl?: string;
+          spki?: string;
+          error?: string;
+        };
+        if (answer.ready) resolve({ proxyUrl: answer.proxyUrl, forwardProxyUrl: answer.forwardProxyUrl, spki: answer.spki });
         else reject(new ActionError(`The token agent could not start: ${redact(answer.error ?? 'no reason given')}`));
       } catch {
         reject(new ActionError(`The token agent answered something unexpected.${logTail(logFile)}`));

@@ -12,7 +12,10 @@ export interface ParsedArgs {
  * `--name value`, `--name=value` and boolean `--flag`, for the options each command declares; anything else is a
  * usage error that names it.
  */
-export function parseArgs(argv: readonly string[], options: { values: readonly string[]; flags: readonly string[] }): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  options: { values: readonly string[]; flags: readonly string[]; repeatable?: readonly string[] },
+): ParsedArgs {
   const values: Record<string, string> = {};
   const flags = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
@@ -26,7 +29,9 @@ export function parseArgs(argv: readonly string[], options: { values: readonly s
     } else if (options.values.includes(name)) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new UsageError(`--${name} needs a value`);
-      values[name] = value;
+      // A repeatable option's values are kept one per line, as the action's list inputs are.
+      if (values[name] !== undefined && !options.repeatable?.includes(name)) throw new UsageError(`--${name} is given twice`);
+      values[name] = values[name] === undefined ? value : `${values[name]}\n${value}`;
     } else {
       throw new UsageError(`unknown option --${name}`);
     }

@@ -41,6 +41,7 @@ With no credential option: GOOGLE_APPLICATION_CREDENTIALS, else gcloud's applica
 
 export const PROXY_HELP = `Usage: iap-token proxy --to ORIGIN [--audience AUDIENCE] [--token-type TYPE] [--listen 127.0.0.1:PORT]
                        [--header authorization|proxy-authorization] [credential options]
+       iap-token proxy --forward --host HOST [--host HOST …] [same options]
 
 Serves http://127.0.0.1:PORT and sends every request to ORIGIN through IAP with a token it keeps fresh (it mints
 again before each one expires), for test suites, load tests and tools that cannot set a header:
@@ -48,8 +49,15 @@ again before each one expires), for test suites, load tests and tools that canno
   curl http://127.0.0.1:PORT/api/health
 It runs until Ctrl-C (SIGINT) or SIGTERM. GET /.iap-token/healthz answers whether it has a token.
 
+With --forward it is a forward proxy for a browser instead (--proxy-server=http://127.0.0.1:PORT): it adds the
+token for the named hosts only, with a certificate from a CA it makes for this run (the CA's PEM file is printed;
+its key stays in memory), and tunnels every other host untouched:
+  Forward proxy http://127.0.0.1:PORT (CA: /tmp/iap-token-proxy-…/ca.pem)
+
 Options:
   --to ORIGIN                the app's origin, https://HOST[:PORT], no path
+  --forward                  a forward proxy for browsers, for the hosts given with --host
+  --host HOST                with --forward: a host behind IAP (or *.example.com); repeat for more
   --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt it defaults to ORIGIN/*
   --token-type TYPE          id_token (default) or signed_jwt
   --listen HOST:PORT         where to listen (default 127.0.0.1:0, any free port); another address than loopback

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startAgent } from '../agent/agent.ts';
 import type { Env } from '../endpoints.ts';
 import { readConfig } from '../inputs/index.ts';
@@ -5,19 +8,36 @@ import { parseArgs, UsageError } from './args.ts';
 import { cliReport, flagInputs, withGcloudDefaults } from './token.ts';
 import { CLI_VOCABULARY, TOKEN_FLAGS } from './vocabulary.ts';
 
-const PROXY_FLAGS = ['--to', '--listen', '--header'];
+const PROXY_FLAGS = ['--to', '--listen', '--header', '--host'];
 
 export async function proxyCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<number> {
-  const { values } = parseArgs(argv, { values: [...TOKEN_FLAGS, ...PROXY_FLAGS].map((flag) => flag.slice(2)), flags: [] });
-  if (!values['to']) throw new UsageError('--to is required: the origin of the app behind IAP, such as https://app.example.com');
+  const { values, flags } = parseArgs(argv, {
+    values: [...TOKEN_FLAGS, ...PROXY_FLAGS].map((flag) => flag.slice(2)),
+    flags: ['forward'],
+    repeatable: ['host'],
+  });
+  const forward = flags.has('forward');
+  if (forward && (values['to'] || !values['host'])) {
+    throw new UsageError('--forward takes --host HOST (once per host, or *.example.com), not --to: it proxies a browser to those hosts');
+  }
+  if (!forward && values['host']) throw new UsageError('--host goes with --forward');
+  if (!forward && !values['to'])
+    throw new UsageError('--to is required: the origin of the app behind IAP, such as https://app.example.com');
   const config = readConfig(flagInputs(values, env), withGcloudDefaults(env), CLI_VOCABULARY);
-  const agent = await startAgent({ config, env, report: cliReport(log) });
-  log(`Proxying ${agent.proxyUrl ?? ''} → ${config.agent?.proxy?.target ?? ''}`);
+  // The CA certificate a browser is told to trust: in a folder of this user's, removed when the proxy stops.
+  const dir = forward ? mkdtempSync(join(tmpdir(), 'iap-token-proxy-')) : undefined;
+  const caFile = dir ? join(dir, 'ca.pem') : undefined;
+  const agent = await startAgent({ config, env, report: cliReport(log), caFile });
+  if (agent.forwardProxyUrl) {
+    log(`Forward proxy ${agent.forwardProxyUrl} (CA: ${caFile ?? ''})`);
+    log(`Chromium: --proxy-server=${agent.forwardProxyUrl} --ignore-certificate-errors-spki-list=${agent.spki ?? ''}`);
+  } else log(`Proxying ${agent.proxyUrl ?? ''} → ${config.agent?.proxy?.target ?? ''}`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   await agent.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
   const stats = agent.stats();
   log(`Stopped (${signal}): ${stats.requests} request(s) proxied, ${stats.refreshes} refresh(es).`);
   return 0;

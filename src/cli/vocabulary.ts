@@ -15,6 +15,7 @@ export const FLAG_OF: Partial<Record<InputName, string>> = {
   proxy_to: '--to',
   proxy_header: '--header',
   proxy_listen: '--listen',
+  proxy_hosts: '--host',
 };
 
 /** The flags of `iap-token token` (and every command that mints): the credential and the token asked for. */

@@ -39,15 +39,59 @@ export function readAgentConfig(ctx: Context, signedJwtAudience: string | undefi
     );
   }
   const { host, port } = readListen(ctx);
-  if (!target) return keepFresh ? { proxy: undefined } : undefined;
-  if (signedJwtAudience !== undefined && signedJwtAudience !== `${target}/*`) {
+  const hosts = proxyHosts(ctx);
+  if (!target && !hosts.length) return keepFresh ? { proxy: undefined, forward: undefined } : undefined;
+  if (target && signedJwtAudience !== undefined && signedJwtAudience !== `${target}/*`) {
     fail(
       'audience',
       `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words.name('audience')} out).`,
     );
   }
-  const proxy: ProxyConfig = { target, header: header as ProxyConfig['header'], host, port };
-  return { proxy };
+  const tokenHeader = header as ProxyConfig['header'];
+  // With both proxies, the reverse one takes the port asked for and the forward one any free port.
+  return {
+    proxy: target ? { target, header: tokenHeader, host, port } : undefined,
+    forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : undefined,
+  };
+}
+
+const LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
+const DNS_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})+$`);
+
+/**
+ * proxy_hosts (the CLI's --host, repeatable): the IAP hosts the forward proxy adds the token for. Each is a DNS name,
+ * or `*.` and a domain of at least two labels for its direct subdomains; never an IP address, a port or a scheme.
+ */
+export function proxyHosts({ input, fail }: Context): string[] {
+  const hosts: string[] = [];
+  for (const raw of input('proxy_hosts').split(/[\n,]/)) {
+    const host = raw.trim().toLowerCase();
+    if (!host) continue;
+    const accepted = 'a host name such as app.example.com, or *.example.com for its direct subdomains';
+    if (host.includes('://')) fail('proxy_hosts', `${quote(host)} has a scheme; give ${accepted}`);
+    if (/^\[|^\d+(\.\d+){3}$|^[0-9a-f:]+:[0-9a-f:]*$/.test(host)) {
+      fail('proxy_hosts', `${quote(host)} is an IP address; IAP serves host names: give ${accepted}`);
+    }
+    if (host.includes(':')) fail('proxy_hosts', `${quote(host)} has a port; give the host alone (any port of it is intercepted)`);
+    if (host.includes('*') && !/^\*\.[^*]+$/.test(host)) {
+      fail('proxy_hosts', `${quote(host)}: a wildcard stands only for the first label (*.example.com), covering one label`);
+    }
+    if (!DNS_NAME.test(host)) fail('proxy_hosts', `${quote(host)} is not a host name: give ${accepted}`);
+    if (!hosts.includes(host)) hosts.push(host);
+  }
+  if (hosts.length > 50) fail('proxy_hosts', `names ${hosts.length} hosts; at most 50 are accepted`);
+  return hosts;
+}
+
+/** Whether `host` is one of `hosts` (a `*.example.com` entry stands for exactly one more label). */
+export function hostMatches(hosts: readonly string[], host: string): boolean {
+  const name = host.toLowerCase();
+  return hosts.some((entry) => {
+    if (!entry.startsWith('*.')) return name === entry;
+    const domain = entry.slice(1); // ".example.com"
+    const label = name.slice(0, -domain.length);
+    return name.endsWith(domain) && label.length > 0 && !label.includes('.');
+  });
 }
 
 function readKeepFresh({ input, fail }: Context): boolean {

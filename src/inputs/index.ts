@@ -8,7 +8,7 @@ import { audienceCovers, carriesTokens } from '../urls.ts';
 import { parseCredentialsFile } from './credentials-file.ts';
 import { parseCredentialsJson } from './key-file.ts';
 import { readSmokeConfig } from './smoke.ts';
-import { readAgentConfig, proxyTarget } from './agent.ts';
+import { proxyHosts, proxyTarget, readAgentConfig } from './agent.ts';
 import type { Context } from './context.ts';
 import { INPUT_DEFAULTS, type InputName, type InputReader, type Vocabulary } from './vocabulary.ts';
 
@@ -44,9 +44,12 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
   const endpoints = resolveEndpoints(universe, env, words.complain);
 
   const tokenType = readTokenType(ctx, input('token_type'));
-  // A proxy to one origin gives a signed JWT its natural audience: every path of that origin.
+  // A proxy gives a signed JWT its natural audience: every path of its origin (the forward proxy's first host's; it
+  // mints one for each other host itself).
   const target = proxyTarget(ctx);
-  const givenAudience = input('audience') || (tokenType === 'signed_jwt' && target ? `${target}/*` : '');
+  const firstHost = proxyHosts(ctx)[0];
+  const implied = target ? `${target}/*` : firstHost && !firstHost.startsWith('*.') ? `https://${firstHost}/*` : '';
+  const givenAudience = input('audience') || (tokenType === 'signed_jwt' ? implied : '');
   const audience = tokenType === 'signed_jwt' ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
   const lifetimeSeconds = readLifetime(ctx, input('lifetime'), tokenType);
   const serviceAccount = optionalEmail(ctx, input('service_account'), 'service_account');

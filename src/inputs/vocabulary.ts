@@ -30,6 +30,7 @@ export const INPUT_DEFAULTS = {
   proxy_to: '',
   proxy_header: 'authorization',
   proxy_listen: '127.0.0.1:0',
+  proxy_hosts: '',
 } as const;
 
 export type InputName = keyof typeof INPUT_DEFAULTS;

@@ -83,9 +83,43 @@ export function iapGate(fake: FakeGoogle, req: Pick<Req, 'origin' | 'path' | 'he
   return { email, ownAuthorization };
 }
 
-/** The app behind IAP: /app/status/NNN answers NNN, /app/redirect sends elsewhere, anything else 200. */
+/**
+ * Another origin beside the app, with no IAP in front (a CDN, an analytics host): it records the credentials it was
+ * sent, which must be none, and allows any page to fetch from it.
+ */
+export function handlePublic(fake: FakeGoogle, req: Req): Reply {
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return typeof value === 'string' ? value : null;
+  };
+  fake.publicRequests.push({
+    host: new URL(req.origin).host,
+    path: req.path,
+    authorization: header('authorization'),
+    proxyAuthorization: header('proxy-authorization'),
+  });
+  return { status: 200, headers: { 'access-control-allow-origin': '*' }, body: { public: true, path: req.path } };
+}
+
+/**
+ * A page of the app for browsers: its own text, and, when `?second=URL` names one, what a fetch from another origin
+ * returned (the proxy must send that origin no token).
+ */
+function page(email: string, second: string | null): Reply {
+  const script = second
+    ? `<script>fetch(${JSON.stringify(second)}).then((r) => r.json()).then((d) => { document.getElementById('second').textContent = 'Second origin answered: ' + d.path; }).catch((e) => { document.getElementById('second').textContent = 'Second origin failed: ' + e; });</script>`
+    : '';
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/html; charset=utf-8' },
+    body: `<!doctype html><html><head><title>App behind IAP</title></head><body style="font: 32px sans-serif"><h1 id="hello">Hello through IAP</h1><p id="who">Signed in as ${email}</p><p id="second">Second origin pending</p>${script}</body></html>`,
+  };
+}
+
+/** The app behind IAP: /app/status/NNN answers NNN, /app/redirect sends elsewhere, /app/page is HTML, anything else 200. */
 function app(req: Req, email: string, ownAuthorization: string | null): Reply {
   const headers = { 'x-goog-authenticated-user-email': `accounts.google.com:${email}` };
+  if (req.path === '/app/page') return page(email, req.query.get('second'));
   const status = /^\/app\/status\/([1-5]\d\d)$/.exec(req.path)?.[1];
   if (status) return { status: Number(status), headers, body: `the app answered ${status}` };
   if (req.path === '/app/redirect')

@@ -9,7 +9,7 @@ import { handleAuthorize, handleOAuthToken } from './oauth.ts';
 import { handleSts } from './sts.ts';
 import { handleIamCredentials } from './iam.ts';
 import { handleGitHubOidc } from './github.ts';
-import { handleIapApp } from './iap.ts';
+import { handleIapApp, handlePublic } from './iap.ts';
 import { handleMetadata } from './metadata.ts';
 import { handleStream, handleUpgrade } from './streams.ts';
 
@@ -19,7 +19,7 @@ import { handleStream, handleUpgrade } from './streams.ts';
  * it generates, checks requests as strictly as Google does, counts them, and injects faults per endpoint.
  */
 
-export type Endpoint = 'oauth2' | 'sts' | 'iamcredentials' | 'github' | 'iap' | 'metadata' | 'accounts';
+export type Endpoint = 'oauth2' | 'sts' | 'iamcredentials' | 'github' | 'iap' | 'metadata' | 'accounts' | 'public';
 
 export interface Req {
   /** The origin the client addressed (scheme and Host header), as Google checks an assertion's audience. */
@@ -111,6 +111,8 @@ export class FakeGoogle {
   readonly maxInFlight = new Map<Endpoint, number>();
   /** What reached the app behind IAP: the path and the Authorization header IAP passed on. */
   readonly appRequests: Array<{ path: string; method: string; authorization: string | null }> = [];
+  /** What reached the public origin beside the app (no IAP): the host and every credential header it was sent. */
+  readonly publicRequests: Array<{ host: string; path: string; authorization: string | null; proxyAuthorization: string | null }> = [];
   /** The runner's bearer token for GitHub's OIDC endpoint, and the claims of the job it vouches for. */
   readonly githubRequestToken = `ghs_${randomBytes(24).toString('hex')}`;
   githubClaims: Record<string, unknown> = {
@@ -357,6 +359,7 @@ export class FakeGoogle {
   forgetRequests(): void {
     this.requests.length = 0;
     this.appRequests.length = 0;
+    this.publicRequests.length = 0;
     this.faults.clear();
     this.inFlight.clear();
     this.maxInFlight.clear();
@@ -484,6 +487,8 @@ export class FakeGoogle {
         return handleMetadata(this, req);
       case 'accounts':
         return handleAuthorize(this, req);
+      case 'public':
+        return handlePublic(this, req);
     }
   }
 }
@@ -550,6 +555,7 @@ function routeOf(path: string): Endpoint | undefined {
   if (path === '/github/oidc') return 'github';
   if (path === '/app' || path.startsWith('/app/')) return 'iap';
   if (path.startsWith('/computeMetadata/')) return 'metadata';
+  if (path.startsWith('/public/')) return 'public';
   if (path === '/o/oauth2/v2/auth') return 'accounts';
   return undefined;
 }
