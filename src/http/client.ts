@@ -283,8 +283,18 @@ function safeOrigin(location: string): string {
 
 /** The title of an HTML page (a proxy's error, a sign-in page), which names it better than its markup. */
 function htmlTitle(body: string): string | undefined {
-  return /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1]?.trim();
+  // Linear, and over the first few KB only: a title is near the top, and a body of repeated "<title" must not cost
+  // time that no timeout can interrupt (a regex with [^>]* from each "<title" would be quadratic).
+  const head = body.slice(0, TITLE_SEARCH_CHARS);
+  const open = head.toLowerCase().indexOf('<title');
+  if (open === -1) return undefined;
+  const start = head.indexOf('>', open);
+  const end = start === -1 ? -1 : head.toLowerCase().indexOf('</title>', start);
+  return end === -1 ? undefined : head.slice(start + 1, end).trim();
 }
+
+/** How far into a body a page's title is looked for. */
+const TITLE_SEARCH_CHARS = 8192;
 
 /**
  * What a successful answer that is not JSON looked like, without quoting it: it may be a token in another format, or
@@ -299,7 +309,8 @@ function describeBody(response: HttpResponse): string {
 /** A short, single-line rendering of a body for an error message; an HTML page is reduced to its title. */
 export function snippet(body: string): string {
   const title = htmlTitle(body);
-  const text = (title ? `HTML page "${title}"` : body).replace(/\s+/g, ' ').trim();
+  // Only what can be shown is looked at: the whitespace of a megabyte is not folded to keep 300 characters.
+  const text = (title ? `HTML page "${title}"` : body.slice(0, 1_000)).replace(/\s+/g, ' ').trim();
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 

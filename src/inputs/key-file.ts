@@ -61,6 +61,8 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   return text.startsWith('{') ? parseJsonObject(text) : undefined;
 }
 
+/** Base64 (or base64url) with any line breaks; checked in linear time, whitespace first removed. */
 function isBase64(text: string): boolean {
-  return text.length > 0 && /^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(text);
+  const compact = text.replace(/\s/g, '');
+  return compact.length > 0 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(compact);
 }
