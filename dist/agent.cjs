@@ -20680,13 +20680,30 @@ function redact(text2) {
 
 // src/google/answer.ts
 var CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+var JWT_FIELDS = /* @__PURE__ */ new Set(["id_token", "token", "signedJwt", "value"]);
 function secretField(answer2, name2, from) {
   const value = answer2[name2];
   if (typeof value !== "string" || !value) {
-    throw new ActionError(`${from} answered without ${name2} (fields: ${Object.keys(answer2).join(", ") || "none"}).`);
+    throw new ActionError(`${from} answered without ${name2} (fields: ${describeFields(answer2)}).`);
+  }
+  return checkedToken(value, JWT_FIELDS.has(name2) ? "jwt" : "opaque", `${from}'s ${name2}`);
+}
+function checkedToken(value, shape, what) {
+  const fits = shape === "jwt" ? value.length <= MAX_JWT_CHARS && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value) : value.length <= MAX_OPAQUE_CHARS && /^[\x21-\x7e]+$/.test(value);
+  if (!fits) {
+    throw new ActionError(
+      `${what} is not ${shape === "jwt" ? "a JWT" : "a token"}: ${value.length} characters that are not one (not shown).`
+    );
   }
   registerSecret(value);
   return value;
+}
+var MAX_JWT_CHARS = 16384;
+var MAX_OPAQUE_CHARS = 8192;
+function describeFields(answer2) {
+  const names = Object.keys(answer2).map((name2) => name2.slice(0, 40).replace(/[^\w.-]/g, "?"));
+  if (names.length === 0) return "none";
+  return names.length > 10 ? `${names.slice(0, 10).join(", ")} and ${names.length - 10} more` : names.join(", ");
 }
 function expiresAt(answer2, now) {
   const seconds2 = typeof answer2["expires_in"] === "number" ? answer2["expires_in"] : Number(answer2["expires_in"]);
@@ -20883,22 +20900,35 @@ var MetadataClient = class {
   }
   /** A cloud-platform access token for the runner's default service account. */
   async accessToken() {
-    const answer2 = await this.#http.json(this.#request("Metadata server access token", "token"));
+    const answer2 = parseJsonObject(await this.#body("Metadata server access token", "token"));
+    if (!answer2) throw new ActionError("The metadata server answered its token request with something other than a JSON object.");
     return { token: secretField(answer2, "access_token", "The metadata server"), expiresAt: expiresAt(answer2, this.#now()) };
   }
   /** The default service account's email; it names the account in later request paths, so only an email is accepted. */
   async email() {
-    const address = (await this.#http.text(this.#request("Metadata server email", "email"))).trim();
+    const address = (await this.#body("Metadata server email", "email")).trim();
     if (!isEmail(address)) throw new ActionError("The metadata server named no service account email for this runner.");
     return address;
   }
   /** An ID token with the email claim (`format=full` adds it) for `audience`, in one request. */
   async idToken(audience) {
     const path = `identity?audience=${encodeURIComponent(audience)}&format=full`;
-    const token = (await this.#http.text(this.#request("Metadata server ID token", path))).trim();
-    registerSecret(token);
+    const token = (await this.#body("Metadata server ID token", path)).trim();
     if (!token) throw new ActionError("The metadata server answered with an empty ID token.");
-    return token;
+    return checkedToken(token, "jwt", "The metadata server's ID token");
+  }
+  /**
+   * A 2xx body from the metadata server, which marks every answer with `Metadata-Flavor: Google`: anything else
+   * answering at its address (a captive portal, a proxy) is not believed, nor its body masked or quoted.
+   */
+  async #body(what, path) {
+    const response = await this.#http.ok(this.#request(what, path));
+    if (String(response.headers["metadata-flavor"]) !== "Google") {
+      throw new ActionError(
+        `${what}: the answer did not come from a metadata server (no Metadata-Flavor: Google header). ${this.#server.unreachable}`
+      );
+    }
+    return response.body;
   }
   #request(what, path) {
     return {
@@ -21373,6 +21403,10 @@ var Http = class {
     }
     return parsed;
   }
+  /** Sends the request and returns a 2xx answer whole (status, headers, body); anything else becomes an `ApiError`. */
+  async ok(request) {
+    return (await this.#ok(request)).response;
+  }
   async #ok(request) {
     const sent = await this.send(request);
     if (sent.response.status < 200 || sent.response.status > 299) {
@@ -21494,8 +21528,14 @@ function safeOrigin(location) {
   }
 }
 function htmlTitle(body) {
-  return /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1]?.trim();
+  const head = body.slice(0, TITLE_SEARCH_CHARS);
+  const open = head.toLowerCase().indexOf("<title");
+  if (open === -1) return void 0;
+  const start = head.indexOf(">", open);
+  const end = start === -1 ? -1 : head.toLowerCase().indexOf("</title>", start);
+  return end === -1 ? void 0 : head.slice(start + 1, end).trim();
 }
+var TITLE_SEARCH_CHARS = 8192;
 function describeBody(response) {
   const type = String(response.headers["content-type"] ?? "no content type").split(";")[0];
   const title = htmlTitle(response.body);
@@ -21503,7 +21543,7 @@ function describeBody(response) {
 }
 function snippet(body) {
   const title = htmlTitle(body);
-  const text2 = (title ? `HTML page "${title}"` : body).replace(/\s+/g, " ").trim();
+  const text2 = (title ? `HTML page "${title}"` : body.slice(0, 1e3)).replace(/\s+/g, " ").trim();
   return text2.length > 300 ? `${text2.slice(0, 300)}…` : text2;
 }
 var nodeTransport = async (request, signal) => {
@@ -22164,7 +22204,8 @@ function parseObject(text2) {
   return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
 }
 function isBase64(text2) {
-  return text2.length > 0 && /^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(text2);
+  const compact = text2.replace(/\s/g, "");
+  return compact.length > 0 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(compact);
 }
 
 // src/inputs/credentials-file.ts

@@ -1252,7 +1252,8 @@ function parseObject(text2) {
   return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
 }
 function isBase64(text2) {
-  return text2.length > 0 && /^[A-Za-z0-9+/_\-\s]+=*\s*$/.test(text2);
+  const compact = text2.replace(/\s/g, "");
+  return compact.length > 0 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(compact);
 }
 var import_node_crypto, SECRET_FIELDS;
 var init_key_file = __esm({
@@ -2088,7 +2089,12 @@ function safeOrigin(location) {
   }
 }
 function htmlTitle(body) {
-  return /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1]?.trim();
+  const head = body.slice(0, TITLE_SEARCH_CHARS);
+  const open = head.toLowerCase().indexOf("<title");
+  if (open === -1) return void 0;
+  const start = head.indexOf(">", open);
+  const end = start === -1 ? -1 : head.toLowerCase().indexOf("</title>", start);
+  return end === -1 ? void 0 : head.slice(start + 1, end).trim();
 }
 function describeBody(response) {
   const type = String(response.headers["content-type"] ?? "no content type").split(";")[0];
@@ -2097,14 +2103,14 @@ function describeBody(response) {
 }
 function snippet(body) {
   const title = htmlTitle(body);
-  const text2 = (title ? `HTML page "${title}"` : body).replace(/\s+/g, " ").trim();
+  const text2 = (title ? `HTML page "${title}"` : body.slice(0, 1e3)).replace(/\s+/g, " ").trim();
   return text2.length > 300 ? `${text2.slice(0, 300)}…` : text2;
 }
 async function proxyAgent(url) {
   const { HttpClient: HttpClient2 } = await Promise.resolve().then(() => (init_lib(), lib_exports));
   return new HttpClient2("iap-token").getAgent(url);
 }
-var DEFAULT_POLICY, MAX_BODY_BYTES, Http, TLS_TRUST_CODES, nodeTransport;
+var DEFAULT_POLICY, MAX_BODY_BYTES, Http, TLS_TRUST_CODES, TITLE_SEARCH_CHARS, nodeTransport;
 var init_client = __esm({
   "src/http/client.ts"() {
     "use strict";
@@ -2180,6 +2186,10 @@ var init_client = __esm({
         }
         return parsed;
       }
+      /** Sends the request and returns a 2xx answer whole (status, headers, body); anything else becomes an `ApiError`. */
+      async ok(request) {
+        return (await this.#ok(request)).response;
+      }
       async #ok(request) {
         const sent = await this.send(request);
         if (sent.response.status < 200 || sent.response.status > 299) {
@@ -2207,6 +2217,7 @@ var init_client = __esm({
       "CERT_HAS_EXPIRED",
       "ERR_TLS_CERT_ALTNAME_INVALID"
     ]);
+    TITLE_SEARCH_CHARS = 8192;
     nodeTransport = async (request, signal) => {
       const url = new URL(request.url);
       const { request: send } = url.protocol === "https:" ? process.getBuiltinModule("node:https") : process.getBuiltinModule("node:http");
@@ -3094,13 +3105,30 @@ init_jwt();
 init_errors();
 init_secrets();
 var CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+var JWT_FIELDS = /* @__PURE__ */ new Set(["id_token", "token", "signedJwt", "value"]);
 function secretField(answer, name, from) {
   const value = answer[name];
   if (typeof value !== "string" || !value) {
-    throw new ActionError(`${from} answered without ${name} (fields: ${Object.keys(answer).join(", ") || "none"}).`);
+    throw new ActionError(`${from} answered without ${name} (fields: ${describeFields(answer)}).`);
+  }
+  return checkedToken(value, JWT_FIELDS.has(name) ? "jwt" : "opaque", `${from}'s ${name}`);
+}
+function checkedToken(value, shape, what) {
+  const fits = shape === "jwt" ? value.length <= MAX_JWT_CHARS && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value) : value.length <= MAX_OPAQUE_CHARS && /^[\x21-\x7e]+$/.test(value);
+  if (!fits) {
+    throw new ActionError(
+      `${what} is not ${shape === "jwt" ? "a JWT" : "a token"}: ${value.length} characters that are not one (not shown).`
+    );
   }
   registerSecret(value);
   return value;
+}
+var MAX_JWT_CHARS = 16384;
+var MAX_OPAQUE_CHARS = 8192;
+function describeFields(answer) {
+  const names = Object.keys(answer).map((name) => name.slice(0, 40).replace(/[^\w.-]/g, "?"));
+  if (names.length === 0) return "none";
+  return names.length > 10 ? `${names.slice(0, 10).join(", ")} and ${names.length - 10} more` : names.join(", ");
 }
 function expiresAt(answer, now) {
   const seconds2 = typeof answer["expires_in"] === "number" ? answer["expires_in"] : Number(answer["expires_in"]);
@@ -3287,7 +3315,7 @@ async function readSubjectToken(source, http2) {
 // src/google/metadata.ts
 init_errors();
 init_email();
-init_secrets();
+init_json();
 var MetadataClient = class {
   #http;
   #server;
@@ -3299,22 +3327,35 @@ var MetadataClient = class {
   }
   /** A cloud-platform access token for the runner's default service account. */
   async accessToken() {
-    const answer = await this.#http.json(this.#request("Metadata server access token", "token"));
+    const answer = parseJsonObject(await this.#body("Metadata server access token", "token"));
+    if (!answer) throw new ActionError("The metadata server answered its token request with something other than a JSON object.");
     return { token: secretField(answer, "access_token", "The metadata server"), expiresAt: expiresAt(answer, this.#now()) };
   }
   /** The default service account's email; it names the account in later request paths, so only an email is accepted. */
   async email() {
-    const address = (await this.#http.text(this.#request("Metadata server email", "email"))).trim();
+    const address = (await this.#body("Metadata server email", "email")).trim();
     if (!isEmail(address)) throw new ActionError("The metadata server named no service account email for this runner.");
     return address;
   }
   /** An ID token with the email claim (`format=full` adds it) for `audience`, in one request. */
   async idToken(audience) {
     const path = `identity?audience=${encodeURIComponent(audience)}&format=full`;
-    const token = (await this.#http.text(this.#request("Metadata server ID token", path))).trim();
-    registerSecret(token);
+    const token = (await this.#body("Metadata server ID token", path)).trim();
     if (!token) throw new ActionError("The metadata server answered with an empty ID token.");
-    return token;
+    return checkedToken(token, "jwt", "The metadata server's ID token");
+  }
+  /**
+   * A 2xx body from the metadata server, which marks every answer with `Metadata-Flavor: Google`: anything else
+   * answering at its address (a captive portal, a proxy) is not believed, nor its body masked or quoted.
+   */
+  async #body(what, path) {
+    const response = await this.#http.ok(this.#request(what, path));
+    if (String(response.headers["metadata-flavor"]) !== "Google") {
+      throw new ActionError(
+        `${what}: the answer did not come from a metadata server (no Metadata-Flavor: Google header). ${this.#server.unreachable}`
+      );
+    }
+    return response.body;
   }
   #request(what, path) {
     return {
@@ -3974,4 +4015,4 @@ async function smokeTest(smoke, minted, http2, env) {
 }
 
 // src/index.ts
-void run().then(() => process.exit());
+void run().then(() => process.stdout.write("", () => process.stderr.write("", () => process.exit())));

@@ -625,4 +625,4 @@ function readReport(path) {
 }
 
 // src/post-index.ts
-void post().then(() => process.exit());
+void post().then(() => process.stdout.write("", () => process.stderr.write("", () => process.exit())));

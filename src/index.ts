@@ -3,4 +3,6 @@
 // misbehaving proxy may hold open (a CONNECT that never completes outlives the request that gave up on it).
 import { run } from './main.ts';
 
-void run().then(() => process.exit());
+// The error line setFailed wrote may still sit in a pipe's buffer (asynchronous on some platforms): exit once
+// standard output and error have taken everything.
+void run().then(() => process.stdout.write('', () => process.stderr.write('', () => process.exit())));

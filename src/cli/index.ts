@@ -66,4 +66,4 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // Exit when done: a proxy that never completes a CONNECT would otherwise hold the process open.
-void main(process.argv.slice(2)).then((code) => process.exit(code));
+void main(process.argv.slice(2)).then((code) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code))));

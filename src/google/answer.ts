@@ -9,14 +9,45 @@ export interface AccessToken {
 
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 
-/** Reads a token field from an answer and masks it before anyone can print it. */
+/** The fields whose value is a JWT (ID tokens, signed JWTs, GitHub's OIDC token); every other token is opaque. */
+const JWT_FIELDS = new Set(['id_token', 'token', 'signedJwt', 'value']);
+
+/**
+ * Reads a token field from an answer and masks it before anyone can print it; but only once it has the shape and
+ * size of such a token. A server answering 200 with a page of text must not register thousands of masks (which
+ * blank ordinary words in the job's log), and what came instead is described, never quoted.
+ */
 export function secretField(answer: Record<string, unknown>, name: string, from: string): string {
   const value = answer[name];
   if (typeof value !== 'string' || !value) {
-    throw new ActionError(`${from} answered without ${name} (fields: ${Object.keys(answer).join(', ') || 'none'}).`);
+    throw new ActionError(`${from} answered without ${name} (fields: ${describeFields(answer)}).`);
+  }
+  return checkedToken(value, JWT_FIELDS.has(name) ? 'jwt' : 'opaque', `${from}'s ${name}`);
+}
+
+/** A credential of the shape given: a JWT (three base64url parts), or an opaque token (printable, no spaces). */
+export function checkedToken(value: string, shape: 'jwt' | 'opaque', what: string): string {
+  const fits =
+    shape === 'jwt'
+      ? value.length <= MAX_JWT_CHARS && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value)
+      : value.length <= MAX_OPAQUE_CHARS && /^[\x21-\x7e]+$/.test(value);
+  if (!fits) {
+    throw new ActionError(
+      `${what} is not ${shape === 'jwt' ? 'a JWT' : 'a token'}: ${value.length} characters that are not one (not shown).`,
+    );
   }
   registerSecret(value);
   return value;
+}
+
+const MAX_JWT_CHARS = 16_384;
+const MAX_OPAQUE_CHARS = 8_192;
+
+/** Field names only, a few and short: the answer's values are never shown. */
+function describeFields(answer: Record<string, unknown>): string {
+  const names = Object.keys(answer).map((name) => name.slice(0, 40).replace(/[^\w.-]/g, '?'));
+  if (names.length === 0) return 'none';
+  return names.length > 10 ? `${names.slice(0, 10).join(', ')} and ${names.length - 10} more` : names.join(', ');
 }
 
 /**

@@ -2,8 +2,8 @@ import type { ApiFailure } from '../errors.ts';
 import { ActionError } from '../errors.ts';
 import { isEmail } from '../email.ts';
 import type { Http, HttpRequest } from '../http/client.ts';
-import { registerSecret } from '../secrets.ts';
-import { expiresAt, secretField, type AccessToken } from './answer.ts';
+import { parseJsonObject } from '../json.ts';
+import { checkedToken, expiresAt, secretField, type AccessToken } from './answer.ts';
 
 /** Which metadata server, and what to tell the user when there is none. */
 export interface MetadataServer {
@@ -35,13 +35,14 @@ export class MetadataClient {
 
   /** A cloud-platform access token for the runner's default service account. */
   async accessToken(): Promise<AccessToken> {
-    const answer = await this.#http.json(this.#request('Metadata server access token', 'token'));
+    const answer = parseJsonObject(await this.#body('Metadata server access token', 'token'));
+    if (!answer) throw new ActionError('The metadata server answered its token request with something other than a JSON object.');
     return { token: secretField(answer, 'access_token', 'The metadata server'), expiresAt: expiresAt(answer, this.#now()) };
   }
 
   /** The default service account's email; it names the account in later request paths, so only an email is accepted. */
   async email(): Promise<string> {
-    const address = (await this.#http.text(this.#request('Metadata server email', 'email'))).trim();
+    const address = (await this.#body('Metadata server email', 'email')).trim();
     if (!isEmail(address)) throw new ActionError('The metadata server named no service account email for this runner.');
     return address;
   }
@@ -49,10 +50,23 @@ export class MetadataClient {
   /** An ID token with the email claim (`format=full` adds it) for `audience`, in one request. */
   async idToken(audience: string): Promise<string> {
     const path = `identity?audience=${encodeURIComponent(audience)}&format=full`;
-    const token = (await this.#http.text(this.#request('Metadata server ID token', path))).trim();
-    registerSecret(token);
+    const token = (await this.#body('Metadata server ID token', path)).trim();
     if (!token) throw new ActionError('The metadata server answered with an empty ID token.');
-    return token;
+    return checkedToken(token, 'jwt', "The metadata server's ID token");
+  }
+
+  /**
+   * A 2xx body from the metadata server, which marks every answer with `Metadata-Flavor: Google`: anything else
+   * answering at its address (a captive portal, a proxy) is not believed, nor its body masked or quoted.
+   */
+  async #body(what: string, path: string): Promise<string> {
+    const response = await this.#http.ok(this.#request(what, path));
+    if (String(response.headers['metadata-flavor']) !== 'Google') {
+      throw new ActionError(
+        `${what}: the answer did not come from a metadata server (no Metadata-Flavor: Google header). ${this.#server.unreachable}`,
+      );
+    }
+    return response.body;
   }
 
   #request(what: string, path: string): HttpRequest {

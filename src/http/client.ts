@@ -141,6 +141,11 @@ export class Http {
     return parsed;
   }
 
+  /** Sends the request and returns a 2xx answer whole (status, headers, body); anything else becomes an `ApiError`. */
+  async ok(request: HttpRequest): Promise<HttpResponse> {
+    return (await this.#ok(request)).response;
+  }
+
   async #ok(request: HttpRequest): Promise<{ response: HttpResponse; attempts: number }> {
     const sent = await this.send(request);
     if (sent.response.status < 200 || sent.response.status > 299) {

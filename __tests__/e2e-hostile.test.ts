@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expectFailure, run, useWorld } from './e2e-helpers.ts';
+
+/**
+ * Servers that answer, but not as Google does: a page of text where a token should be, something else listening at
+ * the metadata server's address. Nothing they send is masked by the thousand (masks blank ordinary words in the job's
+ * log), quoted, or believed.
+ */
+
+const world = useWorld();
+let server: Server | undefined;
+afterEach(() => {
+  server?.close();
+});
+
+/** A server on 127.0.0.1 that answers every request with `reply`. */
+async function serve(reply: { status: number; headers: Record<string, string>; body: string }): Promise<string> {
+  server = createServer((_req, res) => res.writeHead(reply.status, reply.headers).end(reply.body));
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', () => resolve()));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const LINES = Array.from({ length: 5_000 }, (_, i) => `line ${i} of an answer that is not a token: failed, error, deploy`).join('\n');
+
+describe('answers that are not tokens', () => {
+  test('a "metadata server" without Metadata-Flavor: Google is not believed, and its body neither masked nor quoted', async () => {
+    const host = await serve({ status: 200, headers: { 'content-type': 'text/plain' }, body: LINES });
+    const result = await run(world, { audience: world.audience }, { env: { GCE_METADATA_HOST: host } });
+    const error = expectFailure(result);
+    expect(error).toContain('the answer did not come from a metadata server (no Metadata-Flavor: Google header)');
+    expect(result.masks.size).toBeLessThan(5);
+    expect(error).not.toContain('line 1 of an answer');
+  });
+
+  test('a metadata server whose ID token is a page of lines: an error, two masks at most', async () => {
+    const host = await serve({ status: 200, headers: { 'metadata-flavor': 'Google' }, body: LINES });
+    const result = await run(world, { audience: world.audience }, { env: { GCE_METADATA_HOST: host } });
+    expect(expectFailure(result)).toContain("The metadata server's ID token is not a JWT");
+    expect(result.masks.size).toBeLessThan(5);
+    expect(result.visibleLog.join('\n')).not.toContain('***');
+  });
+
+  test('a token endpoint answering 200 with lines in id_token: an error that describes, masks nothing of it', async () => {
+    world.fake.inject('oauth2', {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id_token: LINES }),
+    });
+    const result = await run(world, { audience: world.audience, credentials_json: JSON.stringify(world.deployerKey) });
+    const error = expectFailure(result);
+    expect(error).toMatch(/The OAuth token endpoint's id_token is not a JWT: \d+ characters that are not one \(not shown\)/);
+    expect([...result.masks].some((mask) => mask.startsWith('line '))).toBe(false);
+  });
+});
