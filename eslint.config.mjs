@@ -19,6 +19,8 @@ const NETWORK_MODULES = [
 const NETWORK = 'Only src/http/ talks to the network: use Http (client.ts), loopback.ts or reverse-proxy.ts.';
 /** What writes the runner's files; only publish.ts may, and only the action's front doors choose the masker. */
 const RUNNER_FILES = ['setOutput', 'exportVariable', 'summary', 'saveState', 'addPath'];
+/** What writes log lines; only src/log.ts may, through its one sanitiser. */
+const LOG_WRITERS = ['info', 'warning', 'error', 'notice', 'debug', 'setFailed', 'startGroup', 'endGroup', 'group'];
 
 /** The same modules reached without an import statement: process.getBuiltinModule('node:http'), import('node:https'). */
 const NETWORK_SOURCE = '/^(node:)?(https?|net|tls|dns)(\\/promises)?$|^@actions\\/http-client/';
@@ -43,16 +45,31 @@ function layerRules() {
       'no-restricted-syntax': syntax.length ? ['error', ...syntax] : 'off',
     },
   });
-  const special = ['src/http/**', 'src/publish.ts', 'src/main.ts', 'src/post.ts', 'src/cli/**', 'src/google/**', 'src/config.ts'];
+  const special = [
+    'src/http/**',
+    'src/publish.ts',
+    'src/main.ts',
+    'src/post.ts',
+    'src/log.ts',
+    'src/cli/**',
+    'src/google/**',
+    'src/config.ts',
+  ];
   const frontDoorOnly = {
     name: '@actions/core',
-    importNames: [...RUNNER_FILES, 'setSecret'],
-    message: 'Only src/publish.ts writes outputs, variables and the summary; only the front doors (main.ts, post.ts) choose the masker.',
+    importNames: [...RUNNER_FILES, ...LOG_WRITERS, 'setSecret'],
+    message:
+      'Only src/publish.ts writes outputs, variables and the summary, src/log.ts log lines; only the front doors (main.ts, post.ts) choose the masker.',
   };
   const publishOnly = {
     name: '@actions/core',
-    importNames: RUNNER_FILES,
-    message: 'Only src/publish.ts writes outputs, variables, state and the summary.',
+    importNames: [...RUNNER_FILES, ...LOG_WRITERS],
+    message: 'Only src/publish.ts writes outputs, variables, state and the summary; only src/log.ts writes log lines.',
+  };
+  const logOnly = {
+    name: '@actions/core',
+    importNames: LOG_WRITERS,
+    message: 'Only src/log.ts writes log lines, through its one sanitiser.',
   };
   const up = (names) => names.flatMap((name) => [`**/${name}`, `**/${name.replace(/\.ts$/, '')}`, `**/${name.replace(/\.ts$/, '.js')}`]);
   return [
@@ -62,7 +79,8 @@ function layerRules() {
     restrict(['src/http/**/*.ts'], [], { paths: [frontDoorOnly], patterns: [toolkitDeep], syntax: [] }),
     // The action's front doors choose the masker, and publish.
     restrict(['src/main.ts', 'src/post.ts'], [], { paths: [...network, publishOnly], patterns: [...networkPatterns, toolkitDeep] }),
-    restrict(['src/publish.ts'], [], { paths: network, patterns: [...networkPatterns, toolkitDeep] }),
+    restrict(['src/publish.ts'], [], { paths: [...network, logOnly], patterns: [...networkPatterns, toolkitDeep] }),
+    restrict(['src/log.ts'], [], { paths: network, patterns: [...networkPatterns, toolkitDeep] }),
     // The CLI writes to a terminal, not to a runner: it never loads the toolkit, the action's front door or publisher.
     restrict(['src/cli/**/*.ts'], [], {
       paths: network,

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { expectFailure, run, useWorld } from './e2e-helpers.ts';
 
@@ -52,5 +55,34 @@ describe('answers that are not tokens', () => {
     const error = expectFailure(result);
     expect(error).toMatch(/The OAuth token endpoint's id_token is not a JWT: \d+ characters that are not one \(not shown\)/);
     expect([...result.masks].some((mask) => mask.startsWith('line '))).toBe(false);
+  });
+});
+
+describe('runner commands hidden in logged values', () => {
+  test('a GOOGLE_APPLICATION_CREDENTIALS path with ##[stop-commands] cannot switch masking off', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iap-token-hostile-'));
+    const folder = join(dir, 'ci', 'creds##[stop-commands]x');
+    mkdirSync(folder, { recursive: true });
+    const path = join(folder, 'key.json');
+    writeFileSync(path, JSON.stringify(world.deployerKey));
+    const result = await run(world, { audience: world.audience }, { env: { GOOGLE_APPLICATION_CREDENTIALS: path } });
+    rmSync(dir, { recursive: true, force: true });
+    // run() has checked that no secret is visible in what the runner (which honours ##[ anywhere) shows.
+    expect(result.exitCode).toBe(0);
+    expect(result.visibleLog.some((line) => line.includes('creds#\u200b#[stop-commands]x'))).toBe(true);
+  });
+
+  test("a credentials file's field with a newline and a command is refused before anything is logged", async () => {
+    const file = {
+      type: 'external_account',
+      audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x\n::set-output name=token::forged',
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      token_url: `${world.fake.url}/sts/v1/token`,
+      credential_source: { file: '/nonexistent' },
+      service_account_impersonation_url: `${world.fake.url}/iamcredentials/v1/projects/-/serviceAccounts/x@p.iam.gserviceaccount.com:generateAccessToken`,
+    };
+    const result = await run(world, { audience: world.audience, credentials_json: JSON.stringify(file) });
+    expect(expectFailure(result)).toContain('audience must be a Workload (or Workforce) Identity provider');
+    expect(result.stdout).not.toMatch(/^::set-output/m);
   });
 });

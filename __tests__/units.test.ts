@@ -123,3 +123,18 @@ test('loopback hosts', () => {
   expect(['localhost', '127.0.0.1', '127.1.2.3', '[::1]'].map(isLoopback)).toEqual([true, true, true, true]);
   expect(['10.0.0.1', 'example.com', '127.0.0.1.evil.com', 'localhost.evil.com'].map(isLoopback)).toEqual([false, false, false, false]);
 });
+
+describe('the log sanitiser', () => {
+  test('breaks ::commands at the start of any line and ##[ anywhere; CR and LF become plain line breaks', async () => {
+    const { sanitize } = await import('../src/log.ts');
+    const out = sanitize('path ci/creds##[stop-commands]x/key.json\r::add-mask::x\n  ::set-output name=a::b\rend');
+    expect(out).toBe('path ci/creds#\u200b#[stop-commands]x/key.json\n:\u200b:add-mask::x\n  :\u200b:set-output name=a::b\nend');
+    expect(out).not.toMatch(/##\[|^\s*::/m);
+  });
+
+  test('redacts every secret known', async () => {
+    const { sanitize } = await import('../src/log.ts');
+    registerSecret('a-secret-value-123');
+    expect(sanitize('before a-secret-value-123 after')).toBe('before *** after');
+  });
+});

@@ -21604,6 +21604,8 @@ function checkIdToken(token, expect) {
   if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
     throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
   }
+  if (typeof email === "string" && !isEmail(email))
+    throw new ActionError("The minted token's email claim is not an email address; IAP would refuse it.");
   const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
   return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
 }
@@ -22251,6 +22253,7 @@ function parseAuthorizedUser(json, input, origin, complain) {
   registerSecret(refreshToken);
   return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
 }
+var STS_AUDIENCE = /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
 var IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
 function impersonatedAccount(url, input, complain) {
   checkEndpointUrl(url, `${input} (service_account_impersonation_url)`, complain);
@@ -22268,6 +22271,12 @@ function parseExternalAccount(json, input, origin, complain) {
     "external_account credentials",
     complain
   );
+  if (!STS_AUDIENCE.test(audience)) {
+    throw complain(
+      input,
+      "audience must be a Workload (or Workforce) Identity provider: //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER."
+    );
+  }
   const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
   checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
   const impersonationUrl = text(json, "service_account_impersonation_url");

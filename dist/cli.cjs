@@ -1717,6 +1717,16 @@ var init_loopback = __esm({
   }
 });
 
+// src/email.ts
+function isEmail(value) {
+  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
+}
+var init_email = __esm({
+  "src/email.ts"() {
+    "use strict";
+  }
+});
+
 // src/tokens/check.ts
 function checkIdToken(token, expect) {
   const jwt = decodeJwt(token);
@@ -1736,6 +1746,8 @@ function checkIdToken(token, expect) {
   if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
     throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
   }
+  if (typeof email === "string" && !isEmail(email))
+    throw new ActionError("The minted token's email claim is not an email address; IAP would refuse it.");
   const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
   return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
 }
@@ -1773,6 +1785,7 @@ function rfc3339(date) {
 var init_check = __esm({
   "src/tokens/check.ts"() {
     "use strict";
+    init_email();
     init_errors();
     init_jwt();
   }
@@ -1997,16 +2010,6 @@ var init_login = __esm({
   }
 });
 
-// src/email.ts
-function isEmail(value) {
-  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
-}
-var init_email = __esm({
-  "src/email.ts"() {
-    "use strict";
-  }
-});
-
 // src/inputs/key-file.ts
 function parseCredentialsJson(raw, input, complain) {
   registerSecret(raw, { perLine: false });
@@ -2123,6 +2126,12 @@ function parseExternalAccount(json, input, origin, complain) {
     "external_account credentials",
     complain
   );
+  if (!STS_AUDIENCE.test(audience)) {
+    throw complain(
+      input,
+      "audience must be a Workload (or Workforce) Identity provider: //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER."
+    );
+  }
   const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
   checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
   const impersonationUrl = text(json, "service_account_impersonation_url");
@@ -2184,7 +2193,7 @@ function parseImpersonated(json, input, origin, complain) {
   });
   return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
 }
-var IMPERSONATION_URL;
+var STS_AUDIENCE, IMPERSONATION_URL;
 var init_credentials_file = __esm({
   "src/inputs/credentials-file.ts"() {
     "use strict";
@@ -2193,6 +2202,7 @@ var init_credentials_file = __esm({
     init_errors();
     init_secrets();
     init_key_file();
+    STS_AUDIENCE = /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
     IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
   }
 });

@@ -1326,6 +1326,12 @@ function parseExternalAccount(json, input, origin, complain) {
     "external_account credentials",
     complain
   );
+  if (!STS_AUDIENCE.test(audience)) {
+    throw complain(
+      input,
+      "audience must be a Workload (or Workforce) Identity provider: //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER."
+    );
+  }
   const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
   checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
   const impersonationUrl = text(json, "service_account_impersonation_url");
@@ -1387,7 +1393,7 @@ function parseImpersonated(json, input, origin, complain) {
   });
   return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
 }
-var IMPERSONATION_URL;
+var STS_AUDIENCE, IMPERSONATION_URL;
 var init_credentials_file = __esm({
   "src/inputs/credentials-file.ts"() {
     "use strict";
@@ -1396,6 +1402,7 @@ var init_credentials_file = __esm({
     init_errors();
     init_secrets();
     init_key_file();
+    STS_AUDIENCE = /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
     IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
   }
 });
@@ -2136,12 +2143,12 @@ var init_client = __esm({
       #log;
       #policy;
       constructor(options = {}) {
-        const { transport, sleep, random, now, log, ...policy } = options;
+        const { transport, sleep, random, now, log: log2, ...policy } = options;
         this.#transport = transport ?? nodeTransport;
         this.#sleep = sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
         this.#random = random ?? Math.random;
         this.#now = now ?? Date.now;
-        this.#log = log ?? (() => void 0);
+        this.#log = log2 ?? (() => void 0);
         this.#policy = { ...DEFAULT_POLICY, ...policy };
       }
       /** Sends the request, retrying what can heal. Resolves with the last response, whatever its status. */
@@ -2291,7 +2298,7 @@ __export(launch_exports, {
   launchAgent: () => launchAgent,
   logTail: () => logTail
 });
-async function launchAgent(read, env, minted, log) {
+async function launchAgent(read, env, minted, log2) {
   const tokenFile = tokenFilePath(env["RUNNER_TEMP"] || (0, import_node_os.tmpdir)());
   const dir = (0, import_node_path3.dirname)(tokenFile);
   const statsFile = (0, import_node_path3.join)(dir, "agent.json");
@@ -2322,7 +2329,7 @@ async function launchAgent(read, env, minted, log) {
   child.stdin?.end(JSON.stringify(launch));
   try {
     const ready = await readiness(child, logFile);
-    for (const url of [ready.proxyUrl, ready.forwardProxyUrl]) if (url) await healthy(url, log);
+    for (const url of [ready.proxyUrl, ready.forwardProxyUrl]) if (url) await healthy(url, log2);
     return {
       pid: child.pid ?? 0,
       tokenFile,
@@ -2375,8 +2382,8 @@ function readiness(child, logFile) {
     });
   });
 }
-async function healthy(proxyUrl, log) {
-  const http2 = new Http({ log });
+async function healthy(proxyUrl, log2) {
+  const http2 = new Http({ log: log2 });
   const { response } = await http2.send({
     what: "Token agent health check",
     method: "GET",
@@ -2588,10 +2595,10 @@ __export(run_exports, {
   runSmokeTests: () => runSmokeTests,
   smokeFailure: () => smokeFailure
 });
-async function runSmokeTests(config, minted, http2, log, now = Date.now) {
-  return Promise.all(config.targets.map((target) => runOne(target, config, minted, http2, log, now)));
+async function runSmokeTests(config, minted, http2, log2, now = Date.now) {
+  return Promise.all(config.targets.map((target) => runOne(target, config, minted, http2, log2, now)));
 }
-async function runOne(target, config, minted, http2, log, now) {
+async function runOne(target, config, minted, http2, log2, now) {
   const started = now();
   const shown = displayUrl(target.url);
   const what = `${target.method} ${shown}`;
@@ -2628,11 +2635,11 @@ async function runOne(target, config, minted, http2, log, now) {
   const result = { method: target.method, url: shown, status, ok, attempts, ms, from };
   const timing = `${attempts} attempt${attempts === 1 ? "" : "s"}, ${(ms / 1e3).toFixed(1)} s`;
   if (ok) {
-    log(`✓ ${what}: ${status} from the ${from === "iap" ? "IAP" : "app"} (${timing})`);
+    log2(`✓ ${what}: ${status} from the ${from === "iap" ? "IAP" : "app"} (${timing})`);
     return result;
   }
   const diagnosis = await diagnose({ target, response, failure, minted, config, http: http2 });
-  log(`✗ ${what}: ${status === null ? "no answer" : `${status} from ${from === "iap" ? "IAP" : "the app"}`} (${timing})`);
+  log2(`✗ ${what}: ${status === null ? "no answer" : `${status} from ${from === "iap" ? "IAP" : "the app"}`} (${timing})`);
   return { ...result, diagnosis: redact(diagnosis) };
 }
 function smokeFailure(results) {
@@ -2685,6 +2692,9 @@ function toCommandProperties(annotationProperties) {
 function issueCommand(command, properties, message) {
   const cmd = new Command(command, properties, message);
   process.stdout.write(cmd.toString() + os.EOL);
+}
+function issue(name, message = "") {
+  issueCommand(name, {}, message);
 }
 var CMD_STRING = "::";
 var Command = class {
@@ -3080,6 +3090,12 @@ function warning(message, properties = {}) {
 }
 function info(message) {
   process.stdout.write(message + os3.EOL);
+}
+function startGroup(name) {
+  issue("group", name);
+}
+function endGroup() {
+  issue("endgroup");
 }
 function saveState(name, value) {
   const filePath = process.env["GITHUB_STATE"] || "";
@@ -3766,6 +3782,7 @@ function refreshRemedy({ code }, grant) {
 init_client();
 
 // src/tokens/check.ts
+init_email();
 init_errors();
 init_jwt();
 function checkIdToken(token, expect) {
@@ -3786,6 +3803,8 @@ function checkIdToken(token, expect) {
   if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
     throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
   }
+  if (typeof email === "string" && !isEmail(email))
+    throw new ActionError("The minted token's email claim is not an email address; IAP would refuse it.");
   const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
   return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
 }
@@ -3884,6 +3903,26 @@ function createMinter(config, { env, report, http: http2 = new Http({ log: repor
 // src/publish.ts
 var import_node_fs2 = require("node:fs");
 init_errors();
+
+// src/log.ts
+init_secrets();
+var BREAK = "​";
+function sanitize(text2) {
+  return redact(text2).split(/\r\n|\r|\n/).map((line) => line.replace(/^(\s*)::/, `$1:${BREAK}:`).replaceAll("##[", `#${BREAK}#[`)).join("\n");
+}
+var log = {
+  info: (text2) => info(sanitize(text2)),
+  warning: (text2) => warning(sanitize(text2)),
+  /** The step's one error: it fails the step. */
+  fail: (text2) => setFailed(sanitize(text2)),
+  group: (title, lines) => {
+    startGroup(sanitize(title));
+    for (const line of lines) info(sanitize(line));
+    endGroup();
+  }
+};
+
+// src/publish.ts
 init_secrets();
 async function publish(minted, config, env, results, agent) {
   registerSecret(minted.token);
@@ -3914,19 +3953,19 @@ async function publish(minted, config, env, results, agent) {
   }
   for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
   for (const [name, value] of Object.entries(variables)) exportVariable(name, value);
-  if (config.exportVariable) info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
+  if (config.exportVariable) log.info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
   if (agent) {
-    info(
+    log.info(
       `The token agent (pid ${agent.pid}) keeps ${agent.tokenFile} fresh${config.exportVariable ? ` ($${config.exportVariable}_FILE)` : ""} until the job ends.`
     );
   }
   if (agent?.forwardProxyUrl) {
-    info(
+    log.info(
       `Forward proxy ready: $IAP_FORWARD_PROXY is ${agent.forwardProxyUrl}; browsers trust its CA in $IAP_PROXY_CA_FILE (${agent.caFile ?? ""}).`
     );
   }
   if (agent?.proxyUrl)
-    info(
+    log.info(
       `Proxy ready: $IAP_PROXY_URL is ${agent.proxyUrl}; it adds a fresh token to every request to ${config.agent?.proxy?.target ?? ""}.`
     );
   await writeSummary(minted, results, env);
@@ -3949,7 +3988,7 @@ async function writeSummary(minted, results, env) {
   try {
     await buildSummary(minted, results).write();
   } catch (error2) {
-    warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
+    log.warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
   }
 }
 function buildSummary(minted, results) {
@@ -3983,7 +4022,7 @@ async function run(env = process.env) {
   try {
     const read = actionInputs(env);
     const config = readConfig(read, env, ACTION_VOCABULARY);
-    const minter = createMinter(config, { env, report: { info, warning } });
+    const minter = createMinter(config, { env, report: { info: log.info, warning: log.warning } });
     const minted = await minter.mint();
     const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : void 0;
     const agent = config.agent ? await startAgentProcess(read, env, minted) : void 0;
@@ -3994,18 +4033,18 @@ async function run(env = process.env) {
       throw error2;
     }
   } catch (error2) {
-    setFailed(redact(explain(error2)));
+    log.fail(explain(error2));
   }
 }
 async function startAgentProcess(read, env, minted) {
   const { launchAgent: launchAgent2 } = await Promise.resolve().then(() => (init_launch(), launch_exports));
-  info("Starting the token agent for the rest of the job.");
-  return launchAgent2(read, env, minted, info);
+  log.info("Starting the token agent for the rest of the job.");
+  return launchAgent2(read, env, minted, log.info);
 }
 async function smokeTest(smoke, minted, http2, env) {
   const { runSmokeTests: runSmokeTests2, smokeFailure: smokeFailure2 } = await Promise.resolve().then(() => (init_run(), run_exports));
-  info(`Smoke testing ${smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${smoke.retryForMs / 1e3} s.`);
-  const results = await runSmokeTests2(smoke, minted, http2, info);
+  log.info(`Smoke testing ${smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${smoke.retryForMs / 1e3} s.`);
+  const results = await runSmokeTests2(smoke, minted, http2, log.info);
   const failure = smokeFailure2(results);
   if (failure) {
     await writeSummary(minted, results, env);

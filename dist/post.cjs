@@ -537,6 +537,23 @@ ${redact(tail)}` : "";
   }
 }
 
+// src/log.ts
+var BREAK = "​";
+function sanitize(text) {
+  return redact(text).split(/\r\n|\r|\n/).map((line) => line.replace(/^(\s*)::/, `$1:${BREAK}:`).replaceAll("##[", `#${BREAK}#[`)).join("\n");
+}
+var log = {
+  info: (text) => info(sanitize(text)),
+  warning: (text) => warning(sanitize(text)),
+  /** The step's one error: it fails the step. */
+  fail: (text) => setFailed(sanitize(text)),
+  group: (title, lines) => {
+    startGroup(sanitize(title));
+    for (const line of lines) info(sanitize(line));
+    endGroup();
+  }
+};
+
 // src/publish.ts
 async function writeAgentSummary(report, env) {
   if (!env["GITHUB_STEP_SUMMARY"]) return;
@@ -553,7 +570,7 @@ async function writeAgentSummary(report, env) {
       [String(report.refreshes), String(report.requests), refusals || "none", String(report.upstreamErrors), String(report.mintFailures)]
     ]).write();
   } catch (error2) {
-    warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
+    log.warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
   }
 }
 
@@ -575,15 +592,17 @@ async function post(env = process.env) {
     if (tokenFile) removeTokenFile(tokenFile);
     if (report) await writeAgentSummary(report, env);
     if (report) {
-      info(`Token agent: ${report.refreshes} refresh(es), ${report.requests} request(s) proxied, ${report.mintFailures} failed mint(s).`);
+      log.info(
+        `Token agent: ${report.refreshes} refresh(es), ${report.requests} request(s) proxied, ${report.mintFailures} failed mint(s).`
+      );
     }
     if (!wasRunning) {
       const why = report?.died ?? (report?.stoppedAt ? "it was stopped by a signal from outside the action" : "no reason was recorded");
       throw new Error(`The token agent stopped before the end of the job: ${why}.${tail}`);
     }
-    if (report?.lastError) warning(`The token agent's last mint failed: ${report.lastError}`);
+    if (report?.lastError) log.warning(`The token agent's last mint failed: ${report.lastError}`);
   } catch (error2) {
-    setFailed(redact(explain(error2)));
+    log.fail(explain(error2));
   }
 }
 function isOurAgent(pid) {
@@ -602,7 +621,7 @@ async function stop(pid) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     if (!isOurAgent(pid)) return;
   }
-  warning(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1e3} s of SIGTERM; killing it.`);
+  log.warning(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1e3} s of SIGTERM; killing it.`);
   process.kill(pid, "SIGKILL");
 }
 function showLog(path, most = 500) {
@@ -612,9 +631,7 @@ function showLog(path, most = 500) {
   } catch {
     return;
   }
-  startGroup(`Token agent log (${lines.length} lines${lines.length > most ? `, the last ${most}` : ""})`);
-  for (const line of lines.slice(-most)) info(redact(line));
-  endGroup();
+  log.group(`Token agent log (${lines.length} lines${lines.length > most ? `, the last ${most}` : ""})`, lines.slice(-most));
 }
 function readReport(path) {
   try {

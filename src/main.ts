@@ -1,4 +1,4 @@
-import { info, setFailed, setSecret, warning } from '@actions/core';
+import { setSecret } from '@actions/core';
 import type { SmokeConfig } from './config.ts';
 import type { Env } from './endpoints.ts';
 import { explain } from './errors.ts';
@@ -7,7 +7,8 @@ import type { AgentHandle } from './agent/launch.ts';
 import { ACTION_VOCABULARY, actionInputs, readConfig, type InputReader } from './inputs/index.ts';
 import { createMinter } from './pipeline.ts';
 import { publish, writeSummary } from './publish.ts';
-import { redact, setMasker } from './secrets.ts';
+import { log } from './log.ts';
+import { setMasker } from './secrets.ts';
 import type { SmokeResult } from './smoke/run.ts';
 import type { MintedToken } from './tokens/check.ts';
 
@@ -18,7 +19,7 @@ export async function run(env: Env = process.env): Promise<void> {
   try {
     const read = actionInputs(env);
     const config = readConfig(read, env, ACTION_VOCABULARY);
-    const minter = createMinter(config, { env, report: { info, warning } });
+    const minter = createMinter(config, { env, report: { info: log.info, warning: log.warning } });
     const minted = await minter.mint();
     const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : undefined;
     // keep_fresh, proxy_to: the agent runs on for the rest of the job; the step publishes only once it is ready.
@@ -30,22 +31,22 @@ export async function run(env: Env = process.env): Promise<void> {
       throw error;
     }
   } catch (error) {
-    setFailed(redact(explain(error)));
+    log.fail(explain(error));
   }
 }
 
 /** The agent's launcher, loaded only when asked for. */
 async function startAgentProcess(read: InputReader, env: Env, minted: MintedToken): Promise<AgentHandle> {
   const { launchAgent } = await import('./agent/launch.ts');
-  info('Starting the token agent for the rest of the job.');
-  return launchAgent(read, env, minted, info);
+  log.info('Starting the token agent for the rest of the job.');
+  return launchAgent(read, env, minted, log.info);
 }
 
 /** The smoke tests, loaded only when asked for (most runs mint a token and stop). A failure still gets its summary. */
 async function smokeTest(smoke: SmokeConfig, minted: MintedToken, http: Http, env: Env): Promise<SmokeResult[]> {
   const { runSmokeTests, smokeFailure } = await import('./smoke/run.ts');
-  info(`Smoke testing ${smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${smoke.retryForMs / 1000} s.`);
-  const results = await runSmokeTests(smoke, minted, http, info);
+  log.info(`Smoke testing ${smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${smoke.retryForMs / 1000} s.`);
+  const results = await runSmokeTests(smoke, minted, http, log.info);
   const failure = smokeFailure(results);
   if (failure) {
     await writeSummary(minted, results, env);

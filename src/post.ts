@@ -1,14 +1,15 @@
 // The action's post step (action.yml `post:`, run even when the job failed): stops the token agent the main step
 // left running, removes its token file, and reports what it did. Without an agent (no keep_fresh), it does nothing.
 import { existsSync, readFileSync } from 'node:fs';
-import { endGroup, getState, info, setFailed, setSecret, startGroup, warning } from '@actions/core';
+import { getState, setSecret } from '@actions/core';
 import type { AgentReport } from './agent-main.ts';
 import { logTail } from './agent/launch.ts';
 import { removeTokenFile } from './agent/token-file.ts';
 import { explain } from './errors.ts';
 import { parseJsonObject } from './json.ts';
 import { writeAgentSummary } from './publish.ts';
-import { redact, setMasker } from './secrets.ts';
+import { log } from './log.ts';
+import { setMasker } from './secrets.ts';
 
 /** How long the agent has to stop after SIGTERM before it is killed. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -29,15 +30,17 @@ export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     if (tokenFile) removeTokenFile(tokenFile);
     if (report) await writeAgentSummary(report, env);
     if (report) {
-      info(`Token agent: ${report.refreshes} refresh(es), ${report.requests} request(s) proxied, ${report.mintFailures} failed mint(s).`);
+      log.info(
+        `Token agent: ${report.refreshes} refresh(es), ${report.requests} request(s) proxied, ${report.mintFailures} failed mint(s).`,
+      );
     }
     if (!wasRunning) {
       const why = report?.died ?? (report?.stoppedAt ? 'it was stopped by a signal from outside the action' : 'no reason was recorded');
       throw new Error(`The token agent stopped before the end of the job: ${why}.${tail}`);
     }
-    if (report?.lastError) warning(`The token agent's last mint failed: ${report.lastError}`);
+    if (report?.lastError) log.warning(`The token agent's last mint failed: ${report.lastError}`);
   } catch (error) {
-    setFailed(redact(explain(error)));
+    log.fail(explain(error));
   }
 }
 
@@ -59,7 +62,7 @@ async function stop(pid: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
     if (!isOurAgent(pid)) return;
   }
-  warning(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killing it.`);
+  log.warning(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killing it.`);
   process.kill(pid, 'SIGKILL');
 }
 
@@ -71,9 +74,7 @@ function showLog(path: string, most = 500): void {
   } catch {
     return;
   }
-  startGroup(`Token agent log (${lines.length} lines${lines.length > most ? `, the last ${most}` : ''})`);
-  for (const line of lines.slice(-most)) info(redact(line));
-  endGroup();
+  log.group(`Token agent log (${lines.length} lines${lines.length > most ? `, the last ${most}` : ''})`, lines.slice(-most));
 }
 
 function readReport(path: string): AgentReport | undefined {

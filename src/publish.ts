@@ -1,9 +1,10 @@
 import { accessSync, constants } from 'node:fs';
-import { exportVariable, info, saveState, setOutput, summary, warning } from '@actions/core';
+import { exportVariable, saveState, setOutput, summary } from '@actions/core';
 import type { AgentHandle } from './agent/launch.ts';
 import type { AgentReport } from './agent-main.ts';
 import type { Config } from './config.ts';
 import { ActionError } from './errors.ts';
+import { log } from './log.ts';
 import type { Env } from './endpoints.ts';
 import { registerSecret } from './secrets.ts';
 import type { SmokeResult } from './smoke/run.ts';
@@ -64,19 +65,19 @@ export async function publish(
   }
   for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
   for (const [name, value] of Object.entries(variables)) exportVariable(name, value);
-  if (config.exportVariable) info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
+  if (config.exportVariable) log.info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
   if (agent) {
-    info(
+    log.info(
       `The token agent (pid ${agent.pid}) keeps ${agent.tokenFile} fresh${config.exportVariable ? ` ($${config.exportVariable}_FILE)` : ''} until the job ends.`,
     );
   }
   if (agent?.forwardProxyUrl) {
-    info(
+    log.info(
       `Forward proxy ready: $IAP_FORWARD_PROXY is ${agent.forwardProxyUrl}; browsers trust its CA in $IAP_PROXY_CA_FILE (${agent.caFile ?? ''}).`,
     );
   }
   if (agent?.proxyUrl)
-    info(
+    log.info(
       `Proxy ready: $IAP_PROXY_URL is ${agent.proxyUrl}; it adds a fresh token to every request to ${config.agent?.proxy?.target ?? ''}.`,
     );
   await writeSummary(minted, results, env);
@@ -117,7 +118,7 @@ export async function writeAgentSummary(report: AgentReport, env: Env): Promise<
       ])
       .write();
   } catch (error) {
-    warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);
+    log.warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -131,7 +132,7 @@ export async function writeSummary(minted: MintedToken, results: readonly SmokeR
     await buildSummary(minted, results).write();
   } catch (error) {
     // The summary is a courtesy: failing to write it must not hide the step's real outcome.
-    warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);
+    log.warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 

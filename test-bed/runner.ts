@@ -189,23 +189,46 @@ function renderLog(
   const visibleLog: string[] = [];
   const errors: string[] = [];
   const warnings: string[] = [];
+  /** While set, the token that ends stop-commands: until then every line is plain text, ::add-mask:: included. */
+  let stoppedBy: string | undefined;
   const mask = (line: string) => {
     let out = line;
     for (const secret of [...masks].sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
     return out;
   };
+  const command = (name: string, data: string): boolean => {
+    switch (name) {
+      case 'add-mask':
+        // Registered now: this line is not shown, and every later line is masked.
+        masks.add(data);
+        return true;
+      case 'stop-commands':
+        stoppedBy = data;
+        return true;
+      case 'error':
+      case 'warning':
+        for (const shown of data.split('\n')) visibleLog.push(mask(`${name}: ${shown}`));
+        (name === 'error' ? errors : warnings).push(mask(data));
+        return true;
+      default:
+        return false;
+    }
+  };
   for (const line of stdout.split('\n')) {
-    const command = /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line);
-    if (command?.[1] === 'add-mask') {
-      // Registered now: this line is not shown, and every later line is masked.
-      masks.add(unescapeData(command[2] ?? ''));
+    if (stoppedBy !== undefined) {
+      if (line.trim() === `::${stoppedBy}::`) stoppedBy = undefined;
+      else visibleLog.push(mask(line));
       continue;
     }
-    if (command) {
-      const data = unescapeData(command[2] ?? '');
-      for (const shown of data.split('\n')) visibleLog.push(mask(`${command[1]}: ${shown}`));
-      if (command[1] === 'error') errors.push(mask(data));
-      if (command[1] === 'warning') warnings.push(mask(data));
+    // ::command args::data, at the start of a line (after spaces); data un-escaped as the runner does.
+    const modern = /^\s*::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line);
+    if (modern && command(modern[1] ?? '', unescapeData(modern[2] ?? ''))) continue;
+    // The legacy ##[command args]data, which the runner honours anywhere in a line.
+    const legacy = /##\[([a-z-]+)(?: [^\]]*)?\](.*)$/.exec(line);
+    if (legacy && command(legacy[1] ?? '', unescapeData(legacy[2] ?? ''))) continue;
+    if (modern) {
+      // Another command (group, debug, …): shown as its data.
+      visibleLog.push(mask(`${modern[1] ?? ''}: ${unescapeData(modern[2] ?? '')}`));
       continue;
     }
     visibleLog.push(mask(line));

@@ -56,6 +56,9 @@ function parseAuthorizedUser(json: Record<string, unknown>, input: string, origi
   return { kind: 'refresh_token', clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
 }
 
+const STS_AUDIENCE =
+  /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
+
 const IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
 
 /** The service account of a `…/projects/-/serviceAccounts/EMAIL:generateAccessToken` URL. */
@@ -76,6 +79,13 @@ function parseExternalAccount(json: Record<string, unknown>, input: string, orig
     'external_account credentials',
     complain,
   );
+  // It names the provider in logs and STS requests: only a provider's resource name is accepted, never other text.
+  if (!STS_AUDIENCE.test(audience)) {
+    throw complain(
+      input,
+      'audience must be a Workload (or Workforce) Identity provider: //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER.',
+    );
+  }
   const tokenUrl = text(json, 'token_url') ?? 'https://sts.googleapis.com/v1/token';
   checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
   const impersonationUrl = text(json, 'service_account_impersonation_url');

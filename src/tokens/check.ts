@@ -1,3 +1,4 @@
+import { isEmail } from '../email.ts';
 import { ActionError } from '../errors.ts';
 import { decodeJwt } from '../jwt.ts';
 
@@ -38,6 +39,9 @@ export function checkIdToken(token: string, expect: Expectations): MintedToken {
   if (typeof email === 'string' && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
     throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
   }
+  // The email is logged and published as `principal`: only an email is believed.
+  if (typeof email === 'string' && !isEmail(email))
+    throw new ActionError("The minted token's email claim is not an email address; IAP would refuse it.");
   const principal = typeof email === 'string' ? email : (expect.principal ?? 'unknown');
   return { token, kind: 'id_token', audience: expect.audience, principal, expiresAt: new Date(exp * 1000) };
 }
