@@ -120,7 +120,7 @@ describe('proxy_to: $IAP_PROXY_URL for tools that cannot set a header', () => {
     );
     expect(main.outputs['token']?.split('.')).toHaveLength(3);
     expect(post.exitCode).toBe(0);
-    expect(post.visibleLog.join('\n')).toMatch(/Token agent: 0 refresh\(es\), 3 request\(s\) proxied/);
+    expect(post.visibleLog.join('\n')).toMatch(/Token agent: 0 refresh\(es\), 2 request\(s\) proxied/);
     expectNoLeaks(main, post);
   });
 

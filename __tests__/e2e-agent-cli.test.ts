@@ -111,11 +111,21 @@ describe('iap-token proxy', () => {
         socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
         socket.on('close', () => resolve(answer));
       });
+    // Another host named in the request line goes to the target; another Host (DNS rebinding) is refused.
     const absolute = await raw(
-      'GET http://elsewhere.example/app/absolute HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n',
+      `GET http://elsewhere.example/app/absolute HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
     );
     expect(absolute).toMatch(/^HTTP\/1\.1 200/);
     expect(absolute).toContain('"path":"/app/absolute"');
+    const rebound = await raw('GET /app/x HTTP/1.1\r\nHost: rebind.attacker.example:80\r\nConnection: close\r\n\r\n');
+    expect(rebound).toMatch(/^HTTP\/1\.1 421/);
+    const crossSite = await raw(
+      `POST /app/x HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: https://evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
+    expect(crossSite).toMatch(/^HTTP\/1\.1 403/);
+    const trace = await raw(`TRACE /app/x HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    expect(trace).toMatch(/^HTTP\/1\.1 405/);
+    expect(world.fake.appRequests.map((r) => r.path)).toEqual(['/app/absolute']);
     const tunnel = await raw('CONNECT elsewhere.example:443 HTTP/1.1\r\nHost: elsewhere.example:443\r\n\r\n');
     expect(tunnel).toMatch(/^HTTP\/1\.1 405/);
   });

@@ -265,3 +265,19 @@ describe('stop', () => {
     expect(w.live()).toHaveLength(0);
   });
 });
+
+// Found by review: with no usable token and a mint that keeps failing, each request used to start a mint of its own.
+describe('while a failed mint waits for its retry', () => {
+  test('callers get its reason at once, and no new mint starts until the retry', async () => {
+    const { w, keeper } = world();
+    const first = keeper.start();
+    await w.answer(0, new ActionError('the key was revoked'));
+    await expect(first).rejects.toThrow('the key was revoked');
+    for (let i = 0; i < 100; i++) await expect(keeper.current()).rejects.toThrow('the key was revoked');
+    expect(w.mints).toHaveLength(1);
+    await w.fire(); // the backoff's retry
+    expect(w.mints).toHaveLength(2);
+    await w.answer(1, w.token('fresh', 60));
+    await expect(keeper.current()).resolves.toMatchObject({ token: 'fresh' });
+  });
+});

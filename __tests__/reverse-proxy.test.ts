@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -140,9 +141,12 @@ describe('upstream request headers', () => {
 
   test('absolute-form GET http://other.example/x reaches the target as /x with the target Host', async () => {
     await start();
-    const answer = await raw('GET http://other.example/x?y=2 HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n');
+    const answer = await raw(`GET http://other.example/x?y=2 HTTP/1.1\r\nHost: 127.0.0.1:${proxy!.port}\r\nConnection: close\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(seen.map((up) => [up.url, up.headers['host']])).toEqual([['/x?y=2', upHost]]);
+    // Another Host (a page's own name resolving here, DNS rebinding) is refused, and reaches nothing.
+    expect(await raw('GET /x HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 421 /);
+    expect(seen).toHaveLength(1);
   });
 });
 
@@ -313,5 +317,40 @@ describe('connections and bodies', () => {
     const again = createTcpServer();
     await new Promise<void>((resolve, reject) => again.once('error', reject).listen(port, '127.0.0.1', resolve));
     await new Promise((resolve) => again.close(resolve));
+  });
+});
+
+// Found by review: each broke a common use.
+describe('answers and requests that once broke the proxy', () => {
+  test('a single Set-Cookie (a string, not a list) passes, its Domain rewritten', async () => {
+    await start();
+    handler = (_req, res) => res.writeHead(200, { 'set-cookie': 'session=1; Domain=127.0.0.1; Path=/' }).end('ok');
+    const answer = await call('/');
+    expect([answer.status, answer.headers['set-cookie']]).toEqual([200, ['session=1; Path=/']]);
+  });
+
+  test('an upload with Expect: 100-continue streams through (the header is not sent on)', async () => {
+    await start();
+    const answer = await call('/upload', { method: 'PUT', headers: { expect: '100-continue', 'content-length': '5' }, body: 'hello' });
+    expect(answer.status).toBe(200);
+    expect(seen[0]?.headers['expect']).toBeUndefined();
+  });
+
+  test("IAP's compressed refusal is read decoded, and reaches the client decoded", async () => {
+    const told: string[] = [];
+    await start({
+      onIapRefusal: async (_status, body) => {
+        told.push(body);
+        return { explanation: 'the token expired', retry: false };
+      },
+    });
+    handler = (_req, res) =>
+      res
+        .writeHead(401, { 'x-goog-iap-generated-response': 'true', 'content-encoding': 'gzip' })
+        .end(gzipSync('OpenID Connect token expired: JWT has expired'));
+    const answer = await call('/x', { headers: { 'accept-encoding': 'gzip' } });
+    expect(told).toEqual(['OpenID Connect token expired: JWT has expired']);
+    expect(answer.headers['content-encoding']).toBeUndefined();
+    expect(answer.body.toString()).toBe('OpenID Connect token expired: JWT has expired\n\niap-token: the token expired\n');
   });
 });

@@ -19916,8 +19916,68 @@ init_proxy();
 var import_node_http = require("node:http");
 var import_node_https = require("node:https");
 var import_node_stream = require("node:stream");
+var import_node_zlib = require("node:zlib");
 init_proxy();
 var import_undici = __toESM(require_undici(), 1);
+
+// src/errors.ts
+var InputError = class extends Error {
+  name = "InputError";
+  /** The input, flag or environment variable at fault, as the user spells it where they gave it. */
+  input;
+  /**
+   * `problem` reads after `label: ` (the action's "Input token_type", the CLI's "--token-type"), unless it is a sentence
+   * that starts with the input's name itself.
+   */
+  constructor(input, problem, label = `Input ${input}`) {
+    super(problem.startsWith(input) ? problem : `${label}: ${problem}`);
+    this.input = input;
+  }
+};
+var complainAsAction = (input, problem) => new InputError(input, problem);
+function quote(value) {
+  if (value.length <= 100 && !/[\r\n{}]/.test(value)) return `"${value}"`;
+  return `a ${value.length}-character value (not shown: it may be a secret)`;
+}
+var ApiError = class extends Error {
+  name = "ApiError";
+  what;
+  failure;
+  attempts;
+  remedy;
+  constructor(what, failure, attempts, remedy) {
+    super(describeFailure(what, failure, attempts));
+    this.what = what;
+    this.failure = failure;
+    this.attempts = attempts;
+    this.remedy = remedy;
+  }
+};
+var ActionError = class extends Error {
+  name = "ActionError";
+  remedy;
+  constructor(message, remedy) {
+    super(message);
+    this.remedy = remedy;
+  }
+};
+function describeFailure(what, failure, attempts) {
+  const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+  if (failure.status === 0) return `${what} failed${tries}: ${failure.message}`;
+  const code = failure.code ? ` ${failure.code}` : "";
+  return `${what} failed${tries}: HTTP ${failure.status}${code}: ${failure.message}`;
+}
+function explain(error) {
+  if (error instanceof ApiError || error instanceof ActionError) {
+    return error.remedy ? `${error.message}
+${error.remedy}` : error.message;
+  }
+  if (error instanceof InputError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  return `Unexpected error: ${message}`;
+}
+
+// src/http/forwarder.ts
 var HOP_BY_HOP = /* @__PURE__ */ new Set([
   "connection",
   "keep-alive",
@@ -19928,15 +19988,22 @@ var HOP_BY_HOP = /* @__PURE__ */ new Set([
   "trailer",
   "transfer-encoding",
   "upgrade",
-  "host"
+  "host",
+  // Node's server has answered the client's Expect: 100-continue itself; the upstream client may not send it on.
+  "expect"
 ]);
-var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 var REFUSAL_BYTES = 16 * 1024;
 function createForwarder(options) {
   const { target } = options;
   const send = target.protocol === "https:" ? import_node_https.request : import_node_http.request;
   const idleTimeoutMs = options.idleTimeoutMs ?? 12e4;
   const proxyUrl = getProxyUrl(target);
+  if (proxyUrl && options.header === "proxy-authorization") {
+    throw new ActionError(
+      `The token cannot travel in Proxy-Authorization to ${target.host} through the https_proxy this machine uses: use the authorization header, or exempt the host with no_proxy.`
+    );
+  }
   const timeouts = { headersTimeout: idleTimeoutMs, bodyTimeout: idleTimeoutMs };
   const dispatcher = proxyUrl ? new import_undici.ProxyAgent({ uri: proxyUrl.toString(), ...timeouts }) : new import_undici.Pool(target.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 6e4, ...timeouts });
   const origin = () => options.origin?.() ?? "";
@@ -19992,10 +20059,12 @@ function createForwarder(options) {
     );
   };
   const refused = (req, res, path, retried, replayable, token, refusal) => {
-    const body = refusal.body.text();
-    options.onIapRefusal(refusal.status, body, token).then(async ({ explanation, retry }) => {
-      if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
+    const body = refusal.body.text(refusal.headers["content-encoding"]);
+    const final = retried || !replayable;
+    options.onIapRefusal(refusal.status, body, token, final).then(async ({ explanation, retry }) => {
+      if (retry && !final && !res.destroyed) return forward(req, res, path, true);
       const headers = downstreamHeaders(refusal.headers, target, origin());
+      delete headers["content-encoding"];
       const text2 = `${body.replace(/\s+$/, "")}
 
 iap-token: ${explanation}
@@ -20089,7 +20158,7 @@ function downstreamHeaders(headers, target, origin) {
     }
   }
   const cookies = headers["set-cookie"];
-  if (cookies) out["set-cookie"] = cookies.map((cookie) => withoutTargetDomain(cookie, target.hostname));
+  if (cookies) out["set-cookie"] = [cookies].flat().map((cookie) => withoutTargetDomain(cookie, target.hostname));
   return out;
 }
 function withoutTargetDomain(cookie, hostname) {
@@ -20118,8 +20187,17 @@ var Collector = class extends import_node_stream.Writable {
     this.#size += chunk.length;
     done();
   }
-  text() {
-    return Buffer.concat(this.#chunks).toString("utf8");
+  /** The body as text, decoded when the server compressed it (undecodable or cut short: what could be read). */
+  text(encoding) {
+    const bytes = Buffer.concat(this.#chunks);
+    const decode = { gzip: import_node_zlib.gunzipSync, deflate: import_node_zlib.inflateSync, br: import_node_zlib.brotliDecompressSync };
+    const decoder = decode[String(encoding ?? "").trim().toLowerCase()];
+    if (!decoder) return bytes.toString("utf8");
+    try {
+      return decoder(bytes).toString("utf8").slice(0, this.#limit);
+    } catch {
+      return "";
+    }
   }
 };
 function answer(res, status2, reason) {
@@ -20171,64 +20249,8 @@ function upstreamReason(error, target, idleTimeoutMs) {
 // src/http/health.ts
 var HEALTH_PATH = "/.iap-token/healthz";
 
-// src/errors.ts
-var InputError = class extends Error {
-  name = "InputError";
-  /** The input, flag or environment variable at fault, as the user spells it where they gave it. */
-  input;
-  /**
-   * `problem` reads after `label: ` (the action's "Input token_type", the CLI's "--token-type"), unless it is a sentence
-   * that starts with the input's name itself.
-   */
-  constructor(input, problem, label = `Input ${input}`) {
-    super(problem.startsWith(input) ? problem : `${label}: ${problem}`);
-    this.input = input;
-  }
-};
-var complainAsAction = (input, problem) => new InputError(input, problem);
-function quote(value) {
-  if (value.length <= 100 && !/[\r\n{}]/.test(value)) return `"${value}"`;
-  return `a ${value.length}-character value (not shown: it may be a secret)`;
-}
-var ApiError = class extends Error {
-  name = "ApiError";
-  what;
-  failure;
-  attempts;
-  remedy;
-  constructor(what, failure, attempts, remedy) {
-    super(describeFailure(what, failure, attempts));
-    this.what = what;
-    this.failure = failure;
-    this.attempts = attempts;
-    this.remedy = remedy;
-  }
-};
-var ActionError = class extends Error {
-  name = "ActionError";
-  remedy;
-  constructor(message, remedy) {
-    super(message);
-    this.remedy = remedy;
-  }
-};
-function describeFailure(what, failure, attempts) {
-  const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
-  if (failure.status === 0) return `${what} failed${tries}: ${failure.message}`;
-  const code = failure.code ? ` ${failure.code}` : "";
-  return `${what} failed${tries}: HTTP ${failure.status}${code}: ${failure.message}`;
-}
-function explain(error) {
-  if (error instanceof ApiError || error instanceof ActionError) {
-    return error.remedy ? `${error.message}
-${error.remedy}` : error.message;
-  }
-  if (error instanceof InputError) return error.message;
-  const message = error instanceof Error ? error.message : String(error);
-  return `Unexpected error: ${message}`;
-}
-
 // src/http/listen.ts
+var SERVER_OPTIONS = { keepAliveTimeout: 65e3, requestTimeout: 0, headersTimeout: 6e4 };
 function listen(server, where) {
   return new Promise((resolve, reject) => {
     server.once("error", (error) => {
@@ -20263,7 +20285,7 @@ async function startForwardProxy(options) {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   };
-  const inner = (0, import_node_http2.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+  const inner = (0, import_node_http2.createServer)(SERVER_OPTIONS, (req, res) => {
     options.count?.("request");
     const origin2 = originOf.get(req.socket);
     const path = requestPath(req.url ?? "/");
@@ -20276,7 +20298,7 @@ async function startForwardProxy(options) {
     if (!origin2 || path === void 0) socket.destroy();
     else options.forwarderFor(origin2).upgrade(req, socket, head, path);
   });
-  const server = (0, import_node_http2.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+  const server = (0, import_node_http2.createServer)(SERVER_OPTIONS, (req, res) => {
     if (req.url === HEALTH_PATH || req.url?.startsWith(`${HEALTH_PATH}?`)) {
       const { ok, body } = options.health();
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
@@ -20438,11 +20460,15 @@ async function startReverseProxy(options) {
   await checkResolves(target);
   let origin = "";
   const forwarder = createForwarder({ ...options, origin: () => origin });
-  const server = (0, import_node_http3.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
-    options.count?.("request");
+  const server = (0, import_node_http3.createServer)(SERVER_OPTIONS, (req, res) => {
     const path = requestPath(req.url ?? "/");
     if (path === void 0) {
       answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
+      return;
+    }
+    const refusal = refuse(req, origin, options.listen.host);
+    if (refusal) {
+      answer(res, refusal.status, refusal.reason);
       return;
     }
     if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
@@ -20451,6 +20477,7 @@ async function startReverseProxy(options) {
       res.end(JSON.stringify(body));
       return;
     }
+    options.count?.("request");
     forwarder.request(req, res, path);
   });
   server.on("connect", (_req, socket) => {
@@ -20460,7 +20487,13 @@ async function startReverseProxy(options) {
   });
   server.on("upgrade", (req, socket, head) => {
     const path = requestPath(req.url ?? "/");
-    if (path === void 0) socket.destroy();
+    const refusal = refuse(req, origin, options.listen.host);
+    if (path === void 0 || refusal)
+      socket.end(`HTTP/1.1 ${refusal?.status ?? 400} Refused\r
+connection: close\r
+content-length: 0\r
+\r
+`);
     else forwarder.upgrade(req, socket, head, path);
   });
   try {
@@ -20478,6 +20511,31 @@ async function startReverseProxy(options) {
       void forwarder.close();
     })
   };
+}
+function refuse(req, origin, listenHost) {
+  if (req.method === "TRACE") return { status: 405, reason: "TRACE is refused: it would echo the token back" };
+  if (!isLoopback(listenHost)) return void 0;
+  const port = new URL(origin).port;
+  const host = String(req.headers.host ?? "").toLowerCase();
+  if (![`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${listenHost}:${port}`].includes(host)) {
+    return {
+      status: 421,
+      reason: `this proxy answers to http://127.0.0.1:${port} (or localhost) only, not to ${host.slice(0, 100) || "no Host"}`
+    };
+  }
+  const from = req.headers.origin;
+  const safe = req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS";
+  if (from !== void 0 && (!safe || req.headers.upgrade) && !isLoopbackOrigin(from)) {
+    return { status: 403, reason: "a request from another site is not sent on with the token" };
+  }
+  return void 0;
+}
+function isLoopbackOrigin(origin) {
+  try {
+    return isLoopback(new URL(origin).hostname);
+  } catch {
+    return false;
+  }
 }
 async function checkResolves(target) {
   if (getProxyUrl(target) || isLoopback(target.hostname)) return;
@@ -21711,6 +21769,7 @@ var TokenKeeper = class {
   #minting;
   #timer;
   #stopped = false;
+  #lastFailure;
   #failuresInARow = 0;
   #stats = { refreshes: 0, failures: 0, lastError: void 0 };
   constructor(options) {
@@ -21731,6 +21790,7 @@ var TokenKeeper = class {
     const current = this.#current;
     if (current && this.#usable(current)) return current;
     if (this.#stopped) throw new Error("the token agent has stopped");
+    if (this.#lastFailure && this.#timer !== void 0) throw this.#lastFailure;
     return this.#minting ?? this.#mint();
   }
   /**
@@ -21770,6 +21830,7 @@ var TokenKeeper = class {
     this.#current = minted;
     this.#mintedAt = this.#now();
     this.#failuresInARow = 0;
+    this.#lastFailure = void 0;
     this.#stats.lastError = void 0;
     if (refresh) this.#stats.refreshes++;
     const lifetime = minted.expiresAt.getTime() - this.#mintedAt;
@@ -21780,6 +21841,7 @@ var TokenKeeper = class {
     );
   }
   #fail(error) {
+    this.#lastFailure = error instanceof Error ? error : new Error(String(error));
     this.#stats.failures++;
     this.#failuresInARow++;
     this.#stats.lastError = redact(explain(error));
@@ -21992,7 +22054,11 @@ async function startAgent(options) {
     mint: () => minter.mint(),
     initial: options.initial,
     onToken: (minted) => {
-      if (tokenFile) writeTokenFile(tokenFile, minted.token);
+      try {
+        if (tokenFile) writeTokenFile(tokenFile, minted.token);
+      } catch (error) {
+        report2.warning(`Could not write the token file ${tokenFile ?? ""}: ${error.code ?? String(error)}`);
+      }
       changed();
     },
     log: report2.info
@@ -22019,14 +22085,14 @@ async function startAgent(options) {
   const forwarding = (keeper2, header) => ({
     header,
     token: async () => (await keeper2.current()).token,
-    onIapRefusal: async (status2, body, sentToken) => {
+    onIapRefusal: async (status2, body, sentToken, final) => {
       const kind = iapRefusal(status2, body);
       refusals[kind] = (refusals[kind] ?? 0) + 1;
       const principal = (await keeper2.current().catch(() => void 0))?.principal ?? "the caller";
       const explanation = explainRefusal(kind, header, principal);
       report2.info(`IAP refused a request with ${status2} (${kind}): ${explanation}`);
       changed();
-      if (kind !== "expired") return { explanation, retry: false };
+      if (kind !== "expired" || final) return { explanation, retry: false };
       const fresh = await keeper2.refreshNow(sentToken).catch(() => void 0);
       return { explanation, retry: fresh !== void 0 };
     },
@@ -22361,29 +22427,36 @@ function readSmokeConfig(input, coverage) {
 }
 function readTargets(value) {
   const targets = [];
-  for (const raw of value.split("\n")) {
+  for (const [index, raw] of value.split("\n").entries()) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
+    const where = `line ${index + 1}`;
     const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
     const method = (match?.[1] ?? "GET").toUpperCase();
     const text2 = match?.[2] ?? line;
     if (!match || !METHODS.includes(method)) {
-      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); cannot read ${quote(line)}`);
+      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); ${where} is neither`);
     }
     let url;
     try {
       url = new URL(text2);
     } catch {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is not a URL; give absolute http(s) URLs, one per line`);
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is not an http(s) URL`);
-    }
-    if (!carriesTokens(url)) {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is plain http; the token is sent only over https (http only to localhost)`);
+      throw new InputError("smoke_test_urls", `${where} is not a URL; give absolute https URLs, one per line`);
     }
     if (url.username || url.password) {
-      throw new InputError("smoke_test_urls", "a URL carries a user name or password; send credentials in smoke_test_headers instead");
+      throw new InputError(
+        "smoke_test_urls",
+        `${where}: the URL carries a user name or password; send credentials in smoke_test_headers instead`
+      );
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new InputError("smoke_test_urls", `${where}: ${quote(displayUrl(url))} is not an http(s) URL`);
+    }
+    if (!carriesTokens(url)) {
+      throw new InputError(
+        "smoke_test_urls",
+        `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`
+      );
     }
     targets.push({ method, url: url.toString() });
   }
@@ -22580,13 +22653,14 @@ function readUrlAudience({ fail, words }, audience) {
   try {
     url = new URL(audience);
   } catch {
-    return fail("audience", `must be a URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+    return fail("audience", `must be a URL ${signedJwt} (${accepted})`);
   }
-  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+  if (url.username || url.password) fail("audience", `must be a URL without a user name or password ${signedJwt} (${accepted})`);
+  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(displayUrl(url))}`);
   const normalized = `${url.origin}${url.pathname}`;
   const wildcard = normalized.indexOf("*");
   if (wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith("/*")) || url.search || url.hash) {
-    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(audience)}`);
+    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(displayUrl(url))}`);
   }
   return normalized;
 }

@@ -2226,29 +2226,36 @@ function readSmokeConfig(input, coverage) {
 }
 function readTargets(value) {
   const targets = [];
-  for (const raw of value.split("\n")) {
+  for (const [index, raw] of value.split("\n").entries()) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
+    const where = `line ${index + 1}`;
     const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
     const method = (match?.[1] ?? "GET").toUpperCase();
     const text2 = match?.[2] ?? line;
     if (!match || !METHODS.includes(method)) {
-      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); cannot read ${quote(line)}`);
+      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); ${where} is neither`);
     }
     let url;
     try {
       url = new URL(text2);
     } catch {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is not a URL; give absolute http(s) URLs, one per line`);
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is not an http(s) URL`);
-    }
-    if (!carriesTokens(url)) {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is plain http; the token is sent only over https (http only to localhost)`);
+      throw new InputError("smoke_test_urls", `${where} is not a URL; give absolute https URLs, one per line`);
     }
     if (url.username || url.password) {
-      throw new InputError("smoke_test_urls", "a URL carries a user name or password; send credentials in smoke_test_headers instead");
+      throw new InputError(
+        "smoke_test_urls",
+        `${where}: the URL carries a user name or password; send credentials in smoke_test_headers instead`
+      );
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new InputError("smoke_test_urls", `${where}: ${quote(displayUrl(url))} is not an http(s) URL`);
+    }
+    if (!carriesTokens(url)) {
+      throw new InputError(
+        "smoke_test_urls",
+        `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`
+      );
     }
     targets.push({ method, url: url.toString() });
   }
@@ -2561,13 +2568,14 @@ function readUrlAudience({ fail, words }, audience) {
   try {
     url = new URL(audience);
   } catch {
-    return fail("audience", `must be a URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+    return fail("audience", `must be a URL ${signedJwt} (${accepted})`);
   }
-  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+  if (url.username || url.password) fail("audience", `must be a URL without a user name or password ${signedJwt} (${accepted})`);
+  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(displayUrl(url))}`);
   const normalized = `${url.origin}${url.pathname}`;
   const wildcard = normalized.indexOf("*");
   if (wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith("/*")) || url.search || url.hash) {
-    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(audience)}`);
+    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(displayUrl(url))}`);
   }
   return normalized;
 }
@@ -22419,6 +22427,11 @@ function createForwarder(options) {
   const send = target.protocol === "https:" ? import_node_https.request : import_node_http2.request;
   const idleTimeoutMs = options.idleTimeoutMs ?? 12e4;
   const proxyUrl = getProxyUrl(target);
+  if (proxyUrl && options.header === "proxy-authorization") {
+    throw new ActionError(
+      `The token cannot travel in Proxy-Authorization to ${target.host} through the https_proxy this machine uses: use the authorization header, or exempt the host with no_proxy.`
+    );
+  }
   const timeouts = { headersTimeout: idleTimeoutMs, bodyTimeout: idleTimeoutMs };
   const dispatcher = proxyUrl ? new import_undici2.ProxyAgent({ uri: proxyUrl.toString(), ...timeouts }) : new import_undici2.Pool(target.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 6e4, ...timeouts });
   const origin = () => options.origin?.() ?? "";
@@ -22474,10 +22487,12 @@ function createForwarder(options) {
     );
   };
   const refused = (req, res, path, retried, replayable, token, refusal) => {
-    const body = refusal.body.text();
-    options.onIapRefusal(refusal.status, body, token).then(async ({ explanation, retry }) => {
-      if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
+    const body = refusal.body.text(refusal.headers["content-encoding"]);
+    const final = retried || !replayable;
+    options.onIapRefusal(refusal.status, body, token, final).then(async ({ explanation, retry }) => {
+      if (retry && !final && !res.destroyed) return forward(req, res, path, true);
       const headers = downstreamHeaders(refusal.headers, target, origin());
+      delete headers["content-encoding"];
       const text2 = `${body.replace(/\s+$/, "")}
 
 iap-token: ${explanation}
@@ -22571,7 +22586,7 @@ function downstreamHeaders(headers, target, origin) {
     }
   }
   const cookies = headers["set-cookie"];
-  if (cookies) out["set-cookie"] = cookies.map((cookie) => withoutTargetDomain(cookie, target.hostname));
+  if (cookies) out["set-cookie"] = [cookies].flat().map((cookie) => withoutTargetDomain(cookie, target.hostname));
   return out;
 }
 function withoutTargetDomain(cookie, hostname) {
@@ -22632,15 +22647,17 @@ function upstreamReason(error, target, idleTimeoutMs) {
       return `could not reach ${target.host} (${error.code ?? error.message})`;
   }
 }
-var import_node_http2, import_node_https, import_node_stream, import_undici2, HOP_BY_HOP, IDEMPOTENT, REFUSAL_BYTES, Collector;
+var import_node_http2, import_node_https, import_node_stream, import_node_zlib, import_undici2, HOP_BY_HOP, IDEMPOTENT, REFUSAL_BYTES, Collector;
 var init_forwarder = __esm({
   "src/http/forwarder.ts"() {
     "use strict";
     import_node_http2 = require("node:http");
     import_node_https = require("node:https");
     import_node_stream = require("node:stream");
+    import_node_zlib = require("node:zlib");
     init_proxy();
     import_undici2 = __toESM(require_undici(), 1);
+    init_errors();
     HOP_BY_HOP = /* @__PURE__ */ new Set([
       "connection",
       "keep-alive",
@@ -22651,9 +22668,11 @@ var init_forwarder = __esm({
       "trailer",
       "transfer-encoding",
       "upgrade",
-      "host"
+      "host",
+      // Node's server has answered the client's Expect: 100-continue itself; the upstream client may not send it on.
+      "expect"
     ]);
-    IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+    IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
     REFUSAL_BYTES = 16 * 1024;
     Collector = class extends import_node_stream.Writable {
       #chunks = [];
@@ -22668,8 +22687,17 @@ var init_forwarder = __esm({
         this.#size += chunk.length;
         done();
       }
-      text() {
-        return Buffer.concat(this.#chunks).toString("utf8");
+      /** The body as text, decoded when the server compressed it (undecodable or cut short: what could be read). */
+      text(encoding) {
+        const bytes = Buffer.concat(this.#chunks);
+        const decode = { gzip: import_node_zlib.gunzipSync, deflate: import_node_zlib.inflateSync, br: import_node_zlib.brotliDecompressSync };
+        const decoder = decode[String(encoding ?? "").trim().toLowerCase()];
+        if (!decoder) return bytes.toString("utf8");
+        try {
+          return decoder(bytes).toString("utf8").slice(0, this.#limit);
+        } catch {
+          return "";
+        }
       }
     };
   }
@@ -22699,10 +22727,12 @@ function listen(server, where) {
     });
   });
 }
+var SERVER_OPTIONS;
 var init_listen = __esm({
   "src/http/listen.ts"() {
     "use strict";
     init_errors();
+    SERVER_OPTIONS = { keepAliveTimeout: 65e3, requestTimeout: 0, headersTimeout: 6e4 };
   }
 });
 
@@ -22724,7 +22754,7 @@ async function startForwardProxy(options) {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   };
-  const inner = (0, import_node_http3.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+  const inner = (0, import_node_http3.createServer)(SERVER_OPTIONS, (req, res) => {
     options.count?.("request");
     const origin2 = originOf.get(req.socket);
     const path = requestPath(req.url ?? "/");
@@ -22737,7 +22767,7 @@ async function startForwardProxy(options) {
     if (!origin2 || path === void 0) socket.destroy();
     else options.forwarderFor(origin2).upgrade(req, socket, head, path);
   });
-  const server = (0, import_node_http3.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
+  const server = (0, import_node_http3.createServer)(SERVER_OPTIONS, (req, res) => {
     if (req.url === HEALTH_PATH || req.url?.startsWith(`${HEALTH_PATH}?`)) {
       const { ok, body } = options.health();
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
@@ -22889,11 +22919,15 @@ async function startReverseProxy(options) {
   await checkResolves(target);
   let origin = "";
   const forwarder = createForwarder({ ...options, origin: () => origin });
-  const server = (0, import_node_http4.createServer)({ keepAliveTimeout: 65e3 }, (req, res) => {
-    options.count?.("request");
+  const server = (0, import_node_http4.createServer)(SERVER_OPTIONS, (req, res) => {
     const path = requestPath(req.url ?? "/");
     if (path === void 0) {
       answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
+      return;
+    }
+    const refusal = refuse(req, origin, options.listen.host);
+    if (refusal) {
+      answer(res, refusal.status, refusal.reason);
       return;
     }
     if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
@@ -22902,6 +22936,7 @@ async function startReverseProxy(options) {
       res.end(JSON.stringify(body));
       return;
     }
+    options.count?.("request");
     forwarder.request(req, res, path);
   });
   server.on("connect", (_req, socket) => {
@@ -22911,7 +22946,13 @@ async function startReverseProxy(options) {
   });
   server.on("upgrade", (req, socket, head) => {
     const path = requestPath(req.url ?? "/");
-    if (path === void 0) socket.destroy();
+    const refusal = refuse(req, origin, options.listen.host);
+    if (path === void 0 || refusal)
+      socket.end(`HTTP/1.1 ${refusal?.status ?? 400} Refused\r
+connection: close\r
+content-length: 0\r
+\r
+`);
     else forwarder.upgrade(req, socket, head, path);
   });
   try {
@@ -22929,6 +22970,31 @@ async function startReverseProxy(options) {
       void forwarder.close();
     })
   };
+}
+function refuse(req, origin, listenHost) {
+  if (req.method === "TRACE") return { status: 405, reason: "TRACE is refused: it would echo the token back" };
+  if (!isLoopback(listenHost)) return void 0;
+  const port = new URL(origin).port;
+  const host = String(req.headers.host ?? "").toLowerCase();
+  if (![`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${listenHost}:${port}`].includes(host)) {
+    return {
+      status: 421,
+      reason: `this proxy answers to http://127.0.0.1:${port} (or localhost) only, not to ${host.slice(0, 100) || "no Host"}`
+    };
+  }
+  const from = req.headers.origin;
+  const safe = req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS";
+  if (from !== void 0 && (!safe || req.headers.upgrade) && !isLoopbackOrigin(from)) {
+    return { status: 403, reason: "a request from another site is not sent on with the token" };
+  }
+  return void 0;
+}
+function isLoopbackOrigin(origin) {
+  try {
+    return isLoopback(new URL(origin).hostname);
+  } catch {
+    return false;
+  }
 }
 async function checkResolves(target) {
   if (getProxyUrl(target) || isLoopback(target.hostname)) return;
@@ -23013,6 +23079,7 @@ var init_keeper = __esm({
       #minting;
       #timer;
       #stopped = false;
+      #lastFailure;
       #failuresInARow = 0;
       #stats = { refreshes: 0, failures: 0, lastError: void 0 };
       constructor(options) {
@@ -23033,6 +23100,7 @@ var init_keeper = __esm({
         const current = this.#current;
         if (current && this.#usable(current)) return current;
         if (this.#stopped) throw new Error("the token agent has stopped");
+        if (this.#lastFailure && this.#timer !== void 0) throw this.#lastFailure;
         return this.#minting ?? this.#mint();
       }
       /**
@@ -23072,6 +23140,7 @@ var init_keeper = __esm({
         this.#current = minted;
         this.#mintedAt = this.#now();
         this.#failuresInARow = 0;
+        this.#lastFailure = void 0;
         this.#stats.lastError = void 0;
         if (refresh) this.#stats.refreshes++;
         const lifetime = minted.expiresAt.getTime() - this.#mintedAt;
@@ -23082,6 +23151,7 @@ var init_keeper = __esm({
         );
       }
       #fail(error) {
+        this.#lastFailure = error instanceof Error ? error : new Error(String(error));
         this.#stats.failures++;
         this.#failuresInARow++;
         this.#stats.lastError = redact(explain(error));
@@ -23308,7 +23378,11 @@ async function startAgent(options) {
     mint: () => minter.mint(),
     initial: options.initial,
     onToken: (minted) => {
-      if (tokenFile) writeTokenFile(tokenFile, minted.token);
+      try {
+        if (tokenFile) writeTokenFile(tokenFile, minted.token);
+      } catch (error) {
+        report.warning(`Could not write the token file ${tokenFile ?? ""}: ${error.code ?? String(error)}`);
+      }
       changed();
     },
     log: report.info
@@ -23335,14 +23409,14 @@ async function startAgent(options) {
   const forwarding = (keeper2, header) => ({
     header,
     token: async () => (await keeper2.current()).token,
-    onIapRefusal: async (status, body, sentToken) => {
+    onIapRefusal: async (status, body, sentToken, final) => {
       const kind = iapRefusal(status, body);
       refusals[kind] = (refusals[kind] ?? 0) + 1;
       const principal = (await keeper2.current().catch(() => void 0))?.principal ?? "the caller";
       const explanation = explainRefusal(kind, header, principal);
       report.info(`IAP refused a request with ${status} (${kind}): ${explanation}`);
       changed();
-      if (kind !== "expired") return { explanation, retry: false };
+      if (kind !== "expired" || final) return { explanation, retry: false };
       const fresh = await keeper2.refreshNow(sentToken).catch(() => void 0);
       return { explanation, retry: fresh !== void 0 };
     },

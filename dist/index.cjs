@@ -1426,29 +1426,36 @@ function readSmokeConfig(input, coverage) {
 }
 function readTargets(value) {
   const targets = [];
-  for (const raw of value.split("\n")) {
+  for (const [index, raw] of value.split("\n").entries()) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
+    const where = `line ${index + 1}`;
     const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
     const method = (match?.[1] ?? "GET").toUpperCase();
     const text2 = match?.[2] ?? line;
     if (!match || !METHODS.includes(method)) {
-      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); cannot read ${quote(line)}`);
+      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); ${where} is neither`);
     }
     let url;
     try {
       url = new URL(text2);
     } catch {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is not a URL; give absolute http(s) URLs, one per line`);
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is not an http(s) URL`);
-    }
-    if (!carriesTokens(url)) {
-      throw new InputError("smoke_test_urls", `${quote(text2)} is plain http; the token is sent only over https (http only to localhost)`);
+      throw new InputError("smoke_test_urls", `${where} is not a URL; give absolute https URLs, one per line`);
     }
     if (url.username || url.password) {
-      throw new InputError("smoke_test_urls", "a URL carries a user name or password; send credentials in smoke_test_headers instead");
+      throw new InputError(
+        "smoke_test_urls",
+        `${where}: the URL carries a user name or password; send credentials in smoke_test_headers instead`
+      );
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new InputError("smoke_test_urls", `${where}: ${quote(displayUrl(url))} is not an http(s) URL`);
+    }
+    if (!carriesTokens(url)) {
+      throw new InputError(
+        "smoke_test_urls",
+        `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`
+      );
     }
     targets.push({ method, url: url.toString() });
   }
@@ -1755,13 +1762,14 @@ function readUrlAudience({ fail, words }, audience) {
   try {
     url = new URL(audience);
   } catch {
-    return fail("audience", `must be a URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+    return fail("audience", `must be a URL ${signedJwt} (${accepted})`);
   }
-  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+  if (url.username || url.password) fail("audience", `must be a URL without a user name or password ${signedJwt} (${accepted})`);
+  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(displayUrl(url))}`);
   const normalized = `${url.origin}${url.pathname}`;
   const wildcard = normalized.indexOf("*");
   if (wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith("/*")) || url.search || url.hash) {
-    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(audience)}`);
+    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(displayUrl(url))}`);
   }
   return normalized;
 }

@@ -70,7 +70,12 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     mint: () => minter.mint(),
     initial: options.initial,
     onToken: (minted) => {
-      if (tokenFile) writeTokenFile(tokenFile, minted.token);
+      // A token file that cannot be written (a later step removed its folder) must not stop the proxy's tokens.
+      try {
+        if (tokenFile) writeTokenFile(tokenFile, minted.token);
+      } catch (error) {
+        report.warning(`Could not write the token file ${tokenFile ?? ''}: ${(error as { code?: string }).code ?? String(error)}`);
+      }
       changed();
     },
     log: report.info,
@@ -99,14 +104,15 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const forwarding = (keeper: TokenKeeper, header: 'authorization' | 'proxy-authorization') => ({
     header,
     token: async () => (await keeper.current()).token,
-    onIapRefusal: async (status: number, body: string, sentToken: string) => {
+    onIapRefusal: async (status: number, body: string, sentToken: string, final: boolean) => {
       const kind = iapRefusal(status, body);
       refusals[kind] = (refusals[kind] ?? 0) + 1;
       const principal = (await keeper.current().catch(() => undefined))?.principal ?? 'the caller';
       const explanation = explainRefusal(kind, header, principal);
       report.info(`IAP refused a request with ${status} (${kind}): ${explanation}`);
       changed();
-      if (kind !== 'expired') return { explanation, retry: false };
+      // A refusal of the retry itself (a clock far off) mints nothing more: one mint per stale token.
+      if (kind !== 'expired' || final) return { explanation, retry: false };
       const fresh = await keeper.refreshNow(sentToken).catch(() => undefined);
       return { explanation, retry: fresh !== undefined };
     },

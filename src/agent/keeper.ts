@@ -49,6 +49,7 @@ export class TokenKeeper {
   #minting: Promise<MintedToken> | undefined;
   #timer: unknown;
   #stopped = false;
+  #lastFailure: Error | undefined;
   #failuresInARow = 0;
   #stats = { refreshes: 0, failures: 0, lastError: undefined as string | undefined };
 
@@ -72,6 +73,8 @@ export class TokenKeeper {
     const current = this.#current;
     if (current && this.#usable(current)) return current;
     if (this.#stopped) throw new Error('the token agent has stopped');
+    // While a failed mint waits for its retry, callers get its reason at once: requests do not mint one each.
+    if (this.#lastFailure && this.#timer !== undefined) throw this.#lastFailure;
     return this.#minting ?? this.#mint();
   }
 
@@ -122,6 +125,7 @@ export class TokenKeeper {
     this.#current = minted;
     this.#mintedAt = this.#now();
     this.#failuresInARow = 0;
+    this.#lastFailure = undefined;
     this.#stats.lastError = undefined;
     if (refresh) this.#stats.refreshes++;
     // Less than a quarter of the lifetime left: mint again.
@@ -134,6 +138,7 @@ export class TokenKeeper {
   }
 
   #fail(error: unknown): void {
+    this.#lastFailure = error instanceof Error ? error : new Error(String(error));
     this.#stats.failures++;
     this.#failuresInARow++;
     this.#stats.lastError = redact(explain(error));

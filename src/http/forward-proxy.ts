@@ -4,7 +4,7 @@ import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
 import { answer, requestPath, type Forwarder } from './forwarder.ts';
 import { HEALTH_PATH } from './health.ts';
-import { listen } from './listen.ts';
+import { listen, SERVER_OPTIONS } from './listen.ts';
 import type { RunningProxy } from './reverse-proxy.ts';
 
 /**
@@ -50,7 +50,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
   };
 
   // The requests inside intercepted TLS connections: each goes to the connection's origin, with the token.
-  const inner = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const inner = createServer(SERVER_OPTIONS, (req, res) => {
     options.count?.('request');
     const origin = originOf.get(req.socket);
     const path = requestPath(req.url ?? '/');
@@ -64,7 +64,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     else options.forwarderFor(origin).upgrade(req, socket, head, path);
   });
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const server = createServer(SERVER_OPTIONS, (req, res) => {
     if (req.url === HEALTH_PATH || req.url?.startsWith(`${HEALTH_PATH}?`)) {
       const { ok, body } = options.health();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });

@@ -8,8 +8,10 @@ import {
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
 import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import { ActionError } from '../errors.ts';
 
 /**
  * Forwarding to one origin with a token, shared by the reverse proxy (one origin) and the forward proxy (one per
@@ -28,7 +30,12 @@ export interface ForwarderOptions {
    * IAP answered `status` itself (it refused the token). Returns what the client is told under IAP's own body, and
    * whether a fresh token is worth one more try (an expired token); `retry` is honoured for replayable requests only.
    */
-  readonly onIapRefusal: (status: number, body: string, sentToken: string) => Promise<{ explanation: string; retry: boolean }>;
+  readonly onIapRefusal: (
+    status: number,
+    body: string,
+    sentToken: string,
+    final: boolean,
+  ) => Promise<{ explanation: string; retry: boolean }>;
   /** An upstream connection silent for this long is given up (504). */
   readonly idleTimeoutMs?: number;
   readonly log: (line: string) => void;
@@ -58,9 +65,11 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'host',
+  // Node's server has answered the client's Expect: 100-continue itself; the upstream client may not send it on.
+  'expect',
 ]);
 /** Methods whose repetition has no further effect; only these are retried, and only without a body. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** IAP's refusals are a line or a small page; more is not read before answering the client. */
 const REFUSAL_BYTES = 16 * 1024;
 
@@ -71,6 +80,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   // undici's pool for the upstream: kept-alive connections, and measured 1.6 times the throughput of node:http's
   // client as a proxy on this machine (npm run bench). Through https_proxy, its ProxyAgent tunnels.
   const proxyUrl = getProxyUrl(target);
+  if (proxyUrl && options.header === 'proxy-authorization') {
+    // undici's tunnel through https_proxy claims Proxy-Authorization for the egress proxy itself.
+    throw new ActionError(
+      `The token cannot travel in Proxy-Authorization to ${target.host} through the https_proxy this machine uses: use the authorization header, or exempt the host with no_proxy.`,
+    );
+  }
   const timeouts = { headersTimeout: idleTimeoutMs, bodyTimeout: idleTimeoutMs };
   const dispatcher: Dispatcher = proxyUrl
     ? new ProxyAgent({ uri: proxyUrl.toString(), ...timeouts })
@@ -141,12 +156,15 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     token: string,
     refusal: { status: number; headers: IncomingHttpHeaders; body: Collector },
   ): void => {
-    const body = refusal.body.text();
+    const body = refusal.body.text(refusal.headers['content-encoding']);
+    const final = retried || !replayable;
     options
-      .onIapRefusal(refusal.status, body, token)
+      .onIapRefusal(refusal.status, body, token, final)
       .then(async ({ explanation, retry }) => {
-        if (retry && replayable && !retried && !res.destroyed) return forward(req, res, path, true);
+        if (retry && !final && !res.destroyed) return forward(req, res, path, true);
         const headers = downstreamHeaders(refusal.headers, target, origin());
+        // The body is sent decoded, with the diagnosis under it.
+        delete headers['content-encoding'];
         const text = `${body.replace(/\s+$/, '')}\n\niap-token: ${explanation}\n`;
         headers['x-iap-token-diagnosis'] = explanation.replace(/[^\x20-\x7e]/g, '?');
         headers['content-length'] = String(Buffer.byteLength(text));
@@ -251,8 +269,9 @@ function downstreamHeaders(headers: IncomingHttpHeaders, target: URL, origin: st
       // A relative Location stays as it is: it is relative to the proxy already.
     }
   }
-  const cookies = headers['set-cookie'];
-  if (cookies) out['set-cookie'] = cookies.map((cookie) => withoutTargetDomain(cookie, target.hostname));
+  // One cookie may come as a string, several as a list (undici passes both).
+  const cookies = headers['set-cookie'] as string | string[] | undefined;
+  if (cookies) out['set-cookie'] = [cookies].flat().map((cookie) => withoutTargetDomain(cookie, target.hostname));
   return out;
 }
 
@@ -290,8 +309,22 @@ class Collector extends Writable {
     done();
   }
 
-  text(): string {
-    return Buffer.concat(this.#chunks).toString('utf8');
+  /** The body as text, decoded when the server compressed it (undecodable or cut short: what could be read). */
+  text(encoding: string | string[] | undefined): string {
+    const bytes = Buffer.concat(this.#chunks);
+    const decode: Record<string, (input: Buffer) => Buffer> = { gzip: gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
+    const decoder =
+      decode[
+        String(encoding ?? '')
+          .trim()
+          .toLowerCase()
+      ];
+    if (!decoder) return bytes.toString('utf8');
+    try {
+      return decoder(bytes).toString('utf8').slice(0, this.#limit);
+    } catch {
+      return '';
+    }
   }
 }
 

@@ -2,6 +2,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ActionError } from '../errors.ts';
 
+/**
+ * The proxies' servers: connections kept alive as long as an upstream's; no limit on a request's whole length (a
+ * slow upload of any size streams through), but its headers within a minute.
+ */
+export const SERVER_OPTIONS = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 };
+
 /** Listens on `host:port` (port 0: any free one) and resolves with the server's origin; a busy port is explained. */
 export function listen(server: Server, where: { readonly host: string; readonly port: number }): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -6,7 +6,7 @@ import { ActionError } from '../errors.ts';
 import { isLoopback } from '../urls.ts';
 import { answer, createForwarder, requestPath, type ForwarderOptions } from './forwarder.ts';
 import { HEALTH_PATH } from './health.ts';
-import { listen } from './listen.ts';
+import { listen, SERVER_OPTIONS } from './listen.ts';
 
 /**
  * An authenticating reverse proxy on loopback: every request goes to one target origin (src/http/forwarder.ts). It
@@ -36,11 +36,15 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   let origin = '';
   const forwarder = createForwarder({ ...options, origin: () => origin });
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    options.count?.('request');
+  const server = createServer(SERVER_OPTIONS, (req, res) => {
     const path = requestPath(req.url ?? '/');
     if (path === undefined) {
       answer(res, 400, 'a request names a path (or an absolute URL, of which only the path is used)');
+      return;
+    }
+    const refusal = refuse(req, origin, options.listen.host);
+    if (refusal) {
+      answer(res, refusal.status, refusal.reason);
       return;
     }
     if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
@@ -49,6 +53,7 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
       res.end(JSON.stringify(body));
       return;
     }
+    options.count?.('request');
     forwarder.request(req, res, path);
   });
 
@@ -60,7 +65,9 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const path = requestPath(req.url ?? '/');
-    if (path === undefined) socket.destroy();
+    const refusal = refuse(req, origin, options.listen.host);
+    if (path === undefined || refusal)
+      socket.end(`HTTP/1.1 ${refusal?.status ?? 400} Refused\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else forwarder.upgrade(req, socket, head, path);
   });
 
@@ -80,6 +87,40 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
         void forwarder.close();
       }),
   };
+}
+
+/**
+ * Requests this proxy will not serve, though they reached it. A page in a browser on this machine can reach
+ * 127.0.0.1 too: by DNS rebinding (its own name, resolving here: the Host is then that name) or by a cross-site form
+ * or WebSocket (the Origin is then another site's). Either would be sent on with the token. So on loopback the Host
+ * must name the proxy itself, and a request that can change something (not GET, HEAD or OPTIONS) or open a WebSocket
+ * may come from no other site. TRACE, which would echo the token back, is refused.
+ */
+function refuse(req: IncomingMessage, origin: string, listenHost: string): { status: number; reason: string } | undefined {
+  if (req.method === 'TRACE') return { status: 405, reason: 'TRACE is refused: it would echo the token back' };
+  if (!isLoopback(listenHost)) return undefined; // Listening elsewhere was asked for, with a warning.
+  const port = new URL(origin).port;
+  const host = String(req.headers.host ?? '').toLowerCase();
+  if (![`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${listenHost}:${port}`].includes(host)) {
+    return {
+      status: 421,
+      reason: `this proxy answers to http://127.0.0.1:${port} (or localhost) only, not to ${host.slice(0, 100) || 'no Host'}`,
+    };
+  }
+  const from = req.headers.origin;
+  const safe = req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS';
+  if (from !== undefined && (!safe || req.headers.upgrade) && !isLoopbackOrigin(from)) {
+    return { status: 403, reason: 'a request from another site is not sent on with the token' };
+  }
+  return undefined;
+}
+
+function isLoopbackOrigin(origin: string): boolean {
+  try {
+    return isLoopback(new URL(origin).hostname);
+  } catch {
+    return false;
+  }
 }
 
 /** A target that does not resolve is an error before anything listens (behind a proxy, the proxy resolves it). */

@@ -4,7 +4,7 @@ import { isEmail } from '../email.ts';
 import { checkEndpointUrl, resolveEndpoints, type Env } from '../endpoints.ts';
 import { quote } from '../errors.ts';
 import { registerSecret } from '../secrets.ts';
-import { audienceCovers, carriesTokens } from '../urls.ts';
+import { audienceCovers, carriesTokens, displayUrl } from '../urls.ts';
 import { parseCredentialsFile } from './credentials-file.ts';
 import { parseCredentialsJson } from './key-file.ts';
 import { readSmokeConfig } from './smoke.ts';
@@ -127,15 +127,17 @@ function readUrlAudience({ fail, words }: Context, audience: string): string {
   try {
     url = new URL(audience);
   } catch {
-    return fail('audience', `must be a URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+    return fail('audience', `must be a URL ${signedJwt} (${accepted})`);
   }
-  if (!carriesTokens(url)) fail('audience', `must be an https URL ${signedJwt} (${accepted}), got ${quote(audience)}`);
+  // Shown without userinfo or query, which may hold secrets.
+  if (url.username || url.password) fail('audience', `must be a URL without a user name or password ${signedJwt} (${accepted})`);
+  if (!carriesTokens(url)) fail('audience', `must be an https URL ${signedJwt} (${accepted}), got ${quote(displayUrl(url))}`);
   // IAP compares the audience with the URL it serves, so the audience is that URL normalised (host in lower case, no
   // default port); a wildcard is allowed only as a whole last path segment, so https://host* cannot cover host.evil.
   const normalized = `${url.origin}${url.pathname}`;
   const wildcard = normalized.indexOf('*');
   if ((wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith('/*'))) || url.search || url.hash) {
-    fail('audience', `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(audience)}`);
+    fail('audience', `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(displayUrl(url))}`);
   }
   return normalized;
 }

@@ -1,7 +1,7 @@
 import type { SmokeConfig, SmokeTarget, StatusSet } from '../config.ts';
 import { InputError, quote } from '../errors.ts';
 import { registerSecret } from '../secrets.ts';
-import { carriesTokens } from '../urls.ts';
+import { carriesTokens, displayUrl } from '../urls.ts';
 import type { InputName } from './vocabulary.ts';
 
 /** The smoke_test_* inputs (the action's only; the CLI has no smoke tests). Every error names its input. */
@@ -32,32 +32,44 @@ export function readSmokeConfig(input: Input, coverage: ((url: URL) => string | 
   return { targets, header, headers, expected, retryForMs, timeoutMs };
 }
 
+/**
+ * One URL per line, `URL` or `METHOD URL`. No message quotes a line whole: a URL may carry a key in its query or a
+ * password before its host; lines are named by number, URLs shown without userinfo and query.
+ */
 function readTargets(value: string): SmokeTarget[] {
   const targets: SmokeTarget[] = [];
-  for (const raw of value.split('\n')) {
+  for (const [index, raw] of value.split('\n').entries()) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
+    const where = `line ${index + 1}`;
     const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
     const method = (match?.[1] ?? 'GET').toUpperCase();
     const text = match?.[2] ?? line;
     if (!match || !METHODS.includes(method)) {
-      throw new InputError('smoke_test_urls', `each line is URL or METHOD URL (${METHODS.join(', ')}); cannot read ${quote(line)}`);
+      throw new InputError('smoke_test_urls', `each line is URL or METHOD URL (${METHODS.join(', ')}); ${where} is neither`);
     }
     let url: URL;
     try {
       url = new URL(text);
     } catch {
-      throw new InputError('smoke_test_urls', `${quote(text)} is not a URL; give absolute http(s) URLs, one per line`);
+      throw new InputError('smoke_test_urls', `${where} is not a URL; give absolute https URLs, one per line`);
+    }
+    // Userinfo first, so that no later message shows a URL that carries a password.
+    if (url.username || url.password) {
+      throw new InputError(
+        'smoke_test_urls',
+        `${where}: the URL carries a user name or password; send credentials in smoke_test_headers instead`,
+      );
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new InputError('smoke_test_urls', `${quote(text)} is not an http(s) URL`);
+      throw new InputError('smoke_test_urls', `${where}: ${quote(displayUrl(url))} is not an http(s) URL`);
     }
     if (!carriesTokens(url)) {
       // The token (and any smoke_test_headers) would cross the network in the clear.
-      throw new InputError('smoke_test_urls', `${quote(text)} is plain http; the token is sent only over https (http only to localhost)`);
-    }
-    if (url.username || url.password) {
-      throw new InputError('smoke_test_urls', 'a URL carries a user name or password; send credentials in smoke_test_headers instead');
+      throw new InputError(
+        'smoke_test_urls',
+        `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`,
+      );
     }
     targets.push({ method, url: url.toString() });
   }
