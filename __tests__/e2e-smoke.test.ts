@@ -48,10 +48,11 @@ describe('smoke tests that pass', () => {
 
   test('all targets run side by side', async () => {
     const urls = Array.from({ length: 8 }, (_, i) => app(`/slow/${i}`));
-    world.fake.inject('iap', ...urls.map(() => ({ delayMs: 300 })));
+    // Each URL is first checked without the token (is IAP there?), then called with it.
+    world.fake.inject('iap', ...[...urls, ...urls].map(() => ({ delayMs: 300 })));
     const result = await run(world, smoke(urls.join('\n')));
     expectSuccess(result);
-    expect(world.fake.maxInFlight.get('iap')).toBe(8);
+    expect(world.fake.maxInFlight.get('iap')).toBeGreaterThanOrEqual(8);
   });
 
   test("IAP's 403 while a grant propagates is retried until it heals", async () => {
@@ -71,7 +72,7 @@ describe('smoke tests that pass', () => {
   });
 
   test("the app's 5xx are retried; expected statuses can include others", async () => {
-    world.fake.inject('iap', { status: 503, body: 'warming up', headers: { 'content-type': 'text/plain' } }, { status: 502 });
+    world.fake.inject('iap', {}, { status: 503, body: 'warming up', headers: { 'content-type': 'text/plain' } }, { status: 502 });
     const healed = await run(world, smoke(app('/healthz')));
     expectSuccess(healed);
     expect(resultsOf(healed.outputs).map((r) => [r.status, r.attempts, r.from])).toEqual([[200, 3, 'app']]);
@@ -82,15 +83,15 @@ describe('smoke tests that pass', () => {
   });
 
   test('a POST is not repeated once the app may have seen it; an IAP refusal before the app still is', async () => {
-    world.fake.inject('iap', { status: 503 });
+    world.fake.inject('iap', {}, { status: 503 });
     const error = expectFailure(await run(world, smoke(`POST ${app('/orders')}`)));
     expect(error).toContain('The app kept answering 503');
-    expect(world.fake.count('iap')).toBe(1);
+    expect(world.fake.count('iap')).toBe(2); // the check without the token (a GET), and the POST once
     world.fake.reset();
-    world.fake.inject('iap', { status: 403, headers: { 'x-goog-iap-generated-response': 'true' }, body: 'denied' });
+    world.fake.inject('iap', {}, { status: 403, headers: { 'x-goog-iap-generated-response': 'true' }, body: 'denied' });
     const healed = await run(world, smoke(`POST ${app('/orders')}`));
     expectSuccess(healed);
-    expect(world.fake.count('iap')).toBe(2);
+    expect(world.fake.count('iap')).toBe(3);
   });
 
   test('proxy-authorization: IAP takes the token from it and passes the app its own Authorization', async () => {
@@ -118,7 +119,7 @@ describe('smoke tests that pass', () => {
     const result = await run(world, smoke(app('/redirect'), { smoke_test_expected_status: '302' }));
     expectSuccess(result);
     expect(resultsOf(result.outputs)[0]).toMatchObject({ status: 302, from: 'app', attempts: 1 });
-    expect(world.fake.count('iap')).toBe(1);
+    expect(world.fake.count('iap')).toBe(2);
   });
 });
 
@@ -146,8 +147,8 @@ describe('smoke tests that fail say why, and leave no outputs', () => {
       `IAP on this app uses the OAuth client ${world.fake.iap.clientId}, and the token's audience is 999-other.apps.googleusercontent.com`,
     );
     expect(error).toContain(`token_type: signed_jwt with audience ${world.fake.url}/*`);
-    // One call with the token, one sign-in probe without it.
-    expect(world.fake.requests.filter((r) => r.endpoint === 'iap')).toHaveLength(2);
+    // The check that IAP is there, one call with the token, one sign-in probe without it.
+    expect(world.fake.requests.filter((r) => r.endpoint === 'iap')).toHaveLength(3);
   });
 
   test('an ID token without the email claim: include_email', async () => {
@@ -161,7 +162,7 @@ describe('smoke tests that fail say why, and leave no outputs', () => {
     const error = expectFailure(await run(world, smoke(app('/status/403'))));
     expect(error).toContain('The request passed IAP, and the app (or the service behind IAP) refused it with 403.');
     expect(error).toContain('--role=roles/run.invoker --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-iap.iam.gserviceaccount.com');
-    expect(world.fake.count('iap')).toBe(1);
+    expect(world.fake.count('iap')).toBe(2);
   });
 
   test('an unexpected status fails at once; a redirect names where it went', async () => {
@@ -170,11 +171,11 @@ describe('smoke tests that fail say why, and leave no outputs', () => {
     expect(error).toContain('Smoke test failed for 2 of 2 URL(s)');
     expect(error).toContain('The app answered 404, which smoke_test_expected_status (200-299) does not accept.');
     expect(error).toContain('The app redirected to https://login.example.com/start; redirects are not followed');
-    expect(world.fake.count('iap')).toBe(2);
+    expect(world.fake.count('iap')).toBe(4);
   });
 
   test('a target slower than smoke_test_timeout, with no time to retry', async () => {
-    world.fake.inject('iap', { delayMs: 2_000 });
+    world.fake.inject('iap', {}, { delayMs: 2_000 });
     const error = expectFailure(await run(world, smoke(app('/slow'), { smoke_test_timeout: '1', smoke_test_retry_for: '0' })));
     expect(error).toContain('No answer within the retry window (0 s): no complete answer from');
     expect(error).toContain('within 1 s');
@@ -229,5 +230,25 @@ describe('smoke-test inputs are checked before anything is minted', () => {
     });
     expectSuccess(wildcard);
     expect(resultsOf(wildcard.outputs).every((r) => r.ok)).toBe(true);
+  });
+});
+
+describe('an ID token goes only to URLs IAP answers for', () => {
+  test('a URL without IAP in front: the token is not sent, and the target fails saying so', async () => {
+    const result = await run(world, smoke(`${world.fake.url}/public/status`));
+    const error = expectFailure(result);
+    expect(error).toContain('IAP does not answer for this URL, so the ID token was not sent');
+    expect(world.fake.publicRequests.map((r) => [r.path, r.authorization])).toEqual([['/public/status', null]]);
+  });
+
+  test('a signed JWT needs no such check: its audience is the URL itself', async () => {
+    const result = await run(world, {
+      audience: `${world.fake.url}/*`,
+      token_type: 'signed_jwt',
+      credentials_json: key(),
+      smoke_test_urls: app('/x'),
+    });
+    expectSuccess(result);
+    expect(world.fake.count('iap')).toBe(1);
   });
 });

@@ -2574,7 +2574,10 @@ async function signInClientId(failed) {
     });
     const location = response.headers["location"];
     if (response.status < 300 || response.status > 399 || typeof location !== "string") return void 0;
-    return new URL(location, failed.target.url).searchParams.get("client_id") ?? void 0;
+    const signIn = new URL(location, failed.target.url);
+    if (signIn.protocol !== "https:" || signIn.hostname !== "accounts.google.com") return void 0;
+    const clientId = signIn.searchParams.get("client_id") ?? "";
+    return /^[\w.-]+\.apps\.googleusercontent\.com$/.test(clientId) ? clientId : void 0;
   } catch {
     return void 0;
   }
@@ -2604,7 +2607,61 @@ __export(run_exports, {
   smokeFailure: () => smokeFailure
 });
 async function runSmokeTests(config, minted, http2, log2, now = Date.now) {
-  return Promise.all(config.targets.map((target) => runOne(target, config, minted, http2, log2, now)));
+  return Promise.all(
+    config.targets.map(async (target) => {
+      if (minted.kind === "id_token") {
+        const refusal = await iapGate(target, config, http2, now);
+        if (refusal) {
+          log2(`✗ ${target.method} ${displayUrl(target.url)}: the ID token was not sent (${refusal.why})`);
+          return refusal.result;
+        }
+      }
+      return runOne(target, config, minted, http2, log2, now);
+    })
+  );
+}
+async function iapGate(target, config, http2, now) {
+  const started = now();
+  const shown = displayUrl(target.url);
+  let response;
+  let attempts = 1;
+  try {
+    ({ response, attempts } = await http2.send({
+      what: `IAP check of ${shown} (no token)`,
+      method: "GET",
+      url: target.url,
+      headers: config.headers,
+      retry: { ...SMOKE_POLICY, timeoutMs: config.timeoutMs, budgetMs: config.retryForMs }
+    }));
+  } catch (error2) {
+    if (!(error2 instanceof ApiError)) throw error2;
+    attempts = error2.attempts;
+  }
+  if (response && (fromIap(response) || signsInWithGoogle(response))) return void 0;
+  const why = response ? `${shown} answered ${response.status} without IAP's mark (X-Goog-IAP-Generated-Response) or its sign-in redirect` : `${shown} did not answer`;
+  const diagnosis = `IAP does not answer for this URL, so the ID token was not sent: ${why}. An ID token is accepted by every IAP app on its OAuth client for an hour, so it goes only to URLs behind IAP; check the URL (a typo, a staging host, an app without IAP).`;
+  return {
+    why,
+    result: {
+      method: target.method,
+      url: shown,
+      status: response?.status ?? null,
+      ok: false,
+      attempts,
+      ms: Math.round(now() - started),
+      from: response ? "app" : null,
+      diagnosis
+    }
+  };
+}
+function signsInWithGoogle(response) {
+  const location = response.headers["location"];
+  if (response.status < 300 || response.status > 399 || typeof location !== "string") return false;
+  try {
+    return new URL(location).hostname === "accounts.google.com";
+  } catch {
+    return false;
+  }
 }
 async function runOne(target, config, minted, http2, log2, now) {
   const started = now();
@@ -3999,26 +4056,32 @@ async function writeSummary(minted, results, env) {
     log.warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
   }
 }
+function escapeHtml(text2) {
+  return text2.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
 function buildSummary(minted, results) {
-  const header = (cells) => cells.map((data) => ({ data, header: true }));
+  const header = (cells) => cells.map((data) => ({ data: escapeHtml(data), header: true }));
+  const row = (cells) => cells.map(escapeHtml);
   summary.addHeading("IAP token", 3).addTable([
     header(["Principal", "Token type", "Audience", "Expires"]),
-    [minted.principal, kindOf(minted), minted.audience, rfc3339(minted.expiresAt)]
+    row([minted.principal, kindOf(minted), minted.audience, rfc3339(minted.expiresAt)])
   ]);
   if (results) {
     summary.addHeading("Smoke tests", 3).addTable([
       header(["Result", "Request", "Status", "Answered by", "Attempts", "Time"]),
-      ...results.map((result) => [
-        result.ok ? "✅" : "❌",
-        `${result.method} ${result.url}`,
-        result.status === null ? "no answer" : String(result.status),
-        result.from === "iap" ? "IAP" : result.from === "app" ? "the app" : "—",
-        String(result.attempts),
-        `${(result.ms / 1e3).toFixed(1)} s`
-      ])
+      ...results.map(
+        (result) => row([
+          result.ok ? "✅" : "❌",
+          `${result.method} ${result.url}`,
+          result.status === null ? "no answer" : String(result.status),
+          result.from === "iap" ? "IAP" : result.from === "app" ? "the app" : "—",
+          String(result.attempts),
+          `${(result.ms / 1e3).toFixed(1)} s`
+        ])
+      )
     ]);
     const failed = results.filter((result) => result.diagnosis);
-    if (failed.length) summary.addList(failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? ""}`));
+    if (failed.length) summary.addList(failed.map((result) => escapeHtml(`${result.method} ${result.url}: ${result.diagnosis ?? ""}`)));
   }
   return summary;
 }

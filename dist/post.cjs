@@ -567,11 +567,20 @@ async function writeAgentSummary(report, env) {
         { data: "Upstream errors", header: true },
         { data: "Failed mints", header: true }
       ],
-      [String(report.refreshes), String(report.requests), refusals || "none", String(report.upstreamErrors), String(report.mintFailures)]
+      [
+        String(report.refreshes),
+        String(report.requests),
+        escapeHtml(refusals || "none"),
+        String(report.upstreamErrors),
+        String(report.mintFailures)
+      ]
     ]).write();
   } catch (error2) {
     log.warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
   }
+}
+function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
 // src/post.ts

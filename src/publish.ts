@@ -114,7 +114,13 @@ export async function writeAgentSummary(report: AgentReport, env: Env): Promise<
           { data: 'Upstream errors', header: true },
           { data: 'Failed mints', header: true },
         ],
-        [String(report.refreshes), String(report.requests), refusals || 'none', String(report.upstreamErrors), String(report.mintFailures)],
+        [
+          String(report.refreshes),
+          String(report.requests),
+          escapeHtml(refusals || 'none'),
+          String(report.upstreamErrors),
+          String(report.mintFailures),
+        ],
       ])
       .write();
   } catch (error) {
@@ -136,30 +142,41 @@ export async function writeSummary(minted: MintedToken, results: readonly SmokeR
   }
 }
 
+/**
+ * The summary is HTML (the toolkit writes cells as they are): everything in it is escaped, for a diagnosis quotes
+ * what a server said, and any server can claim to be IAP.
+ */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
 function buildSummary(minted: MintedToken, results: readonly SmokeResult[] | undefined): typeof summary {
-  const header = (cells: string[]) => cells.map((data) => ({ data, header: true }));
+  const header = (cells: string[]) => cells.map((data) => ({ data: escapeHtml(data), header: true }));
+  const row = (cells: string[]) => cells.map(escapeHtml);
   summary
     .addHeading('IAP token', 3)
     .addTable([
       header(['Principal', 'Token type', 'Audience', 'Expires']),
-      [minted.principal, kindOf(minted), minted.audience, rfc3339(minted.expiresAt)],
+      row([minted.principal, kindOf(minted), minted.audience, rfc3339(minted.expiresAt)]),
     ]);
   if (results) {
     summary
       .addHeading('Smoke tests', 3)
       .addTable([
         header(['Result', 'Request', 'Status', 'Answered by', 'Attempts', 'Time']),
-        ...results.map((result) => [
-          result.ok ? '✅' : '❌',
-          `${result.method} ${result.url}`,
-          result.status === null ? 'no answer' : String(result.status),
-          result.from === 'iap' ? 'IAP' : result.from === 'app' ? 'the app' : '—',
-          String(result.attempts),
-          `${(result.ms / 1000).toFixed(1)} s`,
-        ]),
+        ...results.map((result) =>
+          row([
+            result.ok ? '✅' : '❌',
+            `${result.method} ${result.url}`,
+            result.status === null ? 'no answer' : String(result.status),
+            result.from === 'iap' ? 'IAP' : result.from === 'app' ? 'the app' : '—',
+            String(result.attempts),
+            `${(result.ms / 1000).toFixed(1)} s`,
+          ]),
+        ),
       ]);
     const failed = results.filter((result) => result.diagnosis);
-    if (failed.length) summary.addList(failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? ''}`));
+    if (failed.length) summary.addList(failed.map((result) => escapeHtml(`${result.method} ${result.url}: ${result.diagnosis ?? ''}`)));
   }
   return summary;
 }

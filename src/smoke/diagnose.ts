@@ -112,7 +112,11 @@ async function signInClientId(failed: Failed): Promise<string | undefined> {
     });
     const location = response.headers['location'];
     if (response.status < 300 || response.status > 399 || typeof location !== 'string') return undefined;
-    return new URL(location, failed.target.url).searchParams.get('client_id') ?? undefined;
+    // Only IAP's own sign-in redirect names the client IAP uses; any other server could name any client.
+    const signIn = new URL(location, failed.target.url);
+    if (signIn.protocol !== 'https:' || signIn.hostname !== 'accounts.google.com') return undefined;
+    const clientId = signIn.searchParams.get('client_id') ?? '';
+    return /^[\w.-]+\.apps\.googleusercontent\.com$/.test(clientId) ? clientId : undefined;
   } catch {
     return undefined;
   }

@@ -32,7 +32,76 @@ export async function runSmokeTests(
   log: (line: string) => void,
   now: () => number = Date.now,
 ): Promise<SmokeResult[]> {
-  return Promise.all(config.targets.map((target) => runOne(target, config, minted, http, log, now)));
+  return Promise.all(
+    config.targets.map(async (target) => {
+      // An ID token is good at every IAP app on its OAuth client, for an hour: it goes only where IAP answers.
+      if (minted.kind === 'id_token') {
+        const refusal = await iapGate(target, config, http, now);
+        if (refusal) {
+          log(`✗ ${target.method} ${displayUrl(target.url)}: the ID token was not sent (${refusal.why})`);
+          return refusal.result;
+        }
+      }
+      return runOne(target, config, minted, http, log, now);
+    }),
+  );
+}
+
+/**
+ * Does IAP answer for this URL? A request without a token (no redirect followed): IAP answers it itself, marked by
+ * X-Goog-IAP-Generated-Response, or with its sign-in redirect to accounts.google.com. Otherwise the token is not sent,
+ * and the target fails saying so. A signed JWT needs no such check: its audience is the URL itself.
+ */
+async function iapGate(
+  target: SmokeTarget,
+  config: SmokeConfig,
+  http: Http,
+  now: () => number,
+): Promise<{ result: SmokeResult; why: string } | undefined> {
+  const started = now();
+  const shown = displayUrl(target.url);
+  let response: HttpResponse | undefined;
+  let attempts = 1;
+  try {
+    ({ response, attempts } = await http.send({
+      what: `IAP check of ${shown} (no token)`,
+      method: 'GET',
+      url: target.url,
+      headers: config.headers,
+      retry: { ...SMOKE_POLICY, timeoutMs: config.timeoutMs, budgetMs: config.retryForMs },
+    }));
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    attempts = error.attempts;
+  }
+  if (response && (fromIap(response) || signsInWithGoogle(response))) return undefined;
+  const why = response
+    ? `${shown} answered ${response.status} without IAP's mark (X-Goog-IAP-Generated-Response) or its sign-in redirect`
+    : `${shown} did not answer`;
+  const diagnosis = `IAP does not answer for this URL, so the ID token was not sent: ${why}. An ID token is accepted by every IAP app on its OAuth client for an hour, so it goes only to URLs behind IAP; check the URL (a typo, a staging host, an app without IAP).`;
+  return {
+    why,
+    result: {
+      method: target.method,
+      url: shown,
+      status: response?.status ?? null,
+      ok: false,
+      attempts,
+      ms: Math.round(now() - started),
+      from: response ? 'app' : null,
+      diagnosis,
+    },
+  };
+}
+
+function signsInWithGoogle(response: HttpResponse): boolean {
+  const location = response.headers['location'];
+  if (response.status < 300 || response.status > 399 || typeof location !== 'string') return false;
+  try {
+    return new URL(location).hostname === 'accounts.google.com';
+  } catch {
+    return false;
+  }
 }
 
 async function runOne(
