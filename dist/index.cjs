@@ -2624,7 +2624,7 @@ async function iapGate(target, config, http2, now) {
   const started = now();
   const shown = displayUrl(target.url);
   let response;
-  let attempts = 1;
+  let attempts;
   try {
     ({ response, attempts } = await http2.send({
       what: `IAP check of ${shown} (no token)`,

@@ -61,7 +61,7 @@ async function iapGate(
   const started = now();
   const shown = displayUrl(target.url);
   let response: HttpResponse | undefined;
-  let attempts = 1;
+  let attempts: number;
   try {
     ({ response, attempts } = await http.send({
       what: `IAP check of ${shown} (no token)`,
