@@ -86,3 +86,18 @@ describe('runner commands hidden in logged values', () => {
     expect(result.stdout).not.toMatch(/^::set-output/m);
   });
 });
+
+describe('runner files', () => {
+  test('a GITHUB_ENV that cannot be written: the step fails with the reason, and no output is written first', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'iap-token-env-'));
+    const result = await run(
+      world,
+      { audience: world.audience, credentials_json: JSON.stringify(world.deployerKey) },
+      { env: { GITHUB_ENV: folder } },
+    );
+    rmSync(folder, { recursive: true, force: true });
+    expect(result.exitCode).toBe(1);
+    expect(result.errors[0]).toContain("The runner's GITHUB_ENV file cannot be written (EISDIR); nothing was published.");
+    expect(result.outputs).toEqual({});
+  });
+});

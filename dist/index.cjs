@@ -4040,7 +4040,7 @@ function checkWritable(env, names) {
     const path = env[name];
     if (!path) continue;
     try {
-      (0, import_node_fs2.accessSync)(path, import_node_fs2.constants.W_OK);
+      (0, import_node_fs2.closeSync)((0, import_node_fs2.openSync)(path, "a"));
     } catch (error2) {
       throw new ActionError(
         `The runner's ${name} file cannot be written (${error2.code ?? "error"}); nothing was published.`

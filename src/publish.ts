@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { exportVariable, saveState, setOutput, summary } from '@actions/core';
 import type { AgentHandle } from './agent/launch.ts';
 import type { AgentReport } from './agent-main.ts';
@@ -88,7 +88,8 @@ function checkWritable(env: Env, names: readonly string[]): void {
     const path = env[name];
     if (!path) continue;
     try {
-      accessSync(path, constants.W_OK);
+      // Opened for appending, as the toolkit will: this also fails for a folder, which a permission check (as root) would pass.
+      closeSync(openSync(path, 'a'));
     } catch (error) {
       throw new ActionError(
         `The runner's ${name} file cannot be written (${(error as { code?: string }).code ?? 'error'}); nothing was published.`,
