@@ -138,3 +138,8 @@ describe('the log sanitiser', () => {
     expect(sanitize('before a-secret-value-123 after')).toBe('before *** after');
   });
 });
+
+test('redact also hides a secret URL-encoded, as a query or a form carries it', () => {
+  registerSecret('1//0g-refresh+token/with=chars');
+  expect(redact('code=x&refresh_token=1%2F%2F0g-refresh%2Btoken%2Fwith%3Dchars')).toBe('code=x&refresh_token=***');
+});

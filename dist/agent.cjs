@@ -20732,7 +20732,11 @@ function registerSecret(value, { perLine = true } = {}) {
 }
 function redact(text2) {
   let out = text2;
-  for (const secret of [...known].sort((a, b) => b.length - a.length)) out = out.split(secret).join("***");
+  for (const secret of [...known].sort((a, b) => b.length - a.length)) {
+    out = out.split(secret).join("***");
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret) out = out.split(encoded).join("***");
+  }
   return out;
 }
 

@@ -120,7 +120,11 @@ function registerSecret(value, { perLine = true } = {}) {
 }
 function redact(text2) {
   let out = text2;
-  for (const secret of [...known].sort((a, b) => b.length - a.length)) out = out.split(secret).join("***");
+  for (const secret of [...known].sort((a, b) => b.length - a.length)) {
+    out = out.split(secret).join("***");
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret) out = out.split(encoded).join("***");
+  }
   return out;
 }
 var known, mask, MIN_SECRET_LENGTH;
@@ -148,8 +152,10 @@ function parseArgs(argv, options) {
       if (inline !== void 0) throw new UsageError(`--${name2} takes no value`);
       flags.add(name2);
     } else if (options.values.includes(name2)) {
-      const value = inline ?? argv[++i];
-      if (value === void 0) throw new UsageError(`--${name2} needs a value`);
+      const next = inline === void 0 ? argv[i + 1] : void 0;
+      if (inline === void 0 && next !== void 0 && !next.startsWith("--")) i++;
+      const value = inline ?? (next !== void 0 && !next.startsWith("--") ? next : void 0);
+      if (value === void 0 || value === "") throw new UsageError(`--${name2} needs a value`);
       if (values[name2] !== void 0 && !options.repeatable?.includes(name2)) throw new UsageError(`--${name2} is given twice`);
       values[name2] = values[name2] === void 0 ? value : `${values[name2]}
 ${value}`;
@@ -1882,7 +1888,7 @@ async function loginCommand(argv, env, log) {
 `);
     if (!flags.has("no-browser")) openBrowser(url.toString(), log);
     log(`Waiting up to ${timeoutS} s for the sign-in to come back to ${redirectUri} …`);
-    const code = await waitForCode(loopback, state, timeoutS * 1e3);
+    const code = await waitForCode(loopback, state, timeoutS * 1e3, log);
     const oauth = new OAuthTokenEndpoint(new Http({ log }));
     const clientOrigin = "--client-id and --client-secret";
     const { refreshToken, email } = await oauth.exchangeCode(endpoints.oauth2, {
@@ -1915,7 +1921,7 @@ async function checkAudience(audience, mint, log) {
     log(`warning: the refresh token does not yield an ID token for ${audience}: ${redact(explain(error))}`);
   }
 }
-function waitForCode(server, state, timeoutMs) {
+function waitForCode(server, state, timeoutMs, log) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new ActionError(`No sign-in came back within ${timeoutMs / 1e3} s. Run login again (with --timeout for more time).`)),
@@ -1934,15 +1940,9 @@ function waitForCode(server, state, timeoutMs) {
         outcome();
       };
       if (params.get("state") !== state) {
-        finish(
-          400,
-          "This sign-in does not belong to the login that is waiting. Start again.",
-          () => reject(
-            new ActionError(
-              "The sign-in answer did not carry this login's state, so nothing was exchanged (a stale tab, or a forged request). Run login again."
-            )
-          )
-        );
+        res.writeHead(400, { "content-type": "text/html; charset=utf-8", connection: "close" });
+        res.end("<!doctype html><title>iap-token</title><p>This sign-in does not belong to the login that is waiting; it was ignored.</p>");
+        log("A sign-in answer without this login's state was ignored (a stale tab, or another program); still waiting for yours.");
       } else if (params.has("error")) {
         const error = params.get("error") ?? "error";
         finish(

@@ -498,7 +498,11 @@ function setMasker(masker) {
 }
 function redact(text) {
   let out = text;
-  for (const secret of [...known].sort((a, b) => b.length - a.length)) out = out.split(secret).join("***");
+  for (const secret of [...known].sort((a, b) => b.length - a.length)) {
+    out = out.split(secret).join("***");
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret) out = out.split(encoded).join("***");
+  }
   return out;
 }
 

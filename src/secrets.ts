@@ -33,7 +33,12 @@ export function registerSecret(value: string | undefined, { perLine = true }: { 
 
 export function redact(text: string): string {
   let out = text;
-  // Longest first, so that a secret containing another is replaced whole.
-  for (const secret of [...known].sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
+  // Longest first, so that a secret containing another is replaced whole; URL-encoded too, as a query or a form
+  // (a redirect URL, a form body quoted back) would carry it.
+  for (const secret of [...known].sort((a, b) => b.length - a.length)) {
+    out = out.split(secret).join('***');
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret) out = out.split(encoded).join('***');
+  }
   return out;
 }

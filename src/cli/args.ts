@@ -27,8 +27,12 @@ export function parseArgs(
       if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
       flags.add(name);
     } else if (options.values.includes(name)) {
-      const value = inline ?? argv[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      // The next argument is the value, unless it is another option: `--client-id --port 8080` is a mistake, and
+      // taking "--port" as the client would echo it in a later error.
+      const next = inline === undefined ? argv[i + 1] : undefined;
+      if (inline === undefined && next !== undefined && !next.startsWith('--')) i++;
+      const value = inline ?? (next !== undefined && !next.startsWith('--') ? next : undefined);
+      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
       // A repeatable option's values are kept one per line, as the action's list inputs are.
       if (values[name] !== undefined && !options.repeatable?.includes(name)) throw new UsageError(`--${name} is given twice`);
       values[name] = values[name] === undefined ? value : `${values[name]}\n${value}`;

@@ -62,7 +62,7 @@ export async function loginCommand(argv: readonly string[], env: Env, log: (line
     log(`Sign in with the account that should reach the app:\n\n  ${url.toString()}\n`);
     if (!flags.has('no-browser')) openBrowser(url.toString(), log);
     log(`Waiting up to ${timeoutS} s for the sign-in to come back to ${redirectUri} …`);
-    const code = await waitForCode(loopback, state, timeoutS * 1000);
+    const code = await waitForCode(loopback, state, timeoutS * 1000, log);
 
     const oauth = new OAuthTokenEndpoint(new Http({ log }));
     const clientOrigin = '--client-id and --client-secret';
@@ -102,8 +102,12 @@ async function checkAudience(audience: string, mint: () => Promise<string>, log:
   }
 }
 
-/** Resolves with the code of the first redirect that carries our `state`; a refusal, a wrong state or the timeout fail. */
-function waitForCode(server: Server, state: string, timeoutMs: number): Promise<string> {
+/**
+ * Resolves with the code of the first redirect that carries our `state`; a refusal or the timeout fail. A redirect
+ * with another state (a stale tab, another local process) gets an error page and is logged, and the login keeps
+ * waiting for the user's own: it must not end a sign-in still under way.
+ */
+function waitForCode(server: Server, state: string, timeoutMs: number, log: (line: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new ActionError(`No sign-in came back within ${timeoutMs / 1000} s. Run login again (with --timeout for more time).`)),
@@ -122,13 +126,9 @@ function waitForCode(server: Server, state: string, timeoutMs: number): Promise<
         outcome();
       };
       if (params.get('state') !== state) {
-        finish(400, 'This sign-in does not belong to the login that is waiting. Start again.', () =>
-          reject(
-            new ActionError(
-              "The sign-in answer did not carry this login's state, so nothing was exchanged (a stale tab, or a forged request). Run login again.",
-            ),
-          ),
-        );
+        res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', connection: 'close' });
+        res.end('<!doctype html><title>iap-token</title><p>This sign-in does not belong to the login that is waiting; it was ignored.</p>');
+        log("A sign-in answer without this login's state was ignored (a stale tab, or another program); still waiting for yours.");
       } else if (params.has('error')) {
         const error = params.get('error') ?? 'error';
         finish(400, 'Sign-in was not completed. You can close this tab.', () =>
