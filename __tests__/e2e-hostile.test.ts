@@ -101,3 +101,38 @@ describe('runner files', () => {
     expect(result.outputs).toEqual({});
   });
 });
+
+describe('what a person reads', () => {
+  test('an input error about a smoke URL never shows its password or its query', async () => {
+    for (const urls of ['ftp://deploy:hunter2-password@app.example.com/?key=AIzaSecretKey', 'http://app.example.com/?key=AIzaSecretKey']) {
+      const result = await run(world, {
+        audience: world.audience,
+        credentials_json: JSON.stringify(world.deployerKey),
+        smoke_test_urls: urls,
+      });
+      const error = expectFailure(result);
+      expect(error).toMatch(/^Input smoke_test_urls: line 1/);
+      expect(error).not.toMatch(/hunter2|AIzaSecretKey/);
+    }
+  });
+
+  test('server text in the step summary is escaped: a page claiming to be IAP cannot add markup', async () => {
+    world.fake.inject(
+      'iap',
+      {},
+      {
+        status: 401,
+        headers: { 'x-goog-iap-generated-response': 'true' },
+        body: 'Invalid IAP credentials: <img src=x onerror=alert(1)><a href="https://evil.example">fix</a>',
+      },
+    );
+    const result = await run(world, {
+      audience: world.audience,
+      credentials_json: JSON.stringify(world.deployerKey),
+      smoke_test_urls: `${world.fake.appUrl}/x`,
+    });
+    expectFailure(result);
+    expect(result.summary).toContain('&#60;img src=x onerror=alert(1)&#62;');
+    expect(result.summary).not.toMatch(/<img|<a href/);
+  });
+});
