@@ -265,18 +265,21 @@ describe('iap-token proxy', () => {
   });
 });
 
+/** Runs the CLI to its end: its exit code and standard error. */
+async function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env() },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.push(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stderr };
+}
+
 describe('iap-token proxy: bad input fails before anything listens', () => {
-  const fails = async (args: string[]) => {
-    const child = spawn(process.execPath, [CLI, 'proxy', ...args], {
-      env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    running.push(child);
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    return { code, stderr };
-  };
+  const fails = (args: string[]) => runCli(['proxy', ...args]);
 
   test('a path in --to, plain http to another host, a busy port, a name that does not resolve', async () => {
     expect(await fails(['--to', 'https://app.example.com/api', ...idToken()])).toMatchObject({
@@ -328,14 +331,7 @@ describe('iap-token token --exec', () => {
   });
 
   test('--exec without -- and a command is a usage error', async () => {
-    const child = spawn(process.execPath, [CLI, 'token', ...idToken(), '--exec', 'ls'], {
-      env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    running.push(child);
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, stderr } = await runCli(['token', ...idToken(), '--exec', 'ls']);
     expect(code).toBe(2);
     expect(stderr).toContain('--exec is followed by -- and the command to run');
   });

@@ -97,11 +97,14 @@ export async function benchForwardProxy(): Promise<string[]> {
   );
   const { url, ca } = await new Promise<{ url: string; ca: string }>((resolve, reject) => {
     let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       stderr += chunk.toString();
       const ready = /^Forward proxy (\S+) \(CA: (\S+)\)$/m.exec(stderr);
-      if (ready) resolve({ url: ready[1] ?? '', ca: readFileSync(ready[2] ?? '', 'utf8') });
-    });
+      if (!ready) return;
+      child.stderr?.off('data', onData);
+      resolve({ url: ready[1] ?? '', ca: readFileSync(ready[2] ?? '', 'utf8') });
+    };
+    child.stderr?.on('data', onData);
     child.on('exit', (code) => reject(new Error(`the forward proxy exited (${String(code)}): ${stderr}`)));
   });
 
