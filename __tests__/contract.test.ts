@@ -63,3 +63,15 @@ test("every error the README's troubleshooting table quotes is one the action (o
   const missing = fragments.filter((fragment) => !corpus.includes(fragment));
   expect(missing).toEqual([]);
 });
+
+test('action.yml is fit for the Marketplace: a short description naming both token kinds and smoke tests, its own branding', () => {
+  const action = readFileSync(join(ROOT, 'action.yml'), 'utf8');
+  const description = /^description: (.+)$/m.exec(action)?.[1] ?? '';
+  expect(description.length).toBeLessThanOrEqual(125);
+  expect(description).toMatch(/ID token/);
+  expect(description).toMatch(/JWT/);
+  expect(description).toMatch(/smoke-test/);
+  expect(action).toMatch(/^author: \S/m);
+  expect(action).toMatch(/icon: shield\n {2}color: green/);
+  expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toContain('Apache License');
+});

@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UNDER_TEST } from '../test-bed/runner.ts';
+import { ROOT, UNDER_TEST } from '../test-bed/runner.ts';
 import { claimsOf, DEPLOYER, expectSuccess, run, useWorld } from './e2e-helpers.ts';
 
 /** `iap-token login` and `iap-token token`, run from dist/ as npx would, against the fake Google. */
@@ -152,6 +152,14 @@ describe('iap-token login', () => {
     expect(url.searchParams.get('scope')).toBe('openid email https://www.googleapis.com/auth/cloud-platform');
     await browse(url.toString());
     expect((await login.done).code).toBe(0);
+  });
+
+  test('--version, and -h for the CLI and each command', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(await cli(['--version']).done).toMatchObject({ code: 0, stdout: `iap-token ${version}\n` });
+    for (const args of [['-h'], ['token', '-h'], ['proxy', '-h'], ['login', '-h']]) {
+      expect(await cli(args).done).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: iap-token/) });
+    }
   });
 
   test('usage errors exit 2 with the help', async () => {

@@ -23664,12 +23664,25 @@ var COMMANDS = {
   token: { run: async (...args) => (await Promise.resolve().then(() => (init_token(), token_exports))).tokenCommand(...args), help: TOKEN_HELP },
   proxy: { run: async (...args) => (await Promise.resolve().then(() => (init_proxy2(), proxy_exports2))).proxyCommand(...args), help: PROXY_HELP }
 };
+var VERSION = true ? "0.1.0" : "development";
+var OLDEST_NODE = [22, 3];
 async function main(argv) {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  if (major < (OLDEST_NODE[0] ?? 0) || major === OLDEST_NODE[0] && minor < (OLDEST_NODE[1] ?? 0)) {
+    process.stderr.write(`iap-token needs Node.js ${OLDEST_NODE.join(".")} or later; this is Node.js ${process.versions.node}.
+`);
+    return 1;
+  }
   setMasker(() => void 0);
   const log = (line) => process.stderr.write(`${line}
 `);
   const [name2, ...rest] = argv;
-  if (!name2 || name2 === "--help" || name2 === "help") {
+  if (name2 === "--version" || name2 === "-v") {
+    process.stdout.write(`iap-token ${VERSION}
+`);
+    return 0;
+  }
+  if (!name2 || name2 === "--help" || name2 === "-h" || name2 === "help") {
     process.stdout.write(`${HELP}
 `);
     return name2 ? 0 : 2;

@@ -77,6 +77,8 @@ const options = {
   metafile: true,
   write: false,
   plugins: [actionsToolkitIsSideEffectFree, undiciOnlyForTheProxy],
+  // The package's version, for `iap-token --version`.
+  define: { IAP_TOKEN_VERSION: JSON.stringify(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version) },
   logLevel: 'warning',
 };
 

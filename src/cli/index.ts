@@ -24,12 +24,28 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   proxy: { run: async (...args) => (await import('./proxy.ts')).proxyCommand(...args), help: PROXY_HELP },
 };
 
+/** Set by the bundler from package.json (scripts/bundle.mjs); absent when run from the sources. */
+declare const IAP_TOKEN_VERSION: string | undefined;
+const VERSION = typeof IAP_TOKEN_VERSION === 'string' ? IAP_TOKEN_VERSION : 'development';
+
+/** The oldest Node.js this runs on (package.json engines): process.getBuiltinModule came in 22.3. */
+const OLDEST_NODE = [22, 3];
+
 async function main(argv: string[]): Promise<number> {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  if (major < (OLDEST_NODE[0] ?? 0) || (major === OLDEST_NODE[0] && minor < (OLDEST_NODE[1] ?? 0))) {
+    process.stderr.write(`iap-token needs Node.js ${OLDEST_NODE.join('.')} or later; this is Node.js ${process.versions.node}.\n`);
+    return 1;
+  }
   // A terminal is not a runner's log: there are no masks to register, and ::add-mask:: lines would pollute stdout.
   setMasker(() => undefined);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === 'help') {
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`iap-token ${VERSION}\n`);
+    return 0;
+  }
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${HELP}\n`);
     return name ? 0 : 2;
   }
