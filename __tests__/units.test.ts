@@ -143,3 +143,8 @@ test('redact also hides a secret URL-encoded, as a query or a form carries it', 
   registerSecret('1//0g-refresh+token/with=chars');
   expect(redact('code=x&refresh_token=1%2F%2F0g-refresh%2Btoken%2Fwith%3Dchars')).toBe('code=x&refresh_token=***');
 });
+
+test('the sanitiser also breaks a command after U+0085, which the runner trims as whitespace', async () => {
+  const { sanitize } = await import('../src/log.ts');
+  expect(sanitize('a\n\u0085::add-mask::x')).toBe('a\n\u0085:\u200b:add-mask::x');
+});

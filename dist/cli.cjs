@@ -253,7 +253,7 @@ function secretField(answer2, name2, from) {
   return checkedToken(value, JWT_FIELDS.has(name2) ? "jwt" : "opaque", `${from}'s ${name2}`);
 }
 function checkedToken(value, shape, what) {
-  const fits = shape === "jwt" ? value.length <= MAX_JWT_CHARS && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value) : value.length <= MAX_OPAQUE_CHARS && /^[\x21-\x7e]+$/.test(value);
+  const fits = shape === "jwt" ? value.length <= MAX_JWT_CHARS && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value) : value.length <= (shape === "subject" ? MAX_SUBJECT_CHARS : MAX_OPAQUE_CHARS) && /^[\x21-\x7e]+$/.test(value);
   if (!fits) {
     throw new ActionError(
       `${what} is not ${shape === "jwt" ? "a JWT" : "a token"}: ${value.length} characters that are not one (not shown).`
@@ -271,7 +271,7 @@ function expiresAt(answer2, now) {
   const seconds2 = typeof answer2["expires_in"] === "number" ? answer2["expires_in"] : Number(answer2["expires_in"]);
   return now + (Number.isFinite(seconds2) && seconds2 > 0 ? seconds2 : 3600) * 1e3;
 }
-var CLOUD_PLATFORM_SCOPE, JWT_FIELDS, MAX_JWT_CHARS, MAX_OPAQUE_CHARS;
+var CLOUD_PLATFORM_SCOPE, JWT_FIELDS, MAX_JWT_CHARS, MAX_OPAQUE_CHARS, MAX_SUBJECT_CHARS;
 var init_answer = __esm({
   "src/google/answer.ts"() {
     "use strict";
@@ -281,6 +281,7 @@ var init_answer = __esm({
     JWT_FIELDS = /* @__PURE__ */ new Set(["id_token", "token", "signedJwt", "value"]);
     MAX_JWT_CHARS = 16384;
     MAX_OPAQUE_CHARS = 8192;
+    MAX_SUBJECT_CHARS = 65536;
   }
 });
 
@@ -1928,7 +1929,13 @@ function waitForCode(server, state, timeoutMs, log) {
       timeoutMs
     );
     server.on("request", (req, res) => {
-      const params = new URL(req.url ?? "/", "http://127.0.0.1").searchParams;
+      let params;
+      try {
+        params = new URL(req.url ?? "/", "http://127.0.0.1").searchParams;
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
       if (!params.has("code") && !params.has("error")) {
         res.writeHead(404).end();
         return;
@@ -2342,7 +2349,7 @@ function proxyTarget({ input, fail }) {
   try {
     url = new URL(value);
   } catch {
-    return fail("proxy_to", `must be ${accepted}, got ${quote(value)}`);
+    return fail("proxy_to", `must be ${accepted}; it is not a URL`);
   }
   if (url.username || url.password) return fail("proxy_to", `must be ${accepted}; it carries a user name or password`);
   if (!carriesTokens(url)) {
@@ -2973,8 +2980,7 @@ async function readSubjectToken(source, http2) {
     token = value;
   }
   if (!token) throw new ActionError("The subject token source returned an empty token.");
-  registerSecret(token);
-  return token;
+  return checkedToken(token, "subject", "The subject token (credential_source)");
 }
 var import_promises, import_node_path, STS_LIFETIME_MS;
 var init_external_account = __esm({
@@ -2985,6 +2991,7 @@ var init_external_account = __esm({
     init_errors();
     init_sts();
     init_json();
+    init_answer();
     init_secrets();
     init_credential();
     init_impersonation();
@@ -22759,13 +22766,21 @@ async function startForwardProxy(options) {
     const origin2 = originOf.get(req.socket);
     const path = requestPath(req.url ?? "/");
     if (!origin2 || path === void 0) return answer(res, 400, "a request names a path");
-    options.forwarderFor(origin2).request(req, res, path);
+    try {
+      options.forwarderFor(origin2).request(req, res, path);
+    } catch (error) {
+      answer(res, 502, error instanceof Error ? error.message : String(error));
+    }
   });
   inner.on("upgrade", (req, socket, head) => {
     const origin2 = originOf.get(socket);
     const path = requestPath(req.url ?? "/");
-    if (!origin2 || path === void 0) socket.destroy();
-    else options.forwarderFor(origin2).upgrade(req, socket, head, path);
+    if (!origin2 || path === void 0) return void socket.destroy();
+    try {
+      options.forwarderFor(origin2).upgrade(req, socket, head, path);
+    } catch {
+      socket.destroy();
+    }
   });
   const server = (0, import_node_http3.createServer)(SERVER_OPTIONS, (req, res) => {
     if (req.url === HEALTH_PATH || req.url?.startsWith(`${HEALTH_PATH}?`)) {
@@ -22784,13 +22799,27 @@ async function startForwardProxy(options) {
       client.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
       return;
     }
-    if (options.intercepts(authority.host)) {
+    if (authority.port === 443 && options.intercepts(authority.host)) {
+      if (contexts.size >= MAX_INTERCEPTED_HOSTS && !contexts.has(authority.host)) {
+        client.end("HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+        options.log(`Refused ${authority.host}: the forward proxy already intercepts ${MAX_INTERCEPTED_HOSTS} hosts in this run.`);
+        return;
+      }
+      let secureContext;
+      try {
+        secureContext = contextFor(authority.host);
+      } catch (error) {
+        options.log(`No certificate for ${authority.host}: ${error instanceof Error ? error.message : String(error)}`);
+        client.end("HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+        return;
+      }
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      const tls = new import_node_tls.TLSSocket(client, { isServer: true, secureContext: contextFor(authority.host), ALPNProtocols: ["http/1.1"] });
+      if (head.length) client.unshift(head);
+      const tls = new import_node_tls.TLSSocket(client, { isServer: true, secureContext, ALPNProtocols: ["http/1.1"] });
       track(tls);
       tls.on("error", () => tls.destroy());
-      originOf.set(tls, authority.port === 443 ? `https://${authority.host}` : `https://${authority.host}:${authority.port}`);
-      if (head.length) tls.unshift(head);
+      tls.setTimeout(12e4, () => tls.destroy());
+      originOf.set(tls, `https://${authority.host}`);
       inner.emit("connection", tls);
       return;
     }
@@ -22810,7 +22839,7 @@ async function startForwardProxy(options) {
   };
 }
 function parseAuthority(authority) {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]/@\s]+):(\d{1,5})$/.exec(authority);
+  const match = /^(\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(authority);
   const port = Number(match?.[2]);
   if (!match || !(port > 0 && port < 65536)) return void 0;
   return { host: (match[1] ?? "").toLowerCase().replace(/^\[|\]$/g, ""), port };
@@ -22841,7 +22870,14 @@ content-length: 0\r
     upstream.once("connect", open);
     return;
   }
-  const credentials = via.username ? `proxy-authorization: Basic ${Buffer.from(`${decodeURIComponent(via.username)}:${decodeURIComponent(via.password)}`).toString("base64")}\r
+  const decode = (part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
+  const credentials = via.username ? `proxy-authorization: Basic ${Buffer.from(`${decode(via.username)}:${decode(via.password)}`).toString("base64")}\r
 ` : "";
   upstream.once("connect", () => upstream.write(`CONNECT ${authority} HTTP/1.1\r
 host: ${authority}\r
@@ -22898,7 +22934,7 @@ function plainHttp(req, res, options) {
   });
   req.pipe(upstream);
 }
-var import_node_http3, import_node_net, import_node_tls, HOP_BY_HOP2;
+var import_node_http3, import_node_net, import_node_tls, MAX_INTERCEPTED_HOSTS, HOP_BY_HOP2;
 var init_forward_proxy = __esm({
   "src/http/forward-proxy.ts"() {
     "use strict";
@@ -22909,6 +22945,7 @@ var init_forward_proxy = __esm({
     init_forwarder();
     init_health();
     init_listen();
+    MAX_INTERCEPTED_HOSTS = 256;
     HOP_BY_HOP2 = ["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "upgrade"];
   }
 });
@@ -23199,7 +23236,8 @@ function createCertificateAuthority(hosts, now = /* @__PURE__ */ new Date()) {
       notAfter,
       spki: caSpki,
       extensions: [
-        extension(OID.basicConstraints, true, seq(bool(true))),
+        extension(OID.basicConstraints, true, seq(bool(true), integer(Buffer.from([0])))),
+        // a CA of leaves only
         extension(OID.keyUsage, true, bitString(Buffer.from([6]), 1)),
         // keyCertSign, cRLSign
         extension(OID.subjectKeyIdentifier, false, octets(caKeyId)),
@@ -23252,7 +23290,7 @@ function constraintOf(host) {
 }
 function certificate(fields, signer) {
   const serial = (0, import_node_crypto4.randomBytes)(16);
-  serial[0] = (serial[0] ?? 0) & 127;
+  serial[0] = (serial[0] ?? 0) & 127 | 64;
   const algorithm = seq(oid(OID.ecdsaWithSha256));
   const tbs = seq(
     tag(160, integer(Buffer.from([2]))),
@@ -23295,7 +23333,10 @@ function set(...items) {
   return tag(49, Buffer.concat(items));
 }
 function integer(bytes) {
-  return tag(2, (bytes[0] ?? 0) & 128 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0 && ((bytes[start + 1] ?? 0) & 128) === 0) start++;
+  const minimal = bytes.subarray(start);
+  return tag(2, (minimal[0] ?? 0) & 128 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
 function bool(value) {
   return tag(1, Buffer.from([value ? 255 : 0]));

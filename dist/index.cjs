@@ -1546,7 +1546,7 @@ function proxyTarget({ input, fail }) {
   try {
     url = new URL(value);
   } catch {
-    return fail("proxy_to", `must be ${accepted}, got ${quote(value)}`);
+    return fail("proxy_to", `must be ${accepted}; it is not a URL`);
   }
   if (url.username || url.password) return fail("proxy_to", `must be ${accepted}; it carries a user name or password`);
   if (!carriesTokens(url)) {
@@ -3199,7 +3199,7 @@ function secretField(answer, name, from) {
   return checkedToken(value, JWT_FIELDS.has(name) ? "jwt" : "opaque", `${from}'s ${name}`);
 }
 function checkedToken(value, shape, what) {
-  const fits = shape === "jwt" ? value.length <= MAX_JWT_CHARS && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value) : value.length <= MAX_OPAQUE_CHARS && /^[\x21-\x7e]+$/.test(value);
+  const fits = shape === "jwt" ? value.length <= MAX_JWT_CHARS && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value) : value.length <= (shape === "subject" ? MAX_SUBJECT_CHARS : MAX_OPAQUE_CHARS) && /^[\x21-\x7e]+$/.test(value);
   if (!fits) {
     throw new ActionError(
       `${what} is not ${shape === "jwt" ? "a JWT" : "a token"}: ${value.length} characters that are not one (not shown).`
@@ -3210,6 +3210,7 @@ function checkedToken(value, shape, what) {
 }
 var MAX_JWT_CHARS = 16384;
 var MAX_OPAQUE_CHARS = 8192;
+var MAX_SUBJECT_CHARS = 65536;
 function describeFields(answer) {
   const names = Object.keys(answer).map((name) => name.slice(0, 40).replace(/[^\w.-]/g, "?"));
   if (names.length === 0) return "none";
@@ -3393,8 +3394,7 @@ async function readSubjectToken(source, http2) {
     token = value;
   }
   if (!token) throw new ActionError("The subject token source returned an empty token.");
-  registerSecret(token);
-  return token;
+  return checkedToken(token, "subject", "The subject token (credential_source)");
 }
 
 // src/google/metadata.ts
@@ -3977,7 +3977,7 @@ init_errors();
 init_secrets();
 var BREAK = "​";
 function sanitize(text2) {
-  return redact(text2).split(/\r\n|\r|\n/).map((line) => line.replace(/^(\s*)::/, `$1:${BREAK}:`).replaceAll("##[", `#${BREAK}#[`)).join("\n");
+  return redact(text2).split(/\r\n|\r|\n/).map((line) => line.replace(/^([\s\u0085]*)::/, `$1:${BREAK}:`).replaceAll("##[", `#${BREAK}#[`)).join("\n");
 }
 var log = {
   info: (text2) => info(sanitize(text2)),
@@ -4061,7 +4061,7 @@ async function writeSummary(minted, results, env) {
   }
 }
 function escapeHtml(text2) {
-  return text2.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+  return text2.replace(/[&<>"'[\]()!*_`|~\\#]/g, (char) => `&#${char.charCodeAt(0)};`).replace(/\r?\n|\r/g, "<br>");
 }
 function buildSummary(minted, results) {
   const header = (cells) => cells.map((data) => ({ data: escapeHtml(data), header: true }));

@@ -544,7 +544,7 @@ ${redact(tail)}` : "";
 // src/log.ts
 var BREAK = "​";
 function sanitize(text) {
-  return redact(text).split(/\r\n|\r|\n/).map((line) => line.replace(/^(\s*)::/, `$1:${BREAK}:`).replaceAll("##[", `#${BREAK}#[`)).join("\n");
+  return redact(text).split(/\r\n|\r|\n/).map((line) => line.replace(/^([\s\u0085]*)::/, `$1:${BREAK}:`).replaceAll("##[", `#${BREAK}#[`)).join("\n");
 }
 var log = {
   info: (text) => info(sanitize(text)),
@@ -584,7 +584,7 @@ async function writeAgentSummary(report, env) {
   }
 }
 function escapeHtml(text) {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+  return text.replace(/[&<>"'[\]()!*_`|~\\#]/g, (char) => `&#${char.charCodeAt(0)};`).replace(/\r?\n|\r/g, "<br>");
 }
 
 // src/post.ts

@@ -12,10 +12,13 @@ import { redact } from './secrets.ts';
 const BREAK = '\u200b';
 
 export function sanitize(text: string): string {
-  return redact(text)
-    .split(/\r\n|\r|\n/)
-    .map((line) => line.replace(/^(\s*)::/, `$1:${BREAK}:`).replaceAll('##[', `#${BREAK}#[`))
-    .join('\n');
+  return (
+    redact(text)
+      .split(/\r\n|\r|\n/)
+      // The runner trims what .NET calls whitespace before a command, U+0085 (NEL) included, which \s is not.
+      .map((line) => line.replace(/^([\s\u0085]*)::/, `$1:${BREAK}:`).replaceAll('##[', `#${BREAK}#[`))
+      .join('\n')
+  );
 }
 
 export const log = {

@@ -148,7 +148,9 @@ export async function writeSummary(minted: MintedToken, results: readonly SmokeR
  * what a server said, and any server can claim to be IAP.
  */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+  // HTML's specials, and Markdown's (the summary is Markdown around HTML), as entities; line breaks as <br>, for a
+  // blank line would end the HTML block and let what follows render as Markdown.
+  return text.replace(/[&<>"'[\]()!*_`|~\\#]/g, (char) => `&#${char.charCodeAt(0)};`).replace(/\r?\n|\r/g, '<br>');
 }
 
 function buildSummary(minted: MintedToken, results: readonly SmokeResult[] | undefined): typeof summary {

@@ -221,7 +221,7 @@ function renderLog(
       continue;
     }
     // ::command args::data, at the start of a line (after spaces); data un-escaped as the runner does.
-    const modern = /^\s*::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line);
+    const modern = /^[\s\u0085]*::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line);
     if (modern && command(modern[1] ?? '', unescapeData(modern[2] ?? ''))) continue;
     // The legacy ##[command args]data, which the runner honours anywhere in a line.
     const legacy = /##\[([a-z-]+)(?: [^\]]*)?\](.*)$/.exec(line);

@@ -40,7 +40,7 @@ export function createCertificateAuthority(hosts: readonly string[], now: Date =
       notAfter,
       spki: caSpki,
       extensions: [
-        extension(OID.basicConstraints, true, seq(bool(true))),
+        extension(OID.basicConstraints, true, seq(bool(true), integer(Buffer.from([0])))), // a CA of leaves only
         extension(OID.keyUsage, true, bitString(Buffer.from([0x06]), 1)), // keyCertSign, cRLSign
         extension(OID.subjectKeyIdentifier, false, octets(caKeyId)),
         // Where the library allows, the CA can vouch for the named hosts only, whoever gets hold of its certificate.
@@ -117,7 +117,8 @@ interface CertificateFields {
 /** An X.509 v3 certificate (RFC 5280), signed ECDSA with SHA-256. */
 function certificate(fields: CertificateFields, signer: KeyObject): Buffer {
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // positive
+  // Positive, and with no leading zero byte: DER forbids the padding a cleared first byte would need.
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
   const algorithm = seq(oid(OID.ecdsaWithSha256));
   const tbs = seq(
     tag(0xa0, integer(Buffer.from([2]))), // v3
@@ -170,8 +171,12 @@ function seq(...items: Buffer[]): Buffer {
 function set(...items: Buffer[]): Buffer {
   return tag(0x31, Buffer.concat(items));
 }
+/** A non-negative INTEGER in its minimal DER form: no redundant leading zeros, one zero where the top bit is set. */
 function integer(bytes: Buffer): Buffer {
-  return tag(0x02, (bytes[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0 && ((bytes[start + 1] ?? 0) & 0x80) === 0) start++;
+  const minimal = bytes.subarray(start);
+  return tag(0x02, (minimal[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
 function bool(value: boolean): Buffer {
   return tag(0x01, Buffer.from([value ? 0xff : 0]));

@@ -114,7 +114,13 @@ function waitForCode(server: Server, state: string, timeoutMs: number, log: (lin
       timeoutMs,
     );
     server.on('request', (req, res) => {
-      const params = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams;
+      let params: URLSearchParams;
+      try {
+        params = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams;
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
       if (!params.has('code') && !params.has('error')) {
         res.writeHead(404).end();
         return;

@@ -7,6 +7,7 @@ import type { IamCredentials } from '../google/iam-credentials.ts';
 import { exchangeAtSts } from '../google/sts.ts';
 import type { Http } from '../http/client.ts';
 import { parseJsonObject } from '../json.ts';
+import { checkedToken } from '../google/answer.ts';
 import { redact, registerSecret } from '../secrets.ts';
 import { renewing, type Credential } from './credential.ts';
 import { impersonate } from './impersonation.ts';
@@ -118,6 +119,5 @@ async function readSubjectToken(source: Exclude<SubjectTokenSource, { from: 'lib
     token = value;
   }
   if (!token) throw new ActionError('The subject token source returned an empty token.');
-  registerSecret(token);
-  return token;
+  return checkedToken(token, 'subject', 'The subject token (credential_source)');
 }

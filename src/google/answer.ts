@@ -26,11 +26,11 @@ export function secretField(answer: Record<string, unknown>, name: string, from:
 }
 
 /** A credential of the shape given: a JWT (three base64url parts), or an opaque token (printable, no spaces). */
-export function checkedToken(value: string, shape: 'jwt' | 'opaque', what: string): string {
+export function checkedToken(value: string, shape: 'jwt' | 'opaque' | 'subject', what: string): string {
   const fits =
     shape === 'jwt'
       ? value.length <= MAX_JWT_CHARS && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value)
-      : value.length <= MAX_OPAQUE_CHARS && /^[\x21-\x7e]+$/.test(value);
+      : value.length <= (shape === 'subject' ? MAX_SUBJECT_CHARS : MAX_OPAQUE_CHARS) && /^[\x21-\x7e]+$/.test(value);
   if (!fits) {
     throw new ActionError(
       `${what} is not ${shape === 'jwt' ? 'a JWT' : 'a token'}: ${value.length} characters that are not one (not shown).`,
@@ -42,6 +42,8 @@ export function checkedToken(value: string, shape: 'jwt' | 'opaque', what: strin
 
 const MAX_JWT_CHARS = 16_384;
 const MAX_OPAQUE_CHARS = 8_192;
+/** A federation's subject token may be a SAML assertion, base64 of a whole XML document. */
+const MAX_SUBJECT_CHARS = 65_536;
 
 /** Field names only, a few and short: the answer's values are never shown. */
 function describeFields(answer: Record<string, unknown>): string {

@@ -27,6 +27,9 @@ export interface ForwardProxyOptions {
   readonly count?: (event: 'request' | 'tunnel') => void;
 }
 
+/** Certificates and forwarders are kept per intercepted host; a page cannot make the agent keep more than this. */
+const MAX_INTERCEPTED_HOSTS = 256;
+
 /** The HTTP hop-by-hop headers a plain-http forward drops (RFC 9110), the client's proxy credentials included. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
 
@@ -55,13 +58,21 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     const origin = originOf.get(req.socket);
     const path = requestPath(req.url ?? '/');
     if (!origin || path === undefined) return answer(res, 400, 'a request names a path');
-    options.forwarderFor(origin).request(req, res, path);
+    try {
+      options.forwarderFor(origin).request(req, res, path);
+    } catch (error) {
+      answer(res, 502, error instanceof Error ? error.message : String(error));
+    }
   });
   inner.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const origin = originOf.get(socket);
     const path = requestPath(req.url ?? '/');
-    if (!origin || path === undefined) socket.destroy();
-    else options.forwarderFor(origin).upgrade(req, socket, head, path);
+    if (!origin || path === undefined) return void socket.destroy();
+    try {
+      options.forwarderFor(origin).upgrade(req, socket, head, path);
+    } catch {
+      socket.destroy();
+    }
   });
 
   const server = createServer(SERVER_OPTIONS, (req, res) => {
@@ -82,14 +93,30 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       client.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       return;
     }
-    if (options.intercepts(authority.host)) {
+    // Only the HTTPS port is intercepted; any other is tunnelled without a token, like any other host.
+    if (authority.port === 443 && options.intercepts(authority.host)) {
+      if (contexts.size >= MAX_INTERCEPTED_HOSTS && !contexts.has(authority.host)) {
+        client.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        options.log(`Refused ${authority.host}: the forward proxy already intercepts ${MAX_INTERCEPTED_HOSTS} hosts in this run.`);
+        return;
+      }
+      let secureContext: SecureContext;
+      try {
+        secureContext = contextFor(authority.host);
+      } catch (error) {
+        options.log(`No certificate for ${authority.host}: ${error instanceof Error ? error.message : String(error)}`);
+        client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
       // The browser's TLS ends here, with this run's certificate for the host; its requests then get the token.
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      const tls = new TLSSocket(client, { isServer: true, secureContext: contextFor(authority.host), ALPNProtocols: ['http/1.1'] });
+      // Bytes the browser sent early (its ClientHello) belong to the TLS layer, under it.
+      if (head.length) client.unshift(head);
+      const tls = new TLSSocket(client, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
       track(tls);
       tls.on('error', () => tls.destroy());
-      originOf.set(tls, authority.port === 443 ? `https://${authority.host}` : `https://${authority.host}:${authority.port}`);
-      if (head.length) tls.unshift(head);
+      tls.setTimeout(120_000, () => tls.destroy());
+      originOf.set(tls, `https://${authority.host}`);
       inner.emit('connection', tls);
       return;
     }
@@ -113,7 +140,8 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
 
 /** `host:port` of a CONNECT request, the host in lower case; IPv6 literals in brackets. */
 function parseAuthority(authority: string): { host: string; port: number } | undefined {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]/@\s]+):(\d{1,5})$/.exec(authority);
+  // A host name of DNS characters only (no %, ?, #, \, @ that a URL parser would read otherwise), or an IPv6 literal.
+  const match = /^(\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(authority);
   const port = Number(match?.[2]);
   if (!match || !(port > 0 && port < 65536)) return undefined;
   return { host: (match[1] ?? '').toLowerCase().replace(/^\[|\]$/g, ''), port };
@@ -146,8 +174,15 @@ function tunnel(client: Socket, { host, port }: { host: string; port: number }, 
     return;
   }
   // The upstream proxy's own CONNECT, with its credentials when its URL carries them.
+  const decode = (part: string): string => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
   const credentials = via.username
-    ? `proxy-authorization: Basic ${Buffer.from(`${decodeURIComponent(via.username)}:${decodeURIComponent(via.password)}`).toString('base64')}\r\n`
+    ? `proxy-authorization: Basic ${Buffer.from(`${decode(via.username)}:${decode(via.password)}`).toString('base64')}\r\n`
     : '';
   upstream.once('connect', () => upstream.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n${credentials}\r\n`));
   let answered = '';

@@ -14,7 +14,8 @@ export function proxyTarget({ input, fail }: Context): string | undefined {
   try {
     url = new URL(value);
   } catch {
-    return fail('proxy_to', `must be ${accepted}, got ${quote(value)}`);
+    // Not quoted: a value that is no URL may still hold a password.
+    return fail('proxy_to', `must be ${accepted}; it is not a URL`);
   }
   // Userinfo first: a URL with a password is never quoted back.
   if (url.username || url.password) return fail('proxy_to', `must be ${accepted}; it carries a user name or password`);
