@@ -20,7 +20,7 @@ async function start(asked: string[]): Promise<RunningProxy> {
     intercepts: (host) => hostMatches(['*.example.com'], host),
     forwarderFor: (origin) => {
       asked.push(origin);
-      return { request: () => undefined, upgrade: () => undefined, close: async () => undefined } as Forwarder;
+      return { request: () => undefined, upgrade: () => undefined, close: async () => undefined };
     },
     certificateFor: (host) => ca.leafFor(host),
     health: () => ({ ok: true, body: {} }),
