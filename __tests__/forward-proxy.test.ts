@@ -1,7 +1,6 @@
 import { afterEach, expect, test } from '@jest/globals';
 import { connect } from 'node:net';
 import { createCertificateAuthority } from '../src/agent/certificates.ts';
-import type { Forwarder } from '../src/http/forwarder.ts';
 import { startForwardProxy } from '../src/http/forward-proxy.ts';
 import type { RunningProxy } from '../src/http/reverse-proxy.ts';
 import { hostMatches } from '../src/inputs/agent.ts';
