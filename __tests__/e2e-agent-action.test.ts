@@ -155,6 +155,7 @@ describe('proxy_to: $IAP_PROXY_URL for tools that cannot set a header', () => {
         'Input proxy_header: must be authorization or proxy-authorization',
       ],
       [{ proxy_to: 'https://app.example.com', proxy_listen: '0.0.0.0' }, 'Input proxy_listen: must be HOST:PORT'],
+      [{ proxy_to: 'https://app.example.com', proxy_listen: '999.1.1.1:8080' }, 'Input proxy_listen: must be HOST:PORT'],
       [{ keep_fresh: 'yes' }, 'Input keep_fresh: must be true or false'],
       [
         { proxy_to: 'https://app.example.com', token_type: 'signed_jwt', audience: 'https://app.example.com/api/*' },

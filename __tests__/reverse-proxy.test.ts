@@ -354,3 +354,10 @@ describe('answers and requests that once broke the proxy', () => {
     expect(answer.body.toString()).toBe('OpenID Connect token expired: JWT has expired\n\niap-token: the token expired\n');
   });
 });
+
+test('headers the client names in Connection stay on the first hop', async () => {
+  await start();
+  await call('/', { headers: { connection: 'keep-alive, x-internal', 'x-internal': 'hop', 'x-kept': 'end' } });
+  expect(seen[0]?.headers['x-internal']).toBeUndefined();
+  expect(seen[0]?.headers['x-kept']).toBe('end');
+});

@@ -2423,9 +2423,10 @@ function readKeepFresh({ input, fail }) {
 }
 function readListen({ input, fail }) {
   const value = input("proxy_listen") || "127.0.0.1:0";
-  const match = /^(\[[0-9A-Fa-f:]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(value);
+  const match = /^(\[[0-9A-Fa-f:]+\]|(?:\d{1,3}\.){3}\d{1,3}|localhost):(\d{1,5})$/.exec(value);
   const port = Number(match?.[2] ?? NaN);
-  if (!match || port > 65535) {
+  const octets2 = /^[\d.]+$/.test(match?.[1] ?? "") ? (match?.[1] ?? "").split(".").map(Number) : [];
+  if (!match || port > 65535 || octets2.some((octet) => octet > 255)) {
     fail("proxy_listen", `must be HOST:PORT with an IP address (127.0.0.1, [::1]) and a port (0: any free one), got ${quote(value)}`);
   }
   const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
@@ -22445,7 +22446,10 @@ function createForwarder(options) {
   const upgraded = /* @__PURE__ */ new Set();
   const upstreamHeaders = (incoming, token, upgrade) => {
     const headers = {};
-    for (const [name2, value] of Object.entries(incoming)) if (value !== void 0 && !HOP_BY_HOP.has(name2)) headers[name2] = value;
+    const named = String(incoming["connection"] ?? "").toLowerCase().split(",").map((name2) => name2.trim());
+    for (const [name2, value] of Object.entries(incoming)) {
+      if (value !== void 0 && !HOP_BY_HOP.has(name2) && !named.includes(name2)) headers[name2] = value;
+    }
     headers["host"] = target.host;
     if (options.header === "authorization") headers["authorization"] = `Bearer ${token}`;
     else headers["proxy-authorization"] = `Bearer ${token}`;

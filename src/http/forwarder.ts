@@ -96,7 +96,14 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
   const upstreamHeaders = (incoming: IncomingHttpHeaders, token: string, upgrade: boolean): OutgoingHttpHeaders => {
     const headers: OutgoingHttpHeaders = {};
-    for (const [name, value] of Object.entries(incoming)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+    // Headers the client names in Connection are for this hop only, like the standard ones (RFC 9110, 7.6.1).
+    const named = String(incoming['connection'] ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((name) => name.trim());
+    for (const [name, value] of Object.entries(incoming)) {
+      if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name)) headers[name] = value;
+    }
     headers['host'] = target.host;
     if (options.header === 'authorization') headers['authorization'] = `Bearer ${token}`;
     else headers['proxy-authorization'] = `Bearer ${token}`;
