@@ -149,8 +149,8 @@ describe('fault matrix', () => {
           expect(result.outputs).toEqual({});
         }
       }
-      // The figures for the sweep's record.
-      console.log(`${endpoint}:\n  ${outcomes.join('\n  ')}`);
+      // Every cell's figures are in the assertions above; a passing run prints nothing (npm run bench prints figures).
+      expect(outcomes).toHaveLength(cells(endpoint).length);
     },
     120_000,
   );

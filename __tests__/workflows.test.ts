@@ -72,7 +72,7 @@ describe.each(files)('%s', (path) => {
 
 test('every example and workflow was checked, and some use the action', () => {
   expect(files.length).toBeGreaterThanOrEqual(6);
-  const uses = files.flatMap((path) => [...readFileSync(join(ROOT, path), 'utf8').matchAll(/uses: (\.\/|<org>\/iap-token@v1)$/gm)]);
+  const uses = files.flatMap((path) => [...readFileSync(join(ROOT, path), 'utf8').matchAll(/uses: (\.\/|OWNER\/iap-token@v1)$/gm)]);
   expect(uses.length).toBeGreaterThanOrEqual(7);
 });
 
@@ -92,4 +92,13 @@ test('Dependabot watches npm and the actions', () => {
     updates: Array<{ 'package-ecosystem': string }>;
   };
   expect(config.updates.map((update) => update['package-ecosystem']).sort()).toEqual(['github-actions', 'npm']);
+});
+
+test("every checkout in the workflows and examples keeps no credentials (the README's own advice)", () => {
+  for (const path of files) {
+    const text = readFileSync(join(ROOT, path), 'utf8');
+    const checkouts = text.split('\n').filter((line) => /uses: actions\/checkout@/.test(line)).length;
+    const withoutCredentials = (text.match(/persist-credentials: false/g) ?? []).length;
+    expect({ path, checkouts, withoutCredentials }).toEqual({ path, checkouts, withoutCredentials: checkouts });
+  }
 });

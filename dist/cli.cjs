@@ -1990,7 +1990,7 @@ Store it and the client as repository secrets and variables (gh reads the secret
 
 Then, in a workflow:
 
-  - uses: <org>/iap-token@v1
+  - uses: OWNER/iap-token@v1
     with:
       audience: ${audience ?? "IAP_CLIENT_ID"}
       refresh_token: \${{ secrets.IAP_REFRESH_TOKEN }}
