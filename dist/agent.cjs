@@ -22215,10 +22215,10 @@ async function startAgent(options) {
         log: report2.info,
         count: forwarding(keeper, forward.header).count
       });
-      running.push({
-        ...proxy,
-        close: async () => (await Promise.all([proxy.close(), ...[...forwarders.values()].map((f) => f.close())]), void 0)
-      });
+      const closeAll = async () => {
+        await Promise.all([proxy.close(), ...[...forwarders.values()].map((forwarder) => forwarder.close())]);
+      };
+      running.push({ ...proxy, close: closeAll });
       forwardProxyUrl = proxy.url;
     }
   } catch (error) {

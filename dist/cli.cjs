@@ -23055,7 +23055,6 @@ var init_reverse_proxy = __esm({
     init_forwarder();
     init_health();
     init_listen();
-    init_health();
   }
 });
 
@@ -23542,10 +23541,10 @@ async function startAgent(options) {
         log: report.info,
         count: forwarding(keeper, forward.header).count
       });
-      running.push({
-        ...proxy,
-        close: async () => (await Promise.all([proxy.close(), ...[...forwarders.values()].map((f) => f.close())]), void 0)
-      });
+      const closeAll = async () => {
+        await Promise.all([proxy.close(), ...[...forwarders.values()].map((forwarder) => forwarder.close())]);
+      };
+      running.push({ ...proxy, close: closeAll });
       forwardProxyUrl = proxy.url;
     }
   } catch (error) {

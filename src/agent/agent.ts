@@ -195,10 +195,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         log: report.info,
         count: forwarding(keeper, forward.header).count,
       });
-      running.push({
-        ...proxy,
-        close: async () => (await Promise.all([proxy.close(), ...[...forwarders.values()].map((f) => f.close())]), undefined),
-      });
+      // Closing the forward proxy also closes the per-origin forwarders (their upstream pools).
+      const closeAll = async (): Promise<void> => {
+        await Promise.all([proxy.close(), ...[...forwarders.values()].map((forwarder) => forwarder.close())]);
+      };
+      running.push({ ...proxy, close: closeAll });
       forwardProxyUrl = proxy.url;
     }
   } catch (error) {

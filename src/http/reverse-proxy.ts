@@ -28,8 +28,6 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-export { HEALTH_PATH } from './health.ts';
-
 export async function startReverseProxy(options: ReverseProxyOptions): Promise<RunningProxy> {
   const { target } = options;
   await checkResolves(target);
