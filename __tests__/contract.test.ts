@@ -27,11 +27,11 @@ test('the action runs on node24 from dist/, and .node-version agrees', () => {
   expect(readFileSync(join(ROOT, '.node-version'), 'utf8').trim()).toBe('24');
 });
 
-test('only the audience is required', () => {
+test('no input is required: the audience may follow from the app URL (token_type auto)', () => {
   const required = Object.entries(readActionYaml().inputs)
     .filter(([, spec]) => spec.required)
     .map(([name]) => name);
-  expect(required).toEqual(['audience']);
+  expect(required).toEqual([]);
 });
 
 /** The first column of the README table under `## heading`, as names. */

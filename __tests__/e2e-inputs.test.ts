@@ -15,11 +15,11 @@ const key = () => JSON.stringify(world.deployerKey);
 
 describe('every input is checked before any request', () => {
   test('no audience', async () => {
-    expect(await inputError({ credentials_json: key() })).toMatch(/^Input audience: is required: the OAuth client ID/);
+    expect(await inputError({ credentials_json: key() })).toMatch(/^Input audience: is required, or the app's URL \(app_url\)/);
   });
 
   test('a URL as audience', async () => {
-    expect(await inputError({ audience: 'https://app.example.com', credentials_json: key() })).toContain('Input audience: is a URL');
+    expect(await inputError({ audience: 'https://app.example.com', token_type: 'id_token', credentials_json: key() })).toContain('Input audience: is a URL');
   });
 
   test('both credential sources, named both', async () => {

@@ -174,7 +174,7 @@ describe('every other source signs through IAM signJwt', () => {
 
 describe('inputs for signed JWTs', () => {
   test.each([
-    [{ token_type: 'jwt' }, 'Input token_type: must be id_token'],
+    [{ token_type: 'jwt' }, 'Input token_type: must be auto (the default: chosen from the audience or the app\'s URL), id_token'],
     [
       { token_type: 'signed_jwt', audience: '1234-abc.apps.googleusercontent.com' },
       'Input audience: must be a URL with token_type signed_jwt',
@@ -208,7 +208,14 @@ describe('inputs for signed JWTs', () => {
   });
 
   test('an ID token asked for a URL points to signed_jwt', async () => {
-    const error = expectFailure(await run(world, { audience: 'https://app.example.com/', credentials_json: key() }));
+    const error = expectFailure(await run(world, { audience: 'https://app.example.com/', token_type: 'id_token', credentials_json: key() }));
     expect(error).toContain('For a URL audience, set token_type: signed_jwt.');
+  });
+
+  test('token_type auto (the default) mints a signed JWT for a URL audience, and says why', async () => {
+    const result = await run(world, { audience: `${world.fake.url}/app/*`, credentials_json: key() });
+    expectSuccess(result);
+    expect(claimsOf(result.outputs['token'] ?? '')).toMatchObject({ aud: `${world.fake.url}/app/*`, iss: DEPLOYER });
+    expect(result.visibleLog.join('\n')).toContain('token_type auto: signed_jwt, because audience is a URL.');
   });
 });

@@ -184,10 +184,10 @@ describe('smoke tests that fail say why, and leave no outputs', () => {
 
 describe('smoke-test inputs are checked before anything is minted', () => {
   test.each([
-    [{ smoke_test_urls: 'not a url at all' }, 'Input smoke_test_urls: each line is URL or METHOD URL'],
+    [{ smoke_test_urls: 'not a url at all' }, 'Input smoke_test_urls: each line is URL, METHOD URL'],
     [{ smoke_test_urls: 'ftp://app.example.com/' }, '"ftp://app.example.com/" is not an http(s) URL'],
     [{ smoke_test_urls: 'http://app.example.com/' }, 'is plain http; the token is sent only over https'],
-    [{ smoke_test_urls: 'FETCH https://app.example.com/' }, 'line 1 is neither'],
+    [{ smoke_test_urls: 'FETCH https://app.example.com/' }, 'line 1 is none of these'],
     [
       { smoke_test_urls: 'https://app.example.com/', smoke_test_header: 'x-token' },
       'Input smoke_test_header: must be authorization or proxy-authorization',

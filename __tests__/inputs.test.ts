@@ -294,8 +294,8 @@ describe("the CLI's words", () => {
   };
 
   test('errors name flags, never action inputs', () => {
-    expect(cli({})).toMatch(/^--audience: is required/);
-    expect(cli({ audience: 'https://app.example.com/' })).toContain('use --token-type signed_jwt');
+    expect(cli({})).toMatch(/^--audience: is required, or the app's URL \(--url\)/);
+    expect(cli({ audience: 'https://app.example.com/', token_type: 'id_token' })).toContain('use --token-type signed_jwt');
     expect(cli({ audience: AUDIENCE, lifetime: '600' })).toMatch(/^--lifetime: applies to --token-type signed_jwt only/);
     expect(cli({ audience: AUDIENCE, refresh_token: 'a-refresh-token-value' })).toMatch(/^--client-id: is required with --refresh-token/);
     expect(cli({ audience: AUDIENCE, delegates: 'a@p.iam.gserviceaccount.com' })).toBe(

@@ -74,7 +74,7 @@ describe('run()', () => {
     const result = await runAction({ audience: world.audience, token_type: 'jwt' });
     expect(result.exitCode).toBe(1);
     expect(result.log.filter((line) => line.startsWith('::error::'))).toEqual([
-      expect.stringMatching(/^::error::Input token_type: must be id_token/),
+      expect.stringMatching(/^::error::Input token_type: must be auto /),
     ]);
     expect(world.fake.count()).toBe(0);
     expect([result.outputs, result.env]).toEqual(['', '']);

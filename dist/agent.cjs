@@ -20673,6 +20673,9 @@ function readListen({ input, fail }) {
 }
 
 // src/iap/answers.ts
+function answeredByIap(headers) {
+  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
+}
 var READ_CHARS = 512;
 function iapRefusal(status2, body) {
   if (status2 === 403) return "forbidden";
@@ -21783,6 +21786,50 @@ async function mintToken(config, credential, iam, { info, warning }, now = Date.
   return minted;
 }
 
+// src/iap/probe.ts
+var CLIENT_ID = /^[\w.-]+\.apps\.googleusercontent\.com$/;
+async function probeIap(http2, url, options = {}) {
+  let response;
+  let attempts;
+  let failure;
+  try {
+    ({ response, attempts } = await http2.send({
+      what: `IAP check of ${displayUrl(url)} (no token)`,
+      method: "GET",
+      url,
+      ...options.headers ? { headers: options.headers } : {},
+      retry: { attempts: 3, timeoutMs: 1e4, budgetMs: 2e4, ...options.retry }
+    }));
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    attempts = error.attempts;
+    failure = error.failure.message;
+  }
+  if (!response) return { status: null, from: null, clientId: void 0, failure, attempts, response };
+  const signIn = googleSignIn(response, url);
+  const from = answeredByIap(response.headers) || signIn ? "iap" : "app";
+  const clientId = signIn?.searchParams.get("client_id") ?? "";
+  return {
+    status: response.status,
+    from,
+    clientId: CLIENT_ID.test(clientId) ? clientId : void 0,
+    failure: void 0,
+    attempts,
+    response
+  };
+}
+function googleSignIn(response, base) {
+  const location = response.headers["location"];
+  if (response.status < 300 || response.status > 399 || typeof location !== "string") return void 0;
+  let signIn;
+  try {
+    signIn = new URL(location, base);
+  } catch {
+    return void 0;
+  }
+  return signIn.protocol === "https:" && signIn.hostname === "accounts.google.com" ? signIn : void 0;
+}
+
 // src/pipeline.ts
 function createMinter(config, { env, report: report2, http: http2 = new Http({ log: report2.info }), now = Date.now }) {
   const oauth = new OAuthTokenEndpoint(http2, now);
@@ -21792,7 +21839,47 @@ function createMinter(config, { env, report: report2, http: http2 = new Http({ l
   const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
   const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
   report2.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
-  return { credential, http: http2, mint: () => mintToken(config, credential, iam, report2, now) };
+  if (config.choice) report2.info(`Token: ${config.choice}`);
+  let resolved;
+  const ready = () => resolved ??= withFoundAudience(config, http2, report2).catch((error) => {
+    resolved = void 0;
+    throw error;
+  });
+  return {
+    credential,
+    http: http2,
+    mint: async () => {
+      const resolvedConfig = await ready();
+      try {
+        return await mintToken(resolvedConfig, credential, iam, report2, now);
+      } catch (error) {
+        throw config.audienceFrom ? foundAudienceRefused(error, config) : error;
+      }
+    }
+  };
+}
+function foundAudienceRefused(error, config) {
+  if (!(error instanceof ApiError) || error.failure.code !== "invalid_audience") return error;
+  const app = new URL(config.audienceFrom ?? "");
+  return new ActionError(
+    error.message,
+    `Fix: The audience was found from IAP's sign-in redirect at ${displayUrl(app)}, and Google will not mint your ID token for it: it is most likely Google's managed OAuth client, which no programmatic ID token can be for. Use a signed JWT instead: set ${config.nameOf("service_account")} to a service account you may impersonate (roles/iam.serviceAccountTokenCreator), which signs for ${app.origin}/*; or give ${config.nameOf("audience")} an OAuth client of your own that the app's programmaticClients lists.`
+  );
+}
+async function withFoundAudience(config, http2, report2) {
+  if (!config.audienceFrom) return config;
+  const shown = displayUrl(config.audienceFrom);
+  const probe = await probeIap(http2, config.audienceFrom);
+  if (!probe.clientId) {
+    const answered = probe.status === null ? `did not answer (${probe.failure ?? "no answer"})` : `answered ${probe.status}${probe.from === "iap" ? " from IAP" : ""} without IAP's sign-in redirect to accounts.google.com`;
+    throw new ActionError(
+      `No audience was given, and none could be found: ${shown} ${answered}, so it names no OAuth client. Give ${config.nameOf("audience")} (the OAuth client ID IAP uses for the app), or check that ${shown} is the app behind IAP.`
+    );
+  }
+  report2.info(
+    `Audience: ${probe.clientId}, the OAuth client IAP's sign-in redirect at ${shown} names. If IAP refuses ID tokens for it, the app is on Google's managed client: a signed JWT (${config.nameOf("service_account")}) is then the way, or an allowlisted client of your own.`
+  );
+  return { ...config, audience: probe.clientId, audienceFrom: void 0 };
 }
 
 // src/agent/keeper.ts
@@ -22234,7 +22321,7 @@ var import_node_fs2 = require("node:fs");
 
 // src/endpoints.ts
 var OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
-var APIS = ["oauth2", "sts", "iamcredentials", "accounts"];
+var APIS = ["oauth2", "sts", "iamcredentials", "iap", "accounts"];
 function resolveEndpoints(universe, env, complain) {
   const overrides = new Map(
     APIS.flatMap((api) => {
@@ -22246,6 +22333,7 @@ function resolveEndpoints(universe, env, complain) {
     oauth2: overrides.get("oauth2") ?? `https://oauth2.${universe}`,
     sts: overrides.get("sts") ?? `https://sts.${universe}/v1`,
     iamcredentials: overrides.get("iamcredentials") ?? `https://iamcredentials.${universe}/v1`,
+    iap: overrides.get("iap") ?? `https://iap.${universe}/v1`,
     // Sign-in lives on accounts.google.com in every universe that has it.
     accounts: overrides.get("accounts") ?? "https://accounts.google.com",
     iamHost: `iam.${universe}`,
@@ -22451,7 +22539,7 @@ function parseImpersonated(json, input, origin, complain) {
 var METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 var RESERVED = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
 var SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
-function readSmokeConfig(input, coverage) {
+function readSmokeConfig(input) {
   const targets = readTargets(input("smoke_test_urls"));
   const header = readHeaderChoice(input("smoke_test_header"));
   const headers = readHeaders(input("smoke_test_headers"), header);
@@ -22459,13 +22547,13 @@ function readSmokeConfig(input, coverage) {
   const retryForMs = readSeconds(input("smoke_test_retry_for"), "smoke_test_retry_for", 300, 0, 3600) * 1e3;
   const timeoutMs = readSeconds(input("smoke_test_timeout"), "smoke_test_timeout", 30, 1, 600) * 1e3;
   if (targets.length === 0) return void 0;
-  if (coverage) {
-    for (const target of targets) {
-      const problem = coverage(new URL(target.url));
-      if (problem) throw new InputError("smoke_test_urls", problem);
-    }
-  }
   return { targets, header, headers, expected, retryForMs, timeoutMs };
+}
+function checkSmokeCoverage(smoke, coverage) {
+  for (const target of smoke.targets) {
+    const problem = target.deny ? void 0 : coverage(new URL(target.url));
+    if (problem) throw new InputError("smoke_test_urls", problem);
+  }
 }
 function readTargets(value) {
   const targets = [];
@@ -22474,10 +22562,15 @@ function readTargets(value) {
     if (!line || line.startsWith("#")) continue;
     const where = `line ${index + 1}`;
     const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
-    const method = (match?.[1] ?? "GET").toUpperCase();
+    const word = (match?.[1] ?? "GET").toUpperCase();
+    const deny = word === "DENY";
+    const method = deny ? "GET" : word;
     const text2 = match?.[2] ?? line;
     if (!match || !METHODS.includes(method)) {
-      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); ${where} is neither`);
+      throw new InputError(
+        "smoke_test_urls",
+        `each line is URL, METHOD URL (${METHODS.join(", ")}) or DENY URL (IAP must refuse it without a token); ${where} is none of these`
+      );
     }
     let url;
     try {
@@ -22500,7 +22593,7 @@ function readTargets(value) {
         `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`
       );
     }
-    targets.push({ method, url: url.toString() });
+    targets.push({ method, url: url.toString(), deny });
   }
   if (targets.length > 50) throw new InputError("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
   return targets;
@@ -22564,10 +22657,149 @@ function readSeconds(value, name2, fallback, min, max) {
   return seconds2;
 }
 
+// src/inputs/token-choice.ts
+function chooseToken(ctx, known2, canSign) {
+  const { input, fail, words: w } = ctx;
+  const given = input("token_type") || "auto";
+  if (given !== "auto" && given !== "id_token" && given !== "signed_jwt") {
+    return fail(
+      "token_type",
+      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(given)}`
+    );
+  }
+  const audience = input("audience");
+  const isUrl = /^https?:\/\//i.test(audience);
+  const wildcard = known2 ? `${known2.url.origin}/*` : void 0;
+  if (given === "signed_jwt") {
+    return {
+      tokenType: "signed_jwt",
+      audience: audience || wildcard || "",
+      audienceFrom: void 0,
+      why: audience || !known2 ? void 0 : `audience ${wildcard}, every path of ${known2.from}'s host.`
+    };
+  }
+  if (given === "id_token") {
+    if (audience || !known2) return { tokenType: "id_token", audience, audienceFrom: void 0, why: void 0 };
+    return {
+      tokenType: "id_token",
+      audience: "",
+      audienceFrom: known2.url.href,
+      why: `the audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
+    };
+  }
+  if (audience && isUrl) {
+    if (!canSign.yes) fail("audience", cannotSign(ctx, canSign.because, `is a URL, which only a signed JWT can carry`));
+    return {
+      tokenType: "signed_jwt",
+      audience,
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: signed_jwt, because ${w.name("audience")} is a URL.`
+    };
+  }
+  if (audience) {
+    return {
+      tokenType: "id_token",
+      audience,
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: id_token, because ${w.name("audience")} is an OAuth client ID.`
+    };
+  }
+  if (!known2) {
+    return fail(
+      "audience",
+      `is required, or the app's URL (${w.name("app_url")}): the app's URL as https://HOST/* for a service-account-signed JWT, or the OAuth client ID (…apps.googleusercontent.com) for an ID token. With only the URL given, the audience is found from it.`
+    );
+  }
+  if (canSign.yes) {
+    return {
+      tokenType: "signed_jwt",
+      audience: wildcard ?? "",
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: signed_jwt for ${wildcard} (from ${known2.from}): a service-account-signed JWT needs no OAuth client, so it works for apps on Google's managed client too.`
+    };
+  }
+  return {
+    tokenType: "id_token",
+    audience: "",
+    audienceFrom: known2.url.href,
+    why: `${w.name("token_type")} auto: id_token, because ${canSign.because} cannot sign a JWT; its audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
+  };
+}
+function cannotSign({ words: w }, who, what) {
+  return `${what}, and ${who} cannot sign one (a user has no key; only a service account signs). ${w.setting("service_account", "SA_EMAIL")} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name("audience")} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
+}
+function readAppUrl({ input, fail }) {
+  const value = input("app_url");
+  if (!value) return void 0;
+  const accepted = "the https URL of the app behind IAP, such as https://app.example.com";
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail("app_url", `must be ${accepted}; it is not a URL`);
+  }
+  if (url.username || url.password) return fail("app_url", `must be ${accepted}; it carries a user name or password`);
+  if (!carriesTokens(url)) return fail("app_url", `must be https (http only to localhost), got ${quote(displayUrl(url))}`);
+  return url;
+}
+
+// src/inputs/values.ts
+function readBoolean({ fail }, value, name2, fallback) {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  return fail(name2, `must be true or false, got ${quote(value)}`);
+}
+
+// src/inputs/doctor.ts
+var IAP_RESOURCE = /^projects\/[a-z0-9-]{1,63}\/iap_web(\/(compute|compute-[a-z0-9-]{1,40}|appengine-[a-z0-9:.-]{1,100}|cloud_run-[a-z0-9-]{1,40})(\/services\/[A-Za-z0-9_.-]{1,100})?)?$/;
+var MAX_ALSO = 10;
+function readDoctorConfig(ctx, known2) {
+  const { input, fail, words: w } = ctx;
+  const enabled = readBoolean(ctx, input("doctor"), "doctor", false);
+  const failOnProblem = readBoolean(ctx, input("doctor_fail_on_problem"), "doctor_fail_on_problem", false);
+  const also = readAlso(ctx);
+  const iapResource = input("iap_resource") || void 0;
+  if (iapResource && !IAP_RESOURCE.test(iapResource)) {
+    fail(
+      "iap_resource",
+      `must be an IAP resource name such as projects/PROJECT_NUMBER/iap_web/compute/services/BACKEND_SERVICE_ID or projects/PROJECT_NUMBER/iap_web/cloud_run-REGION/services/SERVICE, got ${quote(iapResource)}`
+    );
+  }
+  if (!enabled) {
+    if (failOnProblem) fail("doctor_fail_on_problem", `goes with ${w.name("doctor")}, which is not on.`);
+    if (also.length) fail("doctor_also", `goes with ${w.name("doctor")}, which is not on.`);
+    return void 0;
+  }
+  if (!known2) {
+    return fail("doctor", `needs the app's URL: set ${w.name("app_url")} (or ${w.name("proxy_to")}, or ${w.name("smoke_test_urls")}).`);
+  }
+  return { url: known2.url.href, also, iapResource, failOnProblem };
+}
+function readAlso({ input, fail }) {
+  const urls = [];
+  for (const [index, raw] of input("doctor_also").split(/[\n,]/).entries()) {
+    const text2 = raw.trim();
+    if (!text2) continue;
+    let url;
+    try {
+      url = new URL(text2);
+    } catch {
+      return fail("doctor_also", `entry ${index + 1} is not a URL; give the app's other URLs (such as its run.app URL), one per line`);
+    }
+    if (url.username || url.password) fail("doctor_also", `entry ${index + 1} carries a user name or password`);
+    if (url.protocol !== "https:" && url.protocol !== "http:") fail("doctor_also", `${quote(displayUrl(url))} is not an http(s) URL`);
+    urls.push(url.href);
+  }
+  if (urls.length > MAX_ALSO) fail("doctor_also", `lists ${urls.length} URLs; at most ${MAX_ALSO} are accepted`);
+  return urls;
+}
+
 // src/inputs/vocabulary.ts
 var INPUT_DEFAULTS = {
   audience: "",
-  token_type: "id_token",
+  token_type: "auto",
+  app_url: "",
   lifetime: "",
   workload_identity_provider: "",
   workload_identity_audience: "",
@@ -22590,7 +22822,11 @@ var INPUT_DEFAULTS = {
   proxy_to: "",
   proxy_header: "authorization",
   proxy_listen: "127.0.0.1:0",
-  proxy_hosts: ""
+  proxy_hosts: "",
+  doctor: "false",
+  doctor_fail_on_problem: "false",
+  doctor_also: "",
+  iap_resource: ""
 };
 var ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
 var ACTION_VOCABULARY = {
@@ -22620,19 +22856,23 @@ function readConfig(read, env, words) {
   const universe = input("universe") || "googleapis.com";
   if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
   const endpoints = resolveEndpoints(universe, env, words.complain);
-  const tokenType = readTokenType(ctx, input("token_type"));
-  const target = proxyTarget(ctx);
-  const firstHost = proxyHosts(ctx)[0];
-  const implied = target ? `${target}/*` : firstHost && !firstHost.startsWith("*.") ? `https://${firstHost}/*` : "";
-  const givenAudience = input("audience") || (tokenType === "signed_jwt" ? implied : "");
-  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
-  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
   const delegates = readDelegates(ctx, input("delegates"));
   if (delegates.length > 0 && !serviceAccount) {
     fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
   }
   const source = readSource(ctx, serviceAccount, endpoints.iamHost);
+  const appUrl = readAppUrl(ctx);
+  const smokeTargets = readSmokeConfig(input);
+  const known2 = knownUrl(ctx, appUrl, smokeTargets?.targets);
+  const canSign = {
+    yes: source.kind !== "refresh_token" || serviceAccount !== void 0,
+    because: `a user's refresh token (${source.origin})`
+  };
+  const choice = chooseToken(ctx, known2, canSign);
+  const { tokenType } = choice;
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
+  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   if (tokenType === "signed_jwt" && source.kind === "refresh_token" && !serviceAccount) {
     fail(
       "service_account",
@@ -22645,10 +22885,15 @@ function readConfig(read, env, words) {
       "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
     );
   }
-  const smoke = readSmokeConfig(input, tokenType === "signed_jwt" ? (url) => audienceCovers(audience, url) : void 0);
+  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  const smoke = smokeTargets;
   return {
     tokenType,
     audience,
+    audienceFrom: choice.audienceFrom,
+    choice: choice.why,
+    appUrl: known2?.url.href,
+    doctor: readDoctorConfig(ctx, known2),
     lifetimeSeconds,
     source,
     serviceAccount,
@@ -22678,15 +22923,17 @@ function readAudience({ fail, words }, audience) {
   }
   return audience;
 }
-var SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
-function readTokenType({ fail }, value) {
-  if (!value || value === "id_token") return "id_token";
-  if (value === "signed_jwt") return "signed_jwt";
-  return fail(
-    "token_type",
-    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(value)}`
-  );
+function knownUrl(ctx, appUrl, smoke) {
+  const { words: w } = ctx;
+  if (appUrl) return { url: appUrl, from: w.name("app_url") };
+  const target = proxyTarget(ctx);
+  if (target) return { url: new URL(target), from: w.name("proxy_to") };
+  const host = proxyHosts(ctx).find((name2) => !name2.startsWith("*."));
+  if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
+  const tested = smoke?.find((target2) => !target2.deny);
+  return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
 }
+var SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
 function readUrlAudience({ fail, words }, audience) {
   const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
   const signedJwt = `with ${words.name("token_type")} signed_jwt`;
@@ -22870,12 +23117,6 @@ function readDelegates({ fail }, value) {
   }
   return emails;
 }
-function readBoolean({ fail }, value, name2, fallback) {
-  if (!value) return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  return fail(name2, `must be true or false, got ${quote(value)}`);
-}
 function readExportVariable({ fail }, value) {
   if (!value) return void 0;
   if (!ENV_NAME.test(value)) {
@@ -22906,7 +23147,12 @@ async function main() {
   const launch = JSON.parse((0, import_node_fs3.readFileSync)(0, "utf8"));
   registerSecret(launch.initial.token);
   statsFile = launch.statsFile;
-  const config = readConfig((name2) => launch.inputs[name2], process.env, ACTION_VOCABULARY);
+  const read = readConfig((name2) => launch.inputs[name2], process.env, ACTION_VOCABULARY);
+  const config = {
+    ...read,
+    doctor: void 0,
+    ...read.audienceFrom ? { audience: launch.initial.audience, audienceFrom: void 0 } : {}
+  };
   const initial = { ...launch.initial, expiresAt: new Date(launch.initial.expiresAt) };
   agent = await startAgent({
     config,

@@ -211,6 +211,7 @@ function resolveEndpoints(universe, env, complain) {
     oauth2: overrides.get("oauth2") ?? `https://oauth2.${universe}`,
     sts: overrides.get("sts") ?? `https://sts.${universe}/v1`,
     iamcredentials: overrides.get("iamcredentials") ?? `https://iamcredentials.${universe}/v1`,
+    iap: overrides.get("iap") ?? `https://iap.${universe}/v1`,
     // Sign-in lives on accounts.google.com in every universe that has it.
     accounts: overrides.get("accounts") ?? "https://accounts.google.com",
     iamHost: `iam.${universe}`,
@@ -240,7 +241,7 @@ var init_endpoints = __esm({
     "use strict";
     init_urls();
     OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
-    APIS = ["oauth2", "sts", "iamcredentials", "accounts"];
+    APIS = ["oauth2", "sts", "iamcredentials", "iap", "accounts"];
   }
 });
 
@@ -1817,9 +1818,13 @@ var init_vocabulary = __esm({
       proxy_to: "--to",
       proxy_header: "--header",
       proxy_listen: "--listen",
-      proxy_hosts: "--host"
+      proxy_hosts: "--host",
+      app_url: "--url",
+      doctor_also: "--also",
+      iap_resource: "--iap-resource"
     };
     TOKEN_FLAGS = [
+      "--url",
       "--audience",
       "--token-type",
       "--lifetime",
@@ -2215,7 +2220,7 @@ var init_credentials_file = __esm({
 });
 
 // src/inputs/smoke.ts
-function readSmokeConfig(input, coverage) {
+function readSmokeConfig(input) {
   const targets = readTargets(input("smoke_test_urls"));
   const header = readHeaderChoice(input("smoke_test_header"));
   const headers = readHeaders(input("smoke_test_headers"), header);
@@ -2223,13 +2228,13 @@ function readSmokeConfig(input, coverage) {
   const retryForMs = readSeconds(input("smoke_test_retry_for"), "smoke_test_retry_for", 300, 0, 3600) * 1e3;
   const timeoutMs = readSeconds(input("smoke_test_timeout"), "smoke_test_timeout", 30, 1, 600) * 1e3;
   if (targets.length === 0) return void 0;
-  if (coverage) {
-    for (const target of targets) {
-      const problem = coverage(new URL(target.url));
-      if (problem) throw new InputError("smoke_test_urls", problem);
-    }
-  }
   return { targets, header, headers, expected, retryForMs, timeoutMs };
+}
+function checkSmokeCoverage(smoke, coverage) {
+  for (const target of smoke.targets) {
+    const problem = target.deny ? void 0 : coverage(new URL(target.url));
+    if (problem) throw new InputError("smoke_test_urls", problem);
+  }
 }
 function readTargets(value) {
   const targets = [];
@@ -2238,10 +2243,15 @@ function readTargets(value) {
     if (!line || line.startsWith("#")) continue;
     const where = `line ${index + 1}`;
     const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
-    const method = (match?.[1] ?? "GET").toUpperCase();
+    const word = (match?.[1] ?? "GET").toUpperCase();
+    const deny = word === "DENY";
+    const method = deny ? "GET" : word;
     const text2 = match?.[2] ?? line;
     if (!match || !METHODS.includes(method)) {
-      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); ${where} is neither`);
+      throw new InputError(
+        "smoke_test_urls",
+        `each line is URL, METHOD URL (${METHODS.join(", ")}) or DENY URL (IAP must refuse it without a token); ${where} is none of these`
+      );
     }
     let url;
     try {
@@ -2264,7 +2274,7 @@ function readTargets(value) {
         `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`
       );
     }
-    targets.push({ method, url: url.toString() });
+    targets.push({ method, url: url.toString(), deny });
   }
   if (targets.length > 50) throw new InputError("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
   return targets;
@@ -2337,6 +2347,166 @@ var init_smoke = __esm({
     METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
     RESERVED = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
     SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
+  }
+});
+
+// src/inputs/token-choice.ts
+function chooseToken(ctx, known2, canSign) {
+  const { input, fail, words: w } = ctx;
+  const given = input("token_type") || "auto";
+  if (given !== "auto" && given !== "id_token" && given !== "signed_jwt") {
+    return fail(
+      "token_type",
+      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(given)}`
+    );
+  }
+  const audience = input("audience");
+  const isUrl = /^https?:\/\//i.test(audience);
+  const wildcard = known2 ? `${known2.url.origin}/*` : void 0;
+  if (given === "signed_jwt") {
+    return {
+      tokenType: "signed_jwt",
+      audience: audience || wildcard || "",
+      audienceFrom: void 0,
+      why: audience || !known2 ? void 0 : `audience ${wildcard}, every path of ${known2.from}'s host.`
+    };
+  }
+  if (given === "id_token") {
+    if (audience || !known2) return { tokenType: "id_token", audience, audienceFrom: void 0, why: void 0 };
+    return {
+      tokenType: "id_token",
+      audience: "",
+      audienceFrom: known2.url.href,
+      why: `the audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
+    };
+  }
+  if (audience && isUrl) {
+    if (!canSign.yes) fail("audience", cannotSign(ctx, canSign.because, `is a URL, which only a signed JWT can carry`));
+    return {
+      tokenType: "signed_jwt",
+      audience,
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: signed_jwt, because ${w.name("audience")} is a URL.`
+    };
+  }
+  if (audience) {
+    return {
+      tokenType: "id_token",
+      audience,
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: id_token, because ${w.name("audience")} is an OAuth client ID.`
+    };
+  }
+  if (!known2) {
+    return fail(
+      "audience",
+      `is required, or the app's URL (${w.name("app_url")}): the app's URL as https://HOST/* for a service-account-signed JWT, or the OAuth client ID (…apps.googleusercontent.com) for an ID token. With only the URL given, the audience is found from it.`
+    );
+  }
+  if (canSign.yes) {
+    return {
+      tokenType: "signed_jwt",
+      audience: wildcard ?? "",
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: signed_jwt for ${wildcard} (from ${known2.from}): a service-account-signed JWT needs no OAuth client, so it works for apps on Google's managed client too.`
+    };
+  }
+  return {
+    tokenType: "id_token",
+    audience: "",
+    audienceFrom: known2.url.href,
+    why: `${w.name("token_type")} auto: id_token, because ${canSign.because} cannot sign a JWT; its audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
+  };
+}
+function cannotSign({ words: w }, who, what) {
+  return `${what}, and ${who} cannot sign one (a user has no key; only a service account signs). ${w.setting("service_account", "SA_EMAIL")} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name("audience")} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
+}
+function readAppUrl({ input, fail }) {
+  const value = input("app_url");
+  if (!value) return void 0;
+  const accepted = "the https URL of the app behind IAP, such as https://app.example.com";
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail("app_url", `must be ${accepted}; it is not a URL`);
+  }
+  if (url.username || url.password) return fail("app_url", `must be ${accepted}; it carries a user name or password`);
+  if (!carriesTokens(url)) return fail("app_url", `must be https (http only to localhost), got ${quote(displayUrl(url))}`);
+  return url;
+}
+var init_token_choice = __esm({
+  "src/inputs/token-choice.ts"() {
+    "use strict";
+    init_errors();
+    init_urls();
+  }
+});
+
+// src/inputs/values.ts
+function readBoolean({ fail }, value, name2, fallback) {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  return fail(name2, `must be true or false, got ${quote(value)}`);
+}
+var init_values = __esm({
+  "src/inputs/values.ts"() {
+    "use strict";
+    init_errors();
+  }
+});
+
+// src/inputs/doctor.ts
+function readDoctorConfig(ctx, known2) {
+  const { input, fail, words: w } = ctx;
+  const enabled = readBoolean(ctx, input("doctor"), "doctor", false);
+  const failOnProblem = readBoolean(ctx, input("doctor_fail_on_problem"), "doctor_fail_on_problem", false);
+  const also = readAlso(ctx);
+  const iapResource = input("iap_resource") || void 0;
+  if (iapResource && !IAP_RESOURCE.test(iapResource)) {
+    fail(
+      "iap_resource",
+      `must be an IAP resource name such as projects/PROJECT_NUMBER/iap_web/compute/services/BACKEND_SERVICE_ID or projects/PROJECT_NUMBER/iap_web/cloud_run-REGION/services/SERVICE, got ${quote(iapResource)}`
+    );
+  }
+  if (!enabled) {
+    if (failOnProblem) fail("doctor_fail_on_problem", `goes with ${w.name("doctor")}, which is not on.`);
+    if (also.length) fail("doctor_also", `goes with ${w.name("doctor")}, which is not on.`);
+    return void 0;
+  }
+  if (!known2) {
+    return fail("doctor", `needs the app's URL: set ${w.name("app_url")} (or ${w.name("proxy_to")}, or ${w.name("smoke_test_urls")}).`);
+  }
+  return { url: known2.url.href, also, iapResource, failOnProblem };
+}
+function readAlso({ input, fail }) {
+  const urls = [];
+  for (const [index, raw] of input("doctor_also").split(/[\n,]/).entries()) {
+    const text2 = raw.trim();
+    if (!text2) continue;
+    let url;
+    try {
+      url = new URL(text2);
+    } catch {
+      return fail("doctor_also", `entry ${index + 1} is not a URL; give the app's other URLs (such as its run.app URL), one per line`);
+    }
+    if (url.username || url.password) fail("doctor_also", `entry ${index + 1} carries a user name or password`);
+    if (url.protocol !== "https:" && url.protocol !== "http:") fail("doctor_also", `${quote(displayUrl(url))} is not an http(s) URL`);
+    urls.push(url.href);
+  }
+  if (urls.length > MAX_ALSO) fail("doctor_also", `lists ${urls.length} URLs; at most ${MAX_ALSO} are accepted`);
+  return urls;
+}
+var IAP_RESOURCE, MAX_ALSO;
+var init_doctor = __esm({
+  "src/inputs/doctor.ts"() {
+    "use strict";
+    init_errors();
+    init_urls();
+    init_values();
+    IAP_RESOURCE = /^projects\/[a-z0-9-]{1,63}\/iap_web(\/(compute|compute-[a-z0-9-]{1,40}|appengine-[a-z0-9:.-]{1,100}|cloud_run-[a-z0-9-]{1,40})(\/services\/[A-Za-z0-9_.-]{1,100})?)?$/;
+    MAX_ALSO = 10;
   }
 });
 
@@ -2451,7 +2621,8 @@ var init_vocabulary2 = __esm({
     init_errors();
     INPUT_DEFAULTS = {
       audience: "",
-      token_type: "id_token",
+      token_type: "auto",
+      app_url: "",
       lifetime: "",
       workload_identity_provider: "",
       workload_identity_audience: "",
@@ -2474,7 +2645,11 @@ var init_vocabulary2 = __esm({
       proxy_to: "",
       proxy_header: "authorization",
       proxy_listen: "127.0.0.1:0",
-      proxy_hosts: ""
+      proxy_hosts: "",
+      doctor: "false",
+      doctor_fail_on_problem: "false",
+      doctor_also: "",
+      iap_resource: ""
     };
     ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
     ACTION_VOCABULARY = {
@@ -2502,19 +2677,23 @@ function readConfig(read, env, words) {
   const universe = input("universe") || "googleapis.com";
   if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
   const endpoints = resolveEndpoints(universe, env, words.complain);
-  const tokenType = readTokenType(ctx, input("token_type"));
-  const target = proxyTarget(ctx);
-  const firstHost = proxyHosts(ctx)[0];
-  const implied = target ? `${target}/*` : firstHost && !firstHost.startsWith("*.") ? `https://${firstHost}/*` : "";
-  const givenAudience = input("audience") || (tokenType === "signed_jwt" ? implied : "");
-  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
-  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
   const delegates = readDelegates(ctx, input("delegates"));
   if (delegates.length > 0 && !serviceAccount) {
     fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
   }
   const source = readSource(ctx, serviceAccount, endpoints.iamHost);
+  const appUrl = readAppUrl(ctx);
+  const smokeTargets = readSmokeConfig(input);
+  const known2 = knownUrl(ctx, appUrl, smokeTargets?.targets);
+  const canSign = {
+    yes: source.kind !== "refresh_token" || serviceAccount !== void 0,
+    because: `a user's refresh token (${source.origin})`
+  };
+  const choice = chooseToken(ctx, known2, canSign);
+  const { tokenType } = choice;
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
+  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   if (tokenType === "signed_jwt" && source.kind === "refresh_token" && !serviceAccount) {
     fail(
       "service_account",
@@ -2527,10 +2706,15 @@ function readConfig(read, env, words) {
       "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
     );
   }
-  const smoke = readSmokeConfig(input, tokenType === "signed_jwt" ? (url) => audienceCovers(audience, url) : void 0);
+  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  const smoke = smokeTargets;
   return {
     tokenType,
     audience,
+    audienceFrom: choice.audienceFrom,
+    choice: choice.why,
+    appUrl: known2?.url.href,
+    doctor: readDoctorConfig(ctx, known2),
     lifetimeSeconds,
     source,
     serviceAccount,
@@ -2560,13 +2744,15 @@ function readAudience({ fail, words }, audience) {
   }
   return audience;
 }
-function readTokenType({ fail }, value) {
-  if (!value || value === "id_token") return "id_token";
-  if (value === "signed_jwt") return "signed_jwt";
-  return fail(
-    "token_type",
-    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(value)}`
-  );
+function knownUrl(ctx, appUrl, smoke) {
+  const { words: w } = ctx;
+  if (appUrl) return { url: appUrl, from: w.name("app_url") };
+  const target = proxyTarget(ctx);
+  if (target) return { url: new URL(target), from: w.name("proxy_to") };
+  const host = proxyHosts(ctx).find((name2) => !name2.startsWith("*."));
+  if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
+  const tested = smoke?.find((target2) => !target2.deny);
+  return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
 }
 function readUrlAudience({ fail, words }, audience) {
   const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
@@ -2751,12 +2937,6 @@ function readDelegates({ fail }, value) {
   }
   return emails;
 }
-function readBoolean({ fail }, value, name2, fallback) {
-  if (!value) return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  return fail(name2, `must be true or false, got ${quote(value)}`);
-}
 function readExportVariable({ fail }, value) {
   if (!value) return void 0;
   if (!ENV_NAME.test(value)) {
@@ -2783,6 +2963,9 @@ var init_inputs = __esm({
     init_credentials_file();
     init_key_file();
     init_smoke();
+    init_token_choice();
+    init_doctor();
+    init_values();
     init_agent();
     init_vocabulary2();
     init_vocabulary2();
@@ -3455,6 +3638,104 @@ var init_mint = __esm({
   }
 });
 
+// src/iap/answers.ts
+function answeredByIap(headers) {
+  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
+}
+function iapRefusal(status, body) {
+  if (status === 403) return "forbidden";
+  if (status >= 300 && status < 400) return "sign-in";
+  const said = body.slice(0, READ_CHARS).toLowerCase();
+  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
+  if (said.includes("audience")) return "audience";
+  if (said.includes("email")) return "email";
+  if (said.includes("signature")) return "signature";
+  if (said.includes("parse")) return "parse";
+  if (said.includes("empty token")) return "empty";
+  return "other";
+}
+function explainRefusal(kind, header, principal) {
+  switch (kind) {
+    case "expired":
+      return "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.";
+    case "audience":
+      return "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*.";
+    case "email":
+      return "IAP refused an ID token without an email claim: mint it with include_email.";
+    case "signature":
+      return "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.";
+    case "parse":
+      return `IAP did not receive a JWT in the ${header} header: something on the way changed it.`;
+    case "empty":
+    case "sign-in":
+      return `IAP saw no token: something between the proxy and IAP strips the ${header} header.`;
+    case "forbidden":
+      return `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`;
+    case "other":
+      return "IAP refused the request.";
+  }
+}
+var READ_CHARS;
+var init_answers = __esm({
+  "src/iap/answers.ts"() {
+    "use strict";
+    READ_CHARS = 512;
+  }
+});
+
+// src/iap/probe.ts
+async function probeIap(http2, url, options = {}) {
+  let response;
+  let attempts;
+  let failure;
+  try {
+    ({ response, attempts } = await http2.send({
+      what: `IAP check of ${displayUrl(url)} (no token)`,
+      method: "GET",
+      url,
+      ...options.headers ? { headers: options.headers } : {},
+      retry: { attempts: 3, timeoutMs: 1e4, budgetMs: 2e4, ...options.retry }
+    }));
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    attempts = error.attempts;
+    failure = error.failure.message;
+  }
+  if (!response) return { status: null, from: null, clientId: void 0, failure, attempts, response };
+  const signIn = googleSignIn(response, url);
+  const from = answeredByIap(response.headers) || signIn ? "iap" : "app";
+  const clientId = signIn?.searchParams.get("client_id") ?? "";
+  return {
+    status: response.status,
+    from,
+    clientId: CLIENT_ID.test(clientId) ? clientId : void 0,
+    failure: void 0,
+    attempts,
+    response
+  };
+}
+function googleSignIn(response, base) {
+  const location = response.headers["location"];
+  if (response.status < 300 || response.status > 399 || typeof location !== "string") return void 0;
+  let signIn;
+  try {
+    signIn = new URL(location, base);
+  } catch {
+    return void 0;
+  }
+  return signIn.protocol === "https:" && signIn.hostname === "accounts.google.com" ? signIn : void 0;
+}
+var CLIENT_ID;
+var init_probe = __esm({
+  "src/iap/probe.ts"() {
+    "use strict";
+    init_errors();
+    init_urls();
+    init_answers();
+    CLIENT_ID = /^[\w.-]+\.apps\.googleusercontent\.com$/;
+  }
+});
+
 // src/pipeline.ts
 function createMinter(config, { env, report, http: http2 = new Http({ log: report.info }), now = Date.now }) {
   const oauth = new OAuthTokenEndpoint(http2, now);
@@ -3464,7 +3745,47 @@ function createMinter(config, { env, report, http: http2 = new Http({ log: repor
   const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
   const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
   report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
-  return { credential, http: http2, mint: () => mintToken(config, credential, iam, report, now) };
+  if (config.choice) report.info(`Token: ${config.choice}`);
+  let resolved;
+  const ready = () => resolved ??= withFoundAudience(config, http2, report).catch((error) => {
+    resolved = void 0;
+    throw error;
+  });
+  return {
+    credential,
+    http: http2,
+    mint: async () => {
+      const resolvedConfig = await ready();
+      try {
+        return await mintToken(resolvedConfig, credential, iam, report, now);
+      } catch (error) {
+        throw config.audienceFrom ? foundAudienceRefused(error, config) : error;
+      }
+    }
+  };
+}
+function foundAudienceRefused(error, config) {
+  if (!(error instanceof ApiError) || error.failure.code !== "invalid_audience") return error;
+  const app = new URL(config.audienceFrom ?? "");
+  return new ActionError(
+    error.message,
+    `Fix: The audience was found from IAP's sign-in redirect at ${displayUrl(app)}, and Google will not mint your ID token for it: it is most likely Google's managed OAuth client, which no programmatic ID token can be for. Use a signed JWT instead: set ${config.nameOf("service_account")} to a service account you may impersonate (roles/iam.serviceAccountTokenCreator), which signs for ${app.origin}/*; or give ${config.nameOf("audience")} an OAuth client of your own that the app's programmaticClients lists.`
+  );
+}
+async function withFoundAudience(config, http2, report) {
+  if (!config.audienceFrom) return config;
+  const shown = displayUrl(config.audienceFrom);
+  const probe = await probeIap(http2, config.audienceFrom);
+  if (!probe.clientId) {
+    const answered = probe.status === null ? `did not answer (${probe.failure ?? "no answer"})` : `answered ${probe.status}${probe.from === "iap" ? " from IAP" : ""} without IAP's sign-in redirect to accounts.google.com`;
+    throw new ActionError(
+      `No audience was given, and none could be found: ${shown} ${answered}, so it names no OAuth client. Give ${config.nameOf("audience")} (the OAuth client ID IAP uses for the app), or check that ${shown} is the app behind IAP.`
+    );
+  }
+  report.info(
+    `Audience: ${probe.clientId}, the OAuth client IAP's sign-in redirect at ${shown} names. If IAP refuses ID tokens for it, the app is on Google's managed client: a signed JWT (${config.nameOf("service_account")}) is then the way, or an allowlisted client of your own.`
+  );
+  return { ...config, audience: probe.clientId, audienceFrom: void 0 };
 }
 var init_pipeline = __esm({
   "src/pipeline.ts"() {
@@ -3474,6 +3795,9 @@ var init_pipeline = __esm({
     init_oauth();
     init_client();
     init_mint();
+    init_probe();
+    init_errors();
+    init_urls();
   }
 });
 
@@ -23058,48 +23382,6 @@ var init_reverse_proxy = __esm({
   }
 });
 
-// src/iap/answers.ts
-function iapRefusal(status, body) {
-  if (status === 403) return "forbidden";
-  if (status >= 300 && status < 400) return "sign-in";
-  const said = body.slice(0, READ_CHARS).toLowerCase();
-  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
-  if (said.includes("audience")) return "audience";
-  if (said.includes("email")) return "email";
-  if (said.includes("signature")) return "signature";
-  if (said.includes("parse")) return "parse";
-  if (said.includes("empty token")) return "empty";
-  return "other";
-}
-function explainRefusal(kind, header, principal) {
-  switch (kind) {
-    case "expired":
-      return "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.";
-    case "audience":
-      return "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*.";
-    case "email":
-      return "IAP refused an ID token without an email claim: mint it with include_email.";
-    case "signature":
-      return "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.";
-    case "parse":
-      return `IAP did not receive a JWT in the ${header} header: something on the way changed it.`;
-    case "empty":
-    case "sign-in":
-      return `IAP saw no token: something between the proxy and IAP strips the ${header} header.`;
-    case "forbidden":
-      return `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`;
-    case "other":
-      return "IAP refused the request.";
-  }
-}
-var READ_CHARS;
-var init_answers = __esm({
-  "src/iap/answers.ts"() {
-    "use strict";
-    READ_CHARS = 512;
-  }
-});
-
 // src/agent/keeper.ts
 var USABLE_MARGIN_MS, RETRY_BASE_MS, RETRY_MAX_MS, TokenKeeper;
 var init_keeper = __esm({
@@ -23622,6 +23904,649 @@ var init_proxy2 = __esm({
   }
 });
 
+// src/doctor/report.ts
+function renderReport(report) {
+  const lines = [`iap-token doctor ${report.url}`, ""];
+  for (const [index, layer] of report.layers.entries()) {
+    lines.push(`${index + 1}. ${layer.title}`);
+    for (const check of layer.checks) lines.push(...indent(`${MARK[check.status]} ${check.text}`, "   ", "     "));
+    lines.push("");
+  }
+  lines.push(`Verdict: ${report.verdict.text}`);
+  if (report.problems.length) {
+    lines.push("", `Problems (${report.problems.length}):`);
+    for (const [index, problem] of report.problems.entries()) {
+      lines.push(...indent(`${index + 1}. ${problem.title}: ${problem.why}`, "", "   "));
+      if (problem.gcloud) lines.push("   gcloud:", ...problem.gcloud.split("\n").map((line) => `     ${line}`));
+      if (problem.terraform) lines.push("   Terraform:", ...problem.terraform.split("\n").map((line) => `     ${line}`));
+    }
+  }
+  return lines.join("\n");
+}
+function indent(text2, first, rest) {
+  return text2.split("\n").map((line, index) => `${index === 0 ? first : rest}${line}`);
+}
+var MARK;
+var init_report = __esm({
+  "src/doctor/report.ts"() {
+    "use strict";
+    MARK = { ok: "✓", problem: "✗", info: "·", skipped: "–" };
+  }
+});
+
+// src/google/iap-admin.ts
+function objectAt(value, key) {
+  const inner = value[key];
+  return inner !== null && typeof inner === "object" && !Array.isArray(inner) ? inner : {};
+}
+function strings(value) {
+  return Array.isArray(value) ? value.filter((item) => typeof item === "string") : [];
+}
+var IapAdmin;
+var init_iap_admin = __esm({
+  "src/google/iap-admin.ts"() {
+    "use strict";
+    IapAdmin = class {
+      #http;
+      #base;
+      constructor(http2, base) {
+        this.#http = http2;
+        this.#base = base;
+      }
+      async settings(accessToken, resource) {
+        const answer2 = await this.#http.json({
+          what: `IAP settings of ${resource}`,
+          method: "GET",
+          url: `${this.#base}/${resource}:iapSettings`,
+          headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" },
+          retry: { attempts: 2 },
+          remedy: (failure) => failure.status === 403 ? `Reading IAP settings needs iap.webServices.getSettings on ${resource} (roles/iap.settingsAdmin).` : void 0
+        });
+        const oauth = objectAt(objectAt(answer2, "accessSettings"), "oauthSettings");
+        const clientId = typeof oauth["clientId"] === "string" && oauth["clientId"] ? oauth["clientId"] : void 0;
+        return { clientId, programmaticClients: strings(oauth["programmaticClients"]) };
+      }
+      async iamPolicy(accessToken, resource) {
+        const answer2 = await this.#http.json({
+          what: `IAP IAM policy of ${resource}`,
+          method: "POST",
+          url: `${this.#base}/${resource}:getIamPolicy`,
+          headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json" },
+          body: JSON.stringify({ options: { requestedPolicyVersion: 3 } }),
+          retry: { attempts: 2 },
+          remedy: (failure) => failure.status === 403 ? `Reading the IAP IAM policy needs iap.webServices.getIamPolicy on ${resource} (roles/iap.admin).` : void 0
+        });
+        const bindings = Array.isArray(answer2["bindings"]) ? answer2["bindings"] : [];
+        return bindings.flatMap((binding) => {
+          if (binding === null || typeof binding !== "object") return [];
+          const { role, members, condition } = binding;
+          return typeof role === "string" ? [{ role, members: strings(members), conditional: condition !== void 0 }] : [];
+        });
+      }
+    };
+  }
+});
+
+// src/doctor/resource.ts
+function describeResource(url, named) {
+  const host = url.hostname.toLowerCase();
+  if (named) return fromName(named);
+  const run = RUN_APP.exec(host);
+  if (run) {
+    const [, service = "", project = "", region = ""] = run;
+    return {
+      kind: "cloud-run",
+      description: `a Cloud Run service (${service} in ${region}, project ${project}), from its run.app URL`,
+      name: `projects/${project}/iap_web/cloud_run-${region}/services/${service}`,
+      project,
+      service,
+      region
+    };
+  }
+  if (host.endsWith(".run.app"))
+    return unnamed(
+      "cloud-run",
+      "a Cloud Run service, from its run.app URL (an older URL form that names no project: give the IAP resource to read its settings)"
+    );
+  if (host.endsWith(".appspot.com"))
+    return unnamed("app-engine", "an App Engine app, from its appspot.com URL (give the IAP resource to read its settings)");
+  return unnamed(
+    "backend-service",
+    "a load balancer, most likely (a custom domain; IAP on its backend service): give the IAP resource to read its settings"
+  );
+}
+function fromName(name2) {
+  const [, project, type = "", service] = NAMED.exec(name2) ?? [];
+  if (type.startsWith("cloud_run-")) {
+    const region = type.slice("cloud_run-".length);
+    return { kind: "cloud-run", description: `a Cloud Run service with IAP on it directly (${name2})`, name: name2, project, service, region };
+  }
+  if (type.startsWith("appengine-"))
+    return { kind: "app-engine", description: `an App Engine app (${name2})`, name: name2, project, service, region: void 0 };
+  if (type === "compute" || type.startsWith("compute-")) {
+    const region = type.startsWith("compute-") ? type.slice("compute-".length) : void 0;
+    return { kind: "backend-service", description: `a load balancer's backend service (${name2})`, name: name2, project, service, region };
+  }
+  return { kind: "unknown", description: `the IAP resource ${name2}`, name: name2, project, service, region: void 0 };
+}
+function unnamed(kind, description) {
+  return { kind, description, name: void 0, project: void 0, service: void 0, region: void 0 };
+}
+function gcloudResourceFlags(resource) {
+  const service = resource.service ?? "SERVICE";
+  const project = resource.project ? ` --project=${resource.project}` : "";
+  switch (resource.kind) {
+    case "cloud-run":
+      return `--resource-type=cloud-run --service=${service} --region=${resource.region ?? "REGION"}${project}`;
+    case "app-engine":
+      return `--resource-type=app-engine --service=${resource.service ?? "default"}${project}`;
+    case "backend-service":
+      return `--resource-type=backend-services --service=${resource.service ?? "BACKEND_SERVICE"}${resource.region ? ` --region=${resource.region}` : ""}${project}`;
+    case "unknown":
+      return `--resource-type=backend-services --service=BACKEND_SERVICE${project}`;
+  }
+}
+function terraformAccessor(resource, member) {
+  const project = resource.project ?? "PROJECT_ID";
+  const grant = { role: "roles/iap.httpsResourceAccessor", member };
+  switch (resource.kind) {
+    case "cloud-run":
+      return hcl("google_iap_web_cloud_run_service_iam_member", {
+        project,
+        location: resource.region ?? "REGION",
+        cloud_run_service_name: resource.service ?? "SERVICE",
+        ...grant
+      });
+    case "app-engine":
+      return hcl("google_iap_app_engine_service_iam_member", {
+        project,
+        app_id: project,
+        service: resource.service ?? "default",
+        ...grant
+      });
+    default:
+      return hcl("google_iap_web_backend_service_iam_member", {
+        project,
+        web_backend_service: resource.service ?? "BACKEND_SERVICE",
+        ...grant
+      });
+  }
+}
+function hcl(type, attributes, name2 = "iap_access") {
+  const width = Math.max(...Object.keys(attributes).map((key) => key.length));
+  const lines = Object.entries(attributes).map(([key, value]) => `  ${key.padEnd(width)} = ${JSON.stringify(value)}`);
+  return [`resource "${type}" "${name2}" {`, ...lines, "}"].join("\n");
+}
+var RUN_APP, NAMED;
+var init_resource = __esm({
+  "src/doctor/resource.ts"() {
+    "use strict";
+    RUN_APP = /^([a-z0-9-]{1,63})-(\d{6,20})\.([a-z0-9-]{1,40})\.run\.app$/;
+    NAMED = /^projects\/([^/]+)\/iap_web\/([^/]+)(?:\/services\/([^/]+))?$/;
+  }
+});
+
+// src/doctor/fixes.ts
+function noIapProblem(url, status, resource) {
+  const cloudRun = resource.kind === "cloud-run";
+  return {
+    title: "IAP is not in front of the app",
+    why: `${url} answered ${status} to a request without any credential, without IAP's mark or sign-in redirect. Either the URL is not the app behind IAP (a typo, a staging host), or IAP is off for it.`,
+    gcloud: cloudRun ? `gcloud run services update ${resource.service ?? "SERVICE"} --region=${resource.region ?? "REGION"} --iap` : `gcloud iap web enable ${gcloudResourceFlags(resource)}`,
+    terraform: cloudRun ? `resource "google_cloud_run_v2_service" "app" {
+  # …
+  iap_enabled = true
+}` : `resource "google_compute_backend_service" "app" {
+  # …
+  iap {
+    enabled = true
+  }
+}`
+  };
+}
+function bypassProblem(url, status, resource) {
+  const service = resource.service ?? "SERVICE";
+  return {
+    title: `A way around IAP: ${url}`,
+    why: `${url} answered ${status} to a request without any credential, and not through IAP: anyone who finds it skips IAP. For a Cloud Run service behind a load balancer with IAP, allow only the load balancer's traffic in and no public invoker.`,
+    gcloud: [
+      `gcloud run services update ${service} --region=${resource.region ?? "REGION"} --ingress=internal-and-cloud-load-balancing`,
+      `gcloud run services remove-iam-policy-binding ${service} --region=${resource.region ?? "REGION"} --member=allUsers --role=roles/run.invoker`
+    ].join("\n"),
+    terraform: `resource "google_cloud_run_v2_service" "app" {
+  # …
+  ingress = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+}
+# and no google_cloud_run_v2_service_iam_member with member = "allUsers"`
+  };
+}
+function accessorProblem(principal, resource, refused) {
+  const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
+  return {
+    title: `No access through IAP for ${principal}`,
+    why: refused ? `IAP accepted the token and refused ${principal} with 403: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (about 2 minutes, sometimes 7 or more).` : `${member} does not hold roles/iap.httpsResourceAccessor in the app's IAP policy.`,
+    gcloud: `gcloud iap web add-iam-policy-binding ${gcloudResourceFlags(resource)} --member=${member} --role=roles/iap.httpsResourceAccessor`,
+    terraform: terraformAccessor(resource, member)
+  };
+}
+function invokerProblem(resource) {
+  const project = resource.project ?? "PROJECT_NUMBER";
+  const agent = `serviceAccount:service-${/^\d+$/.test(project) ? project : "PROJECT_NUMBER"}@gcp-sa-iap.iam.gserviceaccount.com`;
+  return {
+    title: "The service behind IAP refuses IAP",
+    why: "IAP let the token through and the service behind it answered 403 (not IAP's answer). For Cloud Run with IAP, IAP's service agent needs roles/run.invoker on the service.",
+    gcloud: `gcloud run services add-iam-policy-binding ${resource.service ?? "SERVICE"} --region=${resource.region ?? "REGION"} --member=${agent} --role=roles/run.invoker`,
+    terraform: hcl(
+      "google_cloud_run_v2_service_iam_member",
+      { name: resource.service ?? "SERVICE", location: resource.region ?? "REGION", role: "roles/run.invoker", member: agent },
+      "iap_invoker"
+    )
+  };
+}
+function managedClientProblem(audience, ownClient, resource) {
+  const yaml = `accessSettings:
+  oauthSettings:
+    programmaticClients:
+    - YOUR_CLIENT_ID.apps.googleusercontent.com`;
+  return {
+    title: ownClient ? "IAP refuses ID tokens for its own sign-in client (Google's managed OAuth client)" : `IAP refuses ID tokens for ${audience}`,
+    why: ownClient ? `The ID token was for ${audience}, the client IAP signs people in with, and IAP refused its audience: the app is on Google's managed OAuth client, which accepts programmatic ID tokens only for clients on programmaticClients. A signed JWT needs no client (give a service account to sign); or allowlist an OAuth client of your own and mint ID tokens for it.` : `${audience} is neither the OAuth client IAP uses for this app nor on its programmaticClients list.`,
+    gcloud: `cat > iap-settings.yaml <<'YAML'
+${yaml}
+YAML
+gcloud iap settings set iap-settings.yaml ${gcloudResourceFlags(resource)}`,
+    terraform: `resource "google_iap_settings" "app" {
+  name = "${resource.name ?? "projects/PROJECT_NUMBER/iap_web/compute/services/BACKEND_SERVICE_ID"}"
+  access_settings {
+    oauth_settings {
+      programmatic_clients = ["YOUR_CLIENT_ID.apps.googleusercontent.com"]
+    }
+  }
+}`
+  };
+}
+function mintProblem(trial) {
+  const kind = trial.kind === "id_token" ? "an ID token" : "a signed JWT";
+  const [why = "", ...rest] = trial.why.split("\n");
+  const fix = rest.join("\n");
+  const gcloud = /gcloud [^\n]+/.exec(fix)?.[0];
+  const grant = /gcloud iam service-accounts add-iam-policy-binding (\S+) --member='?([^'\s]+)'? --role=(\S+)/.exec(gcloud ?? "");
+  return {
+    title: `Could not mint ${kind}`,
+    why: fix ? `${why} ${fix.replace(/\s*gcloud [^\n]+/, "").trim()}` : why,
+    gcloud,
+    terraform: grant ? hcl(
+      "google_service_account_iam_member",
+      { service_account_id: `projects/-/serviceAccounts/${grant[1] ?? ""}`, role: grant[3] ?? "", member: grant[2] ?? "" },
+      "token_creator"
+    ) : void 0
+  };
+}
+var init_fixes = __esm({
+  "src/doctor/fixes.ts"() {
+    "use strict";
+    init_resource();
+  }
+});
+
+// src/doctor/run.ts
+async function runDoctor(options) {
+  const { config, doctor, http: http2, progress } = options;
+  const url = new URL(doctor.url);
+  const resource = describeResource(url, doctor.iapResource);
+  const problems = [];
+  progress(`Doctor: checking ${displayUrl(url)} without credentials.`);
+  const probe = await probeIap(http2, url.href);
+  const outside = await strangerChecks(options, url, probe, resource, problems);
+  progress("Doctor: reading IAP settings where permitted, then minting each token kind.");
+  const signer = minterFor(options, "signed_jwt", `${url.origin}/*`);
+  const caller = createMinter(config, { env: options.env, report: QUIET, http: http2 }).credential;
+  const accessToken = await caller.accessToken().catch((error) => error);
+  const settings = await readSettings(options, resource, accessToken);
+  const trials = [];
+  const idAudiences = idTokenAudiences(config, probe, settings.value);
+  for (const audience of idAudiences.slice(0, 2)) {
+    const trial = await tryToken(options, url, "id_token", audience, minterFor(options, "id_token", audience));
+    trials.push(trial);
+    if (trial.outcome === "passed") break;
+  }
+  trials.push(await tryToken(options, url, "signed_jwt", `${url.origin}/*`, signer));
+  const principal = trials.map((trial) => trial.sent?.email).find(Boolean) ?? caller.principal;
+  const policy = await readPolicy(options, resource, accessToken, principal);
+  const verdict = judge(trials, config, url);
+  problems.push(...trialProblems(trials, probe, resource, verdict, principal));
+  if (!verdict.works && policy.missing && principal && !problems.some((problem) => problem.title.startsWith("No access"))) {
+    problems.push(accessorProblem(principal, resource, false));
+  }
+  return {
+    url: url.href,
+    resource: resource.description,
+    layers: [
+      { title: "Without credentials: is IAP in front?", checks: outside },
+      { title: `With the caller's credential: ${describeCaller(config)}`, checks: trials.map(describeTrial) },
+      { title: "IAP's settings and IAM policy (read where permitted)", checks: [...settings.checks, ...policy.checks] }
+    ],
+    trials,
+    verdict,
+    problems: dedupe(problems)
+  };
+}
+async function strangerChecks({ doctor, http: http2 }, url, probe, resource, problems) {
+  const shown = displayUrl(url);
+  const checks = [];
+  if (probe.status === null) {
+    checks.push({ status: "problem", text: `${shown} did not answer: ${probe.failure ?? "no answer"}.` });
+    problems.push({
+      title: "The app did not answer",
+      why: `${shown}: ${probe.failure ?? "no answer"}. Check the URL, DNS and any proxy (https_proxy).`,
+      gcloud: void 0,
+      terraform: void 0
+    });
+  } else if (probe.from === "iap") {
+    const how = probe.clientId ? `its sign-in redirect (${probe.status})` : `${probe.status}, marked X-Goog-IAP-Generated-Response`;
+    checks.push({ status: "ok", text: `IAP answers for ${shown}: ${how}.` });
+  } else {
+    checks.push({ status: "problem", text: `${shown} answered ${probe.status} to a request without credentials, and not from IAP.` });
+    problems.push(noIapProblem(shown, probe.status, resource));
+  }
+  if (probe.clientId) checks.push({ status: "info", text: `IAP signs people in with the OAuth client ${probe.clientId}.` });
+  checks.push({ status: "info", text: `The app looks like ${resource.description}.` });
+  for (const also of doctor.also) {
+    const other = await probeIap(http2, also);
+    const shownOther = displayUrl(also);
+    if (other.status === null)
+      checks.push({ status: "info", text: `${shownOther} did not answer (${other.failure ?? "no answer"}): no way around IAP there.` });
+    else if (other.from === "iap") checks.push({ status: "ok", text: `${shownOther} answers through IAP too (${other.status}).` });
+    else if (other.status === 401 || other.status === 403 || other.status === 404) {
+      checks.push({ status: "ok", text: `${shownOther} refuses a stranger (${other.status}) without IAP: not a way around it.` });
+    } else {
+      checks.push({
+        status: "problem",
+        text: `${shownOther} answered ${other.status} without credentials and without IAP: a way around IAP.`
+      });
+      problems.push(bypassProblem(shownOther, other.status, resource));
+    }
+  }
+  return checks;
+}
+function minterFor({ config, env, http: http2 }, kind, audience) {
+  if (kind === "signed_jwt" && config.source.kind === "refresh_token" && !config.serviceAccount) {
+    return {
+      minter: void 0,
+      refused: `a user's refresh token cannot sign a JWT (only a service account can): set ${config.nameOf("service_account")} to one you may impersonate.`
+    };
+  }
+  if (kind === "signed_jwt" && !config.serviceAccount && config.source.kind === "service_account_key" && !config.source.key.privateKeyId) {
+    return { minter: void 0, refused: `the key file has no private_key_id, which IAP needs to find the signing key.` };
+  }
+  const variant = {
+    ...config,
+    tokenType: kind,
+    audience,
+    audienceFrom: void 0,
+    choice: void 0,
+    includeEmail: true,
+    lifetimeSeconds: kind === "signed_jwt" ? config.lifetimeSeconds : 3600
+  };
+  return { minter: createMinter(variant, { env, report: QUIET, http: http2 }), refused: void 0 };
+}
+function idTokenAudiences(config, probe, settings) {
+  const given = config.tokenType === "id_token" && config.audience ? [config.audience] : [];
+  const candidates = [...given, ...probe.clientId ? [probe.clientId] : [], ...settings?.programmaticClients ?? []];
+  return [...new Set(candidates)];
+}
+async function tryToken(options, url, kind, audience, candidate) {
+  const base = { kind, audience, sent: void 0, status: null, from: null };
+  if (!candidate.minter) return { ...base, outcome: "not-minted", why: candidate.refused ?? "no credential" };
+  let minted;
+  try {
+    minted = await candidate.minter.mint();
+  } catch (error) {
+    return { ...base, outcome: "not-minted", why: explain(error) };
+  }
+  const claims = decodeJwt(minted.token)?.claims ?? {};
+  const text2 = (value) => typeof value === "string" ? value : void 0;
+  const sent = {
+    aud: text2(claims["aud"]) ?? minted.audience,
+    email: text2(claims["email"]) ?? text2(claims["iss"]) ?? minted.principal,
+    exp: rfc3339(minted.expiresAt)
+  };
+  try {
+    const { response } = await options.http.send({
+      what: `${kind === "id_token" ? "ID token" : "Signed JWT"} trial at ${displayUrl(url)}`,
+      method: "GET",
+      url: url.href,
+      headers: { authorization: `Bearer ${minted.token}` },
+      retry: TRIAL_RETRY
+    });
+    const fromIap = answeredByIap(response.headers);
+    const from = fromIap ? "iap" : "app";
+    if (fromIap) {
+      const refusal = iapRefusal(response.status, response.body);
+      return {
+        ...base,
+        sent,
+        status: response.status,
+        from,
+        outcome: "refused",
+        why: refusalWhy(refusal, response.body, minted.principal)
+      };
+    }
+    if (response.status === 403) {
+      return {
+        ...base,
+        sent,
+        status: 403,
+        from,
+        outcome: "refused",
+        why: "IAP let it through, and the service behind IAP refused it (403)."
+      };
+    }
+    return {
+      ...base,
+      sent,
+      status: response.status,
+      from,
+      outcome: "passed",
+      why: `IAP let it through; the app answered ${response.status}.`
+    };
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    return { ...base, sent, outcome: "refused", why: `no answer: ${error.failure.message}` };
+  }
+}
+function refusalWhy(refusal, body, principal) {
+  const said = body.trim().slice(0, 120).replace(/\s+/g, " ");
+  const quoted = refusal === "forbidden" ? "IAP refused it (403)" : `IAP refused it: "${said}"`;
+  return `${quoted}. ${explainRefusal(refusal, "authorization", principal)}`;
+}
+function describeTrial(trial) {
+  const what = `${trial.kind === "id_token" ? "ID token" : "Signed JWT"} for ${trial.audience}`;
+  const sent = trial.sent ? ` Sent: aud ${trial.sent.aud}, email ${trial.sent.email}, exp ${trial.sent.exp}.` : "";
+  if (trial.outcome === "not-minted") return { status: "skipped", text: `${what}: not minted: ${trial.why}` };
+  return { status: trial.outcome === "passed" ? "ok" : "problem", text: `${what}: ${trial.why}${sent}` };
+}
+function describeCaller(config) {
+  return config.serviceAccount ? `${config.source.origin}, as ${config.serviceAccount}` : config.source.origin;
+}
+async function readSettings({ config, http: http2 }, resource, accessToken) {
+  const skipped = unreadable(resource, accessToken, "iap.webServices.getSettings");
+  if (skipped || !resource.name || typeof accessToken !== "string") return { value: void 0, checks: [skipped ?? notRead] };
+  try {
+    const value = await new IapAdmin(http2, config.endpoints.iap).settings(accessToken, resource.name);
+    const client = value.clientId ? `IAP uses a custom OAuth client, ${value.clientId}: ID tokens for it are accepted.` : "IAP uses Google's managed OAuth client: it accepts no programmatic ID token for it, only for clients on programmaticClients (or a signed JWT).";
+    const allowed = value.programmaticClients.length ? `programmaticClients: ${value.programmaticClients.join(", ")}.` : "programmaticClients: none.";
+    return {
+      value,
+      checks: [
+        { status: "info", text: client },
+        { status: "info", text: allowed }
+      ]
+    };
+  } catch (error) {
+    return { value: void 0, checks: [apiSkip("Settings", error, "iap.webServices.getSettings", resource.name)] };
+  }
+}
+async function readPolicy({ config, http: http2 }, resource, accessToken, principal) {
+  const skipped = unreadable(resource, accessToken, "iap.webServices.getIamPolicy");
+  if (skipped || !resource.name || typeof accessToken !== "string") return { missing: false, checks: skipped ? [skipped] : [] };
+  let bindings;
+  try {
+    bindings = await new IapAdmin(http2, config.endpoints.iap).iamPolicy(accessToken, resource.name);
+  } catch (error) {
+    return { missing: false, checks: [apiSkip("IAM policy", error, "iap.webServices.getIamPolicy", resource.name)] };
+  }
+  const members = bindings.filter((binding) => binding.role === ACCESSOR).flatMap((binding) => binding.members);
+  const listed = `${ACCESSOR} holders: ${members.length ? members.join(", ") : "none"}.`;
+  if (!principal) return { missing: false, checks: [{ status: "info", text: listed }] };
+  const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
+  if (members.includes(member)) return { missing: false, checks: [{ status: "ok", text: `${member} holds ${ACCESSOR}. ${listed}` }] };
+  const indirect = members.filter((name2) => /^(group|domain|principalSet|allAuthenticatedUsers|allUsers)/.test(name2));
+  if (indirect.length) {
+    return {
+      missing: false,
+      checks: [
+        { status: "info", text: `${member} is not granted ${ACCESSOR} by name; it may hold it through ${indirect.join(", ")}. ${listed}` }
+      ]
+    };
+  }
+  return { missing: true, checks: [{ status: "problem", text: `${member} does not hold ${ACCESSOR} on this resource. ${listed}` }] };
+}
+function unreadable(resource, accessToken, permission) {
+  if (!resource.name) {
+    return {
+      status: "skipped",
+      text: `Skipped ${permission === "iap.webServices.getSettings" ? "settings" : "IAM policy"}: the IAP resource is not known from the URL; name it (iap_resource, --iap-resource) as projects/PROJECT_NUMBER/iap_web/… to read it.`
+    };
+  }
+  if (typeof accessToken !== "string") {
+    const why = accessToken === void 0 ? "no credential to read it with" : explain(accessToken).split("\n")[0];
+    return { status: "skipped", text: `Skipped (needs ${permission}): ${why}` };
+  }
+  return void 0;
+}
+function apiSkip(what, error, permission, name2) {
+  if (error instanceof ApiError && (error.failure.status === 403 || error.failure.status === 401)) {
+    return {
+      status: "skipped",
+      text: `${what} not readable: it needs ${error.failure.permission ?? permission} on ${name2} (HTTP ${error.failure.status}).`
+    };
+  }
+  return { status: "skipped", text: `${what} not readable: ${explain(error).split("\n")[0]}` };
+}
+function judge(trials, config, url) {
+  const passed = trials.filter((trial) => trial.outcome === "passed");
+  const best = passed.find((trial) => trial.kind === "signed_jwt") ?? passed[0];
+  const n = config.nameOf;
+  if (!best) {
+    const accepted = trials.find((trial) => trial.from === "iap" && trial.status === 403);
+    const then = accepted ? ` IAP accepts the ${accepted.kind === "signed_jwt" ? "signed JWT" : "ID token"} (${n("token_type")} ${accepted.kind}, ${n("audience")} ${accepted.audience}) and refuses its principal: grant access, and that is the token to use.` : "";
+    return {
+      works: false,
+      tokenType: void 0,
+      audience: void 0,
+      text: `no token got through IAP.${then} Fix the problems below, in order, and run the doctor again.`
+    };
+  }
+  const set2 = best.kind === "signed_jwt" ? `${n("token_type")} signed_jwt and ${n("audience")} ${best.audience} (or leave both out with ${n("app_url")} ${url.origin}: auto picks the same)` : `${n("audience")} ${best.audience} (${n("token_type")} auto then mints an ID token)`;
+  return {
+    works: true,
+    tokenType: best.kind,
+    audience: best.audience,
+    text: `a ${best.kind === "signed_jwt" ? "signed JWT" : "Google-signed ID token"} gets through IAP. Set ${set2}.`
+  };
+}
+function trialProblems(trials, probe, resource, verdict, principal) {
+  const problems = [];
+  const accepted = trials.some((trial) => trial.from === "iap" && trial.status === 403);
+  for (const trial of trials) {
+    if (trial.outcome === "passed") continue;
+    if (trial.status === 403 && trial.from === "app") problems.push(invokerProblem(resource));
+    if (verdict.works) continue;
+    if (trial.status === 403 && trial.from === "iap" && principal) problems.push(accessorProblem(principal, resource, true));
+    else if (trial.outcome === "not-minted") problems.push(mintProblem(trial));
+    else if (trial.kind === "id_token" && trial.from === "iap" && trial.status === 401 && /audience/i.test(trial.why)) {
+      if (!accepted) problems.push(managedClientProblem(trial.audience, trial.audience === probe.clientId, resource));
+    } else if (trial.from === "iap" || trial.status === null) {
+      problems.push({
+        title: `The ${trial.kind === "id_token" ? "ID token" : "signed JWT"} was refused`,
+        why: trial.why,
+        gcloud: void 0,
+        terraform: void 0
+      });
+    }
+  }
+  return problems;
+}
+function dedupe(problems) {
+  const seen = /* @__PURE__ */ new Set();
+  return problems.filter((problem) => !seen.has(problem.title) && Boolean(seen.add(problem.title)));
+}
+var ACCESSOR, QUIET, TRIAL_RETRY, notRead;
+var init_run = __esm({
+  "src/doctor/run.ts"() {
+    "use strict";
+    init_errors();
+    init_iap_admin();
+    init_answers();
+    init_probe();
+    init_jwt();
+    init_pipeline();
+    init_check();
+    init_urls();
+    init_fixes();
+    init_resource();
+    ACCESSOR = "roles/iap.httpsResourceAccessor";
+    QUIET = { info: () => void 0, warning: () => void 0 };
+    TRIAL_RETRY = { attempts: 2, timeoutMs: 15e3, budgetMs: 2e4 };
+    notRead = { status: "skipped", text: "Not read." };
+  }
+});
+
+// src/cli/doctor.ts
+var doctor_exports = {};
+__export(doctor_exports, {
+  doctorCommand: () => doctorCommand
+});
+async function doctorCommand(argv, env, log) {
+  const [first, ...rest] = argv;
+  const positional = first !== void 0 && !first.startsWith("--");
+  const { values, flags } = parseArgs(positional ? rest : argv, {
+    values: [...TOKEN_FLAGS.map((flag) => flag.slice(2)), "also", "iap-resource"],
+    flags: ["json"],
+    repeatable: ["also"]
+  });
+  const url = positional ? first : values["url"];
+  if (!url) throw new UsageError("give the app's URL: iap-token doctor https://app.example.com");
+  if (positional && values["url"]) throw new UsageError("give the URL once: as the first argument, or with --url");
+  const fromFlags = flagInputs(values, env);
+  const read = (name2) => {
+    if (name2 === "app_url") return url;
+    if (name2 === "doctor") return "true";
+    return fromFlags(name2);
+  };
+  const config = readConfig(read, withGcloudDefaults(env), CLI_VOCABULARY);
+  if (!config.doctor) throw new UsageError("give the app's URL: iap-token doctor https://app.example.com");
+  const http2 = new Http({ log });
+  const report = await runDoctor({ config, doctor: config.doctor, env, http: http2, progress: log });
+  const output = flags.has("json") ? JSON.stringify(report, null, 2) : renderReport(report);
+  await new Promise((resolve) => process.stdout.write(`${output}
+`, () => resolve()));
+  return report.verdict.works ? 0 : 1;
+}
+var init_doctor2 = __esm({
+  "src/cli/doctor.ts"() {
+    "use strict";
+    init_client();
+    init_inputs();
+    init_report();
+    init_run();
+    init_args();
+    init_token();
+    init_vocabulary();
+  }
+});
+
 // src/cli/index.ts
 init_errors();
 init_secrets();
@@ -23642,17 +24567,19 @@ Options:
   --cloud-platform        also ask for the cloud-platform scope, which impersonation (service_account) needs
   --no-browser            only print the sign-in URL
   --help`;
-var TOKEN_HELP = `Usage: iap-token token --audience AUDIENCE [options] [--exec -- COMMAND ARGS…]
+var TOKEN_HELP = `Usage: iap-token token (--url APP_URL | --audience AUDIENCE) [options] [--exec -- COMMAND ARGS…]
 
 Prints a token IAP accepts, and nothing else, on standard output:
-  curl -H "Authorization: Bearer $(iap-token token --audience AUDIENCE)" https://app.example.com/
+  curl -H "Authorization: Bearer $(iap-token token --url https://app.example.com)" https://app.example.com/
 With --exec, runs COMMAND once with the token in IAP_TOKEN instead, and exits with its exit code; nothing
 renews the token while it runs (an hour at most): for longer, use iap-token proxy.
 
 Options:
-  --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt, its URL (https://HOST/*)
-  --token-type TYPE          id_token (default) or signed_jwt
-  --lifetime SECONDS         a signed JWT's lifetime, 60 to 3600
+  --url APP_URL              the app behind IAP: the token kind and audience are found from it (a signed JWT for
+                             https://HOST/*; with a user's refresh token, an ID token for IAP's sign-in client)
+  --audience AUDIENCE        instead: the app's URL (https://HOST/*, a signed JWT) or its OAuth client ID (an ID token)
+  --token-type TYPE          auto (default: from the audience or URL), id_token or signed_jwt
+  --lifetime SECONDS         a signed JWT's lifetime, 60 to 3600 (default 3600)
   --credentials-file PATH    a credentials JSON file of any type (service-account key, authorized_user, …)
   --refresh-token TOKEN      a refresh token, with --client-id and --client-secret (see: iap-token login);
                              better: IAP_TOKEN_REFRESH_TOKEN in the environment
@@ -23671,7 +24598,7 @@ var PROXY_HELP = `Usage: iap-token proxy --to ORIGIN [--audience AUDIENCE] [--to
 
 Serves http://127.0.0.1:PORT and sends every request to ORIGIN through IAP with a token it keeps fresh (it mints
 again before each one expires), for test suites, load tests and tools that cannot set a header:
-  iap-token proxy --to https://app.example.com --token-type signed_jwt
+  iap-token proxy --to https://app.example.com
   curl http://127.0.0.1:PORT/api/health
 It runs until Ctrl-C (SIGINT) or SIGTERM. GET /.iap-token/healthz answers whether it has a token.
 
@@ -23684,13 +24611,33 @@ Options:
   --to ORIGIN                the app's origin, https://HOST[:PORT], no path
   --forward                  a forward proxy for browsers, for the hosts given with --host
   --host HOST                with --forward: a host behind IAP (or *.example.com); repeat for more
-  --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt it defaults to ORIGIN/*
-  --token-type TYPE          id_token (default) or signed_jwt
+  --audience AUDIENCE        default: ORIGIN/* (a signed JWT); an OAuth client ID gives an ID token
+  --token-type TYPE          auto (default), id_token or signed_jwt
   --listen HOST:PORT         where to listen (default 127.0.0.1:0, any free port); another address than loopback
                              lets anyone who reaches it through IAP as you
   --header NAME              authorization (default), or proxy-authorization for apps that read their own
                              Authorization header (the client's is then passed through untouched)
   --lifetime, --credentials-file, --refresh-token, --client-id, --client-secret, --service-account, --delegates:
+                             as for iap-token token
+  --help`;
+var DOCTOR_HELP = `Usage: iap-token doctor URL [--also URL …] [--iap-resource NAME] [--json] [credential options]
+
+Diagnoses the IAP set-up of the app at URL, in layers, each saying what it checked:
+  1. without credentials: is IAP in front (its mark, its sign-in redirect)? which OAuth client? what resource?
+     and each --also URL (e.g. a Cloud Run service's run.app URL): does it answer around IAP?
+  2. with your credential: mints an ID token and a signed JWT, sends each to URL, shows what was sent (aud, email,
+     exp; never the token) and why IAP refused it, if it did
+  3. with read access: the app's IAP settings (its OAuth client, programmaticClients) and IAM policy; each read is
+     skipped, with the permission it needs, when not allowed
+It ends with a verdict (the token type and audience to use) and each problem with a gcloud line and Terraform.
+Exit status: 0 when a token got through IAP, 1 when none did, 2 for a usage error.
+
+Options:
+  --also URL                 another URL of the app that must not answer without IAP; repeat for more (10 at most)
+  --iap-resource NAME        projects/PROJECT_NUMBER/iap_web/… to read settings and policy (found for run.app URLs)
+  --json                     the report as JSON, for machines
+  --audience ID              an OAuth client ID to try ID tokens for (default: the one IAP's sign-in names)
+  --credentials-file, --refresh-token, --client-id, --client-secret, --service-account, --delegates, --lifetime:
                              as for iap-token token
   --help`;
 
@@ -23701,12 +24648,14 @@ Commands:
   login   sign in with a desktop OAuth client and get a refresh token for the action
   token   print a token IAP accepts, for curl and scripts (or run a command with it: --exec)
   proxy   serve a local proxy to an app behind IAP that adds a fresh token to every request
+  doctor  diagnose an app's IAP set-up: which token and audience get through, and how to fix what does not
 
 Run iap-token <command> --help for its options.`;
 var COMMANDS = {
   login: { run: async (...args) => (await Promise.resolve().then(() => (init_login(), login_exports))).loginCommand(...args), help: LOGIN_HELP },
   token: { run: async (...args) => (await Promise.resolve().then(() => (init_token(), token_exports))).tokenCommand(...args), help: TOKEN_HELP },
-  proxy: { run: async (...args) => (await Promise.resolve().then(() => (init_proxy2(), proxy_exports2))).proxyCommand(...args), help: PROXY_HELP }
+  proxy: { run: async (...args) => (await Promise.resolve().then(() => (init_proxy2(), proxy_exports2))).proxyCommand(...args), help: PROXY_HELP },
+  doctor: { run: async (...args) => (await Promise.resolve().then(() => (init_doctor2(), doctor_exports))).doctorCommand(...args), help: DOCTOR_HELP }
 };
 var VERSION = true ? "0.1.0" : "development";
 var OLDEST_NODE = [22, 3];

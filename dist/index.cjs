@@ -1132,6 +1132,7 @@ function resolveEndpoints(universe, env, complain) {
     oauth2: overrides.get("oauth2") ?? `https://oauth2.${universe}`,
     sts: overrides.get("sts") ?? `https://sts.${universe}/v1`,
     iamcredentials: overrides.get("iamcredentials") ?? `https://iamcredentials.${universe}/v1`,
+    iap: overrides.get("iap") ?? `https://iap.${universe}/v1`,
     // Sign-in lives on accounts.google.com in every universe that has it.
     accounts: overrides.get("accounts") ?? "https://accounts.google.com",
     iamHost: `iam.${universe}`,
@@ -1161,7 +1162,7 @@ var init_endpoints = __esm({
     "use strict";
     init_urls();
     OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
-    APIS = ["oauth2", "sts", "iamcredentials", "accounts"];
+    APIS = ["oauth2", "sts", "iamcredentials", "iap", "accounts"];
   }
 });
 
@@ -1412,7 +1413,7 @@ var init_credentials_file = __esm({
 });
 
 // src/inputs/smoke.ts
-function readSmokeConfig(input, coverage) {
+function readSmokeConfig(input) {
   const targets = readTargets(input("smoke_test_urls"));
   const header = readHeaderChoice(input("smoke_test_header"));
   const headers = readHeaders(input("smoke_test_headers"), header);
@@ -1420,13 +1421,13 @@ function readSmokeConfig(input, coverage) {
   const retryForMs = readSeconds(input("smoke_test_retry_for"), "smoke_test_retry_for", 300, 0, 3600) * 1e3;
   const timeoutMs = readSeconds(input("smoke_test_timeout"), "smoke_test_timeout", 30, 1, 600) * 1e3;
   if (targets.length === 0) return void 0;
-  if (coverage) {
-    for (const target of targets) {
-      const problem = coverage(new URL(target.url));
-      if (problem) throw new InputError("smoke_test_urls", problem);
-    }
-  }
   return { targets, header, headers, expected, retryForMs, timeoutMs };
+}
+function checkSmokeCoverage(smoke, coverage) {
+  for (const target of smoke.targets) {
+    const problem = target.deny ? void 0 : coverage(new URL(target.url));
+    if (problem) throw new InputError("smoke_test_urls", problem);
+  }
 }
 function readTargets(value) {
   const targets = [];
@@ -1435,10 +1436,15 @@ function readTargets(value) {
     if (!line || line.startsWith("#")) continue;
     const where = `line ${index + 1}`;
     const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
-    const method = (match?.[1] ?? "GET").toUpperCase();
+    const word = (match?.[1] ?? "GET").toUpperCase();
+    const deny = word === "DENY";
+    const method = deny ? "GET" : word;
     const text2 = match?.[2] ?? line;
     if (!match || !METHODS.includes(method)) {
-      throw new InputError("smoke_test_urls", `each line is URL or METHOD URL (${METHODS.join(", ")}); ${where} is neither`);
+      throw new InputError(
+        "smoke_test_urls",
+        `each line is URL, METHOD URL (${METHODS.join(", ")}) or DENY URL (IAP must refuse it without a token); ${where} is none of these`
+      );
     }
     let url;
     try {
@@ -1461,7 +1467,7 @@ function readTargets(value) {
         `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`
       );
     }
-    targets.push({ method, url: url.toString() });
+    targets.push({ method, url: url.toString(), deny });
   }
   if (targets.length > 50) throw new InputError("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
   return targets;
@@ -1534,6 +1540,166 @@ var init_smoke = __esm({
     METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
     RESERVED = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
     SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
+  }
+});
+
+// src/inputs/token-choice.ts
+function chooseToken(ctx, known2, canSign) {
+  const { input, fail, words: w } = ctx;
+  const given = input("token_type") || "auto";
+  if (given !== "auto" && given !== "id_token" && given !== "signed_jwt") {
+    return fail(
+      "token_type",
+      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(given)}`
+    );
+  }
+  const audience = input("audience");
+  const isUrl = /^https?:\/\//i.test(audience);
+  const wildcard = known2 ? `${known2.url.origin}/*` : void 0;
+  if (given === "signed_jwt") {
+    return {
+      tokenType: "signed_jwt",
+      audience: audience || wildcard || "",
+      audienceFrom: void 0,
+      why: audience || !known2 ? void 0 : `audience ${wildcard}, every path of ${known2.from}'s host.`
+    };
+  }
+  if (given === "id_token") {
+    if (audience || !known2) return { tokenType: "id_token", audience, audienceFrom: void 0, why: void 0 };
+    return {
+      tokenType: "id_token",
+      audience: "",
+      audienceFrom: known2.url.href,
+      why: `the audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
+    };
+  }
+  if (audience && isUrl) {
+    if (!canSign.yes) fail("audience", cannotSign(ctx, canSign.because, `is a URL, which only a signed JWT can carry`));
+    return {
+      tokenType: "signed_jwt",
+      audience,
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: signed_jwt, because ${w.name("audience")} is a URL.`
+    };
+  }
+  if (audience) {
+    return {
+      tokenType: "id_token",
+      audience,
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: id_token, because ${w.name("audience")} is an OAuth client ID.`
+    };
+  }
+  if (!known2) {
+    return fail(
+      "audience",
+      `is required, or the app's URL (${w.name("app_url")}): the app's URL as https://HOST/* for a service-account-signed JWT, or the OAuth client ID (…apps.googleusercontent.com) for an ID token. With only the URL given, the audience is found from it.`
+    );
+  }
+  if (canSign.yes) {
+    return {
+      tokenType: "signed_jwt",
+      audience: wildcard ?? "",
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: signed_jwt for ${wildcard} (from ${known2.from}): a service-account-signed JWT needs no OAuth client, so it works for apps on Google's managed client too.`
+    };
+  }
+  return {
+    tokenType: "id_token",
+    audience: "",
+    audienceFrom: known2.url.href,
+    why: `${w.name("token_type")} auto: id_token, because ${canSign.because} cannot sign a JWT; its audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
+  };
+}
+function cannotSign({ words: w }, who, what) {
+  return `${what}, and ${who} cannot sign one (a user has no key; only a service account signs). ${w.setting("service_account", "SA_EMAIL")} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name("audience")} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
+}
+function readAppUrl({ input, fail }) {
+  const value = input("app_url");
+  if (!value) return void 0;
+  const accepted = "the https URL of the app behind IAP, such as https://app.example.com";
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail("app_url", `must be ${accepted}; it is not a URL`);
+  }
+  if (url.username || url.password) return fail("app_url", `must be ${accepted}; it carries a user name or password`);
+  if (!carriesTokens(url)) return fail("app_url", `must be https (http only to localhost), got ${quote(displayUrl(url))}`);
+  return url;
+}
+var init_token_choice = __esm({
+  "src/inputs/token-choice.ts"() {
+    "use strict";
+    init_errors();
+    init_urls();
+  }
+});
+
+// src/inputs/values.ts
+function readBoolean({ fail }, value, name, fallback) {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  return fail(name, `must be true or false, got ${quote(value)}`);
+}
+var init_values = __esm({
+  "src/inputs/values.ts"() {
+    "use strict";
+    init_errors();
+  }
+});
+
+// src/inputs/doctor.ts
+function readDoctorConfig(ctx, known2) {
+  const { input, fail, words: w } = ctx;
+  const enabled = readBoolean(ctx, input("doctor"), "doctor", false);
+  const failOnProblem = readBoolean(ctx, input("doctor_fail_on_problem"), "doctor_fail_on_problem", false);
+  const also = readAlso(ctx);
+  const iapResource = input("iap_resource") || void 0;
+  if (iapResource && !IAP_RESOURCE.test(iapResource)) {
+    fail(
+      "iap_resource",
+      `must be an IAP resource name such as projects/PROJECT_NUMBER/iap_web/compute/services/BACKEND_SERVICE_ID or projects/PROJECT_NUMBER/iap_web/cloud_run-REGION/services/SERVICE, got ${quote(iapResource)}`
+    );
+  }
+  if (!enabled) {
+    if (failOnProblem) fail("doctor_fail_on_problem", `goes with ${w.name("doctor")}, which is not on.`);
+    if (also.length) fail("doctor_also", `goes with ${w.name("doctor")}, which is not on.`);
+    return void 0;
+  }
+  if (!known2) {
+    return fail("doctor", `needs the app's URL: set ${w.name("app_url")} (or ${w.name("proxy_to")}, or ${w.name("smoke_test_urls")}).`);
+  }
+  return { url: known2.url.href, also, iapResource, failOnProblem };
+}
+function readAlso({ input, fail }) {
+  const urls = [];
+  for (const [index, raw] of input("doctor_also").split(/[\n,]/).entries()) {
+    const text2 = raw.trim();
+    if (!text2) continue;
+    let url;
+    try {
+      url = new URL(text2);
+    } catch {
+      return fail("doctor_also", `entry ${index + 1} is not a URL; give the app's other URLs (such as its run.app URL), one per line`);
+    }
+    if (url.username || url.password) fail("doctor_also", `entry ${index + 1} carries a user name or password`);
+    if (url.protocol !== "https:" && url.protocol !== "http:") fail("doctor_also", `${quote(displayUrl(url))} is not an http(s) URL`);
+    urls.push(url.href);
+  }
+  if (urls.length > MAX_ALSO) fail("doctor_also", `lists ${urls.length} URLs; at most ${MAX_ALSO} are accepted`);
+  return urls;
+}
+var IAP_RESOURCE, MAX_ALSO;
+var init_doctor = __esm({
+  "src/inputs/doctor.ts"() {
+    "use strict";
+    init_errors();
+    init_urls();
+    init_values();
+    IAP_RESOURCE = /^projects\/[a-z0-9-]{1,63}\/iap_web(\/(compute|compute-[a-z0-9-]{1,40}|appengine-[a-z0-9:.-]{1,100}|cloud_run-[a-z0-9-]{1,40})(\/services\/[A-Za-z0-9_.-]{1,100})?)?$/;
+    MAX_ALSO = 10;
   }
 });
 
@@ -1642,7 +1808,8 @@ var init_vocabulary = __esm({
     init_errors();
     INPUT_DEFAULTS = {
       audience: "",
-      token_type: "id_token",
+      token_type: "auto",
+      app_url: "",
       lifetime: "",
       workload_identity_provider: "",
       workload_identity_audience: "",
@@ -1665,7 +1832,11 @@ var init_vocabulary = __esm({
       proxy_to: "",
       proxy_header: "authorization",
       proxy_listen: "127.0.0.1:0",
-      proxy_hosts: ""
+      proxy_hosts: "",
+      doctor: "false",
+      doctor_fail_on_problem: "false",
+      doctor_also: "",
+      iap_resource: ""
     };
     ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
     ACTION_VOCABULARY = {
@@ -1693,19 +1864,23 @@ function readConfig(read, env, words) {
   const universe = input("universe") || "googleapis.com";
   if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
   const endpoints = resolveEndpoints(universe, env, words.complain);
-  const tokenType = readTokenType(ctx, input("token_type"));
-  const target = proxyTarget(ctx);
-  const firstHost = proxyHosts(ctx)[0];
-  const implied = target ? `${target}/*` : firstHost && !firstHost.startsWith("*.") ? `https://${firstHost}/*` : "";
-  const givenAudience = input("audience") || (tokenType === "signed_jwt" ? implied : "");
-  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
-  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
   const delegates = readDelegates(ctx, input("delegates"));
   if (delegates.length > 0 && !serviceAccount) {
     fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
   }
   const source = readSource(ctx, serviceAccount, endpoints.iamHost);
+  const appUrl = readAppUrl(ctx);
+  const smokeTargets = readSmokeConfig(input);
+  const known2 = knownUrl(ctx, appUrl, smokeTargets?.targets);
+  const canSign = {
+    yes: source.kind !== "refresh_token" || serviceAccount !== void 0,
+    because: `a user's refresh token (${source.origin})`
+  };
+  const choice = chooseToken(ctx, known2, canSign);
+  const { tokenType } = choice;
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
+  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   if (tokenType === "signed_jwt" && source.kind === "refresh_token" && !serviceAccount) {
     fail(
       "service_account",
@@ -1718,10 +1893,15 @@ function readConfig(read, env, words) {
       "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
     );
   }
-  const smoke = readSmokeConfig(input, tokenType === "signed_jwt" ? (url) => audienceCovers(audience, url) : void 0);
+  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  const smoke = smokeTargets;
   return {
     tokenType,
     audience,
+    audienceFrom: choice.audienceFrom,
+    choice: choice.why,
+    appUrl: known2?.url.href,
+    doctor: readDoctorConfig(ctx, known2),
     lifetimeSeconds,
     source,
     serviceAccount,
@@ -1751,13 +1931,15 @@ function readAudience({ fail, words }, audience) {
   }
   return audience;
 }
-function readTokenType({ fail }, value) {
-  if (!value || value === "id_token") return "id_token";
-  if (value === "signed_jwt") return "signed_jwt";
-  return fail(
-    "token_type",
-    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(value)}`
-  );
+function knownUrl(ctx, appUrl, smoke) {
+  const { words: w } = ctx;
+  if (appUrl) return { url: appUrl, from: w.name("app_url") };
+  const target = proxyTarget(ctx);
+  if (target) return { url: new URL(target), from: w.name("proxy_to") };
+  const host = proxyHosts(ctx).find((name) => !name.startsWith("*."));
+  if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
+  const tested = smoke?.find((target2) => !target2.deny);
+  return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
 }
 function readUrlAudience({ fail, words }, audience) {
   const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
@@ -1942,12 +2124,6 @@ function readDelegates({ fail }, value) {
   }
   return emails;
 }
-function readBoolean({ fail }, value, name, fallback) {
-  if (!value) return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  return fail(name, `must be true or false, got ${quote(value)}`);
-}
 function readExportVariable({ fail }, value) {
   if (!value) return void 0;
   if (!ENV_NAME.test(value)) {
@@ -1974,6 +2150,9 @@ var init_inputs = __esm({
     init_credentials_file();
     init_key_file();
     init_smoke();
+    init_token_choice();
+    init_doctor();
+    init_values();
     init_agent();
     init_vocabulary();
     init_vocabulary();
@@ -2011,6 +2190,771 @@ var init_jwt = __esm({
     "use strict";
     import_node_crypto2 = require("node:crypto");
     init_json();
+  }
+});
+
+// src/google/answer.ts
+function secretField(answer, name, from) {
+  const value = answer[name];
+  if (typeof value !== "string" || !value) {
+    throw new ActionError(`${from} answered without ${name} (fields: ${describeFields(answer)}).`);
+  }
+  return checkedToken(value, JWT_FIELDS.has(name) ? "jwt" : "opaque", `${from}'s ${name}`);
+}
+function checkedToken(value, shape, what) {
+  const fits = shape === "jwt" ? value.length <= MAX_JWT_CHARS && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value) : value.length <= (shape === "subject" ? MAX_SUBJECT_CHARS : MAX_OPAQUE_CHARS) && /^[\x21-\x7e]+$/.test(value);
+  if (!fits) {
+    throw new ActionError(
+      `${what} is not ${shape === "jwt" ? "a JWT" : "a token"}: ${value.length} characters that are not one (not shown).`
+    );
+  }
+  registerSecret(value);
+  return value;
+}
+function describeFields(answer) {
+  const names = Object.keys(answer).map((name) => name.slice(0, 40).replace(/[^\w.-]/g, "?"));
+  if (names.length === 0) return "none";
+  return names.length > 10 ? `${names.slice(0, 10).join(", ")} and ${names.length - 10} more` : names.join(", ");
+}
+function expiresAt(answer, now) {
+  const seconds2 = typeof answer["expires_in"] === "number" ? answer["expires_in"] : Number(answer["expires_in"]);
+  return now + (Number.isFinite(seconds2) && seconds2 > 0 ? seconds2 : 3600) * 1e3;
+}
+var CLOUD_PLATFORM_SCOPE, JWT_FIELDS, MAX_JWT_CHARS, MAX_OPAQUE_CHARS, MAX_SUBJECT_CHARS;
+var init_answer = __esm({
+  "src/google/answer.ts"() {
+    "use strict";
+    init_errors();
+    init_secrets();
+    CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+    JWT_FIELDS = /* @__PURE__ */ new Set(["id_token", "token", "signedJwt", "value"]);
+    MAX_JWT_CHARS = 16384;
+    MAX_OPAQUE_CHARS = 8192;
+    MAX_SUBJECT_CHARS = 65536;
+  }
+});
+
+// src/google/sts.ts
+async function exchangeAtSts(http2, exchange, now = Date.now) {
+  const answer = await http2.json({
+    what: "STS token exchange",
+    method: "POST",
+    url: exchange.tokenUrl,
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({
+      audience: exchange.audience,
+      grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
+      requestedTokenType: "urn:ietf:params:oauth:token-type:access_token",
+      scope: CLOUD_PLATFORM_SCOPE,
+      subjectTokenType: exchange.subjectTokenType,
+      subjectToken: exchange.subjectToken,
+      ...exchange.workforcePoolUserProject ? { options: JSON.stringify({ userProject: exchange.workforcePoolUserProject }) } : {}
+    }),
+    remedy: (failure) => stsRemedy(failure, exchange)
+  });
+  return { token: secretField(answer, "access_token", "STS"), expiresAt: expiresAt(answer, now()) };
+}
+function stsRemedy(failure, exchange) {
+  const provider = exchange.audience.replace(/^\/\/iam\.[^/]+\//, "");
+  const claims = describeClaims(exchange.subjectToken);
+  switch (failure.code) {
+    case "invalid_target":
+      return `Fix: the pool or provider ${provider} does not exist or is disabled. It must use the project number; check it with: gcloud iam workload-identity-pools providers describe ${provider}`;
+    case "invalid_request":
+      return `Fix: STS refused the request's form; check the provider name (${provider}).`;
+    case "invalid_grant": {
+      const audience = exchange.expectedAudience ?? "the subject token's audience";
+      const issuer = exchange.expectedIssuer ? `its issuer is ${exchange.expectedIssuer}` : "its issuer matches the token's";
+      const input = exchange.audienceInput ? `, or set ${exchange.audienceInput} to one of them` : "";
+      return `Fix: the provider refused the subject token. Check that ${issuer} and that its allowed audiences include ${audience} (or are empty)${input}. ${claims}`.trim();
+    }
+    case "unauthorized_client":
+      return `Fix: the provider's attribute condition rejected this job. Compare the condition with the token's claims. ${claims}`.trim();
+    default:
+      return void 0;
+  }
+}
+function describeClaims(token) {
+  const claims = decodeJwt(token)?.claims;
+  if (!claims) return "";
+  const shown = ["iss", "repository", "repository_owner", "ref", "event_name", "workflow_ref", "aud"].filter((name) => typeof claims[name] === "string").map((name) => `${name}=${String(claims[name])}`);
+  return shown.length ? `The token has ${shown.join(", ")}.` : "";
+}
+var init_sts = __esm({
+  "src/google/sts.ts"() {
+    "use strict";
+    init_jwt();
+    init_answer();
+  }
+});
+
+// src/credentials/credential.ts
+function renewing(fetch, now = Date.now) {
+  let current;
+  let fetchedAt = 0;
+  let inFlight;
+  return async () => {
+    const margin = current ? Math.min(RENEW_BEFORE_MS, (current.expiresAt - fetchedAt) / 2) : 0;
+    if (current && current.expiresAt - now() > margin) return current.token;
+    inFlight ??= fetch().finally(() => {
+      inFlight = void 0;
+    });
+    try {
+      current = await inFlight;
+      fetchedAt = now();
+    } catch (error2) {
+      if (current && current.expiresAt > now()) return current.token;
+      throw error2;
+    }
+    return current.token;
+  };
+}
+var RENEW_BEFORE_MS;
+var init_credential = __esm({
+  "src/credentials/credential.ts"() {
+    "use strict";
+    RENEW_BEFORE_MS = 5 * 6e4;
+  }
+});
+
+// src/credentials/impersonation.ts
+function impersonate(caller, target, iam, now = Date.now) {
+  const self = {
+    principal: target.serviceAccount,
+    member: `serviceAccount:${target.serviceAccount}`,
+    federated: false
+  };
+  const accessToken = renewing(async () => iam.generateAccessToken(caller, await caller.accessToken(), target), now);
+  return {
+    ...self,
+    accessToken,
+    idToken: async (audience, includeEmail) => iam.generateIdToken(caller, await caller.accessToken(), target, audience, includeEmail),
+    // signJwt refuses federated tokens (ACCESS_TOKEN_TYPE_UNSUPPORTED): such a caller first becomes the account (its
+    // own access token), which then signs as itself; that needs the token creator role on itself, as the remedy says.
+    signJwt: caller.federated ? async (claims) => iam.signJwt(self, await accessToken(), { serviceAccount: target.serviceAccount, delegates: [] }, claims) : async (claims) => iam.signJwt(caller, await caller.accessToken(), target, claims)
+  };
+}
+var init_impersonation = __esm({
+  "src/credentials/impersonation.ts"() {
+    "use strict";
+    init_credential();
+  }
+});
+
+// src/credentials/external-account.ts
+function externalAccountCredential(source, endpoints, http2, iam, now = Date.now) {
+  const federated = {
+    principal: void 0,
+    member: federatedMember(source.audience, endpoints.iamHost),
+    federated: true,
+    accessToken: renewing(async () => {
+      const subject = source.subjectToken;
+      if (subject.from === "library")
+        return { token: await libraryExchange(subject.kind, subject.file), expiresAt: now() + STS_LIFETIME_MS };
+      return exchangeAtSts(
+        http2,
+        {
+          tokenUrl: source.tokenUrl,
+          audience: source.audience,
+          subjectToken: await readSubjectToken(subject, http2),
+          subjectTokenType: source.subjectTokenType,
+          workforcePoolUserProject: source.workforcePoolUserProject
+        },
+        now
+      );
+    }, now)
+  };
+  return source.impersonate ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [], origin: source.origin }, iam, now) : federated;
+}
+function federatedMember(audience, iamHost) {
+  const pool = /(projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+)\/providers\//.exec(audience)?.[1];
+  return pool ? `principalSet://${iamHost}/${pool}/*` : `principalSet://${iamHost}/(the pool of ${audience})`;
+}
+async function libraryExchange(kind, file) {
+  let library;
+  try {
+    library = await Promise.resolve(require((0, import_node_path.join)(__dirname, "google-auth.cjs")));
+  } catch {
+    const fromSource = "./library-external-account.ts";
+    library = await import(fromSource);
+  }
+  try {
+    const token = await library.libraryFederatedToken(kind, file);
+    registerSecret(token);
+    return token;
+  } catch (error2) {
+    const message = redact(error2 instanceof Error ? error2.message : String(error2));
+    throw new ActionError(
+      `The external account's ${kind} credential source failed (google-auth-library): ${message}`,
+      kind === "executable" ? "Fix: run the credential_source.executable.command by hand on the runner and check it prints a successful response." : void 0
+    );
+  }
+}
+async function readSubjectToken(source, http2) {
+  let text2;
+  if (source.from === "file") {
+    try {
+      text2 = await (0, import_promises.readFile)(source.path, "utf8");
+    } catch (error2) {
+      throw new ActionError(
+        `The external_account credential_source.file ${source.path} cannot be read (${error2.code ?? "error"}).`
+      );
+    }
+  } else {
+    text2 = await http2.text({
+      what: "Subject token request (credential_source.url)",
+      method: "GET",
+      url: source.url,
+      headers: source.headers
+    });
+  }
+  let token = text2.trim();
+  if (source.field) {
+    const parsed = parseJsonObject(text2);
+    if (!parsed) throw new ActionError("The subject token source did not return a JSON object, but credential_source.format says json.");
+    const value = parsed[source.field];
+    if (typeof value !== "string") {
+      throw new ActionError(
+        `The subject token source's JSON has no string field ${source.field} (credential_source.format.subject_token_field_name).`
+      );
+    }
+    token = value;
+  }
+  if (!token) throw new ActionError("The subject token source returned an empty token.");
+  return checkedToken(token, "subject", "The subject token (credential_source)");
+}
+var import_promises, import_node_path, STS_LIFETIME_MS;
+var init_external_account = __esm({
+  "src/credentials/external-account.ts"() {
+    "use strict";
+    import_promises = require("node:fs/promises");
+    import_node_path = require("node:path");
+    init_errors();
+    init_sts();
+    init_json();
+    init_answer();
+    init_secrets();
+    init_credential();
+    init_impersonation();
+    STS_LIFETIME_MS = 36e5;
+  }
+});
+
+// src/google/metadata.ts
+function metadataRemedy({ status }, server) {
+  if (status === 0) {
+    return server.unreachable;
+  }
+  if (status === 404) {
+    return `Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, ${server.otherwise}`;
+  }
+  if (status === 403) {
+    return "Fix: the metadata server refused the request; on GKE, check Workload Identity is enabled for the node pool and the Kubernetes service account is bound to a Google service account.";
+  }
+  return `Fix: the metadata server could not provide a token; check the runner's service account and its scopes, ${server.otherwise}`;
+}
+var MetadataClient;
+var init_metadata = __esm({
+  "src/google/metadata.ts"() {
+    "use strict";
+    init_errors();
+    init_email();
+    init_json();
+    init_answer();
+    MetadataClient = class {
+      #http;
+      #server;
+      #now;
+      constructor(http2, server, now = Date.now) {
+        this.#http = http2;
+        this.#server = server;
+        this.#now = now;
+      }
+      /** A cloud-platform access token for the runner's default service account. */
+      async accessToken() {
+        const answer = parseJsonObject(await this.#body("Metadata server access token", "token"));
+        if (!answer) throw new ActionError("The metadata server answered its token request with something other than a JSON object.");
+        return { token: secretField(answer, "access_token", "The metadata server"), expiresAt: expiresAt(answer, this.#now()) };
+      }
+      /** The default service account's email; it names the account in later request paths, so only an email is accepted. */
+      async email() {
+        const address = (await this.#body("Metadata server email", "email")).trim();
+        if (!isEmail(address)) throw new ActionError("The metadata server named no service account email for this runner.");
+        return address;
+      }
+      /** An ID token with the email claim (`format=full` adds it) for `audience`, in one request. */
+      async idToken(audience) {
+        const path = `identity?audience=${encodeURIComponent(audience)}&format=full`;
+        const token = (await this.#body("Metadata server ID token", path)).trim();
+        if (!token) throw new ActionError("The metadata server answered with an empty ID token.");
+        return checkedToken(token, "jwt", "The metadata server's ID token");
+      }
+      /**
+       * A 2xx body from the metadata server, which marks every answer with `Metadata-Flavor: Google`: anything else
+       * answering at its address (a captive portal, a proxy) is not believed, nor its body masked or quoted.
+       */
+      async #body(what, path) {
+        const response = await this.#http.ok(this.#request(what, path));
+        if (String(response.headers["metadata-flavor"]) !== "Google") {
+          throw new ActionError(
+            `${what}: the answer did not come from a metadata server (no Metadata-Flavor: Google header). ${this.#server.unreachable}`
+          );
+        }
+        return response.body;
+      }
+      #request(what, path) {
+        return {
+          what,
+          method: "GET",
+          url: `http://${this.#server.host}/computeMetadata/v1/instance/service-accounts/default/${path}`,
+          headers: { "metadata-flavor": "Google" },
+          direct: true,
+          retry: { timeoutMs: 3e3, attempts: 3, budgetMs: 6e3 },
+          remedy: (failure) => metadataRemedy(failure, this.#server)
+        };
+      }
+    };
+  }
+});
+
+// src/credentials/metadata.ts
+function metadataCredential(source, http2, now = Date.now) {
+  const metadata = new MetadataClient(http2, source, now);
+  let email;
+  return {
+    get principal() {
+      return email;
+    },
+    get member() {
+      return `serviceAccount:${email ?? "THE_RUNNER_VM_SERVICE_ACCOUNT"}`;
+    },
+    federated: false,
+    accessToken: renewing(async () => {
+      const [token, address] = await Promise.all([metadata.accessToken(), email ?? metadata.email()]);
+      email = address;
+      return token;
+    }, now),
+    idToken: (audience) => metadata.idToken(audience)
+  };
+}
+var init_metadata2 = __esm({
+  "src/credentials/metadata.ts"() {
+    "use strict";
+    init_metadata();
+    init_credential();
+  }
+});
+
+// src/credentials/refresh-token.ts
+function refreshTokenCredential(source, endpoints, oauth, now = Date.now) {
+  let email;
+  return {
+    get principal() {
+      return email;
+    },
+    get member() {
+      return `user:${email ?? "YOUR_EMAIL"}`;
+    },
+    federated: false,
+    accessToken: renewing(async () => {
+      const answer = await oauth.refreshAccessToken(endpoints.oauth2, source);
+      email = answer.email ?? email;
+      return answer.accessToken;
+    }, now),
+    idToken: (audience) => oauth.refreshIdToken(endpoints.oauth2, source, audience)
+  };
+}
+var init_refresh_token = __esm({
+  "src/credentials/refresh-token.ts"() {
+    "use strict";
+    init_credential();
+  }
+});
+
+// src/credentials/service-account-key.ts
+function serviceAccountKeyCredential(source, endpoints, oauth, now = Date.now) {
+  const { key } = source;
+  const tokenUrl = endpoints.overridden.has("oauth2") ? `${endpoints.oauth2}/token` : key.tokenUri ?? `${endpoints.oauth2}/token`;
+  const signer = { email: key.clientEmail, origin: source.origin };
+  const sign = (claims) => {
+    const jwt = signRs256(claims, key.privateKey, key.privateKeyId);
+    registerSecret(jwt);
+    return jwt;
+  };
+  const assertion = (claim) => {
+    const iat = Math.floor(now() / 1e3);
+    return sign({ iss: key.clientEmail, aud: tokenUrl, iat, exp: iat + ASSERTION_LIFETIME_S, ...claim });
+  };
+  return {
+    principal: key.clientEmail,
+    member: `serviceAccount:${key.clientEmail}`,
+    federated: false,
+    accessToken: renewing(() => oauth.keyAccessToken(tokenUrl, assertion({ scope: CLOUD_PLATFORM_SCOPE }), signer), now),
+    idToken: (audience) => oauth.keyIdToken(tokenUrl, assertion({ target_audience: audience }), signer),
+    signJwt: (claims) => Promise.resolve(sign(claims))
+  };
+}
+var ASSERTION_LIFETIME_S;
+var init_service_account_key = __esm({
+  "src/credentials/service-account-key.ts"() {
+    "use strict";
+    init_answer();
+    init_jwt();
+    init_secrets();
+    init_credential();
+    ASSERTION_LIFETIME_S = 3600;
+  }
+});
+
+// src/google/github-oidc.ts
+async function fetchGitHubOidcToken(http2, requestUrl, requestToken, audience) {
+  const url = new URL(requestUrl);
+  url.searchParams.set("audience", audience);
+  const answer = await http2.json({
+    what: "GitHub OIDC token request",
+    method: "GET",
+    url: url.toString(),
+    headers: { authorization: `Bearer ${requestToken}`, accept: "application/json" },
+    remedy: ({ status }) => status === 401 || status === 403 ? "Fix: the runner's token for OIDC requests was refused. Check that the job has `permissions: id-token: write`, and that the step runs in the job that was given it (tokens do not cross jobs)." : void 0
+  });
+  return secretField(answer, "value", "GitHub's OIDC token endpoint");
+}
+var init_github_oidc = __esm({
+  "src/google/github-oidc.ts"() {
+    "use strict";
+    init_answer();
+  }
+});
+
+// src/credentials/workload-identity.ts
+function workloadIdentityCredential(source, endpoints, http2, env, now = Date.now) {
+  const poolResource = `projects/${source.projectNumber}/locations/global/workloadIdentityPools/${source.pool}`;
+  const repository = env["GITHUB_REPOSITORY"] || "OWNER/REPO";
+  return {
+    principal: void 0,
+    member: `principalSet://${endpoints.iamHost}/${poolResource}/attribute.repository/${repository}`,
+    federated: true,
+    accessToken: renewing(async () => {
+      const subjectToken = await fetchGitHubOidcToken(http2, source.oidcRequestUrl, source.oidcRequestToken, source.oidcAudience);
+      return exchangeAtSts(
+        http2,
+        {
+          tokenUrl: `${endpoints.sts}/token`,
+          audience: `//${endpoints.iamHost}/${source.provider}`,
+          subjectToken,
+          subjectTokenType: "urn:ietf:params:oauth:token-type:jwt",
+          expectedAudience: source.oidcAudience,
+          expectedIssuer: "https://token.actions.githubusercontent.com",
+          audienceInput: "workload_identity_audience"
+        },
+        now
+      );
+    }, now)
+  };
+}
+var init_workload_identity = __esm({
+  "src/credentials/workload-identity.ts"() {
+    "use strict";
+    init_github_oidc();
+    init_sts();
+    init_credential();
+  }
+});
+
+// src/credentials/index.ts
+function createCredential(source, clients) {
+  const { endpoints, http: http2, oauth, iam, env, now } = clients;
+  switch (source.kind) {
+    case "service_account_key":
+      return serviceAccountKeyCredential(source, endpoints, oauth, now);
+    case "workload_identity":
+      return workloadIdentityCredential(source, endpoints, http2, env, now);
+    case "metadata":
+      return metadataCredential(source, http2, now);
+    case "refresh_token":
+      return refreshTokenCredential(source, endpoints, oauth, now);
+    case "external_account":
+      return externalAccountCredential(source, endpoints, http2, iam, now);
+    case "impersonated_service_account":
+      return impersonate(
+        createCredential(source.inner, clients),
+        { serviceAccount: source.serviceAccount, delegates: source.delegates, origin: source.origin },
+        iam,
+        now
+      );
+  }
+}
+function describeSource(source) {
+  switch (source.kind) {
+    case "service_account_key":
+      return `service-account key for ${source.key.clientEmail} (${source.origin})`;
+    case "workload_identity":
+      return `Workload Identity Federation through ${source.provider}`;
+    case "metadata":
+      return `${source.origin} (no credential is given)`;
+    case "refresh_token":
+      return `OAuth refresh token (${source.origin})`;
+    case "external_account":
+      return `external account through ${source.audience.replace(/^\/\/iam\.[^/]+\//, "")}${source.impersonate ? ` as ${source.impersonate}` : ""} (${source.origin})`;
+    case "impersonated_service_account":
+      return `${describeSource(source.inner)}, impersonating ${source.serviceAccount} (${source.origin})`;
+  }
+}
+var init_credentials = __esm({
+  "src/credentials/index.ts"() {
+    "use strict";
+    init_external_account();
+    init_impersonation();
+    init_metadata2();
+    init_refresh_token();
+    init_service_account_key();
+    init_workload_identity();
+    init_impersonation();
+  }
+});
+
+// src/google/iam-credentials.ts
+function resourceName(email) {
+  return `projects/-/serviceAccounts/${email}`;
+}
+function iamRemedy(failure, caller, target, expected = PERMISSIONS.generateIdToken) {
+  const { status, reason, message } = failure;
+  if (reason === "SERVICE_DISABLED" || /has not been used in project|is disabled/i.test(message)) {
+    return "Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";
+  }
+  if (status === 404) {
+    return `Fix: the service account ${target.serviceAccount} does not exist; check ${target.origin ?? "the service account (and delegates)"}.`;
+  }
+  if (status === 401 && (failure.reason === "ACCESS_TOKEN_TYPE_UNSUPPORTED" || caller.federated && expected === PERMISSIONS.signJwt)) {
+    return "Fix: a federated token cannot call this method; iap-token should have exchanged it for the service account's own access token first. Please report this.";
+  }
+  if (status === 401) {
+    return "Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";
+  }
+  if (status !== 403) return void 0;
+  const permission = failure.permission ?? expected;
+  if (/scope/i.test(failure.message) || failure.reason === "ACCESS_TOKEN_SCOPE_INSUFFICIENT") {
+    return "Fix: the caller's access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.";
+  }
+  if (target.delegates.length === 0 && caller.principal === target.serviceAccount) {
+    return [
+      `Fix: ${target.serviceAccount} lacks ${permission} on itself: a service account does not hold the token creator role on itself until granted. Grant it:`,
+      grantCommand(target.serviceAccount, `serviceAccount:${target.serviceAccount}`, TOKEN_CREATOR)
+    ].join("\n");
+  }
+  if (target.delegates.length === 0) {
+    const role = caller.federated ? WORKLOAD_IDENTITY_USER : permission === "iam.serviceAccounts.getOpenIdToken" ? OPENID_TOKEN_CREATOR : TOKEN_CREATOR;
+    return [
+      `Fix: the caller ${caller.member} lacks ${permission} on ${target.serviceAccount} (or that account does not exist). Grant the caller ${role} on it:`,
+      grantCommand(target.serviceAccount, caller.member, role),
+      ...caller.federated ? [
+        "(the member above assumes the provider maps attribute.repository=assertion.repository; IAM grants can take a few minutes to apply)"
+      ] : ["(IAM grants can take a few minutes to apply)"]
+    ].join("\n");
+  }
+  const chain = [caller.member, ...target.delegates, target.serviceAccount];
+  const hops = chain.slice(0, -1).map((from, i) => {
+    const to = chain[i + 1] ?? target.serviceAccount;
+    const member = i === 0 ? from : `serviceAccount:${from}`;
+    return grantCommand(to, member, TOKEN_CREATOR);
+  });
+  return [
+    `Fix: a hop in the delegation chain lacks ${permission}. Each account must hold ${TOKEN_CREATOR} on the next one (${chain.join(" → ")}):`,
+    ...hops
+  ].join("\n");
+}
+function grantCommand(serviceAccount, member, role) {
+  return `  gcloud iam service-accounts add-iam-policy-binding ${serviceAccount} --member='${member}' --role=${role}`;
+}
+var ACCESS_TOKEN_LIFETIME_S, IamCredentials, PERMISSIONS, TOKEN_CREATOR, OPENID_TOKEN_CREATOR, WORKLOAD_IDENTITY_USER;
+var init_iam_credentials = __esm({
+  "src/google/iam-credentials.ts"() {
+    "use strict";
+    init_answer();
+    ACCESS_TOKEN_LIFETIME_S = 3600;
+    IamCredentials = class {
+      #http;
+      #base;
+      #now;
+      constructor(http2, base, now = Date.now) {
+        this.#http = http2;
+        this.#base = base;
+        this.#now = now;
+      }
+      /** `generateIdToken`: a Google-signed ID token for the service account. */
+      async generateIdToken(caller, accessToken, target, audience, includeEmail) {
+        const answer = await this.#call(caller, accessToken, target, "generateIdToken", { audience, includeEmail });
+        return secretField(answer, "token", "IAM Credentials generateIdToken");
+      }
+      /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
+      async generateAccessToken(caller, accessToken, target) {
+        const answer = await this.#call(caller, accessToken, target, "generateAccessToken", {
+          scope: [CLOUD_PLATFORM_SCOPE],
+          lifetime: `${ACCESS_TOKEN_LIFETIME_S}s`
+        });
+        const token = secretField(answer, "accessToken", "IAM Credentials generateAccessToken");
+        const expireTime = typeof answer["expireTime"] === "string" ? Date.parse(answer["expireTime"]) : NaN;
+        return { token, expiresAt: Number.isNaN(expireTime) ? this.#now() + ACCESS_TOKEN_LIFETIME_S * 1e3 : expireTime };
+      }
+      /** `signJwt`: the claims signed by one of the service account's Google-managed keys. */
+      async signJwt(caller, accessToken, target, claims) {
+        const answer = await this.#call(caller, accessToken, target, "signJwt", { payload: JSON.stringify(claims) });
+        return secretField(answer, "signedJwt", "IAM Credentials signJwt");
+      }
+      #call(caller, accessToken, target, method, body) {
+        const delegates = target.delegates.map(resourceName);
+        return this.#http.json({
+          what: `IAM Credentials ${method} for ${target.serviceAccount}`,
+          method: "POST",
+          // The `-` project is required: Google infers the project from the account.
+          url: `${this.#base}/${resourceName(target.serviceAccount)}:${method}`,
+          headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json" },
+          body: JSON.stringify(delegates.length ? { ...body, delegates } : body),
+          remedy: (failure) => iamRemedy(failure, caller, target, PERMISSIONS[method])
+        });
+      }
+    };
+    PERMISSIONS = {
+      generateIdToken: "iam.serviceAccounts.getOpenIdToken",
+      generateAccessToken: "iam.serviceAccounts.getAccessToken",
+      signJwt: "iam.serviceAccounts.signJwt"
+    };
+    TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator";
+    OPENID_TOKEN_CREATOR = "roles/iam.serviceAccountOpenIdTokenCreator";
+    WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser";
+  }
+});
+
+// src/google/oauth.ts
+function emailOf(idToken) {
+  const email = decodeJwt(idToken)?.claims["email"];
+  return typeof email === "string" ? email : void 0;
+}
+function keyGrantRemedy({ code, message }, { email, origin }) {
+  if (code === "invalid_grant" && /signature/i.test(message)) {
+    return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and use it in place of the old one (${origin}).`;
+  }
+  if (code === "invalid_grant" && /timeframe|short-lived|\biat\b|\bexp\b/i.test(message)) {
+    return "Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";
+  }
+  if (code === "invalid_grant" && /account not found|disabled|invalid_account/i.test(message)) {
+    return `Fix: the service account ${email} does not exist or is disabled; enable it or use a key of an existing one.`;
+  }
+  if (code === "invalid_client" || code === "unauthorized_client") {
+    return `Fix: the key for ${email} is not accepted; check that the service account is enabled and the key not revoked.`;
+  }
+  return void 0;
+}
+function refreshRemedy({ code }, grant) {
+  if (code === "invalid_grant") {
+    return `Fix: the refresh token was revoked or has expired (refresh tokens of OAuth apps in "Testing" status expire after 7 days; a password change revokes them). Sign in again to get a new one and update ${grant.origin}.`;
+  }
+  if (code === "invalid_client" || code === "unauthorized_client") {
+    return `Fix: the OAuth client was not recognised: check ${grant.clientOrigin} are the desktop client that issued the refresh token.`;
+  }
+  if (code === "invalid_audience" || code === "invalid_request") {
+    return "Fix: Google refused the audience: it must be the OAuth client ID IAP uses for the app, in the same project as the desktop client, or a client on the app's programmaticClients allowlist.";
+  }
+  return void 0;
+}
+var JWT_BEARER, FROM, OAuthTokenEndpoint;
+var init_oauth = __esm({
+  "src/google/oauth.ts"() {
+    "use strict";
+    init_jwt();
+    init_answer();
+    JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+    FROM = "The OAuth token endpoint";
+    OAuthTokenEndpoint = class {
+      #http;
+      #now;
+      constructor(http2, now = Date.now) {
+        this.#http = http2;
+        this.#now = now;
+      }
+      /** JWT-bearer grant with `target_audience`: a Google-signed ID token for the key's own account, no IAM role needed. */
+      async keyIdToken(tokenUrl, assertion, signer) {
+        const answer = await this.#post(
+          `ID token for ${signer.email} (OAuth JWT-bearer grant)`,
+          tokenUrl,
+          {
+            grant_type: JWT_BEARER,
+            assertion
+          },
+          (failure) => keyGrantRemedy(failure, signer)
+        );
+        return secretField(answer, "id_token", FROM);
+      }
+      /** JWT-bearer grant with `scope`: an access token for the key's own account. */
+      async keyAccessToken(tokenUrl, assertion, signer) {
+        const answer = await this.#post(
+          `Access token for ${signer.email} (OAuth JWT-bearer grant)`,
+          tokenUrl,
+          {
+            grant_type: JWT_BEARER,
+            assertion
+          },
+          (failure) => keyGrantRemedy(failure, signer)
+        );
+        return { token: secretField(answer, "access_token", FROM), expiresAt: expiresAt(answer, this.#now()) };
+      }
+      /** Refresh grant with `audience` (as IAP's documentation does): an ID token for it in one request. */
+      async refreshIdToken(base, grant, audience) {
+        const answer = await this.#refresh(base, grant, "ID token from the refresh token (OAuth refresh grant)", { audience });
+        if (typeof answer["access_token"] === "string") secretField(answer, "access_token", FROM);
+        return secretField(answer, "id_token", `${FROM} (was the refresh token granted the openid scope?)`);
+      }
+      /** Refresh grant without an audience: an access token, and the user's email when the answer names it. */
+      async refreshAccessToken(base, grant) {
+        const answer = await this.#refresh(base, grant, "Access token from the refresh token (OAuth refresh grant)", {});
+        const email = typeof answer["id_token"] === "string" ? emailOf(secretField(answer, "id_token", FROM)) : void 0;
+        return { accessToken: { token: secretField(answer, "access_token", FROM), expiresAt: expiresAt(answer, this.#now()) }, email };
+      }
+      /** Authorization-code grant with PKCE, for a sign-in that came back to a loopback redirect. */
+      async exchangeCode(base, exchange) {
+        const answer = await this.#post(
+          "Code exchange (OAuth authorization_code grant)",
+          `${base}/token`,
+          {
+            grant_type: "authorization_code",
+            code: exchange.code,
+            redirect_uri: exchange.redirectUri,
+            client_id: exchange.clientId,
+            client_secret: exchange.clientSecret,
+            code_verifier: exchange.verifier
+          },
+          (failure) => failure.code === "invalid_client" ? `Fix: check ${exchange.clientOrigin}: a client of type "Desktop app".` : void 0
+        );
+        if (typeof answer["access_token"] === "string") secretField(answer, "access_token", FROM);
+        const refreshToken = typeof answer["refresh_token"] === "string" ? secretField(answer, "refresh_token", FROM) : void 0;
+        const email = typeof answer["id_token"] === "string" ? emailOf(secretField(answer, "id_token", FROM)) : void 0;
+        return { refreshToken, email };
+      }
+      #refresh(base, grant, what, extra) {
+        return this.#post(
+          what,
+          `${base}/token`,
+          {
+            grant_type: "refresh_token",
+            client_id: grant.clientId,
+            client_secret: grant.clientSecret,
+            refresh_token: grant.refreshToken,
+            ...extra
+          },
+          (failure) => refreshRemedy(failure, grant)
+        );
+      }
+      #post(what, url, form, remedy) {
+        return this.#http.json({
+          what,
+          method: "POST",
+          url,
+          headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+          body: new URLSearchParams(form).toString(),
+          remedy
+        });
+      }
+    };
   }
 });
 
@@ -2275,6 +3219,910 @@ var init_client = __esm({
   }
 });
 
+// src/tokens/check.ts
+function checkIdToken(token, expect) {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError("Google returned a token that is not a JWT; IAP would refuse it.");
+  const { aud, exp, email } = jwt.claims;
+  if (aud !== expect.audience) {
+    throw new ActionError(
+      `The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`
+    );
+  }
+  if (typeof exp !== "number" || exp * 1e3 <= expect.now) {
+    throw new ActionError("The minted token has already expired (check the runner's clock); IAP would refuse it.");
+  }
+  if (expect.requireEmail && typeof email !== "string") {
+    throw new ActionError(`The minted token has no email claim; IAP refuses such tokens ("JWT 'email' claim isn't a string").`);
+  }
+  if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
+    throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
+  }
+  if (typeof email === "string" && !isEmail(email))
+    throw new ActionError("The minted token's email claim is not an email address; IAP would refuse it.");
+  const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
+  return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
+}
+function checkSignedJwt(token, expect) {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError("The signed JWT is not a JWT; IAP would refuse it.");
+  const { iss, sub, aud, iat, exp } = jwt.claims;
+  if (jwt.header["alg"] !== "RS256")
+    throw new ActionError(`The signed JWT uses ${String(jwt.header["alg"])}, not RS256; IAP would refuse it.`);
+  if (typeof jwt.header["kid"] !== "string" || !jwt.header["kid"]) {
+    throw new ActionError("The signed JWT names no key (kid); IAP, which looks the key up by it, would refuse it.");
+  }
+  if (iss !== expect.signer || sub !== expect.signer) {
+    throw new ActionError(
+      `The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`
+    );
+  }
+  if (aud !== expect.audience) throw new ActionError(`The signed JWT's audience is "${String(aud)}", not "${expect.audience}".`);
+  if (typeof exp !== "number" || typeof iat !== "number" || exp - iat > 3600 || exp * 1e3 <= expect.now) {
+    throw new ActionError("The signed JWT is expired or lives longer than an hour; IAP would refuse it.");
+  }
+  return { token, kind: "signed_jwt", audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1e3) };
+}
+function describeMinted(minted, now = Date.now()) {
+  const minutes = Math.round((minted.expiresAt.getTime() - now) / 6e4);
+  return `Minted ${kindOf(minted, "a")} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+}
+function kindOf(minted, article) {
+  const kind = minted.kind === "signed_jwt" ? "signed JWT" : "ID token";
+  return article ? `${minted.kind === "signed_jwt" ? "a" : "an"} ${kind}` : kind;
+}
+function rfc3339(date) {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+var init_check = __esm({
+  "src/tokens/check.ts"() {
+    "use strict";
+    init_email();
+    init_errors();
+    init_jwt();
+  }
+});
+
+// src/tokens/id-token.ts
+async function mintIdToken(config, credential, now = Date.now) {
+  const { audience, includeEmail } = config;
+  if (!credential.idToken) {
+    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf("service_account")}.`);
+  }
+  const token = await credential.idToken(audience, includeEmail);
+  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
+}
+var init_id_token = __esm({
+  "src/tokens/id-token.ts"() {
+    "use strict";
+    init_errors();
+    init_check();
+  }
+});
+
+// src/tokens/signed-jwt.ts
+async function mintSignedJwt(config, credential, iam, now = Date.now) {
+  const { audience, lifetimeSeconds } = config;
+  const signer = await signerOf(credential, config, iam, now);
+  const iat = Math.floor(now() / 1e3);
+  const token = await signer.sign({ iss: signer.email, sub: signer.email, aud: audience, iat, exp: iat + lifetimeSeconds });
+  return checkSignedJwt(token, { audience, signer: signer.email, lifetimeSeconds, now: now() });
+}
+async function signerOf(credential, config, iam, now) {
+  if (credential.signJwt && credential.principal) return { email: credential.principal, sign: credential.signJwt };
+  await credential.accessToken();
+  const email = credential.principal;
+  if (!email) throw new ActionError(`No service account to sign the JWT as: set ${config.nameOf("service_account")}.`);
+  return { email, sign: impersonate(credential, { serviceAccount: email, delegates: [] }, iam, now).signJwt };
+}
+var init_signed_jwt = __esm({
+  "src/tokens/signed-jwt.ts"() {
+    "use strict";
+    init_credentials();
+    init_errors();
+    init_check();
+  }
+});
+
+// src/tokens/mint.ts
+async function mintToken(config, credential, iam, { info: info2, warning: warning2 }, now = Date.now) {
+  if (!config.includeEmail && config.tokenType === "id_token") {
+    warning2(
+      `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
+    );
+  }
+  const minted = await (config.tokenType === "signed_jwt" ? mintSignedJwt(config, credential, iam, now) : mintIdToken(config, credential, now));
+  info2(describeMinted(minted, now()));
+  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1e3);
+  if (secondsLeft < EXPIRY_WARNING_S) {
+    const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
+    warning2(
+      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`
+    );
+  }
+  return minted;
+}
+var EXPIRY_WARNING_S;
+var init_mint = __esm({
+  "src/tokens/mint.ts"() {
+    "use strict";
+    init_check();
+    init_id_token();
+    init_signed_jwt();
+    EXPIRY_WARNING_S = 300;
+  }
+});
+
+// src/iap/answers.ts
+function answeredByIap(headers) {
+  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
+}
+function iapRefusal(status, body) {
+  if (status === 403) return "forbidden";
+  if (status >= 300 && status < 400) return "sign-in";
+  const said = body.slice(0, READ_CHARS).toLowerCase();
+  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
+  if (said.includes("audience")) return "audience";
+  if (said.includes("email")) return "email";
+  if (said.includes("signature")) return "signature";
+  if (said.includes("parse")) return "parse";
+  if (said.includes("empty token")) return "empty";
+  return "other";
+}
+function explainRefusal(kind, header, principal) {
+  switch (kind) {
+    case "expired":
+      return "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.";
+    case "audience":
+      return "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*.";
+    case "email":
+      return "IAP refused an ID token without an email claim: mint it with include_email.";
+    case "signature":
+      return "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.";
+    case "parse":
+      return `IAP did not receive a JWT in the ${header} header: something on the way changed it.`;
+    case "empty":
+    case "sign-in":
+      return `IAP saw no token: something between the proxy and IAP strips the ${header} header.`;
+    case "forbidden":
+      return `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`;
+    case "other":
+      return "IAP refused the request.";
+  }
+}
+var READ_CHARS;
+var init_answers = __esm({
+  "src/iap/answers.ts"() {
+    "use strict";
+    READ_CHARS = 512;
+  }
+});
+
+// src/iap/probe.ts
+async function probeIap(http2, url, options = {}) {
+  let response;
+  let attempts;
+  let failure;
+  try {
+    ({ response, attempts } = await http2.send({
+      what: `IAP check of ${displayUrl(url)} (no token)`,
+      method: "GET",
+      url,
+      ...options.headers ? { headers: options.headers } : {},
+      retry: { attempts: 3, timeoutMs: 1e4, budgetMs: 2e4, ...options.retry }
+    }));
+  } catch (error2) {
+    if (!(error2 instanceof ApiError)) throw error2;
+    attempts = error2.attempts;
+    failure = error2.failure.message;
+  }
+  if (!response) return { status: null, from: null, clientId: void 0, failure, attempts, response };
+  const signIn = googleSignIn(response, url);
+  const from = answeredByIap(response.headers) || signIn ? "iap" : "app";
+  const clientId = signIn?.searchParams.get("client_id") ?? "";
+  return {
+    status: response.status,
+    from,
+    clientId: CLIENT_ID.test(clientId) ? clientId : void 0,
+    failure: void 0,
+    attempts,
+    response
+  };
+}
+function googleSignIn(response, base) {
+  const location = response.headers["location"];
+  if (response.status < 300 || response.status > 399 || typeof location !== "string") return void 0;
+  let signIn;
+  try {
+    signIn = new URL(location, base);
+  } catch {
+    return void 0;
+  }
+  return signIn.protocol === "https:" && signIn.hostname === "accounts.google.com" ? signIn : void 0;
+}
+var CLIENT_ID;
+var init_probe = __esm({
+  "src/iap/probe.ts"() {
+    "use strict";
+    init_errors();
+    init_urls();
+    init_answers();
+    CLIENT_ID = /^[\w.-]+\.apps\.googleusercontent\.com$/;
+  }
+});
+
+// src/pipeline.ts
+function createMinter(config, { env, report, http: http2 = new Http({ log: report.info }), now = Date.now }) {
+  const oauth = new OAuthTokenEndpoint(http2, now);
+  const iam = new IamCredentials(http2, config.endpoints.iamcredentials, now);
+  const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
+  const { serviceAccount, delegates } = config;
+  const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
+  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
+  report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
+  if (config.choice) report.info(`Token: ${config.choice}`);
+  let resolved;
+  const ready = () => resolved ??= withFoundAudience(config, http2, report).catch((error2) => {
+    resolved = void 0;
+    throw error2;
+  });
+  return {
+    credential,
+    http: http2,
+    mint: async () => {
+      const resolvedConfig = await ready();
+      try {
+        return await mintToken(resolvedConfig, credential, iam, report, now);
+      } catch (error2) {
+        throw config.audienceFrom ? foundAudienceRefused(error2, config) : error2;
+      }
+    }
+  };
+}
+function foundAudienceRefused(error2, config) {
+  if (!(error2 instanceof ApiError) || error2.failure.code !== "invalid_audience") return error2;
+  const app = new URL(config.audienceFrom ?? "");
+  return new ActionError(
+    error2.message,
+    `Fix: The audience was found from IAP's sign-in redirect at ${displayUrl(app)}, and Google will not mint your ID token for it: it is most likely Google's managed OAuth client, which no programmatic ID token can be for. Use a signed JWT instead: set ${config.nameOf("service_account")} to a service account you may impersonate (roles/iam.serviceAccountTokenCreator), which signs for ${app.origin}/*; or give ${config.nameOf("audience")} an OAuth client of your own that the app's programmaticClients lists.`
+  );
+}
+async function withFoundAudience(config, http2, report) {
+  if (!config.audienceFrom) return config;
+  const shown = displayUrl(config.audienceFrom);
+  const probe = await probeIap(http2, config.audienceFrom);
+  if (!probe.clientId) {
+    const answered = probe.status === null ? `did not answer (${probe.failure ?? "no answer"})` : `answered ${probe.status}${probe.from === "iap" ? " from IAP" : ""} without IAP's sign-in redirect to accounts.google.com`;
+    throw new ActionError(
+      `No audience was given, and none could be found: ${shown} ${answered}, so it names no OAuth client. Give ${config.nameOf("audience")} (the OAuth client ID IAP uses for the app), or check that ${shown} is the app behind IAP.`
+    );
+  }
+  report.info(
+    `Audience: ${probe.clientId}, the OAuth client IAP's sign-in redirect at ${shown} names. If IAP refuses ID tokens for it, the app is on Google's managed client: a signed JWT (${config.nameOf("service_account")}) is then the way, or an allowlisted client of your own.`
+  );
+  return { ...config, audience: probe.clientId, audienceFrom: void 0 };
+}
+var init_pipeline = __esm({
+  "src/pipeline.ts"() {
+    "use strict";
+    init_credentials();
+    init_iam_credentials();
+    init_oauth();
+    init_client();
+    init_mint();
+    init_probe();
+    init_errors();
+    init_urls();
+  }
+});
+
+// src/doctor/report.ts
+var report_exports = {};
+__export(report_exports, {
+  renderReport: () => renderReport
+});
+function renderReport(report) {
+  const lines = [`iap-token doctor ${report.url}`, ""];
+  for (const [index, layer] of report.layers.entries()) {
+    lines.push(`${index + 1}. ${layer.title}`);
+    for (const check of layer.checks) lines.push(...indent(`${MARK[check.status]} ${check.text}`, "   ", "     "));
+    lines.push("");
+  }
+  lines.push(`Verdict: ${report.verdict.text}`);
+  if (report.problems.length) {
+    lines.push("", `Problems (${report.problems.length}):`);
+    for (const [index, problem] of report.problems.entries()) {
+      lines.push(...indent(`${index + 1}. ${problem.title}: ${problem.why}`, "", "   "));
+      if (problem.gcloud) lines.push("   gcloud:", ...problem.gcloud.split("\n").map((line) => `     ${line}`));
+      if (problem.terraform) lines.push("   Terraform:", ...problem.terraform.split("\n").map((line) => `     ${line}`));
+    }
+  }
+  return lines.join("\n");
+}
+function indent(text2, first, rest) {
+  return text2.split("\n").map((line, index) => `${index === 0 ? first : rest}${line}`);
+}
+var MARK;
+var init_report = __esm({
+  "src/doctor/report.ts"() {
+    "use strict";
+    MARK = { ok: "✓", problem: "✗", info: "·", skipped: "–" };
+  }
+});
+
+// src/google/iap-admin.ts
+function objectAt(value, key) {
+  const inner = value[key];
+  return inner !== null && typeof inner === "object" && !Array.isArray(inner) ? inner : {};
+}
+function strings(value) {
+  return Array.isArray(value) ? value.filter((item) => typeof item === "string") : [];
+}
+var IapAdmin;
+var init_iap_admin = __esm({
+  "src/google/iap-admin.ts"() {
+    "use strict";
+    IapAdmin = class {
+      #http;
+      #base;
+      constructor(http2, base) {
+        this.#http = http2;
+        this.#base = base;
+      }
+      async settings(accessToken, resource) {
+        const answer = await this.#http.json({
+          what: `IAP settings of ${resource}`,
+          method: "GET",
+          url: `${this.#base}/${resource}:iapSettings`,
+          headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" },
+          retry: { attempts: 2 },
+          remedy: (failure) => failure.status === 403 ? `Reading IAP settings needs iap.webServices.getSettings on ${resource} (roles/iap.settingsAdmin).` : void 0
+        });
+        const oauth = objectAt(objectAt(answer, "accessSettings"), "oauthSettings");
+        const clientId = typeof oauth["clientId"] === "string" && oauth["clientId"] ? oauth["clientId"] : void 0;
+        return { clientId, programmaticClients: strings(oauth["programmaticClients"]) };
+      }
+      async iamPolicy(accessToken, resource) {
+        const answer = await this.#http.json({
+          what: `IAP IAM policy of ${resource}`,
+          method: "POST",
+          url: `${this.#base}/${resource}:getIamPolicy`,
+          headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json" },
+          body: JSON.stringify({ options: { requestedPolicyVersion: 3 } }),
+          retry: { attempts: 2 },
+          remedy: (failure) => failure.status === 403 ? `Reading the IAP IAM policy needs iap.webServices.getIamPolicy on ${resource} (roles/iap.admin).` : void 0
+        });
+        const bindings = Array.isArray(answer["bindings"]) ? answer["bindings"] : [];
+        return bindings.flatMap((binding) => {
+          if (binding === null || typeof binding !== "object") return [];
+          const { role, members, condition } = binding;
+          return typeof role === "string" ? [{ role, members: strings(members), conditional: condition !== void 0 }] : [];
+        });
+      }
+    };
+  }
+});
+
+// src/doctor/resource.ts
+function describeResource(url, named) {
+  const host = url.hostname.toLowerCase();
+  if (named) return fromName(named);
+  const run2 = RUN_APP.exec(host);
+  if (run2) {
+    const [, service = "", project = "", region = ""] = run2;
+    return {
+      kind: "cloud-run",
+      description: `a Cloud Run service (${service} in ${region}, project ${project}), from its run.app URL`,
+      name: `projects/${project}/iap_web/cloud_run-${region}/services/${service}`,
+      project,
+      service,
+      region
+    };
+  }
+  if (host.endsWith(".run.app"))
+    return unnamed(
+      "cloud-run",
+      "a Cloud Run service, from its run.app URL (an older URL form that names no project: give the IAP resource to read its settings)"
+    );
+  if (host.endsWith(".appspot.com"))
+    return unnamed("app-engine", "an App Engine app, from its appspot.com URL (give the IAP resource to read its settings)");
+  return unnamed(
+    "backend-service",
+    "a load balancer, most likely (a custom domain; IAP on its backend service): give the IAP resource to read its settings"
+  );
+}
+function fromName(name) {
+  const [, project, type = "", service] = NAMED.exec(name) ?? [];
+  if (type.startsWith("cloud_run-")) {
+    const region = type.slice("cloud_run-".length);
+    return { kind: "cloud-run", description: `a Cloud Run service with IAP on it directly (${name})`, name, project, service, region };
+  }
+  if (type.startsWith("appengine-"))
+    return { kind: "app-engine", description: `an App Engine app (${name})`, name, project, service, region: void 0 };
+  if (type === "compute" || type.startsWith("compute-")) {
+    const region = type.startsWith("compute-") ? type.slice("compute-".length) : void 0;
+    return { kind: "backend-service", description: `a load balancer's backend service (${name})`, name, project, service, region };
+  }
+  return { kind: "unknown", description: `the IAP resource ${name}`, name, project, service, region: void 0 };
+}
+function unnamed(kind, description) {
+  return { kind, description, name: void 0, project: void 0, service: void 0, region: void 0 };
+}
+function gcloudResourceFlags(resource) {
+  const service = resource.service ?? "SERVICE";
+  const project = resource.project ? ` --project=${resource.project}` : "";
+  switch (resource.kind) {
+    case "cloud-run":
+      return `--resource-type=cloud-run --service=${service} --region=${resource.region ?? "REGION"}${project}`;
+    case "app-engine":
+      return `--resource-type=app-engine --service=${resource.service ?? "default"}${project}`;
+    case "backend-service":
+      return `--resource-type=backend-services --service=${resource.service ?? "BACKEND_SERVICE"}${resource.region ? ` --region=${resource.region}` : ""}${project}`;
+    case "unknown":
+      return `--resource-type=backend-services --service=BACKEND_SERVICE${project}`;
+  }
+}
+function terraformAccessor(resource, member) {
+  const project = resource.project ?? "PROJECT_ID";
+  const grant = { role: "roles/iap.httpsResourceAccessor", member };
+  switch (resource.kind) {
+    case "cloud-run":
+      return hcl("google_iap_web_cloud_run_service_iam_member", {
+        project,
+        location: resource.region ?? "REGION",
+        cloud_run_service_name: resource.service ?? "SERVICE",
+        ...grant
+      });
+    case "app-engine":
+      return hcl("google_iap_app_engine_service_iam_member", {
+        project,
+        app_id: project,
+        service: resource.service ?? "default",
+        ...grant
+      });
+    default:
+      return hcl("google_iap_web_backend_service_iam_member", {
+        project,
+        web_backend_service: resource.service ?? "BACKEND_SERVICE",
+        ...grant
+      });
+  }
+}
+function hcl(type, attributes, name = "iap_access") {
+  const width = Math.max(...Object.keys(attributes).map((key) => key.length));
+  const lines = Object.entries(attributes).map(([key, value]) => `  ${key.padEnd(width)} = ${JSON.stringify(value)}`);
+  return [`resource "${type}" "${name}" {`, ...lines, "}"].join("\n");
+}
+var RUN_APP, NAMED;
+var init_resource = __esm({
+  "src/doctor/resource.ts"() {
+    "use strict";
+    RUN_APP = /^([a-z0-9-]{1,63})-(\d{6,20})\.([a-z0-9-]{1,40})\.run\.app$/;
+    NAMED = /^projects\/([^/]+)\/iap_web\/([^/]+)(?:\/services\/([^/]+))?$/;
+  }
+});
+
+// src/doctor/fixes.ts
+function noIapProblem(url, status, resource) {
+  const cloudRun = resource.kind === "cloud-run";
+  return {
+    title: "IAP is not in front of the app",
+    why: `${url} answered ${status} to a request without any credential, without IAP's mark or sign-in redirect. Either the URL is not the app behind IAP (a typo, a staging host), or IAP is off for it.`,
+    gcloud: cloudRun ? `gcloud run services update ${resource.service ?? "SERVICE"} --region=${resource.region ?? "REGION"} --iap` : `gcloud iap web enable ${gcloudResourceFlags(resource)}`,
+    terraform: cloudRun ? `resource "google_cloud_run_v2_service" "app" {
+  # …
+  iap_enabled = true
+}` : `resource "google_compute_backend_service" "app" {
+  # …
+  iap {
+    enabled = true
+  }
+}`
+  };
+}
+function bypassProblem(url, status, resource) {
+  const service = resource.service ?? "SERVICE";
+  return {
+    title: `A way around IAP: ${url}`,
+    why: `${url} answered ${status} to a request without any credential, and not through IAP: anyone who finds it skips IAP. For a Cloud Run service behind a load balancer with IAP, allow only the load balancer's traffic in and no public invoker.`,
+    gcloud: [
+      `gcloud run services update ${service} --region=${resource.region ?? "REGION"} --ingress=internal-and-cloud-load-balancing`,
+      `gcloud run services remove-iam-policy-binding ${service} --region=${resource.region ?? "REGION"} --member=allUsers --role=roles/run.invoker`
+    ].join("\n"),
+    terraform: `resource "google_cloud_run_v2_service" "app" {
+  # …
+  ingress = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+}
+# and no google_cloud_run_v2_service_iam_member with member = "allUsers"`
+  };
+}
+function accessorProblem(principal, resource, refused) {
+  const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
+  return {
+    title: `No access through IAP for ${principal}`,
+    why: refused ? `IAP accepted the token and refused ${principal} with 403: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (about 2 minutes, sometimes 7 or more).` : `${member} does not hold roles/iap.httpsResourceAccessor in the app's IAP policy.`,
+    gcloud: `gcloud iap web add-iam-policy-binding ${gcloudResourceFlags(resource)} --member=${member} --role=roles/iap.httpsResourceAccessor`,
+    terraform: terraformAccessor(resource, member)
+  };
+}
+function invokerProblem(resource) {
+  const project = resource.project ?? "PROJECT_NUMBER";
+  const agent = `serviceAccount:service-${/^\d+$/.test(project) ? project : "PROJECT_NUMBER"}@gcp-sa-iap.iam.gserviceaccount.com`;
+  return {
+    title: "The service behind IAP refuses IAP",
+    why: "IAP let the token through and the service behind it answered 403 (not IAP's answer). For Cloud Run with IAP, IAP's service agent needs roles/run.invoker on the service.",
+    gcloud: `gcloud run services add-iam-policy-binding ${resource.service ?? "SERVICE"} --region=${resource.region ?? "REGION"} --member=${agent} --role=roles/run.invoker`,
+    terraform: hcl(
+      "google_cloud_run_v2_service_iam_member",
+      { name: resource.service ?? "SERVICE", location: resource.region ?? "REGION", role: "roles/run.invoker", member: agent },
+      "iap_invoker"
+    )
+  };
+}
+function managedClientProblem(audience, ownClient, resource) {
+  const yaml = `accessSettings:
+  oauthSettings:
+    programmaticClients:
+    - YOUR_CLIENT_ID.apps.googleusercontent.com`;
+  return {
+    title: ownClient ? "IAP refuses ID tokens for its own sign-in client (Google's managed OAuth client)" : `IAP refuses ID tokens for ${audience}`,
+    why: ownClient ? `The ID token was for ${audience}, the client IAP signs people in with, and IAP refused its audience: the app is on Google's managed OAuth client, which accepts programmatic ID tokens only for clients on programmaticClients. A signed JWT needs no client (give a service account to sign); or allowlist an OAuth client of your own and mint ID tokens for it.` : `${audience} is neither the OAuth client IAP uses for this app nor on its programmaticClients list.`,
+    gcloud: `cat > iap-settings.yaml <<'YAML'
+${yaml}
+YAML
+gcloud iap settings set iap-settings.yaml ${gcloudResourceFlags(resource)}`,
+    terraform: `resource "google_iap_settings" "app" {
+  name = "${resource.name ?? "projects/PROJECT_NUMBER/iap_web/compute/services/BACKEND_SERVICE_ID"}"
+  access_settings {
+    oauth_settings {
+      programmatic_clients = ["YOUR_CLIENT_ID.apps.googleusercontent.com"]
+    }
+  }
+}`
+  };
+}
+function mintProblem(trial) {
+  const kind = trial.kind === "id_token" ? "an ID token" : "a signed JWT";
+  const [why = "", ...rest] = trial.why.split("\n");
+  const fix = rest.join("\n");
+  const gcloud = /gcloud [^\n]+/.exec(fix)?.[0];
+  const grant = /gcloud iam service-accounts add-iam-policy-binding (\S+) --member='?([^'\s]+)'? --role=(\S+)/.exec(gcloud ?? "");
+  return {
+    title: `Could not mint ${kind}`,
+    why: fix ? `${why} ${fix.replace(/\s*gcloud [^\n]+/, "").trim()}` : why,
+    gcloud,
+    terraform: grant ? hcl(
+      "google_service_account_iam_member",
+      { service_account_id: `projects/-/serviceAccounts/${grant[1] ?? ""}`, role: grant[3] ?? "", member: grant[2] ?? "" },
+      "token_creator"
+    ) : void 0
+  };
+}
+var init_fixes = __esm({
+  "src/doctor/fixes.ts"() {
+    "use strict";
+    init_resource();
+  }
+});
+
+// src/doctor/run.ts
+var run_exports = {};
+__export(run_exports, {
+  runDoctor: () => runDoctor
+});
+async function runDoctor(options) {
+  const { config, doctor, http: http2, progress } = options;
+  const url = new URL(doctor.url);
+  const resource = describeResource(url, doctor.iapResource);
+  const problems = [];
+  progress(`Doctor: checking ${displayUrl(url)} without credentials.`);
+  const probe = await probeIap(http2, url.href);
+  const outside = await strangerChecks(options, url, probe, resource, problems);
+  progress("Doctor: reading IAP settings where permitted, then minting each token kind.");
+  const signer = minterFor(options, "signed_jwt", `${url.origin}/*`);
+  const caller = createMinter(config, { env: options.env, report: QUIET, http: http2 }).credential;
+  const accessToken = await caller.accessToken().catch((error2) => error2);
+  const settings = await readSettings(options, resource, accessToken);
+  const trials = [];
+  const idAudiences = idTokenAudiences(config, probe, settings.value);
+  for (const audience of idAudiences.slice(0, 2)) {
+    const trial = await tryToken(options, url, "id_token", audience, minterFor(options, "id_token", audience));
+    trials.push(trial);
+    if (trial.outcome === "passed") break;
+  }
+  trials.push(await tryToken(options, url, "signed_jwt", `${url.origin}/*`, signer));
+  const principal = trials.map((trial) => trial.sent?.email).find(Boolean) ?? caller.principal;
+  const policy = await readPolicy(options, resource, accessToken, principal);
+  const verdict = judge(trials, config, url);
+  problems.push(...trialProblems(trials, probe, resource, verdict, principal));
+  if (!verdict.works && policy.missing && principal && !problems.some((problem) => problem.title.startsWith("No access"))) {
+    problems.push(accessorProblem(principal, resource, false));
+  }
+  return {
+    url: url.href,
+    resource: resource.description,
+    layers: [
+      { title: "Without credentials: is IAP in front?", checks: outside },
+      { title: `With the caller's credential: ${describeCaller(config)}`, checks: trials.map(describeTrial) },
+      { title: "IAP's settings and IAM policy (read where permitted)", checks: [...settings.checks, ...policy.checks] }
+    ],
+    trials,
+    verdict,
+    problems: dedupe(problems)
+  };
+}
+async function strangerChecks({ doctor, http: http2 }, url, probe, resource, problems) {
+  const shown = displayUrl(url);
+  const checks = [];
+  if (probe.status === null) {
+    checks.push({ status: "problem", text: `${shown} did not answer: ${probe.failure ?? "no answer"}.` });
+    problems.push({
+      title: "The app did not answer",
+      why: `${shown}: ${probe.failure ?? "no answer"}. Check the URL, DNS and any proxy (https_proxy).`,
+      gcloud: void 0,
+      terraform: void 0
+    });
+  } else if (probe.from === "iap") {
+    const how = probe.clientId ? `its sign-in redirect (${probe.status})` : `${probe.status}, marked X-Goog-IAP-Generated-Response`;
+    checks.push({ status: "ok", text: `IAP answers for ${shown}: ${how}.` });
+  } else {
+    checks.push({ status: "problem", text: `${shown} answered ${probe.status} to a request without credentials, and not from IAP.` });
+    problems.push(noIapProblem(shown, probe.status, resource));
+  }
+  if (probe.clientId) checks.push({ status: "info", text: `IAP signs people in with the OAuth client ${probe.clientId}.` });
+  checks.push({ status: "info", text: `The app looks like ${resource.description}.` });
+  for (const also of doctor.also) {
+    const other = await probeIap(http2, also);
+    const shownOther = displayUrl(also);
+    if (other.status === null)
+      checks.push({ status: "info", text: `${shownOther} did not answer (${other.failure ?? "no answer"}): no way around IAP there.` });
+    else if (other.from === "iap") checks.push({ status: "ok", text: `${shownOther} answers through IAP too (${other.status}).` });
+    else if (other.status === 401 || other.status === 403 || other.status === 404) {
+      checks.push({ status: "ok", text: `${shownOther} refuses a stranger (${other.status}) without IAP: not a way around it.` });
+    } else {
+      checks.push({
+        status: "problem",
+        text: `${shownOther} answered ${other.status} without credentials and without IAP: a way around IAP.`
+      });
+      problems.push(bypassProblem(shownOther, other.status, resource));
+    }
+  }
+  return checks;
+}
+function minterFor({ config, env, http: http2 }, kind, audience) {
+  if (kind === "signed_jwt" && config.source.kind === "refresh_token" && !config.serviceAccount) {
+    return {
+      minter: void 0,
+      refused: `a user's refresh token cannot sign a JWT (only a service account can): set ${config.nameOf("service_account")} to one you may impersonate.`
+    };
+  }
+  if (kind === "signed_jwt" && !config.serviceAccount && config.source.kind === "service_account_key" && !config.source.key.privateKeyId) {
+    return { minter: void 0, refused: `the key file has no private_key_id, which IAP needs to find the signing key.` };
+  }
+  const variant = {
+    ...config,
+    tokenType: kind,
+    audience,
+    audienceFrom: void 0,
+    choice: void 0,
+    includeEmail: true,
+    lifetimeSeconds: kind === "signed_jwt" ? config.lifetimeSeconds : 3600
+  };
+  return { minter: createMinter(variant, { env, report: QUIET, http: http2 }), refused: void 0 };
+}
+function idTokenAudiences(config, probe, settings) {
+  const given = config.tokenType === "id_token" && config.audience ? [config.audience] : [];
+  const candidates = [...given, ...probe.clientId ? [probe.clientId] : [], ...settings?.programmaticClients ?? []];
+  return [...new Set(candidates)];
+}
+async function tryToken(options, url, kind, audience, candidate) {
+  const base = { kind, audience, sent: void 0, status: null, from: null };
+  if (!candidate.minter) return { ...base, outcome: "not-minted", why: candidate.refused ?? "no credential" };
+  let minted;
+  try {
+    minted = await candidate.minter.mint();
+  } catch (error2) {
+    return { ...base, outcome: "not-minted", why: explain(error2) };
+  }
+  const claims = decodeJwt(minted.token)?.claims ?? {};
+  const text2 = (value) => typeof value === "string" ? value : void 0;
+  const sent = {
+    aud: text2(claims["aud"]) ?? minted.audience,
+    email: text2(claims["email"]) ?? text2(claims["iss"]) ?? minted.principal,
+    exp: rfc3339(minted.expiresAt)
+  };
+  try {
+    const { response } = await options.http.send({
+      what: `${kind === "id_token" ? "ID token" : "Signed JWT"} trial at ${displayUrl(url)}`,
+      method: "GET",
+      url: url.href,
+      headers: { authorization: `Bearer ${minted.token}` },
+      retry: TRIAL_RETRY
+    });
+    const fromIap2 = answeredByIap(response.headers);
+    const from = fromIap2 ? "iap" : "app";
+    if (fromIap2) {
+      const refusal = iapRefusal(response.status, response.body);
+      return {
+        ...base,
+        sent,
+        status: response.status,
+        from,
+        outcome: "refused",
+        why: refusalWhy(refusal, response.body, minted.principal)
+      };
+    }
+    if (response.status === 403) {
+      return {
+        ...base,
+        sent,
+        status: 403,
+        from,
+        outcome: "refused",
+        why: "IAP let it through, and the service behind IAP refused it (403)."
+      };
+    }
+    return {
+      ...base,
+      sent,
+      status: response.status,
+      from,
+      outcome: "passed",
+      why: `IAP let it through; the app answered ${response.status}.`
+    };
+  } catch (error2) {
+    if (!(error2 instanceof ApiError)) throw error2;
+    return { ...base, sent, outcome: "refused", why: `no answer: ${error2.failure.message}` };
+  }
+}
+function refusalWhy(refusal, body, principal) {
+  const said = body.trim().slice(0, 120).replace(/\s+/g, " ");
+  const quoted = refusal === "forbidden" ? "IAP refused it (403)" : `IAP refused it: "${said}"`;
+  return `${quoted}. ${explainRefusal(refusal, "authorization", principal)}`;
+}
+function describeTrial(trial) {
+  const what = `${trial.kind === "id_token" ? "ID token" : "Signed JWT"} for ${trial.audience}`;
+  const sent = trial.sent ? ` Sent: aud ${trial.sent.aud}, email ${trial.sent.email}, exp ${trial.sent.exp}.` : "";
+  if (trial.outcome === "not-minted") return { status: "skipped", text: `${what}: not minted: ${trial.why}` };
+  return { status: trial.outcome === "passed" ? "ok" : "problem", text: `${what}: ${trial.why}${sent}` };
+}
+function describeCaller(config) {
+  return config.serviceAccount ? `${config.source.origin}, as ${config.serviceAccount}` : config.source.origin;
+}
+async function readSettings({ config, http: http2 }, resource, accessToken) {
+  const skipped = unreadable(resource, accessToken, "iap.webServices.getSettings");
+  if (skipped || !resource.name || typeof accessToken !== "string") return { value: void 0, checks: [skipped ?? notRead] };
+  try {
+    const value = await new IapAdmin(http2, config.endpoints.iap).settings(accessToken, resource.name);
+    const client = value.clientId ? `IAP uses a custom OAuth client, ${value.clientId}: ID tokens for it are accepted.` : "IAP uses Google's managed OAuth client: it accepts no programmatic ID token for it, only for clients on programmaticClients (or a signed JWT).";
+    const allowed = value.programmaticClients.length ? `programmaticClients: ${value.programmaticClients.join(", ")}.` : "programmaticClients: none.";
+    return {
+      value,
+      checks: [
+        { status: "info", text: client },
+        { status: "info", text: allowed }
+      ]
+    };
+  } catch (error2) {
+    return { value: void 0, checks: [apiSkip("Settings", error2, "iap.webServices.getSettings", resource.name)] };
+  }
+}
+async function readPolicy({ config, http: http2 }, resource, accessToken, principal) {
+  const skipped = unreadable(resource, accessToken, "iap.webServices.getIamPolicy");
+  if (skipped || !resource.name || typeof accessToken !== "string") return { missing: false, checks: skipped ? [skipped] : [] };
+  let bindings;
+  try {
+    bindings = await new IapAdmin(http2, config.endpoints.iap).iamPolicy(accessToken, resource.name);
+  } catch (error2) {
+    return { missing: false, checks: [apiSkip("IAM policy", error2, "iap.webServices.getIamPolicy", resource.name)] };
+  }
+  const members = bindings.filter((binding) => binding.role === ACCESSOR).flatMap((binding) => binding.members);
+  const listed = `${ACCESSOR} holders: ${members.length ? members.join(", ") : "none"}.`;
+  if (!principal) return { missing: false, checks: [{ status: "info", text: listed }] };
+  const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
+  if (members.includes(member)) return { missing: false, checks: [{ status: "ok", text: `${member} holds ${ACCESSOR}. ${listed}` }] };
+  const indirect = members.filter((name) => /^(group|domain|principalSet|allAuthenticatedUsers|allUsers)/.test(name));
+  if (indirect.length) {
+    return {
+      missing: false,
+      checks: [
+        { status: "info", text: `${member} is not granted ${ACCESSOR} by name; it may hold it through ${indirect.join(", ")}. ${listed}` }
+      ]
+    };
+  }
+  return { missing: true, checks: [{ status: "problem", text: `${member} does not hold ${ACCESSOR} on this resource. ${listed}` }] };
+}
+function unreadable(resource, accessToken, permission) {
+  if (!resource.name) {
+    return {
+      status: "skipped",
+      text: `Skipped ${permission === "iap.webServices.getSettings" ? "settings" : "IAM policy"}: the IAP resource is not known from the URL; name it (iap_resource, --iap-resource) as projects/PROJECT_NUMBER/iap_web/… to read it.`
+    };
+  }
+  if (typeof accessToken !== "string") {
+    const why = accessToken === void 0 ? "no credential to read it with" : explain(accessToken).split("\n")[0];
+    return { status: "skipped", text: `Skipped (needs ${permission}): ${why}` };
+  }
+  return void 0;
+}
+function apiSkip(what, error2, permission, name) {
+  if (error2 instanceof ApiError && (error2.failure.status === 403 || error2.failure.status === 401)) {
+    return {
+      status: "skipped",
+      text: `${what} not readable: it needs ${error2.failure.permission ?? permission} on ${name} (HTTP ${error2.failure.status}).`
+    };
+  }
+  return { status: "skipped", text: `${what} not readable: ${explain(error2).split("\n")[0]}` };
+}
+function judge(trials, config, url) {
+  const passed = trials.filter((trial) => trial.outcome === "passed");
+  const best = passed.find((trial) => trial.kind === "signed_jwt") ?? passed[0];
+  const n = config.nameOf;
+  if (!best) {
+    const accepted = trials.find((trial) => trial.from === "iap" && trial.status === 403);
+    const then = accepted ? ` IAP accepts the ${accepted.kind === "signed_jwt" ? "signed JWT" : "ID token"} (${n("token_type")} ${accepted.kind}, ${n("audience")} ${accepted.audience}) and refuses its principal: grant access, and that is the token to use.` : "";
+    return {
+      works: false,
+      tokenType: void 0,
+      audience: void 0,
+      text: `no token got through IAP.${then} Fix the problems below, in order, and run the doctor again.`
+    };
+  }
+  const set = best.kind === "signed_jwt" ? `${n("token_type")} signed_jwt and ${n("audience")} ${best.audience} (or leave both out with ${n("app_url")} ${url.origin}: auto picks the same)` : `${n("audience")} ${best.audience} (${n("token_type")} auto then mints an ID token)`;
+  return {
+    works: true,
+    tokenType: best.kind,
+    audience: best.audience,
+    text: `a ${best.kind === "signed_jwt" ? "signed JWT" : "Google-signed ID token"} gets through IAP. Set ${set}.`
+  };
+}
+function trialProblems(trials, probe, resource, verdict, principal) {
+  const problems = [];
+  const accepted = trials.some((trial) => trial.from === "iap" && trial.status === 403);
+  for (const trial of trials) {
+    if (trial.outcome === "passed") continue;
+    if (trial.status === 403 && trial.from === "app") problems.push(invokerProblem(resource));
+    if (verdict.works) continue;
+    if (trial.status === 403 && trial.from === "iap" && principal) problems.push(accessorProblem(principal, resource, true));
+    else if (trial.outcome === "not-minted") problems.push(mintProblem(trial));
+    else if (trial.kind === "id_token" && trial.from === "iap" && trial.status === 401 && /audience/i.test(trial.why)) {
+      if (!accepted) problems.push(managedClientProblem(trial.audience, trial.audience === probe.clientId, resource));
+    } else if (trial.from === "iap" || trial.status === null) {
+      problems.push({
+        title: `The ${trial.kind === "id_token" ? "ID token" : "signed JWT"} was refused`,
+        why: trial.why,
+        gcloud: void 0,
+        terraform: void 0
+      });
+    }
+  }
+  return problems;
+}
+function dedupe(problems) {
+  const seen = /* @__PURE__ */ new Set();
+  return problems.filter((problem) => !seen.has(problem.title) && Boolean(seen.add(problem.title)));
+}
+var ACCESSOR, QUIET, TRIAL_RETRY, notRead;
+var init_run = __esm({
+  "src/doctor/run.ts"() {
+    "use strict";
+    init_errors();
+    init_iap_admin();
+    init_answers();
+    init_probe();
+    init_jwt();
+    init_pipeline();
+    init_check();
+    init_urls();
+    init_fixes();
+    init_resource();
+    ACCESSOR = "roles/iap.httpsResourceAccessor";
+    QUIET = { info: () => void 0, warning: () => void 0 };
+    TRIAL_RETRY = { attempts: 2, timeoutMs: 15e3, budgetMs: 2e4 };
+    notRead = { status: "skipped", text: "Not read." };
+  }
+});
+
 // src/http/health.ts
 var HEALTH_PATH;
 var init_health = __esm({
@@ -2436,30 +4284,6 @@ var init_launch = __esm({
   }
 });
 
-// src/iap/answers.ts
-function answeredByIap(headers) {
-  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
-}
-function iapRefusal(status, body) {
-  if (status === 403) return "forbidden";
-  if (status >= 300 && status < 400) return "sign-in";
-  const said = body.slice(0, READ_CHARS).toLowerCase();
-  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
-  if (said.includes("audience")) return "audience";
-  if (said.includes("email")) return "email";
-  if (said.includes("signature")) return "signature";
-  if (said.includes("parse")) return "parse";
-  if (said.includes("empty token")) return "empty";
-  return "other";
-}
-var READ_CHARS;
-var init_answers = __esm({
-  "src/iap/answers.ts"() {
-    "use strict";
-    READ_CHARS = 512;
-  }
-});
-
 // src/smoke/classify.ts
 function fromIap(response) {
   return answeredByIap(response.headers);
@@ -2545,6 +4369,10 @@ Fix: the signed JWT's audience ${minted.audience} does not cover the URL IAP saw
       const claim = decodeJwt(minted.token)?.claims["aud"];
       const aud = typeof claim === "string" ? claim : minted.audience;
       const url = new URL(failed.target.url);
+      if (clientId && clientId === aud) {
+        return `${quoted}
+Fix: the token is for ${aud}, the very client IAP signs people in with, and IAP still refuses it: this app is on Google's managed OAuth client, which refuses programmatic ID tokens unless their client is on the app's programmaticClients list. Use token_type: signed_jwt with audience ${url.origin}/* (it needs no OAuth client), or allowlist an OAuth client you own and mint for it (iap-token doctor ${url.origin} shows both).`;
+      }
       const expected = clientId ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist` : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
       return `${quoted}
 Fix: ${expected}; or, with no OAuth client at all, token_type: signed_jwt with audience ${url.origin}/*.`;
@@ -2570,22 +4398,8 @@ Fix: the token expired; check the runner's clock, or mint it closer to its use.`
   }
 }
 async function signInClientId(failed) {
-  try {
-    const { response } = await failed.http.send({
-      what: `Sign-in probe of ${displayUrl(failed.target.url)}`,
-      method: "GET",
-      url: failed.target.url,
-      retry: { attempts: 1, timeoutMs: failed.config.timeoutMs }
-    });
-    const location = response.headers["location"];
-    if (response.status < 300 || response.status > 399 || typeof location !== "string") return void 0;
-    const signIn = new URL(location, failed.target.url);
-    if (signIn.protocol !== "https:" || signIn.hostname !== "accounts.google.com") return void 0;
-    const clientId = signIn.searchParams.get("client_id") ?? "";
-    return /^[\w.-]+\.apps\.googleusercontent\.com$/.test(clientId) ? clientId : void 0;
-  } catch {
-    return void 0;
-  }
+  const probe = await probeIap(failed.http, failed.target.url, { retry: { attempts: 1, timeoutMs: failed.config.timeoutMs } });
+  return probe.clientId;
 }
 function safeLocation(location) {
   try {
@@ -2599,21 +4413,22 @@ var init_diagnose = __esm({
   "src/smoke/diagnose.ts"() {
     "use strict";
     init_jwt();
-    init_urls();
     init_classify();
     init_answers();
+    init_probe();
   }
 });
 
 // src/smoke/run.ts
-var run_exports = {};
-__export(run_exports, {
+var run_exports2 = {};
+__export(run_exports2, {
   runSmokeTests: () => runSmokeTests,
   smokeFailure: () => smokeFailure
 });
 async function runSmokeTests(config, minted, http2, log2, now = Date.now) {
   return Promise.all(
     config.targets.map(async (target) => {
+      if (target.deny) return checkDenied(target, config, http2, log2, now);
       if (minted.kind === "id_token") {
         const refusal = await iapGate(target, config, http2, now);
         if (refusal) {
@@ -2628,45 +4443,39 @@ async function runSmokeTests(config, minted, http2, log2, now = Date.now) {
 async function iapGate(target, config, http2, now) {
   const started = now();
   const shown = displayUrl(target.url);
-  let response;
-  let attempts;
-  try {
-    ({ response, attempts } = await http2.send({
-      what: `IAP check of ${shown} (no token)`,
-      method: "GET",
-      url: target.url,
-      headers: config.headers,
-      retry: { ...SMOKE_POLICY, timeoutMs: config.timeoutMs, budgetMs: config.retryForMs }
-    }));
-  } catch (error2) {
-    if (!(error2 instanceof ApiError)) throw error2;
-    attempts = error2.attempts;
-  }
-  if (response && (fromIap(response) || signsInWithGoogle(response))) return void 0;
-  const why = response ? `${shown} answered ${response.status} without IAP's mark (X-Goog-IAP-Generated-Response) or its sign-in redirect` : `${shown} did not answer`;
+  const probe = await probeIap(http2, target.url, { headers: config.headers, retry: probePolicy(config) });
+  if (probe.from === "iap") return void 0;
+  const why = probe.status !== null ? `${shown} answered ${probe.status} without IAP's mark (X-Goog-IAP-Generated-Response) or its sign-in redirect` : `${shown} did not answer`;
   const diagnosis = `IAP does not answer for this URL, so the ID token was not sent: ${why}. An ID token is accepted by every IAP app on its OAuth client for an hour, so it goes only to URLs behind IAP; check the URL (a typo, a staging host, an app without IAP).`;
+  return { why, result: probeResult(target, probe, false, Math.round(now() - started), diagnosis) };
+}
+function probePolicy(config) {
+  return { ...SMOKE_POLICY, timeoutMs: config.timeoutMs, budgetMs: config.retryForMs };
+}
+function probeResult(target, probe, ok, ms, diagnosis) {
   return {
-    why,
-    result: {
-      method: target.method,
-      url: shown,
-      status: response?.status ?? null,
-      ok: false,
-      attempts,
-      ms: Math.round(now() - started),
-      from: response ? "app" : null,
-      diagnosis
-    }
+    method: target.method,
+    url: displayUrl(target.url),
+    ...target.deny ? { deny: true } : {},
+    status: probe.status,
+    ok,
+    attempts: probe.attempts,
+    ms,
+    from: probe.from,
+    ...diagnosis ? { diagnosis } : {}
   };
 }
-function signsInWithGoogle(response) {
-  const location = response.headers["location"];
-  if (response.status < 300 || response.status > 399 || typeof location !== "string") return false;
-  try {
-    return new URL(location).hostname === "accounts.google.com";
-  } catch {
-    return false;
-  }
+async function checkDenied(target, config, http2, log2, now) {
+  const started = now();
+  const shown = displayUrl(target.url);
+  const probe = await probeIap(http2, target.url, { headers: config.headers, retry: probePolicy(config) });
+  const ms = Math.round(now() - started);
+  const ok = probe.from === "iap" && probe.status !== null && REFUSALS.has(probe.status);
+  const answer = probe.status === null ? "no answer" : `${probe.status} from ${probe.from === "iap" ? "IAP" : "the app"}`;
+  log2(`${ok ? "✓" : "✗"} DENY ${shown}: ${answer} without a token`);
+  if (ok) return probeResult(target, probe, true, ms);
+  const diagnosis = probe.status === null ? `No answer within the retry window (${config.retryForMs / 1e3} s): ${probe.failure ?? "unknown error"}; whether IAP refuses strangers is unknown.` : probe.from === "iap" ? `IAP answered ${probe.status} to a request without a token; expected its sign-in redirect, 401 or 403.` : `IAP is not enforced here: the URL answered ${probe.status} to a request without any token, and not from IAP (no X-Goog-IAP-Generated-Response, no sign-in redirect). Check that IAP is on for this app and that no route reaches it around IAP (a run.app URL with ingress all and allUsers invoker, a second load balancer). iap-token doctor URL --also URL checks both.`;
+  return probeResult(target, probe, false, ms, diagnosis);
 }
 async function runOne(target, config, minted, http2, log2, now) {
   const started = now();
@@ -2715,20 +4524,22 @@ async function runOne(target, config, minted, http2, log2, now) {
 function smokeFailure(results) {
   const failed = results.filter((result) => !result.ok);
   if (failed.length === 0) return void 0;
-  const lines = failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? "failed"}`);
+  const lines = failed.map((result) => `${result.deny ? "DENY" : result.method} ${result.url}: ${result.diagnosis ?? "failed"}`);
   return new ActionError(`Smoke test failed for ${failed.length} of ${results.length} URL(s); no outputs were set.
 ${lines.join("\n")}`);
 }
-var SMOKE_POLICY;
-var init_run = __esm({
+var SMOKE_POLICY, REFUSALS;
+var init_run2 = __esm({
   "src/smoke/run.ts"() {
     "use strict";
     init_errors();
     init_secrets();
+    init_probe();
     init_classify();
     init_urls();
     init_diagnose();
     SMOKE_POLICY = { baseDelayMs: 2e3, maxDelayMs: 15e3, attempts: 1e3 };
+    REFUSALS = /* @__PURE__ */ new Set([302, 303, 307, 401, 403]);
   }
 });
 
@@ -3178,800 +4989,11 @@ function saveState(name, value) {
 // src/main.ts
 init_errors();
 init_inputs();
-
-// src/credentials/external-account.ts
-var import_promises = require("node:fs/promises");
-var import_node_path = require("node:path");
-init_errors();
-
-// src/google/sts.ts
-init_jwt();
-
-// src/google/answer.ts
-init_errors();
-init_secrets();
-var CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
-var JWT_FIELDS = /* @__PURE__ */ new Set(["id_token", "token", "signedJwt", "value"]);
-function secretField(answer, name, from) {
-  const value = answer[name];
-  if (typeof value !== "string" || !value) {
-    throw new ActionError(`${from} answered without ${name} (fields: ${describeFields(answer)}).`);
-  }
-  return checkedToken(value, JWT_FIELDS.has(name) ? "jwt" : "opaque", `${from}'s ${name}`);
-}
-function checkedToken(value, shape, what) {
-  const fits = shape === "jwt" ? value.length <= MAX_JWT_CHARS && /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value) : value.length <= (shape === "subject" ? MAX_SUBJECT_CHARS : MAX_OPAQUE_CHARS) && /^[\x21-\x7e]+$/.test(value);
-  if (!fits) {
-    throw new ActionError(
-      `${what} is not ${shape === "jwt" ? "a JWT" : "a token"}: ${value.length} characters that are not one (not shown).`
-    );
-  }
-  registerSecret(value);
-  return value;
-}
-var MAX_JWT_CHARS = 16384;
-var MAX_OPAQUE_CHARS = 8192;
-var MAX_SUBJECT_CHARS = 65536;
-function describeFields(answer) {
-  const names = Object.keys(answer).map((name) => name.slice(0, 40).replace(/[^\w.-]/g, "?"));
-  if (names.length === 0) return "none";
-  return names.length > 10 ? `${names.slice(0, 10).join(", ")} and ${names.length - 10} more` : names.join(", ");
-}
-function expiresAt(answer, now) {
-  const seconds2 = typeof answer["expires_in"] === "number" ? answer["expires_in"] : Number(answer["expires_in"]);
-  return now + (Number.isFinite(seconds2) && seconds2 > 0 ? seconds2 : 3600) * 1e3;
-}
-
-// src/google/sts.ts
-async function exchangeAtSts(http2, exchange, now = Date.now) {
-  const answer = await http2.json({
-    what: "STS token exchange",
-    method: "POST",
-    url: exchange.tokenUrl,
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: JSON.stringify({
-      audience: exchange.audience,
-      grantType: "urn:ietf:params:oauth:grant-type:token-exchange",
-      requestedTokenType: "urn:ietf:params:oauth:token-type:access_token",
-      scope: CLOUD_PLATFORM_SCOPE,
-      subjectTokenType: exchange.subjectTokenType,
-      subjectToken: exchange.subjectToken,
-      ...exchange.workforcePoolUserProject ? { options: JSON.stringify({ userProject: exchange.workforcePoolUserProject }) } : {}
-    }),
-    remedy: (failure) => stsRemedy(failure, exchange)
-  });
-  return { token: secretField(answer, "access_token", "STS"), expiresAt: expiresAt(answer, now()) };
-}
-function stsRemedy(failure, exchange) {
-  const provider = exchange.audience.replace(/^\/\/iam\.[^/]+\//, "");
-  const claims = describeClaims(exchange.subjectToken);
-  switch (failure.code) {
-    case "invalid_target":
-      return `Fix: the pool or provider ${provider} does not exist or is disabled. It must use the project number; check it with: gcloud iam workload-identity-pools providers describe ${provider}`;
-    case "invalid_request":
-      return `Fix: STS refused the request's form; check the provider name (${provider}).`;
-    case "invalid_grant": {
-      const audience = exchange.expectedAudience ?? "the subject token's audience";
-      const issuer = exchange.expectedIssuer ? `its issuer is ${exchange.expectedIssuer}` : "its issuer matches the token's";
-      const input = exchange.audienceInput ? `, or set ${exchange.audienceInput} to one of them` : "";
-      return `Fix: the provider refused the subject token. Check that ${issuer} and that its allowed audiences include ${audience} (or are empty)${input}. ${claims}`.trim();
-    }
-    case "unauthorized_client":
-      return `Fix: the provider's attribute condition rejected this job. Compare the condition with the token's claims. ${claims}`.trim();
-    default:
-      return void 0;
-  }
-}
-function describeClaims(token) {
-  const claims = decodeJwt(token)?.claims;
-  if (!claims) return "";
-  const shown = ["iss", "repository", "repository_owner", "ref", "event_name", "workflow_ref", "aud"].filter((name) => typeof claims[name] === "string").map((name) => `${name}=${String(claims[name])}`);
-  return shown.length ? `The token has ${shown.join(", ")}.` : "";
-}
-
-// src/credentials/external-account.ts
-init_json();
-init_secrets();
-
-// src/credentials/credential.ts
-var RENEW_BEFORE_MS = 5 * 6e4;
-function renewing(fetch, now = Date.now) {
-  let current;
-  let fetchedAt = 0;
-  let inFlight;
-  return async () => {
-    const margin = current ? Math.min(RENEW_BEFORE_MS, (current.expiresAt - fetchedAt) / 2) : 0;
-    if (current && current.expiresAt - now() > margin) return current.token;
-    inFlight ??= fetch().finally(() => {
-      inFlight = void 0;
-    });
-    try {
-      current = await inFlight;
-      fetchedAt = now();
-    } catch (error2) {
-      if (current && current.expiresAt > now()) return current.token;
-      throw error2;
-    }
-    return current.token;
-  };
-}
-
-// src/credentials/impersonation.ts
-function impersonate(caller, target, iam, now = Date.now) {
-  const self = {
-    principal: target.serviceAccount,
-    member: `serviceAccount:${target.serviceAccount}`,
-    federated: false
-  };
-  const accessToken = renewing(async () => iam.generateAccessToken(caller, await caller.accessToken(), target), now);
-  return {
-    ...self,
-    accessToken,
-    idToken: async (audience, includeEmail) => iam.generateIdToken(caller, await caller.accessToken(), target, audience, includeEmail),
-    // signJwt refuses federated tokens (ACCESS_TOKEN_TYPE_UNSUPPORTED): such a caller first becomes the account (its
-    // own access token), which then signs as itself; that needs the token creator role on itself, as the remedy says.
-    signJwt: caller.federated ? async (claims) => iam.signJwt(self, await accessToken(), { serviceAccount: target.serviceAccount, delegates: [] }, claims) : async (claims) => iam.signJwt(caller, await caller.accessToken(), target, claims)
-  };
-}
-
-// src/credentials/external-account.ts
-function externalAccountCredential(source, endpoints, http2, iam, now = Date.now) {
-  const federated = {
-    principal: void 0,
-    member: federatedMember(source.audience, endpoints.iamHost),
-    federated: true,
-    accessToken: renewing(async () => {
-      const subject = source.subjectToken;
-      if (subject.from === "library")
-        return { token: await libraryExchange(subject.kind, subject.file), expiresAt: now() + STS_LIFETIME_MS };
-      return exchangeAtSts(
-        http2,
-        {
-          tokenUrl: source.tokenUrl,
-          audience: source.audience,
-          subjectToken: await readSubjectToken(subject, http2),
-          subjectTokenType: source.subjectTokenType,
-          workforcePoolUserProject: source.workforcePoolUserProject
-        },
-        now
-      );
-    }, now)
-  };
-  return source.impersonate ? impersonate(federated, { serviceAccount: source.impersonate, delegates: [], origin: source.origin }, iam, now) : federated;
-}
-var STS_LIFETIME_MS = 36e5;
-function federatedMember(audience, iamHost) {
-  const pool = /(projects\/[^/]+\/locations\/global\/workloadIdentityPools\/[^/]+)\/providers\//.exec(audience)?.[1];
-  return pool ? `principalSet://${iamHost}/${pool}/*` : `principalSet://${iamHost}/(the pool of ${audience})`;
-}
-async function libraryExchange(kind, file) {
-  let library;
-  try {
-    library = await Promise.resolve(require((0, import_node_path.join)(__dirname, "google-auth.cjs")));
-  } catch {
-    const fromSource = "./library-external-account.ts";
-    library = await import(fromSource);
-  }
-  try {
-    const token = await library.libraryFederatedToken(kind, file);
-    registerSecret(token);
-    return token;
-  } catch (error2) {
-    const message = redact(error2 instanceof Error ? error2.message : String(error2));
-    throw new ActionError(
-      `The external account's ${kind} credential source failed (google-auth-library): ${message}`,
-      kind === "executable" ? "Fix: run the credential_source.executable.command by hand on the runner and check it prints a successful response." : void 0
-    );
-  }
-}
-async function readSubjectToken(source, http2) {
-  let text2;
-  if (source.from === "file") {
-    try {
-      text2 = await (0, import_promises.readFile)(source.path, "utf8");
-    } catch (error2) {
-      throw new ActionError(
-        `The external_account credential_source.file ${source.path} cannot be read (${error2.code ?? "error"}).`
-      );
-    }
-  } else {
-    text2 = await http2.text({
-      what: "Subject token request (credential_source.url)",
-      method: "GET",
-      url: source.url,
-      headers: source.headers
-    });
-  }
-  let token = text2.trim();
-  if (source.field) {
-    const parsed = parseJsonObject(text2);
-    if (!parsed) throw new ActionError("The subject token source did not return a JSON object, but credential_source.format says json.");
-    const value = parsed[source.field];
-    if (typeof value !== "string") {
-      throw new ActionError(
-        `The subject token source's JSON has no string field ${source.field} (credential_source.format.subject_token_field_name).`
-      );
-    }
-    token = value;
-  }
-  if (!token) throw new ActionError("The subject token source returned an empty token.");
-  return checkedToken(token, "subject", "The subject token (credential_source)");
-}
-
-// src/google/metadata.ts
-init_errors();
-init_email();
-init_json();
-var MetadataClient = class {
-  #http;
-  #server;
-  #now;
-  constructor(http2, server, now = Date.now) {
-    this.#http = http2;
-    this.#server = server;
-    this.#now = now;
-  }
-  /** A cloud-platform access token for the runner's default service account. */
-  async accessToken() {
-    const answer = parseJsonObject(await this.#body("Metadata server access token", "token"));
-    if (!answer) throw new ActionError("The metadata server answered its token request with something other than a JSON object.");
-    return { token: secretField(answer, "access_token", "The metadata server"), expiresAt: expiresAt(answer, this.#now()) };
-  }
-  /** The default service account's email; it names the account in later request paths, so only an email is accepted. */
-  async email() {
-    const address = (await this.#body("Metadata server email", "email")).trim();
-    if (!isEmail(address)) throw new ActionError("The metadata server named no service account email for this runner.");
-    return address;
-  }
-  /** An ID token with the email claim (`format=full` adds it) for `audience`, in one request. */
-  async idToken(audience) {
-    const path = `identity?audience=${encodeURIComponent(audience)}&format=full`;
-    const token = (await this.#body("Metadata server ID token", path)).trim();
-    if (!token) throw new ActionError("The metadata server answered with an empty ID token.");
-    return checkedToken(token, "jwt", "The metadata server's ID token");
-  }
-  /**
-   * A 2xx body from the metadata server, which marks every answer with `Metadata-Flavor: Google`: anything else
-   * answering at its address (a captive portal, a proxy) is not believed, nor its body masked or quoted.
-   */
-  async #body(what, path) {
-    const response = await this.#http.ok(this.#request(what, path));
-    if (String(response.headers["metadata-flavor"]) !== "Google") {
-      throw new ActionError(
-        `${what}: the answer did not come from a metadata server (no Metadata-Flavor: Google header). ${this.#server.unreachable}`
-      );
-    }
-    return response.body;
-  }
-  #request(what, path) {
-    return {
-      what,
-      method: "GET",
-      url: `http://${this.#server.host}/computeMetadata/v1/instance/service-accounts/default/${path}`,
-      headers: { "metadata-flavor": "Google" },
-      direct: true,
-      retry: { timeoutMs: 3e3, attempts: 3, budgetMs: 6e3 },
-      remedy: (failure) => metadataRemedy(failure, this.#server)
-    };
-  }
-};
-function metadataRemedy({ status }, server) {
-  if (status === 0) {
-    return server.unreachable;
-  }
-  if (status === 404) {
-    return `Fix: this metadata server has no identity endpoint (Cloud Build, for one) or no service account is attached to the VM. Attach a service account, ${server.otherwise}`;
-  }
-  if (status === 403) {
-    return "Fix: the metadata server refused the request; on GKE, check Workload Identity is enabled for the node pool and the Kubernetes service account is bound to a Google service account.";
-  }
-  return `Fix: the metadata server could not provide a token; check the runner's service account and its scopes, ${server.otherwise}`;
-}
-
-// src/credentials/metadata.ts
-function metadataCredential(source, http2, now = Date.now) {
-  const metadata = new MetadataClient(http2, source, now);
-  let email;
-  return {
-    get principal() {
-      return email;
-    },
-    get member() {
-      return `serviceAccount:${email ?? "THE_RUNNER_VM_SERVICE_ACCOUNT"}`;
-    },
-    federated: false,
-    accessToken: renewing(async () => {
-      const [token, address] = await Promise.all([metadata.accessToken(), email ?? metadata.email()]);
-      email = address;
-      return token;
-    }, now),
-    idToken: (audience) => metadata.idToken(audience)
-  };
-}
-
-// src/credentials/refresh-token.ts
-function refreshTokenCredential(source, endpoints, oauth, now = Date.now) {
-  let email;
-  return {
-    get principal() {
-      return email;
-    },
-    get member() {
-      return `user:${email ?? "YOUR_EMAIL"}`;
-    },
-    federated: false,
-    accessToken: renewing(async () => {
-      const answer = await oauth.refreshAccessToken(endpoints.oauth2, source);
-      email = answer.email ?? email;
-      return answer.accessToken;
-    }, now),
-    idToken: (audience) => oauth.refreshIdToken(endpoints.oauth2, source, audience)
-  };
-}
-
-// src/credentials/service-account-key.ts
-init_jwt();
-init_secrets();
-var ASSERTION_LIFETIME_S = 3600;
-function serviceAccountKeyCredential(source, endpoints, oauth, now = Date.now) {
-  const { key } = source;
-  const tokenUrl = endpoints.overridden.has("oauth2") ? `${endpoints.oauth2}/token` : key.tokenUri ?? `${endpoints.oauth2}/token`;
-  const signer = { email: key.clientEmail, origin: source.origin };
-  const sign = (claims) => {
-    const jwt = signRs256(claims, key.privateKey, key.privateKeyId);
-    registerSecret(jwt);
-    return jwt;
-  };
-  const assertion = (claim) => {
-    const iat = Math.floor(now() / 1e3);
-    return sign({ iss: key.clientEmail, aud: tokenUrl, iat, exp: iat + ASSERTION_LIFETIME_S, ...claim });
-  };
-  return {
-    principal: key.clientEmail,
-    member: `serviceAccount:${key.clientEmail}`,
-    federated: false,
-    accessToken: renewing(() => oauth.keyAccessToken(tokenUrl, assertion({ scope: CLOUD_PLATFORM_SCOPE }), signer), now),
-    idToken: (audience) => oauth.keyIdToken(tokenUrl, assertion({ target_audience: audience }), signer),
-    signJwt: (claims) => Promise.resolve(sign(claims))
-  };
-}
-
-// src/google/github-oidc.ts
-async function fetchGitHubOidcToken(http2, requestUrl, requestToken, audience) {
-  const url = new URL(requestUrl);
-  url.searchParams.set("audience", audience);
-  const answer = await http2.json({
-    what: "GitHub OIDC token request",
-    method: "GET",
-    url: url.toString(),
-    headers: { authorization: `Bearer ${requestToken}`, accept: "application/json" },
-    remedy: ({ status }) => status === 401 || status === 403 ? "Fix: the runner's token for OIDC requests was refused. Check that the job has `permissions: id-token: write`, and that the step runs in the job that was given it (tokens do not cross jobs)." : void 0
-  });
-  return secretField(answer, "value", "GitHub's OIDC token endpoint");
-}
-
-// src/credentials/workload-identity.ts
-function workloadIdentityCredential(source, endpoints, http2, env, now = Date.now) {
-  const poolResource = `projects/${source.projectNumber}/locations/global/workloadIdentityPools/${source.pool}`;
-  const repository = env["GITHUB_REPOSITORY"] || "OWNER/REPO";
-  return {
-    principal: void 0,
-    member: `principalSet://${endpoints.iamHost}/${poolResource}/attribute.repository/${repository}`,
-    federated: true,
-    accessToken: renewing(async () => {
-      const subjectToken = await fetchGitHubOidcToken(http2, source.oidcRequestUrl, source.oidcRequestToken, source.oidcAudience);
-      return exchangeAtSts(
-        http2,
-        {
-          tokenUrl: `${endpoints.sts}/token`,
-          audience: `//${endpoints.iamHost}/${source.provider}`,
-          subjectToken,
-          subjectTokenType: "urn:ietf:params:oauth:token-type:jwt",
-          expectedAudience: source.oidcAudience,
-          expectedIssuer: "https://token.actions.githubusercontent.com",
-          audienceInput: "workload_identity_audience"
-        },
-        now
-      );
-    }, now)
-  };
-}
-
-// src/credentials/index.ts
-function createCredential(source, clients) {
-  const { endpoints, http: http2, oauth, iam, env, now } = clients;
-  switch (source.kind) {
-    case "service_account_key":
-      return serviceAccountKeyCredential(source, endpoints, oauth, now);
-    case "workload_identity":
-      return workloadIdentityCredential(source, endpoints, http2, env, now);
-    case "metadata":
-      return metadataCredential(source, http2, now);
-    case "refresh_token":
-      return refreshTokenCredential(source, endpoints, oauth, now);
-    case "external_account":
-      return externalAccountCredential(source, endpoints, http2, iam, now);
-    case "impersonated_service_account":
-      return impersonate(
-        createCredential(source.inner, clients),
-        { serviceAccount: source.serviceAccount, delegates: source.delegates, origin: source.origin },
-        iam,
-        now
-      );
-  }
-}
-function describeSource(source) {
-  switch (source.kind) {
-    case "service_account_key":
-      return `service-account key for ${source.key.clientEmail} (${source.origin})`;
-    case "workload_identity":
-      return `Workload Identity Federation through ${source.provider}`;
-    case "metadata":
-      return `${source.origin} (no credential is given)`;
-    case "refresh_token":
-      return `OAuth refresh token (${source.origin})`;
-    case "external_account":
-      return `external account through ${source.audience.replace(/^\/\/iam\.[^/]+\//, "")}${source.impersonate ? ` as ${source.impersonate}` : ""} (${source.origin})`;
-    case "impersonated_service_account":
-      return `${describeSource(source.inner)}, impersonating ${source.serviceAccount} (${source.origin})`;
-  }
-}
-
-// src/google/iam-credentials.ts
-var ACCESS_TOKEN_LIFETIME_S = 3600;
-var IamCredentials = class {
-  #http;
-  #base;
-  #now;
-  constructor(http2, base, now = Date.now) {
-    this.#http = http2;
-    this.#base = base;
-    this.#now = now;
-  }
-  /** `generateIdToken`: a Google-signed ID token for the service account. */
-  async generateIdToken(caller, accessToken, target, audience, includeEmail) {
-    const answer = await this.#call(caller, accessToken, target, "generateIdToken", { audience, includeEmail });
-    return secretField(answer, "token", "IAM Credentials generateIdToken");
-  }
-  /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
-  async generateAccessToken(caller, accessToken, target) {
-    const answer = await this.#call(caller, accessToken, target, "generateAccessToken", {
-      scope: [CLOUD_PLATFORM_SCOPE],
-      lifetime: `${ACCESS_TOKEN_LIFETIME_S}s`
-    });
-    const token = secretField(answer, "accessToken", "IAM Credentials generateAccessToken");
-    const expireTime = typeof answer["expireTime"] === "string" ? Date.parse(answer["expireTime"]) : NaN;
-    return { token, expiresAt: Number.isNaN(expireTime) ? this.#now() + ACCESS_TOKEN_LIFETIME_S * 1e3 : expireTime };
-  }
-  /** `signJwt`: the claims signed by one of the service account's Google-managed keys. */
-  async signJwt(caller, accessToken, target, claims) {
-    const answer = await this.#call(caller, accessToken, target, "signJwt", { payload: JSON.stringify(claims) });
-    return secretField(answer, "signedJwt", "IAM Credentials signJwt");
-  }
-  #call(caller, accessToken, target, method, body) {
-    const delegates = target.delegates.map(resourceName);
-    return this.#http.json({
-      what: `IAM Credentials ${method} for ${target.serviceAccount}`,
-      method: "POST",
-      // The `-` project is required: Google infers the project from the account.
-      url: `${this.#base}/${resourceName(target.serviceAccount)}:${method}`,
-      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify(delegates.length ? { ...body, delegates } : body),
-      remedy: (failure) => iamRemedy(failure, caller, target, PERMISSIONS[method])
-    });
-  }
-};
-function resourceName(email) {
-  return `projects/-/serviceAccounts/${email}`;
-}
-var PERMISSIONS = {
-  generateIdToken: "iam.serviceAccounts.getOpenIdToken",
-  generateAccessToken: "iam.serviceAccounts.getAccessToken",
-  signJwt: "iam.serviceAccounts.signJwt"
-};
-var TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator";
-var OPENID_TOKEN_CREATOR = "roles/iam.serviceAccountOpenIdTokenCreator";
-var WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser";
-function iamRemedy(failure, caller, target, expected = PERMISSIONS.generateIdToken) {
-  const { status, reason, message } = failure;
-  if (reason === "SERVICE_DISABLED" || /has not been used in project|is disabled/i.test(message)) {
-    return "Fix: enable the IAM Service Account Credentials API in the service account's project: gcloud services enable iamcredentials.googleapis.com --project=PROJECT_ID";
-  }
-  if (status === 404) {
-    return `Fix: the service account ${target.serviceAccount} does not exist; check ${target.origin ?? "the service account (and delegates)"}.`;
-  }
-  if (status === 401 && (failure.reason === "ACCESS_TOKEN_TYPE_UNSUPPORTED" || caller.federated && expected === PERMISSIONS.signJwt)) {
-    return "Fix: a federated token cannot call this method; iap-token should have exchanged it for the service account's own access token first. Please report this.";
-  }
-  if (status === 401) {
-    return "Fix: the caller's access token was refused; the credential may have been revoked or the token expired.";
-  }
-  if (status !== 403) return void 0;
-  const permission = failure.permission ?? expected;
-  if (/scope/i.test(failure.message) || failure.reason === "ACCESS_TOKEN_SCOPE_INSUFFICIENT") {
-    return "Fix: the caller's access token lacks the cloud-platform scope. A refresh token must be issued with the https://www.googleapis.com/auth/cloud-platform scope; a VM needs the cloud-platform access scope.";
-  }
-  if (target.delegates.length === 0 && caller.principal === target.serviceAccount) {
-    return [
-      `Fix: ${target.serviceAccount} lacks ${permission} on itself: a service account does not hold the token creator role on itself until granted. Grant it:`,
-      grantCommand(target.serviceAccount, `serviceAccount:${target.serviceAccount}`, TOKEN_CREATOR)
-    ].join("\n");
-  }
-  if (target.delegates.length === 0) {
-    const role = caller.federated ? WORKLOAD_IDENTITY_USER : permission === "iam.serviceAccounts.getOpenIdToken" ? OPENID_TOKEN_CREATOR : TOKEN_CREATOR;
-    return [
-      `Fix: the caller ${caller.member} lacks ${permission} on ${target.serviceAccount} (or that account does not exist). Grant the caller ${role} on it:`,
-      grantCommand(target.serviceAccount, caller.member, role),
-      ...caller.federated ? [
-        "(the member above assumes the provider maps attribute.repository=assertion.repository; IAM grants can take a few minutes to apply)"
-      ] : ["(IAM grants can take a few minutes to apply)"]
-    ].join("\n");
-  }
-  const chain = [caller.member, ...target.delegates, target.serviceAccount];
-  const hops = chain.slice(0, -1).map((from, i) => {
-    const to = chain[i + 1] ?? target.serviceAccount;
-    const member = i === 0 ? from : `serviceAccount:${from}`;
-    return grantCommand(to, member, TOKEN_CREATOR);
-  });
-  return [
-    `Fix: a hop in the delegation chain lacks ${permission}. Each account must hold ${TOKEN_CREATOR} on the next one (${chain.join(" → ")}):`,
-    ...hops
-  ].join("\n");
-}
-function grantCommand(serviceAccount, member, role) {
-  return `  gcloud iam service-accounts add-iam-policy-binding ${serviceAccount} --member='${member}' --role=${role}`;
-}
-
-// src/google/oauth.ts
-init_jwt();
-var JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-var FROM = "The OAuth token endpoint";
-var OAuthTokenEndpoint = class {
-  #http;
-  #now;
-  constructor(http2, now = Date.now) {
-    this.#http = http2;
-    this.#now = now;
-  }
-  /** JWT-bearer grant with `target_audience`: a Google-signed ID token for the key's own account, no IAM role needed. */
-  async keyIdToken(tokenUrl, assertion, signer) {
-    const answer = await this.#post(
-      `ID token for ${signer.email} (OAuth JWT-bearer grant)`,
-      tokenUrl,
-      {
-        grant_type: JWT_BEARER,
-        assertion
-      },
-      (failure) => keyGrantRemedy(failure, signer)
-    );
-    return secretField(answer, "id_token", FROM);
-  }
-  /** JWT-bearer grant with `scope`: an access token for the key's own account. */
-  async keyAccessToken(tokenUrl, assertion, signer) {
-    const answer = await this.#post(
-      `Access token for ${signer.email} (OAuth JWT-bearer grant)`,
-      tokenUrl,
-      {
-        grant_type: JWT_BEARER,
-        assertion
-      },
-      (failure) => keyGrantRemedy(failure, signer)
-    );
-    return { token: secretField(answer, "access_token", FROM), expiresAt: expiresAt(answer, this.#now()) };
-  }
-  /** Refresh grant with `audience` (as IAP's documentation does): an ID token for it in one request. */
-  async refreshIdToken(base, grant, audience) {
-    const answer = await this.#refresh(base, grant, "ID token from the refresh token (OAuth refresh grant)", { audience });
-    if (typeof answer["access_token"] === "string") secretField(answer, "access_token", FROM);
-    return secretField(answer, "id_token", `${FROM} (was the refresh token granted the openid scope?)`);
-  }
-  /** Refresh grant without an audience: an access token, and the user's email when the answer names it. */
-  async refreshAccessToken(base, grant) {
-    const answer = await this.#refresh(base, grant, "Access token from the refresh token (OAuth refresh grant)", {});
-    const email = typeof answer["id_token"] === "string" ? emailOf(secretField(answer, "id_token", FROM)) : void 0;
-    return { accessToken: { token: secretField(answer, "access_token", FROM), expiresAt: expiresAt(answer, this.#now()) }, email };
-  }
-  /** Authorization-code grant with PKCE, for a sign-in that came back to a loopback redirect. */
-  async exchangeCode(base, exchange) {
-    const answer = await this.#post(
-      "Code exchange (OAuth authorization_code grant)",
-      `${base}/token`,
-      {
-        grant_type: "authorization_code",
-        code: exchange.code,
-        redirect_uri: exchange.redirectUri,
-        client_id: exchange.clientId,
-        client_secret: exchange.clientSecret,
-        code_verifier: exchange.verifier
-      },
-      (failure) => failure.code === "invalid_client" ? `Fix: check ${exchange.clientOrigin}: a client of type "Desktop app".` : void 0
-    );
-    if (typeof answer["access_token"] === "string") secretField(answer, "access_token", FROM);
-    const refreshToken = typeof answer["refresh_token"] === "string" ? secretField(answer, "refresh_token", FROM) : void 0;
-    const email = typeof answer["id_token"] === "string" ? emailOf(secretField(answer, "id_token", FROM)) : void 0;
-    return { refreshToken, email };
-  }
-  #refresh(base, grant, what, extra) {
-    return this.#post(
-      what,
-      `${base}/token`,
-      {
-        grant_type: "refresh_token",
-        client_id: grant.clientId,
-        client_secret: grant.clientSecret,
-        refresh_token: grant.refreshToken,
-        ...extra
-      },
-      (failure) => refreshRemedy(failure, grant)
-    );
-  }
-  #post(what, url, form, remedy) {
-    return this.#http.json({
-      what,
-      method: "POST",
-      url,
-      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-      body: new URLSearchParams(form).toString(),
-      remedy
-    });
-  }
-};
-function emailOf(idToken) {
-  const email = decodeJwt(idToken)?.claims["email"];
-  return typeof email === "string" ? email : void 0;
-}
-function keyGrantRemedy({ code, message }, { email, origin }) {
-  if (code === "invalid_grant" && /signature/i.test(message)) {
-    return `Fix: the key in ${origin} was deleted, disabled or replaced. Create a new key for ${email} (gcloud iam service-accounts keys create key.json --iam-account=${email}) and use it in place of the old one (${origin}).`;
-  }
-  if (code === "invalid_grant" && /timeframe|short-lived|\biat\b|\bexp\b/i.test(message)) {
-    return "Fix: the runner's clock is off by more than a few minutes; sync it (NTP) on a self-hosted runner.";
-  }
-  if (code === "invalid_grant" && /account not found|disabled|invalid_account/i.test(message)) {
-    return `Fix: the service account ${email} does not exist or is disabled; enable it or use a key of an existing one.`;
-  }
-  if (code === "invalid_client" || code === "unauthorized_client") {
-    return `Fix: the key for ${email} is not accepted; check that the service account is enabled and the key not revoked.`;
-  }
-  return void 0;
-}
-function refreshRemedy({ code }, grant) {
-  if (code === "invalid_grant") {
-    return `Fix: the refresh token was revoked or has expired (refresh tokens of OAuth apps in "Testing" status expire after 7 days; a password change revokes them). Sign in again to get a new one and update ${grant.origin}.`;
-  }
-  if (code === "invalid_client" || code === "unauthorized_client") {
-    return `Fix: the OAuth client was not recognised: check ${grant.clientOrigin} are the desktop client that issued the refresh token.`;
-  }
-  if (code === "invalid_audience" || code === "invalid_request") {
-    return "Fix: Google refused the audience: it must be the OAuth client ID IAP uses for the app, in the same project as the desktop client, or a client on the app's programmaticClients allowlist.";
-  }
-  return void 0;
-}
-
-// src/pipeline.ts
-init_client();
-
-// src/tokens/check.ts
-init_email();
-init_errors();
-init_jwt();
-function checkIdToken(token, expect) {
-  const jwt = decodeJwt(token);
-  if (!jwt) throw new ActionError("Google returned a token that is not a JWT; IAP would refuse it.");
-  const { aud, exp, email } = jwt.claims;
-  if (aud !== expect.audience) {
-    throw new ActionError(
-      `The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`
-    );
-  }
-  if (typeof exp !== "number" || exp * 1e3 <= expect.now) {
-    throw new ActionError("The minted token has already expired (check the runner's clock); IAP would refuse it.");
-  }
-  if (expect.requireEmail && typeof email !== "string") {
-    throw new ActionError(`The minted token has no email claim; IAP refuses such tokens ("JWT 'email' claim isn't a string").`);
-  }
-  if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
-    throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
-  }
-  if (typeof email === "string" && !isEmail(email))
-    throw new ActionError("The minted token's email claim is not an email address; IAP would refuse it.");
-  const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
-  return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
-}
-function checkSignedJwt(token, expect) {
-  const jwt = decodeJwt(token);
-  if (!jwt) throw new ActionError("The signed JWT is not a JWT; IAP would refuse it.");
-  const { iss, sub, aud, iat, exp } = jwt.claims;
-  if (jwt.header["alg"] !== "RS256")
-    throw new ActionError(`The signed JWT uses ${String(jwt.header["alg"])}, not RS256; IAP would refuse it.`);
-  if (typeof jwt.header["kid"] !== "string" || !jwt.header["kid"]) {
-    throw new ActionError("The signed JWT names no key (kid); IAP, which looks the key up by it, would refuse it.");
-  }
-  if (iss !== expect.signer || sub !== expect.signer) {
-    throw new ActionError(
-      `The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`
-    );
-  }
-  if (aud !== expect.audience) throw new ActionError(`The signed JWT's audience is "${String(aud)}", not "${expect.audience}".`);
-  if (typeof exp !== "number" || typeof iat !== "number" || exp - iat > 3600 || exp * 1e3 <= expect.now) {
-    throw new ActionError("The signed JWT is expired or lives longer than an hour; IAP would refuse it.");
-  }
-  return { token, kind: "signed_jwt", audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1e3) };
-}
-function describeMinted(minted, now = Date.now()) {
-  const minutes = Math.round((minted.expiresAt.getTime() - now) / 6e4);
-  return `Minted ${kindOf(minted, "a")} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
-}
-function kindOf(minted, article) {
-  const kind = minted.kind === "signed_jwt" ? "signed JWT" : "ID token";
-  return article ? `${minted.kind === "signed_jwt" ? "a" : "an"} ${kind}` : kind;
-}
-function rfc3339(date) {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-// src/tokens/id-token.ts
-init_errors();
-async function mintIdToken(config, credential, now = Date.now) {
-  const { audience, includeEmail } = config;
-  if (!credential.idToken) {
-    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf("service_account")}.`);
-  }
-  const token = await credential.idToken(audience, includeEmail);
-  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
-}
-
-// src/tokens/signed-jwt.ts
-init_errors();
-async function mintSignedJwt(config, credential, iam, now = Date.now) {
-  const { audience, lifetimeSeconds } = config;
-  const signer = await signerOf(credential, config, iam, now);
-  const iat = Math.floor(now() / 1e3);
-  const token = await signer.sign({ iss: signer.email, sub: signer.email, aud: audience, iat, exp: iat + lifetimeSeconds });
-  return checkSignedJwt(token, { audience, signer: signer.email, lifetimeSeconds, now: now() });
-}
-async function signerOf(credential, config, iam, now) {
-  if (credential.signJwt && credential.principal) return { email: credential.principal, sign: credential.signJwt };
-  await credential.accessToken();
-  const email = credential.principal;
-  if (!email) throw new ActionError(`No service account to sign the JWT as: set ${config.nameOf("service_account")}.`);
-  return { email, sign: impersonate(credential, { serviceAccount: email, delegates: [] }, iam, now).signJwt };
-}
-
-// src/tokens/mint.ts
-var EXPIRY_WARNING_S = 300;
-async function mintToken(config, credential, iam, { info: info2, warning: warning2 }, now = Date.now) {
-  if (!config.includeEmail && config.tokenType === "id_token") {
-    warning2(
-      `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
-    );
-  }
-  const minted = await (config.tokenType === "signed_jwt" ? mintSignedJwt(config, credential, iam, now) : mintIdToken(config, credential, now));
-  info2(describeMinted(minted, now()));
-  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1e3);
-  if (secondsLeft < EXPIRY_WARNING_S) {
-    const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
-    warning2(
-      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`
-    );
-  }
-  return minted;
-}
-
-// src/pipeline.ts
-function createMinter(config, { env, report, http: http2 = new Http({ log: report.info }), now = Date.now }) {
-  const oauth = new OAuthTokenEndpoint(http2, now);
-  const iam = new IamCredentials(http2, config.endpoints.iamcredentials, now);
-  const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
-  const { serviceAccount, delegates } = config;
-  const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
-  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
-  report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
-  return { credential, http: http2, mint: () => mintToken(config, credential, iam, report, now) };
-}
+init_pipeline();
 
 // src/publish.ts
 var import_node_fs2 = require("node:fs");
+init_report();
 init_errors();
 
 // src/log.ts
@@ -3994,6 +5016,7 @@ var log = {
 
 // src/publish.ts
 init_secrets();
+init_check();
 async function publish(minted, config, env, results, agent) {
   registerSecret(minted.token);
   checkWritable(env, agent ? ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STATE"] : ["GITHUB_OUTPUT", "GITHUB_ENV"]);
@@ -4061,6 +5084,14 @@ async function writeSummary(minted, results, env) {
     log.warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
   }
 }
+async function writeDoctorSummary(report, env) {
+  if (!env["GITHUB_STEP_SUMMARY"]) return;
+  try {
+    await summary.addHeading("IAP doctor", 3).addRaw(`<p>${report.verdict.works ? "✅" : "❌"} ${escapeHtml(report.verdict.text)}</p>`, true).addRaw(`<pre>${escapeHtml(renderReport(report)).replace(/<br>/g, "\n")}</pre>`, true).write();
+  } catch (error2) {
+    log.warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
+  }
+}
 function escapeHtml(text2) {
   return text2.replace(/[&<>"'[\]()!*_`|~\\#]/g, (char) => `&#${char.charCodeAt(0)};`).replace(/\r?\n|\r/g, "<br>");
 }
@@ -4077,7 +5108,7 @@ function buildSummary(minted, results) {
       ...results.map(
         (result) => row([
           result.ok ? "✅" : "❌",
-          `${result.method} ${result.url}`,
+          `${result.deny ? "DENY" : result.method} ${result.url}`,
           result.status === null ? "no answer" : String(result.status),
           result.from === "iap" ? "IAP" : result.from === "app" ? "the app" : "—",
           String(result.attempts),
@@ -4086,7 +5117,11 @@ function buildSummary(minted, results) {
       )
     ]);
     const failed = results.filter((result) => result.diagnosis);
-    if (failed.length) summary.addList(failed.map((result) => escapeHtml(`${result.method} ${result.url}: ${result.diagnosis ?? ""}`)));
+    if (failed.length) {
+      summary.addList(
+        failed.map((result) => escapeHtml(`${result.deny ? "DENY" : result.method} ${result.url}: ${result.diagnosis ?? ""}`))
+      );
+    }
   }
   return summary;
 }
@@ -4099,6 +5134,7 @@ async function run(env = process.env) {
     const read = actionInputs(env);
     const config = readConfig(read, env, ACTION_VOCABULARY);
     const minter = createMinter(config, { env, report: { info: log.info, warning: log.warning } });
+    if (config.doctor) await diagnose2(config, config.doctor, minter.http, env);
     const minted = await minter.mint();
     const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : void 0;
     const agent = config.agent ? await startAgentProcess(read, env, minted) : void 0;
@@ -4112,13 +5148,27 @@ async function run(env = process.env) {
     log.fail(explain(error2));
   }
 }
+async function diagnose2(config, doctor, http2, env) {
+  const { runDoctor: runDoctor2 } = await Promise.resolve().then(() => (init_run(), run_exports));
+  const { renderReport: renderReport2 } = await Promise.resolve().then(() => (init_report(), report_exports));
+  const report = await runDoctor2({ config, doctor, env, http: http2, progress: log.info });
+  for (const line of renderReport2(report).split("\n")) log.info(line);
+  await writeDoctorSummary(report, env);
+  const found = report.problems.length + (report.verdict.works ? 0 : 1);
+  if (doctor.failOnProblem && found > 0) {
+    const first = report.problems[0]?.title ?? "no token got through IAP";
+    throw new ActionError(
+      `The doctor found ${report.problems.length || 1} problem(s), and ${config.nameOf("doctor_fail_on_problem")} is true: ${first}. The step summary has the report and each fix.`
+    );
+  }
+}
 async function startAgentProcess(read, env, minted) {
   const { launchAgent: launchAgent2 } = await Promise.resolve().then(() => (init_launch(), launch_exports));
   log.info("Starting the token agent for the rest of the job.");
   return launchAgent2(read, env, minted, log.info);
 }
 async function smokeTest(smoke, minted, http2, env) {
-  const { runSmokeTests: runSmokeTests2, smokeFailure: smokeFailure2 } = await Promise.resolve().then(() => (init_run(), run_exports));
+  const { runSmokeTests: runSmokeTests2, smokeFailure: smokeFailure2 } = await Promise.resolve().then(() => (init_run2(), run_exports2));
   log.info(`Smoke testing ${smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${smoke.retryForMs / 1e3} s.`);
   const results = await runSmokeTests2(smoke, minted, http2, log.info);
   const failure = smokeFailure2(results);

@@ -35,7 +35,14 @@ async function main(): Promise<void> {
   const launch = JSON.parse(readFileSync(0, 'utf8')) as AgentLaunch;
   registerSecret(launch.initial.token);
   statsFile = launch.statsFile;
-  const config = readConfig((name: InputName) => launch.inputs[name], process.env, ACTION_VOCABULARY);
+  const read = readConfig((name: InputName) => launch.inputs[name], process.env, ACTION_VOCABULARY);
+  // The step already found the audience (from the app's sign-in redirect): the agent mints for the same one, without a
+  // doctor of its own.
+  const config = {
+    ...read,
+    doctor: undefined,
+    ...(read.audienceFrom ? { audience: launch.initial.audience, audienceFrom: undefined } : {}),
+  };
   const initial = { ...launch.initial, expiresAt: new Date(launch.initial.expiresAt) };
   agent = await startAgent({
     config,

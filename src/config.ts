@@ -10,8 +10,19 @@ export type TokenType = 'id_token' | 'signed_jwt';
 export interface Config {
   /** `id_token`: a Google-signed ID token; `signed_jwt`: a JWT signed by a service account. */
   readonly tokenType: TokenType;
-  /** An ID token's audience is the OAuth client ID IAP accepts; a signed JWT's is the app's URL (or `https://host/*`). */
+  /**
+   * An ID token's audience is the OAuth client ID IAP accepts; a signed JWT's is the app's URL (or `https://host/*`).
+   * Empty when it is to be found from `audienceFrom`.
+   */
   readonly audience: string;
+  /** An app URL whose IAP sign-in redirect names the OAuth client an ID token is for (no audience was given). */
+  readonly audienceFrom: string | undefined;
+  /** How token_type auto chose, or how the audience was implied, for the log; undefined when the user named both. */
+  readonly choice: string | undefined;
+  /** The app's URL, when known (app_url, proxy_to, a proxy host, a smoke-tested URL). */
+  readonly appUrl: string | undefined;
+  /** A diagnosis of the app's IAP set-up, when asked for. */
+  readonly doctor: DoctorConfig | undefined;
   /** A signed JWT's lifetime in seconds (IAP accepts at most 3600). */
   readonly lifetimeSeconds: number;
   readonly source: CredentialSource;
@@ -156,6 +167,20 @@ export interface SmokeConfig {
 export interface SmokeTarget {
   readonly method: string;
   readonly url: string;
+  /** A `DENY URL` line: sent without any token, it passes only when IAP itself refuses it. */
+  readonly deny: boolean;
+}
+
+/** `doctor: true`: a diagnosis of the app's IAP set-up before the token is minted, for the step summary. */
+export interface DoctorConfig {
+  /** The app's URL (app_url, proxy_to or the first smoke-tested URL). */
+  readonly url: string;
+  /** Other URLs of the same app that must not answer around IAP (a Cloud Run service's run.app URL). */
+  readonly also: readonly string[];
+  /** The IAP resource name, for reading its settings and IAM policy, when the URL does not give it away. */
+  readonly iapResource: string | undefined;
+  /** Fail the step when the doctor finds a problem; otherwise it only reports. */
+  readonly failOnProblem: boolean;
 }
 
 export interface StatusSet {

@@ -12,6 +12,8 @@ export interface Endpoints {
   readonly sts: string;
   /** IAM Service Account Credentials base: `{iamcredentials}/projects/-/serviceAccounts/…`. */
   readonly iamcredentials: string;
+  /** IAP's admin API base: `{iap}/{resource}:iapSettings`, `:getIamPolicy` (read by the doctor). */
+  readonly iap: string;
   /** Google's sign-in (authorization endpoint `{accounts}/o/oauth2/v2/auth`), for the CLI's login. */
   readonly accounts: string;
   /** The host that names IAM resources in federation audiences: `//iam.{universe}/projects/…`. */
@@ -24,7 +26,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 const OVERRIDE_PREFIX = 'GHA_ENDPOINT_OVERRIDE_';
 
-const APIS = ['oauth2', 'sts', 'iamcredentials', 'accounts'] as const;
+const APIS = ['oauth2', 'sts', 'iamcredentials', 'iap', 'accounts'] as const;
 
 export function resolveEndpoints(universe: string, env: Env, complain: Complain): Endpoints {
   const overrides = new Map(
@@ -37,6 +39,7 @@ export function resolveEndpoints(universe: string, env: Env, complain: Complain)
     oauth2: overrides.get('oauth2') ?? `https://oauth2.${universe}`,
     sts: overrides.get('sts') ?? `https://sts.${universe}/v1`,
     iamcredentials: overrides.get('iamcredentials') ?? `https://iamcredentials.${universe}/v1`,
+    iap: overrides.get('iap') ?? `https://iap.${universe}/v1`,
     // Sign-in lives on accounts.google.com in every universe that has it.
     accounts: overrides.get('accounts') ?? 'https://accounts.google.com',
     iamHost: `iam.${universe}`,

@@ -6,6 +6,9 @@ import { OAuthTokenEndpoint } from './google/oauth.ts';
 import { Http } from './http/client.ts';
 import type { MintedToken } from './tokens/check.ts';
 import { mintToken, type Reporter } from './tokens/mint.ts';
+import { probeIap } from './iap/probe.ts';
+import { ActionError, ApiError } from './errors.ts';
+import { displayUrl } from './urls.ts';
 
 /**
  * config → credential → token, set up once: the action mints once, the CLI once, and a long-lived agent calls
@@ -41,5 +44,57 @@ export function createMinter(
     : config.nameOf('service_account');
   const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
   report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ''}.`);
-  return { credential, http, mint: () => mintToken(config, credential, iam, report, now) };
+  if (config.choice) report.info(`Token: ${config.choice}`);
+  // The audience found from the app's sign-in redirect is found once, then every mint uses it.
+  let resolved: Promise<Config> | undefined;
+  const ready = (): Promise<Config> =>
+    (resolved ??= withFoundAudience(config, http, report).catch((error: unknown) => {
+      resolved = undefined;
+      throw error;
+    }));
+  return {
+    credential,
+    http,
+    mint: async () => {
+      const resolvedConfig = await ready();
+      try {
+        return await mintToken(resolvedConfig, credential, iam, report, now);
+      } catch (error) {
+        throw config.audienceFrom ? foundAudienceRefused(error, config) : error;
+      }
+    },
+  };
+}
+
+/**
+ * Google refuses to mint an ID token for the client the sign-in redirect named when that client is not the caller's
+ * to mint for: Google's managed client lives in Google's own project. The way out is a signed JWT.
+ */
+function foundAudienceRefused(error: unknown, config: Config): unknown {
+  if (!(error instanceof ApiError) || error.failure.code !== 'invalid_audience') return error;
+  const app = new URL(config.audienceFrom ?? '');
+  return new ActionError(
+    error.message,
+    `Fix: The audience was found from IAP's sign-in redirect at ${displayUrl(app)}, and Google will not mint your ID token for it: it is most likely Google's managed OAuth client, which no programmatic ID token can be for. Use a signed JWT instead: set ${config.nameOf('service_account')} to a service account you may impersonate (roles/iam.serviceAccountTokenCreator), which signs for ${app.origin}/*; or give ${config.nameOf('audience')} an OAuth client of your own that the app's programmaticClients lists.`,
+  );
+}
+
+/** An ID token with no audience given is for the OAuth client IAP's sign-in redirect names (one request, no token). */
+async function withFoundAudience(config: Config, http: Http, report: Reporter): Promise<Config> {
+  if (!config.audienceFrom) return config;
+  const shown = displayUrl(config.audienceFrom);
+  const probe = await probeIap(http, config.audienceFrom);
+  if (!probe.clientId) {
+    const answered =
+      probe.status === null
+        ? `did not answer (${probe.failure ?? 'no answer'})`
+        : `answered ${probe.status}${probe.from === 'iap' ? ' from IAP' : ''} without IAP's sign-in redirect to accounts.google.com`;
+    throw new ActionError(
+      `No audience was given, and none could be found: ${shown} ${answered}, so it names no OAuth client. Give ${config.nameOf('audience')} (the OAuth client ID IAP uses for the app), or check that ${shown} is the app behind IAP.`,
+    );
+  }
+  report.info(
+    `Audience: ${probe.clientId}, the OAuth client IAP's sign-in redirect at ${shown} names. If IAP refuses ID tokens for it, the app is on Google's managed client: a signed JWT (${config.nameOf('service_account')}) is then the way, or an allowlisted client of your own.`,
+  );
+  return { ...config, audience: probe.clientId, audienceFrom: undefined };
 }

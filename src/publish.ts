@@ -1,5 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { exportVariable, saveState, setOutput, summary } from '@actions/core';
+import { renderReport, type DoctorReport } from './doctor/report.ts';
 import type { AgentHandle } from './agent/launch.ts';
 import type { AgentReport } from './agent-main.ts';
 import type { Config } from './config.ts';
@@ -144,6 +145,23 @@ export async function writeSummary(minted: MintedToken, results: readonly SmokeR
 }
 
 /**
+ * The doctor's report: the verdict as a heading line, then the whole report as preformatted text (every character of
+ * it escaped: it quotes what servers said). Written whatever the verdict; a failure to write it is only a warning.
+ */
+export async function writeDoctorSummary(report: DoctorReport, env: Env): Promise<void> {
+  if (!env['GITHUB_STEP_SUMMARY']) return;
+  try {
+    await summary
+      .addHeading('IAP doctor', 3)
+      .addRaw(`<p>${report.verdict.works ? '✅' : '❌'} ${escapeHtml(report.verdict.text)}</p>`, true)
+      .addRaw(`<pre>${escapeHtml(renderReport(report)).replace(/<br>/g, '\n')}</pre>`, true)
+      .write();
+  } catch (error) {
+    log.warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
  * The summary is HTML (the toolkit writes cells as they are): everything in it is escaped, for a diagnosis quotes
  * what a server said, and any server can claim to be IAP.
  */
@@ -170,7 +188,7 @@ function buildSummary(minted: MintedToken, results: readonly SmokeResult[] | und
         ...results.map((result) =>
           row([
             result.ok ? '✅' : '❌',
-            `${result.method} ${result.url}`,
+            `${result.deny ? 'DENY' : result.method} ${result.url}`,
             result.status === null ? 'no answer' : String(result.status),
             result.from === 'iap' ? 'IAP' : result.from === 'app' ? 'the app' : '—',
             String(result.attempts),
@@ -179,7 +197,11 @@ function buildSummary(minted: MintedToken, results: readonly SmokeResult[] | und
         ),
       ]);
     const failed = results.filter((result) => result.diagnosis);
-    if (failed.length) summary.addList(failed.map((result) => escapeHtml(`${result.method} ${result.url}: ${result.diagnosis ?? ''}`)));
+    if (failed.length) {
+      summary.addList(
+        failed.map((result) => escapeHtml(`${result.deny ? 'DENY' : result.method} ${result.url}: ${result.diagnosis ?? ''}`)),
+      );
+    }
   }
   return summary;
 }

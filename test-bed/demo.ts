@@ -9,6 +9,9 @@ const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : 
 const { fake, deployerKey: keyFile } = await startWorld();
 const repoMember = REPO_MEMBER;
 
+/** Requests to Google's and GitHub's endpoints, not to the app behind IAP (smoke tests, the doctor's trials). */
+const googleRequests = () => fake.requests.filter((request) => !['iap', 'direct', 'public'].includes(request.endpoint)).length;
+
 async function scenario(
   title: string,
   yaml: string,
@@ -27,11 +30,11 @@ async function scenario(
     ),
   );
   before();
-  const startCount = fake.count();
+  const startCount = googleRequests();
   const result = await runAction(inputs, { env: { ...fake.env(), ...env } });
   console.log(bold('  log:'));
   for (const line of result.visibleLog.filter(Boolean)) console.log(`    ${line}`);
-  report(result, fake.count() - startCount);
+  report(result, googleRequests() - startCount);
   const token = result.outputs['token'];
   if (token) {
     const answer = await fetch(`${fake.appUrl}/`, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });
@@ -59,7 +62,17 @@ try {
   console.log(bold(`Fake Google and an IAP-protected app on ${fake.url}; the app's OAuth client is ${fake.iap.clientId}`));
 
   await scenario(
-    'Service-account key, no impersonation: one request, no IAM role needed',
+    "token_type auto (the default): only the app's URL; a signed JWT for https://HOST/*, signed locally by the key (no request to Google), then smoke-tested, and a DENY line checks that IAP refuses a stranger",
+    `with:\n  credentials_json: \${{ secrets.GCP_SA_KEY }}\n  app_url: ${fake.appUrl}\n  smoke_test_urls: |\n    ${fake.appUrl}/healthz\n    DENY ${fake.appUrl}/admin`,
+    {
+      credentials_json: JSON.stringify(keyFile),
+      app_url: fake.appUrl,
+      smoke_test_urls: `${fake.appUrl}/healthz\nDENY ${fake.appUrl}/admin`,
+    },
+  );
+
+  await scenario(
+    'Service-account key, no impersonation, an ID token for the OAuth client: one request, no IAM role needed',
     `with:\n  audience: ${fake.iap.clientId}\n  credentials_json: \${{ secrets.GCP_SA_KEY }}`,
     { audience: fake.iap.clientId, credentials_json: JSON.stringify(keyFile) },
   );
@@ -126,6 +139,19 @@ try {
       credentials_json: JSON.stringify(stranger.keyFile),
       smoke_test_urls: `${fake.appUrl}/healthz`,
       smoke_test_retry_for: '3',
+    },
+  );
+
+  fake.grant(fake.runIap.resource, `serviceAccount:${DEPLOYER}`, 'roles/iap.admin');
+  await scenario(
+    "doctor: true on a Cloud Run service with IAP on Google's managed OAuth client, whose run.app-style URL also answers around IAP",
+    `with:\n  credentials_json: \${{ secrets.GCP_SA_KEY }}\n  app_url: ${fake.runUrl}\n  doctor: true\n  doctor_also: ${fake.directUrl}/\n  iap_resource: ${fake.runIap.resource}`,
+    {
+      credentials_json: JSON.stringify(keyFile),
+      app_url: fake.runUrl,
+      doctor: 'true',
+      doctor_also: `${fake.directUrl}/`,
+      iap_resource: fake.runIap.resource,
     },
   );
 

@@ -15,17 +15,19 @@ Options:
   --no-browser            only print the sign-in URL
   --help`;
 
-export const TOKEN_HELP = `Usage: iap-token token --audience AUDIENCE [options] [--exec -- COMMAND ARGS…]
+export const TOKEN_HELP = `Usage: iap-token token (--url APP_URL | --audience AUDIENCE) [options] [--exec -- COMMAND ARGS…]
 
 Prints a token IAP accepts, and nothing else, on standard output:
-  curl -H "Authorization: Bearer $(iap-token token --audience AUDIENCE)" https://app.example.com/
+  curl -H "Authorization: Bearer $(iap-token token --url https://app.example.com)" https://app.example.com/
 With --exec, runs COMMAND once with the token in IAP_TOKEN instead, and exits with its exit code; nothing
 renews the token while it runs (an hour at most): for longer, use iap-token proxy.
 
 Options:
-  --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt, its URL (https://HOST/*)
-  --token-type TYPE          id_token (default) or signed_jwt
-  --lifetime SECONDS         a signed JWT's lifetime, 60 to 3600
+  --url APP_URL              the app behind IAP: the token kind and audience are found from it (a signed JWT for
+                             https://HOST/*; with a user's refresh token, an ID token for IAP's sign-in client)
+  --audience AUDIENCE        instead: the app's URL (https://HOST/*, a signed JWT) or its OAuth client ID (an ID token)
+  --token-type TYPE          auto (default: from the audience or URL), id_token or signed_jwt
+  --lifetime SECONDS         a signed JWT's lifetime, 60 to 3600 (default 3600)
   --credentials-file PATH    a credentials JSON file of any type (service-account key, authorized_user, …)
   --refresh-token TOKEN      a refresh token, with --client-id and --client-secret (see: iap-token login);
                              better: IAP_TOKEN_REFRESH_TOKEN in the environment
@@ -45,7 +47,7 @@ export const PROXY_HELP = `Usage: iap-token proxy --to ORIGIN [--audience AUDIEN
 
 Serves http://127.0.0.1:PORT and sends every request to ORIGIN through IAP with a token it keeps fresh (it mints
 again before each one expires), for test suites, load tests and tools that cannot set a header:
-  iap-token proxy --to https://app.example.com --token-type signed_jwt
+  iap-token proxy --to https://app.example.com
   curl http://127.0.0.1:PORT/api/health
 It runs until Ctrl-C (SIGINT) or SIGTERM. GET /.iap-token/healthz answers whether it has a token.
 
@@ -58,12 +60,33 @@ Options:
   --to ORIGIN                the app's origin, https://HOST[:PORT], no path
   --forward                  a forward proxy for browsers, for the hosts given with --host
   --host HOST                with --forward: a host behind IAP (or *.example.com); repeat for more
-  --audience AUDIENCE        the app's OAuth client ID; with --token-type signed_jwt it defaults to ORIGIN/*
-  --token-type TYPE          id_token (default) or signed_jwt
+  --audience AUDIENCE        default: ORIGIN/* (a signed JWT); an OAuth client ID gives an ID token
+  --token-type TYPE          auto (default), id_token or signed_jwt
   --listen HOST:PORT         where to listen (default 127.0.0.1:0, any free port); another address than loopback
                              lets anyone who reaches it through IAP as you
   --header NAME              authorization (default), or proxy-authorization for apps that read their own
                              Authorization header (the client's is then passed through untouched)
   --lifetime, --credentials-file, --refresh-token, --client-id, --client-secret, --service-account, --delegates:
+                             as for iap-token token
+  --help`;
+
+export const DOCTOR_HELP = `Usage: iap-token doctor URL [--also URL …] [--iap-resource NAME] [--json] [credential options]
+
+Diagnoses the IAP set-up of the app at URL, in layers, each saying what it checked:
+  1. without credentials: is IAP in front (its mark, its sign-in redirect)? which OAuth client? what resource?
+     and each --also URL (e.g. a Cloud Run service's run.app URL): does it answer around IAP?
+  2. with your credential: mints an ID token and a signed JWT, sends each to URL, shows what was sent (aud, email,
+     exp; never the token) and why IAP refused it, if it did
+  3. with read access: the app's IAP settings (its OAuth client, programmaticClients) and IAM policy; each read is
+     skipped, with the permission it needs, when not allowed
+It ends with a verdict (the token type and audience to use) and each problem with a gcloud line and Terraform.
+Exit status: 0 when a token got through IAP, 1 when none did, 2 for a usage error.
+
+Options:
+  --also URL                 another URL of the app that must not answer without IAP; repeat for more (10 at most)
+  --iap-resource NAME        projects/PROJECT_NUMBER/iap_web/… to read settings and policy (found for run.app URLs)
+  --json                     the report as JSON, for machines
+  --audience ID              an OAuth client ID to try ID tokens for (default: the one IAP's sign-in names)
+  --credentials-file, --refresh-token, --client-id, --client-secret, --service-account, --delegates, --lifetime:
                              as for iap-token token
   --help`;

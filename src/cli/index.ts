@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// iap-token login | token | proxy: the action's modules for a person at a terminal. Standard output carries only the
+// iap-token login | token | proxy | doctor: the action's modules for a person at a terminal. Standard output carries only the
 // result (the token, or the refresh token with its instructions); progress and errors go to standard error.
 import { explain, InputError } from '../errors.ts';
 import { redact, setMasker } from '../secrets.ts';
 import { UsageError } from './args.ts';
-import { LOGIN_HELP, PROXY_HELP, TOKEN_HELP } from './help.ts';
+import { DOCTOR_HELP, LOGIN_HELP, PROXY_HELP, TOKEN_HELP } from './help.ts';
 
 const HELP = `Usage: iap-token <command> [options]
 
@@ -12,6 +12,7 @@ Commands:
   login   sign in with a desktop OAuth client and get a refresh token for the action
   token   print a token IAP accepts, for curl and scripts (or run a command with it: --exec)
   proxy   serve a local proxy to an app behind IAP that adds a fresh token to every request
+  doctor  diagnose an app's IAP set-up: which token and audience get through, and how to fix what does not
 
 Run iap-token <command> --help for its options.`;
 
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   login: { run: async (...args) => (await import('./login.ts')).loginCommand(...args), help: LOGIN_HELP },
   token: { run: async (...args) => (await import('./token.ts')).tokenCommand(...args), help: TOKEN_HELP },
   proxy: { run: async (...args) => (await import('./proxy.ts')).proxyCommand(...args), help: PROXY_HELP },
+  doctor: { run: async (...args) => (await import('./doctor.ts')).doctorCommand(...args), help: DOCTOR_HELP },
 };
 
 /** Set by the bundler from package.json (scripts/bundle.mjs); absent when run from the sources. */

@@ -16,10 +16,14 @@ export const FLAG_OF: Partial<Record<InputName, string>> = {
   proxy_header: '--header',
   proxy_listen: '--listen',
   proxy_hosts: '--host',
+  app_url: '--url',
+  doctor_also: '--also',
+  iap_resource: '--iap-resource',
 };
 
 /** The flags of `iap-token token` (and every command that mints): the credential and the token asked for. */
 export const TOKEN_FLAGS = [
+  '--url',
   '--audience',
   '--token-type',
   '--lifetime',

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Config, CredentialSource, TokenType } from '../config.ts';
+import type { Config, CredentialSource, SmokeTarget, TokenType } from '../config.ts';
 import { isEmail } from '../email.ts';
 import { checkEndpointUrl, resolveEndpoints, type Env } from '../endpoints.ts';
 import { quote } from '../errors.ts';
@@ -7,7 +7,10 @@ import { registerSecret } from '../secrets.ts';
 import { audienceCovers, carriesTokens, displayUrl } from '../urls.ts';
 import { parseCredentialsFile } from './credentials-file.ts';
 import { parseCredentialsJson } from './key-file.ts';
-import { readSmokeConfig } from './smoke.ts';
+import { checkSmokeCoverage, readSmokeConfig } from './smoke.ts';
+import { chooseToken, readAppUrl, type KnownUrl } from './token-choice.ts';
+import { readDoctorConfig } from './doctor.ts';
+import { readBoolean } from './values.ts';
 import { proxyHosts, proxyTarget, readAgentConfig } from './agent.ts';
 import type { Context } from './context.ts';
 import { INPUT_DEFAULTS, type InputName, type InputReader, type Vocabulary } from './vocabulary.ts';
@@ -43,22 +46,25 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
   if (!DOMAIN.test(universe)) fail('universe', `must be a domain such as googleapis.com, got ${quote(universe)}`);
   const endpoints = resolveEndpoints(universe, env, words.complain);
 
-  const tokenType = readTokenType(ctx, input('token_type'));
-  // A proxy gives a signed JWT its natural audience: every path of its origin (the forward proxy's first host's; it
-  // mints one for each other host itself).
-  const target = proxyTarget(ctx);
-  const firstHost = proxyHosts(ctx)[0];
-  const implied = target ? `${target}/*` : firstHost && !firstHost.startsWith('*.') ? `https://${firstHost}/*` : '';
-  const givenAudience = input('audience') || (tokenType === 'signed_jwt' ? implied : '');
-  const audience = tokenType === 'signed_jwt' ? readUrlAudience(ctx, givenAudience) : readAudience(ctx, givenAudience);
-  const lifetimeSeconds = readLifetime(ctx, input('lifetime'), tokenType);
   const serviceAccount = optionalEmail(ctx, input('service_account'), 'service_account');
   const delegates = readDelegates(ctx, input('delegates'));
   if (delegates.length > 0 && !serviceAccount) {
     fail('delegates', `needs ${w.name('service_account')}: delegates are the chain from the caller to that service account.`);
   }
-
   const source = readSource(ctx, serviceAccount, endpoints.iamHost);
+  const appUrl = readAppUrl(ctx);
+  const smokeTargets = readSmokeConfig(input);
+  const known = knownUrl(ctx, appUrl, smokeTargets?.targets);
+  // Only a service account signs a JWT: a user's refresh token can only when it impersonates one.
+  const canSign = {
+    yes: source.kind !== 'refresh_token' || serviceAccount !== undefined,
+    because: `a user's refresh token (${source.origin})`,
+  };
+  const choice = chooseToken(ctx, known, canSign);
+  const { tokenType } = choice;
+  const audience =
+    tokenType === 'signed_jwt' ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? '' : readAudience(ctx, choice.audience);
+  const lifetimeSeconds = readLifetime(ctx, input('lifetime'), tokenType);
   if (tokenType === 'signed_jwt' && source.kind === 'refresh_token' && !serviceAccount) {
     fail(
       'service_account',
@@ -71,10 +77,15 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
       'has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded.',
     );
   }
-  const smoke = readSmokeConfig(input, tokenType === 'signed_jwt' ? (url) => audienceCovers(audience, url) : undefined);
+  if (smokeTargets && tokenType === 'signed_jwt') checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  const smoke = smokeTargets;
   return {
     tokenType,
     audience,
+    audienceFrom: choice.audienceFrom,
+    choice: choice.why,
+    appUrl: known?.url.href,
+    doctor: readDoctorConfig(ctx, known),
     lifetimeSeconds,
     source,
     serviceAccount,
@@ -106,17 +117,20 @@ function readAudience({ fail, words }: Context, audience: string): string {
   return audience;
 }
 
+/** The app's URL, where the user gave one: app_url, else the proxy's target, a forward-proxy host, a smoke-tested URL. */
+function knownUrl(ctx: Context, appUrl: URL | undefined, smoke: readonly SmokeTarget[] | undefined): KnownUrl | undefined {
+  const { words: w } = ctx;
+  if (appUrl) return { url: appUrl, from: w.name('app_url') };
+  const target = proxyTarget(ctx);
+  if (target) return { url: new URL(target), from: w.name('proxy_to') };
+  const host = proxyHosts(ctx).find((name) => !name.startsWith('*.'));
+  if (host) return { url: new URL(`https://${host}/`), from: w.name('proxy_hosts') };
+  const tested = smoke?.find((target) => !target.deny);
+  return tested ? { url: new URL(tested.url), from: w.name('smoke_test_urls') } : undefined;
+}
+
 /** The inputs that each name a credential source; at most one may be set. */
 const SOURCE_INPUTS = ['credentials_json', 'workload_identity_provider', 'refresh_token'] as const;
-
-function readTokenType({ fail }: Context, value: string): TokenType {
-  if (!value || value === 'id_token') return 'id_token';
-  if (value === 'signed_jwt') return 'signed_jwt';
-  return fail(
-    'token_type',
-    `must be id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(value)}`,
-  );
-}
 
 /** IAP takes a signed JWT's audience as the app's URL, exact or with a trailing path wildcard (`https://host/*`). */
 function readUrlAudience({ fail, words }: Context, audience: string): string {
@@ -315,13 +329,6 @@ function readDelegates({ fail }: Context, value: string): string[] {
     if (!isEmail(email)) fail('delegates', `${quote(email)} is not a service account email; list emails separated by commas or newlines.`);
   }
   return emails;
-}
-
-function readBoolean({ fail }: Context, value: string, name: InputName, fallback: boolean): boolean {
-  if (!value) return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  return fail(name, `must be true or false, got ${quote(value)}`);
 }
 
 function readExportVariable({ fail }: Context, value: string): string | undefined {

@@ -15,7 +15,7 @@ const SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i
 type Input = (name: InputName) => string;
 
 /** Reads the smoke_test_* inputs; `undefined` when no URL is given. All errors name the input. */
-export function readSmokeConfig(input: Input, coverage: ((url: URL) => string | undefined) | undefined): SmokeConfig | undefined {
+export function readSmokeConfig(input: Input): SmokeConfig | undefined {
   const targets = readTargets(input('smoke_test_urls'));
   const header = readHeaderChoice(input('smoke_test_header'));
   const headers = readHeaders(input('smoke_test_headers'), header);
@@ -23,17 +23,19 @@ export function readSmokeConfig(input: Input, coverage: ((url: URL) => string | 
   const retryForMs = readSeconds(input('smoke_test_retry_for'), 'smoke_test_retry_for', 300, 0, 3600) * 1000;
   const timeoutMs = readSeconds(input('smoke_test_timeout'), 'smoke_test_timeout', 30, 1, 600) * 1000;
   if (targets.length === 0) return undefined;
-  if (coverage) {
-    for (const target of targets) {
-      const problem = coverage(new URL(target.url));
-      if (problem) throw new InputError('smoke_test_urls', problem);
-    }
-  }
   return { targets, header, headers, expected, retryForMs, timeoutMs };
 }
 
+/** A signed JWT is good for the URLs its audience covers: every URL the token is sent to must be one (DENY lines get none). */
+export function checkSmokeCoverage(smoke: SmokeConfig, coverage: (url: URL) => string | undefined): void {
+  for (const target of smoke.targets) {
+    const problem = target.deny ? undefined : coverage(new URL(target.url));
+    if (problem) throw new InputError('smoke_test_urls', problem);
+  }
+}
+
 /**
- * One URL per line, `URL` or `METHOD URL`. No message quotes a line whole: a URL may carry a key in its query or a
+ * One URL per line, `URL`, `METHOD URL`, or `DENY URL` (called without a token; it passes only when IAP refuses it). No message quotes a line whole: a URL may carry a key in its query or a
  * password before its host; lines are named by number, URLs shown without userinfo and query.
  */
 function readTargets(value: string): SmokeTarget[] {
@@ -43,10 +45,15 @@ function readTargets(value: string): SmokeTarget[] {
     if (!line || line.startsWith('#')) continue;
     const where = `line ${index + 1}`;
     const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
-    const method = (match?.[1] ?? 'GET').toUpperCase();
+    const word = (match?.[1] ?? 'GET').toUpperCase();
+    const deny = word === 'DENY';
+    const method = deny ? 'GET' : word;
     const text = match?.[2] ?? line;
     if (!match || !METHODS.includes(method)) {
-      throw new InputError('smoke_test_urls', `each line is URL or METHOD URL (${METHODS.join(', ')}); ${where} is neither`);
+      throw new InputError(
+        'smoke_test_urls',
+        `each line is URL, METHOD URL (${METHODS.join(', ')}) or DENY URL (IAP must refuse it without a token); ${where} is none of these`,
+      );
     }
     let url: URL;
     try {
@@ -71,7 +78,7 @@ function readTargets(value: string): SmokeTarget[] {
         `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`,
       );
     }
-    targets.push({ method, url: url.toString() });
+    targets.push({ method, url: url.toString(), deny });
   }
   if (targets.length > 50) throw new InputError('smoke_test_urls', `lists ${targets.length} URLs; at most 50 are accepted`);
   return targets;

@@ -7,7 +7,8 @@ import type { Env } from '../endpoints.ts';
  */
 export const INPUT_DEFAULTS = {
   audience: '',
-  token_type: 'id_token',
+  token_type: 'auto',
+  app_url: '',
   lifetime: '',
   workload_identity_provider: '',
   workload_identity_audience: '',
@@ -31,6 +32,10 @@ export const INPUT_DEFAULTS = {
   proxy_header: 'authorization',
   proxy_listen: '127.0.0.1:0',
   proxy_hosts: '',
+  doctor: 'false',
+  doctor_fail_on_problem: 'false',
+  doctor_also: '',
+  iap_resource: '',
 } as const;
 
 export type InputName = keyof typeof INPUT_DEFAULTS;

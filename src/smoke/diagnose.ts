@@ -2,9 +2,9 @@ import type { Http, HttpResponse } from '../http/client.ts';
 import { decodeJwt } from '../jwt.ts';
 import type { MintedToken } from '../tokens/check.ts';
 import type { SmokeConfig, SmokeTarget } from '../config.ts';
-import { displayUrl } from '../urls.ts';
 import { fromIap } from './classify.ts';
 import { iapRefusal } from '../iap/answers.ts';
+import { probeIap } from '../iap/probe.ts';
 
 interface Failed {
   readonly target: SmokeTarget;
@@ -76,6 +76,9 @@ async function iapRefusedToken(failed: Failed, response: HttpResponse): Promise<
       const claim = decodeJwt(minted.token)?.claims['aud'];
       const aud = typeof claim === 'string' ? claim : minted.audience;
       const url = new URL(failed.target.url);
+      if (clientId && clientId === aud) {
+        return `${quoted}\nFix: the token is for ${aud}, the very client IAP signs people in with, and IAP still refuses it: this app is on Google's managed OAuth client, which refuses programmatic ID tokens unless their client is on the app's programmaticClients list. Use token_type: signed_jwt with audience ${url.origin}/* (it needs no OAuth client), or allowlist an OAuth client you own and mint for it (iap-token doctor ${url.origin} shows both).`;
+      }
       const expected = clientId
         ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist`
         : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
@@ -103,23 +106,8 @@ async function iapRefusedToken(failed: Failed, response: HttpResponse): Promise<
  * explain an audience refusal, and without the token.
  */
 async function signInClientId(failed: Failed): Promise<string | undefined> {
-  try {
-    const { response } = await failed.http.send({
-      what: `Sign-in probe of ${displayUrl(failed.target.url)}`,
-      method: 'GET',
-      url: failed.target.url,
-      retry: { attempts: 1, timeoutMs: failed.config.timeoutMs },
-    });
-    const location = response.headers['location'];
-    if (response.status < 300 || response.status > 399 || typeof location !== 'string') return undefined;
-    // Only IAP's own sign-in redirect names the client IAP uses; any other server could name any client.
-    const signIn = new URL(location, failed.target.url);
-    if (signIn.protocol !== 'https:' || signIn.hostname !== 'accounts.google.com') return undefined;
-    const clientId = signIn.searchParams.get('client_id') ?? '';
-    return /^[\w.-]+\.apps\.googleusercontent\.com$/.test(clientId) ? clientId : undefined;
-  } catch {
-    return undefined;
-  }
+  const probe = await probeIap(failed.http, failed.target.url, { retry: { attempts: 1, timeoutMs: failed.config.timeoutMs } });
+  return probe.clientId;
 }
 
 function safeLocation(location: string): string {

@@ -1,6 +1,7 @@
 import { ActionError, ApiError } from '../errors.ts';
 import { redact } from '../secrets.ts';
-import type { Http, HttpResponse } from '../http/client.ts';
+import type { Http, HttpResponse, RetryPolicy } from '../http/client.ts';
+import { probeIap, type IapProbe } from '../iap/probe.ts';
 import type { MintedToken } from '../tokens/check.ts';
 import { canRetrySafely, fromIap, statusIn } from './classify.ts';
 import type { SmokeConfig, SmokeTarget } from '../config.ts';
@@ -18,6 +19,8 @@ export interface SmokeResult {
   readonly ms: number;
   /** Who gave the final answer: IAP itself (X-Goog-IAP-Generated-Response), the app behind it, or nobody. */
   readonly from: 'iap' | 'app' | null;
+  /** A `DENY URL` line: sent without a token, it passes when IAP refuses it. */
+  readonly deny?: boolean;
   /** What went wrong and what to do, when not ok. */
   readonly diagnosis?: string;
 }
@@ -34,6 +37,7 @@ export async function runSmokeTests(
 ): Promise<SmokeResult[]> {
   return Promise.all(
     config.targets.map(async (target) => {
+      if (target.deny) return checkDenied(target, config, http, log, now);
       // An ID token is good at every IAP app on its OAuth client, for an hour: it goes only where IAP answers.
       if (minted.kind === 'id_token') {
         const refusal = await iapGate(target, config, http, now);
@@ -60,48 +64,64 @@ async function iapGate(
 ): Promise<{ result: SmokeResult; why: string } | undefined> {
   const started = now();
   const shown = displayUrl(target.url);
-  let response: HttpResponse | undefined;
-  let attempts: number;
-  try {
-    ({ response, attempts } = await http.send({
-      what: `IAP check of ${shown} (no token)`,
-      method: 'GET',
-      url: target.url,
-      headers: config.headers,
-      retry: { ...SMOKE_POLICY, timeoutMs: config.timeoutMs, budgetMs: config.retryForMs },
-    }));
-  } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    attempts = error.attempts;
-  }
-  if (response && (fromIap(response) || signsInWithGoogle(response))) return undefined;
-  const why = response
-    ? `${shown} answered ${response.status} without IAP's mark (X-Goog-IAP-Generated-Response) or its sign-in redirect`
-    : `${shown} did not answer`;
+  const probe = await probeIap(http, target.url, { headers: config.headers, retry: probePolicy(config) });
+  if (probe.from === 'iap') return undefined;
+  const why =
+    probe.status !== null
+      ? `${shown} answered ${probe.status} without IAP's mark (X-Goog-IAP-Generated-Response) or its sign-in redirect`
+      : `${shown} did not answer`;
   const diagnosis = `IAP does not answer for this URL, so the ID token was not sent: ${why}. An ID token is accepted by every IAP app on its OAuth client for an hour, so it goes only to URLs behind IAP; check the URL (a typo, a staging host, an app without IAP).`;
+  return { why, result: probeResult(target, probe, false, Math.round(now() - started), diagnosis) };
+}
+
+/** Retries for a request without a token: IAP's own answers are final, 5xx and dropped connections heal. */
+function probePolicy(config: SmokeConfig): Partial<RetryPolicy> {
+  return { ...SMOKE_POLICY, timeoutMs: config.timeoutMs, budgetMs: config.retryForMs };
+}
+
+function probeResult(target: SmokeTarget, probe: IapProbe, ok: boolean, ms: number, diagnosis?: string): SmokeResult {
   return {
-    why,
-    result: {
-      method: target.method,
-      url: shown,
-      status: response?.status ?? null,
-      ok: false,
-      attempts,
-      ms: Math.round(now() - started),
-      from: response ? 'app' : null,
-      diagnosis,
-    },
+    method: target.method,
+    url: displayUrl(target.url),
+    ...(target.deny ? { deny: true } : {}),
+    status: probe.status,
+    ok,
+    attempts: probe.attempts,
+    ms,
+    from: probe.from,
+    ...(diagnosis ? { diagnosis } : {}),
   };
 }
 
-function signsInWithGoogle(response: HttpResponse): boolean {
-  const location = response.headers['location'];
-  if (response.status < 300 || response.status > 399 || typeof location !== 'string') return false;
-  try {
-    return new URL(location).hostname === 'accounts.google.com';
-  } catch {
-    return false;
-  }
+/** IAP's answers to a stranger: its sign-in redirect, 401 or 403. */
+const REFUSALS = new Set([302, 303, 307, 401, 403]);
+
+/**
+ * A `DENY URL` line: the URL is called without any token, and passes only when IAP itself turns the stranger away, so
+ * a deploy that exposes the app (IAP switched off, a bypassing route) fails the job.
+ */
+async function checkDenied(
+  target: SmokeTarget,
+  config: SmokeConfig,
+  http: Http,
+  log: (line: string) => void,
+  now: () => number,
+): Promise<SmokeResult> {
+  const started = now();
+  const shown = displayUrl(target.url);
+  const probe = await probeIap(http, target.url, { headers: config.headers, retry: probePolicy(config) });
+  const ms = Math.round(now() - started);
+  const ok = probe.from === 'iap' && probe.status !== null && REFUSALS.has(probe.status);
+  const answer = probe.status === null ? 'no answer' : `${probe.status} from ${probe.from === 'iap' ? 'IAP' : 'the app'}`;
+  log(`${ok ? '✓' : '✗'} DENY ${shown}: ${answer} without a token`);
+  if (ok) return probeResult(target, probe, true, ms);
+  const diagnosis =
+    probe.status === null
+      ? `No answer within the retry window (${config.retryForMs / 1000} s): ${probe.failure ?? 'unknown error'}; whether IAP refuses strangers is unknown.`
+      : probe.from === 'iap'
+        ? `IAP answered ${probe.status} to a request without a token; expected its sign-in redirect, 401 or 403.`
+        : `IAP is not enforced here: the URL answered ${probe.status} to a request without any token, and not from IAP (no X-Goog-IAP-Generated-Response, no sign-in redirect). Check that IAP is on for this app and that no route reaches it around IAP (a run.app URL with ingress all and allUsers invoker, a second load balancer). iap-token doctor URL --also URL checks both.`;
+  return probeResult(target, probe, false, ms, diagnosis);
 }
 
 async function runOne(
@@ -160,6 +180,6 @@ async function runOne(
 export function smokeFailure(results: readonly SmokeResult[]): ActionError | undefined {
   const failed = results.filter((result) => !result.ok);
   if (failed.length === 0) return undefined;
-  const lines = failed.map((result) => `${result.method} ${result.url}: ${result.diagnosis ?? 'failed'}`);
+  const lines = failed.map((result) => `${result.deny ? 'DENY' : result.method} ${result.url}: ${result.diagnosis ?? 'failed'}`);
   return new ActionError(`Smoke test failed for ${failed.length} of ${results.length} URL(s); no outputs were set.\n${lines.join('\n')}`);
 }

@@ -14,13 +14,7 @@ export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
     return apiError(400, 'INVALID_ARGUMENT', 'The project in the resource name must be "-"; replacing it with a project ID is invalid.');
   }
   const caller = fake.identify(req.headers['authorization']);
-  if (!caller) {
-    return apiError(
-      401,
-      'UNAUTHENTICATED',
-      'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
-    );
-  }
+  if (!caller) return unauthenticated();
   if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
     return apiError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received. Content-Type must be application/json.');
   }
@@ -41,11 +35,8 @@ export function handleIamCredentials(fake: FakeGoogle, req: Req): Reply {
       return apiError(400, 'INVALID_ARGUMENT', `Invalid delegate "${String(name)}": expected projects/-/serviceAccounts/EMAIL.`);
     delegates.push(delegate);
   }
-  if (caller.kind === 'user' && !caller.scopes.includes('https://www.googleapis.com/auth/cloud-platform')) {
-    return apiError(403, 'PERMISSION_DENIED', 'Request had insufficient authentication scopes.', [
-      { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ACCESS_TOKEN_SCOPE_INSUFFICIENT', domain: 'googleapis.com' },
-    ]);
-  }
+  const unscoped = scopeInsufficient(caller);
+  if (unscoped) return unscoped;
   if (method === 'generateAccessToken') return generateAccessToken(fake, caller, delegates, email, body);
   if (method === 'signJwt') return signJwt(fake, caller, delegates, email, body);
   if (method !== 'generateIdToken') return apiError(501, 'UNIMPLEMENTED', `${method} is not in this fake yet.`);
@@ -121,8 +112,30 @@ function checkChain(fake: FakeGoogle, caller: Identity, delegates: string[], tar
   return undefined;
 }
 
-function permissionDenied(permission: string): Reply {
-  return apiError(403, 'PERMISSION_DENIED', `Permission '${permission}' denied on resource (or it may not exist).`, [
+/** Google's answer to a request with no valid access token (shared with IAP's admin API, which checks callers alike). */
+export function unauthenticated(): Reply {
+  return apiError(
+    401,
+    'UNAUTHENTICATED',
+    'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+  );
+}
+
+/** A user's token without the cloud-platform scope reaches no Cloud API, whatever roles the user holds. */
+export function scopeInsufficient(caller: Identity): Reply | undefined {
+  if (caller.kind !== 'user' || caller.scopes.includes('https://www.googleapis.com/auth/cloud-platform')) return undefined;
+  return apiError(403, 'PERMISSION_DENIED', 'Request had insufficient authentication scopes.', [
+    { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ACCESS_TOKEN_SCOPE_INSUFFICIENT', domain: 'googleapis.com' },
+  ]);
+}
+
+/**
+ * A denied permission, worded as Google does: IAM Credentials leaves the resource out; IAP's admin API names it.
+ * Either way "(or it may not exist)": a missing resource is not told apart from a forbidden one.
+ */
+export function permissionDenied(permission: string, resource?: string): Reply {
+  const on = resource === undefined ? 'resource' : `resource '${resource}'`;
+  return apiError(403, 'PERMISSION_DENIED', `Permission '${permission}' denied on ${on} (or it may not exist).`, [
     {
       '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
       reason: 'IAM_PERMISSION_DENIED',

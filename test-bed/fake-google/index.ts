@@ -1,1 +1,10 @@
-export { FakeGoogle, ROLE_PERMISSIONS, type Endpoint, type Fault, type Identity } from './server.ts';
+export {
+  FakeGoogle,
+  PROJECT_NUMBER,
+  ROLE_PERMISSIONS,
+  type AnyEndpoint,
+  type Endpoint,
+  type Fault,
+  type IapApp,
+  type Identity,
+} from './server.ts';

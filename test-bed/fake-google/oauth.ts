@@ -64,7 +64,12 @@ function refreshGrant(fake: FakeGoogle, form: Record<string, unknown>): Reply {
   const grant = fake.refreshTokens.get(text(form['refresh_token']));
   if (!grant || grant.clientId !== clientId) return oauthError(400, 'invalid_grant', 'Token has been expired or revoked.');
   const audience = form['audience'] ?? form['target_audience'];
-  const knownAudiences = [fake.iap.clientId, ...fake.iap.programmaticClients, ...fake.oauthClients.keys()];
+  const knownAudiences = [
+    fake.iap.clientId,
+    ...fake.iap.programmaticClients,
+    ...fake.runIap.programmaticClients,
+    ...fake.oauthClients.keys(),
+  ];
   if (audience !== undefined && !knownAudiences.includes(text(audience))) {
     return oauthError(400, 'invalid_audience', 'The audience client and the client need to be in the same project.');
   }
@@ -143,7 +148,12 @@ function authorizationCodeGrant(fake: FakeGoogle, form: Record<string, unknown>)
   if (createHash('sha256').update(verifier).digest('base64url') !== issued.challenge)
     return oauthError(400, 'invalid_grant', 'Invalid code verifier.');
   const audience = form['audience'] === undefined ? clientId : text(form['audience']);
-  const knownAudiences = [fake.iap.clientId, ...fake.iap.programmaticClients, ...fake.oauthClients.keys()];
+  const knownAudiences = [
+    fake.iap.clientId,
+    ...fake.iap.programmaticClients,
+    ...fake.runIap.programmaticClients,
+    ...fake.oauthClients.keys(),
+  ];
   if (!knownAudiences.includes(audience))
     return oauthError(400, 'invalid_audience', 'The audience client and the client need to be in the same project.');
   const scopes = ['openid', 'email'];

@@ -9,17 +9,26 @@ import { handleAuthorize, handleOAuthToken } from './oauth.ts';
 import { handleSts } from './sts.ts';
 import { handleIamCredentials } from './iam.ts';
 import { handleGitHubOidc } from './github.ts';
-import { handleIapApp, handlePublic } from './iap.ts';
+import { handleDirect, handleIapApp, handlePublic } from './iap.ts';
+import { handleIapAdmin } from './iap-admin.ts';
 import { handleMetadata } from './metadata.ts';
 import { handleStream, handleUpgrade } from './streams.ts';
 
 /**
  * A fake Google on 127.0.0.1 for tests and the demo: the OAuth token endpoint, STS, IAM Credentials, GitHub's OIDC
- * endpoint and an IAP-protected app, following ../shared/google-wire-formats.md. It signs real RS256 JWTs with keys
- * it generates, checks requests as strictly as Google does, counts them, and injects faults per endpoint.
+ * endpoint, two IAP-protected apps (one on a custom OAuth client; one directly on Cloud Run, on Google's managed
+ * client), that Cloud Run service's URL with no IAP in front, and IAP's read-only admin API, following
+ * ../shared/google-wire-formats.md. It signs real RS256 JWTs with keys it generates, checks requests as strictly as
+ * Google does, counts them, and injects faults per endpoint.
  */
 
 export type Endpoint = 'oauth2' | 'sts' | 'iamcredentials' | 'github' | 'iap' | 'metadata' | 'accounts' | 'public';
+
+/**
+ * Every endpoint the fake counts and injects faults into: Endpoint, and the Cloud Run URL without IAP and IAP's admin
+ * API. Kept apart from Endpoint so that code switching over Endpoint exhaustively (the fault matrix) still compiles.
+ */
+export type AnyEndpoint = Endpoint | 'direct' | 'iapAdmin';
 
 export interface Req {
   /** The origin the client addressed (scheme and Host header), as Google checks an assertion's audience. */
@@ -88,7 +97,26 @@ export const ROLE_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
   ],
   'roles/iam.serviceAccountOpenIdTokenCreator': ['iam.serviceAccounts.getOpenIdToken'],
   'roles/iam.workloadIdentityUser': ['iam.serviceAccounts.getAccessToken', 'iam.serviceAccounts.getOpenIdToken'],
+  // IAP's admin API, read-only: what a doctor needs to show an app's settings and who may pass.
+  'roles/iap.settingsAdmin': ['iap.webServices.getSettings'],
+  'roles/iap.admin': ['iap.webServices.getSettings', 'iap.webServices.getIamPolicy'],
+  'roles/iam.securityReviewer': ['iap.webServices.getIamPolicy'],
 };
+
+/** The project that owns the fake's IAP apps, by number, as IAP's resource names spell it. */
+export const PROJECT_NUMBER = '123456789012';
+
+/**
+ * One app behind IAP, as its gate and IAP's admin API read it: the protected resource's name, the OAuth client IAP
+ * uses, the clients allowlisted for programmatic access, and who holds roles/iap.httpsResourceAccessor from when (a
+ * grant propagates, as IAM's do).
+ */
+export interface IapApp {
+  resource: string;
+  clientId: string;
+  programmaticClients: string[];
+  readonly accessors: Map<string, number>;
+}
 
 export class FakeGoogle {
   url = '';
@@ -104,15 +132,17 @@ export class FakeGoogle {
    * reset() keeps it, so a credential from an earlier test that shows up in a later test's log is still a leak.
    */
   readonly secrets = new Set<string>();
-  readonly requests: Array<{ endpoint: Endpoint; method: string; path: string; query: URLSearchParams; at: number }> = [];
-  readonly faults = new Map<Endpoint, Fault[]>();
+  readonly requests: Array<{ endpoint: AnyEndpoint; method: string; path: string; query: URLSearchParams; at: number }> = [];
+  readonly faults = new Map<AnyEndpoint, Fault[]>();
   /** Requests being handled now, and the most ever handled at once, per endpoint: proof of parallel callers. */
-  readonly inFlight = new Map<Endpoint, number>();
-  readonly maxInFlight = new Map<Endpoint, number>();
+  readonly inFlight = new Map<AnyEndpoint, number>();
+  readonly maxInFlight = new Map<AnyEndpoint, number>();
   /** What reached the app behind IAP: the path and the Authorization header IAP passed on. */
   readonly appRequests: Array<{ path: string; method: string; authorization: string | null }> = [];
   /** What reached the public origin beside the app (no IAP): the host and every credential header it was sent. */
   readonly publicRequests: Array<{ host: string; path: string; authorization: string | null; proxyAuthorization: string | null }> = [];
+  /** What reached the Cloud Run URL with no IAP in front (/direct), open or not: every credential header it was sent. */
+  readonly directRequests: Array<{ host: string; path: string; authorization: string | null; proxyAuthorization: string | null }> = [];
   /** The runner's bearer token for GitHub's OIDC endpoint, and the claims of the job it vouches for. */
   readonly githubRequestToken = `ghs_${randomBytes(24).toString('hex')}`;
   githubClaims: Record<string, unknown> = {
@@ -124,17 +154,39 @@ export class FakeGoogle {
     workflow_ref: 'octo-org/deploy-app/.github/workflows/deploy.yml@refs/heads/main',
     sub: 'repo:octo-org/deploy-app:ref:refs/heads/main',
   };
-  /** The IAP-protected app: the OAuth client IAP uses, others allowlisted, and who holds httpsResourceAccessor. */
-  readonly iap = {
+  /**
+   * The IAP-protected app at /app: IAP on a load balancer's backend service, with a custom OAuth client of the
+   * project's own, which IAP accepts ID tokens for as well as those for allowlisted clients.
+   */
+  readonly iap: IapApp = {
+    resource: `projects/${PROJECT_NUMBER}/iap_web/compute/services/5555555555555`,
     clientId: '1234567890-iapclient.apps.googleusercontent.com',
-    programmaticClients: [] as string[],
-    /** Members holding roles/iap.httpsResourceAccessor, and from when (a grant propagates, as IAM's do). */
+    programmaticClients: [],
     accessors: new Map<string, number>(),
   };
+  /**
+   * The app at /run: IAP directly on a Cloud Run service, on Google's managed OAuth client. A browser signs in with
+   * that client, but IAP refuses a programmatic ID token for it: only allowlisted clients, or a signed JWT, get through.
+   * Behind IAP, Cloud Run itself answers 403 unless IAP's service agent holds roles/run.invoker (`invokerGranted`).
+   */
+  readonly runIap: IapApp & { invokerGranted: boolean } = {
+    resource: `projects/${PROJECT_NUMBER}/iap_web/cloud_run-europe-west1/services/hello`,
+    clientId: '123456789012-iapmanaged.apps.googleusercontent.com',
+    programmaticClients: [],
+    accessors: new Map<string, number>(),
+    invokerGranted: true,
+  };
+  /** The Cloud Run service's own run.app URL at /direct, around the load balancer: open (allUsers, ingress all) or not. */
+  readonly direct = { open: true };
 
-  /** Grants roles/iap.httpsResourceAccessor to `member`, effective after `propagationMs`. */
+  /** Grants roles/iap.httpsResourceAccessor on /app to `member`, effective after `propagationMs`. */
   allow(member: string, propagationMs = 0): void {
     this.iap.accessors.set(member, propagationMs > 0 ? this.now() + propagationMs : 0);
+  }
+
+  /** Grants roles/iap.httpsResourceAccessor on /run to `member`, effective after `propagationMs`. */
+  allowRun(member: string, propagationMs = 0): void {
+    this.runIap.accessors.set(member, propagationMs > 0 ? this.now() + propagationMs : 0);
   }
   /** Desktop OAuth clients (id → secret) and the refresh tokens they issued. */
   readonly oauthClients = new Map<string, string>();
@@ -226,6 +278,7 @@ export class FakeGoogle {
       GHA_ENDPOINT_OVERRIDE_sts: `${base('sts')}/sts/v1`,
       GHA_ENDPOINT_OVERRIDE_iamcredentials: `${base('iamcredentials')}/iamcredentials/v1`,
       GHA_ENDPOINT_OVERRIDE_accounts: base('accounts'),
+      GHA_ENDPOINT_OVERRIDE_iap: `${base('iap')}/iap/v1`,
       ACTIONS_ID_TOKEN_REQUEST_URL: `${base('github')}/github/oidc?api-version=2.0`,
       ACTIONS_ID_TOKEN_REQUEST_TOKEN: this.githubRequestToken,
     };
@@ -238,6 +291,16 @@ export class FakeGoogle {
 
   get appUrl(): string {
     return `${this.url}/app`;
+  }
+
+  /** The app directly on Cloud Run behind IAP (Google's managed OAuth client). */
+  get runUrl(): string {
+    return `${this.url}/run`;
+  }
+
+  /** The same Cloud Run service's run.app URL, with no IAP in front. */
+  get directUrl(): string {
+    return `${this.url}/direct`;
   }
 
   /** A service account with one key; returns the key file as Google would let you download it. */
@@ -306,7 +369,7 @@ export class FakeGoogle {
   /**
    * Forgets everything the last test did: returns every piece of state to the baseline (markBaseline(), else the state
    * as constructed) and forgets the traffic (forgetRequests()). Objects that were there at the baseline (service
-   * accounts, providers, signIn, metadata, iap) are restored in place, so references to them stay live; anything added
+   * accounts, providers, signIn, metadata, iap, runIap, direct) are restored in place, so references to them stay live; anything added
    * since is removed. Only `secrets` is kept, and keeps growing: it is every credential ever handed out, for leak checks.
    */
   reset(): void {
@@ -341,9 +404,10 @@ export class FakeGoogle {
       base.authorizationCodes.map(([code, issued]) => [code, { ...issued }]),
     );
     this.githubClaims = structuredClone(base.githubClaims);
-    this.iap.clientId = base.iap.clientId;
-    this.iap.programmaticClients = [...base.iap.programmaticClients];
-    refill(this.iap.accessors, base.iap.accessors);
+    restoreIapApp(this.iap, base.iap);
+    restoreIapApp(this.runIap, base.runIap);
+    this.runIap.invokerGranted = base.runIap.invokerGranted;
+    restoreFields(this.direct, { ...base.direct });
     restoreFields(this.signIn, { ...base.signIn });
     restoreFields(this.metadata, { ...base.metadata });
     this.now = base.now;
@@ -360,6 +424,7 @@ export class FakeGoogle {
     this.requests.length = 0;
     this.appRequests.length = 0;
     this.publicRequests.length = 0;
+    this.directRequests.length = 0;
     this.faults.clear();
     this.inFlight.clear();
     this.maxInFlight.clear();
@@ -377,7 +442,9 @@ export class FakeGoogle {
       refreshTokens: [...this.refreshTokens].map(([token, grant]) => [token, copyRefreshGrant(grant)]),
       authorizationCodes: [...this.authorizationCodes].map(([code, issued]) => [code, { ...issued }]),
       githubClaims: structuredClone(this.githubClaims),
-      iap: { clientId: this.iap.clientId, programmaticClients: [...this.iap.programmaticClients], accessors: [...this.iap.accessors] },
+      iap: snapshotIapApp(this.iap),
+      runIap: { ...snapshotIapApp(this.runIap), invokerGranted: this.runIap.invokerGranted },
+      direct: { ...this.direct },
       signIn: { ...this.signIn },
       metadata: { ...this.metadata },
       now: this.now,
@@ -386,11 +453,11 @@ export class FakeGoogle {
     };
   }
 
-  inject(endpoint: Endpoint, ...faults: Fault[]): void {
+  inject(endpoint: AnyEndpoint, ...faults: Fault[]): void {
     this.faults.set(endpoint, [...(this.faults.get(endpoint) ?? []), ...faults]);
   }
 
-  count(endpoint?: Endpoint): number {
+  count(endpoint?: AnyEndpoint): number {
     return endpoint ? this.requests.filter((r) => r.endpoint === endpoint).length : this.requests.length;
   }
 
@@ -471,7 +538,7 @@ export class FakeGoogle {
     }
   }
 
-  #handle(endpoint: Endpoint, req: Req): Reply {
+  #handle(endpoint: AnyEndpoint, req: Req): Reply {
     switch (endpoint) {
       case 'oauth2':
         return handleOAuthToken(this, req);
@@ -489,6 +556,10 @@ export class FakeGoogle {
         return handleAuthorize(this, req);
       case 'public':
         return handlePublic(this, req);
+      case 'direct':
+        return handleDirect(this, req);
+      case 'iapAdmin':
+        return handleIapAdmin(this, req);
     }
   }
 }
@@ -509,16 +580,39 @@ interface Baseline {
     readonly [string, { clientId: string; redirectUri: string; challenge: string; email: string }]
   >;
   readonly githubClaims: Record<string, unknown>;
-  readonly iap: {
-    readonly clientId: string;
-    readonly programmaticClients: readonly string[];
-    readonly accessors: ReadonlyArray<readonly [string, number]>;
-  };
+  readonly iap: IapAppFields;
+  readonly runIap: IapAppFields & { readonly invokerGranted: boolean };
+  readonly direct: { open: boolean };
   readonly signIn: { email: string; consent: boolean };
   readonly metadata: { serviceAccount: string | undefined };
   readonly now: () => number;
   readonly idTokenLifetimeS: number;
   readonly accessTokenLifetimeS: number;
+}
+
+/** An IapApp's fields as a baseline holds them: copies, with the accessors as entries. */
+interface IapAppFields {
+  readonly resource: string;
+  readonly clientId: string;
+  readonly programmaticClients: readonly string[];
+  readonly accessors: ReadonlyArray<readonly [string, number]>;
+}
+
+function snapshotIapApp(app: IapApp): IapAppFields {
+  return {
+    resource: app.resource,
+    clientId: app.clientId,
+    programmaticClients: [...app.programmaticClients],
+    accessors: [...app.accessors],
+  };
+}
+
+/** Restores `app` in place: its accessors map stays the same object, for code that holds it. */
+function restoreIapApp(app: IapApp, fields: IapAppFields): void {
+  app.resource = fields.resource;
+  app.clientId = fields.clientId;
+  app.programmaticClients = [...fields.programmaticClients];
+  refill(app.accessors, fields.accessors);
 }
 
 function copyProvider(provider: Provider): Provider {
@@ -548,12 +642,15 @@ export function memberOf(identity: Exclude<Identity, { kind: 'federated' }>): st
   return identity.kind === 'user' ? `user:${identity.email}` : `serviceAccount:${identity.email}`;
 }
 
-function routeOf(path: string): Endpoint | undefined {
+function routeOf(path: string): AnyEndpoint | undefined {
   if (path === '/oauth2/token') return 'oauth2';
   if (path === '/sts/v1/token') return 'sts';
   if (path.startsWith('/iamcredentials/v1/')) return 'iamcredentials';
   if (path === '/github/oidc') return 'github';
-  if (path === '/app' || path.startsWith('/app/')) return 'iap';
+  // Both apps behind IAP count as one endpoint: IAP's front end, whichever resource it protects.
+  if (path === '/app' || path.startsWith('/app/') || path === '/run' || path.startsWith('/run/')) return 'iap';
+  if (path === '/direct' || path.startsWith('/direct/')) return 'direct';
+  if (path.startsWith('/iap/v1/')) return 'iapAdmin';
   if (path.startsWith('/computeMetadata/')) return 'metadata';
   if (path.startsWith('/public/')) return 'public';
   if (path === '/o/oauth2/v2/auth') return 'accounts';
@@ -595,7 +692,7 @@ export function oauthError(status: number, error: string, description: string): 
   return { status, body: { error, error_description: description } };
 }
 
-/** Google's API-style error (IAM Credentials). */
+/** Google's API-style error (IAM Credentials, IAP's admin API). */
 export function apiError(code: number, status: string, message: string, details?: Array<Record<string, unknown>>): Reply {
   return { status: code, body: { error: { code, message, status, ...(details ? { details } : {}) } } };
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { iapGate } from './iap.ts';
+import { appSite, iapGate } from './iap.ts';
 import type { FakeGoogle, Reply } from './server.ts';
 
 /**
@@ -34,7 +34,7 @@ export function patternSha256(bytes: number): string {
 
 function gate(fake: FakeGoogle, req: IncomingMessage, path: string): Reply | undefined {
   const scheme = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
-  const passed = iapGate(fake, { origin: `${scheme}://${req.headers.host ?? 'unknown'}`, path, headers: req.headers });
+  const passed = iapGate(fake, appSite(fake), { origin: `${scheme}://${req.headers.host ?? 'unknown'}`, path, headers: req.headers });
   if ('status' in passed) return passed;
   fake.appRequests.push({ path, method: req.method ?? 'GET', authorization: passed.ownAuthorization });
   return undefined;

@@ -1,0 +1,465 @@
+import { describe, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DoctorReport } from '../src/doctor/report.ts';
+import { UNDER_TEST } from '../test-bed/runner.ts';
+import { claimsOf, DEPLOYER, useWorld } from './e2e-helpers.ts';
+
+/**
+ * `iap-token doctor URL` and `iap-token token --url URL`, run from the bundle of the current src/ as npx would, against
+ * the fake Google: /app (IAP on a custom OAuth client), /run (IAP directly on Cloud Run, on Google's managed client),
+ * /direct (the Cloud Run service's own URL, no IAP) and IAP's admin API.
+ */
+
+const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
+const ACCESSOR = 'roles/iap.httpsResourceAccessor';
+const SA_MEMBER = `serviceAccount:${DEPLOYER}`;
+const ALLOWED_CLIENT = '42-allowed.apps.googleusercontent.com';
+/** A JWT, whole or in part: none may ever show in what the doctor prints. */
+const JWT = /eyJ[A-Za-z0-9_-]{10,}\./;
+
+let dir: string;
+let keyPath: string;
+const world = useWorld((w) => {
+  dir = mkdtempSync(join(tmpdir(), 'iap-token-doctor-'));
+  keyPath = join(dir, 'deployer.json');
+  writeFileSync(keyPath, JSON.stringify(w.deployerKey));
+});
+
+interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/** The CLI as a person runs it: HOME is a fresh folder, so no gcloud credentials of this machine are picked up. */
+function cli(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    }),
+  );
+}
+
+/** Nothing secret in either stream: no JWT, and none of the credentials the fake handed out or was given. */
+function expectNoSecrets(run: CliRun): void {
+  const both = `${run.stdout}\n${run.stderr}`;
+  expect(both).not.toMatch(JWT);
+  expect([...world.fake.secrets].filter((secret) => both.includes(secret)).map((secret) => `${secret.slice(0, 8)}…`)).toEqual([]);
+}
+
+/** `iap-token doctor …`, checked for secrets; the report on standard output, progress (and only progress) on standard error. */
+async function doctor(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const run = await cli(['doctor', ...args], env);
+  expectNoSecrets(run);
+  if (run.code === 0 || run.code === 1) {
+    expect(run.stderr).toContain('Doctor: checking ');
+    expect(run.stderr).not.toContain('Verdict');
+    expect(run.stdout).not.toContain('Doctor: checking');
+  }
+  return run;
+}
+
+async function doctorJson(args: readonly string[], env: Record<string, string> = {}): Promise<{ run: CliRun; report: DoctorReport }> {
+  const run = await doctor([...args, '--json'], env);
+  return { run, report: JSON.parse(run.stdout) as DoctorReport };
+}
+
+const withKey = (url: string, ...more: string[]): string[] => [url, '--credentials-file', keyPath, ...more];
+const onRun = (...more: string[]): string[] => withKey(world.fake.runUrl, '--iap-resource', world.fake.runIap.resource, ...more);
+const origin = (url: string): string => new URL(url).origin;
+const texts = (report: DoctorReport, layer: number): string[] => (report.layers[layer]?.checks ?? []).map((check) => check.text);
+const titles = (report: DoctorReport): string[] => report.problems.map((problem) => problem.title);
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('iap-token doctor, on the app with a custom OAuth client', () => {
+  test('with a key file: three layers, both token kinds pass, the verdict is a signed JWT for origin/*; settings are skipped', async () => {
+    const { fake } = world;
+    const run = await doctor(withKey(fake.appUrl));
+    expect(run.code).toBe(0);
+    const out = run.stdout;
+    expect(out.startsWith(`iap-token doctor ${fake.appUrl}\n`)).toBe(true);
+    const first = out.indexOf('\n1. Without credentials');
+    const second = out.indexOf("\n2. With the caller's credential: --credentials-file");
+    const third = out.indexOf("\n3. IAP's settings");
+    const verdict = out.indexOf('\nVerdict: ');
+    expect(first).toBeGreaterThan(0);
+    expect(second).toBeGreaterThan(first);
+    expect(third).toBeGreaterThan(second);
+    expect(verdict).toBeGreaterThan(third);
+    expect(out).toContain(`   ✓ IAP answers for ${fake.appUrl}: its sign-in redirect (302).`);
+    expect(out).toContain(`   · IAP signs people in with the OAuth client ${fake.iap.clientId}.`);
+    expect(out).toContain(`   ✓ ID token for ${fake.iap.clientId}: IAP let it through; the app answered 200.`);
+    expect(out).toContain(`   ✓ Signed JWT for ${origin(fake.appUrl)}/*: IAP let it through; the app answered 200.`);
+    expect(out).toContain(`Sent: aud ${origin(fake.appUrl)}/*, email ${DEPLOYER}, exp `);
+    expect(out).not.toContain('✗');
+    // The settings layer: skipped, for the URL names no resource, saying how to name one.
+    const settings = out.slice(third, verdict);
+    expect(settings).toContain('– Skipped settings: the IAP resource is not known from the URL');
+    expect(settings).toContain('--iap-resource');
+    expect(settings).toContain('– Skipped IAM policy');
+    expect(out.slice(verdict)).toBe(
+      `\nVerdict: a signed JWT gets through IAP. Set --token-type signed_jwt and --audience ${origin(fake.appUrl)}/* (or leave both out with --url ${origin(fake.appUrl)}: auto picks the same).\n`,
+    );
+    expect(out).not.toContain('Problems');
+    // Nothing was asked of IAP's admin API: there was no resource to ask about.
+    expect(fake.count('iapAdmin')).toBe(0);
+  });
+
+  test('--json: the same report for machines, each trial with what was sent, and no problems', async () => {
+    const { fake } = world;
+    const { run, report } = await doctorJson(withKey(fake.appUrl));
+    expect(run.code).toBe(0);
+    expect(run.stdout.trimStart().startsWith('{')).toBe(true);
+    expect(report.url).toBe(fake.appUrl);
+    expect(report.layers).toHaveLength(3);
+    expect(report.verdict).toMatchObject({ works: true, tokenType: 'signed_jwt', audience: `${origin(fake.appUrl)}/*` });
+    expect(report.problems).toEqual([]);
+    expect(report.trials.map((trial) => [trial.kind, trial.outcome, trial.status, trial.from])).toEqual([
+      ['id_token', 'passed', 200, 'app'],
+      ['signed_jwt', 'passed', 200, 'app'],
+    ]);
+    const [idToken, signedJwt] = report.trials;
+    expect(idToken?.sent).toEqual({
+      aud: fake.iap.clientId,
+      email: DEPLOYER,
+      exp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
+    expect(signedJwt?.sent).toEqual({
+      aud: `${origin(fake.appUrl)}/*`,
+      email: DEPLOYER,
+      exp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
+    // Each trial reached the app with its token; the probe reached IAP without one.
+    expect(fake.appRequests).toHaveLength(2);
+    expect(fake.appRequests.every((request) => request.path === '/app')).toBe(true);
+  });
+
+  test("a user's refresh token: no signed JWT (a user cannot sign), the ID token for the sign-in client passes", async () => {
+    const { fake } = world;
+    const alice = fake.addUser('alice@example.com');
+    fake.allow('user:alice@example.com');
+    const run = await doctor([fake.appUrl, '--client-id', alice.clientId], {
+      IAP_TOKEN_REFRESH_TOKEN: alice.refreshToken,
+      IAP_TOKEN_CLIENT_SECRET: alice.clientSecret,
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("2. With the caller's credential: --refresh-token");
+    expect(run.stdout).toContain(
+      `   ✓ ID token for ${fake.iap.clientId}: IAP let it through; the app answered 200. Sent: aud ${fake.iap.clientId}, email alice@example.com, exp `,
+    );
+    expect(run.stdout).toContain(
+      `   – Signed JWT for ${origin(fake.appUrl)}/*: not minted: a user's refresh token cannot sign a JWT (only a service account can): set --service-account`,
+    );
+    expect(run.stdout).toContain(
+      `Verdict: a Google-signed ID token gets through IAP. Set --audience ${fake.iap.clientId} (--token-type auto then mints an ID token).`,
+    );
+    expect(run.stdout).not.toContain('Problems');
+    expect(fake.appRequests).toHaveLength(1);
+
+    const { report } = await doctorJson([fake.appUrl, '--client-id', alice.clientId], {
+      IAP_TOKEN_REFRESH_TOKEN: alice.refreshToken,
+      IAP_TOKEN_CLIENT_SECRET: alice.clientSecret,
+    });
+    expect(report.verdict).toMatchObject({ works: true, tokenType: 'id_token', audience: fake.iap.clientId });
+    expect(report.trials.map((trial) => [trial.kind, trial.outcome])).toEqual([
+      ['id_token', 'passed'],
+      ['signed_jwt', 'not-minted'],
+    ]);
+    expect(report.trials[1]?.sent).toBeUndefined();
+  });
+
+  test("a user who may not pass: both refusals are shown, and the fix names the user's member", async () => {
+    const { fake } = world;
+    const bob = fake.addUser('bob@example.com');
+    const { run, report } = await doctorJson([fake.appUrl, '--client-id', bob.clientId], {
+      IAP_TOKEN_REFRESH_TOKEN: bob.refreshToken,
+      IAP_TOKEN_CLIENT_SECRET: bob.clientSecret,
+    });
+    expect(run.code).toBe(1);
+    expect(report.verdict.works).toBe(false);
+    expect(report.trials[0]).toMatchObject({ kind: 'id_token', outcome: 'refused', status: 403, from: 'iap' });
+    const access = report.problems.find((problem) => problem.title === 'No access through IAP for bob@example.com');
+    expect(access?.gcloud).toContain('--member=user:bob@example.com --role=roles/iap.httpsResourceAccessor');
+  });
+});
+
+describe("iap-token doctor, on Cloud Run with IAP on Google's managed OAuth client", () => {
+  test('not allowed and no read access: the managed-client and the accessor problems, each with gcloud and Terraform; exit 1', async () => {
+    const { fake } = world;
+    const { run, report } = await doctorJson(onRun());
+    expect(run.code).toBe(1);
+    expect(report.verdict).toMatchObject({ works: false, tokenType: undefined, audience: undefined });
+    expect(report.resource).toBe(`a Cloud Run service with IAP on it directly (${fake.runIap.resource})`);
+    expect(report.trials.map((trial) => [trial.kind, trial.audience, trial.outcome, trial.status, trial.from])).toEqual([
+      ['id_token', fake.runIap.clientId, 'refused', 401, 'iap'],
+      ['signed_jwt', `${origin(fake.runUrl)}/*`, 'refused', 403, 'iap'],
+    ]);
+    expect(titles(report)).toEqual([
+      "IAP refuses ID tokens for its own sign-in client (Google's managed OAuth client)",
+      `No access through IAP for ${DEPLOYER}`,
+    ]);
+    const [managed, access] = report.problems;
+    expect(managed?.gcloud).toContain(
+      'gcloud iap settings set iap-settings.yaml --resource-type=cloud-run --service=hello --region=europe-west1',
+    );
+    expect(managed?.terraform).toContain(`name = "${fake.runIap.resource}"`);
+    expect(access?.gcloud).toBe(
+      `gcloud iap web add-iam-policy-binding --resource-type=cloud-run --service=hello --region=europe-west1 --project=123456789012 --member=${SA_MEMBER} --role=${ACCESSOR}`,
+    );
+    expect(access?.terraform).toBe(
+      [
+        'resource "google_iap_web_cloud_run_service_iam_member" "iap_access" {',
+        '  project                = "123456789012"',
+        '  location               = "europe-west1"',
+        '  cloud_run_service_name = "hello"',
+        `  role                   = "${ACCESSOR}"`,
+        `  member                 = "${SA_MEMBER}"`,
+        '}',
+      ].join('\n'),
+    );
+    expect(texts(report, 2)).toEqual([
+      `Settings not readable: it needs iap.webServices.getSettings on ${fake.runIap.resource} (HTTP 403).`,
+      `IAM policy not readable: it needs iap.webServices.getIamPolicy on ${fake.runIap.resource} (HTTP 403).`,
+    ]);
+    expect(report.layers[2]?.checks.every((check) => check.status === 'skipped')).toBe(true);
+
+    // The same as text: the fixes indented under each problem.
+    const text = await doctor(onRun());
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('Problems (2):\n1. IAP refuses ID tokens for its own sign-in client');
+    expect(text.stdout).toContain(
+      '   gcloud:\n     gcloud iap web add-iam-policy-binding --resource-type=cloud-run --service=hello --region=europe-west1',
+    );
+    expect(text.stdout).toContain('   Terraform:\n     resource "google_iap_web_cloud_run_service_iam_member" "iap_access" {');
+    expect(text.stdout).toContain(`   – Settings not readable: it needs iap.webServices.getSettings on ${fake.runIap.resource}`);
+  });
+
+  test('allowed, with roles/iap.admin: a signed JWT passes; the settings show the managed client, the policy the grant', async () => {
+    const { fake } = world;
+    fake.allowRun(SA_MEMBER);
+    fake.grant(fake.runIap.resource, SA_MEMBER, 'roles/iap.admin');
+    const { run, report } = await doctorJson(onRun());
+    expect(run.code).toBe(0);
+    expect(report.verdict).toMatchObject({ works: true, tokenType: 'signed_jwt', audience: `${origin(fake.runUrl)}/*` });
+    expect(report.verdict.text).toContain('a signed JWT gets through IAP. Set --token-type signed_jwt');
+    // The ID token for the managed client is refused, but once a kind works that is a note, not a problem.
+    expect(report.trials.map((trial) => trial.outcome)).toEqual(['refused', 'passed']);
+    expect(report.problems).toEqual([]);
+    expect(texts(report, 2)).toEqual([
+      "IAP uses Google's managed OAuth client: it accepts no programmatic ID token for it, only for clients on programmaticClients (or a signed JWT).",
+      'programmaticClients: none.',
+      `${SA_MEMBER} holds ${ACCESSOR}. ${ACCESSOR} holders: ${SA_MEMBER}.`,
+    ]);
+    expect(report.layers[2]?.checks.map((check) => check.status)).toEqual(['info', 'info', 'ok']);
+    expect(fake.count('iapAdmin')).toBe(2);
+  });
+
+  test("IAP's service agent without roles/run.invoker: Cloud Run's own 403, and the gcloud line that grants it", async () => {
+    const { fake } = world;
+    fake.runIap.invokerGranted = false;
+    fake.allowRun(SA_MEMBER);
+    const { run, report } = await doctorJson(onRun());
+    expect(run.code).toBe(1);
+    expect(report.trials[1]).toMatchObject({ kind: 'signed_jwt', outcome: 'refused', status: 403, from: 'app' });
+    const invoker = report.problems.find((problem) => problem.title === 'The service behind IAP refuses IAP');
+    expect(invoker?.gcloud).toBe(
+      'gcloud run services add-iam-policy-binding hello --region=europe-west1 --member=serviceAccount:service-123456789012@gcp-sa-iap.iam.gserviceaccount.com --role=roles/run.invoker',
+    );
+    expect(invoker?.terraform).toContain('resource "google_cloud_run_v2_service_iam_member" "iap_invoker" {');
+    // IAP let the token through: it is not a missing accessor.
+    expect(titles(report)).not.toContain(`No access through IAP for ${DEPLOYER}`);
+  });
+
+  test('an allowlisted programmatic client, read from the settings, is tried, and its ID token passes', async () => {
+    const { fake } = world;
+    fake.runIap.programmaticClients.push(ALLOWED_CLIENT);
+    fake.allowRun(SA_MEMBER);
+    fake.grant(fake.runIap.resource, SA_MEMBER, 'roles/iap.settingsAdmin');
+    const { run, report } = await doctorJson(onRun());
+    expect(run.code).toBe(0);
+    expect(report.trials.map((trial) => [trial.kind, trial.audience, trial.outcome])).toEqual([
+      ['id_token', fake.runIap.clientId, 'refused'],
+      ['id_token', ALLOWED_CLIENT, 'passed'],
+      ['signed_jwt', `${origin(fake.runUrl)}/*`, 'passed'],
+    ]);
+    expect(report.trials[1]?.sent).toMatchObject({ aud: ALLOWED_CLIENT, email: DEPLOYER });
+    expect(texts(report, 2)).toContain(`programmaticClients: ${ALLOWED_CLIENT}.`);
+    // roles/iap.settingsAdmin reads the settings only: the policy read is skipped with the permission it needs.
+    expect(texts(report, 2)).toContain(
+      `IAM policy not readable: it needs iap.webServices.getIamPolicy on ${fake.runIap.resource} (HTTP 403).`,
+    );
+    expect(report.problems).toEqual([]);
+  });
+
+  test("a user's --audience of an allowlisted client is tried first; its ID token is the verdict, the signed JWT not minted", async () => {
+    const { fake } = world;
+    fake.runIap.programmaticClients.push(ALLOWED_CLIENT);
+    const alice = fake.addUser('alice@example.com');
+    fake.allowRun('user:alice@example.com');
+    const { run, report } = await doctorJson(
+      [fake.runUrl, '--iap-resource', fake.runIap.resource, '--client-id', alice.clientId, '--audience', ALLOWED_CLIENT],
+      { IAP_TOKEN_REFRESH_TOKEN: alice.refreshToken, IAP_TOKEN_CLIENT_SECRET: alice.clientSecret },
+    );
+    expect(run.code).toBe(0);
+    expect(report.trials.map((trial) => [trial.kind, trial.audience, trial.outcome])).toEqual([
+      ['id_token', ALLOWED_CLIENT, 'passed'],
+      ['signed_jwt', `${origin(fake.runUrl)}/*`, 'not-minted'],
+    ]);
+    expect(report.trials[0]?.sent).toMatchObject({ aud: ALLOWED_CLIENT, email: 'alice@example.com' });
+    expect(report.verdict).toMatchObject({ works: true, tokenType: 'id_token', audience: ALLOWED_CLIENT });
+    expect(report.verdict.text).toContain(`Set --audience ${ALLOWED_CLIENT}`);
+    expect(report.problems).toEqual([]);
+  });
+});
+
+describe('iap-token doctor --also: other URLs of the app must not answer without IAP', () => {
+  test('an open run.app URL is a way around IAP; it is sent no credential', async () => {
+    const { fake } = world;
+    fake.direct.open = true;
+    const { run, report } = await doctorJson(withKey(fake.appUrl, '--also', fake.directUrl));
+    // A token still gets through IAP: exit 0, with the problem reported.
+    expect(run.code).toBe(0);
+    expect(texts(report, 0)).toContain(`${fake.directUrl} answered 200 without credentials and without IAP: a way around IAP.`);
+    expect(titles(report)).toEqual([`A way around IAP: ${fake.directUrl}`]);
+    expect(report.problems[0]?.gcloud).toContain('--ingress=internal-and-cloud-load-balancing');
+    expect(report.problems[0]?.gcloud).toContain('remove-iam-policy-binding');
+    expect(fake.directRequests).toHaveLength(1);
+    expect(fake.directRequests[0]).toMatchObject({ path: '/direct', authorization: null, proxyAuthorization: null });
+  });
+
+  test('a closed run.app URL, and another URL behind IAP, are fine; --also repeats', async () => {
+    const { fake } = world;
+    fake.direct.open = false;
+    const { run, report } = await doctorJson(withKey(fake.appUrl, '--also', fake.directUrl, '--also', fake.runUrl));
+    expect(run.code).toBe(0);
+    const outside = report.layers[0]?.checks ?? [];
+    expect(outside).toContainEqual({
+      status: 'ok',
+      text: `${fake.directUrl} refuses a stranger (403) without IAP: not a way around it.`,
+    });
+    expect(outside).toContainEqual({ status: 'ok', text: `${fake.runUrl} answers through IAP too (302).` });
+    expect(outside.filter((check) => check.status === 'problem')).toEqual([]);
+    expect(report.problems).toEqual([]);
+    expect(fake.directRequests).toEqual([expect.objectContaining({ authorization: null, proxyAuthorization: null })]);
+  });
+});
+
+describe('iap-token doctor: usage and an app that does not answer', () => {
+  test('no URL, a URL that is not one, a bogus --iap-resource: exit 2, the error on standard error', async () => {
+    const none = await doctor([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toContain("iap-token doctor: give the app's URL");
+    expect(none.stderr).toContain('Usage: iap-token doctor URL');
+
+    const notUrl = await doctor(['notaurl', '--credentials-file', keyPath]);
+    expect(notUrl.code).toBe(2);
+    expect(notUrl.stdout).toBe('');
+    expect(notUrl.stderr).toMatch(/^iap-token doctor: --url: must be the https URL of the app behind IAP/);
+
+    const bogus = await doctor(withKey(world.fake.appUrl, '--iap-resource', 'bogus'));
+    expect(bogus.code).toBe(2);
+    expect(bogus.stdout).toBe('');
+    expect(bogus.stderr).toMatch(/^iap-token doctor: --iap-resource: must be an IAP resource name/);
+
+    const twice = await doctor([world.fake.appUrl, '--url', world.fake.runUrl]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain('give the URL once');
+    // None of these asked anything of anyone.
+    expect(world.fake.count()).toBe(0);
+  });
+
+  test('--url works as well as the positional URL', async () => {
+    const run = await doctor(['--url', world.fake.appUrl, '--credentials-file', keyPath]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`iap-token doctor ${world.fake.appUrl}\n`);
+  });
+
+  test('nothing listens at the URL: exit 1, it "did not answer", within a bounded time', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}/app`;
+    const { run, report } = await doctorJson(withKey(url));
+    expect(run.code).toBe(1);
+    expect(run.ms).toBeLessThan(10_000);
+    expect(report.layers[0]?.checks[0]).toMatchObject({ status: 'problem', text: expect.stringContaining(`${url} did not answer`) });
+    expect(titles(report)).toContain('The app did not answer');
+    expect(report.verdict.works).toBe(false);
+    expect(report.trials.every((trial) => trial.outcome !== 'passed')).toBe(true);
+
+    const text = await doctor(withKey(url));
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('did not answer');
+  });
+});
+
+describe('iap-token token --url', () => {
+  test("with a key: a signed JWT for every path of the URL's origin, minted without asking the app", async () => {
+    const { fake } = world;
+    const run = await cli(['token', '--url', fake.appUrl, '--credentials-file', keyPath]);
+    expect(run.code).toBe(0);
+    const token = run.stdout.trim();
+    expect(token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(claimsOf(token)).toMatchObject({ aud: `${origin(fake.appUrl)}/*`, iss: DEPLOYER, sub: DEPLOYER });
+    expect(run.stderr).not.toMatch(JWT);
+    expect(run.stderr).toContain('token_type auto: signed_jwt');
+    expect(fake.count('iap')).toBe(0);
+    // IAP takes it.
+    const response = await fetch(`${fake.appUrl}/healthz`, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });
+    expect(response.status).toBe(200);
+  });
+
+  test("with a user's refresh token: an ID token for the client IAP's sign-in names, found with one request without a token", async () => {
+    const { fake } = world;
+    const alice = fake.addUser('alice@example.com');
+    const run = await cli(['token', '--url', fake.appUrl, '--client-id', alice.clientId], {
+      IAP_TOKEN_REFRESH_TOKEN: alice.refreshToken,
+      IAP_TOKEN_CLIENT_SECRET: alice.clientSecret,
+    });
+    expect(run.code).toBe(0);
+    const token = run.stdout.trim();
+    expect(claimsOf(token)).toMatchObject({ aud: fake.iap.clientId, email: 'alice@example.com' });
+    expect(run.stderr).not.toMatch(JWT);
+    expect(run.stderr).not.toContain(alice.refreshToken);
+    expect(run.stderr).toContain(`Audience: ${fake.iap.clientId}`);
+    expect(fake.count('iap')).toBe(1);
+    expect(fake.appRequests).toEqual([]);
+  });
+
+  test("with a user's refresh token and --url on a URL that is not behind IAP: no audience can be found, exit 1", async () => {
+    const { fake } = world;
+    const alice = fake.addUser('alice@example.com');
+    const run = await cli(['token', '--url', fake.directUrl, '--client-id', alice.clientId], {
+      IAP_TOKEN_REFRESH_TOKEN: alice.refreshToken,
+      IAP_TOKEN_CLIENT_SECRET: alice.clientSecret,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('No audience was given, and none could be found');
+    expect(run.stderr).toContain('--audience');
+    expect(fake.directRequests).toEqual([expect.objectContaining({ authorization: null, proxyAuthorization: null })]);
+  });
+});

@@ -1,0 +1,120 @@
+import type { TokenType } from '../config.ts';
+import { quote } from '../errors.ts';
+import { carriesTokens, displayUrl } from '../urls.ts';
+import type { Context } from './context.ts';
+
+/**
+ * token_type auto (the default) and an audience left out: the token kind and its audience follow from what the user
+ * gave. An audience that is a URL can only be a signed JWT's, a client ID only an ID token's; with neither, the app's
+ * URL gives a signed JWT `https://HOST/*` (it needs no OAuth client, so it also works for apps on Google's managed
+ * client) or, for a caller that cannot sign, an ID token for the client IAP's sign-in redirect names.
+ */
+export interface TokenChoice {
+  readonly tokenType: TokenType;
+  /** The audience given or implied; "" when it is to be found from `audienceFrom`. */
+  readonly audience: string;
+  /** The app URL whose sign-in redirect names the OAuth client an ID token is for, when no audience was given. */
+  readonly audienceFrom: string | undefined;
+  /** What was chosen and why, for the log; undefined when the user named both. */
+  readonly why: string | undefined;
+}
+
+/** Where the app's URL came from, when one is known: app_url, proxy_to, a proxy host, a smoke-tested URL. */
+export interface KnownUrl {
+  readonly url: URL;
+  /** The input it came from, spelled by the front door. */
+  readonly from: string;
+}
+
+export function chooseToken(
+  ctx: Context,
+  known: KnownUrl | undefined,
+  canSign: { readonly yes: boolean; readonly because: string },
+): TokenChoice {
+  const { input, fail, words: w } = ctx;
+  const given = input('token_type') || 'auto';
+  if (given !== 'auto' && given !== 'id_token' && given !== 'signed_jwt') {
+    return fail(
+      'token_type',
+      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(given)}`,
+    );
+  }
+  const audience = input('audience');
+  const isUrl = /^https?:\/\//i.test(audience);
+  const wildcard = known ? `${known.url.origin}/*` : undefined;
+  if (given === 'signed_jwt') {
+    return {
+      tokenType: 'signed_jwt',
+      audience: audience || wildcard || '',
+      audienceFrom: undefined,
+      why: audience || !known ? undefined : `audience ${wildcard}, every path of ${known.from}'s host.`,
+    };
+  }
+  if (given === 'id_token') {
+    if (audience || !known) return { tokenType: 'id_token', audience, audienceFrom: undefined, why: undefined };
+    return {
+      tokenType: 'id_token',
+      audience: '',
+      audienceFrom: known.url.href,
+      why: `the audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known.url)} (${known.from}).`,
+    };
+  }
+  // auto
+  if (audience && isUrl) {
+    if (!canSign.yes) fail('audience', cannotSign(ctx, canSign.because, `is a URL, which only a signed JWT can carry`));
+    return {
+      tokenType: 'signed_jwt',
+      audience,
+      audienceFrom: undefined,
+      why: `${w.name('token_type')} auto: signed_jwt, because ${w.name('audience')} is a URL.`,
+    };
+  }
+  if (audience) {
+    return {
+      tokenType: 'id_token',
+      audience,
+      audienceFrom: undefined,
+      why: `${w.name('token_type')} auto: id_token, because ${w.name('audience')} is an OAuth client ID.`,
+    };
+  }
+  if (!known) {
+    return fail(
+      'audience',
+      `is required, or the app's URL (${w.name('app_url')}): the app's URL as https://HOST/* for a service-account-signed JWT, or the OAuth client ID (…apps.googleusercontent.com) for an ID token. With only the URL given, the audience is found from it.`,
+    );
+  }
+  if (canSign.yes) {
+    return {
+      tokenType: 'signed_jwt',
+      audience: wildcard ?? '',
+      audienceFrom: undefined,
+      why: `${w.name('token_type')} auto: signed_jwt for ${wildcard} (from ${known.from}): a service-account-signed JWT needs no OAuth client, so it works for apps on Google's managed client too.`,
+    };
+  }
+  return {
+    tokenType: 'id_token',
+    audience: '',
+    audienceFrom: known.url.href,
+    why: `${w.name('token_type')} auto: id_token, because ${canSign.because} cannot sign a JWT; its audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known.url)} (${known.from}).`,
+  };
+}
+
+function cannotSign({ words: w }: Context, who: string, what: string): string {
+  return `${what}, and ${who} cannot sign one (a user has no key; only a service account signs). ${w.setting('service_account', 'SA_EMAIL')} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name('audience')} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
+}
+
+/** app_url: the app behind IAP, https (http only to this machine), shown without user name or query. */
+export function readAppUrl({ input, fail }: Context): URL | undefined {
+  const value = input('app_url');
+  if (!value) return undefined;
+  const accepted = 'the https URL of the app behind IAP, such as https://app.example.com';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail('app_url', `must be ${accepted}; it is not a URL`);
+  }
+  if (url.username || url.password) return fail('app_url', `must be ${accepted}; it carries a user name or password`);
+  if (!carriesTokens(url)) return fail('app_url', `must be https (http only to localhost), got ${quote(displayUrl(url))}`);
+  return url;
+}
