@@ -15,6 +15,7 @@ const NETWORK_MODULES = [
   'node:dns',
   'dns',
   'node:dns/promises',
+  'undici',
 ];
 const NETWORK = 'Only src/http/ talks to the network: use Http (client.ts), loopback.ts or reverse-proxy.ts.';
 /** What writes the runner's files; only publish.ts may, and only the action's front doors choose the masker. */
@@ -23,7 +24,7 @@ const RUNNER_FILES = ['setOutput', 'exportVariable', 'summary', 'saveState', 'ad
 const LOG_WRITERS = ['info', 'warning', 'error', 'notice', 'debug', 'setFailed', 'startGroup', 'endGroup', 'group'];
 
 /** The same modules reached without an import statement: process.getBuiltinModule('node:http'), import('node:https'). */
-const NETWORK_SOURCE = '/^(node:)?(https?|net|tls|dns)(\\/promises)?$|^@actions\\/http-client/';
+const NETWORK_SOURCE = '/^(node:)?(https?|net|tls|dns)(\\/promises)?$|^@actions\\/http-client|^undici/';
 const networkSyntax = [
   { selector: `CallExpression[callee.property.name='getBuiltinModule'][arguments.0.value=${NETWORK_SOURCE}]`, message: NETWORK },
   { selector: `ImportExpression[source.value=${NETWORK_SOURCE}]`, message: NETWORK },
@@ -35,7 +36,7 @@ const networkSyntax = [
  */
 function layerRules() {
   const network = NETWORK_MODULES.map((name) => ({ name, message: NETWORK }));
-  const networkPatterns = [{ group: ['@actions/http-client', '@actions/http-client/*'], message: NETWORK }];
+  const networkPatterns = [{ group: ['@actions/http-client', '@actions/http-client/*', 'undici/*'], message: NETWORK }];
   const toolkitDeep = { group: ['@actions/core/*'], message: 'Import @actions/core itself, where the rules below can see what is used.' };
   const restrict = (files, ignores, { paths = [], patterns = [], syntax = networkSyntax } = {}) => ({
     files,

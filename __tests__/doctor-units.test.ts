@@ -136,6 +136,7 @@ describe('gcloud flags and Terraform for each kind of resource', () => {
   const url = new URL('https://app.example.com/');
   const run = describeResource(new URL(RUN_URL), undefined);
   const runUnnamed = describeResource(new URL('https://x-abc123-ew.a.run.app'), undefined);
+  // The app ID in the resource name differs from the project here, as it does when the name uses the project number.
   const appEngine = describeResource(url, 'projects/my-project/iap_web/appengine-my-app/services/api');
   const appEngineUnnamed = describeResource(new URL('https://my-app.appspot.com/'), undefined);
   const backend = describeResource(url, 'projects/42/iap_web/compute-europe-west1/services/77');
@@ -171,7 +172,7 @@ describe('gcloud flags and Terraform for each kind of resource', () => {
       [
         'resource "google_iap_app_engine_service_iam_member" "iap_access" {',
         '  project = "my-project"',
-        '  app_id  = "my-project"',
+        '  app_id  = "my-app"',
         '  service = "api"',
         '  role    = "roles/iap.httpsResourceAccessor"',
         `  member  = "${MEMBER}"`,
@@ -308,11 +309,11 @@ describe('token_type auto', () => {
   test("a URL audience with a user's refresh token names service_account as the way to sign, in each front door's words", () => {
     const action = inputError({ ...user(), audience: 'https://app.example.com/*' });
     expect(action.input).toBe('audience');
-    expect(action.message).toContain('set service_account: SA_EMAIL');
+    expect(action.message).toContain('Set service_account: SA_EMAIL');
     expect(action.message).toContain('cannot sign');
     const cli = inputError({ ...user(), audience: 'https://app.example.com/*' }, CLI_VOCABULARY);
     expect(cli.input).toBe('--audience');
-    expect(cli.message).toContain('use --service-account SA_EMAIL');
+    expect(cli.message).toContain('Use --service-account SA_EMAIL');
   });
 
   test('neither an audience nor a URL: the error names app_url', () => {
@@ -402,13 +403,13 @@ describe('the doctor inputs', () => {
     ).toBe(true);
   });
 
-  test('doctor_also: URLs by line or comma, at most 10, each a URL without a password', () => {
+  test('doctor_also: URLs one per line (a comma may be part of a URL), at most 10, each a URL without a password', () => {
     const base = { ...key(), app_url: 'https://app.example.com/', doctor: 'true' };
     const ten = Array.from({ length: 10 }, (_, i) => `https://s${i}-abc-ew.a.run.app/`);
     expect(config({ ...base, doctor_also: ten.join('\n') }).doctor?.also).toEqual(ten);
-    expect(config({ ...base, doctor_also: ' https://a.example.com/ , https://b.example.com/x\n\n' }).doctor?.also).toEqual([
+    expect(config({ ...base, doctor_also: ' https://a.example.com/ \nhttps://b.example.com/x,y\n\n' }).doctor?.also).toEqual([
       'https://a.example.com/',
-      'https://b.example.com/x',
+      'https://b.example.com/x,y',
     ]);
     const eleven = inputError({ ...base, doctor_also: [...ten, 'https://s10.example.com/'].join('\n') });
     expect(eleven.input).toBe('doctor_also');

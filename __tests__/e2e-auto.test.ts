@@ -56,7 +56,7 @@ describe('token_type auto', () => {
       }),
     );
     expect(error).toContain('Input audience: is a URL, which only a signed JWT can carry');
-    expect(error).toContain('set service_account: SA_EMAIL');
+    expect(error).toContain('Set service_account: SA_EMAIL');
     expect(error).toContain("give audience as the app's OAuth client ID");
     expect(world.fake.count()).toBe(0);
   });
@@ -89,6 +89,20 @@ describe('token_type auto', () => {
       `the very client IAP signs people in with, and IAP still refuses it: this app is on Google's managed OAuth client`,
     );
     expect(error).toContain(`Use token_type: signed_jwt with audience ${origin()}/*`);
+  });
+
+  test("a runner's metadata server and only the URL: a signed JWT, and when the account may not sign, the ID-token way out too", async () => {
+    world.fake.metadata.serviceAccount = DEPLOYER;
+    const error = expectFailure(await run(world, { app_url: world.fake.appUrl }, { env: { GCE_METADATA_HOST: world.fake.metadataHost } }));
+    expect(error).toContain('iam.serviceAccounts.signJwt');
+    expect(error).toContain('roles/iam.serviceAccountTokenCreator');
+    expect(error).toContain(
+      "Or: token_type auto chose a signed JWT because only the app's URL was given; give audience the app's OAuth client ID to mint an ID token instead",
+    );
+    world.fake.grant(DEPLOYER, `serviceAccount:${DEPLOYER}`, 'roles/iam.serviceAccountTokenCreator');
+    const result = await run(world, { app_url: world.fake.appUrl }, { env: { GCE_METADATA_HOST: world.fake.metadataHost } });
+    expectSuccess(result);
+    expect(claimsOf(result.outputs['token'] ?? '')).toMatchObject({ iss: DEPLOYER, aud: `${origin()}/*` });
   });
 
   test('no audience and no URL: the error names both ways', async () => {
@@ -175,7 +189,7 @@ describe('doctor: true', () => {
       'gcloud run services update hello --region=europe-west1 --ingress=internal-and-cloud-load-balancing',
     );
     // The summary escapes what it quotes: no raw markup from the report.
-    expect(doctorSection(result.summary)).not.toMatch(/<(?!\/?(h3|p|pre)>)[a-z]|[_*`[\]]/i);
+    expect(doctorSection(result.summary)).not.toMatch(/<(?!\/?(h3|p|pre|br)>)[a-z]|[_*`[\]]/i);
     expect(result.outputs['token']).toBeTruthy();
   });
 

@@ -236,7 +236,15 @@ describe('iap-token token', () => {
     expect(await cli(['token']).done).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('--audience: is required') });
     const bad = await cli(['token', '--audience', world.audience, '--credentials-file', join(dir, 'missing.json')]).done;
     expect(bad).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('cannot be read (ENOENT)') });
-    const refused = await cli(['token', '--audience', 'https://app.example.com/', '--token-type', 'id_token', '--credentials-file', join(dir, 'key.json')]).done;
+    const refused = await cli([
+      'token',
+      '--audience',
+      'https://app.example.com/',
+      '--token-type',
+      'id_token',
+      '--credentials-file',
+      join(dir, 'key.json'),
+    ]).done;
     expect(refused).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('use --token-type signed_jwt') });
   });
 });

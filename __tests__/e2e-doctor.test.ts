@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DoctorReport } from '../src/doctor/report.ts';
 import { UNDER_TEST } from '../test-bed/runner.ts';
-import { claimsOf, DEPLOYER, useWorld } from './e2e-helpers.ts';
+import { claimsOf, DEPLOYER, INVOKER, useWorld } from './e2e-helpers.ts';
 
 /**
  * `iap-token doctor URL` and `iap-token token --url URL`, run from the bundle of the current src/ as npx would, against
@@ -193,7 +193,7 @@ describe('iap-token doctor, on the app with a custom OAuth client', () => {
     expect(report.trials[1]?.sent).toBeUndefined();
   });
 
-  test("a user who may not pass: both refusals are shown, and the fix names the user's member", async () => {
+  test("a user who may not pass: IAP refuses the ID token with 403, and the fix grants the user's member", async () => {
     const { fake } = world;
     const bob = fake.addUser('bob@example.com');
     const { run, report } = await doctorJson([fake.appUrl, '--client-id', bob.clientId], {
@@ -209,25 +209,22 @@ describe('iap-token doctor, on the app with a custom OAuth client', () => {
 });
 
 describe("iap-token doctor, on Cloud Run with IAP on Google's managed OAuth client", () => {
-  test('not allowed and no read access: the managed-client and the accessor problems, each with gcloud and Terraform; exit 1', async () => {
+  test('not allowed and no read access: the accessor problem with gcloud and Terraform; the managed client is a note; exit 1', async () => {
     const { fake } = world;
     const { run, report } = await doctorJson(onRun());
     expect(run.code).toBe(1);
-    expect(report.verdict).toMatchObject({ works: false, tokenType: undefined, audience: undefined });
+    // JSON leaves out what is undefined: no token type, no audience.
+    expect(report.verdict).toEqual({ works: false, text: expect.stringContaining('no token got through IAP') });
     expect(report.resource).toBe(`a Cloud Run service with IAP on it directly (${fake.runIap.resource})`);
     expect(report.trials.map((trial) => [trial.kind, trial.audience, trial.outcome, trial.status, trial.from])).toEqual([
       ['id_token', fake.runIap.clientId, 'refused', 401, 'iap'],
       ['signed_jwt', `${origin(fake.runUrl)}/*`, 'refused', 403, 'iap'],
     ]);
-    expect(titles(report)).toEqual([
-      "IAP refuses ID tokens for its own sign-in client (Google's managed OAuth client)",
-      `No access through IAP for ${DEPLOYER}`,
-    ]);
-    const [managed, access] = report.problems;
-    expect(managed?.gcloud).toContain(
-      'gcloud iap settings set iap-settings.yaml --resource-type=cloud-run --service=hello --region=europe-west1',
-    );
-    expect(managed?.terraform).toContain(`name = "${fake.runIap.resource}"`);
+    // IAP accepted the signed JWT and refused only its principal: that is the problem to fix; the ID token's audience
+    // trouble (the managed client) is shown in layer 2, not listed as a problem.
+    expect(titles(report)).toEqual([`No access through IAP for ${DEPLOYER}`]);
+    expect(texts(report, 1)[0]).toContain('Invalid JWT audience');
+    const [access] = report.problems;
     expect(access?.gcloud).toBe(
       `gcloud iap web add-iam-policy-binding --resource-type=cloud-run --service=hello --region=europe-west1 --project=123456789012 --member=${SA_MEMBER} --role=${ACCESSOR}`,
     );
@@ -251,12 +248,79 @@ describe("iap-token doctor, on Cloud Run with IAP on Google's managed OAuth clie
     // The same as text: the fixes indented under each problem.
     const text = await doctor(onRun());
     expect(text.code).toBe(1);
-    expect(text.stdout).toContain('Problems (2):\n1. IAP refuses ID tokens for its own sign-in client');
+    expect(text.stdout).toContain(`Problems (1):\n1. No access through IAP for ${DEPLOYER}: IAP accepted the token and refused`);
     expect(text.stdout).toContain(
       '   gcloud:\n     gcloud iap web add-iam-policy-binding --resource-type=cloud-run --service=hello --region=europe-west1',
     );
     expect(text.stdout).toContain('   Terraform:\n     resource "google_iap_web_cloud_run_service_iam_member" "iap_access" {');
     expect(text.stdout).toContain(`   – Settings not readable: it needs iap.webServices.getSettings on ${fake.runIap.resource}`);
+  });
+
+  test('a user on the managed client: neither kind can be minted (no ID token for that client, no signature); each says why', async () => {
+    const { fake } = world;
+    const alice = fake.addUser('alice@example.com');
+    fake.allowRun('user:alice@example.com');
+    const { run, report } = await doctorJson([fake.runUrl, '--iap-resource', fake.runIap.resource, '--client-id', alice.clientId], {
+      IAP_TOKEN_REFRESH_TOKEN: alice.refreshToken,
+      IAP_TOKEN_CLIENT_SECRET: alice.clientSecret,
+    });
+    expect(run.code).toBe(1);
+    expect(report.trials.map((trial) => [trial.kind, trial.outcome])).toEqual([
+      ['id_token', 'not-minted'],
+      ['signed_jwt', 'not-minted'],
+    ]);
+    expect(titles(report)).toEqual(['Could not mint an ID token', 'Could not mint a signed JWT']);
+    expect(report.problems[0]?.why).toContain('invalid_audience');
+    expect(report.problems[1]?.why).toContain('--service-account');
+    expect(fake.appRequests).toEqual([]);
+  });
+
+  test("an ID token for the managed client is refused for its audience: the fix allowlists a client; signJwt's refusal has its own", async () => {
+    const { fake } = world;
+    // The deployer may mint INVOKER's ID tokens (getOpenIdToken) but not sign as it: only the ID token is tried.
+    fake.grant(INVOKER, SA_MEMBER, 'roles/iam.serviceAccountOpenIdTokenCreator');
+    fake.allowRun(`serviceAccount:${INVOKER}`);
+    const { run, report } = await doctorJson(onRun('--service-account', INVOKER));
+    expect(run.code).toBe(1);
+    expect(report.layers[1]?.title).toBe(`With the caller's credential: --credentials-file, as ${INVOKER}`);
+    expect(report.trials.map((trial) => [trial.kind, trial.audience, trial.outcome, trial.status])).toEqual([
+      ['id_token', fake.runIap.clientId, 'refused', 401],
+      ['signed_jwt', `${origin(fake.runUrl)}/*`, 'not-minted', null],
+    ]);
+    expect(report.trials[0]?.sent).toMatchObject({ aud: fake.runIap.clientId, email: INVOKER });
+    expect(titles(report)).toEqual([
+      "IAP refuses ID tokens for its own sign-in client (Google's managed OAuth client)",
+      'Could not mint a signed JWT',
+    ]);
+    const [managed, mint] = report.problems;
+    expect(managed?.why).toContain(`The ID token was for ${fake.runIap.clientId}`);
+    expect(managed?.gcloud).toBe(
+      [
+        "cat > iap-settings.yaml <<'YAML'",
+        'accessSettings:',
+        '  oauthSettings:',
+        '    programmaticClients:',
+        '    - YOUR_CLIENT_ID.apps.googleusercontent.com',
+        'YAML',
+        'gcloud iap settings set iap-settings.yaml --resource-type=cloud-run --service=hello --region=europe-west1 --project=123456789012',
+      ].join('\n'),
+    );
+    expect(managed?.terraform).toContain(`name = "${fake.runIap.resource}"`);
+    expect(managed?.terraform).toContain('programmatic_clients = ["YOUR_CLIENT_ID.apps.googleusercontent.com"]');
+    expect(mint?.gcloud).toBe(
+      `gcloud iam service-accounts add-iam-policy-binding ${INVOKER} --member='${SA_MEMBER}' --role=roles/iam.serviceAccountTokenCreator`,
+    );
+    expect(mint?.terraform).toBe(
+      [
+        'resource "google_service_account_iam_member" "token_creator" {',
+        `  service_account_id = "projects/-/serviceAccounts/${INVOKER}"`,
+        '  role               = "roles/iam.serviceAccountTokenCreator"',
+        `  member             = "${SA_MEMBER}"`,
+        '}',
+      ].join('\n'),
+    );
+    // Reading IAP's settings needs an access token as INVOKER, which the deployer may not get: skipped, saying why.
+    expect(texts(report, 2)[0]).toMatch(/^Skipped \(needs iap\.webServices\.getSettings\): .*getAccessToken/);
   });
 
   test('allowed, with roles/iap.admin: a signed JWT passes; the settings show the managed client, the policy the grant', async () => {
@@ -369,6 +433,54 @@ describe('iap-token doctor --also: other URLs of the app must not answer without
   });
 });
 
+describe('iap-token doctor: what it must not do, and credentials that cannot do everything', () => {
+  test('a URL without IAP in front gets no token at all: no trial, exit 1, the problem says IAP is not in front', async () => {
+    const { fake } = world;
+    fake.direct.open = true;
+    const { run, report } = await doctorJson(withKey(fake.directUrl, '--audience', fake.iap.clientId));
+    expect(run.code).toBe(1);
+    expect(report.trials).toEqual([]);
+    expect(texts(report, 1)).toEqual([expect.stringContaining('No token was minted or sent: IAP does not answer for this URL')]);
+    expect(titles(report)).toContain('IAP is not in front of the app');
+    expect(report.verdict.works).toBe(false);
+    expect(fake.directRequests.map((request) => [request.authorization, request.proxyAuthorization])).toEqual([[null, null]]);
+    expect(fake.count('oauth2')).toBe(0);
+  });
+
+  test('a key without private_key_id: the signed JWT is not minted (and says why), the ID token passes; token --url mints an ID token', async () => {
+    const { fake } = world;
+    const { private_key_id: _kid, ...keyless } = world.deployerKey;
+    const path = join(dir, 'no-kid.json');
+    writeFileSync(path, JSON.stringify(keyless));
+    const { run, report } = await doctorJson([fake.appUrl, '--credentials-file', path]);
+    expect(run.code).toBe(0);
+    expect(report.trials.map((trial) => [trial.kind, trial.outcome])).toEqual([
+      ['id_token', 'passed'],
+      ['signed_jwt', 'not-minted'],
+    ]);
+    expect(report.trials[1]?.why).toContain('no private_key_id');
+    const token = await cli(['token', '--url', fake.appUrl, '--credentials-file', path]);
+    expect(token.code).toBe(0);
+    expect(claimsOf(token.stdout.trim())).toMatchObject({ aud: fake.iap.clientId });
+    expect(token.stderr).toContain(
+      '--token-type auto: id_token, because a key without private_key_id (--credentials-file) cannot sign a JWT',
+    );
+  });
+
+  test("a user's token without the cloud-platform scope: the settings layer says so, not that a role is missing", async () => {
+    const { fake } = world;
+    const user = fake.addUser('scopeless@example.com');
+    fake.allow('user:scopeless@example.com');
+    fake.grant(fake.iap.resource, 'user:scopeless@example.com', 'roles/iap.admin');
+    const { report } = await doctorJson([fake.appUrl, '--client-id', user.clientId, '--iap-resource', fake.iap.resource], {
+      IAP_TOKEN_REFRESH_TOKEN: user.refreshToken,
+      IAP_TOKEN_CLIENT_SECRET: user.clientSecret,
+    });
+    expect(texts(report, 2).join('\n')).toContain("the credential's access token lacks the cloud-platform scope");
+    expect(texts(report, 2).join('\n')).not.toContain('it needs iap.webServices');
+  });
+});
+
 describe('iap-token doctor: usage and an app that does not answer', () => {
   test('no URL, a URL that is not one, a bogus --iap-resource: exit 2, the error on standard error', async () => {
     const none = await doctor([]);
@@ -409,10 +521,9 @@ describe('iap-token doctor: usage and an app that does not answer', () => {
     expect(titles(report)).toContain('The app did not answer');
     expect(report.verdict.works).toBe(false);
     expect(report.trials.every((trial) => trial.outcome !== 'passed')).toBe(true);
-
-    const text = await doctor(withKey(url));
-    expect(text.code).toBe(1);
-    expect(text.stdout).toContain('did not answer');
+    expect(report.problems.find((problem) => problem.title === 'The app did not answer')?.why).toContain(
+      'Check the URL, DNS and any proxy',
+    );
   });
 });
 
@@ -425,7 +536,7 @@ describe('iap-token token --url', () => {
     expect(token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(claimsOf(token)).toMatchObject({ aud: `${origin(fake.appUrl)}/*`, iss: DEPLOYER, sub: DEPLOYER });
     expect(run.stderr).not.toMatch(JWT);
-    expect(run.stderr).toContain('token_type auto: signed_jwt');
+    expect(run.stderr).toContain(`Token: --token-type auto: signed_jwt for ${origin(fake.appUrl)}/* (from --url)`);
     expect(fake.count('iap')).toBe(0);
     // IAP takes it.
     const response = await fetch(`${fake.appUrl}/healthz`, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });

@@ -19,7 +19,9 @@ describe('every input is checked before any request', () => {
   });
 
   test('a URL as audience', async () => {
-    expect(await inputError({ audience: 'https://app.example.com', token_type: 'id_token', credentials_json: key() })).toContain('Input audience: is a URL');
+    expect(await inputError({ audience: 'https://app.example.com', token_type: 'id_token', credentials_json: key() })).toContain(
+      'Input audience: is a URL',
+    );
   });
 
   test('both credential sources, named both', async () => {

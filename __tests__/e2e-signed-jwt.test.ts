@@ -174,7 +174,7 @@ describe('every other source signs through IAM signJwt', () => {
 
 describe('inputs for signed JWTs', () => {
   test.each([
-    [{ token_type: 'jwt' }, 'Input token_type: must be auto (the default: chosen from the audience or the app\'s URL), id_token'],
+    [{ token_type: 'jwt' }, "Input token_type: must be auto (the default: chosen from the audience or the app's URL), id_token"],
     [
       { token_type: 'signed_jwt', audience: '1234-abc.apps.googleusercontent.com' },
       'Input audience: must be a URL with token_type signed_jwt',
@@ -208,7 +208,9 @@ describe('inputs for signed JWTs', () => {
   });
 
   test('an ID token asked for a URL points to signed_jwt', async () => {
-    const error = expectFailure(await run(world, { audience: 'https://app.example.com/', token_type: 'id_token', credentials_json: key() }));
+    const error = expectFailure(
+      await run(world, { audience: 'https://app.example.com/', token_type: 'id_token', credentials_json: key() }),
+    );
     expect(error).toContain('For a URL audience, set token_type: signed_jwt.');
   });
 

@@ -43,11 +43,12 @@ describe.each(files)('%s', (path) => {
     expect(workflow.permissions).toEqual({ contents: 'read' });
   });
 
-  test('uses real inputs of action.yml, with the audience', () => {
+  test("uses real inputs of action.yml, with the audience or the app's URL it follows from", () => {
     for (const step of ours) {
       for (const name of Object.keys(step.with ?? {}))
         expect({ step: step.id, input: name, known: name in action.inputs }).toMatchObject({ known: true });
-      expect(step.with?.['audience']).toBeTruthy();
+      const given = ['audience', 'app_url', 'proxy_to', 'proxy_hosts', 'smoke_test_urls'].filter((name) => step.with?.[name]);
+      expect({ step: step.id, given }).toMatchObject({ given: expect.arrayContaining([expect.any(String)]) });
     }
   });
 

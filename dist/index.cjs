@@ -1601,7 +1601,8 @@ function chooseToken(ctx, known2, canSign) {
       tokenType: "signed_jwt",
       audience: wildcard ?? "",
       audienceFrom: void 0,
-      why: `${w.name("token_type")} auto: signed_jwt for ${wildcard} (from ${known2.from}): a service-account-signed JWT needs no OAuth client, so it works for apps on Google's managed client too.`
+      why: `${w.name("token_type")} auto: signed_jwt for ${wildcard} (from ${known2.from}): a service-account-signed JWT needs no OAuth client, so it works for apps on Google's managed client too.`,
+      signedFromUrl: true
     };
   }
   return {
@@ -1612,7 +1613,8 @@ function chooseToken(ctx, known2, canSign) {
   };
 }
 function cannotSign({ words: w }, who, what) {
-  return `${what}, and ${who} cannot sign one (a user has no key; only a service account signs). ${w.setting("service_account", "SA_EMAIL")} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name("audience")} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
+  const setting = w.setting("service_account", "SA_EMAIL");
+  return `${what}, and ${who} cannot sign one. ${setting.charAt(0).toUpperCase()}${setting.slice(1)} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name("audience")} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
 }
 function readAppUrl({ input, fail }) {
   const value = input("app_url");
@@ -1675,7 +1677,7 @@ function readDoctorConfig(ctx, known2) {
 }
 function readAlso({ input, fail }) {
   const urls = [];
-  for (const [index, raw] of input("doctor_also").split(/[\n,]/).entries()) {
+  for (const [index, raw] of input("doctor_also").split("\n").entries()) {
     const text2 = raw.trim();
     if (!text2) continue;
     let url;
@@ -1873,10 +1875,7 @@ function readConfig(read, env, words) {
   const appUrl = readAppUrl(ctx);
   const smokeTargets = readSmokeConfig(input);
   const known2 = knownUrl(ctx, appUrl, smokeTargets?.targets);
-  const canSign = {
-    yes: source.kind !== "refresh_token" || serviceAccount !== void 0,
-    because: `a user's refresh token (${source.origin})`
-  };
+  const canSign = signingAbility(source, serviceAccount);
   const choice = chooseToken(ctx, known2, canSign);
   const { tokenType } = choice;
   const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
@@ -1900,6 +1899,7 @@ function readConfig(read, env, words) {
     audience,
     audienceFrom: choice.audienceFrom,
     choice: choice.why,
+    signedFromUrl: choice.signedFromUrl === true,
     appUrl: known2?.url.href,
     doctor: readDoctorConfig(ctx, known2),
     lifetimeSeconds,
@@ -1930,6 +1930,14 @@ function readAudience({ fail, words }, audience) {
     );
   }
   return audience;
+}
+function signingAbility(source, serviceAccount) {
+  if (serviceAccount !== void 0) return { yes: true, because: "" };
+  if (source.kind === "refresh_token") return { yes: false, because: `a user's refresh token (${source.origin})` };
+  if (source.kind === "service_account_key" && !source.key.privateKeyId) {
+    return { yes: false, because: `a key without private_key_id (${source.origin})` };
+  }
+  return { yes: true, because: "" };
 }
 function knownUrl(ctx, appUrl, smoke) {
   const { words: w } = ctx;
@@ -3417,8 +3425,9 @@ async function probeIap(http2, url, options = {}) {
     failure = error2.failure.message;
   }
   if (!response) return { status: null, from: null, clientId: void 0, failure, attempts, response };
-  const signIn = googleSignIn(response, url);
-  const from = answeredByIap(response.headers) || signIn ? "iap" : "app";
+  const iap = answeredByIap(response.headers);
+  const signIn = iap ? googleSignIn(response, url) : void 0;
+  const from = iap ? "iap" : "app";
   const clientId = signIn?.searchParams.get("client_id") ?? "";
   return {
     status: response.status,
@@ -3474,10 +3483,16 @@ function createMinter(config, { env, report, http: http2 = new Http({ log: repor
       try {
         return await mintToken(resolvedConfig, credential, iam, report, now);
       } catch (error2) {
-        throw config.audienceFrom ? foundAudienceRefused(error2, config) : error2;
+        throw config.audienceFrom ? foundAudienceRefused(error2, config) : config.signedFromUrl ? signingRefused(error2, config) : error2;
       }
     }
   };
+}
+function signingRefused(error2, config) {
+  if (!(error2 instanceof ApiError) || error2.failure.status !== 403) return error2;
+  const other = `Or: ${config.nameOf("token_type")} auto chose a signed JWT because only the app's URL was given; give ${config.nameOf("audience")} the app's OAuth client ID to mint an ID token instead, which needs no signing permission (iap-token doctor URL names the client and checks both).`;
+  return new ActionError(error2.message, error2.remedy ? `${error2.remedy}
+${other}` : other);
 }
 function foundAudienceRefused(error2, config) {
   if (!(error2 instanceof ApiError) || error2.failure.code !== "invalid_audience") return error2;
@@ -3519,6 +3534,7 @@ var init_pipeline = __esm({
 // src/doctor/report.ts
 var report_exports = {};
 __export(report_exports, {
+  printable: () => printable,
   renderReport: () => renderReport
 });
 function renderReport(report) {
@@ -3537,7 +3553,10 @@ function renderReport(report) {
       if (problem.terraform) lines.push("   Terraform:", ...problem.terraform.split("\n").map((line) => `     ${line}`));
     }
   }
-  return lines.join("\n");
+  return printable(lines.join("\n"));
+}
+function printable(text2) {
+  return text2.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, " ");
 }
 function indent(text2, first, rest) {
   return text2.split("\n").map((line, index) => `${index === 0 ? first : rest}${line}`);
@@ -3558,10 +3577,11 @@ function objectAt(value, key) {
 function strings(value) {
   return Array.isArray(value) ? value.filter((item) => typeof item === "string") : [];
 }
-var IapAdmin;
+var CLIENT_ID2, IapAdmin;
 var init_iap_admin = __esm({
   "src/google/iap-admin.ts"() {
     "use strict";
+    CLIENT_ID2 = /^[\w.-]{1,200}\.apps\.googleusercontent\.com$/;
     IapAdmin = class {
       #http;
       #base;
@@ -3580,7 +3600,8 @@ var init_iap_admin = __esm({
         });
         const oauth = objectAt(objectAt(answer, "accessSettings"), "oauthSettings");
         const clientId = typeof oauth["clientId"] === "string" && oauth["clientId"] ? oauth["clientId"] : void 0;
-        return { clientId, programmaticClients: strings(oauth["programmaticClients"]) };
+        const clients = strings(oauth["programmaticClients"]).filter((id) => CLIENT_ID2.test(id));
+        return { clientId: clientId && CLIENT_ID2.test(clientId) ? clientId : void 0, programmaticClients: clients };
       }
       async iamPolicy(accessToken, resource) {
         const answer = await this.#http.json({
@@ -3637,8 +3658,10 @@ function fromName(name) {
     const region = type.slice("cloud_run-".length);
     return { kind: "cloud-run", description: `a Cloud Run service with IAP on it directly (${name})`, name, project, service, region };
   }
-  if (type.startsWith("appengine-"))
-    return { kind: "app-engine", description: `an App Engine app (${name})`, name, project, service, region: void 0 };
+  if (type.startsWith("appengine-")) {
+    const appId = type.slice("appengine-".length);
+    return { kind: "app-engine", description: `an App Engine app (${name})`, name, project, service, region: void 0, appId };
+  }
   if (type === "compute" || type.startsWith("compute-")) {
     const region = type.startsWith("compute-") ? type.slice("compute-".length) : void 0;
     return { kind: "backend-service", description: `a load balancer's backend service (${name})`, name, project, service, region };
@@ -3676,7 +3699,7 @@ function terraformAccessor(resource, member) {
     case "app-engine":
       return hcl("google_iap_app_engine_service_iam_member", {
         project,
-        app_id: project,
+        app_id: resource.appId ?? "APP_ID",
         service: resource.service ?? "default",
         ...grant
       });
@@ -3745,6 +3768,15 @@ function accessorProblem(principal, resource, refused) {
     terraform: terraformAccessor(resource, member)
   };
 }
+function behindProblem(resource) {
+  if (resource.kind === "cloud-run") return invokerProblem(resource);
+  return {
+    title: "The app behind IAP refuses the caller",
+    why: "IAP let the token through and the app answered 403 itself (not IAP's answer): the app checks the caller on its own (the X-Goog-IAP-JWT-Assertion header, the user's email), or a rule in front of it refuses.",
+    gcloud: void 0,
+    terraform: void 0
+  };
+}
 function invokerProblem(resource) {
   const project = resource.project ?? "PROJECT_NUMBER";
   const agent = `serviceAccount:service-${/^\d+$/.test(project) ? project : "PROJECT_NUMBER"}@gcp-sa-iap.iam.gserviceaccount.com`;
@@ -3784,12 +3816,11 @@ gcloud iap settings set iap-settings.yaml ${gcloudResourceFlags(resource)}`,
 function mintProblem(trial) {
   const kind = trial.kind === "id_token" ? "an ID token" : "a signed JWT";
   const [why = "", ...rest] = trial.why.split("\n");
-  const fix = rest.join("\n");
-  const gcloud = /gcloud [^\n]+/.exec(fix)?.[0];
+  const gcloud = rest.find((line) => /^\s*gcloud /.test(line))?.trim();
   const grant = /gcloud iam service-accounts add-iam-policy-binding (\S+) --member='?([^'\s]+)'? --role=(\S+)/.exec(gcloud ?? "");
   return {
     title: `Could not mint ${kind}`,
-    why: fix ? `${why} ${fix.replace(/\s*gcloud [^\n]+/, "").trim()}` : why,
+    why: [why, ...rest.map((line) => /^\s*gcloud /.test(line) ? "the gcloud line below." : line.trim())].join(" "),
     gcloud,
     terraform: grant ? hcl(
       "google_service_account_iam_member",
@@ -3821,29 +3852,43 @@ async function runDoctor(options) {
   progress("Doctor: reading IAP settings where permitted, then minting each token kind.");
   const signer = minterFor(options, "signed_jwt", `${url.origin}/*`);
   const caller = createMinter(config, { env: options.env, report: QUIET, http: http2 }).credential;
-  const accessToken = await caller.accessToken().catch((error2) => error2);
+  const accessToken = resource.name ? await caller.accessToken().catch((error2) => error2) : void 0;
   const settings = await readSettings(options, resource, accessToken);
   const trials = [];
-  const idAudiences = idTokenAudiences(config, probe, settings.value);
-  for (const audience of idAudiences.slice(0, 2)) {
-    const trial = await tryToken(options, url, "id_token", audience, minterFor(options, "id_token", audience));
-    trials.push(trial);
-    if (trial.outcome === "passed") break;
+  if (probe.from === "iap") {
+    const idAudiences = idTokenAudiences(config, probe, settings.value);
+    for (const audience of idAudiences.slice(0, 2)) {
+      const trial = await tryToken(options, url, "id_token", audience, minterFor(options, "id_token", audience));
+      trials.push(trial);
+      if (trial.outcome === "passed") break;
+    }
+    trials.push(await tryToken(options, url, "signed_jwt", `${url.origin}/*`, signer));
   }
-  trials.push(await tryToken(options, url, "signed_jwt", `${url.origin}/*`, signer));
   const principal = trials.map((trial) => trial.sent?.email).find(Boolean) ?? caller.principal;
   const policy = await readPolicy(options, resource, accessToken, principal);
   const verdict = judge(trials, config, url);
   problems.push(...trialProblems(trials, probe, resource, verdict, principal));
+  const planned = trials.find((trial) => trial.kind === config.tokenType && trial.audience === config.audience);
+  if (verdict.works && planned && planned.outcome !== "passed") {
+    problems.unshift({
+      title: "The token configured here does not get through IAP",
+      why: `${planned.kind === "id_token" ? "The ID token" : "The signed JWT"} for ${planned.audience}: ${planned.why} Instead, ${verdict.text}`,
+      gcloud: void 0,
+      terraform: void 0
+    });
+  }
   if (!verdict.works && policy.missing && principal && !problems.some((problem) => problem.title.startsWith("No access"))) {
     problems.push(accessorProblem(principal, resource, false));
   }
   return {
-    url: url.href,
+    url: displayUrl(url),
     resource: resource.description,
     layers: [
       { title: "Without credentials: is IAP in front?", checks: outside },
-      { title: `With the caller's credential: ${describeCaller(config)}`, checks: trials.map(describeTrial) },
+      {
+        title: `With the caller's credential: ${describeCaller(config)}`,
+        checks: probe.from === "iap" ? trials.map(describeTrial) : [{ status: "skipped", text: NOT_SENT }]
+      },
       { title: "IAP's settings and IAM policy (read where permitted)", checks: [...settings.checks, ...policy.checks] }
     ],
     trials,
@@ -3912,7 +3957,12 @@ function minterFor({ config, env, http: http2 }, kind, audience) {
 }
 function idTokenAudiences(config, probe, settings) {
   const given = config.tokenType === "id_token" && config.audience ? [config.audience] : [];
-  const candidates = [...given, ...probe.clientId ? [probe.clientId] : [], ...settings?.programmaticClients ?? []];
+  const candidates = [
+    ...given,
+    ...probe.clientId ? [probe.clientId] : [],
+    ...settings?.clientId ? [settings.clientId] : [],
+    ...settings?.programmaticClients ?? []
+  ];
   return [...new Set(candidates)];
 }
 async function tryToken(options, url, kind, audience, candidate) {
@@ -3976,9 +4026,9 @@ async function tryToken(options, url, kind, audience, candidate) {
   }
 }
 function refusalWhy(refusal, body, principal) {
-  const said = body.trim().slice(0, 120).replace(/\s+/g, " ");
+  const said = printable(body.slice(0, 120)).replace(/\s+/g, " ").trim();
   const quoted = refusal === "forbidden" ? "IAP refused it (403)" : `IAP refused it: "${said}"`;
-  return `${quoted}. ${explainRefusal(refusal, "authorization", principal)}`;
+  return `${quoted}. ${DOCTOR_REFUSALS[refusal] ?? explainRefusal(refusal, "authorization", principal)}`;
 }
 function describeTrial(trial) {
   const what = `${trial.kind === "id_token" ? "ID token" : "Signed JWT"} for ${trial.audience}`;
@@ -3990,7 +4040,7 @@ function describeCaller(config) {
   return config.serviceAccount ? `${config.source.origin}, as ${config.serviceAccount}` : config.source.origin;
 }
 async function readSettings({ config, http: http2 }, resource, accessToken) {
-  const skipped = unreadable(resource, accessToken, "iap.webServices.getSettings");
+  const skipped = unreadable(resource, accessToken, "iap.webServices.getSettings", config);
   if (skipped || !resource.name || typeof accessToken !== "string") return { value: void 0, checks: [skipped ?? notRead] };
   try {
     const value = await new IapAdmin(http2, config.endpoints.iap).settings(accessToken, resource.name);
@@ -4008,7 +4058,7 @@ async function readSettings({ config, http: http2 }, resource, accessToken) {
   }
 }
 async function readPolicy({ config, http: http2 }, resource, accessToken, principal) {
-  const skipped = unreadable(resource, accessToken, "iap.webServices.getIamPolicy");
+  const skipped = unreadable(resource, accessToken, "iap.webServices.getIamPolicy", config);
   if (skipped || !resource.name || typeof accessToken !== "string") return { missing: false, checks: skipped ? [skipped] : [] };
   let bindings;
   try {
@@ -4021,7 +4071,7 @@ async function readPolicy({ config, http: http2 }, resource, accessToken, princi
   if (!principal) return { missing: false, checks: [{ status: "info", text: listed }] };
   const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
   if (members.includes(member)) return { missing: false, checks: [{ status: "ok", text: `${member} holds ${ACCESSOR}. ${listed}` }] };
-  const indirect = members.filter((name) => /^(group|domain|principalSet|allAuthenticatedUsers|allUsers)/.test(name));
+  const indirect = members.filter((name) => /^(group|domain|principalSet|principal|allAuthenticatedUsers|allUsers)\b/.test(name));
   if (indirect.length) {
     return {
       missing: false,
@@ -4032,11 +4082,11 @@ async function readPolicy({ config, http: http2 }, resource, accessToken, princi
   }
   return { missing: true, checks: [{ status: "problem", text: `${member} does not hold ${ACCESSOR} on this resource. ${listed}` }] };
 }
-function unreadable(resource, accessToken, permission) {
+function unreadable(resource, accessToken, permission, config) {
   if (!resource.name) {
     return {
       status: "skipped",
-      text: `Skipped ${permission === "iap.webServices.getSettings" ? "settings" : "IAM policy"}: the IAP resource is not known from the URL; name it (iap_resource, --iap-resource) as projects/PROJECT_NUMBER/iap_web/… to read it.`
+      text: `Skipped ${permission === "iap.webServices.getSettings" ? "settings" : "IAM policy"}: the IAP resource is not known from the URL; name it with ${config.nameOf("iap_resource")} (projects/PROJECT_NUMBER/iap_web/…) to read it.`
     };
   }
   if (typeof accessToken !== "string") {
@@ -4046,6 +4096,12 @@ function unreadable(resource, accessToken, permission) {
   return void 0;
 }
 function apiSkip(what, error2, permission, name) {
+  if (error2 instanceof ApiError && (error2.failure.reason === "ACCESS_TOKEN_SCOPE_INSUFFICIENT" || /scope/i.test(error2.failure.message))) {
+    return {
+      status: "skipped",
+      text: `${what} not readable: the credential's access token lacks the cloud-platform scope (a refresh token from iap-token login needs --cloud-platform; a VM, the cloud-platform access scope).`
+    };
+  }
   if (error2 instanceof ApiError && (error2.failure.status === 403 || error2.failure.status === 401)) {
     return {
       status: "skipped",
@@ -4061,6 +4117,15 @@ function judge(trials, config, url) {
   if (!best) {
     const accepted = trials.find((trial) => trial.from === "iap" && trial.status === 403);
     const then = accepted ? ` IAP accepts the ${accepted.kind === "signed_jwt" ? "signed JWT" : "ID token"} (${n("token_type")} ${accepted.kind}, ${n("audience")} ${accepted.audience}) and refuses its principal: grant access, and that is the token to use.` : "";
+    const behind = trials.find((trial) => trial.from === "app" && trial.status === 403);
+    if (behind) {
+      return {
+        works: false,
+        tokenType: void 0,
+        audience: void 0,
+        text: `IAP lets the ${behind.kind === "signed_jwt" ? "signed JWT" : "ID token"} through (${n("token_type")} ${behind.kind}, ${n("audience")} ${behind.audience}), and the service behind IAP refuses it with 403. Fix that (below), and that is the token to use.`
+      };
+    }
     return {
       works: false,
       tokenType: void 0,
@@ -4081,7 +4146,7 @@ function trialProblems(trials, probe, resource, verdict, principal) {
   const accepted = trials.some((trial) => trial.from === "iap" && trial.status === 403);
   for (const trial of trials) {
     if (trial.outcome === "passed") continue;
-    if (trial.status === 403 && trial.from === "app") problems.push(invokerProblem(resource));
+    if (trial.status === 403 && trial.from === "app") problems.push(behindProblem(resource));
     if (verdict.works) continue;
     if (trial.status === 403 && trial.from === "iap" && principal) problems.push(accessorProblem(principal, resource, true));
     else if (trial.outcome === "not-minted") problems.push(mintProblem(trial));
@@ -4102,7 +4167,7 @@ function dedupe(problems) {
   const seen = /* @__PURE__ */ new Set();
   return problems.filter((problem) => !seen.has(problem.title) && Boolean(seen.add(problem.title)));
 }
-var ACCESSOR, QUIET, TRIAL_RETRY, notRead;
+var ACCESSOR, QUIET, TRIAL_RETRY, DOCTOR_REFUSALS, NOT_SENT, notRead;
 var init_run = __esm({
   "src/doctor/run.ts"() {
     "use strict";
@@ -4115,10 +4180,17 @@ var init_run = __esm({
     init_check();
     init_urls();
     init_fixes();
+    init_report();
     init_resource();
     ACCESSOR = "roles/iap.httpsResourceAccessor";
     QUIET = { info: () => void 0, warning: () => void 0 };
     TRIAL_RETRY = { attempts: 2, timeoutMs: 15e3, budgetMs: 2e4 };
+    DOCTOR_REFUSALS = {
+      expired: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
+      signature: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
+      email: "IAP refused an ID token without an email claim."
+    };
+    NOT_SENT = "No token was minted or sent: IAP does not answer for this URL, and a token goes only where IAP does (whoever serves it could replay the token).";
     notRead = { status: "skipped", text: "Not read." };
   }
 });
@@ -4445,7 +4517,7 @@ async function iapGate(target, config, http2, now) {
   const shown = displayUrl(target.url);
   const probe = await probeIap(http2, target.url, { headers: config.headers, retry: probePolicy(config) });
   if (probe.from === "iap") return void 0;
-  const why = probe.status !== null ? `${shown} answered ${probe.status} without IAP's mark (X-Goog-IAP-Generated-Response) or its sign-in redirect` : `${shown} did not answer`;
+  const why = probe.status !== null ? `${shown} answered ${probe.status} without IAP's mark (X-Goog-IAP-Generated-Response)` : `${shown} did not answer`;
   const diagnosis = `IAP does not answer for this URL, so the ID token was not sent: ${why}. An ID token is accepted by every IAP app on its OAuth client for an hour, so it goes only to URLs behind IAP; check the URL (a typo, a staging host, an app without IAP).`;
   return { why, result: probeResult(target, probe, false, Math.round(now() - started), diagnosis) };
 }
@@ -4468,13 +4540,13 @@ function probeResult(target, probe, ok, ms, diagnosis) {
 async function checkDenied(target, config, http2, log2, now) {
   const started = now();
   const shown = displayUrl(target.url);
-  const probe = await probeIap(http2, target.url, { headers: config.headers, retry: probePolicy(config) });
+  const probe = await probeIap(http2, target.url, { retry: probePolicy(config) });
   const ms = Math.round(now() - started);
   const ok = probe.from === "iap" && probe.status !== null && REFUSALS.has(probe.status);
   const answer = probe.status === null ? "no answer" : `${probe.status} from ${probe.from === "iap" ? "IAP" : "the app"}`;
   log2(`${ok ? "✓" : "✗"} DENY ${shown}: ${answer} without a token`);
   if (ok) return probeResult(target, probe, true, ms);
-  const diagnosis = probe.status === null ? `No answer within the retry window (${config.retryForMs / 1e3} s): ${probe.failure ?? "unknown error"}; whether IAP refuses strangers is unknown.` : probe.from === "iap" ? `IAP answered ${probe.status} to a request without a token; expected its sign-in redirect, 401 or 403.` : `IAP is not enforced here: the URL answered ${probe.status} to a request without any token, and not from IAP (no X-Goog-IAP-Generated-Response, no sign-in redirect). Check that IAP is on for this app and that no route reaches it around IAP (a run.app URL with ingress all and allUsers invoker, a second load balancer). iap-token doctor URL --also URL checks both.`;
+  const diagnosis = probe.status === null ? `No answer within the retry window (${config.retryForMs / 1e3} s): ${probe.failure ?? "unknown error"}; whether IAP refuses strangers is unknown.` : probe.from === "iap" ? `IAP answered ${probe.status} to a request without a token; expected its sign-in redirect, 401 or 403.` : `IAP is not enforced here: the URL answered ${probe.status} to a request without any token, and not from IAP (no X-Goog-IAP-Generated-Response). Check that IAP is on for this app and that no route reaches it around IAP (a run.app URL with ingress all and allUsers invoker, a second load balancer). iap-token doctor URL --also URL checks both.`;
   return probeResult(target, probe, false, ms, diagnosis);
 }
 async function runOne(target, config, minted, http2, log2, now) {
@@ -4994,6 +5066,7 @@ init_pipeline();
 // src/publish.ts
 var import_node_fs2 = require("node:fs");
 init_report();
+init_secrets();
 init_errors();
 
 // src/log.ts
@@ -5087,7 +5160,7 @@ async function writeSummary(minted, results, env) {
 async function writeDoctorSummary(report, env) {
   if (!env["GITHUB_STEP_SUMMARY"]) return;
   try {
-    await summary.addHeading("IAP doctor", 3).addRaw(`<p>${report.verdict.works ? "✅" : "❌"} ${escapeHtml(report.verdict.text)}</p>`, true).addRaw(`<pre>${escapeHtml(renderReport(report)).replace(/<br>/g, "\n")}</pre>`, true).write();
+    await summary.addHeading("IAP doctor", 3).addRaw(`<p>${report.verdict.works ? "✅" : "❌"} ${escapeHtml(report.verdict.text)}</p>`, true).addRaw(`<pre>${escapeHtml(redact(renderReport(report)))}</pre>`, true).write();
   } catch (error2) {
     log.warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
   }

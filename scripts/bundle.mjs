@@ -1,14 +1,19 @@
 // Builds dist/ from src/ with esbuild. Run: npm run bundle. The freshness test (__tests__/dist.test.ts) and the test
 // set-up (test-bed/build-under-test.mjs) call `bundle()` too, so all three always use these exact settings.
 //
-// Measured on this machine (npm run bench; CONTRIBUTING figures in the README's Development section):
+// Measured on this machine (npm run bench; figures in docs/performance.md):
 // - esbuild over ncc and rollup: the same use of @actions/core 3 started in 60–70 ms CPU bundled by esbuild,
 //   130–150 ms by ncc, 180 ms by rollup (empty Node: 30 ms).
 // - CommonJS output over ESM: the source is ESM, but an ESM bundle imports Node's built-ins as ES modules, and
 //   Node 24 builds a namespace object for each, evaluating lazy getters (node:http's pulls in its WebSocket
 //   support). As CommonJS the same code started in 56 ms CPU instead of 69 ms on the key flow.
-// - Not minified: action users diff dist/ on upgrades, so it keeps its names and layout; with every bundled
-//   package's licence listed in dist/licenses.txt. Parsing the larger file costs start-up nothing measurable (bench).
+// - The action's files (index, post, agent) not minified: action users diff dist/ on upgrades, so they keep their
+//   names and layout; with every bundled package's licence listed in dist/licenses.txt. Parsing the larger file costs
+//   start-up nothing measurable (bench).
+// - The CLI (cli.cjs) and google-auth-library's bundle (google-auth.cjs, third-party code read only for AWS,
+//   executable and certificate credential sources) minified: they are what the published npm package installs, which
+//   must stay under 1 MB (unminified they were 1.0 MB and 0.75 MB; minified, with undici's dispatchers imported by
+//   their own modules, about 0.4 MB and 0.3 MB). __tests__/package.test.ts packs, installs and measures it.
 import { build } from 'esbuild';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -63,8 +68,6 @@ const options = {
     index: 'src/index.ts',
     post: 'src/post-index.ts',
     agent: 'src/agent-main.ts',
-    cli: 'src/cli/index.ts',
-    'google-auth': 'src/credentials/library-external-account.ts',
   },
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -87,16 +90,19 @@ const options = {
  * `licenses.txt` with the licence of every package bundled into them.
  */
 export async function bundle(outdir = join(ROOT, 'dist')) {
-  const result = await build({ ...options, outdir });
-  const files = new Map(result.outputFiles.map((file) => [relative(outdir, file.path), file.text]));
-  files.set('licenses.txt', licenses(result.metafile));
+  const results = await Promise.all([build({ ...options, outdir }), build({ ...options, outdir, entryPoints: PACKAGED, minify: true })]);
+  const files = new Map(results.flatMap((result) => result.outputFiles.map((file) => [relative(outdir, file.path), file.text])));
+  files.set('licenses.txt', licenses(results.map((result) => result.metafile)));
   return files;
 }
 
+/** What the npm package installs, minified (see the top of this file). */
+const PACKAGED = { cli: 'src/cli/index.ts', 'google-auth': 'src/credentials/library-external-account.ts' };
+
 /** Every node_modules package any input of the bundle came from, with its version, licence name and licence text. */
-function licenses(metafile) {
+function licenses(metafiles) {
   const packages = new Set();
-  for (const input of Object.keys(metafile.inputs)) {
+  for (const input of metafiles.flatMap((metafile) => Object.keys(metafile.inputs))) {
     const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
     if (match) packages.add(match[1]);
   }

@@ -19,6 +19,8 @@ export interface Config {
   readonly audienceFrom: string | undefined;
   /** How token_type auto chose, or how the audience was implied, for the log; undefined when the user named both. */
   readonly choice: string | undefined;
+  /** token_type auto chose a signed JWT from the app's URL alone: an ID token for the app's client is the fallback. */
+  readonly signedFromUrl: boolean;
   /** The app's URL, when known (app_url, proxy_to, a proxy host, a smoke-tested URL). */
   readonly appUrl: string | undefined;
   /** A diagnosis of the app's IAP set-up, when asked for. */

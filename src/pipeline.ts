@@ -60,10 +60,20 @@ export function createMinter(
       try {
         return await mintToken(resolvedConfig, credential, iam, report, now);
       } catch (error) {
-        throw config.audienceFrom ? foundAudienceRefused(error, config) : error;
+        throw config.audienceFrom ? foundAudienceRefused(error, config) : config.signedFromUrl ? signingRefused(error, config) : error;
       }
     },
   };
+}
+
+/**
+ * auto chose a signed JWT, and the caller may not sign (a VM's account without the token creator role on itself): the
+ * refusal's own fix stands, and an ID token for the app's OAuth client, which needs no signing, is the other way.
+ */
+function signingRefused(error: unknown, config: Config): unknown {
+  if (!(error instanceof ApiError) || error.failure.status !== 403) return error;
+  const other = `Or: ${config.nameOf('token_type')} auto chose a signed JWT because only the app's URL was given; give ${config.nameOf('audience')} the app's OAuth client ID to mint an ID token instead, which needs no signing permission (iap-token doctor URL names the client and checks both).`;
+  return new ActionError(error.message, error.remedy ? `${error.remedy}\n${other}` : other);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { exportVariable, saveState, setOutput, summary } from '@actions/core';
 import { renderReport, type DoctorReport } from './doctor/report.ts';
+import { redact } from './secrets.ts';
 import type { AgentHandle } from './agent/launch.ts';
 import type { AgentReport } from './agent-main.ts';
 import type { Config } from './config.ts';
@@ -154,7 +155,8 @@ export async function writeDoctorSummary(report: DoctorReport, env: Env): Promis
     await summary
       .addHeading('IAP doctor', 3)
       .addRaw(`<p>${report.verdict.works ? '✅' : '❌'} ${escapeHtml(report.verdict.text)}</p>`, true)
-      .addRaw(`<pre>${escapeHtml(renderReport(report)).replace(/<br>/g, '\n')}</pre>`, true)
+      // <br>, not line breaks: a blank line would end the HTML block and turn the rest into Markdown.
+      .addRaw(`<pre>${escapeHtml(redact(renderReport(report)))}</pre>`, true)
       .write();
   } catch (error) {
     log.warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);

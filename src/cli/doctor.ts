@@ -2,6 +2,7 @@ import type { Env } from '../endpoints.ts';
 import { Http } from '../http/client.ts';
 import { readConfig, type InputReader } from '../inputs/index.ts';
 import { renderReport } from '../doctor/report.ts';
+import { redact } from '../secrets.ts';
 import { runDoctor } from '../doctor/run.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { flagInputs, withGcloudDefaults } from './token.ts';
@@ -16,7 +17,7 @@ export async function doctorCommand(argv: readonly string[], env: Env, log: (lin
   const positional = first !== undefined && !first.startsWith('--');
   const { values, flags } = parseArgs(positional ? rest : argv, {
     values: [...TOKEN_FLAGS.map((flag) => flag.slice(2)), 'also', 'iap-resource'],
-    flags: ['json'],
+    flags: ['json', 'fail-on-problem'],
     repeatable: ['also'],
   });
   const url = positional ? first : values['url'];
@@ -32,7 +33,9 @@ export async function doctorCommand(argv: readonly string[], env: Env, log: (lin
   if (!config.doctor) throw new UsageError("give the app's URL: iap-token doctor https://app.example.com");
   const http = new Http({ log });
   const report = await runDoctor({ config, doctor: config.doctor, env, http, progress: log });
-  const output = flags.has('json') ? JSON.stringify(report, null, 2) : renderReport(report);
+  // Redacted as every other line we print: a server could echo a token back in what the report quotes.
+  const output = redact(flags.has('json') ? JSON.stringify(report, null, 2) : renderReport(report));
   await new Promise<void>((resolve) => process.stdout.write(`${output}\n`, () => resolve()));
-  return report.verdict.works ? 0 : 1;
+  // 1 when no token got through; with --fail-on-problem, also when anything else is wrong (a way around IAP).
+  return report.verdict.works && !(flags.has('fail-on-problem') && report.problems.length > 0) ? 0 : 1;
 }

@@ -70,7 +70,7 @@ Options:
                              as for iap-token token
   --help`;
 
-export const DOCTOR_HELP = `Usage: iap-token doctor URL [--also URL …] [--iap-resource NAME] [--json] [credential options]
+export const DOCTOR_HELP = `Usage: iap-token doctor URL [--also URL …] [--iap-resource NAME] [--json] [--fail-on-problem] [credential options]
 
 Diagnoses the IAP set-up of the app at URL, in layers, each saying what it checked:
   1. without credentials: is IAP in front (its mark, its sign-in redirect)? which OAuth client? what resource?
@@ -80,12 +80,14 @@ Diagnoses the IAP set-up of the app at URL, in layers, each saying what it check
   3. with read access: the app's IAP settings (its OAuth client, programmaticClients) and IAM policy; each read is
      skipped, with the permission it needs, when not allowed
 It ends with a verdict (the token type and audience to use) and each problem with a gcloud line and Terraform.
-Exit status: 0 when a token got through IAP, 1 when none did, 2 for a usage error.
+Exit status: 0 when a token got through IAP, 1 when none did (or, with --fail-on-problem, when any problem was
+found), 2 for a usage error.
 
 Options:
   --also URL                 another URL of the app that must not answer without IAP; repeat for more (10 at most)
   --iap-resource NAME        projects/PROJECT_NUMBER/iap_web/… to read settings and policy (found for run.app URLs)
   --json                     the report as JSON, for machines
+  --fail-on-problem          exit 1 on any problem, a way around IAP included, even when a token got through
   --audience ID              an OAuth client ID to try ID tokens for (default: the one IAP's sign-in names)
   --credentials-file, --refresh-token, --client-id, --client-secret, --service-account, --delegates, --lifetime:
                              as for iap-token token

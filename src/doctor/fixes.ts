@@ -42,7 +42,18 @@ export function accessorProblem(principal: string, resource: IapResource, refuse
   };
 }
 
-export function invokerProblem(resource: IapResource): Problem {
+/** A 403 from behind IAP: for Cloud Run, IAP's service agent without run.invoker; elsewhere, the app's own refusal. */
+export function behindProblem(resource: IapResource): Problem {
+  if (resource.kind === 'cloud-run') return invokerProblem(resource);
+  return {
+    title: 'The app behind IAP refuses the caller',
+    why: "IAP let the token through and the app answered 403 itself (not IAP's answer): the app checks the caller on its own (the X-Goog-IAP-JWT-Assertion header, the user's email), or a rule in front of it refuses.",
+    gcloud: undefined,
+    terraform: undefined,
+  };
+}
+
+function invokerProblem(resource: IapResource): Problem {
   const project = resource.project ?? 'PROJECT_NUMBER';
   const agent = `serviceAccount:service-${/^\d+$/.test(project) ? project : 'PROJECT_NUMBER'}@gcp-sa-iap.iam.gserviceaccount.com`;
   return {
@@ -75,13 +86,13 @@ export function managedClientProblem(audience: string, ownClient: boolean, resou
 export function mintProblem(trial: TokenTrial): Problem {
   const kind = trial.kind === 'id_token' ? 'an ID token' : 'a signed JWT';
   const [why = '', ...rest] = trial.why.split('\n');
-  const fix = rest.join('\n');
-  const gcloud = /gcloud [^\n]+/.exec(fix)?.[0];
+  // Only a line that is a command is one: a gcloud mentioned inside a sentence stays in the sentence.
+  const gcloud = rest.find((line) => /^\s*gcloud /.test(line))?.trim();
   // The gcloud line of an IAM refusal names the account and the member; the Terraform grants the same.
   const grant = /gcloud iam service-accounts add-iam-policy-binding (\S+) --member='?([^'\s]+)'? --role=(\S+)/.exec(gcloud ?? '');
   return {
     title: `Could not mint ${kind}`,
-    why: fix ? `${why} ${fix.replace(/\s*gcloud [^\n]+/, '').trim()}` : why,
+    why: [why, ...rest.map((line) => (/^\s*gcloud /.test(line) ? 'the gcloud line below.' : line.trim()))].join(' '),
     gcloud,
     terraform: grant
       ? hcl(

@@ -70,7 +70,13 @@ export function renderReport(report: DoctorReport): string {
       if (problem.terraform) lines.push('   Terraform:', ...problem.terraform.split('\n').map((line) => `     ${line}`));
     }
   }
-  return lines.join('\n');
+  return printable(lines.join('\n'));
+}
+
+/** Control characters (a terminal's escape sequences, from a server's text) as spaces; line breaks kept. */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, ' ');
 }
 
 function indent(text: string, first: string, rest: string): string[] {

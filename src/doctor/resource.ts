@@ -12,6 +12,8 @@ export interface IapResource {
   readonly project: string | undefined;
   readonly service: string | undefined;
   readonly region: string | undefined;
+  /** An App Engine app's ID (the project ID it was created in), when the resource name gives it. */
+  readonly appId?: string;
 }
 
 /** SERVICE-PROJECT_NUMBER.REGION.run.app, Cloud Run's deterministic URL (the older SERVICE-HASH-CODE.a.run.app names no project). */
@@ -52,8 +54,10 @@ function fromName(name: string): IapResource {
     const region = type.slice('cloud_run-'.length);
     return { kind: 'cloud-run', description: `a Cloud Run service with IAP on it directly (${name})`, name, project, service, region };
   }
-  if (type.startsWith('appengine-'))
-    return { kind: 'app-engine', description: `an App Engine app (${name})`, name, project, service, region: undefined };
+  if (type.startsWith('appengine-')) {
+    const appId = type.slice('appengine-'.length);
+    return { kind: 'app-engine', description: `an App Engine app (${name})`, name, project, service, region: undefined, appId };
+  }
   if (type === 'compute' || type.startsWith('compute-')) {
     const region = type.startsWith('compute-') ? type.slice('compute-'.length) : undefined;
     return { kind: 'backend-service', description: `a load balancer's backend service (${name})`, name, project, service, region };
@@ -96,7 +100,7 @@ export function terraformAccessor(resource: IapResource, member: string): string
     case 'app-engine':
       return hcl('google_iap_app_engine_service_iam_member', {
         project,
-        app_id: project,
+        app_id: resource.appId ?? 'APP_ID',
         service: resource.service ?? 'default',
         ...grant,
       });

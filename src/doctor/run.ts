@@ -9,8 +9,8 @@ import { decodeJwt } from '../jwt.ts';
 import { createMinter, type Minter } from '../pipeline.ts';
 import { rfc3339, type MintedToken } from '../tokens/check.ts';
 import { displayUrl } from '../urls.ts';
-import { accessorProblem, bypassProblem, invokerProblem, managedClientProblem, mintProblem, noIapProblem } from './fixes.ts';
-import type { Check, DoctorReport, Problem, TokenTrial, Verdict } from './report.ts';
+import { accessorProblem, behindProblem, bypassProblem, managedClientProblem, mintProblem, noIapProblem } from './fixes.ts';
+import { printable, type Check, type DoctorReport, type Problem, type TokenTrial, type Verdict } from './report.ts';
 import { describeResource, type IapResource } from './resource.ts';
 
 export interface DoctorOptions {
@@ -48,31 +48,49 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const signer = minterFor(options, 'signed_jwt', `${url.origin}/*`);
   // The caller's own access token reads IAP's settings: the same credential either kind is minted with.
   const caller = createMinter(config, { env: options.env, report: QUIET, http }).credential;
-  const accessToken: unknown = await caller.accessToken().catch((error: unknown) => error);
+  // Read only when there is something to read it for (the resource is named or known from the URL).
+  const accessToken: unknown = resource.name ? await caller.accessToken().catch((error: unknown) => error) : undefined;
   const settings = await readSettings(options, resource, accessToken);
 
+  // A token goes only where IAP answers: an ID token is good at every app on its client for an hour, and whoever
+  // serves a URL without IAP could replay it there.
   const trials: TokenTrial[] = [];
-  const idAudiences = idTokenAudiences(config, probe, settings.value);
-  for (const audience of idAudiences.slice(0, 2)) {
-    const trial = await tryToken(options, url, 'id_token', audience, minterFor(options, 'id_token', audience));
-    trials.push(trial);
-    if (trial.outcome === 'passed') break;
+  if (probe.from === 'iap') {
+    const idAudiences = idTokenAudiences(config, probe, settings.value);
+    for (const audience of idAudiences.slice(0, 2)) {
+      const trial = await tryToken(options, url, 'id_token', audience, minterFor(options, 'id_token', audience));
+      trials.push(trial);
+      if (trial.outcome === 'passed') break;
+    }
+    trials.push(await tryToken(options, url, 'signed_jwt', `${url.origin}/*`, signer));
   }
-  trials.push(await tryToken(options, url, 'signed_jwt', `${url.origin}/*`, signer));
   const principal = trials.map((trial) => trial.sent?.email).find(Boolean) ?? caller.principal;
   const policy = await readPolicy(options, resource, accessToken, principal);
 
   const verdict = judge(trials, config, url);
   problems.push(...trialProblems(trials, probe, resource, verdict, principal));
+  // The token this configuration mints (the step's, after the doctor) may be the one that fails while another works.
+  const planned = trials.find((trial) => trial.kind === config.tokenType && trial.audience === config.audience);
+  if (verdict.works && planned && planned.outcome !== 'passed') {
+    problems.unshift({
+      title: 'The token configured here does not get through IAP',
+      why: `${planned.kind === 'id_token' ? 'The ID token' : 'The signed JWT'} for ${planned.audience}: ${planned.why} Instead, ${verdict.text}`,
+      gcloud: undefined,
+      terraform: undefined,
+    });
+  }
   if (!verdict.works && policy.missing && principal && !problems.some((problem) => problem.title.startsWith('No access'))) {
     problems.push(accessorProblem(principal, resource, false));
   }
   return {
-    url: url.href,
+    url: displayUrl(url),
     resource: resource.description,
     layers: [
       { title: 'Without credentials: is IAP in front?', checks: outside },
-      { title: `With the caller's credential: ${describeCaller(config)}`, checks: trials.map(describeTrial) },
+      {
+        title: `With the caller's credential: ${describeCaller(config)}`,
+        checks: probe.from === 'iap' ? trials.map(describeTrial) : [{ status: 'skipped', text: NOT_SENT }],
+      },
       { title: "IAP's settings and IAM policy (read where permitted)", checks: [...settings.checks, ...policy.checks] },
     ],
     trials,
@@ -158,7 +176,12 @@ function minterFor({ config, env, http }: DoctorOptions, kind: TokenType, audien
 /** The ID token audiences worth a try: the one given, else the sign-in client, then an allowlisted client. */
 function idTokenAudiences(config: Config, probe: IapProbe, settings: IapSettings | undefined): string[] {
   const given = config.tokenType === 'id_token' && config.audience ? [config.audience] : [];
-  const candidates = [...given, ...(probe.clientId ? [probe.clientId] : []), ...(settings?.programmaticClients ?? [])];
+  const candidates = [
+    ...given,
+    ...(probe.clientId ? [probe.clientId] : []),
+    ...(settings?.clientId ? [settings.clientId] : []),
+    ...(settings?.programmaticClients ?? []),
+  ];
   return [...new Set(candidates)];
 }
 
@@ -224,10 +247,17 @@ async function tryToken(options: DoctorOptions, url: URL, kind: TokenType, audie
 }
 
 function refusalWhy(refusal: IapRefusal, body: string, principal: string): string {
-  const said = body.trim().slice(0, 120).replace(/\s+/g, ' ');
+  const said = printable(body.slice(0, 120)).replace(/\s+/g, ' ').trim();
   const quoted = refusal === 'forbidden' ? 'IAP refused it (403)' : `IAP refused it: "${said}"`;
-  return `${quoted}. ${explainRefusal(refusal, 'authorization', principal)}`;
+  return `${quoted}. ${DOCTOR_REFUSALS[refusal] ?? explainRefusal(refusal, 'authorization', principal)}`;
 }
+
+/** Where the proxy's words (it mints again by itself) do not fit a one-off trial. */
+const DOCTOR_REFUSALS: Partial<Record<IapRefusal, string>> = {
+  expired: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
+  signature: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
+  email: 'IAP refused an ID token without an email claim.',
+};
 
 function describeTrial(trial: TokenTrial): Check {
   const what = `${trial.kind === 'id_token' ? 'ID token' : 'Signed JWT'} for ${trial.audience}`;
@@ -245,7 +275,7 @@ async function readSettings(
   resource: IapResource,
   accessToken: unknown,
 ): Promise<{ value: IapSettings | undefined; checks: Check[] }> {
-  const skipped = unreadable(resource, accessToken, 'iap.webServices.getSettings');
+  const skipped = unreadable(resource, accessToken, 'iap.webServices.getSettings', config);
   if (skipped || !resource.name || typeof accessToken !== 'string') return { value: undefined, checks: [skipped ?? notRead] };
   try {
     const value = await new IapAdmin(http, config.endpoints.iap).settings(accessToken, resource.name);
@@ -273,7 +303,7 @@ async function readPolicy(
   accessToken: unknown,
   principal: string | undefined,
 ): Promise<{ missing: boolean; checks: Check[] }> {
-  const skipped = unreadable(resource, accessToken, 'iap.webServices.getIamPolicy');
+  const skipped = unreadable(resource, accessToken, 'iap.webServices.getIamPolicy', config);
   if (skipped || !resource.name || typeof accessToken !== 'string') return { missing: false, checks: skipped ? [skipped] : [] };
   let bindings: IamBinding[];
   try {
@@ -286,7 +316,7 @@ async function readPolicy(
   if (!principal) return { missing: false, checks: [{ status: 'info', text: listed }] };
   const member = principal.endsWith('.gserviceaccount.com') ? `serviceAccount:${principal}` : `user:${principal}`;
   if (members.includes(member)) return { missing: false, checks: [{ status: 'ok', text: `${member} holds ${ACCESSOR}. ${listed}` }] };
-  const indirect = members.filter((name) => /^(group|domain|principalSet|allAuthenticatedUsers|allUsers)/.test(name));
+  const indirect = members.filter((name) => /^(group|domain|principalSet|principal|allAuthenticatedUsers|allUsers)\b/.test(name));
   if (indirect.length) {
     return {
       missing: false,
@@ -298,14 +328,17 @@ async function readPolicy(
   return { missing: true, checks: [{ status: 'problem', text: `${member} does not hold ${ACCESSOR} on this resource. ${listed}` }] };
 }
 
+const NOT_SENT =
+  'No token was minted or sent: IAP does not answer for this URL, and a token goes only where IAP does (whoever serves it could replay the token).';
+
 const notRead: Check = { status: 'skipped', text: 'Not read.' };
 
 /** Why a layer-3 read cannot be made: no resource name, or no access token. */
-function unreadable(resource: IapResource, accessToken: unknown, permission: string): Check | undefined {
+function unreadable(resource: IapResource, accessToken: unknown, permission: string, config: Config): Check | undefined {
   if (!resource.name) {
     return {
       status: 'skipped',
-      text: `Skipped ${permission === 'iap.webServices.getSettings' ? 'settings' : 'IAM policy'}: the IAP resource is not known from the URL; name it (iap_resource, --iap-resource) as projects/PROJECT_NUMBER/iap_web/… to read it.`,
+      text: `Skipped ${permission === 'iap.webServices.getSettings' ? 'settings' : 'IAM policy'}: the IAP resource is not known from the URL; name it with ${config.nameOf('iap_resource')} (projects/PROJECT_NUMBER/iap_web/…) to read it.`,
     };
   }
   if (typeof accessToken !== 'string') {
@@ -316,6 +349,12 @@ function unreadable(resource: IapResource, accessToken: unknown, permission: str
 }
 
 function apiSkip(what: string, error: unknown, permission: string, name: string): Check {
+  if (error instanceof ApiError && (error.failure.reason === 'ACCESS_TOKEN_SCOPE_INSUFFICIENT' || /scope/i.test(error.failure.message))) {
+    return {
+      status: 'skipped',
+      text: `${what} not readable: the credential's access token lacks the cloud-platform scope (a refresh token from iap-token login needs --cloud-platform; a VM, the cloud-platform access scope).`,
+    };
+  }
   if (error instanceof ApiError && (error.failure.status === 403 || error.failure.status === 401)) {
     return {
       status: 'skipped',
@@ -336,6 +375,16 @@ function judge(trials: readonly TokenTrial[], config: Config, url: URL): Verdict
     const then = accepted
       ? ` IAP accepts the ${accepted.kind === 'signed_jwt' ? 'signed JWT' : 'ID token'} (${n('token_type')} ${accepted.kind}, ${n('audience')} ${accepted.audience}) and refuses its principal: grant access, and that is the token to use.`
       : '';
+    // A 403 without IAP's mark: IAP let the token through, and what serves the app refused it.
+    const behind = trials.find((trial) => trial.from === 'app' && trial.status === 403);
+    if (behind) {
+      return {
+        works: false,
+        tokenType: undefined,
+        audience: undefined,
+        text: `IAP lets the ${behind.kind === 'signed_jwt' ? 'signed JWT' : 'ID token'} through (${n('token_type')} ${behind.kind}, ${n('audience')} ${behind.audience}), and the service behind IAP refuses it with 403. Fix that (below), and that is the token to use.`,
+      };
+    }
     return {
       works: false,
       tokenType: undefined,
@@ -368,7 +417,7 @@ function trialProblems(
   const accepted = trials.some((trial) => trial.from === 'iap' && trial.status === 403);
   for (const trial of trials) {
     if (trial.outcome === 'passed') continue;
-    if (trial.status === 403 && trial.from === 'app') problems.push(invokerProblem(resource));
+    if (trial.status === 403 && trial.from === 'app') problems.push(behindProblem(resource));
     if (verdict.works) continue;
     if (trial.status === 403 && trial.from === 'iap' && principal) problems.push(accessorProblem(principal, resource, true));
     else if (trial.outcome === 'not-minted') problems.push(mintProblem(trial));

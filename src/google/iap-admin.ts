@@ -20,6 +20,8 @@ export interface IamBinding {
   readonly conditional: boolean;
 }
 
+const CLIENT_ID = /^[\w.-]{1,200}\.apps\.googleusercontent\.com$/;
+
 export class IapAdmin {
   readonly #http: Http;
   readonly #base: string;
@@ -43,7 +45,9 @@ export class IapAdmin {
     });
     const oauth = objectAt(objectAt(answer, 'accessSettings'), 'oauthSettings');
     const clientId = typeof oauth['clientId'] === 'string' && oauth['clientId'] ? oauth['clientId'] : undefined;
-    return { clientId, programmaticClients: strings(oauth['programmaticClients']) };
+    // Client IDs become ID-token audiences and report lines: only what has a client ID's shape is taken.
+    const clients = strings(oauth['programmaticClients']).filter((id) => CLIENT_ID.test(id));
+    return { clientId: clientId && CLIENT_ID.test(clientId) ? clientId : undefined, programmaticClients: clients };
   }
 
   async iamPolicy(accessToken: string, resource: string): Promise<IamBinding[]> {

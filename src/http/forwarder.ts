@@ -10,7 +10,8 @@ import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
-import { Pool, ProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Pool, ProxyAgent } from './undici.ts';
 import { ActionError } from '../errors.ts';
 
 /**

@@ -5,13 +5,13 @@ import { answeredByIap } from './answers.ts';
 
 /**
  * A request to an app's URL without any token, redirects not followed: what IAP says to a stranger. It shows whether
- * IAP is in front (its X-Goog-IAP-Generated-Response mark, its sign-in redirect to accounts.google.com) and which
- * OAuth client IAP signs people in with (the redirect's client_id). Nothing secret is ever sent.
+ * IAP is in front (the X-Goog-IAP-Generated-Response mark on its answer) and which OAuth client IAP signs people in
+ * with (the client_id of its sign-in redirect to accounts.google.com). Nothing secret is ever sent.
  */
 export interface IapProbe {
   /** The status, or null when nothing answered. */
   readonly status: number | null;
-  /** Who answered: IAP itself (its mark, or its sign-in redirect), something else, or nobody. */
+  /** Who answered: IAP itself (its mark), something else, or nobody. */
   readonly from: 'iap' | 'app' | null;
   /** The OAuth client of IAP's sign-in redirect, when the answer was one. */
   readonly clientId: string | undefined;
@@ -46,8 +46,11 @@ export async function probeIap(
     failure = error.failure.message;
   }
   if (!response) return { status: null, from: null, clientId: undefined, failure, attempts, response };
-  const signIn = googleSignIn(response, url);
-  const from = answeredByIap(response.headers) || signIn ? 'iap' : 'app';
+  // IAP marks every answer it makes itself, its sign-in redirect included; a redirect to Google's sign-in without the
+  // mark is some other server's, and names no client worth minting a token for.
+  const iap = answeredByIap(response.headers);
+  const signIn = iap ? googleSignIn(response, url) : undefined;
+  const from = iap ? 'iap' : 'app';
   const clientId = signIn?.searchParams.get('client_id') ?? '';
   return {
     status: response.status,

@@ -40,7 +40,7 @@ export function readDoctorConfig(ctx: Context, known: KnownUrl | undefined): Doc
 
 function readAlso({ input, fail }: Context): string[] {
   const urls: string[] = [];
-  for (const [index, raw] of input('doctor_also').split(/[\n,]/).entries()) {
+  for (const [index, raw] of input('doctor_also').split('\n').entries()) {
     const text = raw.trim();
     if (!text) continue;
     let url: URL;

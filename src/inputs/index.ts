@@ -55,11 +55,7 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
   const appUrl = readAppUrl(ctx);
   const smokeTargets = readSmokeConfig(input);
   const known = knownUrl(ctx, appUrl, smokeTargets?.targets);
-  // Only a service account signs a JWT: a user's refresh token can only when it impersonates one.
-  const canSign = {
-    yes: source.kind !== 'refresh_token' || serviceAccount !== undefined,
-    because: `a user's refresh token (${source.origin})`,
-  };
+  const canSign = signingAbility(source, serviceAccount);
   const choice = chooseToken(ctx, known, canSign);
   const { tokenType } = choice;
   const audience =
@@ -84,6 +80,7 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
     audience,
     audienceFrom: choice.audienceFrom,
     choice: choice.why,
+    signedFromUrl: choice.signedFromUrl === true,
     appUrl: known?.url.href,
     doctor: readDoctorConfig(ctx, known),
     lifetimeSeconds,
@@ -115,6 +112,19 @@ function readAudience({ fail, words }: Context, audience: string): string {
     );
   }
   return audience;
+}
+
+/**
+ * Can the caller sign a JWT? Only a service account signs: a user's refresh token can only when it impersonates one,
+ * and a key signs locally only with its private_key_id (IAP finds the key by the JWT's kid).
+ */
+function signingAbility(source: CredentialSource, serviceAccount: string | undefined): { yes: boolean; because: string } {
+  if (serviceAccount !== undefined) return { yes: true, because: '' };
+  if (source.kind === 'refresh_token') return { yes: false, because: `a user's refresh token (${source.origin})` };
+  if (source.kind === 'service_account_key' && !source.key.privateKeyId) {
+    return { yes: false, because: `a key without private_key_id (${source.origin})` };
+  }
+  return { yes: true, because: '' };
 }
 
 /** The app's URL, where the user gave one: app_url, else the proxy's target, a forward-proxy host, a smoke-tested URL. */

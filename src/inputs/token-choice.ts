@@ -17,6 +17,8 @@ export interface TokenChoice {
   readonly audienceFrom: string | undefined;
   /** What was chosen and why, for the log; undefined when the user named both. */
   readonly why: string | undefined;
+  /** auto chose a signed JWT from the app's URL alone (the user named neither kind nor audience). */
+  readonly signedFromUrl?: boolean;
 }
 
 /** Where the app's URL came from, when one is known: app_url, proxy_to, a proxy host, a smoke-tested URL. */
@@ -89,6 +91,7 @@ export function chooseToken(
       audience: wildcard ?? '',
       audienceFrom: undefined,
       why: `${w.name('token_type')} auto: signed_jwt for ${wildcard} (from ${known.from}): a service-account-signed JWT needs no OAuth client, so it works for apps on Google's managed client too.`,
+      signedFromUrl: true,
     };
   }
   return {
@@ -100,7 +103,8 @@ export function chooseToken(
 }
 
 function cannotSign({ words: w }: Context, who: string, what: string): string {
-  return `${what}, and ${who} cannot sign one (a user has no key; only a service account signs). ${w.setting('service_account', 'SA_EMAIL')} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name('audience')} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
+  const setting = w.setting('service_account', 'SA_EMAIL');
+  return `${what}, and ${who} cannot sign one. ${setting.charAt(0).toUpperCase()}${setting.slice(1)} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name('audience')} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
 }
 
 /** app_url: the app behind IAP, https (http only to this machine), shown without user name or query. */

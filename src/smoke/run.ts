@@ -52,8 +52,8 @@ export async function runSmokeTests(
 }
 
 /**
- * Does IAP answer for this URL? A request without a token (no redirect followed): IAP answers it itself, marked by
- * X-Goog-IAP-Generated-Response, or with its sign-in redirect to accounts.google.com. Otherwise the token is not sent,
+ * Does IAP answer for this URL? A request without a token (no redirect followed): IAP answers it itself (its 302 to
+ * Google's sign-in, 401 or 403), marked by X-Goog-IAP-Generated-Response. Otherwise the token is not sent,
  * and the target fails saying so. A signed JWT needs no such check: its audience is the URL itself.
  */
 async function iapGate(
@@ -68,7 +68,7 @@ async function iapGate(
   if (probe.from === 'iap') return undefined;
   const why =
     probe.status !== null
-      ? `${shown} answered ${probe.status} without IAP's mark (X-Goog-IAP-Generated-Response) or its sign-in redirect`
+      ? `${shown} answered ${probe.status} without IAP's mark (X-Goog-IAP-Generated-Response)`
       : `${shown} did not answer`;
   const diagnosis = `IAP does not answer for this URL, so the ID token was not sent: ${why}. An ID token is accepted by every IAP app on its OAuth client for an hour, so it goes only to URLs behind IAP; check the URL (a typo, a staging host, an app without IAP).`;
   return { why, result: probeResult(target, probe, false, Math.round(now() - started), diagnosis) };
@@ -97,7 +97,8 @@ function probeResult(target: SmokeTarget, probe: IapProbe, ok: boolean, ms: numb
 const REFUSALS = new Set([302, 303, 307, 401, 403]);
 
 /**
- * A `DENY URL` line: the URL is called without any token, and passes only when IAP itself turns the stranger away, so
+ * A `DENY URL` line: the URL is called as a stranger would (no token, none of smoke_test_headers), and passes only
+ * when IAP itself turns the stranger away, so
  * a deploy that exposes the app (IAP switched off, a bypassing route) fails the job.
  */
 async function checkDenied(
@@ -109,7 +110,7 @@ async function checkDenied(
 ): Promise<SmokeResult> {
   const started = now();
   const shown = displayUrl(target.url);
-  const probe = await probeIap(http, target.url, { headers: config.headers, retry: probePolicy(config) });
+  const probe = await probeIap(http, target.url, { retry: probePolicy(config) });
   const ms = Math.round(now() - started);
   const ok = probe.from === 'iap' && probe.status !== null && REFUSALS.has(probe.status);
   const answer = probe.status === null ? 'no answer' : `${probe.status} from ${probe.from === 'iap' ? 'IAP' : 'the app'}`;
@@ -120,7 +121,7 @@ async function checkDenied(
       ? `No answer within the retry window (${config.retryForMs / 1000} s): ${probe.failure ?? 'unknown error'}; whether IAP refuses strangers is unknown.`
       : probe.from === 'iap'
         ? `IAP answered ${probe.status} to a request without a token; expected its sign-in redirect, 401 or 403.`
-        : `IAP is not enforced here: the URL answered ${probe.status} to a request without any token, and not from IAP (no X-Goog-IAP-Generated-Response, no sign-in redirect). Check that IAP is on for this app and that no route reaches it around IAP (a run.app URL with ingress all and allUsers invoker, a second load balancer). iap-token doctor URL --also URL checks both.`;
+        : `IAP is not enforced here: the URL answered ${probe.status} to a request without any token, and not from IAP (no X-Goog-IAP-Generated-Response). Check that IAP is on for this app and that no route reaches it around IAP (a run.app URL with ingress all and allUsers invoker, a second load balancer). iap-token doctor URL --also URL checks both.`;
   return probeResult(target, probe, false, ms, diagnosis);
 }
 
