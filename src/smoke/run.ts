@@ -98,8 +98,8 @@ const REFUSALS = new Set([302, 303, 307, 401, 403]);
 
 /**
  * A `DENY URL` line: the URL is called as a stranger would (no token, none of smoke_test_headers), and passes only
- * when IAP itself turns the stranger away, so
- * a deploy that exposes the app (IAP switched off, a bypassing route) fails the job.
+ * when IAP itself turns the stranger away, so a deploy that exposes the app (IAP switched off, a bypassing route)
+ * fails the job.
  */
 async function checkDenied(
   target: SmokeTarget,
