@@ -182,6 +182,18 @@ describe('gcloud flags and Terraform for each kind of resource', () => {
     expect(terraformAccessor(appEngineUnnamed, MEMBER)).toContain('service = "default"');
     expect(terraformAccessor(backend, MEMBER)).toBe(
       [
+        // A regional backend service (compute-REGION) has its own Terraform resource.
+        'resource "google_iap_web_region_backend_service_iam_member" "iap_access" {',
+        '  project                    = "42"',
+        '  region                     = "europe-west1"',
+        '  web_region_backend_service = "77"',
+        '  role                       = "roles/iap.httpsResourceAccessor"',
+        `  member                     = "${MEMBER}"`,
+        '}',
+      ].join('\n'),
+    );
+    expect(terraformAccessor(describeResource(url, 'projects/42/iap_web/compute/services/77'), MEMBER)).toBe(
+      [
         'resource "google_iap_web_backend_service_iam_member" "iap_access" {',
         '  project             = "42"',
         '  web_backend_service = "77"',

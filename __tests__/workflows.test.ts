@@ -103,3 +103,36 @@ test("every checkout in the workflows and examples keeps no credentials (the REA
     expect({ path, checkouts, withoutCredentials }).toEqual({ path, checkouts, withoutCredentials: checkouts });
   }
 });
+
+test('every README yaml snippet parses, uses only inputs action.yml declares, and checks out without credentials', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const snippets = [...readme.matchAll(/^( *)```ya?ml\n([\s\S]*?)^\1```/gm)];
+  expect(snippets.length).toBeGreaterThanOrEqual(8);
+  let ours = 0;
+  for (const [, indent = '', body = ''] of snippets) {
+    const steps: Step[] = [];
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(walk);
+      else if (value && typeof value === 'object') {
+        if (typeof (value as Step).uses === 'string') steps.push(value);
+        Object.values(value).forEach(walk);
+      }
+    };
+    walk(
+      parse(
+        body
+          .split('\n')
+          .map((line) => line.slice(indent.length))
+          .join('\n'),
+      ),
+    );
+    for (const step of steps) {
+      if (isThisAction(step.uses)) {
+        ours++;
+        for (const name of Object.keys(step.with ?? {})) expect({ name, known: name in action.inputs }).toMatchObject({ known: true });
+      }
+      if (step.uses?.startsWith('actions/checkout@')) expect(step.with?.['persist-credentials']).toBe(false);
+    }
+  }
+  expect(ours).toBeGreaterThanOrEqual(8);
+});

@@ -3704,6 +3704,14 @@ function terraformAccessor(resource, member) {
         ...grant
       });
     default:
+      if (resource.region) {
+        return hcl("google_iap_web_region_backend_service_iam_member", {
+          project,
+          region: resource.region,
+          web_region_backend_service: resource.service ?? "BACKEND_SERVICE",
+          ...grant
+        });
+      }
       return hcl("google_iap_web_backend_service_iam_member", {
         project,
         web_backend_service: resource.service ?? "BACKEND_SERVICE",

