@@ -15,6 +15,7 @@ const { renderReport } = await import('../src/doctor/report.ts');
 const { ACTION_VOCABULARY, readConfig } = await import('../src/inputs/index.ts');
 const { CLI_VOCABULARY } = await import('../src/cli/vocabulary.ts');
 const { InputError } = await import('../src/errors.ts');
+const { policyFor } = await import('../src/doctor/run.ts');
 
 type Inputs = Record<string, string>;
 
@@ -458,5 +459,40 @@ describe('the doctor inputs', () => {
       expect(error.message).toContain('IAP resource name');
     }
     expect(inputError({ ...base, iap_resource: 'bogus' }, CLI_VOCABULARY).input).toBe('--iap-resource');
+  });
+});
+
+describe("the IAM policy's word on the principal", () => {
+  const PRINCIPAL = 'deployer@my-project.iam.gserviceaccount.com';
+  const ACCESSOR = 'roles/iap.httpsResourceAccessor';
+  const binding = (members: string[], conditional = false) => ({ role: ACCESSOR, members, conditional });
+
+  test('granted by name: ok; under a condition only: a note, not a problem; both: ok', () => {
+    expect(policyFor([binding([MEMBER])], PRINCIPAL)).toMatchObject({ missing: false, checks: [{ status: 'ok' }] });
+    const conditional = policyFor([binding([MEMBER], true)], PRINCIPAL);
+    expect(conditional).toMatchObject({ missing: false, checks: [{ status: 'info' }] });
+    expect(conditional.checks[0]?.text).toContain('under a condition, which IAP checks on each request');
+    expect(policyFor([binding([MEMBER], true), binding([MEMBER])], PRINCIPAL).checks[0]?.status).toBe('ok');
+  });
+
+  test('through a group, a domain or a federated principal: maybe; not at all: missing; another role: missing', () => {
+    for (const member of ['group:ops@example.com', 'domain:example.com', 'principal://iam.googleapis.com/x', 'allAuthenticatedUsers']) {
+      const result = policyFor([binding([member])], PRINCIPAL);
+      expect(result).toMatchObject({ missing: false, checks: [{ status: 'info' }] });
+      expect(result.checks[0]?.text).toContain(`it may hold it through ${member}`);
+    }
+    expect(policyFor([binding(['user:bob@example.com'])], PRINCIPAL)).toMatchObject({ missing: true, checks: [{ status: 'problem' }] });
+    expect(policyFor([{ role: 'roles/viewer', members: [MEMBER], conditional: false }], PRINCIPAL).missing).toBe(true);
+    expect(policyFor([binding([`user:${'alice@example.com'}`])], 'alice@example.com').checks[0]?.status).toBe('ok');
+  });
+});
+
+describe('a signed JWT and the app URL', () => {
+  test('an audience that does not cover app_url is refused before anything is minted, naming both', () => {
+    const error = inputError({ ...key(), audience: 'https://a.example.com/*', app_url: 'https://b.example.com/x' });
+    expect(error.input).toBe('audience');
+    expect(error.message).toContain("https://b.example.com/x is not covered by the signed JWT's audience https://a.example.com/*");
+    expect(error.message).toContain('(app_url)');
+    expect(config({ ...key(), audience: 'https://b.example.com/*', app_url: 'https://b.example.com/x' }).tokenType).toBe('signed_jwt');
   });
 });

@@ -13683,6 +13683,8 @@ function readConfig(read, env, words) {
     );
   }
   if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  const uncovered = tokenType === "signed_jwt" && appUrl ? audienceCovers(audience, appUrl) : void 0;
+  if (uncovered) fail("audience", `${uncovered} (${w.name("app_url")}).`);
   const smoke = smokeTargets;
   return {
     tokenType,

@@ -1893,6 +1893,8 @@ function readConfig(read, env, words) {
     );
   }
   if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  const uncovered = tokenType === "signed_jwt" && appUrl ? audienceCovers(audience, appUrl) : void 0;
+  if (uncovered) fail("audience", `${uncovered} (${w.name("app_url")}).`);
   const smoke = smokeTargets;
   return {
     tokenType,
@@ -3847,6 +3849,7 @@ var init_fixes = __esm({
 // src/doctor/run.ts
 var run_exports = {};
 __export(run_exports, {
+  policyFor: () => policyFor,
   runDoctor: () => runDoctor
 });
 async function runDoctor(options) {
@@ -4074,10 +4077,21 @@ async function readPolicy({ config, http: http2 }, resource, accessToken, princi
   } catch (error2) {
     return { missing: false, checks: [apiSkip("IAM policy", error2, "iap.webServices.getIamPolicy", resource.name)] };
   }
-  const members = bindings.filter((binding) => binding.role === ACCESSOR).flatMap((binding) => binding.members);
+  return policyFor(bindings, principal);
+}
+function policyFor(bindings, principal) {
+  const accessors = bindings.filter((binding) => binding.role === ACCESSOR);
+  const members = accessors.flatMap((binding) => binding.members);
   const listed = `${ACCESSOR} holders: ${members.length ? members.join(", ") : "none"}.`;
+  const conditional = new Set(accessors.filter((binding) => binding.conditional).flatMap((binding) => binding.members));
   if (!principal) return { missing: false, checks: [{ status: "info", text: listed }] };
   const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
+  if (conditional.has(member) && !accessors.some((binding) => !binding.conditional && binding.members.includes(member))) {
+    return {
+      missing: false,
+      checks: [{ status: "info", text: `${member} holds ${ACCESSOR} under a condition, which IAP checks on each request. ${listed}` }]
+    };
+  }
   if (members.includes(member)) return { missing: false, checks: [{ status: "ok", text: `${member} holds ${ACCESSOR}. ${listed}` }] };
   const indirect = members.filter((name) => /^(group|domain|principalSet|principal|allAuthenticatedUsers|allUsers)\b/.test(name));
   if (indirect.length) {

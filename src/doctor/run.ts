@@ -311,10 +311,24 @@ async function readPolicy(
   } catch (error) {
     return { missing: false, checks: [apiSkip('IAM policy', error, 'iap.webServices.getIamPolicy', resource.name)] };
   }
-  const members = bindings.filter((binding) => binding.role === ACCESSOR).flatMap((binding) => binding.members);
+  return policyFor(bindings, principal);
+}
+
+/** What the IAP policy says of the principal: holds the accessor role by name, under a condition, maybe through a group, or not. */
+export function policyFor(bindings: readonly IamBinding[], principal: string | undefined): { missing: boolean; checks: Check[] } {
+  const accessors = bindings.filter((binding) => binding.role === ACCESSOR);
+  const members = accessors.flatMap((binding) => binding.members);
   const listed = `${ACCESSOR} holders: ${members.length ? members.join(', ') : 'none'}.`;
+  // A binding with a condition (an access level, a time window) grants only when it holds, which the doctor cannot see.
+  const conditional = new Set(accessors.filter((binding) => binding.conditional).flatMap((binding) => binding.members));
   if (!principal) return { missing: false, checks: [{ status: 'info', text: listed }] };
   const member = principal.endsWith('.gserviceaccount.com') ? `serviceAccount:${principal}` : `user:${principal}`;
+  if (conditional.has(member) && !accessors.some((binding) => !binding.conditional && binding.members.includes(member))) {
+    return {
+      missing: false,
+      checks: [{ status: 'info', text: `${member} holds ${ACCESSOR} under a condition, which IAP checks on each request. ${listed}` }],
+    };
+  }
   if (members.includes(member)) return { missing: false, checks: [{ status: 'ok', text: `${member} holds ${ACCESSOR}. ${listed}` }] };
   const indirect = members.filter((name) => /^(group|domain|principalSet|principal|allAuthenticatedUsers|allUsers)\b/.test(name));
   if (indirect.length) {

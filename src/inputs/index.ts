@@ -74,6 +74,9 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
     );
   }
   if (smokeTargets && tokenType === 'signed_jwt') checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  // A signed JWT for one URL is refused at another: the app's URL, when given, must be one the audience covers.
+  const uncovered = tokenType === 'signed_jwt' && appUrl ? audienceCovers(audience, appUrl) : undefined;
+  if (uncovered) fail('audience', `${uncovered} (${w.name('app_url')}).`);
   const smoke = smokeTargets;
   return {
     tokenType,
