@@ -11368,18 +11368,31 @@ async function checkResolves(target) {
   });
 }
 
-// src/inputs/agent.ts
-function proxyTarget({ input, fail }) {
-  const value = input("proxy_to");
-  if (!value) return void 0;
-  const accepted = "an origin such as https://app.example.com (no path, query or user name)";
+// src/inputs/values.ts
+function readBoolean({ fail }, value, name2, fallback) {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  return fail(name2, `must be true or false, got ${quote(value)}`);
+}
+function parseUrlInput({ fail }, name2, value, accepted) {
   let url;
   try {
     url = new URL(value);
   } catch {
-    return fail("proxy_to", `must be ${accepted}; it is not a URL`);
+    return fail(name2, `must be ${accepted}; it is not a URL`);
   }
-  if (url.username || url.password) return fail("proxy_to", `must be ${accepted}; it carries a user name or password`);
+  if (url.username || url.password) return fail(name2, `must be ${accepted}; it carries a user name or password`);
+  return url;
+}
+
+// src/inputs/agent.ts
+function proxyTarget(ctx) {
+  const { input, fail } = ctx;
+  const value = input("proxy_to");
+  if (!value) return void 0;
+  const accepted = "an origin such as https://app.example.com (no path, query or user name)";
+  const url = parseUrlInput(ctx, "proxy_to", value, accepted);
   if (!carriesTokens(url)) {
     fail("proxy_to", `must be https (http only to localhost): the token would cross the network in the clear; got ${displayUrl(url)}`);
   }
@@ -12623,13 +12636,10 @@ function googleSignIn(response, base) {
 }
 
 // src/pipeline.ts
-function createMinter(config, { env, report: report2, http: http2 = new Http({ log: report2.info }), now = Date.now }) {
-  const oauth = new OAuthTokenEndpoint(http2, now);
+function createMinter(config, { env, report: report2, http: http2 = new Http({ log: report2.info }), now = Date.now, credential: given }) {
   const iam = new IamCredentials(http2, config.endpoints.iamcredentials, now);
-  const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
-  const { serviceAccount, delegates } = config;
-  const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
-  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
+  const credential = given ?? callerCredential(config, env, http2, iam, now);
+  const { serviceAccount } = config;
   report2.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
   if (config.choice) report2.info(`Token: ${config.choice}`);
   let resolved;
@@ -12663,6 +12673,14 @@ function foundAudienceRefused(error, config) {
     error.message,
     `Fix: The audience was found from IAP's sign-in redirect at ${displayUrl(app)}, and Google will not mint your ID token for it: it is most likely Google's managed OAuth client, which no programmatic ID token can be for. Use a signed JWT instead: set ${config.nameOf("service_account")} to a service account you may impersonate (roles/iam.serviceAccountTokenCreator), which signs for ${app.origin}/*; or give ${config.nameOf("audience")} an OAuth client of your own that the app's programmaticClients lists.`
   );
+}
+function callerCredential(config, env, http2, iam, now) {
+  const oauth = new OAuthTokenEndpoint(http2, now);
+  const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
+  const { serviceAccount, delegates } = config;
+  if (!serviceAccount) return source;
+  const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
+  return impersonate(source, { serviceAccount, delegates, origin }, iam, now);
 }
 async function withFoundAudience(config, http2, report2) {
   if (!config.audienceFrom) return config;
@@ -13156,6 +13174,14 @@ function checkEndpointUrl(value, source, complain) {
   throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
 }
 
+// src/credentials/signing.ts
+function cannotSign(source, serviceAccount) {
+  if (serviceAccount !== void 0) return void 0;
+  if (source.kind === "refresh_token") return "user";
+  if (source.kind === "service_account_key" && !source.key.privateKeyId) return "no-key-id";
+  return void 0;
+}
+
 // src/inputs/key-file.ts
 var import_node_crypto4 = require("node:crypto");
 function parseCredentialsJson(raw, input, complain) {
@@ -13486,7 +13512,7 @@ function chooseToken(ctx, known2, canSign) {
     };
   }
   if (audience && isUrl) {
-    if (!canSign.yes) fail("audience", cannotSign(ctx, canSign.because, `is a URL, which only a signed JWT can carry`));
+    if (!canSign.yes) fail("audience", cannotSign2(ctx, canSign.because, `is a URL, which only a signed JWT can carry`));
     return {
       tokenType: "signed_jwt",
       audience,
@@ -13524,31 +13550,17 @@ function chooseToken(ctx, known2, canSign) {
     why: `${w.name("token_type")} auto: id_token, because ${canSign.because} cannot sign a JWT; its audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
   };
 }
-function cannotSign({ words: w }, who, what) {
+function cannotSign2({ words: w }, who, what) {
   const setting = w.setting("service_account", "SA_EMAIL");
   return `${what}, and ${who} cannot sign one. ${setting.charAt(0).toUpperCase()}${setting.slice(1)} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name("audience")} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
 }
-function readAppUrl({ input, fail }) {
+function readAppUrl(ctx) {
+  const { input, fail } = ctx;
   const value = input("app_url");
   if (!value) return void 0;
-  const accepted = "the https URL of the app behind IAP, such as https://app.example.com";
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    return fail("app_url", `must be ${accepted}; it is not a URL`);
-  }
-  if (url.username || url.password) return fail("app_url", `must be ${accepted}; it carries a user name or password`);
+  const url = parseUrlInput(ctx, "app_url", value, "the https URL of the app behind IAP, such as https://app.example.com");
   if (!carriesTokens(url)) return fail("app_url", `must be https (http only to localhost), got ${quote(displayUrl(url))}`);
   return url;
-}
-
-// src/inputs/values.ts
-function readBoolean({ fail }, value, name2, fallback) {
-  if (!value) return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  return fail(name2, `must be true or false, got ${quote(value)}`);
 }
 
 // src/inputs/doctor.ts
@@ -13670,13 +13682,14 @@ function readConfig(read, env, words) {
   const { tokenType } = choice;
   const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
   const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
-  if (tokenType === "signed_jwt" && source.kind === "refresh_token" && !serviceAccount) {
+  const unsigned = tokenType === "signed_jwt" ? cannotSign(source, serviceAccount) : void 0;
+  if (unsigned === "user") {
     fail(
       "service_account",
       `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
     );
   }
-  if (tokenType === "signed_jwt" && !serviceAccount && source.kind === "service_account_key" && !source.key.privateKeyId) {
+  if (unsigned === "no-key-id") {
     throw words.complain(
       source.origin,
       "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
@@ -13724,12 +13737,9 @@ function readAudience({ fail, words }, audience) {
   return audience;
 }
 function signingAbility(source, serviceAccount) {
-  if (serviceAccount !== void 0) return { yes: true, because: "" };
-  if (source.kind === "refresh_token") return { yes: false, because: `a user's refresh token (${source.origin})` };
-  if (source.kind === "service_account_key" && !source.key.privateKeyId) {
-    return { yes: false, because: `a key without private_key_id (${source.origin})` };
-  }
-  return { yes: true, because: "" };
+  const why = cannotSign(source, serviceAccount);
+  if (!why) return { yes: true, because: "" };
+  return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
 }
 function knownUrl(ctx, appUrl, smoke) {
   const { words: w } = ctx;

@@ -1200,6 +1200,19 @@ var init_secrets = __esm({
   }
 });
 
+// src/credentials/signing.ts
+function cannotSign(source, serviceAccount) {
+  if (serviceAccount !== void 0) return void 0;
+  if (source.kind === "refresh_token") return "user";
+  if (source.kind === "service_account_key" && !source.key.privateKeyId) return "no-key-id";
+  return void 0;
+}
+var init_signing = __esm({
+  "src/credentials/signing.ts"() {
+    "use strict";
+  }
+});
+
 // src/json.ts
 function parseJsonObject(text2) {
   try {
@@ -1543,6 +1556,30 @@ var init_smoke = __esm({
   }
 });
 
+// src/inputs/values.ts
+function readBoolean({ fail }, value, name, fallback) {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  return fail(name, `must be true or false, got ${quote(value)}`);
+}
+function parseUrlInput({ fail }, name, value, accepted) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail(name, `must be ${accepted}; it is not a URL`);
+  }
+  if (url.username || url.password) return fail(name, `must be ${accepted}; it carries a user name or password`);
+  return url;
+}
+var init_values = __esm({
+  "src/inputs/values.ts"() {
+    "use strict";
+    init_errors();
+  }
+});
+
 // src/inputs/token-choice.ts
 function chooseToken(ctx, known2, canSign) {
   const { input, fail, words: w } = ctx;
@@ -1574,7 +1611,7 @@ function chooseToken(ctx, known2, canSign) {
     };
   }
   if (audience && isUrl) {
-    if (!canSign.yes) fail("audience", cannotSign(ctx, canSign.because, `is a URL, which only a signed JWT can carry`));
+    if (!canSign.yes) fail("audience", cannotSign2(ctx, canSign.because, `is a URL, which only a signed JWT can carry`));
     return {
       tokenType: "signed_jwt",
       audience,
@@ -1612,21 +1649,15 @@ function chooseToken(ctx, known2, canSign) {
     why: `${w.name("token_type")} auto: id_token, because ${canSign.because} cannot sign a JWT; its audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
   };
 }
-function cannotSign({ words: w }, who, what) {
+function cannotSign2({ words: w }, who, what) {
   const setting = w.setting("service_account", "SA_EMAIL");
   return `${what}, and ${who} cannot sign one. ${setting.charAt(0).toUpperCase()}${setting.slice(1)} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name("audience")} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
 }
-function readAppUrl({ input, fail }) {
+function readAppUrl(ctx) {
+  const { input, fail } = ctx;
   const value = input("app_url");
   if (!value) return void 0;
-  const accepted = "the https URL of the app behind IAP, such as https://app.example.com";
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    return fail("app_url", `must be ${accepted}; it is not a URL`);
-  }
-  if (url.username || url.password) return fail("app_url", `must be ${accepted}; it carries a user name or password`);
+  const url = parseUrlInput(ctx, "app_url", value, "the https URL of the app behind IAP, such as https://app.example.com");
   if (!carriesTokens(url)) return fail("app_url", `must be https (http only to localhost), got ${quote(displayUrl(url))}`);
   return url;
 }
@@ -1635,20 +1666,7 @@ var init_token_choice = __esm({
     "use strict";
     init_errors();
     init_urls();
-  }
-});
-
-// src/inputs/values.ts
-function readBoolean({ fail }, value, name, fallback) {
-  if (!value) return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  return fail(name, `must be true or false, got ${quote(value)}`);
-}
-var init_values = __esm({
-  "src/inputs/values.ts"() {
-    "use strict";
-    init_errors();
+    init_values();
   }
 });
 
@@ -1706,17 +1724,12 @@ var init_doctor = __esm({
 });
 
 // src/inputs/agent.ts
-function proxyTarget({ input, fail }) {
+function proxyTarget(ctx) {
+  const { input, fail } = ctx;
   const value = input("proxy_to");
   if (!value) return void 0;
   const accepted = "an origin such as https://app.example.com (no path, query or user name)";
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    return fail("proxy_to", `must be ${accepted}; it is not a URL`);
-  }
-  if (url.username || url.password) return fail("proxy_to", `must be ${accepted}; it carries a user name or password`);
+  const url = parseUrlInput(ctx, "proxy_to", value, accepted);
   if (!carriesTokens(url)) {
     fail("proxy_to", `must be https (http only to localhost): the token would cross the network in the clear; got ${displayUrl(url)}`);
   }
@@ -1794,6 +1807,7 @@ var init_agent = __esm({
     "use strict";
     init_errors();
     init_urls();
+    init_values();
     LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
     DNS_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})+$`);
   }
@@ -1880,13 +1894,14 @@ function readConfig(read, env, words) {
   const { tokenType } = choice;
   const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
   const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
-  if (tokenType === "signed_jwt" && source.kind === "refresh_token" && !serviceAccount) {
+  const unsigned = tokenType === "signed_jwt" ? cannotSign(source, serviceAccount) : void 0;
+  if (unsigned === "user") {
     fail(
       "service_account",
       `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
     );
   }
-  if (tokenType === "signed_jwt" && !serviceAccount && source.kind === "service_account_key" && !source.key.privateKeyId) {
+  if (unsigned === "no-key-id") {
     throw words.complain(
       source.origin,
       "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
@@ -1934,12 +1949,9 @@ function readAudience({ fail, words }, audience) {
   return audience;
 }
 function signingAbility(source, serviceAccount) {
-  if (serviceAccount !== void 0) return { yes: true, because: "" };
-  if (source.kind === "refresh_token") return { yes: false, because: `a user's refresh token (${source.origin})` };
-  if (source.kind === "service_account_key" && !source.key.privateKeyId) {
-    return { yes: false, because: `a key without private_key_id (${source.origin})` };
-  }
-  return { yes: true, because: "" };
+  const why = cannotSign(source, serviceAccount);
+  if (!why) return { yes: true, because: "" };
+  return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
 }
 function knownUrl(ctx, appUrl, smoke) {
   const { words: w } = ctx;
@@ -2157,6 +2169,7 @@ var init_inputs = __esm({
     init_errors();
     init_secrets();
     init_urls();
+    init_signing();
     init_credentials_file();
     init_key_file();
     init_smoke();
@@ -3463,13 +3476,10 @@ var init_probe = __esm({
 });
 
 // src/pipeline.ts
-function createMinter(config, { env, report, http: http2 = new Http({ log: report.info }), now = Date.now }) {
-  const oauth = new OAuthTokenEndpoint(http2, now);
+function createMinter(config, { env, report, http: http2 = new Http({ log: report.info }), now = Date.now, credential: given }) {
   const iam = new IamCredentials(http2, config.endpoints.iamcredentials, now);
-  const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
-  const { serviceAccount, delegates } = config;
-  const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
-  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
+  const credential = given ?? callerCredential(config, env, http2, iam, now);
+  const { serviceAccount } = config;
   report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ""}.`);
   if (config.choice) report.info(`Token: ${config.choice}`);
   let resolved;
@@ -3503,6 +3513,14 @@ function foundAudienceRefused(error2, config) {
     error2.message,
     `Fix: The audience was found from IAP's sign-in redirect at ${displayUrl(app)}, and Google will not mint your ID token for it: it is most likely Google's managed OAuth client, which no programmatic ID token can be for. Use a signed JWT instead: set ${config.nameOf("service_account")} to a service account you may impersonate (roles/iam.serviceAccountTokenCreator), which signs for ${app.origin}/*; or give ${config.nameOf("audience")} an OAuth client of your own that the app's programmaticClients lists.`
   );
+}
+function callerCredential(config, env, http2, iam, now) {
+  const oauth = new OAuthTokenEndpoint(http2, now);
+  const source = createCredential(config.source, { endpoints: config.endpoints, http: http2, oauth, iam, env, now });
+  const { serviceAccount, delegates } = config;
+  if (!serviceAccount) return source;
+  const origin = delegates.length ? `${config.nameOf("service_account")} and ${config.nameOf("delegates")}` : config.nameOf("service_account");
+  return impersonate(source, { serviceAccount, delegates, origin }, iam, now);
 }
 async function withFoundAudience(config, http2, report) {
   if (!config.audienceFrom) return config;
@@ -3861,15 +3879,15 @@ async function runDoctor(options) {
   const probe = await probeIap(http2, url.href);
   const outside = await strangerChecks(options, url, probe, resource, problems);
   progress("Doctor: reading IAP settings where permitted, then minting each token kind.");
-  const signer = minterFor(options, "signed_jwt", `${url.origin}/*`);
-  const caller = createMinter(config, { env: options.env, report: QUIET, http: http2 }).credential;
+  const caller = options.credential ?? createMinter(config, { env: options.env, report: QUIET, http: http2 }).credential;
+  const signer = minterFor(options, caller, "signed_jwt", `${url.origin}/*`);
   const accessToken = resource.name ? await caller.accessToken().catch((error2) => error2) : void 0;
   const settings = await readSettings(options, resource, accessToken);
   const trials = [];
   if (probe.from === "iap") {
     const idAudiences = idTokenAudiences(config, probe, settings.value);
     for (const audience of idAudiences.slice(0, 2)) {
-      const trial = await tryToken(options, url, "id_token", audience, minterFor(options, "id_token", audience));
+      const trial = await tryToken(options, url, "id_token", audience, minterFor(options, caller, "id_token", audience));
       trials.push(trial);
       if (trial.outcome === "passed") break;
     }
@@ -3945,14 +3963,15 @@ async function strangerChecks({ doctor, http: http2 }, url, probe, resource, pro
   }
   return checks;
 }
-function minterFor({ config, env, http: http2 }, kind, audience) {
-  if (kind === "signed_jwt" && config.source.kind === "refresh_token" && !config.serviceAccount) {
+function minterFor({ config, env, http: http2 }, credential, kind, audience) {
+  const unsigned = kind === "signed_jwt" ? cannotSign(config.source, config.serviceAccount) : void 0;
+  if (unsigned === "user") {
     return {
       minter: void 0,
       refused: `a user's refresh token cannot sign a JWT (only a service account can): set ${config.nameOf("service_account")} to one you may impersonate.`
     };
   }
-  if (kind === "signed_jwt" && !config.serviceAccount && config.source.kind === "service_account_key" && !config.source.key.privateKeyId) {
+  if (unsigned === "no-key-id") {
     return { minter: void 0, refused: `the key file has no private_key_id, which IAP needs to find the signing key.` };
   }
   const variant = {
@@ -3964,7 +3983,7 @@ function minterFor({ config, env, http: http2 }, kind, audience) {
     includeEmail: true,
     lifetimeSeconds: kind === "signed_jwt" ? config.lifetimeSeconds : 3600
   };
-  return { minter: createMinter(variant, { env, report: QUIET, http: http2 }), refused: void 0 };
+  return { minter: createMinter(variant, { env, report: QUIET, http: http2, credential }), refused: void 0 };
 }
 function idTokenAudiences(config, probe, settings) {
   const given = config.tokenType === "id_token" && config.audience ? [config.audience] : [];
@@ -4198,6 +4217,7 @@ var init_run = __esm({
     init_answers();
     init_probe();
     init_jwt();
+    init_signing();
     init_pipeline();
     init_check();
     init_urls();
@@ -5229,7 +5249,7 @@ async function run(env = process.env) {
     const read = actionInputs(env);
     const config = readConfig(read, env, ACTION_VOCABULARY);
     const minter = createMinter(config, { env, report: { info: log.info, warning: log.warning } });
-    if (config.doctor) await diagnose2(config, config.doctor, minter.http, env);
+    if (config.doctor) await diagnose2(config, config.doctor, minter, env);
     const minted = await minter.mint();
     const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : void 0;
     const agent = config.agent ? await startAgentProcess(read, env, minted) : void 0;
@@ -5243,10 +5263,10 @@ async function run(env = process.env) {
     log.fail(explain(error2));
   }
 }
-async function diagnose2(config, doctor, http2, env) {
+async function diagnose2(config, doctor, { http: http2, credential }, env) {
   const { runDoctor: runDoctor2 } = await Promise.resolve().then(() => (init_run(), run_exports));
   const { renderReport: renderReport2 } = await Promise.resolve().then(() => (init_report(), report_exports));
-  const report = await runDoctor2({ config, doctor, env, http: http2, progress: log.info });
+  const report = await runDoctor2({ config, doctor, env, http: http2, credential, progress: log.info });
   for (const line of renderReport2(report).split("\n")) log.info(line);
   await writeDoctorSummary(report, env);
   const found = report.problems.length + (report.verdict.works ? 0 : 1);

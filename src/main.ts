@@ -5,7 +5,7 @@ import { ActionError, explain } from './errors.ts';
 import type { Http } from './http/client.ts';
 import type { AgentHandle } from './agent/launch.ts';
 import { ACTION_VOCABULARY, actionInputs, readConfig, type InputReader } from './inputs/index.ts';
-import { createMinter } from './pipeline.ts';
+import { createMinter, type Minter } from './pipeline.ts';
 import { publish, writeDoctorSummary, writeSummary } from './publish.ts';
 import { log } from './log.ts';
 import { setMasker } from './secrets.ts';
@@ -20,7 +20,7 @@ export async function run(env: Env = process.env): Promise<void> {
     const read = actionInputs(env);
     const config = readConfig(read, env, ACTION_VOCABULARY);
     const minter = createMinter(config, { env, report: { info: log.info, warning: log.warning } });
-    if (config.doctor) await diagnose(config, config.doctor, minter.http, env);
+    if (config.doctor) await diagnose(config, config.doctor, minter, env);
     const minted = await minter.mint();
     const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : undefined;
     // keep_fresh, proxy_to: the agent runs on for the rest of the job; the step publishes only once it is ready.
@@ -40,10 +40,10 @@ export async function run(env: Env = process.env): Promise<void> {
  * doctor: true. The report goes to the log and the step summary before anything is minted for the job, so that it is
  * there even when minting then fails; it fails the step only with doctor_fail_on_problem.
  */
-async function diagnose(config: Config, doctor: DoctorConfig, http: Http, env: Env): Promise<void> {
+async function diagnose(config: Config, doctor: DoctorConfig, { http, credential }: Minter, env: Env): Promise<void> {
   const { runDoctor } = await import('./doctor/run.ts');
   const { renderReport } = await import('./doctor/report.ts');
-  const report = await runDoctor({ config, doctor, env, http, progress: log.info });
+  const report = await runDoctor({ config, doctor, env, http, credential, progress: log.info });
   for (const line of renderReport(report).split('\n')) log.info(line);
   await writeDoctorSummary(report, env);
   const found = report.problems.length + (report.verdict.works ? 0 : 1);

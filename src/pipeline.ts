@@ -28,21 +28,21 @@ export interface PipelineOptions {
   readonly report: Reporter;
   /** For tests: the HTTP layer and the clock. */
   readonly http?: Http;
+  /**
+   * The caller's credential, already set up by another minter of the same source and service account: its cached
+   * access token (a whole GitHub OIDC and STS exchange with Workload Identity Federation) is reused, not fetched again.
+   */
+  readonly credential?: Credential;
   readonly now?: () => number;
 }
 
 export function createMinter(
   config: Config,
-  { env, report, http = new Http({ log: report.info }), now = Date.now }: PipelineOptions,
+  { env, report, http = new Http({ log: report.info }), now = Date.now, credential: given }: PipelineOptions,
 ): Minter {
-  const oauth = new OAuthTokenEndpoint(http, now);
   const iam = new IamCredentials(http, config.endpoints.iamcredentials, now);
-  const source = createCredential(config.source, { endpoints: config.endpoints, http, oauth, iam, env, now });
-  const { serviceAccount, delegates } = config;
-  const origin = delegates.length
-    ? `${config.nameOf('service_account')} and ${config.nameOf('delegates')}`
-    : config.nameOf('service_account');
-  const credential = serviceAccount ? impersonate(source, { serviceAccount, delegates, origin }, iam, now) : source;
+  const credential = given ?? callerCredential(config, env, http, iam, now);
+  const { serviceAccount } = config;
   report.info(`Credential: ${describeSource(config.source)}${serviceAccount ? `; minting for ${serviceAccount}` : ''}.`);
   if (config.choice) report.info(`Token: ${config.choice}`);
   // The audience found from the app's sign-in redirect is found once, then every mint uses it.
@@ -87,6 +87,18 @@ function foundAudienceRefused(error: unknown, config: Config): unknown {
     error.message,
     `Fix: The audience was found from IAP's sign-in redirect at ${displayUrl(app)}, and Google will not mint your ID token for it: it is most likely Google's managed OAuth client, which no programmatic ID token can be for. Use a signed JWT instead: set ${config.nameOf('service_account')} to a service account you may impersonate (roles/iam.serviceAccountTokenCreator), which signs for ${app.origin}/*; or give ${config.nameOf('audience')} an OAuth client of your own that the app's programmaticClients lists.`,
   );
+}
+
+/** The configured source, acting as `service_account` (through `delegates`) when one is set. */
+function callerCredential(config: Config, env: Env, http: Http, iam: IamCredentials, now: () => number): Credential {
+  const oauth = new OAuthTokenEndpoint(http, now);
+  const source = createCredential(config.source, { endpoints: config.endpoints, http, oauth, iam, env, now });
+  const { serviceAccount, delegates } = config;
+  if (!serviceAccount) return source;
+  const origin = delegates.length
+    ? `${config.nameOf('service_account')} and ${config.nameOf('delegates')}`
+    : config.nameOf('service_account');
+  return impersonate(source, { serviceAccount, delegates, origin }, iam, now);
 }
 
 /** An ID token with no audience given is for the OAuth client IAP's sign-in redirect names (one request, no token). */

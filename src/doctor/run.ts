@@ -6,6 +6,8 @@ import type { Http } from '../http/client.ts';
 import { explainRefusal, iapRefusal, answeredByIap, type IapRefusal } from '../iap/answers.ts';
 import { probeIap, type IapProbe } from '../iap/probe.ts';
 import { decodeJwt } from '../jwt.ts';
+import type { Credential } from '../credentials/index.ts';
+import { cannotSign } from '../credentials/signing.ts';
 import { createMinter, type Minter } from '../pipeline.ts';
 import { rfc3339, type MintedToken } from '../tokens/check.ts';
 import { displayUrl } from '../urls.ts';
@@ -19,6 +21,8 @@ export interface DoctorOptions {
   readonly doctor: DoctorConfig;
   readonly env: Env;
   readonly http: Http;
+  /** The caller's credential when the front door already set it up (the action's minter): its tokens are reused. */
+  readonly credential?: Credential;
   /** Progress, one line per step (the CLI's standard error, the action's log). */
   readonly progress: (line: string) => void;
 }
@@ -45,9 +49,10 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const outside = await strangerChecks(options, url, probe, resource, problems);
 
   progress('Doctor: reading IAP settings where permitted, then minting each token kind.');
-  const signer = minterFor(options, 'signed_jwt', `${url.origin}/*`);
-  // The caller's own access token reads IAP's settings: the same credential either kind is minted with.
-  const caller = createMinter(config, { env: options.env, report: QUIET, http }).credential;
+  // One credential for every read and every kind minted: its access token (with WIF, a whole GitHub OIDC and STS
+  // exchange) is fetched once. Its own access token reads IAP's settings.
+  const caller = options.credential ?? createMinter(config, { env: options.env, report: QUIET, http }).credential;
+  const signer = minterFor(options, caller, 'signed_jwt', `${url.origin}/*`);
   // Read only when there is something to read it for (the resource is named or known from the URL).
   const accessToken: unknown = resource.name ? await caller.accessToken().catch((error: unknown) => error) : undefined;
   const settings = await readSettings(options, resource, accessToken);
@@ -58,7 +63,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   if (probe.from === 'iap') {
     const idAudiences = idTokenAudiences(config, probe, settings.value);
     for (const audience of idAudiences.slice(0, 2)) {
-      const trial = await tryToken(options, url, 'id_token', audience, minterFor(options, 'id_token', audience));
+      const trial = await tryToken(options, url, 'id_token', audience, minterFor(options, caller, 'id_token', audience));
       trials.push(trial);
       if (trial.outcome === 'passed') break;
     }
@@ -151,14 +156,15 @@ interface Candidate {
 }
 
 /** A minter for one token kind with the caller's credential; quiet, for its progress is the doctor's. */
-function minterFor({ config, env, http }: DoctorOptions, kind: TokenType, audience: string): Candidate {
-  if (kind === 'signed_jwt' && config.source.kind === 'refresh_token' && !config.serviceAccount) {
+function minterFor({ config, env, http }: DoctorOptions, credential: Credential, kind: TokenType, audience: string): Candidate {
+  const unsigned = kind === 'signed_jwt' ? cannotSign(config.source, config.serviceAccount) : undefined;
+  if (unsigned === 'user') {
     return {
       minter: undefined,
       refused: `a user's refresh token cannot sign a JWT (only a service account can): set ${config.nameOf('service_account')} to one you may impersonate.`,
     };
   }
-  if (kind === 'signed_jwt' && !config.serviceAccount && config.source.kind === 'service_account_key' && !config.source.key.privateKeyId) {
+  if (unsigned === 'no-key-id') {
     return { minter: undefined, refused: `the key file has no private_key_id, which IAP needs to find the signing key.` };
   }
   const variant: Config = {
@@ -170,7 +176,7 @@ function minterFor({ config, env, http }: DoctorOptions, kind: TokenType, audien
     includeEmail: true,
     lifetimeSeconds: kind === 'signed_jwt' ? config.lifetimeSeconds : 3600,
   };
-  return { minter: createMinter(variant, { env, report: QUIET, http }), refused: undefined };
+  return { minter: createMinter(variant, { env, report: QUIET, http, credential }), refused: undefined };
 }
 
 /** The ID token audiences worth a try: the one given, else the sign-in client, then an allowlisted client. */

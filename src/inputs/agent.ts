@@ -2,23 +2,18 @@ import type { AgentConfig, ProxyConfig } from '../config.ts';
 import { quote } from '../errors.ts';
 import { carriesTokens, displayUrl } from '../urls.ts';
 import type { Context } from './context.ts';
+import { parseUrlInput } from './values.ts';
 
 /** keep_fresh, proxy_to, proxy_header and proxy_listen (the CLI's `proxy --to --header --listen`). */
 
 /** The proxy's target origin, checked; `undefined` when none is asked for. */
-export function proxyTarget({ input, fail }: Context): string | undefined {
+export function proxyTarget(ctx: Context): string | undefined {
+  const { input, fail } = ctx;
   const value = input('proxy_to');
   if (!value) return undefined;
   const accepted = 'an origin such as https://app.example.com (no path, query or user name)';
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    // Not quoted: a value that is no URL may still hold a password.
-    return fail('proxy_to', `must be ${accepted}; it is not a URL`);
-  }
   // Userinfo first: a URL with a password is never quoted back.
-  if (url.username || url.password) return fail('proxy_to', `must be ${accepted}; it carries a user name or password`);
+  const url = parseUrlInput(ctx, 'proxy_to', value, accepted);
   if (!carriesTokens(url)) {
     fail('proxy_to', `must be https (http only to localhost): the token would cross the network in the clear; got ${displayUrl(url)}`);
   }

@@ -5,6 +5,7 @@ import { checkEndpointUrl, resolveEndpoints, type Env } from '../endpoints.ts';
 import { quote } from '../errors.ts';
 import { registerSecret } from '../secrets.ts';
 import { audienceCovers, carriesTokens, displayUrl } from '../urls.ts';
+import { cannotSign } from '../credentials/signing.ts';
 import { parseCredentialsFile } from './credentials-file.ts';
 import { parseCredentialsJson } from './key-file.ts';
 import { checkSmokeCoverage, readSmokeConfig } from './smoke.ts';
@@ -61,13 +62,14 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
   const audience =
     tokenType === 'signed_jwt' ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? '' : readAudience(ctx, choice.audience);
   const lifetimeSeconds = readLifetime(ctx, input('lifetime'), tokenType);
-  if (tokenType === 'signed_jwt' && source.kind === 'refresh_token' && !serviceAccount) {
+  const unsigned = tokenType === 'signed_jwt' ? cannotSign(source, serviceAccount) : undefined;
+  if (unsigned === 'user') {
     fail(
       'service_account',
       `is required for ${w.name('token_type')} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`,
     );
   }
-  if (tokenType === 'signed_jwt' && !serviceAccount && source.kind === 'service_account_key' && !source.key.privateKeyId) {
+  if (unsigned === 'no-key-id') {
     throw words.complain(
       source.origin,
       'has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded.',
@@ -117,17 +119,11 @@ function readAudience({ fail, words }: Context, audience: string): string {
   return audience;
 }
 
-/**
- * Can the caller sign a JWT? Only a service account signs: a user's refresh token can only when it impersonates one,
- * and a key signs locally only with its private_key_id (IAP finds the key by the JWT's kid).
- */
+/** Can the caller sign a JWT (`cannotSign`), and if not, who it is, in words for the error. */
 function signingAbility(source: CredentialSource, serviceAccount: string | undefined): { yes: boolean; because: string } {
-  if (serviceAccount !== undefined) return { yes: true, because: '' };
-  if (source.kind === 'refresh_token') return { yes: false, because: `a user's refresh token (${source.origin})` };
-  if (source.kind === 'service_account_key' && !source.key.privateKeyId) {
-    return { yes: false, because: `a key without private_key_id (${source.origin})` };
-  }
-  return { yes: true, because: '' };
+  const why = cannotSign(source, serviceAccount);
+  if (!why) return { yes: true, because: '' };
+  return { yes: false, because: `${why === 'user' ? "a user's refresh token" : 'a key without private_key_id'} (${source.origin})` };
 }
 
 /** The app's URL, where the user gave one: app_url, else the proxy's target, a forward-proxy host, a smoke-tested URL. */

@@ -2,6 +2,7 @@ import type { TokenType } from '../config.ts';
 import { quote } from '../errors.ts';
 import { carriesTokens, displayUrl } from '../urls.ts';
 import type { Context } from './context.ts';
+import { parseUrlInput } from './values.ts';
 
 /**
  * token_type auto (the default) and an audience left out: the token kind and its audience follow from what the user
@@ -108,17 +109,11 @@ function cannotSign({ words: w }: Context, who: string, what: string): string {
 }
 
 /** app_url: the app behind IAP, https (http only to this machine), shown without user name or query. */
-export function readAppUrl({ input, fail }: Context): URL | undefined {
+export function readAppUrl(ctx: Context): URL | undefined {
+  const { input, fail } = ctx;
   const value = input('app_url');
   if (!value) return undefined;
-  const accepted = 'the https URL of the app behind IAP, such as https://app.example.com';
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return fail('app_url', `must be ${accepted}; it is not a URL`);
-  }
-  if (url.username || url.password) return fail('app_url', `must be ${accepted}; it carries a user name or password`);
+  const url = parseUrlInput(ctx, 'app_url', value, 'the https URL of the app behind IAP, such as https://app.example.com');
   if (!carriesTokens(url)) return fail('app_url', `must be https (http only to localhost), got ${quote(displayUrl(url))}`);
   return url;
 }

@@ -9,3 +9,18 @@ export function readBoolean({ fail }: Context, value: string, name: InputName, f
   if (/^false$/i.test(value)) return false;
   return fail(name, `must be true or false, got ${quote(value)}`);
 }
+
+/**
+ * A URL input, parsed. A value that is no URL, or one with a user name or password, is refused without being quoted
+ * back: it may hold a password. `accepted` says what the input takes.
+ */
+export function parseUrlInput({ fail }: Context, name: InputName, value: string, accepted: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail(name, `must be ${accepted}; it is not a URL`);
+  }
+  if (url.username || url.password) return fail(name, `must be ${accepted}; it carries a user name or password`);
+  return url;
+}
