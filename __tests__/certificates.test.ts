@@ -32,3 +32,26 @@ test('the CA is constrained to the named hosts and signs leaves only', () => {
   // Node shows the extensions it knows; the constraint's host and the path length are in the DER.
   expect(ca.raw.includes(Buffer.from('app.example.com'))).toBe(true);
 });
+
+test('a long session renews the CA and its leaves before their day ends, with the same keys (the SPKI a browser was given)', () => {
+  let now = new Date('2026-12-04T00:00:00Z');
+  const ca = createCertificateAuthority(['app.example.com'], () => now);
+  const first = { ca: ca.certificatePem, leaf: ca.leafFor('app.example.com').certificatePem, spki: ca.leafSpkiSha256 };
+  now = new Date('2026-12-04T21:59:00Z');
+  expect(ca.renewIfDue()).toBe(false);
+  expect(ca.leafFor('app.example.com').certificatePem).toBe(first.leaf);
+  now = new Date('2026-12-04T22:01:00Z');
+  // leafFor renews on its own; the agent's timer calls renewIfDue to rewrite the CA file.
+  const renewed = ca.leafFor('app.example.com').certificatePem;
+  expect(renewed).not.toBe(first.leaf);
+  expect(ca.certificatePem).not.toBe(first.ca);
+  expect(ca.renewIfDue()).toBe(false);
+  const [oldLeaf, newLeaf, newCa] = [new X509Certificate(first.leaf), new X509Certificate(renewed), new X509Certificate(ca.certificatePem)];
+  expect(new Date(newLeaf.validTo).getTime()).toBeGreaterThan(new Date(oldLeaf.validTo).getTime() + 20 * 3600_000);
+  expect(newLeaf.verify(newCa.publicKey)).toBe(true);
+  expect(newLeaf.publicKey.export({ type: 'spki', format: 'der' })).toEqual(oldLeaf.publicKey.export({ type: 'spki', format: 'der' }));
+  expect(newCa.publicKey.export({ type: 'spki', format: 'der' })).toEqual(
+    new X509Certificate(first.ca).publicKey.export({ type: 'spki', format: 'der' }),
+  );
+  expect(ca.leafSpkiSha256).toBe(first.spki);
+});

@@ -166,7 +166,7 @@ describe('iap-token proxy', () => {
     expect(world.fake.appRequests.map((r) => r.path)).toEqual(['/app/ws']);
   });
 
-  test('50 MB up and 50 MB down, twice, are streamed: the proxy holds neither body, and its memory stays bounded', async () => {
+  test('50 MB up and 50 MB down, four times, are streamed: the proxy holds neither body, and its memory stays bounded', async () => {
     const proxy = await startProxy(idToken());
     const peakMb = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proxy.child.pid}/status`, 'utf8'))?.[1]) / 1024;
     expect((await get(`${proxy.url}/app/warm-up`)).status).toBe(200);
@@ -206,14 +206,18 @@ describe('iap-token proxy', () => {
     expect(JSON.parse(await upload())).toEqual({ bytes: size, sha256: expected.digest('hex') });
     expect(await download()).toEqual([size, patternSha256(size)]);
     const afterOne = peakMb();
-    await upload();
-    await download();
-    const afterTwo = peakMb();
-    // Peak resident memory, from the kernel. Buffers in flight are garbage until V8 collects them (it lets about
-    // 64 MB of them pile up first), so one round costs less than both bodies (100 MB), and a second round, nothing
-    // more: a proxy that held bodies would grow with each.
+    for (let round = 2; round <= 4; round++) {
+      await upload();
+      await download();
+    }
+    const afterFour = peakMb();
+    // Peak resident memory, from the kernel. Buffers in flight are garbage until V8 collects them, and V8 grows its
+    // young generation under load for a few rounds before it levels off: over 8 rounds (800 MB through the proxy) the
+    // peak rose 40 to 55 MB past the first round's and then stayed, with undici's stream() and with its dispatch()
+    // alike. So one round costs less than both its bodies (100 MB), and three more cost less than one round's bodies:
+    // a proxy that held them would grow by 100 MB with each.
     expect(afterOne - before).toBeLessThan(90);
-    expect(afterTwo - afterOne).toBeLessThan(15);
+    expect(afterFour - afterOne).toBeLessThan(100);
   });
 
   test('a credential that can no longer mint: every request says why (503), and the agent recovers by itself', async () => {

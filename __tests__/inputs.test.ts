@@ -103,7 +103,7 @@ describe('a service-account key', () => {
       audience: AUDIENCE,
       credentials_json: JSON.stringify({ ...keyFile, token_uri: 'http://evil.example.com/token' }),
     });
-    expect(error.message).toContain('credentials_json (token_uri): must be an https:// URL');
+    expect(error.message).toContain('Input credentials_json: token_uri must be an https:// URL');
   });
 });
 

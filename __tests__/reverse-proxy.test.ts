@@ -179,13 +179,13 @@ describe('downstream response headers', () => {
 
 // Failures are the proxy's own short answers, with the reason in the body and in x-iap-token-diagnosis.
 describe('failures', () => {
-  test('an upstream that never answers: 504 after idleTimeoutMs', async () => {
-    await start({ idleTimeoutMs: 300 });
+  test('an upstream that never answers: 504 after responseTimeoutMs', async () => {
+    await start({ responseTimeoutMs: 300 });
     handler = () => undefined;
     const began = Date.now();
     const answer = await call('/slow');
     expect(answer.status).toBe(504);
-    expect(answer.body.toString()).toBe(`iap-token proxy: ${upHost} sent nothing for 0.3 s\n`);
+    expect(answer.body.toString()).toBe(`iap-token proxy: ${upHost} sent no answer within 0.3 s (the proxy's response timeout)\n`);
     expect(Date.now() - began).toBeGreaterThanOrEqual(290);
     expect(Date.now() - began).toBeLessThan(5_000);
   });

@@ -1963,7 +1963,7 @@ var require_api_stream = __commonJS({
   "node_modules/undici/lib/api/api-stream.js"(exports2, module2) {
     "use strict";
     var assert = require("node:assert");
-    var { finished, PassThrough } = require("node:stream");
+    var { finished, PassThrough: PassThrough2 } = require("node:stream");
     var { InvalidArgumentError, InvalidReturnValueError } = require_errors();
     var util = require_util();
     var { getResolveErrorBodyCallback } = require_util2();
@@ -2039,7 +2039,7 @@ var require_api_stream = __commonJS({
         if (this.throwOnError && statusCode >= 400) {
           const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
           const contentType = parsedHeaders["content-type"];
-          res = new PassThrough();
+          res = new PassThrough2();
           this.callback = null;
           this.runInAsyncScope(
             getResolveErrorBodyCallback,
@@ -2138,7 +2138,7 @@ var require_api_pipeline = __commonJS({
     var {
       Readable,
       Duplex,
-      PassThrough
+      PassThrough: PassThrough2
     } = require("node:stream");
     var {
       InvalidArgumentError,
@@ -2324,7 +2324,7 @@ var require_api_pipeline = __commonJS({
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
       } catch (err) {
-        return new PassThrough().destroy(err);
+        return new PassThrough2().destroy(err);
       }
     }
     module2.exports = pipeline;
@@ -7035,7 +7035,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants = require_constants2();
+    var constants2 = require_constants2();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -7110,7 +7110,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket, { exports: exports3 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports3;
-        this.ptr = this.llhttp.llhttp_alloc(constants.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants2.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket;
         this.timeout = null;
@@ -7205,11 +7205,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants.ERROR.OK) {
+          if (ret !== constants2.ERROR.OK) {
             const body = data.subarray(offset);
-            if (ret === constants.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants2.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body);
-            } else if (ret === constants.ERROR.PAUSED) {
+            } else if (ret === constants2.ERROR.PAUSED) {
               this.paused = true;
               socket.unshift(body);
             } else {
@@ -7232,10 +7232,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants.ERROR.OK) {
+        if (ret === constants2.ERROR.OK) {
           return null;
         }
-        if (ret === constants.ERROR.PAUSED || ret === constants.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants2.ERROR.PAUSED || ret === constants2.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -7252,7 +7252,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants.ERROR[ret], data);
+        return new HTTPParserError(message, constants2.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -7432,7 +7432,7 @@ var require_client_h1 = __commonJS({
           socket[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants.ERROR.PAUSED : 0;
+        return pause ? constants2.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket, statusCode, maxResponseSize } = this;
@@ -7454,7 +7454,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request.onData(buf) === false) {
-          return constants.ERROR.PAUSED;
+          return constants2.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -7490,13 +7490,13 @@ var require_client_h1 = __commonJS({
         if (socket[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket, new InformationalError("reset"));
-          return constants.ERROR.PAUSED;
+          return constants2.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants.ERROR.PAUSED;
+          return constants2.ERROR.PAUSED;
         } else if (socket[kReset] && client[kRunning] === 0) {
           util.destroy(socket, new InformationalError("reset"));
-          return constants.ERROR.PAUSED;
+          return constants2.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -10689,17 +10689,83 @@ var init_lib = __esm({
 // src/agent-main.ts
 var agent_main_exports = {};
 module.exports = __toCommonJS(agent_main_exports);
-var import_node_fs3 = require("node:fs");
+var import_node_fs4 = require("node:fs");
+
+// src/agent/agent.ts
+var import_node_crypto5 = require("node:crypto");
 
 // src/http/forward-proxy.ts
-var import_node_http2 = require("node:http");
+var import_node_http4 = require("node:http");
+var import_node_tls2 = require("node:tls");
+var import_node_crypto = require("node:crypto");
+
+// src/http/egress.ts
 var import_node_net = require("node:net");
-var import_node_tls = require("node:tls");
 init_proxy();
+var MAX_PROXY_ANSWER = 16384;
+var EgressError = class extends Error {
+  name = "EgressError";
+  code;
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+};
+function authorityOf(host, port) {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+function openEgress(host, port, scheme = "https") {
+  const authority = authorityOf(host, port);
+  const proxy = getProxyUrl(new URL(`${scheme}://${authority}`));
+  return new Promise((resolve, reject) => {
+    const socket = proxy ? (0, import_node_net.connect)(Number(proxy.port || 80), proxy.hostname) : (0, import_node_net.connect)(port, host);
+    const fail = (message, code) => {
+      socket.destroy();
+      reject(new EgressError(message, code));
+    };
+    socket.once("error", (error) => fail(error.message, error.code));
+    const opened = (early) => {
+      socket.removeAllListeners("error");
+      resolve({ socket, early, via: proxy ? proxy.host : void 0 });
+    };
+    if (!proxy) {
+      socket.once("connect", () => opened(Buffer.alloc(0)));
+      return;
+    }
+    const credentials = proxy.username ? `proxy-authorization: Basic ${Buffer.from(`${decode(proxy.username)}:${decode(proxy.password)}`).toString("base64")}\r
+` : "";
+    socket.once("connect", () => socket.write(`CONNECT ${authority} HTTP/1.1\r
+host: ${authority}\r
+${credentials}\r
+`));
+    let answered = Buffer.alloc(0);
+    const onData = (chunk) => {
+      answered = Buffer.concat([answered, chunk]);
+      const end = answered.indexOf("\r\n\r\n");
+      if (end === -1) {
+        if (answered.length > MAX_PROXY_ANSWER) fail(`the egress proxy ${proxy.host} sent an oversized answer`, "EGRESS_PROXY");
+        return;
+      }
+      socket.off("data", onData);
+      socket.pause();
+      const status2 = answered.subarray(0, answered.indexOf("\r\n")).toString("latin1");
+      if (!/^HTTP\/1\.[01] 200/.test(status2)) {
+        return fail(`the egress proxy ${proxy.host} refused the tunnel: ${status2.slice(0, 200)}`, "EGRESS_PROXY");
+      }
+      opened(answered.subarray(end + 4));
+    };
+    socket.on("data", onData);
+  });
+}
+function decode(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
 
 // src/http/forwarder.ts
-var import_node_http = require("node:http");
-var import_node_https = require("node:https");
 var import_node_stream = require("node:stream");
 var import_node_zlib = require("node:zlib");
 init_proxy();
@@ -10768,7 +10834,7 @@ ${error.remedy}` : error.message;
   return `Unexpected error: ${message}`;
 }
 
-// src/http/forwarder.ts
+// src/http/headers.ts
 var HOP_BY_HOP = /* @__PURE__ */ new Set([
   "connection",
   "keep-alive",
@@ -10779,166 +10845,25 @@ var HOP_BY_HOP = /* @__PURE__ */ new Set([
   "trailer",
   "transfer-encoding",
   "upgrade",
+  // HTTP/2's cleartext upgrade offer (h2c): the upgrade is declined, so its settings are for nobody.
+  "http2-settings",
   "host",
   // Node's server has answered the client's Expect: 100-continue itself; the upstream client may not send it on.
   "expect"
 ]);
-var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
-var REFUSAL_BYTES = 16 * 1024;
-function createForwarder(options) {
-  const { target } = options;
-  const send = target.protocol === "https:" ? import_node_https.request : import_node_http.request;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 12e4;
-  const proxyUrl = getProxyUrl(target);
-  if (proxyUrl && options.header === "proxy-authorization") {
-    throw new ActionError(
-      `The token cannot travel in Proxy-Authorization to ${target.host} through the https_proxy this machine uses: use the authorization header, or exempt the host with no_proxy.`
-    );
+function upstreamHeaders(incoming, target, header, token, websocket) {
+  const headers = {};
+  const named = String(incoming["connection"] ?? "").toLowerCase().split(",").map((name2) => name2.trim());
+  for (const [name2, value] of Object.entries(incoming)) {
+    if (value !== void 0 && !HOP_BY_HOP.has(name2) && !named.includes(name2)) headers[name2] = value;
   }
-  const timeouts = { headersTimeout: idleTimeoutMs, bodyTimeout: idleTimeoutMs };
-  const dispatcher = proxyUrl ? new import_proxy_agent.default({ uri: proxyUrl.toString(), ...timeouts }) : new import_pool.default(target.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 6e4, ...timeouts });
-  const origin = () => options.origin?.() ?? "";
-  const upgraded = /* @__PURE__ */ new Set();
-  const upstreamHeaders = (incoming, token, upgrade) => {
-    const headers = {};
-    const named = String(incoming["connection"] ?? "").toLowerCase().split(",").map((name2) => name2.trim());
-    for (const [name2, value] of Object.entries(incoming)) {
-      if (value !== void 0 && !HOP_BY_HOP.has(name2) && !named.includes(name2)) headers[name2] = value;
-    }
-    headers["host"] = target.host;
-    if (options.header === "authorization") headers["authorization"] = `Bearer ${token}`;
-    else headers["proxy-authorization"] = `Bearer ${token}`;
-    if (upgrade) {
-      headers["connection"] = "Upgrade";
-      headers["upgrade"] = incoming["upgrade"];
-    }
-    return headers;
-  };
-  const forward = async (req, res, path, retried) => {
-    let token;
-    try {
-      token = await options.token();
-    } catch (error) {
-      return answer(res, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const replayable = IDEMPOTENT.has(req.method ?? "") && !hasBody(req);
-    let refusal;
-    dispatcher.stream(
-      {
-        origin: target.origin,
-        path,
-        method: req.method ?? "GET",
-        headers: upstreamHeaders(req.headers, token, false),
-        body: hasBody(req) ? req : null
-      },
-      ({ statusCode, headers }) => {
-        const answered = headers;
-        if (isIapRefusal(statusCode, answered)) {
-          refusal = { status: statusCode, headers: answered, body: new Collector(REFUSAL_BYTES) };
-          return refusal.body;
-        }
-        res.writeHead(statusCode, downstreamHeaders(answered, target, origin()));
-        return res;
-      },
-      (error) => {
-        if (error) {
-          const failure = error;
-          options.count?.("upstream-error");
-          if (!res.headersSent) answer(res, /TIMEOUT/.test(failure.code ?? "") ? 504 : 502, upstreamReason(failure, target, idleTimeoutMs));
-          else res.destroy();
-          return;
-        }
-        if (refusal) refused(req, res, path, retried, replayable, token, refusal);
-      }
-    );
-  };
-  const refused = (req, res, path, retried, replayable, token, refusal) => {
-    const body = refusal.body.text(refusal.headers["content-encoding"]);
-    const final = retried || !replayable;
-    options.onIapRefusal(refusal.status, body, token, final).then(async ({ explanation, retry }) => {
-      if (retry && !final && !res.destroyed) return forward(req, res, path, true);
-      const headers = downstreamHeaders(refusal.headers, target, origin());
-      delete headers["content-encoding"];
-      const text2 = `${body.replace(/\s+$/, "")}
-
-iap-token: ${explanation}
-`;
-      headers["x-iap-token-diagnosis"] = explanation.replace(/[^\x20-\x7e]/g, "?");
-      headers["content-length"] = String(Buffer.byteLength(text2));
-      res.writeHead(refusal.status, headers);
-      res.end(req.method === "HEAD" ? void 0 : text2);
-      return void 0;
-    }).catch((error) => {
-      options.log(`Proxy error after IAP's refusal: ${error instanceof Error ? error.message : String(error)}`);
-      if (!res.headersSent) answer(res, 502, "the proxy failed on this request");
-      else res.destroy();
-    });
-  };
-  return {
-    request: (req, res, path) => {
-      forward(req, res, path, false).catch((error) => {
-        options.log(`Proxy error: ${error instanceof Error ? error.message : String(error)}`);
-        if (!res.headersSent) answer(res, 502, "the proxy failed on this request");
-        else res.destroy();
-      });
-    },
-    upgrade: (req, socket, head, path) => {
-      options.count?.("websocket");
-      upgraded.add(socket);
-      socket.on("close", () => upgraded.delete(socket));
-      socket.on("error", () => socket.destroy());
-      options.token().then((token) => {
-        const upstream = send({
-          protocol: target.protocol,
-          hostname: target.hostname,
-          port: target.port,
-          method: req.method,
-          path,
-          headers: upstreamHeaders(req.headers, token, true)
-        });
-        upstream.on("upgrade", (up, upSocket, upHead) => {
-          socket.write(rawHead(101, up.statusMessage ?? "Switching Protocols", up.rawHeaders));
-          if (upHead.length) socket.write(upHead);
-          if (head.length) upSocket.write(head);
-          upSocket.on("error", () => socket.destroy());
-          socket.on("close", () => upSocket.destroy());
-          upSocket.on("close", () => socket.destroy());
-          upSocket.pipe(socket).pipe(upSocket);
-        });
-        upstream.on("response", (up) => {
-          socket.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? "", up.rawHeaders));
-          up.pipe(socket);
-        });
-        upstream.on("error", (error) => {
-          options.count?.("upstream-error");
-          socket.end(rawAnswer(502, upstreamReason(error, target, idleTimeoutMs)));
-        });
-        upstream.end();
-      }).catch(
-        (error) => socket.end(rawAnswer(503, `no token to send: ${error instanceof Error ? error.message : String(error)}`))
-      );
-    },
-    close: async () => {
-      for (const socket of upgraded) socket.destroy();
-      await dispatcher.destroy();
-    }
-  };
-}
-function requestPath(url) {
-  if (url.startsWith("/")) return url;
-  if (/^https?:\/\//i.test(url)) {
-    try {
-      const parsed = new URL(url);
-      return `${parsed.pathname}${parsed.search}`;
-    } catch {
-      return void 0;
-    }
+  headers["host"] = target.host;
+  headers[header] = `Bearer ${token}`;
+  if (websocket) {
+    headers["connection"] = "Upgrade";
+    headers["upgrade"] = "websocket";
   }
-  return void 0;
-}
-function hasBody(req) {
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== void 0 || length !== void 0 && length !== "0";
+  return headers;
 }
 function downstreamHeaders(headers, target, origin) {
   const out = {};
@@ -10965,54 +10890,16 @@ function withoutTargetDomain(cookie, hostname) {
     })
   ].join(";");
 }
-function isIapRefusal(status2, headers) {
-  return (status2 === 401 || status2 === 403 || status2 === 302) && String(headers["x-goog-iap-generated-response"]).toLowerCase() === "true";
-}
-var Collector = class extends import_node_stream.Writable {
-  #chunks = [];
-  #size = 0;
-  #limit;
-  constructor(limit) {
-    super();
-    this.#limit = limit;
+function headersFromRaw(raw) {
+  const headers = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name2 = String(raw[i]).toLowerCase();
+    const value = String(raw[i + 1]);
+    const seen = headers[name2];
+    if (seen === void 0) headers[name2] = name2 === "set-cookie" ? [value] : value;
+    else headers[name2] = [seen, value].flat();
   }
-  _write(chunk, _encoding, done) {
-    if (this.#size < this.#limit) this.#chunks.push(chunk.subarray(0, this.#limit - this.#size));
-    this.#size += chunk.length;
-    done();
-  }
-  /** The body as text, decoded when the server compressed it (undecodable or cut short: what could be read). */
-  text(encoding) {
-    const bytes = Buffer.concat(this.#chunks);
-    const decode = { gzip: import_node_zlib.gunzipSync, deflate: import_node_zlib.inflateSync, br: import_node_zlib.brotliDecompressSync };
-    const decoder = decode[String(encoding ?? "").trim().toLowerCase()];
-    if (!decoder) return bytes.toString("utf8");
-    try {
-      return decoder(bytes).toString("utf8").slice(0, this.#limit);
-    } catch {
-      return "";
-    }
-  }
-};
-function answer(res, status2, reason) {
-  const text2 = `iap-token proxy: ${reason}
-`;
-  res.writeHead(status2, {
-    "content-type": "text/plain; charset=utf-8",
-    "content-length": Buffer.byteLength(text2),
-    "x-iap-token-diagnosis": reason.replace(/[^\x20-\x7e]/g, "?")
-  });
-  res.end(text2);
-}
-function rawAnswer(status2, reason) {
-  const text2 = `iap-token proxy: ${reason}
-`;
-  return `HTTP/1.1 ${status2} ${status2 === 503 ? "Service Unavailable" : "Bad Gateway"}\r
-content-type: text/plain; charset=utf-8\r
-content-length: ${Buffer.byteLength(text2)}\r
-connection: close\r
-\r
-${text2}`;
+  return headers;
 }
 function rawHead(status2, message, rawHeaders) {
   const lines = [`HTTP/1.1 ${status2} ${message}`];
@@ -11021,12 +10908,43 @@ function rawHead(status2, message, rawHeaders) {
 \r
 `;
 }
-function upstreamReason(error, target, idleTimeoutMs) {
+
+// src/http/replies.ts
+var import_node_http = require("node:http");
+var diagnosis = (reason) => reason.replace(/[^\x20-\x7e]/g, "?");
+function answer(res, status2, reason, headers = {}) {
+  const text2 = `iap-token proxy: ${reason}
+`;
+  res.writeHead(status2, {
+    ...headers,
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(text2),
+    "x-iap-token-diagnosis": diagnosis(reason)
+  });
+  res.end(text2);
+}
+function rawAnswer(status2, reason, headers = {}) {
+  const text2 = `iap-token proxy: ${reason}
+`;
+  const extra = Object.entries(headers).map(([name2, value]) => `${name2}: ${value}\r
+`);
+  return `HTTP/1.1 ${status2} ${import_node_http.STATUS_CODES[status2] ?? "Error"}\r
+content-type: text/plain; charset=utf-8\r
+content-length: ${Buffer.byteLength(text2)}\r
+x-iap-token-diagnosis: ${diagnosis(reason)}\r
+${extra.join("")}connection: close\r
+\r
+${text2}`;
+}
+function endWith(socket, status2, reason, headers = {}) {
+  if (!socket.destroyed && socket.writable) socket.end(rawAnswer(status2, reason, headers));
+  else socket.destroy();
+}
+function upstreamReason(error, target, limitS) {
   switch (error.code) {
     case "UND_ERR_HEADERS_TIMEOUT":
-    case "UND_ERR_BODY_TIMEOUT":
     case "UPSTREAM_TIMEOUT":
-      return `${target.host} sent nothing for ${idleTimeoutMs / 1e3} s`;
+      return `${target.host} sent no answer within ${limitS} s (the proxy's response timeout)`;
     case "ECONNRESET":
     case "UND_ERR_SOCKET":
       return `the connection to ${target.host} was reset`;
@@ -11035,16 +10953,476 @@ function upstreamReason(error, target, idleTimeoutMs) {
     case "ENOTFOUND":
     case "EAI_AGAIN":
       return `the name ${target.hostname} did not resolve`;
+    case "EGRESS_PROXY":
+      return error.message;
     default:
       return `could not reach ${target.host} (${error.code ?? error.message})`;
   }
+}
+
+// src/http/websocket.ts
+var import_node_http2 = require("node:http");
+var import_node_tls = require("node:tls");
+var import_node_net2 = require("node:net");
+function forwardWebSocket(options, req, client, head, path) {
+  const { target } = options;
+  const limitS = options.responseTimeoutMs / 1e3;
+  client.on("error", () => client.destroy());
+  client.setTimeout(0);
+  const fail = (error) => {
+    options.count?.("upstream-error");
+    const reason = upstreamReason(error, target, limitS);
+    if (error.code === "UPSTREAM_TIMEOUT") options.log(`WebSocket ${path.split("?")[0] ?? ""}: ${reason}.`);
+    endWith(client, error.code === "UPSTREAM_TIMEOUT" ? 504 : 502, reason);
+  };
+  void (async () => {
+    let token;
+    try {
+      token = await options.token();
+    } catch (error) {
+      return endWith(client, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const secure = target.protocol === "https:";
+    const port = Number(target.port || (secure ? 443 : 80));
+    let socket;
+    try {
+      const egress = await openEgress(target.hostname.replace(/^\[|\]$/g, ""), port, secure ? "https" : "http");
+      if (egress.early.length && secure) {
+        egress.socket.destroy();
+        throw Object.assign(new Error(`the egress proxy ${egress.via ?? ""} sent bytes before the TLS handshake`), {
+          code: "EGRESS_PROXY"
+        });
+      }
+      if (egress.early.length) egress.socket.unshift(egress.early);
+      socket = secure ? await secureOver(egress.socket, target.hostname) : egress.socket;
+    } catch (error) {
+      return fail(error);
+    }
+    if (client.destroyed) return void socket.destroy();
+    options.track(socket);
+    client.on("close", () => socket.destroy());
+    const upstream = (0, import_node_http2.request)({
+      method: req.method,
+      path,
+      headers: upstreamHeaders(req.headers, target, options.header, token, true),
+      createConnection: () => socket
+    });
+    upstream.once("socket", () => socket.resume());
+    if (options.responseTimeoutMs > 0) {
+      upstream.setTimeout(
+        options.responseTimeoutMs,
+        () => upstream.destroy(Object.assign(new Error("no answer to the upgrade"), { code: "UPSTREAM_TIMEOUT" }))
+      );
+    }
+    upstream.on("upgrade", (up, upSocket, upHead) => {
+      upSocket.setTimeout(0);
+      client.write(rawHead(101, up.statusMessage ?? "Switching Protocols", up.rawHeaders));
+      if (upHead.length) client.write(upHead);
+      if (head.length) upSocket.write(head);
+      upSocket.on("error", () => client.destroy());
+      upSocket.on("close", () => client.destroy());
+      upSocket.pipe(client).pipe(upSocket);
+    });
+    upstream.on("response", (up) => {
+      const kept = [];
+      for (let i = 0; i + 1 < up.rawHeaders.length; i += 2) {
+        const name2 = up.rawHeaders[i] ?? "";
+        if (!HOP_BY_HOP.has(name2.toLowerCase())) kept.push(name2, up.rawHeaders[i + 1] ?? "");
+      }
+      client.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? "", [...kept, "connection", "close"]));
+      up.pipe(client);
+    });
+    upstream.on("error", (error) => {
+      if (!client.destroyed) fail(error);
+    });
+    upstream.end();
+  })();
+}
+function secureOver(socket, hostname) {
+  return new Promise((resolve, reject) => {
+    const name2 = hostname.replace(/^\[|\]$/g, "");
+    const tls = (0, import_node_tls.connect)({ socket, ...(0, import_node_net2.isIP)(name2) ? {} : { servername: name2 }, host: name2, ALPNProtocols: ["http/1.1"] }, () => {
+      tls.removeListener("error", reject);
+      resolve(tls);
+    });
+    tls.once("error", reject);
+  });
+}
+
+// src/http/forwarder.ts
+var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+var REFUSAL_BYTES = 16 * 1024;
+var DEFAULT_RESPONSE_TIMEOUT_MS = 12e4;
+var DEFAULT_MAX_CONNECTIONS = 1e3;
+function createForwarder(options) {
+  const { target } = options;
+  const responseTimeoutMs = options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+  const proxyUrl = getProxyUrl(target);
+  if (proxyUrl && options.header === "proxy-authorization") {
+    throw new ActionError(
+      `The token cannot travel in Proxy-Authorization to ${target.host} through the https_proxy this machine uses: use the authorization header, or exempt the host with no_proxy.`
+    );
+  }
+  const timeouts = { headersTimeout: responseTimeoutMs, bodyTimeout: 0 };
+  const connections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const dispatcher = proxyUrl ? new import_proxy_agent.default({ uri: proxyUrl.toString(), connections, ...timeouts }) : new import_pool.default(target.origin, { connections, pipelining: 1, keepAliveTimeout: 6e4, ...timeouts });
+  const origin = () => options.origin?.() ?? "";
+  const upgraded = /* @__PURE__ */ new Set();
+  const limitS = responseTimeoutMs / 1e3;
+  const forward = async (req, res, path, retried) => {
+    let token;
+    try {
+      token = await options.token();
+    } catch (error) {
+      return answer(res, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (res.destroyed) return;
+    const body = hasBody(req);
+    const exchange = new Exchange(req, res, target, origin(), (outcome) => {
+      if (outcome.kind === "refused") {
+        refused(req, res, path, retried, IDEMPOTENT.has(req.method ?? "") && !body, token, outcome.status, outcome.headers, outcome.body);
+        return;
+      }
+      if (outcome.kind === "failed") {
+        options.count?.("upstream-error");
+        const reason = upstreamReason(outcome.error, target, limitS);
+        if (outcome.error.code === "UND_ERR_HEADERS_TIMEOUT") options.log(`${req.method ?? "GET"} ${path.split("?")[0] ?? ""}: ${reason}.`);
+        if (!res.headersSent && !res.destroyed) {
+          if (body && !req.complete) res.shouldKeepAlive = false;
+          answer(res, outcome.error.code === "UND_ERR_HEADERS_TIMEOUT" ? 504 : 502, reason);
+        } else res.destroy();
+      }
+    });
+    dispatcher.dispatch(
+      {
+        origin: target.origin,
+        path,
+        method: req.method ?? "GET",
+        headers: upstreamHeaders(req.headers, target, options.header, token, false),
+        // The body through a stream of its own, which undici may destroy when the upstream stops reading: the request
+        // is only unpiped, and its connection stays ours to answer on.
+        body: body ? req.pipe(new import_node_stream.PassThrough()) : null
+      },
+      exchange
+    );
+  };
+  const refused = (req, res, path, retried, replayable, token, status2, headers, raw) => {
+    const body = decodedText(raw, headers["content-encoding"]);
+    const final = retried || !replayable;
+    options.onIapRefusal(status2, body, token, final).then(async ({ explanation, retry }) => {
+      if (retry && !final && !res.destroyed) return forward(req, res, path, true);
+      const out = downstreamHeaders(headers, target, origin());
+      delete out["content-encoding"];
+      const text2 = `${body.replace(/\s+$/, "")}
+
+iap-token: ${explanation}
+`;
+      out["x-iap-token-diagnosis"] = explanation.replace(/[^\x20-\x7e]/g, "?");
+      out["content-length"] = String(Buffer.byteLength(text2));
+      res.writeHead(status2, out);
+      res.end(req.method === "HEAD" ? void 0 : text2);
+      return void 0;
+    }).catch((error) => failed(res, "after IAP refused it", error));
+  };
+  const failed = (res, when, error) => {
+    options.log(`Proxy error ${when}: ${error instanceof Error ? error.message : String(error)}`);
+    if (!res.headersSent && !res.destroyed) answer(res, 502, "the proxy failed on this request");
+    else res.destroy();
+  };
+  return {
+    request: (req, res, path) => {
+      forward(req, res, path, false).catch((error) => failed(res, "on a request", error));
+    },
+    upgrade: (req, socket, head, path) => {
+      options.count?.("websocket");
+      upgraded.add(socket);
+      socket.on("close", () => upgraded.delete(socket));
+      forwardWebSocket({ ...options, responseTimeoutMs, track: (upstream) => upgraded.add(upstream) }, req, socket, head, path);
+    },
+    close: async () => {
+      for (const socket of upgraded) socket.destroy();
+      await dispatcher.destroy();
+    }
+  };
+}
+var Exchange = class {
+  #abort;
+  #refusal;
+  #settled = false;
+  req;
+  res;
+  target;
+  origin;
+  settle;
+  constructor(req, res, target, origin, settle) {
+    this.req = req;
+    this.res = res;
+    this.target = target;
+    this.origin = origin;
+    this.settle = settle;
+    res.once("close", () => {
+      if (!res.writableFinished) this.#abort?.(new Error("the client left"));
+    });
+  }
+  onConnect(abort) {
+    this.#abort = abort;
+    if (this.res.destroyed) abort(new Error("the client left"));
+  }
+  onHeaders(status2, rawHeaders, resume) {
+    const headers = headersFromRaw(rawHeaders);
+    if (status2 < 200) {
+      if (status2 === 103) this.#earlyHints(headers["link"]);
+      return true;
+    }
+    if (isIapRefusal(status2, headers)) {
+      this.#refusal = { status: status2, headers, chunks: [], size: 0 };
+      return true;
+    }
+    this.res.writeHead(status2, downstreamHeaders(headers, this.target, this.origin));
+    this.res.on("drain", resume);
+    return true;
+  }
+  /** 103 Early Hints go on to an HTTP/1.1 client (a browser preloads what they link); other interim answers stay here. */
+  #earlyHints(link) {
+    if (!link || this.res.headersSent || this.req.httpVersion !== "1.1") return;
+    try {
+      this.res.writeEarlyHints({ link });
+    } catch {
+    }
+  }
+  onData(chunk) {
+    const refusal = this.#refusal;
+    if (!refusal) return this.res.write(chunk);
+    if (refusal.size < REFUSAL_BYTES) refusal.chunks.push(chunk.subarray(0, REFUSAL_BYTES - refusal.size));
+    refusal.size += chunk.length;
+    return true;
+  }
+  onComplete() {
+    const refusal = this.#refusal;
+    if (refusal) this.#end({ kind: "refused", status: refusal.status, headers: refusal.headers, body: Buffer.concat(refusal.chunks) });
+    else {
+      this.res.end();
+      this.#end({ kind: "done" });
+    }
+  }
+  onError(error) {
+    if (this.res.destroyed) return this.#end({ kind: "done" });
+    this.#end({ kind: "failed", error });
+  }
+  #end(outcome) {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (outcome.kind !== "done" && !this.req.complete) this.req.resume();
+    this.settle(outcome);
+  }
+};
+function hasBody(req) {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== void 0 || length !== void 0 && length !== "0";
+}
+function isIapRefusal(status2, headers) {
+  return (status2 === 401 || status2 === 403 || status2 === 302) && String(headers["x-goog-iap-generated-response"]).toLowerCase() === "true";
+}
+function decodedText(bytes, encoding) {
+  const decode2 = { gzip: import_node_zlib.gunzipSync, deflate: import_node_zlib.inflateSync, br: import_node_zlib.brotliDecompressSync };
+  const decoder = decode2[String(encoding ?? "").trim().toLowerCase()];
+  if (!decoder) return bytes.toString("utf8");
+  try {
+    return decoder(bytes).toString("utf8").slice(0, REFUSAL_BYTES);
+  } catch {
+    return "";
+  }
+}
+function requestPath(url) {
+  if (url.startsWith("/")) return url;
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const parsed = new URL(url);
+      return `${parsed.pathname}${parsed.search}`;
+    } catch {
+      return void 0;
+    }
+  }
+  return void 0;
+}
+
+// src/http/gate.ts
+var import_node_net4 = require("node:net");
+
+// src/http/peer-owner.ts
+var import_promises = require("node:fs/promises");
+var import_node_fs = require("node:fs");
+var import_node_os = require("node:os");
+var import_node_net3 = require("node:net");
+var TABLES = ["/proc/net/tcp", "/proc/net/tcp6"];
+function canTellPeers() {
+  if (process.platform !== "linux") return false;
+  try {
+    (0, import_node_fs.accessSync)(TABLES[0] ?? "", import_node_fs.constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+async function peerUid(socket) {
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (!remoteAddress || !remotePort || !localAddress || !localPort) return void 0;
+  const peer = forms(remoteAddress).map((address) => `${address}:${hexPort(remotePort)}`);
+  const ours = forms(localAddress).map((address) => `${address}:${hexPort(localPort)}`);
+  for (const table of TABLES) {
+    let text2;
+    try {
+      text2 = await (0, import_promises.readFile)(table, "latin1");
+    } catch {
+      continue;
+    }
+    const uid = findOwner(text2, peer, ours);
+    if (uid !== void 0) return uid;
+  }
+  return void 0;
+}
+function findOwner(table, peer, ours) {
+  for (const line of table.split("\n")) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 8 || !peer.includes(fields[1] ?? "") || !ours.includes(fields[2] ?? "")) continue;
+    const uid = Number(fields[7]);
+    if (Number.isInteger(uid)) return uid;
+  }
+  return void 0;
+}
+var hexPort = (port) => port.toString(16).toUpperCase().padStart(4, "0");
+function forms(address, little = (0, import_node_os.endianness)() === "LE") {
+  const v4 = address.startsWith("::ffff:") && (0, import_node_net3.isIPv4)(address.slice(7)) ? address.slice(7) : address;
+  if ((0, import_node_net3.isIPv4)(v4)) {
+    const bytes = v4.split(".").map(Number);
+    return [words(bytes, little), words([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, ...bytes], little)];
+  }
+  return [words(ipv6Bytes(address), little)];
+}
+function words(bytes, little) {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4) {
+    const word = bytes.slice(i, i + 4);
+    for (const byte of little ? word.reverse() : word) out += byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+function ipv6Bytes(address) {
+  const [head = "", tail] = address.split("::");
+  const groups = (part) => part ? part.split(":") : [];
+  const front = groups(head);
+  const back = tail === void 0 ? [] : groups(tail);
+  const all = [...front, ...Array(8 - front.length - back.length).fill("0"), ...back];
+  return all.flatMap((group) => {
+    const value = parseInt(group, 16) || 0;
+    return [value >> 8, value & 255];
+  });
+}
+
+// src/urls.ts
+function isLoopback(hostname) {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+function carriesTokens(url) {
+  return url.protocol === "https:" || url.protocol === "http:" && isLoopback(url.hostname);
+}
+function displayUrl(url) {
+  const parsed = typeof url === "string" ? new URL(url) : url;
+  return `${parsed.origin}${parsed.pathname}${parsed.search ? "?…" : ""}`;
+}
+function audienceCovers(audience, url) {
+  const bare = `${url.origin}${url.pathname}`;
+  const covered = audience.endsWith("*") ? bare.startsWith(audience.slice(0, -1)) : bare === audience;
+  if (covered) return void 0;
+  return `${displayUrl(url)} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
+}
+
+// src/http/gate.ts
+function peerPolicy(host) {
+  const uid = process.getuid?.();
+  if (uid !== void 0 && isLoopback(host) && canTellPeers()) {
+    return { onlyUid: uid, says: `serves only uid ${uid} (the user that started it) and root: other users' connections are closed` };
+  }
+  const why = isLoopback(host) ? `this machine (${process.platform}) cannot tell which user a loopback connection is from` : `it listens on ${host}`;
+  return { onlyUid: void 0, says: `cannot check who connects (${why})` };
+}
+function gate(server, options) {
+  server.emit("listening");
+  const admittedSockets = /* @__PURE__ */ new Set();
+  let open = 0;
+  let full = false;
+  const refusedUids = /* @__PURE__ */ new Set();
+  const front = (0, import_node_net4.createServer)({ pauseOnConnect: true }, (socket) => {
+    open++;
+    socket.once("close", () => {
+      open--;
+      if (open < options.maxConnections) full = false;
+    });
+    socket.on("error", () => socket.destroy());
+    if (open > options.maxConnections) {
+      if (!full) options.log(`The proxy holds ${options.maxConnections} connections, its limit; new ones get 503 until some close.`);
+      full = true;
+      socket.resume();
+      socket.end(rawAnswer(503, `the proxy already holds ${options.maxConnections} connections (its limit)`));
+      return;
+    }
+    void admitted(socket, options.onlyUid).then(
+      (uid) => {
+        if (socket.destroyed) return;
+        if (uid === "admitted") {
+          admittedSockets.add(socket);
+          socket.once("close", () => admittedSockets.delete(socket));
+          server.emit("connection", socket);
+          socket.resume();
+          return;
+        }
+        if (!refusedUids.has(uid)) {
+          refusedUids.add(uid);
+          options.log(
+            `Refused a connection from ${uid === void 0 ? "a user this machine did not name" : `uid ${uid}`}: the proxy serves only uid ${options.onlyUid ?? ""} (the user that started it) and root.`
+          );
+        }
+        socket.destroy();
+      },
+      () => socket.destroy()
+    );
+  });
+  return {
+    listener: front,
+    close: () => new Promise((resolve) => {
+      front.close(() => resolve());
+      server.close();
+      server.closeAllConnections();
+      for (const socket of admittedSockets) socket.destroy();
+    })
+  };
+}
+async function admitted(socket, onlyUid) {
+  if (onlyUid === void 0) return "admitted";
+  const uid = await peerUid(socket);
+  return uid === onlyUid || uid === 0 ? "admitted" : uid;
 }
 
 // src/http/health.ts
 var HEALTH_PATH = "/.iap-token/healthz";
 
 // src/http/listen.ts
-var SERVER_OPTIONS = { keepAliveTimeout: 65e3, requestTimeout: 0, headersTimeout: 6e4 };
+var import_node_http3 = require("node:http");
+var MAX_HEADER_BYTES = 64 * 1024;
+var SERVER_OPTIONS = { keepAliveTimeout: 65e3, requestTimeout: 0, headersTimeout: 6e4, maxHeaderSize: MAX_HEADER_BYTES };
+function createProxyServer(handler) {
+  const server = (0, import_node_http3.createServer)(SERVER_OPTIONS, handler);
+  server.on("clientError", (error, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    if (error.code === "HPE_HEADER_OVERFLOW") {
+      socket.end(rawAnswer(431, `the request's headers are over ${MAX_HEADER_BYTES / 1024} KiB, more than Google's front ends accept`));
+    } else if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" || error.code === "ERR_HTTP_HEADERS_TIMEOUT") {
+      socket.end(rawAnswer(408, `the request's headers did not arrive within ${SERVER_OPTIONS.headersTimeout / 1e3} s`));
+    } else socket.end(rawAnswer(400, `the request is not HTTP/1.1 this proxy can read (${error.code ?? "malformed"})`));
+  });
+  return server;
+}
 function listen(server, where) {
   return new Promise((resolve, reject) => {
     server.once("error", (error) => {
@@ -11060,19 +11438,73 @@ function listen(server, where) {
   });
 }
 
+// src/http/request-policy.ts
+var SAFE = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS"]);
+function refuseRequest(req, trusted) {
+  if (req.method === "TRACE") return { status: 405, reason: "TRACE is refused: it would echo the token back" };
+  const from = req.headers.origin;
+  if (from === void 0 || SAFE.has(req.method ?? "") && !req.headers.upgrade) return void 0;
+  if (isTrusted(from, trusted)) return void 0;
+  return { status: 403, reason: "a request from another site is not sent on with the token" };
+}
+function isLoopbackOrigin(origin) {
+  return isLoopback(origin.hostname);
+}
+function isTrusted(origin, trusted) {
+  try {
+    const url = new URL(origin);
+    return url.origin !== "null" && trusted(url);
+  } catch {
+    return false;
+  }
+}
+
+// src/http/upgrade.ts
+function isWebSocketUpgrade(req) {
+  return String(req.headers.upgrade ?? "").split(",").some((protocol) => protocol.trim().toLowerCase() === "websocket");
+}
+var OFFER = /* @__PURE__ */ new Set(["upgrade", "http2-settings"]);
+function serveWithoutUpgrade(server, req, socket, head) {
+  const lines = [`${req.method ?? "GET"} ${req.url ?? "/"} HTTP/${req.httpVersion}`];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name2 = raw[i] ?? "";
+    const value = raw[i + 1] ?? "";
+    const lower = name2.toLowerCase();
+    if (OFFER.has(lower)) continue;
+    if (lower === "connection") {
+      const rest = value.split(",").map((token) => token.trim()).filter((token) => token && !OFFER.has(token.toLowerCase()));
+      if (rest.length) lines.push(`${name2}: ${rest.join(", ")}`);
+      continue;
+    }
+    lines.push(`${name2}: ${value}`);
+  }
+  socket.unshift(Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r
+\r
+`, "latin1"), head]));
+  server.emit("connection", socket);
+}
+
 // src/http/forward-proxy.ts
 var MAX_INTERCEPTED_HOSTS = 256;
+var DEFAULT_TUNNEL_IDLE_TIMEOUT_MS = 12e4;
 var HOP_BY_HOP2 = ["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "upgrade"];
+var AUTHENTICATE = { "proxy-authenticate": 'Basic realm="iap-token"' };
 async function startForwardProxy(options) {
+  const peers = options.peers ?? peerPolicy(options.listen.host);
+  if (peers.onlyUid === void 0 && !options.credential)
+    throw new Error("a forward proxy that cannot tell its users apart needs a credential");
+  const authorized = credentialCheck(peers.onlyUid === void 0 ? options.credential : void 0);
+  const tunnelIdleMs = options.tunnelIdleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS;
   const contexts = /* @__PURE__ */ new Map();
   const contextFor = (host) => {
-    let context = contexts.get(host);
-    if (!context) {
-      const { certificatePem, keyPem } = options.certificateFor(host);
-      context = (0, import_node_tls.createSecureContext)({ cert: certificatePem, key: keyPem });
-      contexts.set(host, context);
+    const { certificatePem, keyPem } = options.certificateFor(host);
+    let kept = contexts.get(host);
+    if (kept?.pem !== certificatePem) {
+      kept = { pem: certificatePem, context: (0, import_node_tls2.createSecureContext)({ cert: certificatePem, key: keyPem }) };
+      contexts.set(host, kept);
     }
-    return context;
+    return kept.context;
   };
   const originOf = /* @__PURE__ */ new WeakMap();
   const sockets = /* @__PURE__ */ new Set();
@@ -11080,11 +11512,15 @@ async function startForwardProxy(options) {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   };
-  const inner = (0, import_node_http2.createServer)(SERVER_OPTIONS, (req, res) => {
+  const trusted = (from) => from.protocol === "https:" && options.intercepts(from.hostname) || isLoopbackOrigin(from);
+  const inner = createProxyServer((req, res) => {
+    req.socket.setTimeout(0);
     options.count?.("request");
     const origin2 = originOf.get(req.socket);
     const path = requestPath(req.url ?? "/");
     if (!origin2 || path === void 0) return answer(res, 400, "a request names a path");
+    const refusal = refuseRequest(req, trusted);
+    if (refusal) return answer(res, refusal.status, refusal.reason);
     try {
       options.forwarderFor(origin2).request(req, res, path);
     } catch (error) {
@@ -11092,69 +11528,87 @@ async function startForwardProxy(options) {
     }
   });
   inner.on("upgrade", (req, socket, head) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(inner, req, socket, head);
     const origin2 = originOf.get(socket);
     const path = requestPath(req.url ?? "/");
     if (!origin2 || path === void 0) return void socket.destroy();
+    const refusal = refuseRequest(req, trusted);
+    if (refusal) return endWith(socket, refusal.status, refusal.reason);
     try {
       options.forwarderFor(origin2).upgrade(req, socket, head, path);
     } catch {
       socket.destroy();
     }
   });
-  const server = (0, import_node_http2.createServer)(SERVER_OPTIONS, (req, res) => {
+  const server = createProxyServer((req, res) => {
+    if (!authorized(req)) return answer(res, 407, "this proxy needs the run's proxy credential", AUTHENTICATE);
     if (req.url === HEALTH_PATH || req.url?.startsWith(`${HEALTH_PATH}?`)) {
       const { ok, body } = options.health();
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
       res.end(JSON.stringify(body));
       return;
     }
+    if (req.method === "TRACE") return answer(res, 405, "TRACE is refused");
     plainHttp(req, res, options);
+  });
+  server.on("upgrade", (req, socket, head) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(server, req, socket, head);
+    endWith(socket, 501, "WebSockets go through this proxy over https (CONNECT) only");
   });
   server.on("connect", (req, client, head) => {
     track(client);
     client.on("error", () => client.destroy());
+    if (!authorized(req)) return endWith(client, 407, "this proxy needs the run's proxy credential", AUTHENTICATE);
     const authority = parseAuthority(req.url ?? "");
-    if (!authority) {
-      client.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-      return;
-    }
+    if (!authority) return endWith(client, 400, "CONNECT names HOST:PORT");
     if (authority.port === 443 && options.intercepts(authority.host)) {
       if (contexts.size >= MAX_INTERCEPTED_HOSTS && !contexts.has(authority.host)) {
-        client.end("HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
         options.log(`Refused ${authority.host}: the forward proxy already intercepts ${MAX_INTERCEPTED_HOSTS} hosts in this run.`);
-        return;
+        return endWith(client, 503, `this proxy already intercepts ${MAX_INTERCEPTED_HOSTS} hosts`);
       }
       let secureContext;
       try {
         secureContext = contextFor(authority.host);
       } catch (error) {
         options.log(`No certificate for ${authority.host}: ${error instanceof Error ? error.message : String(error)}`);
-        client.end("HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-        return;
+        return endWith(client, 502, `no certificate for ${authority.host}`);
       }
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length) client.unshift(head);
-      const tls = new import_node_tls.TLSSocket(client, { isServer: true, secureContext, ALPNProtocols: ["http/1.1"] });
+      const tls = new import_node_tls2.TLSSocket(client, { isServer: true, secureContext, ALPNProtocols: ["http/1.1"] });
       track(tls);
       tls.on("error", () => tls.destroy());
-      tls.setTimeout(12e4, () => tls.destroy());
+      if (tunnelIdleMs > 0) tls.setTimeout(tunnelIdleMs);
       originOf.set(tls, `https://${authority.host}`);
       inner.emit("connection", tls);
       return;
     }
     options.count?.("tunnel");
-    tunnel(client, authority, head, options.log);
+    tunnel(client, authority, head, tunnelIdleMs, options.log);
   });
-  const origin = await listen(server, options.listen);
+  const door = gate(server, {
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    onlyUid: peers.onlyUid,
+    log: options.log
+  });
+  const origin = await listen(door.listener, options.listen);
   return {
     url: origin,
     port: Number(new URL(origin).port),
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
+    peers: peers.onlyUid === void 0 ? `${peers.says}: every request must carry the run's proxy credential` : peers.says,
+    close: async () => {
       inner.closeAllConnections();
       for (const socket of sockets) socket.destroy();
-    })
+      await door.close();
+    }
+  };
+}
+function credentialCheck(credential) {
+  if (credential === void 0) return () => true;
+  const expected = Buffer.from(`Basic ${Buffer.from(credential).toString("base64")}`);
+  return (req) => {
+    const given = Buffer.from(String(req.headers["proxy-authorization"] ?? req.headers["authorization"] ?? "").trim());
+    return given.length === expected.length && (0, import_node_crypto.timingSafeEqual)(given, expected);
   };
 }
 function parseAuthority(authority) {
@@ -11163,60 +11617,25 @@ function parseAuthority(authority) {
   if (!match || !(port > 0 && port < 65536)) return void 0;
   return { host: (match[1] ?? "").toLowerCase().replace(/^\[|\]$/g, ""), port };
 }
-function tunnel(client, { host, port }, head, log2) {
-  const via = getProxyUrl(new URL(`https://${host.includes(":") ? `[${host}]` : host}:${port}`));
-  const upstream = via ? (0, import_node_net.connect)(Number(via.port || 80), via.hostname) : (0, import_node_net.connect)(port, host);
-  const authority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const fail = (reason) => {
-    log2(`Tunnel to ${authority}: ${reason}`);
-    if (!client.destroyed) client.end(`HTTP/1.1 502 Bad Gateway\r
-connection: close\r
-content-length: 0\r
-\r
-`);
-    upstream.destroy();
-  };
-  upstream.once("error", (error) => fail(error.code ?? error.message));
-  client.on("close", () => upstream.destroy());
-  const open = () => {
-    client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-    if (head.length) upstream.write(head);
-    upstream.on("error", () => client.destroy());
-    upstream.on("close", () => client.destroy());
-    upstream.pipe(client).pipe(upstream);
-  };
-  if (!via) {
-    upstream.once("connect", open);
-    return;
-  }
-  const decode = (part) => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      return part;
+function tunnel(client, { host, port }, head, idleMs, log2) {
+  const authority = authorityOf(host, port);
+  openEgress(host, port).then(
+    ({ socket: upstream, early }) => {
+      if (client.destroyed) return void upstream.destroy();
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (early.length) client.write(early);
+      if (head.length) upstream.write(head);
+      if (idleMs > 0) client.setTimeout(idleMs, () => client.destroy());
+      upstream.on("error", () => client.destroy());
+      upstream.on("close", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+      upstream.pipe(client).pipe(upstream);
+    },
+    (error) => {
+      log2(`Tunnel to ${authority}: ${error.code === "EGRESS_PROXY" ? error.message : error.code ?? error.message}`);
+      endWith(client, 502, `could not reach ${authority}`);
     }
-  };
-  const credentials = via.username ? `proxy-authorization: Basic ${Buffer.from(`${decode(via.username)}:${decode(via.password)}`).toString("base64")}\r
-` : "";
-  upstream.once("connect", () => upstream.write(`CONNECT ${authority} HTTP/1.1\r
-host: ${authority}\r
-${credentials}\r
-`));
-  let answered = "";
-  const onData = (chunk) => {
-    answered += chunk.toString("latin1");
-    const end = answered.indexOf("\r\n\r\n");
-    if (end === -1) {
-      if (answered.length > 16384) fail("the upstream proxy sent an oversized answer");
-      return;
-    }
-    upstream.off("data", onData);
-    if (!/^HTTP\/1\.[01] 200/.test(answered)) return fail(`the upstream proxy refused: ${answered.split("\r\n")[0] ?? ""}`);
-    const rest = Buffer.from(answered.slice(end + 4), "latin1");
-    if (rest.length) client.write(rest);
-    open();
-  };
-  upstream.on("data", onData);
+  );
 }
 function plainHttp(req, res, options) {
   let url;
@@ -11231,7 +11650,7 @@ function plainHttp(req, res, options) {
   }
   const headers = { ...req.headers };
   for (const name2 of HOP_BY_HOP2) delete headers[name2];
-  const upstream = (0, import_node_http2.request)({
+  const upstream = (0, import_node_http4.request)({
     hostname: url.hostname,
     port: url.port || 80,
     method: req.method,
@@ -11255,36 +11674,15 @@ function plainHttp(req, res, options) {
 }
 
 // src/http/reverse-proxy.ts
-var import_node_http3 = require("node:http");
-var import_promises = require("node:dns/promises");
+var import_promises2 = require("node:dns/promises");
 init_proxy();
-
-// src/urls.ts
-function isLoopback(hostname) {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
-}
-function carriesTokens(url) {
-  return url.protocol === "https:" || url.protocol === "http:" && isLoopback(url.hostname);
-}
-function displayUrl(url) {
-  const parsed = typeof url === "string" ? new URL(url) : url;
-  return `${parsed.origin}${parsed.pathname}${parsed.search ? "?…" : ""}`;
-}
-function audienceCovers(audience, url) {
-  const bare = `${url.origin}${url.pathname}`;
-  const covered = audience.endsWith("*") ? bare.startsWith(audience.slice(0, -1)) : bare === audience;
-  if (covered) return void 0;
-  return `${displayUrl(url)} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
-}
-
-// src/http/reverse-proxy.ts
 async function startReverseProxy(options) {
   const { target } = options;
   await checkResolves(target);
   let origin = "";
   const forwarder = createForwarder({ ...options, origin: () => origin });
-  const server = (0, import_node_http3.createServer)(SERVER_OPTIONS, (req, res) => {
+  const peers = options.peers ?? peerPolicy(options.listen.host);
+  const server = createProxyServer((req, res) => {
     const path = requestPath(req.url ?? "/");
     if (path === void 0) {
       answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
@@ -11305,23 +11703,22 @@ async function startReverseProxy(options) {
     forwarder.request(req, res, path);
   });
   server.on("connect", (_req, socket) => {
-    socket.end(
-      "HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niap-token proxy: CONNECT is refused; this proxy forwards to one origin only.\n"
-    );
+    endWith(socket, 405, "CONNECT is refused; this proxy forwards to one origin only");
   });
   server.on("upgrade", (req, socket, head) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(server, req, socket, head);
     const path = requestPath(req.url ?? "/");
     const refusal = refuse(req, origin, options.listen.host);
-    if (path === void 0 || refusal)
-      socket.end(`HTTP/1.1 ${refusal?.status ?? 400} Refused\r
-connection: close\r
-content-length: 0\r
-\r
-`);
+    if (path === void 0 || refusal) endWith(socket, refusal?.status ?? 400, refusal?.reason ?? "a request names a path");
     else forwarder.upgrade(req, socket, head, path);
   });
+  const door = gate(server, {
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    onlyUid: peers.onlyUid,
+    log: options.log
+  });
   try {
-    origin = await listen(server, options.listen);
+    origin = await listen(door.listener, options.listen);
   } catch (error) {
     await forwarder.close();
     throw error;
@@ -11329,41 +11726,28 @@ content-length: 0\r
   return {
     url: origin,
     port: Number(new URL(origin).port),
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-      void forwarder.close();
-    })
+    peers: peers.says,
+    close: async () => {
+      await Promise.all([door.close(), forwarder.close()]);
+    }
   };
 }
 function refuse(req, origin, listenHost) {
-  if (req.method === "TRACE") return { status: 405, reason: "TRACE is refused: it would echo the token back" };
-  if (!isLoopback(listenHost)) return void 0;
-  const port = new URL(origin).port;
-  const host = String(req.headers.host ?? "").toLowerCase();
-  if (![`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${listenHost}:${port}`].includes(host)) {
-    return {
-      status: 421,
-      reason: `this proxy answers to http://127.0.0.1:${port} (or localhost) only, not to ${host.slice(0, 100) || "no Host"}`
-    };
+  if (isLoopback(listenHost)) {
+    const port = new URL(origin).port;
+    const host = String(req.headers.host ?? "").toLowerCase();
+    if (![`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${listenHost}:${port}`].includes(host)) {
+      return {
+        status: 421,
+        reason: `this proxy answers to http://127.0.0.1:${port} (or localhost) only, not to ${host.slice(0, 100) || "no Host"}`
+      };
+    }
   }
-  const from = req.headers.origin;
-  const safe = req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS";
-  if (from !== void 0 && (!safe || req.headers.upgrade) && !isLoopbackOrigin(from)) {
-    return { status: 403, reason: "a request from another site is not sent on with the token" };
-  }
-  return void 0;
-}
-function isLoopbackOrigin(origin) {
-  try {
-    return isLoopback(new URL(origin).hostname);
-  } catch {
-    return false;
-  }
+  return refuseRequest(req, (from) => !isLoopback(listenHost) || isLoopbackOrigin(from));
 }
 async function checkResolves(target) {
   if (getProxyUrl(target) || isLoopback(target.hostname)) return;
-  await (0, import_promises.lookup)(target.hostname).catch(() => {
+  await (0, import_promises2.lookup)(target.hostname).catch(() => {
     throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
   });
 }
@@ -11374,6 +11758,12 @@ function readBoolean({ fail }, value, name2, fallback) {
   if (/^true$/i.test(value)) return true;
   if (/^false$/i.test(value)) return false;
   return fail(name2, `must be true or false, got ${quote(value)}`);
+}
+function readWholeNumber({ input, fail }, name2, unit, min, max) {
+  const value = input(name2);
+  const number = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(number >= min && number <= max)) fail(name2, `must be whole ${unit} from ${min} to ${max}, got ${quote(value)}`);
+  return number;
 }
 function parseUrlInput({ fail }, name2, value, accepted) {
   let url;
@@ -11402,7 +11792,7 @@ function proxyTarget(ctx) {
   return url.origin;
 }
 function readAgentConfig(ctx, signedJwtAudience) {
-  const { input, fail, words } = ctx;
+  const { input, fail, words: words2 } = ctx;
   const target = proxyTarget(ctx);
   const keepFresh = readKeepFresh(ctx);
   const header = input("proxy_header").toLowerCase() || "authorization";
@@ -11414,17 +11804,26 @@ function readAgentConfig(ctx, signedJwtAudience) {
   }
   const { host, port } = readListen(ctx);
   const hosts = proxyHosts(ctx);
-  if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0 } : void 0;
+  const limits = readLimits(ctx);
+  if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0, limits } : void 0;
   if (target && signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
     fail(
       "audience",
-      `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words.name("audience")} out).`
+      `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words2.name("audience")} out).`
     );
   }
   const tokenHeader = header;
   return {
     proxy: target ? { target, header: tokenHeader, host, port } : void 0,
-    forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : void 0
+    forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : void 0,
+    limits
+  };
+}
+function readLimits(ctx) {
+  return {
+    maxConnections: readWholeNumber(ctx, "proxy_max_connections", "connections", 1, 1e5),
+    responseTimeoutMs: readWholeNumber(ctx, "proxy_response_timeout", "seconds (0: no limit)", 0, 86400) * 1e3,
+    tunnelIdleTimeoutMs: readWholeNumber(ctx, "proxy_tunnel_idle_timeout", "seconds (0: no limit)", 0, 86400) * 1e3
   };
 }
 var LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
@@ -11516,11 +11915,11 @@ function explainRefusal(kind, header, principal) {
 }
 
 // src/credentials/external-account.ts
-var import_promises2 = require("node:fs/promises");
+var import_promises3 = require("node:fs/promises");
 var import_node_path = require("node:path");
 
 // src/jwt.ts
-var import_node_crypto = require("node:crypto");
+var import_node_crypto2 = require("node:crypto");
 
 // src/json.ts
 function parseJsonObject(text2) {
@@ -11549,7 +11948,7 @@ function parseSegment(segment) {
 function signRs256(claims, key, keyId) {
   const header = keyId ? { alg: "RS256", typ: "JWT", kid: keyId } : { alg: "RS256", typ: "JWT" };
   const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
-  const signature = (0, import_node_crypto.createSign)("RSA-SHA256").update(signingInput).sign(key);
+  const signature = (0, import_node_crypto2.createSign)("RSA-SHA256").update(signingInput).sign(key);
   return `${signingInput}.${base64url(signature)}`;
 }
 
@@ -11756,7 +12155,7 @@ async function readSubjectToken(source, http2) {
   let text2;
   if (source.from === "file") {
     try {
-      text2 = await (0, import_promises2.readFile)(source.path, "utf8");
+      text2 = await (0, import_promises3.readFile)(source.path, "utf8");
     } catch (error) {
       throw new ActionError(
         `The external_account credential_source.file ${source.path} cannot be read (${error.code ?? "error"}).`
@@ -12811,69 +13210,87 @@ var TokenKeeper = class {
 };
 
 // src/agent/certificates.ts
-var import_node_crypto2 = require("node:crypto");
+var import_node_crypto3 = require("node:crypto");
 var VALID_BEFORE_MS = 36e5;
 var VALID_FOR_MS = 24 * 36e5;
-function createCertificateAuthority(hosts, now = /* @__PURE__ */ new Date()) {
-  const ca = (0, import_node_crypto2.generateKeyPairSync)("ec", { namedCurve: "prime256v1" });
-  const leafKey = (0, import_node_crypto2.generateKeyPairSync)("ec", { namedCurve: "prime256v1" });
+var RENEW_BEFORE_MS2 = 2 * 36e5;
+function createCertificateAuthority(hosts, clock = () => /* @__PURE__ */ new Date()) {
+  const ca = (0, import_node_crypto3.generateKeyPairSync)("ec", { namedCurve: "prime256v1" });
+  const leafKey = (0, import_node_crypto3.generateKeyPairSync)("ec", { namedCurve: "prime256v1" });
   const caSpki = ca.publicKey.export({ type: "spki", format: "der" });
   const leafSpki = leafKey.publicKey.export({ type: "spki", format: "der" });
-  const notBefore = new Date(now.getTime() - VALID_BEFORE_MS);
-  const notAfter = new Date(now.getTime() + VALID_FOR_MS);
-  const caName = name(`iap-token proxy CA ${(0, import_node_crypto2.randomBytes)(4).toString("hex")}`);
+  const caName = name(`iap-token proxy CA ${(0, import_node_crypto3.randomBytes)(4).toString("hex")}`);
   const caKeyId = keyIdentifier(caSpki);
-  const caDer = certificate(
-    {
-      issuer: caName,
-      subject: caName,
-      notBefore,
-      notAfter,
-      spki: caSpki,
-      extensions: [
-        extension(OID.basicConstraints, true, seq(bool(true), integer(Buffer.from([0])))),
-        // a CA of leaves only
-        extension(OID.keyUsage, true, bitString(Buffer.from([6]), 1)),
-        // keyCertSign, cRLSign
-        extension(OID.subjectKeyIdentifier, false, octets(caKeyId)),
-        // Where the library allows, the CA can vouch for the named hosts only, whoever gets hold of its certificate.
-        extension(
-          OID.nameConstraints,
-          true,
-          seq(tag(160, Buffer.concat(hosts.map((host) => seq(tag(130, Buffer.from(constraintOf(host))))))))
-        )
-      ]
-    },
-    ca.privateKey
+  const caCertificate = (notBefore, notAfter) => pem(
+    certificate(
+      {
+        issuer: caName,
+        subject: caName,
+        notBefore,
+        notAfter,
+        spki: caSpki,
+        extensions: [
+          extension(OID.basicConstraints, true, seq(bool(true), integer(Buffer.from([0])))),
+          // a CA of leaves only
+          extension(OID.keyUsage, true, bitString(Buffer.from([6]), 1)),
+          // keyCertSign, cRLSign
+          extension(OID.subjectKeyIdentifier, false, octets(caKeyId)),
+          // Where the library allows, the CA can vouch for the named hosts only, whoever gets hold of its certificate.
+          extension(
+            OID.nameConstraints,
+            true,
+            seq(tag(160, Buffer.concat(hosts.map((host) => seq(tag(130, Buffer.from(constraintOf(host))))))))
+          )
+        ]
+      },
+      ca.privateKey
+    )
+  );
+  const leafCertificate = (host, notBefore, notAfter) => pem(
+    certificate(
+      {
+        issuer: caName,
+        subject: name(host),
+        notBefore,
+        notAfter,
+        spki: leafSpki,
+        extensions: [
+          extension(OID.basicConstraints, true, seq()),
+          extension(OID.keyUsage, true, bitString(Buffer.from([128]), 7)),
+          // digitalSignature
+          extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth))),
+          extension(OID.subjectAltName, false, seq(tag(130, Buffer.from(host)))),
+          extension(OID.authorityKeyIdentifier, false, seq(tag(128, caKeyId)))
+        ]
+      },
+      ca.privateKey
+    )
   );
   const leafKeyPem = leafKey.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   const leaves = /* @__PURE__ */ new Map();
+  let validity = { notBefore: /* @__PURE__ */ new Date(0), notAfter: /* @__PURE__ */ new Date(0) };
+  let caPem = "";
+  const renewIfDue = () => {
+    const now = clock().getTime();
+    if (validity.notAfter.getTime() - now > RENEW_BEFORE_MS2) return false;
+    validity = { notBefore: new Date(now - VALID_BEFORE_MS), notAfter: new Date(now + VALID_FOR_MS) };
+    caPem = caCertificate(validity.notBefore, validity.notAfter);
+    leaves.clear();
+    return true;
+  };
+  renewIfDue();
   return {
-    certificatePem: pem(caDer),
-    spkiSha256: (0, import_node_crypto2.createHash)("sha256").update(caSpki).digest("base64"),
-    leafSpkiSha256: (0, import_node_crypto2.createHash)("sha256").update(leafSpki).digest("base64"),
+    get certificatePem() {
+      return caPem;
+    },
+    spkiSha256: (0, import_node_crypto3.createHash)("sha256").update(caSpki).digest("base64"),
+    leafSpkiSha256: (0, import_node_crypto3.createHash)("sha256").update(leafSpki).digest("base64"),
+    renewIfDue,
     leafFor(host) {
+      renewIfDue();
       let leaf = leaves.get(host);
       if (!leaf) {
-        const der = certificate(
-          {
-            issuer: caName,
-            subject: name(host),
-            notBefore,
-            notAfter,
-            spki: leafSpki,
-            extensions: [
-              extension(OID.basicConstraints, true, seq()),
-              extension(OID.keyUsage, true, bitString(Buffer.from([128]), 7)),
-              // digitalSignature
-              extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth))),
-              extension(OID.subjectAltName, false, seq(tag(130, Buffer.from(host)))),
-              extension(OID.authorityKeyIdentifier, false, seq(tag(128, caKeyId)))
-            ]
-          },
-          ca.privateKey
-        );
-        leaf = pem(der);
+        leaf = leafCertificate(host, validity.notBefore, validity.notAfter);
         leaves.set(host, leaf);
       }
       return { certificatePem: leaf, keyPem: leafKeyPem };
@@ -12896,7 +13313,7 @@ var OID = {
   nameConstraints: "2.5.29.30"
 };
 function certificate(fields, signer) {
-  const serial = (0, import_node_crypto2.randomBytes)(16);
+  const serial = (0, import_node_crypto3.randomBytes)(16);
   serial[0] = (serial[0] ?? 0) & 127 | 64;
   const algorithm = seq(oid(OID.ecdsaWithSha256));
   const tbs = seq(
@@ -12910,7 +13327,7 @@ function certificate(fields, signer) {
     fields.spki,
     tag(163, seq(...fields.extensions))
   );
-  return seq(tbs, algorithm, bitString((0, import_node_crypto2.sign)("sha256", tbs, signer), 0));
+  return seq(tbs, algorithm, bitString((0, import_node_crypto3.sign)("sha256", tbs, signer), 0));
 }
 function name(commonName) {
   return seq(set(seq(oid(OID.commonName), tag(12, Buffer.from(commonName, "utf8")))));
@@ -12919,7 +13336,7 @@ function extension(id, critical, value) {
   return critical ? seq(oid(id), bool(true), octets(value)) : seq(oid(id), octets(value));
 }
 function keyIdentifier(spki) {
-  return (0, import_node_crypto2.createHash)("sha1").update(spki.subarray(spki.length - 65)).digest();
+  return (0, import_node_crypto3.createHash)("sha1").update(spki.subarray(spki.length - 65)).digest();
 }
 function pem(der) {
   const lines = der.toString("base64").match(/.{1,64}/g) ?? [];
@@ -12970,24 +13387,28 @@ function utcTime(date) {
 }
 
 // src/agent/token-file.ts
-var import_node_crypto3 = require("node:crypto");
-var import_node_fs = require("node:fs");
+var import_node_crypto4 = require("node:crypto");
+var import_node_fs2 = require("node:fs");
 function writeTokenFile(path, token) {
   writeFileAtomically(path, token);
 }
 function writeFileAtomically(path, text2) {
-  const temporary = `${path}.${(0, import_node_crypto3.randomBytes)(6).toString("hex")}.tmp`;
-  const fd = (0, import_node_fs.openSync)(temporary, "wx", 384);
+  const temporary = `${path}.${(0, import_node_crypto4.randomBytes)(6).toString("hex")}.tmp`;
+  const fd = (0, import_node_fs2.openSync)(temporary, "wx", 384);
   try {
-    (0, import_node_fs.writeSync)(fd, text2);
-    (0, import_node_fs.fsyncSync)(fd);
+    (0, import_node_fs2.writeSync)(fd, text2);
+    (0, import_node_fs2.fsyncSync)(fd);
   } finally {
-    (0, import_node_fs.closeSync)(fd);
+    (0, import_node_fs2.closeSync)(fd);
   }
-  (0, import_node_fs.renameSync)(temporary, path);
+  (0, import_node_fs2.renameSync)(temporary, path);
 }
 
 // src/agent/agent.ts
+var CA_CHECK_MS = 10 * 6e4;
+function definedOnly(values) {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== void 0));
+}
 async function startAgent(options) {
   const { config, env, report: report2, tokenFile } = options;
   const startedAt = (/* @__PURE__ */ new Date()).toISOString();
@@ -13065,9 +13486,17 @@ async function startAgent(options) {
       );
     }
   };
+  const limits = config.agent?.limits;
+  const bounds = { maxConnections: limits?.maxConnections, responseTimeoutMs: limits?.responseTimeoutMs };
+  const tellPeers = (what, proxy, checked, protection) => {
+    if (checked) report2.info(`The ${what} ${proxy.peers}.`);
+    else report2.warning(`The ${what} ${proxy.peers}; ${protection}`);
+  };
   const running = [];
   const extraKeepers = [];
+  const timers = [];
   const stopAll = async () => {
+    for (const timer of timers) clearInterval(timer);
     keeper.stop();
     for (const extra of extraKeepers) extra.stop();
     await Promise.all(running.map((proxy) => proxy.close()));
@@ -13079,21 +13508,39 @@ async function startAgent(options) {
     const settings = config.agent?.proxy;
     if (settings) {
       await warnIfExposed(settings.host, "proxy");
+      const peers = peerPolicy(settings.host);
       const proxy = await startReverseProxy({
         ...forwarding(keeper, settings.header),
+        ...definedOnly(bounds),
         target: new URL(settings.target),
         listen: { host: settings.host, port: settings.port },
-        health: health(settings.target)
+        health: health(settings.target),
+        peers
       });
       running.push(proxy);
       proxyUrl = proxy.url;
+      tellPeers(
+        "proxy",
+        proxy,
+        peers.onlyUid !== void 0,
+        "so any user who can connect to it passes IAP as the job: use it on a machine of your own (a GitHub-hosted runner is one), or use the forward proxy, which asks for a credential there."
+      );
     }
     const forward = config.agent?.forward;
     if (forward) {
       await warnIfExposed(forward.host, "forward proxy");
       const ca = createCertificateAuthority(forward.hosts);
       spki = ca.leafSpkiSha256;
-      if (options.caFile) writeFileAtomically(options.caFile, ca.certificatePem);
+      const caFile = options.caFile;
+      if (caFile) writeFileAtomically(caFile, ca.certificatePem);
+      const renewal = setInterval(() => {
+        if (ca.renewIfDue() && caFile) writeFileAtomically(caFile, ca.certificatePem);
+      }, CA_CHECK_MS);
+      renewal.unref();
+      timers.push(renewal);
+      const peers = peerPolicy(forward.host);
+      const credential = peers.onlyUid === void 0 ? `iap-token:${(0, import_node_crypto5.randomBytes)(24).toString("base64url")}` : void 0;
+      if (credential) registerSecret(credential.slice("iap-token:".length));
       const keeperFor = (origin) => {
         if (config.tokenType !== "signed_jwt" || config.audience === `${origin}/*`) return keeper;
         const perOrigin = createMinter({ ...config, audience: `${origin}/*` }, { env, report: report2 });
@@ -13107,7 +13554,11 @@ async function startAgent(options) {
         forwarderFor: (origin) => {
           let forwarder = forwarders.get(origin);
           if (!forwarder) {
-            forwarder = createForwarder({ ...forwarding(keeperFor(origin), forward.header), target: new URL(origin) });
+            forwarder = createForwarder({
+              ...forwarding(keeperFor(origin), forward.header),
+              ...definedOnly(bounds),
+              target: new URL(origin)
+            });
             forwarders.set(origin, forwarder);
           }
           return forwarder;
@@ -13115,6 +13566,9 @@ async function startAgent(options) {
         certificateFor: (host) => ca.leafFor(host),
         health: health(forward.hosts.join(", ")),
         listen: { host: forward.host, port: forward.port },
+        peers,
+        ...credential ? { credential } : {},
+        ...definedOnly({ maxConnections: limits?.maxConnections, tunnelIdleTimeoutMs: limits?.tunnelIdleTimeoutMs }),
         log: report2.info,
         count: forwarding(keeper, forward.header).count
       });
@@ -13122,7 +13576,8 @@ async function startAgent(options) {
         await Promise.all([proxy.close(), ...[...forwarders.values()].map((forwarder) => forwarder.close())]);
       };
       running.push({ ...proxy, close: closeAll });
-      forwardProxyUrl = proxy.url;
+      forwardProxyUrl = credential ? proxy.url.replace("http://", `http://${credential}@`) : proxy.url;
+      tellPeers("forward proxy", proxy, peers.onlyUid !== void 0, "its URL carries that credential (masked in the log).");
     }
   } catch (error) {
     await stopAll();
@@ -13133,7 +13588,7 @@ async function startAgent(options) {
 }
 
 // src/inputs/index.ts
-var import_node_fs2 = require("node:fs");
+var import_node_fs3 = require("node:fs");
 
 // src/endpoints.ts
 var OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
@@ -13173,6 +13628,9 @@ function checkEndpointUrl(value, source, complain) {
   if (carriesTokens(url)) return url;
   throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
 }
+function checkFileUrl(value, input, field, complain) {
+  return checkEndpointUrl(value, field, (name2, problem) => complain(input, `${name2} ${problem}`));
+}
 
 // src/credentials/signing.ts
 function cannotSign(source, serviceAccount) {
@@ -13183,7 +13641,7 @@ function cannotSign(source, serviceAccount) {
 }
 
 // src/inputs/key-file.ts
-var import_node_crypto4 = require("node:crypto");
+var import_node_crypto6 = require("node:crypto");
 function parseCredentialsJson(raw, input, complain) {
   registerSecret(raw, { perLine: false });
   const text2 = raw.trim();
@@ -13211,7 +13669,7 @@ function parseServiceAccountKey(json, input, complain) {
   if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
   let privateKey;
   try {
-    privateKey = (0, import_node_crypto4.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
+    privateKey = (0, import_node_crypto6.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
   } catch {
     throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
   }
@@ -13219,6 +13677,7 @@ function parseServiceAccountKey(json, input, complain) {
     throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
   }
   const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
+  if (tokenUri) checkFileUrl(tokenUri, input, "token_uri", complain);
   const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
   return { clientEmail, privateKey, privateKeyId, tokenUri };
 }
@@ -13234,11 +13693,8 @@ function isBase64(text2) {
 function parseCredentialsFile(json, input, origin, complain) {
   const type = json["type"] ?? "service_account";
   switch (type) {
-    case "service_account": {
-      const key = parseServiceAccountKey(json, input, complain);
-      if (key.tokenUri) checkEndpointUrl(key.tokenUri, `${input} (token_uri)`, complain);
-      return { kind: "service_account_key", key, origin };
-    }
+    case "service_account":
+      return { kind: "service_account_key", key: parseServiceAccountKey(json, input, complain), origin };
     case "authorized_user":
       return parseAuthorizedUser(json, input, origin, complain);
     case "external_account":
@@ -13276,7 +13732,7 @@ function parseAuthorizedUser(json, input, origin, complain) {
 var STS_AUDIENCE = /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
 var IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
 function impersonatedAccount(url, input, complain) {
-  checkEndpointUrl(url, `${input} (service_account_impersonation_url)`, complain);
+  checkFileUrl(url, input, "service_account_impersonation_url", complain);
   const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
   if (!email || !isEmail(decodeURIComponent(email))) {
     throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
@@ -13298,7 +13754,7 @@ function parseExternalAccount(json, input, origin, complain) {
     );
   }
   const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
-  checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
+  checkFileUrl(tokenUrl, input, "token_url", complain);
   const impersonationUrl = text(json, "service_account_impersonation_url");
   return {
     kind: "external_account",
@@ -13329,7 +13785,7 @@ function parseCredentialSource(file, input, complain) {
   }
   if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
   if (typeof source["url"] === "string" && source["url"]) {
-    checkEndpointUrl(source["url"], `${input} (credential_source.url)`, complain);
+    checkFileUrl(source["url"], input, "credential_source.url", complain);
     const headers = {};
     for (const [name2, header] of Object.entries(source["headers"] ?? {})) {
       if (typeof header !== "string") throw complain(input, `credential_source.headers.${name2} must be a string.`);
@@ -13635,6 +14091,9 @@ var INPUT_DEFAULTS = {
   proxy_header: "authorization",
   proxy_listen: "127.0.0.1:0",
   proxy_hosts: "",
+  proxy_max_connections: "1000",
+  proxy_response_timeout: "120",
+  proxy_tunnel_idle_timeout: "120",
   doctor: "false",
   doctor_fail_on_problem: "false",
   doctor_also: "",
@@ -13654,20 +14113,20 @@ var PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityP
 var POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
 var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 var DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
-function readConfig(read, env, words) {
+function readConfig(read, env, words2) {
   const input = (name2) => read(name2) ?? INPUT_DEFAULTS[name2];
   const ctx = {
     env,
     input,
-    words,
+    words: words2,
     fail: (name2, problem) => {
-      throw words.complain(words.name(name2), problem);
+      throw words2.complain(words2.name(name2), problem);
     }
   };
   const { fail, words: w } = ctx;
   const universe = input("universe") || "googleapis.com";
   if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
-  const endpoints = resolveEndpoints(universe, env, words.complain);
+  const endpoints = resolveEndpoints(universe, env, words2.complain);
   const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
   const delegates = readDelegates(ctx, input("delegates"));
   if (delegates.length > 0 && !serviceAccount) {
@@ -13690,7 +14149,7 @@ function readConfig(read, env, words) {
     );
   }
   if (unsigned === "no-key-id") {
-    throw words.complain(
+    throw words2.complain(
       source.origin,
       "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
     );
@@ -13717,10 +14176,10 @@ function readConfig(read, env, words) {
     endpoints,
     smoke,
     agent: readAgentConfig(ctx, tokenType === "signed_jwt" ? audience : void 0),
-    nameOf: words.name
+    nameOf: words2.name
   };
 }
-function readAudience({ fail, words }, audience) {
+function readAudience({ fail, words: words2 }, audience) {
   if (!audience) {
     fail(
       "audience",
@@ -13731,7 +14190,7 @@ function readAudience({ fail, words }, audience) {
   if (/^https?:\/\//i.test(audience)) {
     fail(
       "audience",
-      `is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, ${words.setting("token_type", "signed_jwt")}.`
+      `is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, ${words2.setting("token_type", "signed_jwt")}.`
     );
   }
   return audience;
@@ -13752,9 +14211,9 @@ function knownUrl(ctx, appUrl, smoke) {
   return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
 }
 var SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
-function readUrlAudience({ fail, words }, audience) {
+function readUrlAudience({ fail, words: words2 }, audience) {
   const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
-  const signedJwt = `with ${words.name("token_type")} signed_jwt`;
+  const signedJwt = `with ${words2.name("token_type")} signed_jwt`;
   if (!audience) fail("audience", `is required: ${signedJwt}, ${accepted}.`);
   let url;
   try {
@@ -13771,10 +14230,10 @@ function readUrlAudience({ fail, words }, audience) {
   }
   return normalized;
 }
-function readLifetime({ fail, words }, value, tokenType) {
+function readLifetime({ fail, words: words2 }, value, tokenType) {
   if (!value) return 3600;
   if (tokenType !== "signed_jwt") {
-    fail("lifetime", `applies to ${words.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
+    fail("lifetime", `applies to ${words2.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
   }
   const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(seconds2 >= 60 && seconds2 <= 3600)) {
@@ -13783,22 +14242,22 @@ function readLifetime({ fail, words }, value, tokenType) {
   return seconds2;
 }
 function readSource(ctx, serviceAccount, iamHost) {
-  const { env, input, words } = ctx;
+  const { env, input, words: words2 } = ctx;
   const given = SOURCE_INPUTS.filter((name2) => input(name2));
   if (given.length > 1) {
-    const names = given.map(words.name).join(" and ");
-    throw words.complain(
+    const names = given.map(words2.name).join(" and ");
+    throw words2.complain(
       names,
       `${names} are ${given.length === 2 ? "both" : "all"} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`
     );
   }
   for (const name2 of ["oauth_client_id", "oauth_client_secret"]) {
-    if (input(name2) && !input("refresh_token")) ctx.fail(name2, `goes with ${words.name("refresh_token")}, which is not set.`);
+    if (input(name2) && !input("refresh_token")) ctx.fail(name2, `goes with ${words2.name("refresh_token")}, which is not set.`);
   }
   const source = readExplicitSource(ctx, serviceAccount, iamHost) ?? readAmbientSource(ctx);
   const subject = source.kind === "external_account" ? source.subjectToken : void 0;
   if (subject?.from === "library" && subject.kind === "executable" && env["GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"] !== "1") {
-    throw words.complain(
+    throw words2.complain(
       "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
       `must be 1 to run the command that the credentials in ${source.origin} name (credential_source.executable), as Google's libraries require.`
     );
@@ -13812,16 +14271,16 @@ function readSource(ctx, serviceAccount, iamHost) {
   return source;
 }
 function readExplicitSource(ctx, serviceAccount, iamHost) {
-  const { input, words, fail } = ctx;
+  const { input, words: words2, fail } = ctx;
   const credentialsJson = input("credentials_json");
   if (credentialsJson) {
-    const name2 = words.name("credentials_json");
-    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name2, words.complain), name2, name2, words.complain);
+    const name2 = words2.name("credentials_json");
+    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name2, words2.complain), name2, name2, words2.complain);
   }
   const provider = input("workload_identity_provider");
   if (provider) return readWorkloadIdentity(ctx, provider, serviceAccount, iamHost);
   if (input("workload_identity_audience")) {
-    fail("workload_identity_audience", `goes with ${words.name("workload_identity_provider")}, which is not set.`);
+    fail("workload_identity_audience", `goes with ${words2.name("workload_identity_provider")}, which is not set.`);
   }
   const refreshToken = input("refresh_token");
   if (refreshToken) {
@@ -13833,7 +14292,7 @@ function readExplicitSource(ctx, serviceAccount, iamHost) {
       ["oauth_client_secret", clientSecret]
     ]) {
       if (!value) {
-        fail(name2, `is required with ${words.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);
+        fail(name2, `is required with ${words2.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);
       }
     }
     return {
@@ -13841,37 +14300,37 @@ function readExplicitSource(ctx, serviceAccount, iamHost) {
       clientId,
       clientSecret,
       refreshToken,
-      origin: words.name("refresh_token"),
-      clientOrigin: `${words.name("oauth_client_id")} and ${words.name("oauth_client_secret")}`
+      origin: words2.name("refresh_token"),
+      clientOrigin: `${words2.name("oauth_client_id")} and ${words2.name("oauth_client_secret")}`
     };
   }
   return void 0;
 }
-function readAmbientSource({ env, words }) {
+function readAmbientSource({ env, words: words2 }) {
   const adc = env["GOOGLE_APPLICATION_CREDENTIALS"]?.trim();
   if (adc) {
     const name2 = "GOOGLE_APPLICATION_CREDENTIALS";
     let raw;
     try {
-      raw = (0, import_node_fs2.readFileSync)(adc, "utf8");
+      raw = (0, import_node_fs3.readFileSync)(adc, "utf8");
     } catch (error) {
       const code = error.code;
-      throw words.complain(
+      throw words2.complain(
         name2,
         `names ${adc}, which cannot be read (${code ?? "error"}). Point it at a credentials JSON file, or unset it.`
       );
     }
-    return parseCredentialsFile(parseCredentialsJson(raw, name2, words.complain), name2, `${name2} (${adc})`, words.complain);
+    return parseCredentialsFile(parseCredentialsJson(raw, name2, words2.complain), name2, `${name2} (${adc})`, words2.complain);
   }
   const host = env["GCE_METADATA_HOST"]?.trim() || "metadata.google.internal";
   if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
-    throw words.complain("GCE_METADATA_HOST", `must be host[:port] without a scheme, got ${quote(host)}`);
+    throw words2.complain("GCE_METADATA_HOST", `must be host[:port] without a scheme, got ${quote(host)}`);
   }
   const origin = host === "metadata.google.internal" ? "the metadata server" : `the metadata server at ${host}`;
-  return { kind: "metadata", host, origin, unreachable: words.noCredential(origin), otherwise: words.otherwise };
+  return { kind: "metadata", host, origin, unreachable: words2.noCredential(origin), otherwise: words2.otherwise };
 }
 function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
-  const { env, input, words, fail } = ctx;
+  const { env, input, words: words2, fail } = ctx;
   const name2 = "workload_identity_provider";
   const accepted = "projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER";
   if (/^(https:)?\/\/iam\./.test(provider)) {
@@ -13897,7 +14356,7 @@ function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
   if (!serviceAccount) {
     fail(
       "service_account",
-      `is required with ${words.name(name2)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
+      `is required with ${words2.name(name2)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
     );
   }
   const oidcRequestUrl = env["ACTIONS_ID_TOKEN_REQUEST_URL"] ?? "";
@@ -13910,7 +14369,7 @@ function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
       `needs the job's GitHub OIDC token, but ${missing}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`
     );
   }
-  checkEndpointUrl(oidcRequestUrl, "ACTIONS_ID_TOKEN_REQUEST_URL", words.complain);
+  checkEndpointUrl(oidcRequestUrl, "ACTIONS_ID_TOKEN_REQUEST_URL", words2.complain);
   const oidcAudience = input("workload_identity_audience") || `https://${iamHost}/${provider}`;
   return {
     kind: "workload_identity",
@@ -13920,7 +14379,7 @@ function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
     oidcAudience,
     oidcRequestUrl,
     oidcRequestToken,
-    origin: words.name(name2)
+    origin: words2.name(name2)
   };
 }
 function optionalEmail({ fail }, value, name2) {
@@ -13953,7 +14412,7 @@ function readExportVariable({ fail }, value) {
 setMasker(() => void 0);
 var log = (line) => process.stdout.write(`${(/* @__PURE__ */ new Date()).toISOString()} ${redact(line)}
 `);
-var status = (0, import_node_fs3.createWriteStream)("", { fd: 3 });
+var status = (0, import_node_fs4.createWriteStream)("", { fd: 3 });
 var agent;
 var statsFile = "";
 function report(extra = {}) {
@@ -13962,7 +14421,7 @@ function report(extra = {}) {
   writeFileAtomically(statsFile, JSON.stringify(figures));
 }
 async function main() {
-  const launch = JSON.parse((0, import_node_fs3.readFileSync)(0, "utf8"));
+  const launch = JSON.parse((0, import_node_fs4.readFileSync)(0, "utf8"));
   registerSecret(launch.initial.token);
   statsFile = launch.statsFile;
   const read = readConfig((name2) => launch.inputs[name2], process.env, ACTION_VOCABULARY);

@@ -1156,6 +1156,9 @@ function checkEndpointUrl(value, source, complain) {
   if (carriesTokens(url)) return url;
   throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
 }
+function checkFileUrl(value, input, field, complain) {
+  return checkEndpointUrl(value, field, (name, problem) => complain(input, `${name} ${problem}`));
+}
 var OVERRIDE_PREFIX, APIS;
 var init_endpoints = __esm({
   "src/endpoints.ts"() {
@@ -1263,6 +1266,7 @@ function parseServiceAccountKey(json, input, complain) {
     throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
   }
   const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
+  if (tokenUri) checkFileUrl(tokenUri, input, "token_uri", complain);
   const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
   return { clientEmail, privateKey, privateKeyId, tokenUri };
 }
@@ -1279,6 +1283,7 @@ var init_key_file = __esm({
     "use strict";
     import_node_crypto = require("node:crypto");
     init_email();
+    init_endpoints();
     init_json();
     init_secrets();
     SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
@@ -1289,11 +1294,8 @@ var init_key_file = __esm({
 function parseCredentialsFile(json, input, origin, complain) {
   const type = json["type"] ?? "service_account";
   switch (type) {
-    case "service_account": {
-      const key = parseServiceAccountKey(json, input, complain);
-      if (key.tokenUri) checkEndpointUrl(key.tokenUri, `${input} (token_uri)`, complain);
-      return { kind: "service_account_key", key, origin };
-    }
+    case "service_account":
+      return { kind: "service_account_key", key: parseServiceAccountKey(json, input, complain), origin };
     case "authorized_user":
       return parseAuthorizedUser(json, input, origin, complain);
     case "external_account":
@@ -1329,7 +1331,7 @@ function parseAuthorizedUser(json, input, origin, complain) {
   return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
 }
 function impersonatedAccount(url, input, complain) {
-  checkEndpointUrl(url, `${input} (service_account_impersonation_url)`, complain);
+  checkFileUrl(url, input, "service_account_impersonation_url", complain);
   const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
   if (!email || !isEmail(decodeURIComponent(email))) {
     throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
@@ -1351,7 +1353,7 @@ function parseExternalAccount(json, input, origin, complain) {
     );
   }
   const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
-  checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
+  checkFileUrl(tokenUrl, input, "token_url", complain);
   const impersonationUrl = text(json, "service_account_impersonation_url");
   return {
     kind: "external_account",
@@ -1382,7 +1384,7 @@ function parseCredentialSource(file, input, complain) {
   }
   if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
   if (typeof source["url"] === "string" && source["url"]) {
-    checkEndpointUrl(source["url"], `${input} (credential_source.url)`, complain);
+    checkFileUrl(source["url"], input, "credential_source.url", complain);
     const headers = {};
     for (const [name, header] of Object.entries(source["headers"] ?? {})) {
       if (typeof header !== "string") throw complain(input, `credential_source.headers.${name} must be a string.`);
@@ -1562,6 +1564,12 @@ function readBoolean({ fail }, value, name, fallback) {
   if (/^true$/i.test(value)) return true;
   if (/^false$/i.test(value)) return false;
   return fail(name, `must be true or false, got ${quote(value)}`);
+}
+function readWholeNumber({ input, fail }, name, unit, min, max) {
+  const value = input(name);
+  const number = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(number >= min && number <= max)) fail(name, `must be whole ${unit} from ${min} to ${max}, got ${quote(value)}`);
+  return number;
 }
 function parseUrlInput({ fail }, name, value, accepted) {
   let url;
@@ -1751,7 +1759,8 @@ function readAgentConfig(ctx, signedJwtAudience) {
   }
   const { host, port } = readListen(ctx);
   const hosts = proxyHosts(ctx);
-  if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0 } : void 0;
+  const limits = readLimits(ctx);
+  if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0, limits } : void 0;
   if (target && signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
     fail(
       "audience",
@@ -1761,7 +1770,15 @@ function readAgentConfig(ctx, signedJwtAudience) {
   const tokenHeader = header;
   return {
     proxy: target ? { target, header: tokenHeader, host, port } : void 0,
-    forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : void 0
+    forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : void 0,
+    limits
+  };
+}
+function readLimits(ctx) {
+  return {
+    maxConnections: readWholeNumber(ctx, "proxy_max_connections", "connections", 1, 1e5),
+    responseTimeoutMs: readWholeNumber(ctx, "proxy_response_timeout", "seconds (0: no limit)", 0, 86400) * 1e3,
+    tunnelIdleTimeoutMs: readWholeNumber(ctx, "proxy_tunnel_idle_timeout", "seconds (0: no limit)", 0, 86400) * 1e3
   };
 }
 function proxyHosts({ input, fail }) {
@@ -1849,6 +1866,9 @@ var init_vocabulary = __esm({
       proxy_header: "authorization",
       proxy_listen: "127.0.0.1:0",
       proxy_hosts: "",
+      proxy_max_connections: "1000",
+      proxy_response_timeout: "120",
+      proxy_tunnel_idle_timeout: "120",
       doctor: "false",
       doctor_fail_on_problem: "false",
       doctor_also: "",
@@ -3205,7 +3225,7 @@ var init_client = __esm({
       "ERR_TLS_CERT_ALTNAME_INVALID"
     ]);
     TITLE_SEARCH_CHARS = 8192;
-    nodeTransport = async (request, signal) => {
+    nodeTransport = async (request, signal2) => {
       const url = new URL(request.url);
       const { request: send } = url.protocol === "https:" ? process.getBuiltinModule("node:https") : process.getBuiltinModule("node:http");
       const agent = !request.direct && getProxyUrl(url) ? await proxyAgent(request.url) : void 0;
@@ -3213,7 +3233,7 @@ var init_client = __esm({
         const body = request.body === void 0 ? void 0 : Buffer.from(request.body);
         const headers = { "user-agent": "iap-token", ...request.headers };
         if (body) headers["content-length"] = String(body.length);
-        const req = send(url, { method: request.method, headers, signal, ...agent ? { agent } : {} }, (res) => {
+        const req = send(url, { method: request.method, headers, signal: signal2, ...agent ? { agent } : {} }, (res) => {
           const chunks = [];
           let size = 0;
           const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") });
@@ -3230,12 +3250,12 @@ var init_client = __esm({
         });
         req.on("error", reject);
         const onAbort = () => {
-          req.destroy(signal.reason);
-          reject(signal.reason);
+          req.destroy(signal2.reason);
+          reject(signal2.reason);
         };
-        if (signal.aborted) onAbort();
-        else signal.addEventListener("abort", onAbort, { once: true });
-        req.on("close", () => signal.removeEventListener("abort", onAbort));
+        if (signal2.aborted) onAbort();
+        else signal2.addEventListener("abort", onAbort, { once: true });
+        req.on("close", () => signal2.removeEventListener("abort", onAbort));
         req.end(body);
       });
     };
@@ -3551,10 +3571,19 @@ var init_pipeline = __esm({
   }
 });
 
+// src/printable.ts
+function printable(text2) {
+  return text2.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, " ");
+}
+var init_printable = __esm({
+  "src/printable.ts"() {
+    "use strict";
+  }
+});
+
 // src/doctor/report.ts
 var report_exports = {};
 __export(report_exports, {
-  printable: () => printable,
   renderReport: () => renderReport
 });
 function renderReport(report) {
@@ -3575,9 +3604,6 @@ function renderReport(report) {
   }
   return printable(lines.join("\n"));
 }
-function printable(text2) {
-  return text2.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, " ");
-}
 function indent(text2, first, rest) {
   return text2.split("\n").map((line, index) => `${index === 0 ? first : rest}${line}`);
 }
@@ -3585,6 +3611,7 @@ var MARK;
 var init_report = __esm({
   "src/doctor/report.ts"() {
     "use strict";
+    init_printable();
     MARK = { ok: "✓", problem: "✗", info: "·", skipped: "–" };
   }
 });
@@ -4217,12 +4244,12 @@ var init_run = __esm({
     init_answers();
     init_probe();
     init_jwt();
+    init_printable();
     init_signing();
     init_pipeline();
     init_check();
     init_urls();
     init_fixes();
-    init_report();
     init_resource();
     ACCESSOR = "roles/iap.httpsResourceAccessor";
     QUIET = { info: () => void 0, warning: () => void 0 };
@@ -4247,20 +4274,42 @@ var init_health = __esm({
 });
 
 // src/agent/token-file.ts
+var token_file_exports = {};
+__export(token_file_exports, {
+  removeTokenFile: () => removeTokenFile,
+  tokenFilePath: () => tokenFilePath,
+  writeFileAtomically: () => writeFileAtomically,
+  writeTokenFile: () => writeTokenFile
+});
 function tokenFilePath(parent) {
   const dir = (0, import_node_fs3.mkdtempSync)((0, import_node_path2.join)(parent, "iap-token-"));
   (0, import_node_fs3.chmodSync)(dir, 448);
   return (0, import_node_path2.join)(dir, "token");
+}
+function writeTokenFile(path, token) {
+  writeFileAtomically(path, token);
+}
+function writeFileAtomically(path, text2) {
+  const temporary = `${path}.${(0, import_node_crypto3.randomBytes)(6).toString("hex")}.tmp`;
+  const fd = (0, import_node_fs3.openSync)(temporary, "wx", 384);
+  try {
+    (0, import_node_fs3.writeSync)(fd, text2);
+    (0, import_node_fs3.fsyncSync)(fd);
+  } finally {
+    (0, import_node_fs3.closeSync)(fd);
+  }
+  (0, import_node_fs3.renameSync)(temporary, path);
 }
 function removeTokenFile(path) {
   (0, import_node_fs3.rmSync)(path, { force: true });
   const dir = (0, import_node_path2.dirname)(path);
   if ((0, import_node_path2.basename)(path) === "token" && (0, import_node_path2.basename)(dir).startsWith("iap-token-")) (0, import_node_fs3.rmSync)(dir, { recursive: true, force: true });
 }
-var import_node_fs3, import_node_path2;
+var import_node_crypto3, import_node_fs3, import_node_path2;
 var init_token_file = __esm({
   "src/agent/token-file.ts"() {
     "use strict";
+    import_node_crypto3 = require("node:crypto");
     import_node_fs3 = require("node:fs");
     import_node_path2 = require("node:path");
   }
@@ -4270,10 +4319,13 @@ var init_token_file = __esm({
 var launch_exports = {};
 __export(launch_exports, {
   AGENT_NODE_FLAGS: () => AGENT_NODE_FLAGS,
+  isRunningAgent: () => isRunningAgent,
   launchAgent: () => launchAgent,
-  logTail: () => logTail
+  logTail: () => logTail,
+  stopAgent: () => stopAgent
 });
 async function launchAgent(read, env, minted, log2) {
+  const run2 = (0, import_node_crypto4.randomBytes)(16).toString("hex");
   const tokenFile = tokenFilePath(env["RUNNER_TEMP"] || (0, import_node_os.tmpdir)());
   const dir = (0, import_node_path3.dirname)(tokenFile);
   const statsFile = (0, import_node_path3.join)(dir, "agent.json");
@@ -4294,7 +4346,7 @@ async function launchAgent(read, env, minted, log2) {
   };
   const logFd = (0, import_node_fs4.openSync)(logFile, "a", 384);
   const childEnv = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith("INPUT_")));
-  const child = (0, import_node_child_process.spawn)(process.execPath, [...AGENT_NODE_FLAGS, agentEntry()], {
+  const child = (0, import_node_child_process.spawn)(process.execPath, [...AGENT_NODE_FLAGS, agentEntry(), RUN_FLAG, run2], {
     detached: true,
     stdio: ["pipe", logFd, logFd, "pipe"],
     env: childEnv,
@@ -4307,6 +4359,7 @@ async function launchAgent(read, env, minted, log2) {
     for (const url of [ready.proxyUrl, ready.forwardProxyUrl]) if (url) await healthy(url, log2);
     return {
       pid: child.pid ?? 0,
+      run: run2,
       tokenFile,
       statsFile,
       logFile,
@@ -4316,7 +4369,7 @@ async function launchAgent(read, env, minted, log2) {
       spki: ready.spki
     };
   } catch (error2) {
-    child.kill("SIGTERM");
+    await stopAgent(child.pid ?? 0, run2, log2);
     removeTokenFile(tokenFile);
     throw error2;
   } finally {
@@ -4324,6 +4377,47 @@ async function launchAgent(read, env, minted, log2) {
     child.stdio[3]?.destroy?.();
     child.removeAllListeners();
     child.unref();
+  }
+}
+function isRunningAgent(pid, run2) {
+  if (!Number.isInteger(pid) || pid <= 0 || !run2) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const args = commandLine(pid);
+  if (args === void 0) return true;
+  return args.some((arg, i) => arg === RUN_FLAG && args[i + 1] === run2);
+}
+function commandLine(pid) {
+  if (process.platform === "win32") return void 0;
+  try {
+    if ((0, import_node_fs4.existsSync)("/proc/self/cmdline")) return (0, import_node_fs4.readFileSync)(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const text2 = (0, import_node_child_process.execFileSync)("ps", ["-o", "command=", "-p", String(pid)], {
+      encoding: "utf8",
+      timeout: 5e3,
+      stdio: ["ignore", "pipe", "ignore"]
+    });
+    return text2.trim().split(/\s+/);
+  } catch {
+    return [];
+  }
+}
+async function stopAgent(pid, run2, warn) {
+  if (!isRunningAgent(pid, run2)) return;
+  signal(pid, "SIGTERM");
+  for (let waited = 0; waited < STOP_TIMEOUT_MS; waited += STOP_POLL_MS) {
+    await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    if (!isRunningAgent(pid, run2)) return;
+  }
+  warn(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1e3} s of SIGTERM; killing it.`);
+  signal(pid, "SIGKILL");
+}
+function signal(pid, name) {
+  try {
+    process.kill(pid, name);
+  } catch {
   }
 }
 function agentEntry() {
@@ -4359,10 +4453,13 @@ function readiness(child, logFile) {
 }
 async function healthy(proxyUrl, log2) {
   const http2 = new Http({ log: log2 });
+  const url = new URL(proxyUrl);
+  const credential = url.username ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : void 0;
   const { response } = await http2.send({
     what: "Token agent health check",
     method: "GET",
-    url: `${proxyUrl}${HEALTH_PATH}`,
+    url: `${url.origin}${HEALTH_PATH}`,
+    ...credential ? { headers: { authorization: `Basic ${Buffer.from(credential).toString("base64")}` } } : {},
     direct: true,
     retry: { attempts: 10, timeoutMs: 2e3, budgetMs: 1e4, retryable: (answer) => answer.status !== 200 }
   });
@@ -4379,11 +4476,12 @@ ${redact(tail)}` : "";
     return "";
   }
 }
-var import_node_child_process, import_node_fs4, import_node_os, import_node_path3, AGENT_NODE_FLAGS, READY_TIMEOUT_MS;
+var import_node_child_process, import_node_crypto4, import_node_fs4, import_node_os, import_node_path3, AGENT_NODE_FLAGS, READY_TIMEOUT_MS, STOP_TIMEOUT_MS, STOP_POLL_MS, RUN_FLAG;
 var init_launch = __esm({
   "src/agent/launch.ts"() {
     "use strict";
     import_node_child_process = require("node:child_process");
+    import_node_crypto4 = require("node:crypto");
     import_node_fs4 = require("node:fs");
     import_node_os = require("node:os");
     import_node_path3 = require("node:path");
@@ -4395,6 +4493,9 @@ var init_launch = __esm({
     init_token_file();
     AGENT_NODE_FLAGS = ["--max-semi-space-size=4"];
     READY_TIMEOUT_MS = 3e4;
+    STOP_TIMEOUT_MS = 1e4;
+    STOP_POLL_MS = 100;
+    RUN_FLAG = "--run";
   }
 });
 
@@ -5156,8 +5257,8 @@ async function publish(minted, config, env, results, agent) {
   if (agent?.caFile) variables["IAP_PROXY_CA_FILE"] = agent.caFile;
   if (agent?.spki) variables["IAP_PROXY_SPKI"] = agent.spki;
   if (agent) {
-    const { pid, tokenFile, statsFile, logFile } = agent;
-    saveState("agent", JSON.stringify({ pid, tokenFile, statsFile, logFile }));
+    const { pid, run: run2, tokenFile, statsFile, logFile } = agent;
+    saveState("agent", JSON.stringify({ pid, run: run2, tokenFile, statsFile, logFile }));
   }
   for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
   for (const [name, value] of Object.entries(variables)) exportVariable(name, value);
@@ -5256,7 +5357,7 @@ async function run(env = process.env) {
     try {
       await publish(minted, config, env, results, agent);
     } catch (error2) {
-      if (agent) process.kill(agent.pid, "SIGTERM");
+      if (agent) await withdrawAgent(agent);
       throw error2;
     }
   } catch (error2) {
@@ -5281,6 +5382,12 @@ async function startAgentProcess(read, env, minted) {
   const { launchAgent: launchAgent2 } = await Promise.resolve().then(() => (init_launch(), launch_exports));
   log.info("Starting the token agent for the rest of the job.");
   return launchAgent2(read, env, minted, log.info);
+}
+async function withdrawAgent(agent) {
+  const { stopAgent: stopAgent2 } = await Promise.resolve().then(() => (init_launch(), launch_exports));
+  const { removeTokenFile: removeTokenFile2 } = await Promise.resolve().then(() => (init_token_file(), token_file_exports));
+  await stopAgent2(agent.pid, agent.run, log.warning);
+  removeTokenFile2(agent.tokenFile);
 }
 async function smokeTest(smoke, minted, http2, env) {
   const { runSmokeTests: runSmokeTests2, smokeFailure: smokeFailure2 } = await Promise.resolve().then(() => (init_run2(), run_exports2));

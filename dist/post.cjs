@@ -420,6 +420,7 @@ function getState(name) {
 }
 
 // src/agent/launch.ts
+var import_node_child_process = require("node:child_process");
 var import_node_fs2 = require("node:fs");
 
 // src/errors.ts
@@ -530,6 +531,50 @@ function removeTokenFile(path) {
 }
 
 // src/agent/launch.ts
+var STOP_TIMEOUT_MS = 1e4;
+var STOP_POLL_MS = 100;
+var RUN_FLAG = "--run";
+function isRunningAgent(pid, run) {
+  if (!Number.isInteger(pid) || pid <= 0 || !run) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const args = commandLine(pid);
+  if (args === void 0) return true;
+  return args.some((arg, i) => arg === RUN_FLAG && args[i + 1] === run);
+}
+function commandLine(pid) {
+  if (process.platform === "win32") return void 0;
+  try {
+    if ((0, import_node_fs2.existsSync)("/proc/self/cmdline")) return (0, import_node_fs2.readFileSync)(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    const text = (0, import_node_child_process.execFileSync)("ps", ["-o", "command=", "-p", String(pid)], {
+      encoding: "utf8",
+      timeout: 5e3,
+      stdio: ["ignore", "pipe", "ignore"]
+    });
+    return text.trim().split(/\s+/);
+  } catch {
+    return [];
+  }
+}
+async function stopAgent(pid, run, warn) {
+  if (!isRunningAgent(pid, run)) return;
+  signal(pid, "SIGTERM");
+  for (let waited = 0; waited < STOP_TIMEOUT_MS; waited += STOP_POLL_MS) {
+    await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    if (!isRunningAgent(pid, run)) return;
+  }
+  warn(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1e3} s of SIGTERM; killing it.`);
+  signal(pid, "SIGKILL");
+}
+function signal(pid, name) {
+  try {
+    process.kill(pid, name);
+  } catch {
+  }
+}
 function logTail(logFile, lines = 5) {
   try {
     const tail = (0, import_node_fs2.readFileSync)(logFile, "utf8").trim().split("\n").slice(-lines).join("\n");
@@ -588,7 +633,6 @@ function escapeHtml(text) {
 }
 
 // src/post.ts
-var STOP_TIMEOUT_MS = 1e4;
 async function post(env = process.env) {
   setMasker(setSecret);
   try {
@@ -596,9 +640,9 @@ async function post(env = process.env) {
     if (!state) return;
     const pid = Number(state["pid"]);
     const text = (name) => typeof state[name] === "string" ? state[name] : "";
-    const [tokenFile, statsFile, logFile] = [text("tokenFile"), text("statsFile"), text("logFile")];
-    const wasRunning = isOurAgent(pid);
-    if (wasRunning) await stop(pid);
+    const [run, tokenFile, statsFile, logFile] = [text("run"), text("tokenFile"), text("statsFile"), text("logFile")];
+    const wasRunning = isRunningAgent(pid, run);
+    if (wasRunning) await stopAgent(pid, run, log.warning);
     const report = readReport(statsFile);
     const tail = logTail(logFile);
     showLog(logFile);
@@ -611,31 +655,12 @@ async function post(env = process.env) {
     }
     if (!wasRunning) {
       const why = report?.died ?? (report?.stoppedAt ? "it was stopped by a signal from outside the action" : "no reason was recorded");
-      throw new Error(`The token agent stopped before the end of the job: ${why}.${tail}`);
+      throw new ActionError(`The token agent stopped before the end of the job: ${why}.${tail}`);
     }
     if (report?.lastError) log.warning(`The token agent's last mint failed: ${report.lastError}`);
   } catch (error2) {
     log.fail(explain(error2));
   }
-}
-function isOurAgent(pid) {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const cmdline = `/proc/${pid}/cmdline`;
-  return !(0, import_node_fs3.existsSync)(cmdline) || (0, import_node_fs3.readFileSync)(cmdline, "utf8").includes("agent.cjs");
-}
-async function stop(pid) {
-  process.kill(pid, "SIGTERM");
-  for (const started = Date.now(); Date.now() - started < STOP_TIMEOUT_MS; ) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    if (!isOurAgent(pid)) return;
-  }
-  log.warning(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1e3} s of SIGTERM; killing it.`);
-  process.kill(pid, "SIGKILL");
 }
 function showLog(path, most = 500) {
   let lines;

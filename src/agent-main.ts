@@ -1,6 +1,7 @@
 // The token agent's process (dist/agent.cjs), started in the background by the action (src/agent/launch.ts). It reads
 // its launch from standard input, says on file descriptor 3 when it is ready (or why it cannot be), logs to the file
-// its standard output was given, writes its figures for the post step, and stops cleanly on SIGTERM.
+// its standard output was given, writes its figures for the post step, and stops cleanly on SIGTERM. Its arguments
+// (`--run ID`) are not read here: they are there for the post step to recognise this process by (isRunningAgent).
 import { createWriteStream, readFileSync } from 'node:fs';
 import { startAgent, type AgentStats, type RunningAgent } from './agent/agent.ts';
 import type { AgentLaunch } from './agent/launch.ts';

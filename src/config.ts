@@ -134,6 +134,17 @@ export interface AgentConfig {
   readonly proxy: ProxyConfig | undefined;
   /** The forward proxy for browsers, adding the token for these hosts only, when asked for. */
   readonly forward: ForwardProxyConfig | undefined;
+  /** What bounds the proxies' connections and waits. */
+  readonly limits: ProxyLimits;
+}
+
+export interface ProxyLimits {
+  /** Client connections held at once, per proxy; past it, 503. */
+  readonly maxConnections: number;
+  /** How long the app may take to begin an answer (0: no limit); an answered exchange has none. */
+  readonly responseTimeoutMs: number;
+  /** A forward-proxy tunnel to a host passed through untouched closes after this long idle (0: never). */
+  readonly tunnelIdleTimeoutMs: number;
 }
 
 export interface ForwardProxyConfig {

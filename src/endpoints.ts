@@ -69,3 +69,12 @@ export function checkEndpointUrl(value: string, source: string, complain: Compla
   if (carriesTokens(url)) return url;
   throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
 }
+
+/**
+ * A URL that a credentials file names (a key's token_uri, an external account's token_url, …), held to the same rule:
+ * the file's contents are as untrusted as an environment variable. The error names the input the file came from (as
+ * the front door spells it: credentials_json, --credentials-file, GOOGLE_APPLICATION_CREDENTIALS), then the field.
+ */
+export function checkFileUrl(value: string, input: string, field: string, complain: Complain): URL {
+  return checkEndpointUrl(value, field, (name, problem) => complain(input, `${name} ${problem}`));
+}

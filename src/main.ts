@@ -28,7 +28,7 @@ export async function run(env: Env = process.env): Promise<void> {
     try {
       await publish(minted, config, env, results, agent);
     } catch (error) {
-      if (agent) process.kill(agent.pid, 'SIGTERM');
+      if (agent) await withdrawAgent(agent);
       throw error;
     }
   } catch (error) {
@@ -60,6 +60,17 @@ async function startAgentProcess(read: InputReader, env: Env, minted: MintedToke
   const { launchAgent } = await import('./agent/launch.ts');
   log.info('Starting the token agent for the rest of the job.');
   return launchAgent(read, env, minted, log.info);
+}
+
+/**
+ * A step that fails leaves no token behind (no outputs, no variable), so neither may its agent: it is stopped (waited
+ * for, and killed if it will not stop) before its token file is removed, so that it cannot write the file again.
+ */
+async function withdrawAgent(agent: AgentHandle): Promise<void> {
+  const { stopAgent } = await import('./agent/launch.ts');
+  const { removeTokenFile } = await import('./agent/token-file.ts');
+  await stopAgent(agent.pid, agent.run, log.warning);
+  removeTokenFile(agent.tokenFile);
 }
 
 /** The smoke tests, loaded only when asked for (most runs mint a token and stop). A failure still gets its summary. */

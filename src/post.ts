@@ -1,18 +1,15 @@
 // The action's post step (action.yml `post:`, run even when the job failed): stops the token agent the main step
 // left running, removes its token file, and reports what it did. Without an agent (no keep_fresh), it does nothing.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { getState, setSecret } from '@actions/core';
 import type { AgentReport } from './agent-main.ts';
-import { logTail } from './agent/launch.ts';
+import { isRunningAgent, logTail, stopAgent } from './agent/launch.ts';
 import { removeTokenFile } from './agent/token-file.ts';
-import { explain } from './errors.ts';
+import { ActionError, explain } from './errors.ts';
 import { parseJsonObject } from './json.ts';
 import { writeAgentSummary } from './publish.ts';
 import { log } from './log.ts';
 import { setMasker } from './secrets.ts';
-
-/** How long the agent has to stop after SIGTERM before it is killed. */
-const STOP_TIMEOUT_MS = 10_000;
 
 export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   setMasker(setSecret);
@@ -21,9 +18,10 @@ export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     if (!state) return;
     const pid = Number(state['pid']);
     const text = (name: string): string => (typeof state[name] === 'string' ? state[name] : '');
-    const [tokenFile, statsFile, logFile] = [text('tokenFile'), text('statsFile'), text('logFile')];
-    const wasRunning = isOurAgent(pid);
-    if (wasRunning) await stop(pid);
+    const [run, tokenFile, statsFile, logFile] = [text('run'), text('tokenFile'), text('statsFile'), text('logFile')];
+    // Only a process that carries this run's id is signalled: the pid alone may by now be another job's agent.
+    const wasRunning = isRunningAgent(pid, run);
+    if (wasRunning) await stopAgent(pid, run, log.warning);
     const report = readReport(statsFile);
     const tail = logTail(logFile);
     showLog(logFile);
@@ -36,34 +34,13 @@ export async function post(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     }
     if (!wasRunning) {
       const why = report?.died ?? (report?.stoppedAt ? 'it was stopped by a signal from outside the action' : 'no reason was recorded');
-      throw new Error(`The token agent stopped before the end of the job: ${why}.${tail}`);
+      // Ours to explain, and explained: it reads as written, not as an unexpected error.
+      throw new ActionError(`The token agent stopped before the end of the job: ${why}.${tail}`);
     }
     if (report?.lastError) log.warning(`The token agent's last mint failed: ${report.lastError}`);
   } catch (error) {
     log.fail(explain(error));
   }
-}
-
-/** Alive, and (where /proc tells) still our agent rather than a process that reused its id. */
-function isOurAgent(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const cmdline = `/proc/${pid}/cmdline`;
-  return !existsSync(cmdline) || readFileSync(cmdline, 'utf8').includes('agent.cjs');
-}
-
-async function stop(pid: number): Promise<void> {
-  process.kill(pid, 'SIGTERM');
-  for (const started = Date.now(); Date.now() - started < STOP_TIMEOUT_MS;) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    if (!isOurAgent(pid)) return;
-  }
-  log.warning(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killing it.`);
-  process.kill(pid, 'SIGKILL');
 }
 
 /** The agent's own log (refreshes, refusals; redacted when written), folded in the post step's log. */

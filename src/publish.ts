@@ -61,9 +61,9 @@ export async function publish(
   if (agent?.caFile) variables['IAP_PROXY_CA_FILE'] = agent.caFile;
   if (agent?.spki) variables['IAP_PROXY_SPKI'] = agent.spki;
   if (agent) {
-    // For the post step: where the agent is and what to clean up. No secret: a process id and paths.
-    const { pid, tokenFile, statsFile, logFile } = agent;
-    saveState('agent', JSON.stringify({ pid, tokenFile, statsFile, logFile }));
+    // For the post step: where the agent is and what to clean up. No secret: a process id, the run's id and paths.
+    const { pid, run, tokenFile, statsFile, logFile } = agent;
+    saveState('agent', JSON.stringify({ pid, run, tokenFile, statsFile, logFile }));
   }
   for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
   for (const [name, value] of Object.entries(variables)) exportVariable(name, value);

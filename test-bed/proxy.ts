@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /**
  * An HTTP CONNECT proxy for tests, like a corporate egress proxy: it opens a tunnel for every CONNECT it receives and
@@ -10,6 +11,8 @@ export class TestProxy {
   url = '';
   readonly connects: string[] = [];
   readonly #server: Server;
+  /** The tunnels' sockets: once CONNECT is answered they are no longer the server's, and stop() ends them itself. */
+  readonly #tunnels = new Set<Duplex>();
 
   constructor(targetPort: () => number) {
     this.#server = createServer((_req, res) => {
@@ -25,6 +28,10 @@ export class TestProxy {
       });
       upstream.on('error', () => socket.destroy());
       socket.on('error', () => upstream.destroy());
+      for (const end of [socket, upstream]) {
+        this.#tunnels.add(end);
+        end.on('close', () => this.#tunnels.delete(end));
+      }
     });
   }
 
@@ -36,6 +43,7 @@ export class TestProxy {
 
   async stop(): Promise<void> {
     this.#server.closeAllConnections();
+    for (const socket of this.#tunnels) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 }

@@ -1,12 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Env } from '../endpoints.ts';
 import { startForwardProxy } from '../http/forward-proxy.ts';
 import { createForwarder, type Forwarder } from '../http/forwarder.ts';
+import { peerPolicy } from '../http/gate.ts';
 import { startReverseProxy, type RunningProxy } from '../http/reverse-proxy.ts';
 import { hostMatches } from '../inputs/agent.ts';
 import { explainRefusal, iapRefusal, type IapRefusal } from '../iap/answers.ts';
 import { createMinter } from '../pipeline.ts';
 import type { MintedToken } from '../tokens/check.ts';
+import { registerSecret } from '../secrets.ts';
 import type { Reporter } from '../tokens/mint.ts';
 import { isLoopback } from '../urls.ts';
 import { TokenKeeper } from './keeper.ts';
@@ -57,6 +60,14 @@ export interface RunningAgent {
   readonly current: () => Promise<MintedToken>;
   stats(): AgentStats;
   stop(): Promise<void>;
+}
+
+/** How often the forward proxy's CA is checked for renewal. */
+const CA_CHECK_MS = 10 * 60_000;
+
+/** The settings that were given: exactOptionalPropertyTypes takes no `undefined` for a left-out option. */
+function definedOnly<T extends Record<string, number | undefined>>(values: T): { [K in keyof T]?: number } {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as { [K in keyof T]?: number };
 }
 
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
@@ -140,10 +151,19 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       );
     }
   };
+  const limits = config.agent?.limits;
+  const bounds = { maxConnections: limits?.maxConnections, responseTimeoutMs: limits?.responseTimeoutMs };
+  /** Says who may use a proxy; where the machine cannot tell a user's connection from another's, as a warning. */
+  const tellPeers = (what: string, proxy: RunningProxy, checked: boolean, protection: string) => {
+    if (checked) report.info(`The ${what} ${proxy.peers}.`);
+    else report.warning(`The ${what} ${proxy.peers}; ${protection}`);
+  };
 
   const running: RunningProxy[] = [];
   const extraKeepers: TokenKeeper[] = [];
+  const timers: NodeJS.Timeout[] = [];
   const stopAll = async () => {
+    for (const timer of timers) clearInterval(timer);
     keeper.stop();
     for (const extra of extraKeepers) extra.stop();
     await Promise.all(running.map((proxy) => proxy.close()));
@@ -155,21 +175,41 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     const settings = config.agent?.proxy;
     if (settings) {
       await warnIfExposed(settings.host, 'proxy');
+      const peers = peerPolicy(settings.host);
       const proxy = await startReverseProxy({
         ...forwarding(keeper, settings.header),
+        ...definedOnly(bounds),
         target: new URL(settings.target),
         listen: { host: settings.host, port: settings.port },
         health: health(settings.target),
+        peers,
       });
       running.push(proxy);
       proxyUrl = proxy.url;
+      tellPeers(
+        'proxy',
+        proxy,
+        peers.onlyUid !== undefined,
+        'so any user who can connect to it passes IAP as the job: use it on a machine of your own (a GitHub-hosted runner is one), or use the forward proxy, which asks for a credential there.',
+      );
     }
     const forward = config.agent?.forward;
     if (forward) {
       await warnIfExposed(forward.host, 'forward proxy');
       const ca = createCertificateAuthority(forward.hosts);
       spki = ca.leafSpkiSha256;
-      if (options.caFile) writeFileAtomically(options.caFile, ca.certificatePem);
+      const caFile = options.caFile;
+      if (caFile) writeFileAtomically(caFile, ca.certificatePem);
+      // A CLI proxy may run for days: the CA is renewed before its day ends, and its file with it.
+      const renewal = setInterval(() => {
+        if (ca.renewIfDue() && caFile) writeFileAtomically(caFile, ca.certificatePem);
+      }, CA_CHECK_MS);
+      renewal.unref();
+      timers.push(renewal);
+      // Where the machine cannot tell who connects, every request must carry this run's credential instead.
+      const peers = peerPolicy(forward.host);
+      const credential = peers.onlyUid === undefined ? `iap-token:${randomBytes(24).toString('base64url')}` : undefined;
+      if (credential) registerSecret(credential.slice('iap-token:'.length));
       /** An ID token serves every host (its audience is the OAuth client); a signed JWT is minted per origin. */
       const keeperFor = (origin: string): TokenKeeper => {
         if (config.tokenType !== 'signed_jwt' || config.audience === `${origin}/*`) return keeper;
@@ -184,7 +224,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         forwarderFor: (origin) => {
           let forwarder = forwarders.get(origin);
           if (!forwarder) {
-            forwarder = createForwarder({ ...forwarding(keeperFor(origin), forward.header), target: new URL(origin) });
+            forwarder = createForwarder({
+              ...forwarding(keeperFor(origin), forward.header),
+              ...definedOnly(bounds),
+              target: new URL(origin),
+            });
             forwarders.set(origin, forwarder);
           }
           return forwarder;
@@ -192,6 +236,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         certificateFor: (host) => ca.leafFor(host),
         health: health(forward.hosts.join(', ')),
         listen: { host: forward.host, port: forward.port },
+        peers,
+        ...(credential ? { credential } : {}),
+        ...definedOnly({ maxConnections: limits?.maxConnections, tunnelIdleTimeoutMs: limits?.tunnelIdleTimeoutMs }),
         log: report.info,
         count: forwarding(keeper, forward.header).count,
       });
@@ -200,7 +247,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         await Promise.all([proxy.close(), ...[...forwarders.values()].map((forwarder) => forwarder.close())]);
       };
       running.push({ ...proxy, close: closeAll });
-      forwardProxyUrl = proxy.url;
+      forwardProxyUrl = credential ? proxy.url.replace('http://', `http://${credential}@`) : proxy.url;
+      tellPeers('forward proxy', proxy, peers.onlyUid !== undefined, 'its URL carries that credential (masked in the log).');
     }
   } catch (error) {
     await stopAll();

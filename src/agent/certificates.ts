@@ -8,78 +8,104 @@ import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } fr
  */
 
 export interface CertificateAuthority {
-  /** The CA certificate, PEM: what a browser is told to trust for this run. */
+  /** The CA certificate, PEM: what a browser is told to trust for this run (renewed with the same key and name). */
   readonly certificatePem: string;
   /** base64 of the SHA-256 of the CA's SubjectPublicKeyInfo: Chromium's --ignore-certificate-errors-spki-list. */
   readonly spkiSha256: string;
   /** The same for the leaves' key (one key for every leaf of the run), which Chromium matches on the leaf. */
   readonly leafSpkiSha256: string;
-  /** A certificate and key for `host`, signed by this CA (made once per host, then reused). */
+  /** A certificate and key for `host`, signed by this CA (made once per host and validity, then reused). */
   leafFor(host: string): { certificatePem: string; keyPem: string };
+  /**
+   * Renews the CA certificate and forgets the leaves once less than RENEW_BEFORE_MS of their validity is left (a CLI
+   * proxy may run for days). Keys stay, so a browser told the leaves' key hash goes on trusting them. Returns whether
+   * it renewed (then the CA file is to be written again); leafFor does it too.
+   */
+  renewIfDue(): boolean;
 }
 
-/** Valid from an hour ago (a skewed clock) until the job could have ended: a day. */
+/** Valid from an hour ago (a skewed clock) for a day, renewed two hours before that day ends. */
 const VALID_BEFORE_MS = 3600_000;
 const VALID_FOR_MS = 24 * 3600_000;
+export const RENEW_BEFORE_MS = 2 * 3600_000;
 
 /** `hosts` are DNS names, or `*.` and a domain for its direct subdomains; the CA may sign for these only. */
-export function createCertificateAuthority(hosts: readonly string[], now: Date = new Date()): CertificateAuthority {
+export function createCertificateAuthority(hosts: readonly string[], clock: () => Date = () => new Date()): CertificateAuthority {
   const ca = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const leafKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const caSpki = ca.publicKey.export({ type: 'spki', format: 'der' });
   const leafSpki = leafKey.publicKey.export({ type: 'spki', format: 'der' });
-  const notBefore = new Date(now.getTime() - VALID_BEFORE_MS);
-  const notAfter = new Date(now.getTime() + VALID_FOR_MS);
   const caName = name(`iap-token proxy CA ${randomBytes(4).toString('hex')}`);
   const caKeyId = keyIdentifier(caSpki);
-  const caDer = certificate(
-    {
-      issuer: caName,
-      subject: caName,
-      notBefore,
-      notAfter,
-      spki: caSpki,
-      extensions: [
-        extension(OID.basicConstraints, true, seq(bool(true), integer(Buffer.from([0])))), // a CA of leaves only
-        extension(OID.keyUsage, true, bitString(Buffer.from([0x06]), 1)), // keyCertSign, cRLSign
-        extension(OID.subjectKeyIdentifier, false, octets(caKeyId)),
-        // Where the library allows, the CA can vouch for the named hosts only, whoever gets hold of its certificate.
-        extension(
-          OID.nameConstraints,
-          true,
-          seq(tag(0xa0, Buffer.concat(hosts.map((host) => seq(tag(0x82, Buffer.from(constraintOf(host)))))))),
-        ),
-      ],
-    },
-    ca.privateKey,
-  );
+  const caCertificate = (notBefore: Date, notAfter: Date): string =>
+    pem(
+      certificate(
+        {
+          issuer: caName,
+          subject: caName,
+          notBefore,
+          notAfter,
+          spki: caSpki,
+          extensions: [
+            extension(OID.basicConstraints, true, seq(bool(true), integer(Buffer.from([0])))), // a CA of leaves only
+            extension(OID.keyUsage, true, bitString(Buffer.from([0x06]), 1)), // keyCertSign, cRLSign
+            extension(OID.subjectKeyIdentifier, false, octets(caKeyId)),
+            // Where the library allows, the CA can vouch for the named hosts only, whoever gets hold of its certificate.
+            extension(
+              OID.nameConstraints,
+              true,
+              seq(tag(0xa0, Buffer.concat(hosts.map((host) => seq(tag(0x82, Buffer.from(constraintOf(host)))))))),
+            ),
+          ],
+        },
+        ca.privateKey,
+      ),
+    );
+  const leafCertificate = (host: string, notBefore: Date, notAfter: Date): string =>
+    pem(
+      certificate(
+        {
+          issuer: caName,
+          subject: name(host),
+          notBefore,
+          notAfter,
+          spki: leafSpki,
+          extensions: [
+            extension(OID.basicConstraints, true, seq()),
+            extension(OID.keyUsage, true, bitString(Buffer.from([0x80]), 7)), // digitalSignature
+            extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth))),
+            extension(OID.subjectAltName, false, seq(tag(0x82, Buffer.from(host)))),
+            extension(OID.authorityKeyIdentifier, false, seq(tag(0x80, caKeyId))),
+          ],
+        },
+        ca.privateKey,
+      ),
+    );
   const leafKeyPem = leafKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const leaves = new Map<string, string>();
+  let validity = { notBefore: new Date(0), notAfter: new Date(0) };
+  let caPem = '';
+  const renewIfDue = (): boolean => {
+    const now = clock().getTime();
+    if (validity.notAfter.getTime() - now > RENEW_BEFORE_MS) return false;
+    validity = { notBefore: new Date(now - VALID_BEFORE_MS), notAfter: new Date(now + VALID_FOR_MS) };
+    caPem = caCertificate(validity.notBefore, validity.notAfter);
+    leaves.clear();
+    return true;
+  };
+  renewIfDue();
   return {
-    certificatePem: pem(caDer),
+    get certificatePem() {
+      return caPem;
+    },
     spkiSha256: createHash('sha256').update(caSpki).digest('base64'),
     leafSpkiSha256: createHash('sha256').update(leafSpki).digest('base64'),
+    renewIfDue,
     leafFor(host) {
+      renewIfDue();
       let leaf = leaves.get(host);
       if (!leaf) {
-        const der = certificate(
-          {
-            issuer: caName,
-            subject: name(host),
-            notBefore,
-            notAfter,
-            spki: leafSpki,
-            extensions: [
-              extension(OID.basicConstraints, true, seq()),
-              extension(OID.keyUsage, true, bitString(Buffer.from([0x80]), 7)), // digitalSignature
-              extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth))),
-              extension(OID.subjectAltName, false, seq(tag(0x82, Buffer.from(host)))),
-              extension(OID.authorityKeyIdentifier, false, seq(tag(0x80, caKeyId))),
-            ],
-          },
-          ca.privateKey,
-        );
-        leaf = pem(der);
+        leaf = leafCertificate(host, validity.notBefore, validity.notAfter);
         leaves.set(host, leaf);
       }
       return { certificatePem: leaf, keyPem: leafKeyPem };

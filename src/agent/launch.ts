@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -31,6 +32,8 @@ export interface AgentLaunch {
 /** What the step and the post step know of a running agent (GITHUB_STATE: no secret). */
 export interface AgentHandle {
   readonly pid: number;
+  /** This run's id, in the agent's command line (`--run ID`): how the post step tells it from a process that reused its pid. */
+  readonly run: string;
   readonly tokenFile: string;
   readonly statsFile: string;
   readonly logFile: string;
@@ -51,7 +54,15 @@ export const AGENT_NODE_FLAGS = ['--max-semi-space-size=4'];
 /** How long the agent may take to say it is ready (its first token is the step's, so no request is needed). */
 const READY_TIMEOUT_MS = 30_000;
 
+/** How long the agent has to stop after SIGTERM (it drains its proxies) before it is killed, and how often to look. */
+const STOP_TIMEOUT_MS = 10_000;
+const STOP_POLL_MS = 100;
+
+/** The agent's argument that names its run. Not a secret: an identity, which only this run's agent carries. */
+const RUN_FLAG = '--run';
+
 export async function launchAgent(read: InputReader, env: Env, minted: MintedToken, log: (line: string) => void): Promise<AgentHandle> {
+  const run = randomBytes(16).toString('hex');
   const tokenFile = tokenFilePath(env['RUNNER_TEMP'] || tmpdir());
   const dir = dirname(tokenFile);
   const statsFile = join(dir, 'agent.json');
@@ -73,7 +84,7 @@ export async function launchAgent(read: InputReader, env: Env, minted: MintedTok
   const logFd = openSync(logFile, 'a', 0o600);
   // The agent reads its inputs from the launch, not from INPUT_*: they are not left in a long-lived environment.
   const childEnv = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('INPUT_')));
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, agentEntry()], {
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, agentEntry(), RUN_FLAG, run], {
     detached: true,
     stdio: ['pipe', logFd, logFd, 'pipe'],
     env: childEnv,
@@ -86,6 +97,7 @@ export async function launchAgent(read: InputReader, env: Env, minted: MintedTok
     for (const url of [ready.proxyUrl, ready.forwardProxyUrl]) if (url) await healthy(url, log);
     return {
       pid: child.pid ?? 0,
+      run,
       tokenFile,
       statsFile,
       logFile,
@@ -95,7 +107,8 @@ export async function launchAgent(read: InputReader, env: Env, minted: MintedTok
       spki: ready.spki,
     };
   } catch (error) {
-    child.kill('SIGTERM');
+    // Stopped before its file goes, so that it cannot write a token into it again on its way out.
+    await stopAgent(child.pid ?? 0, run, log);
     removeTokenFile(tokenFile);
     throw error;
   } finally {
@@ -104,6 +117,63 @@ export async function launchAgent(read: InputReader, env: Env, minted: MintedTok
     (child.stdio[3] as { destroy?: () => void } | null)?.destroy?.();
     child.removeAllListeners();
     child.unref();
+  }
+}
+
+/**
+ * Alive, and the agent of this run: once a process has gone, its id can be reused (by another job's agent, on a
+ * runner that runs several), so the process must also carry this run's id in its command line.
+ */
+export function isRunningAgent(pid: number, run: string): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || !run) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const args = commandLine(pid);
+  // Windows has neither /proc nor ps: a live process with the id is taken for the agent (issue 26 will check there).
+  if (args === undefined) return true;
+  return args.some((arg, i) => arg === RUN_FLAG && args[i + 1] === run);
+}
+
+/**
+ * The process's arguments: from /proc where there is one (Linux; a zombie's are empty), else from ps (macOS, the
+ * BSDs), split at spaces (the agent's own arguments have none); none for a process that is gone; undefined on Windows.
+ */
+function commandLine(pid: number): string[] | undefined {
+  if (process.platform === 'win32') return undefined;
+  try {
+    if (existsSync('/proc/self/cmdline')) return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const text = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], {
+      encoding: 'utf8',
+      timeout: 5_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return text.trim().split(/\s+/);
+  } catch {
+    // Gone (ps exits 1 for a process it cannot find), or not ours to read: not this run's agent either way.
+    return [];
+  }
+}
+
+/** SIGTERM, then wait (bounded) for it to go; SIGKILL if it has not. Never throws: it is called on the way out. */
+export async function stopAgent(pid: number, run: string, warn: (line: string) => void): Promise<void> {
+  if (!isRunningAgent(pid, run)) return;
+  signal(pid, 'SIGTERM');
+  for (let waited = 0; waited < STOP_TIMEOUT_MS; waited += STOP_POLL_MS) {
+    await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    if (!isRunningAgent(pid, run)) return;
+  }
+  warn(`The token agent did not stop within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killing it.`);
+  signal(pid, 'SIGKILL');
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // It went between the check and the signal.
   }
 }
 
@@ -155,10 +225,14 @@ function readiness(
 /** The step ends only once the proxy answers its health check, so that the next step can use it at once. */
 async function healthy(proxyUrl: string, log: (line: string) => void): Promise<void> {
   const http = new Http({ log });
+  // A forward proxy that cannot tell users apart carries the run's credential in its URL: sent as the header.
+  const url = new URL(proxyUrl);
+  const credential = url.username ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined;
   const { response } = await http.send({
     what: 'Token agent health check',
     method: 'GET',
-    url: `${proxyUrl}${HEALTH_PATH}`,
+    url: `${url.origin}${HEALTH_PATH}`,
+    ...(credential ? { headers: { authorization: `Basic ${Buffer.from(credential).toString('base64')}` } } : {}),
     direct: true,
     retry: { attempts: 10, timeoutMs: 2_000, budgetMs: 10_000, retryable: (answer) => answer.status !== 200 },
   });

@@ -2,6 +2,7 @@
 // iap-token login | token | proxy | doctor: the action's modules for a person at a terminal. Standard output carries only the
 // result (the token, or the refresh token with its instructions); progress and errors go to standard error.
 import { explain, InputError } from '../errors.ts';
+import { printable } from '../printable.ts';
 import { redact, setMasker } from '../secrets.ts';
 import { UsageError } from './args.ts';
 import { DOCTOR_HELP, LOGIN_HELP, PROXY_HELP, TOKEN_HELP } from './help.ts';
@@ -41,7 +42,9 @@ async function main(argv: string[]): Promise<number> {
   }
   // A terminal is not a runner's log: there are no masks to register, and ::add-mask:: lines would pollute stdout.
   setMasker(() => undefined);
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+  // Every line on standard error, whatever it quotes (a server's error, an argument), passes the one sanitiser: a
+  // terminal acts on the escape sequences a hostile server could send (clipboard writes, links, screen clears).
+  const log = (line: string) => process.stderr.write(`${printable(line)}\n`);
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-v') {
     process.stdout.write(`iap-token ${VERSION}\n`);

@@ -8,7 +8,9 @@ import { parseArgs, UsageError } from './args.ts';
 import { cliReport, flagInputs, withGcloudDefaults } from './token.ts';
 import { CLI_VOCABULARY, TOKEN_FLAGS } from './vocabulary.ts';
 
-const PROXY_FLAGS = ['--to', '--listen', '--header', '--host'];
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+const PROXY_FLAGS = ['--to', '--listen', '--header', '--host', '--max-connections', '--response-timeout', '--tunnel-idle-timeout'];
 
 export async function proxyCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<number> {
   const { values, flags } = parseArgs(argv, {
@@ -32,10 +34,11 @@ export async function proxyCommand(argv: readonly string[], env: Env, log: (line
     log(`Forward proxy ${agent.forwardProxyUrl} (CA: ${caFile ?? ''})`);
     log(`Chromium: --proxy-server=${agent.forwardProxyUrl} --ignore-certificate-errors-spki-list=${agent.spki ?? ''}`);
   } else log(`Proxying ${agent.proxyUrl ?? ''} → ${config.agent?.proxy?.target ?? ''}`);
+  // Ctrl-C, a service manager's stop, or the terminal closing: each stops the proxy the same way, summary and all.
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    for (const name of STOP_SIGNALS) process.once(name, resolve);
   });
+  for (const name of STOP_SIGNALS) process.removeAllListeners(name);
   await agent.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
   const stats = agent.stats();

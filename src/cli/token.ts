@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -8,11 +8,18 @@ import { createMinter } from '../pipeline.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { CLI_VOCABULARY, FLAG_OF, TOKEN_FLAGS } from './vocabulary.ts';
 
-/** Secrets read from the environment stay out of shell history and other users' process lists. */
-const FROM_ENV: Partial<Record<string, string>> = {
+/**
+ * Secrets the CLI reads from the environment, for the flag each stands in for: there they stay out of shell history
+ * and other users' process lists. The one list of them: `--exec` keeps each from its command.
+ */
+const FROM_ENV = {
   '--refresh-token': 'IAP_TOKEN_REFRESH_TOKEN',
   '--client-secret': 'IAP_TOKEN_CLIENT_SECRET',
-};
+} as const;
+type FromEnvFlag = keyof typeof FROM_ENV;
+
+/** The signals a person or a supervisor stops a command with: while --exec's command runs, they are its. */
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 export async function tokenCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<string | number> {
   const exec = argv.indexOf('--exec');
@@ -32,15 +39,41 @@ export function cliReport(log: (line: string) => void): { info: (line: string) =
   return { info: log, warning: (line) => log(`warning: ${line}`) };
 }
 
-/** Runs the command with IAP_TOKEN set, its standard streams the terminal's, and resolves with its exit code. */
+/**
+ * Runs the command with IAP_TOKEN set, its standard streams the terminal's, and resolves with its exit code. A stop
+ * signal sent to the CLI is passed on, and the CLI waits for the command to end: else `kill` or a supervisor would
+ * end the CLI and leave the command running with the token.
+ */
 function runWithToken([file = '', ...args]: readonly string[], token: string, env: Env): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: 'inherit', env: { ...env, IAP_TOKEN: token } });
-    child.on('error', (error: NodeJS.ErrnoException) =>
-      reject(new UsageError(`--exec could not run ${file} (${error.code ?? error.message})`)),
-    );
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1)));
+    // A listener also stops Node's default, which would end the CLI at once. Installed before the spawn, so that no
+    // signal falls between the command starting and the CLI listening: listeners run from the event loop, by when
+    // `child` is set.
+    const forward = (signal: NodeJS.Signals) => void child.kill(signal);
+    const stopForwarding = () => FORWARDED.forEach((signal) => process.off(signal, forward));
+    FORWARDED.forEach((signal) => process.on(signal, forward));
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args, { stdio: 'inherit', env: { ...withoutSecrets(env), IAP_TOKEN: token } });
+    } catch (error) {
+      stopForwarding();
+      throw error;
+    }
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      stopForwarding();
+      reject(new UsageError(`--exec could not run ${file} (${error.code ?? error.message})`));
+    });
+    child.on('exit', (code, signal) => {
+      stopForwarding();
+      resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1));
+    });
   });
+}
+
+/** The CLI's environment without the secrets it read from it: the command gets the token, not what minted it. */
+function withoutSecrets(env: Env): Env {
+  const secrets = new Set<string>(Object.values(FROM_ENV));
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !secrets.has(name)));
 }
 
 function signalNumber(signal: NodeJS.Signals): number | undefined {
@@ -49,11 +82,11 @@ function signalNumber(signal: NodeJS.Signals): number | undefined {
 
 /** The command line as `readConfig` reads inputs: each flag for its input, a file's text for credentials_json. */
 export function flagInputs(values: Readonly<Record<string, string>>, env: Env): InputReader {
+  const fromEnv = fittingEnvValues(values, env);
   return (input) => {
     const flag = FLAG_OF[input];
     if (!flag) return undefined;
-    const fromEnv = FROM_ENV[flag];
-    const value = values[flag.slice(2)] ?? (fromEnv ? env[fromEnv] || undefined : undefined);
+    const value = values[flag.slice(2)] ?? fromEnv[flag];
     if (value === undefined || input !== 'credentials_json') return value?.trim();
     try {
       return readFileSync(value, 'utf8');
@@ -61,6 +94,20 @@ export function flagInputs(values: Readonly<Record<string, string>>, env: Env): 
       throw CLI_VOCABULARY.complain(flag, `names ${value}, which cannot be read (${(error as { code?: string }).code ?? 'error'}).`);
     }
   };
+}
+
+/**
+ * The environment's secrets that fit this command line. They are exported once for a shell (the README's login
+ * section exports the client secret), so one that does not fit is ignored rather than an error: the refresh token
+ * stands in only when no other credential flag is given, and the client secret only beside a refresh token. A flag
+ * given explicitly is never ignored: the inputs' checks still name what does not go together.
+ */
+function fittingEnvValues(values: Readonly<Record<string, string>>, env: Env): Readonly<Record<string, string | undefined>> {
+  const given = (flag: string) => values[flag.slice(2)] !== undefined;
+  const read = (flag: FromEnvFlag) => env[FROM_ENV[flag]] || undefined;
+  const refreshToken = given('--credentials-file') || given('--refresh-token') ? undefined : read('--refresh-token');
+  const clientSecret = given('--refresh-token') || refreshToken !== undefined ? read('--client-secret') : undefined;
+  return { '--refresh-token': refreshToken, '--client-secret': clientSecret };
 }
 
 /** Like Google's libraries on a workstation: gcloud's application default credentials when nothing else is set. */

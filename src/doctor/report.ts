@@ -1,4 +1,5 @@
 import type { TokenType } from '../config.ts';
+import { printable } from '../printable.ts';
 
 /**
  * The doctor's findings, as the CLI prints them, the action's summary shows them and `--json` gives them to
@@ -71,12 +72,6 @@ export function renderReport(report: DoctorReport): string {
     }
   }
   return printable(lines.join('\n'));
-}
-
-/** Control characters (a terminal's escape sequences, from a server's text) as spaces; line breaks kept. */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, ' ');
 }
 
 function indent(text: string, first: string, rest: string): string[] {

@@ -6,13 +6,14 @@ import type { Http } from '../http/client.ts';
 import { explainRefusal, iapRefusal, answeredByIap, type IapRefusal } from '../iap/answers.ts';
 import { probeIap, type IapProbe } from '../iap/probe.ts';
 import { decodeJwt } from '../jwt.ts';
+import { printable } from '../printable.ts';
 import type { Credential } from '../credentials/index.ts';
 import { cannotSign } from '../credentials/signing.ts';
 import { createMinter, type Minter } from '../pipeline.ts';
 import { rfc3339, type MintedToken } from '../tokens/check.ts';
 import { displayUrl } from '../urls.ts';
 import { accessorProblem, behindProblem, bypassProblem, managedClientProblem, mintProblem, noIapProblem } from './fixes.ts';
-import { printable, type Check, type DoctorReport, type Problem, type TokenTrial, type Verdict } from './report.ts';
+import type { Check, DoctorReport, Problem, TokenTrial, Verdict } from './report.ts';
 import { describeResource, type IapResource } from './resource.ts';
 
 export interface DoctorOptions {

@@ -1,17 +1,24 @@
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
-import { getProxyUrl } from '@actions/http-client/lib/proxy';
-import { answer, requestPath, type Forwarder } from './forwarder.ts';
+import { timingSafeEqual } from 'node:crypto';
+import { authorityOf, openEgress } from './egress.ts';
+import { DEFAULT_MAX_CONNECTIONS, requestPath, type Forwarder } from './forwarder.ts';
+import { gate, peerPolicy, type PeerPolicy } from './gate.ts';
 import { HEALTH_PATH } from './health.ts';
-import { listen, SERVER_OPTIONS } from './listen.ts';
+import { createProxyServer, listen } from './listen.ts';
+import { answer, endWith } from './replies.ts';
+import { isLoopbackOrigin, refuseRequest } from './request-policy.ts';
 import type { RunningProxy } from './reverse-proxy.ts';
+import { isWebSocketUpgrade, serveWithoutUpgrade } from './upgrade.ts';
 
 /**
  * A forward proxy for browsers (`--proxy-server`): for the IAP hosts named, and those only, it terminates TLS with a
  * certificate from the run's own CA and forwards each request with the token (src/http/forwarder.ts); every other
  * host is tunnelled byte for byte, untouched, with no token. Plain-http requests to a named host are refused: the
- * token never travels in clear text. Redirects go back to the browser, which follows them itself.
+ * token never travels in clear text. Redirects go back to the browser, which follows them itself. It serves only the
+ * user that started it: where the machine can tell a connection's user (src/http/gate.ts), others are closed
+ * unanswered; where it cannot, every request must carry the run's proxy credential (`Proxy-Authorization: Basic`).
  */
 
 export interface ForwardProxyOptions {
@@ -23,26 +30,46 @@ export interface ForwardProxyOptions {
   readonly certificateFor: (host: string) => { certificatePem: string; keyPem: string };
   readonly health: () => { ok: boolean; body: Record<string, unknown> };
   readonly listen: { readonly host: string; readonly port: number };
+  /** Who is served; by default the user that started the proxy, where the machine can tell (peerPolicy). */
+  readonly peers?: PeerPolicy;
+  /**
+   * `user:password` every request must carry in Proxy-Authorization (Basic) where peers cannot be told apart; the
+   * caller makes it per run and publishes it as a secret. Required then: without it such a proxy does not start.
+   */
+  readonly credential?: string;
+  readonly maxConnections?: number;
+  /** A tunnel to a host we only pass through is closed after this long without a byte either way (0: never). */
+  readonly tunnelIdleTimeoutMs?: number;
   readonly log: (line: string) => void;
   readonly count?: (event: 'request' | 'tunnel') => void;
 }
 
 /** Certificates and forwarders are kept per intercepted host; a page cannot make the agent keep more than this. */
 const MAX_INTERCEPTED_HOSTS = 256;
+export const DEFAULT_TUNNEL_IDLE_TIMEOUT_MS = 120_000;
 
 /** The HTTP hop-by-hop headers a plain-http forward drops (RFC 9110), the client's proxy credentials included. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
 
+/** What a client without the run's credential is told: that one is needed, and nothing of what is behind. */
+const AUTHENTICATE = { 'proxy-authenticate': 'Basic realm="iap-token"' };
+
 export async function startForwardProxy(options: ForwardProxyOptions): Promise<RunningProxy> {
-  const contexts = new Map<string, SecureContext>();
+  const peers = options.peers ?? peerPolicy(options.listen.host);
+  if (peers.onlyUid === undefined && !options.credential)
+    throw new Error('a forward proxy that cannot tell its users apart needs a credential');
+  const authorized = credentialCheck(peers.onlyUid === undefined ? options.credential : undefined);
+  const tunnelIdleMs = options.tunnelIdleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS;
+  // One TLS context per host, made again when the CA renews the host's certificate.
+  const contexts = new Map<string, { pem: string; context: SecureContext }>();
   const contextFor = (host: string): SecureContext => {
-    let context = contexts.get(host);
-    if (!context) {
-      const { certificatePem, keyPem } = options.certificateFor(host);
-      context = createSecureContext({ cert: certificatePem, key: keyPem });
-      contexts.set(host, context);
+    const { certificatePem, keyPem } = options.certificateFor(host);
+    let kept = contexts.get(host);
+    if (kept?.pem !== certificatePem) {
+      kept = { pem: certificatePem, context: createSecureContext({ cert: certificatePem, key: keyPem }) };
+      contexts.set(host, kept);
     }
-    return context;
+    return kept.context;
   };
   /** Which origin each intercepted TLS connection is for: the CONNECT's, whatever Host its requests name. */
   const originOf = new WeakMap<Socket, string>();
@@ -51,13 +78,19 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   };
+  // Pages of the intercepted hosts, and of this machine, may use the apps; any other site's page may not.
+  const trusted = (from: URL): boolean => (from.protocol === 'https:' && options.intercepts(from.hostname)) || isLoopbackOrigin(from);
 
   // The requests inside intercepted TLS connections: each goes to the connection's origin, with the token.
-  const inner = createServer(SERVER_OPTIONS, (req, res) => {
+  const inner = createProxyServer((req, res) => {
+    // An exchange under way has no idle limit of ours: a quiet stream lasts as long as the browser keeps it.
+    req.socket.setTimeout(0);
     options.count?.('request');
     const origin = originOf.get(req.socket);
     const path = requestPath(req.url ?? '/');
     if (!origin || path === undefined) return answer(res, 400, 'a request names a path');
+    const refusal = refuseRequest(req, trusted);
+    if (refusal) return answer(res, refusal.status, refusal.reason);
     try {
       options.forwarderFor(origin).request(req, res, path);
     } catch (error) {
@@ -65,9 +98,12 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     }
   });
   inner.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(inner, req, socket, head);
     const origin = originOf.get(socket);
     const path = requestPath(req.url ?? '/');
     if (!origin || path === undefined) return void socket.destroy();
+    const refusal = refuseRequest(req, trusted);
+    if (refusal) return endWith(socket, refusal.status, refusal.reason);
     try {
       options.forwarderFor(origin).upgrade(req, socket, head, path);
     } catch {
@@ -75,38 +111,41 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     }
   });
 
-  const server = createServer(SERVER_OPTIONS, (req, res) => {
+  const server = createProxyServer((req, res) => {
+    if (!authorized(req)) return answer(res, 407, "this proxy needs the run's proxy credential", AUTHENTICATE);
     if (req.url === HEALTH_PATH || req.url?.startsWith(`${HEALTH_PATH}?`)) {
       const { ok, body } = options.health();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(body));
       return;
     }
+    if (req.method === 'TRACE') return answer(res, 405, 'TRACE is refused');
     plainHttp(req, res, options);
+  });
+  // A plain-http request offering h2c is answered as HTTP/1.1; no WebSocket goes through in clear text.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(server, req, socket, head);
+    endWith(socket, 501, 'WebSockets go through this proxy over https (CONNECT) only');
   });
 
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
     track(client);
     client.on('error', () => client.destroy());
+    if (!authorized(req)) return endWith(client, 407, "this proxy needs the run's proxy credential", AUTHENTICATE);
     const authority = parseAuthority(req.url ?? '');
-    if (!authority) {
-      client.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-      return;
-    }
+    if (!authority) return endWith(client, 400, 'CONNECT names HOST:PORT');
     // Only the HTTPS port is intercepted; any other is tunnelled without a token, like any other host.
     if (authority.port === 443 && options.intercepts(authority.host)) {
       if (contexts.size >= MAX_INTERCEPTED_HOSTS && !contexts.has(authority.host)) {
-        client.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
         options.log(`Refused ${authority.host}: the forward proxy already intercepts ${MAX_INTERCEPTED_HOSTS} hosts in this run.`);
-        return;
+        return endWith(client, 503, `this proxy already intercepts ${MAX_INTERCEPTED_HOSTS} hosts`);
       }
       let secureContext: SecureContext;
       try {
         secureContext = contextFor(authority.host);
       } catch (error) {
         options.log(`No certificate for ${authority.host}: ${error instanceof Error ? error.message : String(error)}`);
-        client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-        return;
+        return endWith(client, 502, `no certificate for ${authority.host}`);
       }
       // The browser's TLS ends here, with this run's certificate for the host; its requests then get the token.
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -115,26 +154,42 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       const tls = new TLSSocket(client, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
       track(tls);
       tls.on('error', () => tls.destroy());
-      tls.setTimeout(120_000, () => tls.destroy());
+      // Until its first request it carries no exchange of ours, like a tunnel: it gets the tunnels' idle limit. Between
+      // requests, the server's keep-alive limit; during one (a quiet stream, a WebSocket), none.
+      if (tunnelIdleMs > 0) tls.setTimeout(tunnelIdleMs);
       originOf.set(tls, `https://${authority.host}`);
       inner.emit('connection', tls);
       return;
     }
     options.count?.('tunnel');
-    tunnel(client, authority, head, options.log);
+    tunnel(client, authority, head, tunnelIdleMs, options.log);
   });
 
-  const origin = await listen(server, options.listen);
+  const door = gate(server, {
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    onlyUid: peers.onlyUid,
+    log: options.log,
+  });
+  const origin = await listen(door.listener, options.listen);
   return {
     url: origin,
     port: Number(new URL(origin).port),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        inner.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
-      }),
+    peers: peers.onlyUid === undefined ? `${peers.says}: every request must carry the run's proxy credential` : peers.says,
+    close: async () => {
+      inner.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+      await door.close();
+    },
+  };
+}
+
+/** Whether a request carries the run's credential (always, where none is asked for). */
+function credentialCheck(credential: string | undefined): (req: IncomingMessage) => boolean {
+  if (credential === undefined) return () => true;
+  const expected = Buffer.from(`Basic ${Buffer.from(credential).toString('base64')}`);
+  return (req) => {
+    const given = Buffer.from(String(req.headers['proxy-authorization'] ?? req.headers['authorization'] ?? '').trim());
+    return given.length === expected.length && timingSafeEqual(given, expected);
   };
 }
 
@@ -148,58 +203,34 @@ function parseAuthority(authority: string): { host: string; port: number } | und
 }
 
 /**
- * Any other host: bytes both ways, untouched, no token. Through the https_proxy the runner sets, when it names one
- * for that host (a CONNECT to it first); else straight.
+ * Any other host: bytes both ways, untouched, no token, leaving as every other connection does (src/http/egress.ts).
+ * Not an exchange of ours: closed after `idleMs` without a byte either way, so that idle tunnels cannot pile up.
  */
-function tunnel(client: Socket, { host, port }: { host: string; port: number }, head: Buffer, log: (line: string) => void): void {
-  const via = getProxyUrl(new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`));
-  const upstream = via ? connect(Number(via.port || 80), via.hostname) : connect(port, host);
-  const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const fail = (reason: string): void => {
-    log(`Tunnel to ${authority}: ${reason}`);
-    if (!client.destroyed) client.end(`HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    upstream.destroy();
-  };
-  upstream.once('error', (error: NodeJS.ErrnoException) => fail(error.code ?? error.message));
-  client.on('close', () => upstream.destroy());
-  const open = (): void => {
-    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    if (head.length) upstream.write(head);
-    upstream.on('error', () => client.destroy());
-    upstream.on('close', () => client.destroy());
-    upstream.pipe(client).pipe(upstream);
-  };
-  if (!via) {
-    upstream.once('connect', open);
-    return;
-  }
-  // The upstream proxy's own CONNECT, with its credentials when its URL carries them.
-  const decode = (part: string): string => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      return part;
-    }
-  };
-  const credentials = via.username
-    ? `proxy-authorization: Basic ${Buffer.from(`${decode(via.username)}:${decode(via.password)}`).toString('base64')}\r\n`
-    : '';
-  upstream.once('connect', () => upstream.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n${credentials}\r\n`));
-  let answered = '';
-  const onData = (chunk: Buffer): void => {
-    answered += chunk.toString('latin1');
-    const end = answered.indexOf('\r\n\r\n');
-    if (end === -1) {
-      if (answered.length > 16_384) fail('the upstream proxy sent an oversized answer');
-      return;
-    }
-    upstream.off('data', onData);
-    if (!/^HTTP\/1\.[01] 200/.test(answered)) return fail(`the upstream proxy refused: ${answered.split('\r\n')[0] ?? ''}`);
-    const rest = Buffer.from(answered.slice(end + 4), 'latin1');
-    if (rest.length) client.write(rest);
-    open();
-  };
-  upstream.on('data', onData);
+function tunnel(
+  client: Socket,
+  { host, port }: { host: string; port: number },
+  head: Buffer,
+  idleMs: number,
+  log: (line: string) => void,
+): void {
+  const authority = authorityOf(host, port);
+  openEgress(host, port).then(
+    ({ socket: upstream, early }) => {
+      if (client.destroyed) return void upstream.destroy();
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (early.length) client.write(early);
+      if (head.length) upstream.write(head);
+      if (idleMs > 0) client.setTimeout(idleMs, () => client.destroy());
+      upstream.on('error', () => client.destroy());
+      upstream.on('close', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+      upstream.pipe(client).pipe(upstream);
+    },
+    (error: { code?: string; message: string }) => {
+      log(`Tunnel to ${authority}: ${error.code === 'EGRESS_PROXY' ? error.message : (error.code ?? error.message)}`);
+      endWith(client, 502, `could not reach ${authority}`);
+    },
+  );
 }
 
 /**

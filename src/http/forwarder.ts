@@ -1,30 +1,29 @@
-import {
-  request as httpRequest,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  type ServerResponse,
-} from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
 import type { Dispatcher } from 'undici';
 import { Pool, ProxyAgent } from './undici.ts';
 import { ActionError } from '../errors.ts';
+import { downstreamHeaders, headersFromRaw, upstreamHeaders, type TokenHeader } from './headers.ts';
+import { answer, upstreamReason } from './replies.ts';
+import { forwardWebSocket } from './websocket.ts';
 
 /**
  * Forwarding to one origin with a token, shared by the reverse proxy (one origin) and the forward proxy (one per
- * intercepted host): the token in the header IAP reads, bodies streamed both ways (none held whole), kept-alive
- * upstream connections, redirects never followed, IAP's refusals handed to the caller, WebSockets passed through.
+ * intercepted host): the token in the header IAP reads, bodies streamed both ways with back-pressure (none held
+ * whole), kept-alive upstream connections, redirects never followed, IAP's refusals handed to the caller, 103 Early
+ * Hints passed on, WebSockets passed through (src/http/websocket.ts). A failed exchange ends that exchange only: the
+ * client gets a 502 or 504 when nothing was sent yet, else its connection is closed; a client that leaves cancels its
+ * upstream request.
  */
 
 export interface ForwarderOptions {
   /** The origin every request goes to. */
   readonly target: URL;
   /** `authorization`, or `proxy-authorization` for apps that read their own Authorization (passed through). */
-  readonly header: 'authorization' | 'proxy-authorization';
+  readonly header: TokenHeader;
   /** The token to send now; rejects with a one-line reason when none can be had (the client then gets 503). */
   readonly token: () => Promise<string>;
   /**
@@ -37,8 +36,13 @@ export interface ForwarderOptions {
     sentToken: string,
     final: boolean,
   ) => Promise<{ explanation: string; retry: boolean }>;
-  /** An upstream connection silent for this long is given up (504). */
-  readonly idleTimeoutMs?: number;
+  /**
+   * How long the upstream may take to begin its answer (its head), 0 for no limit. Once it has answered, an exchange
+   * has no idle limit: a quiet stream (logs followed, a long poll, a watch) lasts as long as its client wants.
+   */
+  readonly responseTimeoutMs?: number;
+  /** At most this many upstream connections at once (one per client connection with a request in flight). */
+  readonly maxConnections?: number;
   readonly log: (line: string) => void;
   /** Counts for the summary. */
   readonly count?: (event: 'upstream-error' | 'websocket') => void;
@@ -49,35 +53,21 @@ export interface ForwarderOptions {
 export interface Forwarder {
   /** Forwards one request (its path and query) to the target. */
   request(req: IncomingMessage, res: ServerResponse, path: string): void;
-  /** Forwards an Upgrade request (a WebSocket) and then the bytes both ways. */
+  /** Forwards a WebSocket upgrade and then the bytes both ways. */
   upgrade(req: IncomingMessage, socket: Socket, head: Buffer, path: string): void;
   close(): Promise<void>;
 }
 
-/** Headers that describe one connection, not the message: never forwarded either way. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  // Node's server has answered the client's Expect: 100-continue itself; the upstream client may not send it on.
-  'expect',
-]);
 /** Methods whose repetition has no further effect; only these are retried, and only without a body. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** IAP's refusals are a line or a small page; more is not read before answering the client. */
 const REFUSAL_BYTES = 16 * 1024;
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 120_000;
+export const DEFAULT_MAX_CONNECTIONS = 1_000;
 
 export function createForwarder(options: ForwarderOptions): Forwarder {
   const { target } = options;
-  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+  const responseTimeoutMs = options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
   // undici's pool for the upstream: kept-alive connections, and measured 1.6 times the throughput of node:http's
   // client as a proxy on this machine (npm run bench). Through https_proxy, its ProxyAgent tunnels.
   const proxyUrl = getProxyUrl(target);
@@ -87,33 +77,18 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       `The token cannot travel in Proxy-Authorization to ${target.host} through the https_proxy this machine uses: use the authorization header, or exempt the host with no_proxy.`,
     );
   }
-  const timeouts = { headersTimeout: idleTimeoutMs, bodyTimeout: idleTimeoutMs };
+  // No body timeout: an answered exchange may be quiet for as long as its client waits.
+  const timeouts = { headersTimeout: responseTimeoutMs, bodyTimeout: 0 };
+  // As many upstream connections as client connections may have requests in flight: a few slow answers never queue
+  // the others behind them.
+  const connections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const dispatcher: Dispatcher = proxyUrl
-    ? new ProxyAgent({ uri: proxyUrl.toString(), ...timeouts })
-    : new Pool(target.origin, { connections: 256, pipelining: 1, keepAliveTimeout: 60_000, ...timeouts });
+    ? new ProxyAgent({ uri: proxyUrl.toString(), connections, ...timeouts })
+    : new Pool(target.origin, { connections, pipelining: 1, keepAliveTimeout: 60_000, ...timeouts });
   const origin = () => options.origin?.() ?? '';
   // Upgraded connections leave the server's keeping: close() ends them itself.
   const upgraded = new Set<Socket>();
-
-  const upstreamHeaders = (incoming: IncomingHttpHeaders, token: string, upgrade: boolean): OutgoingHttpHeaders => {
-    const headers: OutgoingHttpHeaders = {};
-    // Headers the client names in Connection are for this hop only, like the standard ones (RFC 9110, 7.6.1).
-    const named = String(incoming['connection'] ?? '')
-      .toLowerCase()
-      .split(',')
-      .map((name) => name.trim());
-    for (const [name, value] of Object.entries(incoming)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name)) headers[name] = value;
-    }
-    headers['host'] = target.host;
-    if (options.header === 'authorization') headers['authorization'] = `Bearer ${token}`;
-    else headers['proxy-authorization'] = `Bearer ${token}`;
-    if (upgrade) {
-      headers['connection'] = 'Upgrade';
-      headers['upgrade'] = incoming['upgrade'];
-    }
-    return headers;
-  };
+  const limitS = responseTimeoutMs / 1000;
 
   const forward = async (req: IncomingMessage, res: ServerResponse, path: string, retried: boolean): Promise<void> => {
     let token: string;
@@ -122,35 +97,35 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     } catch (error) {
       return answer(res, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const replayable = IDEMPOTENT.has(req.method ?? '') && !hasBody(req);
-    let refusal: { status: number; headers: IncomingHttpHeaders; body: Collector } | undefined;
-    dispatcher.stream(
+    if (res.destroyed) return;
+    const body = hasBody(req);
+    const exchange = new Exchange(req, res, target, origin(), (outcome) => {
+      if (outcome.kind === 'refused') {
+        refused(req, res, path, retried, IDEMPOTENT.has(req.method ?? '') && !body, token, outcome.status, outcome.headers, outcome.body);
+        return;
+      }
+      if (outcome.kind === 'failed') {
+        options.count?.('upstream-error');
+        const reason = upstreamReason(outcome.error, target, limitS);
+        if (outcome.error.code === 'UND_ERR_HEADERS_TIMEOUT') options.log(`${req.method ?? 'GET'} ${path.split('?')[0] ?? ''}: ${reason}.`);
+        if (!res.headersSent && !res.destroyed) {
+          // A client still uploading is not read further: the connection ends after the answer.
+          if (body && !req.complete) res.shouldKeepAlive = false;
+          answer(res, outcome.error.code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, reason);
+        } else res.destroy();
+      }
+    });
+    dispatcher.dispatch(
       {
         origin: target.origin,
         path,
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers: upstreamHeaders(req.headers, token, false) as Record<string, string | string[]>,
-        body: hasBody(req) ? req : null,
+        headers: upstreamHeaders(req.headers, target, options.header, token, false),
+        // The body through a stream of its own, which undici may destroy when the upstream stops reading: the request
+        // is only unpiped, and its connection stays ours to answer on.
+        body: body ? req.pipe(new PassThrough()) : null,
       },
-      ({ statusCode, headers }) => {
-        const answered = headers as IncomingHttpHeaders;
-        if (isIapRefusal(statusCode, answered)) {
-          refusal = { status: statusCode, headers: answered, body: new Collector(REFUSAL_BYTES) };
-          return refusal.body;
-        }
-        res.writeHead(statusCode, downstreamHeaders(answered, target, origin()));
-        return res;
-      },
-      (error) => {
-        if (error) {
-          const failure = error as NodeJS.ErrnoException;
-          options.count?.('upstream-error');
-          if (!res.headersSent) answer(res, /TIMEOUT/.test(failure.code ?? '') ? 504 : 502, upstreamReason(failure, target, idleTimeoutMs));
-          else res.destroy();
-          return;
-        }
-        if (refusal) refused(req, res, path, retried, replayable, token, refusal);
-      },
+      exchange,
     );
   };
 
@@ -162,84 +137,169 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     retried: boolean,
     replayable: boolean,
     token: string,
-    refusal: { status: number; headers: IncomingHttpHeaders; body: Collector },
+    status: number,
+    headers: IncomingHttpHeaders,
+    raw: Buffer,
   ): void => {
-    const body = refusal.body.text(refusal.headers['content-encoding']);
+    const body = decodedText(raw, headers['content-encoding']);
     const final = retried || !replayable;
     options
-      .onIapRefusal(refusal.status, body, token, final)
+      .onIapRefusal(status, body, token, final)
       .then(async ({ explanation, retry }) => {
         if (retry && !final && !res.destroyed) return forward(req, res, path, true);
-        const headers = downstreamHeaders(refusal.headers, target, origin());
+        const out = downstreamHeaders(headers, target, origin());
         // The body is sent decoded, with the diagnosis under it.
-        delete headers['content-encoding'];
+        delete out['content-encoding'];
         const text = `${body.replace(/\s+$/, '')}\n\niap-token: ${explanation}\n`;
-        headers['x-iap-token-diagnosis'] = explanation.replace(/[^\x20-\x7e]/g, '?');
-        headers['content-length'] = String(Buffer.byteLength(text));
-        res.writeHead(refusal.status, headers);
+        out['x-iap-token-diagnosis'] = explanation.replace(/[^\x20-\x7e]/g, '?');
+        out['content-length'] = String(Buffer.byteLength(text));
+        res.writeHead(status, out);
         res.end(req.method === 'HEAD' ? undefined : text);
         return undefined;
       })
-      .catch((error: unknown) => {
-        options.log(`Proxy error after IAP's refusal: ${error instanceof Error ? error.message : String(error)}`);
-        if (!res.headersSent) answer(res, 502, 'the proxy failed on this request');
-        else res.destroy();
-      });
+      .catch((error: unknown) => failed(res, 'after IAP refused it', error));
+  };
+
+  const failed = (res: ServerResponse, when: string, error: unknown): void => {
+    options.log(`Proxy error ${when}: ${error instanceof Error ? error.message : String(error)}`);
+    if (!res.headersSent && !res.destroyed) answer(res, 502, 'the proxy failed on this request');
+    else res.destroy();
   };
 
   return {
     request: (req, res, path) => {
-      forward(req, res, path, false).catch((error: unknown) => {
-        options.log(`Proxy error: ${error instanceof Error ? error.message : String(error)}`);
-        if (!res.headersSent) answer(res, 502, 'the proxy failed on this request');
-        else res.destroy();
-      });
+      forward(req, res, path, false).catch((error: unknown) => failed(res, 'on a request', error));
     },
     upgrade: (req, socket, head, path) => {
       options.count?.('websocket');
       upgraded.add(socket);
       socket.on('close', () => upgraded.delete(socket));
-      socket.on('error', () => socket.destroy());
-      options
-        .token()
-        .then((token) => {
-          const upstream = send({
-            protocol: target.protocol,
-            hostname: target.hostname,
-            port: target.port,
-            method: req.method,
-            path,
-            headers: upstreamHeaders(req.headers, token, true),
-          });
-          upstream.on('upgrade', (up, upSocket, upHead) => {
-            socket.write(rawHead(101, up.statusMessage ?? 'Switching Protocols', up.rawHeaders));
-            if (upHead.length) socket.write(upHead);
-            if (head.length) upSocket.write(head);
-            upSocket.on('error', () => socket.destroy());
-            socket.on('close', () => upSocket.destroy());
-            upSocket.on('close', () => socket.destroy());
-            upSocket.pipe(socket).pipe(upSocket);
-          });
-          upstream.on('response', (up) => {
-            // No upgrade (IAP refused, or the app): the answer goes back as it is, and the connection ends.
-            socket.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? '', up.rawHeaders));
-            up.pipe(socket);
-          });
-          upstream.on('error', (error: NodeJS.ErrnoException) => {
-            options.count?.('upstream-error');
-            socket.end(rawAnswer(502, upstreamReason(error, target, idleTimeoutMs)));
-          });
-          upstream.end();
-        })
-        .catch((error: unknown) =>
-          socket.end(rawAnswer(503, `no token to send: ${error instanceof Error ? error.message : String(error)}`)),
-        );
+      forwardWebSocket({ ...options, responseTimeoutMs, track: (upstream) => upgraded.add(upstream) }, req, socket, head, path);
     },
     close: async () => {
       for (const socket of upgraded) socket.destroy();
       await dispatcher.destroy();
     },
   };
+}
+
+type Outcome =
+  | { kind: 'done' }
+  | { kind: 'refused'; status: number; headers: IncomingHttpHeaders; body: Buffer }
+  | { kind: 'failed'; error: NodeJS.ErrnoException };
+
+/**
+ * One request's exchange with the upstream, as undici's dispatch handler: the answer streamed to `res` with
+ * back-pressure, or IAP's refusal collected; `settle` is told once how it ended. A client that leaves aborts it.
+ */
+class Exchange implements Dispatcher.DispatchHandlers {
+  #abort: ((reason?: Error) => void) | undefined;
+  #refusal: { status: number; headers: IncomingHttpHeaders; chunks: Buffer[]; size: number } | undefined;
+  #settled = false;
+  private readonly req: IncomingMessage;
+  private readonly res: ServerResponse;
+  private readonly target: URL;
+  private readonly origin: string;
+  private readonly settle: (outcome: Outcome) => void;
+
+  constructor(req: IncomingMessage, res: ServerResponse, target: URL, origin: string, settle: (outcome: Outcome) => void) {
+    this.req = req;
+    this.res = res;
+    this.target = target;
+    this.origin = origin;
+    this.settle = settle;
+    res.once('close', () => {
+      if (!res.writableFinished) this.#abort?.(new Error('the client left'));
+    });
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.#abort = abort;
+    if (this.res.destroyed) abort(new Error('the client left'));
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    const headers = headersFromRaw(rawHeaders);
+    if (status < 200) {
+      if (status === 103) this.#earlyHints(headers['link']);
+      return true;
+    }
+    if (isIapRefusal(status, headers)) {
+      this.#refusal = { status, headers, chunks: [], size: 0 };
+      return true;
+    }
+    this.res.writeHead(status, downstreamHeaders(headers, this.target, this.origin));
+    this.res.on('drain', resume);
+    return true;
+  }
+
+  /** 103 Early Hints go on to an HTTP/1.1 client (a browser preloads what they link); other interim answers stay here. */
+  #earlyHints(link: string | string[] | undefined): void {
+    if (!link || this.res.headersSent || this.req.httpVersion !== '1.1') return;
+    try {
+      this.res.writeEarlyHints({ link });
+    } catch {
+      // A link Node will not write is a hint lost, not an exchange.
+    }
+  }
+
+  onData(chunk: Buffer): boolean {
+    const refusal = this.#refusal;
+    if (!refusal) return this.res.write(chunk);
+    if (refusal.size < REFUSAL_BYTES) refusal.chunks.push(chunk.subarray(0, REFUSAL_BYTES - refusal.size));
+    refusal.size += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    const refusal = this.#refusal;
+    if (refusal) this.#end({ kind: 'refused', status: refusal.status, headers: refusal.headers, body: Buffer.concat(refusal.chunks) });
+    else {
+      this.res.end();
+      this.#end({ kind: 'done' });
+    }
+  }
+
+  onError(error: Error): void {
+    // A client that left needs no answer; anything else is told.
+    if (this.res.destroyed) return this.#end({ kind: 'done' });
+    this.#end({ kind: 'failed', error });
+  }
+
+  #end(outcome: Outcome): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    // The client's unread upload, if the upstream stopped before it: read and dropped, so the answer can be read.
+    if (outcome.kind !== 'done' && !this.req.complete) this.req.resume();
+    this.settle(outcome);
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** IAP's own answers to a token: 401 and 403, or its sign-in redirect. */
+function isIapRefusal(status: number, headers: IncomingHttpHeaders): boolean {
+  return (status === 401 || status === 403 || status === 302) && String(headers['x-goog-iap-generated-response']).toLowerCase() === 'true';
+}
+
+/** A refusal's body as text, decoded when the server compressed it (undecodable or cut short: what could be read). */
+function decodedText(bytes: Buffer, encoding: string | string[] | undefined): string {
+  const decode: Record<string, (input: Buffer) => Buffer> = { gzip: gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
+  const decoder =
+    decode[
+      String(encoding ?? '')
+        .trim()
+        .toLowerCase()
+    ];
+  if (!decoder) return bytes.toString('utf8');
+  try {
+    return decoder(bytes).toString('utf8').slice(0, REFUSAL_BYTES);
+  } catch {
+    return '';
+  }
 }
 
 /** The path and query of a request, also from an absolute-form URL (whose host is ignored: the target is fixed). */
@@ -254,124 +314,4 @@ export function requestPath(url: string): string | undefined {
     }
   }
   return undefined;
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/**
- * The app's headers for the client: hop-by-hop ones dropped; a `Location` on the target rewritten to the proxy, and a
- * cookie's `Domain` naming the target dropped, so that the client stays on the proxy. Nothing else is changed.
- */
-function downstreamHeaders(headers: IncomingHttpHeaders, target: URL, origin: string): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-  const location = headers['location'];
-  if (typeof location === 'string' && origin) {
-    try {
-      const url = new URL(location);
-      if (url.origin === target.origin) out['location'] = `${origin}${url.pathname}${url.search}${url.hash}`;
-    } catch {
-      // A relative Location stays as it is: it is relative to the proxy already.
-    }
-  }
-  // One cookie may come as a string, several as a list (undici passes both).
-  const cookies = headers['set-cookie'] as string | string[] | undefined;
-  if (cookies) out['set-cookie'] = [cookies].flat().map((cookie) => withoutTargetDomain(cookie, target.hostname));
-  return out;
-}
-
-function withoutTargetDomain(cookie: string, hostname: string): string {
-  // The first part is the cookie's own name=value (which may be named "domain"); attributes follow.
-  const [pair = '', ...attributes] = cookie.split(';');
-  return [
-    pair,
-    ...attributes.filter((attribute) => {
-      const [name = '', value = ''] = attribute.split('=', 2);
-      return !(name.trim().toLowerCase() === 'domain' && value.trim().replace(/^\./, '').toLowerCase() === hostname.toLowerCase());
-    }),
-  ].join(';');
-}
-
-/** IAP's own answers to a token: 401 and 403, or its sign-in redirect. */
-function isIapRefusal(status: number, headers: IncomingHttpHeaders): boolean {
-  return (status === 401 || status === 403 || status === 302) && String(headers['x-goog-iap-generated-response']).toLowerCase() === 'true';
-}
-
-/** Keeps up to `limit` bytes of a body and drops the rest: IAP's refusal texts are short. */
-class Collector extends Writable {
-  readonly #chunks: Buffer[] = [];
-  #size = 0;
-  readonly #limit: number;
-
-  constructor(limit: number) {
-    super();
-    this.#limit = limit;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    if (this.#size < this.#limit) this.#chunks.push(chunk.subarray(0, this.#limit - this.#size));
-    this.#size += chunk.length;
-    done();
-  }
-
-  /** The body as text, decoded when the server compressed it (undecodable or cut short: what could be read). */
-  text(encoding: string | string[] | undefined): string {
-    const bytes = Buffer.concat(this.#chunks);
-    const decode: Record<string, (input: Buffer) => Buffer> = { gzip: gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
-    const decoder =
-      decode[
-        String(encoding ?? '')
-          .trim()
-          .toLowerCase()
-      ];
-    if (!decoder) return bytes.toString('utf8');
-    try {
-      return decoder(bytes).toString('utf8').slice(0, this.#limit);
-    } catch {
-      return '';
-    }
-  }
-}
-
-export function answer(res: ServerResponse, status: number, reason: string): void {
-  const text = `iap-token proxy: ${reason}\n`;
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'x-iap-token-diagnosis': reason.replace(/[^\x20-\x7e]/g, '?'),
-  });
-  res.end(text);
-}
-
-export function rawAnswer(status: number, reason: string): string {
-  const text = `iap-token proxy: ${reason}\n`;
-  return `HTTP/1.1 ${status} ${status === 503 ? 'Service Unavailable' : 'Bad Gateway'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
-}
-
-function rawHead(status: number, message: string, rawHeaders: readonly string[]): string {
-  const lines = [`HTTP/1.1 ${status} ${message}`];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i] ?? ''}: ${rawHeaders[i + 1] ?? ''}`);
-  return `${lines.join('\r\n')}\r\n\r\n`;
-}
-
-function upstreamReason(error: NodeJS.ErrnoException, target: URL, idleTimeoutMs: number): string {
-  switch (error.code) {
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'UPSTREAM_TIMEOUT':
-      return `${target.host} sent nothing for ${idleTimeoutMs / 1000} s`;
-    case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
-      return `the connection to ${target.host} was reset`;
-    case 'ECONNREFUSED':
-      return `${target.host} refused the connection`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `the name ${target.hostname} did not resolve`;
-    default:
-      return `could not reach ${target.host} (${error.code ?? error.message})`;
-  }
 }

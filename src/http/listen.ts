@@ -1,12 +1,32 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { ActionError } from '../errors.ts';
+import { rawAnswer } from './replies.ts';
 
 /**
- * The proxies' servers: connections kept alive as long as an upstream's; no limit on a request's whole length (a
- * slow upload of any size streams through), but its headers within a minute.
+ * The proxies' HTTP servers: connections kept alive as long as an upstream's; no limit on a request's whole length (a
+ * slow upload of any size streams through), but its headers within a minute; request heads up to 64 KiB, what Google's
+ * front ends take (Node's own default, 16 KiB, refuses the large cookies and tokens some apps carry).
  */
-export const SERVER_OPTIONS = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 };
+export const MAX_HEADER_BYTES = 64 * 1024;
+export const SERVER_OPTIONS = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, maxHeaderSize: MAX_HEADER_BYTES };
+
+/**
+ * A proxy's HTTP server with those options, whose refusals of a malformed request say why: a head over the limit gets
+ * 431 with the limit named, rather than Node's bare status.
+ */
+export function createProxyServer(handler: (req: IncomingMessage, res: ServerResponse) => void): HttpServer {
+  const server = createServer(SERVER_OPTIONS, handler);
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return void socket.destroy();
+    if (error.code === 'HPE_HEADER_OVERFLOW') {
+      socket.end(rawAnswer(431, `the request's headers are over ${MAX_HEADER_BYTES / 1024} KiB, more than Google's front ends accept`));
+    } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT') {
+      socket.end(rawAnswer(408, `the request's headers did not arrive within ${SERVER_OPTIONS.headersTimeout / 1000} s`));
+    } else socket.end(rawAnswer(400, `the request is not HTTP/1.1 this proxy can read (${error.code ?? 'malformed'})`));
+  });
+  return server;
+}
 
 /** Listens on `host:port` (port 0: any free one) and resolves with the server's origin; a busy port is explained. */
 export function listen(server: Server, where: { readonly host: string; readonly port: number }): Promise<string> {

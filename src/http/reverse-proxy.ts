@@ -1,23 +1,30 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
 import { ActionError } from '../errors.ts';
 import { isLoopback } from '../urls.ts';
-import { answer, createForwarder, requestPath, type ForwarderOptions } from './forwarder.ts';
+import { createForwarder, DEFAULT_MAX_CONNECTIONS, requestPath, type ForwarderOptions } from './forwarder.ts';
+import { gate, peerPolicy, type PeerPolicy } from './gate.ts';
 import { HEALTH_PATH } from './health.ts';
-import { listen, SERVER_OPTIONS } from './listen.ts';
+import { createProxyServer, listen } from './listen.ts';
+import { answer, endWith } from './replies.ts';
+import { isLoopbackOrigin, refuseRequest, type Refusal } from './request-policy.ts';
+import { isWebSocketUpgrade, serveWithoutUpgrade } from './upgrade.ts';
 
 /**
  * An authenticating reverse proxy on loopback: every request goes to one target origin (src/http/forwarder.ts). It
  * is never an open proxy: whatever the request names (an absolute URL, another Host), it goes to the target alone;
- * CONNECT is refused. `GET /.iap-token/healthz` answers readiness without touching the target.
+ * CONNECT is refused. `GET /.iap-token/healthz` answers readiness without touching the target. Only the user that
+ * started it is served where the machine can tell (src/http/gate.ts).
  */
 
 export interface ReverseProxyOptions extends Omit<ForwarderOptions, 'origin' | 'count'> {
   /** `GET /.iap-token/healthz`: readiness, without touching the target. */
   readonly health: () => { ok: boolean; body: Record<string, unknown> };
   readonly listen: { readonly host: string; readonly port: number };
+  /** Who is served; by default the user that started the proxy, where the machine can tell (peerPolicy). */
+  readonly peers?: PeerPolicy;
   /** Counts for the summary. */
   readonly count?: (event: 'request' | 'upstream-error' | 'websocket') => void;
 }
@@ -25,6 +32,8 @@ export interface ReverseProxyOptions extends Omit<ForwarderOptions, 'origin' | '
 export interface RunningProxy {
   readonly url: string;
   readonly port: number;
+  /** Who may use it, in a line for the log. */
+  readonly peers: string;
   close(): Promise<void>;
 }
 
@@ -33,8 +42,9 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   await checkResolves(target);
   let origin = '';
   const forwarder = createForwarder({ ...options, origin: () => origin });
+  const peers = options.peers ?? peerPolicy(options.listen.host);
 
-  const server = createServer(SERVER_OPTIONS, (req, res) => {
+  const server = createProxyServer((req, res) => {
     const path = requestPath(req.url ?? '/');
     if (path === undefined) {
       answer(res, 400, 'a request names a path (or an absolute URL, of which only the path is used)');
@@ -57,20 +67,23 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
 
   // A forward proxy's CONNECT is not ours to serve: this proxy reaches one origin only.
   server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-    socket.end(
-      'HTTP/1.1 405 Method Not Allowed\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\niap-token proxy: CONNECT is refused; this proxy forwards to one origin only.\n',
-    );
+    endWith(socket, 405, 'CONNECT is refused; this proxy forwards to one origin only');
   });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(server, req, socket, head);
     const path = requestPath(req.url ?? '/');
     const refusal = refuse(req, origin, options.listen.host);
-    if (path === undefined || refusal)
-      socket.end(`HTTP/1.1 ${refusal?.status ?? 400} Refused\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    if (path === undefined || refusal) endWith(socket, refusal?.status ?? 400, refusal?.reason ?? 'a request names a path');
     else forwarder.upgrade(req, socket, head, path);
   });
 
+  const door = gate(server, {
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    onlyUid: peers.onlyUid,
+    log: options.log,
+  });
   try {
-    origin = await listen(server, options.listen);
+    origin = await listen(door.listener, options.listen);
   } catch (error) {
     await forwarder.close();
     throw error;
@@ -78,47 +91,31 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
   return {
     url: origin,
     port: Number(new URL(origin).port),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        void forwarder.close();
-      }),
+    peers: peers.says,
+    close: async () => {
+      await Promise.all([door.close(), forwarder.close()]);
+    },
   };
 }
 
 /**
- * Requests this proxy will not serve, though they reached it. A page in a browser on this machine can reach
- * 127.0.0.1 too: by DNS rebinding (its own name, resolving here: the Host is then that name) or by a cross-site form
- * or WebSocket (the Origin is then another site's). Either would be sent on with the token. So on loopback the Host
- * must name the proxy itself, and a request that can change something (not GET, HEAD or OPTIONS) or open a WebSocket
- * may come from no other site. TRACE, which would echo the token back, is refused.
+ * Requests this proxy will not serve, though they reached it: those src/http/request-policy.ts refuses for every
+ * proxy (the trusted origins being this machine's pages), and, on loopback, a Host that does not name the proxy: a
+ * page's own name resolving here (DNS rebinding) would otherwise reach the app with the token.
  */
-function refuse(req: IncomingMessage, origin: string, listenHost: string): { status: number; reason: string } | undefined {
-  if (req.method === 'TRACE') return { status: 405, reason: 'TRACE is refused: it would echo the token back' };
-  if (!isLoopback(listenHost)) return undefined; // Listening elsewhere was asked for, with a warning.
-  const port = new URL(origin).port;
-  const host = String(req.headers.host ?? '').toLowerCase();
-  if (![`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${listenHost}:${port}`].includes(host)) {
-    return {
-      status: 421,
-      reason: `this proxy answers to http://127.0.0.1:${port} (or localhost) only, not to ${host.slice(0, 100) || 'no Host'}`,
-    };
+function refuse(req: IncomingMessage, origin: string, listenHost: string): Refusal | undefined {
+  if (isLoopback(listenHost)) {
+    const port = new URL(origin).port;
+    const host = String(req.headers.host ?? '').toLowerCase();
+    if (![`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${listenHost}:${port}`].includes(host)) {
+      return {
+        status: 421,
+        reason: `this proxy answers to http://127.0.0.1:${port} (or localhost) only, not to ${host.slice(0, 100) || 'no Host'}`,
+      };
+    }
   }
-  const from = req.headers.origin;
-  const safe = req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS';
-  if (from !== undefined && (!safe || req.headers.upgrade) && !isLoopbackOrigin(from)) {
-    return { status: 403, reason: 'a request from another site is not sent on with the token' };
-  }
-  return undefined;
-}
-
-function isLoopbackOrigin(origin: string): boolean {
-  try {
-    return isLoopback(new URL(origin).hostname);
-  } catch {
-    return false;
-  }
+  // Listening elsewhere was asked for (with a warning): there, any origin may be the one the user serves pages from.
+  return refuseRequest(req, (from) => !isLoopback(listenHost) || isLoopbackOrigin(from));
 }
 
 /** A target that does not resolve is an error before anything listens (behind a proxy, the proxy resolves it). */

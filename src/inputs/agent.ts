@@ -1,8 +1,8 @@
-import type { AgentConfig, ProxyConfig } from '../config.ts';
+import type { AgentConfig, ProxyConfig, ProxyLimits } from '../config.ts';
 import { quote } from '../errors.ts';
 import { carriesTokens, displayUrl } from '../urls.ts';
 import type { Context } from './context.ts';
-import { parseUrlInput } from './values.ts';
+import { parseUrlInput, readWholeNumber } from './values.ts';
 
 /** keep_fresh, proxy_to, proxy_header and proxy_listen (the CLI's `proxy --to --header --listen`). */
 
@@ -36,7 +36,8 @@ export function readAgentConfig(ctx: Context, signedJwtAudience: string | undefi
   }
   const { host, port } = readListen(ctx);
   const hosts = proxyHosts(ctx);
-  if (!target && !hosts.length) return keepFresh ? { proxy: undefined, forward: undefined } : undefined;
+  const limits = readLimits(ctx);
+  if (!target && !hosts.length) return keepFresh ? { proxy: undefined, forward: undefined, limits } : undefined;
   if (target && signedJwtAudience !== undefined && signedJwtAudience !== `${target}/*`) {
     fail(
       'audience',
@@ -48,6 +49,16 @@ export function readAgentConfig(ctx: Context, signedJwtAudience: string | undefi
   return {
     proxy: target ? { target, header: tokenHeader, host, port } : undefined,
     forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : undefined,
+    limits,
+  };
+}
+
+/** proxy_max_connections, proxy_response_timeout, proxy_tunnel_idle_timeout (--max-connections, …). */
+function readLimits(ctx: Context): ProxyLimits {
+  return {
+    maxConnections: readWholeNumber(ctx, 'proxy_max_connections', 'connections', 1, 100_000),
+    responseTimeoutMs: readWholeNumber(ctx, 'proxy_response_timeout', 'seconds (0: no limit)', 0, 86_400) * 1000,
+    tunnelIdleTimeoutMs: readWholeNumber(ctx, 'proxy_tunnel_idle_timeout', 'seconds (0: no limit)', 0, 86_400) * 1000,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { CredentialSource, ExternalAccountSource, ImpersonatedSource, RefreshTokenSource, SubjectTokenSource } from '../config.ts';
 import { isEmail } from '../email.ts';
-import { checkEndpointUrl } from '../endpoints.ts';
+import { checkFileUrl } from '../endpoints.ts';
 import { quote, type Complain } from '../errors.ts';
 import { registerSecret } from '../secrets.ts';
 import { parseServiceAccountKey } from './key-file.ts';
@@ -13,11 +13,8 @@ import { parseServiceAccountKey } from './key-file.ts';
 export function parseCredentialsFile(json: Record<string, unknown>, input: string, origin: string, complain: Complain): CredentialSource {
   const type = json['type'] ?? 'service_account';
   switch (type) {
-    case 'service_account': {
-      const key = parseServiceAccountKey(json, input, complain);
-      if (key.tokenUri) checkEndpointUrl(key.tokenUri, `${input} (token_uri)`, complain);
-      return { kind: 'service_account_key', key, origin };
-    }
+    case 'service_account':
+      return { kind: 'service_account_key', key: parseServiceAccountKey(json, input, complain), origin };
     case 'authorized_user':
       return parseAuthorizedUser(json, input, origin, complain);
     case 'external_account':
@@ -63,7 +60,7 @@ const IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAcce
 
 /** The service account of a `…/projects/-/serviceAccounts/EMAIL:generateAccessToken` URL. */
 function impersonatedAccount(url: string, input: string, complain: Complain): string {
-  checkEndpointUrl(url, `${input} (service_account_impersonation_url)`, complain);
+  checkFileUrl(url, input, 'service_account_impersonation_url', complain);
   const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
   if (!email || !isEmail(decodeURIComponent(email))) {
     throw complain(input, 'service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.');
@@ -87,7 +84,7 @@ function parseExternalAccount(json: Record<string, unknown>, input: string, orig
     );
   }
   const tokenUrl = text(json, 'token_url') ?? 'https://sts.googleapis.com/v1/token';
-  checkEndpointUrl(tokenUrl, `${input} (token_url)`, complain);
+  checkFileUrl(tokenUrl, input, 'token_url', complain);
   const impersonationUrl = text(json, 'service_account_impersonation_url');
   return {
     kind: 'external_account',
@@ -125,7 +122,7 @@ function parseCredentialSource(file: Record<string, unknown>, input: string, com
   }
   if (typeof source['file'] === 'string' && source['file']) return { from: 'file', path: source['file'], field };
   if (typeof source['url'] === 'string' && source['url']) {
-    checkEndpointUrl(source['url'], `${input} (credential_source.url)`, complain);
+    checkFileUrl(source['url'], input, 'credential_source.url', complain);
     const headers: Record<string, string> = {};
     for (const [name, header] of Object.entries((source['headers'] ?? {}) as Record<string, unknown>)) {
       if (typeof header !== 'string') throw complain(input, `credential_source.headers.${name} must be a string.`);

@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { ServiceAccountKey } from '../config.ts';
 import { isEmail } from '../email.ts';
+import { checkFileUrl } from '../endpoints.ts';
 import type { Complain } from '../errors.ts';
 import { parseJsonObject } from '../json.ts';
 import { registerSecret } from '../secrets.ts';
@@ -53,6 +54,8 @@ export function parseServiceAccountKey(json: Record<string, unknown>, input: str
     throw complain(input, 'private_key is not an RSA key; Google service-account keys are RSA.');
   }
   const tokenUri = typeof json['token_uri'] === 'string' && json['token_uri'] ? json['token_uri'] : undefined;
+  // The signed assertion is posted there, and the token comes back from there.
+  if (tokenUri) checkFileUrl(tokenUri, input, 'token_uri', complain);
   const privateKeyId = typeof json['private_key_id'] === 'string' && json['private_key_id'] ? json['private_key_id'] : undefined;
   return { clientEmail, privateKey, privateKeyId, tokenUri };
 }
