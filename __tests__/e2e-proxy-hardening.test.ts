@@ -173,6 +173,34 @@ describe('2. another local user is not the job', () => {
     }
   });
 
+  test('a stranger who sends a whole request and hangs up at once gets nothing through; one who holds connections does not fill the proxy', async () => {
+    const proxy = await startProxy(['--to', world.fake.url, '--max-connections', '5', ...idToken()]);
+    const port = Number(new URL(proxy.url).port);
+    // 200 requests that act, each closed the moment it is written (its socket then sits in TIME_WAIT, owned by no one),
+    // then 20 connections held open while the user that started the proxy calls it.
+    const script = `
+      const net = require('node:net');
+      const request = 'POST /app/hello HTTP/1.1\\r\\nhost: 127.0.0.1:${port}\\r\\ncontent-length: 2\\r\\n\\r\\nhi';
+      const once = () => new Promise((resolve) => {
+        const socket = net.connect(${port}, '127.0.0.1', () => socket.end(request, resolve));
+        socket.on('error', resolve);
+      });
+      (async () => {
+        for (let i = 0; i < 200; i++) await once();
+        const held = [];
+        for (let i = 0; i < 20; i++) held.push(net.connect(${port}, '127.0.0.1').on('error', () => undefined));
+        process.stdout.write('holding\\n');
+        setTimeout(() => process.exit(0), 30000);
+      })();`;
+    const stranger = spawn(process.execPath, ['-e', script], { uid: STRANGER, gid: STRANGER, stdio: ['ignore', 'pipe', 'inherit'] });
+    running.push(stranger);
+    await new Promise<void>((resolve) => stranger.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('holding') && resolve()));
+    const answer = await fetch(`${proxy.url}/app/hello`);
+    expect(answer.status).toBe(200);
+    // Only that one request of ours reached the app.
+    expect(world.fake.appRequests.map((r) => r.method)).toEqual(['GET']);
+  });
+
   test('a proxy started by a user of its own serves that user, and not another (no root in the picture)', async () => {
     // The bundle and the key where that user can read them.
     const own = join(dir, 'other-user');

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
@@ -178,9 +179,9 @@ describe('2. who may use the proxies', () => {
     const health = await raw(port, `GET /.iap-token/healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
     expect(health).toMatch(/^HTTP\/1\.1 407/);
     expect(health).not.toContain('"ok"');
-    expect(await raw(port, `GET /.iap-token/healthz HTTP/1.1\r\nhost: x\r\nauthorization: ${basic}\r\nconnection: close\r\n\r\n`)).toMatch(
-      /^HTTP\/1\.1 200/,
-    );
+    expect(
+      await raw(port, `GET /.iap-token/healthz HTTP/1.1\r\nhost: x\r\nproxy-authorization: ${basic}\r\nconnection: close\r\n\r\n`),
+    ).toMatch(/^HTTP\/1\.1 200/);
     // A proxy that can tell nobody apart and has no credential does not start.
     await expect(forward({ peers: { onlyUid: undefined, says: 'cannot check' } })).rejects.toThrow('needs a credential');
   });
@@ -471,5 +472,123 @@ describe('10. headers, hints', () => {
     });
     expect(hints).toEqual(['103 </style.css>; rel=preload; as=style']);
     expect(body).toBe('page');
+  });
+});
+
+/** An upstream on 127.0.0.1 that answers every connection with `answer` (raw bytes), having read the request's head. */
+async function rawUpstream(answer: Buffer | ((socket: Socket) => void)): Promise<{ port: number; close: () => void }> {
+  const server = createTcpServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    if (typeof answer === 'function') return answer(socket);
+    socket.once('data', () => socket.end(answer));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+describe('found by review: answers and set-ups that once broke an exchange, or the proxy', () => {
+  test('header bytes outside ASCII pass unchanged; a header Node cannot write is a 502 that says so, not a crash', async () => {
+    const cafe = Buffer.from('HTTP/1.1 200 OK\r\nx-name: caf\xc3\xa9\r\ncontent-length: 2\r\n\r\nok', 'latin1');
+    const up = await rawUpstream(cafe);
+    try {
+      const { port } = await reverse({ target: new URL(`http://127.0.0.1:${up.port}`) });
+      const answer = await raw(port, `GET / HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nconnection: close\r\n\r\n`);
+      expect(Buffer.from(answer, 'latin1').includes(Buffer.from('x-name: caf\xc3\xa9\r\n', 'latin1'))).toBe(true);
+    } finally {
+      up.close();
+    }
+  });
+
+  test('a plain-http site whose answer Node will not pass on gets a 502; the forward proxy lives on', async () => {
+    const bad = Buffer.from(
+      // A byte that is not UTF-8 in Content-Disposition, which Node's client decodes as UTF-8 and its server refuses.
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Disposition: attachment; filename="caf\xe9.txt"\r\n\r\nok',
+      'latin1',
+    );
+    const up = await rawUpstream(bad);
+    try {
+      const { port } = await forward();
+      const target = `http://127.0.0.1:${up.port}/file`;
+      const answer = await raw(port, `GET ${target} HTTP/1.1\r\nhost: 127.0.0.1:${up.port}\r\nconnection: close\r\n\r\n`);
+      expect(answer).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+      expect(answer).toContain('answered with a header this proxy cannot pass on');
+      expect(await raw(port, `GET /.iap-token/healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 200/);
+    } finally {
+      up.close();
+    }
+  });
+
+  test('an app that answers before reading the whole upload: the client finishes sending and reads the answer', async () => {
+    // The test's upstream reads bodies whole; this one (Node's server) answers at the head, reading nothing.
+    const early = createServer((_req, res) => res.writeHead(413, { 'content-type': 'text/plain' }).end('too large'));
+    await new Promise<void>((resolve) => early.listen(0, '127.0.0.1', resolve));
+    const up = { close: () => (early.closeAllConnections(), early.close()) };
+    try {
+      const { port } = await reverse({ target: new URL(`http://127.0.0.1:${(early.address() as AddressInfo).port}`) });
+      // Python's socket client, as a simple uploader is: it sends all 50 MB, and only then reads the answer.
+      const script = [
+        'import socket, sys',
+        'port, size = int(sys.argv[1]), 50 * 1024 * 1024',
+        's = socket.create_connection(("127.0.0.1", port)); s.settimeout(30)',
+        's.sendall(b"POST /upload HTTP/1.1\\r\\nHost: 127.0.0.1:%d\\r\\nContent-Length: %d\\r\\n\\r\\n" % (port, size))',
+        'chunk = b"x" * 65536',
+        'for _ in range(size // 65536): s.sendall(chunk)',
+        'print(s.recv(100).split(b"\\r\\n")[0].decode())',
+      ].join('\n');
+      const status = await new Promise<string>((resolve) =>
+        execFile('python3', ['-c', script, String(port)], { timeout: 50_000 }, (error, stdout, stderr) =>
+          resolve(error ? `failed: ${stderr || error.message}` : stdout.trim()),
+        ),
+      );
+      expect(status).toBe('HTTP/1.1 413 Payload Too Large');
+    } finally {
+      up.close();
+    }
+  });
+
+  test('an h2c offer pipelined behind a slow request is answered after it, in order', async () => {
+    handler = (req, res) => (req.url === '/slow' ? setTimeout(() => res.end('slow'), 200) : res.end(`got ${req.url ?? ''}`));
+    const { port } = await reverse();
+    const host = `host: 127.0.0.1:${port}\r\n`;
+    const answer = await raw(
+      port,
+      `GET /slow HTTP/1.1\r\n${host}\r\nGET /offer HTTP/1.1\r\n${host}connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\nGET /last HTTP/1.1\r\n${host}connection: close\r\n\r\n`,
+    );
+    const bodies = [...answer.matchAll(/\r\n\r\n(?:[0-9a-f]+\r\n)?(slow|got \/offer|got \/last)/g)].map((m) => m[1]);
+    expect(bodies).toEqual(['slow', 'got /offer', 'got /last']);
+  });
+
+  test('a WebSocket to a target that accepts and never speaks TLS fails within the response timeout', async () => {
+    const silent = await rawUpstream(() => undefined);
+    try {
+      const { port } = await reverse({ target: new URL(`https://127.0.0.1:${silent.port}`), responseTimeoutMs: 300 });
+      const answer = await raw(
+        port,
+        `GET /ws HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: x\r\nsec-websocket-version: 13\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 50[24]/);
+    } finally {
+      silent.close();
+    }
+  });
+
+  test('the forward proxy takes its credential from Proxy-Authorization only (Authorization travels on to sites)', async () => {
+    const credential = 'iap-token:s3cret';
+    const { port } = await forward({ peers: { onlyUid: undefined, says: 'cannot check' }, credential });
+    const basic = `Basic ${Buffer.from(credential).toString('base64')}`;
+    const answer = await raw(
+      port,
+      `CONNECT app.example.com:443 HTTP/1.1\r\nhost: app.example.com:443\r\nauthorization: ${basic}\r\n\r\n`,
+      (text) => text.includes('\r\n\r\n'),
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 407/);
+  });
+
+  test('a closed socket in the table (TIME_WAIT: uid 0, inode 0) is nobody’s, not root’s', () => {
+    const table = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   1: 0100007F:C350 0100007F:1F90 06 00000000:00000000 03:00000EDF 00000000     0        0 0 3 0000000000000000',
+    ].join('\n');
+    expect(findOwner(table, ['0100007F:C350'], ['0100007F:1F90'])).toBeUndefined();
   });
 });

@@ -10714,18 +10714,26 @@ var EgressError = class extends Error {
 function authorityOf(host, port) {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
-function openEgress(host, port, scheme = "https") {
+function openEgress(host, port, options = {}) {
   const authority = authorityOf(host, port);
-  const proxy = getProxyUrl(new URL(`${scheme}://${authority}`));
+  const proxy = getProxyUrl(new URL(`${options.scheme ?? "https"}://${authority}`));
   return new Promise((resolve, reject) => {
     const socket = proxy ? (0, import_node_net.connect)(Number(proxy.port || 80), proxy.hostname) : (0, import_node_net.connect)(port, host);
+    options.started?.(socket);
     const fail = (message, code) => {
       socket.destroy();
       reject(new EgressError(message, code));
     };
-    socket.once("error", (error) => fail(error.message, error.code));
+    const onError = (error) => fail(error.message, error.code);
+    const onClose = () => fail("the connection closed before it was open", "ECONNRESET");
+    socket.once("error", onError);
+    socket.once("close", onClose);
+    if (options.timeoutMs) socket.setTimeout(options.timeoutMs, () => fail("no connection in time", "ETIMEDOUT"));
     const opened = (early) => {
-      socket.removeAllListeners("error");
+      socket.off("error", onError);
+      socket.off("close", onClose);
+      socket.on("error", () => socket.destroy());
+      socket.setTimeout(0);
       resolve({ socket, early, via: proxy ? proxy.host : void 0 });
     };
     if (!proxy) {
@@ -10894,7 +10902,8 @@ function headersFromRaw(raw) {
   const headers = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name2 = String(raw[i]).toLowerCase();
-    const value = String(raw[i + 1]);
+    const field = raw[i + 1];
+    const value = Buffer.isBuffer(field) ? field.toString("latin1") : String(field);
     const seen = headers[name2];
     if (seen === void 0) headers[name2] = name2 === "set-cookie" ? [value] : value;
     else headers[name2] = [seen, value].flat();
@@ -10915,7 +10924,7 @@ var diagnosis = (reason) => reason.replace(/[^\x20-\x7e]/g, "?");
 function answer(res, status2, reason, headers = {}) {
   const text2 = `iap-token proxy: ${reason}
 `;
-  res.writeHead(status2, {
+  res.writeHead(status2, import_node_http.STATUS_CODES[status2] ?? "Error", {
     ...headers,
     "content-type": "text/plain; charset=utf-8",
     "content-length": Buffer.byteLength(text2),
@@ -10955,6 +10964,10 @@ function upstreamReason(error, target, limitS) {
       return `the name ${target.hostname} did not resolve`;
     case "EGRESS_PROXY":
       return error.message;
+    case "BAD_HEADER":
+      return `${target.host} answered with a header this proxy cannot pass on`;
+    case "ETIMEDOUT":
+      return `the connection to ${target.host} was not made within ${limitS} s`;
     default:
       return `could not reach ${target.host} (${error.code ?? error.message})`;
   }
@@ -10984,9 +10997,18 @@ function forwardWebSocket(options, req, client, head, path) {
     }
     const secure = target.protocol === "https:";
     const port = Number(target.port || (secure ? 443 : 80));
+    const ends = (socket2) => {
+      options.track(socket2);
+      client.once("close", () => socket2.destroy());
+    };
+    const limit = options.responseTimeoutMs;
     let socket;
     try {
-      const egress = await openEgress(target.hostname.replace(/^\[|\]$/g, ""), port, secure ? "https" : "http");
+      const egress = await openEgress(target.hostname.replace(/^\[|\]$/g, ""), port, {
+        scheme: secure ? "https" : "http",
+        ...limit > 0 ? { timeoutMs: limit } : {},
+        started: ends
+      });
       if (egress.early.length && secure) {
         egress.socket.destroy();
         throw Object.assign(new Error(`the egress proxy ${egress.via ?? ""} sent bytes before the TLS handshake`), {
@@ -10994,13 +11016,12 @@ function forwardWebSocket(options, req, client, head, path) {
         });
       }
       if (egress.early.length) egress.socket.unshift(egress.early);
-      socket = secure ? await secureOver(egress.socket, target.hostname) : egress.socket;
+      socket = secure ? await secureOver(egress.socket, target.hostname, limit) : egress.socket;
+      if (secure) ends(socket);
     } catch (error) {
       return fail(error);
     }
     if (client.destroyed) return void socket.destroy();
-    options.track(socket);
-    client.on("close", () => socket.destroy());
     const upstream = (0, import_node_http2.request)({
       method: req.method,
       path,
@@ -11038,14 +11059,21 @@ function forwardWebSocket(options, req, client, head, path) {
     upstream.end();
   })();
 }
-function secureOver(socket, hostname) {
+function secureOver(socket, hostname, timeoutMs) {
   return new Promise((resolve, reject) => {
     const name2 = hostname.replace(/^\[|\]$/g, "");
     const tls = (0, import_node_tls.connect)({ socket, ...(0, import_node_net2.isIP)(name2) ? {} : { servername: name2 }, host: name2, ALPNProtocols: ["http/1.1"] }, () => {
       tls.removeListener("error", reject);
+      tls.setTimeout(0);
       resolve(tls);
     });
     tls.once("error", reject);
+    if (timeoutMs > 0) {
+      tls.setTimeout(timeoutMs, () => {
+        tls.destroy();
+        reject(Object.assign(new Error("no TLS handshake in time"), { code: "ETIMEDOUT" }));
+      });
+    }
   });
 }
 
@@ -11137,7 +11165,11 @@ iap-token: ${explanation}
       options.count?.("websocket");
       upgraded.add(socket);
       socket.on("close", () => upgraded.delete(socket));
-      forwardWebSocket({ ...options, responseTimeoutMs, track: (upstream) => upgraded.add(upstream) }, req, socket, head, path);
+      const track = (upstream) => {
+        upgraded.add(upstream);
+        upstream.once("close", () => upgraded.delete(upstream));
+      };
+      forwardWebSocket({ ...options, responseTimeoutMs, track }, req, socket, head, path);
     },
     close: async () => {
       for (const socket of upgraded) socket.destroy();
@@ -11178,7 +11210,13 @@ var Exchange = class {
       this.#refusal = { status: status2, headers, chunks: [], size: 0 };
       return true;
     }
-    this.res.writeHead(status2, downstreamHeaders(headers, this.target, this.origin));
+    try {
+      this.res.writeHead(status2, downstreamHeaders(headers, this.target, this.origin));
+    } catch {
+      this.#end({ kind: "failed", error: Object.assign(new Error("bad header"), { code: "BAD_HEADER" }) });
+      this.#abort?.(new Error("the answer had a header that cannot be passed on"));
+      return false;
+    }
     this.res.on("drain", resume);
     return true;
   }
@@ -11212,7 +11250,10 @@ var Exchange = class {
   #end(outcome) {
     if (this.#settled) return;
     this.#settled = true;
-    if (outcome.kind !== "done" && !this.req.complete) this.req.resume();
+    if (!this.req.complete) {
+      this.req.unpipe();
+      this.req.resume();
+    }
     this.settle(outcome);
   }
 };
@@ -11270,21 +11311,34 @@ async function peerUid(socket) {
   const peer = forms(remoteAddress).map((address) => `${address}:${hexPort(remotePort)}`);
   const ours = forms(localAddress).map((address) => `${address}:${hexPort(localPort)}`);
   for (const table of TABLES) {
-    let text2;
-    try {
-      text2 = await (0, import_promises.readFile)(table, "latin1");
-    } catch {
-      continue;
-    }
-    const uid = findOwner(text2, peer, ours);
+    const text2 = await snapshot(table);
+    const uid = text2 === void 0 ? void 0 : findOwner(text2, peer, ours);
     if (uid !== void 0) return uid;
   }
   return void 0;
 }
+var reads = /* @__PURE__ */ new Map();
+function snapshot(table) {
+  let state = reads.get(table);
+  if (!state) reads.set(table, state = { inFlight: void 0, queued: void 0 });
+  const queue = state;
+  const start = () => {
+    queue.queued = void 0;
+    const read = (0, import_promises.readFile)(table, "latin1").catch(() => void 0).finally(() => {
+      if (queue.inFlight === read) queue.inFlight = void 0;
+    });
+    queue.inFlight = read;
+    return read;
+  };
+  if (queue.queued) return queue.queued;
+  if (queue.inFlight) return queue.queued = queue.inFlight.then(start, start);
+  return start();
+}
 function findOwner(table, peer, ours) {
   for (const line of table.split("\n")) {
     const fields = line.trim().split(/\s+/);
-    if (fields.length < 8 || !peer.includes(fields[1] ?? "") || !ours.includes(fields[2] ?? "")) continue;
+    if (fields.length < 10 || !peer.includes(fields[1] ?? "") || !ours.includes(fields[2] ?? "")) continue;
+    if (fields[9] === "0") return void 0;
     const uid = Number(fields[7]);
     if (Number.isInteger(uid)) return uid;
   }
@@ -11347,43 +11401,45 @@ function peerPolicy(host) {
   const why = isLoopback(host) ? `this machine (${process.platform}) cannot tell which user a loopback connection is from` : `it listens on ${host}`;
   return { onlyUid: void 0, says: `cannot check who connects (${why})` };
 }
+var REFUSAL_GRACE_MS = 1e3;
 function gate(server, options) {
   server.emit("listening");
-  const admittedSockets = /* @__PURE__ */ new Set();
+  const accepted = /* @__PURE__ */ new Set();
   let open = 0;
   let full = false;
   const refusedUids = /* @__PURE__ */ new Set();
-  const front = (0, import_node_net4.createServer)({ pauseOnConnect: true }, (socket) => {
-    open++;
-    socket.once("close", () => {
-      open--;
-      if (open < options.maxConnections) full = false;
-    });
-    socket.on("error", () => socket.destroy());
-    if (open > options.maxConnections) {
-      if (!full) options.log(`The proxy holds ${options.maxConnections} connections, its limit; new ones get 503 until some close.`);
-      full = true;
-      socket.resume();
-      socket.end(rawAnswer(503, `the proxy already holds ${options.maxConnections} connections (its limit)`));
-      return;
+  const refuse2 = (socket, uid) => {
+    if (!refusedUids.has(uid)) {
+      refusedUids.add(uid);
+      options.log(
+        `Refused a connection from ${uid === void 0 ? "a user this machine did not name" : `uid ${uid}`}: the proxy serves only uid ${options.onlyUid ?? ""} (the user that started it) and root.`
+      );
     }
+    socket.destroy();
+  };
+  const overLimit = (socket) => {
+    if (!full) options.log(`The proxy holds ${options.maxConnections} connections, its limit; new ones get 503 until some close.`);
+    full = true;
+    socket.resume();
+    socket.end(rawAnswer(503, `the proxy already holds ${options.maxConnections} connections (its limit)`));
+    setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+  };
+  const front = (0, import_node_net4.createServer)({ pauseOnConnect: true }, (socket) => {
+    accepted.add(socket);
+    socket.once("close", () => accepted.delete(socket));
+    socket.on("error", () => socket.destroy());
     void admitted(socket, options.onlyUid).then(
       (uid) => {
         if (socket.destroyed) return;
-        if (uid === "admitted") {
-          admittedSockets.add(socket);
-          socket.once("close", () => admittedSockets.delete(socket));
-          server.emit("connection", socket);
-          socket.resume();
-          return;
-        }
-        if (!refusedUids.has(uid)) {
-          refusedUids.add(uid);
-          options.log(
-            `Refused a connection from ${uid === void 0 ? "a user this machine did not name" : `uid ${uid}`}: the proxy serves only uid ${options.onlyUid ?? ""} (the user that started it) and root.`
-          );
-        }
-        socket.destroy();
+        if (uid !== "admitted") return refuse2(socket, uid);
+        if (open >= options.maxConnections) return overLimit(socket);
+        open++;
+        socket.once("close", () => {
+          open--;
+          if (open < options.maxConnections) full = false;
+        });
+        server.emit("connection", socket);
+        socket.resume();
       },
       () => socket.destroy()
     );
@@ -11394,7 +11450,7 @@ function gate(server, options) {
       front.close(() => resolve());
       server.close();
       server.closeAllConnections();
-      for (const socket of admittedSockets) socket.destroy();
+      for (const socket of accepted) socket.destroy();
     })
   };
 }
@@ -11409,10 +11465,57 @@ var HEALTH_PATH = "/.iap-token/healthz";
 
 // src/http/listen.ts
 var import_node_http3 = require("node:http");
+
+// src/http/upgrade.ts
+function isWebSocketUpgrade(req) {
+  return String(req.headers.upgrade ?? "").split(",").some((protocol) => protocol.trim().toLowerCase() === "websocket");
+}
+var OFFER = /* @__PURE__ */ new Set(["upgrade", "http2-settings"]);
+var latest = /* @__PURE__ */ new WeakMap();
+function noteResponse(req, res) {
+  latest.set(req.socket, res);
+}
+function serveWithoutUpgrade(server, req, socket, head) {
+  const pending = latest.get(socket);
+  if (pending && !pending.writableFinished && !pending.destroyed) {
+    let done = false;
+    const go = () => {
+      if (done) return;
+      done = true;
+      serveWithoutUpgrade(server, req, socket, head);
+    };
+    pending.once("finish", go);
+    pending.once("close", go);
+    return;
+  }
+  const lines = [`${req.method ?? "GET"} ${req.url ?? "/"} HTTP/${req.httpVersion}`];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name2 = raw[i] ?? "";
+    const value = raw[i + 1] ?? "";
+    const lower = name2.toLowerCase();
+    if (OFFER.has(lower)) continue;
+    if (lower === "connection") {
+      const rest = value.split(",").map((token) => token.trim()).filter((token) => token && !OFFER.has(token.toLowerCase()));
+      if (rest.length) lines.push(`${name2}: ${rest.join(", ")}`);
+      continue;
+    }
+    lines.push(`${name2}: ${value}`);
+  }
+  socket.unshift(Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r
+\r
+`, "latin1"), head]));
+  server.emit("connection", socket);
+}
+
+// src/http/listen.ts
 var MAX_HEADER_BYTES = 64 * 1024;
 var SERVER_OPTIONS = { keepAliveTimeout: 65e3, requestTimeout: 0, headersTimeout: 6e4, maxHeaderSize: MAX_HEADER_BYTES };
 function createProxyServer(handler) {
-  const server = (0, import_node_http3.createServer)(SERVER_OPTIONS, handler);
+  const server = (0, import_node_http3.createServer)(SERVER_OPTIONS, (req, res) => {
+    noteResponse(req, res);
+    handler(req, res);
+  });
   server.on("clientError", (error, socket) => {
     if (!socket.writable) return void socket.destroy();
     if (error.code === "HPE_HEADER_OVERFLOW") {
@@ -11457,32 +11560,6 @@ function isTrusted(origin, trusted) {
   } catch {
     return false;
   }
-}
-
-// src/http/upgrade.ts
-function isWebSocketUpgrade(req) {
-  return String(req.headers.upgrade ?? "").split(",").some((protocol) => protocol.trim().toLowerCase() === "websocket");
-}
-var OFFER = /* @__PURE__ */ new Set(["upgrade", "http2-settings"]);
-function serveWithoutUpgrade(server, req, socket, head) {
-  const lines = [`${req.method ?? "GET"} ${req.url ?? "/"} HTTP/${req.httpVersion}`];
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name2 = raw[i] ?? "";
-    const value = raw[i + 1] ?? "";
-    const lower = name2.toLowerCase();
-    if (OFFER.has(lower)) continue;
-    if (lower === "connection") {
-      const rest = value.split(",").map((token) => token.trim()).filter((token) => token && !OFFER.has(token.toLowerCase()));
-      if (rest.length) lines.push(`${name2}: ${rest.join(", ")}`);
-      continue;
-    }
-    lines.push(`${name2}: ${value}`);
-  }
-  socket.unshift(Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r
-\r
-`, "latin1"), head]));
-  server.emit("connection", socket);
 }
 
 // src/http/forward-proxy.ts
@@ -11607,7 +11684,7 @@ function credentialCheck(credential) {
   if (credential === void 0) return () => true;
   const expected = Buffer.from(`Basic ${Buffer.from(credential).toString("base64")}`);
   return (req) => {
-    const given = Buffer.from(String(req.headers["proxy-authorization"] ?? req.headers["authorization"] ?? "").trim());
+    const given = Buffer.from(String(req.headers["proxy-authorization"] ?? "").trim());
     return given.length === expected.length && (0, import_node_crypto.timingSafeEqual)(given, expected);
   };
 }
@@ -11619,7 +11696,10 @@ function parseAuthority(authority) {
 }
 function tunnel(client, { host, port }, head, idleMs, log2) {
   const authority = authorityOf(host, port);
-  openEgress(host, port).then(
+  openEgress(host, port, {
+    ...idleMs > 0 ? { timeoutMs: idleMs } : {},
+    started: (socket) => client.once("close", () => socket.destroy())
+  }).then(
     ({ socket: upstream, early }) => {
       if (client.destroyed) return void upstream.destroy();
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
@@ -11660,7 +11740,12 @@ function plainHttp(req, res, options) {
   upstream.on("response", (up) => {
     const out = { ...up.headers };
     for (const name2 of HOP_BY_HOP2) delete out[name2];
-    res.writeHead(up.statusCode ?? 502, out);
+    try {
+      res.writeHead(up.statusCode ?? 502, out);
+    } catch {
+      up.destroy();
+      return answer(res, 502, `${url.host} answered with a header this proxy cannot pass on`);
+    }
     up.pipe(res);
   });
   upstream.on("error", (error) => {

@@ -4439,8 +4439,11 @@ function readiness(child, logFile) {
       clearTimeout(timer);
       try {
         const answer = JSON.parse(text2.slice(0, text2.indexOf("\n")));
-        if (answer.ready) resolve({ proxyUrl: answer.proxyUrl, forwardProxyUrl: answer.forwardProxyUrl, spki: answer.spki });
-        else reject(new ActionError(`The token agent could not start: ${redact(answer.error ?? "no reason given")}`));
+        if (answer.ready) {
+          const password = answer.forwardProxyUrl ? new URL(answer.forwardProxyUrl).password : "";
+          if (password) registerSecret(decodeURIComponent(password));
+          resolve({ proxyUrl: answer.proxyUrl, forwardProxyUrl: answer.forwardProxyUrl, spki: answer.spki });
+        } else reject(new ActionError(`The token agent could not start: ${redact(answer.error ?? "no reason given")}`));
       } catch {
         reject(new ActionError(`The token agent answered something unexpected.${logTail(logFile)}`));
       }
@@ -4459,7 +4462,7 @@ async function healthy(proxyUrl, log2) {
     what: "Token agent health check",
     method: "GET",
     url: `${url.origin}${HEALTH_PATH}`,
-    ...credential ? { headers: { authorization: `Basic ${Buffer.from(credential).toString("base64")}` } } : {},
+    ...credential ? { headers: { "proxy-authorization": `Basic ${Buffer.from(credential).toString("base64")}` } } : {},
     direct: true,
     retry: { attempts: 10, timeoutMs: 2e3, budgetMs: 1e4, retryable: (answer) => answer.status !== 200 }
   });

@@ -8,7 +8,7 @@ import { ActionError } from '../errors.ts';
 import { Http } from '../http/client.ts';
 import { HEALTH_PATH } from '../http/health.ts';
 import { INPUT_DEFAULTS, type InputName, type InputReader } from '../inputs/index.ts';
-import { redact } from '../secrets.ts';
+import { redact, registerSecret } from '../secrets.ts';
 import type { MintedToken } from '../tokens/check.ts';
 import { removeTokenFile, tokenFilePath } from './token-file.ts';
 
@@ -209,8 +209,12 @@ function readiness(
           spki?: string;
           error?: string;
         };
-        if (answer.ready) resolve({ proxyUrl: answer.proxyUrl, forwardProxyUrl: answer.forwardProxyUrl, spki: answer.spki });
-        else reject(new ActionError(`The token agent could not start: ${redact(answer.error ?? 'no reason given')}`));
+        if (answer.ready) {
+          // A forward proxy that cannot tell users apart carries the run's credential in its URL: a secret here too.
+          const password = answer.forwardProxyUrl ? new URL(answer.forwardProxyUrl).password : '';
+          if (password) registerSecret(decodeURIComponent(password));
+          resolve({ proxyUrl: answer.proxyUrl, forwardProxyUrl: answer.forwardProxyUrl, spki: answer.spki });
+        } else reject(new ActionError(`The token agent could not start: ${redact(answer.error ?? 'no reason given')}`));
       } catch {
         reject(new ActionError(`The token agent answered something unexpected.${logTail(logFile)}`));
       }
@@ -232,7 +236,7 @@ async function healthy(proxyUrl: string, log: (line: string) => void): Promise<v
     what: 'Token agent health check',
     method: 'GET',
     url: `${url.origin}${HEALTH_PATH}`,
-    ...(credential ? { headers: { authorization: `Basic ${Buffer.from(credential).toString('base64')}` } } : {}),
+    ...(credential ? { headers: { 'proxy-authorization': `Basic ${Buffer.from(credential).toString('base64')}` } } : {}),
     direct: true,
     retry: { attempts: 10, timeoutMs: 2_000, budgetMs: 10_000, retryable: (answer) => answer.status !== 200 },
   });

@@ -29,15 +29,20 @@ export async function proxyCommand(argv: readonly string[], env: Env, log: (line
   // The CA certificate a browser is told to trust: in a folder of this user's, removed when the proxy stops.
   const dir = forward ? mkdtempSync(join(tmpdir(), 'iap-token-proxy-')) : undefined;
   const caFile = dir ? join(dir, 'ca.pem') : undefined;
-  const agent = await startAgent({ config, env, report: cliReport(log), caFile });
+  // Ctrl-C, a service manager's stop, or the terminal closing: each stops the proxy the same way, summary and all.
+  // Listened for before anything starts, so that a signal as soon as the proxy says where it listens is not missed.
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    for (const name of STOP_SIGNALS) process.once(name, resolve);
+  });
+  const agent = await startAgent({ config, env, report: cliReport(log), caFile }).catch((error: unknown) => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
   if (agent.forwardProxyUrl) {
     log(`Forward proxy ${agent.forwardProxyUrl} (CA: ${caFile ?? ''})`);
     log(`Chromium: --proxy-server=${agent.forwardProxyUrl} --ignore-certificate-errors-spki-list=${agent.spki ?? ''}`);
   } else log(`Proxying ${agent.proxyUrl ?? ''} → ${config.agent?.proxy?.target ?? ''}`);
-  // Ctrl-C, a service manager's stop, or the terminal closing: each stops the proxy the same way, summary and all.
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    for (const name of STOP_SIGNALS) process.once(name, resolve);
-  });
+  const signal = await stopped;
   for (const name of STOP_SIGNALS) process.removeAllListeners(name);
   await agent.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -49,7 +49,9 @@ function runWithToken([file = '', ...args]: readonly string[], token: string, en
     // A listener also stops Node's default, which would end the CLI at once. Installed before the spawn, so that no
     // signal falls between the command starting and the CLI listening: listeners run from the event loop, by when
     // `child` is set.
-    const forward = (signal: NodeJS.Signals) => void child.kill(signal);
+    const forward = (signal: NodeJS.Signals) => {
+      if (!sentToGroup(signal)) child.kill(signal);
+    };
     const stopForwarding = () => FORWARDED.forEach((signal) => process.off(signal, forward));
     FORWARDED.forEach((signal) => process.on(signal, forward));
     let child: ChildProcess;
@@ -74,6 +76,16 @@ function runWithToken([file = '', ...args]: readonly string[], token: string, en
 function withoutSecrets(env: Env): Env {
   const secrets = new Set<string>(Object.values(FROM_ENV));
   return Object.fromEntries(Object.entries(env).filter(([name]) => !secrets.has(name)));
+}
+
+/**
+ * A terminal sends Ctrl-C (SIGINT) and its hang-up (SIGHUP) to its whole foreground process group, the command
+ * included: passed on again, the command would get each twice (and some, such as Terraform, take a second interrupt
+ * as "stop at once"). Where the CLI has a terminal those two are only waited out; SIGTERM, sent to one process, and
+ * every signal where there is no terminal (a supervisor, CI), are passed on.
+ */
+function sentToGroup(signal: NodeJS.Signals): boolean {
+  return signal !== 'SIGTERM' && Boolean(process.stdin.isTTY || process.stdout.isTTY || process.stderr.isTTY);
 }
 
 function signalNumber(signal: NodeJS.Signals): number | undefined {

@@ -33,19 +33,37 @@ export function authorityOf(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/** Opens the connection; rejects with an EgressError (its `code` Node's, or the egress proxy's refusal). */
-export function openEgress(host: string, port: number, scheme: 'https' | 'http' = 'https'): Promise<EgressConnection> {
+/**
+ * Opens the connection; rejects with an EgressError (its `code` Node's, ETIMEDOUT when it is not open within
+ * `timeoutMs`, or EGRESS_PROXY for the egress proxy's refusal). `started` is told of the socket at once, so that a
+ * caller can end it while it is still being opened.
+ */
+export function openEgress(
+  host: string,
+  port: number,
+  options: { scheme?: 'https' | 'http'; timeoutMs?: number; started?: (socket: Socket) => void } = {},
+): Promise<EgressConnection> {
   const authority = authorityOf(host, port);
-  const proxy = getProxyUrl(new URL(`${scheme}://${authority}`));
+  const proxy = getProxyUrl(new URL(`${options.scheme ?? 'https'}://${authority}`));
   return new Promise((resolve, reject) => {
     const socket = proxy ? connect(Number(proxy.port || 80), proxy.hostname) : connect(port, host);
+    options.started?.(socket);
     const fail = (message: string, code?: string): void => {
       socket.destroy();
       reject(new EgressError(message, code));
     };
-    socket.once('error', (error: NodeJS.ErrnoException) => fail(error.message, error.code));
+    const onError = (error: NodeJS.ErrnoException): void => fail(error.message, error.code);
+    const onClose = (): void => fail('the connection closed before it was open', 'ECONNRESET');
+    socket.once('error', onError);
+    socket.once('close', onClose);
+    // A peer (or egress proxy) that accepts and then says nothing would hold the caller forever.
+    if (options.timeoutMs) socket.setTimeout(options.timeoutMs, () => fail('no connection in time', 'ETIMEDOUT'));
     const opened = (early: Buffer): void => {
-      socket.removeAllListeners('error');
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      // Whoever uses it adds its own; a late error with none would otherwise end the process.
+      socket.on('error', () => socket.destroy());
+      socket.setTimeout(0);
       resolve({ socket, early, via: proxy ? proxy.host : undefined });
     };
     if (!proxy) {

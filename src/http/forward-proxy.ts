@@ -188,7 +188,8 @@ function credentialCheck(credential: string | undefined): (req: IncomingMessage)
   if (credential === undefined) return () => true;
   const expected = Buffer.from(`Basic ${Buffer.from(credential).toString('base64')}`);
   return (req) => {
-    const given = Buffer.from(String(req.headers['proxy-authorization'] ?? req.headers['authorization'] ?? '').trim());
+    // Proxy-Authorization only: it never goes further than this proxy (Authorization would travel on to the site).
+    const given = Buffer.from(String(req.headers['proxy-authorization'] ?? '').trim());
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
 }
@@ -214,7 +215,10 @@ function tunnel(
   log: (line: string) => void,
 ): void {
   const authority = authorityOf(host, port);
-  openEgress(host, port).then(
+  openEgress(host, port, {
+    ...(idleMs > 0 ? { timeoutMs: idleMs } : {}),
+    started: (socket) => client.once('close', () => socket.destroy()),
+  }).then(
     ({ socket: upstream, early }) => {
       if (client.destroyed) return void upstream.destroy();
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -260,7 +264,13 @@ function plainHttp(req: IncomingMessage, res: ServerResponse, options: ForwardPr
   upstream.on('response', (up) => {
     const out = { ...up.headers };
     for (const name of HOP_BY_HOP) delete out[name];
-    res.writeHead(up.statusCode ?? 502, out);
+    try {
+      res.writeHead(up.statusCode ?? 502, out);
+    } catch {
+      // A header Node will not write (a byte it refuses): that answer fails, not the proxy.
+      up.destroy();
+      return answer(res, 502, `${url.host} answered with a header this proxy cannot pass on`);
+    }
     up.pipe(res);
   });
   upstream.on('error', (error: NodeJS.ErrnoException) => {

@@ -174,7 +174,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       options.count?.('websocket');
       upgraded.add(socket);
       socket.on('close', () => upgraded.delete(socket));
-      forwardWebSocket({ ...options, responseTimeoutMs, track: (upstream) => upgraded.add(upstream) }, req, socket, head, path);
+      const track = (upstream: Socket): void => {
+        upgraded.add(upstream);
+        upstream.once('close', () => upgraded.delete(upstream));
+      };
+      forwardWebSocket({ ...options, responseTimeoutMs, track }, req, socket, head, path);
     },
     close: async () => {
       for (const socket of upgraded) socket.destroy();
@@ -228,7 +232,14 @@ class Exchange implements Dispatcher.DispatchHandlers {
       this.#refusal = { status, headers, chunks: [], size: 0 };
       return true;
     }
-    this.res.writeHead(status, downstreamHeaders(headers, this.target, this.origin));
+    try {
+      this.res.writeHead(status, downstreamHeaders(headers, this.target, this.origin));
+    } catch {
+      // A header Node will not write: this answer fails, told as such.
+      this.#end({ kind: 'failed', error: Object.assign(new Error('bad header'), { code: 'BAD_HEADER' }) });
+      this.#abort?.(new Error('the answer had a header that cannot be passed on'));
+      return false;
+    }
     this.res.on('drain', resume);
     return true;
   }
@@ -269,8 +280,12 @@ class Exchange implements Dispatcher.DispatchHandlers {
   #end(outcome: Outcome): void {
     if (this.#settled) return;
     this.#settled = true;
-    // The client's unread upload, if the upstream stopped before it: read and dropped, so the answer can be read.
-    if (outcome.kind !== 'done' && !this.req.complete) this.req.resume();
+    // The client's unread upload, when the upstream answered or failed before reading it all: read and dropped, so
+    // that the client can finish sending and read the answer (as Node's server does for a handler that reads no body).
+    if (!this.req.complete) {
+      this.req.unpipe();
+      this.req.resume();
+    }
     this.settle(outcome);
   }
 }

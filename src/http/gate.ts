@@ -44,47 +44,54 @@ export interface Door {
   close(): Promise<void>;
 }
 
+/** After a 503, how long a client has to read it before its connection is cut. */
+const REFUSAL_GRACE_MS = 1_000;
+
 /** A listener that admits connections into `server`; listen on it instead of on the server. */
 export function gate(server: HttpServer, options: GateOptions): Door {
   // Node's HTTP server starts keeping its connections (their headersTimeout, closeAllConnections) when it starts
   // listening. It listens through this door instead, so it is told that it listens.
   server.emit('listening');
-  const admittedSockets = new Set<Socket>();
+  // Every socket accepted, whatever became of it: close() ends them all.
+  const accepted = new Set<Socket>();
   let open = 0;
   let full = false;
   const refusedUids = new Set<number | undefined>();
-  const front = createServer({ pauseOnConnect: true }, (socket: Socket) => {
-    open++;
-    socket.once('close', () => {
-      open--;
-      if (open < options.maxConnections) full = false;
-    });
-    socket.on('error', () => socket.destroy());
-    if (open > options.maxConnections) {
-      if (!full) options.log(`The proxy holds ${options.maxConnections} connections, its limit; new ones get 503 until some close.`);
-      full = true;
-      // What the client sent is read and dropped, so that it can read the answer before the connection closes.
-      socket.resume();
-      socket.end(rawAnswer(503, `the proxy already holds ${options.maxConnections} connections (its limit)`));
-      return;
+  const refuse = (socket: Socket, uid: number | undefined): void => {
+    if (!refusedUids.has(uid)) {
+      refusedUids.add(uid);
+      options.log(
+        `Refused a connection from ${uid === undefined ? 'a user this machine did not name' : `uid ${uid}`}: the proxy serves only uid ${options.onlyUid ?? ''} (the user that started it) and root.`,
+      );
     }
+    socket.destroy();
+  };
+  /** Past the limit: 503, and the connection cut soon after, whether or not the client closes it. */
+  const overLimit = (socket: Socket): void => {
+    if (!full) options.log(`The proxy holds ${options.maxConnections} connections, its limit; new ones get 503 until some close.`);
+    full = true;
+    // What the client sent is read and dropped, so that it can read the answer before the connection closes.
+    socket.resume();
+    socket.end(rawAnswer(503, `the proxy already holds ${options.maxConnections} connections (its limit)`));
+    setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+  };
+  const front = createServer({ pauseOnConnect: true }, (socket: Socket) => {
+    accepted.add(socket);
+    socket.once('close', () => accepted.delete(socket));
+    socket.on('error', () => socket.destroy());
+    // Whose it is comes first: another user's connection is neither counted nor answered, even when the proxy is full.
     void admitted(socket, options.onlyUid).then(
       (uid) => {
         if (socket.destroyed) return;
-        if (uid === 'admitted') {
-          admittedSockets.add(socket);
-          socket.once('close', () => admittedSockets.delete(socket));
-          server.emit('connection', socket);
-          socket.resume();
-          return;
-        }
-        if (!refusedUids.has(uid)) {
-          refusedUids.add(uid);
-          options.log(
-            `Refused a connection from ${uid === undefined ? 'a user this machine did not name' : `uid ${uid}`}: the proxy serves only uid ${options.onlyUid ?? ''} (the user that started it) and root.`,
-          );
-        }
-        socket.destroy();
+        if (uid !== 'admitted') return refuse(socket, uid);
+        if (open >= options.maxConnections) return overLimit(socket);
+        open++;
+        socket.once('close', () => {
+          open--;
+          if (open < options.maxConnections) full = false;
+        });
+        server.emit('connection', socket);
+        socket.resume();
       },
       () => socket.destroy(),
     );
@@ -96,7 +103,7 @@ export function gate(server: HttpServer, options: GateOptions): Door {
         front.close(() => resolve());
         server.close();
         server.closeAllConnections();
-        for (const socket of admittedSockets) socket.destroy();
+        for (const socket of accepted) socket.destroy();
       }),
   };
 }

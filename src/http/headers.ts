@@ -93,7 +93,9 @@ export function headersFromRaw(raw: readonly (Buffer | string)[]): IncomingHttpH
   const headers: Record<string, string | string[]> = {};
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = String(raw[i]).toLowerCase();
-    const value = String(raw[i + 1]);
+    // As bytes: Node writes header values as latin1, so each byte the app sent is the byte the client gets.
+    const field = raw[i + 1];
+    const value = Buffer.isBuffer(field) ? field.toString('latin1') : String(field);
     const seen = headers[name];
     if (seen === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
     else headers[name] = [seen, value].flat();

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { ActionError } from '../errors.ts';
 import { rawAnswer } from './replies.ts';
+import { noteResponse } from './upgrade.ts';
 
 /**
  * The proxies' HTTP servers: connections kept alive as long as an upstream's; no limit on a request's whole length (a
@@ -16,7 +17,10 @@ export const SERVER_OPTIONS = { keepAliveTimeout: 65_000, requestTimeout: 0, hea
  * 431 with the limit named, rather than Node's bare status.
  */
 export function createProxyServer(handler: (req: IncomingMessage, res: ServerResponse) => void): HttpServer {
-  const server = createServer(SERVER_OPTIONS, handler);
+  const server = createServer(SERVER_OPTIONS, (req, res) => {
+    noteResponse(req, res);
+    handler(req, res);
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return void socket.destroy();
     if (error.code === 'HPE_HEADER_OVERFLOW') {

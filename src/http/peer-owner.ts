@@ -30,16 +30,40 @@ export async function peerUid(socket: Socket): Promise<number | undefined> {
   const peer = forms(remoteAddress).map((address) => `${address}:${hexPort(remotePort)}`);
   const ours = forms(localAddress).map((address) => `${address}:${hexPort(localPort)}`);
   for (const table of TABLES) {
-    let text: string;
-    try {
-      text = await readFile(table, 'latin1');
-    } catch {
-      continue;
-    }
-    const uid = findOwner(text, peer, ours);
+    const text = await snapshot(table);
+    const uid = text === undefined ? undefined : findOwner(text, peer, ours);
     if (uid !== undefined) return uid;
   }
   return undefined;
+}
+
+/**
+ * One read of a table serves every connection that asked for it before that read began: however many connect at
+ * once, at most one read is under way and one waits (each connection must see a table read after it was accepted).
+ */
+interface Reads {
+  inFlight: Promise<string | undefined> | undefined;
+  queued: Promise<string | undefined> | undefined;
+}
+const reads = new Map<string, Reads>();
+
+function snapshot(table: string): Promise<string | undefined> {
+  let state = reads.get(table);
+  if (!state) reads.set(table, (state = { inFlight: undefined, queued: undefined }));
+  const queue = state;
+  const start = (): Promise<string | undefined> => {
+    queue.queued = undefined;
+    const read = readFile(table, 'latin1')
+      .catch(() => undefined)
+      .finally(() => {
+        if (queue.inFlight === read) queue.inFlight = undefined;
+      });
+    queue.inFlight = read;
+    return read;
+  };
+  if (queue.queued) return queue.queued;
+  if (queue.inFlight) return (queue.queued = queue.inFlight.then(start, start));
+  return start();
 }
 
 /** The uid column of the line whose local address is one of `peer` and remote one of `ours`. */
@@ -47,7 +71,9 @@ export function findOwner(table: string, peer: readonly string[], ours: readonly
   for (const line of table.split('\n')) {
     // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid …
     const fields = line.trim().split(/\s+/);
-    if (fields.length < 8 || !peer.includes(fields[1] ?? '') || !ours.includes(fields[2] ?? '')) continue;
+    if (fields.length < 10 || !peer.includes(fields[1] ?? '') || !ours.includes(fields[2] ?? '')) continue;
+    // A socket no process holds (closed: TIME_WAIT, an orphaned FIN_WAIT) shows uid 0 and inode 0: nobody's, not root's.
+    if (fields[9] === '0') return undefined;
     const uid = Number(fields[7]);
     if (Number.isInteger(uid)) return uid;
   }

@@ -10,7 +10,8 @@ const diagnosis = (reason: string): string => reason.replace(/[^\x20-\x7e]/g, '?
 
 export function answer(res: ServerResponse, status: number, reason: string, headers: Record<string, string> = {}): void {
   const text = `iap-token proxy: ${reason}\n`;
-  res.writeHead(status, {
+  // The reason phrase named anew: a writeHead that threw before this one may have left the app's.
+  res.writeHead(status, STATUS_CODES[status] ?? 'Error', {
     ...headers,
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(text),
@@ -51,6 +52,10 @@ export function upstreamReason(error: { code?: string | undefined; message: stri
       return `the name ${target.hostname} did not resolve`;
     case 'EGRESS_PROXY':
       return error.message;
+    case 'BAD_HEADER':
+      return `${target.host} answered with a header this proxy cannot pass on`;
+    case 'ETIMEDOUT':
+      return `the connection to ${target.host} was not made within ${limitS} s`;
     default:
       return `could not reach ${target.host} (${error.code ?? error.message})`;
   }

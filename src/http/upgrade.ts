@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
@@ -19,7 +19,28 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
 /** Headers that belong to the offer alone. */
 const OFFER = new Set(['upgrade', 'http2-settings']);
 
+/** The last response begun on each connection: an offer pipelined behind it waits until it is sent. */
+const latest = new WeakMap<Socket, ServerResponse>();
+
+export function noteResponse(req: IncomingMessage, res: ServerResponse): void {
+  latest.set(req.socket, res);
+}
+
 export function serveWithoutUpgrade(server: Server, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  // The server would start afresh on this connection while an earlier response still owns it (pipelining): the
+  // offer's request is handed back only once that response is sent, so the answers keep their order.
+  const pending = latest.get(socket);
+  if (pending && !pending.writableFinished && !pending.destroyed) {
+    let done = false;
+    const go = (): void => {
+      if (done) return;
+      done = true;
+      serveWithoutUpgrade(server, req, socket, head);
+    };
+    pending.once('finish', go);
+    pending.once('close', go);
+    return;
+  }
   const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}`];
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {

@@ -45,9 +45,20 @@ export function forwardWebSocket(options: WebSocketOptions, req: IncomingMessage
     }
     const secure = target.protocol === 'https:';
     const port = Number(target.port || (secure ? 443 : 80));
+    // Every socket toward the target ends with the client, from the moment it exists; connecting and the TLS
+    // handshake together get the response timeout.
+    const ends = (socket: Socket): void => {
+      options.track(socket);
+      client.once('close', () => socket.destroy());
+    };
+    const limit = options.responseTimeoutMs;
     let socket: Socket;
     try {
-      const egress = await openEgress(target.hostname.replace(/^\[|\]$/g, ''), port, secure ? 'https' : 'http');
+      const egress = await openEgress(target.hostname.replace(/^\[|\]$/g, ''), port, {
+        scheme: secure ? 'https' : 'http',
+        ...(limit > 0 ? { timeoutMs: limit } : {}),
+        started: ends,
+      });
       if (egress.early.length && secure) {
         egress.socket.destroy();
         throw Object.assign(new Error(`the egress proxy ${egress.via ?? ''} sent bytes before the TLS handshake`), {
@@ -55,13 +66,12 @@ export function forwardWebSocket(options: WebSocketOptions, req: IncomingMessage
         });
       }
       if (egress.early.length) egress.socket.unshift(egress.early);
-      socket = secure ? await secureOver(egress.socket, target.hostname) : egress.socket;
+      socket = secure ? await secureOver(egress.socket, target.hostname, limit) : egress.socket;
+      if (secure) ends(socket);
     } catch (error) {
       return fail(error as NodeJS.ErrnoException);
     }
     if (client.destroyed) return void socket.destroy();
-    options.track(socket);
-    client.on('close', () => socket.destroy());
     const upstream = httpRequest({
       method: req.method,
       path,
@@ -103,13 +113,20 @@ export function forwardWebSocket(options: WebSocketOptions, req: IncomingMessage
 }
 
 /** TLS over an open connection, verified for `hostname` against the machine's CAs (and NODE_EXTRA_CA_CERTS). */
-function secureOver(socket: Socket, hostname: string): Promise<Socket> {
+function secureOver(socket: Socket, hostname: string, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const name = hostname.replace(/^\[|\]$/g, '');
     const tls = tlsConnect({ socket, ...(isIP(name) ? {} : { servername: name }), host: name, ALPNProtocols: ['http/1.1'] }, () => {
       tls.removeListener('error', reject);
+      tls.setTimeout(0);
       resolve(tls);
     });
     tls.once('error', reject);
+    if (timeoutMs > 0) {
+      tls.setTimeout(timeoutMs, () => {
+        tls.destroy();
+        reject(Object.assign(new Error('no TLS handshake in time'), { code: 'ETIMEDOUT' }));
+      });
+    }
   });
 }
