@@ -7,8 +7,19 @@ import { connect as tlsConnect } from 'node:tls';
 import { request } from 'node:http';
 import { websocketRoundTrip } from '../test-bed/fake-google/streams.ts';
 import { TestProxy } from '../test-bed/proxy.ts';
-import { findLeaks, parseFileCommand, ROOT, runJob, type ActionRun } from '../test-bed/runner.ts';
-import { callApp, DEPLOYER, expectFailure, expectSuccess, INVOKER, PROVIDER, REPO_MEMBER, useWorld } from './e2e-helpers.ts';
+import { findLeaks, ROOT, runJob, type ActionRun } from '../test-bed/runner.ts';
+import {
+  callApp,
+  DEPLOYER,
+  expectFailure,
+  expectSuccess,
+  INVOKER,
+  PROVIDER,
+  REPO_MEMBER,
+  useWorld,
+  agentState,
+  alive,
+} from './e2e-helpers.ts';
 
 /**
  * keep_fresh and proxy_to as a workflow runs them: the main step starts the agent and ends (its output closed), the
@@ -19,19 +30,6 @@ import { callApp, DEPLOYER, expectFailure, expectSuccess, INVOKER, PROVIDER, REP
 const world = useWorld();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const key = () => JSON.stringify(world.deployerKey);
-
-function agentState(main: ActionRun): { pid: number; tokenFile: string } {
-  return JSON.parse(parseFileCommand(main.state)['agent'] ?? '{}') as { pid: number; tokenFile: string };
-}
-
-/** Running, and not a zombie waiting for a parent (the step that started it is gone) to reap it. */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 /** Nothing secret where a person could read it, in either step. */
 function expectNoLeaks(...runs: ActionRun[]): void {

@@ -1,14 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { patternSha256, websocketRoundTrip } from '../test-bed/fake-google/streams.ts';
 import { UNDER_TEST } from '../test-bed/runner.ts';
-import { DEPLOYER, useWorld } from './e2e-helpers.ts';
+import { DEPLOYER, useWorld, useCliWorkspace } from './e2e-helpers.ts';
 
 /**
  * `iap-token proxy`, run from the bundle as a person runs it, against the fake Google and its IAP app with tokens
@@ -17,19 +16,7 @@ import { DEPLOYER, useWorld } from './e2e-helpers.ts';
 
 const world = useWorld();
 const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
-let dir: string;
-let keyPath: string;
-const running: ChildProcess[] = [];
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'iap-token-proxy-'));
-  keyPath = join(dir, 'key.json');
-  writeFileSync(keyPath, JSON.stringify(world.deployerKey));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => {
-  for (const child of running.splice(0)) child.kill('SIGKILL');
-});
+const workspace = useCliWorkspace(world, 'iap-token-proxy-');
 
 interface Proxy {
   readonly url: string;
@@ -41,10 +28,10 @@ interface Proxy {
 /** Starts `iap-token proxy` and resolves once it says where it listens. */
 function startProxy(args: string[], env: Record<string, string> = {}): Promise<Proxy> {
   const child = spawn(process.execPath, [CLI, 'proxy', '--to', world.fake.url, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env(), ...env },
+    env: { PATH: process.env['PATH'] ?? '', HOME: workspace.dir, ...world.fake.env(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.push(child);
+  workspace.running.push(child);
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   return new Promise((resolve, reject) => {
@@ -62,7 +49,7 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<{
   return { status: response.status, body: await response.text(), headers: response.headers };
 }
 
-const idToken = () => ['--audience', world.audience, '--credentials-file', keyPath];
+const idToken = () => ['--audience', world.audience, '--credentials-file', workspace.keyPath];
 
 describe('iap-token proxy', () => {
   test('adds a token IAP accepts, keeps it fresh past its expiry, and stops cleanly on SIGTERM', async () => {
@@ -84,7 +71,7 @@ describe('iap-token proxy', () => {
   });
 
   test('a signed JWT for ORIGIN/* by default; the health check never touches the target', async () => {
-    const proxy = await startProxy(['--token-type', 'signed_jwt', '--credentials-file', keyPath]);
+    const proxy = await startProxy(['--token-type', 'signed_jwt', '--credentials-file', workspace.keyPath]);
     expect((await get(`${proxy.url}/app/a/b?c=d`)).status).toBe(200);
     const before = world.fake.count('iap');
     const health = await get(`${proxy.url}/.iap-token/healthz`);
@@ -131,7 +118,7 @@ describe('iap-token proxy', () => {
   });
 
   test("IAP's refusal reaches the client with its status and a diagnosis", async () => {
-    const proxy = await startProxy(['--audience', '999-other.apps.googleusercontent.com', '--credentials-file', keyPath]);
+    const proxy = await startProxy(['--audience', '999-other.apps.googleusercontent.com', '--credentials-file', workspace.keyPath]);
     const refused = await get(`${proxy.url}/app/x`);
     expect(refused.status).toBe(401);
     expect(refused.body).toContain('Invalid IAP credentials: Invalid bearer token. Invalid JWT audience.');
@@ -251,10 +238,10 @@ describe('iap-token proxy', () => {
       });
     });
     const child = spawn(process.execPath, [CLI, 'proxy', '--to', `http://127.0.0.1:${closed}`, ...idToken()], {
-      env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env() },
+      env: { PATH: process.env['PATH'] ?? '', HOME: workspace.dir, ...world.fake.env() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    running.push(child);
+    workspace.running.push(child);
     const url = await new Promise<string>((resolve) => {
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => {
@@ -272,10 +259,10 @@ describe('iap-token proxy', () => {
 /** Runs the CLI to its end: its exit code and standard error. */
 async function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env() },
+    env: { PATH: process.env['PATH'] ?? '', HOME: workspace.dir, ...world.fake.env() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.push(child);
+  workspace.running.push(child);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -303,7 +290,7 @@ describe('iap-token proxy: bad input fails before anything listens', () => {
     });
     busy.close();
     expect(
-      await fails(['--to', 'https://no-such-host.invalid', '--token-type', 'signed_jwt', '--credentials-file', keyPath]),
+      await fails(['--to', 'https://no-such-host.invalid', '--token-type', 'signed_jwt', '--credentials-file', workspace.keyPath]),
     ).toMatchObject({
       code: 1,
       stderr: expect.stringContaining('no-such-host.invalid does not resolve'),
@@ -325,9 +312,9 @@ describe('iap-token token --exec', () => {
         '-e',
         'console.log(process.env.IAP_TOKEN.split(".").length); process.exit(3)',
       ],
-      { env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env() }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env: { PATH: process.env['PATH'] ?? '', HOME: workspace.dir, ...world.fake.env() }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    running.push(child);
+    workspace.running.push(child);
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));

@@ -1,9 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseFileCommand, runJob, UNDER_TEST, type ActionRun } from '../test-bed/runner.ts';
-import { expectFailure, expectSuccess, run, useWorld } from './e2e-helpers.ts';
+import { runJob, UNDER_TEST } from '../test-bed/runner.ts';
+import { expectFailure, expectSuccess, run, useWorld, agentState, alive } from './e2e-helpers.ts';
 
 /**
  * The bundled action where it must not trust what it is handed, and must not leave anything behind: a credentials
@@ -12,19 +12,6 @@ import { expectFailure, expectSuccess, run, useWorld } from './e2e-helpers.ts';
 
 const world = useWorld();
 const key = () => JSON.stringify(world.deployerKey);
-
-function agentState(main: ActionRun): { pid: number; tokenFile: string } {
-  return JSON.parse(parseFileCommand(main.state)['agent'] ?? '{}') as { pid: number; tokenFile: string };
-}
-
-/** Running, and not a zombie waiting for a parent to reap it. */
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 /** Waits for a condition the kernel settles shortly (a signalled process going), looking at most 500 times. */
 async function until(condition: () => boolean, what: string): Promise<void> {

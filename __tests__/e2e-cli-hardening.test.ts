@@ -1,10 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UNDER_TEST } from '../test-bed/runner.ts';
-import { claimsOf, DEPLOYER, useWorld } from './e2e-helpers.ts';
+import { claimsOf, DEPLOYER, useWorld, useCliWorkspace } from './e2e-helpers.ts';
 
 /**
  * The CLI's edges that a person does not see until they bite (issue 21, points 8 to 10): what `token --exec` passes
@@ -14,19 +12,7 @@ import { claimsOf, DEPLOYER, useWorld } from './e2e-helpers.ts';
 
 const world = useWorld();
 const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
-let dir: string;
-let keyPath: string;
-const running: ChildProcess[] = [];
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'iap-token-hardening-'));
-  keyPath = join(dir, 'key.json');
-  writeFileSync(keyPath, JSON.stringify(world.deployerKey));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => {
-  for (const child of running.splice(0)) child.kill('SIGKILL');
-});
+const workspace = useCliWorkspace(world, 'iap-token-hardening-');
 
 interface Cli {
   readonly child: ChildProcess;
@@ -38,10 +24,10 @@ interface Cli {
 /** Starts the bundled CLI with only the fake's endpoints (and `env`) in its environment. */
 function cli(args: readonly string[], env: Record<string, string> = {}): Cli {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env(), ...env },
+    env: { PATH: process.env['PATH'] ?? '', HOME: workspace.dir, ...world.fake.env(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.push(child);
+  workspace.running.push(child);
   let stdout = '';
   let stderr = '';
   const waiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
@@ -68,7 +54,7 @@ function cli(args: readonly string[], env: Record<string, string> = {}): Cli {
   };
 }
 
-const idToken = (): string[] => ['--audience', world.audience, '--credentials-file', keyPath];
+const idToken = (): string[] => ['--audience', world.audience, '--credentials-file', workspace.keyPath];
 
 describe('token --exec passes signals on to its command', () => {
   /**

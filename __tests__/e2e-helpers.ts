@@ -1,6 +1,10 @@
-import { afterAll, beforeAll, beforeEach, expect } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from '@jest/globals';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { World } from '../test-bed/world.ts';
-import { findLeaks, runAction, unmasked, type ActionRun, type RunOptions } from '../test-bed/runner.ts';
+import { findLeaks, parseFileCommand, runAction, unmasked, type ActionRun, type RunOptions } from '../test-bed/runner.ts';
 
 import { startWorld } from '../test-bed/world.ts';
 export { DEPLOYER, INVOKER, PROJECT_NUMBER, PROVIDER, RELAY, REPO_MEMBER, startWorld, type World } from '../test-bed/world.ts';
@@ -99,4 +103,42 @@ export async function callApp(world: World, token: string): Promise<{ status: nu
 
 export function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+export interface CliWorkspace {
+  /** A folder of the test file's own (HOME for the CLI), removed after its tests. */
+  dir: string;
+  /** The deployer's key, in that folder. */
+  keyPath: string;
+  /** Processes a test started: killed after each test. */
+  readonly running: ChildProcess[];
+}
+
+/** For tests that run the CLI bundle: a folder with the world's deployer key, and the children killed after each test. */
+export function useCliWorkspace(world: World, prefix: string): CliWorkspace {
+  const workspace: CliWorkspace = { dir: '', keyPath: '', running: [] };
+  beforeAll(() => {
+    workspace.dir = mkdtempSync(join(tmpdir(), prefix));
+    workspace.keyPath = join(workspace.dir, 'key.json');
+    writeFileSync(workspace.keyPath, JSON.stringify(world.deployerKey));
+  });
+  afterAll(() => rmSync(workspace.dir, { recursive: true, force: true }));
+  afterEach(() => {
+    for (const child of workspace.running.splice(0)) child.kill('SIGKILL');
+  });
+  return workspace;
+}
+
+/** What the action's step left in GITHUB_STATE of its agent. */
+export function agentState(main: ActionRun): { pid: number; tokenFile: string } {
+  return JSON.parse(parseFileCommand(main.state)['agent'] ?? '{}') as { pid: number; tokenFile: string };
+}
+
+/** Running, and not a zombie waiting for a parent (the step that started it is gone) to reap it. */
+export function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }

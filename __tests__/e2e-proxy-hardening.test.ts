@@ -1,15 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { websocketRoundTrip } from '../test-bed/fake-google/streams.ts';
 import { HostileUpstream, OK_BODY, hostileExchange, type Plan } from '../test-bed/hostile-upstream.ts';
 import { TestProxy } from '../test-bed/proxy.ts';
 import { ROOT, UNDER_TEST } from '../test-bed/runner.ts';
-import { DEPLOYER, useWorld } from './e2e-helpers.ts';
+import { DEPLOYER, useWorld, useCliWorkspace } from './e2e-helpers.ts';
 
 /**
  * `iap-token proxy` from the bundle, as people run it, against what issue 21 found: upstreams that break exchanges
@@ -23,19 +22,7 @@ const TEST_CA = join(ROOT, 'test-bed', 'tls', 'ca.pem');
 /** Users that exist on no machine's passwd, and need not: the kernel takes any uid. */
 const STRANGER = 65534;
 const OTHER = 65533;
-let dir: string;
-let keyPath: string;
-const running: ChildProcess[] = [];
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'iap-token-hardening-'));
-  keyPath = join(dir, 'key.json');
-  writeFileSync(keyPath, JSON.stringify(world.deployerKey));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => {
-  for (const child of running.splice(0)) child.kill('SIGKILL');
-});
+const workspace = useCliWorkspace(world, 'iap-token-hardening-');
 
 interface Proxy {
   readonly url: string;
@@ -50,11 +37,11 @@ function startProxy(
   options: { env?: Record<string, string>; uid?: number; cli?: string; home?: string } = {},
 ): Promise<Proxy> {
   const child = spawn(process.execPath, [options.cli ?? CLI, 'proxy', ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: options.home ?? dir, ...world.fake.env(), ...options.env },
+    env: { PATH: process.env['PATH'] ?? '', HOME: options.home ?? workspace.dir, ...world.fake.env(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
   });
-  running.push(child);
+  workspace.running.push(child);
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   return new Promise((resolve, reject) => {
@@ -67,7 +54,7 @@ function startProxy(
   });
 }
 
-const idToken = () => ['--audience', world.audience, '--credentials-file', keyPath];
+const idToken = () => ['--audience', world.audience, '--credentials-file', workspace.keyPath];
 
 /** Runs a command to its end (never spawnSync: the fake Google answers from this very process). */
 function run(
@@ -193,7 +180,7 @@ describe('2. another local user is not the job', () => {
         setTimeout(() => process.exit(0), 30000);
       })();`;
     const stranger = spawn(process.execPath, ['-e', script], { uid: STRANGER, gid: STRANGER, stdio: ['ignore', 'pipe', 'inherit'] });
-    running.push(stranger);
+    workspace.running.push(stranger);
     await new Promise<void>((resolve) => stranger.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('holding') && resolve()));
     const answer = await fetch(`${proxy.url}/app/hello`);
     expect(answer.status).toBe(200);
@@ -203,11 +190,11 @@ describe('2. another local user is not the job', () => {
 
   test('a proxy started by a user of its own serves that user, and not another (no root in the picture)', async () => {
     // The bundle and the key where that user can read them.
-    const own = join(dir, 'other-user');
+    const own = join(workspace.dir, 'other-user');
     mkdirSync(own, { recursive: true });
     copyFileSync(CLI, join(own, 'cli.cjs'));
-    copyFileSync(keyPath, join(own, 'key.json'));
-    for (const path of [dir, own]) chmodSync(path, 0o755);
+    copyFileSync(workspace.keyPath, join(own, 'key.json'));
+    for (const path of [workspace.dir, own]) chmodSync(path, 0o755);
     chmodSync(join(own, 'key.json'), 0o644);
     chownSync(own, STRANGER, STRANGER);
     const proxy = await startProxy(['--to', world.fake.url, '--audience', world.audience, '--credentials-file', join(own, 'key.json')], {
@@ -230,14 +217,20 @@ describe('4. clients that offer h2c on http:// URLs', () => {
     expect(get.stdout).toMatch(/^HTTP\/1\.1 200/);
     expect(get.stdout).toContain(`"email":"${DEPLOYER}"`);
     const body = 'x'.repeat(100_000);
-    writeFileSync(join(dir, 'body.txt'), body);
-    const post = await run('curl', ['-sS', '--http2', '--data-binary', `@${join(dir, 'body.txt')}`, `${proxy.url}/app/stream/upload`]);
+    writeFileSync(join(workspace.dir, 'body.txt'), body);
+    const post = await run('curl', [
+      '-sS',
+      '--http2',
+      '--data-binary',
+      `@${join(workspace.dir, 'body.txt')}`,
+      `${proxy.url}/app/stream/upload`,
+    ]);
     expect(post.code).toBe(0);
     expect(JSON.parse(post.stdout)).toMatchObject({ bytes: 100_000 });
   });
 
   test('Java’s HttpClient (HTTP/2 by default): GET and POST through the proxy', async () => {
-    const source = join(dir, 'Client.java');
+    const source = join(workspace.dir, 'Client.java');
     writeFileSync(
       source,
       `import java.net.URI; import java.net.http.*;
