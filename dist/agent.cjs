@@ -10775,7 +10775,6 @@ function decode(part) {
 
 // src/http/forwarder.ts
 var import_node_stream = require("node:stream");
-var import_node_zlib = require("node:zlib");
 init_proxy();
 
 // src/http/undici.ts
@@ -10841,6 +10840,9 @@ ${error.remedy}` : error.message;
   const message = error instanceof Error ? error.message : String(error);
   return `Unexpected error: ${message}`;
 }
+
+// src/http/exchange.ts
+var import_node_zlib = require("node:zlib");
 
 // src/http/headers.ts
 var HOP_BY_HOP = /* @__PURE__ */ new Set([
@@ -10916,6 +10918,102 @@ function rawHead(status2, message, rawHeaders) {
   return `${lines.join("\r\n")}\r
 \r
 `;
+}
+
+// src/http/exchange.ts
+var REFUSAL_BYTES = 16 * 1024;
+var Exchange = class {
+  #abort;
+  #refusal;
+  #settled = false;
+  req;
+  res;
+  target;
+  origin;
+  settle;
+  constructor(req, res, target, origin, settle) {
+    this.req = req;
+    this.res = res;
+    this.target = target;
+    this.origin = origin;
+    this.settle = settle;
+    res.once("close", () => {
+      if (!res.writableFinished) this.#abort?.(new Error("the client left"));
+    });
+  }
+  onConnect(abort) {
+    this.#abort = abort;
+    if (this.res.destroyed) abort(new Error("the client left"));
+  }
+  onHeaders(status2, rawHeaders, resume) {
+    const headers = headersFromRaw(rawHeaders);
+    if (status2 < 200) {
+      if (status2 === 103) this.#earlyHints(headers["link"]);
+      return true;
+    }
+    if (isIapRefusal(status2, headers)) {
+      this.#refusal = { status: status2, headers, chunks: [], size: 0 };
+      return true;
+    }
+    try {
+      this.res.writeHead(status2, downstreamHeaders(headers, this.target, this.origin));
+    } catch {
+      this.#end({ kind: "failed", error: Object.assign(new Error("bad header"), { code: "BAD_HEADER" }) });
+      this.#abort?.(new Error("the answer had a header that cannot be passed on"));
+      return false;
+    }
+    this.res.on("drain", resume);
+    return true;
+  }
+  /** 103 Early Hints go on to an HTTP/1.1 client (a browser preloads what they link); other interim answers stay here. */
+  #earlyHints(link) {
+    if (!link || this.res.headersSent || this.req.httpVersion !== "1.1") return;
+    try {
+      this.res.writeEarlyHints({ link });
+    } catch {
+    }
+  }
+  onData(chunk) {
+    const refusal = this.#refusal;
+    if (!refusal) return this.res.write(chunk);
+    if (refusal.size < REFUSAL_BYTES) refusal.chunks.push(chunk.subarray(0, REFUSAL_BYTES - refusal.size));
+    refusal.size += chunk.length;
+    return true;
+  }
+  onComplete() {
+    const refusal = this.#refusal;
+    if (refusal) this.#end({ kind: "refused", status: refusal.status, headers: refusal.headers, body: Buffer.concat(refusal.chunks) });
+    else {
+      this.res.end();
+      this.#end({ kind: "done" });
+    }
+  }
+  onError(error) {
+    if (this.res.destroyed) return this.#end({ kind: "done" });
+    this.#end({ kind: "failed", error });
+  }
+  #end(outcome) {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (!this.req.complete) {
+      this.req.unpipe();
+      this.req.resume();
+    }
+    this.settle(outcome);
+  }
+};
+function isIapRefusal(status2, headers) {
+  return (status2 === 401 || status2 === 403 || status2 === 302) && String(headers["x-goog-iap-generated-response"]).toLowerCase() === "true";
+}
+function decodedText(bytes, encoding) {
+  const decode2 = { gzip: import_node_zlib.gunzipSync, deflate: import_node_zlib.inflateSync, br: import_node_zlib.brotliDecompressSync };
+  const decoder = decode2[String(encoding ?? "").trim().toLowerCase()];
+  if (!decoder) return bytes.toString("utf8");
+  try {
+    return decoder(bytes).toString("utf8").slice(0, REFUSAL_BYTES);
+  } catch {
+    return "";
+  }
 }
 
 // src/http/replies.ts
@@ -11079,7 +11177,6 @@ function secureOver(socket, hostname, timeoutMs) {
 
 // src/http/forwarder.ts
 var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
-var REFUSAL_BYTES = 16 * 1024;
 var DEFAULT_RESPONSE_TIMEOUT_MS = 12e4;
 var DEFAULT_MAX_CONNECTIONS = 1e3;
 function createForwarder(options) {
@@ -11177,102 +11274,9 @@ iap-token: ${explanation}
     }
   };
 }
-var Exchange = class {
-  #abort;
-  #refusal;
-  #settled = false;
-  req;
-  res;
-  target;
-  origin;
-  settle;
-  constructor(req, res, target, origin, settle) {
-    this.req = req;
-    this.res = res;
-    this.target = target;
-    this.origin = origin;
-    this.settle = settle;
-    res.once("close", () => {
-      if (!res.writableFinished) this.#abort?.(new Error("the client left"));
-    });
-  }
-  onConnect(abort) {
-    this.#abort = abort;
-    if (this.res.destroyed) abort(new Error("the client left"));
-  }
-  onHeaders(status2, rawHeaders, resume) {
-    const headers = headersFromRaw(rawHeaders);
-    if (status2 < 200) {
-      if (status2 === 103) this.#earlyHints(headers["link"]);
-      return true;
-    }
-    if (isIapRefusal(status2, headers)) {
-      this.#refusal = { status: status2, headers, chunks: [], size: 0 };
-      return true;
-    }
-    try {
-      this.res.writeHead(status2, downstreamHeaders(headers, this.target, this.origin));
-    } catch {
-      this.#end({ kind: "failed", error: Object.assign(new Error("bad header"), { code: "BAD_HEADER" }) });
-      this.#abort?.(new Error("the answer had a header that cannot be passed on"));
-      return false;
-    }
-    this.res.on("drain", resume);
-    return true;
-  }
-  /** 103 Early Hints go on to an HTTP/1.1 client (a browser preloads what they link); other interim answers stay here. */
-  #earlyHints(link) {
-    if (!link || this.res.headersSent || this.req.httpVersion !== "1.1") return;
-    try {
-      this.res.writeEarlyHints({ link });
-    } catch {
-    }
-  }
-  onData(chunk) {
-    const refusal = this.#refusal;
-    if (!refusal) return this.res.write(chunk);
-    if (refusal.size < REFUSAL_BYTES) refusal.chunks.push(chunk.subarray(0, REFUSAL_BYTES - refusal.size));
-    refusal.size += chunk.length;
-    return true;
-  }
-  onComplete() {
-    const refusal = this.#refusal;
-    if (refusal) this.#end({ kind: "refused", status: refusal.status, headers: refusal.headers, body: Buffer.concat(refusal.chunks) });
-    else {
-      this.res.end();
-      this.#end({ kind: "done" });
-    }
-  }
-  onError(error) {
-    if (this.res.destroyed) return this.#end({ kind: "done" });
-    this.#end({ kind: "failed", error });
-  }
-  #end(outcome) {
-    if (this.#settled) return;
-    this.#settled = true;
-    if (!this.req.complete) {
-      this.req.unpipe();
-      this.req.resume();
-    }
-    this.settle(outcome);
-  }
-};
 function hasBody(req) {
   const length = req.headers["content-length"];
   return req.headers["transfer-encoding"] !== void 0 || length !== void 0 && length !== "0";
-}
-function isIapRefusal(status2, headers) {
-  return (status2 === 401 || status2 === 403 || status2 === 302) && String(headers["x-goog-iap-generated-response"]).toLowerCase() === "true";
-}
-function decodedText(bytes, encoding) {
-  const decode2 = { gzip: import_node_zlib.gunzipSync, deflate: import_node_zlib.inflateSync, br: import_node_zlib.brotliDecompressSync };
-  const decoder = decode2[String(encoding ?? "").trim().toLowerCase()];
-  if (!decoder) return bytes.toString("utf8");
-  try {
-    return decoder(bytes).toString("utf8").slice(0, REFUSAL_BYTES);
-  } catch {
-    return "";
-  }
 }
 function requestPath(url) {
   if (url.startsWith("/")) return url;

@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
 import type { Dispatcher } from 'undici';
 import { Pool, ProxyAgent } from './undici.ts';
 import { ActionError } from '../errors.ts';
-import { downstreamHeaders, headersFromRaw, upstreamHeaders, type TokenHeader } from './headers.ts';
+import { decodedText, Exchange } from './exchange.ts';
+import { downstreamHeaders, upstreamHeaders, type TokenHeader } from './headers.ts';
 import { answer, upstreamReason } from './replies.ts';
 import { forwardWebSocket } from './websocket.ts';
 
@@ -60,8 +60,6 @@ export interface Forwarder {
 
 /** Methods whose repetition has no further effect; only these are retried, and only without a body. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-/** IAP's refusals are a line or a small page; more is not read before answering the client. */
-const REFUSAL_BYTES = 16 * 1024;
 export const DEFAULT_RESPONSE_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_CONNECTIONS = 1_000;
 
@@ -187,134 +185,9 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   };
 }
 
-type Outcome =
-  | { kind: 'done' }
-  | { kind: 'refused'; status: number; headers: IncomingHttpHeaders; body: Buffer }
-  | { kind: 'failed'; error: NodeJS.ErrnoException };
-
-/**
- * One request's exchange with the upstream, as undici's dispatch handler: the answer streamed to `res` with
- * back-pressure, or IAP's refusal collected; `settle` is told once how it ended. A client that leaves aborts it.
- */
-class Exchange implements Dispatcher.DispatchHandlers {
-  #abort: ((reason?: Error) => void) | undefined;
-  #refusal: { status: number; headers: IncomingHttpHeaders; chunks: Buffer[]; size: number } | undefined;
-  #settled = false;
-  private readonly req: IncomingMessage;
-  private readonly res: ServerResponse;
-  private readonly target: URL;
-  private readonly origin: string;
-  private readonly settle: (outcome: Outcome) => void;
-
-  constructor(req: IncomingMessage, res: ServerResponse, target: URL, origin: string, settle: (outcome: Outcome) => void) {
-    this.req = req;
-    this.res = res;
-    this.target = target;
-    this.origin = origin;
-    this.settle = settle;
-    res.once('close', () => {
-      if (!res.writableFinished) this.#abort?.(new Error('the client left'));
-    });
-  }
-
-  onConnect(abort: (reason?: Error) => void): void {
-    this.#abort = abort;
-    if (this.res.destroyed) abort(new Error('the client left'));
-  }
-
-  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    const headers = headersFromRaw(rawHeaders);
-    if (status < 200) {
-      if (status === 103) this.#earlyHints(headers['link']);
-      return true;
-    }
-    if (isIapRefusal(status, headers)) {
-      this.#refusal = { status, headers, chunks: [], size: 0 };
-      return true;
-    }
-    try {
-      this.res.writeHead(status, downstreamHeaders(headers, this.target, this.origin));
-    } catch {
-      // A header Node will not write: this answer fails, told as such.
-      this.#end({ kind: 'failed', error: Object.assign(new Error('bad header'), { code: 'BAD_HEADER' }) });
-      this.#abort?.(new Error('the answer had a header that cannot be passed on'));
-      return false;
-    }
-    this.res.on('drain', resume);
-    return true;
-  }
-
-  /** 103 Early Hints go on to an HTTP/1.1 client (a browser preloads what they link); other interim answers stay here. */
-  #earlyHints(link: string | string[] | undefined): void {
-    if (!link || this.res.headersSent || this.req.httpVersion !== '1.1') return;
-    try {
-      this.res.writeEarlyHints({ link });
-    } catch {
-      // A link Node will not write is a hint lost, not an exchange.
-    }
-  }
-
-  onData(chunk: Buffer): boolean {
-    const refusal = this.#refusal;
-    if (!refusal) return this.res.write(chunk);
-    if (refusal.size < REFUSAL_BYTES) refusal.chunks.push(chunk.subarray(0, REFUSAL_BYTES - refusal.size));
-    refusal.size += chunk.length;
-    return true;
-  }
-
-  onComplete(): void {
-    const refusal = this.#refusal;
-    if (refusal) this.#end({ kind: 'refused', status: refusal.status, headers: refusal.headers, body: Buffer.concat(refusal.chunks) });
-    else {
-      this.res.end();
-      this.#end({ kind: 'done' });
-    }
-  }
-
-  onError(error: Error): void {
-    // A client that left needs no answer; anything else is told.
-    if (this.res.destroyed) return this.#end({ kind: 'done' });
-    this.#end({ kind: 'failed', error });
-  }
-
-  #end(outcome: Outcome): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    // The client's unread upload, when the upstream answered or failed before reading it all: read and dropped, so
-    // that the client can finish sending and read the answer (as Node's server does for a handler that reads no body).
-    if (!this.req.complete) {
-      this.req.unpipe();
-      this.req.resume();
-    }
-    this.settle(outcome);
-  }
-}
-
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/** IAP's own answers to a token: 401 and 403, or its sign-in redirect. */
-function isIapRefusal(status: number, headers: IncomingHttpHeaders): boolean {
-  return (status === 401 || status === 403 || status === 302) && String(headers['x-goog-iap-generated-response']).toLowerCase() === 'true';
-}
-
-/** A refusal's body as text, decoded when the server compressed it (undecodable or cut short: what could be read). */
-function decodedText(bytes: Buffer, encoding: string | string[] | undefined): string {
-  const decode: Record<string, (input: Buffer) => Buffer> = { gzip: gunzipSync, deflate: inflateSync, br: brotliDecompressSync };
-  const decoder =
-    decode[
-      String(encoding ?? '')
-        .trim()
-        .toLowerCase()
-    ];
-  if (!decoder) return bytes.toString('utf8');
-  try {
-    return decoder(bytes).toString('utf8').slice(0, REFUSAL_BYTES);
-  } catch {
-    return '';
-  }
 }
 
 /** The path and query of a request, also from an absolute-form URL (whose host is ignored: the target is fixed). */
