@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
@@ -7,7 +7,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { patternSha256, websocketRoundTrip } from '../test-bed/fake-google/streams.ts';
 import { UNDER_TEST } from '../test-bed/runner.ts';
-import { DEPLOYER, useWorld, useCliWorkspace } from './e2e-helpers.ts';
+import { DEPLOYER, useWorld, useCliWorkspace, startCliProxy, type CliProxy } from './e2e-helpers.ts';
 
 /**
  * `iap-token proxy`, run from the bundle as a person runs it, against the fake Google and its IAP app with tokens
@@ -18,31 +18,9 @@ const world = useWorld();
 const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
 const workspace = useCliWorkspace(world, 'iap-token-proxy-');
 
-interface Proxy {
-  readonly url: string;
-  readonly child: ChildProcess;
-  stderr(): string;
-  readonly exited: Promise<number | null>;
-}
-
-/** Starts `iap-token proxy` and resolves once it says where it listens. */
-function startProxy(args: string[], env: Record<string, string> = {}): Promise<Proxy> {
-  const child = spawn(process.execPath, [CLI, 'proxy', '--to', world.fake.url, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: workspace.dir, ...world.fake.env(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  workspace.running.push(child);
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  return new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const url = /^Proxying (http:\/\/127\.0\.0\.1:\d+) → /m.exec(stderr)?.[1];
-      if (url) resolve({ url, child, stderr: () => stderr, exited });
-    });
-    void exited.then((code) => reject(new Error(`the proxy exited (${String(code)}) before it was ready:\n${stderr}`)));
-  });
-}
+/** Starts `iap-token proxy --to` the fake app, and resolves once it says where it listens. */
+const startProxy = (args: string[], env: Record<string, string> = {}): Promise<CliProxy> =>
+  startCliProxy(world, workspace, ['--to', world.fake.url, ...args], { env });
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Headers }> {
   const response = await fetch(url, { headers, redirect: 'manual' });

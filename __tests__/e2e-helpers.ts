@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from '@jest/globals';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { World } from '../test-bed/world.ts';
-import { findLeaks, parseFileCommand, runAction, unmasked, type ActionRun, type RunOptions } from '../test-bed/runner.ts';
+import { findLeaks, parseFileCommand, runAction, UNDER_TEST, unmasked, type ActionRun, type RunOptions } from '../test-bed/runner.ts';
 
 import { startWorld } from '../test-bed/world.ts';
 export { DEPLOYER, INVOKER, PROJECT_NUMBER, PROVIDER, RELAY, REPO_MEMBER, startWorld, type World } from '../test-bed/world.ts';
@@ -141,4 +141,39 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+export interface CliProxy {
+  readonly url: string;
+  readonly child: ChildProcess;
+  stderr(): string;
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * Starts `iap-token proxy ARGS` from the bundle under test, as a person does (HOME the workspace's folder, the fake's
+ * endpoints), and resolves once it says where it listens; `uid` runs it as another user.
+ */
+export function startCliProxy(
+  world: World,
+  workspace: CliWorkspace,
+  args: string[],
+  options: { env?: Record<string, string>; uid?: number; cli?: string; home?: string } = {},
+): Promise<CliProxy> {
+  const child = spawn(process.execPath, [options.cli ?? join(UNDER_TEST, 'dist', 'cli.cjs'), 'proxy', ...args], {
+    env: { PATH: process.env['PATH'] ?? '', HOME: options.home ?? workspace.dir, ...world.fake.env(), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
+  });
+  workspace.running.push(child);
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  return new Promise((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const url = /^(?:Proxying|Forward proxy) (http:\/\/127\.0\.0\.1:\d+)/m.exec(stderr)?.[1];
+      if (url) resolve({ url, child, stderr: () => stderr, exited });
+    });
+    void exited.then((code) => reject(new Error(`the proxy exited (${String(code)}) before it was ready:\n${stderr}`)));
+  });
 }

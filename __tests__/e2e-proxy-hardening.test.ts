@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +8,7 @@ import { websocketRoundTrip } from '../test-bed/fake-google/streams.ts';
 import { HostileUpstream, OK_BODY, hostileExchange, type Plan } from '../test-bed/hostile-upstream.ts';
 import { TestProxy } from '../test-bed/proxy.ts';
 import { ROOT, UNDER_TEST } from '../test-bed/runner.ts';
-import { DEPLOYER, useWorld, useCliWorkspace } from './e2e-helpers.ts';
+import { DEPLOYER, useWorld, useCliWorkspace, startCliProxy, type CliProxy } from './e2e-helpers.ts';
 
 /**
  * `iap-token proxy` from the bundle, as people run it, against what issue 21 found: upstreams that break exchanges
@@ -24,35 +24,9 @@ const STRANGER = 65534;
 const OTHER = 65533;
 const workspace = useCliWorkspace(world, 'iap-token-hardening-');
 
-interface Proxy {
-  readonly url: string;
-  readonly child: ChildProcess;
-  stderr(): string;
-  readonly exited: Promise<number | null>;
-}
-
 /** Starts `iap-token proxy ARGS` and resolves once it says where it listens. */
-function startProxy(
-  args: string[],
-  options: { env?: Record<string, string>; uid?: number; cli?: string; home?: string } = {},
-): Promise<Proxy> {
-  const child = spawn(process.execPath, [options.cli ?? CLI, 'proxy', ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: options.home ?? workspace.dir, ...world.fake.env(), ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
-  });
-  workspace.running.push(child);
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  return new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const url = /^(?:Proxying|Forward proxy) (http:\/\/127\.0\.0\.1:\d+)/m.exec(stderr)?.[1];
-      if (url) resolve({ url, child, stderr: () => stderr, exited });
-    });
-    void exited.then((code) => reject(new Error(`the proxy exited (${String(code)}) before it was ready:\n${stderr}`)));
-  });
-}
+const startProxy = (args: string[], options: Parameters<typeof startCliProxy>[3] = {}): Promise<CliProxy> =>
+  startCliProxy(world, workspace, args, options);
 
 const idToken = () => ['--audience', world.audience, '--credentials-file', workspace.keyPath];
 
