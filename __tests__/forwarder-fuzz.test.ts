@@ -67,6 +67,12 @@ function expectTold(answer: string, ended: string, plan: Plan): void {
     expect(finals).toContain('iap-token proxy: ');
     return;
   }
+  // A reset may take with it bytes the proxy had not read yet, the head included: then nothing reached it, and it
+  // says so, as above.
+  if (plan.close === 'reset' && ended === 'open') {
+    expect(finals).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    return;
+  }
   // The head went on; the body was cut: the client sees the connection end short of the length announced.
   expect(['closed', 'reset']).toContain(ended);
   if (finals) expect(finals).toMatch(/^HTTP\/1\.1 200 OK\r\n/);

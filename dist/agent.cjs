@@ -11213,7 +11213,6 @@ function createForwarder(options) {
         const reason = upstreamReason(outcome.error, target, limitS);
         if (outcome.error.code === "UND_ERR_HEADERS_TIMEOUT") options.log(`${req.method ?? "GET"} ${path.split("?")[0] ?? ""}: ${reason}.`);
         if (!res.headersSent && !res.destroyed) {
-          if (body && !req.complete) res.shouldKeepAlive = false;
           answer(res, outcome.error.code === "UND_ERR_HEADERS_TIMEOUT" ? 504 : 502, reason);
         } else res.destroy();
       }

@@ -107,8 +107,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         const reason = upstreamReason(outcome.error, target, limitS);
         if (outcome.error.code === 'UND_ERR_HEADERS_TIMEOUT') options.log(`${req.method ?? 'GET'} ${path.split('?')[0] ?? ''}: ${reason}.`);
         if (!res.headersSent && !res.destroyed) {
-          // A client still uploading is not read further: the connection ends after the answer.
-          if (body && !req.complete) res.shouldKeepAlive = false;
+          // A client still uploading reads this answer once it has sent the rest, which the exchange drops as it
+          // comes (closing now would reset its connection under the answer).
           answer(res, outcome.error.code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, reason);
         } else res.destroy();
       }
