@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TestProxy } from '../test-bed/proxy.ts';
 import { ApiError } from '../src/errors.ts';
-import { Http, parseFailure, snippet, type HttpRequest, type HttpResponse, type Transport } from '../src/http/client.ts';
+import { Http, type HttpRequest, type HttpResponse, type Transport } from '../src/http/client.ts';
+import { parseFailure, snippet } from '../src/http/failures.ts';
 
 const request: HttpRequest = { what: 'Test call', method: 'POST', url: 'https://sts.googleapis.com/v1/token', body: '{}' };
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { complainAsAction } from '../src/errors.ts';
-import { parseFailure, snippet } from '../src/http/client.ts';
+import { parseFailure, snippet } from '../src/http/failures.ts';
 import { iapRefusal } from '../src/iap/answers.ts';
 import { parseCredentialsJson } from '../src/inputs/key-file.ts';
 import { decodeJwt } from '../src/jwt.ts';

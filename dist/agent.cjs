@@ -12722,106 +12722,7 @@ function refreshRemedy({ code }, grant) {
   return void 0;
 }
 
-// src/http/client.ts
-init_proxy();
-var DEFAULT_POLICY = {
-  attempts: 5,
-  timeoutMs: 1e4,
-  budgetMs: 3e4,
-  baseDelayMs: 500,
-  maxDelayMs: 8e3,
-  retryable: (response) => isRetryableStatus(response.status),
-  describe: (response) => `HTTP ${response.status}`,
-  retryableFailure: (failure) => isRetryableNetworkFailure(failure)
-};
-var MAX_BODY_BYTES = 1 << 20;
-var Http = class {
-  #transport;
-  #sleep;
-  #random;
-  #now;
-  #log;
-  #policy;
-  constructor(options = {}) {
-    const { transport, sleep, random, now, log: log2, ...policy } = options;
-    this.#transport = transport ?? nodeTransport;
-    this.#sleep = sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#random = random ?? Math.random;
-    this.#now = now ?? Date.now;
-    this.#log = log2 ?? (() => void 0);
-    this.#policy = { ...DEFAULT_POLICY, ...policy };
-  }
-  /** Sends the request, retrying what can heal. Resolves with the last response, whatever its status. */
-  async send(request) {
-    const started = this.#now();
-    const policy = { ...this.#policy, ...request.retry };
-    for (let attempt = 1; ; attempt++) {
-      let response;
-      let failure;
-      try {
-        response = await this.#transport(request, AbortSignal.timeout(policy.timeoutMs));
-      } catch (error) {
-        failure = networkFailure(error, request, policy.timeoutMs);
-      }
-      const retryable = response ? policy.retryable(response) : failure !== void 0 && policy.retryableFailure(failure);
-      const delay = this.#backoff(attempt, response, policy);
-      const left = policy.budgetMs - (this.#now() - started);
-      if (!retryable || attempt >= policy.attempts || delay >= left) {
-        if (response) return { response, attempts: attempt };
-        throw apiError(request, failure ?? { status: 0, message: "no answer" }, attempt);
-      }
-      const why = response ? policy.describe(response) : failure?.message ?? "no answer";
-      const of = policy.attempts <= 10 ? ` of ${policy.attempts}` : "";
-      this.#log(`${request.what}: ${why} (attempt ${attempt}${of}); retrying in ${seconds(delay)} s (${seconds(left)} s left)`);
-      await this.#sleep(delay);
-    }
-  }
-  /** Sends the request and returns a 2xx answer's body; anything else becomes an `ApiError` quoting the service. */
-  async text(request) {
-    return (await this.#ok(request)).response.body;
-  }
-  /** Sends the request and parses a 2xx JSON answer; anything else becomes an `ApiError` quoting the service. */
-  async json(request) {
-    const { response, attempts } = await this.#ok(request);
-    const parsed = parseJsonObject(response.body);
-    if (!parsed) {
-      throw apiError(
-        request,
-        { status: response.status, message: `the response is not a JSON object (${describeBody(response)})` },
-        attempts
-      );
-    }
-    return parsed;
-  }
-  /** Sends the request and returns a 2xx answer whole (status, headers, body); anything else becomes an `ApiError`. */
-  async ok(request) {
-    return (await this.#ok(request)).response;
-  }
-  async #ok(request) {
-    const sent = await this.send(request);
-    if (sent.response.status < 200 || sent.response.status > 299) {
-      throw apiError(request, parseFailure(sent.response), sent.attempts);
-    }
-    return sent;
-  }
-  /**
-   * Jitter over an exponential ceiling, or longer when the server's Retry-After asks for more. A Retry-After beyond
-   * `maxDelayMs` is an answer, not a wait: Infinity, and the caller stops retrying.
-   */
-  #backoff(attempt, response, policy) {
-    const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
-    const jittered = Math.round(ceiling / 2 + this.#random() * ceiling / 2);
-    const retryAfter = response ? retryAfterMs(response.headers["retry-after"], this.#now()) : void 0;
-    if (retryAfter === void 0) return jittered;
-    return retryAfter > policy.maxDelayMs ? Infinity : Math.max(retryAfter, jittered);
-  }
-};
-function apiError(request, failure, attempts) {
-  return new ApiError(request.what, failure, attempts, request.remedy?.(failure));
-}
-function seconds(ms) {
-  return (Math.max(0, ms) / 1e3).toFixed(1);
-}
+// src/http/failures.ts
 function isRetryableStatus(status2) {
   return status2 === 408 || status2 === 429 || status2 >= 500 && status2 <= 599 && status2 !== 501;
 }
@@ -12837,13 +12738,6 @@ var TLS_TRUST_CODES = /* @__PURE__ */ new Set([
   "CERT_HAS_EXPIRED",
   "ERR_TLS_CERT_ALTNAME_INVALID"
 ]);
-function retryAfterMs(header, now) {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return void 0;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1e3;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
-}
 function networkFailure(error, request, timeoutMs) {
   const host = safeHost(request.url);
   const err = error;
@@ -12936,6 +12830,10 @@ function snippet(body) {
   const text2 = (title ? `HTML page "${title}"` : body.slice(0, 1e3)).replace(/\s+/g, " ").trim();
   return text2.length > 300 ? `${text2.slice(0, 300)}…` : text2;
 }
+
+// src/http/transport.ts
+init_proxy();
+var MAX_BODY_BYTES = 1 << 20;
 var nodeTransport = async (request, signal) => {
   const url = new URL(request.url);
   const { request: send } = url.protocol === "https:" ? process.getBuiltinModule("node:https") : process.getBuiltinModule("node:http");
@@ -12973,6 +12871,112 @@ var nodeTransport = async (request, signal) => {
 async function proxyAgent(url) {
   const { HttpClient: HttpClient2 } = await Promise.resolve().then(() => (init_lib(), lib_exports));
   return new HttpClient2("iap-token").getAgent(url);
+}
+
+// src/http/client.ts
+var DEFAULT_POLICY = {
+  attempts: 5,
+  timeoutMs: 1e4,
+  budgetMs: 3e4,
+  baseDelayMs: 500,
+  maxDelayMs: 8e3,
+  retryable: (response) => isRetryableStatus(response.status),
+  describe: (response) => `HTTP ${response.status}`,
+  retryableFailure: (failure) => isRetryableNetworkFailure(failure)
+};
+var Http = class {
+  #transport;
+  #sleep;
+  #random;
+  #now;
+  #log;
+  #policy;
+  constructor(options = {}) {
+    const { transport, sleep, random, now, log: log2, ...policy } = options;
+    this.#transport = transport ?? nodeTransport;
+    this.#sleep = sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = random ?? Math.random;
+    this.#now = now ?? Date.now;
+    this.#log = log2 ?? (() => void 0);
+    this.#policy = { ...DEFAULT_POLICY, ...policy };
+  }
+  /** Sends the request, retrying what can heal. Resolves with the last response, whatever its status. */
+  async send(request) {
+    const started = this.#now();
+    const policy = { ...this.#policy, ...request.retry };
+    for (let attempt = 1; ; attempt++) {
+      let response;
+      let failure;
+      try {
+        response = await this.#transport(request, AbortSignal.timeout(policy.timeoutMs));
+      } catch (error) {
+        failure = networkFailure(error, request, policy.timeoutMs);
+      }
+      const retryable = response ? policy.retryable(response) : failure !== void 0 && policy.retryableFailure(failure);
+      const delay = this.#backoff(attempt, response, policy);
+      const left = policy.budgetMs - (this.#now() - started);
+      if (!retryable || attempt >= policy.attempts || delay >= left) {
+        if (response) return { response, attempts: attempt };
+        throw apiError(request, failure ?? { status: 0, message: "no answer" }, attempt);
+      }
+      const why = response ? policy.describe(response) : failure?.message ?? "no answer";
+      const of = policy.attempts <= 10 ? ` of ${policy.attempts}` : "";
+      this.#log(`${request.what}: ${why} (attempt ${attempt}${of}); retrying in ${seconds(delay)} s (${seconds(left)} s left)`);
+      await this.#sleep(delay);
+    }
+  }
+  /** Sends the request and returns a 2xx answer's body; anything else becomes an `ApiError` quoting the service. */
+  async text(request) {
+    return (await this.#ok(request)).response.body;
+  }
+  /** Sends the request and parses a 2xx JSON answer; anything else becomes an `ApiError` quoting the service. */
+  async json(request) {
+    const { response, attempts } = await this.#ok(request);
+    const parsed = parseJsonObject(response.body);
+    if (!parsed) {
+      throw apiError(
+        request,
+        { status: response.status, message: `the response is not a JSON object (${describeBody(response)})` },
+        attempts
+      );
+    }
+    return parsed;
+  }
+  /** Sends the request and returns a 2xx answer whole (status, headers, body); anything else becomes an `ApiError`. */
+  async ok(request) {
+    return (await this.#ok(request)).response;
+  }
+  async #ok(request) {
+    const sent = await this.send(request);
+    if (sent.response.status < 200 || sent.response.status > 299) {
+      throw apiError(request, parseFailure(sent.response), sent.attempts);
+    }
+    return sent;
+  }
+  /**
+   * Jitter over an exponential ceiling, or longer when the server's Retry-After asks for more. A Retry-After beyond
+   * `maxDelayMs` is an answer, not a wait: Infinity, and the caller stops retrying.
+   */
+  #backoff(attempt, response, policy) {
+    const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
+    const jittered = Math.round(ceiling / 2 + this.#random() * ceiling / 2);
+    const retryAfter = response ? retryAfterMs(response.headers["retry-after"], this.#now()) : void 0;
+    if (retryAfter === void 0) return jittered;
+    return retryAfter > policy.maxDelayMs ? Infinity : Math.max(retryAfter, jittered);
+  }
+};
+function apiError(request, failure, attempts) {
+  return new ApiError(request.what, failure, attempts, request.remedy?.(failure));
+}
+function seconds(ms) {
+  return (Math.max(0, ms) / 1e3).toFixed(1);
+}
+function retryAfterMs(header, now) {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return void 0;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1e3;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
 }
 
 // src/tokens/check.ts

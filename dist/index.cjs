@@ -3001,26 +3001,13 @@ var init_oauth = __esm({
   }
 });
 
-// src/http/client.ts
-function apiError(request, failure, attempts) {
-  return new ApiError(request.what, failure, attempts, request.remedy?.(failure));
-}
-function seconds(ms) {
-  return (Math.max(0, ms) / 1e3).toFixed(1);
-}
+// src/http/failures.ts
 function isRetryableStatus(status) {
   return status === 408 || status === 429 || status >= 500 && status <= 599 && status !== 501;
 }
 function isRetryableNetworkFailure(failure) {
   const code = failure.code ?? "";
   return code !== "ENOTFOUND" && !TLS_TRUST_CODES.has(code) && !/^PROXY_4/.test(code);
-}
-function retryAfterMs(header, now) {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return void 0;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1e3;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
 }
 function networkFailure(error2, request, timeoutMs) {
   const host = safeHost(request.url);
@@ -3113,17 +3100,93 @@ function snippet(body) {
   const text2 = (title ? `HTML page "${title}"` : body.slice(0, 1e3)).replace(/\s+/g, " ").trim();
   return text2.length > 300 ? `${text2.slice(0, 300)}…` : text2;
 }
+var TLS_TRUST_CODES, TITLE_SEARCH_CHARS;
+var init_failures = __esm({
+  "src/http/failures.ts"() {
+    "use strict";
+    init_json();
+    TLS_TRUST_CODES = /* @__PURE__ */ new Set([
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+      "SELF_SIGNED_CERT_IN_CHAIN",
+      "DEPTH_ZERO_SELF_SIGNED_CERT",
+      "CERT_HAS_EXPIRED",
+      "ERR_TLS_CERT_ALTNAME_INVALID"
+    ]);
+    TITLE_SEARCH_CHARS = 8192;
+  }
+});
+
+// src/http/transport.ts
 async function proxyAgent(url) {
   const { HttpClient: HttpClient2 } = await Promise.resolve().then(() => (init_lib(), lib_exports));
   return new HttpClient2("iap-token").getAgent(url);
 }
-var DEFAULT_POLICY, MAX_BODY_BYTES, Http, TLS_TRUST_CODES, TITLE_SEARCH_CHARS, nodeTransport;
+var MAX_BODY_BYTES, nodeTransport;
+var init_transport = __esm({
+  "src/http/transport.ts"() {
+    "use strict";
+    init_proxy();
+    MAX_BODY_BYTES = 1 << 20;
+    nodeTransport = async (request, signal2) => {
+      const url = new URL(request.url);
+      const { request: send } = url.protocol === "https:" ? process.getBuiltinModule("node:https") : process.getBuiltinModule("node:http");
+      const agent = !request.direct && getProxyUrl(url) ? await proxyAgent(request.url) : void 0;
+      return new Promise((resolve, reject) => {
+        const body = request.body === void 0 ? void 0 : Buffer.from(request.body);
+        const headers = { "user-agent": "iap-token", ...request.headers };
+        if (body) headers["content-length"] = String(body.length);
+        const req = send(url, { method: request.method, headers, signal: signal2, ...agent ? { agent } : {} }, (res) => {
+          const chunks = [];
+          let size = 0;
+          const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") });
+          res.on("data", (chunk) => {
+            chunks.push(chunk.subarray(0, Math.max(0, MAX_BODY_BYTES - size)));
+            size += chunk.length;
+            if (size >= MAX_BODY_BYTES) {
+              done();
+              req.destroy();
+            }
+          });
+          res.on("end", done);
+          res.on("error", reject);
+        });
+        req.on("error", reject);
+        const onAbort = () => {
+          req.destroy(signal2.reason);
+          reject(signal2.reason);
+        };
+        if (signal2.aborted) onAbort();
+        else signal2.addEventListener("abort", onAbort, { once: true });
+        req.on("close", () => signal2.removeEventListener("abort", onAbort));
+        req.end(body);
+      });
+    };
+  }
+});
+
+// src/http/client.ts
+function apiError(request, failure, attempts) {
+  return new ApiError(request.what, failure, attempts, request.remedy?.(failure));
+}
+function seconds(ms) {
+  return (Math.max(0, ms) / 1e3).toFixed(1);
+}
+function retryAfterMs(header, now) {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return void 0;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1e3;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
+}
+var DEFAULT_POLICY, Http;
 var init_client = __esm({
   "src/http/client.ts"() {
     "use strict";
-    init_proxy();
     init_errors();
     init_json();
+    init_failures();
+    init_transport();
     DEFAULT_POLICY = {
       attempts: 5,
       timeoutMs: 1e4,
@@ -3134,7 +3197,6 @@ var init_client = __esm({
       describe: (response) => `HTTP ${response.status}`,
       retryableFailure: (failure) => isRetryableNetworkFailure(failure)
     };
-    MAX_BODY_BYTES = 1 << 20;
     Http = class {
       #transport;
       #sleep;
@@ -3215,49 +3277,6 @@ var init_client = __esm({
         if (retryAfter === void 0) return jittered;
         return retryAfter > policy.maxDelayMs ? Infinity : Math.max(retryAfter, jittered);
       }
-    };
-    TLS_TRUST_CODES = /* @__PURE__ */ new Set([
-      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-      "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-      "SELF_SIGNED_CERT_IN_CHAIN",
-      "DEPTH_ZERO_SELF_SIGNED_CERT",
-      "CERT_HAS_EXPIRED",
-      "ERR_TLS_CERT_ALTNAME_INVALID"
-    ]);
-    TITLE_SEARCH_CHARS = 8192;
-    nodeTransport = async (request, signal2) => {
-      const url = new URL(request.url);
-      const { request: send } = url.protocol === "https:" ? process.getBuiltinModule("node:https") : process.getBuiltinModule("node:http");
-      const agent = !request.direct && getProxyUrl(url) ? await proxyAgent(request.url) : void 0;
-      return new Promise((resolve, reject) => {
-        const body = request.body === void 0 ? void 0 : Buffer.from(request.body);
-        const headers = { "user-agent": "iap-token", ...request.headers };
-        if (body) headers["content-length"] = String(body.length);
-        const req = send(url, { method: request.method, headers, signal: signal2, ...agent ? { agent } : {} }, (res) => {
-          const chunks = [];
-          let size = 0;
-          const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") });
-          res.on("data", (chunk) => {
-            chunks.push(chunk.subarray(0, Math.max(0, MAX_BODY_BYTES - size)));
-            size += chunk.length;
-            if (size >= MAX_BODY_BYTES) {
-              done();
-              req.destroy();
-            }
-          });
-          res.on("end", done);
-          res.on("error", reject);
-        });
-        req.on("error", reject);
-        const onAbort = () => {
-          req.destroy(signal2.reason);
-          reject(signal2.reason);
-        };
-        if (signal2.aborted) onAbort();
-        else signal2.addEventListener("abort", onAbort, { once: true });
-        req.on("close", () => signal2.removeEventListener("abort", onAbort));
-        req.end(body);
-      });
     };
   }
 });
@@ -4526,7 +4545,7 @@ var init_classify = __esm({
   "src/smoke/classify.ts"() {
     "use strict";
     init_answers();
-    init_client();
+    init_failures();
     UNSAFE = /* @__PURE__ */ new Set(["POST", "PUT", "PATCH", "DELETE"]);
   }
 });

@@ -486,7 +486,7 @@ function parseJsonObject(text) {
   }
 }
 
-// src/http/client.ts
+// src/http/transport.ts
 var MAX_BODY_BYTES = 1 << 20;
 
 // src/secrets.ts

@@ -1,6 +1,7 @@
 import { answeredByIap } from '../iap/answers.ts';
 import type { ApiFailure } from '../errors.ts';
-import { isRetryableNetworkFailure, isRetryableStatus, type HttpResponse } from '../http/client.ts';
+import type { HttpResponse } from '../http/client.ts';
+import { isRetryableNetworkFailure, isRetryableStatus } from '../http/failures.ts';
 import type { SmokeConfig, StatusSet } from '../config.ts';
 
 /** Answers IAP made itself carry this header; everything else passed IAP and came from the app. */
