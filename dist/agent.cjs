@@ -13679,9 +13679,6 @@ async function startAgent(options) {
   return { proxyUrl, forwardProxyUrl, spki, current: () => keeper.current(), stats, stop: stopAll };
 }
 
-// src/inputs/index.ts
-var import_node_fs3 = require("node:fs");
-
 // src/endpoints.ts
 var OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
 var APIS = ["oauth2", "sts", "iamcredentials", "iap", "accounts"];
@@ -13730,181 +13727,6 @@ function cannotSign(source, serviceAccount) {
   if (source.kind === "refresh_token") return "user";
   if (source.kind === "service_account_key" && !source.key.privateKeyId) return "no-key-id";
   return void 0;
-}
-
-// src/inputs/key-file.ts
-var import_node_crypto6 = require("node:crypto");
-function parseCredentialsJson(raw, input, complain) {
-  registerSecret(raw, { perLine: false });
-  const text2 = raw.trim();
-  const json = parseObject(text2) ?? (isBase64(text2) ? parseObject(Buffer.from(text2, "base64").toString("utf8")) : void 0);
-  if (!json) {
-    throw complain(input, "is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");
-  }
-  registerSecretFields(json);
-  return json;
-}
-function registerSecretFields(value, depth = 0) {
-  if (!value || typeof value !== "object" || depth > 5) return;
-  for (const [field, inner] of Object.entries(value)) {
-    if (typeof inner === "string" && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, "\n"));
-    else registerSecretFields(inner, depth + 1);
-  }
-}
-var SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
-function parseServiceAccountKey(json, input, complain) {
-  const missing = ["client_email", "private_key"].filter((field) => typeof json[field] !== "string" || !json[field]);
-  if (missing.length > 0) {
-    throw complain(input, `the service-account key lacks ${missing.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);
-  }
-  const clientEmail = json["client_email"];
-  if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
-  let privateKey;
-  try {
-    privateKey = (0, import_node_crypto6.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
-  } catch {
-    throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
-  }
-  if (privateKey.asymmetricKeyType !== "rsa") {
-    throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
-  }
-  const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
-  if (tokenUri) checkFileUrl(tokenUri, input, "token_uri", complain);
-  const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
-  return { clientEmail, privateKey, privateKeyId, tokenUri };
-}
-function parseObject(text2) {
-  return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
-}
-function isBase64(text2) {
-  const compact = text2.replace(/\s/g, "");
-  return compact.length > 0 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(compact);
-}
-
-// src/inputs/credentials-file.ts
-function parseCredentialsFile(json, input, origin, complain) {
-  const type = json["type"] ?? "service_account";
-  switch (type) {
-    case "service_account":
-      return { kind: "service_account_key", key: parseServiceAccountKey(json, input, complain), origin };
-    case "authorized_user":
-      return parseAuthorizedUser(json, input, origin, complain);
-    case "external_account":
-      return parseExternalAccount(json, input, origin, complain);
-    case "impersonated_service_account":
-      return parseImpersonated(json, input, origin, complain);
-    default:
-      throw complain(
-        input,
-        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`
-      );
-  }
-}
-function text(json, field) {
-  const value = json[field];
-  return typeof value === "string" && value.trim() ? value.trim() : void 0;
-}
-function required(json, fields, input, what, complain) {
-  const missing = fields.filter((field) => !text(json, field));
-  if (missing.length) throw complain(input, `the ${what} lack ${missing.join(", ")}.`);
-  return fields.map((field) => text(json, field) ?? "");
-}
-function parseAuthorizedUser(json, input, origin, complain) {
-  const [clientId = "", clientSecret = "", refreshToken = ""] = required(
-    json,
-    ["client_id", "client_secret", "refresh_token"],
-    input,
-    "authorized_user credentials",
-    complain
-  );
-  registerSecret(clientSecret);
-  registerSecret(refreshToken);
-  return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
-}
-var STS_AUDIENCE = /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
-var IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
-function impersonatedAccount(url, input, complain) {
-  checkFileUrl(url, input, "service_account_impersonation_url", complain);
-  const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
-  if (!email || !isEmail(decodeURIComponent(email))) {
-    throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
-  }
-  return decodeURIComponent(email);
-}
-function parseExternalAccount(json, input, origin, complain) {
-  const [audience = "", subjectTokenType = ""] = required(
-    json,
-    ["audience", "subject_token_type"],
-    input,
-    "external_account credentials",
-    complain
-  );
-  if (!STS_AUDIENCE.test(audience)) {
-    throw complain(
-      input,
-      "audience must be a Workload (or Workforce) Identity provider: //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER."
-    );
-  }
-  const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
-  checkFileUrl(tokenUrl, input, "token_url", complain);
-  const impersonationUrl = text(json, "service_account_impersonation_url");
-  return {
-    kind: "external_account",
-    audience,
-    subjectTokenType,
-    tokenUrl,
-    subjectToken: parseCredentialSource(json, input, complain),
-    impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input, complain) : void 0,
-    workforcePoolUserProject: text(json, "workforce_pool_user_project"),
-    origin
-  };
-}
-function parseCredentialSource(file, input, complain) {
-  const value = file["credential_source"];
-  if (!value || typeof value !== "object") throw complain(input, "the external_account credentials lack credential_source.");
-  const source = value;
-  const libraryKind = source["environment_id"] ? "aws" : source["executable"] ? "executable" : source["certificate"] ? "certificate" : void 0;
-  if (libraryKind) return { from: "library", kind: libraryKind, file };
-  const format = source["format"] ?? {};
-  const formatType = format["type"] ?? "text";
-  if (formatType !== "text" && formatType !== "json") {
-    throw complain(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
-  }
-  let field;
-  if (formatType === "json") {
-    field = typeof format["subject_token_field_name"] === "string" ? format["subject_token_field_name"] : void 0;
-    if (!field) throw complain(input, "credential_source.format of type json needs subject_token_field_name.");
-  }
-  if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
-  if (typeof source["url"] === "string" && source["url"]) {
-    checkFileUrl(source["url"], input, "credential_source.url", complain);
-    const headers = {};
-    for (const [name2, header] of Object.entries(source["headers"] ?? {})) {
-      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name2} must be a string.`);
-      registerSecret(header.replace(/^Bearer\s+/i, ""));
-      headers[name2.toLowerCase()] = header;
-    }
-    return { from: "url", url: source["url"], headers, field };
-  }
-  throw complain(input, "credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.");
-}
-function parseImpersonated(json, input, origin, complain) {
-  const [url = ""] = required(json, ["service_account_impersonation_url"], input, "impersonated_service_account credentials", complain);
-  const serviceAccount = impersonatedAccount(url, input, complain);
-  const sourceJson = json["source_credentials"];
-  if (!sourceJson || typeof sourceJson !== "object") {
-    throw complain(input, "the impersonated_service_account credentials lack source_credentials.");
-  }
-  const inner = parseCredentialsFile(sourceJson, `${input} (source_credentials)`, origin, complain);
-  if (inner.kind !== "service_account_key" && inner.kind !== "refresh_token") {
-    throw complain(input, "source_credentials must be of type service_account or authorized_user.");
-  }
-  const delegates = (Array.isArray(json["delegates"]) ? json["delegates"] : []).map((entry) => {
-    const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, "");
-    if (!isEmail(email)) throw complain(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
-    return email;
-  });
-  return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
 }
 
 // src/inputs/smoke.ts
@@ -14155,122 +13977,7 @@ function readAlso({ input, fail }) {
   return urls;
 }
 
-// src/inputs/vocabulary.ts
-var INPUT_DEFAULTS = {
-  audience: "",
-  token_type: "auto",
-  app_url: "",
-  lifetime: "",
-  workload_identity_provider: "",
-  workload_identity_audience: "",
-  credentials_json: "",
-  refresh_token: "",
-  oauth_client_id: "",
-  oauth_client_secret: "",
-  service_account: "",
-  delegates: "",
-  include_email: "true",
-  export_variable: "IAP_TOKEN",
-  universe: "googleapis.com",
-  smoke_test_urls: "",
-  smoke_test_header: "authorization",
-  smoke_test_headers: "",
-  smoke_test_expected_status: "200-299",
-  smoke_test_retry_for: "300",
-  smoke_test_timeout: "30",
-  keep_fresh: "false",
-  proxy_to: "",
-  proxy_header: "authorization",
-  proxy_listen: "127.0.0.1:0",
-  proxy_hosts: "",
-  proxy_max_connections: "1000",
-  proxy_response_timeout: "120",
-  proxy_tunnel_idle_timeout: "120",
-  doctor: "false",
-  doctor_fail_on_problem: "false",
-  doctor_also: "",
-  iap_resource: ""
-};
-var ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
-var ACTION_VOCABULARY = {
-  name: (input) => input,
-  setting: (input, value) => `set ${input}: ${value}`,
-  complain: complainAsAction,
-  noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
-  otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
-};
-
-// src/inputs/index.ts
-var PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
-var POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
-var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-var DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
-function readConfig(read, env, words2) {
-  const input = (name2) => read(name2) ?? INPUT_DEFAULTS[name2];
-  const ctx = {
-    env,
-    input,
-    words: words2,
-    fail: (name2, problem) => {
-      throw words2.complain(words2.name(name2), problem);
-    }
-  };
-  const { fail, words: w } = ctx;
-  const universe = input("universe") || "googleapis.com";
-  if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
-  const endpoints = resolveEndpoints(universe, env, words2.complain);
-  const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
-  const delegates = readDelegates(ctx, input("delegates"));
-  if (delegates.length > 0 && !serviceAccount) {
-    fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
-  }
-  const source = readSource(ctx, serviceAccount, endpoints.iamHost);
-  const appUrl = readAppUrl(ctx);
-  const smokeTargets = readSmokeConfig(input);
-  const known2 = knownUrl(ctx, appUrl, smokeTargets?.targets);
-  const canSign = signingAbility(source, serviceAccount);
-  const choice = chooseToken(ctx, known2, canSign);
-  const { tokenType } = choice;
-  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
-  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
-  const unsigned = tokenType === "signed_jwt" ? cannotSign(source, serviceAccount) : void 0;
-  if (unsigned === "user") {
-    fail(
-      "service_account",
-      `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
-    );
-  }
-  if (unsigned === "no-key-id") {
-    throw words2.complain(
-      source.origin,
-      "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
-    );
-  }
-  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
-  const uncovered = tokenType === "signed_jwt" && appUrl ? audienceCovers(audience, appUrl) : void 0;
-  if (uncovered) fail("audience", `${uncovered} (${w.name("app_url")}).`);
-  const smoke = smokeTargets;
-  return {
-    tokenType,
-    audience,
-    audienceFrom: choice.audienceFrom,
-    choice: choice.why,
-    signedFromUrl: choice.signedFromUrl === true,
-    appUrl: known2?.url.href,
-    doctor: readDoctorConfig(ctx, known2),
-    lifetimeSeconds,
-    source,
-    serviceAccount,
-    delegates,
-    includeEmail: readBoolean(ctx, input("include_email"), "include_email", true),
-    exportVariable: readExportVariable(ctx, input("export_variable")),
-    universe,
-    endpoints,
-    smoke,
-    agent: readAgentConfig(ctx, tokenType === "signed_jwt" ? audience : void 0),
-    nameOf: words2.name
-  };
-}
+// src/inputs/audience.ts
 function readAudience({ fail, words: words2 }, audience) {
   if (!audience) {
     fail(
@@ -14287,22 +13994,6 @@ function readAudience({ fail, words: words2 }, audience) {
   }
   return audience;
 }
-function signingAbility(source, serviceAccount) {
-  const why = cannotSign(source, serviceAccount);
-  if (!why) return { yes: true, because: "" };
-  return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
-}
-function knownUrl(ctx, appUrl, smoke) {
-  const { words: w } = ctx;
-  if (appUrl) return { url: appUrl, from: w.name("app_url") };
-  const target = proxyTarget(ctx);
-  if (target) return { url: new URL(target), from: w.name("proxy_to") };
-  const host = proxyHosts(ctx).find((name2) => !name2.startsWith("*."));
-  if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
-  const tested = smoke?.find((target2) => !target2.deny);
-  return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
-}
-var SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
 function readUrlAudience({ fail, words: words2 }, audience) {
   const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
   const signedJwt = `with ${words2.name("token_type")} signed_jwt`;
@@ -14333,6 +14024,189 @@ function readLifetime({ fail, words: words2 }, value, tokenType) {
   }
   return seconds2;
 }
+
+// src/inputs/source.ts
+var import_node_fs3 = require("node:fs");
+
+// src/inputs/key-file.ts
+var import_node_crypto6 = require("node:crypto");
+function parseCredentialsJson(raw, input, complain) {
+  registerSecret(raw, { perLine: false });
+  const text2 = raw.trim();
+  const json = parseObject(text2) ?? (isBase64(text2) ? parseObject(Buffer.from(text2, "base64").toString("utf8")) : void 0);
+  if (!json) {
+    throw complain(input, "is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");
+  }
+  registerSecretFields(json);
+  return json;
+}
+function registerSecretFields(value, depth = 0) {
+  if (!value || typeof value !== "object" || depth > 5) return;
+  for (const [field, inner] of Object.entries(value)) {
+    if (typeof inner === "string" && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, "\n"));
+    else registerSecretFields(inner, depth + 1);
+  }
+}
+var SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
+function parseServiceAccountKey(json, input, complain) {
+  const missing = ["client_email", "private_key"].filter((field) => typeof json[field] !== "string" || !json[field]);
+  if (missing.length > 0) {
+    throw complain(input, `the service-account key lacks ${missing.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);
+  }
+  const clientEmail = json["client_email"];
+  if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
+  let privateKey;
+  try {
+    privateKey = (0, import_node_crypto6.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
+  } catch {
+    throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
+  }
+  if (privateKey.asymmetricKeyType !== "rsa") {
+    throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
+  }
+  const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
+  if (tokenUri) checkFileUrl(tokenUri, input, "token_uri", complain);
+  const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
+  return { clientEmail, privateKey, privateKeyId, tokenUri };
+}
+function parseObject(text2) {
+  return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
+}
+function isBase64(text2) {
+  const compact = text2.replace(/\s/g, "");
+  return compact.length > 0 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(compact);
+}
+
+// src/inputs/credentials-file.ts
+function parseCredentialsFile(json, input, origin, complain) {
+  const type = json["type"] ?? "service_account";
+  switch (type) {
+    case "service_account":
+      return { kind: "service_account_key", key: parseServiceAccountKey(json, input, complain), origin };
+    case "authorized_user":
+      return parseAuthorizedUser(json, input, origin, complain);
+    case "external_account":
+      return parseExternalAccount(json, input, origin, complain);
+    case "impersonated_service_account":
+      return parseImpersonated(json, input, origin, complain);
+    default:
+      throw complain(
+        input,
+        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`
+      );
+  }
+}
+function text(json, field) {
+  const value = json[field];
+  return typeof value === "string" && value.trim() ? value.trim() : void 0;
+}
+function required(json, fields, input, what, complain) {
+  const missing = fields.filter((field) => !text(json, field));
+  if (missing.length) throw complain(input, `the ${what} lack ${missing.join(", ")}.`);
+  return fields.map((field) => text(json, field) ?? "");
+}
+function parseAuthorizedUser(json, input, origin, complain) {
+  const [clientId = "", clientSecret = "", refreshToken = ""] = required(
+    json,
+    ["client_id", "client_secret", "refresh_token"],
+    input,
+    "authorized_user credentials",
+    complain
+  );
+  registerSecret(clientSecret);
+  registerSecret(refreshToken);
+  return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
+}
+var STS_AUDIENCE = /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
+var IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
+function impersonatedAccount(url, input, complain) {
+  checkFileUrl(url, input, "service_account_impersonation_url", complain);
+  const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
+  if (!email || !isEmail(decodeURIComponent(email))) {
+    throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
+  }
+  return decodeURIComponent(email);
+}
+function parseExternalAccount(json, input, origin, complain) {
+  const [audience = "", subjectTokenType = ""] = required(
+    json,
+    ["audience", "subject_token_type"],
+    input,
+    "external_account credentials",
+    complain
+  );
+  if (!STS_AUDIENCE.test(audience)) {
+    throw complain(
+      input,
+      "audience must be a Workload (or Workforce) Identity provider: //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER."
+    );
+  }
+  const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
+  checkFileUrl(tokenUrl, input, "token_url", complain);
+  const impersonationUrl = text(json, "service_account_impersonation_url");
+  return {
+    kind: "external_account",
+    audience,
+    subjectTokenType,
+    tokenUrl,
+    subjectToken: parseCredentialSource(json, input, complain),
+    impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input, complain) : void 0,
+    workforcePoolUserProject: text(json, "workforce_pool_user_project"),
+    origin
+  };
+}
+function parseCredentialSource(file, input, complain) {
+  const value = file["credential_source"];
+  if (!value || typeof value !== "object") throw complain(input, "the external_account credentials lack credential_source.");
+  const source = value;
+  const libraryKind = source["environment_id"] ? "aws" : source["executable"] ? "executable" : source["certificate"] ? "certificate" : void 0;
+  if (libraryKind) return { from: "library", kind: libraryKind, file };
+  const format = source["format"] ?? {};
+  const formatType = format["type"] ?? "text";
+  if (formatType !== "text" && formatType !== "json") {
+    throw complain(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
+  }
+  let field;
+  if (formatType === "json") {
+    field = typeof format["subject_token_field_name"] === "string" ? format["subject_token_field_name"] : void 0;
+    if (!field) throw complain(input, "credential_source.format of type json needs subject_token_field_name.");
+  }
+  if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
+  if (typeof source["url"] === "string" && source["url"]) {
+    checkFileUrl(source["url"], input, "credential_source.url", complain);
+    const headers = {};
+    for (const [name2, header] of Object.entries(source["headers"] ?? {})) {
+      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name2} must be a string.`);
+      registerSecret(header.replace(/^Bearer\s+/i, ""));
+      headers[name2.toLowerCase()] = header;
+    }
+    return { from: "url", url: source["url"], headers, field };
+  }
+  throw complain(input, "credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.");
+}
+function parseImpersonated(json, input, origin, complain) {
+  const [url = ""] = required(json, ["service_account_impersonation_url"], input, "impersonated_service_account credentials", complain);
+  const serviceAccount = impersonatedAccount(url, input, complain);
+  const sourceJson = json["source_credentials"];
+  if (!sourceJson || typeof sourceJson !== "object") {
+    throw complain(input, "the impersonated_service_account credentials lack source_credentials.");
+  }
+  const inner = parseCredentialsFile(sourceJson, `${input} (source_credentials)`, origin, complain);
+  if (inner.kind !== "service_account_key" && inner.kind !== "refresh_token") {
+    throw complain(input, "source_credentials must be of type service_account or authorized_user.");
+  }
+  const delegates = (Array.isArray(json["delegates"]) ? json["delegates"] : []).map((entry) => {
+    const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, "");
+    if (!isEmail(email)) throw complain(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
+    return email;
+  });
+  return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
+}
+
+// src/inputs/source.ts
+var POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
+var PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
+var SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
 function readSource(ctx, serviceAccount, iamHost) {
   const { env, input, words: words2 } = ctx;
   const given = SOURCE_INPUTS.filter((name2) => input(name2));
@@ -14473,6 +14347,136 @@ function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
     oidcRequestToken,
     origin: words2.name(name2)
   };
+}
+
+// src/inputs/vocabulary.ts
+var INPUT_DEFAULTS = {
+  audience: "",
+  token_type: "auto",
+  app_url: "",
+  lifetime: "",
+  workload_identity_provider: "",
+  workload_identity_audience: "",
+  credentials_json: "",
+  refresh_token: "",
+  oauth_client_id: "",
+  oauth_client_secret: "",
+  service_account: "",
+  delegates: "",
+  include_email: "true",
+  export_variable: "IAP_TOKEN",
+  universe: "googleapis.com",
+  smoke_test_urls: "",
+  smoke_test_header: "authorization",
+  smoke_test_headers: "",
+  smoke_test_expected_status: "200-299",
+  smoke_test_retry_for: "300",
+  smoke_test_timeout: "30",
+  keep_fresh: "false",
+  proxy_to: "",
+  proxy_header: "authorization",
+  proxy_listen: "127.0.0.1:0",
+  proxy_hosts: "",
+  proxy_max_connections: "1000",
+  proxy_response_timeout: "120",
+  proxy_tunnel_idle_timeout: "120",
+  doctor: "false",
+  doctor_fail_on_problem: "false",
+  doctor_also: "",
+  iap_resource: ""
+};
+var ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
+var ACTION_VOCABULARY = {
+  name: (input) => input,
+  setting: (input, value) => `set ${input}: ${value}`,
+  complain: complainAsAction,
+  noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
+  otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
+};
+
+// src/inputs/index.ts
+var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+var DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+function readConfig(read, env, words2) {
+  const input = (name2) => read(name2) ?? INPUT_DEFAULTS[name2];
+  const ctx = {
+    env,
+    input,
+    words: words2,
+    fail: (name2, problem) => {
+      throw words2.complain(words2.name(name2), problem);
+    }
+  };
+  const { fail, words: w } = ctx;
+  const universe = input("universe") || "googleapis.com";
+  if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
+  const endpoints = resolveEndpoints(universe, env, words2.complain);
+  const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
+  const delegates = readDelegates(ctx, input("delegates"));
+  if (delegates.length > 0 && !serviceAccount) {
+    fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
+  }
+  const source = readSource(ctx, serviceAccount, endpoints.iamHost);
+  const appUrl = readAppUrl(ctx);
+  const smokeTargets = readSmokeConfig(input);
+  const known2 = knownUrl(ctx, appUrl, smokeTargets?.targets);
+  const canSign = signingAbility(source, serviceAccount);
+  const choice = chooseToken(ctx, known2, canSign);
+  const { tokenType } = choice;
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
+  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
+  const unsigned = tokenType === "signed_jwt" ? cannotSign(source, serviceAccount) : void 0;
+  if (unsigned === "user") {
+    fail(
+      "service_account",
+      `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
+    );
+  }
+  if (unsigned === "no-key-id") {
+    throw words2.complain(
+      source.origin,
+      "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
+    );
+  }
+  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  const uncovered = tokenType === "signed_jwt" && appUrl ? audienceCovers(audience, appUrl) : void 0;
+  if (uncovered) fail("audience", `${uncovered} (${w.name("app_url")}).`);
+  const smoke = smokeTargets;
+  return {
+    tokenType,
+    audience,
+    audienceFrom: choice.audienceFrom,
+    choice: choice.why,
+    signedFromUrl: choice.signedFromUrl === true,
+    appUrl: known2?.url.href,
+    doctor: readDoctorConfig(ctx, known2),
+    lifetimeSeconds,
+    source,
+    serviceAccount,
+    delegates,
+    includeEmail: readBoolean(ctx, input("include_email"), "include_email", true),
+    exportVariable: readExportVariable(ctx, input("export_variable")),
+    universe,
+    endpoints,
+    smoke,
+    agent: readAgentConfig(ctx, tokenType === "signed_jwt" ? audience : void 0),
+    nameOf: words2.name
+  };
+}
+function signingAbility(source, serviceAccount) {
+  const why = cannotSign(source, serviceAccount);
+  if (!why) return { yes: true, because: "" };
+  return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
+}
+function knownUrl(ctx, appUrl, smoke) {
+  const { words: w } = ctx;
+  if (appUrl) return { url: appUrl, from: w.name("app_url") };
+  const target = proxyTarget(ctx);
+  if (target) return { url: new URL(target), from: w.name("proxy_to") };
+  const host = proxyHosts(ctx).find((name2) => !name2.startsWith("*."));
+  if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
+  const tested = smoke?.find((target2) => !target2.deny);
+  return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
 }
 function optionalEmail({ fail }, value, name2) {
   if (!value) return void 0;

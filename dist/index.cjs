@@ -1169,6 +1169,19 @@ var init_endpoints = __esm({
   }
 });
 
+// src/credentials/signing.ts
+function cannotSign(source, serviceAccount) {
+  if (serviceAccount !== void 0) return void 0;
+  if (source.kind === "refresh_token") return "user";
+  if (source.kind === "service_account_key" && !source.key.privateKeyId) return "no-key-id";
+  return void 0;
+}
+var init_signing = __esm({
+  "src/credentials/signing.ts"() {
+    "use strict";
+  }
+});
+
 // src/secrets.ts
 function setMasker(masker) {
   mask = masker;
@@ -1200,230 +1213,6 @@ var init_secrets = __esm({
       throw new Error("no masker: the front door must call setMasker before any secret exists");
     };
     MIN_SECRET_LENGTH = 6;
-  }
-});
-
-// src/credentials/signing.ts
-function cannotSign(source, serviceAccount) {
-  if (serviceAccount !== void 0) return void 0;
-  if (source.kind === "refresh_token") return "user";
-  if (source.kind === "service_account_key" && !source.key.privateKeyId) return "no-key-id";
-  return void 0;
-}
-var init_signing = __esm({
-  "src/credentials/signing.ts"() {
-    "use strict";
-  }
-});
-
-// src/json.ts
-function parseJsonObject(text2) {
-  try {
-    const value = JSON.parse(text2);
-    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : void 0;
-  } catch {
-    return void 0;
-  }
-}
-var init_json = __esm({
-  "src/json.ts"() {
-    "use strict";
-  }
-});
-
-// src/inputs/key-file.ts
-function parseCredentialsJson(raw, input, complain) {
-  registerSecret(raw, { perLine: false });
-  const text2 = raw.trim();
-  const json = parseObject(text2) ?? (isBase64(text2) ? parseObject(Buffer.from(text2, "base64").toString("utf8")) : void 0);
-  if (!json) {
-    throw complain(input, "is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");
-  }
-  registerSecretFields(json);
-  return json;
-}
-function registerSecretFields(value, depth = 0) {
-  if (!value || typeof value !== "object" || depth > 5) return;
-  for (const [field, inner] of Object.entries(value)) {
-    if (typeof inner === "string" && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, "\n"));
-    else registerSecretFields(inner, depth + 1);
-  }
-}
-function parseServiceAccountKey(json, input, complain) {
-  const missing = ["client_email", "private_key"].filter((field) => typeof json[field] !== "string" || !json[field]);
-  if (missing.length > 0) {
-    throw complain(input, `the service-account key lacks ${missing.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);
-  }
-  const clientEmail = json["client_email"];
-  if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
-  let privateKey;
-  try {
-    privateKey = (0, import_node_crypto.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
-  } catch {
-    throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
-  }
-  if (privateKey.asymmetricKeyType !== "rsa") {
-    throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
-  }
-  const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
-  if (tokenUri) checkFileUrl(tokenUri, input, "token_uri", complain);
-  const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
-  return { clientEmail, privateKey, privateKeyId, tokenUri };
-}
-function parseObject(text2) {
-  return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
-}
-function isBase64(text2) {
-  const compact = text2.replace(/\s/g, "");
-  return compact.length > 0 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(compact);
-}
-var import_node_crypto, SECRET_FIELDS;
-var init_key_file = __esm({
-  "src/inputs/key-file.ts"() {
-    "use strict";
-    import_node_crypto = require("node:crypto");
-    init_email();
-    init_endpoints();
-    init_json();
-    init_secrets();
-    SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
-  }
-});
-
-// src/inputs/credentials-file.ts
-function parseCredentialsFile(json, input, origin, complain) {
-  const type = json["type"] ?? "service_account";
-  switch (type) {
-    case "service_account":
-      return { kind: "service_account_key", key: parseServiceAccountKey(json, input, complain), origin };
-    case "authorized_user":
-      return parseAuthorizedUser(json, input, origin, complain);
-    case "external_account":
-      return parseExternalAccount(json, input, origin, complain);
-    case "impersonated_service_account":
-      return parseImpersonated(json, input, origin, complain);
-    default:
-      throw complain(
-        input,
-        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`
-      );
-  }
-}
-function text(json, field) {
-  const value = json[field];
-  return typeof value === "string" && value.trim() ? value.trim() : void 0;
-}
-function required(json, fields, input, what, complain) {
-  const missing = fields.filter((field) => !text(json, field));
-  if (missing.length) throw complain(input, `the ${what} lack ${missing.join(", ")}.`);
-  return fields.map((field) => text(json, field) ?? "");
-}
-function parseAuthorizedUser(json, input, origin, complain) {
-  const [clientId = "", clientSecret = "", refreshToken = ""] = required(
-    json,
-    ["client_id", "client_secret", "refresh_token"],
-    input,
-    "authorized_user credentials",
-    complain
-  );
-  registerSecret(clientSecret);
-  registerSecret(refreshToken);
-  return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
-}
-function impersonatedAccount(url, input, complain) {
-  checkFileUrl(url, input, "service_account_impersonation_url", complain);
-  const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
-  if (!email || !isEmail(decodeURIComponent(email))) {
-    throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
-  }
-  return decodeURIComponent(email);
-}
-function parseExternalAccount(json, input, origin, complain) {
-  const [audience = "", subjectTokenType = ""] = required(
-    json,
-    ["audience", "subject_token_type"],
-    input,
-    "external_account credentials",
-    complain
-  );
-  if (!STS_AUDIENCE.test(audience)) {
-    throw complain(
-      input,
-      "audience must be a Workload (or Workforce) Identity provider: //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER."
-    );
-  }
-  const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
-  checkFileUrl(tokenUrl, input, "token_url", complain);
-  const impersonationUrl = text(json, "service_account_impersonation_url");
-  return {
-    kind: "external_account",
-    audience,
-    subjectTokenType,
-    tokenUrl,
-    subjectToken: parseCredentialSource(json, input, complain),
-    impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input, complain) : void 0,
-    workforcePoolUserProject: text(json, "workforce_pool_user_project"),
-    origin
-  };
-}
-function parseCredentialSource(file, input, complain) {
-  const value = file["credential_source"];
-  if (!value || typeof value !== "object") throw complain(input, "the external_account credentials lack credential_source.");
-  const source = value;
-  const libraryKind = source["environment_id"] ? "aws" : source["executable"] ? "executable" : source["certificate"] ? "certificate" : void 0;
-  if (libraryKind) return { from: "library", kind: libraryKind, file };
-  const format = source["format"] ?? {};
-  const formatType = format["type"] ?? "text";
-  if (formatType !== "text" && formatType !== "json") {
-    throw complain(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
-  }
-  let field;
-  if (formatType === "json") {
-    field = typeof format["subject_token_field_name"] === "string" ? format["subject_token_field_name"] : void 0;
-    if (!field) throw complain(input, "credential_source.format of type json needs subject_token_field_name.");
-  }
-  if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
-  if (typeof source["url"] === "string" && source["url"]) {
-    checkFileUrl(source["url"], input, "credential_source.url", complain);
-    const headers = {};
-    for (const [name, header] of Object.entries(source["headers"] ?? {})) {
-      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name} must be a string.`);
-      registerSecret(header.replace(/^Bearer\s+/i, ""));
-      headers[name.toLowerCase()] = header;
-    }
-    return { from: "url", url: source["url"], headers, field };
-  }
-  throw complain(input, "credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.");
-}
-function parseImpersonated(json, input, origin, complain) {
-  const [url = ""] = required(json, ["service_account_impersonation_url"], input, "impersonated_service_account credentials", complain);
-  const serviceAccount = impersonatedAccount(url, input, complain);
-  const sourceJson = json["source_credentials"];
-  if (!sourceJson || typeof sourceJson !== "object") {
-    throw complain(input, "the impersonated_service_account credentials lack source_credentials.");
-  }
-  const inner = parseCredentialsFile(sourceJson, `${input} (source_credentials)`, origin, complain);
-  if (inner.kind !== "service_account_key" && inner.kind !== "refresh_token") {
-    throw complain(input, "source_credentials must be of type service_account or authorized_user.");
-  }
-  const delegates = (Array.isArray(json["delegates"]) ? json["delegates"] : []).map((entry) => {
-    const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, "");
-    if (!isEmail(email)) throw complain(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
-    return email;
-  });
-  return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
-}
-var STS_AUDIENCE, IMPERSONATION_URL;
-var init_credentials_file = __esm({
-  "src/inputs/credentials-file.ts"() {
-    "use strict";
-    init_email();
-    init_endpoints();
-    init_errors();
-    init_secrets();
-    init_key_file();
-    STS_AUDIENCE = /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
-    IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
   }
 });
 
@@ -1830,128 +1619,7 @@ var init_agent = __esm({
   }
 });
 
-// src/inputs/vocabulary.ts
-function actionInputs(env) {
-  return (name) => env[`INPUT_${name.toUpperCase()}`]?.trim();
-}
-var INPUT_DEFAULTS, ACTION_CREDENTIALS, ACTION_VOCABULARY;
-var init_vocabulary = __esm({
-  "src/inputs/vocabulary.ts"() {
-    "use strict";
-    init_errors();
-    INPUT_DEFAULTS = {
-      audience: "",
-      token_type: "auto",
-      app_url: "",
-      lifetime: "",
-      workload_identity_provider: "",
-      workload_identity_audience: "",
-      credentials_json: "",
-      refresh_token: "",
-      oauth_client_id: "",
-      oauth_client_secret: "",
-      service_account: "",
-      delegates: "",
-      include_email: "true",
-      export_variable: "IAP_TOKEN",
-      universe: "googleapis.com",
-      smoke_test_urls: "",
-      smoke_test_header: "authorization",
-      smoke_test_headers: "",
-      smoke_test_expected_status: "200-299",
-      smoke_test_retry_for: "300",
-      smoke_test_timeout: "30",
-      keep_fresh: "false",
-      proxy_to: "",
-      proxy_header: "authorization",
-      proxy_listen: "127.0.0.1:0",
-      proxy_hosts: "",
-      proxy_max_connections: "1000",
-      proxy_response_timeout: "120",
-      proxy_tunnel_idle_timeout: "120",
-      doctor: "false",
-      doctor_fail_on_problem: "false",
-      doctor_also: "",
-      iap_resource: ""
-    };
-    ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
-    ACTION_VOCABULARY = {
-      name: (input) => input,
-      setting: (input, value) => `set ${input}: ${value}`,
-      complain: complainAsAction,
-      noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
-      otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
-    };
-  }
-});
-
-// src/inputs/index.ts
-function readConfig(read, env, words) {
-  const input = (name) => read(name) ?? INPUT_DEFAULTS[name];
-  const ctx = {
-    env,
-    input,
-    words,
-    fail: (name, problem) => {
-      throw words.complain(words.name(name), problem);
-    }
-  };
-  const { fail, words: w } = ctx;
-  const universe = input("universe") || "googleapis.com";
-  if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
-  const endpoints = resolveEndpoints(universe, env, words.complain);
-  const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
-  const delegates = readDelegates(ctx, input("delegates"));
-  if (delegates.length > 0 && !serviceAccount) {
-    fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
-  }
-  const source = readSource(ctx, serviceAccount, endpoints.iamHost);
-  const appUrl = readAppUrl(ctx);
-  const smokeTargets = readSmokeConfig(input);
-  const known2 = knownUrl(ctx, appUrl, smokeTargets?.targets);
-  const canSign = signingAbility(source, serviceAccount);
-  const choice = chooseToken(ctx, known2, canSign);
-  const { tokenType } = choice;
-  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
-  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
-  const unsigned = tokenType === "signed_jwt" ? cannotSign(source, serviceAccount) : void 0;
-  if (unsigned === "user") {
-    fail(
-      "service_account",
-      `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
-    );
-  }
-  if (unsigned === "no-key-id") {
-    throw words.complain(
-      source.origin,
-      "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
-    );
-  }
-  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
-  const uncovered = tokenType === "signed_jwt" && appUrl ? audienceCovers(audience, appUrl) : void 0;
-  if (uncovered) fail("audience", `${uncovered} (${w.name("app_url")}).`);
-  const smoke = smokeTargets;
-  return {
-    tokenType,
-    audience,
-    audienceFrom: choice.audienceFrom,
-    choice: choice.why,
-    signedFromUrl: choice.signedFromUrl === true,
-    appUrl: known2?.url.href,
-    doctor: readDoctorConfig(ctx, known2),
-    lifetimeSeconds,
-    source,
-    serviceAccount,
-    delegates,
-    includeEmail: readBoolean(ctx, input("include_email"), "include_email", true),
-    exportVariable: readExportVariable(ctx, input("export_variable")),
-    universe,
-    endpoints,
-    smoke,
-    agent: readAgentConfig(ctx, tokenType === "signed_jwt" ? audience : void 0),
-    nameOf: words.name
-  };
-}
+// src/inputs/audience.ts
 function readAudience({ fail, words }, audience) {
   if (!audience) {
     fail(
@@ -1967,21 +1635,6 @@ function readAudience({ fail, words }, audience) {
     );
   }
   return audience;
-}
-function signingAbility(source, serviceAccount) {
-  const why = cannotSign(source, serviceAccount);
-  if (!why) return { yes: true, because: "" };
-  return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
-}
-function knownUrl(ctx, appUrl, smoke) {
-  const { words: w } = ctx;
-  if (appUrl) return { url: appUrl, from: w.name("app_url") };
-  const target = proxyTarget(ctx);
-  if (target) return { url: new URL(target), from: w.name("proxy_to") };
-  const host = proxyHosts(ctx).find((name) => !name.startsWith("*."));
-  if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
-  const tested = smoke?.find((target2) => !target2.deny);
-  return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
 }
 function readUrlAudience({ fail, words }, audience) {
   const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
@@ -2013,6 +1666,226 @@ function readLifetime({ fail, words }, value, tokenType) {
   }
   return seconds2;
 }
+var init_audience = __esm({
+  "src/inputs/audience.ts"() {
+    "use strict";
+    init_errors();
+    init_urls();
+  }
+});
+
+// src/json.ts
+function parseJsonObject(text2) {
+  try {
+    const value = JSON.parse(text2);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? value : void 0;
+  } catch {
+    return void 0;
+  }
+}
+var init_json = __esm({
+  "src/json.ts"() {
+    "use strict";
+  }
+});
+
+// src/inputs/key-file.ts
+function parseCredentialsJson(raw, input, complain) {
+  registerSecret(raw, { perLine: false });
+  const text2 = raw.trim();
+  const json = parseObject(text2) ?? (isBase64(text2) ? parseObject(Buffer.from(text2, "base64").toString("utf8")) : void 0);
+  if (!json) {
+    throw complain(input, "is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");
+  }
+  registerSecretFields(json);
+  return json;
+}
+function registerSecretFields(value, depth = 0) {
+  if (!value || typeof value !== "object" || depth > 5) return;
+  for (const [field, inner] of Object.entries(value)) {
+    if (typeof inner === "string" && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, "\n"));
+    else registerSecretFields(inner, depth + 1);
+  }
+}
+function parseServiceAccountKey(json, input, complain) {
+  const missing = ["client_email", "private_key"].filter((field) => typeof json[field] !== "string" || !json[field]);
+  if (missing.length > 0) {
+    throw complain(input, `the service-account key lacks ${missing.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);
+  }
+  const clientEmail = json["client_email"];
+  if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
+  let privateKey;
+  try {
+    privateKey = (0, import_node_crypto.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
+  } catch {
+    throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
+  }
+  if (privateKey.asymmetricKeyType !== "rsa") {
+    throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
+  }
+  const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
+  if (tokenUri) checkFileUrl(tokenUri, input, "token_uri", complain);
+  const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
+  return { clientEmail, privateKey, privateKeyId, tokenUri };
+}
+function parseObject(text2) {
+  return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
+}
+function isBase64(text2) {
+  const compact = text2.replace(/\s/g, "");
+  return compact.length > 0 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(compact);
+}
+var import_node_crypto, SECRET_FIELDS;
+var init_key_file = __esm({
+  "src/inputs/key-file.ts"() {
+    "use strict";
+    import_node_crypto = require("node:crypto");
+    init_email();
+    init_endpoints();
+    init_json();
+    init_secrets();
+    SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
+  }
+});
+
+// src/inputs/credentials-file.ts
+function parseCredentialsFile(json, input, origin, complain) {
+  const type = json["type"] ?? "service_account";
+  switch (type) {
+    case "service_account":
+      return { kind: "service_account_key", key: parseServiceAccountKey(json, input, complain), origin };
+    case "authorized_user":
+      return parseAuthorizedUser(json, input, origin, complain);
+    case "external_account":
+      return parseExternalAccount(json, input, origin, complain);
+    case "impersonated_service_account":
+      return parseImpersonated(json, input, origin, complain);
+    default:
+      throw complain(
+        input,
+        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`
+      );
+  }
+}
+function text(json, field) {
+  const value = json[field];
+  return typeof value === "string" && value.trim() ? value.trim() : void 0;
+}
+function required(json, fields, input, what, complain) {
+  const missing = fields.filter((field) => !text(json, field));
+  if (missing.length) throw complain(input, `the ${what} lack ${missing.join(", ")}.`);
+  return fields.map((field) => text(json, field) ?? "");
+}
+function parseAuthorizedUser(json, input, origin, complain) {
+  const [clientId = "", clientSecret = "", refreshToken = ""] = required(
+    json,
+    ["client_id", "client_secret", "refresh_token"],
+    input,
+    "authorized_user credentials",
+    complain
+  );
+  registerSecret(clientSecret);
+  registerSecret(refreshToken);
+  return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
+}
+function impersonatedAccount(url, input, complain) {
+  checkFileUrl(url, input, "service_account_impersonation_url", complain);
+  const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
+  if (!email || !isEmail(decodeURIComponent(email))) {
+    throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
+  }
+  return decodeURIComponent(email);
+}
+function parseExternalAccount(json, input, origin, complain) {
+  const [audience = "", subjectTokenType = ""] = required(
+    json,
+    ["audience", "subject_token_type"],
+    input,
+    "external_account credentials",
+    complain
+  );
+  if (!STS_AUDIENCE.test(audience)) {
+    throw complain(
+      input,
+      "audience must be a Workload (or Workforce) Identity provider: //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER."
+    );
+  }
+  const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
+  checkFileUrl(tokenUrl, input, "token_url", complain);
+  const impersonationUrl = text(json, "service_account_impersonation_url");
+  return {
+    kind: "external_account",
+    audience,
+    subjectTokenType,
+    tokenUrl,
+    subjectToken: parseCredentialSource(json, input, complain),
+    impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input, complain) : void 0,
+    workforcePoolUserProject: text(json, "workforce_pool_user_project"),
+    origin
+  };
+}
+function parseCredentialSource(file, input, complain) {
+  const value = file["credential_source"];
+  if (!value || typeof value !== "object") throw complain(input, "the external_account credentials lack credential_source.");
+  const source = value;
+  const libraryKind = source["environment_id"] ? "aws" : source["executable"] ? "executable" : source["certificate"] ? "certificate" : void 0;
+  if (libraryKind) return { from: "library", kind: libraryKind, file };
+  const format = source["format"] ?? {};
+  const formatType = format["type"] ?? "text";
+  if (formatType !== "text" && formatType !== "json") {
+    throw complain(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
+  }
+  let field;
+  if (formatType === "json") {
+    field = typeof format["subject_token_field_name"] === "string" ? format["subject_token_field_name"] : void 0;
+    if (!field) throw complain(input, "credential_source.format of type json needs subject_token_field_name.");
+  }
+  if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
+  if (typeof source["url"] === "string" && source["url"]) {
+    checkFileUrl(source["url"], input, "credential_source.url", complain);
+    const headers = {};
+    for (const [name, header] of Object.entries(source["headers"] ?? {})) {
+      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name} must be a string.`);
+      registerSecret(header.replace(/^Bearer\s+/i, ""));
+      headers[name.toLowerCase()] = header;
+    }
+    return { from: "url", url: source["url"], headers, field };
+  }
+  throw complain(input, "credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.");
+}
+function parseImpersonated(json, input, origin, complain) {
+  const [url = ""] = required(json, ["service_account_impersonation_url"], input, "impersonated_service_account credentials", complain);
+  const serviceAccount = impersonatedAccount(url, input, complain);
+  const sourceJson = json["source_credentials"];
+  if (!sourceJson || typeof sourceJson !== "object") {
+    throw complain(input, "the impersonated_service_account credentials lack source_credentials.");
+  }
+  const inner = parseCredentialsFile(sourceJson, `${input} (source_credentials)`, origin, complain);
+  if (inner.kind !== "service_account_key" && inner.kind !== "refresh_token") {
+    throw complain(input, "source_credentials must be of type service_account or authorized_user.");
+  }
+  const delegates = (Array.isArray(json["delegates"]) ? json["delegates"] : []).map((entry) => {
+    const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, "");
+    if (!isEmail(email)) throw complain(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
+    return email;
+  });
+  return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
+}
+var STS_AUDIENCE, IMPERSONATION_URL;
+var init_credentials_file = __esm({
+  "src/inputs/credentials-file.ts"() {
+    "use strict";
+    init_email();
+    init_endpoints();
+    init_errors();
+    init_secrets();
+    init_key_file();
+    STS_AUDIENCE = /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
+    IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
+  }
+});
+
+// src/inputs/source.ts
 function readSource(ctx, serviceAccount, iamHost) {
   const { env, input, words } = ctx;
   const given = SOURCE_INPUTS.filter((name) => input(name));
@@ -2154,6 +2027,159 @@ function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
     origin: words.name(name)
   };
 }
+var import_node_fs, POOL_OR_PROVIDER_ID, PROVIDER_PATTERN, SOURCE_INPUTS;
+var init_source = __esm({
+  "src/inputs/source.ts"() {
+    "use strict";
+    import_node_fs = require("node:fs");
+    init_endpoints();
+    init_errors();
+    init_secrets();
+    init_credentials_file();
+    init_key_file();
+    POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
+    PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
+    SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
+  }
+});
+
+// src/inputs/vocabulary.ts
+function actionInputs(env) {
+  return (name) => env[`INPUT_${name.toUpperCase()}`]?.trim();
+}
+var INPUT_DEFAULTS, ACTION_CREDENTIALS, ACTION_VOCABULARY;
+var init_vocabulary = __esm({
+  "src/inputs/vocabulary.ts"() {
+    "use strict";
+    init_errors();
+    INPUT_DEFAULTS = {
+      audience: "",
+      token_type: "auto",
+      app_url: "",
+      lifetime: "",
+      workload_identity_provider: "",
+      workload_identity_audience: "",
+      credentials_json: "",
+      refresh_token: "",
+      oauth_client_id: "",
+      oauth_client_secret: "",
+      service_account: "",
+      delegates: "",
+      include_email: "true",
+      export_variable: "IAP_TOKEN",
+      universe: "googleapis.com",
+      smoke_test_urls: "",
+      smoke_test_header: "authorization",
+      smoke_test_headers: "",
+      smoke_test_expected_status: "200-299",
+      smoke_test_retry_for: "300",
+      smoke_test_timeout: "30",
+      keep_fresh: "false",
+      proxy_to: "",
+      proxy_header: "authorization",
+      proxy_listen: "127.0.0.1:0",
+      proxy_hosts: "",
+      proxy_max_connections: "1000",
+      proxy_response_timeout: "120",
+      proxy_tunnel_idle_timeout: "120",
+      doctor: "false",
+      doctor_fail_on_problem: "false",
+      doctor_also: "",
+      iap_resource: ""
+    };
+    ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
+    ACTION_VOCABULARY = {
+      name: (input) => input,
+      setting: (input, value) => `set ${input}: ${value}`,
+      complain: complainAsAction,
+      noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
+      otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
+    };
+  }
+});
+
+// src/inputs/index.ts
+function readConfig(read, env, words) {
+  const input = (name) => read(name) ?? INPUT_DEFAULTS[name];
+  const ctx = {
+    env,
+    input,
+    words,
+    fail: (name, problem) => {
+      throw words.complain(words.name(name), problem);
+    }
+  };
+  const { fail, words: w } = ctx;
+  const universe = input("universe") || "googleapis.com";
+  if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
+  const endpoints = resolveEndpoints(universe, env, words.complain);
+  const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
+  const delegates = readDelegates(ctx, input("delegates"));
+  if (delegates.length > 0 && !serviceAccount) {
+    fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
+  }
+  const source = readSource(ctx, serviceAccount, endpoints.iamHost);
+  const appUrl = readAppUrl(ctx);
+  const smokeTargets = readSmokeConfig(input);
+  const known2 = knownUrl(ctx, appUrl, smokeTargets?.targets);
+  const canSign = signingAbility(source, serviceAccount);
+  const choice = chooseToken(ctx, known2, canSign);
+  const { tokenType } = choice;
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
+  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
+  const unsigned = tokenType === "signed_jwt" ? cannotSign(source, serviceAccount) : void 0;
+  if (unsigned === "user") {
+    fail(
+      "service_account",
+      `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
+    );
+  }
+  if (unsigned === "no-key-id") {
+    throw words.complain(
+      source.origin,
+      "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
+    );
+  }
+  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  const uncovered = tokenType === "signed_jwt" && appUrl ? audienceCovers(audience, appUrl) : void 0;
+  if (uncovered) fail("audience", `${uncovered} (${w.name("app_url")}).`);
+  const smoke = smokeTargets;
+  return {
+    tokenType,
+    audience,
+    audienceFrom: choice.audienceFrom,
+    choice: choice.why,
+    signedFromUrl: choice.signedFromUrl === true,
+    appUrl: known2?.url.href,
+    doctor: readDoctorConfig(ctx, known2),
+    lifetimeSeconds,
+    source,
+    serviceAccount,
+    delegates,
+    includeEmail: readBoolean(ctx, input("include_email"), "include_email", true),
+    exportVariable: readExportVariable(ctx, input("export_variable")),
+    universe,
+    endpoints,
+    smoke,
+    agent: readAgentConfig(ctx, tokenType === "signed_jwt" ? audience : void 0),
+    nameOf: words.name
+  };
+}
+function signingAbility(source, serviceAccount) {
+  const why = cannotSign(source, serviceAccount);
+  if (!why) return { yes: true, because: "" };
+  return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
+}
+function knownUrl(ctx, appUrl, smoke) {
+  const { words: w } = ctx;
+  if (appUrl) return { url: appUrl, from: w.name("app_url") };
+  const target = proxyTarget(ctx);
+  if (target) return { url: new URL(target), from: w.name("proxy_to") };
+  const host = proxyHosts(ctx).find((name) => !name.startsWith("*."));
+  if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
+  const tested = smoke?.find((target2) => !target2.deny);
+  return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
+}
 function optionalEmail({ fail }, value, name) {
   if (!value) return void 0;
   if (!isEmail(value)) fail(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${quote(value)}`);
@@ -2179,31 +2205,26 @@ function readExportVariable({ fail }, value) {
   }
   return value;
 }
-var import_node_fs, PROVIDER_PATTERN, POOL_OR_PROVIDER_ID, ENV_NAME, DOMAIN, SOURCE_INPUTS;
+var ENV_NAME, DOMAIN;
 var init_inputs = __esm({
   "src/inputs/index.ts"() {
     "use strict";
-    import_node_fs = require("node:fs");
     init_email();
     init_endpoints();
     init_errors();
-    init_secrets();
     init_urls();
     init_signing();
-    init_credentials_file();
-    init_key_file();
     init_smoke();
     init_token_choice();
     init_doctor();
     init_values();
     init_agent();
+    init_audience();
+    init_source();
     init_vocabulary();
     init_vocabulary();
-    PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
-    POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
     ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
     DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
-    SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
   }
 });
 

@@ -1,19 +1,17 @@
-import { readFileSync } from 'node:fs';
-import type { Config, CredentialSource, SmokeTarget, TokenType } from '../config.ts';
+import type { Config, CredentialSource, SmokeTarget } from '../config.ts';
 import { isEmail } from '../email.ts';
-import { checkEndpointUrl, resolveEndpoints, type Env } from '../endpoints.ts';
+import { resolveEndpoints, type Env } from '../endpoints.ts';
 import { quote } from '../errors.ts';
-import { registerSecret } from '../secrets.ts';
-import { audienceCovers, carriesTokens, displayUrl } from '../urls.ts';
+import { audienceCovers } from '../urls.ts';
 import { cannotSign } from '../credentials/signing.ts';
-import { parseCredentialsFile } from './credentials-file.ts';
-import { parseCredentialsJson } from './key-file.ts';
 import { checkSmokeCoverage, readSmokeConfig } from './smoke.ts';
 import { chooseToken, readAppUrl, type KnownUrl } from './token-choice.ts';
 import { readDoctorConfig } from './doctor.ts';
 import { readBoolean } from './values.ts';
 import { proxyHosts, proxyTarget, readAgentConfig } from './agent.ts';
 import type { Context } from './context.ts';
+import { readAudience, readLifetime, readUrlAudience } from './audience.ts';
+import { readSource } from './source.ts';
 import { INPUT_DEFAULTS, type InputName, type InputReader, type Vocabulary } from './vocabulary.ts';
 
 export { ACTION_VOCABULARY, actionInputs, INPUT_DEFAULTS, type InputName, type InputReader, type Vocabulary } from './vocabulary.ts';
@@ -25,8 +23,6 @@ export { ACTION_VOCABULARY, actionInputs, INPUT_DEFAULTS, type InputName, type I
  * its flags); `env` is the process environment, for what every Google client reads (ADC, endpoints, GitHub's OIDC).
  */
 
-const PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
-const POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
 
@@ -102,23 +98,6 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
   };
 }
 
-function readAudience({ fail, words }: Context, audience: string): string {
-  if (!audience) {
-    fail(
-      'audience',
-      'is required: the OAuth client ID of the IAP-protected app (…apps.googleusercontent.com). Find it in the console under Security > Identity-Aware Proxy, or in the client_id of the sign-in page IAP redirects a browser to.',
-    );
-  }
-  if (/\s/.test(audience)) fail('audience', 'must be a single value without spaces.');
-  if (/^https?:\/\//i.test(audience)) {
-    fail(
-      'audience',
-      `is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, ${words.setting('token_type', 'signed_jwt')}.`,
-    );
-  }
-  return audience;
-}
-
 /** Can the caller sign a JWT (`cannotSign`), and if not, who it is, in words for the error. */
 function signingAbility(source: CredentialSource, serviceAccount: string | undefined): { yes: boolean; because: string } {
   const why = cannotSign(source, serviceAccount);
@@ -136,191 +115,6 @@ function knownUrl(ctx: Context, appUrl: URL | undefined, smoke: readonly SmokeTa
   if (host) return { url: new URL(`https://${host}/`), from: w.name('proxy_hosts') };
   const tested = smoke?.find((target) => !target.deny);
   return tested ? { url: new URL(tested.url), from: w.name('smoke_test_urls') } : undefined;
-}
-
-/** The inputs that each name a credential source; at most one may be set. */
-const SOURCE_INPUTS = ['credentials_json', 'workload_identity_provider', 'refresh_token'] as const;
-
-/** IAP takes a signed JWT's audience as the app's URL, exact or with a trailing path wildcard (`https://host/*`). */
-function readUrlAudience({ fail, words }: Context, audience: string): string {
-  const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
-  const signedJwt = `with ${words.name('token_type')} signed_jwt`;
-  if (!audience) fail('audience', `is required: ${signedJwt}, ${accepted}.`);
-  let url: URL;
-  try {
-    url = new URL(audience);
-  } catch {
-    return fail('audience', `must be a URL ${signedJwt} (${accepted})`);
-  }
-  // Shown without userinfo or query, which may hold secrets.
-  if (url.username || url.password) fail('audience', `must be a URL without a user name or password ${signedJwt} (${accepted})`);
-  if (!carriesTokens(url)) fail('audience', `must be an https URL ${signedJwt} (${accepted}), got ${quote(displayUrl(url))}`);
-  // IAP compares the audience with the URL it serves, so the audience is that URL normalised (host in lower case, no
-  // default port); a wildcard is allowed only as a whole last path segment, so https://host* cannot cover host.evil.
-  const normalized = `${url.origin}${url.pathname}`;
-  const wildcard = normalized.indexOf('*');
-  if ((wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith('/*'))) || url.search || url.hash) {
-    fail('audience', `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(displayUrl(url))}`);
-  }
-  return normalized;
-}
-
-function readLifetime({ fail, words }: Context, value: string, tokenType: TokenType): number {
-  if (!value) return 3600;
-  if (tokenType !== 'signed_jwt') {
-    fail('lifetime', `applies to ${words.name('token_type')} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
-  }
-  const seconds = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(seconds >= 60 && seconds <= 3600)) {
-    fail('lifetime', `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got ${quote(value)}`);
-  }
-  return seconds;
-}
-
-function readSource(ctx: Context, serviceAccount: string | undefined, iamHost: string): CredentialSource {
-  const { env, input, words } = ctx;
-  const given = SOURCE_INPUTS.filter((name) => input(name));
-  if (given.length > 1) {
-    const names = given.map(words.name).join(' and ');
-    throw words.complain(
-      names,
-      `${names} are ${given.length === 2 ? 'both' : 'all'} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`,
-    );
-  }
-  for (const name of ['oauth_client_id', 'oauth_client_secret'] as const) {
-    if (input(name) && !input('refresh_token')) ctx.fail(name, `goes with ${words.name('refresh_token')}, which is not set.`);
-  }
-  const source = readExplicitSource(ctx, serviceAccount, iamHost) ?? readAmbientSource(ctx);
-  const subject = source.kind === 'external_account' ? source.subjectToken : undefined;
-  if (subject?.from === 'library' && subject.kind === 'executable' && env['GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES'] !== '1') {
-    throw words.complain(
-      'GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES',
-      `must be 1 to run the command that the credentials in ${source.origin} name (credential_source.executable), as Google's libraries require.`,
-    );
-  }
-  if (source.kind === 'external_account' && !source.impersonate && !serviceAccount) {
-    ctx.fail(
-      'service_account',
-      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`,
-    );
-  }
-  return source;
-}
-
-function readExplicitSource(ctx: Context, serviceAccount: string | undefined, iamHost: string): CredentialSource | undefined {
-  const { input, words, fail } = ctx;
-  const credentialsJson = input('credentials_json');
-  if (credentialsJson) {
-    const name = words.name('credentials_json');
-    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name, words.complain), name, name, words.complain);
-  }
-  const provider = input('workload_identity_provider');
-  if (provider) return readWorkloadIdentity(ctx, provider, serviceAccount, iamHost);
-  if (input('workload_identity_audience')) {
-    fail('workload_identity_audience', `goes with ${words.name('workload_identity_provider')}, which is not set.`);
-  }
-  const refreshToken = input('refresh_token');
-  if (refreshToken) {
-    const clientId = input('oauth_client_id');
-    const clientSecret = input('oauth_client_secret');
-    for (const value of [refreshToken, clientSecret, clientId]) registerSecret(value);
-    for (const [name, value] of [
-      ['oauth_client_id', clientId],
-      ['oauth_client_secret', clientSecret],
-    ] as const) {
-      if (!value) {
-        fail(name, `is required with ${words.name('refresh_token')}: the desktop OAuth client that obtained the refresh token.`);
-      }
-    }
-    return {
-      kind: 'refresh_token',
-      clientId,
-      clientSecret,
-      refreshToken,
-      origin: words.name('refresh_token'),
-      clientOrigin: `${words.name('oauth_client_id')} and ${words.name('oauth_client_secret')}`,
-    };
-  }
-  return undefined;
-}
-
-/** No credential input: Application Default Credentials' file, else the metadata server, as Google's libraries do. */
-function readAmbientSource({ env, words }: Context): CredentialSource {
-  const adc = env['GOOGLE_APPLICATION_CREDENTIALS']?.trim();
-  if (adc) {
-    const name = 'GOOGLE_APPLICATION_CREDENTIALS';
-    let raw: string;
-    try {
-      raw = readFileSync(adc, 'utf8');
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      throw words.complain(
-        name,
-        `names ${adc}, which cannot be read (${code ?? 'error'}). Point it at a credentials JSON file, or unset it.`,
-      );
-    }
-    return parseCredentialsFile(parseCredentialsJson(raw, name, words.complain), name, `${name} (${adc})`, words.complain);
-  }
-  const host = env['GCE_METADATA_HOST']?.trim() || 'metadata.google.internal';
-  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
-    throw words.complain('GCE_METADATA_HOST', `must be host[:port] without a scheme, got ${quote(host)}`);
-  }
-  const origin = host === 'metadata.google.internal' ? 'the metadata server' : `the metadata server at ${host}`;
-  return { kind: 'metadata', host, origin, unreachable: words.noCredential(origin), otherwise: words.otherwise };
-}
-
-function readWorkloadIdentity(ctx: Context, provider: string, serviceAccount: string | undefined, iamHost: string): CredentialSource {
-  const { env, input, words, fail } = ctx;
-  const name = 'workload_identity_provider';
-  const accepted = 'projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER';
-  if (/^(https:)?\/\/iam\./.test(provider)) {
-    fail(name, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
-  }
-  const match = PROVIDER_PATTERN.exec(provider);
-  if (!match) return fail(name, `must look like ${accepted}, got ${quote(provider)}`);
-  const [, projectNumber = '', pool = '', providerId = ''] = match;
-  if (!/^\d+$/.test(projectNumber)) {
-    fail(
-      name,
-      `must use the project number, not the project ID ${quote(projectNumber)}. Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`,
-    );
-  }
-  for (const [what, id] of [
-    ['pool', pool],
-    ['provider', providerId],
-  ] as const) {
-    if (!POOL_OR_PROVIDER_ID.test(id)) {
-      fail(name, `the ${what} ID ${quote(id)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
-    }
-  }
-  if (!serviceAccount) {
-    fail(
-      'service_account',
-      `is required with ${words.name(name)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`,
-    );
-  }
-  const oidcRequestUrl = env['ACTIONS_ID_TOKEN_REQUEST_URL'] ?? '';
-  const oidcRequestToken = env['ACTIONS_ID_TOKEN_REQUEST_TOKEN'] ?? '';
-  registerSecret(oidcRequestToken);
-  if (!oidcRequestUrl || !oidcRequestToken) {
-    const missing = !oidcRequestUrl ? 'ACTIONS_ID_TOKEN_REQUEST_URL is not set' : 'ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set';
-    fail(
-      name,
-      `needs the job's GitHub OIDC token, but ${missing}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`,
-    );
-  }
-  checkEndpointUrl(oidcRequestUrl, 'ACTIONS_ID_TOKEN_REQUEST_URL', words.complain);
-  const oidcAudience = input('workload_identity_audience') || `https://${iamHost}/${provider}`;
-  return {
-    kind: 'workload_identity',
-    provider,
-    projectNumber,
-    pool,
-    oidcAudience,
-    oidcRequestUrl,
-    oidcRequestToken,
-    origin: words.name(name),
-  };
 }
 
 function optionalEmail({ fail }: Context, value: string, name: InputName): string | undefined {
