@@ -15,7 +15,7 @@ const { renderReport } = await import('../src/doctor/report.ts');
 const { ACTION_VOCABULARY, readConfig } = await import('../src/inputs/index.ts');
 const { CLI_VOCABULARY } = await import('../src/cli/vocabulary.ts');
 const { InputError } = await import('../src/errors.ts');
-const { policyFor } = await import('../src/doctor/run.ts');
+const { policyFor } = await import('../src/doctor/access.ts');
 
 type Inputs = Record<string, string>;
 

@@ -3656,61 +3656,6 @@ var init_report = __esm({
   }
 });
 
-// src/google/iap-admin.ts
-function objectAt(value, key) {
-  const inner = value[key];
-  return inner !== null && typeof inner === "object" && !Array.isArray(inner) ? inner : {};
-}
-function strings(value) {
-  return Array.isArray(value) ? value.filter((item) => typeof item === "string") : [];
-}
-var CLIENT_ID2, IapAdmin;
-var init_iap_admin = __esm({
-  "src/google/iap-admin.ts"() {
-    "use strict";
-    CLIENT_ID2 = /^[\w.-]{1,200}\.apps\.googleusercontent\.com$/;
-    IapAdmin = class {
-      #http;
-      #base;
-      constructor(http2, base) {
-        this.#http = http2;
-        this.#base = base;
-      }
-      async settings(accessToken, resource) {
-        const answer = await this.#http.json({
-          what: `IAP settings of ${resource}`,
-          method: "GET",
-          url: `${this.#base}/${resource}:iapSettings`,
-          headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" },
-          retry: { attempts: 2 },
-          remedy: (failure) => failure.status === 403 ? `Reading IAP settings needs iap.webServices.getSettings on ${resource} (roles/iap.settingsAdmin).` : void 0
-        });
-        const oauth = objectAt(objectAt(answer, "accessSettings"), "oauthSettings");
-        const clientId = typeof oauth["clientId"] === "string" && oauth["clientId"] ? oauth["clientId"] : void 0;
-        const clients = strings(oauth["programmaticClients"]).filter((id) => CLIENT_ID2.test(id));
-        return { clientId: clientId && CLIENT_ID2.test(clientId) ? clientId : void 0, programmaticClients: clients };
-      }
-      async iamPolicy(accessToken, resource) {
-        const answer = await this.#http.json({
-          what: `IAP IAM policy of ${resource}`,
-          method: "POST",
-          url: `${this.#base}/${resource}:getIamPolicy`,
-          headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json" },
-          body: JSON.stringify({ options: { requestedPolicyVersion: 3 } }),
-          retry: { attempts: 2 },
-          remedy: (failure) => failure.status === 403 ? `Reading the IAP IAM policy needs iap.webServices.getIamPolicy on ${resource} (roles/iap.admin).` : void 0
-        });
-        const bindings = Array.isArray(answer["bindings"]) ? answer["bindings"] : [];
-        return bindings.flatMap((binding) => {
-          if (binding === null || typeof binding !== "object") return [];
-          const { role, members, condition } = binding;
-          return typeof role === "string" ? [{ role, members: strings(members), conditional: condition !== void 0 }] : [];
-        });
-      }
-    };
-  }
-});
-
 // src/doctor/resource.ts
 function describeResource(url, named) {
   const host = url.hostname.toLowerCase();
@@ -3931,105 +3876,157 @@ var init_fixes = __esm({
   }
 });
 
-// src/doctor/run.ts
-var run_exports = {};
-__export(run_exports, {
-  policyFor: () => policyFor,
-  runDoctor: () => runDoctor
+// src/google/iap-admin.ts
+function objectAt(value, key) {
+  const inner = value[key];
+  return inner !== null && typeof inner === "object" && !Array.isArray(inner) ? inner : {};
+}
+function strings(value) {
+  return Array.isArray(value) ? value.filter((item) => typeof item === "string") : [];
+}
+var CLIENT_ID2, IapAdmin;
+var init_iap_admin = __esm({
+  "src/google/iap-admin.ts"() {
+    "use strict";
+    CLIENT_ID2 = /^[\w.-]{1,200}\.apps\.googleusercontent\.com$/;
+    IapAdmin = class {
+      #http;
+      #base;
+      constructor(http2, base) {
+        this.#http = http2;
+        this.#base = base;
+      }
+      async settings(accessToken, resource) {
+        const answer = await this.#http.json({
+          what: `IAP settings of ${resource}`,
+          method: "GET",
+          url: `${this.#base}/${resource}:iapSettings`,
+          headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" },
+          retry: { attempts: 2 },
+          remedy: (failure) => failure.status === 403 ? `Reading IAP settings needs iap.webServices.getSettings on ${resource} (roles/iap.settingsAdmin).` : void 0
+        });
+        const oauth = objectAt(objectAt(answer, "accessSettings"), "oauthSettings");
+        const clientId = typeof oauth["clientId"] === "string" && oauth["clientId"] ? oauth["clientId"] : void 0;
+        const clients = strings(oauth["programmaticClients"]).filter((id) => CLIENT_ID2.test(id));
+        return { clientId: clientId && CLIENT_ID2.test(clientId) ? clientId : void 0, programmaticClients: clients };
+      }
+      async iamPolicy(accessToken, resource) {
+        const answer = await this.#http.json({
+          what: `IAP IAM policy of ${resource}`,
+          method: "POST",
+          url: `${this.#base}/${resource}:getIamPolicy`,
+          headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/json", accept: "application/json" },
+          body: JSON.stringify({ options: { requestedPolicyVersion: 3 } }),
+          retry: { attempts: 2 },
+          remedy: (failure) => failure.status === 403 ? `Reading the IAP IAM policy needs iap.webServices.getIamPolicy on ${resource} (roles/iap.admin).` : void 0
+        });
+        const bindings = Array.isArray(answer["bindings"]) ? answer["bindings"] : [];
+        return bindings.flatMap((binding) => {
+          if (binding === null || typeof binding !== "object") return [];
+          const { role, members, condition } = binding;
+          return typeof role === "string" ? [{ role, members: strings(members), conditional: condition !== void 0 }] : [];
+        });
+      }
+    };
+  }
 });
-async function runDoctor(options) {
-  const { config, doctor, http: http2, progress } = options;
-  const url = new URL(doctor.url);
-  const resource = describeResource(url, doctor.iapResource);
-  const problems = [];
-  progress(`Doctor: checking ${displayUrl(url)} without credentials.`);
-  const probe = await probeIap(http2, url.href);
-  const outside = await strangerChecks(options, url, probe, resource, problems);
-  progress("Doctor: reading IAP settings where permitted, then minting each token kind.");
-  const caller = options.credential ?? createMinter(config, { env: options.env, report: QUIET, http: http2 }).credential;
-  const signer = minterFor(options, caller, "signed_jwt", `${url.origin}/*`);
-  const accessToken = resource.name ? await caller.accessToken().catch((error2) => error2) : void 0;
-  const settings = await readSettings(options, resource, accessToken);
-  const trials = [];
-  if (probe.from === "iap") {
-    const idAudiences = idTokenAudiences(config, probe, settings.value);
-    for (const audience of idAudiences.slice(0, 2)) {
-      const trial = await tryToken(options, url, "id_token", audience, minterFor(options, caller, "id_token", audience));
-      trials.push(trial);
-      if (trial.outcome === "passed") break;
-    }
-    trials.push(await tryToken(options, url, "signed_jwt", `${url.origin}/*`, signer));
+
+// src/doctor/access.ts
+async function readSettings({ config, http: http2 }, resource, accessToken) {
+  const skipped = unreadable(resource, accessToken, "iap.webServices.getSettings", config);
+  if (skipped || !resource.name || typeof accessToken !== "string") return { value: void 0, checks: [skipped ?? notRead] };
+  try {
+    const value = await new IapAdmin(http2, config.endpoints.iap).settings(accessToken, resource.name);
+    const client = value.clientId ? `IAP uses a custom OAuth client, ${value.clientId}: ID tokens for it are accepted.` : "IAP uses Google's managed OAuth client: it accepts no programmatic ID token for it, only for clients on programmaticClients (or a signed JWT).";
+    const allowed = value.programmaticClients.length ? `programmaticClients: ${value.programmaticClients.join(", ")}.` : "programmaticClients: none.";
+    return {
+      value,
+      checks: [
+        { status: "info", text: client },
+        { status: "info", text: allowed }
+      ]
+    };
+  } catch (error2) {
+    return { value: void 0, checks: [apiSkip("Settings", error2, "iap.webServices.getSettings", resource.name)] };
   }
-  const principal = trials.map((trial) => trial.sent?.email).find(Boolean) ?? caller.principal;
-  const policy = await readPolicy(options, resource, accessToken, principal);
-  const verdict = judge(trials, config, url);
-  problems.push(...trialProblems(trials, probe, resource, verdict, principal));
-  const planned = trials.find((trial) => trial.kind === config.tokenType && trial.audience === config.audience);
-  if (verdict.works && planned && planned.outcome !== "passed") {
-    problems.unshift({
-      title: "The token configured here does not get through IAP",
-      why: `${planned.kind === "id_token" ? "The ID token" : "The signed JWT"} for ${planned.audience}: ${planned.why} Instead, ${verdict.text}`,
-      gcloud: void 0,
-      terraform: void 0
-    });
-  }
-  if (!verdict.works && policy.missing && principal && !problems.some((problem) => problem.title.startsWith("No access"))) {
-    problems.push(accessorProblem(principal, resource, false));
-  }
-  return {
-    url: displayUrl(url),
-    resource: resource.description,
-    layers: [
-      { title: "Without credentials: is IAP in front?", checks: outside },
-      {
-        title: `With the caller's credential: ${describeCaller(config)}`,
-        checks: probe.from === "iap" ? trials.map(describeTrial) : [{ status: "skipped", text: NOT_SENT }]
-      },
-      { title: "IAP's settings and IAM policy (read where permitted)", checks: [...settings.checks, ...policy.checks] }
-    ],
-    trials,
-    verdict,
-    problems: dedupe(problems)
-  };
 }
-async function strangerChecks({ doctor, http: http2 }, url, probe, resource, problems) {
-  const shown = displayUrl(url);
-  const checks = [];
-  if (probe.status === null) {
-    checks.push({ status: "problem", text: `${shown} did not answer: ${probe.failure ?? "no answer"}.` });
-    problems.push({
-      title: "The app did not answer",
-      why: `${shown}: ${probe.failure ?? "no answer"}. Check the URL, DNS and any proxy (https_proxy).`,
-      gcloud: void 0,
-      terraform: void 0
-    });
-  } else if (probe.from === "iap") {
-    const how = probe.clientId ? `its sign-in redirect (${probe.status})` : `${probe.status}, marked X-Goog-IAP-Generated-Response`;
-    checks.push({ status: "ok", text: `IAP answers for ${shown}: ${how}.` });
-  } else {
-    checks.push({ status: "problem", text: `${shown} answered ${probe.status} to a request without credentials, and not from IAP.` });
-    problems.push(noIapProblem(shown, probe.status, resource));
+async function readPolicy({ config, http: http2 }, resource, accessToken, principal) {
+  const skipped = unreadable(resource, accessToken, "iap.webServices.getIamPolicy", config);
+  if (skipped || !resource.name || typeof accessToken !== "string") return { missing: false, checks: skipped ? [skipped] : [] };
+  let bindings;
+  try {
+    bindings = await new IapAdmin(http2, config.endpoints.iap).iamPolicy(accessToken, resource.name);
+  } catch (error2) {
+    return { missing: false, checks: [apiSkip("IAM policy", error2, "iap.webServices.getIamPolicy", resource.name)] };
   }
-  if (probe.clientId) checks.push({ status: "info", text: `IAP signs people in with the OAuth client ${probe.clientId}.` });
-  checks.push({ status: "info", text: `The app looks like ${resource.description}.` });
-  for (const also of doctor.also) {
-    const other = await probeIap(http2, also);
-    const shownOther = displayUrl(also);
-    if (other.status === null)
-      checks.push({ status: "info", text: `${shownOther} did not answer (${other.failure ?? "no answer"}): no way around IAP there.` });
-    else if (other.from === "iap") checks.push({ status: "ok", text: `${shownOther} answers through IAP too (${other.status}).` });
-    else if (other.status === 401 || other.status === 403 || other.status === 404) {
-      checks.push({ status: "ok", text: `${shownOther} refuses a stranger (${other.status}) without IAP: not a way around it.` });
-    } else {
-      checks.push({
-        status: "problem",
-        text: `${shownOther} answered ${other.status} without credentials and without IAP: a way around IAP.`
-      });
-      problems.push(bypassProblem(shownOther, other.status, resource));
-    }
-  }
-  return checks;
+  return policyFor(bindings, principal);
 }
+function policyFor(bindings, principal) {
+  const accessors = bindings.filter((binding) => binding.role === ACCESSOR);
+  const members = accessors.flatMap((binding) => binding.members);
+  const listed = `${ACCESSOR} holders: ${members.length ? members.join(", ") : "none"}.`;
+  const conditional = new Set(accessors.filter((binding) => binding.conditional).flatMap((binding) => binding.members));
+  if (!principal) return { missing: false, checks: [{ status: "info", text: listed }] };
+  const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
+  if (conditional.has(member) && !accessors.some((binding) => !binding.conditional && binding.members.includes(member))) {
+    return {
+      missing: false,
+      checks: [{ status: "info", text: `${member} holds ${ACCESSOR} under a condition, which IAP checks on each request. ${listed}` }]
+    };
+  }
+  if (members.includes(member)) return { missing: false, checks: [{ status: "ok", text: `${member} holds ${ACCESSOR}. ${listed}` }] };
+  const indirect = members.filter((name) => /^(group|domain|principalSet|principal|allAuthenticatedUsers|allUsers)\b/.test(name));
+  if (indirect.length) {
+    return {
+      missing: false,
+      checks: [
+        { status: "info", text: `${member} is not granted ${ACCESSOR} by name; it may hold it through ${indirect.join(", ")}. ${listed}` }
+      ]
+    };
+  }
+  return { missing: true, checks: [{ status: "problem", text: `${member} does not hold ${ACCESSOR} on this resource. ${listed}` }] };
+}
+function unreadable(resource, accessToken, permission, config) {
+  if (!resource.name) {
+    return {
+      status: "skipped",
+      text: `Skipped ${permission === "iap.webServices.getSettings" ? "settings" : "IAM policy"}: the IAP resource is not known from the URL; name it with ${config.nameOf("iap_resource")} (projects/PROJECT_NUMBER/iap_web/…) to read it.`
+    };
+  }
+  if (typeof accessToken !== "string") {
+    const why = accessToken === void 0 ? "no credential to read it with" : explain(accessToken).split("\n")[0];
+    return { status: "skipped", text: `Skipped (needs ${permission}): ${why}` };
+  }
+  return void 0;
+}
+function apiSkip(what, error2, permission, name) {
+  if (error2 instanceof ApiError && (error2.failure.reason === "ACCESS_TOKEN_SCOPE_INSUFFICIENT" || /scope/i.test(error2.failure.message))) {
+    return {
+      status: "skipped",
+      text: `${what} not readable: the credential's access token lacks the cloud-platform scope (a refresh token from iap-token login needs --cloud-platform; a VM, the cloud-platform access scope).`
+    };
+  }
+  if (error2 instanceof ApiError && (error2.failure.status === 403 || error2.failure.status === 401)) {
+    return {
+      status: "skipped",
+      text: `${what} not readable: it needs ${error2.failure.permission ?? permission} on ${name} (HTTP ${error2.failure.status}).`
+    };
+  }
+  return { status: "skipped", text: `${what} not readable: ${explain(error2).split("\n")[0]}` };
+}
+var ACCESSOR, NOT_SENT, notRead;
+var init_access = __esm({
+  "src/doctor/access.ts"() {
+    "use strict";
+    init_errors();
+    init_iap_admin();
+    ACCESSOR = "roles/iap.httpsResourceAccessor";
+    NOT_SENT = "No token was minted or sent: IAP does not answer for this URL, and a token goes only where IAP does (whoever serves it could replay the token).";
+    notRead = { status: "skipped", text: "Not read." };
+  }
+});
+
+// src/doctor/trials.ts
 function minterFor({ config, env, http: http2 }, credential, kind, audience) {
   const unsigned = kind === "signed_jwt" ? cannotSign(config.source, config.serviceAccount) : void 0;
   if (unsigned === "user") {
@@ -4136,88 +4133,29 @@ function describeTrial(trial) {
 function describeCaller(config) {
   return config.serviceAccount ? `${config.source.origin}, as ${config.serviceAccount}` : config.source.origin;
 }
-async function readSettings({ config, http: http2 }, resource, accessToken) {
-  const skipped = unreadable(resource, accessToken, "iap.webServices.getSettings", config);
-  if (skipped || !resource.name || typeof accessToken !== "string") return { value: void 0, checks: [skipped ?? notRead] };
-  try {
-    const value = await new IapAdmin(http2, config.endpoints.iap).settings(accessToken, resource.name);
-    const client = value.clientId ? `IAP uses a custom OAuth client, ${value.clientId}: ID tokens for it are accepted.` : "IAP uses Google's managed OAuth client: it accepts no programmatic ID token for it, only for clients on programmaticClients (or a signed JWT).";
-    const allowed = value.programmaticClients.length ? `programmaticClients: ${value.programmaticClients.join(", ")}.` : "programmaticClients: none.";
-    return {
-      value,
-      checks: [
-        { status: "info", text: client },
-        { status: "info", text: allowed }
-      ]
-    };
-  } catch (error2) {
-    return { value: void 0, checks: [apiSkip("Settings", error2, "iap.webServices.getSettings", resource.name)] };
-  }
-}
-async function readPolicy({ config, http: http2 }, resource, accessToken, principal) {
-  const skipped = unreadable(resource, accessToken, "iap.webServices.getIamPolicy", config);
-  if (skipped || !resource.name || typeof accessToken !== "string") return { missing: false, checks: skipped ? [skipped] : [] };
-  let bindings;
-  try {
-    bindings = await new IapAdmin(http2, config.endpoints.iap).iamPolicy(accessToken, resource.name);
-  } catch (error2) {
-    return { missing: false, checks: [apiSkip("IAM policy", error2, "iap.webServices.getIamPolicy", resource.name)] };
-  }
-  return policyFor(bindings, principal);
-}
-function policyFor(bindings, principal) {
-  const accessors = bindings.filter((binding) => binding.role === ACCESSOR);
-  const members = accessors.flatMap((binding) => binding.members);
-  const listed = `${ACCESSOR} holders: ${members.length ? members.join(", ") : "none"}.`;
-  const conditional = new Set(accessors.filter((binding) => binding.conditional).flatMap((binding) => binding.members));
-  if (!principal) return { missing: false, checks: [{ status: "info", text: listed }] };
-  const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
-  if (conditional.has(member) && !accessors.some((binding) => !binding.conditional && binding.members.includes(member))) {
-    return {
-      missing: false,
-      checks: [{ status: "info", text: `${member} holds ${ACCESSOR} under a condition, which IAP checks on each request. ${listed}` }]
+var QUIET, TRIAL_RETRY, DOCTOR_REFUSALS;
+var init_trials = __esm({
+  "src/doctor/trials.ts"() {
+    "use strict";
+    init_errors();
+    init_answers();
+    init_jwt();
+    init_printable();
+    init_signing();
+    init_pipeline();
+    init_check();
+    init_urls();
+    QUIET = { info: () => void 0, warning: () => void 0 };
+    TRIAL_RETRY = { attempts: 2, timeoutMs: 15e3, budgetMs: 2e4 };
+    DOCTOR_REFUSALS = {
+      expired: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
+      signature: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
+      email: "IAP refused an ID token without an email claim."
     };
   }
-  if (members.includes(member)) return { missing: false, checks: [{ status: "ok", text: `${member} holds ${ACCESSOR}. ${listed}` }] };
-  const indirect = members.filter((name) => /^(group|domain|principalSet|principal|allAuthenticatedUsers|allUsers)\b/.test(name));
-  if (indirect.length) {
-    return {
-      missing: false,
-      checks: [
-        { status: "info", text: `${member} is not granted ${ACCESSOR} by name; it may hold it through ${indirect.join(", ")}. ${listed}` }
-      ]
-    };
-  }
-  return { missing: true, checks: [{ status: "problem", text: `${member} does not hold ${ACCESSOR} on this resource. ${listed}` }] };
-}
-function unreadable(resource, accessToken, permission, config) {
-  if (!resource.name) {
-    return {
-      status: "skipped",
-      text: `Skipped ${permission === "iap.webServices.getSettings" ? "settings" : "IAM policy"}: the IAP resource is not known from the URL; name it with ${config.nameOf("iap_resource")} (projects/PROJECT_NUMBER/iap_web/…) to read it.`
-    };
-  }
-  if (typeof accessToken !== "string") {
-    const why = accessToken === void 0 ? "no credential to read it with" : explain(accessToken).split("\n")[0];
-    return { status: "skipped", text: `Skipped (needs ${permission}): ${why}` };
-  }
-  return void 0;
-}
-function apiSkip(what, error2, permission, name) {
-  if (error2 instanceof ApiError && (error2.failure.reason === "ACCESS_TOKEN_SCOPE_INSUFFICIENT" || /scope/i.test(error2.failure.message))) {
-    return {
-      status: "skipped",
-      text: `${what} not readable: the credential's access token lacks the cloud-platform scope (a refresh token from iap-token login needs --cloud-platform; a VM, the cloud-platform access scope).`
-    };
-  }
-  if (error2 instanceof ApiError && (error2.failure.status === 403 || error2.failure.status === 401)) {
-    return {
-      status: "skipped",
-      text: `${what} not readable: it needs ${error2.failure.permission ?? permission} on ${name} (HTTP ${error2.failure.status}).`
-    };
-  }
-  return { status: "skipped", text: `${what} not readable: ${explain(error2).split("\n")[0]}` };
-}
+});
+
+// src/doctor/verdict.ts
 function judge(trials, config, url) {
   const passed = trials.filter((trial) => trial.outcome === "passed");
   const best = passed.find((trial) => trial.kind === "signed_jwt") ?? passed[0];
@@ -4275,32 +4213,122 @@ function dedupe(problems) {
   const seen = /* @__PURE__ */ new Set();
   return problems.filter((problem) => !seen.has(problem.title) && Boolean(seen.add(problem.title)));
 }
-var ACCESSOR, QUIET, TRIAL_RETRY, DOCTOR_REFUSALS, NOT_SENT, notRead;
+var init_verdict = __esm({
+  "src/doctor/verdict.ts"() {
+    "use strict";
+    init_fixes();
+  }
+});
+
+// src/doctor/run.ts
+var run_exports = {};
+__export(run_exports, {
+  runDoctor: () => runDoctor
+});
+async function runDoctor(options) {
+  const { config, doctor, http: http2, progress } = options;
+  const url = new URL(doctor.url);
+  const resource = describeResource(url, doctor.iapResource);
+  const problems = [];
+  progress(`Doctor: checking ${displayUrl(url)} without credentials.`);
+  const probe = await probeIap(http2, url.href);
+  const outside = await strangerChecks(options, url, probe, resource, problems);
+  progress("Doctor: reading IAP settings where permitted, then minting each token kind.");
+  const caller = options.credential ?? createMinter(config, { env: options.env, report: QUIET, http: http2 }).credential;
+  const signer = minterFor(options, caller, "signed_jwt", `${url.origin}/*`);
+  const accessToken = resource.name ? await caller.accessToken().catch((error2) => error2) : void 0;
+  const settings = await readSettings(options, resource, accessToken);
+  const trials = [];
+  if (probe.from === "iap") {
+    const idAudiences = idTokenAudiences(config, probe, settings.value);
+    for (const audience of idAudiences.slice(0, 2)) {
+      const trial = await tryToken(options, url, "id_token", audience, minterFor(options, caller, "id_token", audience));
+      trials.push(trial);
+      if (trial.outcome === "passed") break;
+    }
+    trials.push(await tryToken(options, url, "signed_jwt", `${url.origin}/*`, signer));
+  }
+  const principal = trials.map((trial) => trial.sent?.email).find(Boolean) ?? caller.principal;
+  const policy = await readPolicy(options, resource, accessToken, principal);
+  const verdict = judge(trials, config, url);
+  problems.push(...trialProblems(trials, probe, resource, verdict, principal));
+  const planned = trials.find((trial) => trial.kind === config.tokenType && trial.audience === config.audience);
+  if (verdict.works && planned && planned.outcome !== "passed") {
+    problems.unshift({
+      title: "The token configured here does not get through IAP",
+      why: `${planned.kind === "id_token" ? "The ID token" : "The signed JWT"} for ${planned.audience}: ${planned.why} Instead, ${verdict.text}`,
+      gcloud: void 0,
+      terraform: void 0
+    });
+  }
+  if (!verdict.works && policy.missing && principal && !problems.some((problem) => problem.title.startsWith("No access"))) {
+    problems.push(accessorProblem(principal, resource, false));
+  }
+  return {
+    url: displayUrl(url),
+    resource: resource.description,
+    layers: [
+      { title: "Without credentials: is IAP in front?", checks: outside },
+      {
+        title: `With the caller's credential: ${describeCaller(config)}`,
+        checks: probe.from === "iap" ? trials.map(describeTrial) : [{ status: "skipped", text: NOT_SENT }]
+      },
+      { title: "IAP's settings and IAM policy (read where permitted)", checks: [...settings.checks, ...policy.checks] }
+    ],
+    trials,
+    verdict,
+    problems: dedupe(problems)
+  };
+}
+async function strangerChecks({ doctor, http: http2 }, url, probe, resource, problems) {
+  const shown = displayUrl(url);
+  const checks = [];
+  if (probe.status === null) {
+    checks.push({ status: "problem", text: `${shown} did not answer: ${probe.failure ?? "no answer"}.` });
+    problems.push({
+      title: "The app did not answer",
+      why: `${shown}: ${probe.failure ?? "no answer"}. Check the URL, DNS and any proxy (https_proxy).`,
+      gcloud: void 0,
+      terraform: void 0
+    });
+  } else if (probe.from === "iap") {
+    const how = probe.clientId ? `its sign-in redirect (${probe.status})` : `${probe.status}, marked X-Goog-IAP-Generated-Response`;
+    checks.push({ status: "ok", text: `IAP answers for ${shown}: ${how}.` });
+  } else {
+    checks.push({ status: "problem", text: `${shown} answered ${probe.status} to a request without credentials, and not from IAP.` });
+    problems.push(noIapProblem(shown, probe.status, resource));
+  }
+  if (probe.clientId) checks.push({ status: "info", text: `IAP signs people in with the OAuth client ${probe.clientId}.` });
+  checks.push({ status: "info", text: `The app looks like ${resource.description}.` });
+  for (const also of doctor.also) {
+    const other = await probeIap(http2, also);
+    const shownOther = displayUrl(also);
+    if (other.status === null)
+      checks.push({ status: "info", text: `${shownOther} did not answer (${other.failure ?? "no answer"}): no way around IAP there.` });
+    else if (other.from === "iap") checks.push({ status: "ok", text: `${shownOther} answers through IAP too (${other.status}).` });
+    else if (other.status === 401 || other.status === 403 || other.status === 404) {
+      checks.push({ status: "ok", text: `${shownOther} refuses a stranger (${other.status}) without IAP: not a way around it.` });
+    } else {
+      checks.push({
+        status: "problem",
+        text: `${shownOther} answered ${other.status} without credentials and without IAP: a way around IAP.`
+      });
+      problems.push(bypassProblem(shownOther, other.status, resource));
+    }
+  }
+  return checks;
+}
 var init_run = __esm({
   "src/doctor/run.ts"() {
     "use strict";
-    init_errors();
-    init_iap_admin();
-    init_answers();
     init_probe();
-    init_jwt();
-    init_printable();
-    init_signing();
     init_pipeline();
-    init_check();
     init_urls();
     init_fixes();
     init_resource();
-    ACCESSOR = "roles/iap.httpsResourceAccessor";
-    QUIET = { info: () => void 0, warning: () => void 0 };
-    TRIAL_RETRY = { attempts: 2, timeoutMs: 15e3, budgetMs: 2e4 };
-    DOCTOR_REFUSALS = {
-      expired: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
-      signature: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
-      email: "IAP refused an ID token without an email claim."
-    };
-    NOT_SENT = "No token was minted or sent: IAP does not answer for this URL, and a token goes only where IAP does (whoever serves it could replay the token).";
-    notRead = { status: "skipped", text: "Not read." };
+    init_access();
+    init_trials();
+    init_verdict();
   }
 });
 
