@@ -48,6 +48,10 @@ function layerRules() {
   });
   const special = [
     'src/http/**',
+    'src/iap/**',
+    'src/agent/**',
+    'src/doctor/**',
+    'src/smoke/**',
     'src/publish.ts',
     'src/main.ts',
     'src/post.ts',
@@ -73,11 +77,48 @@ function layerRules() {
     message: 'Only src/log.ts writes log lines, through its one sanitiser.',
   };
   const up = (names) => names.flatMap((name) => [`**/${name}`, `**/${name.replace(/\.ts$/, '')}`, `**/${name.replace(/\.ts$/, '.js')}`]);
+  const frontDoors = up(['main.ts', 'post.ts', 'publish.ts', 'agent-main.ts']);
+  /** A layer's own rule set: the pipeline's rules, and the layers above it that it may not import. */
+  const below = (files, above, message) =>
+    restrict(files, [], {
+      paths: [...network, frontDoorOnly],
+      patterns: [...networkPatterns, toolkitDeep, { group: [...above.map((dir) => `**/${dir}/**`), ...frontDoors], message }],
+    });
   return [
     // The pipeline and everything cross-cutting.
     restrict(['src/**/*.ts'], special, { paths: [...network, frontDoorOnly], patterns: [...networkPatterns, toolkitDeep] }),
-    // The HTTP layer: the network is its job; it writes no runner file.
-    restrict(['src/http/**/*.ts'], [], { paths: [frontDoorOnly], patterns: [toolkitDeep], syntax: [] }),
+    // The HTTP layer: the network is its job; it writes no runner file, and knows nothing above it (what IAP's answers
+    // mean, Google's error formats, the agent): those are handed in.
+    restrict(['src/http/**/*.ts'], [], {
+      paths: [frontDoorOnly],
+      patterns: [
+        toolkitDeep,
+        {
+          group: [
+            ...['iap', 'agent', 'smoke', 'doctor', 'cli', 'inputs', 'credentials', 'google', 'tokens'].map((dir) => `**/${dir}/**`),
+            ...up(['pipeline.ts']),
+            ...frontDoors,
+          ],
+          message: 'src/http/ imports only the cross-cutting modules (errors, urls, json, logger, backoff, config types).',
+        },
+      ],
+      syntax: [],
+    }),
+    // What IAP's answers mean, its grants and its probe: read by the smoke tests, the doctor and the agent alike.
+    below(
+      ['src/iap/**/*.ts'],
+      ['agent', 'smoke', 'doctor', 'cli', 'inputs', 'credentials', 'google', 'tokens'],
+      'src/iap/ is below every reader of IAP.',
+    ),
+    // The agent gets its settings as a Config from a front door; it never reads inputs.
+    below(
+      ['src/agent/**/*.ts'],
+      ['inputs', 'smoke', 'doctor', 'cli'],
+      'src/agent/ takes a Config from its front door and shares only the pipeline.',
+    ),
+    // The doctor and the smoke tests are two readers of IAP, side by side: neither imports the other.
+    below(['src/doctor/**/*.ts'], ['smoke', 'agent', 'cli', 'inputs'], 'src/doctor/ shares src/iap/ with the smoke tests, not their code.'),
+    below(['src/smoke/**/*.ts'], ['doctor', 'agent', 'cli', 'inputs'], 'src/smoke/ shares src/iap/ with the doctor, not its code.'),
     // The action's front doors choose the masker, and publish.
     restrict(['src/main.ts', 'src/post.ts'], [], { paths: [...network, publishOnly], patterns: [...networkPatterns, toolkitDeep] }),
     restrict(['src/publish.ts'], [], { paths: [...network, logOnly], patterns: [...networkPatterns, toolkitDeep] }),

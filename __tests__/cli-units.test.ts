@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { flagInputs } from '../src/cli/token.ts';
+import { flagInputs } from '../src/cli/flag-inputs.ts';
 
 describe('flagInputs: the environment stands in for a secret flag only where it fits', () => {
   const env = { IAP_TOKEN_REFRESH_TOKEN: '1//refresh', IAP_TOKEN_CLIENT_SECRET: 'GOCSPX-secret' };

@@ -161,7 +161,7 @@ describe('smoke tests that fail say why, and leave no outputs', () => {
   test('a 403 from behind IAP: the request passed IAP; for Cloud Run, roles/run.invoker for the IAP service agent', async () => {
     const error = expectFailure(await run(world, smoke(app('/status/403'))));
     expect(error).toContain('The request passed IAP, and the app (or the service behind IAP) refused it with 403.');
-    expect(error).toContain('--role=roles/run.invoker --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-iap.iam.gserviceaccount.com');
+    expect(error).toContain('--member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-iap.iam.gserviceaccount.com --role=roles/run.invoker');
     expect(world.fake.count('iap')).toBe(2);
   });
 

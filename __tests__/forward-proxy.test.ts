@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { createCertificateAuthority } from '../src/agent/certificates.ts';
 import { startForwardProxy } from '../src/http/forward-proxy.ts';
 import type { RunningProxy } from '../src/http/reverse-proxy.ts';
-import { hostMatches } from '../src/inputs/agent.ts';
+import { hostMatches } from '../src/urls.ts';
 
 /**
  * CONNECT requests a browser would never send, but any local program could: none may reach a forwarder (the token)

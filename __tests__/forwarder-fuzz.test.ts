@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { request } from 'node:http';
 import { startReverseProxy, type RunningProxy } from '../src/http/reverse-proxy.ts';
 import { HostileUpstream, OK_BODY, hostileExchange, type Plan } from '../test-bed/hostile-upstream.ts';
+import { isIapRefusal } from '../src/iap/answers.ts';
 
 /**
  * The forwarder against an upstream that breaks the exchange at every stage: before its answer's head, inside it,
@@ -24,6 +25,7 @@ beforeAll(async () => {
     target: new URL(`http://127.0.0.1:${upstream.port}`),
     header: 'authorization',
     token: async () => 'tok',
+    isRefusal: isIapRefusal,
     onIapRefusal: async () => ({ explanation: 'refused', retry: false }),
     health: () => ({ ok: true, body: { ok: true } }),
     listen: { host: '127.0.0.1', port: 0 },

@@ -3,10 +3,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TestProxy } from '../test-bed/proxy.ts';
 import { ApiError } from '../src/errors.ts';
-import { Http, type HttpRequest, type HttpResponse, type Transport } from '../src/http/client.ts';
-import { parseFailure, snippet } from '../src/http/failures.ts';
+import { Http, type HttpResponse, type ServiceRequest, type Transport } from '../src/http/client.ts';
+import { snippet } from '../src/http/failures.ts';
+import { googleFailure as parseFailure } from '../src/google/failure.ts';
 
-const request: HttpRequest = { what: 'Test call', method: 'POST', url: 'https://sts.googleapis.com/v1/token', body: '{}' };
+const request: ServiceRequest = {
+  what: 'Test call',
+  method: 'POST',
+  url: 'https://sts.googleapis.com/v1/token',
+  body: '{}',
+  failure: parseFailure,
+};
 
 /** A transport that plays a script: a status (with optional headers/body) or an error code per attempt. */
 function scripted(...steps: Array<number | string | HttpResponse>): { transport: Transport; calls: () => number } {
@@ -216,7 +223,7 @@ describe('the node transport against a local server', () => {
 
   test('sends the body with its length and parses the answer', async () => {
     const http = new Http();
-    await expect(http.json({ what: 'Echo', method: 'POST', url: `${base}/echo`, body: 'a=1' })).resolves.toEqual({
+    await expect(http.json({ failure: parseFailure, what: 'Echo', method: 'POST', url: `${base}/echo`, body: 'a=1' })).resolves.toEqual({
       method: 'POST',
       length: '3',
     });
@@ -224,7 +231,7 @@ describe('the node transport against a local server', () => {
 
   test('an answer slower than the timeout is abandoned and retried, within the bound', async () => {
     const http = new Http({ timeoutMs: 200, attempts: 2, sleep: async () => undefined });
-    await expect(http.json({ what: 'Slow', method: 'GET', url: `${base}/slow` })).rejects.toThrow(
+    await expect(http.json({ failure: parseFailure, what: 'Slow', method: 'GET', url: `${base}/slow` })).rejects.toThrow(
       `Slow failed after 2 attempts: no complete answer from ${base.slice(7)} within 0.2 s`,
     );
     expect(hits).toHaveLength(2);
@@ -232,7 +239,7 @@ describe('the node transport against a local server', () => {
 
   test('a reset connection is a retryable network failure', async () => {
     const http = new Http({ attempts: 3, sleep: async () => undefined });
-    await expect(http.json({ what: 'Reset', method: 'GET', url: `${base}/reset` })).rejects.toThrow(
+    await expect(http.json({ failure: parseFailure, what: 'Reset', method: 'GET', url: `${base}/reset` })).rejects.toThrow(
       'failed after 3 attempts: the connection to',
     );
     expect(hits).toHaveLength(3);
@@ -241,7 +248,13 @@ describe('the node transport against a local server', () => {
   test('a redirect is never followed, so the token goes nowhere else', async () => {
     const http = new Http();
     const error = await http
-      .json({ what: 'Redirected', method: 'GET', url: `${base}/redirect`, headers: { authorization: 'Bearer secret-token' } })
+      .json({
+        failure: parseFailure,
+        what: 'Redirected',
+        method: 'GET',
+        url: `${base}/redirect`,
+        headers: { authorization: 'Bearer secret-token' },
+      })
       .catch((e: unknown) => e as ApiError);
     expect(error.message).toBe('Redirected failed: HTTP 302: a redirect to http://127.0.0.2:1, not followed: tokens are never sent on');
     expect(hits).toEqual(['GET /redirect Bearer secret-token']);
@@ -266,7 +279,7 @@ describe('the node transport against a local server', () => {
       process.env['http_proxy'] = proxy.url;
       const http = new Http({ attempts: 1 });
       await expect(
-        http.json({ what: 'Proxied', method: 'POST', url: 'http://sts.fake-google.test:80/v1/token', body: 'x' }),
+        http.json({ failure: parseFailure, what: 'Proxied', method: 'POST', url: 'http://sts.fake-google.test:80/v1/token', body: 'x' }),
       ).resolves.toEqual({
         method: 'POST',
         length: '1',
@@ -282,9 +295,9 @@ describe('the node transport against a local server', () => {
       process.env['https_proxy'] = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
       try {
         const http = new Http({ attempts: 2, timeoutMs: 300, sleep: async () => undefined });
-        await expect(http.json({ what: 'Stalled', method: 'GET', url: 'https://sts.fake-google.test/v1/x' })).rejects.toThrow(
-          'Stalled failed after 2 attempts: no complete answer from sts.fake-google.test within 0.3 s',
-        );
+        await expect(
+          http.json({ failure: parseFailure, what: 'Stalled', method: 'GET', url: 'https://sts.fake-google.test/v1/x' }),
+        ).rejects.toThrow('Stalled failed after 2 attempts: no complete answer from sts.fake-google.test within 0.3 s');
         expect(sockets).toHaveLength(2);
       } finally {
         sockets.forEach((socket) => socket.destroy());
@@ -304,9 +317,9 @@ describe('the node transport against a local server', () => {
       process.env['https_proxy'] = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
       try {
         const http = new Http({ sleep: async () => undefined });
-        await expect(http.json({ what: 'Refused', method: 'GET', url: 'https://sts.fake-google.test/v1/x' })).rejects.toThrow(
-          'Refused failed: the proxy (https_proxy/http_proxy) did not open a tunnel to sts.fake-google.test',
-        );
+        await expect(
+          http.json({ failure: parseFailure, what: 'Refused', method: 'GET', url: 'https://sts.fake-google.test/v1/x' }),
+        ).rejects.toThrow('Refused failed: the proxy (https_proxy/http_proxy) did not open a tunnel to sts.fake-google.test');
         expect(connects).toBe(1);
       } finally {
         await new Promise((resolve) => refusing.close(resolve));
@@ -317,7 +330,9 @@ describe('the node transport against a local server', () => {
       process.env['HTTP_PROXY'] = proxy.url;
       process.env['NO_PROXY'] = '.fake-google.test';
       const http = new Http({ attempts: 1, timeoutMs: 2_000 });
-      await expect(http.json({ what: 'Direct', method: 'GET', url: 'http://sts.fake-google.test/x' })).rejects.toThrow(ApiError);
+      await expect(
+        http.json({ failure: parseFailure, what: 'Direct', method: 'GET', url: 'http://sts.fake-google.test/x' }),
+      ).rejects.toThrow(ApiError);
       expect(proxy.connects).toEqual([]);
     });
   });

@@ -85,7 +85,12 @@ describe('start', () => {
     expect(w.mints).toHaveLength(0);
     expect(w.live().map((timer) => timer.ms)).toEqual([30 * MINUTE]);
     expect(w.events).toEqual(['onToken initial']);
-    expect(keeper.stats()).toEqual({ refreshes: 0, failures: 0, lastError: undefined, expiresAt: new Date(T0 + 40 * MINUTE) });
+    expect(keeper.stats()).toEqual({
+      refreshes: 0,
+      mintFailures: 0,
+      lastError: undefined,
+      expiresAt: new Date(T0 + 40 * MINUTE).toISOString(),
+    });
   });
 
   test('an initial token about to expire (1 s left) is not used: the first token is minted', async () => {
@@ -105,7 +110,7 @@ describe('start', () => {
     const rejected = expect(started).rejects.toThrow('Google is down');
     await w.answer(0, new Error('Google is down'));
     await rejected;
-    expect(keeper.stats().failures).toBe(1);
+    expect(keeper.stats().mintFailures).toBe(1);
   });
 });
 
@@ -179,7 +184,7 @@ describe('failures', () => {
     await w.answer(0, new ActionError(`Google refused the grant ${SECRET}.`, 'Sign in again.'));
     const stats = keeper.stats();
     expect(stats.lastError).toBe('Google refused the grant ***.\nSign in again.');
-    expect(stats.failures).toBe(1);
+    expect(stats.mintFailures).toBe(1);
     expect(JSON.stringify(stats)).not.toContain('0gSECRET');
     expect(w.logs.join('\n')).not.toContain('0gSECRET');
     expect(w.logs.at(-1)).toContain('attempt 1');
@@ -201,7 +206,7 @@ describe('failures', () => {
       seen.push(w.live()[0]!.ms);
     }
     expect(seen).toEqual(delays);
-    expect(keeper.stats()).toMatchObject({ failures: 7, lastError: 'Unexpected error: unavailable' });
+    expect(keeper.stats()).toMatchObject({ mintFailures: 7, lastError: 'Unexpected error: unavailable' });
   });
 
   test('a success resets the backoff and clears lastError', async () => {
@@ -215,7 +220,7 @@ describe('failures', () => {
     await w.fire();
     await w.answer(2, w.token('back', 60));
     // refreshes is not asserted: keeper.ts counts this first-ever token as a refresh (the retry timer mints with refresh=true)
-    expect(keeper.stats()).toMatchObject({ lastError: undefined, failures: 2 });
+    expect(keeper.stats()).toMatchObject({ lastError: undefined, mintFailures: 2 });
     expect(w.live()[0]!.ms).toBe(45 * MINUTE);
     w.now += 45 * MINUTE;
     await w.fire();
@@ -233,9 +238,9 @@ describe('failures', () => {
     expect((await keeper.current()).token).toBe('initial');
     expect(w.mints).toHaveLength(1);
     expect(keeper.stats()).toMatchObject({
-      failures: 1,
+      mintFailures: 1,
       lastError: 'Unexpected error: unavailable',
-      expiresAt: new Date(T0 + 60 * MINUTE),
+      expiresAt: new Date(T0 + 60 * MINUTE).toISOString(),
     });
   });
 });

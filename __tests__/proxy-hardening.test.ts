@@ -10,9 +10,10 @@ import { createForwarder, type Forwarder } from '../src/http/forwarder.ts';
 import { peerPolicy } from '../src/http/gate.ts';
 import { findOwner, forms } from '../src/http/peer-owner.ts';
 import { startReverseProxy, type ReverseProxyOptions, type RunningProxy } from '../src/http/reverse-proxy.ts';
-import { hostMatches } from '../src/inputs/agent.ts';
+import { hostMatches } from '../src/urls.ts';
 import { websocketRoundTrip } from '../test-bed/fake-google/streams.ts';
 import { TestProxy } from '../test-bed/proxy.ts';
+import { isIapRefusal } from '../src/iap/answers.ts';
 
 /**
  * The proxies against what real clients send and hostile or slow upstreams do (issue 21): h2c upgrade offers,
@@ -64,6 +65,7 @@ async function reverse(overrides: Partial<ReverseProxyOptions> = {}): Promise<Ru
     target: new URL(`http://127.0.0.1:${upPort}`),
     header: 'authorization',
     token: async () => 'tok',
+    isRefusal: isIapRefusal,
     onIapRefusal: async () => ({ explanation: 'refused', retry: false }),
     health: () => ({ ok: true, body: { ok: true } }),
     listen: { host: '127.0.0.1', port: 0 },
@@ -85,6 +87,7 @@ async function forward(overrides: Partial<ForwardProxyOptions> = {}): Promise<Ru
         target: new URL(`http://127.0.0.1:${upPort}`),
         header: 'authorization',
         token: async () => 'tok',
+        isRefusal: isIapRefusal,
         onIapRefusal: async () => ({ explanation: 'refused', retry: false }),
         log: (line) => logged.push(line),
       });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { complainAsAction } from '../src/errors.ts';
-import { parseFailure, snippet } from '../src/http/failures.ts';
+import { snippet } from '../src/http/failures.ts';
+import { googleFailure as parseFailure } from '../src/google/failure.ts';
 import { iapRefusal } from '../src/iap/answers.ts';
 import { parseCredentialsJson } from '../src/inputs/key-file.ts';
 import { decodeJwt } from '../src/jwt.ts';

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { startReverseProxy, type ReverseProxyOptions, type RunningProxy } from '../src/http/reverse-proxy.ts';
+import { isIapRefusal } from '../src/iap/answers.ts';
 
 /**
  * The reverse proxy in process, in front of a small upstream on 127.0.0.1 that records what reaches it and answers
@@ -59,6 +60,7 @@ async function start(overrides: Partial<ReverseProxyOptions> = {}): Promise<Runn
     target: new URL(`http://${upHost}`),
     header: 'authorization',
     token: async () => `tok-${++n}`,
+    isRefusal: isIapRefusal,
     onIapRefusal: async () => ({ explanation: 'refused', retry: false }),
     health: () => ({ ok: true, body: { ok: true } }),
     listen: { host: '127.0.0.1', port: 0 },

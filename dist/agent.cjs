@@ -40,7 +40,6 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
   isNodeMode || !mod || !mod.__esModule ? __defProp(target, "default", { value: mod, enumerable: true }) : target,
   mod
 ));
-var __toCommonJS = (mod) => __copyProps(__defProp({}, "__esModule", { value: true }), mod);
 
 // node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
@@ -117,6 +116,910 @@ var init_proxy = __esm({
         return this._decodedPassword;
       }
     };
+  }
+});
+
+// node_modules/tunnel/lib/tunnel.js
+var require_tunnel = __commonJS({
+  "node_modules/tunnel/lib/tunnel.js"(exports2) {
+    "use strict";
+    var net = require("net");
+    var tls = require("tls");
+    var http2 = require("http");
+    var https2 = require("https");
+    var events = require("events");
+    var assert = require("assert");
+    var util = require("util");
+    exports2.httpOverHttp = httpOverHttp2;
+    exports2.httpsOverHttp = httpsOverHttp2;
+    exports2.httpOverHttps = httpOverHttps2;
+    exports2.httpsOverHttps = httpsOverHttps2;
+    function httpOverHttp2(options) {
+      var agent2 = new TunnelingAgent(options);
+      agent2.request = http2.request;
+      return agent2;
+    }
+    function httpsOverHttp2(options) {
+      var agent2 = new TunnelingAgent(options);
+      agent2.request = http2.request;
+      agent2.createSocket = createSecureSocket;
+      agent2.defaultPort = 443;
+      return agent2;
+    }
+    function httpOverHttps2(options) {
+      var agent2 = new TunnelingAgent(options);
+      agent2.request = https2.request;
+      return agent2;
+    }
+    function httpsOverHttps2(options) {
+      var agent2 = new TunnelingAgent(options);
+      agent2.request = https2.request;
+      agent2.createSocket = createSecureSocket;
+      agent2.defaultPort = 443;
+      return agent2;
+    }
+    function TunnelingAgent(options) {
+      var self = this;
+      self.options = options || {};
+      self.proxyOptions = self.options.proxy || {};
+      self.maxSockets = self.options.maxSockets || http2.Agent.defaultMaxSockets;
+      self.requests = [];
+      self.sockets = [];
+      self.on("free", function onFree(socket, host, port, localAddress) {
+        var options2 = toOptions(host, port, localAddress);
+        for (var i = 0, len = self.requests.length; i < len; ++i) {
+          var pending = self.requests[i];
+          if (pending.host === options2.host && pending.port === options2.port) {
+            self.requests.splice(i, 1);
+            pending.request.onSocket(socket);
+            return;
+          }
+        }
+        socket.destroy();
+        self.removeSocket(socket);
+      });
+    }
+    util.inherits(TunnelingAgent, events.EventEmitter);
+    TunnelingAgent.prototype.addRequest = function addRequest(req, host, port, localAddress) {
+      var self = this;
+      var options = mergeOptions({ request: req }, self.options, toOptions(host, port, localAddress));
+      if (self.sockets.length >= this.maxSockets) {
+        self.requests.push(options);
+        return;
+      }
+      self.createSocket(options, function(socket) {
+        socket.on("free", onFree);
+        socket.on("close", onCloseOrRemove);
+        socket.on("agentRemove", onCloseOrRemove);
+        req.onSocket(socket);
+        function onFree() {
+          self.emit("free", socket, options);
+        }
+        function onCloseOrRemove(err) {
+          self.removeSocket(socket);
+          socket.removeListener("free", onFree);
+          socket.removeListener("close", onCloseOrRemove);
+          socket.removeListener("agentRemove", onCloseOrRemove);
+        }
+      });
+    };
+    TunnelingAgent.prototype.createSocket = function createSocket(options, cb) {
+      var self = this;
+      var placeholder = {};
+      self.sockets.push(placeholder);
+      var connectOptions = mergeOptions({}, self.proxyOptions, {
+        method: "CONNECT",
+        path: options.host + ":" + options.port,
+        agent: false,
+        headers: {
+          host: options.host + ":" + options.port
+        }
+      });
+      if (options.localAddress) {
+        connectOptions.localAddress = options.localAddress;
+      }
+      if (connectOptions.proxyAuth) {
+        connectOptions.headers = connectOptions.headers || {};
+        connectOptions.headers["Proxy-Authorization"] = "Basic " + new Buffer(connectOptions.proxyAuth).toString("base64");
+      }
+      debug("making CONNECT request");
+      var connectReq = self.request(connectOptions);
+      connectReq.useChunkedEncodingByDefault = false;
+      connectReq.once("response", onResponse);
+      connectReq.once("upgrade", onUpgrade);
+      connectReq.once("connect", onConnect);
+      connectReq.once("error", onError);
+      connectReq.end();
+      function onResponse(res) {
+        res.upgrade = true;
+      }
+      function onUpgrade(res, socket, head) {
+        process.nextTick(function() {
+          onConnect(res, socket, head);
+        });
+      }
+      function onConnect(res, socket, head) {
+        connectReq.removeAllListeners();
+        socket.removeAllListeners();
+        if (res.statusCode !== 200) {
+          debug(
+            "tunneling socket could not be established, statusCode=%d",
+            res.statusCode
+          );
+          socket.destroy();
+          var error = new Error("tunneling socket could not be established, statusCode=" + res.statusCode);
+          error.code = "ECONNRESET";
+          options.request.emit("error", error);
+          self.removeSocket(placeholder);
+          return;
+        }
+        if (head.length > 0) {
+          debug("got illegal response body from proxy");
+          socket.destroy();
+          var error = new Error("got illegal response body from proxy");
+          error.code = "ECONNRESET";
+          options.request.emit("error", error);
+          self.removeSocket(placeholder);
+          return;
+        }
+        debug("tunneling connection has established");
+        self.sockets[self.sockets.indexOf(placeholder)] = socket;
+        return cb(socket);
+      }
+      function onError(cause) {
+        connectReq.removeAllListeners();
+        debug(
+          "tunneling socket could not be established, cause=%s\n",
+          cause.message,
+          cause.stack
+        );
+        var error = new Error("tunneling socket could not be established, cause=" + cause.message);
+        error.code = "ECONNRESET";
+        options.request.emit("error", error);
+        self.removeSocket(placeholder);
+      }
+    };
+    TunnelingAgent.prototype.removeSocket = function removeSocket(socket) {
+      var pos = this.sockets.indexOf(socket);
+      if (pos === -1) {
+        return;
+      }
+      this.sockets.splice(pos, 1);
+      var pending = this.requests.shift();
+      if (pending) {
+        this.createSocket(pending, function(socket2) {
+          pending.request.onSocket(socket2);
+        });
+      }
+    };
+    function createSecureSocket(options, cb) {
+      var self = this;
+      TunnelingAgent.prototype.createSocket.call(self, options, function(socket) {
+        var hostHeader = options.request.getHeader("host");
+        var tlsOptions = mergeOptions({}, self.options, {
+          socket,
+          servername: hostHeader ? hostHeader.replace(/:.*$/, "") : options.host
+        });
+        var secureSocket = tls.connect(0, tlsOptions);
+        self.sockets[self.sockets.indexOf(socket)] = secureSocket;
+        cb(secureSocket);
+      });
+    }
+    function toOptions(host, port, localAddress) {
+      if (typeof host === "string") {
+        return {
+          host,
+          port,
+          localAddress
+        };
+      }
+      return host;
+    }
+    function mergeOptions(target) {
+      for (var i = 1, len = arguments.length; i < len; ++i) {
+        var overrides = arguments[i];
+        if (typeof overrides === "object") {
+          var keys = Object.keys(overrides);
+          for (var j = 0, keyLen = keys.length; j < keyLen; ++j) {
+            var k = keys[j];
+            if (overrides[k] !== void 0) {
+              target[k] = overrides[k];
+            }
+          }
+        }
+      }
+      return target;
+    }
+    var debug;
+    if (process.env.NODE_DEBUG && /\btunnel\b/.test(process.env.NODE_DEBUG)) {
+      debug = function() {
+        var args = Array.prototype.slice.call(arguments);
+        if (typeof args[0] === "string") {
+          args[0] = "TUNNEL: " + args[0];
+        } else {
+          args.unshift("TUNNEL:");
+        }
+        console.error.apply(console, args);
+      };
+    } else {
+      debug = function() {
+      };
+    }
+    exports2.debug = debug;
+  }
+});
+
+// node_modules/tunnel/index.js
+var require_tunnel2 = __commonJS({
+  "node_modules/tunnel/index.js"(exports2, module2) {
+    module2.exports = require_tunnel();
+  }
+});
+
+// scripts/undici-stub.mjs
+var ProxyAgent;
+var init_undici_stub = __esm({
+  "scripts/undici-stub.mjs"() {
+    ProxyAgent = class {
+      constructor() {
+        throw new Error("iap-token: undici is not bundled; use HttpClient.getAgent, not getAgentDispatcher");
+      }
+    };
+  }
+});
+
+// node_modules/@actions/http-client/lib/index.js
+var lib_exports = {};
+__export(lib_exports, {
+  Headers: () => Headers,
+  HttpClient: () => HttpClient,
+  HttpClientError: () => HttpClientError,
+  HttpClientResponse: () => HttpClientResponse,
+  HttpCodes: () => HttpCodes,
+  MediaTypes: () => MediaTypes,
+  getProxyUrl: () => getProxyUrl2,
+  isHttps: () => isHttps
+});
+function getProxyUrl2(serverUrl) {
+  const proxyUrl = getProxyUrl(new URL(serverUrl));
+  return proxyUrl ? proxyUrl.href : "";
+}
+function isHttps(requestUrl) {
+  const parsedUrl = new URL(requestUrl);
+  return parsedUrl.protocol === "https:";
+}
+var http, https, tunnel, __awaiter, HttpCodes, Headers, MediaTypes, HttpRedirectCodes, HttpResponseRetryCodes, RetryableHttpVerbs, ExponentialBackoffCeiling, ExponentialBackoffTimeSlice, HttpClientError, HttpClientResponse, HttpClient, lowercaseKeys;
+var init_lib = __esm({
+  "node_modules/@actions/http-client/lib/index.js"() {
+    http = __toESM(require("http"));
+    https = __toESM(require("https"));
+    init_proxy();
+    tunnel = __toESM(require_tunnel2());
+    init_undici_stub();
+    __awaiter = function(thisArg, _arguments, P, generator) {
+      function adopt(value) {
+        return value instanceof P ? value : new P(function(resolve) {
+          resolve(value);
+        });
+      }
+      return new (P || (P = Promise))(function(resolve, reject) {
+        function fulfilled(value) {
+          try {
+            step(generator.next(value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+        function rejected(value) {
+          try {
+            step(generator["throw"](value));
+          } catch (e) {
+            reject(e);
+          }
+        }
+        function step(result) {
+          result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
+        }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+      });
+    };
+    (function(HttpCodes2) {
+      HttpCodes2[HttpCodes2["OK"] = 200] = "OK";
+      HttpCodes2[HttpCodes2["MultipleChoices"] = 300] = "MultipleChoices";
+      HttpCodes2[HttpCodes2["MovedPermanently"] = 301] = "MovedPermanently";
+      HttpCodes2[HttpCodes2["ResourceMoved"] = 302] = "ResourceMoved";
+      HttpCodes2[HttpCodes2["SeeOther"] = 303] = "SeeOther";
+      HttpCodes2[HttpCodes2["NotModified"] = 304] = "NotModified";
+      HttpCodes2[HttpCodes2["UseProxy"] = 305] = "UseProxy";
+      HttpCodes2[HttpCodes2["SwitchProxy"] = 306] = "SwitchProxy";
+      HttpCodes2[HttpCodes2["TemporaryRedirect"] = 307] = "TemporaryRedirect";
+      HttpCodes2[HttpCodes2["PermanentRedirect"] = 308] = "PermanentRedirect";
+      HttpCodes2[HttpCodes2["BadRequest"] = 400] = "BadRequest";
+      HttpCodes2[HttpCodes2["Unauthorized"] = 401] = "Unauthorized";
+      HttpCodes2[HttpCodes2["PaymentRequired"] = 402] = "PaymentRequired";
+      HttpCodes2[HttpCodes2["Forbidden"] = 403] = "Forbidden";
+      HttpCodes2[HttpCodes2["NotFound"] = 404] = "NotFound";
+      HttpCodes2[HttpCodes2["MethodNotAllowed"] = 405] = "MethodNotAllowed";
+      HttpCodes2[HttpCodes2["NotAcceptable"] = 406] = "NotAcceptable";
+      HttpCodes2[HttpCodes2["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
+      HttpCodes2[HttpCodes2["RequestTimeout"] = 408] = "RequestTimeout";
+      HttpCodes2[HttpCodes2["Conflict"] = 409] = "Conflict";
+      HttpCodes2[HttpCodes2["Gone"] = 410] = "Gone";
+      HttpCodes2[HttpCodes2["TooManyRequests"] = 429] = "TooManyRequests";
+      HttpCodes2[HttpCodes2["InternalServerError"] = 500] = "InternalServerError";
+      HttpCodes2[HttpCodes2["NotImplemented"] = 501] = "NotImplemented";
+      HttpCodes2[HttpCodes2["BadGateway"] = 502] = "BadGateway";
+      HttpCodes2[HttpCodes2["ServiceUnavailable"] = 503] = "ServiceUnavailable";
+      HttpCodes2[HttpCodes2["GatewayTimeout"] = 504] = "GatewayTimeout";
+    })(HttpCodes || (HttpCodes = {}));
+    (function(Headers2) {
+      Headers2["Accept"] = "accept";
+      Headers2["ContentType"] = "content-type";
+    })(Headers || (Headers = {}));
+    (function(MediaTypes2) {
+      MediaTypes2["ApplicationJson"] = "application/json";
+    })(MediaTypes || (MediaTypes = {}));
+    HttpRedirectCodes = [
+      HttpCodes.MovedPermanently,
+      HttpCodes.ResourceMoved,
+      HttpCodes.SeeOther,
+      HttpCodes.TemporaryRedirect,
+      HttpCodes.PermanentRedirect
+    ];
+    HttpResponseRetryCodes = [
+      HttpCodes.BadGateway,
+      HttpCodes.ServiceUnavailable,
+      HttpCodes.GatewayTimeout
+    ];
+    RetryableHttpVerbs = ["OPTIONS", "GET", "DELETE", "HEAD"];
+    ExponentialBackoffCeiling = 10;
+    ExponentialBackoffTimeSlice = 5;
+    HttpClientError = class _HttpClientError extends Error {
+      constructor(message, statusCode) {
+        super(message);
+        this.name = "HttpClientError";
+        this.statusCode = statusCode;
+        Object.setPrototypeOf(this, _HttpClientError.prototype);
+      }
+    };
+    HttpClientResponse = class {
+      constructor(message) {
+        this.message = message;
+      }
+      readBody() {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+            let output = Buffer.alloc(0);
+            this.message.on("data", (chunk) => {
+              output = Buffer.concat([output, chunk]);
+            });
+            this.message.on("end", () => {
+              resolve(output.toString());
+            });
+          }));
+        });
+      }
+      readBodyBuffer() {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
+            const chunks = [];
+            this.message.on("data", (chunk) => {
+              chunks.push(chunk);
+            });
+            this.message.on("end", () => {
+              resolve(Buffer.concat(chunks));
+            });
+          }));
+        });
+      }
+    };
+    HttpClient = class {
+      constructor(userAgent, handlers, requestOptions) {
+        this._ignoreSslError = false;
+        this._allowRedirects = true;
+        this._allowRedirectDowngrade = false;
+        this._maxRedirects = 50;
+        this._allowRetries = false;
+        this._maxRetries = 1;
+        this._keepAlive = false;
+        this._disposed = false;
+        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
+        this.handlers = handlers || [];
+        this.requestOptions = requestOptions;
+        if (requestOptions) {
+          if (requestOptions.ignoreSslError != null) {
+            this._ignoreSslError = requestOptions.ignoreSslError;
+          }
+          this._socketTimeout = requestOptions.socketTimeout;
+          if (requestOptions.allowRedirects != null) {
+            this._allowRedirects = requestOptions.allowRedirects;
+          }
+          if (requestOptions.allowRedirectDowngrade != null) {
+            this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
+          }
+          if (requestOptions.maxRedirects != null) {
+            this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
+          }
+          if (requestOptions.keepAlive != null) {
+            this._keepAlive = requestOptions.keepAlive;
+          }
+          if (requestOptions.allowRetries != null) {
+            this._allowRetries = requestOptions.allowRetries;
+          }
+          if (requestOptions.maxRetries != null) {
+            this._maxRetries = requestOptions.maxRetries;
+          }
+        }
+      }
+      options(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("OPTIONS", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      get(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("GET", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      del(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("DELETE", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      post(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("POST", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      patch(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("PATCH", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      put(requestUrl, data, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("PUT", requestUrl, data, additionalHeaders || {});
+        });
+      }
+      head(requestUrl, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request("HEAD", requestUrl, null, additionalHeaders || {});
+        });
+      }
+      sendStream(verb, requestUrl, stream, additionalHeaders) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return this.request(verb, requestUrl, stream, additionalHeaders);
+        });
+      }
+      /**
+       * Gets a typed object from an endpoint
+       * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
+       */
+      getJson(requestUrl_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          const res = yield this.get(requestUrl, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      postJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+          const res = yield this.post(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      putJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+          const res = yield this.put(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      patchJson(requestUrl_1, obj_1) {
+        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
+          const data = JSON.stringify(obj, null, 2);
+          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
+          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
+          const res = yield this.patch(requestUrl, data, additionalHeaders);
+          return this._processResponse(res, this.requestOptions);
+        });
+      }
+      /**
+       * Makes a raw http request.
+       * All other methods such as get, post, patch, and request ultimately call this.
+       * Prefer get, del, post and patch
+       */
+      request(verb, requestUrl, data, headers) {
+        return __awaiter(this, void 0, void 0, function* () {
+          if (this._disposed) {
+            throw new Error("Client has already been disposed.");
+          }
+          const parsedUrl = new URL(requestUrl);
+          let info = this._prepareRequest(verb, parsedUrl, headers);
+          const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb) ? this._maxRetries + 1 : 1;
+          let numTries = 0;
+          let response;
+          do {
+            response = yield this.requestRaw(info, data);
+            if (response && response.message && response.message.statusCode === HttpCodes.Unauthorized) {
+              let authenticationHandler;
+              for (const handler of this.handlers) {
+                if (handler.canHandleAuthentication(response)) {
+                  authenticationHandler = handler;
+                  break;
+                }
+              }
+              if (authenticationHandler) {
+                return authenticationHandler.handleAuthentication(this, info, data);
+              } else {
+                return response;
+              }
+            }
+            let redirectsRemaining = this._maxRedirects;
+            while (response.message.statusCode && HttpRedirectCodes.includes(response.message.statusCode) && this._allowRedirects && redirectsRemaining > 0) {
+              const redirectUrl = response.message.headers["location"];
+              if (!redirectUrl) {
+                break;
+              }
+              const parsedRedirectUrl = new URL(redirectUrl);
+              if (parsedUrl.protocol === "https:" && parsedUrl.protocol !== parsedRedirectUrl.protocol && !this._allowRedirectDowngrade) {
+                throw new Error("Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.");
+              }
+              yield response.readBody();
+              if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
+                for (const header in headers) {
+                  if (header.toLowerCase() === "authorization") {
+                    delete headers[header];
+                  }
+                }
+              }
+              info = this._prepareRequest(verb, parsedRedirectUrl, headers);
+              response = yield this.requestRaw(info, data);
+              redirectsRemaining--;
+            }
+            if (!response.message.statusCode || !HttpResponseRetryCodes.includes(response.message.statusCode)) {
+              return response;
+            }
+            numTries += 1;
+            if (numTries < maxTries) {
+              yield response.readBody();
+              yield this._performExponentialBackoff(numTries);
+            }
+          } while (numTries < maxTries);
+          return response;
+        });
+      }
+      /**
+       * Needs to be called if keepAlive is set to true in request options.
+       */
+      dispose() {
+        if (this._agent) {
+          this._agent.destroy();
+        }
+        this._disposed = true;
+      }
+      /**
+       * Raw request.
+       * @param info
+       * @param data
+       */
+      requestRaw(info, data) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve, reject) => {
+            function callbackForResult(err, res) {
+              if (err) {
+                reject(err);
+              } else if (!res) {
+                reject(new Error("Unknown error"));
+              } else {
+                resolve(res);
+              }
+            }
+            this.requestRawWithCallback(info, data, callbackForResult);
+          });
+        });
+      }
+      /**
+       * Raw request with callback.
+       * @param info
+       * @param data
+       * @param onResult
+       */
+      requestRawWithCallback(info, data, onResult) {
+        if (typeof data === "string") {
+          if (!info.options.headers) {
+            info.options.headers = {};
+          }
+          info.options.headers["Content-Length"] = Buffer.byteLength(data, "utf8");
+        }
+        let callbackCalled = false;
+        function handleResult(err, res) {
+          if (!callbackCalled) {
+            callbackCalled = true;
+            onResult(err, res);
+          }
+        }
+        const req = info.httpModule.request(info.options, (msg) => {
+          const res = new HttpClientResponse(msg);
+          handleResult(void 0, res);
+        });
+        let socket;
+        req.on("socket", (sock) => {
+          socket = sock;
+        });
+        req.setTimeout(this._socketTimeout || 3 * 6e4, () => {
+          if (socket) {
+            socket.end();
+          }
+          handleResult(new Error(`Request timeout: ${info.options.path}`));
+        });
+        req.on("error", function(err) {
+          handleResult(err);
+        });
+        if (data && typeof data === "string") {
+          req.write(data, "utf8");
+        }
+        if (data && typeof data !== "string") {
+          data.on("close", function() {
+            req.end();
+          });
+          data.pipe(req);
+        } else {
+          req.end();
+        }
+      }
+      /**
+       * Gets an http agent. This function is useful when you need an http agent that handles
+       * routing through a proxy server - depending upon the url and proxy environment variables.
+       * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
+       */
+      getAgent(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        return this._getAgent(parsedUrl);
+      }
+      getAgentDispatcher(serverUrl) {
+        const parsedUrl = new URL(serverUrl);
+        const proxyUrl = getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (!useProxy) {
+          return;
+        }
+        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
+      }
+      _prepareRequest(method, requestUrl, headers) {
+        const info = {};
+        info.parsedUrl = requestUrl;
+        const usingSsl = info.parsedUrl.protocol === "https:";
+        info.httpModule = usingSsl ? https : http;
+        const defaultPort = usingSsl ? 443 : 80;
+        info.options = {};
+        info.options.host = info.parsedUrl.hostname;
+        info.options.port = info.parsedUrl.port ? parseInt(info.parsedUrl.port) : defaultPort;
+        info.options.path = (info.parsedUrl.pathname || "") + (info.parsedUrl.search || "");
+        info.options.method = method;
+        info.options.headers = this._mergeHeaders(headers);
+        if (this.userAgent != null) {
+          info.options.headers["user-agent"] = this.userAgent;
+        }
+        info.options.agent = this._getAgent(info.parsedUrl);
+        if (this.handlers) {
+          for (const handler of this.handlers) {
+            handler.prepareRequest(info.options);
+          }
+        }
+        return info;
+      }
+      _mergeHeaders(headers) {
+        if (this.requestOptions && this.requestOptions.headers) {
+          return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
+        }
+        return lowercaseKeys(headers || {});
+      }
+      /**
+       * Gets an existing header value or returns a default.
+       * Handles converting number header values to strings since HTTP headers must be strings.
+       * Note: This returns string | string[] since some headers can have multiple values.
+       * For headers that must always be a single string (like Content-Type), use the
+       * specialized _getExistingOrDefaultContentTypeHeader method instead.
+       */
+      _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+          const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
+          if (headerValue) {
+            clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
+          }
+        }
+        const additionalValue = additionalHeaders[header];
+        if (additionalValue !== void 0) {
+          return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
+        }
+        if (clientHeader !== void 0) {
+          return clientHeader;
+        }
+        return _default;
+      }
+      /**
+       * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
+       * Always returns a single string (not an array) since Content-Type should be a single value.
+       * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
+       * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
+       * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
+       */
+      _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
+        let clientHeader;
+        if (this.requestOptions && this.requestOptions.headers) {
+          const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+          if (headerValue) {
+            if (typeof headerValue === "number") {
+              clientHeader = String(headerValue);
+            } else if (Array.isArray(headerValue)) {
+              clientHeader = headerValue.join(", ");
+            } else {
+              clientHeader = headerValue;
+            }
+          }
+        }
+        const additionalValue = additionalHeaders[Headers.ContentType];
+        if (additionalValue !== void 0) {
+          if (typeof additionalValue === "number") {
+            return String(additionalValue);
+          } else if (Array.isArray(additionalValue)) {
+            return additionalValue.join(", ");
+          } else {
+            return additionalValue;
+          }
+        }
+        if (clientHeader !== void 0) {
+          return clientHeader;
+        }
+        return _default;
+      }
+      _getAgent(parsedUrl) {
+        let agent2;
+        const proxyUrl = getProxyUrl(parsedUrl);
+        const useProxy = proxyUrl && proxyUrl.hostname;
+        if (this._keepAlive && useProxy) {
+          agent2 = this._proxyAgent;
+        }
+        if (!useProxy) {
+          agent2 = this._agent;
+        }
+        if (agent2) {
+          return agent2;
+        }
+        const usingSsl = parsedUrl.protocol === "https:";
+        let maxSockets = 100;
+        if (this.requestOptions) {
+          maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+        }
+        if (proxyUrl && proxyUrl.hostname) {
+          const agentOptions = {
+            maxSockets,
+            keepAlive: this._keepAlive,
+            proxy: Object.assign(Object.assign({}, (proxyUrl.username || proxyUrl.password) && {
+              proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
+            }), { host: proxyUrl.hostname, port: proxyUrl.port })
+          };
+          let tunnelAgent;
+          const overHttps = proxyUrl.protocol === "https:";
+          if (usingSsl) {
+            tunnelAgent = overHttps ? tunnel.httpsOverHttps : tunnel.httpsOverHttp;
+          } else {
+            tunnelAgent = overHttps ? tunnel.httpOverHttps : tunnel.httpOverHttp;
+          }
+          agent2 = tunnelAgent(agentOptions);
+          this._proxyAgent = agent2;
+        }
+        if (!agent2) {
+          const options = { keepAlive: this._keepAlive, maxSockets };
+          agent2 = usingSsl ? new https.Agent(options) : new http.Agent(options);
+          this._agent = agent2;
+        }
+        if (usingSsl && this._ignoreSslError) {
+          agent2.options = Object.assign(agent2.options || {}, {
+            rejectUnauthorized: false
+          });
+        }
+        return agent2;
+      }
+      _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
+        let proxyAgent2;
+        if (this._keepAlive) {
+          proxyAgent2 = this._proxyAgentDispatcher;
+        }
+        if (proxyAgent2) {
+          return proxyAgent2;
+        }
+        const usingSsl = parsedUrl.protocol === "https:";
+        proxyAgent2 = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, (proxyUrl.username || proxyUrl.password) && {
+          token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString("base64")}`
+        }));
+        this._proxyAgentDispatcher = proxyAgent2;
+        if (usingSsl && this._ignoreSslError) {
+          proxyAgent2.options = Object.assign(proxyAgent2.options.requestTls || {}, {
+            rejectUnauthorized: false
+          });
+        }
+        return proxyAgent2;
+      }
+      _getUserAgentWithOrchestrationId(userAgent) {
+        const baseUserAgent = userAgent || "actions/http-client";
+        const orchId = process.env["ACTIONS_ORCHESTRATION_ID"];
+        if (orchId) {
+          const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
+          return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
+        }
+        return baseUserAgent;
+      }
+      _performExponentialBackoff(retryNumber) {
+        return __awaiter(this, void 0, void 0, function* () {
+          retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
+          const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
+          return new Promise((resolve) => setTimeout(() => resolve(), ms));
+        });
+      }
+      _processResponse(res, options) {
+        return __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
+            const statusCode = res.message.statusCode || 0;
+            const response = {
+              statusCode,
+              result: null,
+              headers: {}
+            };
+            if (statusCode === HttpCodes.NotFound) {
+              resolve(response);
+            }
+            function dateTimeDeserializer(key, value) {
+              if (typeof value === "string") {
+                const a = new Date(value);
+                if (!isNaN(a.valueOf())) {
+                  return a;
+                }
+              }
+              return value;
+            }
+            let obj;
+            let contents;
+            try {
+              contents = yield res.readBody();
+              if (contents && contents.length > 0) {
+                if (options && options.deserializeDates) {
+                  obj = JSON.parse(contents, dateTimeDeserializer);
+                } else {
+                  obj = JSON.parse(contents);
+                }
+                response.result = obj;
+              }
+              response.headers = res.message.headers;
+            } catch (err) {
+            }
+            if (statusCode > 299) {
+              let msg;
+              if (obj && obj.message) {
+                msg = obj.message;
+              } else if (contents && contents.length > 0) {
+                msg = contents;
+              } else {
+                msg = `Failed request: (${statusCode})`;
+              }
+              const err = new HttpClientError(msg, statusCode);
+              err.result = response.result;
+              reject(err);
+            } else {
+              resolve(response);
+            }
+          }));
+        });
+      }
+    };
+    lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
   }
 });
 
@@ -9782,1007 +10685,12 @@ var require_proxy_agent = __commonJS({
   }
 });
 
-// node_modules/tunnel/lib/tunnel.js
-var require_tunnel = __commonJS({
-  "node_modules/tunnel/lib/tunnel.js"(exports2) {
-    "use strict";
-    var net = require("net");
-    var tls = require("tls");
-    var http2 = require("http");
-    var https2 = require("https");
-    var events = require("events");
-    var assert = require("assert");
-    var util = require("util");
-    exports2.httpOverHttp = httpOverHttp2;
-    exports2.httpsOverHttp = httpsOverHttp2;
-    exports2.httpOverHttps = httpOverHttps2;
-    exports2.httpsOverHttps = httpsOverHttps2;
-    function httpOverHttp2(options) {
-      var agent2 = new TunnelingAgent(options);
-      agent2.request = http2.request;
-      return agent2;
-    }
-    function httpsOverHttp2(options) {
-      var agent2 = new TunnelingAgent(options);
-      agent2.request = http2.request;
-      agent2.createSocket = createSecureSocket;
-      agent2.defaultPort = 443;
-      return agent2;
-    }
-    function httpOverHttps2(options) {
-      var agent2 = new TunnelingAgent(options);
-      agent2.request = https2.request;
-      return agent2;
-    }
-    function httpsOverHttps2(options) {
-      var agent2 = new TunnelingAgent(options);
-      agent2.request = https2.request;
-      agent2.createSocket = createSecureSocket;
-      agent2.defaultPort = 443;
-      return agent2;
-    }
-    function TunnelingAgent(options) {
-      var self = this;
-      self.options = options || {};
-      self.proxyOptions = self.options.proxy || {};
-      self.maxSockets = self.options.maxSockets || http2.Agent.defaultMaxSockets;
-      self.requests = [];
-      self.sockets = [];
-      self.on("free", function onFree(socket, host, port, localAddress) {
-        var options2 = toOptions(host, port, localAddress);
-        for (var i = 0, len = self.requests.length; i < len; ++i) {
-          var pending = self.requests[i];
-          if (pending.host === options2.host && pending.port === options2.port) {
-            self.requests.splice(i, 1);
-            pending.request.onSocket(socket);
-            return;
-          }
-        }
-        socket.destroy();
-        self.removeSocket(socket);
-      });
-    }
-    util.inherits(TunnelingAgent, events.EventEmitter);
-    TunnelingAgent.prototype.addRequest = function addRequest(req, host, port, localAddress) {
-      var self = this;
-      var options = mergeOptions({ request: req }, self.options, toOptions(host, port, localAddress));
-      if (self.sockets.length >= this.maxSockets) {
-        self.requests.push(options);
-        return;
-      }
-      self.createSocket(options, function(socket) {
-        socket.on("free", onFree);
-        socket.on("close", onCloseOrRemove);
-        socket.on("agentRemove", onCloseOrRemove);
-        req.onSocket(socket);
-        function onFree() {
-          self.emit("free", socket, options);
-        }
-        function onCloseOrRemove(err) {
-          self.removeSocket(socket);
-          socket.removeListener("free", onFree);
-          socket.removeListener("close", onCloseOrRemove);
-          socket.removeListener("agentRemove", onCloseOrRemove);
-        }
-      });
-    };
-    TunnelingAgent.prototype.createSocket = function createSocket(options, cb) {
-      var self = this;
-      var placeholder = {};
-      self.sockets.push(placeholder);
-      var connectOptions = mergeOptions({}, self.proxyOptions, {
-        method: "CONNECT",
-        path: options.host + ":" + options.port,
-        agent: false,
-        headers: {
-          host: options.host + ":" + options.port
-        }
-      });
-      if (options.localAddress) {
-        connectOptions.localAddress = options.localAddress;
-      }
-      if (connectOptions.proxyAuth) {
-        connectOptions.headers = connectOptions.headers || {};
-        connectOptions.headers["Proxy-Authorization"] = "Basic " + new Buffer(connectOptions.proxyAuth).toString("base64");
-      }
-      debug("making CONNECT request");
-      var connectReq = self.request(connectOptions);
-      connectReq.useChunkedEncodingByDefault = false;
-      connectReq.once("response", onResponse);
-      connectReq.once("upgrade", onUpgrade);
-      connectReq.once("connect", onConnect);
-      connectReq.once("error", onError);
-      connectReq.end();
-      function onResponse(res) {
-        res.upgrade = true;
-      }
-      function onUpgrade(res, socket, head) {
-        process.nextTick(function() {
-          onConnect(res, socket, head);
-        });
-      }
-      function onConnect(res, socket, head) {
-        connectReq.removeAllListeners();
-        socket.removeAllListeners();
-        if (res.statusCode !== 200) {
-          debug(
-            "tunneling socket could not be established, statusCode=%d",
-            res.statusCode
-          );
-          socket.destroy();
-          var error = new Error("tunneling socket could not be established, statusCode=" + res.statusCode);
-          error.code = "ECONNRESET";
-          options.request.emit("error", error);
-          self.removeSocket(placeholder);
-          return;
-        }
-        if (head.length > 0) {
-          debug("got illegal response body from proxy");
-          socket.destroy();
-          var error = new Error("got illegal response body from proxy");
-          error.code = "ECONNRESET";
-          options.request.emit("error", error);
-          self.removeSocket(placeholder);
-          return;
-        }
-        debug("tunneling connection has established");
-        self.sockets[self.sockets.indexOf(placeholder)] = socket;
-        return cb(socket);
-      }
-      function onError(cause) {
-        connectReq.removeAllListeners();
-        debug(
-          "tunneling socket could not be established, cause=%s\n",
-          cause.message,
-          cause.stack
-        );
-        var error = new Error("tunneling socket could not be established, cause=" + cause.message);
-        error.code = "ECONNRESET";
-        options.request.emit("error", error);
-        self.removeSocket(placeholder);
-      }
-    };
-    TunnelingAgent.prototype.removeSocket = function removeSocket(socket) {
-      var pos = this.sockets.indexOf(socket);
-      if (pos === -1) {
-        return;
-      }
-      this.sockets.splice(pos, 1);
-      var pending = this.requests.shift();
-      if (pending) {
-        this.createSocket(pending, function(socket2) {
-          pending.request.onSocket(socket2);
-        });
-      }
-    };
-    function createSecureSocket(options, cb) {
-      var self = this;
-      TunnelingAgent.prototype.createSocket.call(self, options, function(socket) {
-        var hostHeader = options.request.getHeader("host");
-        var tlsOptions = mergeOptions({}, self.options, {
-          socket,
-          servername: hostHeader ? hostHeader.replace(/:.*$/, "") : options.host
-        });
-        var secureSocket = tls.connect(0, tlsOptions);
-        self.sockets[self.sockets.indexOf(socket)] = secureSocket;
-        cb(secureSocket);
-      });
-    }
-    function toOptions(host, port, localAddress) {
-      if (typeof host === "string") {
-        return {
-          host,
-          port,
-          localAddress
-        };
-      }
-      return host;
-    }
-    function mergeOptions(target) {
-      for (var i = 1, len = arguments.length; i < len; ++i) {
-        var overrides = arguments[i];
-        if (typeof overrides === "object") {
-          var keys = Object.keys(overrides);
-          for (var j = 0, keyLen = keys.length; j < keyLen; ++j) {
-            var k = keys[j];
-            if (overrides[k] !== void 0) {
-              target[k] = overrides[k];
-            }
-          }
-        }
-      }
-      return target;
-    }
-    var debug;
-    if (process.env.NODE_DEBUG && /\btunnel\b/.test(process.env.NODE_DEBUG)) {
-      debug = function() {
-        var args = Array.prototype.slice.call(arguments);
-        if (typeof args[0] === "string") {
-          args[0] = "TUNNEL: " + args[0];
-        } else {
-          args.unshift("TUNNEL:");
-        }
-        console.error.apply(console, args);
-      };
-    } else {
-      debug = function() {
-      };
-    }
-    exports2.debug = debug;
-  }
-});
-
-// node_modules/tunnel/index.js
-var require_tunnel2 = __commonJS({
-  "node_modules/tunnel/index.js"(exports2, module2) {
-    module2.exports = require_tunnel();
-  }
-});
-
-// scripts/undici-stub.mjs
-var ProxyAgent2;
-var init_undici_stub = __esm({
-  "scripts/undici-stub.mjs"() {
-    ProxyAgent2 = class {
-      constructor() {
-        throw new Error("iap-token: undici is not bundled; use HttpClient.getAgent, not getAgentDispatcher");
-      }
-    };
-  }
-});
-
-// node_modules/@actions/http-client/lib/index.js
-var lib_exports = {};
-__export(lib_exports, {
-  Headers: () => Headers,
-  HttpClient: () => HttpClient,
-  HttpClientError: () => HttpClientError,
-  HttpClientResponse: () => HttpClientResponse,
-  HttpCodes: () => HttpCodes,
-  MediaTypes: () => MediaTypes,
-  getProxyUrl: () => getProxyUrl2,
-  isHttps: () => isHttps
-});
-function getProxyUrl2(serverUrl) {
-  const proxyUrl = getProxyUrl(new URL(serverUrl));
-  return proxyUrl ? proxyUrl.href : "";
-}
-function isHttps(requestUrl) {
-  const parsedUrl = new URL(requestUrl);
-  return parsedUrl.protocol === "https:";
-}
-var http, https, tunnel2, __awaiter, HttpCodes, Headers, MediaTypes, HttpRedirectCodes, HttpResponseRetryCodes, RetryableHttpVerbs, ExponentialBackoffCeiling, ExponentialBackoffTimeSlice, HttpClientError, HttpClientResponse, HttpClient, lowercaseKeys;
-var init_lib = __esm({
-  "node_modules/@actions/http-client/lib/index.js"() {
-    http = __toESM(require("http"));
-    https = __toESM(require("https"));
-    init_proxy();
-    tunnel2 = __toESM(require_tunnel2());
-    init_undici_stub();
-    __awaiter = function(thisArg, _arguments, P, generator) {
-      function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve) {
-          resolve(value);
-        });
-      }
-      return new (P || (P = Promise))(function(resolve, reject) {
-        function fulfilled(value) {
-          try {
-            step(generator.next(value));
-          } catch (e) {
-            reject(e);
-          }
-        }
-        function rejected(value) {
-          try {
-            step(generator["throw"](value));
-          } catch (e) {
-            reject(e);
-          }
-        }
-        function step(result) {
-          result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected);
-        }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-      });
-    };
-    (function(HttpCodes2) {
-      HttpCodes2[HttpCodes2["OK"] = 200] = "OK";
-      HttpCodes2[HttpCodes2["MultipleChoices"] = 300] = "MultipleChoices";
-      HttpCodes2[HttpCodes2["MovedPermanently"] = 301] = "MovedPermanently";
-      HttpCodes2[HttpCodes2["ResourceMoved"] = 302] = "ResourceMoved";
-      HttpCodes2[HttpCodes2["SeeOther"] = 303] = "SeeOther";
-      HttpCodes2[HttpCodes2["NotModified"] = 304] = "NotModified";
-      HttpCodes2[HttpCodes2["UseProxy"] = 305] = "UseProxy";
-      HttpCodes2[HttpCodes2["SwitchProxy"] = 306] = "SwitchProxy";
-      HttpCodes2[HttpCodes2["TemporaryRedirect"] = 307] = "TemporaryRedirect";
-      HttpCodes2[HttpCodes2["PermanentRedirect"] = 308] = "PermanentRedirect";
-      HttpCodes2[HttpCodes2["BadRequest"] = 400] = "BadRequest";
-      HttpCodes2[HttpCodes2["Unauthorized"] = 401] = "Unauthorized";
-      HttpCodes2[HttpCodes2["PaymentRequired"] = 402] = "PaymentRequired";
-      HttpCodes2[HttpCodes2["Forbidden"] = 403] = "Forbidden";
-      HttpCodes2[HttpCodes2["NotFound"] = 404] = "NotFound";
-      HttpCodes2[HttpCodes2["MethodNotAllowed"] = 405] = "MethodNotAllowed";
-      HttpCodes2[HttpCodes2["NotAcceptable"] = 406] = "NotAcceptable";
-      HttpCodes2[HttpCodes2["ProxyAuthenticationRequired"] = 407] = "ProxyAuthenticationRequired";
-      HttpCodes2[HttpCodes2["RequestTimeout"] = 408] = "RequestTimeout";
-      HttpCodes2[HttpCodes2["Conflict"] = 409] = "Conflict";
-      HttpCodes2[HttpCodes2["Gone"] = 410] = "Gone";
-      HttpCodes2[HttpCodes2["TooManyRequests"] = 429] = "TooManyRequests";
-      HttpCodes2[HttpCodes2["InternalServerError"] = 500] = "InternalServerError";
-      HttpCodes2[HttpCodes2["NotImplemented"] = 501] = "NotImplemented";
-      HttpCodes2[HttpCodes2["BadGateway"] = 502] = "BadGateway";
-      HttpCodes2[HttpCodes2["ServiceUnavailable"] = 503] = "ServiceUnavailable";
-      HttpCodes2[HttpCodes2["GatewayTimeout"] = 504] = "GatewayTimeout";
-    })(HttpCodes || (HttpCodes = {}));
-    (function(Headers2) {
-      Headers2["Accept"] = "accept";
-      Headers2["ContentType"] = "content-type";
-    })(Headers || (Headers = {}));
-    (function(MediaTypes2) {
-      MediaTypes2["ApplicationJson"] = "application/json";
-    })(MediaTypes || (MediaTypes = {}));
-    HttpRedirectCodes = [
-      HttpCodes.MovedPermanently,
-      HttpCodes.ResourceMoved,
-      HttpCodes.SeeOther,
-      HttpCodes.TemporaryRedirect,
-      HttpCodes.PermanentRedirect
-    ];
-    HttpResponseRetryCodes = [
-      HttpCodes.BadGateway,
-      HttpCodes.ServiceUnavailable,
-      HttpCodes.GatewayTimeout
-    ];
-    RetryableHttpVerbs = ["OPTIONS", "GET", "DELETE", "HEAD"];
-    ExponentialBackoffCeiling = 10;
-    ExponentialBackoffTimeSlice = 5;
-    HttpClientError = class _HttpClientError extends Error {
-      constructor(message, statusCode) {
-        super(message);
-        this.name = "HttpClientError";
-        this.statusCode = statusCode;
-        Object.setPrototypeOf(this, _HttpClientError.prototype);
-      }
-    };
-    HttpClientResponse = class {
-      constructor(message) {
-        this.message = message;
-      }
-      readBody() {
-        return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-            let output = Buffer.alloc(0);
-            this.message.on("data", (chunk) => {
-              output = Buffer.concat([output, chunk]);
-            });
-            this.message.on("end", () => {
-              resolve(output.toString());
-            });
-          }));
-        });
-      }
-      readBodyBuffer() {
-        return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve) => __awaiter(this, void 0, void 0, function* () {
-            const chunks = [];
-            this.message.on("data", (chunk) => {
-              chunks.push(chunk);
-            });
-            this.message.on("end", () => {
-              resolve(Buffer.concat(chunks));
-            });
-          }));
-        });
-      }
-    };
-    HttpClient = class {
-      constructor(userAgent, handlers, requestOptions) {
-        this._ignoreSslError = false;
-        this._allowRedirects = true;
-        this._allowRedirectDowngrade = false;
-        this._maxRedirects = 50;
-        this._allowRetries = false;
-        this._maxRetries = 1;
-        this._keepAlive = false;
-        this._disposed = false;
-        this.userAgent = this._getUserAgentWithOrchestrationId(userAgent);
-        this.handlers = handlers || [];
-        this.requestOptions = requestOptions;
-        if (requestOptions) {
-          if (requestOptions.ignoreSslError != null) {
-            this._ignoreSslError = requestOptions.ignoreSslError;
-          }
-          this._socketTimeout = requestOptions.socketTimeout;
-          if (requestOptions.allowRedirects != null) {
-            this._allowRedirects = requestOptions.allowRedirects;
-          }
-          if (requestOptions.allowRedirectDowngrade != null) {
-            this._allowRedirectDowngrade = requestOptions.allowRedirectDowngrade;
-          }
-          if (requestOptions.maxRedirects != null) {
-            this._maxRedirects = Math.max(requestOptions.maxRedirects, 0);
-          }
-          if (requestOptions.keepAlive != null) {
-            this._keepAlive = requestOptions.keepAlive;
-          }
-          if (requestOptions.allowRetries != null) {
-            this._allowRetries = requestOptions.allowRetries;
-          }
-          if (requestOptions.maxRetries != null) {
-            this._maxRetries = requestOptions.maxRetries;
-          }
-        }
-      }
-      options(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-          return this.request("OPTIONS", requestUrl, null, additionalHeaders || {});
-        });
-      }
-      get(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-          return this.request("GET", requestUrl, null, additionalHeaders || {});
-        });
-      }
-      del(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-          return this.request("DELETE", requestUrl, null, additionalHeaders || {});
-        });
-      }
-      post(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-          return this.request("POST", requestUrl, data, additionalHeaders || {});
-        });
-      }
-      patch(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-          return this.request("PATCH", requestUrl, data, additionalHeaders || {});
-        });
-      }
-      put(requestUrl, data, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-          return this.request("PUT", requestUrl, data, additionalHeaders || {});
-        });
-      }
-      head(requestUrl, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-          return this.request("HEAD", requestUrl, null, additionalHeaders || {});
-        });
-      }
-      sendStream(verb, requestUrl, stream, additionalHeaders) {
-        return __awaiter(this, void 0, void 0, function* () {
-          return this.request(verb, requestUrl, stream, additionalHeaders);
-        });
-      }
-      /**
-       * Gets a typed object from an endpoint
-       * Be aware that not found returns a null.  Other errors (4xx, 5xx) reject the promise
-       */
-      getJson(requestUrl_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, additionalHeaders = {}) {
-          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-          const res = yield this.get(requestUrl, additionalHeaders);
-          return this._processResponse(res, this.requestOptions);
-        });
-      }
-      postJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-          const data = JSON.stringify(obj, null, 2);
-          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-          const res = yield this.post(requestUrl, data, additionalHeaders);
-          return this._processResponse(res, this.requestOptions);
-        });
-      }
-      putJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-          const data = JSON.stringify(obj, null, 2);
-          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-          const res = yield this.put(requestUrl, data, additionalHeaders);
-          return this._processResponse(res, this.requestOptions);
-        });
-      }
-      patchJson(requestUrl_1, obj_1) {
-        return __awaiter(this, arguments, void 0, function* (requestUrl, obj, additionalHeaders = {}) {
-          const data = JSON.stringify(obj, null, 2);
-          additionalHeaders[Headers.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers.Accept, MediaTypes.ApplicationJson);
-          additionalHeaders[Headers.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes.ApplicationJson);
-          const res = yield this.patch(requestUrl, data, additionalHeaders);
-          return this._processResponse(res, this.requestOptions);
-        });
-      }
-      /**
-       * Makes a raw http request.
-       * All other methods such as get, post, patch, and request ultimately call this.
-       * Prefer get, del, post and patch
-       */
-      request(verb, requestUrl, data, headers) {
-        return __awaiter(this, void 0, void 0, function* () {
-          if (this._disposed) {
-            throw new Error("Client has already been disposed.");
-          }
-          const parsedUrl = new URL(requestUrl);
-          let info = this._prepareRequest(verb, parsedUrl, headers);
-          const maxTries = this._allowRetries && RetryableHttpVerbs.includes(verb) ? this._maxRetries + 1 : 1;
-          let numTries = 0;
-          let response;
-          do {
-            response = yield this.requestRaw(info, data);
-            if (response && response.message && response.message.statusCode === HttpCodes.Unauthorized) {
-              let authenticationHandler;
-              for (const handler of this.handlers) {
-                if (handler.canHandleAuthentication(response)) {
-                  authenticationHandler = handler;
-                  break;
-                }
-              }
-              if (authenticationHandler) {
-                return authenticationHandler.handleAuthentication(this, info, data);
-              } else {
-                return response;
-              }
-            }
-            let redirectsRemaining = this._maxRedirects;
-            while (response.message.statusCode && HttpRedirectCodes.includes(response.message.statusCode) && this._allowRedirects && redirectsRemaining > 0) {
-              const redirectUrl = response.message.headers["location"];
-              if (!redirectUrl) {
-                break;
-              }
-              const parsedRedirectUrl = new URL(redirectUrl);
-              if (parsedUrl.protocol === "https:" && parsedUrl.protocol !== parsedRedirectUrl.protocol && !this._allowRedirectDowngrade) {
-                throw new Error("Redirect from HTTPS to HTTP protocol. This downgrade is not allowed for security reasons. If you want to allow this behavior, set the allowRedirectDowngrade option to true.");
-              }
-              yield response.readBody();
-              if (parsedRedirectUrl.hostname !== parsedUrl.hostname) {
-                for (const header in headers) {
-                  if (header.toLowerCase() === "authorization") {
-                    delete headers[header];
-                  }
-                }
-              }
-              info = this._prepareRequest(verb, parsedRedirectUrl, headers);
-              response = yield this.requestRaw(info, data);
-              redirectsRemaining--;
-            }
-            if (!response.message.statusCode || !HttpResponseRetryCodes.includes(response.message.statusCode)) {
-              return response;
-            }
-            numTries += 1;
-            if (numTries < maxTries) {
-              yield response.readBody();
-              yield this._performExponentialBackoff(numTries);
-            }
-          } while (numTries < maxTries);
-          return response;
-        });
-      }
-      /**
-       * Needs to be called if keepAlive is set to true in request options.
-       */
-      dispose() {
-        if (this._agent) {
-          this._agent.destroy();
-        }
-        this._disposed = true;
-      }
-      /**
-       * Raw request.
-       * @param info
-       * @param data
-       */
-      requestRaw(info, data) {
-        return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve, reject) => {
-            function callbackForResult(err, res) {
-              if (err) {
-                reject(err);
-              } else if (!res) {
-                reject(new Error("Unknown error"));
-              } else {
-                resolve(res);
-              }
-            }
-            this.requestRawWithCallback(info, data, callbackForResult);
-          });
-        });
-      }
-      /**
-       * Raw request with callback.
-       * @param info
-       * @param data
-       * @param onResult
-       */
-      requestRawWithCallback(info, data, onResult) {
-        if (typeof data === "string") {
-          if (!info.options.headers) {
-            info.options.headers = {};
-          }
-          info.options.headers["Content-Length"] = Buffer.byteLength(data, "utf8");
-        }
-        let callbackCalled = false;
-        function handleResult(err, res) {
-          if (!callbackCalled) {
-            callbackCalled = true;
-            onResult(err, res);
-          }
-        }
-        const req = info.httpModule.request(info.options, (msg) => {
-          const res = new HttpClientResponse(msg);
-          handleResult(void 0, res);
-        });
-        let socket;
-        req.on("socket", (sock) => {
-          socket = sock;
-        });
-        req.setTimeout(this._socketTimeout || 3 * 6e4, () => {
-          if (socket) {
-            socket.end();
-          }
-          handleResult(new Error(`Request timeout: ${info.options.path}`));
-        });
-        req.on("error", function(err) {
-          handleResult(err);
-        });
-        if (data && typeof data === "string") {
-          req.write(data, "utf8");
-        }
-        if (data && typeof data !== "string") {
-          data.on("close", function() {
-            req.end();
-          });
-          data.pipe(req);
-        } else {
-          req.end();
-        }
-      }
-      /**
-       * Gets an http agent. This function is useful when you need an http agent that handles
-       * routing through a proxy server - depending upon the url and proxy environment variables.
-       * @param serverUrl  The server URL where the request will be sent. For example, https://api.github.com
-       */
-      getAgent(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        return this._getAgent(parsedUrl);
-      }
-      getAgentDispatcher(serverUrl) {
-        const parsedUrl = new URL(serverUrl);
-        const proxyUrl = getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (!useProxy) {
-          return;
-        }
-        return this._getProxyAgentDispatcher(parsedUrl, proxyUrl);
-      }
-      _prepareRequest(method, requestUrl, headers) {
-        const info = {};
-        info.parsedUrl = requestUrl;
-        const usingSsl = info.parsedUrl.protocol === "https:";
-        info.httpModule = usingSsl ? https : http;
-        const defaultPort = usingSsl ? 443 : 80;
-        info.options = {};
-        info.options.host = info.parsedUrl.hostname;
-        info.options.port = info.parsedUrl.port ? parseInt(info.parsedUrl.port) : defaultPort;
-        info.options.path = (info.parsedUrl.pathname || "") + (info.parsedUrl.search || "");
-        info.options.method = method;
-        info.options.headers = this._mergeHeaders(headers);
-        if (this.userAgent != null) {
-          info.options.headers["user-agent"] = this.userAgent;
-        }
-        info.options.agent = this._getAgent(info.parsedUrl);
-        if (this.handlers) {
-          for (const handler of this.handlers) {
-            handler.prepareRequest(info.options);
-          }
-        }
-        return info;
-      }
-      _mergeHeaders(headers) {
-        if (this.requestOptions && this.requestOptions.headers) {
-          return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
-        }
-        return lowercaseKeys(headers || {});
-      }
-      /**
-       * Gets an existing header value or returns a default.
-       * Handles converting number header values to strings since HTTP headers must be strings.
-       * Note: This returns string | string[] since some headers can have multiple values.
-       * For headers that must always be a single string (like Content-Type), use the
-       * specialized _getExistingOrDefaultContentTypeHeader method instead.
-       */
-      _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-          const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
-          if (headerValue) {
-            clientHeader = typeof headerValue === "number" ? headerValue.toString() : headerValue;
-          }
-        }
-        const additionalValue = additionalHeaders[header];
-        if (additionalValue !== void 0) {
-          return typeof additionalValue === "number" ? additionalValue.toString() : additionalValue;
-        }
-        if (clientHeader !== void 0) {
-          return clientHeader;
-        }
-        return _default;
-      }
-      /**
-       * Specialized version of _getExistingOrDefaultHeader for Content-Type header.
-       * Always returns a single string (not an array) since Content-Type should be a single value.
-       * Converts arrays to comma-separated strings and numbers to strings to ensure type safety.
-       * This was split from _getExistingOrDefaultHeader to provide stricter typing for callers
-       * that assign the result to places expecting a string (e.g., additionalHeaders[Headers.ContentType]).
-       */
-      _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
-        let clientHeader;
-        if (this.requestOptions && this.requestOptions.headers) {
-          const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
-          if (headerValue) {
-            if (typeof headerValue === "number") {
-              clientHeader = String(headerValue);
-            } else if (Array.isArray(headerValue)) {
-              clientHeader = headerValue.join(", ");
-            } else {
-              clientHeader = headerValue;
-            }
-          }
-        }
-        const additionalValue = additionalHeaders[Headers.ContentType];
-        if (additionalValue !== void 0) {
-          if (typeof additionalValue === "number") {
-            return String(additionalValue);
-          } else if (Array.isArray(additionalValue)) {
-            return additionalValue.join(", ");
-          } else {
-            return additionalValue;
-          }
-        }
-        if (clientHeader !== void 0) {
-          return clientHeader;
-        }
-        return _default;
-      }
-      _getAgent(parsedUrl) {
-        let agent2;
-        const proxyUrl = getProxyUrl(parsedUrl);
-        const useProxy = proxyUrl && proxyUrl.hostname;
-        if (this._keepAlive && useProxy) {
-          agent2 = this._proxyAgent;
-        }
-        if (!useProxy) {
-          agent2 = this._agent;
-        }
-        if (agent2) {
-          return agent2;
-        }
-        const usingSsl = parsedUrl.protocol === "https:";
-        let maxSockets = 100;
-        if (this.requestOptions) {
-          maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
-        }
-        if (proxyUrl && proxyUrl.hostname) {
-          const agentOptions = {
-            maxSockets,
-            keepAlive: this._keepAlive,
-            proxy: Object.assign(Object.assign({}, (proxyUrl.username || proxyUrl.password) && {
-              proxyAuth: `${proxyUrl.username}:${proxyUrl.password}`
-            }), { host: proxyUrl.hostname, port: proxyUrl.port })
-          };
-          let tunnelAgent;
-          const overHttps = proxyUrl.protocol === "https:";
-          if (usingSsl) {
-            tunnelAgent = overHttps ? tunnel2.httpsOverHttps : tunnel2.httpsOverHttp;
-          } else {
-            tunnelAgent = overHttps ? tunnel2.httpOverHttps : tunnel2.httpOverHttp;
-          }
-          agent2 = tunnelAgent(agentOptions);
-          this._proxyAgent = agent2;
-        }
-        if (!agent2) {
-          const options = { keepAlive: this._keepAlive, maxSockets };
-          agent2 = usingSsl ? new https.Agent(options) : new http.Agent(options);
-          this._agent = agent2;
-        }
-        if (usingSsl && this._ignoreSslError) {
-          agent2.options = Object.assign(agent2.options || {}, {
-            rejectUnauthorized: false
-          });
-        }
-        return agent2;
-      }
-      _getProxyAgentDispatcher(parsedUrl, proxyUrl) {
-        let proxyAgent2;
-        if (this._keepAlive) {
-          proxyAgent2 = this._proxyAgentDispatcher;
-        }
-        if (proxyAgent2) {
-          return proxyAgent2;
-        }
-        const usingSsl = parsedUrl.protocol === "https:";
-        proxyAgent2 = new ProxyAgent2(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, (proxyUrl.username || proxyUrl.password) && {
-          token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString("base64")}`
-        }));
-        this._proxyAgentDispatcher = proxyAgent2;
-        if (usingSsl && this._ignoreSslError) {
-          proxyAgent2.options = Object.assign(proxyAgent2.options.requestTls || {}, {
-            rejectUnauthorized: false
-          });
-        }
-        return proxyAgent2;
-      }
-      _getUserAgentWithOrchestrationId(userAgent) {
-        const baseUserAgent = userAgent || "actions/http-client";
-        const orchId = process.env["ACTIONS_ORCHESTRATION_ID"];
-        if (orchId) {
-          const sanitizedId = orchId.replace(/[^a-z0-9_.-]/gi, "_");
-          return `${baseUserAgent} actions_orchestration_id/${sanitizedId}`;
-        }
-        return baseUserAgent;
-      }
-      _performExponentialBackoff(retryNumber) {
-        return __awaiter(this, void 0, void 0, function* () {
-          retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
-          const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-          return new Promise((resolve) => setTimeout(() => resolve(), ms));
-        });
-      }
-      _processResponse(res, options) {
-        return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve, reject) => __awaiter(this, void 0, void 0, function* () {
-            const statusCode = res.message.statusCode || 0;
-            const response = {
-              statusCode,
-              result: null,
-              headers: {}
-            };
-            if (statusCode === HttpCodes.NotFound) {
-              resolve(response);
-            }
-            function dateTimeDeserializer(key, value) {
-              if (typeof value === "string") {
-                const a = new Date(value);
-                if (!isNaN(a.valueOf())) {
-                  return a;
-                }
-              }
-              return value;
-            }
-            let obj;
-            let contents;
-            try {
-              contents = yield res.readBody();
-              if (contents && contents.length > 0) {
-                if (options && options.deserializeDates) {
-                  obj = JSON.parse(contents, dateTimeDeserializer);
-                } else {
-                  obj = JSON.parse(contents);
-                }
-                response.result = obj;
-              }
-              response.headers = res.message.headers;
-            } catch (err) {
-            }
-            if (statusCode > 299) {
-              let msg;
-              if (obj && obj.message) {
-                msg = obj.message;
-              } else if (contents && contents.length > 0) {
-                msg = contents;
-              } else {
-                msg = `Failed request: (${statusCode})`;
-              }
-              const err = new HttpClientError(msg, statusCode);
-              err.result = response.result;
-              reject(err);
-            } else {
-              resolve(response);
-            }
-          }));
-        });
-      }
-    };
-    lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => (c[k.toLowerCase()] = obj[k], c), {});
-  }
-});
-
 // src/agent-main.ts
-var agent_main_exports = {};
-module.exports = __toCommonJS(agent_main_exports);
 var import_node_fs4 = require("node:fs");
 
-// src/agent/agent.ts
-var import_node_crypto5 = require("node:crypto");
-
-// src/http/forward-proxy.ts
-var import_node_http4 = require("node:http");
-var import_node_tls2 = require("node:tls");
-var import_node_crypto = require("node:crypto");
-
-// src/http/egress.ts
-var import_node_net = require("node:net");
-init_proxy();
-var MAX_PROXY_ANSWER = 16384;
-var EgressError = class extends Error {
-  name = "EgressError";
-  code;
-  constructor(message, code) {
-    super(message);
-    this.code = code;
-  }
-};
-function authorityOf(host, port) {
-  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
-function openEgress(host, port, options = {}) {
-  const authority = authorityOf(host, port);
-  const proxy = getProxyUrl(new URL(`${options.scheme ?? "https"}://${authority}`));
-  return new Promise((resolve, reject) => {
-    const socket = proxy ? (0, import_node_net.connect)(Number(proxy.port || 80), proxy.hostname) : (0, import_node_net.connect)(port, host);
-    options.started?.(socket);
-    const fail = (message, code) => {
-      socket.destroy();
-      reject(new EgressError(message, code));
-    };
-    const onError = (error) => fail(error.message, error.code);
-    const onClose = () => fail("the connection closed before it was open", "ECONNRESET");
-    socket.once("error", onError);
-    socket.once("close", onClose);
-    if (options.timeoutMs) socket.setTimeout(options.timeoutMs, () => fail("no connection in time", "ETIMEDOUT"));
-    const opened = (early) => {
-      socket.off("error", onError);
-      socket.off("close", onClose);
-      socket.on("error", () => socket.destroy());
-      socket.setTimeout(0);
-      resolve({ socket, early, via: proxy ? proxy.host : void 0 });
-    };
-    if (!proxy) {
-      socket.once("connect", () => opened(Buffer.alloc(0)));
-      return;
-    }
-    const credentials = proxy.username ? `proxy-authorization: Basic ${Buffer.from(`${decode(proxy.username)}:${decode(proxy.password)}`).toString("base64")}\r
-` : "";
-    socket.once("connect", () => socket.write(`CONNECT ${authority} HTTP/1.1\r
-host: ${authority}\r
-${credentials}\r
-`));
-    let answered = Buffer.alloc(0);
-    const onData = (chunk) => {
-      answered = Buffer.concat([answered, chunk]);
-      const end = answered.indexOf("\r\n\r\n");
-      if (end === -1) {
-        if (answered.length > MAX_PROXY_ANSWER) fail(`the egress proxy ${proxy.host} sent an oversized answer`, "EGRESS_PROXY");
-        return;
-      }
-      socket.off("data", onData);
-      socket.pause();
-      const status2 = answered.subarray(0, answered.indexOf("\r\n")).toString("latin1");
-      if (!/^HTTP\/1\.[01] 200/.test(status2)) {
-        return fail(`the egress proxy ${proxy.host} refused the tunnel: ${status2.slice(0, 200)}`, "EGRESS_PROXY");
-      }
-      opened(answered.subarray(end + 4));
-    };
-    socket.on("data", onData);
-  });
-}
-function decode(part) {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
-}
-
-// src/http/forwarder.ts
-var import_node_stream = require("node:stream");
-init_proxy();
-
-// src/http/undici.ts
-var import_dispatcher = __toESM(require_dispatcher(), 1);
-var import_api = __toESM(require_api(), 1);
-var import_pool = __toESM(require_pool(), 1);
-var import_proxy_agent = __toESM(require_proxy_agent(), 1);
-Object.assign(import_dispatcher.default.prototype, import_api.default);
+// src/credentials/external-account.ts
+var import_promises = require("node:fs/promises");
+var import_node_path = require("node:path");
 
 // src/errors.ts
 var InputError = class extends Error {
@@ -10837,1177 +10745,14 @@ function explain(error) {
 ${error.remedy}` : error.message;
   }
   if (error instanceof InputError) return error.message;
-  const message = error instanceof Error ? error.message : String(error);
-  return `Unexpected error: ${message}`;
+  return `Unexpected error: ${messageOf(error)}`;
 }
-
-// src/http/exchange.ts
-var import_node_zlib = require("node:zlib");
-
-// src/http/headers.ts
-var HOP_BY_HOP = /* @__PURE__ */ new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  // HTTP/2's cleartext upgrade offer (h2c): the upgrade is declined, so its settings are for nobody.
-  "http2-settings",
-  "host",
-  // Node's server has answered the client's Expect: 100-continue itself; the upstream client may not send it on.
-  "expect"
-]);
-function upstreamHeaders(incoming, target, header, token, websocket) {
-  const headers = {};
-  const named = String(incoming["connection"] ?? "").toLowerCase().split(",").map((name2) => name2.trim());
-  for (const [name2, value] of Object.entries(incoming)) {
-    if (value !== void 0 && !HOP_BY_HOP.has(name2) && !named.includes(name2)) headers[name2] = value;
-  }
-  headers["host"] = target.host;
-  headers[header] = `Bearer ${token}`;
-  if (websocket) {
-    headers["connection"] = "Upgrade";
-    headers["upgrade"] = "websocket";
-  }
-  return headers;
+function messageOf(error) {
+  return error instanceof Error ? error.message : String(error);
 }
-function downstreamHeaders(headers, target, origin) {
-  const out = {};
-  for (const [name2, value] of Object.entries(headers)) if (value !== void 0 && !HOP_BY_HOP.has(name2)) out[name2] = value;
-  const location = headers["location"];
-  if (typeof location === "string" && origin) {
-    try {
-      const url = new URL(location);
-      if (url.origin === target.origin) out["location"] = `${origin}${url.pathname}${url.search}${url.hash}`;
-    } catch {
-    }
-  }
-  const cookies = headers["set-cookie"];
-  if (cookies) out["set-cookie"] = [cookies].flat().map((cookie) => withoutTargetDomain(cookie, target.hostname));
-  return out;
-}
-function withoutTargetDomain(cookie, hostname) {
-  const [pair = "", ...attributes] = cookie.split(";");
-  return [
-    pair,
-    ...attributes.filter((attribute) => {
-      const [name2 = "", value = ""] = attribute.split("=", 2);
-      return !(name2.trim().toLowerCase() === "domain" && value.trim().replace(/^\./, "").toLowerCase() === hostname.toLowerCase());
-    })
-  ].join(";");
-}
-function headersFromRaw(raw) {
-  const headers = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name2 = String(raw[i]).toLowerCase();
-    const field = raw[i + 1];
-    const value = Buffer.isBuffer(field) ? field.toString("latin1") : String(field);
-    const seen = headers[name2];
-    if (seen === void 0) headers[name2] = name2 === "set-cookie" ? [value] : value;
-    else headers[name2] = [seen, value].flat();
-  }
-  return headers;
-}
-function rawHead(status2, message, rawHeaders) {
-  const lines = [`HTTP/1.1 ${status2} ${message}`];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i] ?? ""}: ${rawHeaders[i + 1] ?? ""}`);
-  return `${lines.join("\r\n")}\r
-\r
-`;
-}
-
-// src/http/exchange.ts
-var REFUSAL_BYTES = 16 * 1024;
-var Exchange = class {
-  #abort;
-  #refusal;
-  #settled = false;
-  req;
-  res;
-  target;
-  origin;
-  settle;
-  constructor(req, res, target, origin, settle) {
-    this.req = req;
-    this.res = res;
-    this.target = target;
-    this.origin = origin;
-    this.settle = settle;
-    res.once("close", () => {
-      if (!res.writableFinished) this.#abort?.(new Error("the client left"));
-    });
-  }
-  onConnect(abort) {
-    this.#abort = abort;
-    if (this.res.destroyed) abort(new Error("the client left"));
-  }
-  onHeaders(status2, rawHeaders, resume) {
-    const headers = headersFromRaw(rawHeaders);
-    if (status2 < 200) {
-      if (status2 === 103) this.#earlyHints(headers["link"]);
-      return true;
-    }
-    if (isIapRefusal(status2, headers)) {
-      this.#refusal = { status: status2, headers, chunks: [], size: 0 };
-      return true;
-    }
-    try {
-      this.res.writeHead(status2, downstreamHeaders(headers, this.target, this.origin));
-    } catch {
-      this.#end({ kind: "failed", error: Object.assign(new Error("bad header"), { code: "BAD_HEADER" }) });
-      this.#abort?.(new Error("the answer had a header that cannot be passed on"));
-      return false;
-    }
-    this.res.on("drain", resume);
-    return true;
-  }
-  /** 103 Early Hints go on to an HTTP/1.1 client (a browser preloads what they link); other interim answers stay here. */
-  #earlyHints(link) {
-    if (!link || this.res.headersSent || this.req.httpVersion !== "1.1") return;
-    try {
-      this.res.writeEarlyHints({ link });
-    } catch {
-    }
-  }
-  onData(chunk) {
-    const refusal = this.#refusal;
-    if (!refusal) return this.res.write(chunk);
-    if (refusal.size < REFUSAL_BYTES) refusal.chunks.push(chunk.subarray(0, REFUSAL_BYTES - refusal.size));
-    refusal.size += chunk.length;
-    return true;
-  }
-  onComplete() {
-    const refusal = this.#refusal;
-    if (refusal) this.#end({ kind: "refused", status: refusal.status, headers: refusal.headers, body: Buffer.concat(refusal.chunks) });
-    else {
-      this.res.end();
-      this.#end({ kind: "done" });
-    }
-  }
-  onError(error) {
-    if (this.res.destroyed) return this.#end({ kind: "done" });
-    this.#end({ kind: "failed", error });
-  }
-  #end(outcome) {
-    if (this.#settled) return;
-    this.#settled = true;
-    if (!this.req.complete) {
-      this.req.unpipe();
-      this.req.resume();
-    }
-    this.settle(outcome);
-  }
-};
-function isIapRefusal(status2, headers) {
-  return (status2 === 401 || status2 === 403 || status2 === 302) && String(headers["x-goog-iap-generated-response"]).toLowerCase() === "true";
-}
-function decodedText(bytes, encoding) {
-  const decode2 = { gzip: import_node_zlib.gunzipSync, deflate: import_node_zlib.inflateSync, br: import_node_zlib.brotliDecompressSync };
-  const decoder = decode2[String(encoding ?? "").trim().toLowerCase()];
-  if (!decoder) return bytes.toString("utf8");
-  try {
-    return decoder(bytes).toString("utf8").slice(0, REFUSAL_BYTES);
-  } catch {
-    return "";
-  }
-}
-
-// src/http/replies.ts
-var import_node_http = require("node:http");
-var diagnosis = (reason) => reason.replace(/[^\x20-\x7e]/g, "?");
-function answer(res, status2, reason, headers = {}) {
-  const text2 = `iap-token proxy: ${reason}
-`;
-  res.writeHead(status2, import_node_http.STATUS_CODES[status2] ?? "Error", {
-    ...headers,
-    "content-type": "text/plain; charset=utf-8",
-    "content-length": Buffer.byteLength(text2),
-    "x-iap-token-diagnosis": diagnosis(reason)
-  });
-  res.end(text2);
-}
-function rawAnswer(status2, reason, headers = {}) {
-  const text2 = `iap-token proxy: ${reason}
-`;
-  const extra = Object.entries(headers).map(([name2, value]) => `${name2}: ${value}\r
-`);
-  return `HTTP/1.1 ${status2} ${import_node_http.STATUS_CODES[status2] ?? "Error"}\r
-content-type: text/plain; charset=utf-8\r
-content-length: ${Buffer.byteLength(text2)}\r
-x-iap-token-diagnosis: ${diagnosis(reason)}\r
-${extra.join("")}connection: close\r
-\r
-${text2}`;
-}
-function endWith(socket, status2, reason, headers = {}) {
-  if (!socket.destroyed && socket.writable) socket.end(rawAnswer(status2, reason, headers));
-  else socket.destroy();
-}
-function upstreamReason(error, target, limitS) {
-  switch (error.code) {
-    case "UND_ERR_HEADERS_TIMEOUT":
-    case "UPSTREAM_TIMEOUT":
-      return `${target.host} sent no answer within ${limitS} s (the proxy's response timeout)`;
-    case "ECONNRESET":
-    case "UND_ERR_SOCKET":
-      return `the connection to ${target.host} was reset`;
-    case "ECONNREFUSED":
-      return `${target.host} refused the connection`;
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return `the name ${target.hostname} did not resolve`;
-    case "EGRESS_PROXY":
-      return error.message;
-    case "BAD_HEADER":
-      return `${target.host} answered with a header this proxy cannot pass on`;
-    case "ETIMEDOUT":
-      return `the connection to ${target.host} was not made within ${limitS} s`;
-    default:
-      return `could not reach ${target.host} (${error.code ?? error.message})`;
-  }
-}
-
-// src/http/websocket.ts
-var import_node_http2 = require("node:http");
-var import_node_tls = require("node:tls");
-var import_node_net2 = require("node:net");
-function forwardWebSocket(options, req, client, head, path) {
-  const { target } = options;
-  const limitS = options.responseTimeoutMs / 1e3;
-  client.on("error", () => client.destroy());
-  client.setTimeout(0);
-  const fail = (error) => {
-    options.count?.("upstream-error");
-    const reason = upstreamReason(error, target, limitS);
-    if (error.code === "UPSTREAM_TIMEOUT") options.log(`WebSocket ${path.split("?")[0] ?? ""}: ${reason}.`);
-    endWith(client, error.code === "UPSTREAM_TIMEOUT" ? 504 : 502, reason);
-  };
-  void (async () => {
-    let token;
-    try {
-      token = await options.token();
-    } catch (error) {
-      return endWith(client, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const secure = target.protocol === "https:";
-    const port = Number(target.port || (secure ? 443 : 80));
-    const ends = (socket2) => {
-      options.track(socket2);
-      client.once("close", () => socket2.destroy());
-    };
-    const limit = options.responseTimeoutMs;
-    let socket;
-    try {
-      const egress = await openEgress(target.hostname.replace(/^\[|\]$/g, ""), port, {
-        scheme: secure ? "https" : "http",
-        ...limit > 0 ? { timeoutMs: limit } : {},
-        started: ends
-      });
-      if (egress.early.length && secure) {
-        egress.socket.destroy();
-        throw Object.assign(new Error(`the egress proxy ${egress.via ?? ""} sent bytes before the TLS handshake`), {
-          code: "EGRESS_PROXY"
-        });
-      }
-      if (egress.early.length) egress.socket.unshift(egress.early);
-      socket = secure ? await secureOver(egress.socket, target.hostname, limit) : egress.socket;
-      if (secure) ends(socket);
-    } catch (error) {
-      return fail(error);
-    }
-    if (client.destroyed) return void socket.destroy();
-    const upstream = (0, import_node_http2.request)({
-      method: req.method,
-      path,
-      headers: upstreamHeaders(req.headers, target, options.header, token, true),
-      createConnection: () => socket
-    });
-    upstream.once("socket", () => socket.resume());
-    if (options.responseTimeoutMs > 0) {
-      upstream.setTimeout(
-        options.responseTimeoutMs,
-        () => upstream.destroy(Object.assign(new Error("no answer to the upgrade"), { code: "UPSTREAM_TIMEOUT" }))
-      );
-    }
-    upstream.on("upgrade", (up, upSocket, upHead) => {
-      upSocket.setTimeout(0);
-      client.write(rawHead(101, up.statusMessage ?? "Switching Protocols", up.rawHeaders));
-      if (upHead.length) client.write(upHead);
-      if (head.length) upSocket.write(head);
-      upSocket.on("error", () => client.destroy());
-      upSocket.on("close", () => client.destroy());
-      upSocket.pipe(client).pipe(upSocket);
-    });
-    upstream.on("response", (up) => {
-      const kept = [];
-      for (let i = 0; i + 1 < up.rawHeaders.length; i += 2) {
-        const name2 = up.rawHeaders[i] ?? "";
-        if (!HOP_BY_HOP.has(name2.toLowerCase())) kept.push(name2, up.rawHeaders[i + 1] ?? "");
-      }
-      client.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? "", [...kept, "connection", "close"]));
-      up.pipe(client);
-    });
-    upstream.on("error", (error) => {
-      if (!client.destroyed) fail(error);
-    });
-    upstream.end();
-  })();
-}
-function secureOver(socket, hostname, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const name2 = hostname.replace(/^\[|\]$/g, "");
-    const tls = (0, import_node_tls.connect)({ socket, ...(0, import_node_net2.isIP)(name2) ? {} : { servername: name2 }, host: name2, ALPNProtocols: ["http/1.1"] }, () => {
-      tls.removeListener("error", reject);
-      tls.setTimeout(0);
-      resolve(tls);
-    });
-    tls.once("error", reject);
-    if (timeoutMs > 0) {
-      tls.setTimeout(timeoutMs, () => {
-        tls.destroy();
-        reject(Object.assign(new Error("no TLS handshake in time"), { code: "ETIMEDOUT" }));
-      });
-    }
-  });
-}
-
-// src/http/forwarder.ts
-var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
-var DEFAULT_RESPONSE_TIMEOUT_MS = 12e4;
-var DEFAULT_MAX_CONNECTIONS = 1e3;
-function createForwarder(options) {
-  const { target } = options;
-  const responseTimeoutMs = options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
-  const proxyUrl = getProxyUrl(target);
-  if (proxyUrl && options.header === "proxy-authorization") {
-    throw new ActionError(
-      `The token cannot travel in Proxy-Authorization to ${target.host} through the https_proxy this machine uses: use the authorization header, or exempt the host with no_proxy.`
-    );
-  }
-  const timeouts = { headersTimeout: responseTimeoutMs, bodyTimeout: 0 };
-  const connections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  const dispatcher = proxyUrl ? new import_proxy_agent.default({ uri: proxyUrl.toString(), connections, ...timeouts }) : new import_pool.default(target.origin, { connections, pipelining: 1, keepAliveTimeout: 6e4, ...timeouts });
-  const origin = () => options.origin?.() ?? "";
-  const upgraded = /* @__PURE__ */ new Set();
-  const limitS = responseTimeoutMs / 1e3;
-  const forward = async (req, res, path, retried) => {
-    let token;
-    try {
-      token = await options.token();
-    } catch (error) {
-      return answer(res, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    if (res.destroyed) return;
-    const body = hasBody(req);
-    const exchange = new Exchange(req, res, target, origin(), (outcome) => {
-      if (outcome.kind === "refused") {
-        refused(req, res, path, retried, IDEMPOTENT.has(req.method ?? "") && !body, token, outcome.status, outcome.headers, outcome.body);
-        return;
-      }
-      if (outcome.kind === "failed") {
-        options.count?.("upstream-error");
-        const reason = upstreamReason(outcome.error, target, limitS);
-        if (outcome.error.code === "UND_ERR_HEADERS_TIMEOUT") options.log(`${req.method ?? "GET"} ${path.split("?")[0] ?? ""}: ${reason}.`);
-        if (!res.headersSent && !res.destroyed) {
-          answer(res, outcome.error.code === "UND_ERR_HEADERS_TIMEOUT" ? 504 : 502, reason);
-        } else res.destroy();
-      }
-    });
-    dispatcher.dispatch(
-      {
-        origin: target.origin,
-        path,
-        method: req.method ?? "GET",
-        headers: upstreamHeaders(req.headers, target, options.header, token, false),
-        // The body through a stream of its own, which undici may destroy when the upstream stops reading: the request
-        // is only unpiped, and its connection stays ours to answer on.
-        body: body ? req.pipe(new import_node_stream.PassThrough()) : null
-      },
-      exchange
-    );
-  };
-  const refused = (req, res, path, retried, replayable, token, status2, headers, raw) => {
-    const body = decodedText(raw, headers["content-encoding"]);
-    const final = retried || !replayable;
-    options.onIapRefusal(status2, body, token, final).then(async ({ explanation, retry }) => {
-      if (retry && !final && !res.destroyed) return forward(req, res, path, true);
-      const out = downstreamHeaders(headers, target, origin());
-      delete out["content-encoding"];
-      const text2 = `${body.replace(/\s+$/, "")}
-
-iap-token: ${explanation}
-`;
-      out["x-iap-token-diagnosis"] = explanation.replace(/[^\x20-\x7e]/g, "?");
-      out["content-length"] = String(Buffer.byteLength(text2));
-      res.writeHead(status2, out);
-      res.end(req.method === "HEAD" ? void 0 : text2);
-      return void 0;
-    }).catch((error) => failed(res, "after IAP refused it", error));
-  };
-  const failed = (res, when, error) => {
-    options.log(`Proxy error ${when}: ${error instanceof Error ? error.message : String(error)}`);
-    if (!res.headersSent && !res.destroyed) answer(res, 502, "the proxy failed on this request");
-    else res.destroy();
-  };
-  return {
-    request: (req, res, path) => {
-      forward(req, res, path, false).catch((error) => failed(res, "on a request", error));
-    },
-    upgrade: (req, socket, head, path) => {
-      options.count?.("websocket");
-      upgraded.add(socket);
-      socket.on("close", () => upgraded.delete(socket));
-      const track = (upstream) => {
-        upgraded.add(upstream);
-        upstream.once("close", () => upgraded.delete(upstream));
-      };
-      forwardWebSocket({ ...options, responseTimeoutMs, track }, req, socket, head, path);
-    },
-    close: async () => {
-      for (const socket of upgraded) socket.destroy();
-      await dispatcher.destroy();
-    }
-  };
-}
-function hasBody(req) {
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== void 0 || length !== void 0 && length !== "0";
-}
-function requestPath(url) {
-  if (url.startsWith("/")) return url;
-  if (/^https?:\/\//i.test(url)) {
-    try {
-      const parsed = new URL(url);
-      return `${parsed.pathname}${parsed.search}`;
-    } catch {
-      return void 0;
-    }
-  }
-  return void 0;
-}
-
-// src/http/gate.ts
-var import_node_net4 = require("node:net");
-
-// src/http/peer-owner.ts
-var import_promises = require("node:fs/promises");
-var import_node_fs = require("node:fs");
-var import_node_os = require("node:os");
-var import_node_net3 = require("node:net");
-var TABLES = ["/proc/net/tcp", "/proc/net/tcp6"];
-function canTellPeers() {
-  if (process.platform !== "linux") return false;
-  try {
-    (0, import_node_fs.accessSync)(TABLES[0] ?? "", import_node_fs.constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-async function peerUid(socket) {
-  const { remoteAddress, remotePort, localAddress, localPort } = socket;
-  if (!remoteAddress || !remotePort || !localAddress || !localPort) return void 0;
-  const peer = forms(remoteAddress).map((address) => `${address}:${hexPort(remotePort)}`);
-  const ours = forms(localAddress).map((address) => `${address}:${hexPort(localPort)}`);
-  for (const table of TABLES) {
-    const text2 = await snapshot(table);
-    const uid = text2 === void 0 ? void 0 : findOwner(text2, peer, ours);
-    if (uid !== void 0) return uid;
-  }
-  return void 0;
-}
-var reads = /* @__PURE__ */ new Map();
-function snapshot(table) {
-  let state = reads.get(table);
-  if (!state) reads.set(table, state = { inFlight: void 0, queued: void 0 });
-  const queue = state;
-  const start = () => {
-    queue.queued = void 0;
-    const read = (0, import_promises.readFile)(table, "latin1").catch(() => void 0).finally(() => {
-      if (queue.inFlight === read) queue.inFlight = void 0;
-    });
-    queue.inFlight = read;
-    return read;
-  };
-  if (queue.queued) return queue.queued;
-  if (queue.inFlight) return queue.queued = queue.inFlight.then(start, start);
-  return start();
-}
-function findOwner(table, peer, ours) {
-  for (const line of table.split("\n")) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 10 || !peer.includes(fields[1] ?? "") || !ours.includes(fields[2] ?? "")) continue;
-    if (fields[9] === "0") return void 0;
-    const uid = Number(fields[7]);
-    if (Number.isInteger(uid)) return uid;
-  }
-  return void 0;
-}
-var hexPort = (port) => port.toString(16).toUpperCase().padStart(4, "0");
-function forms(address, little = (0, import_node_os.endianness)() === "LE") {
-  const v4 = address.startsWith("::ffff:") && (0, import_node_net3.isIPv4)(address.slice(7)) ? address.slice(7) : address;
-  if ((0, import_node_net3.isIPv4)(v4)) {
-    const bytes = v4.split(".").map(Number);
-    return [words(bytes, little), words([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, ...bytes], little)];
-  }
-  return [words(ipv6Bytes(address), little)];
-}
-function words(bytes, little) {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 4) {
-    const word = bytes.slice(i, i + 4);
-    for (const byte of little ? word.reverse() : word) out += byte.toString(16).toUpperCase().padStart(2, "0");
-  }
-  return out;
-}
-function ipv6Bytes(address) {
-  const [head = "", tail] = address.split("::");
-  const groups = (part) => part ? part.split(":") : [];
-  const front = groups(head);
-  const back = tail === void 0 ? [] : groups(tail);
-  const all = [...front, ...Array(8 - front.length - back.length).fill("0"), ...back];
-  return all.flatMap((group) => {
-    const value = parseInt(group, 16) || 0;
-    return [value >> 8, value & 255];
-  });
-}
-
-// src/urls.ts
-function isLoopback(hostname) {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
-}
-function carriesTokens(url) {
-  return url.protocol === "https:" || url.protocol === "http:" && isLoopback(url.hostname);
-}
-function displayUrl(url) {
-  const parsed = typeof url === "string" ? new URL(url) : url;
-  return `${parsed.origin}${parsed.pathname}${parsed.search ? "?…" : ""}`;
-}
-function audienceCovers(audience, url) {
-  const bare = `${url.origin}${url.pathname}`;
-  const covered = audience.endsWith("*") ? bare.startsWith(audience.slice(0, -1)) : bare === audience;
-  if (covered) return void 0;
-  return `${displayUrl(url)} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
-}
-
-// src/http/gate.ts
-function peerPolicy(host) {
-  const uid = process.getuid?.();
-  if (uid !== void 0 && isLoopback(host) && canTellPeers()) {
-    return { onlyUid: uid, says: `serves only uid ${uid} (the user that started it) and root: other users' connections are closed` };
-  }
-  const why = isLoopback(host) ? `this machine (${process.platform}) cannot tell which user a loopback connection is from` : `it listens on ${host}`;
-  return { onlyUid: void 0, says: `cannot check who connects (${why})` };
-}
-var REFUSAL_GRACE_MS = 1e3;
-function gate(server, options) {
-  server.emit("listening");
-  const accepted = /* @__PURE__ */ new Set();
-  let open = 0;
-  let full = false;
-  const refusedUids = /* @__PURE__ */ new Set();
-  const refuse2 = (socket, uid) => {
-    if (!refusedUids.has(uid)) {
-      refusedUids.add(uid);
-      options.log(
-        `Refused a connection from ${uid === void 0 ? "a user this machine did not name" : `uid ${uid}`}: the proxy serves only uid ${options.onlyUid ?? ""} (the user that started it) and root.`
-      );
-    }
-    socket.destroy();
-  };
-  const overLimit = (socket) => {
-    if (!full) options.log(`The proxy holds ${options.maxConnections} connections, its limit; new ones get 503 until some close.`);
-    full = true;
-    socket.resume();
-    socket.end(rawAnswer(503, `the proxy already holds ${options.maxConnections} connections (its limit)`));
-    setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
-  };
-  const front = (0, import_node_net4.createServer)({ pauseOnConnect: true }, (socket) => {
-    accepted.add(socket);
-    socket.once("close", () => accepted.delete(socket));
-    socket.on("error", () => socket.destroy());
-    void admitted(socket, options.onlyUid).then(
-      (uid) => {
-        if (socket.destroyed) return;
-        if (uid !== "admitted") return refuse2(socket, uid);
-        if (open >= options.maxConnections) return overLimit(socket);
-        open++;
-        socket.once("close", () => {
-          open--;
-          if (open < options.maxConnections) full = false;
-        });
-        server.emit("connection", socket);
-        socket.resume();
-      },
-      () => socket.destroy()
-    );
-  });
-  return {
-    listener: front,
-    close: () => new Promise((resolve) => {
-      front.close(() => resolve());
-      server.close();
-      server.closeAllConnections();
-      for (const socket of accepted) socket.destroy();
-    })
-  };
-}
-async function admitted(socket, onlyUid) {
-  if (onlyUid === void 0) return "admitted";
-  const uid = await peerUid(socket);
-  return uid === onlyUid || uid === 0 ? "admitted" : uid;
-}
-
-// src/http/health.ts
-var HEALTH_PATH = "/.iap-token/healthz";
-
-// src/http/listen.ts
-var import_node_http3 = require("node:http");
-
-// src/http/upgrade.ts
-function isWebSocketUpgrade(req) {
-  return String(req.headers.upgrade ?? "").split(",").some((protocol) => protocol.trim().toLowerCase() === "websocket");
-}
-var OFFER = /* @__PURE__ */ new Set(["upgrade", "http2-settings"]);
-var latest = /* @__PURE__ */ new WeakMap();
-function noteResponse(req, res) {
-  latest.set(req.socket, res);
-}
-function serveWithoutUpgrade(server, req, socket, head) {
-  const pending = latest.get(socket);
-  if (pending && !pending.writableFinished && !pending.destroyed) {
-    let done = false;
-    const go = () => {
-      if (done) return;
-      done = true;
-      serveWithoutUpgrade(server, req, socket, head);
-    };
-    pending.once("finish", go);
-    pending.once("close", go);
-    return;
-  }
-  const lines = [`${req.method ?? "GET"} ${req.url ?? "/"} HTTP/${req.httpVersion}`];
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name2 = raw[i] ?? "";
-    const value = raw[i + 1] ?? "";
-    const lower = name2.toLowerCase();
-    if (OFFER.has(lower)) continue;
-    if (lower === "connection") {
-      const rest = value.split(",").map((token) => token.trim()).filter((token) => token && !OFFER.has(token.toLowerCase()));
-      if (rest.length) lines.push(`${name2}: ${rest.join(", ")}`);
-      continue;
-    }
-    lines.push(`${name2}: ${value}`);
-  }
-  socket.unshift(Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r
-\r
-`, "latin1"), head]));
-  server.emit("connection", socket);
-}
-
-// src/http/listen.ts
-var MAX_HEADER_BYTES = 64 * 1024;
-var SERVER_OPTIONS = { keepAliveTimeout: 65e3, requestTimeout: 0, headersTimeout: 6e4, maxHeaderSize: MAX_HEADER_BYTES };
-function createProxyServer(handler) {
-  const server = (0, import_node_http3.createServer)(SERVER_OPTIONS, (req, res) => {
-    noteResponse(req, res);
-    handler(req, res);
-  });
-  server.on("clientError", (error, socket) => {
-    if (!socket.writable) return void socket.destroy();
-    if (error.code === "HPE_HEADER_OVERFLOW") {
-      socket.end(rawAnswer(431, `the request's headers are over ${MAX_HEADER_BYTES / 1024} KiB, more than Google's front ends accept`));
-    } else if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" || error.code === "ERR_HTTP_HEADERS_TIMEOUT") {
-      socket.end(rawAnswer(408, `the request's headers did not arrive within ${SERVER_OPTIONS.headersTimeout / 1e3} s`));
-    } else socket.end(rawAnswer(400, `the request is not HTTP/1.1 this proxy can read (${error.code ?? "malformed"})`));
-  });
-  return server;
-}
-function listen(server, where) {
-  return new Promise((resolve, reject) => {
-    server.once("error", (error) => {
-      const named = `${where.host}:${where.port}`;
-      reject(
-        error.code === "EADDRINUSE" ? new ActionError(`The proxy cannot listen on ${named}: the port is in use. Choose another port, or 0 for any free one.`) : error.code === "EADDRNOTAVAIL" ? new ActionError(`The proxy cannot listen on ${named}: this machine has no such address.`) : error
-      );
-    });
-    server.listen(where.port, where.host, () => {
-      const { port } = server.address();
-      resolve(`http://${where.host.includes(":") ? `[${where.host}]` : where.host}:${port}`);
-    });
-  });
-}
-
-// src/http/request-policy.ts
-var SAFE = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS"]);
-function refuseRequest(req, trusted) {
-  if (req.method === "TRACE") return { status: 405, reason: "TRACE is refused: it would echo the token back" };
-  const from = req.headers.origin;
-  if (from === void 0 || SAFE.has(req.method ?? "") && !req.headers.upgrade) return void 0;
-  if (isTrusted(from, trusted)) return void 0;
-  return { status: 403, reason: "a request from another site is not sent on with the token" };
-}
-function isLoopbackOrigin(origin) {
-  return isLoopback(origin.hostname);
-}
-function isTrusted(origin, trusted) {
-  try {
-    const url = new URL(origin);
-    return url.origin !== "null" && trusted(url);
-  } catch {
-    return false;
-  }
-}
-
-// src/http/forward-proxy.ts
-var MAX_INTERCEPTED_HOSTS = 256;
-var DEFAULT_TUNNEL_IDLE_TIMEOUT_MS = 12e4;
-var HOP_BY_HOP2 = ["connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "upgrade"];
-var AUTHENTICATE = { "proxy-authenticate": 'Basic realm="iap-token"' };
-async function startForwardProxy(options) {
-  const peers = options.peers ?? peerPolicy(options.listen.host);
-  if (peers.onlyUid === void 0 && !options.credential)
-    throw new Error("a forward proxy that cannot tell its users apart needs a credential");
-  const authorized = credentialCheck(peers.onlyUid === void 0 ? options.credential : void 0);
-  const tunnelIdleMs = options.tunnelIdleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS;
-  const contexts = /* @__PURE__ */ new Map();
-  const contextFor = (host) => {
-    const { certificatePem, keyPem } = options.certificateFor(host);
-    let kept = contexts.get(host);
-    if (kept?.pem !== certificatePem) {
-      kept = { pem: certificatePem, context: (0, import_node_tls2.createSecureContext)({ cert: certificatePem, key: keyPem }) };
-      contexts.set(host, kept);
-    }
-    return kept.context;
-  };
-  const originOf = /* @__PURE__ */ new WeakMap();
-  const sockets = /* @__PURE__ */ new Set();
-  const track = (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  };
-  const trusted = (from) => from.protocol === "https:" && options.intercepts(from.hostname) || isLoopbackOrigin(from);
-  const inner = createProxyServer((req, res) => {
-    req.socket.setTimeout(0);
-    options.count?.("request");
-    const origin2 = originOf.get(req.socket);
-    const path = requestPath(req.url ?? "/");
-    if (!origin2 || path === void 0) return answer(res, 400, "a request names a path");
-    const refusal = refuseRequest(req, trusted);
-    if (refusal) return answer(res, refusal.status, refusal.reason);
-    try {
-      options.forwarderFor(origin2).request(req, res, path);
-    } catch (error) {
-      answer(res, 502, error instanceof Error ? error.message : String(error));
-    }
-  });
-  inner.on("upgrade", (req, socket, head) => {
-    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(inner, req, socket, head);
-    const origin2 = originOf.get(socket);
-    const path = requestPath(req.url ?? "/");
-    if (!origin2 || path === void 0) return void socket.destroy();
-    const refusal = refuseRequest(req, trusted);
-    if (refusal) return endWith(socket, refusal.status, refusal.reason);
-    try {
-      options.forwarderFor(origin2).upgrade(req, socket, head, path);
-    } catch {
-      socket.destroy();
-    }
-  });
-  const server = createProxyServer((req, res) => {
-    if (!authorized(req)) return answer(res, 407, "this proxy needs the run's proxy credential", AUTHENTICATE);
-    if (req.url === HEALTH_PATH || req.url?.startsWith(`${HEALTH_PATH}?`)) {
-      const { ok, body } = options.health();
-      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
-      res.end(JSON.stringify(body));
-      return;
-    }
-    if (req.method === "TRACE") return answer(res, 405, "TRACE is refused");
-    plainHttp(req, res, options);
-  });
-  server.on("upgrade", (req, socket, head) => {
-    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(server, req, socket, head);
-    endWith(socket, 501, "WebSockets go through this proxy over https (CONNECT) only");
-  });
-  server.on("connect", (req, client, head) => {
-    track(client);
-    client.on("error", () => client.destroy());
-    if (!authorized(req)) return endWith(client, 407, "this proxy needs the run's proxy credential", AUTHENTICATE);
-    const authority = parseAuthority(req.url ?? "");
-    if (!authority) return endWith(client, 400, "CONNECT names HOST:PORT");
-    if (authority.port === 443 && options.intercepts(authority.host)) {
-      if (contexts.size >= MAX_INTERCEPTED_HOSTS && !contexts.has(authority.host)) {
-        options.log(`Refused ${authority.host}: the forward proxy already intercepts ${MAX_INTERCEPTED_HOSTS} hosts in this run.`);
-        return endWith(client, 503, `this proxy already intercepts ${MAX_INTERCEPTED_HOSTS} hosts`);
-      }
-      let secureContext;
-      try {
-        secureContext = contextFor(authority.host);
-      } catch (error) {
-        options.log(`No certificate for ${authority.host}: ${error instanceof Error ? error.message : String(error)}`);
-        return endWith(client, 502, `no certificate for ${authority.host}`);
-      }
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (head.length) client.unshift(head);
-      const tls = new import_node_tls2.TLSSocket(client, { isServer: true, secureContext, ALPNProtocols: ["http/1.1"] });
-      track(tls);
-      tls.on("error", () => tls.destroy());
-      if (tunnelIdleMs > 0) tls.setTimeout(tunnelIdleMs);
-      originOf.set(tls, `https://${authority.host}`);
-      inner.emit("connection", tls);
-      return;
-    }
-    options.count?.("tunnel");
-    tunnel(client, authority, head, tunnelIdleMs, options.log);
-  });
-  const door = gate(server, {
-    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-    onlyUid: peers.onlyUid,
-    log: options.log
-  });
-  const origin = await listen(door.listener, options.listen);
-  return {
-    url: origin,
-    port: Number(new URL(origin).port),
-    peers: peers.onlyUid === void 0 ? `${peers.says}: every request must carry the run's proxy credential` : peers.says,
-    close: async () => {
-      inner.closeAllConnections();
-      for (const socket of sockets) socket.destroy();
-      await door.close();
-    }
-  };
-}
-function credentialCheck(credential) {
-  if (credential === void 0) return () => true;
-  const expected = Buffer.from(`Basic ${Buffer.from(credential).toString("base64")}`);
-  return (req) => {
-    const given = Buffer.from(String(req.headers["proxy-authorization"] ?? "").trim());
-    return given.length === expected.length && (0, import_node_crypto.timingSafeEqual)(given, expected);
-  };
-}
-function parseAuthority(authority) {
-  const match = /^(\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(authority);
-  const port = Number(match?.[2]);
-  if (!match || !(port > 0 && port < 65536)) return void 0;
-  return { host: (match[1] ?? "").toLowerCase().replace(/^\[|\]$/g, ""), port };
-}
-function tunnel(client, { host, port }, head, idleMs, log2) {
-  const authority = authorityOf(host, port);
-  openEgress(host, port, {
-    ...idleMs > 0 ? { timeoutMs: idleMs } : {},
-    started: (socket) => client.once("close", () => socket.destroy())
-  }).then(
-    ({ socket: upstream, early }) => {
-      if (client.destroyed) return void upstream.destroy();
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (early.length) client.write(early);
-      if (head.length) upstream.write(head);
-      if (idleMs > 0) client.setTimeout(idleMs, () => client.destroy());
-      upstream.on("error", () => client.destroy());
-      upstream.on("close", () => client.destroy());
-      client.on("close", () => upstream.destroy());
-      upstream.pipe(client).pipe(upstream);
-    },
-    (error) => {
-      log2(`Tunnel to ${authority}: ${error.code === "EGRESS_PROXY" ? error.message : error.code ?? error.message}`);
-      endWith(client, 502, `could not reach ${authority}`);
-    }
-  );
-}
-function plainHttp(req, res, options) {
-  let url;
-  try {
-    url = new URL(req.url ?? "");
-  } catch {
-    return answer(res, 400, "this is a forward proxy: requests name an absolute http:// URL, or use CONNECT");
-  }
-  if (url.protocol !== "http:") return answer(res, 400, "plain requests through this proxy are http:// only; https goes through CONNECT");
-  if (options.intercepts(url.hostname.toLowerCase())) {
-    return answer(res, 403, `${url.hostname} is reached through IAP over https only: the token never travels in clear text`);
-  }
-  const headers = { ...req.headers };
-  for (const name2 of HOP_BY_HOP2) delete headers[name2];
-  const upstream = (0, import_node_http4.request)({
-    hostname: url.hostname,
-    port: url.port || 80,
-    method: req.method,
-    path: `${url.pathname}${url.search}`,
-    headers
-  });
-  upstream.on("response", (up) => {
-    const out = { ...up.headers };
-    for (const name2 of HOP_BY_HOP2) delete out[name2];
-    try {
-      res.writeHead(up.statusCode ?? 502, out);
-    } catch {
-      up.destroy();
-      return answer(res, 502, `${url.host} answered with a header this proxy cannot pass on`);
-    }
-    up.pipe(res);
-  });
-  upstream.on("error", (error) => {
-    if (!res.headersSent) answer(res, 502, `could not reach ${url.host} (${error.code ?? error.message})`);
-    else res.destroy();
-  });
-  res.on("close", () => {
-    if (!res.writableFinished) upstream.destroy();
-  });
-  req.pipe(upstream);
-}
-
-// src/http/reverse-proxy.ts
-var import_promises2 = require("node:dns/promises");
-init_proxy();
-async function startReverseProxy(options) {
-  const { target } = options;
-  await checkResolves(target);
-  let origin = "";
-  const forwarder = createForwarder({ ...options, origin: () => origin });
-  const peers = options.peers ?? peerPolicy(options.listen.host);
-  const server = createProxyServer((req, res) => {
-    const path = requestPath(req.url ?? "/");
-    if (path === void 0) {
-      answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
-      return;
-    }
-    const refusal = refuse(req, origin, options.listen.host);
-    if (refusal) {
-      answer(res, refusal.status, refusal.reason);
-      return;
-    }
-    if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
-      const { ok, body } = options.health();
-      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
-      res.end(JSON.stringify(body));
-      return;
-    }
-    options.count?.("request");
-    forwarder.request(req, res, path);
-  });
-  server.on("connect", (_req, socket) => {
-    endWith(socket, 405, "CONNECT is refused; this proxy forwards to one origin only");
-  });
-  server.on("upgrade", (req, socket, head) => {
-    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(server, req, socket, head);
-    const path = requestPath(req.url ?? "/");
-    const refusal = refuse(req, origin, options.listen.host);
-    if (path === void 0 || refusal) endWith(socket, refusal?.status ?? 400, refusal?.reason ?? "a request names a path");
-    else forwarder.upgrade(req, socket, head, path);
-  });
-  const door = gate(server, {
-    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-    onlyUid: peers.onlyUid,
-    log: options.log
-  });
-  try {
-    origin = await listen(door.listener, options.listen);
-  } catch (error) {
-    await forwarder.close();
-    throw error;
-  }
-  return {
-    url: origin,
-    port: Number(new URL(origin).port),
-    peers: peers.says,
-    close: async () => {
-      await Promise.all([door.close(), forwarder.close()]);
-    }
-  };
-}
-function refuse(req, origin, listenHost) {
-  if (isLoopback(listenHost)) {
-    const port = new URL(origin).port;
-    const host = String(req.headers.host ?? "").toLowerCase();
-    if (![`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${listenHost}:${port}`].includes(host)) {
-      return {
-        status: 421,
-        reason: `this proxy answers to http://127.0.0.1:${port} (or localhost) only, not to ${host.slice(0, 100) || "no Host"}`
-      };
-    }
-  }
-  return refuseRequest(req, (from) => !isLoopback(listenHost) || isLoopbackOrigin(from));
-}
-async function checkResolves(target) {
-  if (getProxyUrl(target) || isLoopback(target.hostname)) return;
-  await (0, import_promises2.lookup)(target.hostname).catch(() => {
-    throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
-  });
-}
-
-// src/inputs/values.ts
-function readBoolean({ fail }, value, name2, fallback) {
-  if (!value) return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  return fail(name2, `must be true or false, got ${quote(value)}`);
-}
-function readWholeNumber({ input, fail }, name2, unit, min, max) {
-  const value = input(name2);
-  const number = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!(number >= min && number <= max)) fail(name2, `must be whole ${unit} from ${min} to ${max}, got ${quote(value)}`);
-  return number;
-}
-function parseUrlInput({ fail }, name2, value, accepted) {
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    return fail(name2, `must be ${accepted}; it is not a URL`);
-  }
-  if (url.username || url.password) return fail(name2, `must be ${accepted}; it carries a user name or password`);
-  return url;
-}
-
-// src/inputs/agent.ts
-function proxyTarget(ctx) {
-  const { input, fail } = ctx;
-  const value = input("proxy_to");
-  if (!value) return void 0;
-  const accepted = "an origin such as https://app.example.com (no path, query or user name)";
-  const url = parseUrlInput(ctx, "proxy_to", value, accepted);
-  if (!carriesTokens(url)) {
-    fail("proxy_to", `must be https (http only to localhost): the token would cross the network in the clear; got ${displayUrl(url)}`);
-  }
-  if (url.pathname !== "/" && url.pathname !== "" || url.search || url.hash) {
-    fail("proxy_to", `must be ${accepted}: every request's own path is forwarded to it; got ${displayUrl(url)}`);
-  }
-  return url.origin;
-}
-function readAgentConfig(ctx, signedJwtAudience) {
-  const { input, fail, words: words2 } = ctx;
-  const target = proxyTarget(ctx);
-  const keepFresh = readKeepFresh(ctx);
-  const header = input("proxy_header").toLowerCase() || "authorization";
-  if (header !== "authorization" && header !== "proxy-authorization") {
-    fail(
-      "proxy_header",
-      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(input("proxy_header"))}`
-    );
-  }
-  const { host, port } = readListen(ctx);
-  const hosts = proxyHosts(ctx);
-  const limits = readLimits(ctx);
-  if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0, limits } : void 0;
-  if (target && signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
-    fail(
-      "audience",
-      `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words2.name("audience")} out).`
-    );
-  }
-  const tokenHeader = header;
-  return {
-    proxy: target ? { target, header: tokenHeader, host, port } : void 0,
-    forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : void 0,
-    limits
-  };
-}
-function readLimits(ctx) {
-  return {
-    maxConnections: readWholeNumber(ctx, "proxy_max_connections", "connections", 1, 1e5),
-    responseTimeoutMs: readWholeNumber(ctx, "proxy_response_timeout", "seconds (0: no limit)", 0, 86400) * 1e3,
-    tunnelIdleTimeoutMs: readWholeNumber(ctx, "proxy_tunnel_idle_timeout", "seconds (0: no limit)", 0, 86400) * 1e3
-  };
-}
-var LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
-var DNS_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})+$`);
-function proxyHosts({ input, fail }) {
-  const hosts = [];
-  for (const raw of input("proxy_hosts").split(/[\n,]/)) {
-    const host = raw.trim().toLowerCase();
-    if (!host) continue;
-    const accepted = "a host name such as app.example.com, or *.example.com for its direct subdomains";
-    if (host.includes("://")) fail("proxy_hosts", `${quote(host)} has a scheme; give ${accepted}`);
-    if (/^\[|^\d+(\.\d+){3}$|^[0-9a-f:]+:[0-9a-f:]*$/.test(host)) {
-      fail("proxy_hosts", `${quote(host)} is an IP address; IAP serves host names: give ${accepted}`);
-    }
-    if (host.includes(":")) fail("proxy_hosts", `${quote(host)} has a port; give the host alone (any port of it is intercepted)`);
-    if (host.includes("*") && !/^\*\.[^*]+$/.test(host)) {
-      fail("proxy_hosts", `${quote(host)}: a wildcard stands only for the first label (*.example.com), covering one label`);
-    }
-    if (!DNS_NAME.test(host)) fail("proxy_hosts", `${quote(host)} is not a host name: give ${accepted}`);
-    if (!hosts.includes(host)) hosts.push(host);
-  }
-  if (hosts.length > 50) fail("proxy_hosts", `names ${hosts.length} hosts; at most 50 are accepted`);
-  return hosts;
-}
-function hostMatches(hosts, host) {
-  const name2 = host.toLowerCase();
-  return hosts.some((entry) => {
-    if (!entry.startsWith("*.")) return name2 === entry;
-    const domain = entry.slice(1);
-    const label = name2.slice(0, -domain.length);
-    return name2.endsWith(domain) && label.length > 0 && !label.includes(".");
-  });
-}
-function readKeepFresh({ input, fail }) {
-  const value = input("keep_fresh");
-  if (!value || /^false$/i.test(value)) return false;
-  if (/^true$/i.test(value)) return true;
-  return fail("keep_fresh", `must be true or false, got ${quote(value)}`);
-}
-function readListen({ input, fail }) {
-  const value = input("proxy_listen") || "127.0.0.1:0";
-  const match = /^(\[[0-9A-Fa-f:]+\]|(?:\d{1,3}\.){3}\d{1,3}|localhost):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[2] ?? NaN);
-  const octets2 = /^[\d.]+$/.test(match?.[1] ?? "") ? (match?.[1] ?? "").split(".").map(Number) : [];
-  if (!match || port > 65535 || octets2.some((octet) => octet > 255)) {
-    fail("proxy_listen", `must be HOST:PORT with an IP address (127.0.0.1, [::1]) and a port (0: any free one), got ${quote(value)}`);
-  }
-  const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
-  return { host: host === "localhost" ? "127.0.0.1" : host, port };
-}
-
-// src/iap/answers.ts
-function answeredByIap(headers) {
-  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
-}
-var READ_CHARS = 512;
-function iapRefusal(status2, body) {
-  if (status2 === 403) return "forbidden";
-  if (status2 >= 300 && status2 < 400) return "sign-in";
-  const said = body.slice(0, READ_CHARS).toLowerCase();
-  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
-  if (said.includes("audience")) return "audience";
-  if (said.includes("email")) return "email";
-  if (said.includes("signature")) return "signature";
-  if (said.includes("parse")) return "parse";
-  if (said.includes("empty token")) return "empty";
-  return "other";
-}
-function explainRefusal(kind, header, principal) {
-  switch (kind) {
-    case "expired":
-      return "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.";
-    case "audience":
-      return "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*.";
-    case "email":
-      return "IAP refused an ID token without an email claim: mint it with include_email.";
-    case "signature":
-      return "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.";
-    case "parse":
-      return `IAP did not receive a JWT in the ${header} header: something on the way changed it.`;
-    case "empty":
-    case "sign-in":
-      return `IAP saw no token: something between the proxy and IAP strips the ${header} header.`;
-    case "forbidden":
-      return `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`;
-    case "other":
-      return "IAP refused the request.";
-  }
-}
-
-// src/credentials/external-account.ts
-var import_promises3 = require("node:fs/promises");
-var import_node_path = require("node:path");
 
 // src/jwt.ts
-var import_node_crypto2 = require("node:crypto");
+var import_node_crypto = require("node:crypto");
 
 // src/json.ts
 function parseJsonObject(text2) {
@@ -12036,7 +10781,7 @@ function parseSegment(segment) {
 function signRs256(claims, key, keyId) {
   const header = keyId ? { alg: "RS256", typ: "JWT", kid: keyId } : { alg: "RS256", typ: "JWT" };
   const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
-  const signature = (0, import_node_crypto2.createSign)("RSA-SHA256").update(signingInput).sign(key);
+  const signature = (0, import_node_crypto.createSign)("RSA-SHA256").update(signingInput).sign(key);
   return `${signingInput}.${base64url(signature)}`;
 }
 
@@ -12101,9 +10846,124 @@ function expiresAt(answer2, now) {
   return now + (Number.isFinite(seconds2) && seconds2 > 0 ? seconds2 : 3600) * 1e3;
 }
 
+// src/http/failures.ts
+function isRetryableStatus(status2) {
+  return status2 === 408 || status2 === 429 || status2 >= 500 && status2 <= 599 && status2 !== 501;
+}
+function isRetryableNetworkFailure(failure) {
+  const code = failure.code ?? "";
+  return code !== "ENOTFOUND" && !TLS_TRUST_CODES.has(code) && !/^PROXY_4/.test(code);
+}
+var TLS_TRUST_CODES = /* @__PURE__ */ new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID"
+]);
+function networkFailure(error, request, timeoutMs) {
+  const host = safeHost(request.url);
+  const err = error;
+  if (err.name === "TimeoutError" || err.name === "AbortError" || err.code === "ABORT_ERR") {
+    return { status: 0, code: "TIMEOUT", message: `no complete answer from ${host} within ${timeoutMs / 1e3} s` };
+  }
+  const known2 = {
+    ECONNRESET: `the connection to ${host} was reset`,
+    ECONNREFUSED: `${host} refused the connection`,
+    ENOTFOUND: `the name ${host} did not resolve (DNS)`,
+    EAI_AGAIN: `the name ${host} did not resolve (DNS, temporary)`,
+    ETIMEDOUT: `the connection to ${host} timed out`,
+    EPIPE: `the connection to ${host} closed while sending`
+  };
+  const code = err.code ?? "ERROR";
+  if (TLS_TRUST_CODES.has(code)) {
+    return {
+      status: 0,
+      code,
+      message: `the TLS certificate of ${host} is not trusted (${code}); behind a TLS-inspecting proxy, give the runner the proxy's CA with NODE_EXTRA_CA_CERTS`
+    };
+  }
+  if (err.message?.startsWith("tunneling socket could not be established")) {
+    const proxyStatus = /statusCode=(\d{3})/.exec(err.message)?.[1];
+    return {
+      status: 0,
+      code: proxyStatus ? `PROXY_${proxyStatus}` : code,
+      message: `the proxy (https_proxy/http_proxy) did not open a tunnel to ${host}: ${err.message}`
+    };
+  }
+  return { status: 0, code, message: known2[code] ?? `could not reach ${host}: ${err.message ?? code}` };
+}
+function safeHost(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "the server";
+  }
+}
+function plainFailure(response) {
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers["location"];
+    const target = typeof location === "string" ? ` to ${safeOrigin(location)}` : "";
+    return { status: response.status, message: `a redirect${target}, not followed: tokens are never sent on` };
+  }
+  return { status: response.status, message: snippet(response.body) || "(empty body)" };
+}
+function safeOrigin(location) {
+  try {
+    return new URL(location).origin;
+  } catch {
+    return "another location";
+  }
+}
+function htmlTitle(body) {
+  const head = body.slice(0, TITLE_SEARCH_CHARS);
+  const open = head.toLowerCase().indexOf("<title");
+  if (open === -1) return void 0;
+  const start = head.indexOf(">", open);
+  const end = start === -1 ? -1 : head.toLowerCase().indexOf("</title>", start);
+  return end === -1 ? void 0 : head.slice(start + 1, end).trim();
+}
+var TITLE_SEARCH_CHARS = 8192;
+function describeBody(response) {
+  const type = String(response.headers["content-type"] ?? "no content type").split(";")[0];
+  const title = htmlTitle(response.body);
+  return title ? `HTML page "${title.slice(0, 100)}"` : `${response.body.length} characters of ${type}`;
+}
+function snippet(body) {
+  const title = htmlTitle(body);
+  const text2 = (title ? `HTML page "${title}"` : body.slice(0, 1e3)).replace(/\s+/g, " ").trim();
+  return text2.length > 300 ? `${text2.slice(0, 300)}…` : text2;
+}
+
+// src/google/failure.ts
+function googleFailure(response) {
+  const json = parseJsonObject(response.body);
+  const error = json?.["error"];
+  if (error && typeof error === "object") {
+    const e = error;
+    const details = Array.isArray(e["details"]) ? e["details"] : [];
+    const reason = details.map((d) => d?.["reason"]).find((r) => typeof r === "string");
+    const permission = details.map((d) => d?.["metadata"]?.["permission"]).find((p) => typeof p === "string");
+    return {
+      status: response.status,
+      ...typeof e["status"] === "string" ? { code: e["status"] } : {},
+      message: typeof e["message"] === "string" ? e["message"] : snippet(response.body),
+      ...reason ? { reason } : {},
+      ...permission ? { permission } : {}
+    };
+  }
+  if (typeof error === "string") {
+    const description = json?.["error_description"];
+    return { status: response.status, code: error, message: typeof description === "string" ? description : error };
+  }
+  return plainFailure(response);
+}
+
 // src/google/sts.ts
 async function exchangeAtSts(http2, exchange, now = Date.now) {
   const answer2 = await http2.json({
+    failure: googleFailure,
     what: "STS token exchange",
     method: "POST",
     url: exchange.tokenUrl,
@@ -12232,7 +11092,7 @@ async function libraryExchange(kind, file) {
     registerSecret(token);
     return token;
   } catch (error) {
-    const message = redact(error instanceof Error ? error.message : String(error));
+    const message = redact(messageOf(error));
     throw new ActionError(
       `The external account's ${kind} credential source failed (google-auth-library): ${message}`,
       kind === "executable" ? "Fix: run the credential_source.executable.command by hand on the runner and check it prints a successful response." : void 0
@@ -12243,7 +11103,7 @@ async function readSubjectToken(source, http2) {
   let text2;
   if (source.from === "file") {
     try {
-      text2 = await (0, import_promises3.readFile)(source.path, "utf8");
+      text2 = await (0, import_promises.readFile)(source.path, "utf8");
     } catch (error) {
       throw new ActionError(
         `The external_account credential_source.file ${source.path} cannot be read (${error.code ?? "error"}).`
@@ -12251,6 +11111,7 @@ async function readSubjectToken(source, http2) {
     }
   } else {
     text2 = await http2.text({
+      failure: googleFailure,
       what: "Subject token request (credential_source.url)",
       method: "GET",
       url: source.url,
@@ -12323,6 +11184,7 @@ var MetadataClient = class {
   #request(what, path) {
     return {
       what,
+      failure: googleFailure,
       method: "GET",
       url: `http://${this.#server.host}/computeMetadata/v1/instance/service-accounts/default/${path}`,
       headers: { "metadata-flavor": "Google" },
@@ -12416,6 +11278,7 @@ async function fetchGitHubOidcToken(http2, requestUrl, requestToken, audience) {
   const url = new URL(requestUrl);
   url.searchParams.set("audience", audience);
   const answer2 = await http2.json({
+    failure: googleFailure,
     what: "GitHub OIDC token request",
     method: "GET",
     url: url.toString(),
@@ -12526,6 +11389,7 @@ var IamCredentials = class {
   #call(caller, accessToken, target, method, body) {
     const delegates = target.delegates.map(resourceName);
     return this.#http.json({
+      failure: googleFailure,
       what: `IAM Credentials ${method} for ${target.serviceAccount}`,
       method: "POST",
       // The `-` project is required: Google infers the project from the account.
@@ -12681,6 +11545,7 @@ var OAuthTokenEndpoint = class {
   }
   #post(what, url, form, remedy) {
     return this.#http.json({
+      failure: googleFailure,
       what,
       method: "POST",
       url,
@@ -12720,115 +11585,6 @@ function refreshRemedy({ code }, grant) {
     return "Fix: Google refused the audience: it must be the OAuth client ID IAP uses for the app, in the same project as the desktop client, or a client on the app's programmaticClients allowlist.";
   }
   return void 0;
-}
-
-// src/http/failures.ts
-function isRetryableStatus(status2) {
-  return status2 === 408 || status2 === 429 || status2 >= 500 && status2 <= 599 && status2 !== 501;
-}
-function isRetryableNetworkFailure(failure) {
-  const code = failure.code ?? "";
-  return code !== "ENOTFOUND" && !TLS_TRUST_CODES.has(code) && !/^PROXY_4/.test(code);
-}
-var TLS_TRUST_CODES = /* @__PURE__ */ new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "CERT_HAS_EXPIRED",
-  "ERR_TLS_CERT_ALTNAME_INVALID"
-]);
-function networkFailure(error, request, timeoutMs) {
-  const host = safeHost(request.url);
-  const err = error;
-  if (err.name === "TimeoutError" || err.name === "AbortError" || err.code === "ABORT_ERR") {
-    return { status: 0, code: "TIMEOUT", message: `no complete answer from ${host} within ${timeoutMs / 1e3} s` };
-  }
-  const known2 = {
-    ECONNRESET: `the connection to ${host} was reset`,
-    ECONNREFUSED: `${host} refused the connection`,
-    ENOTFOUND: `the name ${host} did not resolve (DNS)`,
-    EAI_AGAIN: `the name ${host} did not resolve (DNS, temporary)`,
-    ETIMEDOUT: `the connection to ${host} timed out`,
-    EPIPE: `the connection to ${host} closed while sending`
-  };
-  const code = err.code ?? "ERROR";
-  if (TLS_TRUST_CODES.has(code)) {
-    return {
-      status: 0,
-      code,
-      message: `the TLS certificate of ${host} is not trusted (${code}); behind a TLS-inspecting proxy, give the runner the proxy's CA with NODE_EXTRA_CA_CERTS`
-    };
-  }
-  if (err.message?.startsWith("tunneling socket could not be established")) {
-    const proxyStatus = /statusCode=(\d{3})/.exec(err.message)?.[1];
-    return {
-      status: 0,
-      code: proxyStatus ? `PROXY_${proxyStatus}` : code,
-      message: `the proxy (https_proxy/http_proxy) did not open a tunnel to ${host}: ${err.message}`
-    };
-  }
-  return { status: 0, code, message: known2[code] ?? `could not reach ${host}: ${err.message ?? code}` };
-}
-function safeHost(url) {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "the server";
-  }
-}
-function parseFailure(response) {
-  const json = parseJsonObject(response.body);
-  const error = json?.["error"];
-  if (error && typeof error === "object") {
-    const e = error;
-    const details = Array.isArray(e["details"]) ? e["details"] : [];
-    const reason = details.map((d) => d?.["reason"]).find((r) => typeof r === "string");
-    const permission = details.map((d) => d?.["metadata"]?.["permission"]).find((p) => typeof p === "string");
-    return {
-      status: response.status,
-      ...typeof e["status"] === "string" ? { code: e["status"] } : {},
-      message: typeof e["message"] === "string" ? e["message"] : snippet(response.body),
-      ...reason ? { reason } : {},
-      ...permission ? { permission } : {}
-    };
-  }
-  if (typeof error === "string") {
-    const description = json?.["error_description"];
-    return { status: response.status, code: error, message: typeof description === "string" ? description : error };
-  }
-  if (response.status >= 300 && response.status < 400) {
-    const location = response.headers["location"];
-    const target = typeof location === "string" ? ` to ${safeOrigin(location)}` : "";
-    return { status: response.status, message: `a redirect${target}, not followed: tokens are never sent on` };
-  }
-  return { status: response.status, message: snippet(response.body) || "(empty body)" };
-}
-function safeOrigin(location) {
-  try {
-    return new URL(location).origin;
-  } catch {
-    return "another location";
-  }
-}
-function htmlTitle(body) {
-  const head = body.slice(0, TITLE_SEARCH_CHARS);
-  const open = head.toLowerCase().indexOf("<title");
-  if (open === -1) return void 0;
-  const start = head.indexOf(">", open);
-  const end = start === -1 ? -1 : head.toLowerCase().indexOf("</title>", start);
-  return end === -1 ? void 0 : head.slice(start + 1, end).trim();
-}
-var TITLE_SEARCH_CHARS = 8192;
-function describeBody(response) {
-  const type = String(response.headers["content-type"] ?? "no content type").split(";")[0];
-  const title = htmlTitle(response.body);
-  return title ? `HTML page "${title.slice(0, 100)}"` : `${response.body.length} characters of ${type}`;
-}
-function snippet(body) {
-  const title = htmlTitle(body);
-  const text2 = (title ? `HTML page "${title}"` : body.slice(0, 1e3)).replace(/\s+/g, " ").trim();
-  return text2.length > 300 ? `${text2.slice(0, 300)}…` : text2;
 }
 
 // src/http/transport.ts
@@ -12871,6 +11627,12 @@ var nodeTransport = async (request, signal) => {
 async function proxyAgent(url) {
   const { HttpClient: HttpClient2 } = await Promise.resolve().then(() => (init_lib(), lib_exports));
   return new HttpClient2("iap-token").getAgent(url);
+}
+
+// src/backoff.ts
+function jitteredBackoff(attempt, baseMs, maxMs, random) {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(ceiling / 2 + random() * ceiling / 2);
 }
 
 // src/http/client.ts
@@ -12949,7 +11711,7 @@ var Http = class {
   async #ok(request) {
     const sent = await this.send(request);
     if (sent.response.status < 200 || sent.response.status > 299) {
-      throw apiError(request, parseFailure(sent.response), sent.attempts);
+      throw apiError(request, request.failure(sent.response), sent.attempts);
     }
     return sent;
   }
@@ -12958,8 +11720,7 @@ var Http = class {
    * `maxDelayMs` is an answer, not a wait: Infinity, and the caller stops retrying.
    */
   #backoff(attempt, response, policy) {
-    const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
-    const jittered = Math.round(ceiling / 2 + this.#random() * ceiling / 2);
+    const jittered = jitteredBackoff(attempt, policy.baseDelayMs, policy.maxDelayMs, this.#random);
     const retryAfter = response ? retryAfterMs(response.headers["retry-after"], this.#now()) : void 0;
     if (retryAfter === void 0) return jittered;
     return retryAfter > policy.maxDelayMs ? Infinity : Math.max(retryAfter, jittered);
@@ -13025,11 +11786,12 @@ function checkSignedJwt(token, expect) {
 }
 function describeMinted(minted, now = Date.now()) {
   const minutes = Math.round((minted.expiresAt.getTime() - now) / 6e4);
-  return `Minted ${kindOf(minted, "a")} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+  return `Minted ${kindOf(minted.kind, "a")} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
 }
-function kindOf(minted, article) {
-  const kind = minted.kind === "signed_jwt" ? "signed JWT" : "ID token";
-  return article ? `${minted.kind === "signed_jwt" ? "a" : "an"} ${kind}` : kind;
+function kindOf(kind, form) {
+  const name2 = kind === "signed_jwt" ? "signed JWT" : "ID token";
+  if (form === "a") return `${kind === "signed_jwt" ? "a" : "an"} ${name2}`;
+  return form === "Capital" ? `${name2.charAt(0).toUpperCase()}${name2.slice(1)}` : name2;
 }
 function rfc3339(date) {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -13081,6 +11843,59 @@ async function mintToken(config, credential, iam, { info, warning }, now = Date.
   return minted;
 }
 
+// src/urls.ts
+function isLoopback(hostname) {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+function carriesTokens(url) {
+  return url.protocol === "https:" || url.protocol === "http:" && isLoopback(url.hostname);
+}
+function displayUrl(url) {
+  const parsed = typeof url === "string" ? new URL(url) : url;
+  return `${parsed.origin}${parsed.pathname}${parsed.search ? "?…" : ""}`;
+}
+function audienceCovers(audience, url) {
+  const bare = `${url.origin}${url.pathname}`;
+  const covered = audience.endsWith("*") ? bare.startsWith(audience.slice(0, -1)) : bare === audience;
+  if (covered) return void 0;
+  return `${displayUrl(url)} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
+}
+function hostMatches(hosts, host) {
+  const name2 = host.toLowerCase();
+  return hosts.some((entry) => {
+    if (!entry.startsWith("*.")) return name2 === entry;
+    const domain = entry.slice(1);
+    const label = name2.slice(0, -domain.length);
+    return name2.endsWith(domain) && label.length > 0 && !label.includes(".");
+  });
+}
+
+// src/iap/answers.ts
+function answeredByIap(headers) {
+  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
+}
+function answeredBy(headers) {
+  if (!headers) return null;
+  return answeredByIap(headers) ? "iap" : "app";
+}
+function isIapRefusal(status2, headers) {
+  return (status2 === 401 || status2 === 403 || status2 === 302) && answeredByIap(headers);
+}
+var READ_CHARS = 512;
+function iapRefusal(status2, body) {
+  if (status2 === 403) return "forbidden";
+  if (status2 >= 300 && status2 < 400) return "sign-in";
+  const said = body.slice(0, READ_CHARS).toLowerCase();
+  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
+  if (said.includes("audience")) return "audience";
+  if (said.includes("email")) return "email";
+  if (said.includes("signature")) return "signature";
+  if (said.includes("parse")) return "parse";
+  if (said.includes("empty token")) return "empty";
+  return "other";
+}
+
 // src/iap/probe.ts
 var CLIENT_ID = /^[\w.-]+\.apps\.googleusercontent\.com$/;
 async function probeIap(http2, url, options = {}) {
@@ -13101,9 +11916,8 @@ async function probeIap(http2, url, options = {}) {
     failure = error.failure.message;
   }
   if (!response) return { status: null, from: null, clientId: void 0, failure, attempts, response };
-  const iap = answeredByIap(response.headers);
-  const signIn = iap ? googleSignIn(response, url) : void 0;
-  const from = iap ? "iap" : "app";
+  const from = answeredBy(response.headers);
+  const signIn = from === "iap" ? googleSignIn(response, url) : void 0;
   const clientId = signIn?.searchParams.get("client_id") ?? "";
   return {
     status: response.status,
@@ -13203,7 +12017,7 @@ var TokenKeeper = class {
   #stopped = false;
   #lastFailure;
   #failuresInARow = 0;
-  #stats = { refreshes: 0, failures: 0, lastError: void 0 };
+  #stats = { refreshes: 0, mintFailures: 0, lastError: void 0 };
   constructor(options) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
@@ -13235,7 +12049,11 @@ var TokenKeeper = class {
     return this.#minting ?? this.#mint();
   }
   stats() {
-    return { ...this.#stats, expiresAt: this.#current?.expiresAt };
+    return { ...this.#stats, expiresAt: this.#current?.expiresAt.toISOString() };
+  }
+  /** When the token handed out now expires; `undefined` before the first. */
+  expiresAt() {
+    return this.#current?.expiresAt;
   }
   stop() {
     this.#stopped = true;
@@ -13273,12 +12091,11 @@ var TokenKeeper = class {
     );
   }
   #fail(error) {
-    this.#lastFailure = error instanceof Error ? error : new Error(String(error));
-    this.#stats.failures++;
+    this.#lastFailure = error instanceof Error ? error : new Error(messageOf(error));
+    this.#stats.mintFailures++;
     this.#failuresInARow++;
     this.#stats.lastError = redact(explain(error));
-    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.#failuresInARow - 1, 10));
-    const wait = Math.round(ceiling / 2 + (this.#options.random ?? Math.random)() * ceiling / 2);
+    const wait = jitteredBackoff(this.#failuresInARow, RETRY_BASE_MS, RETRY_MAX_MS, this.#options.random ?? Math.random);
     const left = this.#current ? ` The current token still works until ${rfc3339(this.#current.expiresAt)}.` : "";
     this.#options.log(
       `Could not mint a token (attempt ${this.#failuresInARow}); trying again in ${(wait / 1e3).toFixed(1)} s.${left} ${this.#stats.lastError}`
@@ -13300,6 +12117,1087 @@ var TokenKeeper = class {
     this.#timer = void 0;
   }
 };
+
+// src/agent/serve.ts
+var import_node_crypto5 = require("node:crypto");
+
+// src/http/forward-proxy.ts
+var import_node_http4 = require("node:http");
+var import_node_tls2 = require("node:tls");
+var import_node_crypto2 = require("node:crypto");
+
+// src/http/egress.ts
+var import_node_net = require("node:net");
+init_proxy();
+var MAX_PROXY_ANSWER = 16384;
+var EgressError = class extends Error {
+  name = "EgressError";
+  code;
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+};
+function authorityOf(host, port) {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+function openEgress(host, port, options = {}) {
+  const authority = authorityOf(host, port);
+  const proxy = getProxyUrl(new URL(`${options.scheme ?? "https"}://${authority}`));
+  return new Promise((resolve, reject) => {
+    const socket = proxy ? (0, import_node_net.connect)(Number(proxy.port || 80), proxy.hostname) : (0, import_node_net.connect)(port, host);
+    options.started?.(socket);
+    const fail = (message, code) => {
+      socket.destroy();
+      reject(new EgressError(message, code));
+    };
+    const onError = (error) => fail(error.message, error.code);
+    const onClose = () => fail("the connection closed before it was open", "ECONNRESET");
+    socket.once("error", onError);
+    socket.once("close", onClose);
+    if (options.timeoutMs) socket.setTimeout(options.timeoutMs, () => fail("no connection in time", "ETIMEDOUT"));
+    const opened = (early) => {
+      socket.off("error", onError);
+      socket.off("close", onClose);
+      socket.on("error", () => socket.destroy());
+      socket.setTimeout(0);
+      resolve({ socket, early, via: proxy ? proxy.host : void 0 });
+    };
+    if (!proxy) {
+      socket.once("connect", () => opened(Buffer.alloc(0)));
+      return;
+    }
+    const credentials = proxy.username ? `proxy-authorization: Basic ${Buffer.from(`${decode(proxy.username)}:${decode(proxy.password)}`).toString("base64")}\r
+` : "";
+    socket.once("connect", () => socket.write(`CONNECT ${authority} HTTP/1.1\r
+host: ${authority}\r
+${credentials}\r
+`));
+    let answered = Buffer.alloc(0);
+    const onData = (chunk) => {
+      answered = Buffer.concat([answered, chunk]);
+      const end = answered.indexOf("\r\n\r\n");
+      if (end === -1) {
+        if (answered.length > MAX_PROXY_ANSWER) fail(`the egress proxy ${proxy.host} sent an oversized answer`, "EGRESS_PROXY");
+        return;
+      }
+      socket.off("data", onData);
+      socket.pause();
+      const status2 = answered.subarray(0, answered.indexOf("\r\n")).toString("latin1");
+      if (!/^HTTP\/1\.[01] 200/.test(status2)) {
+        return fail(`the egress proxy ${proxy.host} refused the tunnel: ${status2.slice(0, 200)}`, "EGRESS_PROXY");
+      }
+      opened(answered.subarray(end + 4));
+    };
+    socket.on("data", onData);
+  });
+}
+function decode(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+// src/http/forwarder.ts
+var import_node_stream = require("node:stream");
+init_proxy();
+
+// src/http/undici.ts
+var import_dispatcher = __toESM(require_dispatcher(), 1);
+var import_api = __toESM(require_api(), 1);
+var import_pool = __toESM(require_pool(), 1);
+var import_proxy_agent = __toESM(require_proxy_agent(), 1);
+Object.assign(import_dispatcher.default.prototype, import_api.default);
+
+// src/http/exchange.ts
+var import_node_zlib = require("node:zlib");
+
+// src/http/headers.ts
+var HOP_BY_HOP = /* @__PURE__ */ new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  // HTTP/2's cleartext upgrade offer (h2c): the upgrade is declined, so its settings are for nobody.
+  "http2-settings",
+  "host",
+  // Node's server has answered the client's Expect: 100-continue itself; the upstream client may not send it on.
+  "expect"
+]);
+function upstreamHeaders(incoming, target, header, token, websocket) {
+  const headers = {};
+  const named = String(incoming["connection"] ?? "").toLowerCase().split(",").map((name2) => name2.trim());
+  for (const [name2, value] of Object.entries(incoming)) {
+    if (value !== void 0 && !HOP_BY_HOP.has(name2) && !named.includes(name2)) headers[name2] = value;
+  }
+  headers["host"] = target.host;
+  headers[header] = `Bearer ${token}`;
+  if (websocket) {
+    headers["connection"] = "Upgrade";
+    headers["upgrade"] = "websocket";
+  }
+  return headers;
+}
+function downstreamHeaders(headers, target, origin) {
+  const out = {};
+  for (const [name2, value] of Object.entries(headers)) if (value !== void 0 && !HOP_BY_HOP.has(name2)) out[name2] = value;
+  const location = headers["location"];
+  if (typeof location === "string" && origin) {
+    try {
+      const url = new URL(location);
+      if (url.origin === target.origin) out["location"] = `${origin}${url.pathname}${url.search}${url.hash}`;
+    } catch {
+    }
+  }
+  const cookies = headers["set-cookie"];
+  if (cookies) out["set-cookie"] = [cookies].flat().map((cookie) => withoutTargetDomain(cookie, target.hostname));
+  return out;
+}
+function withoutTargetDomain(cookie, hostname) {
+  const [pair = "", ...attributes] = cookie.split(";");
+  return [
+    pair,
+    ...attributes.filter((attribute) => {
+      const [name2 = "", value = ""] = attribute.split("=", 2);
+      return !(name2.trim().toLowerCase() === "domain" && value.trim().replace(/^\./, "").toLowerCase() === hostname.toLowerCase());
+    })
+  ].join(";");
+}
+function headersFromRaw(raw) {
+  const headers = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name2 = String(raw[i]).toLowerCase();
+    const field = raw[i + 1];
+    const value = Buffer.isBuffer(field) ? field.toString("latin1") : String(field);
+    const seen = headers[name2];
+    if (seen === void 0) headers[name2] = name2 === "set-cookie" ? [value] : value;
+    else headers[name2] = [seen, value].flat();
+  }
+  return headers;
+}
+function rawHead(status2, message, rawHeaders) {
+  const lines = [`HTTP/1.1 ${status2} ${message}`];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) lines.push(`${rawHeaders[i] ?? ""}: ${rawHeaders[i + 1] ?? ""}`);
+  return `${lines.join("\r\n")}\r
+\r
+`;
+}
+
+// src/http/exchange.ts
+var REFUSAL_BYTES = 16 * 1024;
+var Exchange = class {
+  #abort;
+  #refusal;
+  #settled = false;
+  req;
+  res;
+  target;
+  origin;
+  holdBack;
+  settle;
+  constructor(req, res, target, origin, holdBack, settle) {
+    this.req = req;
+    this.res = res;
+    this.target = target;
+    this.origin = origin;
+    this.holdBack = holdBack;
+    this.settle = settle;
+    res.once("close", () => {
+      if (!res.writableFinished) this.#abort?.(new Error("the client left"));
+    });
+  }
+  onConnect(abort) {
+    this.#abort = abort;
+    if (this.res.destroyed) abort(new Error("the client left"));
+  }
+  onHeaders(status2, rawHeaders, resume) {
+    const headers = headersFromRaw(rawHeaders);
+    if (status2 < 200) {
+      if (status2 === 103) this.#earlyHints(headers["link"]);
+      return true;
+    }
+    if (this.holdBack(status2, headers)) {
+      this.#refusal = { status: status2, headers, chunks: [], size: 0 };
+      return true;
+    }
+    try {
+      this.res.writeHead(status2, downstreamHeaders(headers, this.target, this.origin));
+    } catch {
+      this.#end({ kind: "failed", error: Object.assign(new Error("bad header"), { code: "BAD_HEADER" }) });
+      this.#abort?.(new Error("the answer had a header that cannot be passed on"));
+      return false;
+    }
+    this.res.on("drain", resume);
+    return true;
+  }
+  /** 103 Early Hints go on to an HTTP/1.1 client (a browser preloads what they link); other interim answers stay here. */
+  #earlyHints(link) {
+    if (!link || this.res.headersSent || this.req.httpVersion !== "1.1") return;
+    try {
+      this.res.writeEarlyHints({ link });
+    } catch {
+    }
+  }
+  onData(chunk) {
+    const refusal = this.#refusal;
+    if (!refusal) return this.res.write(chunk);
+    if (refusal.size < REFUSAL_BYTES) refusal.chunks.push(chunk.subarray(0, REFUSAL_BYTES - refusal.size));
+    refusal.size += chunk.length;
+    return true;
+  }
+  onComplete() {
+    const refusal = this.#refusal;
+    if (refusal) this.#end({ kind: "refused", status: refusal.status, headers: refusal.headers, body: Buffer.concat(refusal.chunks) });
+    else {
+      this.res.end();
+      this.#end({ kind: "done" });
+    }
+  }
+  onError(error) {
+    if (this.res.destroyed) return this.#end({ kind: "done" });
+    this.#end({ kind: "failed", error });
+  }
+  #end(outcome) {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (!this.req.complete) {
+      this.req.unpipe();
+      this.req.resume();
+    }
+    this.settle(outcome);
+  }
+};
+function decodedText(bytes, encoding) {
+  const decode2 = { gzip: import_node_zlib.gunzipSync, deflate: import_node_zlib.inflateSync, br: import_node_zlib.brotliDecompressSync };
+  const decoder = decode2[String(encoding ?? "").trim().toLowerCase()];
+  if (!decoder) return bytes.toString("utf8");
+  try {
+    return decoder(bytes).toString("utf8").slice(0, REFUSAL_BYTES);
+  } catch {
+    return "";
+  }
+}
+
+// src/http/replies.ts
+var import_node_http = require("node:http");
+var diagnosis = (reason) => reason.replace(/[^\x20-\x7e]/g, "?");
+function answer(res, status2, reason, headers = {}) {
+  const text2 = `iap-token proxy: ${reason}
+`;
+  res.writeHead(status2, import_node_http.STATUS_CODES[status2] ?? "Error", {
+    ...headers,
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(text2),
+    "x-iap-token-diagnosis": diagnosis(reason)
+  });
+  res.end(text2);
+}
+function rawAnswer(status2, reason, headers = {}) {
+  const text2 = `iap-token proxy: ${reason}
+`;
+  const extra = Object.entries(headers).map(([name2, value]) => `${name2}: ${value}\r
+`);
+  return `HTTP/1.1 ${status2} ${import_node_http.STATUS_CODES[status2] ?? "Error"}\r
+content-type: text/plain; charset=utf-8\r
+content-length: ${Buffer.byteLength(text2)}\r
+x-iap-token-diagnosis: ${diagnosis(reason)}\r
+${extra.join("")}connection: close\r
+\r
+${text2}`;
+}
+function endWith(socket, status2, reason, headers = {}) {
+  if (!socket.destroyed && socket.writable) socket.end(rawAnswer(status2, reason, headers));
+  else socket.destroy();
+}
+function upstreamReason(error, target, limitS) {
+  switch (error.code) {
+    case "UND_ERR_HEADERS_TIMEOUT":
+    case "UPSTREAM_TIMEOUT":
+      return `${target.host} sent no answer within ${limitS} s (the proxy's response timeout)`;
+    case "ECONNRESET":
+    case "UND_ERR_SOCKET":
+      return `the connection to ${target.host} was reset`;
+    case "ECONNREFUSED":
+      return `${target.host} refused the connection`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `the name ${target.hostname} did not resolve`;
+    case "EGRESS_PROXY":
+      return error.message;
+    case "BAD_HEADER":
+      return `${target.host} answered with a header this proxy cannot pass on`;
+    case "ETIMEDOUT":
+      return `the connection to ${target.host} was not made within ${limitS} s`;
+    default:
+      return `could not reach ${target.host} (${error.code ?? error.message})`;
+  }
+}
+
+// src/http/websocket.ts
+var import_node_http2 = require("node:http");
+var import_node_tls = require("node:tls");
+var import_node_net2 = require("node:net");
+function forwardWebSocket(options, req, client, head, path) {
+  const { target } = options;
+  const limitS = options.responseTimeoutMs / 1e3;
+  client.on("error", () => client.destroy());
+  client.setTimeout(0);
+  const fail = (error) => {
+    options.count?.("upstream-error");
+    const reason = upstreamReason(error, target, limitS);
+    if (error.code === "UPSTREAM_TIMEOUT") options.log(`WebSocket ${path.split("?")[0] ?? ""}: ${reason}.`);
+    endWith(client, error.code === "UPSTREAM_TIMEOUT" ? 504 : 502, reason);
+  };
+  void (async () => {
+    let token;
+    try {
+      token = await options.token();
+    } catch (error) {
+      return endWith(client, 503, `no token to send: ${messageOf(error)}`);
+    }
+    const secure = target.protocol === "https:";
+    const port = Number(target.port || (secure ? 443 : 80));
+    const ends = (socket2) => {
+      options.track(socket2);
+      client.once("close", () => socket2.destroy());
+    };
+    const limit = options.responseTimeoutMs;
+    let socket;
+    try {
+      const egress = await openEgress(target.hostname.replace(/^\[|\]$/g, ""), port, {
+        scheme: secure ? "https" : "http",
+        ...limit > 0 ? { timeoutMs: limit } : {},
+        started: ends
+      });
+      if (egress.early.length && secure) {
+        egress.socket.destroy();
+        throw Object.assign(new Error(`the egress proxy ${egress.via ?? ""} sent bytes before the TLS handshake`), {
+          code: "EGRESS_PROXY"
+        });
+      }
+      if (egress.early.length) egress.socket.unshift(egress.early);
+      socket = secure ? await secureOver(egress.socket, target.hostname, limit) : egress.socket;
+      if (secure) ends(socket);
+    } catch (error) {
+      return fail(error);
+    }
+    if (client.destroyed) return void socket.destroy();
+    const upstream = (0, import_node_http2.request)({
+      method: req.method,
+      path,
+      headers: upstreamHeaders(req.headers, target, options.header, token, true),
+      createConnection: () => socket
+    });
+    upstream.once("socket", () => socket.resume());
+    if (options.responseTimeoutMs > 0) {
+      upstream.setTimeout(
+        options.responseTimeoutMs,
+        () => upstream.destroy(Object.assign(new Error("no answer to the upgrade"), { code: "UPSTREAM_TIMEOUT" }))
+      );
+    }
+    upstream.on("upgrade", (up, upSocket, upHead) => {
+      upSocket.setTimeout(0);
+      client.write(rawHead(101, up.statusMessage ?? "Switching Protocols", up.rawHeaders));
+      if (upHead.length) client.write(upHead);
+      if (head.length) upSocket.write(head);
+      upSocket.on("error", () => client.destroy());
+      upSocket.on("close", () => client.destroy());
+      upSocket.pipe(client).pipe(upSocket);
+    });
+    upstream.on("response", (up) => {
+      const kept = [];
+      for (let i = 0; i + 1 < up.rawHeaders.length; i += 2) {
+        const name2 = up.rawHeaders[i] ?? "";
+        if (!HOP_BY_HOP.has(name2.toLowerCase())) kept.push(name2, up.rawHeaders[i + 1] ?? "");
+      }
+      client.write(rawHead(up.statusCode ?? 502, up.statusMessage ?? "", [...kept, "connection", "close"]));
+      up.pipe(client);
+    });
+    upstream.on("error", (error) => {
+      if (!client.destroyed) fail(error);
+    });
+    upstream.end();
+  })();
+}
+function secureOver(socket, hostname, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const name2 = hostname.replace(/^\[|\]$/g, "");
+    const tls = (0, import_node_tls.connect)({ socket, ...(0, import_node_net2.isIP)(name2) ? {} : { servername: name2 }, host: name2, ALPNProtocols: ["http/1.1"] }, () => {
+      tls.removeListener("error", reject);
+      tls.setTimeout(0);
+      resolve(tls);
+    });
+    tls.once("error", reject);
+    if (timeoutMs > 0) {
+      tls.setTimeout(timeoutMs, () => {
+        tls.destroy();
+        reject(Object.assign(new Error("no TLS handshake in time"), { code: "ETIMEDOUT" }));
+      });
+    }
+  });
+}
+
+// src/http/forwarder.ts
+var IDEMPOTENT = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+var DEFAULT_RESPONSE_TIMEOUT_MS = 12e4;
+var DEFAULT_MAX_CONNECTIONS = 1e3;
+function createForwarder(options) {
+  const { target } = options;
+  const responseTimeoutMs = options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+  const proxyUrl = getProxyUrl(target);
+  if (proxyUrl && options.header === "proxy-authorization") {
+    throw new ActionError(
+      `The token cannot travel in Proxy-Authorization to ${target.host} through the https_proxy this machine uses: use the authorization header, or exempt the host with no_proxy.`
+    );
+  }
+  const timeouts = { headersTimeout: responseTimeoutMs, bodyTimeout: 0 };
+  const connections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const dispatcher = proxyUrl ? new import_proxy_agent.default({ uri: proxyUrl.toString(), connections, ...timeouts }) : new import_pool.default(target.origin, { connections, pipelining: 1, keepAliveTimeout: 6e4, ...timeouts });
+  const origin = () => options.origin?.() ?? "";
+  const upgraded = /* @__PURE__ */ new Set();
+  const limitS = responseTimeoutMs / 1e3;
+  const forward = async (req, res, path, retried) => {
+    let token;
+    try {
+      token = await options.token();
+    } catch (error) {
+      return answer(res, 503, `no token to send: ${messageOf(error)}`);
+    }
+    if (res.destroyed) return;
+    const body = hasBody(req);
+    const exchange = new Exchange(req, res, target, origin(), options.isRefusal, (outcome) => {
+      if (outcome.kind === "refused") {
+        refused(req, res, path, retried, IDEMPOTENT.has(req.method ?? "") && !body, token, outcome.status, outcome.headers, outcome.body);
+        return;
+      }
+      if (outcome.kind === "failed") {
+        options.count?.("upstream-error");
+        const reason = upstreamReason(outcome.error, target, limitS);
+        if (outcome.error.code === "UND_ERR_HEADERS_TIMEOUT") options.log(`${req.method ?? "GET"} ${path.split("?")[0] ?? ""}: ${reason}.`);
+        if (!res.headersSent && !res.destroyed) {
+          answer(res, outcome.error.code === "UND_ERR_HEADERS_TIMEOUT" ? 504 : 502, reason);
+        } else res.destroy();
+      }
+    });
+    dispatcher.dispatch(
+      {
+        origin: target.origin,
+        path,
+        method: req.method ?? "GET",
+        headers: upstreamHeaders(req.headers, target, options.header, token, false),
+        // The body through a stream of its own, which undici may destroy when the upstream stops reading: the request
+        // is only unpiped, and its connection stays ours to answer on.
+        body: body ? req.pipe(new import_node_stream.PassThrough()) : null
+      },
+      exchange
+    );
+  };
+  const refused = (req, res, path, retried, replayable, token, status2, headers, raw) => {
+    const body = decodedText(raw, headers["content-encoding"]);
+    const final = retried || !replayable;
+    options.onIapRefusal(status2, body, token, final).then(async ({ explanation, retry }) => {
+      if (retry && !final && !res.destroyed) return forward(req, res, path, true);
+      const out = downstreamHeaders(headers, target, origin());
+      delete out["content-encoding"];
+      const text2 = `${body.replace(/\s+$/, "")}
+
+iap-token: ${explanation}
+`;
+      out["x-iap-token-diagnosis"] = explanation.replace(/[^\x20-\x7e]/g, "?");
+      out["content-length"] = String(Buffer.byteLength(text2));
+      res.writeHead(status2, out);
+      res.end(req.method === "HEAD" ? void 0 : text2);
+      return void 0;
+    }).catch((error) => failed(res, "after IAP refused it", error));
+  };
+  const failed = (res, when, error) => {
+    options.log(`Proxy error ${when}: ${messageOf(error)}`);
+    if (!res.headersSent && !res.destroyed) answer(res, 502, "the proxy failed on this request");
+    else res.destroy();
+  };
+  return {
+    request: (req, res, path) => {
+      forward(req, res, path, false).catch((error) => failed(res, "on a request", error));
+    },
+    upgrade: (req, socket, head, path) => {
+      options.count?.("websocket");
+      upgraded.add(socket);
+      socket.on("close", () => upgraded.delete(socket));
+      const track = (upstream) => {
+        upgraded.add(upstream);
+        upstream.once("close", () => upgraded.delete(upstream));
+      };
+      forwardWebSocket({ ...options, responseTimeoutMs, track }, req, socket, head, path);
+    },
+    close: async () => {
+      for (const socket of upgraded) socket.destroy();
+      await dispatcher.destroy();
+    }
+  };
+}
+function hasBody(req) {
+  const length = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== void 0 || length !== void 0 && length !== "0";
+}
+function requestPath(url) {
+  if (url.startsWith("/")) return url;
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const parsed = new URL(url);
+      return `${parsed.pathname}${parsed.search}`;
+    } catch {
+      return void 0;
+    }
+  }
+  return void 0;
+}
+
+// src/http/gate.ts
+var import_node_net4 = require("node:net");
+
+// src/http/peer-owner.ts
+var import_promises2 = require("node:fs/promises");
+var import_node_fs = require("node:fs");
+var import_node_os = require("node:os");
+var import_node_net3 = require("node:net");
+var TABLES = ["/proc/net/tcp", "/proc/net/tcp6"];
+function canTellPeers() {
+  if (process.platform !== "linux") return false;
+  try {
+    (0, import_node_fs.accessSync)(TABLES[0] ?? "", import_node_fs.constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+async function peerUid(socket) {
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (!remoteAddress || !remotePort || !localAddress || !localPort) return void 0;
+  const peer = forms(remoteAddress).map((address) => `${address}:${hexPort(remotePort)}`);
+  const ours = forms(localAddress).map((address) => `${address}:${hexPort(localPort)}`);
+  for (const table of TABLES) {
+    const text2 = await snapshot(table);
+    const uid = text2 === void 0 ? void 0 : findOwner(text2, peer, ours);
+    if (uid !== void 0) return uid;
+  }
+  return void 0;
+}
+var reads = /* @__PURE__ */ new Map();
+function snapshot(table) {
+  let state = reads.get(table);
+  if (!state) reads.set(table, state = { inFlight: void 0, queued: void 0 });
+  const queue = state;
+  const start = () => {
+    queue.queued = void 0;
+    const read = (0, import_promises2.readFile)(table, "latin1").catch(() => void 0).finally(() => {
+      if (queue.inFlight === read) queue.inFlight = void 0;
+    });
+    queue.inFlight = read;
+    return read;
+  };
+  if (queue.queued) return queue.queued;
+  if (queue.inFlight) return queue.queued = queue.inFlight.then(start, start);
+  return start();
+}
+function findOwner(table, peer, ours) {
+  for (const line of table.split("\n")) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 10 || !peer.includes(fields[1] ?? "") || !ours.includes(fields[2] ?? "")) continue;
+    if (fields[9] === "0") return void 0;
+    const uid = Number(fields[7]);
+    if (Number.isInteger(uid)) return uid;
+  }
+  return void 0;
+}
+var hexPort = (port) => port.toString(16).toUpperCase().padStart(4, "0");
+function forms(address, little = (0, import_node_os.endianness)() === "LE") {
+  const v4 = address.startsWith("::ffff:") && (0, import_node_net3.isIPv4)(address.slice(7)) ? address.slice(7) : address;
+  if ((0, import_node_net3.isIPv4)(v4)) {
+    const bytes = v4.split(".").map(Number);
+    return [words(bytes, little), words([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, ...bytes], little)];
+  }
+  return [words(ipv6Bytes(address), little)];
+}
+function words(bytes, little) {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 4) {
+    const word = bytes.slice(i, i + 4);
+    for (const byte of little ? word.reverse() : word) out += byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+function ipv6Bytes(address) {
+  const [head = "", tail] = address.split("::");
+  const groups = (part) => part ? part.split(":") : [];
+  const front = groups(head);
+  const back = tail === void 0 ? [] : groups(tail);
+  const all = [...front, ...Array(8 - front.length - back.length).fill("0"), ...back];
+  return all.flatMap((group) => {
+    const value = parseInt(group, 16) || 0;
+    return [value >> 8, value & 255];
+  });
+}
+
+// src/http/gate.ts
+function peerPolicy(host) {
+  const uid = process.getuid?.();
+  if (uid !== void 0 && isLoopback(host) && canTellPeers()) {
+    return { onlyUid: uid, says: `serves only uid ${uid} (the user that started it) and root: other users' connections are closed` };
+  }
+  const why = isLoopback(host) ? `this machine (${process.platform}) cannot tell which user a loopback connection is from` : `it listens on ${host}`;
+  return { onlyUid: void 0, says: `cannot check who connects (${why})` };
+}
+var REFUSAL_GRACE_MS = 1e3;
+function gate(server, options) {
+  server.emit("listening");
+  const accepted = /* @__PURE__ */ new Set();
+  let open = 0;
+  let full = false;
+  const refusedUids = /* @__PURE__ */ new Set();
+  const refuse2 = (socket, uid) => {
+    if (!refusedUids.has(uid)) {
+      refusedUids.add(uid);
+      options.log(
+        `Refused a connection from ${uid === void 0 ? "a user this machine did not name" : `uid ${uid}`}: the proxy serves only uid ${options.onlyUid ?? ""} (the user that started it) and root.`
+      );
+    }
+    socket.destroy();
+  };
+  const overLimit = (socket) => {
+    if (!full) options.log(`The proxy holds ${options.maxConnections} connections, its limit; new ones get 503 until some close.`);
+    full = true;
+    socket.resume();
+    socket.end(rawAnswer(503, `the proxy already holds ${options.maxConnections} connections (its limit)`));
+    setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
+  };
+  const front = (0, import_node_net4.createServer)({ pauseOnConnect: true }, (socket) => {
+    accepted.add(socket);
+    socket.once("close", () => accepted.delete(socket));
+    socket.on("error", () => socket.destroy());
+    void admitted(socket, options.onlyUid).then(
+      (uid) => {
+        if (socket.destroyed) return;
+        if (uid !== "admitted") return refuse2(socket, uid);
+        if (open >= options.maxConnections) return overLimit(socket);
+        open++;
+        socket.once("close", () => {
+          open--;
+          if (open < options.maxConnections) full = false;
+        });
+        server.emit("connection", socket);
+        socket.resume();
+      },
+      () => socket.destroy()
+    );
+  });
+  return {
+    listener: front,
+    close: () => new Promise((resolve) => {
+      front.close(() => resolve());
+      server.close();
+      server.closeAllConnections();
+      for (const socket of accepted) socket.destroy();
+    })
+  };
+}
+async function admitted(socket, onlyUid) {
+  if (onlyUid === void 0) return "admitted";
+  const uid = await peerUid(socket);
+  return uid === onlyUid || uid === 0 ? "admitted" : uid;
+}
+
+// src/http/health.ts
+var HEALTH_PATH = "/.iap-token/healthz";
+
+// src/http/listen.ts
+var import_node_http3 = require("node:http");
+
+// src/http/upgrade.ts
+function isWebSocketUpgrade(req) {
+  return String(req.headers.upgrade ?? "").split(",").some((protocol) => protocol.trim().toLowerCase() === "websocket");
+}
+var OFFER = /* @__PURE__ */ new Set(["upgrade", "http2-settings"]);
+var latest = /* @__PURE__ */ new WeakMap();
+function noteResponse(req, res) {
+  latest.set(req.socket, res);
+}
+function serveWithoutUpgrade(server, req, socket, head) {
+  const pending = latest.get(socket);
+  if (pending && !pending.writableFinished && !pending.destroyed) {
+    let done = false;
+    const go = () => {
+      if (done) return;
+      done = true;
+      serveWithoutUpgrade(server, req, socket, head);
+    };
+    pending.once("finish", go);
+    pending.once("close", go);
+    return;
+  }
+  const lines = [`${req.method ?? "GET"} ${req.url ?? "/"} HTTP/${req.httpVersion}`];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name2 = raw[i] ?? "";
+    const value = raw[i + 1] ?? "";
+    const lower = name2.toLowerCase();
+    if (OFFER.has(lower)) continue;
+    if (lower === "connection") {
+      const rest = value.split(",").map((token) => token.trim()).filter((token) => token && !OFFER.has(token.toLowerCase()));
+      if (rest.length) lines.push(`${name2}: ${rest.join(", ")}`);
+      continue;
+    }
+    lines.push(`${name2}: ${value}`);
+  }
+  socket.unshift(Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r
+\r
+`, "latin1"), head]));
+  server.emit("connection", socket);
+}
+
+// src/http/listen.ts
+var MAX_HEADER_BYTES = 64 * 1024;
+var SERVER_OPTIONS = { keepAliveTimeout: 65e3, requestTimeout: 0, headersTimeout: 6e4, maxHeaderSize: MAX_HEADER_BYTES };
+function createProxyServer(handler) {
+  const server = (0, import_node_http3.createServer)(SERVER_OPTIONS, (req, res) => {
+    noteResponse(req, res);
+    handler(req, res);
+  });
+  server.on("clientError", (error, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    if (error.code === "HPE_HEADER_OVERFLOW") {
+      socket.end(rawAnswer(431, `the request's headers are over ${MAX_HEADER_BYTES / 1024} KiB, more than Google's front ends accept`));
+    } else if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" || error.code === "ERR_HTTP_HEADERS_TIMEOUT") {
+      socket.end(rawAnswer(408, `the request's headers did not arrive within ${SERVER_OPTIONS.headersTimeout / 1e3} s`));
+    } else socket.end(rawAnswer(400, `the request is not HTTP/1.1 this proxy can read (${error.code ?? "malformed"})`));
+  });
+  return server;
+}
+function listen(server, where) {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(where.port, where.host, () => {
+      server.off("error", reject);
+      const { port } = server.address();
+      resolve(`http://${where.host.includes(":") ? `[${where.host}]` : where.host}:${port}`);
+    });
+  });
+}
+function cannotListen(error, where) {
+  const named = `${where.host}:${where.port}`;
+  if (error.code === "EADDRINUSE") {
+    return new ActionError(`The proxy cannot listen on ${named}: the port is in use. Choose another port, or 0 for any free one.`);
+  }
+  if (error.code === "EADDRNOTAVAIL") return new ActionError(`The proxy cannot listen on ${named}: this machine has no such address.`);
+  return error;
+}
+
+// src/http/request-policy.ts
+var SAFE = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS"]);
+function refuseRequest(req, trusted) {
+  if (req.method === "TRACE") return { status: 405, reason: "TRACE is refused: it would echo the token back" };
+  const from = req.headers.origin;
+  if (from === void 0 || SAFE.has(req.method ?? "") && !req.headers.upgrade) return void 0;
+  if (isTrusted(from, trusted)) return void 0;
+  return { status: 403, reason: "a request from another site is not sent on with the token" };
+}
+function isLoopbackOrigin(origin) {
+  return isLoopback(origin.hostname);
+}
+function isTrusted(origin, trusted) {
+  try {
+    const url = new URL(origin);
+    return url.origin !== "null" && trusted(url);
+  } catch {
+    return false;
+  }
+}
+
+// src/http/forward-proxy.ts
+var MAX_INTERCEPTED_HOSTS = 256;
+var DEFAULT_TUNNEL_IDLE_TIMEOUT_MS = 12e4;
+var AUTHENTICATE = { "proxy-authenticate": 'Basic realm="iap-token"' };
+async function startForwardProxy(options) {
+  const peers = options.peers ?? peerPolicy(options.listen.host);
+  if (peers.onlyUid === void 0 && !options.credential)
+    throw new Error("a forward proxy that cannot tell its users apart needs a credential");
+  const authorized = credentialCheck(peers.onlyUid === void 0 ? options.credential : void 0);
+  const tunnelIdleMs = options.tunnelIdleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS;
+  const contexts = /* @__PURE__ */ new Map();
+  const contextFor = (host) => {
+    const { certificatePem, keyPem } = options.certificateFor(host);
+    let kept = contexts.get(host);
+    if (kept?.pem !== certificatePem) {
+      kept = { pem: certificatePem, context: (0, import_node_tls2.createSecureContext)({ cert: certificatePem, key: keyPem }) };
+      contexts.set(host, kept);
+    }
+    return kept.context;
+  };
+  const originOf = /* @__PURE__ */ new WeakMap();
+  const sockets = /* @__PURE__ */ new Set();
+  const track = (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  };
+  const trusted = (from) => from.protocol === "https:" && options.intercepts(from.hostname) || isLoopbackOrigin(from);
+  const inner = createProxyServer((req, res) => {
+    req.socket.setTimeout(0);
+    options.count?.("request");
+    const origin2 = originOf.get(req.socket);
+    const path = requestPath(req.url ?? "/");
+    if (!origin2 || path === void 0) return answer(res, 400, "a request names a path");
+    const refusal = refuseRequest(req, trusted);
+    if (refusal) return answer(res, refusal.status, refusal.reason);
+    try {
+      options.forwarderFor(origin2).request(req, res, path);
+    } catch (error) {
+      answer(res, 502, messageOf(error));
+    }
+  });
+  inner.on("upgrade", (req, socket, head) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(inner, req, socket, head);
+    const origin2 = originOf.get(socket);
+    const path = requestPath(req.url ?? "/");
+    if (!origin2 || path === void 0) return void socket.destroy();
+    const refusal = refuseRequest(req, trusted);
+    if (refusal) return endWith(socket, refusal.status, refusal.reason);
+    try {
+      options.forwarderFor(origin2).upgrade(req, socket, head, path);
+    } catch {
+      socket.destroy();
+    }
+  });
+  const server = createProxyServer((req, res) => {
+    if (!authorized(req)) return answer(res, 407, "this proxy needs the run's proxy credential", AUTHENTICATE);
+    if (req.url === HEALTH_PATH || req.url?.startsWith(`${HEALTH_PATH}?`)) {
+      const { ok, body } = options.health();
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    if (req.method === "TRACE") return answer(res, 405, "TRACE is refused");
+    plainHttp(req, res, options);
+  });
+  server.on("upgrade", (req, socket, head) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(server, req, socket, head);
+    endWith(socket, 501, "WebSockets go through this proxy over https (CONNECT) only");
+  });
+  server.on("connect", (req, client, head) => {
+    track(client);
+    client.on("error", () => client.destroy());
+    if (!authorized(req)) return endWith(client, 407, "this proxy needs the run's proxy credential", AUTHENTICATE);
+    const authority = parseAuthority(req.url ?? "");
+    if (!authority) return endWith(client, 400, "CONNECT names HOST:PORT");
+    if (authority.port === 443 && options.intercepts(authority.host)) {
+      if (contexts.size >= MAX_INTERCEPTED_HOSTS && !contexts.has(authority.host)) {
+        options.log(`Refused ${authority.host}: the forward proxy already intercepts ${MAX_INTERCEPTED_HOSTS} hosts in this run.`);
+        return endWith(client, 503, `this proxy already intercepts ${MAX_INTERCEPTED_HOSTS} hosts`);
+      }
+      let secureContext;
+      try {
+        secureContext = contextFor(authority.host);
+      } catch (error) {
+        options.log(`No certificate for ${authority.host}: ${messageOf(error)}`);
+        return endWith(client, 502, `no certificate for ${authority.host}`);
+      }
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length) client.unshift(head);
+      const tls = new import_node_tls2.TLSSocket(client, { isServer: true, secureContext, ALPNProtocols: ["http/1.1"] });
+      track(tls);
+      tls.on("error", () => tls.destroy());
+      if (tunnelIdleMs > 0) tls.setTimeout(tunnelIdleMs);
+      originOf.set(tls, `https://${authority.host}`);
+      inner.emit("connection", tls);
+      return;
+    }
+    options.count?.("tunnel");
+    tunnel2(client, authority, head, tunnelIdleMs, options.log);
+  });
+  const door = gate(server, {
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    onlyUid: peers.onlyUid,
+    log: options.log
+  });
+  const origin = await listen(door.listener, options.listen).catch((error) => {
+    throw cannotListen(error, options.listen);
+  });
+  return {
+    url: origin,
+    port: Number(new URL(origin).port),
+    peers: peers.onlyUid === void 0 ? `${peers.says}: every request must carry the run's proxy credential` : peers.says,
+    close: async () => {
+      inner.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+      await door.close();
+    }
+  };
+}
+function credentialCheck(credential) {
+  if (credential === void 0) return () => true;
+  const expected = Buffer.from(`Basic ${Buffer.from(credential).toString("base64")}`);
+  return (req) => {
+    const given = Buffer.from(String(req.headers["proxy-authorization"] ?? "").trim());
+    return given.length === expected.length && (0, import_node_crypto2.timingSafeEqual)(given, expected);
+  };
+}
+function parseAuthority(authority) {
+  const match = /^(\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(authority);
+  const port = Number(match?.[2]);
+  if (!match || !(port > 0 && port < 65536)) return void 0;
+  return { host: (match[1] ?? "").toLowerCase().replace(/^\[|\]$/g, ""), port };
+}
+function tunnel2(client, { host, port }, head, idleMs, log2) {
+  const authority = authorityOf(host, port);
+  openEgress(host, port, {
+    ...idleMs > 0 ? { timeoutMs: idleMs } : {},
+    started: (socket) => client.once("close", () => socket.destroy())
+  }).then(
+    ({ socket: upstream, early }) => {
+      if (client.destroyed) return void upstream.destroy();
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (early.length) client.write(early);
+      if (head.length) upstream.write(head);
+      if (idleMs > 0) client.setTimeout(idleMs, () => client.destroy());
+      upstream.on("error", () => client.destroy());
+      upstream.on("close", () => client.destroy());
+      client.on("close", () => upstream.destroy());
+      upstream.pipe(client).pipe(upstream);
+    },
+    (error) => {
+      log2(`Tunnel to ${authority}: ${error.code === "EGRESS_PROXY" ? error.message : error.code ?? error.message}`);
+      endWith(client, 502, `could not reach ${authority}`);
+    }
+  );
+}
+function plainHttp(req, res, options) {
+  let url;
+  try {
+    url = new URL(req.url ?? "");
+  } catch {
+    return answer(res, 400, "this is a forward proxy: requests name an absolute http:// URL, or use CONNECT");
+  }
+  if (url.protocol !== "http:") return answer(res, 400, "plain requests through this proxy are http:// only; https goes through CONNECT");
+  if (options.intercepts(url.hostname.toLowerCase())) {
+    return answer(res, 403, `${url.hostname} is reached through IAP over https only: the token never travels in clear text`);
+  }
+  const headers = { ...req.headers };
+  for (const name2 of HOP_BY_HOP) delete headers[name2];
+  if (req.headers["transfer-encoding"] !== void 0 && req.headers["content-length"] === void 0)
+    headers["transfer-encoding"] = "chunked";
+  const upstream = (0, import_node_http4.request)({
+    hostname: url.hostname,
+    port: url.port || 80,
+    method: req.method,
+    path: `${url.pathname}${url.search}`,
+    headers
+  });
+  upstream.on("response", (up) => {
+    const out = { ...up.headers };
+    for (const name2 of HOP_BY_HOP) delete out[name2];
+    try {
+      res.writeHead(up.statusCode ?? 502, out);
+    } catch {
+      up.destroy();
+      return answer(res, 502, `${url.host} answered with a header this proxy cannot pass on`);
+    }
+    up.pipe(res);
+  });
+  upstream.on("error", (error) => {
+    if (!res.headersSent) answer(res, 502, `could not reach ${url.host} (${error.code ?? error.message})`);
+    else res.destroy();
+  });
+  res.on("close", () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
+  req.pipe(upstream);
+}
+
+// src/http/reverse-proxy.ts
+var import_promises3 = require("node:dns/promises");
+init_proxy();
+async function startReverseProxy(options) {
+  const { target } = options;
+  await checkResolves(target);
+  let origin = "";
+  const forwarder = createForwarder({ ...options, origin: () => origin });
+  const peers = options.peers ?? peerPolicy(options.listen.host);
+  const server = createProxyServer((req, res) => {
+    const path = requestPath(req.url ?? "/");
+    if (path === void 0) {
+      answer(res, 400, "a request names a path (or an absolute URL, of which only the path is used)");
+      return;
+    }
+    const refusal = refuse(req, origin, options.listen.host);
+    if (refusal) {
+      answer(res, refusal.status, refusal.reason);
+      return;
+    }
+    if (path === HEALTH_PATH || path.startsWith(`${HEALTH_PATH}?`)) {
+      const { ok, body } = options.health();
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    options.count?.("request");
+    forwarder.request(req, res, path);
+  });
+  server.on("connect", (_req, socket) => {
+    endWith(socket, 405, "CONNECT is refused; this proxy forwards to one origin only");
+  });
+  server.on("upgrade", (req, socket, head) => {
+    if (!isWebSocketUpgrade(req)) return serveWithoutUpgrade(server, req, socket, head);
+    const path = requestPath(req.url ?? "/");
+    const refusal = refuse(req, origin, options.listen.host);
+    if (path === void 0 || refusal) endWith(socket, refusal?.status ?? 400, refusal?.reason ?? "a request names a path");
+    else forwarder.upgrade(req, socket, head, path);
+  });
+  const door = gate(server, {
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    onlyUid: peers.onlyUid,
+    log: options.log
+  });
+  try {
+    origin = await listen(door.listener, options.listen).catch((error) => {
+      throw cannotListen(error, options.listen);
+    });
+  } catch (error) {
+    await forwarder.close();
+    throw error;
+  }
+  return {
+    url: origin,
+    port: Number(new URL(origin).port),
+    peers: peers.says,
+    close: async () => {
+      await Promise.all([door.close(), forwarder.close()]);
+    }
+  };
+}
+function refuse(req, origin, listenHost) {
+  if (isLoopback(listenHost)) {
+    const port = new URL(origin).port;
+    const host = String(req.headers.host ?? "").toLowerCase();
+    if (![`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${listenHost}:${port}`].includes(host)) {
+      return {
+        status: 421,
+        reason: `this proxy answers to http://127.0.0.1:${port} (or localhost) only, not to ${host.slice(0, 100) || "no Host"}`
+      };
+    }
+  }
+  return refuseRequest(req, (from) => !isLoopback(listenHost) || isLoopbackOrigin(from));
+}
+async function checkResolves(target) {
+  if (getProxyUrl(target) || isLoopback(target.hostname)) return;
+  await (0, import_promises3.lookup)(target.hostname).catch(() => {
+    throw new ActionError(`The proxy's target name ${target.hostname} does not resolve (DNS).`);
+  });
+}
 
 // src/agent/certificates.ts
 var import_node_crypto3 = require("node:crypto");
@@ -13478,6 +13376,89 @@ function utcTime(date) {
   return tag(23, Buffer.from(text2));
 }
 
+// src/iap/refusals.ts
+var REFUSALS = {
+  expired: {
+    proxy: () => "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.",
+    trial: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
+    fix: () => "the token expired; check the runner's clock, or mint it closer to its use."
+  },
+  audience: {
+    proxy: () => "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*."
+  },
+  email: {
+    proxy: () => "IAP refused an ID token without an email claim: mint it with include_email.",
+    trial: "IAP refused an ID token without an email claim.",
+    fix: () => "the ID token has no email claim; set include_email: true."
+  },
+  signature: {
+    proxy: () => "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.",
+    trial: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
+    fix: ({ kind, principal }) => kind === "signed_jwt" ? `IAP could not verify the JWT with ${principal}'s public keys; the signing key may have been deleted. Mint again.` : "the token is not signed by Google; pass the action's token output unchanged."
+  },
+  parse: {
+    proxy: ({ header }) => `IAP did not receive a JWT in the ${header} header: something on the way changed it.`,
+    fix: ({ header }) => `IAP did not receive a JWT in the ${header} header. Check smoke_test_headers and any proxy on the way.`
+  },
+  empty: {
+    proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`,
+    fix: ({ header }) => `IAP saw no token: something between the runner and IAP strips the ${header} header (a proxy, a load balancer rule).`
+  },
+  "sign-in": {
+    proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`
+  },
+  forbidden: {
+    proxy: ({ principal }) => `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`
+  },
+  other: { proxy: () => "IAP refused the request." }
+};
+function explainRefusal(refusal, reader, context) {
+  const words2 = REFUSALS[refusal];
+  return (reader === "trial" ? words2.trial : void 0) ?? words2.proxy(context);
+}
+
+// src/agent/forwarding.ts
+function forwardingWith(keeper, header, { tally, report: report2, changed }) {
+  return {
+    header,
+    token: async () => (await keeper.current()).token,
+    isRefusal: isIapRefusal,
+    onIapRefusal: async (status2, body, sentToken, final) => {
+      const refusal = iapRefusal(status2, body);
+      tally.refused(refusal);
+      const current = await keeper.current().catch(() => void 0);
+      const explanation = explainRefusal(refusal, "proxy", {
+        header,
+        principal: current?.principal ?? "the caller",
+        kind: current?.kind ?? "id_token"
+      });
+      report2.info(`IAP refused a request with ${status2} (${refusal}): ${explanation}`);
+      changed();
+      if (refusal !== "expired" || final) return { explanation, retry: false };
+      const fresh = await keeper.refreshNow(sentToken).catch(() => void 0);
+      return { explanation, retry: fresh !== void 0 };
+    },
+    log: report2.info,
+    count: (event) => {
+      tally.count(event);
+      if (event !== "request") changed();
+    }
+  };
+}
+
+// src/agent/health.ts
+function agentHealth(keeper, target, now = Date.now) {
+  return () => {
+    const expiresAt2 = keeper.expiresAt();
+    const kept = keeper.stats();
+    const ok = expiresAt2 !== void 0 && expiresAt2.getTime() > now();
+    return {
+      ok,
+      body: { ok, target, expiresAt: kept.expiresAt ?? null, refreshes: kept.refreshes, lastError: kept.lastError ?? null }
+    };
+  };
+}
+
 // src/agent/token-file.ts
 var import_node_crypto4 = require("node:crypto");
 var import_node_fs2 = require("node:fs");
@@ -13496,16 +13477,164 @@ function writeFileAtomically(path, text2) {
   (0, import_node_fs2.renameSync)(temporary, path);
 }
 
-// src/agent/agent.ts
+// src/agent/serve.ts
 var CA_CHECK_MS = 10 * 6e4;
 function definedOnly(values) {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== void 0));
 }
+async function warnIfExposed(serving, host, what) {
+  if (isLoopback(host)) return;
+  serving.report.warning(
+    `The ${what} listens on ${host}: anyone who can reach that address passes IAP as ${(await serving.keeper.current()).principal}.`
+  );
+}
+function tellPeers(serving, what, proxy, checked, protection) {
+  if (checked) serving.report.info(`The ${what} ${proxy.peers}.`);
+  else serving.report.warning(`The ${what} ${proxy.peers}; ${protection}`);
+}
+async function serveReverseProxy(serving, settings) {
+  const { keeper, config } = serving;
+  await warnIfExposed(serving, settings.host, "proxy");
+  const limits = config.agent?.limits;
+  const peers = peerPolicy(settings.host);
+  const proxy = await startReverseProxy({
+    ...forwardingWith(keeper, settings.header, serving),
+    ...definedOnly({ maxConnections: limits?.maxConnections, responseTimeoutMs: limits?.responseTimeoutMs }),
+    target: new URL(settings.target),
+    listen: { host: settings.host, port: settings.port },
+    health: agentHealth(keeper, settings.target),
+    peers
+  });
+  tellPeers(
+    serving,
+    "proxy",
+    proxy,
+    peers.onlyUid !== void 0,
+    "so any user who can connect to it passes IAP as the job: use it on a machine of your own (a GitHub-hosted runner is one), or use the forward proxy, which asks for a credential there."
+  );
+  return { url: proxy.url, close: () => proxy.close() };
+}
+async function serveForwardProxy(serving, settings, caFile) {
+  const { keeper, config, env, report: report2, changed } = serving;
+  await warnIfExposed(serving, settings.host, "forward proxy");
+  const limits = config.agent?.limits;
+  const ca = createCertificateAuthority(settings.hosts);
+  if (caFile) writeFileAtomically(caFile, ca.certificatePem);
+  const renewal = setInterval(() => {
+    if (ca.renewIfDue() && caFile) writeFileAtomically(caFile, ca.certificatePem);
+  }, CA_CHECK_MS);
+  renewal.unref();
+  const peers = peerPolicy(settings.host);
+  const credential = peers.onlyUid === void 0 ? `iap-token:${(0, import_node_crypto5.randomBytes)(24).toString("base64url")}` : void 0;
+  if (credential) registerSecret(credential.slice("iap-token:".length));
+  const extraKeepers = [];
+  const keeperFor = (origin) => {
+    if (config.tokenType !== "signed_jwt" || config.audience === `${origin}/*`) return keeper;
+    const perOrigin = createMinter({ ...config, audience: `${origin}/*` }, { env, report: report2 });
+    const extra = new TokenKeeper({ mint: () => perOrigin.mint(), log: report2.info, onToken: () => changed() });
+    extraKeepers.push(extra);
+    return extra;
+  };
+  const forwarders = /* @__PURE__ */ new Map();
+  const bounds = definedOnly({ maxConnections: limits?.maxConnections, responseTimeoutMs: limits?.responseTimeoutMs });
+  let proxy;
+  try {
+    proxy = await startForwardProxy({
+      intercepts: (host) => hostMatches(settings.hosts, host),
+      forwarderFor: (origin) => {
+        let forwarder = forwarders.get(origin);
+        if (!forwarder) {
+          forwarder = createForwarder({
+            ...forwardingWith(keeperFor(origin), settings.header, serving),
+            ...bounds,
+            target: new URL(origin)
+          });
+          forwarders.set(origin, forwarder);
+        }
+        return forwarder;
+      },
+      certificateFor: (host) => ca.leafFor(host),
+      health: agentHealth(keeper, settings.hosts.join(", ")),
+      listen: { host: settings.host, port: settings.port },
+      peers,
+      ...credential ? { credential } : {},
+      ...definedOnly({ maxConnections: limits?.maxConnections, tunnelIdleTimeoutMs: limits?.tunnelIdleTimeoutMs }),
+      log: report2.info,
+      count: forwardingWith(keeper, settings.header, serving).count
+    });
+  } catch (error) {
+    clearInterval(renewal);
+    throw error;
+  }
+  tellPeers(serving, "forward proxy", proxy, peers.onlyUid !== void 0, "its URL carries that credential (masked in the log).");
+  return {
+    url: credential ? proxy.url.replace("http://", `http://${credential}@`) : proxy.url,
+    spki: ca.leafSpkiSha256,
+    // Closing the forward proxy also closes the per-origin forwarders (their upstream pools) and their keepers.
+    close: async () => {
+      clearInterval(renewal);
+      for (const extra of extraKeepers) extra.stop();
+      await Promise.all([proxy.close(), ...[...forwarders.values()].map((forwarder) => forwarder.close())]);
+    }
+  };
+}
+
+// src/agent/stats.ts
+var Tally = class {
+  #startedAt;
+  #counts = { requests: 0, websockets: 0, upstreamErrors: 0, tunnels: 0 };
+  #refusals = {};
+  constructor(startedAt) {
+    this.#startedAt = startedAt.toISOString();
+  }
+  count(event) {
+    if (event === "request") this.#counts.requests++;
+    else if (event === "websocket") this.#counts.websockets++;
+    else if (event === "tunnel") this.#counts.tunnels++;
+    else this.#counts.upstreamErrors++;
+  }
+  refused(kind) {
+    this.#refusals[kind] = (this.#refusals[kind] ?? 0) + 1;
+  }
+  stats(kept) {
+    return { startedAt: this.#startedAt, ...kept, ...this.#counts, refusals: { ...this.#refusals } };
+  }
+};
+
+// src/agent/agent.ts
 async function startAgent(options) {
+  const serving = await setUp(options);
+  const served = [];
+  const close = async () => {
+    serving.keeper.stop();
+    await Promise.all(served.map((proxy) => proxy.close()));
+  };
+  let proxyUrl;
+  let forwardProxyUrl;
+  let spki;
+  try {
+    const { proxy, forward } = options.config.agent ?? {};
+    if (proxy) {
+      const reverse = await serveReverseProxy(serving, proxy);
+      served.push(reverse);
+      proxyUrl = reverse.url;
+    }
+    if (forward) {
+      const browsers = await serveForwardProxy(serving, forward, options.caFile);
+      served.push(browsers);
+      forwardProxyUrl = browsers.url;
+      spki = browsers.spki;
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  serving.changed();
+  return { proxyUrl, forwardProxyUrl, spki, current: () => serving.keeper.current(), stats: serving.stats, stop: close };
+}
+async function setUp(options) {
   const { config, env, report: report2, tokenFile } = options;
-  const startedAt = (/* @__PURE__ */ new Date()).toISOString();
-  const counts = { requests: 0, websockets: 0, upstreamErrors: 0, tunnels: 0 };
-  const refusals = {};
+  const tally = new Tally(/* @__PURE__ */ new Date());
   const minter = createMinter(config, { env, report: report2 });
   let changed = () => void 0;
   const keeper = new TokenKeeper({
@@ -13521,18 +13650,7 @@ async function startAgent(options) {
     },
     log: report2.info
   });
-  const stats = () => {
-    const kept = keeper.stats();
-    return {
-      startedAt,
-      refreshes: kept.refreshes,
-      mintFailures: kept.failures,
-      lastError: kept.lastError,
-      expiresAt: kept.expiresAt?.toISOString(),
-      ...counts,
-      refusals: { ...refusals }
-    };
-  };
+  const stats = () => tally.stats(keeper.stats());
   changed = () => options.onChange?.(stats());
   try {
     await keeper.start();
@@ -13540,143 +13658,7 @@ async function startAgent(options) {
     keeper.stop();
     throw error;
   }
-  const forwarding = (keeper2, header) => ({
-    header,
-    token: async () => (await keeper2.current()).token,
-    onIapRefusal: async (status2, body, sentToken, final) => {
-      const kind = iapRefusal(status2, body);
-      refusals[kind] = (refusals[kind] ?? 0) + 1;
-      const principal = (await keeper2.current().catch(() => void 0))?.principal ?? "the caller";
-      const explanation = explainRefusal(kind, header, principal);
-      report2.info(`IAP refused a request with ${status2} (${kind}): ${explanation}`);
-      changed();
-      if (kind !== "expired" || final) return { explanation, retry: false };
-      const fresh = await keeper2.refreshNow(sentToken).catch(() => void 0);
-      return { explanation, retry: fresh !== void 0 };
-    },
-    log: report2.info,
-    count: (event) => {
-      if (event === "request") counts.requests++;
-      else if (event === "websocket") counts.websockets++;
-      else if (event === "tunnel") counts.tunnels++;
-      else counts.upstreamErrors++;
-      if (event !== "request") changed();
-    }
-  });
-  const health = (target) => () => {
-    const kept = keeper.stats();
-    const ok = kept.expiresAt !== void 0 && kept.expiresAt.getTime() > Date.now();
-    return {
-      ok,
-      body: { ok, target, expiresAt: kept.expiresAt?.toISOString() ?? null, refreshes: kept.refreshes, lastError: kept.lastError ?? null }
-    };
-  };
-  const warnIfExposed = async (host, what) => {
-    if (!isLoopback(host)) {
-      report2.warning(
-        `The ${what} listens on ${host}: anyone who can reach that address passes IAP as ${(await keeper.current()).principal}.`
-      );
-    }
-  };
-  const limits = config.agent?.limits;
-  const bounds = { maxConnections: limits?.maxConnections, responseTimeoutMs: limits?.responseTimeoutMs };
-  const tellPeers = (what, proxy, checked, protection) => {
-    if (checked) report2.info(`The ${what} ${proxy.peers}.`);
-    else report2.warning(`The ${what} ${proxy.peers}; ${protection}`);
-  };
-  const running = [];
-  const extraKeepers = [];
-  const timers = [];
-  const stopAll = async () => {
-    for (const timer of timers) clearInterval(timer);
-    keeper.stop();
-    for (const extra of extraKeepers) extra.stop();
-    await Promise.all(running.map((proxy) => proxy.close()));
-  };
-  let proxyUrl;
-  let forwardProxyUrl;
-  let spki;
-  try {
-    const settings = config.agent?.proxy;
-    if (settings) {
-      await warnIfExposed(settings.host, "proxy");
-      const peers = peerPolicy(settings.host);
-      const proxy = await startReverseProxy({
-        ...forwarding(keeper, settings.header),
-        ...definedOnly(bounds),
-        target: new URL(settings.target),
-        listen: { host: settings.host, port: settings.port },
-        health: health(settings.target),
-        peers
-      });
-      running.push(proxy);
-      proxyUrl = proxy.url;
-      tellPeers(
-        "proxy",
-        proxy,
-        peers.onlyUid !== void 0,
-        "so any user who can connect to it passes IAP as the job: use it on a machine of your own (a GitHub-hosted runner is one), or use the forward proxy, which asks for a credential there."
-      );
-    }
-    const forward = config.agent?.forward;
-    if (forward) {
-      await warnIfExposed(forward.host, "forward proxy");
-      const ca = createCertificateAuthority(forward.hosts);
-      spki = ca.leafSpkiSha256;
-      const caFile = options.caFile;
-      if (caFile) writeFileAtomically(caFile, ca.certificatePem);
-      const renewal = setInterval(() => {
-        if (ca.renewIfDue() && caFile) writeFileAtomically(caFile, ca.certificatePem);
-      }, CA_CHECK_MS);
-      renewal.unref();
-      timers.push(renewal);
-      const peers = peerPolicy(forward.host);
-      const credential = peers.onlyUid === void 0 ? `iap-token:${(0, import_node_crypto5.randomBytes)(24).toString("base64url")}` : void 0;
-      if (credential) registerSecret(credential.slice("iap-token:".length));
-      const keeperFor = (origin) => {
-        if (config.tokenType !== "signed_jwt" || config.audience === `${origin}/*`) return keeper;
-        const perOrigin = createMinter({ ...config, audience: `${origin}/*` }, { env, report: report2 });
-        const extra = new TokenKeeper({ mint: () => perOrigin.mint(), log: report2.info, onToken: () => changed() });
-        extraKeepers.push(extra);
-        return extra;
-      };
-      const forwarders = /* @__PURE__ */ new Map();
-      const proxy = await startForwardProxy({
-        intercepts: (host) => hostMatches(forward.hosts, host),
-        forwarderFor: (origin) => {
-          let forwarder = forwarders.get(origin);
-          if (!forwarder) {
-            forwarder = createForwarder({
-              ...forwarding(keeperFor(origin), forward.header),
-              ...definedOnly(bounds),
-              target: new URL(origin)
-            });
-            forwarders.set(origin, forwarder);
-          }
-          return forwarder;
-        },
-        certificateFor: (host) => ca.leafFor(host),
-        health: health(forward.hosts.join(", ")),
-        listen: { host: forward.host, port: forward.port },
-        peers,
-        ...credential ? { credential } : {},
-        ...definedOnly({ maxConnections: limits?.maxConnections, tunnelIdleTimeoutMs: limits?.tunnelIdleTimeoutMs }),
-        log: report2.info,
-        count: forwarding(keeper, forward.header).count
-      });
-      const closeAll = async () => {
-        await Promise.all([proxy.close(), ...[...forwarders.values()].map((forwarder) => forwarder.close())]);
-      };
-      running.push({ ...proxy, close: closeAll });
-      forwardProxyUrl = credential ? proxy.url.replace("http://", `http://${credential}@`) : proxy.url;
-      tellPeers("forward proxy", proxy, peers.onlyUid !== void 0, "its URL carries that credential (masked in the log).");
-    }
-  } catch (error) {
-    await stopAll();
-    throw error;
-  }
-  changed();
-  return { proxyUrl, forwardProxyUrl, spki, current: () => keeper.current(), stats, stop: stopAll };
+  return { config, env, report: report2, keeper, tally, stats, changed: () => changed() };
 }
 
 // src/endpoints.ts
@@ -13729,27 +13711,60 @@ function cannotSign(source, serviceAccount) {
   return void 0;
 }
 
+// src/inputs/values.ts
+function readBoolean({ fail }, value, name2, fallback) {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  return fail(name2, `must be true or false, got ${quote(value)}`);
+}
+function readTokenHeader({ input, fail }, name2) {
+  const value = input(name2);
+  const header = value.toLowerCase() || "authorization";
+  if (header === "authorization" || header === "proxy-authorization") return header;
+  return fail(name2, `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(value)}`);
+}
+function readWholeNumber({ input, fail }, name2, unit, min, max) {
+  const value = input(name2);
+  const number = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(number >= min && number <= max)) fail(name2, `must be whole ${unit} from ${min} to ${max}, got ${quote(value)}`);
+  return number;
+}
+function parseUrlInput({ fail }, name2, value, accepted) {
+  const refusals = typeof accepted === "string" ? { notUrl: `must be ${accepted}; it is not a URL`, userinfo: `must be ${accepted}; it carries a user name or password` } : accepted;
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail(name2, refusals.notUrl);
+  }
+  if (url.username || url.password) return fail(name2, refusals.userinfo);
+  return url;
+}
+
 // src/inputs/smoke.ts
 var METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 var RESERVED = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
 var SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
-function readSmokeConfig(input) {
-  const targets = readTargets(input("smoke_test_urls"));
-  const header = readHeaderChoice(input("smoke_test_header"));
-  const headers = readHeaders(input("smoke_test_headers"), header);
-  const expected = readStatusSet(input("smoke_test_expected_status") || "200-299");
-  const retryForMs = readSeconds(input("smoke_test_retry_for"), "smoke_test_retry_for", 300, 0, 3600) * 1e3;
-  const timeoutMs = readSeconds(input("smoke_test_timeout"), "smoke_test_timeout", 30, 1, 600) * 1e3;
+function readSmokeConfig(ctx) {
+  const { input } = ctx;
+  const targets = readTargets(ctx, input("smoke_test_urls"));
+  const header = readTokenHeader(ctx, "smoke_test_header");
+  const headers = readHeaders(ctx, input("smoke_test_headers"), header);
+  const expected = readStatusSet(ctx, input("smoke_test_expected_status") || "200-299");
+  const retryForMs = readSeconds(ctx, "smoke_test_retry_for", 300, 0, 3600) * 1e3;
+  const timeoutMs = readSeconds(ctx, "smoke_test_timeout", 30, 1, 600) * 1e3;
   if (targets.length === 0) return void 0;
   return { targets, header, headers, expected, retryForMs, timeoutMs };
 }
-function checkSmokeCoverage(smoke, coverage) {
+function checkSmokeCoverage({ fail }, smoke, coverage) {
   for (const target of smoke.targets) {
     const problem = target.deny ? void 0 : coverage(new URL(target.url));
-    if (problem) throw new InputError("smoke_test_urls", problem);
+    if (problem) fail("smoke_test_urls", problem);
   }
 }
-function readTargets(value) {
+function readTargets(ctx, value) {
+  const { fail } = ctx;
   const targets = [];
   for (const [index, raw] of value.split("\n").entries()) {
     const line = raw.trim();
@@ -13761,48 +13776,30 @@ function readTargets(value) {
     const method = deny ? "GET" : word;
     const text2 = match?.[2] ?? line;
     if (!match || !METHODS.includes(method)) {
-      throw new InputError(
+      fail(
         "smoke_test_urls",
         `each line is URL, METHOD URL (${METHODS.join(", ")}) or DENY URL (IAP must refuse it without a token); ${where} is none of these`
       );
     }
-    let url;
-    try {
-      url = new URL(text2);
-    } catch {
-      throw new InputError("smoke_test_urls", `${where} is not a URL; give absolute https URLs, one per line`);
-    }
-    if (url.username || url.password) {
-      throw new InputError(
-        "smoke_test_urls",
-        `${where}: the URL carries a user name or password; send credentials in smoke_test_headers instead`
-      );
-    }
+    const url = parseUrlInput(ctx, "smoke_test_urls", text2, {
+      notUrl: `${where} is not a URL; give absolute https URLs, one per line`,
+      userinfo: `${where}: the URL carries a user name or password; send credentials in smoke_test_headers instead`
+    });
     if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new InputError("smoke_test_urls", `${where}: ${quote(displayUrl(url))} is not an http(s) URL`);
+      fail("smoke_test_urls", `${where}: ${quote(displayUrl(url))} is not an http(s) URL`);
     }
     if (!carriesTokens(url)) {
-      throw new InputError(
+      fail(
         "smoke_test_urls",
         `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`
       );
     }
     targets.push({ method, url: url.toString(), deny });
   }
-  if (targets.length > 50) throw new InputError("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
+  if (targets.length > 50) fail("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
   return targets;
 }
-function readHeaderChoice(value) {
-  const header = value.toLowerCase() || "authorization";
-  if (header !== "authorization" && header !== "proxy-authorization") {
-    throw new InputError(
-      "smoke_test_header",
-      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(value)}`
-    );
-  }
-  return header;
-}
-function readHeaders(value, tokenHeader) {
+function readHeaders({ fail }, value, tokenHeader) {
   const headers = {};
   for (const raw of value.split("\n")) {
     const line = raw.trim();
@@ -13810,11 +13807,11 @@ function readHeaders(value, tokenHeader) {
     const colon = line.indexOf(":");
     const name2 = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
     if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name2)) {
-      throw new InputError("smoke_test_headers", 'each line is "Name: value"; a line has no valid header name before its colon');
+      fail("smoke_test_headers", 'each line is "Name: value"; a line has no valid header name before its colon');
     }
-    if (RESERVED.has(name2)) throw new InputError("smoke_test_headers", `${name2} is set by the HTTP client and cannot be given`);
+    if (RESERVED.has(name2)) fail("smoke_test_headers", `${name2} is set by the HTTP client and cannot be given`);
     if (name2 === tokenHeader) {
-      throw new InputError(
+      fail(
         "smoke_test_headers",
         `sets ${name2}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`
       );
@@ -13825,7 +13822,7 @@ function readHeaders(value, tokenHeader) {
   }
   return headers;
 }
-function readStatusSet(value) {
+function readStatusSet({ fail }, value) {
   const ranges = [];
   for (const part of value.split(/[\s,]+/).filter(Boolean)) {
     const exact = /^([1-5]\d\d)$/.exec(part);
@@ -13835,20 +13832,17 @@ function readStatusSet(value) {
     else if (range && Number(range[1]) <= Number(range[2])) ranges.push([Number(range[1]), Number(range[2])]);
     else if (klass) ranges.push([Number(klass[1]) * 100, Number(klass[1]) * 100 + 99]);
     else {
-      throw new InputError(
+      fail(
         "smoke_test_expected_status",
         `${quote(part)} is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`
       );
     }
   }
-  if (ranges.length === 0) throw new InputError("smoke_test_expected_status", "is empty; for example 200-299");
+  if (ranges.length === 0) fail("smoke_test_expected_status", "is empty; for example 200-299");
   return { text: value, ranges };
 }
-function readSeconds(value, name2, fallback, min, max) {
-  if (!value) return fallback;
-  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(seconds2 >= min && seconds2 <= max)) throw new InputError(name2, `must be whole seconds from ${min} to ${max}, got ${quote(value)}`);
-  return seconds2;
+function readSeconds(ctx, name2, fallback, min, max) {
+  return ctx.input(name2) ? readWholeNumber(ctx, name2, "seconds", min, max) : fallback;
 }
 
 // src/inputs/token-choice.ts
@@ -13958,23 +13952,96 @@ function readDoctorConfig(ctx, known2) {
   }
   return { url: known2.url.href, also, iapResource, failOnProblem };
 }
-function readAlso({ input, fail }) {
+function readAlso(ctx) {
+  const { input, fail } = ctx;
   const urls = [];
   for (const [index, raw] of input("doctor_also").split("\n").entries()) {
     const text2 = raw.trim();
     if (!text2) continue;
-    let url;
-    try {
-      url = new URL(text2);
-    } catch {
-      return fail("doctor_also", `entry ${index + 1} is not a URL; give the app's other URLs (such as its run.app URL), one per line`);
-    }
-    if (url.username || url.password) fail("doctor_also", `entry ${index + 1} carries a user name or password`);
+    const url = parseUrlInput(ctx, "doctor_also", text2, {
+      notUrl: `entry ${index + 1} is not a URL; give the app's other URLs (such as its run.app URL), one per line`,
+      userinfo: `entry ${index + 1} carries a user name or password`
+    });
     if (url.protocol !== "https:" && url.protocol !== "http:") fail("doctor_also", `${quote(displayUrl(url))} is not an http(s) URL`);
     urls.push(url.href);
   }
   if (urls.length > MAX_ALSO) fail("doctor_also", `lists ${urls.length} URLs; at most ${MAX_ALSO} are accepted`);
   return urls;
+}
+
+// src/inputs/agent.ts
+function proxyTarget(ctx) {
+  const { input, fail } = ctx;
+  const value = input("proxy_to");
+  if (!value) return void 0;
+  const accepted = "an origin such as https://app.example.com (no path, query or user name)";
+  const url = parseUrlInput(ctx, "proxy_to", value, accepted);
+  if (!carriesTokens(url)) {
+    fail("proxy_to", `must be https (http only to localhost): the token would cross the network in the clear; got ${displayUrl(url)}`);
+  }
+  if (url.pathname !== "/" && url.pathname !== "" || url.search || url.hash) {
+    fail("proxy_to", `must be ${accepted}: every request's own path is forwarded to it; got ${displayUrl(url)}`);
+  }
+  return url.origin;
+}
+function readAgentConfig(ctx, { target, hosts }, signedJwtAudience) {
+  const { input, fail, words: words2 } = ctx;
+  const keepFresh = readBoolean(ctx, input("keep_fresh"), "keep_fresh", false);
+  const header = readTokenHeader(ctx, "proxy_header");
+  const { host, port } = readListen(ctx);
+  const limits = readLimits(ctx);
+  if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0, limits } : void 0;
+  if (target && signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
+    fail(
+      "audience",
+      `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words2.name("audience")} out).`
+    );
+  }
+  return {
+    proxy: target ? { target, header, host, port } : void 0,
+    forward: hosts.length ? { hosts, header, host, port: target ? 0 : port } : void 0,
+    limits
+  };
+}
+function readLimits(ctx) {
+  return {
+    maxConnections: readWholeNumber(ctx, "proxy_max_connections", "connections", 1, 1e5),
+    responseTimeoutMs: readWholeNumber(ctx, "proxy_response_timeout", "seconds (0: no limit)", 0, 86400) * 1e3,
+    tunnelIdleTimeoutMs: readWholeNumber(ctx, "proxy_tunnel_idle_timeout", "seconds (0: no limit)", 0, 86400) * 1e3
+  };
+}
+var LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+var DNS_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})+$`);
+function proxyHosts({ input, fail }) {
+  const hosts = [];
+  for (const raw of input("proxy_hosts").split(/[\n,]/)) {
+    const host = raw.trim().toLowerCase();
+    if (!host) continue;
+    const accepted = "a host name such as app.example.com, or *.example.com for its direct subdomains";
+    if (host.includes("://")) fail("proxy_hosts", `${quote(host)} has a scheme; give ${accepted}`);
+    if (/^\[|^\d+(\.\d+){3}$|^[0-9a-f:]+:[0-9a-f:]*$/.test(host)) {
+      fail("proxy_hosts", `${quote(host)} is an IP address; IAP serves host names: give ${accepted}`);
+    }
+    if (host.includes(":")) fail("proxy_hosts", `${quote(host)} has a port; give the host alone (any port of it is intercepted)`);
+    if (host.includes("*") && !/^\*\.[^*]+$/.test(host)) {
+      fail("proxy_hosts", `${quote(host)}: a wildcard stands only for the first label (*.example.com), covering one label`);
+    }
+    if (!DNS_NAME.test(host)) fail("proxy_hosts", `${quote(host)} is not a host name: give ${accepted}`);
+    if (!hosts.includes(host)) hosts.push(host);
+  }
+  if (hosts.length > 50) fail("proxy_hosts", `names ${hosts.length} hosts; at most 50 are accepted`);
+  return hosts;
+}
+function readListen({ input, fail }) {
+  const value = input("proxy_listen") || "127.0.0.1:0";
+  const match = /^(\[[0-9A-Fa-f:]+\]|(?:\d{1,3}\.){3}\d{1,3}|localhost):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2] ?? NaN);
+  const octets2 = /^[\d.]+$/.test(match?.[1] ?? "") ? (match?.[1] ?? "").split(".").map(Number) : [];
+  if (!match || port > 65535 || octets2.some((octet) => octet > 255)) {
+    fail("proxy_listen", `must be HOST:PORT with an IP address (127.0.0.1, [::1]) and a port (0: any free one), got ${quote(value)}`);
+  }
+  const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
+  return { host: host === "localhost" ? "127.0.0.1" : host, port };
 }
 
 // src/inputs/audience.ts
@@ -13994,17 +14061,15 @@ function readAudience({ fail, words: words2 }, audience) {
   }
   return audience;
 }
-function readUrlAudience({ fail, words: words2 }, audience) {
+function readUrlAudience(ctx, audience) {
+  const { fail, words: words2 } = ctx;
   const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
   const signedJwt = `with ${words2.name("token_type")} signed_jwt`;
   if (!audience) fail("audience", `is required: ${signedJwt}, ${accepted}.`);
-  let url;
-  try {
-    url = new URL(audience);
-  } catch {
-    return fail("audience", `must be a URL ${signedJwt} (${accepted})`);
-  }
-  if (url.username || url.password) fail("audience", `must be a URL without a user name or password ${signedJwt} (${accepted})`);
+  const url = parseUrlInput(ctx, "audience", audience, {
+    notUrl: `must be a URL ${signedJwt} (${accepted})`,
+    userinfo: `must be a URL without a user name or password ${signedJwt} (${accepted})`
+  });
   if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(displayUrl(url))}`);
   const normalized = `${url.origin}${url.pathname}`;
   const wildcard = normalized.indexOf("*");
@@ -14418,8 +14483,9 @@ function readConfig(read, env, words2) {
   }
   const source = readSource(ctx, serviceAccount, endpoints.iamHost);
   const appUrl = readAppUrl(ctx);
-  const smokeTargets = readSmokeConfig(input);
-  const known2 = knownUrl(ctx, appUrl, smokeTargets?.targets);
+  const smokeTargets = readSmokeConfig(ctx);
+  const proxied = { target: proxyTarget(ctx), hosts: proxyHosts(ctx) };
+  const known2 = knownUrl(ctx, appUrl, proxied, smokeTargets?.targets);
   const canSign = signingAbility(source, serviceAccount);
   const choice = chooseToken(ctx, known2, canSign);
   const { tokenType } = choice;
@@ -14438,7 +14504,7 @@ function readConfig(read, env, words2) {
       "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
     );
   }
-  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(ctx, smokeTargets, (url) => audienceCovers(audience, url));
   const uncovered = tokenType === "signed_jwt" && appUrl ? audienceCovers(audience, appUrl) : void 0;
   if (uncovered) fail("audience", `${uncovered} (${w.name("app_url")}).`);
   const smoke = smokeTargets;
@@ -14459,7 +14525,7 @@ function readConfig(read, env, words2) {
     universe,
     endpoints,
     smoke,
-    agent: readAgentConfig(ctx, tokenType === "signed_jwt" ? audience : void 0),
+    agent: readAgentConfig(ctx, proxied, tokenType === "signed_jwt" ? audience : void 0),
     nameOf: words2.name
   };
 }
@@ -14468,12 +14534,10 @@ function signingAbility(source, serviceAccount) {
   if (!why) return { yes: true, because: "" };
   return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
 }
-function knownUrl(ctx, appUrl, smoke) {
-  const { words: w } = ctx;
+function knownUrl({ words: w }, appUrl, { target, hosts }, smoke) {
   if (appUrl) return { url: appUrl, from: w.name("app_url") };
-  const target = proxyTarget(ctx);
   if (target) return { url: new URL(target), from: w.name("proxy_to") };
-  const host = proxyHosts(ctx).find((name2) => !name2.startsWith("*."));
+  const host = hosts.find((name2) => !name2.startsWith("*."));
   if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
   const tested = smoke?.find((target2) => !target2.deny);
   return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
@@ -14504,6 +14568,11 @@ function readExportVariable({ fail }, value) {
   return value;
 }
 
+// src/logger.ts
+function lineLogger(write) {
+  return { info: write, warning: (line) => write(`warning: ${line}`) };
+}
+
 // src/agent-main.ts
 setMasker(() => void 0);
 var log = (line) => process.stdout.write(`${(/* @__PURE__ */ new Date()).toISOString()} ${redact(line)}
@@ -14530,7 +14599,7 @@ async function main() {
   agent = await startAgent({
     config,
     env: process.env,
-    report: { info: log, warning: (line) => log(`warning: ${line}`) },
+    report: lineLogger(log),
     initial,
     tokenFile: launch.tokenFile,
     caFile: launch.caFile,

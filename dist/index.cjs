@@ -1040,8 +1040,10 @@ function explain(error2) {
 ${error2.remedy}` : error2.message;
   }
   if (error2 instanceof InputError) return error2.message;
-  const message = error2 instanceof Error ? error2.message : String(error2);
-  return `Unexpected error: ${message}`;
+  return `Unexpected error: ${messageOf(error2)}`;
+}
+function messageOf(error2) {
+  return error2 instanceof Error ? error2.message : String(error2);
 }
 var InputError, complainAsAction, ApiError, ActionError;
 var init_errors = __esm({
@@ -1120,55 +1122,6 @@ var init_urls = __esm({
   }
 });
 
-// src/endpoints.ts
-function resolveEndpoints(universe, env, complain) {
-  const overrides = new Map(
-    APIS.flatMap((api) => {
-      const value = override(env, api, complain);
-      return value ? [[api, value]] : [];
-    })
-  );
-  return {
-    oauth2: overrides.get("oauth2") ?? `https://oauth2.${universe}`,
-    sts: overrides.get("sts") ?? `https://sts.${universe}/v1`,
-    iamcredentials: overrides.get("iamcredentials") ?? `https://iamcredentials.${universe}/v1`,
-    iap: overrides.get("iap") ?? `https://iap.${universe}/v1`,
-    // Sign-in lives on accounts.google.com in every universe that has it.
-    accounts: overrides.get("accounts") ?? "https://accounts.google.com",
-    iamHost: `iam.${universe}`,
-    overridden: new Set(overrides.keys())
-  };
-}
-function override(env, api, complain) {
-  const name = OVERRIDE_PREFIX + api;
-  const value = env[name]?.trim();
-  if (!value) return void 0;
-  checkEndpointUrl(value, name, complain);
-  return value.replace(/\/+$/, "");
-}
-function checkEndpointUrl(value, source, complain) {
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    throw complain(source, "is not a URL; expected https://host[/path]");
-  }
-  if (carriesTokens(url)) return url;
-  throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
-}
-function checkFileUrl(value, input, field, complain) {
-  return checkEndpointUrl(value, field, (name, problem) => complain(input, `${name} ${problem}`));
-}
-var OVERRIDE_PREFIX, APIS;
-var init_endpoints = __esm({
-  "src/endpoints.ts"() {
-    "use strict";
-    init_urls();
-    OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
-    APIS = ["oauth2", "sts", "iamcredentials", "iap", "accounts"];
-  }
-});
-
 // src/credentials/signing.ts
 function cannotSign(source, serviceAccount) {
   if (serviceAccount !== void 0) return void 0;
@@ -1216,464 +1169,6 @@ var init_secrets = __esm({
   }
 });
 
-// src/inputs/smoke.ts
-function readSmokeConfig(input) {
-  const targets = readTargets(input("smoke_test_urls"));
-  const header = readHeaderChoice(input("smoke_test_header"));
-  const headers = readHeaders(input("smoke_test_headers"), header);
-  const expected = readStatusSet(input("smoke_test_expected_status") || "200-299");
-  const retryForMs = readSeconds(input("smoke_test_retry_for"), "smoke_test_retry_for", 300, 0, 3600) * 1e3;
-  const timeoutMs = readSeconds(input("smoke_test_timeout"), "smoke_test_timeout", 30, 1, 600) * 1e3;
-  if (targets.length === 0) return void 0;
-  return { targets, header, headers, expected, retryForMs, timeoutMs };
-}
-function checkSmokeCoverage(smoke, coverage) {
-  for (const target of smoke.targets) {
-    const problem = target.deny ? void 0 : coverage(new URL(target.url));
-    if (problem) throw new InputError("smoke_test_urls", problem);
-  }
-}
-function readTargets(value) {
-  const targets = [];
-  for (const [index, raw] of value.split("\n").entries()) {
-    const line = raw.trim();
-    if (!line || line.startsWith("#")) continue;
-    const where = `line ${index + 1}`;
-    const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
-    const word = (match?.[1] ?? "GET").toUpperCase();
-    const deny = word === "DENY";
-    const method = deny ? "GET" : word;
-    const text2 = match?.[2] ?? line;
-    if (!match || !METHODS.includes(method)) {
-      throw new InputError(
-        "smoke_test_urls",
-        `each line is URL, METHOD URL (${METHODS.join(", ")}) or DENY URL (IAP must refuse it without a token); ${where} is none of these`
-      );
-    }
-    let url;
-    try {
-      url = new URL(text2);
-    } catch {
-      throw new InputError("smoke_test_urls", `${where} is not a URL; give absolute https URLs, one per line`);
-    }
-    if (url.username || url.password) {
-      throw new InputError(
-        "smoke_test_urls",
-        `${where}: the URL carries a user name or password; send credentials in smoke_test_headers instead`
-      );
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      throw new InputError("smoke_test_urls", `${where}: ${quote(displayUrl(url))} is not an http(s) URL`);
-    }
-    if (!carriesTokens(url)) {
-      throw new InputError(
-        "smoke_test_urls",
-        `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`
-      );
-    }
-    targets.push({ method, url: url.toString(), deny });
-  }
-  if (targets.length > 50) throw new InputError("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
-  return targets;
-}
-function readHeaderChoice(value) {
-  const header = value.toLowerCase() || "authorization";
-  if (header !== "authorization" && header !== "proxy-authorization") {
-    throw new InputError(
-      "smoke_test_header",
-      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(value)}`
-    );
-  }
-  return header;
-}
-function readHeaders(value, tokenHeader) {
-  const headers = {};
-  for (const raw of value.split("\n")) {
-    const line = raw.trim();
-    if (!line) continue;
-    const colon = line.indexOf(":");
-    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
-    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
-      throw new InputError("smoke_test_headers", 'each line is "Name: value"; a line has no valid header name before its colon');
-    }
-    if (RESERVED.has(name)) throw new InputError("smoke_test_headers", `${name} is set by the HTTP client and cannot be given`);
-    if (name === tokenHeader) {
-      throw new InputError(
-        "smoke_test_headers",
-        `sets ${name}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`
-      );
-    }
-    const headerValue = line.slice(colon + 1).trim();
-    if (SENSITIVE.test(name)) registerSecret(headerValue.replace(/^(Bearer|Basic)\s+/i, ""));
-    headers[name] = headerValue;
-  }
-  return headers;
-}
-function readStatusSet(value) {
-  const ranges = [];
-  for (const part of value.split(/[\s,]+/).filter(Boolean)) {
-    const exact = /^([1-5]\d\d)$/.exec(part);
-    const range = /^([1-5]\d\d)-([1-5]\d\d)$/.exec(part);
-    const klass = /^([1-5])xx$/i.exec(part);
-    if (exact) ranges.push([Number(exact[1]), Number(exact[1])]);
-    else if (range && Number(range[1]) <= Number(range[2])) ranges.push([Number(range[1]), Number(range[2])]);
-    else if (klass) ranges.push([Number(klass[1]) * 100, Number(klass[1]) * 100 + 99]);
-    else {
-      throw new InputError(
-        "smoke_test_expected_status",
-        `${quote(part)} is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`
-      );
-    }
-  }
-  if (ranges.length === 0) throw new InputError("smoke_test_expected_status", "is empty; for example 200-299");
-  return { text: value, ranges };
-}
-function readSeconds(value, name, fallback, min, max) {
-  if (!value) return fallback;
-  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(seconds2 >= min && seconds2 <= max)) throw new InputError(name, `must be whole seconds from ${min} to ${max}, got ${quote(value)}`);
-  return seconds2;
-}
-var METHODS, RESERVED, SENSITIVE;
-var init_smoke = __esm({
-  "src/inputs/smoke.ts"() {
-    "use strict";
-    init_errors();
-    init_secrets();
-    init_urls();
-    METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-    RESERVED = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
-    SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
-  }
-});
-
-// src/inputs/values.ts
-function readBoolean({ fail }, value, name, fallback) {
-  if (!value) return fallback;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  return fail(name, `must be true or false, got ${quote(value)}`);
-}
-function readWholeNumber({ input, fail }, name, unit, min, max) {
-  const value = input(name);
-  const number = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!(number >= min && number <= max)) fail(name, `must be whole ${unit} from ${min} to ${max}, got ${quote(value)}`);
-  return number;
-}
-function parseUrlInput({ fail }, name, value, accepted) {
-  let url;
-  try {
-    url = new URL(value);
-  } catch {
-    return fail(name, `must be ${accepted}; it is not a URL`);
-  }
-  if (url.username || url.password) return fail(name, `must be ${accepted}; it carries a user name or password`);
-  return url;
-}
-var init_values = __esm({
-  "src/inputs/values.ts"() {
-    "use strict";
-    init_errors();
-  }
-});
-
-// src/inputs/token-choice.ts
-function chooseToken(ctx, known2, canSign) {
-  const { input, fail, words: w } = ctx;
-  const given = input("token_type") || "auto";
-  if (given !== "auto" && given !== "id_token" && given !== "signed_jwt") {
-    return fail(
-      "token_type",
-      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(given)}`
-    );
-  }
-  const audience = input("audience");
-  const isUrl = /^https?:\/\//i.test(audience);
-  const wildcard = known2 ? `${known2.url.origin}/*` : void 0;
-  if (given === "signed_jwt") {
-    return {
-      tokenType: "signed_jwt",
-      audience: audience || wildcard || "",
-      audienceFrom: void 0,
-      why: audience || !known2 ? void 0 : `audience ${wildcard}, every path of ${known2.from}'s host.`
-    };
-  }
-  if (given === "id_token") {
-    if (audience || !known2) return { tokenType: "id_token", audience, audienceFrom: void 0, why: void 0 };
-    return {
-      tokenType: "id_token",
-      audience: "",
-      audienceFrom: known2.url.href,
-      why: `the audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
-    };
-  }
-  if (audience && isUrl) {
-    if (!canSign.yes) fail("audience", cannotSign2(ctx, canSign.because, `is a URL, which only a signed JWT can carry`));
-    return {
-      tokenType: "signed_jwt",
-      audience,
-      audienceFrom: void 0,
-      why: `${w.name("token_type")} auto: signed_jwt, because ${w.name("audience")} is a URL.`
-    };
-  }
-  if (audience) {
-    return {
-      tokenType: "id_token",
-      audience,
-      audienceFrom: void 0,
-      why: `${w.name("token_type")} auto: id_token, because ${w.name("audience")} is an OAuth client ID.`
-    };
-  }
-  if (!known2) {
-    return fail(
-      "audience",
-      `is required, or the app's URL (${w.name("app_url")}): the app's URL as https://HOST/* for a service-account-signed JWT, or the OAuth client ID (…apps.googleusercontent.com) for an ID token. With only the URL given, the audience is found from it.`
-    );
-  }
-  if (canSign.yes) {
-    return {
-      tokenType: "signed_jwt",
-      audience: wildcard ?? "",
-      audienceFrom: void 0,
-      why: `${w.name("token_type")} auto: signed_jwt for ${wildcard} (from ${known2.from}): a service-account-signed JWT needs no OAuth client, so it works for apps on Google's managed client too.`,
-      signedFromUrl: true
-    };
-  }
-  return {
-    tokenType: "id_token",
-    audience: "",
-    audienceFrom: known2.url.href,
-    why: `${w.name("token_type")} auto: id_token, because ${canSign.because} cannot sign a JWT; its audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
-  };
-}
-function cannotSign2({ words: w }, who, what) {
-  const setting = w.setting("service_account", "SA_EMAIL");
-  return `${what}, and ${who} cannot sign one. ${setting.charAt(0).toUpperCase()}${setting.slice(1)} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name("audience")} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
-}
-function readAppUrl(ctx) {
-  const { input, fail } = ctx;
-  const value = input("app_url");
-  if (!value) return void 0;
-  const url = parseUrlInput(ctx, "app_url", value, "the https URL of the app behind IAP, such as https://app.example.com");
-  if (!carriesTokens(url)) return fail("app_url", `must be https (http only to localhost), got ${quote(displayUrl(url))}`);
-  return url;
-}
-var init_token_choice = __esm({
-  "src/inputs/token-choice.ts"() {
-    "use strict";
-    init_errors();
-    init_urls();
-    init_values();
-  }
-});
-
-// src/inputs/doctor.ts
-function readDoctorConfig(ctx, known2) {
-  const { input, fail, words: w } = ctx;
-  const enabled = readBoolean(ctx, input("doctor"), "doctor", false);
-  const failOnProblem = readBoolean(ctx, input("doctor_fail_on_problem"), "doctor_fail_on_problem", false);
-  const also = readAlso(ctx);
-  const iapResource = input("iap_resource") || void 0;
-  if (iapResource && !IAP_RESOURCE.test(iapResource)) {
-    fail(
-      "iap_resource",
-      `must be an IAP resource name such as projects/PROJECT_NUMBER/iap_web/compute/services/BACKEND_SERVICE_ID or projects/PROJECT_NUMBER/iap_web/cloud_run-REGION/services/SERVICE, got ${quote(iapResource)}`
-    );
-  }
-  if (!enabled) {
-    if (failOnProblem) fail("doctor_fail_on_problem", `goes with ${w.name("doctor")}, which is not on.`);
-    if (also.length) fail("doctor_also", `goes with ${w.name("doctor")}, which is not on.`);
-    return void 0;
-  }
-  if (!known2) {
-    return fail("doctor", `needs the app's URL: set ${w.name("app_url")} (or ${w.name("proxy_to")}, or ${w.name("smoke_test_urls")}).`);
-  }
-  return { url: known2.url.href, also, iapResource, failOnProblem };
-}
-function readAlso({ input, fail }) {
-  const urls = [];
-  for (const [index, raw] of input("doctor_also").split("\n").entries()) {
-    const text2 = raw.trim();
-    if (!text2) continue;
-    let url;
-    try {
-      url = new URL(text2);
-    } catch {
-      return fail("doctor_also", `entry ${index + 1} is not a URL; give the app's other URLs (such as its run.app URL), one per line`);
-    }
-    if (url.username || url.password) fail("doctor_also", `entry ${index + 1} carries a user name or password`);
-    if (url.protocol !== "https:" && url.protocol !== "http:") fail("doctor_also", `${quote(displayUrl(url))} is not an http(s) URL`);
-    urls.push(url.href);
-  }
-  if (urls.length > MAX_ALSO) fail("doctor_also", `lists ${urls.length} URLs; at most ${MAX_ALSO} are accepted`);
-  return urls;
-}
-var IAP_RESOURCE, MAX_ALSO;
-var init_doctor = __esm({
-  "src/inputs/doctor.ts"() {
-    "use strict";
-    init_errors();
-    init_urls();
-    init_values();
-    IAP_RESOURCE = /^projects\/[a-z0-9-]{1,63}\/iap_web(\/(compute|compute-[a-z0-9-]{1,40}|appengine-[a-z0-9:.-]{1,100}|cloud_run-[a-z0-9-]{1,40})(\/services\/[A-Za-z0-9_.-]{1,100})?)?$/;
-    MAX_ALSO = 10;
-  }
-});
-
-// src/inputs/agent.ts
-function proxyTarget(ctx) {
-  const { input, fail } = ctx;
-  const value = input("proxy_to");
-  if (!value) return void 0;
-  const accepted = "an origin such as https://app.example.com (no path, query or user name)";
-  const url = parseUrlInput(ctx, "proxy_to", value, accepted);
-  if (!carriesTokens(url)) {
-    fail("proxy_to", `must be https (http only to localhost): the token would cross the network in the clear; got ${displayUrl(url)}`);
-  }
-  if (url.pathname !== "/" && url.pathname !== "" || url.search || url.hash) {
-    fail("proxy_to", `must be ${accepted}: every request's own path is forwarded to it; got ${displayUrl(url)}`);
-  }
-  return url.origin;
-}
-function readAgentConfig(ctx, signedJwtAudience) {
-  const { input, fail, words } = ctx;
-  const target = proxyTarget(ctx);
-  const keepFresh = readKeepFresh(ctx);
-  const header = input("proxy_header").toLowerCase() || "authorization";
-  if (header !== "authorization" && header !== "proxy-authorization") {
-    fail(
-      "proxy_header",
-      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(input("proxy_header"))}`
-    );
-  }
-  const { host, port } = readListen(ctx);
-  const hosts = proxyHosts(ctx);
-  const limits = readLimits(ctx);
-  if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0, limits } : void 0;
-  if (target && signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
-    fail(
-      "audience",
-      `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words.name("audience")} out).`
-    );
-  }
-  const tokenHeader = header;
-  return {
-    proxy: target ? { target, header: tokenHeader, host, port } : void 0,
-    forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : void 0,
-    limits
-  };
-}
-function readLimits(ctx) {
-  return {
-    maxConnections: readWholeNumber(ctx, "proxy_max_connections", "connections", 1, 1e5),
-    responseTimeoutMs: readWholeNumber(ctx, "proxy_response_timeout", "seconds (0: no limit)", 0, 86400) * 1e3,
-    tunnelIdleTimeoutMs: readWholeNumber(ctx, "proxy_tunnel_idle_timeout", "seconds (0: no limit)", 0, 86400) * 1e3
-  };
-}
-function proxyHosts({ input, fail }) {
-  const hosts = [];
-  for (const raw of input("proxy_hosts").split(/[\n,]/)) {
-    const host = raw.trim().toLowerCase();
-    if (!host) continue;
-    const accepted = "a host name such as app.example.com, or *.example.com for its direct subdomains";
-    if (host.includes("://")) fail("proxy_hosts", `${quote(host)} has a scheme; give ${accepted}`);
-    if (/^\[|^\d+(\.\d+){3}$|^[0-9a-f:]+:[0-9a-f:]*$/.test(host)) {
-      fail("proxy_hosts", `${quote(host)} is an IP address; IAP serves host names: give ${accepted}`);
-    }
-    if (host.includes(":")) fail("proxy_hosts", `${quote(host)} has a port; give the host alone (any port of it is intercepted)`);
-    if (host.includes("*") && !/^\*\.[^*]+$/.test(host)) {
-      fail("proxy_hosts", `${quote(host)}: a wildcard stands only for the first label (*.example.com), covering one label`);
-    }
-    if (!DNS_NAME.test(host)) fail("proxy_hosts", `${quote(host)} is not a host name: give ${accepted}`);
-    if (!hosts.includes(host)) hosts.push(host);
-  }
-  if (hosts.length > 50) fail("proxy_hosts", `names ${hosts.length} hosts; at most 50 are accepted`);
-  return hosts;
-}
-function readKeepFresh({ input, fail }) {
-  const value = input("keep_fresh");
-  if (!value || /^false$/i.test(value)) return false;
-  if (/^true$/i.test(value)) return true;
-  return fail("keep_fresh", `must be true or false, got ${quote(value)}`);
-}
-function readListen({ input, fail }) {
-  const value = input("proxy_listen") || "127.0.0.1:0";
-  const match = /^(\[[0-9A-Fa-f:]+\]|(?:\d{1,3}\.){3}\d{1,3}|localhost):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[2] ?? NaN);
-  const octets = /^[\d.]+$/.test(match?.[1] ?? "") ? (match?.[1] ?? "").split(".").map(Number) : [];
-  if (!match || port > 65535 || octets.some((octet) => octet > 255)) {
-    fail("proxy_listen", `must be HOST:PORT with an IP address (127.0.0.1, [::1]) and a port (0: any free one), got ${quote(value)}`);
-  }
-  const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
-  return { host: host === "localhost" ? "127.0.0.1" : host, port };
-}
-var LABEL, DNS_NAME;
-var init_agent = __esm({
-  "src/inputs/agent.ts"() {
-    "use strict";
-    init_errors();
-    init_urls();
-    init_values();
-    LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
-    DNS_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})+$`);
-  }
-});
-
-// src/inputs/audience.ts
-function readAudience({ fail, words }, audience) {
-  if (!audience) {
-    fail(
-      "audience",
-      "is required: the OAuth client ID of the IAP-protected app (…apps.googleusercontent.com). Find it in the console under Security > Identity-Aware Proxy, or in the client_id of the sign-in page IAP redirects a browser to."
-    );
-  }
-  if (/\s/.test(audience)) fail("audience", "must be a single value without spaces.");
-  if (/^https?:\/\//i.test(audience)) {
-    fail(
-      "audience",
-      `is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, ${words.setting("token_type", "signed_jwt")}.`
-    );
-  }
-  return audience;
-}
-function readUrlAudience({ fail, words }, audience) {
-  const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
-  const signedJwt = `with ${words.name("token_type")} signed_jwt`;
-  if (!audience) fail("audience", `is required: ${signedJwt}, ${accepted}.`);
-  let url;
-  try {
-    url = new URL(audience);
-  } catch {
-    return fail("audience", `must be a URL ${signedJwt} (${accepted})`);
-  }
-  if (url.username || url.password) fail("audience", `must be a URL without a user name or password ${signedJwt} (${accepted})`);
-  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(displayUrl(url))}`);
-  const normalized = `${url.origin}${url.pathname}`;
-  const wildcard = normalized.indexOf("*");
-  if (wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith("/*")) || url.search || url.hash) {
-    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(displayUrl(url))}`);
-  }
-  return normalized;
-}
-function readLifetime({ fail, words }, value, tokenType) {
-  if (!value) return 3600;
-  if (tokenType !== "signed_jwt") {
-    fail("lifetime", `applies to ${words.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
-  }
-  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(seconds2 >= 60 && seconds2 <= 3600)) {
-    fail("lifetime", `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got ${quote(value)}`);
-  }
-  return seconds2;
-}
-var init_audience = __esm({
-  "src/inputs/audience.ts"() {
-    "use strict";
-    init_errors();
-    init_urls();
-  }
-});
-
 // src/json.ts
 function parseJsonObject(text2) {
   try {
@@ -1686,545 +1181,6 @@ function parseJsonObject(text2) {
 var init_json = __esm({
   "src/json.ts"() {
     "use strict";
-  }
-});
-
-// src/inputs/key-file.ts
-function parseCredentialsJson(raw, input, complain) {
-  registerSecret(raw, { perLine: false });
-  const text2 = raw.trim();
-  const json = parseObject(text2) ?? (isBase64(text2) ? parseObject(Buffer.from(text2, "base64").toString("utf8")) : void 0);
-  if (!json) {
-    throw complain(input, "is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");
-  }
-  registerSecretFields(json);
-  return json;
-}
-function registerSecretFields(value, depth = 0) {
-  if (!value || typeof value !== "object" || depth > 5) return;
-  for (const [field, inner] of Object.entries(value)) {
-    if (typeof inner === "string" && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, "\n"));
-    else registerSecretFields(inner, depth + 1);
-  }
-}
-function parseServiceAccountKey(json, input, complain) {
-  const missing = ["client_email", "private_key"].filter((field) => typeof json[field] !== "string" || !json[field]);
-  if (missing.length > 0) {
-    throw complain(input, `the service-account key lacks ${missing.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);
-  }
-  const clientEmail = json["client_email"];
-  if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
-  let privateKey;
-  try {
-    privateKey = (0, import_node_crypto.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
-  } catch {
-    throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
-  }
-  if (privateKey.asymmetricKeyType !== "rsa") {
-    throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
-  }
-  const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
-  if (tokenUri) checkFileUrl(tokenUri, input, "token_uri", complain);
-  const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
-  return { clientEmail, privateKey, privateKeyId, tokenUri };
-}
-function parseObject(text2) {
-  return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
-}
-function isBase64(text2) {
-  const compact = text2.replace(/\s/g, "");
-  return compact.length > 0 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(compact);
-}
-var import_node_crypto, SECRET_FIELDS;
-var init_key_file = __esm({
-  "src/inputs/key-file.ts"() {
-    "use strict";
-    import_node_crypto = require("node:crypto");
-    init_email();
-    init_endpoints();
-    init_json();
-    init_secrets();
-    SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
-  }
-});
-
-// src/inputs/credentials-file.ts
-function parseCredentialsFile(json, input, origin, complain) {
-  const type = json["type"] ?? "service_account";
-  switch (type) {
-    case "service_account":
-      return { kind: "service_account_key", key: parseServiceAccountKey(json, input, complain), origin };
-    case "authorized_user":
-      return parseAuthorizedUser(json, input, origin, complain);
-    case "external_account":
-      return parseExternalAccount(json, input, origin, complain);
-    case "impersonated_service_account":
-      return parseImpersonated(json, input, origin, complain);
-    default:
-      throw complain(
-        input,
-        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`
-      );
-  }
-}
-function text(json, field) {
-  const value = json[field];
-  return typeof value === "string" && value.trim() ? value.trim() : void 0;
-}
-function required(json, fields, input, what, complain) {
-  const missing = fields.filter((field) => !text(json, field));
-  if (missing.length) throw complain(input, `the ${what} lack ${missing.join(", ")}.`);
-  return fields.map((field) => text(json, field) ?? "");
-}
-function parseAuthorizedUser(json, input, origin, complain) {
-  const [clientId = "", clientSecret = "", refreshToken = ""] = required(
-    json,
-    ["client_id", "client_secret", "refresh_token"],
-    input,
-    "authorized_user credentials",
-    complain
-  );
-  registerSecret(clientSecret);
-  registerSecret(refreshToken);
-  return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
-}
-function impersonatedAccount(url, input, complain) {
-  checkFileUrl(url, input, "service_account_impersonation_url", complain);
-  const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
-  if (!email || !isEmail(decodeURIComponent(email))) {
-    throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
-  }
-  return decodeURIComponent(email);
-}
-function parseExternalAccount(json, input, origin, complain) {
-  const [audience = "", subjectTokenType = ""] = required(
-    json,
-    ["audience", "subject_token_type"],
-    input,
-    "external_account credentials",
-    complain
-  );
-  if (!STS_AUDIENCE.test(audience)) {
-    throw complain(
-      input,
-      "audience must be a Workload (or Workforce) Identity provider: //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER."
-    );
-  }
-  const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
-  checkFileUrl(tokenUrl, input, "token_url", complain);
-  const impersonationUrl = text(json, "service_account_impersonation_url");
-  return {
-    kind: "external_account",
-    audience,
-    subjectTokenType,
-    tokenUrl,
-    subjectToken: parseCredentialSource(json, input, complain),
-    impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input, complain) : void 0,
-    workforcePoolUserProject: text(json, "workforce_pool_user_project"),
-    origin
-  };
-}
-function parseCredentialSource(file, input, complain) {
-  const value = file["credential_source"];
-  if (!value || typeof value !== "object") throw complain(input, "the external_account credentials lack credential_source.");
-  const source = value;
-  const libraryKind = source["environment_id"] ? "aws" : source["executable"] ? "executable" : source["certificate"] ? "certificate" : void 0;
-  if (libraryKind) return { from: "library", kind: libraryKind, file };
-  const format = source["format"] ?? {};
-  const formatType = format["type"] ?? "text";
-  if (formatType !== "text" && formatType !== "json") {
-    throw complain(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
-  }
-  let field;
-  if (formatType === "json") {
-    field = typeof format["subject_token_field_name"] === "string" ? format["subject_token_field_name"] : void 0;
-    if (!field) throw complain(input, "credential_source.format of type json needs subject_token_field_name.");
-  }
-  if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
-  if (typeof source["url"] === "string" && source["url"]) {
-    checkFileUrl(source["url"], input, "credential_source.url", complain);
-    const headers = {};
-    for (const [name, header] of Object.entries(source["headers"] ?? {})) {
-      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name} must be a string.`);
-      registerSecret(header.replace(/^Bearer\s+/i, ""));
-      headers[name.toLowerCase()] = header;
-    }
-    return { from: "url", url: source["url"], headers, field };
-  }
-  throw complain(input, "credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.");
-}
-function parseImpersonated(json, input, origin, complain) {
-  const [url = ""] = required(json, ["service_account_impersonation_url"], input, "impersonated_service_account credentials", complain);
-  const serviceAccount = impersonatedAccount(url, input, complain);
-  const sourceJson = json["source_credentials"];
-  if (!sourceJson || typeof sourceJson !== "object") {
-    throw complain(input, "the impersonated_service_account credentials lack source_credentials.");
-  }
-  const inner = parseCredentialsFile(sourceJson, `${input} (source_credentials)`, origin, complain);
-  if (inner.kind !== "service_account_key" && inner.kind !== "refresh_token") {
-    throw complain(input, "source_credentials must be of type service_account or authorized_user.");
-  }
-  const delegates = (Array.isArray(json["delegates"]) ? json["delegates"] : []).map((entry) => {
-    const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, "");
-    if (!isEmail(email)) throw complain(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
-    return email;
-  });
-  return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
-}
-var STS_AUDIENCE, IMPERSONATION_URL;
-var init_credentials_file = __esm({
-  "src/inputs/credentials-file.ts"() {
-    "use strict";
-    init_email();
-    init_endpoints();
-    init_errors();
-    init_secrets();
-    init_key_file();
-    STS_AUDIENCE = /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
-    IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
-  }
-});
-
-// src/inputs/source.ts
-function readSource(ctx, serviceAccount, iamHost) {
-  const { env, input, words } = ctx;
-  const given = SOURCE_INPUTS.filter((name) => input(name));
-  if (given.length > 1) {
-    const names = given.map(words.name).join(" and ");
-    throw words.complain(
-      names,
-      `${names} are ${given.length === 2 ? "both" : "all"} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`
-    );
-  }
-  for (const name of ["oauth_client_id", "oauth_client_secret"]) {
-    if (input(name) && !input("refresh_token")) ctx.fail(name, `goes with ${words.name("refresh_token")}, which is not set.`);
-  }
-  const source = readExplicitSource(ctx, serviceAccount, iamHost) ?? readAmbientSource(ctx);
-  const subject = source.kind === "external_account" ? source.subjectToken : void 0;
-  if (subject?.from === "library" && subject.kind === "executable" && env["GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"] !== "1") {
-    throw words.complain(
-      "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
-      `must be 1 to run the command that the credentials in ${source.origin} name (credential_source.executable), as Google's libraries require.`
-    );
-  }
-  if (source.kind === "external_account" && !source.impersonate && !serviceAccount) {
-    ctx.fail(
-      "service_account",
-      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`
-    );
-  }
-  return source;
-}
-function readExplicitSource(ctx, serviceAccount, iamHost) {
-  const { input, words, fail } = ctx;
-  const credentialsJson = input("credentials_json");
-  if (credentialsJson) {
-    const name = words.name("credentials_json");
-    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name, words.complain), name, name, words.complain);
-  }
-  const provider = input("workload_identity_provider");
-  if (provider) return readWorkloadIdentity(ctx, provider, serviceAccount, iamHost);
-  if (input("workload_identity_audience")) {
-    fail("workload_identity_audience", `goes with ${words.name("workload_identity_provider")}, which is not set.`);
-  }
-  const refreshToken = input("refresh_token");
-  if (refreshToken) {
-    const clientId = input("oauth_client_id");
-    const clientSecret = input("oauth_client_secret");
-    for (const value of [refreshToken, clientSecret, clientId]) registerSecret(value);
-    for (const [name, value] of [
-      ["oauth_client_id", clientId],
-      ["oauth_client_secret", clientSecret]
-    ]) {
-      if (!value) {
-        fail(name, `is required with ${words.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);
-      }
-    }
-    return {
-      kind: "refresh_token",
-      clientId,
-      clientSecret,
-      refreshToken,
-      origin: words.name("refresh_token"),
-      clientOrigin: `${words.name("oauth_client_id")} and ${words.name("oauth_client_secret")}`
-    };
-  }
-  return void 0;
-}
-function readAmbientSource({ env, words }) {
-  const adc = env["GOOGLE_APPLICATION_CREDENTIALS"]?.trim();
-  if (adc) {
-    const name = "GOOGLE_APPLICATION_CREDENTIALS";
-    let raw;
-    try {
-      raw = (0, import_node_fs.readFileSync)(adc, "utf8");
-    } catch (error2) {
-      const code = error2.code;
-      throw words.complain(
-        name,
-        `names ${adc}, which cannot be read (${code ?? "error"}). Point it at a credentials JSON file, or unset it.`
-      );
-    }
-    return parseCredentialsFile(parseCredentialsJson(raw, name, words.complain), name, `${name} (${adc})`, words.complain);
-  }
-  const host = env["GCE_METADATA_HOST"]?.trim() || "metadata.google.internal";
-  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
-    throw words.complain("GCE_METADATA_HOST", `must be host[:port] without a scheme, got ${quote(host)}`);
-  }
-  const origin = host === "metadata.google.internal" ? "the metadata server" : `the metadata server at ${host}`;
-  return { kind: "metadata", host, origin, unreachable: words.noCredential(origin), otherwise: words.otherwise };
-}
-function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
-  const { env, input, words, fail } = ctx;
-  const name = "workload_identity_provider";
-  const accepted = "projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER";
-  if (/^(https:)?\/\/iam\./.test(provider)) {
-    fail(name, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
-  }
-  const match = PROVIDER_PATTERN.exec(provider);
-  if (!match) return fail(name, `must look like ${accepted}, got ${quote(provider)}`);
-  const [, projectNumber = "", pool = "", providerId = ""] = match;
-  if (!/^\d+$/.test(projectNumber)) {
-    fail(
-      name,
-      `must use the project number, not the project ID ${quote(projectNumber)}. Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`
-    );
-  }
-  for (const [what, id] of [
-    ["pool", pool],
-    ["provider", providerId]
-  ]) {
-    if (!POOL_OR_PROVIDER_ID.test(id)) {
-      fail(name, `the ${what} ID ${quote(id)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
-    }
-  }
-  if (!serviceAccount) {
-    fail(
-      "service_account",
-      `is required with ${words.name(name)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
-    );
-  }
-  const oidcRequestUrl = env["ACTIONS_ID_TOKEN_REQUEST_URL"] ?? "";
-  const oidcRequestToken = env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] ?? "";
-  registerSecret(oidcRequestToken);
-  if (!oidcRequestUrl || !oidcRequestToken) {
-    const missing = !oidcRequestUrl ? "ACTIONS_ID_TOKEN_REQUEST_URL is not set" : "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set";
-    fail(
-      name,
-      `needs the job's GitHub OIDC token, but ${missing}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`
-    );
-  }
-  checkEndpointUrl(oidcRequestUrl, "ACTIONS_ID_TOKEN_REQUEST_URL", words.complain);
-  const oidcAudience = input("workload_identity_audience") || `https://${iamHost}/${provider}`;
-  return {
-    kind: "workload_identity",
-    provider,
-    projectNumber,
-    pool,
-    oidcAudience,
-    oidcRequestUrl,
-    oidcRequestToken,
-    origin: words.name(name)
-  };
-}
-var import_node_fs, POOL_OR_PROVIDER_ID, PROVIDER_PATTERN, SOURCE_INPUTS;
-var init_source = __esm({
-  "src/inputs/source.ts"() {
-    "use strict";
-    import_node_fs = require("node:fs");
-    init_endpoints();
-    init_errors();
-    init_secrets();
-    init_credentials_file();
-    init_key_file();
-    POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
-    PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
-    SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
-  }
-});
-
-// src/inputs/vocabulary.ts
-function actionInputs(env) {
-  return (name) => env[`INPUT_${name.toUpperCase()}`]?.trim();
-}
-var INPUT_DEFAULTS, ACTION_CREDENTIALS, ACTION_VOCABULARY;
-var init_vocabulary = __esm({
-  "src/inputs/vocabulary.ts"() {
-    "use strict";
-    init_errors();
-    INPUT_DEFAULTS = {
-      audience: "",
-      token_type: "auto",
-      app_url: "",
-      lifetime: "",
-      workload_identity_provider: "",
-      workload_identity_audience: "",
-      credentials_json: "",
-      refresh_token: "",
-      oauth_client_id: "",
-      oauth_client_secret: "",
-      service_account: "",
-      delegates: "",
-      include_email: "true",
-      export_variable: "IAP_TOKEN",
-      universe: "googleapis.com",
-      smoke_test_urls: "",
-      smoke_test_header: "authorization",
-      smoke_test_headers: "",
-      smoke_test_expected_status: "200-299",
-      smoke_test_retry_for: "300",
-      smoke_test_timeout: "30",
-      keep_fresh: "false",
-      proxy_to: "",
-      proxy_header: "authorization",
-      proxy_listen: "127.0.0.1:0",
-      proxy_hosts: "",
-      proxy_max_connections: "1000",
-      proxy_response_timeout: "120",
-      proxy_tunnel_idle_timeout: "120",
-      doctor: "false",
-      doctor_fail_on_problem: "false",
-      doctor_also: "",
-      iap_resource: ""
-    };
-    ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
-    ACTION_VOCABULARY = {
-      name: (input) => input,
-      setting: (input, value) => `set ${input}: ${value}`,
-      complain: complainAsAction,
-      noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
-      otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
-    };
-  }
-});
-
-// src/inputs/index.ts
-function readConfig(read, env, words) {
-  const input = (name) => read(name) ?? INPUT_DEFAULTS[name];
-  const ctx = {
-    env,
-    input,
-    words,
-    fail: (name, problem) => {
-      throw words.complain(words.name(name), problem);
-    }
-  };
-  const { fail, words: w } = ctx;
-  const universe = input("universe") || "googleapis.com";
-  if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
-  const endpoints = resolveEndpoints(universe, env, words.complain);
-  const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
-  const delegates = readDelegates(ctx, input("delegates"));
-  if (delegates.length > 0 && !serviceAccount) {
-    fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
-  }
-  const source = readSource(ctx, serviceAccount, endpoints.iamHost);
-  const appUrl = readAppUrl(ctx);
-  const smokeTargets = readSmokeConfig(input);
-  const known2 = knownUrl(ctx, appUrl, smokeTargets?.targets);
-  const canSign = signingAbility(source, serviceAccount);
-  const choice = chooseToken(ctx, known2, canSign);
-  const { tokenType } = choice;
-  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
-  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
-  const unsigned = tokenType === "signed_jwt" ? cannotSign(source, serviceAccount) : void 0;
-  if (unsigned === "user") {
-    fail(
-      "service_account",
-      `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
-    );
-  }
-  if (unsigned === "no-key-id") {
-    throw words.complain(
-      source.origin,
-      "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
-    );
-  }
-  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
-  const uncovered = tokenType === "signed_jwt" && appUrl ? audienceCovers(audience, appUrl) : void 0;
-  if (uncovered) fail("audience", `${uncovered} (${w.name("app_url")}).`);
-  const smoke = smokeTargets;
-  return {
-    tokenType,
-    audience,
-    audienceFrom: choice.audienceFrom,
-    choice: choice.why,
-    signedFromUrl: choice.signedFromUrl === true,
-    appUrl: known2?.url.href,
-    doctor: readDoctorConfig(ctx, known2),
-    lifetimeSeconds,
-    source,
-    serviceAccount,
-    delegates,
-    includeEmail: readBoolean(ctx, input("include_email"), "include_email", true),
-    exportVariable: readExportVariable(ctx, input("export_variable")),
-    universe,
-    endpoints,
-    smoke,
-    agent: readAgentConfig(ctx, tokenType === "signed_jwt" ? audience : void 0),
-    nameOf: words.name
-  };
-}
-function signingAbility(source, serviceAccount) {
-  const why = cannotSign(source, serviceAccount);
-  if (!why) return { yes: true, because: "" };
-  return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
-}
-function knownUrl(ctx, appUrl, smoke) {
-  const { words: w } = ctx;
-  if (appUrl) return { url: appUrl, from: w.name("app_url") };
-  const target = proxyTarget(ctx);
-  if (target) return { url: new URL(target), from: w.name("proxy_to") };
-  const host = proxyHosts(ctx).find((name) => !name.startsWith("*."));
-  if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
-  const tested = smoke?.find((target2) => !target2.deny);
-  return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
-}
-function optionalEmail({ fail }, value, name) {
-  if (!value) return void 0;
-  if (!isEmail(value)) fail(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${quote(value)}`);
-  return value;
-}
-function readDelegates({ fail }, value) {
-  const emails = value.split(/[,\n]/).map((part) => part.trim()).filter(Boolean);
-  for (const email of emails) {
-    if (!isEmail(email)) fail("delegates", `${quote(email)} is not a service account email; list emails separated by commas or newlines.`);
-  }
-  return emails;
-}
-function readExportVariable({ fail }, value) {
-  if (!value) return void 0;
-  if (!ENV_NAME.test(value)) {
-    fail(
-      "export_variable",
-      `must be an environment variable name (letters, digits, underscores; not starting with a digit), got ${quote(value)}`
-    );
-  }
-  if (/^(GITHUB_|RUNNER_|ACTIONS_)/i.test(value) || /^(NODE_OPTIONS|PATH)$/i.test(value)) {
-    fail("export_variable", `${quote(value)} is reserved by the runner; choose another name such as IAP_TOKEN.`);
-  }
-  return value;
-}
-var ENV_NAME, DOMAIN;
-var init_inputs = __esm({
-  "src/inputs/index.ts"() {
-    "use strict";
-    init_email();
-    init_endpoints();
-    init_errors();
-    init_urls();
-    init_signing();
-    init_smoke();
-    init_token_choice();
-    init_doctor();
-    init_values();
-    init_agent();
-    init_audience();
-    init_source();
-    init_vocabulary();
-    init_vocabulary();
-    ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-    DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
   }
 });
 
@@ -2298,9 +1254,137 @@ var init_answer = __esm({
   }
 });
 
+// src/http/failures.ts
+function isRetryableStatus(status) {
+  return status === 408 || status === 429 || status >= 500 && status <= 599 && status !== 501;
+}
+function isRetryableNetworkFailure(failure) {
+  const code = failure.code ?? "";
+  return code !== "ENOTFOUND" && !TLS_TRUST_CODES.has(code) && !/^PROXY_4/.test(code);
+}
+function networkFailure(error2, request, timeoutMs) {
+  const host = safeHost(request.url);
+  const err = error2;
+  if (err.name === "TimeoutError" || err.name === "AbortError" || err.code === "ABORT_ERR") {
+    return { status: 0, code: "TIMEOUT", message: `no complete answer from ${host} within ${timeoutMs / 1e3} s` };
+  }
+  const known2 = {
+    ECONNRESET: `the connection to ${host} was reset`,
+    ECONNREFUSED: `${host} refused the connection`,
+    ENOTFOUND: `the name ${host} did not resolve (DNS)`,
+    EAI_AGAIN: `the name ${host} did not resolve (DNS, temporary)`,
+    ETIMEDOUT: `the connection to ${host} timed out`,
+    EPIPE: `the connection to ${host} closed while sending`
+  };
+  const code = err.code ?? "ERROR";
+  if (TLS_TRUST_CODES.has(code)) {
+    return {
+      status: 0,
+      code,
+      message: `the TLS certificate of ${host} is not trusted (${code}); behind a TLS-inspecting proxy, give the runner the proxy's CA with NODE_EXTRA_CA_CERTS`
+    };
+  }
+  if (err.message?.startsWith("tunneling socket could not be established")) {
+    const proxyStatus = /statusCode=(\d{3})/.exec(err.message)?.[1];
+    return {
+      status: 0,
+      code: proxyStatus ? `PROXY_${proxyStatus}` : code,
+      message: `the proxy (https_proxy/http_proxy) did not open a tunnel to ${host}: ${err.message}`
+    };
+  }
+  return { status: 0, code, message: known2[code] ?? `could not reach ${host}: ${err.message ?? code}` };
+}
+function safeHost(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "the server";
+  }
+}
+function plainFailure(response) {
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers["location"];
+    const target = typeof location === "string" ? ` to ${safeOrigin(location)}` : "";
+    return { status: response.status, message: `a redirect${target}, not followed: tokens are never sent on` };
+  }
+  return { status: response.status, message: snippet(response.body) || "(empty body)" };
+}
+function safeOrigin(location) {
+  try {
+    return new URL(location).origin;
+  } catch {
+    return "another location";
+  }
+}
+function htmlTitle(body) {
+  const head = body.slice(0, TITLE_SEARCH_CHARS);
+  const open = head.toLowerCase().indexOf("<title");
+  if (open === -1) return void 0;
+  const start = head.indexOf(">", open);
+  const end = start === -1 ? -1 : head.toLowerCase().indexOf("</title>", start);
+  return end === -1 ? void 0 : head.slice(start + 1, end).trim();
+}
+function describeBody(response) {
+  const type = String(response.headers["content-type"] ?? "no content type").split(";")[0];
+  const title = htmlTitle(response.body);
+  return title ? `HTML page "${title.slice(0, 100)}"` : `${response.body.length} characters of ${type}`;
+}
+function snippet(body) {
+  const title = htmlTitle(body);
+  const text2 = (title ? `HTML page "${title}"` : body.slice(0, 1e3)).replace(/\s+/g, " ").trim();
+  return text2.length > 300 ? `${text2.slice(0, 300)}…` : text2;
+}
+var TLS_TRUST_CODES, TITLE_SEARCH_CHARS;
+var init_failures = __esm({
+  "src/http/failures.ts"() {
+    "use strict";
+    TLS_TRUST_CODES = /* @__PURE__ */ new Set([
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+      "SELF_SIGNED_CERT_IN_CHAIN",
+      "DEPTH_ZERO_SELF_SIGNED_CERT",
+      "CERT_HAS_EXPIRED",
+      "ERR_TLS_CERT_ALTNAME_INVALID"
+    ]);
+    TITLE_SEARCH_CHARS = 8192;
+  }
+});
+
+// src/google/failure.ts
+function googleFailure(response) {
+  const json = parseJsonObject(response.body);
+  const error2 = json?.["error"];
+  if (error2 && typeof error2 === "object") {
+    const e = error2;
+    const details = Array.isArray(e["details"]) ? e["details"] : [];
+    const reason = details.map((d) => d?.["reason"]).find((r) => typeof r === "string");
+    const permission = details.map((d) => d?.["metadata"]?.["permission"]).find((p) => typeof p === "string");
+    return {
+      status: response.status,
+      ...typeof e["status"] === "string" ? { code: e["status"] } : {},
+      message: typeof e["message"] === "string" ? e["message"] : snippet(response.body),
+      ...reason ? { reason } : {},
+      ...permission ? { permission } : {}
+    };
+  }
+  if (typeof error2 === "string") {
+    const description = json?.["error_description"];
+    return { status: response.status, code: error2, message: typeof description === "string" ? description : error2 };
+  }
+  return plainFailure(response);
+}
+var init_failure = __esm({
+  "src/google/failure.ts"() {
+    "use strict";
+    init_failures();
+    init_json();
+  }
+});
+
 // src/google/sts.ts
 async function exchangeAtSts(http2, exchange, now = Date.now) {
   const answer = await http2.json({
+    failure: googleFailure,
     what: "STS token exchange",
     method: "POST",
     url: exchange.tokenUrl,
@@ -2349,6 +1433,7 @@ var init_sts = __esm({
     "use strict";
     init_jwt();
     init_answer();
+    init_failure();
   }
 });
 
@@ -2447,7 +1532,7 @@ async function libraryExchange(kind, file) {
     registerSecret(token);
     return token;
   } catch (error2) {
-    const message = redact(error2 instanceof Error ? error2.message : String(error2));
+    const message = redact(messageOf(error2));
     throw new ActionError(
       `The external account's ${kind} credential source failed (google-auth-library): ${message}`,
       kind === "executable" ? "Fix: run the credential_source.executable.command by hand on the runner and check it prints a successful response." : void 0
@@ -2466,6 +1551,7 @@ async function readSubjectToken(source, http2) {
     }
   } else {
     text2 = await http2.text({
+      failure: googleFailure,
       what: "Subject token request (credential_source.url)",
       method: "GET",
       url: source.url,
@@ -2500,6 +1586,7 @@ var init_external_account = __esm({
     init_secrets();
     init_credential();
     init_impersonation();
+    init_failure();
     STS_LIFETIME_MS = 36e5;
   }
 });
@@ -2525,6 +1612,7 @@ var init_metadata = __esm({
     init_email();
     init_json();
     init_answer();
+    init_failure();
     MetadataClient = class {
       #http;
       #server;
@@ -2569,6 +1657,7 @@ var init_metadata = __esm({
       #request(what, path) {
         return {
           what,
+          failure: googleFailure,
           method: "GET",
           url: `http://${this.#server.host}/computeMetadata/v1/instance/service-accounts/default/${path}`,
           headers: { "metadata-flavor": "Google" },
@@ -2675,6 +1764,7 @@ async function fetchGitHubOidcToken(http2, requestUrl, requestToken, audience) {
   const url = new URL(requestUrl);
   url.searchParams.set("audience", audience);
   const answer = await http2.json({
+    failure: googleFailure,
     what: "GitHub OIDC token request",
     method: "GET",
     url: url.toString(),
@@ -2687,6 +1777,7 @@ var init_github_oidc = __esm({
   "src/google/github-oidc.ts"() {
     "use strict";
     init_answer();
+    init_failure();
   }
 });
 
@@ -2835,6 +1926,7 @@ var init_iam_credentials = __esm({
   "src/google/iam-credentials.ts"() {
     "use strict";
     init_answer();
+    init_failure();
     ACCESS_TOKEN_LIFETIME_S = 3600;
     IamCredentials = class {
       #http;
@@ -2868,6 +1960,7 @@ var init_iam_credentials = __esm({
       #call(caller, accessToken, target, method, body) {
         const delegates = target.delegates.map(resourceName);
         return this.#http.json({
+          failure: googleFailure,
           what: `IAM Credentials ${method} for ${target.serviceAccount}`,
           method: "POST",
           // The `-` project is required: Google infers the project from the account.
@@ -2927,6 +2020,7 @@ var init_oauth = __esm({
     "use strict";
     init_jwt();
     init_answer();
+    init_failure();
     JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
     FROM = "The OAuth token endpoint";
     OAuthTokenEndpoint = class {
@@ -3010,6 +2104,7 @@ var init_oauth = __esm({
       }
       #post(what, url, form, remedy) {
         return this.#http.json({
+          failure: googleFailure,
           what,
           method: "POST",
           url,
@@ -3019,122 +2114,6 @@ var init_oauth = __esm({
         });
       }
     };
-  }
-});
-
-// src/http/failures.ts
-function isRetryableStatus(status) {
-  return status === 408 || status === 429 || status >= 500 && status <= 599 && status !== 501;
-}
-function isRetryableNetworkFailure(failure) {
-  const code = failure.code ?? "";
-  return code !== "ENOTFOUND" && !TLS_TRUST_CODES.has(code) && !/^PROXY_4/.test(code);
-}
-function networkFailure(error2, request, timeoutMs) {
-  const host = safeHost(request.url);
-  const err = error2;
-  if (err.name === "TimeoutError" || err.name === "AbortError" || err.code === "ABORT_ERR") {
-    return { status: 0, code: "TIMEOUT", message: `no complete answer from ${host} within ${timeoutMs / 1e3} s` };
-  }
-  const known2 = {
-    ECONNRESET: `the connection to ${host} was reset`,
-    ECONNREFUSED: `${host} refused the connection`,
-    ENOTFOUND: `the name ${host} did not resolve (DNS)`,
-    EAI_AGAIN: `the name ${host} did not resolve (DNS, temporary)`,
-    ETIMEDOUT: `the connection to ${host} timed out`,
-    EPIPE: `the connection to ${host} closed while sending`
-  };
-  const code = err.code ?? "ERROR";
-  if (TLS_TRUST_CODES.has(code)) {
-    return {
-      status: 0,
-      code,
-      message: `the TLS certificate of ${host} is not trusted (${code}); behind a TLS-inspecting proxy, give the runner the proxy's CA with NODE_EXTRA_CA_CERTS`
-    };
-  }
-  if (err.message?.startsWith("tunneling socket could not be established")) {
-    const proxyStatus = /statusCode=(\d{3})/.exec(err.message)?.[1];
-    return {
-      status: 0,
-      code: proxyStatus ? `PROXY_${proxyStatus}` : code,
-      message: `the proxy (https_proxy/http_proxy) did not open a tunnel to ${host}: ${err.message}`
-    };
-  }
-  return { status: 0, code, message: known2[code] ?? `could not reach ${host}: ${err.message ?? code}` };
-}
-function safeHost(url) {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "the server";
-  }
-}
-function parseFailure(response) {
-  const json = parseJsonObject(response.body);
-  const error2 = json?.["error"];
-  if (error2 && typeof error2 === "object") {
-    const e = error2;
-    const details = Array.isArray(e["details"]) ? e["details"] : [];
-    const reason = details.map((d) => d?.["reason"]).find((r) => typeof r === "string");
-    const permission = details.map((d) => d?.["metadata"]?.["permission"]).find((p) => typeof p === "string");
-    return {
-      status: response.status,
-      ...typeof e["status"] === "string" ? { code: e["status"] } : {},
-      message: typeof e["message"] === "string" ? e["message"] : snippet(response.body),
-      ...reason ? { reason } : {},
-      ...permission ? { permission } : {}
-    };
-  }
-  if (typeof error2 === "string") {
-    const description = json?.["error_description"];
-    return { status: response.status, code: error2, message: typeof description === "string" ? description : error2 };
-  }
-  if (response.status >= 300 && response.status < 400) {
-    const location = response.headers["location"];
-    const target = typeof location === "string" ? ` to ${safeOrigin(location)}` : "";
-    return { status: response.status, message: `a redirect${target}, not followed: tokens are never sent on` };
-  }
-  return { status: response.status, message: snippet(response.body) || "(empty body)" };
-}
-function safeOrigin(location) {
-  try {
-    return new URL(location).origin;
-  } catch {
-    return "another location";
-  }
-}
-function htmlTitle(body) {
-  const head = body.slice(0, TITLE_SEARCH_CHARS);
-  const open = head.toLowerCase().indexOf("<title");
-  if (open === -1) return void 0;
-  const start = head.indexOf(">", open);
-  const end = start === -1 ? -1 : head.toLowerCase().indexOf("</title>", start);
-  return end === -1 ? void 0 : head.slice(start + 1, end).trim();
-}
-function describeBody(response) {
-  const type = String(response.headers["content-type"] ?? "no content type").split(";")[0];
-  const title = htmlTitle(response.body);
-  return title ? `HTML page "${title.slice(0, 100)}"` : `${response.body.length} characters of ${type}`;
-}
-function snippet(body) {
-  const title = htmlTitle(body);
-  const text2 = (title ? `HTML page "${title}"` : body.slice(0, 1e3)).replace(/\s+/g, " ").trim();
-  return text2.length > 300 ? `${text2.slice(0, 300)}…` : text2;
-}
-var TLS_TRUST_CODES, TITLE_SEARCH_CHARS;
-var init_failures = __esm({
-  "src/http/failures.ts"() {
-    "use strict";
-    init_json();
-    TLS_TRUST_CODES = /* @__PURE__ */ new Set([
-      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-      "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-      "SELF_SIGNED_CERT_IN_CHAIN",
-      "DEPTH_ZERO_SELF_SIGNED_CERT",
-      "CERT_HAS_EXPIRED",
-      "ERR_TLS_CERT_ALTNAME_INVALID"
-    ]);
-    TITLE_SEARCH_CHARS = 8192;
   }
 });
 
@@ -3186,6 +2165,17 @@ var init_transport = __esm({
   }
 });
 
+// src/backoff.ts
+function jitteredBackoff(attempt, baseMs, maxMs, random) {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(ceiling / 2 + random() * ceiling / 2);
+}
+var init_backoff = __esm({
+  "src/backoff.ts"() {
+    "use strict";
+  }
+});
+
 // src/http/client.ts
 function apiError(request, failure, attempts) {
   return new ApiError(request.what, failure, attempts, request.remedy?.(failure));
@@ -3208,6 +2198,7 @@ var init_client = __esm({
     init_json();
     init_failures();
     init_transport();
+    init_backoff();
     DEFAULT_POLICY = {
       attempts: 5,
       timeoutMs: 1e4,
@@ -3283,7 +2274,7 @@ var init_client = __esm({
       async #ok(request) {
         const sent = await this.send(request);
         if (sent.response.status < 200 || sent.response.status > 299) {
-          throw apiError(request, parseFailure(sent.response), sent.attempts);
+          throw apiError(request, request.failure(sent.response), sent.attempts);
         }
         return sent;
       }
@@ -3292,8 +2283,7 @@ var init_client = __esm({
        * `maxDelayMs` is an answer, not a wait: Infinity, and the caller stops retrying.
        */
       #backoff(attempt, response, policy) {
-        const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
-        const jittered = Math.round(ceiling / 2 + this.#random() * ceiling / 2);
+        const jittered = jitteredBackoff(attempt, policy.baseDelayMs, policy.maxDelayMs, this.#random);
         const retryAfter = response ? retryAfterMs(response.headers["retry-after"], this.#now()) : void 0;
         if (retryAfter === void 0) return jittered;
         return retryAfter > policy.maxDelayMs ? Infinity : Math.max(retryAfter, jittered);
@@ -3348,11 +2338,12 @@ function checkSignedJwt(token, expect) {
 }
 function describeMinted(minted, now = Date.now()) {
   const minutes = Math.round((minted.expiresAt.getTime() - now) / 6e4);
-  return `Minted ${kindOf(minted, "a")} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+  return `Minted ${kindOf(minted.kind, "a")} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
 }
-function kindOf(minted, article) {
-  const kind = minted.kind === "signed_jwt" ? "signed JWT" : "ID token";
-  return article ? `${minted.kind === "signed_jwt" ? "a" : "an"} ${kind}` : kind;
+function kindOf(kind, form) {
+  const name = kind === "signed_jwt" ? "signed JWT" : "ID token";
+  if (form === "a") return `${kind === "signed_jwt" ? "a" : "an"} ${name}`;
+  return form === "Capital" ? `${name.charAt(0).toUpperCase()}${name.slice(1)}` : name;
 }
 function rfc3339(date) {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -3440,6 +2431,10 @@ var init_mint = __esm({
 function answeredByIap(headers) {
   return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
 }
+function answeredBy(headers) {
+  if (!headers) return null;
+  return answeredByIap(headers) ? "iap" : "app";
+}
 function iapRefusal(status, body) {
   if (status === 403) return "forbidden";
   if (status >= 300 && status < 400) return "sign-in";
@@ -3451,27 +2446,6 @@ function iapRefusal(status, body) {
   if (said.includes("parse")) return "parse";
   if (said.includes("empty token")) return "empty";
   return "other";
-}
-function explainRefusal(kind, header, principal) {
-  switch (kind) {
-    case "expired":
-      return "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.";
-    case "audience":
-      return "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*.";
-    case "email":
-      return "IAP refused an ID token without an email claim: mint it with include_email.";
-    case "signature":
-      return "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.";
-    case "parse":
-      return `IAP did not receive a JWT in the ${header} header: something on the way changed it.`;
-    case "empty":
-    case "sign-in":
-      return `IAP saw no token: something between the proxy and IAP strips the ${header} header.`;
-    case "forbidden":
-      return `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`;
-    case "other":
-      return "IAP refused the request.";
-  }
 }
 var READ_CHARS;
 var init_answers = __esm({
@@ -3500,9 +2474,8 @@ async function probeIap(http2, url, options = {}) {
     failure = error2.failure.message;
   }
   if (!response) return { status: null, from: null, clientId: void 0, failure, attempts, response };
-  const iap = answeredByIap(response.headers);
-  const signIn = iap ? googleSignIn(response, url) : void 0;
-  const from = iap ? "iap" : "app";
+  const from = answeredBy(response.headers);
+  const signIn = from === "iap" ? googleSignIn(response, url) : void 0;
   const clientId = signIn?.searchParams.get("client_id") ?? "";
   return {
     status: response.status,
@@ -3656,6 +2629,29 @@ var init_report = __esm({
   }
 });
 
+// src/iap/grants.ts
+function memberOf(email) {
+  return email.endsWith(".gserviceaccount.com") ? `serviceAccount:${email}` : `user:${email}`;
+}
+function iapServiceAgent(projectNumber) {
+  const number = projectNumber && /^\d+$/.test(projectNumber) ? projectNumber : "PROJECT_NUMBER";
+  return `serviceAccount:service-${number}@gcp-sa-iap.iam.gserviceaccount.com`;
+}
+function accessorGrant(resourceFlags, member) {
+  return `gcloud iap web add-iam-policy-binding ${resourceFlags} --member=${member} --role=${ACCESSOR}`;
+}
+function invokerGrant(service, region, projectNumber) {
+  return `gcloud run services add-iam-policy-binding ${service} --region=${region} --member=${iapServiceAgent(projectNumber)} --role=${INVOKER}`;
+}
+var ACCESSOR, INVOKER;
+var init_grants = __esm({
+  "src/iap/grants.ts"() {
+    "use strict";
+    ACCESSOR = "roles/iap.httpsResourceAccessor";
+    INVOKER = "roles/run.invoker";
+  }
+});
+
 // src/doctor/resource.ts
 function describeResource(url, named) {
   const host = url.hostname.toLowerCase();
@@ -3719,7 +2715,7 @@ function gcloudResourceFlags(resource) {
 }
 function terraformAccessor(resource, member) {
   const project = resource.project ?? "PROJECT_ID";
-  const grant = { role: "roles/iap.httpsResourceAccessor", member };
+  const grant = { role: ACCESSOR, member };
   switch (resource.kind) {
     case "cloud-run":
       return hcl("google_iap_web_cloud_run_service_iam_member", {
@@ -3760,6 +2756,7 @@ var RUN_APP, NAMED;
 var init_resource = __esm({
   "src/doctor/resource.ts"() {
     "use strict";
+    init_grants();
     RUN_APP = /^([a-z0-9-]{1,63})-(\d{6,20})\.([a-z0-9-]{1,40})\.run\.app$/;
     NAMED = /^projects\/([^/]+)\/iap_web\/([^/]+)(?:\/services\/([^/]+))?$/;
   }
@@ -3800,11 +2797,11 @@ function bypassProblem(url, status, resource) {
   };
 }
 function accessorProblem(principal, resource, refused) {
-  const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
+  const member = memberOf(principal);
   return {
     title: `No access through IAP for ${principal}`,
     why: refused ? `IAP accepted the token and refused ${principal} with 403: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (about 2 minutes, sometimes 7 or more).` : `${member} does not hold roles/iap.httpsResourceAccessor in the app's IAP policy.`,
-    gcloud: `gcloud iap web add-iam-policy-binding ${gcloudResourceFlags(resource)} --member=${member} --role=roles/iap.httpsResourceAccessor`,
+    gcloud: accessorGrant(gcloudResourceFlags(resource), member),
     terraform: terraformAccessor(resource, member)
   };
 }
@@ -3818,15 +2815,14 @@ function behindProblem(resource) {
   };
 }
 function invokerProblem(resource) {
-  const project = resource.project ?? "PROJECT_NUMBER";
-  const agent = `serviceAccount:service-${/^\d+$/.test(project) ? project : "PROJECT_NUMBER"}@gcp-sa-iap.iam.gserviceaccount.com`;
+  const agent = iapServiceAgent(resource.project);
   return {
     title: "The service behind IAP refuses IAP",
     why: "IAP let the token through and the service behind it answered 403 (not IAP's answer). For Cloud Run with IAP, IAP's service agent needs roles/run.invoker on the service.",
-    gcloud: `gcloud run services add-iam-policy-binding ${resource.service ?? "SERVICE"} --region=${resource.region ?? "REGION"} --member=${agent} --role=roles/run.invoker`,
+    gcloud: invokerGrant(resource.service ?? "SERVICE", resource.region ?? "REGION", resource.project),
     terraform: hcl(
       "google_cloud_run_v2_service_iam_member",
-      { name: resource.service ?? "SERVICE", location: resource.region ?? "REGION", role: "roles/run.invoker", member: agent },
+      { name: resource.service ?? "SERVICE", location: resource.region ?? "REGION", role: INVOKER, member: agent },
       "iap_invoker"
     )
   };
@@ -3854,7 +2850,7 @@ gcloud iap settings set iap-settings.yaml ${gcloudResourceFlags(resource)}`,
   };
 }
 function mintProblem(trial) {
-  const kind = trial.kind === "id_token" ? "an ID token" : "a signed JWT";
+  const kind = kindOf(trial.kind, "a");
   const [why = "", ...rest] = trial.why.split("\n");
   const gcloud = rest.find((line) => /^\s*gcloud /.test(line))?.trim();
   const grant = /gcloud iam service-accounts add-iam-policy-binding (\S+) --member='?([^'\s]+)'? --role=(\S+)/.exec(gcloud ?? "");
@@ -3872,6 +2868,8 @@ function mintProblem(trial) {
 var init_fixes = __esm({
   "src/doctor/fixes.ts"() {
     "use strict";
+    init_grants();
+    init_check();
     init_resource();
   }
 });
@@ -3888,6 +2886,7 @@ var CLIENT_ID2, IapAdmin;
 var init_iap_admin = __esm({
   "src/google/iap-admin.ts"() {
     "use strict";
+    init_failure();
     CLIENT_ID2 = /^[\w.-]{1,200}\.apps\.googleusercontent\.com$/;
     IapAdmin = class {
       #http;
@@ -3898,6 +2897,7 @@ var init_iap_admin = __esm({
       }
       async settings(accessToken, resource) {
         const answer = await this.#http.json({
+          failure: googleFailure,
           what: `IAP settings of ${resource}`,
           method: "GET",
           url: `${this.#base}/${resource}:iapSettings`,
@@ -3912,6 +2912,7 @@ var init_iap_admin = __esm({
       }
       async iamPolicy(accessToken, resource) {
         const answer = await this.#http.json({
+          failure: googleFailure,
           what: `IAP IAM policy of ${resource}`,
           method: "POST",
           url: `${this.#base}/${resource}:getIamPolicy`,
@@ -3967,7 +2968,7 @@ function policyFor(bindings, principal) {
   const listed = `${ACCESSOR} holders: ${members.length ? members.join(", ") : "none"}.`;
   const conditional = new Set(accessors.filter((binding) => binding.conditional).flatMap((binding) => binding.members));
   if (!principal) return { missing: false, checks: [{ status: "info", text: listed }] };
-  const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
+  const member = memberOf(principal);
   if (conditional.has(member) && !accessors.some((binding) => !binding.conditional && binding.members.includes(member))) {
     return {
       missing: false,
@@ -4014,15 +3015,74 @@ function apiSkip(what, error2, permission, name) {
   }
   return { status: "skipped", text: `${what} not readable: ${explain(error2).split("\n")[0]}` };
 }
-var ACCESSOR, NOT_SENT, notRead;
+var NOT_SENT, notRead;
 var init_access = __esm({
   "src/doctor/access.ts"() {
     "use strict";
     init_errors();
     init_iap_admin();
-    ACCESSOR = "roles/iap.httpsResourceAccessor";
+    init_grants();
     NOT_SENT = "No token was minted or sent: IAP does not answer for this URL, and a token goes only where IAP does (whoever serves it could replay the token).";
     notRead = { status: "skipped", text: "Not read." };
+  }
+});
+
+// src/iap/refusals.ts
+function explainRefusal(refusal, reader, context) {
+  const words = REFUSALS[refusal];
+  return (reader === "trial" ? words.trial : void 0) ?? words.proxy(context);
+}
+function refusalFix(refusal, context) {
+  return REFUSALS[refusal].fix?.(context);
+}
+var REFUSALS;
+var init_refusals = __esm({
+  "src/iap/refusals.ts"() {
+    "use strict";
+    REFUSALS = {
+      expired: {
+        proxy: () => "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.",
+        trial: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
+        fix: () => "the token expired; check the runner's clock, or mint it closer to its use."
+      },
+      audience: {
+        proxy: () => "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*."
+      },
+      email: {
+        proxy: () => "IAP refused an ID token without an email claim: mint it with include_email.",
+        trial: "IAP refused an ID token without an email claim.",
+        fix: () => "the ID token has no email claim; set include_email: true."
+      },
+      signature: {
+        proxy: () => "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.",
+        trial: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
+        fix: ({ kind, principal }) => kind === "signed_jwt" ? `IAP could not verify the JWT with ${principal}'s public keys; the signing key may have been deleted. Mint again.` : "the token is not signed by Google; pass the action's token output unchanged."
+      },
+      parse: {
+        proxy: ({ header }) => `IAP did not receive a JWT in the ${header} header: something on the way changed it.`,
+        fix: ({ header }) => `IAP did not receive a JWT in the ${header} header. Check smoke_test_headers and any proxy on the way.`
+      },
+      empty: {
+        proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`,
+        fix: ({ header }) => `IAP saw no token: something between the runner and IAP strips the ${header} header (a proxy, a load balancer rule).`
+      },
+      "sign-in": {
+        proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`
+      },
+      forbidden: {
+        proxy: ({ principal }) => `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`
+      },
+      other: { proxy: () => "IAP refused the request." }
+    };
+  }
+});
+
+// src/logger.ts
+var QUIET;
+var init_logger = __esm({
+  "src/logger.ts"() {
+    "use strict";
+    QUIET = { info: () => void 0, warning: () => void 0 };
   }
 });
 
@@ -4077,15 +3137,14 @@ async function tryToken(options, url, kind, audience, candidate) {
   };
   try {
     const { response } = await options.http.send({
-      what: `${kind === "id_token" ? "ID token" : "Signed JWT"} trial at ${displayUrl(url)}`,
+      what: `${kindOf(kind, "Capital")} trial at ${displayUrl(url)}`,
       method: "GET",
       url: url.href,
       headers: { authorization: `Bearer ${minted.token}` },
       retry: TRIAL_RETRY
     });
-    const fromIap2 = answeredByIap(response.headers);
-    const from = fromIap2 ? "iap" : "app";
-    if (fromIap2) {
+    const from = answeredBy(response.headers);
+    if (from === "iap") {
       const refusal = iapRefusal(response.status, response.body);
       return {
         ...base,
@@ -4093,7 +3152,7 @@ async function tryToken(options, url, kind, audience, candidate) {
         status: response.status,
         from,
         outcome: "refused",
-        why: refusalWhy(refusal, response.body, minted.principal)
+        why: refusalWhy(refusal, response.body, { header: "authorization", principal: minted.principal, kind })
       };
     }
     if (response.status === 403) {
@@ -4119,13 +3178,13 @@ async function tryToken(options, url, kind, audience, candidate) {
     return { ...base, sent, outcome: "refused", why: `no answer: ${error2.failure.message}` };
   }
 }
-function refusalWhy(refusal, body, principal) {
+function refusalWhy(refusal, body, context) {
   const said = printable(body.slice(0, 120)).replace(/\s+/g, " ").trim();
   const quoted = refusal === "forbidden" ? "IAP refused it (403)" : `IAP refused it: "${said}"`;
-  return `${quoted}. ${DOCTOR_REFUSALS[refusal] ?? explainRefusal(refusal, "authorization", principal)}`;
+  return `${quoted}. ${explainRefusal(refusal, "trial", context)}`;
 }
 function describeTrial(trial) {
-  const what = `${trial.kind === "id_token" ? "ID token" : "Signed JWT"} for ${trial.audience}`;
+  const what = `${kindOf(trial.kind, "Capital")} for ${trial.audience}`;
   const sent = trial.sent ? ` Sent: aud ${trial.sent.aud}, email ${trial.sent.email}, exp ${trial.sent.exp}.` : "";
   if (trial.outcome === "not-minted") return { status: "skipped", text: `${what}: not minted: ${trial.why}` };
   return { status: trial.outcome === "passed" ? "ok" : "problem", text: `${what}: ${trial.why}${sent}` };
@@ -4133,25 +3192,21 @@ function describeTrial(trial) {
 function describeCaller(config) {
   return config.serviceAccount ? `${config.source.origin}, as ${config.serviceAccount}` : config.source.origin;
 }
-var QUIET, TRIAL_RETRY, DOCTOR_REFUSALS;
+var TRIAL_RETRY;
 var init_trials = __esm({
   "src/doctor/trials.ts"() {
     "use strict";
     init_errors();
     init_answers();
+    init_refusals();
     init_jwt();
     init_printable();
     init_signing();
     init_pipeline();
     init_check();
     init_urls();
-    QUIET = { info: () => void 0, warning: () => void 0 };
+    init_logger();
     TRIAL_RETRY = { attempts: 2, timeoutMs: 15e3, budgetMs: 2e4 };
-    DOCTOR_REFUSALS = {
-      expired: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
-      signature: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
-      email: "IAP refused an ID token without an email claim."
-    };
   }
 });
 
@@ -4162,14 +3217,14 @@ function judge(trials, config, url) {
   const n = config.nameOf;
   if (!best) {
     const accepted = trials.find((trial) => trial.from === "iap" && trial.status === 403);
-    const then = accepted ? ` IAP accepts the ${accepted.kind === "signed_jwt" ? "signed JWT" : "ID token"} (${n("token_type")} ${accepted.kind}, ${n("audience")} ${accepted.audience}) and refuses its principal: grant access, and that is the token to use.` : "";
+    const then = accepted ? ` IAP accepts the ${kindOf(accepted.kind)} (${n("token_type")} ${accepted.kind}, ${n("audience")} ${accepted.audience}) and refuses its principal: grant access, and that is the token to use.` : "";
     const behind = trials.find((trial) => trial.from === "app" && trial.status === 403);
     if (behind) {
       return {
         works: false,
         tokenType: void 0,
         audience: void 0,
-        text: `IAP lets the ${behind.kind === "signed_jwt" ? "signed JWT" : "ID token"} through (${n("token_type")} ${behind.kind}, ${n("audience")} ${behind.audience}), and the service behind IAP refuses it with 403. Fix that (below), and that is the token to use.`
+        text: `IAP lets the ${kindOf(behind.kind)} through (${n("token_type")} ${behind.kind}, ${n("audience")} ${behind.audience}), and the service behind IAP refuses it with 403. Fix that (below), and that is the token to use.`
       };
     }
     return {
@@ -4184,7 +3239,7 @@ function judge(trials, config, url) {
     works: true,
     tokenType: best.kind,
     audience: best.audience,
-    text: `a ${best.kind === "signed_jwt" ? "signed JWT" : "Google-signed ID token"} gets through IAP. Set ${set}.`
+    text: `a ${best.kind === "signed_jwt" ? "" : "Google-signed "}${kindOf(best.kind)} gets through IAP. Set ${set}.`
   };
 }
 function trialProblems(trials, probe, resource, verdict, principal) {
@@ -4200,7 +3255,7 @@ function trialProblems(trials, probe, resource, verdict, principal) {
       if (!accepted) problems.push(managedClientProblem(trial.audience, trial.audience === probe.clientId, resource));
     } else if (trial.from === "iap" || trial.status === null) {
       problems.push({
-        title: `The ${trial.kind === "id_token" ? "ID token" : "signed JWT"} was refused`,
+        title: `The ${kindOf(trial.kind)} was refused`,
         why: trial.why,
         gcloud: void 0,
         terraform: void 0
@@ -4216,6 +3271,7 @@ function dedupe(problems) {
 var init_verdict = __esm({
   "src/doctor/verdict.ts"() {
     "use strict";
+    init_check();
     init_fixes();
   }
 });
@@ -4256,7 +3312,7 @@ async function runDoctor(options) {
   if (verdict.works && planned && planned.outcome !== "passed") {
     problems.unshift({
       title: "The token configured here does not get through IAP",
-      why: `${planned.kind === "id_token" ? "The ID token" : "The signed JWT"} for ${planned.audience}: ${planned.why} Instead, ${verdict.text}`,
+      why: `The ${kindOf(planned.kind)} for ${planned.audience}: ${planned.why} Instead, ${verdict.text}`,
       gcloud: void 0,
       terraform: void 0
     });
@@ -4323,12 +3379,14 @@ var init_run = __esm({
     "use strict";
     init_probe();
     init_pipeline();
+    init_check();
     init_urls();
     init_fixes();
     init_resource();
     init_access();
     init_trials();
     init_verdict();
+    init_logger();
   }
 });
 
@@ -4392,7 +3450,7 @@ __export(launch_exports, {
   logTail: () => logTail,
   stopAgent: () => stopAgent
 });
-async function launchAgent(read, env, minted, log2) {
+async function launchAgent(inputs, env, minted, log2) {
   const run2 = (0, import_node_crypto4.randomBytes)(16).toString("hex");
   const tokenFile = tokenFilePath(env["RUNNER_TEMP"] || (0, import_node_os.tmpdir)());
   const dir = (0, import_node_path3.dirname)(tokenFile);
@@ -4400,7 +3458,7 @@ async function launchAgent(read, env, minted, log2) {
   const logFile = (0, import_node_path3.join)(dir, "agent.log");
   const caFile = (0, import_node_path3.join)(dir, "ca.pem");
   const launch = {
-    inputs: Object.fromEntries(Object.keys(INPUT_DEFAULTS).map((name) => [name, read(name)])),
+    inputs,
     initial: {
       token: minted.token,
       kind: minted.kind,
@@ -4559,7 +3617,6 @@ var init_launch = __esm({
     init_errors();
     init_client();
     init_health();
-    init_inputs();
     init_secrets();
     init_token_file();
     AGENT_NODE_FLAGS = ["--max-semi-space-size=4"];
@@ -4571,18 +3628,15 @@ var init_launch = __esm({
 });
 
 // src/smoke/classify.ts
-function fromIap(response) {
-  return answeredByIap(response.headers);
-}
 function canHeal(response, config) {
   if (statusIn(config.expected, response.status)) return false;
-  if (fromIap(response)) return response.status === 403 || isRetryableStatus(response.status);
+  if (answeredByIap(response.headers)) return response.status === 403 || isRetryableStatus(response.status);
   return isRetryableStatus(response.status);
 }
 function canRetrySafely(method, config) {
   if (!UNSAFE.has(method)) return { answer: (response) => canHeal(response, config), failure: isRetryableNetworkFailure };
   return {
-    answer: (response) => fromIap(response) && canHeal(response, config),
+    answer: (response) => answeredByIap(response.headers) && canHeal(response, config),
     failure: (failure) => failure.code === "ECONNREFUSED" || failure.code === "EAI_AGAIN"
   };
 }
@@ -4605,7 +3659,7 @@ async function diagnose(failed) {
   const window = `${config.retryForMs / 1e3} s`;
   if (!response) return `No answer within the retry window (${window}): ${failure ?? "unknown error"}.`;
   const { status } = response;
-  if (fromIap(response)) {
+  if (answeredByIap(response.headers)) {
     if (status === 401) return iapRefusedToken(failed, response);
     if (status === 403) return iapForbidden(failed.minted.principal, window);
     if (status >= 300 && status < 400) {
@@ -4617,7 +3671,7 @@ async function diagnose(failed) {
     return [
       "The request passed IAP, and the app (or the service behind IAP) refused it with 403.",
       "Fix: for Cloud Run behind IAP, the IAP service agent needs roles/run.invoker on the service:",
-      "  gcloud run services add-iam-policy-binding SERVICE --region=REGION --role=roles/run.invoker --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-iap.iam.gserviceaccount.com"
+      `  ${invokerGrant("SERVICE", "REGION", void 0)}`
     ].join("\n");
   }
   if (status === 401) {
@@ -4634,54 +3688,37 @@ async function diagnose(failed) {
   return `The app answered ${status}, which smoke_test_expected_status (${config.expected.text}) does not accept.`;
 }
 function iapForbidden(principal, window) {
-  const member = principal.endsWith(".gserviceaccount.com") ? `serviceAccount:${principal}` : `user:${principal}`;
   return [
     `IAP refused ${principal} with 403 for the whole retry window (${window}): it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (it can take 7 minutes or more; raise smoke_test_retry_for).`,
     "Fix: grant it on the app's backend service (or --resource-type=cloud-run --service=SERVICE --region=REGION):",
-    `  gcloud iap web add-iam-policy-binding --resource-type=backend-services --service=BACKEND_SERVICE --member=${member} --role=roles/iap.httpsResourceAccessor`
+    `  ${accessorGrant("--resource-type=backend-services --service=BACKEND_SERVICE", memberOf(principal))}`
   ].join("\n");
 }
 async function iapRefusedToken(failed, response) {
   const { minted, config } = failed;
   const said = response.body.trim().slice(0, 200);
   const quoted = `IAP refused the token with 401: "${said}".`;
-  switch (iapRefusal(response.status, said)) {
-    case "audience": {
-      if (minted.kind === "signed_jwt") {
-        return `${quoted}
-Fix: the signed JWT's audience ${minted.audience} does not cover the URL IAP saw; use https://HOST/* as audience.`;
-      }
-      const clientId = await signInClientId(failed);
-      const claim = decodeJwt(minted.token)?.claims["aud"];
-      const aud = typeof claim === "string" ? claim : minted.audience;
-      const url = new URL(failed.target.url);
-      if (clientId && clientId === aud) {
-        return `${quoted}
-Fix: the token is for ${aud}, the very client IAP signs people in with, and IAP still refuses it: this app is on Google's managed OAuth client, which refuses programmatic ID tokens unless their client is on the app's programmaticClients list. Use token_type: signed_jwt with audience ${url.origin}/* (it needs no OAuth client), or allowlist an OAuth client you own and mint for it (iap-token doctor ${url.origin} shows both).`;
-      }
-      const expected = clientId ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist` : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
-      return `${quoted}
-Fix: ${expected}; or, with no OAuth client at all, token_type: signed_jwt with audience ${url.origin}/*.`;
-    }
-    case "email":
-      return `${quoted}
-Fix: the ID token has no email claim; set include_email: true.`;
-    case "signature":
-      return minted.kind === "signed_jwt" ? `${quoted}
-Fix: IAP could not verify the JWT with ${minted.principal}'s public keys; the signing key may have been deleted. Mint again.` : `${quoted}
-Fix: the token is not signed by Google; pass the action's token output unchanged.`;
-    case "parse":
-      return `${quoted}
-Fix: IAP did not receive a JWT in the ${config.header} header. Check smoke_test_headers and any proxy on the way.`;
-    case "empty":
-      return `${quoted}
-Fix: IAP saw no token: something between the runner and IAP strips the ${config.header} header (a proxy, a load balancer rule).`;
-    case "expired":
-      return `${quoted}
-Fix: the token expired; check the runner's clock, or mint it closer to its use.`;
-    default:
-      return quoted;
+  const refusal = iapRefusal(response.status, said);
+  if (refusal !== "audience") {
+    const fix = refusalFix(refusal, { header: config.header, principal: minted.principal, kind: minted.kind });
+    return fix ? `${quoted}
+Fix: ${fix}` : quoted;
   }
+  if (minted.kind === "signed_jwt") {
+    return `${quoted}
+Fix: the signed JWT's audience ${minted.audience} does not cover the URL IAP saw; use https://HOST/* as audience.`;
+  }
+  const clientId = await signInClientId(failed);
+  const claim = decodeJwt(minted.token)?.claims["aud"];
+  const aud = typeof claim === "string" ? claim : minted.audience;
+  const url = new URL(failed.target.url);
+  if (clientId && clientId === aud) {
+    return `${quoted}
+Fix: the token is for ${aud}, the very client IAP signs people in with, and IAP still refuses it: this app is on Google's managed OAuth client, which refuses programmatic ID tokens unless their client is on the app's programmaticClients list. Use token_type: signed_jwt with audience ${url.origin}/* (it needs no OAuth client), or allowlist an OAuth client you own and mint for it (iap-token doctor ${url.origin} shows both).`;
+  }
+  const expected = clientId ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist` : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
+  return `${quoted}
+Fix: ${expected}; or, with no OAuth client at all, token_type: signed_jwt with audience ${url.origin}/*.`;
 }
 async function signInClientId(failed) {
   const probe = await probeIap(failed.http, failed.target.url, { retry: { attempts: 1, timeoutMs: failed.config.timeoutMs } });
@@ -4699,9 +3736,10 @@ var init_diagnose = __esm({
   "src/smoke/diagnose.ts"() {
     "use strict";
     init_jwt();
-    init_classify();
     init_answers();
+    init_grants();
     init_probe();
+    init_refusals();
   }
 });
 
@@ -4756,7 +3794,7 @@ async function checkDenied(target, config, http2, log2, now) {
   const shown = displayUrl(target.url);
   const probe = await probeIap(http2, target.url, { retry: probePolicy(config) });
   const ms = Math.round(now() - started);
-  const ok = probe.from === "iap" && probe.status !== null && REFUSALS.has(probe.status);
+  const ok = probe.from === "iap" && probe.status !== null && REFUSALS2.has(probe.status);
   const answer = probe.status === null ? "no answer" : `${probe.status} from ${probe.from === "iap" ? "IAP" : "the app"}`;
   log2(`${ok ? "✓" : "✗"} DENY ${shown}: ${answer} without a token`);
   if (ok) return probeResult(target, probe, true, ms);
@@ -4783,7 +3821,7 @@ async function runOne(target, config, minted, http2, log2, now) {
         budgetMs: config.retryForMs,
         retryable: retry.answer,
         retryableFailure: retry.failure,
-        describe: (answer) => `${fromIap(answer) ? "IAP" : "the app"} answered ${answer.status}`
+        describe: (answer) => `${answeredByIap(answer.headers) ? "IAP" : "the app"} answered ${answer.status}`
       }
     });
     response = sent.response;
@@ -4796,7 +3834,7 @@ async function runOne(target, config, minted, http2, log2, now) {
   const ms = Math.round(now() - started);
   const status = response?.status ?? null;
   const ok = response !== void 0 && statusIn(config.expected, response.status);
-  const from = response ? fromIap(response) ? "iap" : "app" : null;
+  const from = answeredBy(response?.headers);
   const result = { method: target.method, url: shown, status, ok, attempts, ms, from };
   const timing = `${attempts} attempt${attempts === 1 ? "" : "s"}, ${(ms / 1e3).toFixed(1)} s`;
   if (ok) {
@@ -4814,18 +3852,19 @@ function smokeFailure(results) {
   return new ActionError(`Smoke test failed for ${failed.length} of ${results.length} URL(s); no outputs were set.
 ${lines.join("\n")}`);
 }
-var SMOKE_POLICY, REFUSALS;
+var SMOKE_POLICY, REFUSALS2;
 var init_run2 = __esm({
   "src/smoke/run.ts"() {
     "use strict";
     init_errors();
     init_secrets();
+    init_answers();
     init_probe();
     init_classify();
     init_urls();
     init_diagnose();
     SMOKE_POLICY = { baseDelayMs: 2e3, maxDelayMs: 15e3, attempts: 1e3 };
-    REFUSALS = /* @__PURE__ */ new Set([302, 303, 307, 401, 403]);
+    REFUSALS2 = /* @__PURE__ */ new Set([302, 303, 307, 401, 403]);
   }
 });
 
@@ -5274,7 +4313,947 @@ function saveState(name, value) {
 
 // src/main.ts
 init_errors();
-init_inputs();
+
+// src/inputs/index.ts
+init_email();
+
+// src/endpoints.ts
+init_urls();
+var OVERRIDE_PREFIX = "GHA_ENDPOINT_OVERRIDE_";
+var APIS = ["oauth2", "sts", "iamcredentials", "iap", "accounts"];
+function resolveEndpoints(universe, env, complain) {
+  const overrides = new Map(
+    APIS.flatMap((api) => {
+      const value = override(env, api, complain);
+      return value ? [[api, value]] : [];
+    })
+  );
+  return {
+    oauth2: overrides.get("oauth2") ?? `https://oauth2.${universe}`,
+    sts: overrides.get("sts") ?? `https://sts.${universe}/v1`,
+    iamcredentials: overrides.get("iamcredentials") ?? `https://iamcredentials.${universe}/v1`,
+    iap: overrides.get("iap") ?? `https://iap.${universe}/v1`,
+    // Sign-in lives on accounts.google.com in every universe that has it.
+    accounts: overrides.get("accounts") ?? "https://accounts.google.com",
+    iamHost: `iam.${universe}`,
+    overridden: new Set(overrides.keys())
+  };
+}
+function override(env, api, complain) {
+  const name = OVERRIDE_PREFIX + api;
+  const value = env[name]?.trim();
+  if (!value) return void 0;
+  checkEndpointUrl(value, name, complain);
+  return value.replace(/\/+$/, "");
+}
+function checkEndpointUrl(value, source, complain) {
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    throw complain(source, "is not a URL; expected https://host[/path]");
+  }
+  if (carriesTokens(url)) return url;
+  throw complain(source, `must be an https:// URL (http:// is accepted only for localhost), got ${url.protocol}//${url.host}`);
+}
+function checkFileUrl(value, input, field, complain) {
+  return checkEndpointUrl(value, field, (name, problem) => complain(input, `${name} ${problem}`));
+}
+
+// src/inputs/index.ts
+init_errors();
+init_urls();
+init_signing();
+
+// src/inputs/smoke.ts
+init_errors();
+init_secrets();
+init_urls();
+
+// src/inputs/values.ts
+init_errors();
+function readBoolean({ fail }, value, name, fallback) {
+  if (!value) return fallback;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  return fail(name, `must be true or false, got ${quote(value)}`);
+}
+function readTokenHeader({ input, fail }, name) {
+  const value = input(name);
+  const header = value.toLowerCase() || "authorization";
+  if (header === "authorization" || header === "proxy-authorization") return header;
+  return fail(name, `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(value)}`);
+}
+function readWholeNumber({ input, fail }, name, unit, min, max) {
+  const value = input(name);
+  const number = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(number >= min && number <= max)) fail(name, `must be whole ${unit} from ${min} to ${max}, got ${quote(value)}`);
+  return number;
+}
+function parseUrlInput({ fail }, name, value, accepted) {
+  const refusals = typeof accepted === "string" ? { notUrl: `must be ${accepted}; it is not a URL`, userinfo: `must be ${accepted}; it carries a user name or password` } : accepted;
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail(name, refusals.notUrl);
+  }
+  if (url.username || url.password) return fail(name, refusals.userinfo);
+  return url;
+}
+
+// src/inputs/smoke.ts
+var METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+var RESERVED = /* @__PURE__ */ new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
+var SENSITIVE = /authorization|cookie|token|secret|key|auth|password|session/i;
+function readSmokeConfig(ctx) {
+  const { input } = ctx;
+  const targets = readTargets(ctx, input("smoke_test_urls"));
+  const header = readTokenHeader(ctx, "smoke_test_header");
+  const headers = readHeaders(ctx, input("smoke_test_headers"), header);
+  const expected = readStatusSet(ctx, input("smoke_test_expected_status") || "200-299");
+  const retryForMs = readSeconds(ctx, "smoke_test_retry_for", 300, 0, 3600) * 1e3;
+  const timeoutMs = readSeconds(ctx, "smoke_test_timeout", 30, 1, 600) * 1e3;
+  if (targets.length === 0) return void 0;
+  return { targets, header, headers, expected, retryForMs, timeoutMs };
+}
+function checkSmokeCoverage({ fail }, smoke, coverage) {
+  for (const target of smoke.targets) {
+    const problem = target.deny ? void 0 : coverage(new URL(target.url));
+    if (problem) fail("smoke_test_urls", problem);
+  }
+}
+function readTargets(ctx, value) {
+  const { fail } = ctx;
+  const targets = [];
+  for (const [index, raw] of value.split("\n").entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const where = `line ${index + 1}`;
+    const match = /^(?:([A-Za-z]+)\s+)?(\S+)$/.exec(line);
+    const word = (match?.[1] ?? "GET").toUpperCase();
+    const deny = word === "DENY";
+    const method = deny ? "GET" : word;
+    const text2 = match?.[2] ?? line;
+    if (!match || !METHODS.includes(method)) {
+      fail(
+        "smoke_test_urls",
+        `each line is URL, METHOD URL (${METHODS.join(", ")}) or DENY URL (IAP must refuse it without a token); ${where} is none of these`
+      );
+    }
+    const url = parseUrlInput(ctx, "smoke_test_urls", text2, {
+      notUrl: `${where} is not a URL; give absolute https URLs, one per line`,
+      userinfo: `${where}: the URL carries a user name or password; send credentials in smoke_test_headers instead`
+    });
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      fail("smoke_test_urls", `${where}: ${quote(displayUrl(url))} is not an http(s) URL`);
+    }
+    if (!carriesTokens(url)) {
+      fail(
+        "smoke_test_urls",
+        `${where}: ${quote(displayUrl(url))} is plain http; the token is sent only over https (http only to localhost)`
+      );
+    }
+    targets.push({ method, url: url.toString(), deny });
+  }
+  if (targets.length > 50) fail("smoke_test_urls", `lists ${targets.length} URLs; at most 50 are accepted`);
+  return targets;
+}
+function readHeaders({ fail }, value, tokenHeader) {
+  const headers = {};
+  for (const raw of value.split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) {
+      fail("smoke_test_headers", 'each line is "Name: value"; a line has no valid header name before its colon');
+    }
+    if (RESERVED.has(name)) fail("smoke_test_headers", `${name} is set by the HTTP client and cannot be given`);
+    if (name === tokenHeader) {
+      fail(
+        "smoke_test_headers",
+        `sets ${name}, which carries the IAP token; to send the app its own Authorization, set smoke_test_header: proxy-authorization`
+      );
+    }
+    const headerValue = line.slice(colon + 1).trim();
+    if (SENSITIVE.test(name)) registerSecret(headerValue.replace(/^(Bearer|Basic)\s+/i, ""));
+    headers[name] = headerValue;
+  }
+  return headers;
+}
+function readStatusSet({ fail }, value) {
+  const ranges = [];
+  for (const part of value.split(/[\s,]+/).filter(Boolean)) {
+    const exact = /^([1-5]\d\d)$/.exec(part);
+    const range = /^([1-5]\d\d)-([1-5]\d\d)$/.exec(part);
+    const klass = /^([1-5])xx$/i.exec(part);
+    if (exact) ranges.push([Number(exact[1]), Number(exact[1])]);
+    else if (range && Number(range[1]) <= Number(range[2])) ranges.push([Number(range[1]), Number(range[2])]);
+    else if (klass) ranges.push([Number(klass[1]) * 100, Number(klass[1]) * 100 + 99]);
+    else {
+      fail(
+        "smoke_test_expected_status",
+        `${quote(part)} is not a status: give codes, ranges or classes separated by commas, such as 200, 200-299, 2xx,404`
+      );
+    }
+  }
+  if (ranges.length === 0) fail("smoke_test_expected_status", "is empty; for example 200-299");
+  return { text: value, ranges };
+}
+function readSeconds(ctx, name, fallback, min, max) {
+  return ctx.input(name) ? readWholeNumber(ctx, name, "seconds", min, max) : fallback;
+}
+
+// src/inputs/token-choice.ts
+init_errors();
+init_urls();
+function chooseToken(ctx, known2, canSign) {
+  const { input, fail, words: w } = ctx;
+  const given = input("token_type") || "auto";
+  if (given !== "auto" && given !== "id_token" && given !== "signed_jwt") {
+    return fail(
+      "token_type",
+      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(given)}`
+    );
+  }
+  const audience = input("audience");
+  const isUrl = /^https?:\/\//i.test(audience);
+  const wildcard = known2 ? `${known2.url.origin}/*` : void 0;
+  if (given === "signed_jwt") {
+    return {
+      tokenType: "signed_jwt",
+      audience: audience || wildcard || "",
+      audienceFrom: void 0,
+      why: audience || !known2 ? void 0 : `audience ${wildcard}, every path of ${known2.from}'s host.`
+    };
+  }
+  if (given === "id_token") {
+    if (audience || !known2) return { tokenType: "id_token", audience, audienceFrom: void 0, why: void 0 };
+    return {
+      tokenType: "id_token",
+      audience: "",
+      audienceFrom: known2.url.href,
+      why: `the audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
+    };
+  }
+  if (audience && isUrl) {
+    if (!canSign.yes) fail("audience", cannotSign2(ctx, canSign.because, `is a URL, which only a signed JWT can carry`));
+    return {
+      tokenType: "signed_jwt",
+      audience,
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: signed_jwt, because ${w.name("audience")} is a URL.`
+    };
+  }
+  if (audience) {
+    return {
+      tokenType: "id_token",
+      audience,
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: id_token, because ${w.name("audience")} is an OAuth client ID.`
+    };
+  }
+  if (!known2) {
+    return fail(
+      "audience",
+      `is required, or the app's URL (${w.name("app_url")}): the app's URL as https://HOST/* for a service-account-signed JWT, or the OAuth client ID (…apps.googleusercontent.com) for an ID token. With only the URL given, the audience is found from it.`
+    );
+  }
+  if (canSign.yes) {
+    return {
+      tokenType: "signed_jwt",
+      audience: wildcard ?? "",
+      audienceFrom: void 0,
+      why: `${w.name("token_type")} auto: signed_jwt for ${wildcard} (from ${known2.from}): a service-account-signed JWT needs no OAuth client, so it works for apps on Google's managed client too.`,
+      signedFromUrl: true
+    };
+  }
+  return {
+    tokenType: "id_token",
+    audience: "",
+    audienceFrom: known2.url.href,
+    why: `${w.name("token_type")} auto: id_token, because ${canSign.because} cannot sign a JWT; its audience is the OAuth client named by IAP's sign-in redirect at ${displayUrl(known2.url)} (${known2.from}).`
+  };
+}
+function cannotSign2({ words: w }, who, what) {
+  const setting = w.setting("service_account", "SA_EMAIL");
+  return `${what}, and ${who} cannot sign one. ${setting.charAt(0).toUpperCase()}${setting.slice(1)} to sign as a service account you may impersonate (roles/iam.serviceAccountTokenCreator on it), or give ${w.name("audience")} as the app's OAuth client ID for an ID token (iap-token doctor URL finds it).`;
+}
+function readAppUrl(ctx) {
+  const { input, fail } = ctx;
+  const value = input("app_url");
+  if (!value) return void 0;
+  const url = parseUrlInput(ctx, "app_url", value, "the https URL of the app behind IAP, such as https://app.example.com");
+  if (!carriesTokens(url)) return fail("app_url", `must be https (http only to localhost), got ${quote(displayUrl(url))}`);
+  return url;
+}
+
+// src/inputs/doctor.ts
+init_errors();
+init_urls();
+var IAP_RESOURCE = /^projects\/[a-z0-9-]{1,63}\/iap_web(\/(compute|compute-[a-z0-9-]{1,40}|appengine-[a-z0-9:.-]{1,100}|cloud_run-[a-z0-9-]{1,40})(\/services\/[A-Za-z0-9_.-]{1,100})?)?$/;
+var MAX_ALSO = 10;
+function readDoctorConfig(ctx, known2) {
+  const { input, fail, words: w } = ctx;
+  const enabled = readBoolean(ctx, input("doctor"), "doctor", false);
+  const failOnProblem = readBoolean(ctx, input("doctor_fail_on_problem"), "doctor_fail_on_problem", false);
+  const also = readAlso(ctx);
+  const iapResource = input("iap_resource") || void 0;
+  if (iapResource && !IAP_RESOURCE.test(iapResource)) {
+    fail(
+      "iap_resource",
+      `must be an IAP resource name such as projects/PROJECT_NUMBER/iap_web/compute/services/BACKEND_SERVICE_ID or projects/PROJECT_NUMBER/iap_web/cloud_run-REGION/services/SERVICE, got ${quote(iapResource)}`
+    );
+  }
+  if (!enabled) {
+    if (failOnProblem) fail("doctor_fail_on_problem", `goes with ${w.name("doctor")}, which is not on.`);
+    if (also.length) fail("doctor_also", `goes with ${w.name("doctor")}, which is not on.`);
+    return void 0;
+  }
+  if (!known2) {
+    return fail("doctor", `needs the app's URL: set ${w.name("app_url")} (or ${w.name("proxy_to")}, or ${w.name("smoke_test_urls")}).`);
+  }
+  return { url: known2.url.href, also, iapResource, failOnProblem };
+}
+function readAlso(ctx) {
+  const { input, fail } = ctx;
+  const urls = [];
+  for (const [index, raw] of input("doctor_also").split("\n").entries()) {
+    const text2 = raw.trim();
+    if (!text2) continue;
+    const url = parseUrlInput(ctx, "doctor_also", text2, {
+      notUrl: `entry ${index + 1} is not a URL; give the app's other URLs (such as its run.app URL), one per line`,
+      userinfo: `entry ${index + 1} carries a user name or password`
+    });
+    if (url.protocol !== "https:" && url.protocol !== "http:") fail("doctor_also", `${quote(displayUrl(url))} is not an http(s) URL`);
+    urls.push(url.href);
+  }
+  if (urls.length > MAX_ALSO) fail("doctor_also", `lists ${urls.length} URLs; at most ${MAX_ALSO} are accepted`);
+  return urls;
+}
+
+// src/inputs/agent.ts
+init_errors();
+init_urls();
+function proxyTarget(ctx) {
+  const { input, fail } = ctx;
+  const value = input("proxy_to");
+  if (!value) return void 0;
+  const accepted = "an origin such as https://app.example.com (no path, query or user name)";
+  const url = parseUrlInput(ctx, "proxy_to", value, accepted);
+  if (!carriesTokens(url)) {
+    fail("proxy_to", `must be https (http only to localhost): the token would cross the network in the clear; got ${displayUrl(url)}`);
+  }
+  if (url.pathname !== "/" && url.pathname !== "" || url.search || url.hash) {
+    fail("proxy_to", `must be ${accepted}: every request's own path is forwarded to it; got ${displayUrl(url)}`);
+  }
+  return url.origin;
+}
+function readAgentConfig(ctx, { target, hosts }, signedJwtAudience) {
+  const { input, fail, words } = ctx;
+  const keepFresh = readBoolean(ctx, input("keep_fresh"), "keep_fresh", false);
+  const header = readTokenHeader(ctx, "proxy_header");
+  const { host, port } = readListen(ctx);
+  const limits = readLimits(ctx);
+  if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0, limits } : void 0;
+  if (target && signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
+    fail(
+      "audience",
+      `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words.name("audience")} out).`
+    );
+  }
+  return {
+    proxy: target ? { target, header, host, port } : void 0,
+    forward: hosts.length ? { hosts, header, host, port: target ? 0 : port } : void 0,
+    limits
+  };
+}
+function readLimits(ctx) {
+  return {
+    maxConnections: readWholeNumber(ctx, "proxy_max_connections", "connections", 1, 1e5),
+    responseTimeoutMs: readWholeNumber(ctx, "proxy_response_timeout", "seconds (0: no limit)", 0, 86400) * 1e3,
+    tunnelIdleTimeoutMs: readWholeNumber(ctx, "proxy_tunnel_idle_timeout", "seconds (0: no limit)", 0, 86400) * 1e3
+  };
+}
+var LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+var DNS_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})+$`);
+function proxyHosts({ input, fail }) {
+  const hosts = [];
+  for (const raw of input("proxy_hosts").split(/[\n,]/)) {
+    const host = raw.trim().toLowerCase();
+    if (!host) continue;
+    const accepted = "a host name such as app.example.com, or *.example.com for its direct subdomains";
+    if (host.includes("://")) fail("proxy_hosts", `${quote(host)} has a scheme; give ${accepted}`);
+    if (/^\[|^\d+(\.\d+){3}$|^[0-9a-f:]+:[0-9a-f:]*$/.test(host)) {
+      fail("proxy_hosts", `${quote(host)} is an IP address; IAP serves host names: give ${accepted}`);
+    }
+    if (host.includes(":")) fail("proxy_hosts", `${quote(host)} has a port; give the host alone (any port of it is intercepted)`);
+    if (host.includes("*") && !/^\*\.[^*]+$/.test(host)) {
+      fail("proxy_hosts", `${quote(host)}: a wildcard stands only for the first label (*.example.com), covering one label`);
+    }
+    if (!DNS_NAME.test(host)) fail("proxy_hosts", `${quote(host)} is not a host name: give ${accepted}`);
+    if (!hosts.includes(host)) hosts.push(host);
+  }
+  if (hosts.length > 50) fail("proxy_hosts", `names ${hosts.length} hosts; at most 50 are accepted`);
+  return hosts;
+}
+function readListen({ input, fail }) {
+  const value = input("proxy_listen") || "127.0.0.1:0";
+  const match = /^(\[[0-9A-Fa-f:]+\]|(?:\d{1,3}\.){3}\d{1,3}|localhost):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2] ?? NaN);
+  const octets = /^[\d.]+$/.test(match?.[1] ?? "") ? (match?.[1] ?? "").split(".").map(Number) : [];
+  if (!match || port > 65535 || octets.some((octet) => octet > 255)) {
+    fail("proxy_listen", `must be HOST:PORT with an IP address (127.0.0.1, [::1]) and a port (0: any free one), got ${quote(value)}`);
+  }
+  const host = (match?.[1] ?? "").replace(/^\[|\]$/g, "");
+  return { host: host === "localhost" ? "127.0.0.1" : host, port };
+}
+
+// src/inputs/audience.ts
+init_errors();
+init_urls();
+function readAudience({ fail, words }, audience) {
+  if (!audience) {
+    fail(
+      "audience",
+      "is required: the OAuth client ID of the IAP-protected app (…apps.googleusercontent.com). Find it in the console under Security > Identity-Aware Proxy, or in the client_id of the sign-in page IAP redirects a browser to."
+    );
+  }
+  if (/\s/.test(audience)) fail("audience", "must be a single value without spaces.");
+  if (/^https?:\/\//i.test(audience)) {
+    fail(
+      "audience",
+      `is a URL, but IAP accepts ID tokens only for an OAuth client ID (…apps.googleusercontent.com). For a URL audience, ${words.setting("token_type", "signed_jwt")}.`
+    );
+  }
+  return audience;
+}
+function readUrlAudience(ctx, audience) {
+  const { fail, words } = ctx;
+  const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
+  const signedJwt = `with ${words.name("token_type")} signed_jwt`;
+  if (!audience) fail("audience", `is required: ${signedJwt}, ${accepted}.`);
+  const url = parseUrlInput(ctx, "audience", audience, {
+    notUrl: `must be a URL ${signedJwt} (${accepted})`,
+    userinfo: `must be a URL without a user name or password ${signedJwt} (${accepted})`
+  });
+  if (!carriesTokens(url)) fail("audience", `must be an https URL ${signedJwt} (${accepted}), got ${quote(displayUrl(url))}`);
+  const normalized = `${url.origin}${url.pathname}`;
+  const wildcard = normalized.indexOf("*");
+  if (wildcard !== -1 && !(wildcard === normalized.length - 1 && normalized.endsWith("/*")) || url.search || url.hash) {
+    fail("audience", `may end in /* but have no other wildcard, query or fragment (${accepted}), got ${quote(displayUrl(url))}`);
+  }
+  return normalized;
+}
+function readLifetime({ fail, words }, value, tokenType) {
+  if (!value) return 3600;
+  if (tokenType !== "signed_jwt") {
+    fail("lifetime", `applies to ${words.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
+  }
+  const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(seconds2 >= 60 && seconds2 <= 3600)) {
+    fail("lifetime", `must be whole seconds from 60 to 3600 (IAP refuses signed JWTs that live longer than an hour), got ${quote(value)}`);
+  }
+  return seconds2;
+}
+
+// src/inputs/source.ts
+var import_node_fs = require("node:fs");
+init_errors();
+init_secrets();
+
+// src/inputs/credentials-file.ts
+init_email();
+init_errors();
+init_secrets();
+
+// src/inputs/key-file.ts
+var import_node_crypto = require("node:crypto");
+init_email();
+init_json();
+init_secrets();
+function parseCredentialsJson(raw, input, complain) {
+  registerSecret(raw, { perLine: false });
+  const text2 = raw.trim();
+  const json = parseObject(text2) ?? (isBase64(text2) ? parseObject(Buffer.from(text2, "base64").toString("utf8")) : void 0);
+  if (!json) {
+    throw complain(input, "is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.");
+  }
+  registerSecretFields(json);
+  return json;
+}
+function registerSecretFields(value, depth = 0) {
+  if (!value || typeof value !== "object" || depth > 5) return;
+  for (const [field, inner] of Object.entries(value)) {
+    if (typeof inner === "string" && SECRET_FIELDS.includes(field)) registerSecret(inner.replace(/\\n/g, "\n"));
+    else registerSecretFields(inner, depth + 1);
+  }
+}
+var SECRET_FIELDS = ["private_key", "client_secret", "refresh_token"];
+function parseServiceAccountKey(json, input, complain) {
+  const missing = ["client_email", "private_key"].filter((field) => typeof json[field] !== "string" || !json[field]);
+  if (missing.length > 0) {
+    throw complain(input, `the service-account key lacks ${missing.join(" and ")}. Use the JSON key file as downloaded from Google Cloud.`);
+  }
+  const clientEmail = json["client_email"];
+  if (!isEmail(clientEmail)) throw complain(input, "client_email is not an email address.");
+  let privateKey;
+  try {
+    privateKey = (0, import_node_crypto.createPrivateKey)(json["private_key"].replace(/\\n/g, "\n"));
+  } catch {
+    throw complain(input, "private_key is not a PEM-encoded private key (-----BEGIN PRIVATE KEY-----).");
+  }
+  if (privateKey.asymmetricKeyType !== "rsa") {
+    throw complain(input, "private_key is not an RSA key; Google service-account keys are RSA.");
+  }
+  const tokenUri = typeof json["token_uri"] === "string" && json["token_uri"] ? json["token_uri"] : void 0;
+  if (tokenUri) checkFileUrl(tokenUri, input, "token_uri", complain);
+  const privateKeyId = typeof json["private_key_id"] === "string" && json["private_key_id"] ? json["private_key_id"] : void 0;
+  return { clientEmail, privateKey, privateKeyId, tokenUri };
+}
+function parseObject(text2) {
+  return text2.startsWith("{") ? parseJsonObject(text2) : void 0;
+}
+function isBase64(text2) {
+  const compact = text2.replace(/\s/g, "");
+  return compact.length > 0 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(compact);
+}
+
+// src/inputs/credentials-file.ts
+function parseCredentialsFile(json, input, origin, complain) {
+  const type = json["type"] ?? "service_account";
+  switch (type) {
+    case "service_account":
+      return { kind: "service_account_key", key: parseServiceAccountKey(json, input, complain), origin };
+    case "authorized_user":
+      return parseAuthorizedUser(json, input, origin, complain);
+    case "external_account":
+      return parseExternalAccount(json, input, origin, complain);
+    case "impersonated_service_account":
+      return parseImpersonated(json, input, origin, complain);
+    default:
+      throw complain(
+        input,
+        `has type ${JSON.stringify(type)}; accepted: service_account, authorized_user, external_account, impersonated_service_account.`
+      );
+  }
+}
+function text(json, field) {
+  const value = json[field];
+  return typeof value === "string" && value.trim() ? value.trim() : void 0;
+}
+function required(json, fields, input, what, complain) {
+  const missing = fields.filter((field) => !text(json, field));
+  if (missing.length) throw complain(input, `the ${what} lack ${missing.join(", ")}.`);
+  return fields.map((field) => text(json, field) ?? "");
+}
+function parseAuthorizedUser(json, input, origin, complain) {
+  const [clientId = "", clientSecret = "", refreshToken = ""] = required(
+    json,
+    ["client_id", "client_secret", "refresh_token"],
+    input,
+    "authorized_user credentials",
+    complain
+  );
+  registerSecret(clientSecret);
+  registerSecret(refreshToken);
+  return { kind: "refresh_token", clientId, clientSecret, refreshToken, origin, clientOrigin: `the client in ${origin}` };
+}
+var STS_AUDIENCE = /^\/\/iam\.[a-z0-9.-]+\/(projects\/[a-z0-9-]+\/locations\/global\/workloadIdentityPools|locations\/global\/workforcePools)\/[a-z0-9-]+\/providers\/[a-z0-9-]+$/;
+var IMPERSONATION_URL = /\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/;
+function impersonatedAccount(url, input, complain) {
+  checkFileUrl(url, input, "service_account_impersonation_url", complain);
+  const email = IMPERSONATION_URL.exec(new URL(url).pathname)?.[1];
+  if (!email || !isEmail(decodeURIComponent(email))) {
+    throw complain(input, "service_account_impersonation_url must end in /projects/-/serviceAccounts/EMAIL:generateAccessToken.");
+  }
+  return decodeURIComponent(email);
+}
+function parseExternalAccount(json, input, origin, complain) {
+  const [audience = "", subjectTokenType = ""] = required(
+    json,
+    ["audience", "subject_token_type"],
+    input,
+    "external_account credentials",
+    complain
+  );
+  if (!STS_AUDIENCE.test(audience)) {
+    throw complain(
+      input,
+      "audience must be a Workload (or Workforce) Identity provider: //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER."
+    );
+  }
+  const tokenUrl = text(json, "token_url") ?? "https://sts.googleapis.com/v1/token";
+  checkFileUrl(tokenUrl, input, "token_url", complain);
+  const impersonationUrl = text(json, "service_account_impersonation_url");
+  return {
+    kind: "external_account",
+    audience,
+    subjectTokenType,
+    tokenUrl,
+    subjectToken: parseCredentialSource(json, input, complain),
+    impersonate: impersonationUrl ? impersonatedAccount(impersonationUrl, input, complain) : void 0,
+    workforcePoolUserProject: text(json, "workforce_pool_user_project"),
+    origin
+  };
+}
+function parseCredentialSource(file, input, complain) {
+  const value = file["credential_source"];
+  if (!value || typeof value !== "object") throw complain(input, "the external_account credentials lack credential_source.");
+  const source = value;
+  const libraryKind = source["environment_id"] ? "aws" : source["executable"] ? "executable" : source["certificate"] ? "certificate" : void 0;
+  if (libraryKind) return { from: "library", kind: libraryKind, file };
+  const format = source["format"] ?? {};
+  const formatType = format["type"] ?? "text";
+  if (formatType !== "text" && formatType !== "json") {
+    throw complain(input, `credential_source.format.type must be text or json, got ${JSON.stringify(formatType)}.`);
+  }
+  let field;
+  if (formatType === "json") {
+    field = typeof format["subject_token_field_name"] === "string" ? format["subject_token_field_name"] : void 0;
+    if (!field) throw complain(input, "credential_source.format of type json needs subject_token_field_name.");
+  }
+  if (typeof source["file"] === "string" && source["file"]) return { from: "file", path: source["file"], field };
+  if (typeof source["url"] === "string" && source["url"]) {
+    checkFileUrl(source["url"], input, "credential_source.url", complain);
+    const headers = {};
+    for (const [name, header] of Object.entries(source["headers"] ?? {})) {
+      if (typeof header !== "string") throw complain(input, `credential_source.headers.${name} must be a string.`);
+      registerSecret(header.replace(/^Bearer\s+/i, ""));
+      headers[name.toLowerCase()] = header;
+    }
+    return { from: "url", url: source["url"], headers, field };
+  }
+  throw complain(input, "credential_source names no source: expected file, url, environment_id (AWS), executable or certificate.");
+}
+function parseImpersonated(json, input, origin, complain) {
+  const [url = ""] = required(json, ["service_account_impersonation_url"], input, "impersonated_service_account credentials", complain);
+  const serviceAccount = impersonatedAccount(url, input, complain);
+  const sourceJson = json["source_credentials"];
+  if (!sourceJson || typeof sourceJson !== "object") {
+    throw complain(input, "the impersonated_service_account credentials lack source_credentials.");
+  }
+  const inner = parseCredentialsFile(sourceJson, `${input} (source_credentials)`, origin, complain);
+  if (inner.kind !== "service_account_key" && inner.kind !== "refresh_token") {
+    throw complain(input, "source_credentials must be of type service_account or authorized_user.");
+  }
+  const delegates = (Array.isArray(json["delegates"]) ? json["delegates"] : []).map((entry) => {
+    const email = String(entry).replace(/^projects\/-\/serviceAccounts\//, "");
+    if (!isEmail(email)) throw complain(input, `a delegates entry is not a service account email: ${quote(String(entry))}.`);
+    return email;
+  });
+  return { kind: "impersonated_service_account", inner, serviceAccount, delegates, origin };
+}
+
+// src/inputs/source.ts
+var POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
+var PROVIDER_PATTERN = /^projects\/([^/]+)\/locations\/global\/workloadIdentityPools\/([^/]+)\/providers\/([^/]+)$/;
+var SOURCE_INPUTS = ["credentials_json", "workload_identity_provider", "refresh_token"];
+function readSource(ctx, serviceAccount, iamHost) {
+  const { env, input, words } = ctx;
+  const given = SOURCE_INPUTS.filter((name) => input(name));
+  if (given.length > 1) {
+    const names = given.map(words.name).join(" and ");
+    throw words.complain(
+      names,
+      `${names} are ${given.length === 2 ? "both" : "all"} set; give one credential source. Workload Identity Federation needs no long-lived secret, so it is the one to keep.`
+    );
+  }
+  for (const name of ["oauth_client_id", "oauth_client_secret"]) {
+    if (input(name) && !input("refresh_token")) ctx.fail(name, `goes with ${words.name("refresh_token")}, which is not set.`);
+  }
+  const source = readExplicitSource(ctx, serviceAccount, iamHost) ?? readAmbientSource(ctx);
+  const subject = source.kind === "external_account" ? source.subjectToken : void 0;
+  if (subject?.from === "library" && subject.kind === "executable" && env["GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"] !== "1") {
+    throw words.complain(
+      "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+      `must be 1 to run the command that the credentials in ${source.origin} name (credential_source.executable), as Google's libraries require.`
+    );
+  }
+  if (source.kind === "external_account" && !source.impersonate && !serviceAccount) {
+    ctx.fail(
+      "service_account",
+      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`
+    );
+  }
+  return source;
+}
+function readExplicitSource(ctx, serviceAccount, iamHost) {
+  const { input, words, fail } = ctx;
+  const credentialsJson = input("credentials_json");
+  if (credentialsJson) {
+    const name = words.name("credentials_json");
+    return parseCredentialsFile(parseCredentialsJson(credentialsJson, name, words.complain), name, name, words.complain);
+  }
+  const provider = input("workload_identity_provider");
+  if (provider) return readWorkloadIdentity(ctx, provider, serviceAccount, iamHost);
+  if (input("workload_identity_audience")) {
+    fail("workload_identity_audience", `goes with ${words.name("workload_identity_provider")}, which is not set.`);
+  }
+  const refreshToken = input("refresh_token");
+  if (refreshToken) {
+    const clientId = input("oauth_client_id");
+    const clientSecret = input("oauth_client_secret");
+    for (const value of [refreshToken, clientSecret, clientId]) registerSecret(value);
+    for (const [name, value] of [
+      ["oauth_client_id", clientId],
+      ["oauth_client_secret", clientSecret]
+    ]) {
+      if (!value) {
+        fail(name, `is required with ${words.name("refresh_token")}: the desktop OAuth client that obtained the refresh token.`);
+      }
+    }
+    return {
+      kind: "refresh_token",
+      clientId,
+      clientSecret,
+      refreshToken,
+      origin: words.name("refresh_token"),
+      clientOrigin: `${words.name("oauth_client_id")} and ${words.name("oauth_client_secret")}`
+    };
+  }
+  return void 0;
+}
+function readAmbientSource({ env, words }) {
+  const adc = env["GOOGLE_APPLICATION_CREDENTIALS"]?.trim();
+  if (adc) {
+    const name = "GOOGLE_APPLICATION_CREDENTIALS";
+    let raw;
+    try {
+      raw = (0, import_node_fs.readFileSync)(adc, "utf8");
+    } catch (error2) {
+      const code = error2.code;
+      throw words.complain(
+        name,
+        `names ${adc}, which cannot be read (${code ?? "error"}). Point it at a credentials JSON file, or unset it.`
+      );
+    }
+    return parseCredentialsFile(parseCredentialsJson(raw, name, words.complain), name, `${name} (${adc})`, words.complain);
+  }
+  const host = env["GCE_METADATA_HOST"]?.trim() || "metadata.google.internal";
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(host)) {
+    throw words.complain("GCE_METADATA_HOST", `must be host[:port] without a scheme, got ${quote(host)}`);
+  }
+  const origin = host === "metadata.google.internal" ? "the metadata server" : `the metadata server at ${host}`;
+  return { kind: "metadata", host, origin, unreachable: words.noCredential(origin), otherwise: words.otherwise };
+}
+function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
+  const { env, input, words, fail } = ctx;
+  const name = "workload_identity_provider";
+  const accepted = "projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER";
+  if (/^(https:)?\/\/iam\./.test(provider)) {
+    fail(name, `must be the resource name without the //iam.googleapis.com/ prefix: ${accepted}`);
+  }
+  const match = PROVIDER_PATTERN.exec(provider);
+  if (!match) return fail(name, `must look like ${accepted}, got ${quote(provider)}`);
+  const [, projectNumber = "", pool = "", providerId = ""] = match;
+  if (!/^\d+$/.test(projectNumber)) {
+    fail(
+      name,
+      `must use the project number, not the project ID ${quote(projectNumber)}. Find it with: gcloud projects describe ${projectNumber} --format='value(projectNumber)'`
+    );
+  }
+  for (const [what, id] of [
+    ["pool", pool],
+    ["provider", providerId]
+  ]) {
+    if (!POOL_OR_PROVIDER_ID.test(id)) {
+      fail(name, `the ${what} ID ${quote(id)} is not valid: 4 to 32 lowercase letters, digits or hyphens.`);
+    }
+  }
+  if (!serviceAccount) {
+    fail(
+      "service_account",
+      `is required with ${words.name(name)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
+    );
+  }
+  const oidcRequestUrl = env["ACTIONS_ID_TOKEN_REQUEST_URL"] ?? "";
+  const oidcRequestToken = env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] ?? "";
+  registerSecret(oidcRequestToken);
+  if (!oidcRequestUrl || !oidcRequestToken) {
+    const missing = !oidcRequestUrl ? "ACTIONS_ID_TOKEN_REQUEST_URL is not set" : "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set";
+    fail(
+      name,
+      `needs the job's GitHub OIDC token, but ${missing}. Give the job \`permissions: id-token: write\` (with contents: read). Pull requests from forks never get an OIDC token: run this on push, or on pull_request_target with care.`
+    );
+  }
+  checkEndpointUrl(oidcRequestUrl, "ACTIONS_ID_TOKEN_REQUEST_URL", words.complain);
+  const oidcAudience = input("workload_identity_audience") || `https://${iamHost}/${provider}`;
+  return {
+    kind: "workload_identity",
+    provider,
+    projectNumber,
+    pool,
+    oidcAudience,
+    oidcRequestUrl,
+    oidcRequestToken,
+    origin: words.name(name)
+  };
+}
+
+// src/inputs/vocabulary.ts
+init_errors();
+var INPUT_DEFAULTS = {
+  audience: "",
+  token_type: "auto",
+  app_url: "",
+  lifetime: "",
+  workload_identity_provider: "",
+  workload_identity_audience: "",
+  credentials_json: "",
+  refresh_token: "",
+  oauth_client_id: "",
+  oauth_client_secret: "",
+  service_account: "",
+  delegates: "",
+  include_email: "true",
+  export_variable: "IAP_TOKEN",
+  universe: "googleapis.com",
+  smoke_test_urls: "",
+  smoke_test_header: "authorization",
+  smoke_test_headers: "",
+  smoke_test_expected_status: "200-299",
+  smoke_test_retry_for: "300",
+  smoke_test_timeout: "30",
+  keep_fresh: "false",
+  proxy_to: "",
+  proxy_header: "authorization",
+  proxy_listen: "127.0.0.1:0",
+  proxy_hosts: "",
+  proxy_max_connections: "1000",
+  proxy_response_timeout: "120",
+  proxy_tunnel_idle_timeout: "120",
+  doctor: "false",
+  doctor_fail_on_problem: "false",
+  doctor_also: "",
+  iap_resource: ""
+};
+var ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
+var ACTION_VOCABULARY = {
+  name: (input) => input,
+  setting: (input, value) => `set ${input}: ${value}`,
+  complain: complainAsAction,
+  noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
+  otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
+};
+function givenInputs(read) {
+  return Object.fromEntries(Object.keys(INPUT_DEFAULTS).map((name) => [name, read(name)]));
+}
+function actionInputs(env) {
+  return (name) => env[`INPUT_${name.toUpperCase()}`]?.trim();
+}
+
+// src/inputs/index.ts
+var ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+var DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+function readConfig(read, env, words) {
+  const input = (name) => read(name) ?? INPUT_DEFAULTS[name];
+  const ctx = {
+    env,
+    input,
+    words,
+    fail: (name, problem) => {
+      throw words.complain(words.name(name), problem);
+    }
+  };
+  const { fail, words: w } = ctx;
+  const universe = input("universe") || "googleapis.com";
+  if (!DOMAIN.test(universe)) fail("universe", `must be a domain such as googleapis.com, got ${quote(universe)}`);
+  const endpoints = resolveEndpoints(universe, env, words.complain);
+  const serviceAccount = optionalEmail(ctx, input("service_account"), "service_account");
+  const delegates = readDelegates(ctx, input("delegates"));
+  if (delegates.length > 0 && !serviceAccount) {
+    fail("delegates", `needs ${w.name("service_account")}: delegates are the chain from the caller to that service account.`);
+  }
+  const source = readSource(ctx, serviceAccount, endpoints.iamHost);
+  const appUrl = readAppUrl(ctx);
+  const smokeTargets = readSmokeConfig(ctx);
+  const proxied = { target: proxyTarget(ctx), hosts: proxyHosts(ctx) };
+  const known2 = knownUrl(ctx, appUrl, proxied, smokeTargets?.targets);
+  const canSign = signingAbility(source, serviceAccount);
+  const choice = chooseToken(ctx, known2, canSign);
+  const { tokenType } = choice;
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
+  const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
+  const unsigned = tokenType === "signed_jwt" ? cannotSign(source, serviceAccount) : void 0;
+  if (unsigned === "user") {
+    fail(
+      "service_account",
+      `is required for ${w.name("token_type")} signed_jwt with a refresh token: only a service account can sign the JWT (IAM signJwt), and a user has none.`
+    );
+  }
+  if (unsigned === "no-key-id") {
+    throw words.complain(
+      source.origin,
+      "has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded."
+    );
+  }
+  if (smokeTargets && tokenType === "signed_jwt") checkSmokeCoverage(ctx, smokeTargets, (url) => audienceCovers(audience, url));
+  const uncovered = tokenType === "signed_jwt" && appUrl ? audienceCovers(audience, appUrl) : void 0;
+  if (uncovered) fail("audience", `${uncovered} (${w.name("app_url")}).`);
+  const smoke = smokeTargets;
+  return {
+    tokenType,
+    audience,
+    audienceFrom: choice.audienceFrom,
+    choice: choice.why,
+    signedFromUrl: choice.signedFromUrl === true,
+    appUrl: known2?.url.href,
+    doctor: readDoctorConfig(ctx, known2),
+    lifetimeSeconds,
+    source,
+    serviceAccount,
+    delegates,
+    includeEmail: readBoolean(ctx, input("include_email"), "include_email", true),
+    exportVariable: readExportVariable(ctx, input("export_variable")),
+    universe,
+    endpoints,
+    smoke,
+    agent: readAgentConfig(ctx, proxied, tokenType === "signed_jwt" ? audience : void 0),
+    nameOf: words.name
+  };
+}
+function signingAbility(source, serviceAccount) {
+  const why = cannotSign(source, serviceAccount);
+  if (!why) return { yes: true, because: "" };
+  return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
+}
+function knownUrl({ words: w }, appUrl, { target, hosts }, smoke) {
+  if (appUrl) return { url: appUrl, from: w.name("app_url") };
+  if (target) return { url: new URL(target), from: w.name("proxy_to") };
+  const host = hosts.find((name) => !name.startsWith("*."));
+  if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
+  const tested = smoke?.find((target2) => !target2.deny);
+  return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;
+}
+function optionalEmail({ fail }, value, name) {
+  if (!value) return void 0;
+  if (!isEmail(value)) fail(name, `must be a service account email (NAME@PROJECT_ID.iam.gserviceaccount.com), got ${quote(value)}`);
+  return value;
+}
+function readDelegates({ fail }, value) {
+  const emails = value.split(/[,\n]/).map((part) => part.trim()).filter(Boolean);
+  for (const email of emails) {
+    if (!isEmail(email)) fail("delegates", `${quote(email)} is not a service account email; list emails separated by commas or newlines.`);
+  }
+  return emails;
+}
+function readExportVariable({ fail }, value) {
+  if (!value) return void 0;
+  if (!ENV_NAME.test(value)) {
+    fail(
+      "export_variable",
+      `must be an environment variable name (letters, digits, underscores; not starting with a digit), got ${quote(value)}`
+    );
+  }
+  if (/^(GITHUB_|RUNNER_|ACTIONS_)/i.test(value) || /^(NODE_OPTIONS|PATH)$/i.test(value)) {
+    fail("export_variable", `${quote(value)} is reserved by the runner; choose another name such as IAP_TOKEN.`);
+  }
+  return value;
+}
+
+// src/main.ts
 init_pipeline();
 
 // src/publish.ts
@@ -5368,7 +5347,7 @@ async function writeSummary(minted, results, env) {
   try {
     await buildSummary(minted, results).write();
   } catch (error2) {
-    log.warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
+    log.warning(`Could not write the step summary: ${messageOf(error2)}`);
   }
 }
 async function writeDoctorSummary(report, env) {
@@ -5376,7 +5355,7 @@ async function writeDoctorSummary(report, env) {
   try {
     await summary.addHeading("IAP doctor", 3).addRaw(`<p>${report.verdict.works ? "✅" : "❌"} ${escapeHtml(report.verdict.text)}</p>`, true).addRaw(`<pre>${escapeHtml(redact(renderReport(report)))}</pre>`, true).write();
   } catch (error2) {
-    log.warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
+    log.warning(`Could not write the step summary: ${messageOf(error2)}`);
   }
 }
 function escapeHtml(text2) {
@@ -5387,7 +5366,7 @@ function buildSummary(minted, results) {
   const row = (cells) => cells.map(escapeHtml);
   summary.addHeading("IAP token", 3).addTable([
     header(["Principal", "Token type", "Audience", "Expires"]),
-    row([minted.principal, kindOf(minted), minted.audience, rfc3339(minted.expiresAt)])
+    row([minted.principal, kindOf(minted.kind), minted.audience, rfc3339(minted.expiresAt)])
   ]);
   if (results) {
     summary.addHeading("Smoke tests", 3).addTable([
@@ -5420,7 +5399,7 @@ async function run(env = process.env) {
   try {
     const read = actionInputs(env);
     const config = readConfig(read, env, ACTION_VOCABULARY);
-    const minter = createMinter(config, { env, report: { info: log.info, warning: log.warning } });
+    const minter = createMinter(config, { env, report: log });
     if (config.doctor) await diagnose2(config, config.doctor, minter, env);
     const minted = await minter.mint();
     const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : void 0;
@@ -5452,7 +5431,7 @@ async function diagnose2(config, doctor, { http: http2, credential }, env) {
 async function startAgentProcess(read, env, minted) {
   const { launchAgent: launchAgent2 } = await Promise.resolve().then(() => (init_launch(), launch_exports));
   log.info("Starting the token agent for the rest of the job.");
-  return launchAgent2(read, env, minted, log.info);
+  return launchAgent2(givenInputs(read), env, minted, log.info);
 }
 async function withdrawAgent(agent) {
   const { stopAgent: stopAgent2 } = await Promise.resolve().then(() => (init_launch(), launch_exports));

@@ -437,7 +437,6 @@ var InputError = class extends Error {
     this.input = input;
   }
 };
-var complainAsAction = (input, problem) => new InputError(input, problem);
 var ApiError = class extends Error {
   name = "ApiError";
   what;
@@ -472,8 +471,10 @@ function explain(error2) {
 ${error2.remedy}` : error2.message;
   }
   if (error2 instanceof InputError) return error2.message;
-  const message = error2 instanceof Error ? error2.message : String(error2);
-  return `Unexpected error: ${message}`;
+  return `Unexpected error: ${messageOf(error2)}`;
+}
+function messageOf(error2) {
+  return error2 instanceof Error ? error2.message : String(error2);
 }
 
 // src/json.ts
@@ -506,20 +507,6 @@ function redact(text) {
   }
   return out;
 }
-
-// src/inputs/agent.ts
-var LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
-var DNS_NAME = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})+$`);
-
-// src/inputs/vocabulary.ts
-var ACTION_CREDENTIALS = "workload_identity_provider, credentials_json, or refresh_token with oauth_client_id and oauth_client_secret (or set GOOGLE_APPLICATION_CREDENTIALS)";
-var ACTION_VOCABULARY = {
-  name: (input) => input,
-  setting: (input, value) => `set ${input}: ${value}`,
-  complain: complainAsAction,
-  noCredential: (asked) => `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
-  otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`
-};
 
 // src/agent/token-file.ts
 var import_node_fs = require("node:fs");
@@ -625,7 +612,7 @@ async function writeAgentSummary(report, env) {
       ]
     ]).write();
   } catch (error2) {
-    log.warning(`Could not write the step summary: ${error2 instanceof Error ? error2.message : String(error2)}`);
+    log.warning(`Could not write the step summary: ${messageOf(error2)}`);
   }
 }
 function escapeHtml(text) {

@@ -3,20 +3,14 @@
 // its standard output was given, writes its figures for the post step, and stops cleanly on SIGTERM. Its arguments
 // (`--run ID`) are not read here: they are there for the post step to recognise this process by (isRunningAgent).
 import { createWriteStream, readFileSync } from 'node:fs';
-import { startAgent, type AgentStats, type RunningAgent } from './agent/agent.ts';
+import { startAgent, type RunningAgent } from './agent/agent.ts';
 import type { AgentLaunch } from './agent/launch.ts';
+import type { AgentStats } from './agent/stats.ts';
 import { writeFileAtomically } from './agent/token-file.ts';
 import { explain } from './errors.ts';
 import { ACTION_VOCABULARY, readConfig, type InputName } from './inputs/index.ts';
+import { lineLogger } from './logger.ts';
 import { redact, registerSecret, setMasker } from './secrets.ts';
-
-/** What the post step reads: the figures, and how the agent ended. */
-export interface AgentReport extends AgentStats {
-  readonly pid: number;
-  readonly stoppedAt?: string;
-  /** Why the agent ended on its own (a crash), when it did. */
-  readonly died?: string;
-}
 
 // Its log is a file, not the runner's log: no masks to register; every line is still redacted.
 setMasker(() => undefined);
@@ -26,9 +20,9 @@ const status = createWriteStream('', { fd: 3 });
 let agent: RunningAgent | undefined;
 let statsFile = '';
 
-function report(extra: Partial<AgentReport> = {}): void {
+function report(extra: Pick<AgentStats, 'stoppedAt' | 'died'> = {}): void {
   if (!agent || !statsFile) return;
-  const figures: AgentReport = { ...agent.stats(), pid: process.pid, ...extra };
+  const figures: AgentStats = { ...agent.stats(), pid: process.pid, ...extra };
   writeFileAtomically(statsFile, JSON.stringify(figures));
 }
 
@@ -48,7 +42,7 @@ async function main(): Promise<void> {
   agent = await startAgent({
     config,
     env: process.env,
-    report: { info: log, warning: (line) => log(`warning: ${line}`) },
+    report: lineLogger(log),
     initial,
     tokenFile: launch.tokenFile,
     caFile: launch.caFile,

@@ -1,11 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 import type { Endpoints } from './endpoints.ts';
 
-/**
- * Everything a run needs, read and validated once by `readConfig` (src/inputs/) before any request or side effect.
- * This module is the data model only: the layers below read it, none of them imports the readers above.
- */
+// Everything a run needs, read and validated once by `readConfig` (src/inputs/) before any request or side effect.
+// This module is the data model only: the layers below read it, none of them imports the readers above.
+
+/** The two kinds of token we mint. */
 export type TokenType = 'id_token' | 'signed_jwt';
+
+/** The header a token travels in: IAP reads Proxy-Authorization first, and then passes Authorization on. */
+export type TokenHeader = 'authorization' | 'proxy-authorization';
 
 export interface Config {
   /** `id_token`: a Google-signed ID token; `signed_jwt`: a JWT signed by a service account. */
@@ -150,7 +153,7 @@ export interface ProxyLimits {
 export interface ForwardProxyConfig {
   /** Host names, or `*.domain` for its direct subdomains, in lower case. */
   readonly hosts: readonly string[];
-  readonly header: 'authorization' | 'proxy-authorization';
+  readonly header: TokenHeader;
   readonly host: string;
   readonly port: number;
 }
@@ -159,7 +162,7 @@ export interface ProxyConfig {
   /** The origin every request goes to: `https://app.example.com` (no path, query or user). */
   readonly target: string;
   /** The header that carries the token: IAP reads Proxy-Authorization first, and then passes Authorization on. */
-  readonly header: 'authorization' | 'proxy-authorization';
+  readonly header: TokenHeader;
   /** Where the proxy listens: 127.0.0.1 unless asked; port 0 is any free port. */
   readonly host: string;
   readonly port: number;
@@ -169,7 +172,7 @@ export interface ProxyConfig {
 export interface SmokeConfig {
   readonly targets: readonly SmokeTarget[];
   /** The header that carries the token: IAP reads Proxy-Authorization first, and then passes Authorization on. */
-  readonly header: 'authorization' | 'proxy-authorization';
+  readonly header: TokenHeader;
   /** Extra headers sent with every request (lower-case names). */
   readonly headers: Readonly<Record<string, string>>;
   readonly expected: StatusSet;

@@ -1,4 +1,5 @@
 import type { Complain } from './errors.ts';
+import type { Env } from './env.ts';
 import { carriesTokens } from './urls.ts';
 
 /**
@@ -21,8 +22,6 @@ export interface Endpoints {
   /** The APIs whose base an environment variable replaced. */
   readonly overridden: ReadonlySet<string>;
 }
-
-export type Env = Readonly<Record<string, string | undefined>>;
 
 const OVERRIDE_PREFIX = 'GHA_ENDPOINT_OVERRIDE_';
 

@@ -1,7 +1,5 @@
-/**
- * Errors the action reports to its user. Every error that reaches `setFailed` is one of these, so the user reads a
- * sentence that says what went wrong and what to do, never a stack trace.
- */
+// Errors the action reports to its user. Every error that reaches `setFailed` is one of these, so the user reads a
+// sentence that says what went wrong and what to do, never a stack trace.
 
 /** A problem with what the user gave us (inputs, flags, environment); raised before any request or side effect. */
 export class InputError extends Error {
@@ -90,6 +88,10 @@ export function explain(error: unknown): string {
   }
   if (error instanceof InputError) return error.message;
   // A bug of ours: say so without a stack trace, which could carry request data.
-  const message = error instanceof Error ? error.message : String(error);
-  return `Unexpected error: ${message}`;
+  return `Unexpected error: ${messageOf(error)}`;
+}
+
+/** An error's own message, whatever was thrown; no stack. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,12 +1,10 @@
 import { endGroup, info, setFailed, startGroup, warning } from '@actions/core';
 import { redact } from './secrets.ts';
 
-/**
- * The one way the action writes to the job's log. The runner acts on `::command::` at the start of a line and on the
- * legacy `##[command]` anywhere in one, and `stop-commands` switches masking off for what follows: so every line,
- * whatever it quotes (a path, a server's text, a credentials file's field), passes `sanitize` first, and every
- * secret known by then is redacted.
- */
+// The one way the action writes to the job's log. The runner acts on `::command::` at the start of a line and on the
+// legacy `##[command]` anywhere in one, and `stop-commands` switches masking off for what follows: so every line,
+// whatever it quotes (a path, a server's text, a credentials file's field), passes `sanitize` first, and every
+// secret known by then is redacted.
 
 /** A zero-width space: it breaks a command's marker without changing what a person reads. */
 const BREAK = '\u200b';

@@ -1,10 +1,10 @@
 import { setSecret } from '@actions/core';
 import type { Config, DoctorConfig, SmokeConfig } from './config.ts';
-import type { Env } from './endpoints.ts';
+import type { Env } from './env.ts';
 import { ActionError, explain } from './errors.ts';
 import type { Http } from './http/client.ts';
 import type { AgentHandle } from './agent/launch.ts';
-import { ACTION_VOCABULARY, actionInputs, readConfig, type InputReader } from './inputs/index.ts';
+import { ACTION_VOCABULARY, actionInputs, givenInputs, readConfig, type InputReader } from './inputs/index.ts';
 import { createMinter, type Minter } from './pipeline.ts';
 import { publish, writeDoctorSummary, writeSummary } from './publish.ts';
 import { log } from './log.ts';
@@ -19,7 +19,7 @@ export async function run(env: Env = process.env): Promise<void> {
   try {
     const read = actionInputs(env);
     const config = readConfig(read, env, ACTION_VOCABULARY);
-    const minter = createMinter(config, { env, report: { info: log.info, warning: log.warning } });
+    const minter = createMinter(config, { env, report: log });
     if (config.doctor) await diagnose(config, config.doctor, minter, env);
     const minted = await minter.mint();
     const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : undefined;
@@ -59,7 +59,7 @@ async function diagnose(config: Config, doctor: DoctorConfig, { http, credential
 async function startAgentProcess(read: InputReader, env: Env, minted: MintedToken): Promise<AgentHandle> {
   const { launchAgent } = await import('./agent/launch.ts');
   log.info('Starting the token agent for the rest of the job.');
-  return launchAgent(read, env, minted, log.info);
+  return launchAgent(givenInputs(read), env, minted, log.info);
 }
 
 /**

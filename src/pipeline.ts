@@ -1,11 +1,12 @@
 import type { Config } from './config.ts';
 import { createCredential, describeSource, impersonate, type Credential } from './credentials/index.ts';
-import type { Env } from './endpoints.ts';
+import type { Env } from './env.ts';
 import { IamCredentials } from './google/iam-credentials.ts';
 import { OAuthTokenEndpoint } from './google/oauth.ts';
 import { Http } from './http/client.ts';
 import type { MintedToken } from './tokens/check.ts';
-import { mintToken, type Reporter } from './tokens/mint.ts';
+import type { Logger } from './logger.ts';
+import { mintToken } from './tokens/mint.ts';
 import { probeIap } from './iap/probe.ts';
 import { ActionError, ApiError } from './errors.ts';
 import { displayUrl } from './urls.ts';
@@ -25,7 +26,7 @@ export interface Minter {
 
 export interface PipelineOptions {
   readonly env: Env;
-  readonly report: Reporter;
+  readonly report: Logger;
   /** For tests: the HTTP layer and the clock. */
   readonly http?: Http;
   /**
@@ -102,7 +103,7 @@ function callerCredential(config: Config, env: Env, http: Http, iam: IamCredenti
 }
 
 /** An ID token with no audience given is for the OAuth client IAP's sign-in redirect names (one request, no token). */
-async function withFoundAudience(config: Config, http: Http, report: Reporter): Promise<Config> {
+async function withFoundAudience(config: Config, http: Http, report: Logger): Promise<Config> {
   if (!config.audienceFrom) return config;
   const shown = displayUrl(config.audienceFrom);
   const probe = await probeIap(http, config.audienceFrom);

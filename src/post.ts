@@ -2,7 +2,7 @@
 // left running, removes its token file, and reports what it did. Without an agent (no keep_fresh), it does nothing.
 import { readFileSync } from 'node:fs';
 import { getState, setSecret } from '@actions/core';
-import type { AgentReport } from './agent-main.ts';
+import type { AgentStats } from './agent/stats.ts';
 import { isRunningAgent, logTail, stopAgent } from './agent/launch.ts';
 import { removeTokenFile } from './agent/token-file.ts';
 import { ActionError, explain } from './errors.ts';
@@ -54,9 +54,9 @@ function showLog(path: string, most = 500): void {
   log.group(`Token agent log (${lines.length} lines${lines.length > most ? `, the last ${most}` : ''})`, lines.slice(-most));
 }
 
-function readReport(path: string): AgentReport | undefined {
+function readReport(path: string): AgentStats | undefined {
   try {
-    return parseJsonObject(readFileSync(path, 'utf8')) as AgentReport | undefined;
+    return parseJsonObject(readFileSync(path, 'utf8')) as AgentStats | undefined;
   } catch {
     return undefined;
   }

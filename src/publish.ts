@@ -3,11 +3,11 @@ import { exportVariable, saveState, setOutput, summary } from '@actions/core';
 import { renderReport, type DoctorReport } from './doctor/report.ts';
 import { redact } from './secrets.ts';
 import type { AgentHandle } from './agent/launch.ts';
-import type { AgentReport } from './agent-main.ts';
+import type { AgentStats } from './agent/stats.ts';
 import type { Config } from './config.ts';
-import { ActionError } from './errors.ts';
+import { ActionError, messageOf } from './errors.ts';
 import { log } from './log.ts';
-import type { Env } from './endpoints.ts';
+import type { Env } from './env.ts';
 import { registerSecret } from './secrets.ts';
 import type { SmokeResult } from './smoke/run.ts';
 import { kindOf, rfc3339, type MintedToken } from './tokens/check.ts';
@@ -101,7 +101,7 @@ function checkWritable(env: Env, names: readonly string[]): void {
 }
 
 /** The post step's report of the agent: what it did for the job, as a table in the step summary. */
-export async function writeAgentSummary(report: AgentReport, env: Env): Promise<void> {
+export async function writeAgentSummary(report: AgentStats, env: Env): Promise<void> {
   if (!env['GITHUB_STEP_SUMMARY']) return;
   const refusals = Object.entries(report.refusals)
     .map(([kind, count]) => `${kind} ${String(count)}`)
@@ -127,7 +127,7 @@ export async function writeAgentSummary(report: AgentReport, env: Env): Promise<
       ])
       .write();
   } catch (error) {
-    log.warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);
+    log.warning(`Could not write the step summary: ${messageOf(error)}`);
   }
 }
 
@@ -141,7 +141,7 @@ export async function writeSummary(minted: MintedToken, results: readonly SmokeR
     await buildSummary(minted, results).write();
   } catch (error) {
     // The summary is a courtesy: failing to write it must not hide the step's real outcome.
-    log.warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);
+    log.warning(`Could not write the step summary: ${messageOf(error)}`);
   }
 }
 
@@ -159,7 +159,7 @@ export async function writeDoctorSummary(report: DoctorReport, env: Env): Promis
       .addRaw(`<pre>${escapeHtml(redact(renderReport(report)))}</pre>`, true)
       .write();
   } catch (error) {
-    log.warning(`Could not write the step summary: ${error instanceof Error ? error.message : String(error)}`);
+    log.warning(`Could not write the step summary: ${messageOf(error)}`);
   }
 }
 
@@ -180,7 +180,7 @@ function buildSummary(minted: MintedToken, results: readonly SmokeResult[] | und
     .addHeading('IAP token', 3)
     .addTable([
       header(['Principal', 'Token type', 'Audience', 'Expires']),
-      row([minted.principal, kindOf(minted), minted.audience, rfc3339(minted.expiresAt)]),
+      row([minted.principal, kindOf(minted.kind), minted.audience, rfc3339(minted.expiresAt)]),
     ]);
   if (results) {
     summary

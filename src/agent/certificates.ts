@@ -1,11 +1,9 @@
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 
-/**
- * The forward proxy's certificate authority, made fresh for each run: an ECDSA P-256 CA whose key exists only in this
- * process's memory, name-constrained to the hosts the proxy intercepts, and one leaf certificate per host, signed on
- * first use. Node's crypto makes the keys and signatures; the certificates are written here in DER, a few dozen
- * lines, rather than by a library (measured against @peculiar/x509 and node-forge in the README's Development).
- */
+// The forward proxy's certificate authority, made fresh for each run: an ECDSA P-256 CA whose key exists only in this
+// process's memory, name-constrained to the hosts the proxy intercepts, and one leaf certificate per host, signed on
+// first use. Node's crypto makes the keys and signatures; the certificates are written here in DER, a few dozen
+// lines, rather than by a library (measured against @peculiar/x509 and node-forge in the README's Development).
 
 export interface CertificateAuthority {
   /** The CA certificate, PEM: what a browser is told to trust for this run (renewed with the same key and name). */

@@ -1,13 +1,14 @@
-import { explain } from '../errors.ts';
+import { jitteredBackoff } from '../backoff.ts';
+import { explain, messageOf } from '../errors.ts';
+import type { LogLine } from '../logger.ts';
 import { redact } from '../secrets.ts';
 import { rfc3339, type MintedToken } from '../tokens/check.ts';
+import type { KeeperStats } from './stats.ts';
 
-/**
- * Keeps a token valid for as long as the agent runs: it re-mints when less than a quarter of the token's lifetime is
- * left, at once when IAP says a token expired, and, when minting fails (a revoked key, a removed role, Google down),
- * keeps trying with jittered backoff while reporting why, instead of exiting. Clock and timers are injectable, so
- * the schedule is tested in milliseconds.
- */
+// Keeps a token valid for as long as the agent runs: it re-mints when less than a quarter of the token's lifetime is
+// left, at once when IAP says a token expired, and, when minting fails (a revoked key, a removed role, Google down),
+// keeps trying with jittered backoff while reporting why, instead of exiting. Clock and timers are injectable, so
+// the schedule is tested in milliseconds.
 
 export interface KeeperOptions {
   /** The pipeline's mint (src/pipeline.ts): a fresh, checked token. */
@@ -16,20 +17,11 @@ export interface KeeperOptions {
   readonly initial?: MintedToken | undefined;
   /** Called with every new token before anyone is handed it (the token file is written here). */
   readonly onToken?: (minted: MintedToken) => void;
-  readonly log: (line: string) => void;
+  readonly log: LogLine;
   readonly now?: () => number;
   readonly setTimer?: (run: () => void, ms: number) => unknown;
   readonly clearTimer?: (timer: unknown) => void;
   readonly random?: () => number;
-}
-
-export interface KeeperStats {
-  /** New tokens after the first. */
-  readonly refreshes: number;
-  readonly failures: number;
-  /** The last failure to mint, explained (never a secret), until a mint succeeds again. */
-  readonly lastError: string | undefined;
-  readonly expiresAt: Date | undefined;
 }
 
 /**
@@ -51,7 +43,7 @@ export class TokenKeeper {
   #stopped = false;
   #lastFailure: Error | undefined;
   #failuresInARow = 0;
-  #stats = { refreshes: 0, failures: 0, lastError: undefined as string | undefined };
+  #stats = { refreshes: 0, mintFailures: 0, lastError: undefined as string | undefined };
 
   constructor(options: KeeperOptions) {
     this.#options = options;
@@ -89,7 +81,12 @@ export class TokenKeeper {
   }
 
   stats(): KeeperStats {
-    return { ...this.#stats, expiresAt: this.#current?.expiresAt };
+    return { ...this.#stats, expiresAt: this.#current?.expiresAt.toISOString() };
+  }
+
+  /** When the token handed out now expires; `undefined` before the first. */
+  expiresAt(): Date | undefined {
+    return this.#current?.expiresAt;
   }
 
   stop(): void {
@@ -138,12 +135,11 @@ export class TokenKeeper {
   }
 
   #fail(error: unknown): void {
-    this.#lastFailure = error instanceof Error ? error : new Error(String(error));
-    this.#stats.failures++;
+    this.#lastFailure = error instanceof Error ? error : new Error(messageOf(error));
+    this.#stats.mintFailures++;
     this.#failuresInARow++;
     this.#stats.lastError = redact(explain(error));
-    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(this.#failuresInARow - 1, 10));
-    const wait = Math.round(ceiling / 2 + ((this.#options.random ?? Math.random)() * ceiling) / 2);
+    const wait = jitteredBackoff(this.#failuresInARow, RETRY_BASE_MS, RETRY_MAX_MS, this.#options.random ?? Math.random);
     const left = this.#current ? ` The current token still works until ${rfc3339(this.#current.expiresAt)}.` : '';
     this.#options.log(
       `Could not mint a token (attempt ${this.#failuresInARow}); trying again in ${(wait / 1000).toFixed(1)} s.${left} ${this.#stats.lastError}`,

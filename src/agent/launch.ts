@@ -3,26 +3,27 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Env } from '../endpoints.ts';
+import type { Env } from '../env.ts';
 import { ActionError } from '../errors.ts';
 import { Http } from '../http/client.ts';
 import { HEALTH_PATH } from '../http/health.ts';
-import { INPUT_DEFAULTS, type InputName, type InputReader } from '../inputs/index.ts';
 import { redact, registerSecret } from '../secrets.ts';
 import type { MintedToken } from '../tokens/check.ts';
 import { removeTokenFile, tokenFilePath } from './token-file.ts';
+import type { LogLine } from '../logger.ts';
 
-/**
- * Starts the token agent as a background process for the rest of the job (keep_fresh, proxy_to). The step must be
- * able to end while the agent runs: the runner waits for every process holding the step's standard output, so the
- * agent writes to its own log file and gets its settings through a pipe that is closed once it is ready. The
- * credential reaches it through that pipe too, never through a file.
- */
+// Starts the token agent as a background process for the rest of the job (keep_fresh, proxy_to). The step must be
+// able to end while the agent runs: the runner waits for every process holding the step's standard output, so the
+// agent writes to its own log file and gets its settings through a pipe that is closed once it is ready. The
+// credential reaches it through that pipe too, never through a file.
 
 /** What the agent's process is handed on its standard input. */
 export interface AgentLaunch {
-  /** The inputs as the step read them, so that the agent validates and mints exactly as the step did. */
-  readonly inputs: Partial<Record<InputName, string>>;
+  /**
+   * The inputs as the step read them (from the front door, src/main.ts), so that the agent validates and mints
+   * exactly as the step did.
+   */
+  readonly inputs: Readonly<Record<string, string | undefined>>;
   readonly initial: { token: string; kind: MintedToken['kind']; audience: string; principal: string; expiresAt: string };
   readonly tokenFile: string;
   readonly statsFile: string;
@@ -61,7 +62,7 @@ const STOP_POLL_MS = 100;
 /** The agent's argument that names its run. Not a secret: an identity, which only this run's agent carries. */
 const RUN_FLAG = '--run';
 
-export async function launchAgent(read: InputReader, env: Env, minted: MintedToken, log: (line: string) => void): Promise<AgentHandle> {
+export async function launchAgent(inputs: AgentLaunch['inputs'], env: Env, minted: MintedToken, log: LogLine): Promise<AgentHandle> {
   const run = randomBytes(16).toString('hex');
   const tokenFile = tokenFilePath(env['RUNNER_TEMP'] || tmpdir());
   const dir = dirname(tokenFile);
@@ -69,7 +70,7 @@ export async function launchAgent(read: InputReader, env: Env, minted: MintedTok
   const logFile = join(dir, 'agent.log');
   const caFile = join(dir, 'ca.pem');
   const launch: AgentLaunch = {
-    inputs: Object.fromEntries(Object.keys(INPUT_DEFAULTS).map((name) => [name, read(name as InputName)])),
+    inputs,
     initial: {
       token: minted.token,
       kind: minted.kind,
@@ -158,7 +159,7 @@ function commandLine(pid: number): string[] | undefined {
 }
 
 /** SIGTERM, then wait (bounded) for it to go; SIGKILL if it has not. Never throws: it is called on the way out. */
-export async function stopAgent(pid: number, run: string, warn: (line: string) => void): Promise<void> {
+export async function stopAgent(pid: number, run: string, warn: LogLine): Promise<void> {
   if (!isRunningAgent(pid, run)) return;
   signal(pid, 'SIGTERM');
   for (let waited = 0; waited < STOP_TIMEOUT_MS; waited += STOP_POLL_MS) {
@@ -227,7 +228,7 @@ function readiness(
 }
 
 /** The step ends only once the proxy answers its health check, so that the next step can use it at once. */
-async function healthy(proxyUrl: string, log: (line: string) => void): Promise<void> {
+async function healthy(proxyUrl: string, log: LogLine): Promise<void> {
   const http = new Http({ log });
   // A forward proxy that cannot tell users apart carries the run's credential in its URL: sent as the header.
   const url = new URL(proxyUrl);

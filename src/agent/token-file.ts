@@ -2,11 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-/**
- * The token in a file that later steps and tools read at any time (k6's open(), a shell loop): readable by this user
- * only, replaced atomically (a reader sees the old token or the new one, never half of one), and no trailing newline
- * (a header built from the file must not carry one).
- */
+// The token in a file that later steps and tools read at any time (k6's open(), a shell loop): readable by this user
+// only, replaced atomically (a reader sees the old token or the new one, never half of one), and no trailing newline
+// (a header built from the file must not carry one).
 
 /** A fresh folder of this user's only, under `parent` (RUNNER_TEMP, or the system's temporary folder). */
 export function tokenFilePath(parent: string): string {

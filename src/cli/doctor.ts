@@ -1,18 +1,19 @@
-import type { Env } from '../endpoints.ts';
+import type { Env } from '../env.ts';
 import { Http } from '../http/client.ts';
 import { readConfig, type InputReader } from '../inputs/index.ts';
 import { renderReport } from '../doctor/report.ts';
 import { redact } from '../secrets.ts';
 import { runDoctor } from '../doctor/run.ts';
 import { parseArgs, UsageError } from './args.ts';
-import { flagInputs, withGcloudDefaults } from './token.ts';
+import { flagInputs, withGcloudDefaults } from './flag-inputs.ts';
 import { CLI_VOCABULARY, TOKEN_FLAGS } from './vocabulary.ts';
+import type { LogLine } from '../logger.ts';
 
 /**
  * `iap-token doctor URL`: the app's IAP set-up, diagnosed in layers, with a verdict and a fix per problem. The report
  * goes to standard output (text, or JSON with --json), progress to standard error; exit 0 when a token gets through.
  */
-export async function doctorCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<number> {
+export async function doctorCommand(argv: readonly string[], env: Env, log: LogLine): Promise<number> {
   const [first, ...rest] = argv;
   const positional = first !== undefined && !first.startsWith('--');
   const { values, flags } = parseArgs(positional ? rest : argv, {

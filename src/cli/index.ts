@@ -6,6 +6,7 @@ import { printable } from '../printable.ts';
 import { redact, setMasker } from '../secrets.ts';
 import { UsageError } from './args.ts';
 import { DOCTOR_HELP, LOGIN_HELP, PROXY_HELP, TOKEN_HELP } from './help.ts';
+import type { LogLine } from '../logger.ts';
 
 const HELP = `Usage: iap-token <command> [options]
 
@@ -17,7 +18,7 @@ Commands:
 
 Run iap-token <command> --help for its options.`;
 
-type Command = (argv: readonly string[], env: NodeJS.ProcessEnv, log: (line: string) => void) => Promise<string | number>;
+type Command = (argv: readonly string[], env: NodeJS.ProcessEnv, log: LogLine) => Promise<string | number>;
 
 /** Each command's code loads when it runs: `token` does not pay for the proxy's HTTP client, nor `proxy` for login. */
 const COMMANDS: Record<string, { run: Command; help: string }> = {

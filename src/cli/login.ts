@@ -1,15 +1,17 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { resolveEndpoints, type Env } from '../endpoints.ts';
+import { resolveEndpoints } from '../endpoints.ts';
+import type { Env } from '../env.ts';
 import { ActionError, explain } from '../errors.ts';
 import { CLOUD_PLATFORM_SCOPE } from '../google/answer.ts';
 import { OAuthTokenEndpoint, type RefreshTokenGrant } from '../google/oauth.ts';
 import { Http } from '../http/client.ts';
-import { listenOnLoopback, type Server } from '../http/loopback.ts';
+import { listenOnLoopback, type HttpServer as Server } from '../http/listen.ts';
 import { redact } from '../secrets.ts';
 import { checkIdToken } from '../tokens/check.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { CLI_VOCABULARY } from './vocabulary.ts';
+import type { LogLine } from '../logger.ts';
 
 export interface LoginResult {
   readonly refreshToken: string;
@@ -20,7 +22,7 @@ export interface LoginResult {
  * The authorization-code flow with a loopback redirect and PKCE: a one-shot server on 127.0.0.1, a random `state`,
  * the browser sent to Google's sign-in, the code exchanged for a refresh token.
  */
-export async function loginCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<string> {
+export async function loginCommand(argv: readonly string[], env: Env, log: LogLine): Promise<string> {
   const { values, flags } = parseArgs(argv, {
     values: ['client-id', 'client-secret', 'audience', 'port', 'timeout'],
     flags: ['no-browser', 'cloud-platform'],
@@ -93,7 +95,7 @@ export async function loginCommand(argv: readonly string[], env: Env, log: (line
  * Does the refresh token yield an ID token for the IAP client, as the action will ask? The same refresh grant the
  * action makes. A failure is a warning: the refresh token itself is good, and is still printed, never lost.
  */
-async function checkAudience(audience: string, mint: () => Promise<string>, log: (line: string) => void): Promise<void> {
+async function checkAudience(audience: string, mint: () => Promise<string>, log: LogLine): Promise<void> {
   try {
     checkIdToken(await mint(), { audience, requireEmail: true, principal: undefined, now: Date.now() });
     log(`Checked: the refresh token yields ID tokens for ${audience}.`);
@@ -107,7 +109,7 @@ async function checkAudience(audience: string, mint: () => Promise<string>, log:
  * with another state (a stale tab, another local process) gets an error page and is logged, and the login keeps
  * waiting for the user's own: it must not end a sign-in still under way.
  */
-function waitForCode(server: Server, state: string, timeoutMs: number, log: (line: string) => void): Promise<string> {
+function waitForCode(server: Server, state: string, timeoutMs: number, log: LogLine): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new ActionError(`No sign-in came back within ${timeoutMs / 1000} s. Run login again (with --timeout for more time).`)),
@@ -153,7 +155,7 @@ function waitForCode(server: Server, state: string, timeoutMs: number, log: (lin
   });
 }
 
-function openBrowser(url: string, log: (line: string) => void): void {
+function openBrowser(url: string, log: LogLine): void {
   // Windows: rundll32 opens the URL whole; `cmd /c start` would split it at every &.
   const [command, ...args] =
     process.platform === 'darwin'

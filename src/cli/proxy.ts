@@ -2,17 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent } from '../agent/agent.ts';
-import type { Env } from '../endpoints.ts';
+import type { Env } from '../env.ts';
 import { readConfig } from '../inputs/index.ts';
 import { parseArgs, UsageError } from './args.ts';
-import { cliReport, flagInputs, withGcloudDefaults } from './token.ts';
+import { flagInputs, withGcloudDefaults } from './flag-inputs.ts';
 import { CLI_VOCABULARY, TOKEN_FLAGS } from './vocabulary.ts';
+import { lineLogger } from '../logger.ts';
+import type { LogLine } from '../logger.ts';
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 const PROXY_FLAGS = ['--to', '--listen', '--header', '--host', '--max-connections', '--response-timeout', '--tunnel-idle-timeout'];
 
-export async function proxyCommand(argv: readonly string[], env: Env, log: (line: string) => void): Promise<number> {
+export async function proxyCommand(argv: readonly string[], env: Env, log: LogLine): Promise<number> {
   const { values, flags } = parseArgs(argv, {
     values: [...TOKEN_FLAGS, ...PROXY_FLAGS].map((flag) => flag.slice(2)),
     flags: ['forward'],
@@ -34,7 +36,7 @@ export async function proxyCommand(argv: readonly string[], env: Env, log: (line
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     for (const name of STOP_SIGNALS) process.once(name, resolve);
   });
-  const agent = await startAgent({ config, env, report: cliReport(log), caFile }).catch((error: unknown) => {
+  const agent = await startAgent({ config, env, report: lineLogger(log), caFile }).catch((error: unknown) => {
     if (dir) rmSync(dir, { recursive: true, force: true });
     throw error;
   });

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExternalAccountSource, SubjectTokenSource } from '../config.ts';
 import type { Endpoints } from '../endpoints.ts';
-import { ActionError } from '../errors.ts';
+import { ActionError, messageOf } from '../errors.ts';
 import type { IamCredentials } from '../google/iam-credentials.ts';
 import { exchangeAtSts } from '../google/sts.ts';
 import type { Http } from '../http/client.ts';
@@ -11,6 +11,7 @@ import { checkedToken } from '../google/answer.ts';
 import { redact, registerSecret } from '../secrets.ts';
 import { renewing, type Credential } from './credential.ts';
 import { impersonate } from './impersonation.ts';
+import { googleFailure } from '../google/failure.ts';
 
 /**
  * An `external_account` credentials file (what google-github-actions/auth writes with create_credentials_file): a
@@ -78,7 +79,7 @@ async function libraryExchange(kind: 'aws' | 'executable' | 'certificate', file:
     registerSecret(token);
     return token;
   } catch (error) {
-    const message = redact(error instanceof Error ? error.message : String(error));
+    const message = redact(messageOf(error));
     throw new ActionError(
       `The external account's ${kind} credential source failed (google-auth-library): ${message}`,
       kind === 'executable'
@@ -100,6 +101,7 @@ async function readSubjectToken(source: Exclude<SubjectTokenSource, { from: 'lib
     }
   } else {
     text = await http.text({
+      failure: googleFailure,
       what: 'Subject token request (credential_source.url)',
       method: 'GET',
       url: source.url,

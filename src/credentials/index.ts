@@ -1,5 +1,6 @@
 import type { CredentialSource } from '../config.ts';
-import type { Env, Endpoints } from '../endpoints.ts';
+import type { Endpoints } from '../endpoints.ts';
+import type { Env } from '../env.ts';
 import type { IamCredentials } from '../google/iam-credentials.ts';
 import type { OAuthTokenEndpoint } from '../google/oauth.ts';
 import type { Http } from '../http/client.ts';

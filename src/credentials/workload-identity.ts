@@ -1,5 +1,6 @@
 import type { WorkloadIdentitySource } from '../config.ts';
-import type { Env, Endpoints } from '../endpoints.ts';
+import type { Endpoints } from '../endpoints.ts';
+import type { Env } from '../env.ts';
 import { fetchGitHubOidcToken } from '../google/github-oidc.ts';
 import { exchangeAtSts } from '../google/sts.ts';
 import type { Http } from '../http/client.ts';

@@ -1,16 +1,13 @@
 import type { Config } from '../config.ts';
 import { ApiError, explain } from '../errors.ts';
 import { IapAdmin, type IamBinding, type IapSettings } from '../google/iap-admin.ts';
+import { ACCESSOR, memberOf } from '../iap/grants.ts';
 import type { Check } from './report.ts';
 import type { DoctorOptions } from './run.ts';
 import type { IapResource } from './resource.ts';
 
-/**
- * What the doctor reads of IAP's own set-up, where the caller may: the resource's settings (which OAuth clients) and
- * its IAM policy (who holds the accessor role).
- */
-
-export const ACCESSOR = 'roles/iap.httpsResourceAccessor';
+// What the doctor reads of IAP's own set-up, where the caller may: the resource's settings (which OAuth clients) and
+// its IAM policy (who holds the accessor role).
 
 export async function readSettings(
   { config, http }: DoctorOptions,
@@ -64,7 +61,7 @@ export function policyFor(bindings: readonly IamBinding[], principal: string | u
   // A binding with a condition (an access level, a time window) grants only when it holds, which the doctor cannot see.
   const conditional = new Set(accessors.filter((binding) => binding.conditional).flatMap((binding) => binding.members));
   if (!principal) return { missing: false, checks: [{ status: 'info', text: listed }] };
-  const member = principal.endsWith('.gserviceaccount.com') ? `serviceAccount:${principal}` : `user:${principal}`;
+  const member = memberOf(principal);
   if (conditional.has(member) && !accessors.some((binding) => !binding.conditional && binding.members.includes(member))) {
     return {
       missing: false,

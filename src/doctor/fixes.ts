@@ -1,7 +1,9 @@
+import { accessorGrant, iapServiceAgent, INVOKER, invokerGrant, memberOf } from '../iap/grants.ts';
+import { kindOf } from '../tokens/check.ts';
 import type { Problem, TokenTrial } from './report.ts';
 import { gcloudResourceFlags, hcl, terraformAccessor, type IapResource } from './resource.ts';
 
-/** Each problem the doctor can name, with the gcloud line and the Terraform that fix it. */
+// Each problem the doctor can name, with the gcloud line and the Terraform that fix it.
 
 export function noIapProblem(url: string, status: number, resource: IapResource): Problem {
   const cloudRun = resource.kind === 'cloud-run';
@@ -31,13 +33,13 @@ export function bypassProblem(url: string, status: number, resource: IapResource
 }
 
 export function accessorProblem(principal: string, resource: IapResource, refused: boolean): Problem {
-  const member = principal.endsWith('.gserviceaccount.com') ? `serviceAccount:${principal}` : `user:${principal}`;
+  const member = memberOf(principal);
   return {
     title: `No access through IAP for ${principal}`,
     why: refused
       ? `IAP accepted the token and refused ${principal} with 403: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (about 2 minutes, sometimes 7 or more).`
       : `${member} does not hold roles/iap.httpsResourceAccessor in the app's IAP policy.`,
-    gcloud: `gcloud iap web add-iam-policy-binding ${gcloudResourceFlags(resource)} --member=${member} --role=roles/iap.httpsResourceAccessor`,
+    gcloud: accessorGrant(gcloudResourceFlags(resource), member),
     terraform: terraformAccessor(resource, member),
   };
 }
@@ -54,15 +56,14 @@ export function behindProblem(resource: IapResource): Problem {
 }
 
 function invokerProblem(resource: IapResource): Problem {
-  const project = resource.project ?? 'PROJECT_NUMBER';
-  const agent = `serviceAccount:service-${/^\d+$/.test(project) ? project : 'PROJECT_NUMBER'}@gcp-sa-iap.iam.gserviceaccount.com`;
+  const agent = iapServiceAgent(resource.project);
   return {
     title: 'The service behind IAP refuses IAP',
     why: "IAP let the token through and the service behind it answered 403 (not IAP's answer). For Cloud Run with IAP, IAP's service agent needs roles/run.invoker on the service.",
-    gcloud: `gcloud run services add-iam-policy-binding ${resource.service ?? 'SERVICE'} --region=${resource.region ?? 'REGION'} --member=${agent} --role=roles/run.invoker`,
+    gcloud: invokerGrant(resource.service ?? 'SERVICE', resource.region ?? 'REGION', resource.project),
     terraform: hcl(
       'google_cloud_run_v2_service_iam_member',
-      { name: resource.service ?? 'SERVICE', location: resource.region ?? 'REGION', role: 'roles/run.invoker', member: agent },
+      { name: resource.service ?? 'SERVICE', location: resource.region ?? 'REGION', role: INVOKER, member: agent },
       'iap_invoker',
     ),
   };
@@ -84,7 +85,7 @@ export function managedClientProblem(audience: string, ownClient: boolean, resou
 
 /** A kind that could not be minted: the mint's own error says why and carries its gcloud fix. */
 export function mintProblem(trial: TokenTrial): Problem {
-  const kind = trial.kind === 'id_token' ? 'an ID token' : 'a signed JWT';
+  const kind = kindOf(trial.kind, 'a');
   const [why = '', ...rest] = trial.why.split('\n');
   // Only a line that is a command is one: a gcloud mentioned inside a sentence stays in the sentence.
   const gcloud = rest.find((line) => /^\s*gcloud /.test(line))?.trim();

@@ -1,4 +1,5 @@
 import type { TokenType } from '../config.ts';
+import type { AnsweredBy } from '../iap/answers.ts';
 import { printable } from '../printable.ts';
 
 /**
@@ -31,7 +32,7 @@ export interface TokenTrial {
   /** What the minted token said about itself; absent when none was minted. */
   readonly sent: { readonly aud: string; readonly email: string; readonly exp: string } | undefined;
   readonly status: number | null;
-  readonly from: 'iap' | 'app' | null;
+  readonly from: AnsweredBy;
   /** passed: IAP let it through to the app; refused: IAP (or the app behind it) turned it away; not-minted. */
   readonly outcome: 'passed' | 'refused' | 'not-minted';
   readonly why: string;

@@ -1,3 +1,4 @@
+import { ACCESSOR } from '../iap/grants.ts';
 /**
  * What kind of resource serves a URL, guessed from its host, and the IAP resource name its APIs use when the host
  * gives it away (a Cloud Run service's deterministic URL does) or the user named it. Everything else the doctor says
@@ -88,7 +89,7 @@ export function gcloudResourceFlags(resource: IapResource): string {
 /** A Terraform resource that grants roles/iap.httpsResourceAccessor to `member` on this resource. */
 export function terraformAccessor(resource: IapResource, member: string): string {
   const project = resource.project ?? 'PROJECT_ID';
-  const grant = { role: 'roles/iap.httpsResourceAccessor', member };
+  const grant = { role: ACCESSOR, member };
   switch (resource.kind) {
     case 'cloud-run':
       return hcl('google_iap_web_cloud_run_service_iam_member', {

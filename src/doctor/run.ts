@@ -1,16 +1,19 @@
 import type { Config, DoctorConfig } from '../config.ts';
-import type { Env } from '../endpoints.ts';
+import type { Env } from '../env.ts';
 import type { Http } from '../http/client.ts';
 import { probeIap, type IapProbe } from '../iap/probe.ts';
 import type { Credential } from '../credentials/index.ts';
 import { createMinter } from '../pipeline.ts';
+import { kindOf } from '../tokens/check.ts';
 import { displayUrl } from '../urls.ts';
 import { accessorProblem, bypassProblem, noIapProblem } from './fixes.ts';
 import type { Check, DoctorReport, Problem, TokenTrial } from './report.ts';
 import { describeResource, type IapResource } from './resource.ts';
 import { NOT_SENT, readPolicy, readSettings } from './access.ts';
-import { describeCaller, describeTrial, idTokenAudiences, minterFor, tryToken, QUIET } from './trials.ts';
+import { describeCaller, describeTrial, idTokenAudiences, minterFor, tryToken } from './trials.ts';
 import { dedupe, judge, trialProblems } from './verdict.ts';
+import { QUIET } from '../logger.ts';
+import type { LogLine } from '../logger.ts';
 
 export interface DoctorOptions {
   /** The caller's configuration (credential, impersonation), read by readConfig, with its doctor settings. */
@@ -21,7 +24,7 @@ export interface DoctorOptions {
   /** The caller's credential when the front door already set it up (the action's minter): its tokens are reused. */
   readonly credential?: Credential;
   /** Progress, one line per step (the CLI's standard error, the action's log). */
-  readonly progress: (line: string) => void;
+  readonly progress: LogLine;
 }
 
 /**
@@ -70,7 +73,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   if (verdict.works && planned && planned.outcome !== 'passed') {
     problems.unshift({
       title: 'The token configured here does not get through IAP',
-      why: `${planned.kind === 'id_token' ? 'The ID token' : 'The signed JWT'} for ${planned.audience}: ${planned.why} Instead, ${verdict.text}`,
+      why: `The ${kindOf(planned.kind)} for ${planned.audience}: ${planned.why} Instead, ${verdict.text}`,
       gcloud: undefined,
       terraform: undefined,
     });

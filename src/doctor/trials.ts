@@ -1,25 +1,22 @@
 import type { Config, TokenType } from '../config.ts';
 import { ApiError, explain } from '../errors.ts';
 import type { IapSettings } from '../google/iap-admin.ts';
-import { explainRefusal, iapRefusal, answeredByIap, type IapRefusal } from '../iap/answers.ts';
+import { answeredBy, iapRefusal, type IapRefusal } from '../iap/answers.ts';
+import { explainRefusal, type RefusalContext } from '../iap/refusals.ts';
 import type { IapProbe } from '../iap/probe.ts';
 import { decodeJwt } from '../jwt.ts';
 import { printable } from '../printable.ts';
 import type { Credential } from '../credentials/index.ts';
 import { cannotSign } from '../credentials/signing.ts';
 import { createMinter, type Minter } from '../pipeline.ts';
-import { rfc3339, type MintedToken } from '../tokens/check.ts';
+import { kindOf, rfc3339, type MintedToken } from '../tokens/check.ts';
 import { displayUrl } from '../urls.ts';
 import type { Check, TokenTrial } from './report.ts';
 import type { DoctorOptions } from './run.ts';
+import { QUIET } from '../logger.ts';
 
-/**
- * The doctor's token trials: each kind and audience minted with the caller's credential and sent to the app where
- * IAP answers, and what each refusal means.
- */
-
-/** The doctor reports its own progress; the minters it sets up stay quiet. */
-export const QUIET = { info: () => undefined, warning: () => undefined };
+// The doctor's token trials: each kind and audience minted with the caller's credential and sent to the app where
+// IAP answers, and what each refusal means.
 
 /** A token trial is one request (two on a 5xx): the doctor diagnoses; it does not wait for grants to propagate. */
 export const TRIAL_RETRY = { attempts: 2, timeoutMs: 15_000, budgetMs: 20_000 };
@@ -90,15 +87,14 @@ export async function tryToken(
   };
   try {
     const { response } = await options.http.send({
-      what: `${kind === 'id_token' ? 'ID token' : 'Signed JWT'} trial at ${displayUrl(url)}`,
+      what: `${kindOf(kind, 'Capital')} trial at ${displayUrl(url)}`,
       method: 'GET',
       url: url.href,
       headers: { authorization: `Bearer ${minted.token}` },
       retry: TRIAL_RETRY,
     });
-    const fromIap = answeredByIap(response.headers);
-    const from = fromIap ? 'iap' : 'app';
-    if (fromIap) {
+    const from = answeredBy(response.headers);
+    if (from === 'iap') {
       const refusal = iapRefusal(response.status, response.body);
       return {
         ...base,
@@ -106,7 +102,7 @@ export async function tryToken(
         status: response.status,
         from,
         outcome: 'refused',
-        why: refusalWhy(refusal, response.body, minted.principal),
+        why: refusalWhy(refusal, response.body, { header: 'authorization', principal: minted.principal, kind }),
       };
     }
     if (response.status === 403) {
@@ -133,21 +129,14 @@ export async function tryToken(
   }
 }
 
-export function refusalWhy(refusal: IapRefusal, body: string, principal: string): string {
+export function refusalWhy(refusal: IapRefusal, body: string, context: RefusalContext): string {
   const said = printable(body.slice(0, 120)).replace(/\s+/g, ' ').trim();
   const quoted = refusal === 'forbidden' ? 'IAP refused it (403)' : `IAP refused it: "${said}"`;
-  return `${quoted}. ${DOCTOR_REFUSALS[refusal] ?? explainRefusal(refusal, 'authorization', principal)}`;
+  return `${quoted}. ${explainRefusal(refusal, 'trial', context)}`;
 }
 
-/** Where the proxy's words (it mints again by itself) do not fit a one-off trial. */
-export const DOCTOR_REFUSALS: Partial<Record<IapRefusal, string>> = {
-  expired: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
-  signature: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
-  email: 'IAP refused an ID token without an email claim.',
-};
-
 export function describeTrial(trial: TokenTrial): Check {
-  const what = `${trial.kind === 'id_token' ? 'ID token' : 'Signed JWT'} for ${trial.audience}`;
+  const what = `${kindOf(trial.kind, 'Capital')} for ${trial.audience}`;
   const sent = trial.sent ? ` Sent: aud ${trial.sent.aud}, email ${trial.sent.email}, exp ${trial.sent.exp}.` : '';
   if (trial.outcome === 'not-minted') return { status: 'skipped', text: `${what}: not minted: ${trial.why}` };
   return { status: trial.outcome === 'passed' ? 'ok' : 'problem', text: `${what}: ${trial.why}${sent}` };

@@ -1,10 +1,11 @@
 import type { Config } from '../config.ts';
 import type { IapProbe } from '../iap/probe.ts';
+import { kindOf } from '../tokens/check.ts';
 import { accessorProblem, behindProblem, managedClientProblem, mintProblem } from './fixes.ts';
 import type { Problem, TokenTrial, Verdict } from './report.ts';
 import type { IapResource } from './resource.ts';
 
-/** The doctor's verdict from its trials (what to set), and the problems the trials show. */
+// The doctor's verdict from its trials (what to set), and the problems the trials show.
 
 /** What to set: the kind that got through (a signed JWT first: it needs no OAuth client), or that none did. */
 export function judge(trials: readonly TokenTrial[], config: Config, url: URL): Verdict {
@@ -15,7 +16,7 @@ export function judge(trials: readonly TokenTrial[], config: Config, url: URL): 
     // IAP's 403 means it accepted the token and refused its principal: that token is the one, once access is granted.
     const accepted = trials.find((trial) => trial.from === 'iap' && trial.status === 403);
     const then = accepted
-      ? ` IAP accepts the ${accepted.kind === 'signed_jwt' ? 'signed JWT' : 'ID token'} (${n('token_type')} ${accepted.kind}, ${n('audience')} ${accepted.audience}) and refuses its principal: grant access, and that is the token to use.`
+      ? ` IAP accepts the ${kindOf(accepted.kind)} (${n('token_type')} ${accepted.kind}, ${n('audience')} ${accepted.audience}) and refuses its principal: grant access, and that is the token to use.`
       : '';
     // A 403 without IAP's mark: IAP let the token through, and what serves the app refused it.
     const behind = trials.find((trial) => trial.from === 'app' && trial.status === 403);
@@ -24,7 +25,7 @@ export function judge(trials: readonly TokenTrial[], config: Config, url: URL): 
         works: false,
         tokenType: undefined,
         audience: undefined,
-        text: `IAP lets the ${behind.kind === 'signed_jwt' ? 'signed JWT' : 'ID token'} through (${n('token_type')} ${behind.kind}, ${n('audience')} ${behind.audience}), and the service behind IAP refuses it with 403. Fix that (below), and that is the token to use.`,
+        text: `IAP lets the ${kindOf(behind.kind)} through (${n('token_type')} ${behind.kind}, ${n('audience')} ${behind.audience}), and the service behind IAP refuses it with 403. Fix that (below), and that is the token to use.`,
       };
     }
     return {
@@ -42,7 +43,7 @@ export function judge(trials: readonly TokenTrial[], config: Config, url: URL): 
     works: true,
     tokenType: best.kind,
     audience: best.audience,
-    text: `a ${best.kind === 'signed_jwt' ? 'signed JWT' : 'Google-signed ID token'} gets through IAP. Set ${set}.`,
+    text: `a ${best.kind === 'signed_jwt' ? '' : 'Google-signed '}${kindOf(best.kind)} gets through IAP. Set ${set}.`,
   };
 }
 
@@ -67,7 +68,7 @@ export function trialProblems(
       if (!accepted) problems.push(managedClientProblem(trial.audience, trial.audience === probe.clientId, resource));
     } else if (trial.from === 'iap' || trial.status === null) {
       problems.push({
-        title: `The ${trial.kind === 'id_token' ? 'ID token' : 'signed JWT'} was refused`,
+        title: `The ${kindOf(trial.kind)} was refused`,
         why: trial.why,
         gcloud: undefined,
         terraform: undefined,

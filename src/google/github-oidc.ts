@@ -1,5 +1,6 @@
 import type { Http } from '../http/client.ts';
 import { secretField } from './answer.ts';
+import { googleFailure } from './failure.ts';
 
 /**
  * The job's OIDC token from GitHub, for `audience`. The runner hands jobs with `permissions: id-token: write` a URL
@@ -10,6 +11,7 @@ export async function fetchGitHubOidcToken(http: Http, requestUrl: string, reque
   const url = new URL(requestUrl);
   url.searchParams.set('audience', audience);
   const answer = await http.json({
+    failure: googleFailure,
     what: 'GitHub OIDC token request',
     method: 'GET',
     url: url.toString(),

@@ -1,6 +1,7 @@
 import type { ApiFailure } from '../errors.ts';
 import type { Http } from '../http/client.ts';
 import { CLOUD_PLATFORM_SCOPE, secretField, type AccessToken } from './answer.ts';
+import { googleFailure } from './failure.ts';
 
 /**
  * The IAM Service Account Credentials API: one client for its calls, each made on behalf of a caller (whose access
@@ -74,6 +75,7 @@ export class IamCredentials {
   ): Promise<Record<string, unknown>> {
     const delegates = target.delegates.map(resourceName);
     return this.#http.json({
+      failure: googleFailure,
       what: `IAM Credentials ${method} for ${target.serviceAccount}`,
       method: 'POST',
       // The `-` project is required: Google infers the project from the account.

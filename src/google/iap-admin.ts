@@ -1,9 +1,8 @@
 import type { Http } from '../http/client.ts';
+import { googleFailure } from './failure.ts';
 
-/**
- * IAP's own API, read only: an app's IAP settings and its IAM policy. The doctor reads both when the caller may (each
- * needs its permission; a refusal names it), to say which OAuth client the app uses and who may pass.
- */
+// IAP's own API, read only: an app's IAP settings and its IAM policy. The doctor reads both when the caller may (each
+// needs its permission; a refusal names it), to say which OAuth client the app uses and who may pass.
 
 /** What the doctor needs from `:iapSettings`. */
 export interface IapSettings {
@@ -33,6 +32,7 @@ export class IapAdmin {
 
   async settings(accessToken: string, resource: string): Promise<IapSettings> {
     const answer = await this.#http.json({
+      failure: googleFailure,
       what: `IAP settings of ${resource}`,
       method: 'GET',
       url: `${this.#base}/${resource}:iapSettings`,
@@ -52,6 +52,7 @@ export class IapAdmin {
 
   async iamPolicy(accessToken: string, resource: string): Promise<IamBinding[]> {
     const answer = await this.#http.json({
+      failure: googleFailure,
       what: `IAP IAM policy of ${resource}`,
       method: 'POST',
       url: `${this.#base}/${resource}:getIamPolicy`,

@@ -1,9 +1,10 @@
 import type { ApiFailure } from '../errors.ts';
 import { ActionError } from '../errors.ts';
 import { isEmail } from '../email.ts';
-import type { Http, HttpRequest } from '../http/client.ts';
+import type { Http, ServiceRequest } from '../http/client.ts';
 import { parseJsonObject } from '../json.ts';
 import { checkedToken, expiresAt, secretField, type AccessToken } from './answer.ts';
+import { googleFailure } from './failure.ts';
 
 /** Which metadata server, and what to tell the user when there is none. */
 export interface MetadataServer {
@@ -69,9 +70,10 @@ export class MetadataClient {
     return response.body;
   }
 
-  #request(what: string, path: string): HttpRequest {
+  #request(what: string, path: string): ServiceRequest {
     return {
       what,
+      failure: googleFailure,
       method: 'GET',
       url: `http://${this.#server.host}/computeMetadata/v1/instance/service-accounts/default/${path}`,
       headers: { 'metadata-flavor': 'Google' },

@@ -2,12 +2,11 @@ import type { ApiFailure } from '../errors.ts';
 import type { Http } from '../http/client.ts';
 import { decodeJwt } from '../jwt.ts';
 import { expiresAt, secretField, type AccessToken } from './answer.ts';
+import { googleFailure } from './failure.ts';
 
-/**
- * Google's OAuth 2.0 token endpoint: the JWT-bearer grant (a service-account key), the refresh grant (a user's
- * refresh token) and the authorization-code grant (the CLI's sign-in). One form POST for all three; every token in an
- * answer is masked as it is read; each grant declares what to do when Google refuses it.
- */
+// Google's OAuth 2.0 token endpoint: the JWT-bearer grant (a service-account key), the refresh grant (a user's
+// refresh token) and the authorization-code grant (the CLI's sign-in). One form POST for all three; every token in an
+// answer is masked as it is read; each grant declares what to do when Google refuses it.
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const FROM = 'The OAuth token endpoint';
@@ -127,6 +126,7 @@ export class OAuthTokenEndpoint {
     remedy: (failure: ApiFailure) => string | undefined,
   ): Promise<Record<string, unknown>> {
     return this.#http.json({
+      failure: googleFailure,
       what,
       method: 'POST',
       url,

@@ -2,6 +2,7 @@ import type { ApiFailure } from '../errors.ts';
 import type { Http } from '../http/client.ts';
 import { decodeJwt } from '../jwt.ts';
 import { CLOUD_PLATFORM_SCOPE, expiresAt, secretField, type AccessToken } from './answer.ts';
+import { googleFailure } from './failure.ts';
 
 /** One STS token exchange: a subject token (GitHub's, or another issuer's) for a federated access token. */
 export interface Exchange {
@@ -21,6 +22,7 @@ export interface Exchange {
 /** The Security Token Service: a subject token for a federated access token (JSON body, camelCase fields). */
 export async function exchangeAtSts(http: Http, exchange: Exchange, now: () => number = Date.now): Promise<AccessToken> {
   const answer = await http.json({
+    failure: googleFailure,
     what: 'STS token exchange',
     method: 'POST',
     url: exchange.tokenUrl,

@@ -1,14 +1,14 @@
 import { ApiError, type ApiFailure } from '../errors.ts';
 import { parseJsonObject } from '../json.ts';
-import { describeBody, isRetryableNetworkFailure, isRetryableStatus, networkFailure, parseFailure } from './failures.ts';
+import { describeBody, isRetryableNetworkFailure, isRetryableStatus, networkFailure } from './failures.ts';
 import { nodeTransport } from './transport.ts';
+import { jitteredBackoff } from '../backoff.ts';
+import type { LogLine } from '../logger.ts';
 
-/**
- * The only module that talks to the network. It gives every call a timeout, retries what can heal (429, 5xx, a
- * connection that failed or timed out) with jittered exponential backoff inside a bounded time budget, never retries
- * other 4xx, never follows a redirect (a token must not travel to another origin), honours https_proxy/no_proxy, and
- * turns Google's several error formats into one `ApiFailure`.
- */
+// The only module that talks to the network. It gives every call a timeout, retries what can heal (429, 5xx, a
+// connection that failed or timed out) with jittered exponential backoff inside a bounded time budget, never retries
+// other 4xx, never follows a redirect (a token must not travel to another origin), honours https_proxy/no_proxy, and
+// turns Google's several error formats into one `ApiFailure`.
 
 export interface HttpRequest {
   /** What this call is, for logs and errors: "STS token exchange". */
@@ -27,6 +27,17 @@ export interface HttpRequest {
    * error is built once, complete, and never patched on its way up.
    */
   readonly remedy?: (failure: ApiFailure) => string | undefined;
+}
+
+/**
+ * How a service spells its failures, for the calls that take only a 2xx answer: Google's are src/google/failure.ts,
+ * which the HTTP layer does not know; `plainFailure` (src/http/failures.ts) for a service with no format.
+ */
+export type FailureReader = (response: HttpResponse) => ApiFailure;
+
+/** A request whose answer must be 2xx, and the service's way of saying why not. */
+export interface ServiceRequest extends HttpRequest {
+  readonly failure: FailureReader;
 }
 
 export interface RetryPolicy {
@@ -61,7 +72,7 @@ export interface HttpOptions extends Partial<RetryPolicy> {
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
   readonly now?: () => number;
-  readonly log?: (line: string) => void;
+  readonly log?: LogLine;
 }
 
 /** Google's APIs: five attempts, 10 s each, within 30 s, waits of 0.5, 1, 2, 4 s (ceilings). */
@@ -81,7 +92,7 @@ export class Http {
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
   readonly #now: () => number;
-  readonly #log: (line: string) => void;
+  readonly #log: LogLine;
   readonly #policy: RetryPolicy;
 
   constructor(options: HttpOptions = {}) {
@@ -121,12 +132,12 @@ export class Http {
   }
 
   /** Sends the request and returns a 2xx answer's body; anything else becomes an `ApiError` quoting the service. */
-  async text(request: HttpRequest): Promise<string> {
+  async text(request: ServiceRequest): Promise<string> {
     return (await this.#ok(request)).response.body;
   }
 
   /** Sends the request and parses a 2xx JSON answer; anything else becomes an `ApiError` quoting the service. */
-  async json(request: HttpRequest): Promise<Record<string, unknown>> {
+  async json(request: ServiceRequest): Promise<Record<string, unknown>> {
     const { response, attempts } = await this.#ok(request);
     const parsed = parseJsonObject(response.body);
     if (!parsed) {
@@ -140,14 +151,14 @@ export class Http {
   }
 
   /** Sends the request and returns a 2xx answer whole (status, headers, body); anything else becomes an `ApiError`. */
-  async ok(request: HttpRequest): Promise<HttpResponse> {
+  async ok(request: ServiceRequest): Promise<HttpResponse> {
     return (await this.#ok(request)).response;
   }
 
-  async #ok(request: HttpRequest): Promise<{ response: HttpResponse; attempts: number }> {
+  async #ok(request: ServiceRequest): Promise<{ response: HttpResponse; attempts: number }> {
     const sent = await this.send(request);
     if (sent.response.status < 200 || sent.response.status > 299) {
-      throw apiError(request, parseFailure(sent.response), sent.attempts);
+      throw apiError(request, request.failure(sent.response), sent.attempts);
     }
     return sent;
   }
@@ -157,8 +168,7 @@ export class Http {
    * `maxDelayMs` is an answer, not a wait: Infinity, and the caller stops retrying.
    */
   #backoff(attempt: number, response: HttpResponse | undefined, policy: RetryPolicy): number {
-    const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
-    const jittered = Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
+    const jittered = jitteredBackoff(attempt, policy.baseDelayMs, policy.maxDelayMs, this.#random);
     const retryAfter = response ? retryAfterMs(response.headers['retry-after'], this.#now()) : undefined;
     if (retryAfter === undefined) return jittered;
     return retryAfter > policy.maxDelayMs ? Infinity : Math.max(retryAfter, jittered);

@@ -1,12 +1,10 @@
 import { connect, type Socket } from 'node:net';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
 
-/**
- * A raw TCP connection to `host:port` the way every other request of ours leaves the machine: through the
- * https_proxy the environment names for that host (a CONNECT to it first, with its credentials when its URL carries
- * them), unless no_proxy exempts the host; else straight. The forward proxy's pass-through tunnels and the WebSocket
- * upgrades of both proxies use it, so that neither bypasses a corporate egress proxy nor fails where only it resolves.
- */
+// A raw TCP connection to `host:port` the way every other request of ours leaves the machine: through the
+// https_proxy the environment names for that host (a CONNECT to it first, with its credentials when its URL carries
+// them), unless no_proxy exempts the host; else straight. The forward proxy's pass-through tunnels and the WebSocket
+// upgrades of both proxies use it, so that neither bypasses a corporate egress proxy nor fails where only it resolves.
 
 export interface EgressConnection {
   readonly socket: Socket;

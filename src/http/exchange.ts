@@ -3,13 +3,17 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { downstreamHeaders, headersFromRaw } from './headers.ts';
 
-/**
- * One request's exchange with the upstream, as undici's dispatch handler (src/http/forwarder.ts makes one per
- * request): the answer streamed to the client with back-pressure, or IAP's refusal collected for the caller.
- */
+// One request's exchange with the upstream, as undici's dispatch handler (src/http/forwarder.ts makes one per
+// request): the answer streamed to the client with back-pressure, or IAP's refusal collected for the caller.
 
 /** IAP's refusals are a line or a small page; more is not read before answering the client. */
 const REFUSAL_BYTES = 16 * 1024;
+
+/**
+ * Which answers are refusals to collect rather than stream: IAP's own (src/iap/answers.ts, `isIapRefusal`), handed in
+ * because the HTTP layer does not know IAP.
+ */
+export type RefusalTest = (status: number, headers: IncomingHttpHeaders) => boolean;
 
 export type Outcome =
   | { kind: 'done' }
@@ -28,13 +32,22 @@ export class Exchange implements Dispatcher.DispatchHandlers {
   private readonly res: ServerResponse;
   private readonly target: URL;
   private readonly origin: string;
+  private readonly holdBack: RefusalTest;
   private readonly settle: (outcome: Outcome) => void;
 
-  constructor(req: IncomingMessage, res: ServerResponse, target: URL, origin: string, settle: (outcome: Outcome) => void) {
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: URL,
+    origin: string,
+    holdBack: RefusalTest,
+    settle: (outcome: Outcome) => void,
+  ) {
     this.req = req;
     this.res = res;
     this.target = target;
     this.origin = origin;
+    this.holdBack = holdBack;
     this.settle = settle;
     res.once('close', () => {
       if (!res.writableFinished) this.#abort?.(new Error('the client left'));
@@ -52,7 +65,7 @@ export class Exchange implements Dispatcher.DispatchHandlers {
       if (status === 103) this.#earlyHints(headers['link']);
       return true;
     }
-    if (isIapRefusal(status, headers)) {
+    if (this.holdBack(status, headers)) {
       this.#refusal = { status, headers, chunks: [], size: 0 };
       return true;
     }
@@ -112,11 +125,6 @@ export class Exchange implements Dispatcher.DispatchHandlers {
     }
     this.settle(outcome);
   }
-}
-
-/** IAP's own answers to a token: 401 and 403, or its sign-in redirect. */
-function isIapRefusal(status: number, headers: IncomingHttpHeaders): boolean {
-  return (status === 401 || status === 403 || status === 302) && String(headers['x-goog-iap-generated-response']).toLowerCase() === 'true';
 }
 
 /** A refusal's body as text, decoded when the server compressed it (undecodable or cut short: what could be read). */

@@ -1,12 +1,9 @@
 import type { ApiFailure } from '../errors.ts';
-import { parseJsonObject } from '../json.ts';
 import type { HttpRequest, HttpResponse } from './client.ts';
 
-/**
- * What a failed exchange means and how a person reads it: which failures are worth a retry, a network error in one
- * line, Google's error formats (OAuth's, the APIs' JSON, a proxy's page) as an ApiFailure, and a body shown without
- * quoting what could be secret.
- */
+// What a failed exchange means and how a person reads it: which failures are worth a retry, a network error in one
+// line, an answer without an error format of its own as an ApiFailure (Google's formats are src/google/failure.ts),
+// and a body shown without quoting what could be secret.
 
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status <= 599 && status !== 501);
@@ -70,31 +67,10 @@ function safeHost(url: string): string {
 }
 
 /**
- * Google answers errors three ways: Google API style `{error: {code, message, status, details}}`, OAuth style
- * `{error: "invalid_grant", error_description}`, and plain text or HTML (metadata server, proxies, load balancers).
+ * A failed answer as an ApiFailure when its service has no error format of its own (or when it did not use it): a
+ * redirect is named, not followed; anything else is its status and a line of its body.
  */
-export function parseFailure(response: HttpResponse): ApiFailure {
-  const json = parseJsonObject(response.body);
-  const error = json?.['error'];
-  if (error && typeof error === 'object') {
-    const e = error as Record<string, unknown>;
-    const details = Array.isArray(e['details']) ? (e['details'] as Array<Record<string, unknown>>) : [];
-    const reason = details.map((d) => d?.['reason']).find((r): r is string => typeof r === 'string');
-    const permission = details
-      .map((d) => (d?.['metadata'] as Record<string, unknown> | undefined)?.['permission'])
-      .find((p): p is string => typeof p === 'string');
-    return {
-      status: response.status,
-      ...(typeof e['status'] === 'string' ? { code: e['status'] } : {}),
-      message: typeof e['message'] === 'string' ? e['message'] : snippet(response.body),
-      ...(reason ? { reason } : {}),
-      ...(permission ? { permission } : {}),
-    };
-  }
-  if (typeof error === 'string') {
-    const description = json?.['error_description'];
-    return { status: response.status, code: error, message: typeof description === 'string' ? description : error };
-  }
+export function plainFailure(response: HttpResponse): ApiFailure {
   if (response.status >= 300 && response.status < 400) {
     const location = response.headers['location'];
     const target = typeof location === 'string' ? ` to ${safeOrigin(location)}` : '';

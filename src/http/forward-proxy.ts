@@ -5,21 +5,22 @@ import { timingSafeEqual } from 'node:crypto';
 import { authorityOf, openEgress } from './egress.ts';
 import { DEFAULT_MAX_CONNECTIONS, requestPath, type Forwarder } from './forwarder.ts';
 import { gate, peerPolicy, type PeerPolicy } from './gate.ts';
-import { HEALTH_PATH } from './health.ts';
-import { createProxyServer, listen } from './listen.ts';
+import { HOP_BY_HOP } from './headers.ts';
+import { HEALTH_PATH, type Health } from './health.ts';
+import { cannotListen, createProxyServer, listen } from './listen.ts';
 import { answer, endWith } from './replies.ts';
 import { isLoopbackOrigin, refuseRequest } from './request-policy.ts';
 import type { RunningProxy } from './reverse-proxy.ts';
 import { isWebSocketUpgrade, serveWithoutUpgrade } from './upgrade.ts';
+import { messageOf } from '../errors.ts';
+import type { LogLine } from '../logger.ts';
 
-/**
- * A forward proxy for browsers (`--proxy-server`): for the IAP hosts named, and those only, it terminates TLS with a
- * certificate from the run's own CA and forwards each request with the token (src/http/forwarder.ts); every other
- * host is tunnelled byte for byte, untouched, with no token. Plain-http requests to a named host are refused: the
- * token never travels in clear text. Redirects go back to the browser, which follows them itself. It serves only the
- * user that started it: where the machine can tell a connection's user (src/http/gate.ts), others are closed
- * unanswered; where it cannot, every request must carry the run's proxy credential (`Proxy-Authorization: Basic`).
- */
+// A forward proxy for browsers (`--proxy-server`): for the IAP hosts named, and those only, it terminates TLS with a
+// certificate from the run's own CA and forwards each request with the token (src/http/forwarder.ts); every other
+// host is tunnelled byte for byte, untouched, with no token. Plain-http requests to a named host are refused: the
+// token never travels in clear text. Redirects go back to the browser, which follows them itself. It serves only the
+// user that started it: where the machine can tell a connection's user (src/http/gate.ts), others are closed
+// unanswered; where it cannot, every request must carry the run's proxy credential (`Proxy-Authorization: Basic`).
 
 export interface ForwardProxyOptions {
   /** Whether `host` (lower case, no port) is one the proxy adds the token for. */
@@ -28,7 +29,7 @@ export interface ForwardProxyOptions {
   readonly forwarderFor: (origin: string) => Forwarder;
   /** The certificate and key the proxy presents for `host`. */
   readonly certificateFor: (host: string) => { certificatePem: string; keyPem: string };
-  readonly health: () => { ok: boolean; body: Record<string, unknown> };
+  readonly health: Health;
   readonly listen: { readonly host: string; readonly port: number };
   /** Who is served; by default the user that started the proxy, where the machine can tell (peerPolicy). */
   readonly peers?: PeerPolicy;
@@ -40,16 +41,13 @@ export interface ForwardProxyOptions {
   readonly maxConnections?: number;
   /** A tunnel to a host we only pass through is closed after this long without a byte either way (0: never). */
   readonly tunnelIdleTimeoutMs?: number;
-  readonly log: (line: string) => void;
+  readonly log: LogLine;
   readonly count?: (event: 'request' | 'tunnel') => void;
 }
 
 /** Certificates and forwarders are kept per intercepted host; a page cannot make the agent keep more than this. */
 const MAX_INTERCEPTED_HOSTS = 256;
 export const DEFAULT_TUNNEL_IDLE_TIMEOUT_MS = 120_000;
-
-/** The HTTP hop-by-hop headers a plain-http forward drops (RFC 9110), the client's proxy credentials included. */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
 
 /** What a client without the run's credential is told: that one is needed, and nothing of what is behind. */
 const AUTHENTICATE = { 'proxy-authenticate': 'Basic realm="iap-token"' };
@@ -94,7 +92,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     try {
       options.forwarderFor(origin).request(req, res, path);
     } catch (error) {
-      answer(res, 502, error instanceof Error ? error.message : String(error));
+      answer(res, 502, messageOf(error));
     }
   });
   inner.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -144,7 +142,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
       try {
         secureContext = contextFor(authority.host);
       } catch (error) {
-        options.log(`No certificate for ${authority.host}: ${error instanceof Error ? error.message : String(error)}`);
+        options.log(`No certificate for ${authority.host}: ${messageOf(error)}`);
         return endWith(client, 502, `no certificate for ${authority.host}`);
       }
       // The browser's TLS ends here, with this run's certificate for the host; its requests then get the token.
@@ -170,7 +168,9 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     onlyUid: peers.onlyUid,
     log: options.log,
   });
-  const origin = await listen(door.listener, options.listen);
+  const origin = await listen(door.listener, options.listen).catch((error: NodeJS.ErrnoException) => {
+    throw cannotListen(error, options.listen);
+  });
   return {
     url: origin,
     port: Number(new URL(origin).port),
@@ -207,13 +207,7 @@ function parseAuthority(authority: string): { host: string; port: number } | und
  * Any other host: bytes both ways, untouched, no token, leaving as every other connection does (src/http/egress.ts).
  * Not an exchange of ours: closed after `idleMs` without a byte either way, so that idle tunnels cannot pile up.
  */
-function tunnel(
-  client: Socket,
-  { host, port }: { host: string; port: number },
-  head: Buffer,
-  idleMs: number,
-  log: (line: string) => void,
-): void {
+function tunnel(client: Socket, { host, port }: { host: string; port: number }, head: Buffer, idleMs: number, log: LogLine): void {
   const authority = authorityOf(host, port);
   openEgress(host, port, {
     ...(idleMs > 0 ? { timeoutMs: idleMs } : {}),
@@ -253,7 +247,11 @@ function plainHttp(req: IncomingMessage, res: ServerResponse, options: ForwardPr
     return answer(res, 403, `${url.hostname} is reached through IAP over https only: the token never travels in clear text`);
   }
   const headers = { ...req.headers };
+  // This hop's headers (the client's proxy credentials among them) stay here; Node sets the upstream's Host.
   for (const name of HOP_BY_HOP) delete headers[name];
+  // A body of unknown length is framed afresh on this hop, whatever the method (Node would not chunk a GET's body).
+  if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined)
+    headers['transfer-encoding'] = 'chunked';
   const upstream = httpRequest({
     hostname: url.hostname,
     port: url.port || 80,

@@ -4,20 +4,20 @@ import { PassThrough } from 'node:stream';
 import { getProxyUrl } from '@actions/http-client/lib/proxy';
 import type { Dispatcher } from 'undici';
 import { Pool, ProxyAgent } from './undici.ts';
-import { ActionError } from '../errors.ts';
-import { decodedText, Exchange } from './exchange.ts';
-import { downstreamHeaders, upstreamHeaders, type TokenHeader } from './headers.ts';
+import { ActionError, messageOf } from '../errors.ts';
+import { decodedText, Exchange, type RefusalTest } from './exchange.ts';
+import type { TokenHeader } from '../config.ts';
+import { downstreamHeaders, upstreamHeaders } from './headers.ts';
 import { answer, upstreamReason } from './replies.ts';
 import { forwardWebSocket } from './websocket.ts';
+import type { LogLine } from '../logger.ts';
 
-/**
- * Forwarding to one origin with a token, shared by the reverse proxy (one origin) and the forward proxy (one per
- * intercepted host): the token in the header IAP reads, bodies streamed both ways with back-pressure (none held
- * whole), kept-alive upstream connections, redirects never followed, IAP's refusals handed to the caller, 103 Early
- * Hints passed on, WebSockets passed through (src/http/websocket.ts). A failed exchange ends that exchange only: the
- * client gets a 502 or 504 when nothing was sent yet, else its connection is closed; a client that leaves cancels its
- * upstream request.
- */
+// Forwarding to one origin with a token, shared by the reverse proxy (one origin) and the forward proxy (one per
+// intercepted host): the token in the header IAP reads, bodies streamed both ways with back-pressure (none held
+// whole), kept-alive upstream connections, redirects never followed, IAP's refusals handed to the caller, 103 Early
+// Hints passed on, WebSockets passed through (src/http/websocket.ts). A failed exchange ends that exchange only: the
+// client gets a 502 or 504 when nothing was sent yet, else its connection is closed; a client that leaves cancels its
+// upstream request.
 
 export interface ForwarderOptions {
   /** The origin every request goes to. */
@@ -26,6 +26,8 @@ export interface ForwarderOptions {
   readonly header: TokenHeader;
   /** The token to send now; rejects with a one-line reason when none can be had (the client then gets 503). */
   readonly token: () => Promise<string>;
+  /** Which answers are IAP's refusals, held back from the client and handed to `onIapRefusal`. */
+  readonly isRefusal: RefusalTest;
   /**
    * IAP answered `status` itself (it refused the token). Returns what the client is told under IAP's own body, and
    * whether a fresh token is worth one more try (an expired token); `retry` is honoured for replayable requests only.
@@ -43,7 +45,7 @@ export interface ForwarderOptions {
   readonly responseTimeoutMs?: number;
   /** At most this many upstream connections at once (one per client connection with a request in flight). */
   readonly maxConnections?: number;
-  readonly log: (line: string) => void;
+  readonly log: LogLine;
   /** Counts for the summary. */
   readonly count?: (event: 'upstream-error' | 'websocket') => void;
   /** The proxy's own origin, to which a `Location` on the target is rewritten; none for a forward proxy. */
@@ -93,11 +95,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     try {
       token = await options.token();
     } catch (error) {
-      return answer(res, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
+      return answer(res, 503, `no token to send: ${messageOf(error)}`);
     }
     if (res.destroyed) return;
     const body = hasBody(req);
-    const exchange = new Exchange(req, res, target, origin(), (outcome) => {
+    const exchange = new Exchange(req, res, target, origin(), options.isRefusal, (outcome) => {
       if (outcome.kind === 'refused') {
         refused(req, res, path, retried, IDEMPOTENT.has(req.method ?? '') && !body, token, outcome.status, outcome.headers, outcome.body);
         return;
@@ -159,7 +161,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   };
 
   const failed = (res: ServerResponse, when: string, error: unknown): void => {
-    options.log(`Proxy error ${when}: ${error instanceof Error ? error.message : String(error)}`);
+    options.log(`Proxy error ${when}: ${messageOf(error)}`);
     if (!res.headersSent && !res.destroyed) answer(res, 502, 'the proxy failed on this request');
     else res.destroy();
   };

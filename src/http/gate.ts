@@ -3,20 +3,19 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { canTellPeers, peerUid } from './peer-owner.ts';
 import { rawAnswer } from './replies.ts';
 import { isLoopback } from '../urls.ts';
+import type { LogLine } from '../logger.ts';
 
-/**
- * The door in front of each proxy's HTTP server: every accepted connection is counted and, where the machine can
- * tell, checked for whose it is before the server reads a byte of it. The proxies act as the job's identity, so they
- * serve only the user that started them (and root, who can read their memory anyway): on a shared runner or a laptop
- * with other accounts, another user's connection is closed unanswered, so it learns nothing, not even what listens.
- * Past `maxConnections` open connections, a new one is answered 503 and closed.
- */
+// The door in front of each proxy's HTTP server: every accepted connection is counted and, where the machine can
+// tell, checked for whose it is before the server reads a byte of it. The proxies act as the job's identity, so they
+// serve only the user that started them (and root, who can read their memory anyway): on a shared runner or a laptop
+// with other accounts, another user's connection is closed unanswered, so it learns nothing, not even what listens.
+// Past `maxConnections` open connections, a new one is answered 503 and closed.
 
 export interface GateOptions {
   readonly maxConnections: number;
   /** Serve only this user (and root), checked by each peer socket's owner; undefined: whoever can connect. */
   readonly onlyUid: number | undefined;
-  readonly log: (line: string) => void;
+  readonly log: LogLine;
 }
 
 /** Who may use a proxy listening on `host`, and how that is known: the line the log and the README say. */

@@ -1,9 +1,8 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { TokenHeader } from '../config.ts';
 
-/**
- * What the proxies change in the headers that pass through them, either way: the hop-by-hop ones stay on their hop
- * (RFC 9110, 7.6.1), the token goes in the header IAP reads, and the app's redirects and cookies are kept on the proxy.
- */
+// What the proxies change in the headers that pass through them, either way: the hop-by-hop ones stay on their hop
+// (RFC 9110, 7.6.1), the token goes in the header IAP reads, and the app's redirects and cookies are kept on the proxy.
 
 /** Headers that describe one connection, not the message: never forwarded either way. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -22,8 +21,6 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   // Node's server has answered the client's Expect: 100-continue itself; the upstream client may not send it on.
   'expect',
 ]);
-
-export type TokenHeader = 'authorization' | 'proxy-authorization';
 
 /** The client's headers for the upstream: this hop's dropped, the target's Host, the token in `header`. */
 export function upstreamHeaders(

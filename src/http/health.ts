@@ -1,2 +1,5 @@
-/** Where the agent's proxy answers readiness, without touching its target. */
+/** Where the agent's proxies answer readiness, without touching their targets. */
 export const HEALTH_PATH = '/.iap-token/healthz';
+
+/** A proxy's readiness: 200 with `body` when `ok`, else 503 (the agent's is src/agent/health.ts). */
+export type Health = () => { readonly ok: boolean; readonly body: Readonly<Record<string, unknown>> };

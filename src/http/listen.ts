@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+
+export type { IncomingMessage, HttpServer, ServerResponse };
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { ActionError } from '../errors.ts';
 import { rawAnswer } from './replies.ts';
@@ -32,22 +34,37 @@ export function createProxyServer(handler: (req: IncomingMessage, res: ServerRes
   return server;
 }
 
-/** Listens on `host:port` (port 0: any free one) and resolves with the server's origin; a busy port is explained. */
+/**
+ * Listens on `host:port` (port 0: any free one) and resolves with the server's origin; rejects with Node's error
+ * (EADDRINUSE, …), which `cannotListen` explains in a proxy's words. The one way a server of ours starts listening.
+ */
 export function listen(server: Server, where: { readonly host: string; readonly port: number }): Promise<string> {
   return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const named = `${where.host}:${where.port}`;
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new ActionError(`The proxy cannot listen on ${named}: the port is in use. Choose another port, or 0 for any free one.`)
-          : error.code === 'EADDRNOTAVAIL'
-            ? new ActionError(`The proxy cannot listen on ${named}: this machine has no such address.`)
-            : error,
-      );
-    });
+    server.once('error', reject);
     server.listen(where.port, where.host, () => {
+      server.off('error', reject);
       const { port } = server.address() as AddressInfo;
       resolve(`http://${where.host.includes(':') ? `[${where.host}]` : where.host}:${port}`);
     });
   });
+}
+
+/** Why a proxy could not listen: a busy port or a missing address explained, anything else as it came. */
+export function cannotListen(error: NodeJS.ErrnoException, where: { readonly host: string; readonly port: number }): Error {
+  const named = `${where.host}:${where.port}`;
+  if (error.code === 'EADDRINUSE') {
+    return new ActionError(`The proxy cannot listen on ${named}: the port is in use. Choose another port, or 0 for any free one.`);
+  }
+  if (error.code === 'EADDRNOTAVAIL') return new ActionError(`The proxy cannot listen on ${named}: this machine has no such address.`);
+  return error;
+}
+
+/**
+ * A plain HTTP server on 127.0.0.1:`port` (0: any free port), for the CLI's sign-in redirect; rejects with Node's
+ * error (EADDRINUSE, …) when it cannot.
+ */
+export async function listenOnLoopback(port: number): Promise<{ server: HttpServer; port: number }> {
+  const server = createServer();
+  const origin = await listen(server, { host: '127.0.0.1', port });
+  return { server, port: Number(new URL(origin).port) };
 }

@@ -4,11 +4,9 @@ import { endianness } from 'node:os';
 import type { Socket } from 'node:net';
 import { isIPv4 } from 'node:net';
 
-/**
- * Who is on the other end of a loopback connection, as identd tells it: on Linux the peer's socket is a line of
- * /proc/net/tcp (IPv4) or tcp6 whose local address is our connection's remote one and whose remote address is our
- * local one, and that line names the user that owns it. Nothing is asked of the peer, so it cannot lie.
- */
+// Who is on the other end of a loopback connection, as identd tells it: on Linux the peer's socket is a line of
+// /proc/net/tcp (IPv4) or tcp6 whose local address is our connection's remote one and whose remote address is our
+// local one, and that line names the user that owns it. Nothing is asked of the peer, so it cannot lie.
 
 const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
 

@@ -1,10 +1,8 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-/**
- * The proxies' own answers: one line of why, in the body and in `X-Iap-Token-Diagnosis` (printable ASCII), so that a
- * person reading a client's output and a test reading headers see the same reason.
- */
+// The proxies' own answers: one line of why, in the body and in `X-Iap-Token-Diagnosis` (printable ASCII), so that a
+// person reading a client's output and a test reading headers see the same reason.
 
 const diagnosis = (reason: string): string => reason.replace(/[^\x20-\x7e]/g, '?');
 

@@ -1,13 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { isLoopback } from '../urls.ts';
 
-/**
- * Requests a proxy will not send on with the token, though they reached it: the one rule for both proxies. A page in
- * a browser on this machine can reach a loopback proxy and the apps behind the forward proxy: a cross-site form, a
- * fetch or a WebSocket then carries the page's Origin, and would act with the job's identity. So a request that can
- * change something (not GET, HEAD or OPTIONS) or opens a WebSocket may come only from an origin the proxy trusts.
- * TRACE, which an upstream may echo back with the token in it, is refused.
- */
+// Requests a proxy will not send on with the token, though they reached it: the one rule for both proxies. A page in
+// a browser on this machine can reach a loopback proxy and the apps behind the forward proxy: a cross-site form, a
+// fetch or a WebSocket then carries the page's Origin, and would act with the job's identity. So a request that can
+// change something (not GET, HEAD or OPTIONS) or opens a WebSocket may come only from an origin the proxy trusts.
+// TRACE, which an upstream may echo back with the token in it, is refused.
 
 export interface Refusal {
   readonly status: number;

@@ -6,22 +6,20 @@ import { ActionError } from '../errors.ts';
 import { isLoopback } from '../urls.ts';
 import { createForwarder, DEFAULT_MAX_CONNECTIONS, requestPath, type ForwarderOptions } from './forwarder.ts';
 import { gate, peerPolicy, type PeerPolicy } from './gate.ts';
-import { HEALTH_PATH } from './health.ts';
-import { createProxyServer, listen } from './listen.ts';
+import { HEALTH_PATH, type Health } from './health.ts';
+import { cannotListen, createProxyServer, listen } from './listen.ts';
 import { answer, endWith } from './replies.ts';
 import { isLoopbackOrigin, refuseRequest, type Refusal } from './request-policy.ts';
 import { isWebSocketUpgrade, serveWithoutUpgrade } from './upgrade.ts';
 
-/**
- * An authenticating reverse proxy on loopback: every request goes to one target origin (src/http/forwarder.ts). It
- * is never an open proxy: whatever the request names (an absolute URL, another Host), it goes to the target alone;
- * CONNECT is refused. `GET /.iap-token/healthz` answers readiness without touching the target. Only the user that
- * started it is served where the machine can tell (src/http/gate.ts).
- */
+// An authenticating reverse proxy on loopback: every request goes to one target origin (src/http/forwarder.ts). It
+// is never an open proxy: whatever the request names (an absolute URL, another Host), it goes to the target alone;
+// CONNECT is refused. `GET /.iap-token/healthz` answers readiness without touching the target. Only the user that
+// started it is served where the machine can tell (src/http/gate.ts).
 
 export interface ReverseProxyOptions extends Omit<ForwarderOptions, 'origin' | 'count'> {
   /** `GET /.iap-token/healthz`: readiness, without touching the target. */
-  readonly health: () => { ok: boolean; body: Record<string, unknown> };
+  readonly health: Health;
   readonly listen: { readonly host: string; readonly port: number };
   /** Who is served; by default the user that started the proxy, where the machine can tell (peerPolicy). */
   readonly peers?: PeerPolicy;
@@ -83,7 +81,9 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
     log: options.log,
   });
   try {
-    origin = await listen(door.listener, options.listen);
+    origin = await listen(door.listener, options.listen).catch((error: NodeJS.ErrnoException) => {
+      throw cannotListen(error, options.listen);
+    });
   } catch (error) {
     await forwarder.close();
     throw error;

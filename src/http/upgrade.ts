@@ -1,14 +1,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-/**
- * Which Upgrade requests are WebSockets, and what becomes of the others. Node's server (before 24.9's
- * shouldUpgradeCallback, and the CLI runs on 22.3 and later) hands every request that offers an upgrade to the
- * 'upgrade' listeners, body unread. An offer we do not take (`Upgrade: h2c`, which Java's HttpClient, curl --http2 and
- * git send on every http:// URL) is declined as HTTP lets a server decline it: the request is served as the HTTP/1.1
- * request it also is. Its head is written again without the offer, in front of the bytes that followed it, and the
- * connection is handed back to the server, which then reads it as any other request, body and all.
- */
+// Which Upgrade requests are WebSockets, and what becomes of the others. Node's server (before 24.9's
+// shouldUpgradeCallback, and the CLI runs on 22.3 and later) hands every request that offers an upgrade to the
+// 'upgrade' listeners, body unread. An offer we do not take (`Upgrade: h2c`, which Java's HttpClient, curl --http2 and
+// git send on every http:// URL) is declined as HTTP lets a server decline it: the request is served as the HTTP/1.1
+// request it also is. Its head is written again without the offer, in front of the bytes that followed it, and the
+// connection is handed back to the server, which then reads it as any other request, body and all.
 
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
   return String(req.headers.upgrade ?? '')

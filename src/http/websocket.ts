@@ -3,22 +3,23 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { isIP } from 'node:net';
 import { openEgress } from './egress.ts';
-import { HOP_BY_HOP, rawHead, upstreamHeaders, type TokenHeader } from './headers.ts';
+import type { TokenHeader } from '../config.ts';
+import { HOP_BY_HOP, rawHead, upstreamHeaders } from './headers.ts';
 import { endWith, upstreamReason } from './replies.ts';
+import { messageOf } from '../errors.ts';
+import type { LogLine } from '../logger.ts';
 
-/**
- * A WebSocket through a proxy: the upgrade request goes to the target with the token, over a connection that leaves
- * the machine as every other does (through https_proxy unless no_proxy exempts the target, src/http/egress.ts), and,
- * once the target switches protocols, the bytes go both ways untouched. The target has `responseTimeoutMs` to answer
- * the upgrade; an open WebSocket has no idle limit (its two ends keep it alive or close it).
- */
+// A WebSocket through a proxy: the upgrade request goes to the target with the token, over a connection that leaves
+// the machine as every other does (through https_proxy unless no_proxy exempts the target, src/http/egress.ts), and,
+// once the target switches protocols, the bytes go both ways untouched. The target has `responseTimeoutMs` to answer
+// the upgrade; an open WebSocket has no idle limit (its two ends keep it alive or close it).
 
 export interface WebSocketOptions {
   readonly target: URL;
   readonly header: TokenHeader;
   readonly token: () => Promise<string>;
   readonly responseTimeoutMs: number;
-  readonly log: (line: string) => void;
+  readonly log: LogLine;
   readonly count?: (event: 'upstream-error' | 'websocket') => void;
   /** Told of the upstream socket, so that closing the proxy ends it too. */
   readonly track: (socket: Socket) => void;
@@ -41,7 +42,7 @@ export function forwardWebSocket(options: WebSocketOptions, req: IncomingMessage
     try {
       token = await options.token();
     } catch (error) {
-      return endWith(client, 503, `no token to send: ${error instanceof Error ? error.message : String(error)}`);
+      return endWith(client, 503, `no token to send: ${messageOf(error)}`);
     }
     const secure = target.protocol === 'https:';
     const port = Number(target.port || (secure ? 443 : 80));

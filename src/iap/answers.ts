@@ -1,13 +1,29 @@
-/**
- * What IAP says when it refuses, read the same way by the smoke tests and the agent's proxy. IAP marks every answer
- * it makes itself with `X-Goog-IAP-Generated-Response: true`; its 401 bodies say why the token was refused.
- */
+// What IAP says when it answers, read one way by the smoke tests, the doctor and the agent's proxy. IAP marks every
+// answer it makes itself with `X-Goog-IAP-Generated-Response: true`; its 401 bodies say why the token was refused.
+// What each refusal means, and what to change, is told here once, in the words each reader needs (src/iap/refusals.ts).
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
+
+/** Who gave an answer: IAP itself (its mark), the app behind it, or nobody (no answer came). */
+export type AnsweredBy = 'iap' | 'app' | null;
 
 /** Answers IAP made itself carry this header; everything else passed IAP and came from the app. */
 export function answeredByIap(headers: Headers): boolean {
   return String(headers['x-goog-iap-generated-response'] ?? '').toLowerCase() === 'true';
+}
+
+/** Who answered, from the answer's headers; `null` when there was no answer. */
+export function answeredBy(headers: Headers | undefined): AnsweredBy {
+  if (!headers) return null;
+  return answeredByIap(headers) ? 'iap' : 'app';
+}
+
+/**
+ * IAP's own answers to a token: 401 and 403, or its sign-in redirect. The proxies hold these back from the client
+ * to explain them (src/http/ takes this predicate as an option: the HTTP layer does not know IAP).
+ */
+export function isIapRefusal(status: number, headers: Headers): boolean {
+  return (status === 401 || status === 403 || status === 302) && answeredByIap(headers);
 }
 
 /** Why IAP refused a token, from its status and the first words of its body. */
@@ -27,27 +43,4 @@ export function iapRefusal(status: number, body: string): IapRefusal {
   if (said.includes('parse')) return 'parse';
   if (said.includes('empty token')) return 'empty';
   return 'other';
-}
-
-/** One line a client of the proxy (or its log) reads under IAP's refusal: what it means and what to change. */
-export function explainRefusal(kind: IapRefusal, header: string, principal: string): string {
-  switch (kind) {
-    case 'expired':
-      return "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.";
-    case 'audience':
-      return "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*.";
-    case 'email':
-      return 'IAP refused an ID token without an email claim: mint it with include_email.';
-    case 'signature':
-      return 'IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.';
-    case 'parse':
-      return `IAP did not receive a JWT in the ${header} header: something on the way changed it.`;
-    case 'empty':
-    case 'sign-in':
-      return `IAP saw no token: something between the proxy and IAP strips the ${header} header.`;
-    case 'forbidden':
-      return `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`;
-    case 'other':
-      return 'IAP refused the request.';
-  }
 }

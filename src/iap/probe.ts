@@ -1,7 +1,7 @@
 import { ApiError } from '../errors.ts';
 import type { Http, HttpResponse, RetryPolicy } from '../http/client.ts';
 import { displayUrl } from '../urls.ts';
-import { answeredByIap } from './answers.ts';
+import { answeredBy, type AnsweredBy } from './answers.ts';
 
 /**
  * A request to an app's URL without any token, redirects not followed: what IAP says to a stranger. It shows whether
@@ -12,7 +12,7 @@ export interface IapProbe {
   /** The status, or null when nothing answered. */
   readonly status: number | null;
   /** Who answered: IAP itself (its mark), something else, or nobody. */
-  readonly from: 'iap' | 'app' | null;
+  readonly from: AnsweredBy;
   /** The OAuth client of IAP's sign-in redirect, when the answer was one. */
   readonly clientId: string | undefined;
   /** Why nothing answered, when nothing did. */
@@ -48,9 +48,8 @@ export async function probeIap(
   if (!response) return { status: null, from: null, clientId: undefined, failure, attempts, response };
   // IAP marks every answer it makes itself, its sign-in redirect included; a redirect to Google's sign-in without the
   // mark is some other server's, and names no client worth minting a token for.
-  const iap = answeredByIap(response.headers);
-  const signIn = iap ? googleSignIn(response, url) : undefined;
-  const from = iap ? 'iap' : 'app';
+  const from = answeredBy(response.headers);
+  const signIn = from === 'iap' ? googleSignIn(response, url) : undefined;
   const clientId = signIn?.searchParams.get('client_id') ?? '';
   return {
     status: response.status,

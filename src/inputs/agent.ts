@@ -1,10 +1,10 @@
-import type { AgentConfig, ProxyConfig, ProxyLimits } from '../config.ts';
+import type { AgentConfig, ProxyLimits } from '../config.ts';
 import { quote } from '../errors.ts';
 import { carriesTokens, displayUrl } from '../urls.ts';
 import type { Context } from './context.ts';
-import { parseUrlInput, readWholeNumber } from './values.ts';
+import { parseUrlInput, readBoolean, readTokenHeader, readWholeNumber } from './values.ts';
 
-/** keep_fresh, proxy_to, proxy_header and proxy_listen (the CLI's `proxy --to --header --listen`). */
+// keep_fresh, proxy_to, proxy_header and proxy_listen (the CLI's `proxy --to --header --listen`).
 
 /** The proxy's target origin, checked; `undefined` when none is asked for. */
 export function proxyTarget(ctx: Context): string | undefined {
@@ -23,19 +23,21 @@ export function proxyTarget(ctx: Context): string | undefined {
   return url.origin;
 }
 
-export function readAgentConfig(ctx: Context, signedJwtAudience: string | undefined): AgentConfig | undefined {
+/** What the proxies reach: proxy_to's origin and proxy_hosts' names, read once (they also tell the app's URL). */
+export interface ProxiedHosts {
+  readonly target: string | undefined;
+  readonly hosts: readonly string[];
+}
+
+export function readAgentConfig(
+  ctx: Context,
+  { target, hosts }: ProxiedHosts,
+  signedJwtAudience: string | undefined,
+): AgentConfig | undefined {
   const { input, fail, words } = ctx;
-  const target = proxyTarget(ctx);
-  const keepFresh = readKeepFresh(ctx);
-  const header = input('proxy_header').toLowerCase() || 'authorization';
-  if (header !== 'authorization' && header !== 'proxy-authorization') {
-    fail(
-      'proxy_header',
-      `must be authorization or proxy-authorization (for apps that use their own Authorization header), got ${quote(input('proxy_header'))}`,
-    );
-  }
+  const keepFresh = readBoolean(ctx, input('keep_fresh'), 'keep_fresh', false);
+  const header = readTokenHeader(ctx, 'proxy_header');
   const { host, port } = readListen(ctx);
-  const hosts = proxyHosts(ctx);
   const limits = readLimits(ctx);
   if (!target && !hosts.length) return keepFresh ? { proxy: undefined, forward: undefined, limits } : undefined;
   if (target && signedJwtAudience !== undefined && signedJwtAudience !== `${target}/*`) {
@@ -44,11 +46,10 @@ export function readAgentConfig(ctx: Context, signedJwtAudience: string | undefi
       `must be ${target}/* with a proxy to ${target}: the proxy forwards every path, and a signed JWT's audience must cover them all (or leave ${words.name('audience')} out).`,
     );
   }
-  const tokenHeader = header as ProxyConfig['header'];
   // With both proxies, the reverse one takes the port asked for and the forward one any free port.
   return {
-    proxy: target ? { target, header: tokenHeader, host, port } : undefined,
-    forward: hosts.length ? { hosts, header: tokenHeader, host, port: target ? 0 : port } : undefined,
+    proxy: target ? { target, header, host, port } : undefined,
+    forward: hosts.length ? { hosts, header, host, port: target ? 0 : port } : undefined,
     limits,
   };
 }
@@ -88,24 +89,6 @@ export function proxyHosts({ input, fail }: Context): string[] {
   }
   if (hosts.length > 50) fail('proxy_hosts', `names ${hosts.length} hosts; at most 50 are accepted`);
   return hosts;
-}
-
-/** Whether `host` is one of `hosts` (a `*.example.com` entry stands for exactly one more label). */
-export function hostMatches(hosts: readonly string[], host: string): boolean {
-  const name = host.toLowerCase();
-  return hosts.some((entry) => {
-    if (!entry.startsWith('*.')) return name === entry;
-    const domain = entry.slice(1); // ".example.com"
-    const label = name.slice(0, -domain.length);
-    return name.endsWith(domain) && label.length > 0 && !label.includes('.');
-  });
-}
-
-function readKeepFresh({ input, fail }: Context): boolean {
-  const value = input('keep_fresh');
-  if (!value || /^false$/i.test(value)) return false;
-  if (/^true$/i.test(value)) return true;
-  return fail('keep_fresh', `must be true or false, got ${quote(value)}`);
 }
 
 /** HOST:PORT, an IP address or localhost and a port; loopback unless asked (the agent warns about any other). */

@@ -2,8 +2,9 @@ import type { TokenType } from '../config.ts';
 import { quote } from '../errors.ts';
 import { carriesTokens, displayUrl } from '../urls.ts';
 import type { Context } from './context.ts';
+import { parseUrlInput } from './values.ts';
 
-/** audience and lifetime: a signed JWT's URL audience, an ID token's client ID, and how long a signed JWT lives. */
+// audience and lifetime: a signed JWT's URL audience, an ID token's client ID, and how long a signed JWT lives.
 
 export function readAudience({ fail, words }: Context, audience: string): string {
   if (!audience) {
@@ -23,18 +24,16 @@ export function readAudience({ fail, words }: Context, audience: string): string
 }
 
 /** IAP takes a signed JWT's audience as the app's URL, exact or with a trailing path wildcard (`https://host/*`). */
-export function readUrlAudience({ fail, words }: Context, audience: string): string {
+export function readUrlAudience(ctx: Context, audience: string): string {
+  const { fail, words } = ctx;
   const accepted = "the app's URL, https://HOST/PATH or https://HOST/* for every path";
   const signedJwt = `with ${words.name('token_type')} signed_jwt`;
   if (!audience) fail('audience', `is required: ${signedJwt}, ${accepted}.`);
-  let url: URL;
-  try {
-    url = new URL(audience);
-  } catch {
-    return fail('audience', `must be a URL ${signedJwt} (${accepted})`);
-  }
   // Shown without userinfo or query, which may hold secrets.
-  if (url.username || url.password) fail('audience', `must be a URL without a user name or password ${signedJwt} (${accepted})`);
+  const url = parseUrlInput(ctx, 'audience', audience, {
+    notUrl: `must be a URL ${signedJwt} (${accepted})`,
+    userinfo: `must be a URL without a user name or password ${signedJwt} (${accepted})`,
+  });
   if (!carriesTokens(url)) fail('audience', `must be an https URL ${signedJwt} (${accepted}), got ${quote(displayUrl(url))}`);
   // IAP compares the audience with the URL it serves, so the audience is that URL normalised (host in lower case, no
   // default port); a wildcard is allowed only as a whole last path segment, so https://host* cannot cover host.evil.

@@ -1,4 +1,4 @@
-import type { Env } from '../endpoints.ts';
+import type { Env } from '../env.ts';
 import type { InputName, Vocabulary } from './vocabulary.ts';
 
 /** What every input reader needs: the inputs (defaults applied), the environment, and the front door's words. */

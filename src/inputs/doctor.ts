@@ -3,9 +3,9 @@ import { quote } from '../errors.ts';
 import { displayUrl } from '../urls.ts';
 import type { Context } from './context.ts';
 import type { KnownUrl } from './token-choice.ts';
-import { readBoolean } from './values.ts';
+import { parseUrlInput, readBoolean } from './values.ts';
 
-/** doctor, doctor_fail_on_problem, doctor_also, iap_resource (the CLI's `doctor URL --also URL --iap-resource NAME`). */
+// doctor, doctor_fail_on_problem, doctor_also, iap_resource (the CLI's `doctor URL --also URL --iap-resource NAME`).
 
 /**
  * An IAP resource as its APIs name it: a load balancer's backend service, an App Engine service, a Cloud Run service
@@ -38,18 +38,16 @@ export function readDoctorConfig(ctx: Context, known: KnownUrl | undefined): Doc
   return { url: known.url.href, also, iapResource, failOnProblem };
 }
 
-function readAlso({ input, fail }: Context): string[] {
+function readAlso(ctx: Context): string[] {
+  const { input, fail } = ctx;
   const urls: string[] = [];
   for (const [index, raw] of input('doctor_also').split('\n').entries()) {
     const text = raw.trim();
     if (!text) continue;
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      return fail('doctor_also', `entry ${index + 1} is not a URL; give the app's other URLs (such as its run.app URL), one per line`);
-    }
-    if (url.username || url.password) fail('doctor_also', `entry ${index + 1} carries a user name or password`);
+    const url = parseUrlInput(ctx, 'doctor_also', text, {
+      notUrl: `entry ${index + 1} is not a URL; give the app's other URLs (such as its run.app URL), one per line`,
+      userinfo: `entry ${index + 1} carries a user name or password`,
+    });
     if (url.protocol !== 'https:' && url.protocol !== 'http:') fail('doctor_also', `${quote(displayUrl(url))} is not an http(s) URL`);
     urls.push(url.href);
   }

@@ -1,6 +1,7 @@
 import type { Config, CredentialSource, SmokeTarget } from '../config.ts';
 import { isEmail } from '../email.ts';
-import { resolveEndpoints, type Env } from '../endpoints.ts';
+import { resolveEndpoints } from '../endpoints.ts';
+import type { Env } from '../env.ts';
 import { quote } from '../errors.ts';
 import { audienceCovers } from '../urls.ts';
 import { cannotSign } from '../credentials/signing.ts';
@@ -8,20 +9,26 @@ import { checkSmokeCoverage, readSmokeConfig } from './smoke.ts';
 import { chooseToken, readAppUrl, type KnownUrl } from './token-choice.ts';
 import { readDoctorConfig } from './doctor.ts';
 import { readBoolean } from './values.ts';
-import { proxyHosts, proxyTarget, readAgentConfig } from './agent.ts';
+import { proxyHosts, proxyTarget, readAgentConfig, type ProxiedHosts } from './agent.ts';
 import type { Context } from './context.ts';
 import { readAudience, readLifetime, readUrlAudience } from './audience.ts';
 import { readSource } from './source.ts';
 import { INPUT_DEFAULTS, type InputName, type InputReader, type Vocabulary } from './vocabulary.ts';
 
-export { ACTION_VOCABULARY, actionInputs, INPUT_DEFAULTS, type InputName, type InputReader, type Vocabulary } from './vocabulary.ts';
+export {
+  ACTION_VOCABULARY,
+  actionInputs,
+  givenInputs,
+  INPUT_DEFAULTS,
+  type InputName,
+  type InputReader,
+  type Vocabulary,
+} from './vocabulary.ts';
 
-/**
- * Reads every input once and returns one typed `Config`. Every input error comes from here, before any request or
- * side effect; each names the input in the front door's own words, says what is accepted, and never echoes a value
- * that could be secret. `read` is how the front door hands over what the user gave (the action: INPUT_*; the CLI:
- * its flags); `env` is the process environment, for what every Google client reads (ADC, endpoints, GitHub's OIDC).
- */
+// Reads every input once and returns one typed `Config`. Every input error comes from here, before any request or
+// side effect; each names the input in the front door's own words, says what is accepted, and never echoes a value
+// that could be secret. `read` is how the front door hands over what the user gave (the action: INPUT_*; the CLI:
+// its flags); `env` is the process environment, for what every Google client reads (ADC, endpoints, GitHub's OIDC).
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
@@ -50,8 +57,9 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
   }
   const source = readSource(ctx, serviceAccount, endpoints.iamHost);
   const appUrl = readAppUrl(ctx);
-  const smokeTargets = readSmokeConfig(input);
-  const known = knownUrl(ctx, appUrl, smokeTargets?.targets);
+  const smokeTargets = readSmokeConfig(ctx);
+  const proxied = { target: proxyTarget(ctx), hosts: proxyHosts(ctx) };
+  const known = knownUrl(ctx, appUrl, proxied, smokeTargets?.targets);
   const canSign = signingAbility(source, serviceAccount);
   const choice = chooseToken(ctx, known, canSign);
   const { tokenType } = choice;
@@ -71,7 +79,7 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
       'has no private_key_id: IAP finds the key that signed a JWT by its kid, so a key signing locally needs it. Use the key file as downloaded.',
     );
   }
-  if (smokeTargets && tokenType === 'signed_jwt') checkSmokeCoverage(smokeTargets, (url) => audienceCovers(audience, url));
+  if (smokeTargets && tokenType === 'signed_jwt') checkSmokeCoverage(ctx, smokeTargets, (url) => audienceCovers(audience, url));
   // A signed JWT for one URL is refused at another: the app's URL, when given, must be one the audience covers.
   const uncovered = tokenType === 'signed_jwt' && appUrl ? audienceCovers(audience, appUrl) : undefined;
   if (uncovered) fail('audience', `${uncovered} (${w.name('app_url')}).`);
@@ -93,7 +101,7 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
     universe,
     endpoints,
     smoke,
-    agent: readAgentConfig(ctx, tokenType === 'signed_jwt' ? audience : undefined),
+    agent: readAgentConfig(ctx, proxied, tokenType === 'signed_jwt' ? audience : undefined),
     nameOf: words.name,
   };
 }
@@ -106,12 +114,15 @@ function signingAbility(source: CredentialSource, serviceAccount: string | undef
 }
 
 /** The app's URL, where the user gave one: app_url, else the proxy's target, a forward-proxy host, a smoke-tested URL. */
-function knownUrl(ctx: Context, appUrl: URL | undefined, smoke: readonly SmokeTarget[] | undefined): KnownUrl | undefined {
-  const { words: w } = ctx;
+function knownUrl(
+  { words: w }: Context,
+  appUrl: URL | undefined,
+  { target, hosts }: ProxiedHosts,
+  smoke: readonly SmokeTarget[] | undefined,
+): KnownUrl | undefined {
   if (appUrl) return { url: appUrl, from: w.name('app_url') };
-  const target = proxyTarget(ctx);
   if (target) return { url: new URL(target), from: w.name('proxy_to') };
-  const host = proxyHosts(ctx).find((name) => !name.startsWith('*.'));
+  const host = hosts.find((name) => !name.startsWith('*.'));
   if (host) return { url: new URL(`https://${host}/`), from: w.name('proxy_hosts') };
   const tested = smoke?.find((target) => !target.deny);
   return tested ? { url: new URL(tested.url), from: w.name('smoke_test_urls') } : undefined;

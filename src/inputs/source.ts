@@ -7,11 +7,9 @@ import { parseCredentialsFile } from './credentials-file.ts';
 import { parseCredentialsJson } from './key-file.ts';
 import type { Context } from './context.ts';
 
-/**
- * The credential source (credentials_json, workload_identity_provider, refresh_token, or what the machine has:
- * GOOGLE_APPLICATION_CREDENTIALS, the metadata server), read and checked as one: at most one given, each of its
- * fields' shape, secrets registered as they are read.
- */
+// The credential source (credentials_json, workload_identity_provider, refresh_token, or what the machine has:
+// GOOGLE_APPLICATION_CREDENTIALS, the metadata server), read and checked as one: at most one given, each of its
+// fields' shape, secrets registered as they are read.
 
 const POOL_OR_PROVIDER_ID = /^[a-z0-9-]{4,32}$/;
 

@@ -1,5 +1,5 @@
 import { complainAsAction, type Complain } from '../errors.ts';
-import type { Env } from '../endpoints.ts';
+import type { Env } from '../env.ts';
 
 /**
  * The inputs `readConfig` reads, each with the default action.yml declares for it (a test keeps the two equal). An
@@ -75,6 +75,11 @@ export const ACTION_VOCABULARY: Vocabulary = {
     `No credential input is set, so the action asked ${asked}, and none answered: this runner is not on Google Cloud. Give the action a credential: ${ACTION_CREDENTIALS}.`,
   otherwise: `or give the action a credential: ${ACTION_CREDENTIALS}.`,
 };
+
+/** Every input as `read` gives it (`undefined`: not given), for a process that reads them again (the token agent). */
+export function givenInputs(read: InputReader): Partial<Record<InputName, string>> {
+  return Object.fromEntries((Object.keys(INPUT_DEFAULTS) as InputName[]).map((name) => [name, read(name)]));
+}
 
 /** What the runner does for `with:`: `INPUT_<NAME>`, upper-cased, trimmed; an input the runner did not set is not given. */
 export function actionInputs(env: Env): InputReader {

@@ -4,18 +4,13 @@ import type { HttpResponse } from '../http/client.ts';
 import { isRetryableNetworkFailure, isRetryableStatus } from '../http/failures.ts';
 import type { SmokeConfig, StatusSet } from '../config.ts';
 
-/** Answers IAP made itself carry this header; everything else passed IAP and came from the app. */
-export function fromIap(response: HttpResponse): boolean {
-  return answeredByIap(response.headers);
-}
-
 /**
  * What can heal while we wait: IAP's 403 (an IAM grant still propagating), 5xx, 429, 408. What cannot: IAP's 401s
  * (audience, signature, email claim), redirects, and the app's other answers.
  */
 export function canHeal(response: HttpResponse, config: SmokeConfig): boolean {
   if (statusIn(config.expected, response.status)) return false;
-  if (fromIap(response)) return response.status === 403 || isRetryableStatus(response.status);
+  if (answeredByIap(response.headers)) return response.status === 403 || isRetryableStatus(response.status);
   return isRetryableStatus(response.status);
 }
 
@@ -33,7 +28,7 @@ export function canRetrySafely(
 ): { answer: (response: HttpResponse) => boolean; failure: (failure: ApiFailure) => boolean } {
   if (!UNSAFE.has(method)) return { answer: (response) => canHeal(response, config), failure: isRetryableNetworkFailure };
   return {
-    answer: (response) => fromIap(response) && canHeal(response, config),
+    answer: (response) => answeredByIap(response.headers) && canHeal(response, config),
     failure: (failure) => failure.code === 'ECONNREFUSED' || failure.code === 'EAI_AGAIN',
   };
 }

@@ -2,9 +2,10 @@ import type { Http, HttpResponse } from '../http/client.ts';
 import { decodeJwt } from '../jwt.ts';
 import type { MintedToken } from '../tokens/check.ts';
 import type { SmokeConfig, SmokeTarget } from '../config.ts';
-import { fromIap } from './classify.ts';
-import { iapRefusal } from '../iap/answers.ts';
+import { answeredByIap, iapRefusal } from '../iap/answers.ts';
+import { accessorGrant, invokerGrant, memberOf } from '../iap/grants.ts';
 import { probeIap } from '../iap/probe.ts';
+import { refusalFix } from '../iap/refusals.ts';
 
 interface Failed {
   readonly target: SmokeTarget;
@@ -22,7 +23,7 @@ export async function diagnose(failed: Failed): Promise<string> {
   const window = `${config.retryForMs / 1000} s`;
   if (!response) return `No answer within the retry window (${window}): ${failure ?? 'unknown error'}.`;
   const { status } = response;
-  if (fromIap(response)) {
+  if (answeredByIap(response.headers)) {
     if (status === 401) return iapRefusedToken(failed, response);
     if (status === 403) return iapForbidden(failed.minted.principal, window);
     if (status >= 300 && status < 400) {
@@ -34,7 +35,7 @@ export async function diagnose(failed: Failed): Promise<string> {
     return [
       'The request passed IAP, and the app (or the service behind IAP) refused it with 403.',
       'Fix: for Cloud Run behind IAP, the IAP service agent needs roles/run.invoker on the service:',
-      '  gcloud run services add-iam-policy-binding SERVICE --region=REGION --role=roles/run.invoker --member=serviceAccount:service-PROJECT_NUMBER@gcp-sa-iap.iam.gserviceaccount.com',
+      `  ${invokerGrant('SERVICE', 'REGION', undefined)}`,
     ].join('\n');
   }
   if (status === 401) {
@@ -55,11 +56,10 @@ export async function diagnose(failed: Failed): Promise<string> {
 }
 
 function iapForbidden(principal: string, window: string): string {
-  const member = principal.endsWith('.gserviceaccount.com') ? `serviceAccount:${principal}` : `user:${principal}`;
   return [
     `IAP refused ${principal} with 403 for the whole retry window (${window}): it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (it can take 7 minutes or more; raise smoke_test_retry_for).`,
     "Fix: grant it on the app's backend service (or --resource-type=cloud-run --service=SERVICE --region=REGION):",
-    `  gcloud iap web add-iam-policy-binding --resource-type=backend-services --service=BACKEND_SERVICE --member=${member} --role=roles/iap.httpsResourceAccessor`,
+    `  ${accessorGrant('--resource-type=backend-services --service=BACKEND_SERVICE', memberOf(principal))}`,
   ].join('\n');
 }
 
@@ -67,38 +67,25 @@ async function iapRefusedToken(failed: Failed, response: HttpResponse): Promise<
   const { minted, config } = failed;
   const said = response.body.trim().slice(0, 200);
   const quoted = `IAP refused the token with 401: "${said}".`;
-  switch (iapRefusal(response.status, said)) {
-    case 'audience': {
-      if (minted.kind === 'signed_jwt') {
-        return `${quoted}\nFix: the signed JWT's audience ${minted.audience} does not cover the URL IAP saw; use https://HOST/* as audience.`;
-      }
-      const clientId = await signInClientId(failed);
-      const claim = decodeJwt(minted.token)?.claims['aud'];
-      const aud = typeof claim === 'string' ? claim : minted.audience;
-      const url = new URL(failed.target.url);
-      if (clientId && clientId === aud) {
-        return `${quoted}\nFix: the token is for ${aud}, the very client IAP signs people in with, and IAP still refuses it: this app is on Google's managed OAuth client, which refuses programmatic ID tokens unless their client is on the app's programmaticClients list. Use token_type: signed_jwt with audience ${url.origin}/* (it needs no OAuth client), or allowlist an OAuth client you own and mint for it (iap-token doctor ${url.origin} shows both).`;
-      }
-      const expected = clientId
-        ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist`
-        : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
-      return `${quoted}\nFix: ${expected}; or, with no OAuth client at all, token_type: signed_jwt with audience ${url.origin}/*.`;
-    }
-    case 'email':
-      return `${quoted}\nFix: the ID token has no email claim; set include_email: true.`;
-    case 'signature':
-      return minted.kind === 'signed_jwt'
-        ? `${quoted}\nFix: IAP could not verify the JWT with ${minted.principal}'s public keys; the signing key may have been deleted. Mint again.`
-        : `${quoted}\nFix: the token is not signed by Google; pass the action's token output unchanged.`;
-    case 'parse':
-      return `${quoted}\nFix: IAP did not receive a JWT in the ${config.header} header. Check smoke_test_headers and any proxy on the way.`;
-    case 'empty':
-      return `${quoted}\nFix: IAP saw no token: something between the runner and IAP strips the ${config.header} header (a proxy, a load balancer rule).`;
-    case 'expired':
-      return `${quoted}\nFix: the token expired; check the runner's clock, or mint it closer to its use.`;
-    default:
-      return quoted;
+  const refusal = iapRefusal(response.status, said);
+  if (refusal !== 'audience') {
+    const fix = refusalFix(refusal, { header: config.header, principal: minted.principal, kind: minted.kind });
+    return fix ? `${quoted}\nFix: ${fix}` : quoted;
   }
+  if (minted.kind === 'signed_jwt') {
+    return `${quoted}\nFix: the signed JWT's audience ${minted.audience} does not cover the URL IAP saw; use https://HOST/* as audience.`;
+  }
+  const clientId = await signInClientId(failed);
+  const claim = decodeJwt(minted.token)?.claims['aud'];
+  const aud = typeof claim === 'string' ? claim : minted.audience;
+  const url = new URL(failed.target.url);
+  if (clientId && clientId === aud) {
+    return `${quoted}\nFix: the token is for ${aud}, the very client IAP signs people in with, and IAP still refuses it: this app is on Google's managed OAuth client, which refuses programmatic ID tokens unless their client is on the app's programmaticClients list. Use token_type: signed_jwt with audience ${url.origin}/* (it needs no OAuth client), or allowlist an OAuth client you own and mint for it (iap-token doctor ${url.origin} shows both).`;
+  }
+  const expected = clientId
+    ? `IAP on this app uses the OAuth client ${clientId}, and the token's audience is ${aud}. Set audience: ${clientId}, or add ${aud} to the app's programmaticClients allowlist`
+    : `The token's audience ${aud} is not the OAuth client IAP uses for this app, nor on its programmaticClients allowlist. Use that client ID as audience`;
+  return `${quoted}\nFix: ${expected}; or, with no OAuth client at all, token_type: signed_jwt with audience ${url.origin}/*.`;
 }
 
 /**

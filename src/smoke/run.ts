@@ -1,12 +1,14 @@
 import { ActionError, ApiError } from '../errors.ts';
 import { redact } from '../secrets.ts';
 import type { Http, HttpResponse, RetryPolicy } from '../http/client.ts';
+import { answeredBy, answeredByIap, type AnsweredBy } from '../iap/answers.ts';
 import { probeIap, type IapProbe } from '../iap/probe.ts';
 import type { MintedToken } from '../tokens/check.ts';
-import { canRetrySafely, fromIap, statusIn } from './classify.ts';
+import { canRetrySafely, statusIn } from './classify.ts';
 import type { SmokeConfig, SmokeTarget } from '../config.ts';
 import { displayUrl } from '../urls.ts';
 import { diagnose } from './diagnose.ts';
+import type { LogLine } from '../logger.ts';
 
 /** One target's outcome: what `smoke_test_results` lists and the summary shows. */
 export interface SmokeResult {
@@ -18,7 +20,7 @@ export interface SmokeResult {
   readonly attempts: number;
   readonly ms: number;
   /** Who gave the final answer: IAP itself (X-Goog-IAP-Generated-Response), the app behind it, or nobody. */
-  readonly from: 'iap' | 'app' | null;
+  readonly from: AnsweredBy;
   /** A `DENY URL` line: sent without a token, it passes when IAP refuses it. */
   readonly deny?: boolean;
   /** What went wrong and what to do, when not ok. */
@@ -32,7 +34,7 @@ export async function runSmokeTests(
   config: SmokeConfig,
   minted: MintedToken,
   http: Http,
-  log: (line: string) => void,
+  log: LogLine,
   now: () => number = Date.now,
 ): Promise<SmokeResult[]> {
   return Promise.all(
@@ -101,13 +103,7 @@ const REFUSALS = new Set([302, 303, 307, 401, 403]);
  * when IAP itself turns the stranger away, so a deploy that exposes the app (IAP switched off, a bypassing route)
  * fails the job.
  */
-async function checkDenied(
-  target: SmokeTarget,
-  config: SmokeConfig,
-  http: Http,
-  log: (line: string) => void,
-  now: () => number,
-): Promise<SmokeResult> {
+async function checkDenied(target: SmokeTarget, config: SmokeConfig, http: Http, log: LogLine, now: () => number): Promise<SmokeResult> {
   const started = now();
   const shown = displayUrl(target.url);
   const probe = await probeIap(http, target.url, { retry: probePolicy(config) });
@@ -130,7 +126,7 @@ async function runOne(
   config: SmokeConfig,
   minted: MintedToken,
   http: Http,
-  log: (line: string) => void,
+  log: LogLine,
   now: () => number,
 ): Promise<SmokeResult> {
   const started = now();
@@ -152,7 +148,7 @@ async function runOne(
         budgetMs: config.retryForMs,
         retryable: retry.answer,
         retryableFailure: retry.failure,
-        describe: (answer) => `${fromIap(answer) ? 'IAP' : 'the app'} answered ${answer.status}`,
+        describe: (answer) => `${answeredByIap(answer.headers) ? 'IAP' : 'the app'} answered ${answer.status}`,
       },
     });
     response = sent.response;
@@ -165,7 +161,7 @@ async function runOne(
   const ms = Math.round(now() - started);
   const status = response?.status ?? null;
   const ok = response !== undefined && statusIn(config.expected, response.status);
-  const from = response ? (fromIap(response) ? 'iap' : 'app') : null;
+  const from = answeredBy(response?.headers);
   const result: SmokeResult = { method: target.method, url: shown, status, ok, attempts, ms, from };
   const timing = `${attempts} attempt${attempts === 1 ? '' : 's'}, ${(ms / 1000).toFixed(1)} s`;
   if (ok) {

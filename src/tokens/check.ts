@@ -1,3 +1,4 @@
+import type { TokenType } from '../config.ts';
 import { isEmail } from '../email.ts';
 import { ActionError } from '../errors.ts';
 import { decodeJwt } from '../jwt.ts';
@@ -5,7 +6,7 @@ import { decodeJwt } from '../jwt.ts';
 /** A token ready to hand on, with what we read from it. */
 export interface MintedToken {
   readonly token: string;
-  readonly kind: 'id_token' | 'signed_jwt';
+  readonly kind: TokenType;
   readonly audience: string;
   /** The email the token is for (its `email` claim, else the account we asked for). */
   readonly principal: string;
@@ -78,13 +79,17 @@ export function checkSignedJwt(token: string, expect: SignedJwtExpectations): Mi
 /** The log line for a fresh token: who, for what, until when; never the token. */
 export function describeMinted(minted: MintedToken, now: number = Date.now()): string {
   const minutes = Math.round((minted.expiresAt.getTime() - now) / 60_000);
-  return `Minted ${kindOf(minted, 'a')} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+  return `Minted ${kindOf(minted.kind, 'a')} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
 }
 
-/** "ID token" or "signed JWT" (with its article when asked): how logs and the summary name a token's kind. */
-export function kindOf(minted: MintedToken, article?: 'a'): string {
-  const kind = minted.kind === 'signed_jwt' ? 'signed JWT' : 'ID token';
-  return article ? `${minted.kind === 'signed_jwt' ? 'a' : 'an'} ${kind}` : kind;
+/**
+ * "ID token" or "signed JWT": how logs, the summary and the doctor name a kind of token; with its article (`a`), or
+ * to begin a sentence (`Capital`).
+ */
+export function kindOf(kind: TokenType, form?: 'a' | 'Capital'): string {
+  const name = kind === 'signed_jwt' ? 'signed JWT' : 'ID token';
+  if (form === 'a') return `${kind === 'signed_jwt' ? 'a' : 'an'} ${name}`;
+  return form === 'Capital' ? `${name.charAt(0).toUpperCase()}${name.slice(1)}` : name;
 }
 
 /** The RFC 3339 form of `expires_at`, to the second. */

@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import type { Credential } from '../credentials/index.ts';
 import type { IamCredentials } from '../google/iam-credentials.ts';
+import type { Logger } from '../logger.ts';
 import { describeMinted, type MintedToken } from './check.ts';
 import { mintIdToken } from './id-token.ts';
 import { mintSignedJwt } from './signed-jwt.ts';
@@ -8,18 +9,12 @@ import { mintSignedJwt } from './signed-jwt.ts';
 /** A token with less time left than this is likely to expire while the job still uses it. */
 const EXPIRY_WARNING_S = 300;
 
-/** Where a run reports: the runner's log in the action, standard error in the CLI. */
-export interface Reporter {
-  readonly info: (line: string) => void;
-  readonly warning: (line: string) => void;
-}
-
 /** The kind of token asked for, checked, logged (never the token itself), with a warning when IAP is likely to balk. */
 export async function mintToken(
   config: Config,
   credential: Credential,
   iam: IamCredentials,
-  { info, warning }: Reporter,
+  { info, warning }: Logger,
   now: () => number = Date.now,
 ): Promise<MintedToken> {
   if (!config.includeEmail && config.tokenType === 'id_token') {
