@@ -20,6 +20,22 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
+ * The paths esbuild hands the plugins (importers) and writes in the metafile are the platform's: with '\\' on a
+ * Windows clone. Every match below reads them with '/' so a clone on any platform builds the same dist/.
+ */
+const slashed = (path) => path.replaceAll('\\', '/');
+
+/** Whether a module is the Actions toolkit's own (its importer path is under node_modules/@actions/). */
+export function fromActionsToolkit(importer) {
+  return slashed(importer).includes('/node_modules/@actions/');
+}
+
+/** The node_modules package a bundle input came from ('node_modules/@scope/name', '/'-separated), else undefined. */
+export function packageOf(input) {
+  return /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(slashed(input))?.[1];
+}
+
+/**
  * @actions/core and @actions/http-client do nothing when their modules load, but do not say so (no "sideEffects" in
  * their package.json), so esbuild keeps every module they import: the OIDC client, which pulls in the HTTP client and
  * its tunnelling agent, and the platform helpers, which pull in child_process. Declaring them side-effect free lets
@@ -30,8 +46,7 @@ const actionsToolkitIsSideEffectFree = {
   setup(build) {
     build.onResolve({ filter: /.*/ }, async (args) => {
       if (args.pluginData === 'resolving') return undefined;
-      const fromToolkit = args.importer.includes('/node_modules/@actions/');
-      if (!fromToolkit && !args.path.startsWith('@actions/')) return undefined;
+      if (!fromActionsToolkit(args.importer) && !args.path.startsWith('@actions/')) return undefined;
       const resolved = await build.resolve(args.path, {
         kind: args.kind,
         importer: args.importer,
@@ -53,12 +68,13 @@ const undiciOnlyForTheProxy = {
   name: 'undici-only-for-the-proxy',
   setup(build) {
     build.onResolve({ filter: /^undici$/ }, (args) =>
-      args.importer.includes('/node_modules/@actions/')
-        ? { path: fileURLToPath(new URL('./undici-stub.mjs', import.meta.url)) }
-        : undefined,
+      fromActionsToolkit(args.importer) ? { path: fileURLToPath(new URL('./undici-stub.mjs', import.meta.url)) } : undefined,
     );
   },
 };
+
+/** The plugins every build uses (exported for __tests__/bundle-paths.test.ts, which feeds them Windows paths). */
+export const PLUGINS = [actionsToolkitIsSideEffectFree, undiciOnlyForTheProxy];
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -79,7 +95,7 @@ const options = {
   charset: 'utf8',
   metafile: true,
   write: false,
-  plugins: [actionsToolkitIsSideEffectFree, undiciOnlyForTheProxy],
+  plugins: PLUGINS,
   // The package's version, for `iap-token --version`.
   define: { IAP_TOKEN_VERSION: JSON.stringify(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version) },
   logLevel: 'warning',
@@ -103,8 +119,8 @@ const PACKAGED = { cli: 'src/cli/index.ts', 'google-auth': 'src/credentials/libr
 function licenses(metafiles) {
   const packages = new Set();
   for (const input of metafiles.flatMap((metafile) => Object.keys(metafile.inputs))) {
-    const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
-    if (match) packages.add(match[1]);
+    const dir = packageOf(input);
+    if (dir) packages.add(dir);
   }
   const sections = [...packages]
     .map((dir) => {
