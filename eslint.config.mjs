@@ -201,10 +201,11 @@ export default tseslint.config(
     // chooseToken (inputs/token-choice.ts); proxyCommand 19 (cli/proxy.ts); 18: trialProblems (doctor/verdict.ts),
     // readConfig (inputs/index.ts), readTargets (inputs/smoke.ts); 17: startAgent (agent/agent.ts), diagnose
     // (smoke/diagnose.ts); 16: runDoctor (doctor/run.ts), parseFailure (http/failures.ts), forwardWebSocket's async body
-    // (http/websocket.ts), readWorkloadIdentity (inputs/source.ts). The ceiling is the largest, so none grows past it.
+    // (http/websocket.ts), readWorkloadIdentity (inputs/source.ts). Since then publish is three functions (its largest
+    // now 11) and startAgent three phases; the ceiling is just above the largest left (main, 24), so none grows past it.
     // Blocks nest at most 3 deep today (18 places); that is the ceiling too.
     files: ['src/**/*.ts'],
-    rules: { complexity: ['error', 36], 'max-depth': ['error', 3] },
+    rules: { complexity: ['error', 25], 'max-depth': ['error', 3] },
   },
   {
     // Tests, the test bed, the demo and the benchmark print by design, and tests assert on loosely typed JSON.

@@ -5286,7 +5286,19 @@ init_check();
 async function publish(minted, config, env, results, agent) {
   registerSecret(minted.token);
   checkWritable(env, agent ? ["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STATE"] : ["GITHUB_OUTPUT", "GITHUB_ENV"]);
-  const outputs = {
+  const outputs = outputsOf(minted, results, agent);
+  const variables = variablesOf(minted, config, agent);
+  if (agent) {
+    const { pid, run: run2, tokenFile, statsFile, logFile } = agent;
+    saveState("agent", JSON.stringify({ pid, run: run2, tokenFile, statsFile, logFile }));
+  }
+  for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
+  for (const [name, value] of Object.entries(variables)) exportVariable(name, value);
+  announce(config, agent);
+  await writeSummary(minted, results, env);
+}
+function outputsOf(minted, results, agent) {
+  return {
     token: minted.token,
     expires_at: rfc3339(minted.expiresAt),
     principal: minted.principal,
@@ -5297,6 +5309,8 @@ async function publish(minted, config, env, results, agent) {
     ...agent?.caFile ? { proxy_ca_file: agent.caFile } : {},
     ...agent?.spki ? { proxy_spki: agent.spki } : {}
   };
+}
+function variablesOf(minted, config, agent) {
   const variables = {};
   if (config.exportVariable) {
     variables[config.exportVariable] = minted.token;
@@ -5306,28 +5320,24 @@ async function publish(minted, config, env, results, agent) {
   if (agent?.forwardProxyUrl) variables["IAP_FORWARD_PROXY"] = agent.forwardProxyUrl;
   if (agent?.caFile) variables["IAP_PROXY_CA_FILE"] = agent.caFile;
   if (agent?.spki) variables["IAP_PROXY_SPKI"] = agent.spki;
-  if (agent) {
-    const { pid, run: run2, tokenFile, statsFile, logFile } = agent;
-    saveState("agent", JSON.stringify({ pid, run: run2, tokenFile, statsFile, logFile }));
-  }
-  for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
-  for (const [name, value] of Object.entries(variables)) exportVariable(name, value);
+  return variables;
+}
+function announce(config, agent) {
   if (config.exportVariable) log.info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
-  if (agent) {
-    log.info(
-      `The token agent (pid ${agent.pid}) keeps ${agent.tokenFile} fresh${config.exportVariable ? ` ($${config.exportVariable}_FILE)` : ""} until the job ends.`
-    );
-  }
-  if (agent?.forwardProxyUrl) {
+  if (!agent) return;
+  log.info(
+    `The token agent (pid ${agent.pid}) keeps ${agent.tokenFile} fresh${config.exportVariable ? ` ($${config.exportVariable}_FILE)` : ""} until the job ends.`
+  );
+  if (agent.forwardProxyUrl) {
     log.info(
       `Forward proxy ready: $IAP_FORWARD_PROXY is ${agent.forwardProxyUrl}; browsers trust its CA in $IAP_PROXY_CA_FILE (${agent.caFile ?? ""}).`
     );
   }
-  if (agent?.proxyUrl)
+  if (agent.proxyUrl) {
     log.info(
       `Proxy ready: $IAP_PROXY_URL is ${agent.proxyUrl}; it adds a fresh token to every request to ${config.agent?.proxy?.target ?? ""}.`
     );
-  await writeSummary(minted, results, env);
+  }
 }
 function checkWritable(env, names) {
   for (const name of names) {

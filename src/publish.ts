@@ -40,7 +40,26 @@ export async function publish(
   registerSecret(minted.token);
   // All or nothing: a runner file that cannot be written fails the step before any output exists.
   checkWritable(env, agent ? ['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STATE'] : ['GITHUB_OUTPUT', 'GITHUB_ENV']);
-  const outputs: Partial<Record<OutputName, string>> = {
+  const outputs = outputsOf(minted, results, agent);
+  const variables = variablesOf(minted, config, agent);
+  if (agent) {
+    // For the post step: where the agent is and what to clean up. No secret: a process id, the run's id and paths.
+    const { pid, run, tokenFile, statsFile, logFile } = agent;
+    saveState('agent', JSON.stringify({ pid, run, tokenFile, statsFile, logFile }));
+  }
+  for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
+  for (const [name, value] of Object.entries(variables)) exportVariable(name, value);
+  announce(config, agent);
+  await writeSummary(minted, results, env);
+}
+
+/** The step's outputs: the token and what describes it, the smoke results, and the agent's files and proxies. */
+function outputsOf(
+  minted: MintedToken,
+  results: readonly SmokeResult[] | undefined,
+  agent: AgentHandle | undefined,
+): Partial<Record<OutputName, string>> {
+  return {
     token: minted.token,
     expires_at: rfc3339(minted.expiresAt),
     principal: minted.principal,
@@ -51,6 +70,10 @@ export async function publish(
     ...(agent?.caFile ? { proxy_ca_file: agent.caFile } : {}),
     ...(agent?.spki ? { proxy_spki: agent.spki } : {}),
   };
+}
+
+/** The variables later steps get: export_variable (and its _FILE), and the agent's proxies. */
+function variablesOf(minted: MintedToken, config: Config, agent: AgentHandle | undefined): Record<string, string> {
   const variables: Record<string, string> = {};
   if (config.exportVariable) {
     variables[config.exportVariable] = minted.token;
@@ -60,29 +83,26 @@ export async function publish(
   if (agent?.forwardProxyUrl) variables['IAP_FORWARD_PROXY'] = agent.forwardProxyUrl;
   if (agent?.caFile) variables['IAP_PROXY_CA_FILE'] = agent.caFile;
   if (agent?.spki) variables['IAP_PROXY_SPKI'] = agent.spki;
-  if (agent) {
-    // For the post step: where the agent is and what to clean up. No secret: a process id, the run's id and paths.
-    const { pid, run, tokenFile, statsFile, logFile } = agent;
-    saveState('agent', JSON.stringify({ pid, run, tokenFile, statsFile, logFile }));
-  }
-  for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
-  for (const [name, value] of Object.entries(variables)) exportVariable(name, value);
+  return variables;
+}
+
+/** What the log says was handed on (never a token): the variable, the token file, the proxies. */
+function announce(config: Config, agent: AgentHandle | undefined): void {
   if (config.exportVariable) log.info(`Exported the token as $${config.exportVariable} for the job's next steps.`);
-  if (agent) {
-    log.info(
-      `The token agent (pid ${agent.pid}) keeps ${agent.tokenFile} fresh${config.exportVariable ? ` ($${config.exportVariable}_FILE)` : ''} until the job ends.`,
-    );
-  }
-  if (agent?.forwardProxyUrl) {
+  if (!agent) return;
+  log.info(
+    `The token agent (pid ${agent.pid}) keeps ${agent.tokenFile} fresh${config.exportVariable ? ` ($${config.exportVariable}_FILE)` : ''} until the job ends.`,
+  );
+  if (agent.forwardProxyUrl) {
     log.info(
       `Forward proxy ready: $IAP_FORWARD_PROXY is ${agent.forwardProxyUrl}; browsers trust its CA in $IAP_PROXY_CA_FILE (${agent.caFile ?? ''}).`,
     );
   }
-  if (agent?.proxyUrl)
+  if (agent.proxyUrl) {
     log.info(
       `Proxy ready: $IAP_PROXY_URL is ${agent.proxyUrl}; it adds a fresh token to every request to ${config.agent?.proxy?.target ?? ''}.`,
     );
-  await writeSummary(minted, results, env);
+  }
 }
 
 function checkWritable(env: Env, names: readonly string[]): void {
