@@ -327,3 +327,24 @@ describe("the CLI's words", () => {
     expect(advice).not.toContain('workload_identity_provider');
   });
 });
+
+// proxy_to and proxy_hosts are read once, when first needed: the first error a user sees is the one it always was.
+describe('the order inputs are checked in', () => {
+  const key = JSON.stringify(keyFile);
+  test('with app_url, a bad token_type is reported before a bad proxy_hosts', () => {
+    const error = inputError({ credentials_json: key, app_url: 'https://app.example.com', token_type: 'bogus', proxy_hosts: '10.0.0.1' });
+    expect(error.input).toBe('token_type');
+  });
+  test('with proxy_to, a bad proxy_listen is reported before a bad proxy_hosts', () => {
+    const error = inputError({
+      credentials_json: key,
+      proxy_to: 'https://app.example.com',
+      proxy_listen: 'nowhere',
+      proxy_hosts: '10.0.0.1',
+    });
+    expect(error.input).toBe('proxy_listen');
+  });
+  test('a bad proxy_hosts alone is still reported', () => {
+    expect(inputError({ credentials_json: key, proxy_hosts: '10.0.0.1' }).input).toBe('proxy_hosts');
+  });
+});

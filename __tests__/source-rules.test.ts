@@ -32,6 +32,7 @@ const ONE_HOME: ReadonlyArray<{ idea: string; spelled: RegExp; home: readonly st
   { idea: 'a line logger', spelled: /\(line: string\) => void/, home: ['src/logger.ts'] },
   { idea: "an input's error", spelled: /new InputError\(/, home: ['src/errors.ts', 'src/cli/vocabulary.ts'] },
   { idea: 'reading a URL input', spelled: /try \{\s+\w+ = new URL\(/, home: ['src/inputs/values.ts'], within: 'src/inputs/' },
+  { idea: 'who answered, in words', spelled: /\? 'IAP' : 'the app'/, home: ['src/iap/answers.ts'] },
   { idea: "Google's error formats", spelled: /error_description/, home: ['src/google/failure.ts'] },
   { idea: "IAP's refusal words", spelled: /IAP found the token expired/, home: ['src/iap/refusals.ts'] },
 ];

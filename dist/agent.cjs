@@ -12231,12 +12231,16 @@ var HOP_BY_HOP = /* @__PURE__ */ new Set([
   // Node's server has answered the client's Expect: 100-continue itself; the upstream client may not send it on.
   "expect"
 ]);
-function upstreamHeaders(incoming, target, header, token, websocket) {
+function withoutHopByHop(incoming) {
   const headers = {};
   const named = String(incoming["connection"] ?? "").toLowerCase().split(",").map((name2) => name2.trim());
   for (const [name2, value] of Object.entries(incoming)) {
     if (value !== void 0 && !HOP_BY_HOP.has(name2) && !named.includes(name2)) headers[name2] = value;
   }
+  return headers;
+}
+function upstreamHeaders(incoming, target, header, token, websocket) {
+  const headers = withoutHopByHop(incoming);
   headers["host"] = target.host;
   headers[header] = `Bearer ${token}`;
   if (websocket) {
@@ -12246,8 +12250,7 @@ function upstreamHeaders(incoming, target, header, token, websocket) {
   return headers;
 }
 function downstreamHeaders(headers, target, origin) {
-  const out = {};
-  for (const [name2, value] of Object.entries(headers)) if (value !== void 0 && !HOP_BY_HOP.has(name2)) out[name2] = value;
+  const out = withoutHopByHop(headers);
   const location = headers["location"];
   if (typeof location === "string" && origin) {
     try {
@@ -12889,6 +12892,13 @@ function listen(server, where) {
     });
   });
 }
+async function listenProxy(server, where, log2) {
+  const origin = await listen(server, where).catch((error) => {
+    throw cannotListen(error, where);
+  });
+  server.on("error", (error) => log2(`The proxy could not accept a connection (${error.code ?? error.message}).`));
+  return origin;
+}
 function cannotListen(error, where) {
   const named = `${where.host}:${where.port}`;
   if (error.code === "EADDRINUSE") {
@@ -13024,9 +13034,7 @@ async function startForwardProxy(options) {
     onlyUid: peers.onlyUid,
     log: options.log
   });
-  const origin = await listen(door.listener, options.listen).catch((error) => {
-    throw cannotListen(error, options.listen);
-  });
+  const origin = await listenProxy(door.listener, options.listen, options.log);
   return {
     url: origin,
     port: Number(new URL(origin).port),
@@ -13086,10 +13094,9 @@ function plainHttp(req, res, options) {
   if (options.intercepts(url.hostname.toLowerCase())) {
     return answer(res, 403, `${url.hostname} is reached through IAP over https only: the token never travels in clear text`);
   }
-  const headers = { ...req.headers };
-  for (const name2 of HOP_BY_HOP) delete headers[name2];
-  if (req.headers["transfer-encoding"] !== void 0 && req.headers["content-length"] === void 0)
-    headers["transfer-encoding"] = "chunked";
+  const headers = withoutHopByHop(req.headers);
+  const framing = req.headers["transfer-encoding"];
+  if (framing !== void 0) headers["transfer-encoding"] = framing;
   const upstream = (0, import_node_http4.request)({
     hostname: url.hostname,
     port: url.port || 80,
@@ -13098,8 +13105,7 @@ function plainHttp(req, res, options) {
     headers
   });
   upstream.on("response", (up) => {
-    const out = { ...up.headers };
-    for (const name2 of HOP_BY_HOP) delete out[name2];
+    const out = withoutHopByHop(up.headers);
     try {
       res.writeHead(up.statusCode ?? 502, out);
     } catch {
@@ -13163,9 +13169,7 @@ async function startReverseProxy(options) {
     log: options.log
   });
   try {
-    origin = await listen(door.listener, options.listen).catch((error) => {
-      throw cannotListen(error, options.listen);
-    });
+    origin = await listenProxy(door.listener, options.listen, options.log);
   } catch (error) {
     await forwarder.close();
     throw error;
@@ -13984,11 +13988,20 @@ function proxyTarget(ctx) {
   }
   return url.origin;
 }
-function readAgentConfig(ctx, { target, hosts }, signedJwtAudience) {
+function proxiedHosts(ctx) {
+  return { target: once(() => proxyTarget(ctx)), hosts: once(() => proxyHosts(ctx)) };
+}
+function once(read) {
+  let value;
+  return () => (value ??= { read: read() }).read;
+}
+function readAgentConfig(ctx, proxied, signedJwtAudience) {
   const { input, fail, words: words2 } = ctx;
+  const target = proxied.target();
   const keepFresh = readBoolean(ctx, input("keep_fresh"), "keep_fresh", false);
   const header = readTokenHeader(ctx, "proxy_header");
   const { host, port } = readListen(ctx);
+  const hosts = proxied.hosts();
   const limits = readLimits(ctx);
   if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0, limits } : void 0;
   if (target && signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
@@ -14484,7 +14497,7 @@ function readConfig(read, env, words2) {
   const source = readSource(ctx, serviceAccount, endpoints.iamHost);
   const appUrl = readAppUrl(ctx);
   const smokeTargets = readSmokeConfig(ctx);
-  const proxied = { target: proxyTarget(ctx), hosts: proxyHosts(ctx) };
+  const proxied = proxiedHosts(ctx);
   const known2 = knownUrl(ctx, appUrl, proxied, smokeTargets?.targets);
   const canSign = signingAbility(source, serviceAccount);
   const choice = chooseToken(ctx, known2, canSign);
@@ -14534,10 +14547,11 @@ function signingAbility(source, serviceAccount) {
   if (!why) return { yes: true, because: "" };
   return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
 }
-function knownUrl({ words: w }, appUrl, { target, hosts }, smoke) {
+function knownUrl({ words: w }, appUrl, proxied, smoke) {
   if (appUrl) return { url: appUrl, from: w.name("app_url") };
+  const target = proxied.target();
   if (target) return { url: new URL(target), from: w.name("proxy_to") };
-  const host = hosts.find((name2) => !name2.startsWith("*."));
+  const host = proxied.hosts().find((name2) => !name2.startsWith("*."));
   if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
   const tested = smoke?.find((target2) => !target2.deny);
   return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;

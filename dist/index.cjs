@@ -2435,6 +2435,12 @@ function answeredBy(headers) {
   if (!headers) return null;
   return answeredByIap(headers) ? "iap" : "app";
 }
+function turnedAwayByIap(status, from) {
+  return from === "iap" && status !== null && STRANGER_REFUSALS.has(status);
+}
+function answererName(from) {
+  return from === "iap" ? "IAP" : "the app";
+}
 function iapRefusal(status, body) {
   if (status === 403) return "forbidden";
   if (status >= 300 && status < 400) return "sign-in";
@@ -2447,10 +2453,11 @@ function iapRefusal(status, body) {
   if (said.includes("empty token")) return "empty";
   return "other";
 }
-var READ_CHARS;
+var STRANGER_REFUSALS, READ_CHARS;
 var init_answers = __esm({
   "src/iap/answers.ts"() {
     "use strict";
+    STRANGER_REFUSALS = /* @__PURE__ */ new Set([302, 303, 307, 401, 403]);
     READ_CHARS = 512;
   }
 });
@@ -2787,7 +2794,7 @@ function bypassProblem(url, status, resource) {
     why: `${url} answered ${status} to a request without any credential, and not through IAP: anyone who finds it skips IAP. For a Cloud Run service behind a load balancer with IAP, allow only the load balancer's traffic in and no public invoker.`,
     gcloud: [
       `gcloud run services update ${service} --region=${resource.region ?? "REGION"} --ingress=internal-and-cloud-load-balancing`,
-      `gcloud run services remove-iam-policy-binding ${service} --region=${resource.region ?? "REGION"} --member=allUsers --role=roles/run.invoker`
+      `gcloud run services remove-iam-policy-binding ${service} --region=${resource.region ?? "REGION"} --member=allUsers --role=${INVOKER}`
     ].join("\n"),
     terraform: `resource "google_cloud_run_v2_service" "app" {
   # …
@@ -3794,8 +3801,8 @@ async function checkDenied(target, config, http2, log2, now) {
   const shown = displayUrl(target.url);
   const probe = await probeIap(http2, target.url, { retry: probePolicy(config) });
   const ms = Math.round(now() - started);
-  const ok = probe.from === "iap" && probe.status !== null && REFUSALS2.has(probe.status);
-  const answer = probe.status === null ? "no answer" : `${probe.status} from ${probe.from === "iap" ? "IAP" : "the app"}`;
+  const ok = turnedAwayByIap(probe.status, probe.from);
+  const answer = probe.status === null ? "no answer" : `${probe.status} from ${answererName(probe.from)}`;
   log2(`${ok ? "✓" : "✗"} DENY ${shown}: ${answer} without a token`);
   if (ok) return probeResult(target, probe, true, ms);
   const diagnosis = probe.status === null ? `No answer within the retry window (${config.retryForMs / 1e3} s): ${probe.failure ?? "unknown error"}; whether IAP refuses strangers is unknown.` : probe.from === "iap" ? `IAP answered ${probe.status} to a request without a token; expected its sign-in redirect, 401 or 403.` : `IAP is not enforced here: the URL answered ${probe.status} to a request without any token, and not from IAP (no X-Goog-IAP-Generated-Response). Check that IAP is on for this app and that no route reaches it around IAP (a run.app URL with ingress all and allUsers invoker, a second load balancer). iap-token doctor URL --also URL checks both.`;
@@ -3821,7 +3828,7 @@ async function runOne(target, config, minted, http2, log2, now) {
         budgetMs: config.retryForMs,
         retryable: retry.answer,
         retryableFailure: retry.failure,
-        describe: (answer) => `${answeredByIap(answer.headers) ? "IAP" : "the app"} answered ${answer.status}`
+        describe: (answer) => `${answererName(answeredBy(answer.headers))} answered ${answer.status}`
       }
     });
     response = sent.response;
@@ -3842,7 +3849,7 @@ async function runOne(target, config, minted, http2, log2, now) {
     return result;
   }
   const diagnosis = await diagnose({ target, response, failure, minted, config, http: http2 });
-  log2(`✗ ${what}: ${status === null ? "no answer" : `${status} from ${from === "iap" ? "IAP" : "the app"}`} (${timing})`);
+  log2(`✗ ${what}: ${status === null ? "no answer" : `${status} from ${answererName(from)}`} (${timing})`);
   return { ...result, diagnosis: redact(diagnosis) };
 }
 function smokeFailure(results) {
@@ -3852,7 +3859,7 @@ function smokeFailure(results) {
   return new ActionError(`Smoke test failed for ${failed.length} of ${results.length} URL(s); no outputs were set.
 ${lines.join("\n")}`);
 }
-var SMOKE_POLICY, REFUSALS2;
+var SMOKE_POLICY;
 var init_run2 = __esm({
   "src/smoke/run.ts"() {
     "use strict";
@@ -3864,7 +3871,6 @@ var init_run2 = __esm({
     init_urls();
     init_diagnose();
     SMOKE_POLICY = { baseDelayMs: 2e3, maxDelayMs: 15e3, attempts: 1e3 };
-    REFUSALS2 = /* @__PURE__ */ new Set([302, 303, 307, 401, 403]);
   }
 });
 
@@ -4650,11 +4656,20 @@ function proxyTarget(ctx) {
   }
   return url.origin;
 }
-function readAgentConfig(ctx, { target, hosts }, signedJwtAudience) {
+function proxiedHosts(ctx) {
+  return { target: once(() => proxyTarget(ctx)), hosts: once(() => proxyHosts(ctx)) };
+}
+function once(read) {
+  let value;
+  return () => (value ??= { read: read() }).read;
+}
+function readAgentConfig(ctx, proxied, signedJwtAudience) {
   const { input, fail, words } = ctx;
+  const target = proxied.target();
   const keepFresh = readBoolean(ctx, input("keep_fresh"), "keep_fresh", false);
   const header = readTokenHeader(ctx, "proxy_header");
   const { host, port } = readListen(ctx);
+  const hosts = proxied.hosts();
   const limits = readLimits(ctx);
   if (!target && !hosts.length) return keepFresh ? { proxy: void 0, forward: void 0, limits } : void 0;
   if (target && signedJwtAudience !== void 0 && signedJwtAudience !== `${target}/*`) {
@@ -5169,7 +5184,7 @@ function readConfig(read, env, words) {
   const source = readSource(ctx, serviceAccount, endpoints.iamHost);
   const appUrl = readAppUrl(ctx);
   const smokeTargets = readSmokeConfig(ctx);
-  const proxied = { target: proxyTarget(ctx), hosts: proxyHosts(ctx) };
+  const proxied = proxiedHosts(ctx);
   const known2 = knownUrl(ctx, appUrl, proxied, smokeTargets?.targets);
   const canSign = signingAbility(source, serviceAccount);
   const choice = chooseToken(ctx, known2, canSign);
@@ -5219,10 +5234,11 @@ function signingAbility(source, serviceAccount) {
   if (!why) return { yes: true, because: "" };
   return { yes: false, because: `${why === "user" ? "a user's refresh token" : "a key without private_key_id"} (${source.origin})` };
 }
-function knownUrl({ words: w }, appUrl, { target, hosts }, smoke) {
+function knownUrl({ words: w }, appUrl, proxied, smoke) {
   if (appUrl) return { url: appUrl, from: w.name("app_url") };
+  const target = proxied.target();
   if (target) return { url: new URL(target), from: w.name("proxy_to") };
-  const host = hosts.find((name) => !name.startsWith("*."));
+  const host = proxied.hosts().find((name) => !name.startsWith("*."));
   if (host) return { url: new URL(`https://${host}/`), from: w.name("proxy_hosts") };
   const tested = smoke?.find((target2) => !target2.deny);
   return tested ? { url: new URL(tested.url), from: w.name("smoke_test_urls") } : void 0;

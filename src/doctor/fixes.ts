@@ -26,7 +26,7 @@ export function bypassProblem(url: string, status: number, resource: IapResource
     why: `${url} answered ${status} to a request without any credential, and not through IAP: anyone who finds it skips IAP. For a Cloud Run service behind a load balancer with IAP, allow only the load balancer's traffic in and no public invoker.`,
     gcloud: [
       `gcloud run services update ${service} --region=${resource.region ?? 'REGION'} --ingress=internal-and-cloud-load-balancing`,
-      `gcloud run services remove-iam-policy-binding ${service} --region=${resource.region ?? 'REGION'} --member=allUsers --role=roles/run.invoker`,
+      `gcloud run services remove-iam-policy-binding ${service} --region=${resource.region ?? 'REGION'} --member=allUsers --role=${INVOKER}`,
     ].join('\n'),
     terraform: `resource "google_cloud_run_v2_service" "app" {\n  # …\n  ingress = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"\n}\n# and no google_cloud_run_v2_service_iam_member with member = "allUsers"`,
   };

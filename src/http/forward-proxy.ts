@@ -5,9 +5,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { authorityOf, openEgress } from './egress.ts';
 import { DEFAULT_MAX_CONNECTIONS, requestPath, type Forwarder } from './forwarder.ts';
 import { gate, peerPolicy, type PeerPolicy } from './gate.ts';
-import { HOP_BY_HOP } from './headers.ts';
+import { withoutHopByHop } from './headers.ts';
 import { HEALTH_PATH, type Health } from './health.ts';
-import { cannotListen, createProxyServer, listen } from './listen.ts';
+import { createProxyServer, listenProxy } from './listen.ts';
 import { answer, endWith } from './replies.ts';
 import { isLoopbackOrigin, refuseRequest } from './request-policy.ts';
 import type { RunningProxy } from './reverse-proxy.ts';
@@ -168,9 +168,7 @@ export async function startForwardProxy(options: ForwardProxyOptions): Promise<R
     onlyUid: peers.onlyUid,
     log: options.log,
   });
-  const origin = await listen(door.listener, options.listen).catch((error: NodeJS.ErrnoException) => {
-    throw cannotListen(error, options.listen);
-  });
+  const origin = await listenProxy(door.listener, options.listen, options.log);
   return {
     url: origin,
     port: Number(new URL(origin).port),
@@ -246,12 +244,11 @@ function plainHttp(req: IncomingMessage, res: ServerResponse, options: ForwardPr
   if (options.intercepts(url.hostname.toLowerCase())) {
     return answer(res, 403, `${url.hostname} is reached through IAP over https only: the token never travels in clear text`);
   }
-  const headers = { ...req.headers };
   // This hop's headers (the client's proxy credentials among them) stay here; Node sets the upstream's Host.
-  for (const name of HOP_BY_HOP) delete headers[name];
-  // A body of unknown length is framed afresh on this hop, whatever the method (Node would not chunk a GET's body).
-  if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined)
-    headers['transfer-encoding'] = 'chunked';
+  const headers = withoutHopByHop(req.headers);
+  // The body's framing as the client sent it (Node chunks what it writes under it; other codings pass as they are).
+  const framing = req.headers['transfer-encoding'];
+  if (framing !== undefined) headers['transfer-encoding'] = framing;
   const upstream = httpRequest({
     hostname: url.hostname,
     port: url.port || 80,
@@ -260,8 +257,7 @@ function plainHttp(req: IncomingMessage, res: ServerResponse, options: ForwardPr
     headers,
   });
   upstream.on('response', (up) => {
-    const out = { ...up.headers };
-    for (const name of HOP_BY_HOP) delete out[name];
+    const out = withoutHopByHop(up.headers);
     try {
       res.writeHead(up.statusCode ?? 502, out);
     } catch {

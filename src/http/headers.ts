@@ -22,6 +22,22 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'expect',
 ]);
 
+/**
+ * A message's headers without this hop's: the standard hop-by-hop ones and those its Connection header names (RFC
+ * 9110, 7.6.1). The one way either proxy drops them, either way.
+ */
+export function withoutHopByHop(incoming: IncomingHttpHeaders): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  const named = String(incoming['connection'] ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((name) => name.trim());
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name)) headers[name] = value;
+  }
+  return headers;
+}
+
 /** The client's headers for the upstream: this hop's dropped, the target's Host, the token in `header`. */
 export function upstreamHeaders(
   incoming: IncomingHttpHeaders,
@@ -30,15 +46,7 @@ export function upstreamHeaders(
   token: string,
   websocket: boolean,
 ): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = {};
-  // Headers the client names in Connection are for this hop only, like the standard ones.
-  const named = String(incoming['connection'] ?? '')
-    .toLowerCase()
-    .split(',')
-    .map((name) => name.trim());
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name)) headers[name] = value;
-  }
+  const headers = withoutHopByHop(incoming);
   headers['host'] = target.host;
   headers[header] = `Bearer ${token}`;
   if (websocket) {
@@ -53,8 +61,7 @@ export function upstreamHeaders(
  * cookie's `Domain` naming the target dropped, so that the client stays on the proxy. Nothing else is changed.
  */
 export function downstreamHeaders(headers: IncomingHttpHeaders, target: URL, origin: string): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  const out: OutgoingHttpHeaders = withoutHopByHop(headers);
   const location = headers['location'];
   if (typeof location === 'string' && origin) {
     try {

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 export type { IncomingMessage, HttpServer, ServerResponse };
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { ActionError } from '../errors.ts';
+import type { LogLine } from '../logger.ts';
 import { rawAnswer } from './replies.ts';
 import { noteResponse } from './upgrade.ts';
 
@@ -49,8 +50,20 @@ export function listen(server: Server, where: { readonly host: string; readonly 
   });
 }
 
+/**
+ * A proxy's listener on `where`: a busy port or a missing address explained; and, once it listens, a failure to
+ * accept (EMFILE: out of file descriptors) logged, not thrown: the proxy serves on with the connections it has.
+ */
+export async function listenProxy(server: Server, where: { readonly host: string; readonly port: number }, log: LogLine): Promise<string> {
+  const origin = await listen(server, where).catch((error: NodeJS.ErrnoException) => {
+    throw cannotListen(error, where);
+  });
+  server.on('error', (error: NodeJS.ErrnoException) => log(`The proxy could not accept a connection (${error.code ?? error.message}).`));
+  return origin;
+}
+
 /** Why a proxy could not listen: a busy port or a missing address explained, anything else as it came. */
-export function cannotListen(error: NodeJS.ErrnoException, where: { readonly host: string; readonly port: number }): Error {
+function cannotListen(error: NodeJS.ErrnoException, where: { readonly host: string; readonly port: number }): Error {
   const named = `${where.host}:${where.port}`;
   if (error.code === 'EADDRINUSE') {
     return new ActionError(`The proxy cannot listen on ${named}: the port is in use. Choose another port, or 0 for any free one.`);

@@ -7,7 +7,7 @@ import { isLoopback } from '../urls.ts';
 import { createForwarder, DEFAULT_MAX_CONNECTIONS, requestPath, type ForwarderOptions } from './forwarder.ts';
 import { gate, peerPolicy, type PeerPolicy } from './gate.ts';
 import { HEALTH_PATH, type Health } from './health.ts';
-import { cannotListen, createProxyServer, listen } from './listen.ts';
+import { createProxyServer, listenProxy } from './listen.ts';
 import { answer, endWith } from './replies.ts';
 import { isLoopbackOrigin, refuseRequest, type Refusal } from './request-policy.ts';
 import { isWebSocketUpgrade, serveWithoutUpgrade } from './upgrade.ts';
@@ -81,9 +81,7 @@ export async function startReverseProxy(options: ReverseProxyOptions): Promise<R
     log: options.log,
   });
   try {
-    origin = await listen(door.listener, options.listen).catch((error: NodeJS.ErrnoException) => {
-      throw cannotListen(error, options.listen);
-    });
+    origin = await listenProxy(door.listener, options.listen, options.log);
   } catch (error) {
     await forwarder.close();
     throw error;

@@ -26,6 +26,19 @@ export function isIapRefusal(status: number, headers: Headers): boolean {
   return (status === 401 || status === 403 || status === 302) && answeredByIap(headers);
 }
 
+/** IAP's answers to a stranger (a request without a token): its sign-in redirect, 401 or 403. */
+const STRANGER_REFUSALS: ReadonlySet<number> = new Set([302, 303, 307, 401, 403]);
+
+/** Did IAP itself turn away a request without a token (a smoke test's DENY line passes only then)? */
+export function turnedAwayByIap(status: number | null, from: AnsweredBy): boolean {
+  return from === 'iap' && status !== null && STRANGER_REFUSALS.has(status);
+}
+
+/** Who answered, as a log line says it. */
+export function answererName(from: AnsweredBy): string {
+  return from === 'iap' ? 'IAP' : 'the app';
+}
+
 /** Why IAP refused a token, from its status and the first words of its body. */
 export type IapRefusal = 'expired' | 'audience' | 'email' | 'signature' | 'parse' | 'empty' | 'forbidden' | 'sign-in' | 'other';
 

@@ -23,21 +23,31 @@ export function proxyTarget(ctx: Context): string | undefined {
   return url.origin;
 }
 
-/** What the proxies reach: proxy_to's origin and proxy_hosts' names, read once (they also tell the app's URL). */
+/**
+ * What the proxies reach: proxy_to's origin and proxy_hosts' names. Each is read once, when first asked for (they also
+ * tell the app's URL), so that the inputs are checked in the order they always were.
+ */
 export interface ProxiedHosts {
-  readonly target: string | undefined;
-  readonly hosts: readonly string[];
+  readonly target: () => string | undefined;
+  readonly hosts: () => readonly string[];
 }
 
-export function readAgentConfig(
-  ctx: Context,
-  { target, hosts }: ProxiedHosts,
-  signedJwtAudience: string | undefined,
-): AgentConfig | undefined {
+export function proxiedHosts(ctx: Context): ProxiedHosts {
+  return { target: once(() => proxyTarget(ctx)), hosts: once(() => proxyHosts(ctx)) };
+}
+
+function once<T>(read: () => T): () => T {
+  let value: { readonly read: T } | undefined;
+  return () => (value ??= { read: read() }).read;
+}
+
+export function readAgentConfig(ctx: Context, proxied: ProxiedHosts, signedJwtAudience: string | undefined): AgentConfig | undefined {
   const { input, fail, words } = ctx;
+  const target = proxied.target();
   const keepFresh = readBoolean(ctx, input('keep_fresh'), 'keep_fresh', false);
   const header = readTokenHeader(ctx, 'proxy_header');
   const { host, port } = readListen(ctx);
+  const hosts = proxied.hosts();
   const limits = readLimits(ctx);
   if (!target && !hosts.length) return keepFresh ? { proxy: undefined, forward: undefined, limits } : undefined;
   if (target && signedJwtAudience !== undefined && signedJwtAudience !== `${target}/*`) {

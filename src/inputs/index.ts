@@ -9,7 +9,7 @@ import { checkSmokeCoverage, readSmokeConfig } from './smoke.ts';
 import { chooseToken, readAppUrl, type KnownUrl } from './token-choice.ts';
 import { readDoctorConfig } from './doctor.ts';
 import { readBoolean } from './values.ts';
-import { proxyHosts, proxyTarget, readAgentConfig, type ProxiedHosts } from './agent.ts';
+import { proxiedHosts, readAgentConfig, type ProxiedHosts } from './agent.ts';
 import type { Context } from './context.ts';
 import { readAudience, readLifetime, readUrlAudience } from './audience.ts';
 import { readSource } from './source.ts';
@@ -58,7 +58,7 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
   const source = readSource(ctx, serviceAccount, endpoints.iamHost);
   const appUrl = readAppUrl(ctx);
   const smokeTargets = readSmokeConfig(ctx);
-  const proxied = { target: proxyTarget(ctx), hosts: proxyHosts(ctx) };
+  const proxied = proxiedHosts(ctx);
   const known = knownUrl(ctx, appUrl, proxied, smokeTargets?.targets);
   const canSign = signingAbility(source, serviceAccount);
   const choice = chooseToken(ctx, known, canSign);
@@ -117,12 +117,13 @@ function signingAbility(source: CredentialSource, serviceAccount: string | undef
 function knownUrl(
   { words: w }: Context,
   appUrl: URL | undefined,
-  { target, hosts }: ProxiedHosts,
+  proxied: ProxiedHosts,
   smoke: readonly SmokeTarget[] | undefined,
 ): KnownUrl | undefined {
   if (appUrl) return { url: appUrl, from: w.name('app_url') };
+  const target = proxied.target();
   if (target) return { url: new URL(target), from: w.name('proxy_to') };
-  const host = hosts.find((name) => !name.startsWith('*.'));
+  const host = proxied.hosts().find((name) => !name.startsWith('*.'));
   if (host) return { url: new URL(`https://${host}/`), from: w.name('proxy_hosts') };
   const tested = smoke?.find((target) => !target.deny);
   return tested ? { url: new URL(tested.url), from: w.name('smoke_test_urls') } : undefined;

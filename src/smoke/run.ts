@@ -1,7 +1,7 @@
 import { ActionError, ApiError } from '../errors.ts';
 import { redact } from '../secrets.ts';
 import type { Http, HttpResponse, RetryPolicy } from '../http/client.ts';
-import { answeredBy, answeredByIap, type AnsweredBy } from '../iap/answers.ts';
+import { answeredBy, answererName, turnedAwayByIap, type AnsweredBy } from '../iap/answers.ts';
 import { probeIap, type IapProbe } from '../iap/probe.ts';
 import type { MintedToken } from '../tokens/check.ts';
 import { canRetrySafely, statusIn } from './classify.ts';
@@ -95,9 +95,6 @@ function probeResult(target: SmokeTarget, probe: IapProbe, ok: boolean, ms: numb
   };
 }
 
-/** IAP's answers to a stranger: its sign-in redirect, 401 or 403. */
-const REFUSALS = new Set([302, 303, 307, 401, 403]);
-
 /**
  * A `DENY URL` line: the URL is called as a stranger would (no token, none of smoke_test_headers), and passes only
  * when IAP itself turns the stranger away, so a deploy that exposes the app (IAP switched off, a bypassing route)
@@ -108,8 +105,8 @@ async function checkDenied(target: SmokeTarget, config: SmokeConfig, http: Http,
   const shown = displayUrl(target.url);
   const probe = await probeIap(http, target.url, { retry: probePolicy(config) });
   const ms = Math.round(now() - started);
-  const ok = probe.from === 'iap' && probe.status !== null && REFUSALS.has(probe.status);
-  const answer = probe.status === null ? 'no answer' : `${probe.status} from ${probe.from === 'iap' ? 'IAP' : 'the app'}`;
+  const ok = turnedAwayByIap(probe.status, probe.from);
+  const answer = probe.status === null ? 'no answer' : `${probe.status} from ${answererName(probe.from)}`;
   log(`${ok ? '✓' : '✗'} DENY ${shown}: ${answer} without a token`);
   if (ok) return probeResult(target, probe, true, ms);
   const diagnosis =
@@ -148,7 +145,7 @@ async function runOne(
         budgetMs: config.retryForMs,
         retryable: retry.answer,
         retryableFailure: retry.failure,
-        describe: (answer) => `${answeredByIap(answer.headers) ? 'IAP' : 'the app'} answered ${answer.status}`,
+        describe: (answer) => `${answererName(answeredBy(answer.headers))} answered ${answer.status}`,
       },
     });
     response = sent.response;
@@ -169,7 +166,7 @@ async function runOne(
     return result;
   }
   const diagnosis = await diagnose({ target, response, failure, minted, config, http });
-  log(`✗ ${what}: ${status === null ? 'no answer' : `${status} from ${from === 'iap' ? 'IAP' : 'the app'}`} (${timing})`);
+  log(`✗ ${what}: ${status === null ? 'no answer' : `${status} from ${answererName(from)}`} (${timing})`);
   return { ...result, diagnosis: redact(diagnosis) };
 }
 
