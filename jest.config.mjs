@@ -13,4 +13,6 @@ export default {
   testTimeout: 60_000,
   // The end-to-end files each start a fake Google and child processes; two workers fit this machine's two cores.
   maxWorkers: 2,
+  // The fault matrix's 18 groups mostly wait (on timeouts and backoff): all of them side by side.
+  maxConcurrency: 18,
 };

@@ -1,6 +1,6 @@
-import { beforeAll, describe, expect, test } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, test } from '@jest/globals';
 import type { DoctorReport } from '../src/doctor/report.ts';
+import { serviceAccountKeyFile } from '../test-bed/fake-google/jwt.ts';
 
 /**
  * The doctor's pure parts, in process: what a URL or a named IAP resource says about the app (its kind, its name, the
@@ -23,19 +23,9 @@ const CLIENT_ID = '1234-abc.apps.googleusercontent.com';
 const RUN_URL = 'https://hello-123456789012.europe-west1.run.app/x';
 const RUN_NAME = 'projects/123456789012/iap_web/cloud_run-europe-west1/services/hello';
 const MEMBER = 'serviceAccount:deployer@my-project.iam.gserviceaccount.com';
-let keyJson: string;
-
-beforeAll(() => {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const key = {
-    type: 'service_account',
-    client_email: 'deployer@my-project.iam.gserviceaccount.com',
-    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    private_key_id: 'abc123',
-    token_uri: 'https://oauth2.googleapis.com/token',
-  };
-  keyJson = JSON.stringify(key);
-});
+const keyJson = JSON.stringify(
+  serviceAccountKeyFile('deployer@my-project.iam.gserviceaccount.com', undefined, { private_key_id: 'abc123' }),
+);
 
 /** readConfig as the action calls it: inputs as given (undefined: not given), the action's words, an empty environment. */
 function config(inputs: Inputs, words = ACTION_VOCABULARY) {

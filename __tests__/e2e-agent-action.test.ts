@@ -54,13 +54,15 @@ describe('keep_fresh: a token file that is always valid', () => {
         expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
         // The file starts with the step's own token: the agent needed no request to start.
         expect(readFileSync(tokenFile, 'utf8')).toBe(main.outputs['token']);
-        // Over twice the token's life, read as a later step (k6, a shell loop) would: always a token IAP accepts.
-        for (let i = 0; i < 17; i++) {
+        // Read as a later step (k6, a shell loop) would, until the file has held three tokens (two refreshes, 12 s in,
+        // past the first token's life): always a token IAP accepts. Bounded: 30 s of reads at most.
+        for (let i = 0; i < 120 && tokens.length < 3; i++) {
           const token = readFileSync(tokenFile, 'utf8');
           if (tokens.at(-1) !== token) tokens.push(token);
           expect((await callApp(world, token)).status).toBe(200);
-          await sleep(1_000);
+          await sleep(250);
         }
+        expect(Date.now()).toBeGreaterThan(Date.parse(main.outputs['expires_at'] ?? ''));
       },
     );
     expect(tokens.length).toBeGreaterThanOrEqual(3);
@@ -81,7 +83,10 @@ describe('keep_fresh: a token file that is always valid', () => {
     const { post } = await runJob(inputs, { env: world.fake.env(), timeoutMs: 20_000 }, async (main) => {
       expectSuccess(main);
       expect(world.fake.count('github')).toBe(1);
-      await sleep(13_000);
+      // Until the agent has refreshed (6 s in) and the step's own token has expired (8 s): bounded at 30 s.
+      const expired = Date.parse(main.outputs['expires_at'] ?? '');
+      for (let i = 0; i < 120 && (world.fake.count('github') < 2 || Date.now() <= expired); i++) await sleep(250);
+      expect(world.fake.count('github')).toBe(2);
       expect((await callApp(world, readFileSync(agentState(main).tokenFile, 'utf8'))).status).toBe(200);
     });
     expect(world.fake.count('github')).toBeGreaterThanOrEqual(2);
@@ -139,34 +144,6 @@ describe('proxy_to: $IAP_PROXY_URL for tools that cannot set a header', () => {
     expect(main.state).toBe('');
     expect(post.exitCode).toBe(0);
   });
-
-  test('bad proxy inputs fail before any request', async () => {
-    const cases: Array<[Record<string, string>, string]> = [
-      [{ proxy_to: 'https://app.example.com/api' }, 'Input proxy_to: must be an origin such as https://app.example.com'],
-      [
-        { proxy_to: 'https://user:pw@app.example.com' },
-        'Input proxy_to: must be an origin such as https://app.example.com (no path, query or user name); it carries a user name or password',
-      ],
-      [{ proxy_to: 'http://app.example.com' }, 'Input proxy_to: must be https'],
-      [
-        { proxy_to: 'https://app.example.com', proxy_header: 'x-token' },
-        'Input proxy_header: must be authorization or proxy-authorization',
-      ],
-      [{ proxy_to: 'https://app.example.com', proxy_listen: '0.0.0.0' }, 'Input proxy_listen: must be HOST:PORT'],
-      [{ proxy_to: 'https://app.example.com', proxy_listen: '999.1.1.1:8080' }, 'Input proxy_listen: must be HOST:PORT'],
-      [{ keep_fresh: 'yes' }, 'Input keep_fresh: must be true or false'],
-      [
-        { proxy_to: 'https://app.example.com', token_type: 'signed_jwt', audience: 'https://app.example.com/api/*' },
-        'Input audience: must be https://app.example.com/* with a proxy',
-      ],
-    ];
-    for (const [inputs, message] of cases) {
-      const { main } = await runJob({ audience: world.audience, credentials_json: key(), ...inputs });
-      expect(expectFailure(main)).toContain(message);
-      expect(main.errors[0]).not.toContain('pw@');
-    }
-    expect(world.fake.count()).toBe(0);
-  });
 });
 
 describe('proxy_hosts: a forward proxy for browsers', () => {
@@ -201,22 +178,6 @@ describe('proxy_hosts: a forward proxy for browsers', () => {
     } finally {
       await egress.stop();
     }
-  });
-
-  test('bad hosts fail before any request', async () => {
-    const cases: Array<[string, string]> = [
-      ['10.0.0.1', 'is an IP address'],
-      ['app.example.com:8443', 'has a port'],
-      ['https://app.example.com', 'has a scheme'],
-      ['*.*.example.com', 'a wildcard stands only for the first label'],
-      ['*.com', 'is not a host name'],
-      ['app_example', 'is not a host name'],
-    ];
-    for (const [hosts, message] of cases) {
-      const { main } = await runJob({ audience: world.audience, credentials_json: key(), proxy_hosts: hosts });
-      expect(expectFailure(main)).toContain(message);
-    }
-    expect(world.fake.count()).toBe(0);
   });
 });
 

@@ -1,13 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { patternSha256, websocketRoundTrip } from '../test-bed/fake-google/streams.ts';
-import { UNDER_TEST } from '../test-bed/runner.ts';
-import { DEPLOYER, useWorld, useCliWorkspace, startCliProxy, type CliProxy } from './e2e-helpers.ts';
+import { ROOT } from '../test-bed/runner.ts';
+import { closedPort, DEPLOYER, startCli, startCliProxy, useCliWorkspace, useWorld, type CliEnd, type CliProxy } from './e2e-helpers.ts';
 
 /**
  * `iap-token proxy`, run from the bundle as a person runs it, against the fake Google and its IAP app with tokens
@@ -15,12 +13,11 @@ import { DEPLOYER, useWorld, useCliWorkspace, startCliProxy, type CliProxy } fro
  */
 
 const world = useWorld();
-const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
 const workspace = useCliWorkspace(world, 'iap-token-proxy-');
 
 /** Starts `iap-token proxy --to` the fake app, and resolves once it says where it listens. */
-const startProxy = (args: string[], env: Record<string, string> = {}): Promise<CliProxy> =>
-  startCliProxy(world, workspace, ['--to', world.fake.url, ...args], { env });
+const startProxy = (args: string[], nodeArgs: string[] = []): Promise<CliProxy> =>
+  startCliProxy(world, workspace, ['--to', world.fake.url, ...args], { nodeArgs });
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Headers }> {
   const response = await fetch(url, { headers, redirect: 'manual' });
@@ -36,11 +33,16 @@ describe('iap-token proxy', () => {
     const first = await get(`${proxy.url}/app/hello`);
     expect(first.status).toBe(200);
     expect(JSON.parse(first.body)).toMatchObject({ email: DEPLOYER, path: '/app/hello' });
-    // Past the first token's whole life: a quarter before its end the agent minted again.
-    await new Promise((resolve) => setTimeout(resolve, 9_000));
+    // A quarter before the first token's end (6 s in), the agent mints again by itself: the second token in hand, its
+    // own refresh scheduled.
+    await proxy.waitFor(/Next refresh at .*\n[\s\S]*Minted an ID token[\s\S]*Next refresh at /, { withinMs: 15_000 });
+    expect(world.fake.count('oauth2')).toBe(2);
+    // Past the first token's whole life, by IAP's clock (the second still has 5 s): IAP accepts the request at the first
+    // try, so the proxy sent the new token; had it sent the old one, IAP's 401 would have cost a mint and a retry.
+    world.fake.now = () => Date.now() + 3_000;
+    const iapBefore = world.fake.count('iap');
     expect((await get(`${proxy.url}/app/later`)).status).toBe(200);
-    expect(world.fake.count('oauth2')).toBeGreaterThanOrEqual(2);
-    expect(proxy.stderr()).toMatch(/Next refresh at .*\n[\s\S]*Minted an ID token[\s\S]*Minted an ID token/);
+    expect([world.fake.count('iap') - iapBefore, world.fake.count('oauth2')]).toEqual([1, 2]);
     proxy.child.kill('SIGTERM');
     expect(await proxy.exited).toBe(0);
     expect(proxy.stderr()).toMatch(/Stopped \(SIGTERM\): 2 request\(s\) proxied, [1-9]\d* refresh\(es\)\./);
@@ -132,57 +134,41 @@ describe('iap-token proxy', () => {
   });
 
   test('50 MB up and 50 MB down, four times, are streamed: the proxy holds neither body, and its memory stays bounded', async () => {
-    const proxy = await startProxy(idToken());
-    const peakMb = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proxy.child.pid}/status`, 'utf8'))?.[1]) / 1024;
+    // A heap far smaller than what passes through (400 MB), so that a proxy that kept what passed would run out and
+    // die; and the probe that says what the proxy holds after a full collection, Buffers included (they live outside
+    // the heap, where the cap does not reach).
+    const proxy = await startProxy(idToken(), ['--max-old-space-size=64', '--expose-gc', '--require', PROBE]);
+    const heldMb = memoryProbe(proxy);
     expect((await get(`${proxy.url}/app/warm-up`)).status).toBe(200);
+    const idle = await heldMb();
     const size = 50 * 1024 * 1024;
-    const chunk = Buffer.alloc(1024 * 1024, 7);
-    const expected = createHash('sha256');
-    for (let i = 0; i < 50; i++) expected.update(chunk);
-    const upload = () =>
-      new Promise<string>((resolve, reject) => {
-        const req = request(`${proxy.url}/app/stream/upload`, { method: 'POST', headers: { 'content-length': String(size) } }, (res) => {
-          let body = '';
-          res.on('data', (part: Buffer) => (body += part.toString()));
-          res.on('end', () => resolve(body));
-        });
-        req.on('error', reject);
-        let sent = 0;
-        const pump = (): void => {
-          while (sent < size) {
-            sent += chunk.length;
-            if (!req.write(chunk)) return void req.once('drain', pump);
-          }
-          req.end();
-        };
-        pump();
-      });
-    const download = async () => {
-      const response = await fetch(`${proxy.url}/app/stream/download?bytes=${size}`);
-      const hash = createHash('sha256');
-      let received = 0;
-      for await (const part of response.body as unknown as AsyncIterable<Uint8Array>) {
-        hash.update(part);
-        received += part.length;
-      }
-      return [received, hash.digest('hex')];
-    };
-    const before = peakMb();
-    expect(JSON.parse(await upload())).toEqual({ bytes: size, sha256: expected.digest('hex') });
-    expect(await download()).toEqual([size, patternSha256(size)]);
-    const afterOne = peakMb();
+
+    // Round 1, down: the client stops reading after the first bytes. The app writes on until every buffer between is
+    // full, then waits: what is in flight sits in the sockets' buffers, not in the proxy. One that read the body
+    // whatever the client took would hold what the client's socket cannot (tens of MB).
+    const paused = await pausedDownload(`${proxy.url}/app/stream/download?bytes=${size}`);
+    await settled(() => world.fake.streamed.downloaded, 'the app writing a download the client does not read');
+    expect((await heldMb()) - idle).toBeLessThan(8);
+    expect(await paused.resume()).toEqual([size, patternSha256(size)]);
+
+    // Round 1, up: the app reads nothing of the upload yet. The client writes until every buffer between is full, and
+    // again the proxy holds next to nothing: one that read the body whatever the app took would hold all of it.
+    const held = upload(`${proxy.url}/app/stream/upload?hold`, size);
+    await settled(() => held.sent(), 'the client writing an upload the app does not read');
+    expect((await heldMb()) - idle).toBeLessThan(8);
+    world.fake.releaseUploads();
+    expect(JSON.parse(await held.answer)).toEqual({ bytes: size, sha256: uploadSha256(size) });
+
+    // Rounds 2 to 4, at full speed; then the proxy holds what it held idle, give or take what a connection keeps (a
+    // proxy that kept one body would hold 50 MB more), and it still serves.
     for (let round = 2; round <= 4; round++) {
-      await upload();
-      await download();
+      expect(JSON.parse(await upload(`${proxy.url}/app/stream/upload`, size).answer)).toMatchObject({ bytes: size });
+      expect(await download(`${proxy.url}/app/stream/download?bytes=${size}`)).toEqual([size, patternSha256(size)]);
     }
-    const afterFour = peakMb();
-    // Peak resident memory, from the kernel. Buffers in flight are garbage until V8 collects them, and V8 grows its
-    // young generation under load for a few rounds before it levels off: over 8 rounds (800 MB through the proxy) the
-    // peak rose 40 to 55 MB past the first round's and then stayed, with undici's stream() and with its dispatch()
-    // alike. So one round costs less than both its bodies (100 MB), and three more cost less than one round's bodies:
-    // a proxy that held them would grow by 100 MB with each.
-    expect(afterOne - before).toBeLessThan(90);
-    expect(afterFour - afterOne).toBeLessThan(100);
+    expect((await heldMb()) - idle).toBeLessThan(8);
+    expect(proxy.child.exitCode).toBeNull();
+    expect((await get(`${proxy.url}/app/after`)).status).toBe(200);
+    expect((await get(`${proxy.url}/.iap-token/healthz`)).status).toBe(200);
   });
 
   test('a credential that can no longer mint: every request says why (503), and the agent recovers by itself', async () => {
@@ -191,61 +177,33 @@ describe('iap-token proxy', () => {
     const account = world.fake.serviceAccounts.get(DEPLOYER);
     if (!account) throw new Error('test bug: no deployer');
     account.disabled = true;
-    await new Promise((resolve) => setTimeout(resolve, 6_500));
+    // The agent's refresh, a quarter before the token's end (4.5 s in), is refused. The token it has is then too close
+    // to its end (under 5 s) to be sent: no request gets it.
+    await proxy.waitFor(/Could not mint a token \(attempt 1\); trying again in/, { withinMs: 15_000 });
     const refused = await get(`${proxy.url}/app/x`);
     expect(refused.status).toBe(503);
     expect(refused.body).toMatch(/^iap-token proxy: no token to send: .*invalid_grant/);
+    // Once the token has expired (the health check says when), the health check fails too.
+    const { expiresAt } = JSON.parse((await get(`${proxy.url}/.iap-token/healthz`)).body) as { expiresAt: string };
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(expiresAt) - Date.now() + 20)));
     expect((await get(`${proxy.url}/.iap-token/healthz`)).status).toBe(503);
-    expect(proxy.stderr()).toMatch(/Could not mint a token \(attempt \d+\); trying again in/);
     account.disabled = false;
-    // The next attempt (backoff at most a few seconds at this point) succeeds.
-    let status = 0;
-    for (let i = 0; i < 40 && status !== 200; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      status = (await get(`${proxy.url}/app/x`)).status;
-    }
-    expect(status).toBe(200);
+    // The next attempt (backoff at most a few seconds at this point) succeeds, and the token is sent again.
+    await proxy.waitFor(/Could not mint a token[\s\S]*Next refresh at /, { withinMs: 15_000 });
+    expect((await get(`${proxy.url}/app/x`)).status).toBe(200);
   });
 
   test('upstream failures pass through as 502 with a one-line reason', async () => {
-    const closed = await new Promise<number>((resolve) => {
-      const server: Server = createServer();
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as AddressInfo;
-        server.close(() => resolve(port));
-      });
-    });
-    const child = spawn(process.execPath, [CLI, 'proxy', '--to', `http://127.0.0.1:${closed}`, ...idToken()], {
-      env: { PATH: process.env['PATH'] ?? '', HOME: workspace.dir, ...world.fake.env() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    workspace.running.push(child);
-    const url = await new Promise<string>((resolve) => {
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        const found = /^Proxying (\S+) /m.exec(stderr)?.[1];
-        if (found) resolve(found);
-      });
-    });
+    const closed = await closedPort();
+    const { url } = await startCliProxy(world, workspace, ['--to', `http://127.0.0.1:${closed}`, ...idToken()]);
     const answer = await get(`${url}/x`);
     expect(answer.status).toBe(502);
     expect(answer.body).toBe(`iap-token proxy: 127.0.0.1:${closed} refused the connection\n`);
   });
 });
 
-/** Runs the CLI to its end: its exit code and standard error. */
-async function runCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: workspace.dir, ...world.fake.env() },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  workspace.running.push(child);
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, stderr };
-}
+/** Runs the CLI to its end. */
+const runCli = (args: string[]): Promise<CliEnd> => startCli(world, args, { home: workspace.dir, running: workspace.running }).done;
 
 describe('iap-token proxy: bad input fails before anything listens', () => {
   const fails = (args: string[]) => runCli(['proxy', ...args]);
@@ -278,24 +236,15 @@ describe('iap-token proxy: bad input fails before anything listens', () => {
 
 describe('iap-token token --exec', () => {
   test('runs the command once with IAP_TOKEN set, passes its exit code on, and prints no token itself', async () => {
-    const child = spawn(
+    const { code, stdout } = await runCli([
+      'token',
+      ...idToken(),
+      '--exec',
+      '--',
       process.execPath,
-      [
-        CLI,
-        'token',
-        ...idToken(),
-        '--exec',
-        '--',
-        process.execPath,
-        '-e',
-        'console.log(process.env.IAP_TOKEN.split(".").length); process.exit(3)',
-      ],
-      { env: { PATH: process.env['PATH'] ?? '', HOME: workspace.dir, ...world.fake.env() }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    workspace.running.push(child);
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      '-e',
+      'console.log(process.env.IAP_TOKEN.split(".").length); process.exit(3)',
+    ]);
     expect([code, stdout]).toEqual([3, '3\n']);
   });
 
@@ -305,3 +254,98 @@ describe('iap-token token --exec', () => {
     expect(stderr).toContain('--exec is followed by -- and the command to run');
   });
 });
+
+/** test-bed/memory-probe.cjs: what a process holds, on demand, after a full garbage collection. */
+const PROBE = join(ROOT, 'test-bed', 'memory-probe.cjs');
+
+/** What the proxy (started with PROBE) holds after a full collection, heap and Buffers, in MB, each time it is called. */
+function memoryProbe(proxy: CliProxy): () => Promise<number> {
+  let asked = 0;
+  return async () => {
+    proxy.child.kill('SIGUSR2');
+    const [, usage = '{}'] = await proxy.waitFor(new RegExp(`^memory-probe ${++asked} (\\{.*\\})$`, 'm'), { withinMs: 10_000 });
+    const { heapUsed, external } = JSON.parse(usage) as NodeJS.MemoryUsage;
+    return (heapUsed + external) / 2 ** 20;
+  };
+}
+
+/**
+ * Resolves once `read()` has stayed the same for 300 ms: bytes that stopped moving because every buffer on their way
+ * is full. Fails, saying what did not settle, if it still moves after 15 s.
+ */
+async function settled(read: () => number, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  let last = read();
+  let since = Date.now();
+  while (Date.now() - since < 300) {
+    if (Date.now() > deadline) throw new Error(`${what} did not stop within 15 s (at ${last} bytes)`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    if (read() !== last) [last, since] = [read(), Date.now()];
+  }
+}
+
+const UPLOAD_CHUNK = Buffer.alloc(1024 * 1024, 7);
+
+function uploadSha256(size: number): string {
+  const hash = createHash('sha256');
+  for (let sent = 0; sent < size; sent += UPLOAD_CHUNK.length) hash.update(UPLOAD_CHUNK);
+  return hash.digest('hex');
+}
+
+/** POSTs `size` bytes (1 MB chunks, as fast as the connection takes them); `sent()` counts what it took so far. */
+function upload(url: string, size: number): { answer: Promise<string>; sent: () => number } {
+  let sent = 0;
+  const answer = new Promise<string>((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-length': String(size) } }, (res) => {
+      let body = '';
+      res.on('data', (part: Buffer) => (body += part.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    const pump = (): void => {
+      while (sent < size) {
+        sent += UPLOAD_CHUNK.length;
+        if (!req.write(UPLOAD_CHUNK)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+  return { answer, sent: () => sent };
+}
+
+/** GETs a download whole: the bytes received and their SHA-256. */
+async function download(url: string): Promise<[number, string]> {
+  return (await pausedDownload(url)).resume();
+}
+
+/**
+ * GETs a download and stops reading it after the first chunk; `resume()` reads the rest, and resolves with the bytes
+ * received and their SHA-256.
+ */
+async function pausedDownload(url: string): Promise<{ resume: () => Promise<[number, string]> }> {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => request(url, resolve).on('error', reject).end());
+  const hash = createHash('sha256');
+  let received = 0;
+  // Paused at once, in the same turn: a flowing stream would go on emitting what nobody listens to any more.
+  const first = await new Promise<Buffer>((resolve) =>
+    res.once('data', (chunk: Buffer) => {
+      res.pause();
+      resolve(chunk);
+    }),
+  );
+  hash.update(first);
+  received += first.length;
+  return {
+    resume: () =>
+      new Promise((resolve, reject) => {
+        res.on('data', (part: Buffer) => {
+          hash.update(part);
+          received += part.length;
+        });
+        res.on('end', () => resolve([received, hash.digest('hex')]));
+        res.on('error', reject);
+        res.resume();
+      }),
+  };
+}

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { chromium } from 'playwright-core';
 import { TestProxy } from '../test-bed/proxy.ts';
-import { ROOT, UNDER_TEST } from '../test-bed/runner.ts';
-import { DEPLOYER, useWorld } from './e2e-helpers.ts';
+import { ROOT } from '../test-bed/runner.ts';
+import { DEPLOYER, startCli, useWorld } from './e2e-helpers.ts';
 
 /**
  * A real browser through IAP: headless Chromium from the machine's Debian packages, through `iap-token proxy
@@ -67,33 +67,15 @@ beforeAll(async () => {
   egress = await new TestProxy(() => world.fake.httpsPort).start();
   dir = mkdtempSync(join(tmpdir(), 'iap-token-browser-'));
   writeFileSync(join(dir, 'key.json'), JSON.stringify(world.deployerKey));
-  const child = spawn(
-    process.execPath,
-    [
-      join(UNDER_TEST, 'dist', 'cli.cjs'),
-      'proxy',
-      '--forward',
-      '--host',
-      'app.fake-google.test',
-      '--audience',
-      world.audience,
-      '--credentials-file',
-      join(dir, 'key.json'),
-    ],
-    {
-      env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env(), https_proxy: egress.url, NODE_EXTRA_CA_CERTS: CA },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+  const cli = startCli(
+    world,
+    ['proxy', '--forward', '--host', 'app.fake-google.test', '--audience', world.audience, '--credentials-file', join(dir, 'key.json')],
+    { home: dir, env: { https_proxy: egress.url, NODE_EXTRA_CA_CERTS: CA } },
   );
-  proxy = await new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const ready = /^Forward proxy (http:\/\/127\.0\.0\.1:\d+) \(CA: (\S+)\)\nChromium: .*spki-list=(\S+)$/m.exec(stderr);
-      if (ready) resolve({ child, url: ready[1] ?? '', ca: ready[2] ?? '', spki: ready[3] ?? '' });
-    });
-    child.on('exit', (code) => reject(new Error(`the forward proxy exited (${String(code)}):\n${stderr}`)));
-  });
+  const [, url = '', ca = '', spki = ''] = await cli.waitFor(
+    /^Forward proxy (http:\/\/127\.0\.0\.1:\d+) \(CA: (\S+)\)\nChromium: .*spki-list=(\S+)$/m,
+  );
+  proxy = { child: cli.child, url, ca, spki };
 });
 
 afterAll(async () => {

@@ -1,8 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { UNDER_TEST } from '../test-bed/runner.ts';
-import { claimsOf, DEPLOYER, useWorld, useCliWorkspace } from './e2e-helpers.ts';
+import { claimsOf, DEPLOYER, startCli, useWorld, useCliWorkspace, type Cli } from './e2e-helpers.ts';
 
 /**
  * The CLI's edges that a person does not see until they bite (issue 21, points 8 to 10): what `token --exec` passes
@@ -11,48 +8,11 @@ import { claimsOf, DEPLOYER, useWorld, useCliWorkspace } from './e2e-helpers.ts'
  */
 
 const world = useWorld();
-const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
 const workspace = useCliWorkspace(world, 'iap-token-hardening-');
 
-interface Cli {
-  readonly child: ChildProcess;
-  /** Resolves when standard output shows a line matching `pattern` (the command under --exec writes there). */
-  waitForStdout(pattern: RegExp): Promise<void>;
-  readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-}
-
-/** Starts the bundled CLI with only the fake's endpoints (and `env`) in its environment. */
-function cli(args: readonly string[], env: Record<string, string> = {}): Cli {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: workspace.dir, ...world.fake.env(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  workspace.running.push(child);
-  let stdout = '';
-  let stderr = '';
-  const waiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-    for (const waiter of waiters.filter((w) => w.pattern.test(stdout))) {
-      waiters.splice(waiters.indexOf(waiter), 1);
-      waiter.resolve();
-    }
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return {
-    child,
-    waitForStdout: (pattern) =>
-      new Promise((resolve, reject) => {
-        waiters.push({ pattern, resolve });
-        // A CLI that ends before the line shows would leave the test waiting for its timeout: say why instead.
-        void done.then((end) => reject(new Error(`the CLI ended (${String(end.code ?? end.signal)}) first:\n${end.stderr}`)));
-      }),
-    done,
-  };
-}
+/** Starts the bundled CLI with only the fake's endpoints (and `env`) in its environment; killed after the test. */
+const cli = (args: readonly string[], env: Record<string, string> = {}): Cli =>
+  startCli(world, args, { home: workspace.dir, env, running: workspace.running });
 
 const idToken = (): string[] => ['--audience', world.audience, '--credentials-file', workspace.keyPath];
 
@@ -74,7 +34,7 @@ describe('token --exec passes signals on to its command', () => {
     ['SIGHUP', 'HUP', 11],
   ] as const)('%s to the CLI reaches the command, and the CLI exits with its code', async (signal, name, exitCode) => {
     const run = cli(['token', ...idToken(), '--exec', '--', ...trapping(name, exitCode)]);
-    await run.waitForStdout(/^ready$/m);
+    await run.waitFor(/^ready$/m, { stream: 'stdout' });
     run.child.kill(signal);
     const { code, stdout } = await run.done;
     expect({ code, stdout }).toEqual({ code: exitCode, stdout: `ready\nchild got ${name}\n` });
@@ -83,7 +43,7 @@ describe('token --exec passes signals on to its command', () => {
   test('a command that does not trap SIGTERM dies of it, and the CLI exits 128 + 15', async () => {
     // exec: the shell becomes the sleep, so nothing is left behind holding the test's pipes.
     const run = cli(['token', ...idToken(), '--exec', '--', 'sh', '-c', 'echo ready; exec sleep 30']);
-    await run.waitForStdout(/^ready$/m);
+    await run.waitFor(/^ready$/m, { stream: 'stdout' });
     run.child.kill('SIGTERM');
     expect(await run.done).toMatchObject({ code: 143, signal: null });
   });

@@ -1,55 +1,25 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, UNDER_TEST } from '../test-bed/runner.ts';
-import { claimsOf, DEPLOYER, expectSuccess, run, useWorld } from './e2e-helpers.ts';
+import { ROOT } from '../test-bed/runner.ts';
+import { claimsOf, DEPLOYER, expectSuccess, run, startCli, useCliWorkspace, useWorld, type CliEnd } from './e2e-helpers.ts';
 
 /** `iap-token login` and `iap-token token`, run from dist/ as npx would, against the fake Google. */
-let dir: string;
-const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
-const world = useWorld((w) => {
-  w.fake.allow('user:alice@example.com');
-  dir = mkdtempSync(join(tmpdir(), 'iap-token-cli-'));
-});
+const world = useWorld((w) => w.fake.allow('user:alice@example.com'));
+const workspace = useCliWorkspace(world, 'iap-token-cli-');
 beforeEach(() => {
   world.fake.signIn.consent = true;
 });
 
 interface Cli {
-  /** Resolves when standard error shows a line matching `pattern`. */
+  /** Resolves with the first text on standard error matching `pattern`. */
   waitFor(pattern: RegExp): Promise<string>;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  done: Promise<CliEnd>;
 }
 
 function cli(args: string[], env: Record<string, string> = {}): Cli {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    for (const waiter of [...waiters]) {
-      const match = waiter.pattern.exec(stderr);
-      if (match) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(match[0]);
-      }
-    }
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  return { waitFor: (pattern) => new Promise((resolve) => waiters.push({ pattern, resolve })), done };
+  const started = startCli(world, args, { home: workspace.dir, env, running: workspace.running, killAfterMs: 30_000 });
+  return { waitFor: async (pattern) => (await started.waitFor(pattern))[0], done: started.done };
 }
 
 /** What the person's browser does: open the sign-in URL, follow Google's redirect back to the loopback server. */
@@ -178,9 +148,7 @@ describe('iap-token token', () => {
   }
 
   test('prints only the token on standard output; IAP accepts it', async () => {
-    const keyPath = join(dir, 'key.json');
-    writeFileSync(keyPath, JSON.stringify(world.deployerKey));
-    const { code, stdout, stderr } = await cli(['token', '--audience', world.audience, '--credentials-file', keyPath]).done;
+    const { code, stdout, stderr } = await cli(['token', '--audience', world.audience, '--credentials-file', workspace.keyPath]).done;
     expect(code).toBe(0);
     expect(stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     expect(claimsOf(stdout.trim())).toMatchObject({ email: DEPLOYER, aud: world.audience });
@@ -190,10 +158,8 @@ describe('iap-token token', () => {
   });
 
   test('a signed JWT, from GOOGLE_APPLICATION_CREDENTIALS', async () => {
-    const keyPath = join(dir, 'adc.json');
-    writeFileSync(keyPath, JSON.stringify(world.deployerKey));
     const { code, stdout } = await cli(['token', '--audience', `${world.fake.appUrl}/*`, '--token-type', 'signed_jwt'], {
-      GOOGLE_APPLICATION_CREDENTIALS: keyPath,
+      GOOGLE_APPLICATION_CREDENTIALS: workspace.keyPath,
     }).done;
     expect(code).toBe(0);
     expect(claimsOf(stdout.trim())).toMatchObject({ iss: DEPLOYER, aud: `${world.fake.appUrl}/*` });
@@ -202,8 +168,7 @@ describe('iap-token token', () => {
 
   test("gcloud's application default credentials when nothing else is set, and a refresh token by options", async () => {
     const user = world.fake.addUser('alice@example.com');
-    const gcloud = join(dir, 'gcloud');
-    const { mkdirSync } = await import('node:fs');
+    const gcloud = join(workspace.dir, 'gcloud');
     mkdirSync(gcloud, { recursive: true });
     writeFileSync(
       join(gcloud, 'application_default_credentials.json'),
@@ -234,7 +199,7 @@ describe('iap-token token', () => {
 
   test('errors go to standard error, never a token to standard output', async () => {
     expect(await cli(['token']).done).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('--audience: is required') });
-    const bad = await cli(['token', '--audience', world.audience, '--credentials-file', join(dir, 'missing.json')]).done;
+    const bad = await cli(['token', '--audience', world.audience, '--credentials-file', join(workspace.dir, 'missing.json')]).done;
     expect(bad).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('cannot be read (ENOENT)') });
     const refused = await cli([
       'token',
@@ -243,7 +208,7 @@ describe('iap-token token', () => {
       '--token-type',
       'id_token',
       '--credentials-file',
-      join(dir, 'key.json'),
+      workspace.keyPath,
     ]).done;
     expect(refused).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('use --token-type signed_jwt') });
   });

@@ -1,12 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DoctorReport } from '../src/doctor/report.ts';
-import { UNDER_TEST } from '../test-bed/runner.ts';
-import { claimsOf, DEPLOYER, INVOKER, useWorld } from './e2e-helpers.ts';
+import { claimsOf, closedPort, DEPLOYER, INVOKER, startCli, useCliWorkspace, useWorld, type CliEnd } from './e2e-helpers.ts';
 
 /**
  * `iap-token doctor URL` and `iap-token token --url URL`, run from the bundle of the current src/ as npx would, against
@@ -14,57 +10,28 @@ import { claimsOf, DEPLOYER, INVOKER, useWorld } from './e2e-helpers.ts';
  * /direct (the Cloud Run service's own URL, no IAP) and IAP's admin API.
  */
 
-const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
 const ACCESSOR = 'roles/iap.httpsResourceAccessor';
 const SA_MEMBER = `serviceAccount:${DEPLOYER}`;
 const ALLOWED_CLIENT = '42-allowed.apps.googleusercontent.com';
 /** A JWT, whole or in part: none may ever show in what the doctor prints. */
 const JWT = /eyJ[A-Za-z0-9_-]{10,}\./;
 
-let dir: string;
-let keyPath: string;
-const world = useWorld((w) => {
-  dir = mkdtempSync(join(tmpdir(), 'iap-token-doctor-'));
-  keyPath = join(dir, 'deployer.json');
-  writeFileSync(keyPath, JSON.stringify(w.deployerKey));
-});
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
+const world = useWorld();
+const workspace = useCliWorkspace(world, 'iap-token-doctor-');
 
 /** The CLI as a person runs it: HOME is a fresh folder, so no gcloud credentials of this machine are picked up. */
-function cli(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
-  const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: dir, ...world.fake.env(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    }),
-  );
-}
+const cli = (args: readonly string[], env: Record<string, string> = {}): Promise<CliEnd> =>
+  startCli(world, args, { home: workspace.dir, env, running: workspace.running, killAfterMs: 30_000 }).done;
 
 /** Nothing secret in either stream: no JWT, and none of the credentials the fake handed out or was given. */
-function expectNoSecrets(run: CliRun): void {
+function expectNoSecrets(run: CliEnd): void {
   const both = `${run.stdout}\n${run.stderr}`;
   expect(both).not.toMatch(JWT);
   expect([...world.fake.secrets].filter((secret) => both.includes(secret)).map((secret) => `${secret.slice(0, 8)}…`)).toEqual([]);
 }
 
 /** `iap-token doctor …`, checked for secrets; the report on standard output, progress (and only progress) on standard error. */
-async function doctor(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+async function doctor(args: readonly string[], env: Record<string, string> = {}): Promise<CliEnd> {
   const run = await cli(['doctor', ...args], env);
   expectNoSecrets(run);
   if (run.code === 0 || run.code === 1) {
@@ -75,26 +42,16 @@ async function doctor(args: readonly string[], env: Record<string, string> = {})
   return run;
 }
 
-async function doctorJson(args: readonly string[], env: Record<string, string> = {}): Promise<{ run: CliRun; report: DoctorReport }> {
+async function doctorJson(args: readonly string[], env: Record<string, string> = {}): Promise<{ run: CliEnd; report: DoctorReport }> {
   const run = await doctor([...args, '--json'], env);
   return { run, report: JSON.parse(run.stdout) as DoctorReport };
 }
 
-const withKey = (url: string, ...more: string[]): string[] => [url, '--credentials-file', keyPath, ...more];
+const withKey = (url: string, ...more: string[]): string[] => [url, '--credentials-file', workspace.keyPath, ...more];
 const onRun = (...more: string[]): string[] => withKey(world.fake.runUrl, '--iap-resource', world.fake.runIap.resource, ...more);
 const origin = (url: string): string => new URL(url).origin;
 const texts = (report: DoctorReport, layer: number): string[] => (report.layers[layer]?.checks ?? []).map((check) => check.text);
 const titles = (report: DoctorReport): string[] => report.problems.map((problem) => problem.title);
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('iap-token doctor, on the app with a custom OAuth client', () => {
   test('with a key file: three layers, both token kinds pass, the verdict is a signed JWT for origin/*; settings are skipped', async () => {
@@ -450,7 +407,7 @@ describe('iap-token doctor: what it must not do, and credentials that cannot do 
   test('a key without private_key_id: the signed JWT is not minted (and says why), the ID token passes; token --url mints an ID token', async () => {
     const { fake } = world;
     const { private_key_id: _kid, ...keyless } = world.deployerKey;
-    const path = join(dir, 'no-kid.json');
+    const path = join(workspace.dir, 'no-kid.json');
     writeFileSync(path, JSON.stringify(keyless));
     const { run, report } = await doctorJson([fake.appUrl, '--credentials-file', path]);
     expect(run.code).toBe(0);
@@ -489,7 +446,7 @@ describe('iap-token doctor: usage and an app that does not answer', () => {
     expect(none.stderr).toContain("iap-token doctor: give the app's URL");
     expect(none.stderr).toContain('Usage: iap-token doctor URL');
 
-    const notUrl = await doctor(['notaurl', '--credentials-file', keyPath]);
+    const notUrl = await doctor(['notaurl', '--credentials-file', workspace.keyPath]);
     expect(notUrl.code).toBe(2);
     expect(notUrl.stdout).toBe('');
     expect(notUrl.stderr).toMatch(/^iap-token doctor: --url: must be the https URL of the app behind IAP/);
@@ -507,7 +464,7 @@ describe('iap-token doctor: usage and an app that does not answer', () => {
   });
 
   test('--url works as well as the positional URL', async () => {
-    const run = await doctor(['--url', world.fake.appUrl, '--credentials-file', keyPath]);
+    const run = await doctor(['--url', world.fake.appUrl, '--credentials-file', workspace.keyPath]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`iap-token doctor ${world.fake.appUrl}\n`);
   });
@@ -530,7 +487,7 @@ describe('iap-token doctor: usage and an app that does not answer', () => {
 describe('iap-token token --url', () => {
   test("with a key: a signed JWT for every path of the URL's origin, minted without asking the app", async () => {
     const { fake } = world;
-    const run = await cli(['token', '--url', fake.appUrl, '--credentials-file', keyPath]);
+    const run = await cli(['token', '--url', fake.appUrl, '--credentials-file', workspace.keyPath]);
     expect(run.code).toBe(0);
     const token = run.stdout.trim();
     expect(token).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,37 +144,132 @@ export function alive(pid: number): boolean {
   }
 }
 
-export interface CliProxy {
-  readonly url: string;
+/** A loopback port nothing listens on (one was just bound there, and closed). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The CLI under test: the bundle of the current src/ that the global set-up built. */
+export const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
+
+export interface CliEnd {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+export interface Cli {
   readonly child: ChildProcess;
+  /** What the CLI has written to standard output, and to standard error, so far. */
+  stdout(): string;
   stderr(): string;
+  /**
+   * Resolves with the first match of `pattern` in what the CLI wrote to `stream` (standard error unless told), so far
+   * or to come. Rejects, saying what it waited for and what came, when the CLI ends first or `withinMs` passes.
+   */
+  waitFor(pattern: RegExp, options?: { stream?: 'stdout' | 'stderr'; withinMs?: number }): Promise<RegExpExecArray>;
+  /** The CLI's end, once it has exited and closed both streams. */
+  readonly done: Promise<CliEnd>;
+}
+
+export interface CliOptions {
+  /** HOME: a folder of the test's own, so that no credentials of this machine (gcloud's, a login's) are picked up. */
+  readonly home: string;
+  /** Over the fake's endpoints, which are all the environment has besides PATH and HOME. */
+  readonly env?: Record<string, string> | undefined;
+  /** Runs it as another user. */
+  readonly uid?: number | undefined;
+  /** Another build's cli.cjs (the packed package's). */
+  readonly cli?: string | undefined;
+  /** Node's own options, before the script (--max-old-space-size=…). */
+  readonly nodeArgs?: readonly string[] | undefined;
+  /** Where the child is recorded for the caller to kill after its test (a CliWorkspace's `running`). */
+  readonly running?: ChildProcess[] | undefined;
+  /** Killed (SIGKILL) after this long: a CLI that hangs ends its test with what it wrote, not at the test's timeout. */
+  readonly killAfterMs?: number | undefined;
+}
+
+/** Starts the CLI under test as a person runs it: `iap-token ARGS`, with only the fake's endpoints in its environment. */
+export function startCli(world: World, args: readonly string[], options: CliOptions): Cli {
+  const started = Date.now();
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.cli ?? CLI, ...args], {
+    env: { PATH: process.env['PATH'] ?? '', HOME: options.home, ...world.fake.env(), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
+  });
+  options.running?.push(child);
+  const text = { stdout: '', stderr: '' };
+  /** Called on every chunk, and at the end: the waits still waiting. */
+  const waiting = new Set<() => void>();
+  const notify = () => {
+    for (const check of [...waiting]) check();
+  };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream].on('data', (chunk: Buffer) => {
+      text[stream] += chunk.toString();
+      notify();
+    });
+  }
+  const killer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
+  let end: CliEnd | undefined;
+  const done = new Promise<CliEnd>((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      end = { code, signal, ...text, ms: Date.now() - started };
+      resolve(end);
+      notify();
+    }),
+  );
+  const waitFor: Cli['waitFor'] = (pattern, { stream = 'stderr', withinMs = 30_000 } = {}) =>
+    new Promise((resolve, reject) => {
+      const once = new RegExp(pattern.source, pattern.flags.replace('g', ''));
+      const fail = (why: string) => {
+        finish();
+        reject(new Error(`${why} before its ${stream} showed ${String(pattern)}; it wrote:\n${text[stream]}`));
+      };
+      const check = () => {
+        const match = once.exec(text[stream]);
+        if (match) {
+          finish();
+          resolve(match);
+        } else if (end) {
+          fail(`the CLI (${args.join(' ')}) ended (${String(end.code ?? end.signal)})`);
+        }
+      };
+      const timer = setTimeout(() => fail(`${withinMs} ms passed`), withinMs);
+      const finish = () => {
+        clearTimeout(timer);
+        waiting.delete(check);
+      };
+      waiting.add(check);
+      check();
+    });
+  return { child, stdout: () => text.stdout, stderr: () => text.stderr, waitFor, done };
+}
+
+export interface CliProxy extends Cli {
+  readonly url: string;
+  /** Its exit code, once it has ended. */
   readonly exited: Promise<number | null>;
 }
 
 /**
  * Starts `iap-token proxy ARGS` from the bundle under test, as a person does (HOME the workspace's folder, the fake's
- * endpoints), and resolves once it says where it listens; `uid` runs it as another user.
+ * endpoints), and resolves once it says where it listens; `uid` runs it as another user. It is killed after the test.
  */
-export function startCliProxy(
+export async function startCliProxy(
   world: World,
   workspace: CliWorkspace,
   args: string[],
-  options: { env?: Record<string, string>; uid?: number; cli?: string; home?: string } = {},
+  options: Omit<CliOptions, 'home' | 'running'> & { home?: string } = {},
 ): Promise<CliProxy> {
-  const child = spawn(process.execPath, [options.cli ?? join(UNDER_TEST, 'dist', 'cli.cjs'), 'proxy', ...args], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: options.home ?? workspace.dir, ...world.fake.env(), ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
-  });
-  workspace.running.push(child);
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  return new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const url = /^(?:Proxying|Forward proxy) (http:\/\/127\.0\.0\.1:\d+)/m.exec(stderr)?.[1];
-      if (url) resolve({ url, child, stderr: () => stderr, exited });
-    });
-    void exited.then((code) => reject(new Error(`the proxy exited (${String(code)}) before it was ready:\n${stderr}`)));
-  });
+  const cli = startCli(world, ['proxy', ...args], { ...options, home: options.home ?? workspace.dir, running: workspace.running });
+  const [, url = ''] = await cli.waitFor(/^(?:Proxying|Forward proxy) (http:\/\/127\.0\.0\.1:\d+)/m);
+  return { ...cli, url, exited: cli.done.then((end) => end.code) };
 }

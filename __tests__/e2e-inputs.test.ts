@@ -1,114 +1,26 @@
-import { describe, expect, test } from '@jest/globals';
-import { expectFailure, INVOKER, PROVIDER, run, useWorld } from './e2e-helpers.ts';
+import { expect, test } from '@jest/globals';
+import { expectFailure, run, useWorld } from './e2e-helpers.ts';
+
+/**
+ * A bad input as the runner sees the step, from the bundle in its own process. Every input's own error is checked
+ * in process (action-inputs.test.ts, inputs.test.ts): this is what only a process shows, once.
+ */
 
 const world = useWorld();
 
-/** Each bad input: one error naming the input, no request made, nothing published, no secret echoed. */
-async function inputError(inputs: Record<string, string>, env: Record<string, string> = {}): Promise<string> {
-  const error = expectFailure(await run(world, inputs, { env }));
+test('a bad input: exit code 1, one ::error:: line, no stack trace, the secret it carried not shown, nothing published', async () => {
+  const secretish = '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEsecretsecret';
+  // run() checks that no secret the fake knows, nor the credentials_json given, is visible, and that stderr is empty.
+  const result = await run(world, { audience: world.audience, credentials_json: secretish });
+  // Exit code 1, one error, and no output or variable (GITHUB_OUTPUT and GITHUB_ENV empty).
+  expect(expectFailure(result)).toBe(
+    'Input credentials_json: is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.',
+  );
+  expect(result.stdout.split('\n').filter((line) => line.startsWith('::error::'))).toEqual([
+    '::error::Input credentials_json: is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.',
+  ]);
+  expect(result.stdout).not.toMatch(/\n\s+at /); // no stack trace, on either stream
+  expect(result.visibleLog.join('\n')).not.toContain('MIIEsecretsecret');
+  expect({ state: result.state, summary: result.summary }).toEqual({ state: '', summary: '' });
   expect(world.fake.count()).toBe(0);
-  expect(error).not.toMatch(/\n\s+at /); // no stack trace
-  return error;
-}
-
-const key = () => JSON.stringify(world.deployerKey);
-
-describe('every input is checked before any request', () => {
-  test('no audience', async () => {
-    expect(await inputError({ credentials_json: key() })).toMatch(/^Input audience: is required, or the app's URL \(app_url\)/);
-  });
-
-  test('a URL as audience', async () => {
-    expect(await inputError({ audience: 'https://app.example.com', token_type: 'id_token', credentials_json: key() })).toContain(
-      'Input audience: is a URL',
-    );
-  });
-
-  test('both credential sources, named both', async () => {
-    const error = await inputError({
-      audience: world.audience,
-      credentials_json: key(),
-      workload_identity_provider: PROVIDER,
-      service_account: INVOKER,
-    });
-    expect(error).toContain('credentials_json');
-    expect(error).toContain('workload_identity_provider');
-  });
-
-  test('workload_identity_provider without service_account', async () => {
-    expect(await inputError({ audience: world.audience, workload_identity_provider: PROVIDER })).toContain(
-      'Input service_account: is required with workload_identity_provider',
-    );
-  });
-
-  test.each([
-    [
-      'projects/my-project/locations/global/workloadIdentityPools/github-pool/providers/github',
-      'must use the project number, not the project ID "my-project"',
-    ],
-    [`//iam.googleapis.com/${PROVIDER}`, 'without the //iam.googleapis.com/ prefix'],
-    ['projects/123/locations/us-east1/workloadIdentityPools/p/providers/x', 'must look like projects/PROJECT_NUMBER/locations/global/'],
-    ['projects/123/locations/global/workloadIdentityPools/GitHub_Pool/providers/github', 'the pool ID "GitHub_Pool" is not valid'],
-  ])('a malformed provider name: %s', async (provider, message) => {
-    expect(await inputError({ audience: world.audience, workload_identity_provider: provider, service_account: INVOKER })).toContain(
-      message,
-    );
-  });
-
-  test('no ACTIONS_ID_TOKEN_REQUEST_URL: explains id-token: write and forks', async () => {
-    const error = await inputError(
-      { audience: world.audience, workload_identity_provider: PROVIDER, service_account: INVOKER },
-      { ACTIONS_ID_TOKEN_REQUEST_URL: '', ACTIONS_ID_TOKEN_REQUEST_TOKEN: '' },
-    );
-    expect(error).toContain('permissions: id-token: write');
-    expect(error).toContain('forks');
-  });
-
-  test('credentials_json that is neither JSON nor base64 JSON is never echoed', async () => {
-    const secretish = '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEsecretsecret';
-    const result = await run(world, { audience: world.audience, credentials_json: secretish });
-    const error = expectFailure(result);
-    expect(error).toBe(
-      'Input credentials_json: is neither JSON nor base64-encoded JSON. Paste the whole key file (or its base64) into a secret.',
-    );
-    expect(result.visibleLog.join('\n')).not.toContain('MIIEsecretsecret');
-    expect(world.fake.count()).toBe(0);
-  });
-
-  test.each([
-    ['client_email', 'lacks client_email'],
-    ['private_key', 'lacks private_key'],
-  ])('a key without %s', async (field, message) => {
-    const partial: Record<string, string> = { ...world.deployerKey };
-    delete partial[field];
-    const error = await inputError({ audience: world.audience, credentials_json: JSON.stringify(partial) });
-    expect(error).toContain(message);
-    expect(error).not.toContain('BEGIN PRIVATE KEY');
-  });
-
-  test('a key whose private_key is not a key', async () => {
-    const broken = { ...world.deployerKey, private_key: '-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n' };
-    const error = await inputError({ audience: world.audience, credentials_json: JSON.stringify(broken) });
-    expect(error).toContain('private_key is not a PEM-encoded private key');
-    expect(error).not.toContain('not-a-key');
-  });
-
-  test.each([
-    [{ delegates: 'relay@my-project.iam.gserviceaccount.com' }, 'Input delegates: needs service_account'],
-    [{ service_account: 'not-an-email' }, 'Input service_account: must be a service account email'],
-    [{ include_email: 'yes please' }, 'Input include_email: must be true or false'],
-    [{ export_variable: '1TOKEN' }, 'Input export_variable: must be an environment variable name'],
-    [{ export_variable: 'GITHUB_TOKEN' }, 'is reserved by the runner'],
-    [{ universe: 'not a domain' }, 'Input universe: must be a domain'],
-  ])('%o', async (extra, message) => {
-    expect(await inputError({ audience: world.audience, credentials_json: key(), ...extra })).toContain(message);
-  });
-
-  test('an endpoint override that is not https', async () => {
-    const error = await inputError(
-      { audience: world.audience, credentials_json: key() },
-      { GHA_ENDPOINT_OVERRIDE_sts: 'http://sts.example.com/v1' },
-    );
-    expect(error).toContain('Input GHA_ENDPOINT_OVERRIDE_sts: must be an https:// URL');
-  });
 });

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { websocketRoundTrip } from '../test-bed/fake-google/streams.ts';
 import { HostileUpstream, OK_BODY, hostileExchange, type Plan } from '../test-bed/hostile-upstream.ts';
 import { TestProxy } from '../test-bed/proxy.ts';
-import { ROOT, UNDER_TEST } from '../test-bed/runner.ts';
-import { DEPLOYER, useWorld, useCliWorkspace, startCliProxy, type CliProxy } from './e2e-helpers.ts';
+import { ROOT } from '../test-bed/runner.ts';
+import { CLI, DEPLOYER, useWorld, useCliWorkspace, startCliProxy, type CliProxy } from './e2e-helpers.ts';
 
 /**
  * `iap-token proxy` from the bundle, as people run it, against what issue 21 found: upstreams that break exchanges
@@ -17,7 +17,6 @@ import { DEPLOYER, useWorld, useCliWorkspace, startCliProxy, type CliProxy } fro
  */
 
 const world = useWorld();
-const CLI = join(UNDER_TEST, 'dist', 'cli.cjs');
 const TEST_CA = join(ROOT, 'test-bed', 'tls', 'ca.pem');
 /** Users that exist on no machine's passwd, and need not: the kernel takes any uid. */
 const STRANGER = 65534;

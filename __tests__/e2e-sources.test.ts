@@ -2,12 +2,12 @@ import { beforeEach, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { unmasked } from '../test-bed/runner.ts';
 import {
   CLOUD_PLATFORM,
   callApp,
   claimsOf,
+  closedPort,
   DEPLOYER,
   expectAllMasked,
   expectFailure,
@@ -34,15 +34,6 @@ function adcFile(name: string, json: unknown): Record<string, string> {
   const path = join(dir, name);
   writeFileSync(path, JSON.stringify(json, null, 2));
   return { GOOGLE_APPLICATION_CREDENTIALS: path };
-}
-
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('the metadata server (self-hosted runners on Google Cloud)', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { generateKeyPairSync } from 'node:crypto';
+import { privateKeyPem } from '../test-bed/fake-google/jwt.ts';
 import { readActionYaml } from '../test-bed/runner.ts';
 
 // Masking is the one side effect of reading inputs; record nothing, just keep the runner's stdout clean.
@@ -11,7 +11,7 @@ const readConfig = (env: Record<string, string | undefined>) => readInputs(actio
 const { InputError } = await import('../src/errors.ts');
 
 const INPUTS = Object.keys(readActionYaml().inputs);
-const PEM = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const PEM = privateKeyPem();
 const PROVIDER = 'projects/123456789012/locations/global/workloadIdentityPools/github-pool/providers/github';
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 400);
 

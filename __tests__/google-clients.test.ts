@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { setMasker } from '../src/secrets.ts';
 import { resolveEndpoints } from '../src/endpoints.ts';
 import { ApiError, complainAsAction } from '../src/errors.ts';
@@ -13,6 +12,7 @@ import { Http } from '../src/http/client.ts';
 import { parseServiceAccountKey } from '../src/inputs/key-file.ts';
 import { decodeJwt, signRs256 } from '../src/jwt.ts';
 import { DEPLOYER, INVOKER, PROVIDER, RELAY, REPO_MEMBER, startWorld, type World } from '../test-bed/world.ts';
+import { closedPort } from './e2e-helpers.ts';
 
 const masked: string[] = [];
 setMasker((value) => masked.push(value));
@@ -340,11 +340,7 @@ describe("MetadataClient: the VM's identity, token and email; a missing server i
   });
 
   test('nothing listening: three quick attempts, then the unreachable text as the remedy', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const { port } = closed.address() as { port: number };
-    await new Promise((resolve) => closed.close(resolve));
-    const error = await refusal(client(`127.0.0.1:${port}`).idToken('aud'));
+    const error = await refusal(client(`127.0.0.1:${await closedPort()}`).idToken('aud'));
     expect(error.failure).toMatchObject({ status: 0, code: 'ECONNREFUSED' });
     expect(error.attempts).toBe(3);
     expect(error.remedy).toBe('No metadata server answered: give a credential instead.');

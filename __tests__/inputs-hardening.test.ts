@@ -1,8 +1,8 @@
-import { beforeAll, describe, expect, test } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serviceAccountKeyFile } from '../test-bed/fake-google/jwt.ts';
 
 /**
  * Every URL a credentials file names that a credential or token is sent to is held to the rule endpoint overrides are
@@ -23,16 +23,7 @@ const HTTPS_RULE = 'must be an https:// URL (http:// is accepted only for localh
 /** A plain-http URL with what an error must never show: a user name, a password and a query. */
 const EVIL = 'http://user:pw@evil.example/token?key=s3cret';
 
-let key: Record<string, string>;
-beforeAll(() => {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  key = {
-    type: 'service_account',
-    client_email: 'deployer@my-project.iam.gserviceaccount.com',
-    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    token_uri: 'https://oauth2.googleapis.com/token',
-  };
-});
+const key = serviceAccountKeyFile('deployer@my-project.iam.gserviceaccount.com');
 
 const externalAccount = (fields: Record<string, unknown> = {}) => ({
   type: 'external_account',

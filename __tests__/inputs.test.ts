@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, test } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, test } from '@jest/globals';
+import { privateKeyPem, serviceAccountKeyFile } from '../test-bed/fake-google/jwt.ts';
 
 // The runner's mask command is the only side effect of reading inputs; record it instead.
 const masked: string[] = [];
@@ -13,18 +13,7 @@ const { InputError } = await import('../src/errors.ts');
 
 const PROVIDER = 'projects/123456789012/locations/global/workloadIdentityPools/github-pool/providers/github';
 const AUDIENCE = '1234-abc.apps.googleusercontent.com';
-let keyFile: Record<string, string>;
-
-beforeAll(() => {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  keyFile = {
-    type: 'service_account',
-    client_email: 'deployer@my-project.iam.gserviceaccount.com',
-    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    private_key_id: 'abc123',
-    token_uri: 'https://oauth2.googleapis.com/token',
-  };
-});
+const keyFile = serviceAccountKeyFile('deployer@my-project.iam.gserviceaccount.com', undefined, { private_key_id: 'abc123' });
 
 const env = (inputs: Record<string, string>, extra: Record<string, string> = {}) => ({
   ...Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.toUpperCase()}`, v])),
@@ -77,7 +66,7 @@ describe('a service-account key', () => {
     // A key no other test has registered (the registry masks each value once per process).
     const fresh = {
       ...keyFile,
-      private_key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      private_key: privateKeyPem(),
     };
     const raw = JSON.stringify(fresh);
     readConfig(env({ audience: AUDIENCE, credentials_json: raw }));
@@ -109,7 +98,7 @@ describe('a service-account key', () => {
 
 test('a key nested in an impersonated_service_account file is masked line by line', () => {
   masked.length = 0;
-  const nested = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const nested = privateKeyPem();
   const file = {
     type: 'impersonated_service_account',
     service_account_impersonation_url:

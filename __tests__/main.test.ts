@@ -1,9 +1,6 @@
-import { afterEach, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { run } from '../src/main.ts';
+import { describe, expect, test } from '@jest/globals';
 import { DEPLOYER, useWorld } from './e2e-helpers.ts';
+import { runInProcess } from './in-process.ts';
 
 /**
  * `run()` in this process, as src/index.ts calls it: inputs from INPUT_*, the runner's files from GITHUB_*, the log
@@ -11,46 +8,14 @@ import { DEPLOYER, useWorld } from './e2e-helpers.ts';
  */
 
 const world = useWorld();
-let dir: string;
-let log: string[];
-const write = process.stdout.write.bind(process.stdout);
 
-/** Runs the action with these inputs; returns what it wrote to the log and to each runner file. */
+/** Runs the action with these inputs only, as a runner that does not fill action.yml's defaults (local-action) does. */
 async function runAction(
   inputs: Record<string, string>,
-): Promise<{ log: string[]; outputs: string; env: string; summary: string; exitCode: number }> {
-  dir = mkdtempSync(join(tmpdir(), 'iap-token-main-'));
-  const files = { GITHUB_OUTPUT: 'output', GITHUB_ENV: 'env', GITHUB_STEP_SUMMARY: 'summary' };
-  for (const [name, file] of Object.entries(files)) {
-    writeFileSync(join(dir, file), '');
-    process.env[name] = join(dir, file);
-  }
-  log = [];
-  process.stdout.write = (chunk: string | Uint8Array) => {
-    log.push(...String(chunk).split('\n').filter(Boolean));
-    return true;
-  };
-  process.exitCode = 0;
-  try {
-    const env = {
-      ...world.fake.env(),
-      GITHUB_STEP_SUMMARY: process.env['GITHUB_STEP_SUMMARY'],
-      ...Object.fromEntries(Object.entries(inputs).map(([name, value]) => [`INPUT_${name.toUpperCase()}`, value])),
-    };
-    await run(env);
-  } finally {
-    process.stdout.write = write;
-  }
-  const read = (file: string) => readFileSync(join(dir, file), 'utf8');
-  const exitCode = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { log, outputs: read('output'), env: read('env'), summary: read('summary'), exitCode };
+): Promise<{ log: readonly string[]; outputs: string; env: string; summary: string; exitCode: number }> {
+  const result = await runInProcess(world, inputs, { runnerDefaults: false });
+  return { log: result.log, outputs: result.outputFile, env: result.envFile, summary: result.summary, exitCode: Number(result.exitCode) };
 }
-
-afterEach(() => {
-  for (const name of ['GITHUB_OUTPUT', 'GITHUB_ENV', 'GITHUB_STEP_SUMMARY']) delete process.env[name];
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('run()', () => {
   test('mints, masks before anything else is logged, and publishes outputs, the variable and the summary', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { generateKeyPairSync, createVerify } from 'node:crypto';
+import { createVerify } from 'node:crypto';
+import { newSigningKey } from '../test-bed/fake-google/jwt.ts';
 
 const masked: string[] = [];
 const { registerSecret, redact, setMasker } = await import('../src/secrets.ts');
@@ -37,7 +38,7 @@ describe('secrets', () => {
 });
 
 describe('jwt', () => {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = newSigningKey();
 
   test('signs RS256 with the key id, and decodes what it signed', () => {
     const token = signRs256({ iss: 'a@b.c', n: 1 }, privateKey, 'kid-1');
@@ -57,7 +58,7 @@ describe('jwt', () => {
 });
 
 describe('checkIdToken', () => {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey } = newSigningKey();
   const now = 1_800_000_000_000;
   const token = (claims: Record<string, unknown>) =>
     signRs256({ aud: 'aud-1', exp: now / 1000 + 3600, email: 'sa@p.iam.gserviceaccount.com', ...claims }, privateKey);

@@ -180,7 +180,12 @@ function unescapeData(value: string): string {
   return value.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
 }
 
-function renderLog(
+/**
+ * The log as the runner shows it: workflow commands interpreted (masks registered from the line after theirs on,
+ * masks of earlier steps in `earlier`), errors and warnings collected. Exported for the tests that run the action's
+ * `run()` in their own process and read what it wrote as the runner would.
+ */
+export function renderLog(
   stdout: string,
   earlier: ReadonlySet<string> = new Set(),
 ): { visibleLog: string[]; masks: Set<string>; errors: string[]; warnings: string[] } {

@@ -13,6 +13,35 @@ export function newSigningKey(): SigningKey {
   return { kid: randomBytes(20).toString('hex'), privateKey, publicKey };
 }
 
+/** A private key in PEM (PKCS #8), as a key file carries it: a fresh one unless given. */
+export function privateKeyPem(key: SigningKey = newSigningKey()): string {
+  return key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+/**
+ * A service-account key file, as Google lets you download it, for `email` and its `key` (a fresh one unless given);
+ * `fields` replace or add any (the fake's token_uri, a test's private_key_id). The fake's accounts' keys and the
+ * tests' stand-alone keys are all made here.
+ */
+export function serviceAccountKeyFile(
+  email: string,
+  key: SigningKey = newSigningKey(),
+  fields: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    type: 'service_account',
+    project_id: email.split('@')[1]?.split('.')[0] ?? 'project',
+    private_key_id: key.kid,
+    private_key: privateKeyPem(key),
+    client_email: email,
+    client_id: '100000000000000000000',
+    auth_uri: 'https://accounts.google.com/o/oauth2/auth',
+    token_uri: 'https://oauth2.googleapis.com/token',
+    universe_domain: 'googleapis.com',
+    ...fields,
+  };
+}
+
 export function sign(claims: Record<string, unknown>, key: SigningKey): string {
   const header = Buffer.from(JSON.stringify({ alg: 'RS256', kid: key.kid, typ: 'JWT' })).toString('base64url');
   const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { newSigningKey, sign, type SigningKey } from './jwt.ts';
+import { newSigningKey, privateKeyPem, serviceAccountKeyFile, sign, type SigningKey } from './jwt.ts';
 import { handleAuthorize, handleOAuthToken } from './oauth.ts';
 import { handleSts } from './sts.ts';
 import { handleIamCredentials } from './iam.ts';
@@ -137,6 +137,14 @@ export class FakeGoogle {
   /** Requests being handled now, and the most ever handled at once, per endpoint: proof of parallel callers. */
   readonly inFlight = new Map<AnyEndpoint, number>();
   readonly maxInFlight = new Map<AnyEndpoint, number>();
+  /**
+   * Bytes the streamed app (streams.ts) has read of uploads and written of downloads so far. With what a client has
+   * sent or received, the bytes in between: what a proxy in the way holds, which for one that streams is what the
+   * sockets' buffers hold, never a whole body.
+   */
+  readonly streamed = { uploaded: 0, downloaded: 0 };
+  /** Uploads that asked to be held (`?hold`): the app reads none of them until releaseUploads(). */
+  readonly heldUploads: Array<() => void> = [];
   /** What reached the app behind IAP: the path and the Authorization header IAP passed on. */
   readonly appRequests: Array<{ path: string; method: string; authorization: string | null }> = [];
   /** What reached the public origin beside the app (no IAP): the host and every credential header it was sent. */
@@ -312,18 +320,12 @@ export class FakeGoogle {
       disabled: false,
     };
     this.serviceAccounts.set(email, account);
-    const privateKey = account.key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const keyFile = {
-      type: 'service_account',
-      project_id: email.split('@')[1]?.split('.')[0] ?? 'project',
-      private_key_id: account.key.kid,
+    const privateKey = privateKeyPem(account.key);
+    const keyFile = serviceAccountKeyFile(email, account.key, {
       private_key: privateKey,
-      client_email: email,
       client_id: account.uniqueId,
-      auth_uri: 'https://accounts.google.com/o/oauth2/auth',
       token_uri: options.tokenUri ?? `${this.url}/oauth2/token`,
-      universe_domain: 'googleapis.com',
-    };
+    });
     this.secrets.add(privateKey);
     return { account, keyFile };
   }
@@ -425,6 +427,9 @@ export class FakeGoogle {
     this.appRequests.length = 0;
     this.publicRequests.length = 0;
     this.directRequests.length = 0;
+    this.streamed.uploaded = 0;
+    this.streamed.downloaded = 0;
+    this.releaseUploads();
     this.faults.clear();
     this.inFlight.clear();
     this.maxInFlight.clear();
@@ -451,6 +456,11 @@ export class FakeGoogle {
       idTokenLifetimeS: this.idTokenLifetimeS,
       accessTokenLifetimeS: this.accessTokenLifetimeS,
     };
+  }
+
+  /** The app reads the uploads it held (`?hold`), from where they are. */
+  releaseUploads(): void {
+    for (const release of this.heldUploads.splice(0)) release();
   }
 
   inject(endpoint: AnyEndpoint, ...faults: Fault[]): void {

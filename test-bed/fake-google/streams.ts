@@ -10,6 +10,7 @@ import type { FakeGoogle, Reply } from './server.ts';
  * The parts of the IAP-protected app that never hold a body whole, for the proxy's tests: a streamed upload and
  * download of any size, and a WebSocket echo. Each passes the same IAP gate as the rest of the app.
  *   POST|PUT /app/stream/upload        → {"bytes": N, "sha256": "…"} of what arrived
+ *                                         (?hold: nothing read of it until fake.releaseUploads())
  *   GET      /app/stream/download?bytes=N → N bytes of a fixed pattern (see `patternSha256`)
  *   GET      /app/ws (Upgrade: websocket) → echoes each text frame
  */
@@ -57,8 +58,13 @@ export function handleStream(fake: FakeGoogle, req: IncomingMessage, res: Server
     let bytes = 0;
     req.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
+      fake.streamed.uploaded += chunk.length;
       hash.update(chunk);
     });
+    if (url.searchParams.has('hold')) {
+      req.pause();
+      fake.heldUploads.push(() => req.resume());
+    }
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') }));
@@ -75,6 +81,7 @@ export function handleStream(fake: FakeGoogle, req: IncomingMessage, res: Server
       while (sent < total) {
         const part = chunk.subarray(0, Math.min(CHUNK, total - sent));
         sent += part.length;
+        fake.streamed.downloaded += part.length;
         if (!res.write(part)) {
           res.once('drain', pump);
           return;
