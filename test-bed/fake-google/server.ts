@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { newSigningKey, privateKeyPem, serviceAccountKeyFile, sign, type SigningKey } from './jwt.ts';
+import { newSigningKey, serviceAccountKeyFile, sign, type SigningKey } from './jwt.ts';
 import { handleAuthorize, handleOAuthToken } from './oauth.ts';
 import { handleSts } from './sts.ts';
 import { handleIamCredentials } from './iam.ts';
@@ -320,13 +320,11 @@ export class FakeGoogle {
       disabled: false,
     };
     this.serviceAccounts.set(email, account);
-    const privateKey = privateKeyPem(account.key);
     const keyFile = serviceAccountKeyFile(email, account.key, {
-      private_key: privateKey,
       client_id: account.uniqueId,
       token_uri: options.tokenUri ?? `${this.url}/oauth2/token`,
     });
-    this.secrets.add(privateKey);
+    this.secrets.add(keyFile['private_key'] ?? '');
     return { account, keyFile };
   }
 
