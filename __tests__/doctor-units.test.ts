@@ -486,3 +486,44 @@ describe('a signed JWT and the app URL', () => {
     expect(config({ ...key(), audience: 'https://b.example.com/*', app_url: 'https://b.example.com/x' }).tokenType).toBe('signed_jwt');
   });
 });
+
+describe('the verdict on the three kinds', () => {
+  const url = new URL('https://app.example.com/');
+  const trial = (
+    kind: 'id_token' | 'signed_jwt' | 'access_token',
+    outcome: 'passed' | 'refused' | 'not-minted',
+    status: number | null,
+  ) => ({
+    kind,
+    audience: kind === 'access_token' ? '' : kind === 'id_token' ? CLIENT_ID : 'https://app.example.com/*',
+    sent: undefined,
+    status,
+    from: status === null ? null : ('iap' as const),
+    refusal: status === 401 ? ('parse' as const) : undefined,
+    outcome,
+    why: '',
+  });
+
+  test('only the access token passed: for a caller that cannot sign, auto falls back to it; for one that can, it does not', async () => {
+    const { judge } = await import('../src/doctor/verdict.ts');
+    const trials = [
+      trial('id_token', 'not-minted', null),
+      trial('signed_jwt', 'not-minted', null),
+      { ...trial('access_token', 'passed', 200), from: 'app' as const },
+    ];
+    const forUser = judge(trials, config({ ...user(), app_url: url.href }), url);
+    expect(forUser).toMatchObject({ works: true, tokenType: 'access_token' });
+    expect(forUser.text).toContain('or leave it auto with app_url https://app.example.com, which falls back to one');
+    // A service account (a key here) gets a signed JWT from auto, which never falls back: only the kind is advised.
+    const forKey = judge(trials, config({ ...key(), app_url: url.href }), url);
+    expect(forKey.text).toBe('an access token gets through IAP. Set token_type access_token (no audience). IAP took: an access token.');
+  });
+
+  test('an access token IAP cannot parse where a signed JWT passes: the verdict says the app takes none', async () => {
+    const { judge } = await import('../src/doctor/verdict.ts');
+    const trials = [{ ...trial('signed_jwt', 'passed', 200), from: 'app' as const }, trial('access_token', 'refused', 401)];
+    expect(judge(trials, config({ ...key(), app_url: url.href }), url).text).toContain(
+      'IAP took: a signed JWT; this app does not take access tokens.',
+    );
+  });
+});

@@ -135,7 +135,12 @@ const scenarios: Scenario[] = [
   [
     'smoke test IAP refuses (audience)',
     'fails',
-    () => ({ audience: '999-other.apps.googleusercontent.com', credentials_json: key(), smoke_test_urls: app('/x') }),
+    () => ({
+      audience: '999-other.apps.googleusercontent.com',
+      token_type: 'id_token',
+      credentials_json: key(),
+      smoke_test_urls: app('/x'),
+    }),
   ],
   [
     'smoke test the app refuses',

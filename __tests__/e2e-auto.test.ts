@@ -1,5 +1,7 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
-import { claimsOf, DEPLOYER, expectFailure, expectSuccess, run, useWorld } from './e2e-helpers.ts';
+import { readFileSync } from 'node:fs';
+import { runJob } from '../test-bed/runner.ts';
+import { agentState, claimsOf, DEPLOYER, expectFailure, expectSuccess, run, useWorld } from './e2e-helpers.ts';
 
 // token_type auto (the default), an audience found from the app's URL, DENY lines, and doctor: true, as the runner
 // runs the action built from the current sources.
@@ -10,6 +12,7 @@ beforeEach(() => {
 });
 
 const key = () => JSON.stringify(world.deployerKey);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const USER = 'alice@example.com';
 const origin = () => world.fake.url;
 /** The summary as a person reads it: the entities escapeHtml wrote turned back into characters. */
@@ -61,9 +64,40 @@ describe('token_type auto', () => {
     expect(world.fake.count()).toBe(0);
   });
 
-  test("an app on Google's managed client refuses the ID token for its own sign-in client: the diagnosis says so", async () => {
+  test("a user on an app on Google's managed client: no ID token for its sign-in client, so an access token, kept fresh", async () => {
     const user = world.fake.addUser(USER);
     world.fake.allowRun(`user:${USER}`);
+    world.fake.accessTokenLifetimeS = 8;
+    const inputs = {
+      app_url: world.fake.runUrl,
+      refresh_token: user.refreshToken,
+      oauth_client_id: user.clientId,
+      oauth_client_secret: user.clientSecret,
+      keep_fresh: 'true',
+    };
+    const callRun = async (token: string) => (await fetch(world.fake.runUrl, { headers: { authorization: `Bearer ${token}` } })).status;
+    const { post } = await runJob(inputs, { env: world.fake.env(), timeoutMs: 20_000 }, async (main) => {
+      expectSuccess(main);
+      expect(main.outputs['token_type']).toBe('access_token');
+      expect(main.visibleLog.join('\n')).toContain('Token: token_type auto: access_token, because Google will not mint an ID token');
+      const { tokenFile } = agentState(main);
+      // The agent mints the kind the step fell back to: an access token, again before the first expires (6 s in).
+      let token = main.outputs['token'] ?? '';
+      for (let i = 0; i < 120 && token === main.outputs['token']; i++) {
+        await sleep(250);
+        token = readFileSync(tokenFile, 'utf8');
+      }
+      expect(token).toMatch(/^ya29\./);
+      expect(token).not.toBe(main.outputs['token']);
+      expect(await callRun(token)).toBe(200);
+    });
+    expect(post.exitCode).toBe(0);
+  });
+
+  test("an app on Google's managed client that takes no access tokens: the ID token's diagnosis, and the access token's", async () => {
+    const user = world.fake.addUser(USER);
+    world.fake.allowRun(`user:${USER}`);
+    world.fake.runIap.acceptsAccessTokens = false;
     const error = expectFailure(
       await run(world, {
         app_url: world.fake.runUrl,
@@ -78,6 +112,7 @@ describe('token_type auto', () => {
     expect(error).toContain(`The audience was found from IAP's sign-in redirect at ${world.fake.runUrl}`);
     expect(error).toContain("Google's managed OAuth client");
     expect(error).toContain('set service_account');
+    expect(error).toContain(`An access token was tried once too, at ${world.fake.runUrl}: this app does not take access tokens`);
   });
 
   test("an ID token for the managed client that Google does mint (a service account's) is refused by IAP: the diagnosis says why", async () => {

@@ -166,6 +166,22 @@ describe('iap-token token', () => {
     expect(await callApp(stdout.trim())).toBe(200);
   });
 
+  test('--token-type access_token: a refresh token from iap-token login (openid email) gives one IAP takes, no audience', async () => {
+    const user = world.fake.addUser('alice@example.com');
+    world.fake.allowRun('user:alice@example.com');
+    const { code, stdout, stderr } = await cli(
+      ['token', '--token-type', 'access_token', '--refresh-token', user.refreshToken, '--client-id', user.clientId],
+      {
+        IAP_TOKEN_CLIENT_SECRET: user.clientSecret,
+      },
+    ).done;
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^ya29\.\S+\n$/);
+    expect(stderr).toContain('Minted an access token for alice@example.com, scopes openid and email (no audience)');
+    // The app on Google's managed client, which no ID token of the user's reaches.
+    expect((await fetch(world.fake.runUrl, { headers: { authorization: `Bearer ${stdout.trim()}` } })).status).toBe(200);
+  });
+
   test("gcloud's application default credentials when nothing else is set, and a refresh token by options", async () => {
     const user = world.fake.addUser('alice@example.com');
     const gcloud = join(workspace.dir, 'gcloud');

@@ -80,7 +80,10 @@ describe('iap-token doctor, on the app with a custom OAuth client', () => {
     expect(settings).toContain('--iap-resource');
     expect(settings).toContain('– Skipped IAM policy');
     expect(out.slice(verdict)).toBe(
-      `\nVerdict: a signed JWT gets through IAP. Set --token-type signed_jwt and --audience ${origin(fake.appUrl)}/* (or leave both out with --url ${origin(fake.appUrl)}: auto picks the same).\n`,
+      `\nVerdict: a signed JWT gets through IAP. Set --token-type signed_jwt and --audience ${origin(fake.appUrl)}/* (or leave both out with --url ${origin(fake.appUrl)}: auto picks the same). IAP took: a signed JWT, an ID token and an access token.\n`,
+    );
+    expect(out).toContain(
+      `   ✓ Access token (openid, email): IAP let it through; the app answered 200. Sent: aud none (an access token), email ${DEPLOYER}, exp `,
     );
     expect(out).not.toContain('Problems');
     // Nothing was asked of IAP's admin API: there was no resource to ask about.
@@ -99,6 +102,7 @@ describe('iap-token doctor, on the app with a custom OAuth client', () => {
     expect(report.trials.map((trial) => [trial.kind, trial.outcome, trial.status, trial.from])).toEqual([
       ['id_token', 'passed', 200, 'app'],
       ['signed_jwt', 'passed', 200, 'app'],
+      ['access_token', 'passed', 200, 'app'],
     ]);
     const [idToken, signedJwt] = report.trials;
     expect(idToken?.sent).toEqual({
@@ -112,7 +116,7 @@ describe('iap-token doctor, on the app with a custom OAuth client', () => {
       exp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
     });
     // Each trial reached the app with its token; the probe reached IAP without one.
-    expect(fake.appRequests).toHaveLength(2);
+    expect(fake.appRequests).toHaveLength(3);
     expect(fake.appRequests.every((request) => request.path === '/app')).toBe(true);
   });
 
@@ -136,7 +140,9 @@ describe('iap-token doctor, on the app with a custom OAuth client', () => {
       `Verdict: a Google-signed ID token gets through IAP. Set --audience ${fake.iap.clientId} (--token-type auto then mints an ID token).`,
     );
     expect(run.stdout).not.toContain('Problems');
-    expect(fake.appRequests).toHaveLength(1);
+    // The ID token and the access token (the refresh grant's own, from a sign-in with openid email) both got through.
+    expect(run.stdout).toContain('IAP took: an ID token and an access token.');
+    expect(fake.appRequests).toHaveLength(2);
 
     const { report } = await doctorJson([fake.appUrl, '--client-id', alice.clientId], {
       IAP_TOKEN_REFRESH_TOKEN: alice.refreshToken,
@@ -146,6 +152,7 @@ describe('iap-token doctor, on the app with a custom OAuth client', () => {
     expect(report.trials.map((trial) => [trial.kind, trial.outcome])).toEqual([
       ['id_token', 'passed'],
       ['signed_jwt', 'not-minted'],
+      ['access_token', 'passed'],
     ]);
     expect(report.trials[1]?.sent).toBeUndefined();
   });
@@ -176,6 +183,7 @@ describe("iap-token doctor, on Cloud Run with IAP on Google's managed OAuth clie
     expect(report.trials.map((trial) => [trial.kind, trial.audience, trial.outcome, trial.status, trial.from])).toEqual([
       ['id_token', fake.runIap.clientId, 'refused', 401, 'iap'],
       ['signed_jwt', `${origin(fake.runUrl)}/*`, 'refused', 403, 'iap'],
+      ['access_token', '', 'refused', 403, 'iap'],
     ]);
     // IAP accepted the signed JWT and refused only its principal: that is the problem to fix; the ID token's audience
     // trouble (the managed client) is shown in layer 2, not listed as a problem.
@@ -213,22 +221,50 @@ describe("iap-token doctor, on Cloud Run with IAP on Google's managed OAuth clie
     expect(text.stdout).toContain(`   – Settings not readable: it needs iap.webServices.getSettings on ${fake.runIap.resource}`);
   });
 
-  test('a user on the managed client: neither kind can be minted (no ID token for that client, no signature); each says why', async () => {
+  test('a user on the managed client: no ID token for that client, no signature, and the access token gets through', async () => {
     const { fake } = world;
     const alice = fake.addUser('alice@example.com');
     fake.allowRun('user:alice@example.com');
-    const { run, report } = await doctorJson([fake.runUrl, '--iap-resource', fake.runIap.resource, '--client-id', alice.clientId], {
-      IAP_TOKEN_REFRESH_TOKEN: alice.refreshToken,
-      IAP_TOKEN_CLIENT_SECRET: alice.clientSecret,
-    });
-    expect(run.code).toBe(1);
+    const args = [fake.runUrl, '--iap-resource', fake.runIap.resource, '--client-id', alice.clientId];
+    const env = { IAP_TOKEN_REFRESH_TOKEN: alice.refreshToken, IAP_TOKEN_CLIENT_SECRET: alice.clientSecret };
+    const { run, report } = await doctorJson(args, env);
+    expect(run.code).toBe(0);
     expect(report.trials.map((trial) => [trial.kind, trial.outcome])).toEqual([
       ['id_token', 'not-minted'],
       ['signed_jwt', 'not-minted'],
+      ['access_token', 'passed'],
+    ]);
+    expect(report.verdict).toMatchObject({ works: true, tokenType: 'access_token' });
+    expect(report.verdict.text).toBe(
+      `an access token gets through IAP. Set --token-type access_token (no audience; or leave it auto with --url ${origin(fake.runUrl)}, which falls back to one). IAP took: an access token.`,
+    );
+    expect(report.problems).toEqual([]);
+    expect(fake.appRequests.map((request) => request.path)).toEqual(['/run']);
+  });
+
+  test('the same where the app takes no access tokens: that is told, not a problem; the two others say why', async () => {
+    const { fake } = world;
+    const alice = fake.addUser('alice@example.com');
+    fake.allowRun('user:alice@example.com');
+    fake.runIap.acceptsAccessTokens = false;
+    const args = [fake.runUrl, '--iap-resource', fake.runIap.resource, '--client-id', alice.clientId];
+    const env = { IAP_TOKEN_REFRESH_TOKEN: alice.refreshToken, IAP_TOKEN_CLIENT_SECRET: alice.clientSecret };
+    const { run, report } = await doctorJson(args, env);
+    expect(run.code).toBe(1);
+    expect(report.trials.map((trial) => [trial.kind, trial.outcome, trial.status])).toEqual([
+      ['id_token', 'not-minted', null],
+      ['signed_jwt', 'not-minted', null],
+      ['access_token', 'refused', 401],
     ]);
     expect(titles(report)).toEqual(['Could not mint an ID token', 'Could not mint a signed JWT']);
     expect(report.problems[0]?.why).toContain('invalid_audience');
     expect(report.problems[1]?.why).toContain('--service-account');
+    expect(report.verdict.text).toContain('; this app does not take access tokens.');
+    const line = report.layers[1]?.checks[2];
+    expect(line?.status).toBe('info');
+    expect(line?.text).toContain(
+      'Access token (openid, email): IAP refused it: "Invalid IAP credentials: Unable to parse JWT". This app does not take access tokens',
+    );
     expect(fake.appRequests).toEqual([]);
   });
 
@@ -243,6 +279,7 @@ describe("iap-token doctor, on Cloud Run with IAP on Google's managed OAuth clie
     expect(report.trials.map((trial) => [trial.kind, trial.audience, trial.outcome, trial.status])).toEqual([
       ['id_token', fake.runIap.clientId, 'refused', 401],
       ['signed_jwt', `${origin(fake.runUrl)}/*`, 'not-minted', null],
+      ['access_token', '', 'not-minted', null],
     ]);
     expect(report.trials[0]?.sent).toMatchObject({ aud: fake.runIap.clientId, email: INVOKER });
     expect(titles(report)).toEqual([
@@ -289,7 +326,7 @@ describe("iap-token doctor, on Cloud Run with IAP on Google's managed OAuth clie
     expect(report.verdict).toMatchObject({ works: true, tokenType: 'signed_jwt', audience: `${origin(fake.runUrl)}/*` });
     expect(report.verdict.text).toContain('a signed JWT gets through IAP. Set --token-type signed_jwt');
     // The ID token for the managed client is refused, but once a kind works that is a note, not a problem.
-    expect(report.trials.map((trial) => trial.outcome)).toEqual(['refused', 'passed']);
+    expect(report.trials.map((trial) => trial.outcome)).toEqual(['refused', 'passed', 'passed']);
     expect(report.problems).toEqual([]);
     expect(texts(report, 2)).toEqual([
       "IAP uses Google's managed OAuth client: it accepts no programmatic ID token for it, only for clients on programmaticClients (or a signed JWT).",
@@ -327,6 +364,7 @@ describe("iap-token doctor, on Cloud Run with IAP on Google's managed OAuth clie
       ['id_token', fake.runIap.clientId, 'refused'],
       ['id_token', ALLOWED_CLIENT, 'passed'],
       ['signed_jwt', `${origin(fake.runUrl)}/*`, 'passed'],
+      ['access_token', '', 'passed'],
     ]);
     expect(report.trials[1]?.sent).toMatchObject({ aud: ALLOWED_CLIENT, email: DEPLOYER });
     expect(texts(report, 2)).toContain(`programmaticClients: ${ALLOWED_CLIENT}.`);
@@ -350,6 +388,7 @@ describe("iap-token doctor, on Cloud Run with IAP on Google's managed OAuth clie
     expect(report.trials.map((trial) => [trial.kind, trial.audience, trial.outcome])).toEqual([
       ['id_token', ALLOWED_CLIENT, 'passed'],
       ['signed_jwt', `${origin(fake.runUrl)}/*`, 'not-minted'],
+      ['access_token', '', 'passed'],
     ]);
     expect(report.trials[0]?.sent).toMatchObject({ aud: ALLOWED_CLIENT, email: 'alice@example.com' });
     expect(report.verdict).toMatchObject({ works: true, tokenType: 'id_token', audience: ALLOWED_CLIENT });
@@ -414,6 +453,7 @@ describe('iap-token doctor: what it must not do, and credentials that cannot do 
     expect(report.trials.map((trial) => [trial.kind, trial.outcome])).toEqual([
       ['id_token', 'passed'],
       ['signed_jwt', 'not-minted'],
+      ['access_token', 'passed'],
     ]);
     expect(report.trials[1]?.why).toContain('no private_key_id');
     const token = await cli(['token', '--url', fake.appUrl, '--credentials-file', path]);

@@ -140,7 +140,12 @@ describe('smoke tests that fail say why, and leave no outputs', () => {
   });
 
   test('an audience IAP refuses: fails at once, names the client IAP uses (from its sign-in redirect), suggests signed_jwt', async () => {
-    const result = await run(world, { ...smoke(app('/healthz')), audience: '999-other.apps.googleusercontent.com' });
+    // token_type named: auto would try an access token once more (access-token.test.ts).
+    const result = await run(world, {
+      ...smoke(app('/healthz')),
+      audience: '999-other.apps.googleusercontent.com',
+      token_type: 'id_token',
+    });
     const error = expectFailure(result);
     expect(error).toContain('IAP refused the token with 401: "Invalid IAP credentials: Invalid bearer token. Invalid JWT audience."');
     expect(error).toContain(

@@ -67,6 +67,8 @@ function mutate(fake: FakeGoogle, { account, provider, user, token }: ReturnType
   fake.iap.accessors.delete(`serviceAccount:${SA}`);
   fake.allow(`user:${ALICE}`, 60_000);
   fake.metadata.serviceAccount = undefined;
+  fake.metadata.honoursScopes = true;
+  fake.runIap.acceptsAccessTokens = false;
   fake.signIn.consent = false;
   fake.signIn.email = 'bob@example.com';
   fake.now = () => 0;
@@ -107,7 +109,8 @@ describe('FakeGoogle.reset()', () => {
     expect(fake.iap.programmaticClients).toEqual(['42-allowed.apps.googleusercontent.com']);
     expect(fake.iap.clientId).toBe('1234567890-iapclient.apps.googleusercontent.com');
     expect([...fake.iap.accessors]).toEqual([[`serviceAccount:${SA}`, 0]]);
-    expect(fake.metadata).toEqual({ serviceAccount: SA });
+    expect(fake.metadata).toEqual({ serviceAccount: SA, honoursScopes: false });
+    expect(fake.runIap.acceptsAccessTokens).toBe(true);
     expect(fake.signIn).toEqual({ email: ALICE, consent: true });
     expect(fake.now).toBe(Date.now);
     expect([...fake.refreshTokens.keys()]).toEqual([w.user.refreshToken]);

@@ -88,7 +88,7 @@ describe('OAuthTokenEndpoint: the JWT-bearer grant of a key, the refresh grant, 
     const access = await oauth.keyAccessToken(tokenUrl(), assertion(world.deployerKey, { scope: 'x' }), signer(DEPLOYER));
     expect(world.fake.count('oauth2')).toBe(2);
     expect(access.expiresAt).toBe(NOW + 3_599_000);
-    expect(world.fake.accessTokens.get(access.token)?.identity).toEqual({ kind: 'serviceAccount', email: DEPLOYER });
+    expect(world.fake.accessTokens.get(access.token)?.identity).toEqual({ kind: 'serviceAccount', email: DEPLOYER, scopes: ['x'] });
     expectIssuedMasked();
   });
 
@@ -259,7 +259,11 @@ describe('IamCredentials: generateIdToken, generateAccessToken, signJwt; a 403 n
     world.fake.grant(INVOKER, caller.member, TOKEN_CREATOR);
     const access = await iam().generateAccessToken(caller, token(), direct);
     expect(access.expiresAt).toBe(CLOCK + 3_600_000);
-    expect(world.fake.accessTokens.get(access.token)?.identity).toEqual({ kind: 'serviceAccount', email: INVOKER });
+    expect(world.fake.accessTokens.get(access.token)?.identity).toEqual({
+      kind: 'serviceAccount',
+      email: INVOKER,
+      scopes: ['https://www.googleapis.com/auth/cloud-platform'],
+    });
     expect(masked).toContain(access.token);
   });
 

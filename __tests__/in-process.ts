@@ -33,6 +33,21 @@ export interface InProcessOptions {
 
 const FILES = { GITHUB_OUTPUT: 'output', GITHUB_ENV: 'env', GITHUB_STATE: 'state', GITHUB_STEP_SUMMARY: 'summary' } as const;
 
+let filesDir: string | undefined;
+
+/**
+ * One folder of runner files for every run in this process, each file emptied before a run: @actions/core's summary
+ * keeps the first GITHUB_STEP_SUMMARY it reads, so a second run's summary would go to a folder of its own that an
+ * earlier run had removed. Removed when the process exits.
+ */
+function runnerFilesDir(): string {
+  if (filesDir) return filesDir;
+  const dir = mkdtempSync(join(tmpdir(), 'iap-token-in-process-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  filesDir = dir;
+  return dir;
+}
+
 /**
  * Runs the action's main step in this process against the fake, and checks, as the e2e `run()` does, that no secret
  * the fake knows (nor the credentials_json given) is where a person could read it. Standard error is not captured:
@@ -47,7 +62,7 @@ export async function runInProcess(world: World, inputs: Record<string, string>,
     options.runnerDefaults === false
       ? inputs
       : { ...Object.fromEntries(Object.entries(declared).map(([name, spec]) => [name, spec.default ?? ''])), ...inputs };
-  const dir = mkdtempSync(join(tmpdir(), 'iap-token-in-process-'));
+  const dir = runnerFilesDir();
   const files: Record<string, string> = {};
   for (const [name, file] of Object.entries(FILES)) {
     files[name] = join(dir, file);
@@ -87,7 +102,6 @@ export async function runInProcess(world: World, inputs: Record<string, string>,
     read('GITHUB_STATE'),
     read('GITHUB_STEP_SUMMARY'),
   ];
-  rmSync(dir, { recursive: true, force: true });
   const result: InProcessRun = {
     exitCode,
     stdout,

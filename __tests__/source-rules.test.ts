@@ -28,7 +28,11 @@ const ONE_HOME: ReadonlyArray<{ idea: string; spelled: RegExp; home: readonly st
   { idea: 'the backoff', spelled: /2 \*\* Math\.min/, home: ['src/backoff.ts'] },
   { idea: 'listening', spelled: /\.listen\(/, home: ['src/http/listen.ts'] },
   { idea: 'the hop-by-hop headers', spelled: /'proxy-connection'/, home: ['src/http/headers.ts'] },
-  { idea: "a token kind's name", spelled: /\? 'signed JWT'|\? 'ID token'|'signed JWT' :|'ID token' :/, home: ['src/tokens/check.ts'] },
+  {
+    idea: "a token kind's name",
+    spelled: /\? 'signed JWT'|\? 'ID token'|'signed JWT' :|'ID token' :|: 'signed JWT'|: 'ID token'|: 'access token'/,
+    home: ['src/tokens/check.ts'],
+  },
   { idea: 'a line logger', spelled: /\(line: string\) => void/, home: ['src/logger.ts'] },
   { idea: "an input's error", spelled: /new InputError\(/, home: ['src/errors.ts', 'src/cli/vocabulary.ts'] },
   { idea: 'reading a URL input', spelled: /try \{\s+\w+ = new URL\(/, home: ['src/inputs/values.ts'], within: 'src/inputs/' },

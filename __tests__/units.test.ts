@@ -6,7 +6,11 @@ const masked: string[] = [];
 const { registerSecret, redact, setMasker } = await import('../src/secrets.ts');
 setMasker((value) => masked.push(value));
 const { decodeJwt, signRs256 } = await import('../src/jwt.ts');
-const { checkIdToken } = await import('../src/tokens/check.ts');
+const { checkAccessToken, checkIdToken, describeMinted, kindOf } = await import('../src/tokens/check.ts');
+const { grantsIapScopes, shownScopes } = await import('../src/google/answer.ts');
+const { iapRefusal } = await import('../src/iap/answers.ts');
+const { explainRefusal, refusalFix } = await import('../src/iap/refusals.ts');
+const { cannotMintAccessToken } = await import('../src/credentials/iap-access.ts');
 const { iamRemedy } = await import('../src/google/iam-credentials.ts');
 const { ActionError, InputError, explain } = await import('../src/errors.ts');
 const { isLoopback } = await import('../src/urls.ts');
@@ -85,6 +89,87 @@ describe('checkIdToken', () => {
 
   test('without the email requirement, the principal comes from what was asked', () => {
     expect(checkIdToken(token({ email: undefined }), { ...expect_, requireEmail: false }).principal).toBe('sa@p.iam.gserviceaccount.com');
+  });
+});
+
+describe('checkAccessToken', () => {
+  const now = 1_800_000_000_000;
+  const expect_ = { expiresAt: now + 3_599_000, principal: 'sa@p.iam.gserviceaccount.com', now };
+
+  test('an opaque token: its kind, no audience, the principal asked for, the expiry Google gave', () => {
+    const minted = checkAccessToken('ya29.a0AfB_opaque', expect_);
+    expect(minted).toMatchObject({ kind: 'access_token', audience: '', principal: 'sa@p.iam.gserviceaccount.com' });
+    expect(minted.expiresAt.getTime()).toBe(now + 3_599_000);
+    expect(describeMinted(minted, now)).toBe(
+      'Minted an access token for sa@p.iam.gserviceaccount.com, scopes openid and email (no audience), expires 2027-01-15T08:59:59Z (in 60 min).',
+    );
+  });
+
+  test('a JWT in its place, an expired token, and a lifetime past 12 h', () => {
+    const { privateKey } = newSigningKey();
+    expect(() => checkAccessToken(signRs256({ aud: 'x' }, privateKey), expect_)).toThrow(
+      'Google returned a JWT where an access token was asked for',
+    );
+    expect(() => checkAccessToken('ya29.x', { ...expect_, expiresAt: now })).toThrow('already expired');
+    expect(checkAccessToken('ya29.x', { ...expect_, expiresAt: now + 48 * 3600_000 }).expiresAt.getTime()).toBe(now + 12 * 3600_000);
+    expect(checkAccessToken('ya29.x', { ...expect_, principal: undefined }).principal).toBe('unknown');
+  });
+
+  test('each kind by its name', () => {
+    expect(['id_token', 'signed_jwt', 'access_token'].map((kind) => kindOf(kind as 'id_token', 'a'))).toEqual([
+      'an ID token',
+      'a signed JWT',
+      'an access token',
+    ]);
+    expect(kindOf('access_token', 'Capital')).toBe('Access token');
+  });
+});
+
+describe("IAP's scopes for an access token", () => {
+  test.each([
+    ['openid email', true],
+    ['openid https://www.googleapis.com/auth/userinfo.email', true],
+    ['https://www.googleapis.com/auth/userinfo.email openid https://www.googleapis.com/auth/cloud-platform', true],
+    ['openid', false],
+    ['email', false],
+    ['', false],
+    ['openidemail', false],
+  ])('%j holds both: %s', (scope, holds) => {
+    expect(grantsIapScopes(scope)).toBe(holds);
+  });
+
+  test("a grant's scope as a log may show it: names only, at most ten", () => {
+    expect(shownScopes('openid <script>alert(1)</script> email')).toBe('openid email');
+    expect(shownScopes('')).toBe('none');
+    expect(shownScopes(Array.from({ length: 20 }, (_, i) => `s${i}`).join(' ')).split(' ')).toHaveLength(10);
+  });
+
+  test('what IAP says to an access token: its scopes (read before the word email), and an app that takes none', () => {
+    expect(iapRefusal(401, 'Invalid IAP credentials: Access token lacks the required openid and email scopes')).toBe('scope');
+    expect(iapRefusal(401, 'Invalid IAP credentials: Unable to parse JWT')).toBe('parse');
+    const context = { header: 'authorization', principal: 'a@b.c', kind: 'access_token' as const };
+    expect(explainRefusal('parse', 'proxy', context)).toContain('this app does not take access tokens');
+    expect(explainRefusal('parse', 'proxy', { ...context, kind: 'id_token' })).toContain('IAP did not receive a JWT');
+    expect(refusalFix('scope', context)).toContain('lacks the openid and email scopes');
+  });
+
+  test('only a metadata server, without service_account, on what looks like a Compute Engine VM cannot mint one', () => {
+    const vm = {
+      kind: 'metadata',
+      host: 'metadata.google.internal',
+      origin: 'the metadata server',
+      unreachable: '',
+      otherwise: '',
+    } as const;
+    expect(cannotMintAccessToken(vm, undefined, {})).toContain('a Compute Engine VM');
+    expect(cannotMintAccessToken(vm, 'sa@p.iam.gserviceaccount.com', {})).toBeUndefined();
+    for (const name of ['K_SERVICE', 'CLOUD_RUN_JOB', 'GCE_METADATA_HOST']) {
+      expect(cannotMintAccessToken(vm, undefined, { [name]: 'x' })).toBeUndefined();
+    }
+    // A pod may be on a GKE node without Workload Identity, whose server ignores ?scopes=: not believed.
+    expect(cannotMintAccessToken(vm, undefined, { KUBERNETES_SERVICE_HOST: '10.0.0.1' })).toContain(
+      'GCE_METADATA_HOST=metadata.google.internal',
+    );
   });
 });
 

@@ -10688,9 +10688,13 @@ var require_proxy_agent = __commonJS({
 // src/agent-main.ts
 var import_node_fs4 = require("node:fs");
 
-// src/credentials/external-account.ts
-var import_promises = require("node:fs/promises");
-var import_node_path = require("node:path");
+// src/credentials/iap-access.ts
+var SCOPING_PLATFORMS = ["K_SERVICE", "CLOUD_RUN_JOB"];
+function cannotMintAccessToken(source, serviceAccount, env) {
+  if (serviceAccount !== void 0 || source.kind !== "metadata") return void 0;
+  if (env["GCE_METADATA_HOST"]?.trim() || SCOPING_PLATFORMS.some((name2) => env[name2])) return void 0;
+  return `${source.origin} is, by this machine's environment (no Cloud Run variables), a Compute Engine VM's, which ignores the scopes asked for and gives the VM's own access scopes, so IAP would not take its access token (on GKE with Workload Identity, whose server honours them, set GCE_METADATA_HOST=metadata.google.internal to say so)`;
+}
 
 // src/errors.ts
 var InputError = class extends Error {
@@ -10751,6 +10755,132 @@ function messageOf(error) {
   return error instanceof Error ? error.message : String(error);
 }
 
+// src/iap/refusals.ts
+var NO_ACCESS_TOKENS = "this app does not take access tokens: IAP read the token as a JWT and could not parse it.";
+var REFUSALS = {
+  expired: {
+    proxy: () => "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.",
+    trial: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
+    fix: () => "the token expired; check the runner's clock, or mint it closer to its use."
+  },
+  audience: {
+    proxy: () => "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*."
+  },
+  scope: {
+    proxy: () => "IAP refused the access token's scopes: it takes one only with openid and https://www.googleapis.com/auth/userinfo.email.",
+    fix: () => "the access token lacks the openid and email scopes. A refresh token must come from a sign-in that granted them (iap-token login asks for both); a metadata server must honour ?scopes= (Cloud Run, GKE with Workload Identity; not a Compute Engine VM): else set service_account."
+  },
+  email: {
+    proxy: () => "IAP refused an ID token without an email claim: mint it with include_email.",
+    trial: "IAP refused an ID token without an email claim.",
+    fix: () => "the ID token has no email claim; set include_email: true."
+  },
+  signature: {
+    proxy: () => "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.",
+    trial: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
+    fix: ({ kind, principal }) => kind === "signed_jwt" ? `IAP could not verify the JWT with ${principal}'s public keys; the signing key may have been deleted. Mint again.` : "the token is not signed by Google; pass the action's token output unchanged."
+  },
+  parse: {
+    proxy: ({ header, kind }) => kind === "access_token" ? NO_ACCESS_TOKENS : `IAP did not receive a JWT in the ${header} header: something on the way changed it.`,
+    fix: ({ header, kind }) => kind === "access_token" ? `${NO_ACCESS_TOKENS} Use a signed JWT or an ID token instead: token_type signed_jwt or id_token (iap-token doctor URL shows which get through).` : `IAP did not receive a JWT in the ${header} header. Check smoke_test_headers and any proxy on the way.`
+  },
+  empty: {
+    proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`,
+    fix: ({ header }) => `IAP saw no token: something between the runner and IAP strips the ${header} header (a proxy, a load balancer rule).`
+  },
+  "sign-in": {
+    proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`
+  },
+  forbidden: {
+    proxy: ({ principal }) => `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`
+  },
+  other: { proxy: () => "IAP refused the request." }
+};
+function explainRefusal(refusal, reader, context) {
+  const words2 = REFUSALS[refusal];
+  return (reader === "trial" ? words2.trial : void 0) ?? words2.proxy(context);
+}
+
+// src/urls.ts
+function isLoopback(hostname) {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+function carriesTokens(url) {
+  return url.protocol === "https:" || url.protocol === "http:" && isLoopback(url.hostname);
+}
+function displayUrl(url) {
+  const parsed = typeof url === "string" ? new URL(url) : url;
+  return `${parsed.origin}${parsed.pathname}${parsed.search ? "?…" : ""}`;
+}
+function audienceCovers(audience, url) {
+  const bare = `${url.origin}${url.pathname}`;
+  const covered = audience.endsWith("*") ? bare.startsWith(audience.slice(0, -1)) : bare === audience;
+  if (covered) return void 0;
+  return `${displayUrl(url)} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
+}
+function hostMatches(hosts, host) {
+  const name2 = host.toLowerCase();
+  return hosts.some((entry) => {
+    if (!entry.startsWith("*.")) return name2 === entry;
+    const domain = entry.slice(1);
+    const label = name2.slice(0, -domain.length);
+    return name2.endsWith(domain) && label.length > 0 && !label.includes(".");
+  });
+}
+
+// src/iap/answers.ts
+function answeredByIap(headers) {
+  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
+}
+function answeredBy(headers) {
+  if (!headers) return null;
+  return answeredByIap(headers) ? "iap" : "app";
+}
+function isIapRefusal(status2, headers) {
+  return (status2 === 401 || status2 === 403 || status2 === 302) && answeredByIap(headers);
+}
+var READ_CHARS = 512;
+function iapRefusal(status2, body) {
+  if (status2 === 403) return "forbidden";
+  if (status2 >= 300 && status2 < 400) return "sign-in";
+  const said = body.slice(0, READ_CHARS).toLowerCase();
+  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
+  if (said.includes("audience")) return "audience";
+  if (said.includes("scope")) return "scope";
+  if (said.includes("email")) return "email";
+  if (said.includes("signature")) return "signature";
+  if (said.includes("parse")) return "parse";
+  if (said.includes("empty token")) return "empty";
+  return "other";
+}
+
+// src/iap/trial.ts
+var TRIAL_RETRY = { attempts: 2, timeoutMs: 15e3, budgetMs: 2e4 };
+async function sendThroughIap(http2, url, token, what) {
+  try {
+    const { response } = await http2.send({
+      what: `${what} at ${displayUrl(url)}`,
+      method: "GET",
+      url: url.href,
+      headers: { authorization: `Bearer ${token}` },
+      retry: TRIAL_RETRY
+    });
+    const from = answeredBy(response.headers);
+    const refusal = from === "iap" ? iapRefusal(response.status, response.body) : void 0;
+    const accepted = from === "app" || refusal === "forbidden";
+    return { status: response.status, from, refusal, accepted, response, failure: void 0 };
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    return { status: null, from: null, refusal: void 0, accepted: false, response: void 0, failure: error.failure.message };
+  }
+}
+
+// src/email.ts
+function isEmail(value) {
+  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
+}
+
 // src/jwt.ts
 var import_node_crypto = require("node:crypto");
 
@@ -10785,6 +10915,101 @@ function signRs256(claims, key, keyId) {
   return `${signingInput}.${base64url(signature)}`;
 }
 
+// src/tokens/check.ts
+function checkIdToken(token, expect) {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError("Google returned a token that is not a JWT; IAP would refuse it.");
+  const { aud, exp, email } = jwt.claims;
+  if (aud !== expect.audience) {
+    throw new ActionError(
+      `The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`
+    );
+  }
+  if (typeof exp !== "number" || exp * 1e3 <= expect.now) {
+    throw new ActionError("The minted token has already expired (check the runner's clock); IAP would refuse it.");
+  }
+  if (expect.requireEmail && typeof email !== "string") {
+    throw new ActionError(`The minted token has no email claim; IAP refuses such tokens ("JWT 'email' claim isn't a string").`);
+  }
+  if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
+    throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
+  }
+  if (typeof email === "string" && !isEmail(email))
+    throw new ActionError("The minted token's email claim is not an email address; IAP would refuse it.");
+  const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
+  return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
+}
+function checkSignedJwt(token, expect) {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError("The signed JWT is not a JWT; IAP would refuse it.");
+  const { iss, sub, aud, iat, exp } = jwt.claims;
+  if (jwt.header["alg"] !== "RS256")
+    throw new ActionError(`The signed JWT uses ${String(jwt.header["alg"])}, not RS256; IAP would refuse it.`);
+  if (typeof jwt.header["kid"] !== "string" || !jwt.header["kid"]) {
+    throw new ActionError("The signed JWT names no key (kid); IAP, which looks the key up by it, would refuse it.");
+  }
+  if (iss !== expect.signer || sub !== expect.signer) {
+    throw new ActionError(
+      `The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`
+    );
+  }
+  if (aud !== expect.audience) throw new ActionError(`The signed JWT's audience is "${String(aud)}", not "${expect.audience}".`);
+  if (typeof exp !== "number" || typeof iat !== "number" || exp - iat > 3600 || exp * 1e3 <= expect.now) {
+    throw new ActionError("The signed JWT is expired or lives longer than an hour; IAP would refuse it.");
+  }
+  return { token, kind: "signed_jwt", audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1e3) };
+}
+var MAX_ACCESS_TOKEN_LIFE_MS = 12 * 36e5;
+function checkAccessToken(token, expect) {
+  if (decodeJwt(token)) throw new ActionError("Google returned a JWT where an access token was asked for; it is not handed on.");
+  if (!(expect.expiresAt > expect.now)) {
+    throw new ActionError("The minted access token has already expired (check the runner's clock); IAP would refuse it.");
+  }
+  const expiresAt2 = new Date(Math.min(expect.expiresAt, expect.now + MAX_ACCESS_TOKEN_LIFE_MS));
+  return { token, kind: "access_token", audience: "", principal: expect.principal ?? "unknown", expiresAt: expiresAt2 };
+}
+function describeMinted(minted, now = Date.now()) {
+  const minutes = Math.round((minted.expiresAt.getTime() - now) / 6e4);
+  const what = minted.kind === "access_token" ? "scopes openid and email (no audience)" : `audience ${minted.audience}`;
+  return `Minted ${kindOf(minted.kind, "a")} for ${minted.principal}, ${what}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+}
+var KIND_NAMES = {
+  id_token: "ID token",
+  signed_jwt: "signed JWT",
+  access_token: "access token"
+};
+function kindOf(kind, form) {
+  const name2 = KIND_NAMES[kind];
+  if (form === "a") return `${kind === "signed_jwt" ? "a" : "an"} ${name2}`;
+  return form === "Capital" ? `${name2.charAt(0).toUpperCase()}${name2.slice(1)}` : name2;
+}
+function rfc3339(date) {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+// src/tokens/access-token.ts
+async function mintAccessToken(config, credential, now = Date.now) {
+  if (!credential.iapAccessToken) {
+    throw new ActionError(`This credential cannot mint an access token for IAP itself: set ${config.nameOf("service_account")}.`);
+  }
+  const { token, expiresAt: expiresAt2 } = await credential.iapAccessToken();
+  return checkAccessToken(token, { expiresAt: expiresAt2, principal: credential.principal, now: now() });
+}
+
+// src/tokens/id-token.ts
+async function mintIdToken(config, credential, now = Date.now) {
+  const { audience, includeEmail } = config;
+  if (!credential.idToken) {
+    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf("service_account")}.`);
+  }
+  const token = await credential.idToken(audience, includeEmail);
+  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
+}
+
+// src/credentials/external-account.ts
+var import_promises = require("node:fs/promises");
+var import_node_path = require("node:path");
+
 // src/secrets.ts
 var known = /* @__PURE__ */ new Set();
 var mask = () => {
@@ -10815,6 +11040,16 @@ function redact(text2) {
 
 // src/google/answer.ts
 var CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+var EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email";
+var IAP_ACCESS_SCOPES = ["openid", EMAIL_SCOPE];
+function grantsIapScopes(scope) {
+  const granted = new Set(scope.split(" "));
+  return granted.has("openid") && (granted.has("email") || granted.has(EMAIL_SCOPE));
+}
+function shownScopes(scope) {
+  const names = scope.split(" ").filter((name2) => /^[\w.:/-]{1,100}$/.test(name2)).slice(0, 10);
+  return names.length ? names.join(" ") : "none";
+}
 var JWT_FIELDS = /* @__PURE__ */ new Set(["id_token", "token", "signedJwt", "value"]);
 function secretField(answer2, name2, from) {
   const value = answer2[name2];
@@ -11043,6 +11278,7 @@ function impersonate(caller, target, iam, now = Date.now) {
     ...self,
     accessToken,
     idToken: async (audience, includeEmail) => iam.generateIdToken(caller, await caller.accessToken(), target, audience, includeEmail),
+    iapAccessToken: async () => iam.generateAccessToken(caller, await caller.accessToken(), target, IAP_ACCESS_SCOPES),
     // signJwt refuses federated tokens (ACCESS_TOKEN_TYPE_UNSUPPORTED): such a caller first becomes the account (its
     // own access token), which then signs as itself; that needs the token creator role on itself, as the remedy says.
     signJwt: caller.federated ? async (claims) => iam.signJwt(self, await accessToken(), { serviceAccount: target.serviceAccount, delegates: [] }, claims) : async (claims) => iam.signJwt(caller, await caller.accessToken(), target, claims)
@@ -11134,11 +11370,6 @@ async function readSubjectToken(source, http2) {
   return checkedToken(token, "subject", "The subject token (credential_source)");
 }
 
-// src/email.ts
-function isEmail(value) {
-  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/.test(value);
-}
-
 // src/google/metadata.ts
 var MetadataClient = class {
   #http;
@@ -11149,9 +11380,13 @@ var MetadataClient = class {
     this.#server = server;
     this.#now = now;
   }
-  /** A cloud-platform access token for the runner's default service account. */
-  async accessToken() {
-    const answer2 = parseJsonObject(await this.#body("Metadata server access token", "token"));
+  /**
+   * An access token for the runner's default service account: with the VM's access scopes, or those asked for where
+   * the server honours `?scopes=` (Cloud Run, GKE with Workload Identity; a Compute Engine VM ignores it).
+   */
+  async accessToken(scopes) {
+    const path = scopes ? `token?scopes=${scopes.map(encodeURIComponent).join(",")}` : "token";
+    const answer2 = parseJsonObject(await this.#body("Metadata server access token", path));
     if (!answer2) throw new ActionError("The metadata server answered its token request with something other than a JSON object.");
     return { token: secretField(answer2, "access_token", "The metadata server"), expiresAt: expiresAt(answer2, this.#now()) };
   }
@@ -11224,13 +11459,24 @@ function metadataCredential(source, http2, now = Date.now) {
       email = address;
       return token;
     }, now),
-    idToken: (audience) => metadata.idToken(audience)
+    idToken: (audience) => metadata.idToken(audience),
+    // Only where the server honours ?scopes= (readConfig refuses a Compute Engine VM's, which ignores it).
+    iapAccessToken: async () => {
+      const [token, address] = await Promise.all([metadata.accessToken(IAP_ACCESS_SCOPES), email ?? metadata.email()]);
+      email = address;
+      return token;
+    }
   };
 }
 
 // src/credentials/refresh-token.ts
 function refreshTokenCredential(source, endpoints, oauth, now = Date.now) {
   let email;
+  const refresh = async () => {
+    const answer2 = await oauth.refreshAccessToken(endpoints.oauth2, source);
+    email = answer2.email ?? email;
+    return answer2;
+  };
   return {
     get principal() {
       return email;
@@ -11239,12 +11485,18 @@ function refreshTokenCredential(source, endpoints, oauth, now = Date.now) {
       return `user:${email ?? "YOUR_EMAIL"}`;
     },
     federated: false,
-    accessToken: renewing(async () => {
-      const answer2 = await oauth.refreshAccessToken(endpoints.oauth2, source);
-      email = answer2.email ?? email;
-      return answer2.accessToken;
-    }, now),
-    idToken: (audience) => oauth.refreshIdToken(endpoints.oauth2, source, audience)
+    accessToken: renewing(async () => (await refresh()).accessToken, now),
+    idToken: (audience) => oauth.refreshIdToken(endpoints.oauth2, source, audience),
+    iapAccessToken: async () => {
+      const { accessToken, scope } = await refresh();
+      if (!grantsIapScopes(scope)) {
+        throw new ActionError(
+          `The refresh token (${source.origin}) was not granted the openid and email scopes (Google says it holds: ${shownScopes(scope)}), and IAP takes an access token only with both.`,
+          "Fix: sign in again asking for them: iap-token login asks for openid email; by hand, the authorization URL needs scope=openid%20email."
+        );
+      }
+      return accessToken;
+    }
   };
 }
 
@@ -11269,6 +11521,7 @@ function serviceAccountKeyCredential(source, endpoints, oauth, now = Date.now) {
     federated: false,
     accessToken: renewing(() => oauth.keyAccessToken(tokenUrl, assertion({ scope: CLOUD_PLATFORM_SCOPE }), signer), now),
     idToken: (audience) => oauth.keyIdToken(tokenUrl, assertion({ target_audience: audience }), signer),
+    iapAccessToken: () => oauth.keyAccessToken(tokenUrl, assertion({ scope: IAP_ACCESS_SCOPES.join(" ") }), signer),
     signJwt: (claims) => Promise.resolve(sign2(claims))
   };
 }
@@ -11355,6 +11608,89 @@ function describeSource(source) {
   }
 }
 
+// src/tokens/signed-jwt.ts
+async function mintSignedJwt(config, credential, iam, now = Date.now) {
+  const { audience, lifetimeSeconds } = config;
+  const signer = await signerOf(credential, config, iam, now);
+  const iat = Math.floor(now() / 1e3);
+  const token = await signer.sign({ iss: signer.email, sub: signer.email, aud: audience, iat, exp: iat + lifetimeSeconds });
+  return checkSignedJwt(token, { audience, signer: signer.email, lifetimeSeconds, now: now() });
+}
+async function signerOf(credential, config, iam, now) {
+  if (credential.signJwt && credential.principal) return { email: credential.principal, sign: credential.signJwt };
+  await credential.accessToken();
+  const email = credential.principal;
+  if (!email) throw new ActionError(`No service account to sign the JWT as: set ${config.nameOf("service_account")}.`);
+  return { email, sign: impersonate(credential, { serviceAccount: email, delegates: [] }, iam, now).signJwt };
+}
+
+// src/tokens/mint.ts
+var EXPIRY_WARNING_S = 300;
+var MINTERS = {
+  id_token: (config, credential, _iam, now) => mintIdToken(config, credential, now),
+  signed_jwt: mintSignedJwt,
+  access_token: (config, credential, _iam, now) => mintAccessToken(config, credential, now)
+};
+async function mintToken(config, credential, iam, { info, warning }, now = Date.now) {
+  if (!config.includeEmail && config.tokenType === "id_token") {
+    warning(
+      `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
+    );
+  }
+  const minted = await MINTERS[config.tokenType](config, credential, iam, now);
+  info(describeMinted(minted, now()));
+  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1e3);
+  if (secondsLeft < EXPIRY_WARNING_S) {
+    const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
+    warning(
+      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`
+    );
+  }
+  return minted;
+}
+
+// src/access-fallback.ts
+function accessTokenFallback({ config, credential, iam, env, report: report2, now }) {
+  if (!config.auto || config.tokenType !== "id_token" || !credential.iapAccessToken) return void 0;
+  if (cannotMintAccessToken(config.source, config.serviceAccount, env)) return void 0;
+  const variant = { ...config, tokenType: "access_token", audience: "", audienceFrom: void 0, auto: false };
+  let chosen;
+  return {
+    mint: () => mintToken(variant, credential, iam, report2, now),
+    choose: (why) => {
+      chosen = variant;
+      report2.info(`Token: ${config.nameOf("token_type")} auto: access_token, because ${why}`);
+    },
+    get chosen() {
+      return chosen;
+    }
+  };
+}
+async function tryAccessToken(fallback, http2, url, original, why) {
+  let minted;
+  try {
+    minted = await fallback.mint();
+  } catch (error) {
+    throw withNote(original, `An access token, token_type auto's last way, could not be minted either: ${explain(error)}`);
+  }
+  const trial = await sendThroughIap(http2, url, minted.token, "Access token trial");
+  if (!trial.accepted) throw withNote(original, `An access token was tried once too, at ${displayUrl(url)}: ${trialWords(trial, minted)}`);
+  fallback.choose(`${why}; IAP at ${displayUrl(url)} took an access token (it answered ${trial.status ?? ""}).`);
+  return minted;
+}
+function trialWords(trial, minted) {
+  if (trial.status === null) return `no answer (${trial.failure ?? "unknown error"}).`;
+  if (trial.refusal === "parse") return NO_ACCESS_TOKENS;
+  if (!trial.refusal) return `the app answered ${trial.status}.`;
+  return `IAP answered ${trial.status}: ${explainRefusal(trial.refusal, "trial", { header: "authorization", principal: minted.principal, kind: "access_token" })}`;
+}
+function withNote(original, note) {
+  if (!(original instanceof ActionError) && !(original instanceof ApiError)) return original;
+  const { remedy } = original;
+  return new ActionError(original.message, remedy ? `${remedy}
+${note}` : note);
+}
+
 // src/google/iam-credentials.ts
 var ACCESS_TOKEN_LIFETIME_S = 3600;
 var IamCredentials = class {
@@ -11371,10 +11707,10 @@ var IamCredentials = class {
     const answer2 = await this.#call(caller, accessToken, target, "generateIdToken", { audience, includeEmail });
     return secretField(answer2, "token", "IAM Credentials generateIdToken");
   }
-  /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
-  async generateAccessToken(caller, accessToken, target) {
+  /** `generateAccessToken`: an access token for the service account (cloud-platform unless asked), for an hour. */
+  async generateAccessToken(caller, accessToken, target, scopes = [CLOUD_PLATFORM_SCOPE]) {
     const answer2 = await this.#call(caller, accessToken, target, "generateAccessToken", {
-      scope: [CLOUD_PLATFORM_SCOPE],
+      scope: scopes,
       lifetime: `${ACCESS_TOKEN_LIFETIME_S}s`
     });
     const token = secretField(answer2, "accessToken", "IAM Credentials generateAccessToken");
@@ -11503,11 +11839,15 @@ var OAuthTokenEndpoint = class {
     if (typeof answer2["access_token"] === "string") secretField(answer2, "access_token", FROM);
     return secretField(answer2, "id_token", `${FROM} (was the refresh token granted the openid scope?)`);
   }
-  /** Refresh grant without an audience: an access token, and the user's email when the answer names it. */
+  /**
+   * Refresh grant without an audience: an access token, the scopes Google says it holds ("" when the answer does not
+   * say), and the user's email when the answer names it.
+   */
   async refreshAccessToken(base, grant) {
     const answer2 = await this.#refresh(base, grant, "Access token from the refresh token (OAuth refresh grant)", {});
     const email = typeof answer2["id_token"] === "string" ? emailOf(secretField(answer2, "id_token", FROM)) : void 0;
-    return { accessToken: { token: secretField(answer2, "access_token", FROM), expiresAt: expiresAt(answer2, this.#now()) }, email };
+    const accessToken = { token: secretField(answer2, "access_token", FROM), expiresAt: expiresAt(answer2, this.#now()) };
+    return { accessToken, scope: typeof answer2["scope"] === "string" ? answer2["scope"] : "", email };
   }
   /** Authorization-code grant with PKCE, for a sign-in that came back to a loopback redirect. */
   async exchangeCode(base, exchange) {
@@ -11740,162 +12080,6 @@ function retryAfterMs(header, now) {
   return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
 }
 
-// src/tokens/check.ts
-function checkIdToken(token, expect) {
-  const jwt = decodeJwt(token);
-  if (!jwt) throw new ActionError("Google returned a token that is not a JWT; IAP would refuse it.");
-  const { aud, exp, email } = jwt.claims;
-  if (aud !== expect.audience) {
-    throw new ActionError(
-      `The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`
-    );
-  }
-  if (typeof exp !== "number" || exp * 1e3 <= expect.now) {
-    throw new ActionError("The minted token has already expired (check the runner's clock); IAP would refuse it.");
-  }
-  if (expect.requireEmail && typeof email !== "string") {
-    throw new ActionError(`The minted token has no email claim; IAP refuses such tokens ("JWT 'email' claim isn't a string").`);
-  }
-  if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
-    throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
-  }
-  if (typeof email === "string" && !isEmail(email))
-    throw new ActionError("The minted token's email claim is not an email address; IAP would refuse it.");
-  const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
-  return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
-}
-function checkSignedJwt(token, expect) {
-  const jwt = decodeJwt(token);
-  if (!jwt) throw new ActionError("The signed JWT is not a JWT; IAP would refuse it.");
-  const { iss, sub, aud, iat, exp } = jwt.claims;
-  if (jwt.header["alg"] !== "RS256")
-    throw new ActionError(`The signed JWT uses ${String(jwt.header["alg"])}, not RS256; IAP would refuse it.`);
-  if (typeof jwt.header["kid"] !== "string" || !jwt.header["kid"]) {
-    throw new ActionError("The signed JWT names no key (kid); IAP, which looks the key up by it, would refuse it.");
-  }
-  if (iss !== expect.signer || sub !== expect.signer) {
-    throw new ActionError(
-      `The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`
-    );
-  }
-  if (aud !== expect.audience) throw new ActionError(`The signed JWT's audience is "${String(aud)}", not "${expect.audience}".`);
-  if (typeof exp !== "number" || typeof iat !== "number" || exp - iat > 3600 || exp * 1e3 <= expect.now) {
-    throw new ActionError("The signed JWT is expired or lives longer than an hour; IAP would refuse it.");
-  }
-  return { token, kind: "signed_jwt", audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1e3) };
-}
-function describeMinted(minted, now = Date.now()) {
-  const minutes = Math.round((minted.expiresAt.getTime() - now) / 6e4);
-  return `Minted ${kindOf(minted.kind, "a")} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
-}
-function kindOf(kind, form) {
-  const name2 = kind === "signed_jwt" ? "signed JWT" : "ID token";
-  if (form === "a") return `${kind === "signed_jwt" ? "a" : "an"} ${name2}`;
-  return form === "Capital" ? `${name2.charAt(0).toUpperCase()}${name2.slice(1)}` : name2;
-}
-function rfc3339(date) {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-// src/tokens/id-token.ts
-async function mintIdToken(config, credential, now = Date.now) {
-  const { audience, includeEmail } = config;
-  if (!credential.idToken) {
-    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf("service_account")}.`);
-  }
-  const token = await credential.idToken(audience, includeEmail);
-  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
-}
-
-// src/tokens/signed-jwt.ts
-async function mintSignedJwt(config, credential, iam, now = Date.now) {
-  const { audience, lifetimeSeconds } = config;
-  const signer = await signerOf(credential, config, iam, now);
-  const iat = Math.floor(now() / 1e3);
-  const token = await signer.sign({ iss: signer.email, sub: signer.email, aud: audience, iat, exp: iat + lifetimeSeconds });
-  return checkSignedJwt(token, { audience, signer: signer.email, lifetimeSeconds, now: now() });
-}
-async function signerOf(credential, config, iam, now) {
-  if (credential.signJwt && credential.principal) return { email: credential.principal, sign: credential.signJwt };
-  await credential.accessToken();
-  const email = credential.principal;
-  if (!email) throw new ActionError(`No service account to sign the JWT as: set ${config.nameOf("service_account")}.`);
-  return { email, sign: impersonate(credential, { serviceAccount: email, delegates: [] }, iam, now).signJwt };
-}
-
-// src/tokens/mint.ts
-var EXPIRY_WARNING_S = 300;
-async function mintToken(config, credential, iam, { info, warning }, now = Date.now) {
-  if (!config.includeEmail && config.tokenType === "id_token") {
-    warning(
-      `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
-    );
-  }
-  const minted = await (config.tokenType === "signed_jwt" ? mintSignedJwt(config, credential, iam, now) : mintIdToken(config, credential, now));
-  info(describeMinted(minted, now()));
-  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1e3);
-  if (secondsLeft < EXPIRY_WARNING_S) {
-    const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
-    warning(
-      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`
-    );
-  }
-  return minted;
-}
-
-// src/urls.ts
-function isLoopback(hostname) {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
-}
-function carriesTokens(url) {
-  return url.protocol === "https:" || url.protocol === "http:" && isLoopback(url.hostname);
-}
-function displayUrl(url) {
-  const parsed = typeof url === "string" ? new URL(url) : url;
-  return `${parsed.origin}${parsed.pathname}${parsed.search ? "?…" : ""}`;
-}
-function audienceCovers(audience, url) {
-  const bare = `${url.origin}${url.pathname}`;
-  const covered = audience.endsWith("*") ? bare.startsWith(audience.slice(0, -1)) : bare === audience;
-  if (covered) return void 0;
-  return `${displayUrl(url)} is not covered by the signed JWT's audience ${audience}, so IAP would refuse it. Use an audience that covers every URL, such as ${url.origin}/*`;
-}
-function hostMatches(hosts, host) {
-  const name2 = host.toLowerCase();
-  return hosts.some((entry) => {
-    if (!entry.startsWith("*.")) return name2 === entry;
-    const domain = entry.slice(1);
-    const label = name2.slice(0, -domain.length);
-    return name2.endsWith(domain) && label.length > 0 && !label.includes(".");
-  });
-}
-
-// src/iap/answers.ts
-function answeredByIap(headers) {
-  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
-}
-function answeredBy(headers) {
-  if (!headers) return null;
-  return answeredByIap(headers) ? "iap" : "app";
-}
-function isIapRefusal(status2, headers) {
-  return (status2 === 401 || status2 === 403 || status2 === 302) && answeredByIap(headers);
-}
-var READ_CHARS = 512;
-function iapRefusal(status2, body) {
-  if (status2 === 403) return "forbidden";
-  if (status2 >= 300 && status2 < 400) return "sign-in";
-  const said = body.slice(0, READ_CHARS).toLowerCase();
-  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
-  if (said.includes("audience")) return "audience";
-  if (said.includes("email")) return "email";
-  if (said.includes("signature")) return "signature";
-  if (said.includes("parse")) return "parse";
-  if (said.includes("empty token")) return "empty";
-  return "other";
-}
-
 // src/iap/probe.ts
 var CLIENT_ID = /^[\w.-]+\.apps\.googleusercontent\.com$/;
 async function probeIap(http2, url, options = {}) {
@@ -11952,15 +12136,22 @@ function createMinter(config, { env, report: report2, http: http2 = new Http({ l
     resolved = void 0;
     throw error;
   });
+  const fallback = accessTokenFallback({ config, credential, iam, env, report: report2, now });
   return {
     credential,
     http: http2,
+    fallback,
     mint: async () => {
+      if (fallback?.chosen) return mintToken(fallback.chosen, credential, iam, report2, now);
       const resolvedConfig = await ready();
       try {
         return await mintToken(resolvedConfig, credential, iam, report2, now);
       } catch (error) {
-        throw config.audienceFrom ? foundAudienceRefused(error, config) : config.signedFromUrl ? signingRefused(error, config) : error;
+        if (!config.audienceFrom) throw config.signedFromUrl ? signingRefused(error, config) : error;
+        const refused = foundAudienceRefused(error, config);
+        if (!fallback || refused === error) throw refused;
+        const why = `Google will not mint an ID token for the OAuth client IAP's sign-in redirect names (${resolvedConfig.audience}: most likely Google's managed client)`;
+        return tryAccessToken(fallback, http2, new URL(config.audienceFrom), refused, why);
       }
     }
   };
@@ -13380,47 +13571,6 @@ function utcTime(date) {
   return tag(23, Buffer.from(text2));
 }
 
-// src/iap/refusals.ts
-var REFUSALS = {
-  expired: {
-    proxy: () => "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.",
-    trial: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
-    fix: () => "the token expired; check the runner's clock, or mint it closer to its use."
-  },
-  audience: {
-    proxy: () => "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*."
-  },
-  email: {
-    proxy: () => "IAP refused an ID token without an email claim: mint it with include_email.",
-    trial: "IAP refused an ID token without an email claim.",
-    fix: () => "the ID token has no email claim; set include_email: true."
-  },
-  signature: {
-    proxy: () => "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.",
-    trial: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
-    fix: ({ kind, principal }) => kind === "signed_jwt" ? `IAP could not verify the JWT with ${principal}'s public keys; the signing key may have been deleted. Mint again.` : "the token is not signed by Google; pass the action's token output unchanged."
-  },
-  parse: {
-    proxy: ({ header }) => `IAP did not receive a JWT in the ${header} header: something on the way changed it.`,
-    fix: ({ header }) => `IAP did not receive a JWT in the ${header} header. Check smoke_test_headers and any proxy on the way.`
-  },
-  empty: {
-    proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`,
-    fix: ({ header }) => `IAP saw no token: something between the runner and IAP strips the ${header} header (a proxy, a load balancer rule).`
-  },
-  "sign-in": {
-    proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`
-  },
-  forbidden: {
-    proxy: ({ principal }) => `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`
-  },
-  other: { proxy: () => "IAP refused the request." }
-};
-function explainRefusal(refusal, reader, context) {
-  const words2 = REFUSALS[refusal];
-  return (reader === "trial" ? words2.trial : void 0) ?? words2.proxy(context);
-}
-
 // src/agent/forwarding.ts
 function forwardingWith(keeper, header, { tally, report: report2, changed }) {
   return {
@@ -13853,13 +14003,24 @@ function readSeconds(ctx, name2, fallback, min, max) {
 function chooseToken(ctx, known2, canSign) {
   const { input, fail, words: w } = ctx;
   const given = input("token_type") || "auto";
-  if (given !== "auto" && given !== "id_token" && given !== "signed_jwt") {
+  if (given !== "auto" && given !== "id_token" && given !== "signed_jwt" && given !== "access_token") {
     return fail(
       "token_type",
-      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(given)}`
+      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID), signed_jwt (a service-account-signed JWT for the app's URL) or access_token (an OAuth access token with the openid and email scopes, for apps that take them), got ${quote(given)}`
     );
   }
   const audience = input("audience");
+  if (given === "access_token") {
+    if (audience) {
+      fail("audience", `does not go with ${w.name("token_type")} access_token: an access token has no audience. Leave it out.`);
+    }
+    return { tokenType: "access_token", audience: "", audienceFrom: void 0, why: void 0 };
+  }
+  const choice = chooseAmong(ctx, given, audience, known2, canSign);
+  return given === "auto" ? { ...choice, auto: true } : choice;
+}
+function chooseAmong(ctx, given, audience, known2, canSign) {
+  const { fail, words: w } = ctx;
   const isUrl = /^https?:\/\//i.test(audience);
   const wildcard = known2 ? `${known2.url.origin}/*` : void 0;
   if (given === "signed_jwt") {
@@ -14094,7 +14255,10 @@ function readUrlAudience(ctx, audience) {
 function readLifetime({ fail, words: words2 }, value, tokenType) {
   if (!value) return 3600;
   if (tokenType !== "signed_jwt") {
-    fail("lifetime", `applies to ${words2.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
+    fail(
+      "lifetime",
+      `applies to ${words2.name("token_type")} signed_jwt only: Google sets an ID token's and an access token's lifetime (one hour).`
+    );
   }
   const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(seconds2 >= 60 && seconds2 <= 3600)) {
@@ -14309,7 +14473,7 @@ function readSource(ctx, serviceAccount, iamHost) {
   if (source.kind === "external_account" && !source.impersonate && !serviceAccount) {
     ctx.fail(
       "service_account",
-      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`
+      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity can mint no token IAP takes by itself (no ID token, signed JWT or access token of its own).`
     );
   }
   return source;
@@ -14400,7 +14564,7 @@ function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
   if (!serviceAccount) {
     fail(
       "service_account",
-      `is required with ${words2.name(name2)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
+      `is required with ${words2.name(name2)}: a federated identity can mint no token IAP takes by itself (no ID token, signed JWT or access token of its own), so the action impersonates this service account.`
     );
   }
   const oidcRequestUrl = env["ACTIONS_ID_TOKEN_REQUEST_URL"] ?? "";
@@ -14502,7 +14666,14 @@ function readConfig(read, env, words2) {
   const canSign = signingAbility(source, serviceAccount);
   const choice = chooseToken(ctx, known2, canSign);
   const { tokenType } = choice;
-  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom || tokenType === "access_token" ? "" : readAudience(ctx, choice.audience);
+  const unscoped = tokenType === "access_token" ? cannotMintAccessToken(source, serviceAccount, env) : void 0;
+  if (unscoped) {
+    fail(
+      "token_type",
+      `access_token: ${unscoped}. To mint one as a service account you may impersonate, ${w.setting("service_account", "SA_EMAIL")} (IAM generateAccessToken gives the openid and email scopes); or leave ${w.name("token_type")} auto for a signed JWT or an ID token.`
+    );
+  }
   const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   const unsigned = tokenType === "signed_jwt" ? cannotSign(source, serviceAccount) : void 0;
   if (unsigned === "user") {
@@ -14525,6 +14696,7 @@ function readConfig(read, env, words2) {
     tokenType,
     audience,
     audienceFrom: choice.audienceFrom,
+    auto: choice.auto === true,
     choice: choice.why,
     signedFromUrl: choice.signedFromUrl === true,
     appUrl: known2?.url.href,
@@ -14604,10 +14776,12 @@ async function main() {
   registerSecret(launch.initial.token);
   statsFile = launch.statsFile;
   const read = readConfig((name2) => launch.inputs[name2], process.env, ACTION_VOCABULARY);
+  const fellBack = launch.initial.kind !== read.tokenType;
   const config = {
     ...read,
     doctor: void 0,
-    ...read.audienceFrom ? { audience: launch.initial.audience, audienceFrom: void 0 } : {}
+    ...read.audienceFrom || fellBack ? { audience: launch.initial.audience, audienceFrom: void 0 } : {},
+    ...fellBack ? { tokenType: launch.initial.kind, auto: false } : {}
   };
   const initial = { ...launch.initial, expiresAt: new Date(launch.initial.expiresAt) };
   agent = await startAgent({

@@ -1122,6 +1122,20 @@ var init_urls = __esm({
   }
 });
 
+// src/credentials/iap-access.ts
+function cannotMintAccessToken(source, serviceAccount, env) {
+  if (serviceAccount !== void 0 || source.kind !== "metadata") return void 0;
+  if (env["GCE_METADATA_HOST"]?.trim() || SCOPING_PLATFORMS.some((name) => env[name])) return void 0;
+  return `${source.origin} is, by this machine's environment (no Cloud Run variables), a Compute Engine VM's, which ignores the scopes asked for and gives the VM's own access scopes, so IAP would not take its access token (on GKE with Workload Identity, whose server honours them, set GCE_METADATA_HOST=metadata.google.internal to say so)`;
+}
+var SCOPING_PLATFORMS;
+var init_iap_access = __esm({
+  "src/credentials/iap-access.ts"() {
+    "use strict";
+    SCOPING_PLATFORMS = ["K_SERVICE", "CLOUD_RUN_JOB"];
+  }
+});
+
 // src/credentials/signing.ts
 function cannotSign(source, serviceAccount) {
   if (serviceAccount !== void 0) return void 0;
@@ -1184,6 +1198,127 @@ var init_json = __esm({
   }
 });
 
+// src/iap/refusals.ts
+function explainRefusal(refusal, reader, context) {
+  const words = REFUSALS[refusal];
+  return (reader === "trial" ? words.trial : void 0) ?? words.proxy(context);
+}
+function refusalFix(refusal, context) {
+  return REFUSALS[refusal].fix?.(context);
+}
+var NO_ACCESS_TOKENS, REFUSALS;
+var init_refusals = __esm({
+  "src/iap/refusals.ts"() {
+    "use strict";
+    NO_ACCESS_TOKENS = "this app does not take access tokens: IAP read the token as a JWT and could not parse it.";
+    REFUSALS = {
+      expired: {
+        proxy: () => "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.",
+        trial: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
+        fix: () => "the token expired; check the runner's clock, or mint it closer to its use."
+      },
+      audience: {
+        proxy: () => "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*."
+      },
+      scope: {
+        proxy: () => "IAP refused the access token's scopes: it takes one only with openid and https://www.googleapis.com/auth/userinfo.email.",
+        fix: () => "the access token lacks the openid and email scopes. A refresh token must come from a sign-in that granted them (iap-token login asks for both); a metadata server must honour ?scopes= (Cloud Run, GKE with Workload Identity; not a Compute Engine VM): else set service_account."
+      },
+      email: {
+        proxy: () => "IAP refused an ID token without an email claim: mint it with include_email.",
+        trial: "IAP refused an ID token without an email claim.",
+        fix: () => "the ID token has no email claim; set include_email: true."
+      },
+      signature: {
+        proxy: () => "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.",
+        trial: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
+        fix: ({ kind, principal }) => kind === "signed_jwt" ? `IAP could not verify the JWT with ${principal}'s public keys; the signing key may have been deleted. Mint again.` : "the token is not signed by Google; pass the action's token output unchanged."
+      },
+      parse: {
+        proxy: ({ header, kind }) => kind === "access_token" ? NO_ACCESS_TOKENS : `IAP did not receive a JWT in the ${header} header: something on the way changed it.`,
+        fix: ({ header, kind }) => kind === "access_token" ? `${NO_ACCESS_TOKENS} Use a signed JWT or an ID token instead: token_type signed_jwt or id_token (iap-token doctor URL shows which get through).` : `IAP did not receive a JWT in the ${header} header. Check smoke_test_headers and any proxy on the way.`
+      },
+      empty: {
+        proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`,
+        fix: ({ header }) => `IAP saw no token: something between the runner and IAP strips the ${header} header (a proxy, a load balancer rule).`
+      },
+      "sign-in": {
+        proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`
+      },
+      forbidden: {
+        proxy: ({ principal }) => `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`
+      },
+      other: { proxy: () => "IAP refused the request." }
+    };
+  }
+});
+
+// src/iap/answers.ts
+function answeredByIap(headers) {
+  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
+}
+function answeredBy(headers) {
+  if (!headers) return null;
+  return answeredByIap(headers) ? "iap" : "app";
+}
+function turnedAwayByIap(status, from) {
+  return from === "iap" && status !== null && STRANGER_REFUSALS.has(status);
+}
+function answererName(from) {
+  return from === "iap" ? "IAP" : "the app";
+}
+function iapRefusal(status, body) {
+  if (status === 403) return "forbidden";
+  if (status >= 300 && status < 400) return "sign-in";
+  const said = body.slice(0, READ_CHARS).toLowerCase();
+  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
+  if (said.includes("audience")) return "audience";
+  if (said.includes("scope")) return "scope";
+  if (said.includes("email")) return "email";
+  if (said.includes("signature")) return "signature";
+  if (said.includes("parse")) return "parse";
+  if (said.includes("empty token")) return "empty";
+  return "other";
+}
+var STRANGER_REFUSALS, READ_CHARS;
+var init_answers = __esm({
+  "src/iap/answers.ts"() {
+    "use strict";
+    STRANGER_REFUSALS = /* @__PURE__ */ new Set([302, 303, 307, 401, 403]);
+    READ_CHARS = 512;
+  }
+});
+
+// src/iap/trial.ts
+async function sendThroughIap(http2, url, token, what) {
+  try {
+    const { response } = await http2.send({
+      what: `${what} at ${displayUrl(url)}`,
+      method: "GET",
+      url: url.href,
+      headers: { authorization: `Bearer ${token}` },
+      retry: TRIAL_RETRY
+    });
+    const from = answeredBy(response.headers);
+    const refusal = from === "iap" ? iapRefusal(response.status, response.body) : void 0;
+    const accepted = from === "app" || refusal === "forbidden";
+    return { status: response.status, from, refusal, accepted, response, failure: void 0 };
+  } catch (error2) {
+    if (!(error2 instanceof ApiError)) throw error2;
+    return { status: null, from: null, refusal: void 0, accepted: false, response: void 0, failure: error2.failure.message };
+  }
+}
+var TRIAL_RETRY;
+var init_trial = __esm({
+  "src/iap/trial.ts"() {
+    "use strict";
+    init_errors();
+    init_urls();
+    init_answers();
+    TRIAL_RETRY = { attempts: 2, timeoutMs: 15e3, budgetMs: 2e4 };
+  }
+});
+
 // src/jwt.ts
 function base64url(input) {
   return Buffer.from(input).toString("base64url");
@@ -1213,7 +1348,129 @@ var init_jwt = __esm({
   }
 });
 
+// src/tokens/check.ts
+function checkIdToken(token, expect) {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError("Google returned a token that is not a JWT; IAP would refuse it.");
+  const { aud, exp, email } = jwt.claims;
+  if (aud !== expect.audience) {
+    throw new ActionError(
+      `The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`
+    );
+  }
+  if (typeof exp !== "number" || exp * 1e3 <= expect.now) {
+    throw new ActionError("The minted token has already expired (check the runner's clock); IAP would refuse it.");
+  }
+  if (expect.requireEmail && typeof email !== "string") {
+    throw new ActionError(`The minted token has no email claim; IAP refuses such tokens ("JWT 'email' claim isn't a string").`);
+  }
+  if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
+    throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
+  }
+  if (typeof email === "string" && !isEmail(email))
+    throw new ActionError("The minted token's email claim is not an email address; IAP would refuse it.");
+  const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
+  return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
+}
+function checkSignedJwt(token, expect) {
+  const jwt = decodeJwt(token);
+  if (!jwt) throw new ActionError("The signed JWT is not a JWT; IAP would refuse it.");
+  const { iss, sub, aud, iat, exp } = jwt.claims;
+  if (jwt.header["alg"] !== "RS256")
+    throw new ActionError(`The signed JWT uses ${String(jwt.header["alg"])}, not RS256; IAP would refuse it.`);
+  if (typeof jwt.header["kid"] !== "string" || !jwt.header["kid"]) {
+    throw new ActionError("The signed JWT names no key (kid); IAP, which looks the key up by it, would refuse it.");
+  }
+  if (iss !== expect.signer || sub !== expect.signer) {
+    throw new ActionError(
+      `The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`
+    );
+  }
+  if (aud !== expect.audience) throw new ActionError(`The signed JWT's audience is "${String(aud)}", not "${expect.audience}".`);
+  if (typeof exp !== "number" || typeof iat !== "number" || exp - iat > 3600 || exp * 1e3 <= expect.now) {
+    throw new ActionError("The signed JWT is expired or lives longer than an hour; IAP would refuse it.");
+  }
+  return { token, kind: "signed_jwt", audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1e3) };
+}
+function checkAccessToken(token, expect) {
+  if (decodeJwt(token)) throw new ActionError("Google returned a JWT where an access token was asked for; it is not handed on.");
+  if (!(expect.expiresAt > expect.now)) {
+    throw new ActionError("The minted access token has already expired (check the runner's clock); IAP would refuse it.");
+  }
+  const expiresAt2 = new Date(Math.min(expect.expiresAt, expect.now + MAX_ACCESS_TOKEN_LIFE_MS));
+  return { token, kind: "access_token", audience: "", principal: expect.principal ?? "unknown", expiresAt: expiresAt2 };
+}
+function describeMinted(minted, now = Date.now()) {
+  const minutes = Math.round((minted.expiresAt.getTime() - now) / 6e4);
+  const what = minted.kind === "access_token" ? "scopes openid and email (no audience)" : `audience ${minted.audience}`;
+  return `Minted ${kindOf(minted.kind, "a")} for ${minted.principal}, ${what}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+}
+function kindOf(kind, form) {
+  const name = KIND_NAMES[kind];
+  if (form === "a") return `${kind === "signed_jwt" ? "a" : "an"} ${name}`;
+  return form === "Capital" ? `${name.charAt(0).toUpperCase()}${name.slice(1)}` : name;
+}
+function rfc3339(date) {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+var MAX_ACCESS_TOKEN_LIFE_MS, KIND_NAMES;
+var init_check = __esm({
+  "src/tokens/check.ts"() {
+    "use strict";
+    init_email();
+    init_errors();
+    init_jwt();
+    MAX_ACCESS_TOKEN_LIFE_MS = 12 * 36e5;
+    KIND_NAMES = {
+      id_token: "ID token",
+      signed_jwt: "signed JWT",
+      access_token: "access token"
+    };
+  }
+});
+
+// src/tokens/access-token.ts
+async function mintAccessToken(config, credential, now = Date.now) {
+  if (!credential.iapAccessToken) {
+    throw new ActionError(`This credential cannot mint an access token for IAP itself: set ${config.nameOf("service_account")}.`);
+  }
+  const { token, expiresAt: expiresAt2 } = await credential.iapAccessToken();
+  return checkAccessToken(token, { expiresAt: expiresAt2, principal: credential.principal, now: now() });
+}
+var init_access_token = __esm({
+  "src/tokens/access-token.ts"() {
+    "use strict";
+    init_errors();
+    init_check();
+  }
+});
+
+// src/tokens/id-token.ts
+async function mintIdToken(config, credential, now = Date.now) {
+  const { audience, includeEmail } = config;
+  if (!credential.idToken) {
+    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf("service_account")}.`);
+  }
+  const token = await credential.idToken(audience, includeEmail);
+  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
+}
+var init_id_token = __esm({
+  "src/tokens/id-token.ts"() {
+    "use strict";
+    init_errors();
+    init_check();
+  }
+});
+
 // src/google/answer.ts
+function grantsIapScopes(scope) {
+  const granted = new Set(scope.split(" "));
+  return granted.has("openid") && (granted.has("email") || granted.has(EMAIL_SCOPE));
+}
+function shownScopes(scope) {
+  const names = scope.split(" ").filter((name) => /^[\w.:/-]{1,100}$/.test(name)).slice(0, 10);
+  return names.length ? names.join(" ") : "none";
+}
 function secretField(answer, name, from) {
   const value = answer[name];
   if (typeof value !== "string" || !value) {
@@ -1240,13 +1497,15 @@ function expiresAt(answer, now) {
   const seconds2 = typeof answer["expires_in"] === "number" ? answer["expires_in"] : Number(answer["expires_in"]);
   return now + (Number.isFinite(seconds2) && seconds2 > 0 ? seconds2 : 3600) * 1e3;
 }
-var CLOUD_PLATFORM_SCOPE, JWT_FIELDS, MAX_JWT_CHARS, MAX_OPAQUE_CHARS, MAX_SUBJECT_CHARS;
+var CLOUD_PLATFORM_SCOPE, EMAIL_SCOPE, IAP_ACCESS_SCOPES, JWT_FIELDS, MAX_JWT_CHARS, MAX_OPAQUE_CHARS, MAX_SUBJECT_CHARS;
 var init_answer = __esm({
   "src/google/answer.ts"() {
     "use strict";
     init_errors();
     init_secrets();
     CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+    EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email";
+    IAP_ACCESS_SCOPES = ["openid", EMAIL_SCOPE];
     JWT_FIELDS = /* @__PURE__ */ new Set(["id_token", "token", "signedJwt", "value"]);
     MAX_JWT_CHARS = 16384;
     MAX_OPAQUE_CHARS = 8192;
@@ -1478,6 +1737,7 @@ function impersonate(caller, target, iam, now = Date.now) {
     ...self,
     accessToken,
     idToken: async (audience, includeEmail) => iam.generateIdToken(caller, await caller.accessToken(), target, audience, includeEmail),
+    iapAccessToken: async () => iam.generateAccessToken(caller, await caller.accessToken(), target, IAP_ACCESS_SCOPES),
     // signJwt refuses federated tokens (ACCESS_TOKEN_TYPE_UNSUPPORTED): such a caller first becomes the account (its
     // own access token), which then signs as itself; that needs the token creator role on itself, as the remedy says.
     signJwt: caller.federated ? async (claims) => iam.signJwt(self, await accessToken(), { serviceAccount: target.serviceAccount, delegates: [] }, claims) : async (claims) => iam.signJwt(caller, await caller.accessToken(), target, claims)
@@ -1486,6 +1746,7 @@ function impersonate(caller, target, iam, now = Date.now) {
 var init_impersonation = __esm({
   "src/credentials/impersonation.ts"() {
     "use strict";
+    init_answer();
     init_credential();
   }
 });
@@ -1622,9 +1883,13 @@ var init_metadata = __esm({
         this.#server = server;
         this.#now = now;
       }
-      /** A cloud-platform access token for the runner's default service account. */
-      async accessToken() {
-        const answer = parseJsonObject(await this.#body("Metadata server access token", "token"));
+      /**
+       * An access token for the runner's default service account: with the VM's access scopes, or those asked for where
+       * the server honours `?scopes=` (Cloud Run, GKE with Workload Identity; a Compute Engine VM ignores it).
+       */
+      async accessToken(scopes) {
+        const path = scopes ? `token?scopes=${scopes.map(encodeURIComponent).join(",")}` : "token";
+        const answer = parseJsonObject(await this.#body("Metadata server access token", path));
         if (!answer) throw new ActionError("The metadata server answered its token request with something other than a JSON object.");
         return { token: secretField(answer, "access_token", "The metadata server"), expiresAt: expiresAt(answer, this.#now()) };
       }
@@ -1687,12 +1952,19 @@ function metadataCredential(source, http2, now = Date.now) {
       email = address;
       return token;
     }, now),
-    idToken: (audience) => metadata.idToken(audience)
+    idToken: (audience) => metadata.idToken(audience),
+    // Only where the server honours ?scopes= (readConfig refuses a Compute Engine VM's, which ignores it).
+    iapAccessToken: async () => {
+      const [token, address] = await Promise.all([metadata.accessToken(IAP_ACCESS_SCOPES), email ?? metadata.email()]);
+      email = address;
+      return token;
+    }
   };
 }
 var init_metadata2 = __esm({
   "src/credentials/metadata.ts"() {
     "use strict";
+    init_answer();
     init_metadata();
     init_credential();
   }
@@ -1701,6 +1973,11 @@ var init_metadata2 = __esm({
 // src/credentials/refresh-token.ts
 function refreshTokenCredential(source, endpoints, oauth, now = Date.now) {
   let email;
+  const refresh = async () => {
+    const answer = await oauth.refreshAccessToken(endpoints.oauth2, source);
+    email = answer.email ?? email;
+    return answer;
+  };
   return {
     get principal() {
       return email;
@@ -1709,17 +1986,25 @@ function refreshTokenCredential(source, endpoints, oauth, now = Date.now) {
       return `user:${email ?? "YOUR_EMAIL"}`;
     },
     federated: false,
-    accessToken: renewing(async () => {
-      const answer = await oauth.refreshAccessToken(endpoints.oauth2, source);
-      email = answer.email ?? email;
-      return answer.accessToken;
-    }, now),
-    idToken: (audience) => oauth.refreshIdToken(endpoints.oauth2, source, audience)
+    accessToken: renewing(async () => (await refresh()).accessToken, now),
+    idToken: (audience) => oauth.refreshIdToken(endpoints.oauth2, source, audience),
+    iapAccessToken: async () => {
+      const { accessToken, scope } = await refresh();
+      if (!grantsIapScopes(scope)) {
+        throw new ActionError(
+          `The refresh token (${source.origin}) was not granted the openid and email scopes (Google says it holds: ${shownScopes(scope)}), and IAP takes an access token only with both.`,
+          "Fix: sign in again asking for them: iap-token login asks for openid email; by hand, the authorization URL needs scope=openid%20email."
+        );
+      }
+      return accessToken;
+    }
   };
 }
 var init_refresh_token = __esm({
   "src/credentials/refresh-token.ts"() {
     "use strict";
+    init_errors();
+    init_answer();
     init_credential();
   }
 });
@@ -1744,6 +2029,7 @@ function serviceAccountKeyCredential(source, endpoints, oauth, now = Date.now) {
     federated: false,
     accessToken: renewing(() => oauth.keyAccessToken(tokenUrl, assertion({ scope: CLOUD_PLATFORM_SCOPE }), signer), now),
     idToken: (audience) => oauth.keyIdToken(tokenUrl, assertion({ target_audience: audience }), signer),
+    iapAccessToken: () => oauth.keyAccessToken(tokenUrl, assertion({ scope: IAP_ACCESS_SCOPES.join(" ") }), signer),
     signJwt: (claims) => Promise.resolve(sign(claims))
   };
 }
@@ -1868,6 +2154,118 @@ var init_credentials = __esm({
   }
 });
 
+// src/tokens/signed-jwt.ts
+async function mintSignedJwt(config, credential, iam, now = Date.now) {
+  const { audience, lifetimeSeconds } = config;
+  const signer = await signerOf(credential, config, iam, now);
+  const iat = Math.floor(now() / 1e3);
+  const token = await signer.sign({ iss: signer.email, sub: signer.email, aud: audience, iat, exp: iat + lifetimeSeconds });
+  return checkSignedJwt(token, { audience, signer: signer.email, lifetimeSeconds, now: now() });
+}
+async function signerOf(credential, config, iam, now) {
+  if (credential.signJwt && credential.principal) return { email: credential.principal, sign: credential.signJwt };
+  await credential.accessToken();
+  const email = credential.principal;
+  if (!email) throw new ActionError(`No service account to sign the JWT as: set ${config.nameOf("service_account")}.`);
+  return { email, sign: impersonate(credential, { serviceAccount: email, delegates: [] }, iam, now).signJwt };
+}
+var init_signed_jwt = __esm({
+  "src/tokens/signed-jwt.ts"() {
+    "use strict";
+    init_credentials();
+    init_errors();
+    init_check();
+  }
+});
+
+// src/tokens/mint.ts
+async function mintToken(config, credential, iam, { info: info2, warning: warning2 }, now = Date.now) {
+  if (!config.includeEmail && config.tokenType === "id_token") {
+    warning2(
+      `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
+    );
+  }
+  const minted = await MINTERS[config.tokenType](config, credential, iam, now);
+  info2(describeMinted(minted, now()));
+  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1e3);
+  if (secondsLeft < EXPIRY_WARNING_S) {
+    const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
+    warning2(
+      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`
+    );
+  }
+  return minted;
+}
+var EXPIRY_WARNING_S, MINTERS;
+var init_mint = __esm({
+  "src/tokens/mint.ts"() {
+    "use strict";
+    init_check();
+    init_access_token();
+    init_id_token();
+    init_signed_jwt();
+    EXPIRY_WARNING_S = 300;
+    MINTERS = {
+      id_token: (config, credential, _iam, now) => mintIdToken(config, credential, now),
+      signed_jwt: mintSignedJwt,
+      access_token: (config, credential, _iam, now) => mintAccessToken(config, credential, now)
+    };
+  }
+});
+
+// src/access-fallback.ts
+function accessTokenFallback({ config, credential, iam, env, report, now }) {
+  if (!config.auto || config.tokenType !== "id_token" || !credential.iapAccessToken) return void 0;
+  if (cannotMintAccessToken(config.source, config.serviceAccount, env)) return void 0;
+  const variant = { ...config, tokenType: "access_token", audience: "", audienceFrom: void 0, auto: false };
+  let chosen;
+  return {
+    mint: () => mintToken(variant, credential, iam, report, now),
+    choose: (why) => {
+      chosen = variant;
+      report.info(`Token: ${config.nameOf("token_type")} auto: access_token, because ${why}`);
+    },
+    get chosen() {
+      return chosen;
+    }
+  };
+}
+async function tryAccessToken(fallback, http2, url, original, why) {
+  let minted;
+  try {
+    minted = await fallback.mint();
+  } catch (error2) {
+    throw withNote(original, `An access token, token_type auto's last way, could not be minted either: ${explain(error2)}`);
+  }
+  const trial = await sendThroughIap(http2, url, minted.token, "Access token trial");
+  if (!trial.accepted) throw withNote(original, `An access token was tried once too, at ${displayUrl(url)}: ${trialWords(trial, minted)}`);
+  fallback.choose(`${why}; IAP at ${displayUrl(url)} took an access token (it answered ${trial.status ?? ""}).`);
+  return minted;
+}
+function trialWords(trial, minted) {
+  if (trial.status === null) return `no answer (${trial.failure ?? "unknown error"}).`;
+  if (trial.refusal === "parse") return NO_ACCESS_TOKENS;
+  if (!trial.refusal) return `the app answered ${trial.status}.`;
+  return `IAP answered ${trial.status}: ${explainRefusal(trial.refusal, "trial", { header: "authorization", principal: minted.principal, kind: "access_token" })}`;
+}
+function withNote(original, note) {
+  if (!(original instanceof ActionError) && !(original instanceof ApiError)) return original;
+  const { remedy } = original;
+  return new ActionError(original.message, remedy ? `${remedy}
+${note}` : note);
+}
+var init_access_fallback = __esm({
+  "src/access-fallback.ts"() {
+    "use strict";
+    init_iap_access();
+    init_errors();
+    init_refusals();
+    init_trial();
+    init_mint();
+    init_urls();
+  }
+});
+
 // src/google/iam-credentials.ts
 function resourceName(email) {
   return `projects/-/serviceAccounts/${email}`;
@@ -1942,10 +2340,10 @@ var init_iam_credentials = __esm({
         const answer = await this.#call(caller, accessToken, target, "generateIdToken", { audience, includeEmail });
         return secretField(answer, "token", "IAM Credentials generateIdToken");
       }
-      /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
-      async generateAccessToken(caller, accessToken, target) {
+      /** `generateAccessToken`: an access token for the service account (cloud-platform unless asked), for an hour. */
+      async generateAccessToken(caller, accessToken, target, scopes = [CLOUD_PLATFORM_SCOPE]) {
         const answer = await this.#call(caller, accessToken, target, "generateAccessToken", {
-          scope: [CLOUD_PLATFORM_SCOPE],
+          scope: scopes,
           lifetime: `${ACCESS_TOKEN_LIFETIME_S}s`
         });
         const token = secretField(answer, "accessToken", "IAM Credentials generateAccessToken");
@@ -2062,11 +2460,15 @@ var init_oauth = __esm({
         if (typeof answer["access_token"] === "string") secretField(answer, "access_token", FROM);
         return secretField(answer, "id_token", `${FROM} (was the refresh token granted the openid scope?)`);
       }
-      /** Refresh grant without an audience: an access token, and the user's email when the answer names it. */
+      /**
+       * Refresh grant without an audience: an access token, the scopes Google says it holds ("" when the answer does not
+       * say), and the user's email when the answer names it.
+       */
       async refreshAccessToken(base, grant) {
         const answer = await this.#refresh(base, grant, "Access token from the refresh token (OAuth refresh grant)", {});
         const email = typeof answer["id_token"] === "string" ? emailOf(secretField(answer, "id_token", FROM)) : void 0;
-        return { accessToken: { token: secretField(answer, "access_token", FROM), expiresAt: expiresAt(answer, this.#now()) }, email };
+        const accessToken = { token: secretField(answer, "access_token", FROM), expiresAt: expiresAt(answer, this.#now()) };
+        return { accessToken, scope: typeof answer["scope"] === "string" ? answer["scope"] : "", email };
       }
       /** Authorization-code grant with PKCE, for a sign-in that came back to a loopback redirect. */
       async exchangeCode(base, exchange) {
@@ -2292,176 +2694,6 @@ var init_client = __esm({
   }
 });
 
-// src/tokens/check.ts
-function checkIdToken(token, expect) {
-  const jwt = decodeJwt(token);
-  if (!jwt) throw new ActionError("Google returned a token that is not a JWT; IAP would refuse it.");
-  const { aud, exp, email } = jwt.claims;
-  if (aud !== expect.audience) {
-    throw new ActionError(
-      `The minted token's audience is "${String(aud)}", not the audience asked for ("${expect.audience}"); IAP would refuse it.`
-    );
-  }
-  if (typeof exp !== "number" || exp * 1e3 <= expect.now) {
-    throw new ActionError("The minted token has already expired (check the runner's clock); IAP would refuse it.");
-  }
-  if (expect.requireEmail && typeof email !== "string") {
-    throw new ActionError(`The minted token has no email claim; IAP refuses such tokens ("JWT 'email' claim isn't a string").`);
-  }
-  if (typeof email === "string" && expect.principal && email.toLowerCase() !== expect.principal.toLowerCase()) {
-    throw new ActionError(`The minted token is for ${email}, not ${expect.principal} as asked.`);
-  }
-  if (typeof email === "string" && !isEmail(email))
-    throw new ActionError("The minted token's email claim is not an email address; IAP would refuse it.");
-  const principal = typeof email === "string" ? email : expect.principal ?? "unknown";
-  return { token, kind: "id_token", audience: expect.audience, principal, expiresAt: new Date(exp * 1e3) };
-}
-function checkSignedJwt(token, expect) {
-  const jwt = decodeJwt(token);
-  if (!jwt) throw new ActionError("The signed JWT is not a JWT; IAP would refuse it.");
-  const { iss, sub, aud, iat, exp } = jwt.claims;
-  if (jwt.header["alg"] !== "RS256")
-    throw new ActionError(`The signed JWT uses ${String(jwt.header["alg"])}, not RS256; IAP would refuse it.`);
-  if (typeof jwt.header["kid"] !== "string" || !jwt.header["kid"]) {
-    throw new ActionError("The signed JWT names no key (kid); IAP, which looks the key up by it, would refuse it.");
-  }
-  if (iss !== expect.signer || sub !== expect.signer) {
-    throw new ActionError(
-      `The signed JWT names ${String(iss)} as issuer and ${String(sub)} as subject, not ${expect.signer}; IAP would refuse it.`
-    );
-  }
-  if (aud !== expect.audience) throw new ActionError(`The signed JWT's audience is "${String(aud)}", not "${expect.audience}".`);
-  if (typeof exp !== "number" || typeof iat !== "number" || exp - iat > 3600 || exp * 1e3 <= expect.now) {
-    throw new ActionError("The signed JWT is expired or lives longer than an hour; IAP would refuse it.");
-  }
-  return { token, kind: "signed_jwt", audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1e3) };
-}
-function describeMinted(minted, now = Date.now()) {
-  const minutes = Math.round((minted.expiresAt.getTime() - now) / 6e4);
-  return `Minted ${kindOf(minted.kind, "a")} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
-}
-function kindOf(kind, form) {
-  const name = kind === "signed_jwt" ? "signed JWT" : "ID token";
-  if (form === "a") return `${kind === "signed_jwt" ? "a" : "an"} ${name}`;
-  return form === "Capital" ? `${name.charAt(0).toUpperCase()}${name.slice(1)}` : name;
-}
-function rfc3339(date) {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-var init_check = __esm({
-  "src/tokens/check.ts"() {
-    "use strict";
-    init_email();
-    init_errors();
-    init_jwt();
-  }
-});
-
-// src/tokens/id-token.ts
-async function mintIdToken(config, credential, now = Date.now) {
-  const { audience, includeEmail } = config;
-  if (!credential.idToken) {
-    throw new ActionError(`This credential cannot mint an ID token itself: set ${config.nameOf("service_account")}.`);
-  }
-  const token = await credential.idToken(audience, includeEmail);
-  return checkIdToken(token, { audience, requireEmail: includeEmail, principal: credential.principal, now: now() });
-}
-var init_id_token = __esm({
-  "src/tokens/id-token.ts"() {
-    "use strict";
-    init_errors();
-    init_check();
-  }
-});
-
-// src/tokens/signed-jwt.ts
-async function mintSignedJwt(config, credential, iam, now = Date.now) {
-  const { audience, lifetimeSeconds } = config;
-  const signer = await signerOf(credential, config, iam, now);
-  const iat = Math.floor(now() / 1e3);
-  const token = await signer.sign({ iss: signer.email, sub: signer.email, aud: audience, iat, exp: iat + lifetimeSeconds });
-  return checkSignedJwt(token, { audience, signer: signer.email, lifetimeSeconds, now: now() });
-}
-async function signerOf(credential, config, iam, now) {
-  if (credential.signJwt && credential.principal) return { email: credential.principal, sign: credential.signJwt };
-  await credential.accessToken();
-  const email = credential.principal;
-  if (!email) throw new ActionError(`No service account to sign the JWT as: set ${config.nameOf("service_account")}.`);
-  return { email, sign: impersonate(credential, { serviceAccount: email, delegates: [] }, iam, now).signJwt };
-}
-var init_signed_jwt = __esm({
-  "src/tokens/signed-jwt.ts"() {
-    "use strict";
-    init_credentials();
-    init_errors();
-    init_check();
-  }
-});
-
-// src/tokens/mint.ts
-async function mintToken(config, credential, iam, { info: info2, warning: warning2 }, now = Date.now) {
-  if (!config.includeEmail && config.tokenType === "id_token") {
-    warning2(
-      `${config.nameOf("include_email")} is false: IAP refuses ID tokens without an email claim ("JWT 'email' claim isn't a string").`
-    );
-  }
-  const minted = await (config.tokenType === "signed_jwt" ? mintSignedJwt(config, credential, iam, now) : mintIdToken(config, credential, now));
-  info2(describeMinted(minted, now()));
-  const secondsLeft = Math.round((minted.expiresAt.getTime() - now()) / 1e3);
-  if (secondsLeft < EXPIRY_WARNING_S) {
-    const fix = config.tokenType === "signed_jwt" ? `Raise ${config.nameOf("lifetime")}, or check` : "Check";
-    warning2(
-      `The token expires in ${secondsLeft} s, before most jobs are done with it. ${fix} the runner's clock (the token's exp is ${minted.expiresAt.toISOString()}).`
-    );
-  }
-  return minted;
-}
-var EXPIRY_WARNING_S;
-var init_mint = __esm({
-  "src/tokens/mint.ts"() {
-    "use strict";
-    init_check();
-    init_id_token();
-    init_signed_jwt();
-    EXPIRY_WARNING_S = 300;
-  }
-});
-
-// src/iap/answers.ts
-function answeredByIap(headers) {
-  return String(headers["x-goog-iap-generated-response"] ?? "").toLowerCase() === "true";
-}
-function answeredBy(headers) {
-  if (!headers) return null;
-  return answeredByIap(headers) ? "iap" : "app";
-}
-function turnedAwayByIap(status, from) {
-  return from === "iap" && status !== null && STRANGER_REFUSALS.has(status);
-}
-function answererName(from) {
-  return from === "iap" ? "IAP" : "the app";
-}
-function iapRefusal(status, body) {
-  if (status === 403) return "forbidden";
-  if (status >= 300 && status < 400) return "sign-in";
-  const said = body.slice(0, READ_CHARS).toLowerCase();
-  if (said.includes("expired") || said.includes("in the future") || said.includes("not yet valid")) return "expired";
-  if (said.includes("audience")) return "audience";
-  if (said.includes("email")) return "email";
-  if (said.includes("signature")) return "signature";
-  if (said.includes("parse")) return "parse";
-  if (said.includes("empty token")) return "empty";
-  return "other";
-}
-var STRANGER_REFUSALS, READ_CHARS;
-var init_answers = __esm({
-  "src/iap/answers.ts"() {
-    "use strict";
-    STRANGER_REFUSALS = /* @__PURE__ */ new Set([302, 303, 307, 401, 403]);
-    READ_CHARS = 512;
-  }
-});
-
 // src/iap/probe.ts
 async function probeIap(http2, url, options = {}) {
   let response;
@@ -2527,15 +2759,22 @@ function createMinter(config, { env, report, http: http2 = new Http({ log: repor
     resolved = void 0;
     throw error2;
   });
+  const fallback = accessTokenFallback({ config, credential, iam, env, report, now });
   return {
     credential,
     http: http2,
+    fallback,
     mint: async () => {
+      if (fallback?.chosen) return mintToken(fallback.chosen, credential, iam, report, now);
       const resolvedConfig = await ready();
       try {
         return await mintToken(resolvedConfig, credential, iam, report, now);
       } catch (error2) {
-        throw config.audienceFrom ? foundAudienceRefused(error2, config) : config.signedFromUrl ? signingRefused(error2, config) : error2;
+        if (!config.audienceFrom) throw config.signedFromUrl ? signingRefused(error2, config) : error2;
+        const refused = foundAudienceRefused(error2, config);
+        if (!fallback || refused === error2) throw refused;
+        const why = `Google will not mint an ID token for the OAuth client IAP's sign-in redirect names (${resolvedConfig.audience}: most likely Google's managed client)`;
+        return tryAccessToken(fallback, http2, new URL(config.audienceFrom), refused, why);
       }
     }
   };
@@ -2580,6 +2819,7 @@ async function withFoundAudience(config, http2, report) {
 var init_pipeline = __esm({
   "src/pipeline.ts"() {
     "use strict";
+    init_access_fallback();
     init_credentials();
     init_iam_credentials();
     init_oauth();
@@ -3034,56 +3274,6 @@ var init_access = __esm({
   }
 });
 
-// src/iap/refusals.ts
-function explainRefusal(refusal, reader, context) {
-  const words = REFUSALS[refusal];
-  return (reader === "trial" ? words.trial : void 0) ?? words.proxy(context);
-}
-function refusalFix(refusal, context) {
-  return REFUSALS[refusal].fix?.(context);
-}
-var REFUSALS;
-var init_refusals = __esm({
-  "src/iap/refusals.ts"() {
-    "use strict";
-    REFUSALS = {
-      expired: {
-        proxy: () => "IAP found the token expired or not yet valid: the agent mints a fresh one at once; if this persists, check this machine's clock.",
-        trial: "IAP found the token expired or not yet valid, though it was just minted: check this machine's clock.",
-        fix: () => "the token expired; check the runner's clock, or mint it closer to its use."
-      },
-      audience: {
-        proxy: () => "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*."
-      },
-      email: {
-        proxy: () => "IAP refused an ID token without an email claim: mint it with include_email.",
-        trial: "IAP refused an ID token without an email claim.",
-        fix: () => "the ID token has no email claim; set include_email: true."
-      },
-      signature: {
-        proxy: () => "IAP could not verify the token signature: the signing key may have been deleted; the agent mints again.",
-        trial: "IAP could not verify the token's signature: for a signed JWT, the signing key may have been deleted.",
-        fix: ({ kind, principal }) => kind === "signed_jwt" ? `IAP could not verify the JWT with ${principal}'s public keys; the signing key may have been deleted. Mint again.` : "the token is not signed by Google; pass the action's token output unchanged."
-      },
-      parse: {
-        proxy: ({ header }) => `IAP did not receive a JWT in the ${header} header: something on the way changed it.`,
-        fix: ({ header }) => `IAP did not receive a JWT in the ${header} header. Check smoke_test_headers and any proxy on the way.`
-      },
-      empty: {
-        proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`,
-        fix: ({ header }) => `IAP saw no token: something between the runner and IAP strips the ${header} header (a proxy, a load balancer rule).`
-      },
-      "sign-in": {
-        proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`
-      },
-      forbidden: {
-        proxy: ({ principal }) => `IAP refused ${principal}: it lacks roles/iap.httpsResourceAccessor on this app, or a fresh grant has not propagated yet (minutes).`
-      },
-      other: { proxy: () => "IAP refused the request." }
-    };
-  }
-});
-
 // src/logger.ts
 var QUIET;
 var init_logger = __esm({
@@ -3095,6 +3285,8 @@ var init_logger = __esm({
 
 // src/doctor/trials.ts
 function minterFor({ config, env, http: http2 }, credential, kind, audience) {
+  const unscoped = kind === "access_token" ? cannotMintAccessToken(config.source, config.serviceAccount, env) : void 0;
+  if (unscoped) return { minter: void 0, refused: `${unscoped}; set ${config.nameOf("service_account")} to mint one through IAM.` };
   const unsigned = kind === "signed_jwt" ? cannotSign(config.source, config.serviceAccount) : void 0;
   if (unsigned === "user") {
     return {
@@ -3110,6 +3302,7 @@ function minterFor({ config, env, http: http2 }, credential, kind, audience) {
     tokenType: kind,
     audience,
     audienceFrom: void 0,
+    auto: false,
     choice: void 0,
     includeEmail: true,
     lifetimeSeconds: kind === "signed_jwt" ? config.lifetimeSeconds : 3600
@@ -3127,7 +3320,7 @@ function idTokenAudiences(config, probe, settings) {
   return [...new Set(candidates)];
 }
 async function tryToken(options, url, kind, audience, candidate) {
-  const base = { kind, audience, sent: void 0, status: null, from: null };
+  const base = { kind, audience, sent: void 0, status: null, from: null, refusal: void 0 };
   if (!candidate.minter) return { ...base, outcome: "not-minted", why: candidate.refused ?? "no credential" };
   let minted;
   try {
@@ -3135,103 +3328,94 @@ async function tryToken(options, url, kind, audience, candidate) {
   } catch (error2) {
     return { ...base, outcome: "not-minted", why: explain(error2) };
   }
-  const claims = decodeJwt(minted.token)?.claims ?? {};
+  const claims = kind === "access_token" ? {} : decodeJwt(minted.token)?.claims ?? {};
   const text2 = (value) => typeof value === "string" ? value : void 0;
   const sent = {
-    aud: text2(claims["aud"]) ?? minted.audience,
+    aud: kind === "access_token" ? "none (an access token)" : text2(claims["aud"]) ?? minted.audience,
     email: text2(claims["email"]) ?? text2(claims["iss"]) ?? minted.principal,
     exp: rfc3339(minted.expiresAt)
   };
-  try {
-    const { response } = await options.http.send({
-      what: `${kindOf(kind, "Capital")} trial at ${displayUrl(url)}`,
-      method: "GET",
-      url: url.href,
-      headers: { authorization: `Bearer ${minted.token}` },
-      retry: TRIAL_RETRY
-    });
-    const from = answeredBy(response.headers);
-    if (from === "iap") {
-      const refusal = iapRefusal(response.status, response.body);
-      return {
-        ...base,
-        sent,
-        status: response.status,
-        from,
-        outcome: "refused",
-        why: refusalWhy(refusal, response.body, { header: "authorization", principal: minted.principal, kind })
-      };
-    }
-    if (response.status === 403) {
-      return {
-        ...base,
-        sent,
-        status: 403,
-        from,
-        outcome: "refused",
-        why: "IAP let it through, and the service behind IAP refused it (403)."
-      };
-    }
-    return {
-      ...base,
-      sent,
-      status: response.status,
-      from,
-      outcome: "passed",
-      why: `IAP let it through; the app answered ${response.status}.`
-    };
-  } catch (error2) {
-    if (!(error2 instanceof ApiError)) throw error2;
-    return { ...base, sent, outcome: "refused", why: `no answer: ${error2.failure.message}` };
+  const trial = await sendThroughIap(options.http, url, minted.token, `${kindOf(kind, "Capital")} trial`);
+  const { status, from, response } = trial;
+  if (!response) return { ...base, sent, outcome: "refused", why: `no answer: ${trial.failure ?? "unknown error"}` };
+  if (from === "iap") {
+    const refusal = trial.refusal ?? "other";
+    const why = refusalWhy(refusal, response.body, { header: "authorization", principal: minted.principal, kind });
+    return { ...base, sent, status, from, refusal, outcome: "refused", why };
   }
+  if (status === 403) {
+    return { ...base, sent, status, from, outcome: "refused", why: "IAP let it through, and the service behind IAP refused it (403)." };
+  }
+  return { ...base, sent, status, from, outcome: "passed", why: `IAP let it through; the app answered ${status}.` };
+}
+function notTaken(trial) {
+  return trial.kind === "access_token" && trial.from === "iap" && trial.status === 401 && trial.refusal === "parse";
 }
 function refusalWhy(refusal, body, context) {
   const said = printable(body.slice(0, 120)).replace(/\s+/g, " ").trim();
   const quoted = refusal === "forbidden" ? "IAP refused it (403)" : `IAP refused it: "${said}"`;
-  return `${quoted}. ${explainRefusal(refusal, "trial", context)}`;
+  const explanation = explainRefusal(refusal, "trial", context);
+  return `${quoted}. ${explanation.charAt(0).toUpperCase()}${explanation.slice(1)}`;
 }
 function describeTrial(trial) {
-  const what = `${kindOf(trial.kind, "Capital")} for ${trial.audience}`;
+  const what = trial.kind === "access_token" ? "Access token (openid, email)" : `${kindOf(trial.kind, "Capital")} for ${trial.audience}`;
   const sent = trial.sent ? ` Sent: aud ${trial.sent.aud}, email ${trial.sent.email}, exp ${trial.sent.exp}.` : "";
   if (trial.outcome === "not-minted") return { status: "skipped", text: `${what}: not minted: ${trial.why}` };
+  if (notTaken(trial)) return { status: "info", text: `${what}: ${trial.why}${sent}` };
   return { status: trial.outcome === "passed" ? "ok" : "problem", text: `${what}: ${trial.why}${sent}` };
 }
 function describeCaller(config) {
   return config.serviceAccount ? `${config.source.origin}, as ${config.serviceAccount}` : config.source.origin;
 }
-var TRIAL_RETRY;
 var init_trials = __esm({
   "src/doctor/trials.ts"() {
     "use strict";
     init_errors();
-    init_answers();
+    init_trial();
     init_refusals();
     init_jwt();
     init_printable();
+    init_iap_access();
     init_signing();
     init_pipeline();
     init_check();
-    init_urls();
     init_logger();
-    TRIAL_RETRY = { attempts: 2, timeoutMs: 15e3, budgetMs: 2e4 };
   }
 });
 
 // src/doctor/verdict.ts
 function judge(trials, config, url) {
+  const verdict = choose(trials, config, url);
+  return { ...verdict, text: `${verdict.text}${takenKinds(trials)}` };
+}
+function takenKinds(trials) {
+  const taken = PREFERENCE.filter((kind) => trials.some((trial) => trial.kind === kind && acceptedByIap(trial)));
+  const refusedAccess = trials.some(notTaken);
+  if (taken.length === 0 && !refusedAccess) return "";
+  const names = taken.map((kind) => kindOf(kind, "a"));
+  const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names.at(-1) ?? ""}` : names[0] ?? "none of the kinds tried";
+  return ` IAP took: ${list}${refusedAccess ? "; this app does not take access tokens" : ""}.`;
+}
+function settingOf(trial, n) {
+  return trial.audience ? `${n("token_type")} ${trial.kind}, ${n("audience")} ${trial.audience}` : `${n("token_type")} ${trial.kind}`;
+}
+function acceptedByIap(trial) {
+  return trial.outcome === "passed" || trial.from === "iap" && trial.status === 403 || trial.from === "app" && trial.status === 403;
+}
+function choose(trials, config, url) {
   const passed = trials.filter((trial) => trial.outcome === "passed");
-  const best = passed.find((trial) => trial.kind === "signed_jwt") ?? passed[0];
+  const best = PREFERENCE.map((kind) => passed.find((trial) => trial.kind === kind)).find(Boolean);
   const n = config.nameOf;
   if (!best) {
     const accepted = trials.find((trial) => trial.from === "iap" && trial.status === 403);
-    const then = accepted ? ` IAP accepts the ${kindOf(accepted.kind)} (${n("token_type")} ${accepted.kind}, ${n("audience")} ${accepted.audience}) and refuses its principal: grant access, and that is the token to use.` : "";
+    const then = accepted ? ` IAP accepts the ${kindOf(accepted.kind)} (${settingOf(accepted, n)}) and refuses its principal: grant access, and that is the token to use.` : "";
     const behind = trials.find((trial) => trial.from === "app" && trial.status === 403);
     if (behind) {
       return {
         works: false,
         tokenType: void 0,
         audience: void 0,
-        text: `IAP lets the ${kindOf(behind.kind)} through (${n("token_type")} ${behind.kind}, ${n("audience")} ${behind.audience}), and the service behind IAP refuses it with 403. Fix that (below), and that is the token to use.`
+        text: `IAP lets the ${kindOf(behind.kind)} through (${settingOf(behind, n)}), and the service behind IAP refuses it with 403. Fix that (below), and that is the token to use.`
       };
     }
     return {
@@ -3241,23 +3425,25 @@ function judge(trials, config, url) {
       text: `no token got through IAP.${then} Fix the problems below, in order, and run the doctor again.`
     };
   }
-  const set = best.kind === "signed_jwt" ? `${n("token_type")} signed_jwt and ${n("audience")} ${best.audience} (or leave both out with ${n("app_url")} ${url.origin}: auto picks the same)` : `${n("audience")} ${best.audience} (${n("token_type")} auto then mints an ID token)`;
-  return {
-    works: true,
-    tokenType: best.kind,
-    audience: best.audience,
-    text: `a ${best.kind === "signed_jwt" ? "" : "Google-signed "}${kindOf(best.kind)} gets through IAP. Set ${set}.`
-  };
+  const set = {
+    signed_jwt: `${n("token_type")} signed_jwt and ${n("audience")} ${best.audience} (or leave both out with ${n("app_url")} ${url.origin}: auto picks the same)`,
+    id_token: `${n("audience")} ${best.audience} (${n("token_type")} auto then mints an ID token)`,
+    // auto falls back to an access token only where it chose an ID token: for a caller that cannot sign.
+    access_token: cannotSign(config.source, config.serviceAccount) ? `${n("token_type")} access_token (no audience; or leave it auto with ${n("app_url")} ${url.origin}, which falls back to one)` : `${n("token_type")} access_token (no audience)`
+  }[best.kind];
+  const what = { signed_jwt: "a signed JWT", id_token: "a Google-signed ID token", access_token: "an access token" }[best.kind];
+  return { works: true, tokenType: best.kind, audience: best.audience, text: `${what} gets through IAP. Set ${set}.` };
 }
 function trialProblems(trials, probe, resource, verdict, principal) {
   const problems = [];
   const accepted = trials.some((trial) => trial.from === "iap" && trial.status === 403);
   for (const trial of trials) {
-    if (trial.outcome === "passed") continue;
+    if (trial.outcome === "passed" || notTaken(trial)) continue;
     if (trial.status === 403 && trial.from === "app") problems.push(behindProblem(resource));
     if (verdict.works) continue;
     if (trial.status === 403 && trial.from === "iap" && principal) problems.push(accessorProblem(principal, resource, true));
-    else if (trial.outcome === "not-minted") problems.push(mintProblem(trial));
+    else if (trial.outcome === "not-minted" && trial.kind !== "access_token") problems.push(mintProblem(trial));
+    else if (trial.outcome === "not-minted") continue;
     else if (trial.kind === "id_token" && trial.from === "iap" && trial.status === 401 && /audience/i.test(trial.why)) {
       if (!accepted) problems.push(managedClientProblem(trial.audience, trial.audience === probe.clientId, resource));
     } else if (trial.from === "iap" || trial.status === null) {
@@ -3275,11 +3461,15 @@ function dedupe(problems) {
   const seen = /* @__PURE__ */ new Set();
   return problems.filter((problem) => !seen.has(problem.title) && Boolean(seen.add(problem.title)));
 }
+var PREFERENCE;
 var init_verdict = __esm({
   "src/doctor/verdict.ts"() {
     "use strict";
     init_check();
     init_fixes();
+    init_trials();
+    init_signing();
+    PREFERENCE = ["signed_jwt", "id_token", "access_token"];
   }
 });
 
@@ -3310,6 +3500,7 @@ async function runDoctor(options) {
       if (trial.outcome === "passed") break;
     }
     trials.push(await tryToken(options, url, "signed_jwt", `${url.origin}/*`, signer));
+    trials.push(await tryToken(options, url, "access_token", "", minterFor(options, caller, "access_token", "")));
   }
   const principal = trials.map((trial) => trial.sent?.email).find(Boolean) ?? caller.principal;
   const policy = await readPolicy(options, resource, accessToken, principal);
@@ -3319,7 +3510,7 @@ async function runDoctor(options) {
   if (verdict.works && planned && planned.outcome !== "passed") {
     problems.unshift({
       title: "The token configured here does not get through IAP",
-      why: `The ${kindOf(planned.kind)} for ${planned.audience}: ${planned.why} Instead, ${verdict.text}`,
+      why: `The ${kindOf(planned.kind)}${planned.audience ? ` for ${planned.audience}` : ""}: ${planned.why} Instead, ${verdict.text}`,
       gcloud: void 0,
       terraform: void 0
     });
@@ -3640,6 +3831,9 @@ function canHeal(response, config) {
   if (answeredByIap(response.headers)) return response.status === 403 || isRetryableStatus(response.status);
   return isRetryableStatus(response.status);
 }
+function isUnsafe(method) {
+  return UNSAFE.has(method);
+}
 function canRetrySafely(method, config) {
   if (!UNSAFE.has(method)) return { answer: (response) => canHeal(response, config), failure: isRetryableNetworkFailure };
   return {
@@ -3753,6 +3947,7 @@ var init_diagnose = __esm({
 // src/smoke/run.ts
 var run_exports2 = {};
 __export(run_exports2, {
+  refusedForAudience: () => refusedForAudience,
   runSmokeTests: () => runSmokeTests,
   smokeFailure: () => smokeFailure
 });
@@ -3760,10 +3955,10 @@ async function runSmokeTests(config, minted, http2, log2, now = Date.now) {
   return Promise.all(
     config.targets.map(async (target) => {
       if (target.deny) return checkDenied(target, config, http2, log2, now);
-      if (minted.kind === "id_token") {
-        const refusal = await iapGate(target, config, http2, now);
+      if (minted.kind !== "signed_jwt") {
+        const refusal = await iapGate(target, config, http2, minted, now);
         if (refusal) {
-          log2(`✗ ${target.method} ${displayUrl(target.url)}: the ID token was not sent (${refusal.why})`);
+          log2(`✗ ${target.method} ${displayUrl(target.url)}: the ${kindOf(minted.kind)} was not sent (${refusal.why})`);
           return refusal.result;
         }
       }
@@ -3771,13 +3966,14 @@ async function runSmokeTests(config, minted, http2, log2, now = Date.now) {
     })
   );
 }
-async function iapGate(target, config, http2, now) {
+async function iapGate(target, config, http2, { kind }, now) {
   const started = now();
   const shown = displayUrl(target.url);
   const probe = await probeIap(http2, target.url, { headers: config.headers, retry: probePolicy(config) });
   if (probe.from === "iap") return void 0;
   const why = probe.status !== null ? `${shown} answered ${probe.status} without IAP's mark (X-Goog-IAP-Generated-Response)` : `${shown} did not answer`;
-  const diagnosis = `IAP does not answer for this URL, so the ID token was not sent: ${why}. An ID token is accepted by every IAP app on its OAuth client for an hour, so it goes only to URLs behind IAP; check the URL (a typo, a staging host, an app without IAP).`;
+  const reach = kind === "access_token" ? "An access token is accepted by every IAP app that takes them (and by Google for your email) for an hour" : "An ID token is accepted by every IAP app on its OAuth client for an hour";
+  const diagnosis = `IAP does not answer for this URL, so the ${kindOf(kind)} was not sent: ${why}. ${reach}, so it goes only to URLs behind IAP; check the URL (a typo, a staging host, an app without IAP).`;
   return { why, result: probeResult(target, probe, false, Math.round(now() - started), diagnosis) };
 }
 function probePolicy(config) {
@@ -3850,7 +4046,8 @@ async function runOne(target, config, minted, http2, log2, now) {
   }
   const diagnosis = await diagnose({ target, response, failure, minted, config, http: http2 });
   log2(`✗ ${what}: ${status === null ? "no answer" : `${status} from ${answererName(from)}`} (${timing})`);
-  return { ...result, diagnosis: redact(diagnosis) };
+  const refusal = response && from === "iap" ? iapRefusal(response.status, response.body) : void 0;
+  return { ...result, diagnosis: redact(diagnosis), ...refusal ? { refusal } : {} };
 }
 function smokeFailure(results) {
   const failed = results.filter((result) => !result.ok);
@@ -3858,6 +4055,10 @@ function smokeFailure(results) {
   const lines = failed.map((result) => `${result.deny ? "DENY" : result.method} ${result.url}: ${result.diagnosis ?? "failed"}`);
   return new ActionError(`Smoke test failed for ${failed.length} of ${results.length} URL(s); no outputs were set.
 ${lines.join("\n")}`);
+}
+function refusedForAudience(results) {
+  const again = (result) => result.ok ? result.deny === true || !isUnsafe(result.method) : !result.deny && result.refusal === "audience";
+  return results.some((result) => !result.ok) && results.every(again);
 }
 var SMOKE_POLICY;
 var init_run2 = __esm({
@@ -3867,10 +4068,43 @@ var init_run2 = __esm({
     init_secrets();
     init_answers();
     init_probe();
+    init_check();
     init_classify();
     init_urls();
     init_diagnose();
     SMOKE_POLICY = { baseDelayMs: 2e3, maxDelayMs: 15e3, attempts: 1e3 };
+  }
+});
+
+// src/smoke/fallback.ts
+var fallback_exports = {};
+__export(fallback_exports, {
+  trySmokeWithAccessToken: () => trySmokeWithAccessToken
+});
+async function trySmokeWithAccessToken(smoke, fallback, http2, failure, log2) {
+  log2("IAP refused the ID token for its audience; smoke testing an access token once instead (token_type auto's last way).");
+  let minted;
+  try {
+    minted = await fallback.mint();
+  } catch (error2) {
+    return { passed: false, failure: withNote(failure, `An access token could not be minted either: ${explain(error2)}`) };
+  }
+  const results = await runSmokeTests(smoke, minted, http2, log2);
+  if (!smokeFailure(results)) {
+    fallback.choose("IAP refused the ID token for its audience, and every smoke-tested URL passed with an access token.");
+    return { passed: true, minted, results };
+  }
+  const met = results.filter((result) => !result.ok).map((result) => `${result.method} ${result.url}: ${result.refusal === "parse" ? NO_ACCESS_TOKENS : result.diagnosis ?? "failed"}`);
+  return { passed: false, failure: withNote(failure, `An access token was smoke-tested once too, and failed:
+${met.join("\n")}`) };
+}
+var init_fallback = __esm({
+  "src/smoke/fallback.ts"() {
+    "use strict";
+    init_access_fallback();
+    init_errors();
+    init_refusals();
+    init_run2();
   }
 });
 
@@ -4369,6 +4603,7 @@ function checkFileUrl(value, input, field, complain) {
 // src/inputs/index.ts
 init_errors();
 init_urls();
+init_iap_access();
 init_signing();
 
 // src/inputs/smoke.ts
@@ -4517,13 +4752,24 @@ init_urls();
 function chooseToken(ctx, known2, canSign) {
   const { input, fail, words: w } = ctx;
   const given = input("token_type") || "auto";
-  if (given !== "auto" && given !== "id_token" && given !== "signed_jwt") {
+  if (given !== "auto" && given !== "id_token" && given !== "signed_jwt" && given !== "access_token") {
     return fail(
       "token_type",
-      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(given)}`
+      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID), signed_jwt (a service-account-signed JWT for the app's URL) or access_token (an OAuth access token with the openid and email scopes, for apps that take them), got ${quote(given)}`
     );
   }
   const audience = input("audience");
+  if (given === "access_token") {
+    if (audience) {
+      fail("audience", `does not go with ${w.name("token_type")} access_token: an access token has no audience. Leave it out.`);
+    }
+    return { tokenType: "access_token", audience: "", audienceFrom: void 0, why: void 0 };
+  }
+  const choice = chooseAmong(ctx, given, audience, known2, canSign);
+  return given === "auto" ? { ...choice, auto: true } : choice;
+}
+function chooseAmong(ctx, given, audience, known2, canSign) {
+  const { fail, words: w } = ctx;
   const isUrl = /^https?:\/\//i.test(audience);
   const wildcard = known2 ? `${known2.url.origin}/*` : void 0;
   if (given === "signed_jwt") {
@@ -4764,7 +5010,10 @@ function readUrlAudience(ctx, audience) {
 function readLifetime({ fail, words }, value, tokenType) {
   if (!value) return 3600;
   if (tokenType !== "signed_jwt") {
-    fail("lifetime", `applies to ${words.name("token_type")} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
+    fail(
+      "lifetime",
+      `applies to ${words.name("token_type")} signed_jwt only: Google sets an ID token's and an access token's lifetime (one hour).`
+    );
   }
   const seconds2 = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(seconds2 >= 60 && seconds2 <= 3600)) {
@@ -4989,7 +5238,7 @@ function readSource(ctx, serviceAccount, iamHost) {
   if (source.kind === "external_account" && !source.impersonate && !serviceAccount) {
     ctx.fail(
       "service_account",
-      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`
+      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity can mint no token IAP takes by itself (no ID token, signed JWT or access token of its own).`
     );
   }
   return source;
@@ -5080,7 +5329,7 @@ function readWorkloadIdentity(ctx, provider, serviceAccount, iamHost) {
   if (!serviceAccount) {
     fail(
       "service_account",
-      `is required with ${words.name(name)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`
+      `is required with ${words.name(name)}: a federated identity can mint no token IAP takes by itself (no ID token, signed JWT or access token of its own), so the action impersonates this service account.`
     );
   }
   const oidcRequestUrl = env["ACTIONS_ID_TOKEN_REQUEST_URL"] ?? "";
@@ -5189,7 +5438,14 @@ function readConfig(read, env, words) {
   const canSign = signingAbility(source, serviceAccount);
   const choice = chooseToken(ctx, known2, canSign);
   const { tokenType } = choice;
-  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? "" : readAudience(ctx, choice.audience);
+  const audience = tokenType === "signed_jwt" ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom || tokenType === "access_token" ? "" : readAudience(ctx, choice.audience);
+  const unscoped = tokenType === "access_token" ? cannotMintAccessToken(source, serviceAccount, env) : void 0;
+  if (unscoped) {
+    fail(
+      "token_type",
+      `access_token: ${unscoped}. To mint one as a service account you may impersonate, ${w.setting("service_account", "SA_EMAIL")} (IAM generateAccessToken gives the openid and email scopes); or leave ${w.name("token_type")} auto for a signed JWT or an ID token.`
+    );
+  }
   const lifetimeSeconds = readLifetime(ctx, input("lifetime"), tokenType);
   const unsigned = tokenType === "signed_jwt" ? cannotSign(source, serviceAccount) : void 0;
   if (unsigned === "user") {
@@ -5212,6 +5468,7 @@ function readConfig(read, env, words) {
     tokenType,
     audience,
     audienceFrom: choice.audienceFrom,
+    auto: choice.auto === true,
     choice: choice.why,
     signedFromUrl: choice.signedFromUrl === true,
     appUrl: known2?.url.href,
@@ -5316,9 +5573,10 @@ async function publish(minted, config, env, results, agent) {
 function outputsOf(minted, results, agent) {
   return {
     token: minted.token,
+    token_type: minted.kind,
     expires_at: rfc3339(minted.expiresAt),
     principal: minted.principal,
-    ...results ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)) } : {},
+    ...results ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, refusal: _refusal, ...result }) => result)) } : {},
     ...agent ? { token_file: agent.tokenFile } : {},
     ...agent?.proxyUrl ? { proxy_url: agent.proxyUrl } : {},
     ...agent?.forwardProxyUrl ? { forward_proxy_url: agent.forwardProxyUrl } : {},
@@ -5392,7 +5650,7 @@ function buildSummary(minted, results) {
   const row = (cells) => cells.map(escapeHtml);
   summary.addHeading("IAP token", 3).addTable([
     header(["Principal", "Token type", "Audience", "Expires"]),
-    row([minted.principal, kindOf(minted.kind), minted.audience, rfc3339(minted.expiresAt)])
+    row([minted.principal, kindOf(minted.kind), minted.audience || "none (scopes openid and email)", rfc3339(minted.expiresAt)])
   ]);
   if (results) {
     summary.addHeading("Smoke tests", 3).addTable([
@@ -5427,8 +5685,8 @@ async function run(env = process.env) {
     const config = readConfig(read, env, ACTION_VOCABULARY);
     const minter = createMinter(config, { env, report: log });
     if (config.doctor) await diagnose2(config, config.doctor, minter, env);
-    const minted = await minter.mint();
-    const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : void 0;
+    const first = await minter.mint();
+    const { minted, results } = config.smoke ? await smokeTest(config.smoke, first, minter, env) : { minted: first, results: void 0 };
     const agent = config.agent ? await startAgentProcess(read, env, minted) : void 0;
     try {
       await publish(minted, config, env, results, agent);
@@ -5465,16 +5723,21 @@ async function withdrawAgent(agent) {
   await stopAgent2(agent.pid, agent.run, log.warning);
   removeTokenFile2(agent.tokenFile);
 }
-async function smokeTest(smoke, minted, http2, env) {
-  const { runSmokeTests: runSmokeTests2, smokeFailure: smokeFailure2 } = await Promise.resolve().then(() => (init_run2(), run_exports2));
+async function smokeTest(smoke, minted, { http: http2, fallback }, env) {
+  const { runSmokeTests: runSmokeTests2, smokeFailure: smokeFailure2, refusedForAudience: refusedForAudience2 } = await Promise.resolve().then(() => (init_run2(), run_exports2));
   log.info(`Smoke testing ${smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${smoke.retryForMs / 1e3} s.`);
   const results = await runSmokeTests2(smoke, minted, http2, log.info);
   const failure = smokeFailure2(results);
-  if (failure) {
+  if (!failure) return { minted, results };
+  if (fallback && minted.kind === "id_token" && refusedForAudience2(results)) {
+    const { trySmokeWithAccessToken: trySmokeWithAccessToken2 } = await Promise.resolve().then(() => (init_fallback(), fallback_exports));
+    const instead = await trySmokeWithAccessToken2(smoke, fallback, http2, failure, log.info);
+    if (instead.passed) return { minted: instead.minted, results: instead.results };
     await writeSummary(minted, results, env);
-    throw failure;
+    throw instead.failure;
   }
-  return results;
+  await writeSummary(minted, results, env);
+  throw failure;
 }
 
 // src/index.ts

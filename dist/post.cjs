@@ -590,6 +590,9 @@ var log = {
   }
 };
 
+// src/tokens/check.ts
+var MAX_ACCESS_TOKEN_LIFE_MS = 12 * 36e5;
+
 // src/publish.ts
 async function writeAgentSummary(report, env) {
   if (!env["GITHUB_STEP_SUMMARY"]) return;

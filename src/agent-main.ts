@@ -31,12 +31,14 @@ async function main(): Promise<void> {
   registerSecret(launch.initial.token);
   statsFile = launch.statsFile;
   const read = readConfig((name: InputName) => launch.inputs[name], process.env, ACTION_VOCABULARY);
-  // The step already found the audience (from the app's sign-in redirect): the agent mints for the same one, without a
-  // doctor of its own.
+  // The step already found the audience (from the app's sign-in redirect), or token_type auto fell back to an access
+  // token: the agent mints the same kind for the same audience, without a doctor of its own.
+  const fellBack = launch.initial.kind !== read.tokenType;
   const config = {
     ...read,
     doctor: undefined,
-    ...(read.audienceFrom ? { audience: launch.initial.audience, audienceFrom: undefined } : {}),
+    ...(read.audienceFrom || fellBack ? { audience: launch.initial.audience, audienceFrom: undefined } : {}),
+    ...(fellBack ? { tokenType: launch.initial.kind, auto: false } : {}),
   };
   const initial = { ...launch.initial, expiresAt: new Date(launch.initial.expiresAt) };
   agent = await startAgent({

@@ -4,18 +4,23 @@ import type { Endpoints } from './endpoints.ts';
 // Everything a run needs, read and validated once by `readConfig` (src/inputs/) before any request or side effect.
 // This module is the data model only: the layers below read it, none of them imports the readers above.
 
-/** The two kinds of token we mint. */
-export type TokenType = 'id_token' | 'signed_jwt';
+/** The three kinds of token IAP accepts, and we mint. */
+export type TokenType = 'id_token' | 'signed_jwt' | 'access_token';
 
 /** The header a token travels in: IAP reads Proxy-Authorization first, and then passes Authorization on. */
 export type TokenHeader = 'authorization' | 'proxy-authorization';
 
 export interface Config {
-  /** `id_token`: a Google-signed ID token; `signed_jwt`: a JWT signed by a service account. */
+  /**
+   * `id_token`: a Google-signed ID token; `signed_jwt`: a JWT signed by a service account; `access_token`: an OAuth
+   * access token with the openid and email scopes (no audience).
+   */
   readonly tokenType: TokenType;
+  /** token_type auto chose `tokenType`: where IAP refuses it for its audience, an access token may be tried once. */
+  readonly auto: boolean;
   /**
    * An ID token's audience is the OAuth client ID IAP accepts; a signed JWT's is the app's URL (or `https://host/*`).
-   * Empty when it is to be found from `audienceFrom`.
+   * Empty when it is to be found from `audienceFrom`, and for an access token, which has none.
    */
   readonly audience: string;
   /** An app URL whose IAP sign-in redirect names the OAuth client an ID token is for (no audience was given). */

@@ -2,7 +2,6 @@ import { setSecret } from '@actions/core';
 import type { Config, DoctorConfig, SmokeConfig } from './config.ts';
 import type { Env } from './env.ts';
 import { ActionError, explain } from './errors.ts';
-import type { Http } from './http/client.ts';
 import type { AgentHandle } from './agent/launch.ts';
 import { ACTION_VOCABULARY, actionInputs, givenInputs, readConfig, type InputReader } from './inputs/index.ts';
 import { createMinter, type Minter } from './pipeline.ts';
@@ -21,8 +20,8 @@ export async function run(env: Env = process.env): Promise<void> {
     const config = readConfig(read, env, ACTION_VOCABULARY);
     const minter = createMinter(config, { env, report: log });
     if (config.doctor) await diagnose(config, config.doctor, minter, env);
-    const minted = await minter.mint();
-    const results = config.smoke ? await smokeTest(config.smoke, minted, minter.http, env) : undefined;
+    const first = await minter.mint();
+    const { minted, results } = config.smoke ? await smokeTest(config.smoke, first, minter, env) : { minted: first, results: undefined };
     // keep_fresh, proxy_to: the agent runs on for the rest of the job; the step publishes only once it is ready.
     const agent = config.agent ? await startAgentProcess(read, env, minted) : undefined;
     try {
@@ -73,15 +72,29 @@ async function withdrawAgent(agent: AgentHandle): Promise<void> {
   removeTokenFile(agent.tokenFile);
 }
 
-/** The smoke tests, loaded only when asked for (most runs mint a token and stop). A failure still gets its summary. */
-async function smokeTest(smoke: SmokeConfig, minted: MintedToken, http: Http, env: Env): Promise<SmokeResult[]> {
-  const { runSmokeTests, smokeFailure } = await import('./smoke/run.ts');
+/**
+ * The smoke tests, loaded only when asked for (most runs mint a token and stop). A failure still gets its summary.
+ * Where IAP refused for its audience the ID token auto chose, an access token is smoke-tested once instead
+ * (token_type auto's last way), and handed on when every URL passes with it.
+ */
+async function smokeTest(
+  smoke: SmokeConfig,
+  minted: MintedToken,
+  { http, fallback }: Minter,
+  env: Env,
+): Promise<{ minted: MintedToken; results: SmokeResult[] }> {
+  const { runSmokeTests, smokeFailure, refusedForAudience } = await import('./smoke/run.ts');
   log.info(`Smoke testing ${smoke.targets.length} URL(s) side by side, retrying what can heal for up to ${smoke.retryForMs / 1000} s.`);
   const results = await runSmokeTests(smoke, minted, http, log.info);
   const failure = smokeFailure(results);
-  if (failure) {
+  if (!failure) return { minted, results };
+  if (fallback && minted.kind === 'id_token' && refusedForAudience(results)) {
+    const { trySmokeWithAccessToken } = await import('./smoke/fallback.ts');
+    const instead = await trySmokeWithAccessToken(smoke, fallback, http, failure, log.info);
+    if (instead.passed) return { minted: instead.minted, results: instead.results };
     await writeSummary(minted, results, env);
-    throw failure;
+    throw instead.failure;
   }
-  return results;
+  await writeSummary(minted, results, env);
+  throw failure;
 }

@@ -1,3 +1,4 @@
+import { accessTokenFallback, tryAccessToken, type AccessTokenFallback } from './access-fallback.ts';
 import type { Config } from './config.ts';
 import { createCredential, describeSource, impersonate, type Credential } from './credentials/index.ts';
 import type { Env } from './env.ts';
@@ -20,8 +21,10 @@ export interface Minter {
   readonly credential: Credential;
   /** The one HTTP layer this pipeline's requests go through (the smoke tests use it too). */
   readonly http: Http;
-  /** A fresh token of the kind configured, checked and logged (never the token itself). */
+  /** A fresh token of the kind configured (or that auto fell back to), checked and logged (never the token itself). */
   mint(): Promise<MintedToken>;
+  /** token_type auto's last way, an access token, where auto chose an ID token and the caller can mint one. */
+  readonly fallback: AccessTokenFallback | undefined;
 }
 
 export interface PipelineOptions {
@@ -53,15 +56,23 @@ export function createMinter(
       resolved = undefined;
       throw error;
     }));
+  const fallback = accessTokenFallback({ config, credential, iam, env, report, now });
   return {
     credential,
     http,
+    fallback,
     mint: async () => {
+      if (fallback?.chosen) return mintToken(fallback.chosen, credential, iam, report, now);
       const resolvedConfig = await ready();
       try {
         return await mintToken(resolvedConfig, credential, iam, report, now);
       } catch (error) {
-        throw config.audienceFrom ? foundAudienceRefused(error, config) : config.signedFromUrl ? signingRefused(error, config) : error;
+        if (!config.audienceFrom) throw config.signedFromUrl ? signingRefused(error, config) : error;
+        const refused = foundAudienceRefused(error, config);
+        if (!fallback || refused === error) throw refused;
+        // Google will not mint for the app's sign-in client: an access token needs no audience (IAP answers there).
+        const why = `Google will not mint an ID token for the OAuth client IAP's sign-in redirect names (${resolvedConfig.audience}: most likely Google's managed client)`;
+        return tryAccessToken(fallback, http, new URL(config.audienceFrom), refused, why);
       }
     },
   };

@@ -15,6 +15,7 @@ import { kindOf, rfc3339, type MintedToken } from './tokens/check.ts';
 /** Every output the action sets, as action.yml declares them (a test keeps the two equal). */
 export const OUTPUT_NAMES = [
   'token',
+  'token_type',
   'expires_at',
   'principal',
   'smoke_test_results',
@@ -61,9 +62,12 @@ function outputsOf(
 ): Partial<Record<OutputName, string>> {
   return {
     token: minted.token,
+    token_type: minted.kind,
     expires_at: rfc3339(minted.expiresAt),
     principal: minted.principal,
-    ...(results ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, ...result }) => result)) } : {}),
+    ...(results
+      ? { smoke_test_results: JSON.stringify(results.map(({ diagnosis: _diagnosis, refusal: _refusal, ...result }) => result)) }
+      : {}),
     ...(agent ? { token_file: agent.tokenFile } : {}),
     ...(agent?.proxyUrl ? { proxy_url: agent.proxyUrl } : {}),
     ...(agent?.forwardProxyUrl ? { forward_proxy_url: agent.forwardProxyUrl } : {}),
@@ -200,7 +204,7 @@ function buildSummary(minted: MintedToken, results: readonly SmokeResult[] | und
     .addHeading('IAP token', 3)
     .addTable([
       header(['Principal', 'Token type', 'Audience', 'Expires']),
-      row([minted.principal, kindOf(minted.kind), minted.audience, rfc3339(minted.expiresAt)]),
+      row([minted.principal, kindOf(minted.kind), minted.audience || 'none (scopes openid and email)', rfc3339(minted.expiresAt)]),
     ]);
   if (results) {
     summary

@@ -110,6 +110,18 @@ try {
     },
   );
 
+  fake.allowRun('user:alice@example.com');
+  await scenario(
+    "The same person, only the URL of a Cloud Run service with IAP on Google's managed client: Google mints no ID token of theirs for that client, so auto tries an access token (openid and email scopes) once, and IAP takes it",
+    `with:\n  app_url: ${fake.runUrl}\n  refresh_token: \${{ secrets.IAP_REFRESH_TOKEN }}\n  oauth_client_id: \${{ vars.DESKTOP_CLIENT_ID }}\n  oauth_client_secret: \${{ secrets.DESKTOP_CLIENT_SECRET }}`,
+    {
+      app_url: fake.runUrl,
+      refresh_token: user.refreshToken,
+      oauth_client_id: user.clientId,
+      oauth_client_secret: user.clientSecret,
+    },
+  );
+
   fake.metadata.serviceAccount = DEPLOYER;
   await scenario(
     'A self-hosted runner on GCE: no credential input, the metadata server answers in one request',

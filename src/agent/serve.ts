@@ -98,7 +98,7 @@ export async function serveForwardProxy(
   const credential = peers.onlyUid === undefined ? `iap-token:${randomBytes(24).toString('base64url')}` : undefined;
   if (credential) registerSecret(credential.slice('iap-token:'.length));
   const extraKeepers: TokenKeeper[] = [];
-  /** An ID token serves every host (its audience is the OAuth client); a signed JWT is minted per origin. */
+  /** An ID token (its audience is the OAuth client) or an access token (none) serves every host; a signed JWT is per origin. */
   const keeperFor = (origin: string): TokenKeeper => {
     if (config.tokenType !== 'signed_jwt' || config.audience === `${origin}/*`) return keeper;
     const perOrigin = createMinter({ ...config, audience: `${origin}/*` }, { env, report });

@@ -26,7 +26,8 @@ Options:
   --url APP_URL              the app behind IAP: the token kind and audience are found from it (a signed JWT for
                              https://HOST/*; with a user's refresh token, an ID token for IAP's sign-in client)
   --audience AUDIENCE        instead: the app's URL (https://HOST/*, a signed JWT) or its OAuth client ID (an ID token)
-  --token-type TYPE          auto (default: from the audience or URL), id_token or signed_jwt
+  --token-type TYPE          auto (default: from the audience or URL), id_token, signed_jwt or access_token
+                             (openid and email scopes, no audience; for apps whose IAP takes access tokens)
   --lifetime SECONDS         a signed JWT's lifetime, 60 to 3600 (default 3600)
   --credentials-file PATH    a credentials JSON file of any type (service-account key, authorized_user, …)
   --refresh-token TOKEN      a refresh token, with --client-id and --client-secret (see: iap-token login);
@@ -61,7 +62,7 @@ Options:
   --forward                  a forward proxy for browsers, for the hosts given with --host
   --host HOST                with --forward: a host behind IAP (or *.example.com); repeat for more
   --audience AUDIENCE        default: ORIGIN/* (a signed JWT); an OAuth client ID gives an ID token
-  --token-type TYPE          auto (default), id_token or signed_jwt
+  --token-type TYPE          auto (default), id_token, signed_jwt or access_token
   --listen HOST:PORT         where to listen (default 127.0.0.1:0, any free port); another address than loopback
                              lets anyone who reaches it through IAP as you
   --header NAME              authorization (default), or proxy-authorization for apps that read their own

@@ -3,7 +3,7 @@ import type { CallerIdentity } from '../google/iam-credentials.ts';
 
 /**
  * What every credential source turns into: who it is, how to get a cloud-platform access token, and, where the
- * source can do it itself, how to get an ID token or sign a JWT. A credential is a short composition of the Google
+ * source can do it itself, how to get an ID token, sign a JWT or get an access token for IAP. A credential is a short composition of the Google
  * API clients in src/google/; it may be asked again and again (the agent re-mints every hour), so what it caches it
  * renews before it expires.
  */
@@ -14,6 +14,11 @@ export interface Credential extends CallerIdentity {
   readonly idToken?: (audience: string, includeEmail: boolean) => Promise<string>;
   /** Claims signed as `principal` by the shortest route the source has (a key: locally, no request). */
   readonly signJwt?: (claims: Record<string, unknown>) => Promise<string>;
+  /**
+   * A fresh OAuth access token with the openid and email scopes (IAP_ACCESS_SCOPES), which IAP takes where the app
+   * accepts access tokens. Never cached: each mint is a new token, as each ID token is.
+   */
+  readonly iapAccessToken?: () => Promise<AccessToken>;
 }
 
 /** An access token this close to its expiry is renewed rather than handed out: a request must still succeed with it. */

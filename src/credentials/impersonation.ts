@@ -1,3 +1,4 @@
+import { IAP_ACCESS_SCOPES } from '../google/answer.ts';
 import type { CallerIdentity, IamCredentials, Impersonation } from '../google/iam-credentials.ts';
 import { renewing, type Credential } from './credential.ts';
 
@@ -11,7 +12,7 @@ export function impersonate(
   target: Impersonation,
   iam: IamCredentials,
   now: () => number = Date.now,
-): Credential & Required<Pick<Credential, 'idToken' | 'signJwt'>> {
+): Credential & Required<Pick<Credential, 'idToken' | 'signJwt' | 'iapAccessToken'>> {
   const self: CallerIdentity = {
     principal: target.serviceAccount,
     member: `serviceAccount:${target.serviceAccount}`,
@@ -22,6 +23,7 @@ export function impersonate(
     ...self,
     accessToken,
     idToken: async (audience, includeEmail) => iam.generateIdToken(caller, await caller.accessToken(), target, audience, includeEmail),
+    iapAccessToken: async () => iam.generateAccessToken(caller, await caller.accessToken(), target, IAP_ACCESS_SCOPES),
     // signJwt refuses federated tokens (ACCESS_TOKEN_TYPE_UNSUPPORTED): such a caller first becomes the account (its
     // own access token), which then signs as itself; that needs the token creator role on itself, as the remedy says.
     signJwt: caller.federated

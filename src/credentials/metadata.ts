@@ -1,5 +1,6 @@
 import type { MetadataSource } from '../config.ts';
 import type { Http } from '../http/client.ts';
+import { IAP_ACCESS_SCOPES } from '../google/answer.ts';
 import { MetadataClient } from '../google/metadata.ts';
 import { renewing, type Credential } from './credential.ts';
 
@@ -24,5 +25,11 @@ export function metadataCredential(source: MetadataSource, http: Http, now: () =
       return token;
     }, now),
     idToken: (audience) => metadata.idToken(audience),
+    // Only where the server honours ?scopes= (readConfig refuses a Compute Engine VM's, which ignores it).
+    iapAccessToken: async () => {
+      const [token, address] = await Promise.all([metadata.accessToken(IAP_ACCESS_SCOPES), email ?? metadata.email()]);
+      email = address;
+      return token;
+    },
   };
 }

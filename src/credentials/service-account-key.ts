@@ -1,6 +1,6 @@
 import type { ServiceAccountKeySource } from '../config.ts';
 import type { Endpoints } from '../endpoints.ts';
-import { CLOUD_PLATFORM_SCOPE } from '../google/answer.ts';
+import { CLOUD_PLATFORM_SCOPE, IAP_ACCESS_SCOPES } from '../google/answer.ts';
 import type { OAuthTokenEndpoint } from '../google/oauth.ts';
 import { signRs256 } from '../jwt.ts';
 import { registerSecret } from '../secrets.ts';
@@ -11,7 +11,8 @@ const ASSERTION_LIFETIME_S = 3600;
 
 /**
  * A service-account key. It gets ID tokens by the OAuth JWT-bearer grant with `target_audience` (one request, no IAM
- * role needed), access tokens by the same grant with `scope`, both at the key's `token_uri`, and signs JWTs itself.
+ * role needed), access tokens (cloud-platform, or IAP's openid and email) by the same grant with `scope`, all at the
+ * key's `token_uri`, and signs JWTs itself.
  */
 export function serviceAccountKeyCredential(
   source: ServiceAccountKeySource,
@@ -40,6 +41,7 @@ export function serviceAccountKeyCredential(
     federated: false,
     accessToken: renewing(() => oauth.keyAccessToken(tokenUrl, assertion({ scope: CLOUD_PLATFORM_SCOPE }), signer), now),
     idToken: (audience) => oauth.keyIdToken(tokenUrl, assertion({ target_audience: audience }), signer),
+    iapAccessToken: () => oauth.keyAccessToken(tokenUrl, assertion({ scope: IAP_ACCESS_SCOPES.join(' ') }), signer),
     signJwt: (claims) => Promise.resolve(sign(claims)),
   };
 }

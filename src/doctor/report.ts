@@ -1,5 +1,5 @@
 import type { TokenType } from '../config.ts';
-import type { AnsweredBy } from '../iap/answers.ts';
+import type { AnsweredBy, IapRefusal } from '../iap/answers.ts';
 import { printable } from '../printable.ts';
 
 /**
@@ -33,6 +33,8 @@ export interface TokenTrial {
   readonly sent: { readonly aud: string; readonly email: string; readonly exp: string } | undefined;
   readonly status: number | null;
   readonly from: AnsweredBy;
+  /** Why IAP refused it, when IAP itself did. */
+  readonly refusal: IapRefusal | undefined;
   /** passed: IAP let it through to the app; refused: IAP (or the app behind it) turned it away; not-minted. */
   readonly outcome: 'passed' | 'refused' | 'not-minted';
   readonly why: string;

@@ -62,6 +62,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       if (trial.outcome === 'passed') break;
     }
     trials.push(await tryToken(options, url, 'signed_jwt', `${url.origin}/*`, signer));
+    // The third kind, which apps take or not: no audience, so one trial tells.
+    trials.push(await tryToken(options, url, 'access_token', '', minterFor(options, caller, 'access_token', '')));
   }
   const principal = trials.map((trial) => trial.sent?.email).find(Boolean) ?? caller.principal;
   const policy = await readPolicy(options, resource, accessToken, principal);
@@ -73,7 +75,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   if (verdict.works && planned && planned.outcome !== 'passed') {
     problems.unshift({
       title: 'The token configured here does not get through IAP',
-      why: `The ${kindOf(planned.kind)} for ${planned.audience}: ${planned.why} Instead, ${verdict.text}`,
+      why: `The ${kindOf(planned.kind)}${planned.audience ? ` for ${planned.audience}` : ''}: ${planned.why} Instead, ${verdict.text}`,
       gcloud: undefined,
       terraform: undefined,
     });

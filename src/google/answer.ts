@@ -9,6 +9,27 @@ export interface AccessToken {
 
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 
+/** The email scope by its full name, as Google lists it in a grant's `scope`. */
+const EMAIL_SCOPE = 'https://www.googleapis.com/auth/userinfo.email';
+
+/** The scopes IAP requires of an OAuth access token it accepts: openid and email. */
+export const IAP_ACCESS_SCOPES: readonly string[] = ['openid', EMAIL_SCOPE];
+
+/** Does a grant's `scope` (space-separated) hold openid and email? A sign-in asks for `email`, Google answers its URL. */
+export function grantsIapScopes(scope: string): boolean {
+  const granted = new Set(scope.split(' '));
+  return granted.has('openid') && (granted.has('email') || granted.has(EMAIL_SCOPE));
+}
+
+/** A grant's `scope` as a log may show it: scope names only (a server's text is never shown as it came). */
+export function shownScopes(scope: string): string {
+  const names = scope
+    .split(' ')
+    .filter((name) => /^[\w.:/-]{1,100}$/.test(name))
+    .slice(0, 10);
+  return names.length ? names.join(' ') : 'none';
+}
+
 /** The fields whose value is a JWT (ID tokens, signed JWTs, GitHub's OIDC token); every other token is opaque. */
 const JWT_FIELDS = new Set(['id_token', 'token', 'signedJwt', 'value']);
 

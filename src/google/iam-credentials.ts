@@ -49,10 +49,15 @@ export class IamCredentials {
     return secretField(answer, 'token', 'IAM Credentials generateIdToken');
   }
 
-  /** `generateAccessToken`: a cloud-platform access token for the service account, for an hour. */
-  async generateAccessToken(caller: CallerIdentity, accessToken: string, target: Impersonation): Promise<AccessToken> {
+  /** `generateAccessToken`: an access token for the service account (cloud-platform unless asked), for an hour. */
+  async generateAccessToken(
+    caller: CallerIdentity,
+    accessToken: string,
+    target: Impersonation,
+    scopes: readonly string[] = [CLOUD_PLATFORM_SCOPE],
+  ): Promise<AccessToken> {
     const answer = await this.#call(caller, accessToken, target, 'generateAccessToken', {
-      scope: [CLOUD_PLATFORM_SCOPE],
+      scope: scopes,
       lifetime: `${ACCESS_TOKEN_LIFETIME_S}s`,
     });
     const token = secretField(answer, 'accessToken', 'IAM Credentials generateAccessToken');

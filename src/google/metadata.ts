@@ -34,9 +34,13 @@ export class MetadataClient {
     this.#now = now;
   }
 
-  /** A cloud-platform access token for the runner's default service account. */
-  async accessToken(): Promise<AccessToken> {
-    const answer = parseJsonObject(await this.#body('Metadata server access token', 'token'));
+  /**
+   * An access token for the runner's default service account: with the VM's access scopes, or those asked for where
+   * the server honours `?scopes=` (Cloud Run, GKE with Workload Identity; a Compute Engine VM ignores it).
+   */
+  async accessToken(scopes?: readonly string[]): Promise<AccessToken> {
+    const path = scopes ? `token?scopes=${scopes.map(encodeURIComponent).join(',')}` : 'token';
+    const answer = parseJsonObject(await this.#body('Metadata server access token', path));
     if (!answer) throw new ActionError('The metadata server answered its token request with something other than a JSON object.');
     return { token: secretField(answer, 'access_token', 'The metadata server'), expiresAt: expiresAt(answer, this.#now()) };
   }

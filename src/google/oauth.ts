@@ -72,12 +72,19 @@ export class OAuthTokenEndpoint {
     return secretField(answer, 'id_token', `${FROM} (was the refresh token granted the openid scope?)`);
   }
 
-  /** Refresh grant without an audience: an access token, and the user's email when the answer names it. */
-  async refreshAccessToken(base: string, grant: RefreshTokenGrant): Promise<{ accessToken: AccessToken; email: string | undefined }> {
+  /**
+   * Refresh grant without an audience: an access token, the scopes Google says it holds ("" when the answer does not
+   * say), and the user's email when the answer names it.
+   */
+  async refreshAccessToken(
+    base: string,
+    grant: RefreshTokenGrant,
+  ): Promise<{ accessToken: AccessToken; scope: string; email: string | undefined }> {
     const answer = await this.#refresh(base, grant, 'Access token from the refresh token (OAuth refresh grant)', {});
     // With the openid scope the answer carries an ID token too: it names the user, for remedies.
     const email = typeof answer['id_token'] === 'string' ? emailOf(secretField(answer, 'id_token', FROM)) : undefined;
-    return { accessToken: { token: secretField(answer, 'access_token', FROM), expiresAt: expiresAt(answer, this.#now()) }, email };
+    const accessToken = { token: secretField(answer, 'access_token', FROM), expiresAt: expiresAt(answer, this.#now()) };
+    return { accessToken, scope: typeof answer['scope'] === 'string' ? answer['scope'] : '', email };
   }
 
   /** Authorization-code grant with PKCE, for a sign-in that came back to a loopback redirect. */

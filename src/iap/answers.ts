@@ -40,7 +40,7 @@ export function answererName(from: AnsweredBy): string {
 }
 
 /** Why IAP refused a token, from its status and the first words of its body. */
-export type IapRefusal = 'expired' | 'audience' | 'email' | 'signature' | 'parse' | 'empty' | 'forbidden' | 'sign-in' | 'other';
+export type IapRefusal = 'expired' | 'audience' | 'scope' | 'email' | 'signature' | 'parse' | 'empty' | 'forbidden' | 'sign-in' | 'other';
 
 /** Only the start of a body is read: IAP's reasons are one line, and a large page must not cost a scan. */
 const READ_CHARS = 512;
@@ -51,6 +51,8 @@ export function iapRefusal(status: number, body: string): IapRefusal {
   const said = body.slice(0, READ_CHARS).toLowerCase();
   if (said.includes('expired') || said.includes('in the future') || said.includes('not yet valid')) return 'expired';
   if (said.includes('audience')) return 'audience';
+  // An access token without the openid and email scopes; read before `email`, which the scope's name contains.
+  if (said.includes('scope')) return 'scope';
   if (said.includes('email')) return 'email';
   if (said.includes('signature')) return 'signature';
   if (said.includes('parse')) return 'parse';

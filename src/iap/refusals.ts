@@ -20,6 +20,9 @@ interface RefusalWords {
   readonly fix?: (context: RefusalContext) => string;
 }
 
+/** IAP's answer to an access token where the app does not take them: it wanted a JWT (older IAP deployments). */
+export const NO_ACCESS_TOKENS = 'this app does not take access tokens: IAP read the token as a JWT and could not parse it.';
+
 const REFUSALS: { readonly [kind in IapRefusal]: RefusalWords } = {
   expired: {
     proxy: () =>
@@ -30,6 +33,11 @@ const REFUSALS: { readonly [kind in IapRefusal]: RefusalWords } = {
   audience: {
     proxy: () =>
       "IAP refused the token's audience: for an ID token use the OAuth client IAP uses for the app (or one on its programmaticClients); for a signed JWT, the app's URL as https://HOST/*.",
+  },
+  scope: {
+    proxy: () => "IAP refused the access token's scopes: it takes one only with openid and https://www.googleapis.com/auth/userinfo.email.",
+    fix: () =>
+      'the access token lacks the openid and email scopes. A refresh token must come from a sign-in that granted them (iap-token login asks for both); a metadata server must honour ?scopes= (Cloud Run, GKE with Workload Identity; not a Compute Engine VM): else set service_account.',
   },
   email: {
     proxy: () => 'IAP refused an ID token without an email claim: mint it with include_email.',
@@ -45,8 +53,12 @@ const REFUSALS: { readonly [kind in IapRefusal]: RefusalWords } = {
         : "the token is not signed by Google; pass the action's token output unchanged.",
   },
   parse: {
-    proxy: ({ header }) => `IAP did not receive a JWT in the ${header} header: something on the way changed it.`,
-    fix: ({ header }) => `IAP did not receive a JWT in the ${header} header. Check smoke_test_headers and any proxy on the way.`,
+    proxy: ({ header, kind }) =>
+      kind === 'access_token' ? NO_ACCESS_TOKENS : `IAP did not receive a JWT in the ${header} header: something on the way changed it.`,
+    fix: ({ header, kind }) =>
+      kind === 'access_token'
+        ? `${NO_ACCESS_TOKENS} Use a signed JWT or an ID token instead: token_type signed_jwt or id_token (iap-token doctor URL shows which get through).`
+        : `IAP did not receive a JWT in the ${header} header. Check smoke_test_headers and any proxy on the way.`,
   },
   empty: {
     proxy: ({ header }) => `IAP saw no token: something between the proxy and IAP strips the ${header} header.`,

@@ -48,7 +48,10 @@ export function readUrlAudience(ctx: Context, audience: string): string {
 export function readLifetime({ fail, words }: Context, value: string, tokenType: TokenType): number {
   if (!value) return 3600;
   if (tokenType !== 'signed_jwt') {
-    fail('lifetime', `applies to ${words.name('token_type')} signed_jwt only: Google sets an ID token's lifetime (one hour).`);
+    fail(
+      'lifetime',
+      `applies to ${words.name('token_type')} signed_jwt only: Google sets an ID token's and an access token's lifetime (one hour).`,
+    );
   }
   const seconds = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(seconds >= 60 && seconds <= 3600)) {

@@ -4,6 +4,7 @@ import { resolveEndpoints } from '../endpoints.ts';
 import type { Env } from '../env.ts';
 import { quote } from '../errors.ts';
 import { audienceCovers } from '../urls.ts';
+import { cannotMintAccessToken } from '../credentials/iap-access.ts';
 import { cannotSign } from '../credentials/signing.ts';
 import { checkSmokeCoverage, readSmokeConfig } from './smoke.ts';
 import { chooseToken, readAppUrl, type KnownUrl } from './token-choice.ts';
@@ -64,7 +65,18 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
   const choice = chooseToken(ctx, known, canSign);
   const { tokenType } = choice;
   const audience =
-    tokenType === 'signed_jwt' ? readUrlAudience(ctx, choice.audience) : choice.audienceFrom ? '' : readAudience(ctx, choice.audience);
+    tokenType === 'signed_jwt'
+      ? readUrlAudience(ctx, choice.audience)
+      : choice.audienceFrom || tokenType === 'access_token'
+        ? ''
+        : readAudience(ctx, choice.audience);
+  const unscoped = tokenType === 'access_token' ? cannotMintAccessToken(source, serviceAccount, env) : undefined;
+  if (unscoped) {
+    fail(
+      'token_type',
+      `access_token: ${unscoped}. To mint one as a service account you may impersonate, ${w.setting('service_account', 'SA_EMAIL')} (IAM generateAccessToken gives the openid and email scopes); or leave ${w.name('token_type')} auto for a signed JWT or an ID token.`,
+    );
+  }
   const lifetimeSeconds = readLifetime(ctx, input('lifetime'), tokenType);
   const unsigned = tokenType === 'signed_jwt' ? cannotSign(source, serviceAccount) : undefined;
   if (unsigned === 'user') {
@@ -88,6 +100,7 @@ export function readConfig(read: InputReader, env: Env, words: Vocabulary): Conf
     tokenType,
     audience,
     audienceFrom: choice.audienceFrom,
+    auto: choice.auto === true,
     choice: choice.why,
     signedFromUrl: choice.signedFromUrl === true,
     appUrl: known?.url.href,

@@ -42,7 +42,7 @@ export function readSource(ctx: Context, serviceAccount: string | undefined, iam
   if (source.kind === 'external_account' && !source.impersonate && !serviceAccount) {
     ctx.fail(
       'service_account',
-      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity cannot mint ID tokens itself.`,
+      `is required: the external_account credentials in ${source.origin} have no service_account_impersonation_url, and a federated identity can mint no token IAP takes by itself (no ID token, signed JWT or access token of its own).`,
     );
   }
   return source;
@@ -137,7 +137,7 @@ function readWorkloadIdentity(ctx: Context, provider: string, serviceAccount: st
   if (!serviceAccount) {
     fail(
       'service_account',
-      `is required with ${words.name(name)}: a federated identity cannot mint ID tokens itself, so the action impersonates this service account.`,
+      `is required with ${words.name(name)}: a federated identity can mint no token IAP takes by itself (no ID token, signed JWT or access token of its own), so the action impersonates this service account.`,
     );
   }
   const oidcRequestUrl = env['ACTIONS_ID_TOKEN_REQUEST_URL'] ?? '';

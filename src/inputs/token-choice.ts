@@ -20,6 +20,8 @@ export interface TokenChoice {
   readonly why: string | undefined;
   /** auto chose a signed JWT from the app's URL alone (the user named neither kind nor audience). */
   readonly signedFromUrl?: boolean;
+  /** The user left token_type auto: where IAP refuses an ID token for its audience, an access token may be tried. */
+  readonly auto?: boolean;
 }
 
 /** Where the app's URL came from, when one is known: app_url, proxy_to, a proxy host, a smoke-tested URL. */
@@ -36,13 +38,31 @@ export function chooseToken(
 ): TokenChoice {
   const { input, fail, words: w } = ctx;
   const given = input('token_type') || 'auto';
-  if (given !== 'auto' && given !== 'id_token' && given !== 'signed_jwt') {
+  if (given !== 'auto' && given !== 'id_token' && given !== 'signed_jwt' && given !== 'access_token') {
     return fail(
       'token_type',
-      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID) or signed_jwt (a service-account-signed JWT for the app's URL), got ${quote(given)}`,
+      `must be auto (the default: chosen from the audience or the app's URL), id_token (a Google-signed ID token for an OAuth client ID), signed_jwt (a service-account-signed JWT for the app's URL) or access_token (an OAuth access token with the openid and email scopes, for apps that take them), got ${quote(given)}`,
     );
   }
   const audience = input('audience');
+  if (given === 'access_token') {
+    if (audience) {
+      fail('audience', `does not go with ${w.name('token_type')} access_token: an access token has no audience. Leave it out.`);
+    }
+    return { tokenType: 'access_token', audience: '', audienceFrom: undefined, why: undefined };
+  }
+  const choice = chooseAmong(ctx, given, audience, known, canSign);
+  return given === 'auto' ? { ...choice, auto: true } : choice;
+}
+
+function chooseAmong(
+  ctx: Context,
+  given: 'auto' | 'id_token' | 'signed_jwt',
+  audience: string,
+  known: KnownUrl | undefined,
+  canSign: { readonly yes: boolean; readonly because: string },
+): TokenChoice {
+  const { fail, words: w } = ctx;
   const isUrl = /^https?:\/\//i.test(audience);
   const wildcard = known ? `${known.url.origin}/*` : undefined;
   if (given === 'signed_jwt') {

@@ -17,6 +17,11 @@ export function canHeal(response: HttpResponse, config: SmokeConfig): boolean {
 /** Methods whose repetition can repeat an effect in the app. */
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** Can sending this request again repeat an effect in the app? */
+export function isUnsafe(method: string): boolean {
+  return UNSAFE.has(method);
+}
+
 /**
  * For POST, PUT, PATCH and DELETE only what the app cannot have acted on is retried: answers IAP made itself (the
  * request never reached the app) and connections that were never made. A timeout or a reset may follow a request the

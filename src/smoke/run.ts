@@ -1,10 +1,10 @@
 import { ActionError, ApiError } from '../errors.ts';
 import { redact } from '../secrets.ts';
 import type { Http, HttpResponse, RetryPolicy } from '../http/client.ts';
-import { answeredBy, answererName, turnedAwayByIap, type AnsweredBy } from '../iap/answers.ts';
+import { answeredBy, answererName, iapRefusal, turnedAwayByIap, type AnsweredBy, type IapRefusal } from '../iap/answers.ts';
 import { probeIap, type IapProbe } from '../iap/probe.ts';
-import type { MintedToken } from '../tokens/check.ts';
-import { canRetrySafely, statusIn } from './classify.ts';
+import { kindOf, type MintedToken } from '../tokens/check.ts';
+import { canRetrySafely, isUnsafe, statusIn } from './classify.ts';
 import type { SmokeConfig, SmokeTarget } from '../config.ts';
 import { displayUrl } from '../urls.ts';
 import { diagnose } from './diagnose.ts';
@@ -25,6 +25,8 @@ export interface SmokeResult {
   readonly deny?: boolean;
   /** What went wrong and what to do, when not ok. */
   readonly diagnosis?: string;
+  /** Why IAP refused the token, when IAP itself answered a failed target (not in smoke_test_results). */
+  readonly refusal?: IapRefusal;
 }
 
 const SMOKE_POLICY = { baseDelayMs: 2_000, maxDelayMs: 15_000, attempts: 1_000 };
@@ -40,11 +42,12 @@ export async function runSmokeTests(
   return Promise.all(
     config.targets.map(async (target) => {
       if (target.deny) return checkDenied(target, config, http, log, now);
-      // An ID token is good at every IAP app on its OAuth client, for an hour: it goes only where IAP answers.
-      if (minted.kind === 'id_token') {
-        const refusal = await iapGate(target, config, http, now);
+      // An ID token is good at every IAP app on its OAuth client for an hour, an access token at every app that takes
+      // them (and at Google's userinfo): either goes only where IAP answers.
+      if (minted.kind !== 'signed_jwt') {
+        const refusal = await iapGate(target, config, http, minted, now);
         if (refusal) {
-          log(`✗ ${target.method} ${displayUrl(target.url)}: the ID token was not sent (${refusal.why})`);
+          log(`✗ ${target.method} ${displayUrl(target.url)}: the ${kindOf(minted.kind)} was not sent (${refusal.why})`);
           return refusal.result;
         }
       }
@@ -62,6 +65,7 @@ async function iapGate(
   target: SmokeTarget,
   config: SmokeConfig,
   http: Http,
+  { kind }: MintedToken,
   now: () => number,
 ): Promise<{ result: SmokeResult; why: string } | undefined> {
   const started = now();
@@ -72,7 +76,11 @@ async function iapGate(
     probe.status !== null
       ? `${shown} answered ${probe.status} without IAP's mark (X-Goog-IAP-Generated-Response)`
       : `${shown} did not answer`;
-  const diagnosis = `IAP does not answer for this URL, so the ID token was not sent: ${why}. An ID token is accepted by every IAP app on its OAuth client for an hour, so it goes only to URLs behind IAP; check the URL (a typo, a staging host, an app without IAP).`;
+  const reach =
+    kind === 'access_token'
+      ? 'An access token is accepted by every IAP app that takes them (and by Google for your email) for an hour'
+      : 'An ID token is accepted by every IAP app on its OAuth client for an hour';
+  const diagnosis = `IAP does not answer for this URL, so the ${kindOf(kind)} was not sent: ${why}. ${reach}, so it goes only to URLs behind IAP; check the URL (a typo, a staging host, an app without IAP).`;
   return { why, result: probeResult(target, probe, false, Math.round(now() - started), diagnosis) };
 }
 
@@ -167,7 +175,8 @@ async function runOne(
   }
   const diagnosis = await diagnose({ target, response, failure, minted, config, http });
   log(`✗ ${what}: ${status === null ? 'no answer' : `${status} from ${answererName(from)}`} (${timing})`);
-  return { ...result, diagnosis: redact(diagnosis) };
+  const refusal = response && from === 'iap' ? iapRefusal(response.status, response.body) : undefined;
+  return { ...result, diagnosis: redact(diagnosis), ...(refusal ? { refusal } : {}) };
 }
 
 /** The step's error when any target failed: each failed target with its diagnosis. */
@@ -176,4 +185,15 @@ export function smokeFailure(results: readonly SmokeResult[]): ActionError | und
   if (failed.length === 0) return undefined;
   const lines = failed.map((result) => `${result.deny ? 'DENY' : result.method} ${result.url}: ${result.diagnosis ?? 'failed'}`);
   return new ActionError(`Smoke test failed for ${failed.length} of ${results.length} URL(s); no outputs were set.\n${lines.join('\n')}`);
+}
+
+/**
+ * Every failed target was refused by IAP for the token's audience (what an access token, which has none, may pass),
+ * and the smoke tests may run again: no POST, PUT, PATCH or DELETE got through to the app, which a second run would
+ * repeat.
+ */
+export function refusedForAudience(results: readonly SmokeResult[]): boolean {
+  const again = (result: SmokeResult) =>
+    result.ok ? result.deny === true || !isUnsafe(result.method) : !result.deny && result.refusal === 'audience';
+  return results.some((result) => !result.ok) && results.every(again);
 }

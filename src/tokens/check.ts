@@ -76,18 +76,49 @@ export function checkSignedJwt(token: string, expect: SignedJwtExpectations): Mi
   return { token, kind: 'signed_jwt', audience: expect.audience, principal: expect.signer, expiresAt: new Date(exp * 1000) };
 }
 
+export interface AccessTokenExpectations {
+  /** When Google said the token expires (ms since the epoch). */
+  readonly expiresAt: number;
+  /** The account the token is for, when the credential knows it. */
+  readonly principal: string | undefined;
+  readonly now: number;
+}
+
+/** An access token goes out for as long as Google says it lives; at most this long is believed (12 h, Google's most). */
+const MAX_ACCESS_TOKEN_LIFE_MS = 12 * 3600_000;
+
+/**
+ * An access token is opaque: its shape (secretField's, as it was read) and its lifetime are what can be checked here.
+ * It is never decoded: a JWT in its place would be some other credential, which IAP would take for what it is.
+ */
+export function checkAccessToken(token: string, expect: AccessTokenExpectations): MintedToken {
+  if (decodeJwt(token)) throw new ActionError('Google returned a JWT where an access token was asked for; it is not handed on.');
+  if (!(expect.expiresAt > expect.now)) {
+    throw new ActionError("The minted access token has already expired (check the runner's clock); IAP would refuse it.");
+  }
+  const expiresAt = new Date(Math.min(expect.expiresAt, expect.now + MAX_ACCESS_TOKEN_LIFE_MS));
+  return { token, kind: 'access_token', audience: '', principal: expect.principal ?? 'unknown', expiresAt };
+}
+
 /** The log line for a fresh token: who, for what, until when; never the token. */
 export function describeMinted(minted: MintedToken, now: number = Date.now()): string {
   const minutes = Math.round((minted.expiresAt.getTime() - now) / 60_000);
-  return `Minted ${kindOf(minted.kind, 'a')} for ${minted.principal}, audience ${minted.audience}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
+  const what = minted.kind === 'access_token' ? 'scopes openid and email (no audience)' : `audience ${minted.audience}`;
+  return `Minted ${kindOf(minted.kind, 'a')} for ${minted.principal}, ${what}, expires ${rfc3339(minted.expiresAt)} (in ${minutes} min).`;
 }
 
+const KIND_NAMES: { readonly [kind in TokenType]: string } = {
+  id_token: 'ID token',
+  signed_jwt: 'signed JWT',
+  access_token: 'access token',
+};
+
 /**
- * "ID token" or "signed JWT": how logs, the summary and the doctor name a kind of token; with its article (`a`), or
- * to begin a sentence (`Capital`).
+ * "ID token", "signed JWT" or "access token": how logs, the summary and the doctor name a kind of token; with its
+ * article (`a`), or to begin a sentence (`Capital`).
  */
 export function kindOf(kind: TokenType, form?: 'a' | 'Capital'): string {
-  const name = kind === 'signed_jwt' ? 'signed JWT' : 'ID token';
+  const name = KIND_NAMES[kind];
   if (form === 'a') return `${kind === 'signed_jwt' ? 'a' : 'an'} ${name}`;
   return form === 'Capital' ? `${name.charAt(0).toUpperCase()}${name.slice(1)}` : name;
 }

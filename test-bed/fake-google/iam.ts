@@ -92,7 +92,7 @@ function generateAccessToken(fake: FakeGoogle, caller: Identity, delegates: stri
   if (seconds > 3600) return apiError(400, 'INVALID_ARGUMENT', 'The lifetime must be at most 3600s.');
   // A test may shorten every access token's life (fake.accessTokenLifetimeS) to see renewals.
   const lives = fake.accessTokenLifetimeS < 3599 ? Math.min(seconds, fake.accessTokenLifetimeS) : seconds;
-  const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email }, lives);
+  const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email, scopes: scope.map(String) }, lives);
   return { status: 200, body: { accessToken, expireTime: new Date(fake.now() + lives * 1000).toISOString() } };
 }
 
@@ -121,9 +121,10 @@ export function unauthenticated(): Reply {
   );
 }
 
-/** A user's token without the cloud-platform scope reaches no Cloud API, whatever roles the user holds. */
+/** A token without the cloud-platform scope reaches no Cloud API, whatever roles its user or account holds. */
 export function scopeInsufficient(caller: Identity): Reply | undefined {
-  if (caller.kind !== 'user' || caller.scopes.includes('https://www.googleapis.com/auth/cloud-platform')) return undefined;
+  const scopes = caller.kind === 'federated' ? undefined : caller.scopes;
+  if (!scopes || scopes.includes('https://www.googleapis.com/auth/cloud-platform')) return undefined;
   return apiError(403, 'PERMISSION_DENIED', 'Request had insufficient authentication scopes.', [
     { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ACCESS_TOKEN_SCOPE_INSUFFICIENT', domain: 'googleapis.com' },
   ]);

@@ -86,7 +86,10 @@ export function iapGate(fake: FakeGoogle, site: IapSite, req: Pick<Req, 'origin'
   // IAP's words for an expired token, as long test suites meet them (kubeflow/pipelines#4321).
   const expired = (): Reply => ({ status: 401, headers: IAP, body: 'OpenID Connect token expired: JWT has expired' });
   const jwt = parse(token);
-  if (!jwt) return refuse('Unable to parse JWT');
+  if (!jwt) {
+    const passed = site.app.acceptsAccessTokens ? accessTokenGate(fake, token, refuse) : refuse('Unable to parse JWT');
+    return 'status' in passed ? passed : accessorGate(fake, site, passed.email, proxyToken ? req : undefined);
+  }
   const exp = jwt.claims['exp'];
   let email: unknown;
   if (jwt.claims['iss'] === GOOGLE_ISSUER) {
@@ -116,6 +119,31 @@ export function iapGate(fake: FakeGoogle, site: IapSite, req: Pick<Req, 'origin'
     email = account.email;
   }
   if (typeof email !== 'string') return refuse("JWT 'email' claim isn't a string");
+  return accessorGate(fake, site, email, proxyToken ? req : undefined);
+}
+
+/** The scopes an access token needs at IAP; a sign-in asks for `email`, which Google grants as its full name. */
+const OPENID = 'openid';
+const EMAIL_SCOPES = ['email', 'https://www.googleapis.com/auth/userinfo.email'];
+
+/**
+ * An OAuth access token where the app takes them: one Google issued, unexpired, for a user or a service account, with
+ * the openid and email scopes. Google's reference gives no words for these refusals (only "Unable to parse JWT", from
+ * apps that take no access tokens); the fake's say what is wrong in IAP's style, and name the scopes when they lack.
+ */
+function accessTokenGate(fake: FakeGoogle, token: string, refuse: (message: string) => Reply): Reply | { email: string } {
+  const entry = fake.accessTokens.get(token);
+  if (!entry || entry.identity.kind === 'federated') return refuse('Unable to parse JWT');
+  if (entry.expiresAt <= fake.now()) return refuse('Access token has expired');
+  const scopes = entry.identity.scopes ?? ['https://www.googleapis.com/auth/cloud-platform'];
+  if (!scopes.includes(OPENID) || !scopes.some((scope) => EMAIL_SCOPES.includes(scope))) {
+    return refuse('Access token lacks the required openid and email scopes');
+  }
+  return { email: entry.identity.email };
+}
+
+/** Who may pass: roles/iap.httpsResourceAccessor, once granted and propagated; else IAP's 403 page. */
+function accessorGate(fake: FakeGoogle, site: IapSite, email: string, proxied: Pick<Req, 'headers'> | undefined): Reply | Passed {
   const member = email.endsWith('.gserviceaccount.com') ? `serviceAccount:${email}` : `user:${email}`;
   const since = site.app.accessors.get(member);
   if (since === undefined || since > fake.now()) {
@@ -125,7 +153,7 @@ export function iapGate(fake: FakeGoogle, site: IapSite, req: Pick<Req, 'origin'
       body: "<html><head><title>Error 403 (Forbidden)</title></head><body>You don't have access. Please contact your administrator.</body></html>",
     };
   }
-  const ownAuthorization = proxyToken ? String(req.headers['authorization'] ?? '') || null : null;
+  const ownAuthorization = proxied ? String(proxied.headers['authorization'] ?? '') || null : null;
   return { email, ownAuthorization };
 }
 

@@ -15,7 +15,10 @@ export function handleMetadata(fake: FakeGoogle, req: Req): Reply {
     case 'email':
       return { status: 200, headers: { ...FLAVOR, 'content-type': 'application/text' }, body: account.email };
     case 'token': {
-      const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email: account.email });
+      // A Compute Engine VM's server ignores ?scopes= and gives the VM's access scopes (here: cloud-platform).
+      const asked = req.query.get('scopes');
+      const scopes = fake.metadata.honoursScopes && asked ? asked.split(',') : ['https://www.googleapis.com/auth/cloud-platform'];
+      const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email: account.email, scopes });
       return {
         status: 200,
         headers: FLAVOR,

@@ -48,7 +48,7 @@ function jwtBearer(fake: FakeGoogle, assertion: string, tokenUrl: string): Reply
     return { status: 200, body: { id_token: fake.issueIdToken(account, targetAudience, true) } };
   }
   if (typeof scope === 'string' && scope && targetAudience === undefined) {
-    const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email: account.email });
+    const accessToken = fake.issueAccessToken({ kind: 'serviceAccount', email: account.email, scopes: scope.split(' ') });
     return { status: 200, body: { access_token: accessToken, expires_in: fake.accessTokenLifetimeS, token_type: 'Bearer' } };
   }
   return oauthError(400, 'invalid_scope', 'Invalid OAuth scope or ID token audience provided.');
@@ -87,7 +87,7 @@ function refreshGrant(fake: FakeGoogle, form: Record<string, unknown>): Reply {
     body: {
       access_token: accessToken,
       expires_in: fake.accessTokenLifetimeS,
-      scope: grant.scopes.join(' '),
+      scope: grantedScope(grant.scopes),
       token_type: 'Bearer',
       ...(idToken ? { id_token: idToken } : {}),
     },
@@ -167,9 +167,14 @@ function authorizationCodeGrant(fake: FakeGoogle, form: Record<string, unknown>)
       access_token: fake.issueAccessToken({ kind: 'user', email: issued.email, scopes }),
       expires_in: fake.accessTokenLifetimeS,
       refresh_token: refreshToken,
-      scope: scopes.join(' '),
+      scope: grantedScope(scopes),
       token_type: 'Bearer',
       id_token: fake.issueIdToken({ email: issued.email, uniqueId, azp: clientId }, audience, true),
     },
   };
+}
+
+/** A grant's `scope` as Google answers it: what a sign-in asked for as `email` is named by its full URL. */
+function grantedScope(scopes: readonly string[]): string {
+  return scopes.map((scope) => (scope === 'email' ? 'https://www.googleapis.com/auth/userinfo.email' : scope)).join(' ');
 }

@@ -58,7 +58,8 @@ export interface Fault {
 }
 
 export type Identity =
-  | { readonly kind: 'serviceAccount'; readonly email: string }
+  /** A service account's token; `scopes` as asked for (absent: cloud-platform, what the callers of IAM ask for). */
+  | { readonly kind: 'serviceAccount'; readonly email: string; readonly scopes?: readonly string[] }
   | { readonly kind: 'user'; readonly email: string; readonly scopes: readonly string[] }
   | { readonly kind: 'federated'; readonly members: readonly string[] };
 
@@ -115,6 +116,8 @@ export interface IapApp {
   resource: string;
   clientId: string;
   programmaticClients: string[];
+  /** IAP takes OAuth access tokens with the openid and email scopes here; older deployments answer "Unable to parse JWT". */
+  acceptsAccessTokens: boolean;
   readonly accessors: Map<string, number>;
 }
 
@@ -170,6 +173,7 @@ export class FakeGoogle {
     resource: `projects/${PROJECT_NUMBER}/iap_web/compute/services/5555555555555`,
     clientId: '1234567890-iapclient.apps.googleusercontent.com',
     programmaticClients: [],
+    acceptsAccessTokens: true,
     accessors: new Map<string, number>(),
   };
   /**
@@ -181,6 +185,7 @@ export class FakeGoogle {
     resource: `projects/${PROJECT_NUMBER}/iap_web/cloud_run-europe-west1/services/hello`,
     clientId: '123456789012-iapmanaged.apps.googleusercontent.com',
     programmaticClients: [],
+    acceptsAccessTokens: true,
     accessors: new Map<string, number>(),
     invokerGranted: true,
   };
@@ -202,8 +207,11 @@ export class FakeGoogle {
   /** Google's sign-in page: who signs in, and whether they consent; and the codes it has issued. */
   readonly signIn: { email: string; consent: boolean } = { email: 'alice@example.com', consent: true };
   readonly authorizationCodes = new Map<string, { clientId: string; redirectUri: string; challenge: string; email: string }>();
-  /** The runner VM's metadata server: its default service account, if one is attached. */
-  readonly metadata: { serviceAccount: string | undefined } = { serviceAccount: undefined };
+  /**
+   * The runner's metadata server: its default service account, if one is attached, and whether it honours `?scopes=`
+   * on token requests (Cloud Run, GKE with Workload Identity) or, as a Compute Engine VM's does, ignores it.
+   */
+  readonly metadata: { serviceAccount: string | undefined; honoursScopes: boolean } = { serviceAccount: undefined, honoursScopes: false };
   now: () => number = Date.now;
   /** How long the ID tokens it issues live: Google's hour, or seconds, so that the agent's refresh runs in a test. */
   idTokenLifetimeS = 3600;
@@ -592,7 +600,7 @@ interface Baseline {
   readonly runIap: IapAppFields & { readonly invokerGranted: boolean };
   readonly direct: { open: boolean };
   readonly signIn: { email: string; consent: boolean };
-  readonly metadata: { serviceAccount: string | undefined };
+  readonly metadata: { serviceAccount: string | undefined; honoursScopes: boolean };
   readonly now: () => number;
   readonly idTokenLifetimeS: number;
   readonly accessTokenLifetimeS: number;
@@ -603,6 +611,7 @@ interface IapAppFields {
   readonly resource: string;
   readonly clientId: string;
   readonly programmaticClients: readonly string[];
+  readonly acceptsAccessTokens: boolean;
   readonly accessors: ReadonlyArray<readonly [string, number]>;
 }
 
@@ -611,6 +620,7 @@ function snapshotIapApp(app: IapApp): IapAppFields {
     resource: app.resource,
     clientId: app.clientId,
     programmaticClients: [...app.programmaticClients],
+    acceptsAccessTokens: app.acceptsAccessTokens,
     accessors: [...app.accessors],
   };
 }
@@ -620,6 +630,7 @@ function restoreIapApp(app: IapApp, fields: IapAppFields): void {
   app.resource = fields.resource;
   app.clientId = fields.clientId;
   app.programmaticClients = [...fields.programmaticClients];
+  app.acceptsAccessTokens = fields.acceptsAccessTokens;
   refill(app.accessors, fields.accessors);
 }
 
