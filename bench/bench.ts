@@ -104,6 +104,16 @@ const flows: Array<{ name: string; inputs: Record<string, string>; env?: Record<
       oauth_client_secret: user.clientSecret,
     },
   },
+  { name: 'key → access token', inputs: { token_type: 'access_token', credentials_json: JSON.stringify(keyFile) } },
+  {
+    name: 'refresh token → access token',
+    inputs: {
+      token_type: 'access_token',
+      refresh_token: user.refreshToken,
+      oauth_client_id: user.clientId,
+      oauth_client_secret: user.clientSecret,
+    },
+  },
 ];
 const main = join(ROOT, readActionYaml().runs.main);
 
