@@ -10857,6 +10857,9 @@ function iapRefusal(status2, body) {
 
 // src/iap/trial.ts
 var TRIAL_RETRY = { attempts: 2, timeoutMs: 15e3, budgetMs: 2e4 };
+function tookToken(from, refusal) {
+  return from === "app" || refusal === "forbidden";
+}
 async function sendThroughIap(http2, url, token, what) {
   try {
     const { response } = await http2.send({
@@ -10868,8 +10871,7 @@ async function sendThroughIap(http2, url, token, what) {
     });
     const from = answeredBy(response.headers);
     const refusal = from === "iap" ? iapRefusal(response.status, response.body) : void 0;
-    const accepted = from === "app" || refusal === "forbidden";
-    return { status: response.status, from, refusal, accepted, response, failure: void 0 };
+    return { status: response.status, from, refusal, accepted: tookToken(from, refusal), response, failure: void 0 };
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     return { status: null, from: null, refusal: void 0, accepted: false, response: void 0, failure: error.failure.message };
@@ -11446,6 +11448,11 @@ function metadataRemedy({ status: status2 }, server) {
 function metadataCredential(source, http2, now = Date.now) {
   const metadata = new MetadataClient(http2, source, now);
   let email;
+  const withEmail = async (scopes) => {
+    const [token, address] = await Promise.all([metadata.accessToken(scopes), email ?? metadata.email()]);
+    email = address;
+    return token;
+  };
   return {
     get principal() {
       return email;
@@ -11454,18 +11461,10 @@ function metadataCredential(source, http2, now = Date.now) {
       return `serviceAccount:${email ?? "THE_RUNNER_VM_SERVICE_ACCOUNT"}`;
     },
     federated: false,
-    accessToken: renewing(async () => {
-      const [token, address] = await Promise.all([metadata.accessToken(), email ?? metadata.email()]);
-      email = address;
-      return token;
-    }, now),
+    accessToken: renewing(() => withEmail(), now),
     idToken: (audience) => metadata.idToken(audience),
     // Only where the server honours ?scopes= (readConfig refuses a Compute Engine VM's, which ignores it).
-    iapAccessToken: async () => {
-      const [token, address] = await Promise.all([metadata.accessToken(IAP_ACCESS_SCOPES), email ?? metadata.email()]);
-      email = address;
-      return token;
-    }
+    iapAccessToken: () => withEmail(IAP_ACCESS_SCOPES)
   };
 }
 

@@ -1290,6 +1290,9 @@ var init_answers = __esm({
 });
 
 // src/iap/trial.ts
+function tookToken(from, refusal) {
+  return from === "app" || refusal === "forbidden";
+}
 async function sendThroughIap(http2, url, token, what) {
   try {
     const { response } = await http2.send({
@@ -1301,8 +1304,7 @@ async function sendThroughIap(http2, url, token, what) {
     });
     const from = answeredBy(response.headers);
     const refusal = from === "iap" ? iapRefusal(response.status, response.body) : void 0;
-    const accepted = from === "app" || refusal === "forbidden";
-    return { status: response.status, from, refusal, accepted, response, failure: void 0 };
+    return { status: response.status, from, refusal, accepted: tookToken(from, refusal), response, failure: void 0 };
   } catch (error2) {
     if (!(error2 instanceof ApiError)) throw error2;
     return { status: null, from: null, refusal: void 0, accepted: false, response: void 0, failure: error2.failure.message };
@@ -1939,6 +1941,11 @@ var init_metadata = __esm({
 function metadataCredential(source, http2, now = Date.now) {
   const metadata = new MetadataClient(http2, source, now);
   let email;
+  const withEmail = async (scopes) => {
+    const [token, address] = await Promise.all([metadata.accessToken(scopes), email ?? metadata.email()]);
+    email = address;
+    return token;
+  };
   return {
     get principal() {
       return email;
@@ -1947,18 +1954,10 @@ function metadataCredential(source, http2, now = Date.now) {
       return `serviceAccount:${email ?? "THE_RUNNER_VM_SERVICE_ACCOUNT"}`;
     },
     federated: false,
-    accessToken: renewing(async () => {
-      const [token, address] = await Promise.all([metadata.accessToken(), email ?? metadata.email()]);
-      email = address;
-      return token;
-    }, now),
+    accessToken: renewing(() => withEmail(), now),
     idToken: (audience) => metadata.idToken(audience),
     // Only where the server honours ?scopes= (readConfig refuses a Compute Engine VM's, which ignores it).
-    iapAccessToken: async () => {
-      const [token, address] = await Promise.all([metadata.accessToken(IAP_ACCESS_SCOPES), email ?? metadata.email()]);
-      email = address;
-      return token;
-    }
+    iapAccessToken: () => withEmail(IAP_ACCESS_SCOPES)
   };
 }
 var init_metadata2 = __esm({
@@ -3358,7 +3357,7 @@ function refusalWhy(refusal, body, context) {
   return `${quoted}. ${explanation.charAt(0).toUpperCase()}${explanation.slice(1)}`;
 }
 function describeTrial(trial) {
-  const what = trial.kind === "access_token" ? "Access token (openid, email)" : `${kindOf(trial.kind, "Capital")} for ${trial.audience}`;
+  const what = `${kindOf(trial.kind, "Capital")} ${trial.kind === "access_token" ? "(openid, email)" : `for ${trial.audience}`}`;
   const sent = trial.sent ? ` Sent: aud ${trial.sent.aud}, email ${trial.sent.email}, exp ${trial.sent.exp}.` : "";
   if (trial.outcome === "not-minted") return { status: "skipped", text: `${what}: not minted: ${trial.why}` };
   if (notTaken(trial)) return { status: "info", text: `${what}: ${trial.why}${sent}` };
@@ -3389,7 +3388,7 @@ function judge(trials, config, url) {
   return { ...verdict, text: `${verdict.text}${takenKinds(trials)}` };
 }
 function takenKinds(trials) {
-  const taken = PREFERENCE.filter((kind) => trials.some((trial) => trial.kind === kind && acceptedByIap(trial)));
+  const taken = PREFERENCE.filter((kind) => trials.some((trial) => trial.kind === kind && tookToken(trial.from, trial.refusal)));
   const refusedAccess = trials.some(notTaken);
   if (taken.length === 0 && !refusedAccess) return "";
   const names = taken.map((kind) => kindOf(kind, "a"));
@@ -3398,9 +3397,6 @@ function takenKinds(trials) {
 }
 function settingOf(trial, n) {
   return trial.audience ? `${n("token_type")} ${trial.kind}, ${n("audience")} ${trial.audience}` : `${n("token_type")} ${trial.kind}`;
-}
-function acceptedByIap(trial) {
-  return trial.outcome === "passed" || trial.from === "iap" && trial.status === 403 || trial.from === "app" && trial.status === 403;
 }
 function choose(trials, config, url) {
   const passed = trials.filter((trial) => trial.outcome === "passed");
@@ -3431,7 +3427,7 @@ function choose(trials, config, url) {
     // auto falls back to an access token only where it chose an ID token: for a caller that cannot sign.
     access_token: cannotSign(config.source, config.serviceAccount) ? `${n("token_type")} access_token (no audience; or leave it auto with ${n("app_url")} ${url.origin}, which falls back to one)` : `${n("token_type")} access_token (no audience)`
   }[best.kind];
-  const what = { signed_jwt: "a signed JWT", id_token: "a Google-signed ID token", access_token: "an access token" }[best.kind];
+  const what = best.kind === "id_token" ? "a Google-signed ID token" : kindOf(best.kind, "a");
   return { works: true, tokenType: best.kind, audience: best.audience, text: `${what} gets through IAP. Set ${set}.` };
 }
 function trialProblems(trials, probe, resource, verdict, principal) {
@@ -3469,6 +3465,7 @@ var init_verdict = __esm({
     init_fixes();
     init_trials();
     init_signing();
+    init_trial();
     PREFERENCE = ["signed_jwt", "id_token", "access_token"];
   }
 });

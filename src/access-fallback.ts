@@ -27,7 +27,7 @@ export interface AccessTokenFallback {
   readonly chosen: Config | undefined;
 }
 
-export interface FallbackParts {
+interface FallbackParts {
   readonly config: Config;
   readonly credential: Credential;
   readonly iam: IamCredentials;
@@ -78,7 +78,7 @@ export async function tryAccessToken(
 }
 
 /** What IAP said to an access token, in a sentence. */
-export function trialWords(trial: IapTrial, minted: MintedToken): string {
+function trialWords(trial: IapTrial, minted: MintedToken): string {
   if (trial.status === null) return `no answer (${trial.failure ?? 'unknown error'}).`;
   if (trial.refusal === 'parse') return NO_ACCESS_TOKENS;
   if (!trial.refusal) return `the app answered ${trial.status}.`;

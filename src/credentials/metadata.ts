@@ -11,6 +11,12 @@ import { renewing, type Credential } from './credential.ts';
 export function metadataCredential(source: MetadataSource, http: Http, now: () => number = Date.now): Credential {
   const metadata = new MetadataClient(http, source, now);
   let email: string | undefined;
+  /** An access token (the VM's scopes, or those asked for), and the account's email alongside, once. */
+  const withEmail = async (scopes?: readonly string[]) => {
+    const [token, address] = await Promise.all([metadata.accessToken(scopes), email ?? metadata.email()]);
+    email = address;
+    return token;
+  };
   return {
     get principal() {
       return email;
@@ -19,17 +25,9 @@ export function metadataCredential(source: MetadataSource, http: Http, now: () =
       return `serviceAccount:${email ?? 'THE_RUNNER_VM_SERVICE_ACCOUNT'}`;
     },
     federated: false,
-    accessToken: renewing(async () => {
-      const [token, address] = await Promise.all([metadata.accessToken(), email ?? metadata.email()]);
-      email = address;
-      return token;
-    }, now),
+    accessToken: renewing(() => withEmail(), now),
     idToken: (audience) => metadata.idToken(audience),
     // Only where the server honours ?scopes= (readConfig refuses a Compute Engine VM's, which ignores it).
-    iapAccessToken: async () => {
-      const [token, address] = await Promise.all([metadata.accessToken(IAP_ACCESS_SCOPES), email ?? metadata.email()]);
-      email = address;
-      return token;
-    },
+    iapAccessToken: () => withEmail(IAP_ACCESS_SCOPES),
   };
 }

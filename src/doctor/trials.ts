@@ -114,7 +114,7 @@ export function refusalWhy(refusal: IapRefusal, body: string, context: RefusalCo
 }
 
 export function describeTrial(trial: TokenTrial): Check {
-  const what = trial.kind === 'access_token' ? 'Access token (openid, email)' : `${kindOf(trial.kind, 'Capital')} for ${trial.audience}`;
+  const what = `${kindOf(trial.kind, 'Capital')} ${trial.kind === 'access_token' ? '(openid, email)' : `for ${trial.audience}`}`;
   const sent = trial.sent ? ` Sent: aud ${trial.sent.aud}, email ${trial.sent.email}, exp ${trial.sent.exp}.` : '';
   if (trial.outcome === 'not-minted') return { status: 'skipped', text: `${what}: not minted: ${trial.why}` };
   // Apps take access tokens or not: one that does not is told, not a problem to fix.

@@ -6,6 +6,7 @@ import type { Problem, TokenTrial, Verdict } from './report.ts';
 import type { IapResource } from './resource.ts';
 import { notTaken } from './trials.ts';
 import { cannotSign } from '../credentials/signing.ts';
+import { tookToken } from '../iap/trial.ts';
 
 // The doctor's verdict from its trials (what to set), and the problems the trials show.
 
@@ -23,7 +24,7 @@ export function judge(trials: readonly TokenTrial[], config: Config, url: URL): 
 
 /** " IAP took: a signed JWT and an ID token; this app does not take access tokens." — what the trials showed. */
 function takenKinds(trials: readonly TokenTrial[]): string {
-  const taken = PREFERENCE.filter((kind) => trials.some((trial) => trial.kind === kind && acceptedByIap(trial)));
+  const taken = PREFERENCE.filter((kind) => trials.some((trial) => trial.kind === kind && tookToken(trial.from, trial.refusal)));
   const refusedAccess = trials.some(notTaken);
   if (taken.length === 0 && !refusedAccess) return '';
   const names = taken.map((kind) => kindOf(kind, 'a'));
@@ -34,11 +35,6 @@ function takenKinds(trials: readonly TokenTrial[]): string {
 /** "token_type id_token, audience X", or for an access token, which has none, its kind alone. */
 function settingOf(trial: TokenTrial, n: Config['nameOf']): string {
   return trial.audience ? `${n('token_type')} ${trial.kind}, ${n('audience')} ${trial.audience}` : `${n('token_type')} ${trial.kind}`;
-}
-
-/** IAP took the token: it let it through, or refused only its principal (403). */
-function acceptedByIap(trial: TokenTrial): boolean {
-  return trial.outcome === 'passed' || (trial.from === 'iap' && trial.status === 403) || (trial.from === 'app' && trial.status === 403);
 }
 
 function choose(trials: readonly TokenTrial[], config: Config, url: URL): Verdict {
@@ -76,7 +72,7 @@ function choose(trials: readonly TokenTrial[], config: Config, url: URL): Verdic
       ? `${n('token_type')} access_token (no audience; or leave it auto with ${n('app_url')} ${url.origin}, which falls back to one)`
       : `${n('token_type')} access_token (no audience)`,
   }[best.kind];
-  const what = { signed_jwt: 'a signed JWT', id_token: 'a Google-signed ID token', access_token: 'an access token' }[best.kind];
+  const what = best.kind === 'id_token' ? 'a Google-signed ID token' : kindOf(best.kind, 'a');
   return { works: true, tokenType: best.kind, audience: best.audience, text: `${what} gets through IAP. Set ${set}.` };
 }
 

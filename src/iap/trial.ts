@@ -20,6 +20,11 @@ export interface IapTrial {
   readonly failure: string | undefined;
 }
 
+/** IAP took the token: it passed it to the app (whatever the app said), or refused only its principal (403). */
+export function tookToken(from: AnsweredBy, refusal: IapRefusal | undefined): boolean {
+  return from === 'app' || refusal === 'forbidden';
+}
+
 /**
  * Sends `token` once to `url` in Authorization, redirects not followed. Only for URLs IAP was seen to answer for: a
  * token goes nowhere else.
@@ -35,8 +40,7 @@ export async function sendThroughIap(http: Http, url: URL, token: string, what: 
     });
     const from = answeredBy(response.headers);
     const refusal = from === 'iap' ? iapRefusal(response.status, response.body) : undefined;
-    const accepted = from === 'app' || refusal === 'forbidden';
-    return { status: response.status, from, refusal, accepted, response, failure: undefined };
+    return { status: response.status, from, refusal, accepted: tookToken(from, refusal), response, failure: undefined };
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     return { status: null, from: null, refusal: undefined, accepted: false, response: undefined, failure: error.failure.message };
